@@ -1,0 +1,277 @@
+//! Wire types of the gateway HTTP API, shared by the kiosk (client) and the gateway (server) so
+//! both ends compile against one definition. The OpenAPI document in `gateway/openapi.json` is
+//! generated from these types and checked in CI.
+//!
+//! Every ingest request carries an `Idempotency-Key` header (see [`IDEMPOTENCY_KEY_HEADER`]):
+//! the gateway stores the first request under that key and answers every retry with the same
+//! acknowledgement, so a kiosk may retry after any crash without creating a duplicate.
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::{Deserialize, Serialize};
+
+/// HTTP header carrying the idempotency key of an ingest request.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+/// Metadata key (tus `Upload-Metadata`) carrying the hex SHA-256 the gateway verifies.
+pub const TUS_SHA256_METADATA: &str = "sha256";
+/// The tus protocol version spoken by both ends.
+pub const TUS_VERSION: &str = "1.0.0";
+
+/// Enrolment of a new device: a technician enters the province's enrolment key once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EnrollRequest {
+    /// Unique device identifier chosen at provisioning, e.g. `KIOSK-H56-0001`.
+    pub device_id: String,
+    /// Shared enrolment secret of the province.
+    pub enrollment_key: String,
+}
+
+/// The bearer token the device uses from now on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EnrollResponse {
+    /// The enrolled device.
+    pub device_id: String,
+    /// Secret bearer token; the gateway keeps only its hash.
+    pub token: String,
+}
+
+/// The applicant of a dossier as entered (or prefilled from a CCCD card and confirmed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Applicant {
+    /// Full name as on the ID card.
+    pub full_name: String,
+    /// 12-digit personal identification number, if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_number: Option<String>,
+    /// Date of birth, if given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birth_date: Option<NaiveDate>,
+    /// Postal address.
+    #[serde(default)]
+    pub address: String,
+    /// Phone number for the appointment.
+    #[serde(default)]
+    pub phone: String,
+    /// E-mail, if any.
+    #[serde(default)]
+    pub email: String,
+}
+
+/// A document attached to a dossier, referring to an uploaded blob by its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DocumentRef {
+    /// Document name (usually the catalog's required-document name).
+    pub name: String,
+    /// Original file name, kept for the officer.
+    pub file_name: String,
+    /// MIME type, e.g. `application/pdf`.
+    pub media_type: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the content; the blob must have been uploaded first.
+    pub sha256: String,
+}
+
+/// A dossier submitted at a kiosk, as delivered to the gateway.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DossierSubmission {
+    /// Dossier code `<agency>-YYMMDD-XXXX` (Circular 01/2018 art. 19).
+    pub code: String,
+    /// Procedure code from the catalog.
+    pub procedure_code: String,
+    /// Receiving agency code.
+    pub agency_code: String,
+    /// Device that received it.
+    pub device_id: String,
+    /// The applicant.
+    pub applicant: Applicant,
+    /// When the kiosk durably accepted it (Vietnam time).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub received_at: DateTime<FixedOffset>,
+    /// Appointment date for the result.
+    pub appointment_date: NaiveDate,
+    /// Attached documents.
+    pub documents: Vec<DocumentRef>,
+}
+
+/// A satisfaction rating tied to one transaction (a dossier code or a queue ticket).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RatingSubmission {
+    /// The rated transaction: a dossier code or a ticket id (`<area>-YYYYMMDD-<n>`).
+    pub transaction: String,
+    /// Device that collected it.
+    pub device_id: String,
+    /// Number of levels on the scale shown (3 or 5).
+    pub scale_levels: u8,
+    /// Level chosen, 1 = best.
+    pub level: u8,
+    /// Indicator score per Circular 01/2018 (2, 1 or 0).
+    pub score: u8,
+    /// When the citizen rated.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub rated_at: DateTime<FixedOffset>,
+}
+
+/// A queue ticket issued at the entrance kiosk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TicketIssued {
+    /// Ticket id `<area>-YYYYMMDD-<number>`, unique per device's centre.
+    pub ticket_id: String,
+    /// Service area code.
+    pub service_area: String,
+    /// Number printed on the ticket.
+    pub number: u32,
+    /// Device that issued it.
+    pub device_id: String,
+    /// When it was printed.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub issued_at: DateTime<FixedOffset>,
+}
+
+/// The gateway's durable acknowledgement of an ingest request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IngestAck {
+    /// The idempotency key the request carried.
+    pub idempotency_key: String,
+    /// True when this key had already been ingested (a retry): nothing new was stored.
+    pub duplicate: bool,
+}
+
+/// Dossier status codes (TrangThaiHoSo) used when syncing with the national portal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DossierStatus {
+    /// 1 Mới tiếp nhận / newly submitted.
+    Submitted,
+    /// 2 Đã tiếp nhận / accepted.
+    Accepted,
+    /// 3 Không tiếp nhận / not accepted.
+    NotAccepted,
+    /// 4 Đang xử lý / processing.
+    Processing,
+    /// 5 Yêu cầu bổ sung / more documents requested.
+    SupplementRequested,
+    /// 6 Chờ thanh toán / payment required.
+    PaymentRequired,
+    /// 7 Công dân rút hồ sơ / withdrawn.
+    Withdrawn,
+    /// 8 Dừng xử lý / stopped.
+    Stopped,
+    /// 9 Đã xử lý xong / processed.
+    Processed,
+    /// 10 Đã trả kết quả / result returned.
+    Returned,
+}
+
+impl DossierStatus {
+    /// All statuses in code order.
+    pub const ALL: [DossierStatus; 10] = [
+        Self::Submitted,
+        Self::Accepted,
+        Self::NotAccepted,
+        Self::Processing,
+        Self::SupplementRequested,
+        Self::PaymentRequired,
+        Self::Withdrawn,
+        Self::Stopped,
+        Self::Processed,
+        Self::Returned,
+    ];
+
+    /// The numeric TrangThaiHoSo code (1–10).
+    pub fn code(self) -> u8 {
+        Self::ALL.iter().position(|s| *s == self).map_or(0, |i| i as u8 + 1)
+    }
+
+    /// The status for a numeric code, if it is one.
+    pub fn from_code(code: u8) -> Option<Self> {
+        Self::ALL.get(usize::from(code).checked_sub(1)?).copied()
+    }
+
+    /// Label for a citizen, Vietnamese.
+    pub fn label_vi(self) -> &'static str {
+        match self {
+            Self::Submitted => "Mới tiếp nhận",
+            Self::Accepted => "Đã tiếp nhận",
+            Self::NotAccepted => "Không tiếp nhận",
+            Self::Processing => "Đang xử lý",
+            Self::SupplementRequested => "Yêu cầu bổ sung hồ sơ",
+            Self::PaymentRequired => "Chờ thanh toán",
+            Self::Withdrawn => "Công dân đã rút hồ sơ",
+            Self::Stopped => "Dừng xử lý",
+            Self::Processed => "Đã xử lý xong",
+            Self::Returned => "Đã trả kết quả",
+        }
+    }
+
+    /// Label for a citizen, English.
+    pub fn label_en(self) -> &'static str {
+        match self {
+            Self::Submitted => "Newly submitted",
+            Self::Accepted => "Accepted",
+            Self::NotAccepted => "Not accepted",
+            Self::Processing => "Processing",
+            Self::SupplementRequested => "More documents requested",
+            Self::PaymentRequired => "Payment required",
+            Self::Withdrawn => "Withdrawn by the citizen",
+            Self::Stopped => "Processing stopped",
+            Self::Processed => "Processed",
+            Self::Returned => "Result returned",
+        }
+    }
+}
+
+/// Status of a dossier as the gateway knows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DossierStatusView {
+    /// The dossier code.
+    pub code: String,
+    /// Procedure code.
+    pub procedure_code: String,
+    /// Current status.
+    pub status: DossierStatus,
+    /// Numeric TrangThaiHoSo code of `status`.
+    pub status_code: u8,
+    /// Appointment date for the result.
+    pub appointment_date: NaiveDate,
+    /// When the status last changed.
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub updated_at: DateTime<FixedOffset>,
+    /// Documents stored for it.
+    pub documents: Vec<DocumentRef>,
+}
+
+/// Error body of every non-2xx answer: a stable machine code and a sentence a technician reads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiError {
+    /// Stable code, e.g. `missing_blobs`, `unauthorized`, `conflict`.
+    pub error: String,
+    /// Human-readable explanation.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_codes_round_trip_and_match_the_portal_numbering() {
+        for (i, s) in DossierStatus::ALL.iter().enumerate() {
+            assert_eq!(s.code() as usize, i + 1);
+            assert_eq!(DossierStatus::from_code(s.code()), Some(*s));
+        }
+        assert_eq!(DossierStatus::Returned.code(), 10);
+        assert_eq!(DossierStatus::from_code(0), None);
+        assert_eq!(DossierStatus::from_code(11), None);
+    }
+}

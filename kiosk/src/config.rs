@@ -1,0 +1,415 @@
+//! Kiosk configuration: one TOML file, every setting with a named default, every error pointing
+//! at the file, line and key so a technician can fix it without reading the source.
+
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveDate;
+use motcua_domain::calendar::WorkingCalendar;
+use motcua_domain::dossier::{validate_agency_code, SequenceRange};
+use motcua_domain::rating::RatingScale;
+use serde::Deserialize;
+use toml::Spanned;
+
+/// A configuration file that cannot be used, with where and why.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// A value is missing, mistyped or out of range.
+    #[error("{origin}:{line}:{column}: {message}")]
+    Invalid {
+        /// File name (or `<embedded>`).
+        origin: String,
+        /// 1-based line of the offending value.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What is wrong, naming the key.
+        message: String,
+    },
+}
+
+/// The whole kiosk configuration, validated.
+#[derive(Debug, Clone)]
+pub struct KioskConfig {
+    /// Identity of this device.
+    pub device: DeviceConfig,
+    /// Local storage.
+    pub store: StoreConfig,
+    /// Link to the provincial gateway.
+    pub uplink: UplinkConfig,
+    /// Working days used for appointment dates.
+    pub calendar: WorkingCalendar,
+    /// Satisfaction scale shown to citizens.
+    pub rating_scale: RatingScale,
+}
+
+/// Identity of the device and the agency it receives dossiers for.
+#[derive(Debug, Clone)]
+pub struct DeviceConfig {
+    /// Unique device id, as enrolled at the gateway.
+    pub id: String,
+    /// Receiving agency code printed in dossier codes.
+    pub agency_code: String,
+    /// Block of daily dossier sequence numbers this device may use.
+    pub sequence: SequenceRange,
+}
+
+/// Where and how the kiosk keeps its data.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Folder holding the SQLite database and blob files.
+    pub data_dir: PathBuf,
+    /// New work is refused when less than this many bytes are free on the data disk.
+    pub min_free_bytes: u64,
+}
+
+/// How the outbox is delivered to the gateway.
+#[derive(Debug, Clone)]
+pub struct UplinkConfig {
+    /// Base URL of the gateway, e.g. `http://gateway.local:8700`.
+    pub gateway_url: String,
+    /// Bytes per tus PATCH request (a checkpoint for resuming).
+    pub chunk_bytes: usize,
+    /// Upload bandwidth cap in bytes per second (0 = no cap), for shared commune links.
+    pub max_rate_bytes_per_sec: u64,
+    /// First retry delay; doubles per failure, with full jitter.
+    pub retry_initial: Duration,
+    /// Largest retry delay.
+    pub retry_max: Duration,
+    /// Time limit of one HTTP request.
+    pub request_timeout: Duration,
+    /// How long delivered blobs and applicant data stay on the kiosk (for reprints).
+    pub retention: Duration,
+    /// How often an idle uplink looks for new work.
+    pub poll_interval: Duration,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    device: RawDevice,
+    #[serde(default)]
+    store: RawStore,
+    gateway: RawGateway,
+    #[serde(default)]
+    uplink: RawUplink,
+    #[serde(default)]
+    calendar: RawCalendar,
+    #[serde(default)]
+    rating: RawRating,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDevice {
+    id: Spanned<String>,
+    agency_code: Spanned<String>,
+    #[serde(default = "default_seq_first")]
+    sequence_first: Spanned<u16>,
+    #[serde(default = "default_seq_last")]
+    sequence_last: Spanned<u16>,
+}
+
+fn default_seq_first() -> Spanned<u16> {
+    Spanned::new(0..0, 1)
+}
+fn default_seq_last() -> Spanned<u16> {
+    Spanned::new(0..0, 9999)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStore {
+    #[serde(default = "default_data_dir")]
+    data_dir: PathBuf,
+    #[serde(default = "default_min_free_mb")]
+    min_free_mb: u64,
+}
+
+impl Default for RawStore {
+    fn default() -> Self {
+        Self {
+            data_dir: default_data_dir(),
+            min_free_mb: default_min_free_mb(),
+        }
+    }
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("/var/lib/motcua")
+}
+fn default_min_free_mb() -> u64 {
+    200
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawGateway {
+    url: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawUplink {
+    chunk_kib: Spanned<u64>,
+    max_rate_kib_per_s: u64,
+    retry_initial_ms: u64,
+    retry_max_ms: u64,
+    request_timeout_s: Spanned<u64>,
+    retention_hours: u64,
+    poll_ms: u64,
+}
+
+impl Default for RawUplink {
+    fn default() -> Self {
+        Self {
+            chunk_kib: Spanned::new(0..0, 1024),
+            max_rate_kib_per_s: 0,
+            retry_initial_ms: 500,
+            retry_max_ms: 60_000,
+            request_timeout_s: Spanned::new(0..0, 30),
+            retention_hours: 72,
+            poll_ms: 500,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawCalendar {
+    holidays: Vec<Spanned<String>>,
+    extra_working_days: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRating {
+    levels: Spanned<u8>,
+}
+
+impl Default for RawRating {
+    fn default() -> Self {
+        Self {
+            levels: Spanned::new(0..0, 5),
+        }
+    }
+}
+
+/// Turns a byte span of the source into a positioned error.
+struct Located<'a> {
+    origin: &'a str,
+    text: &'a str,
+}
+
+impl Located<'_> {
+    fn error(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
+        let upto = &self.text[..span.start.min(self.text.len())];
+        let line = upto.matches('\n').count() + 1;
+        let column = upto.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        ConfigError::Invalid {
+            origin: self.origin.to_owned(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+}
+
+impl KioskConfig {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses config text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let at = Located { origin, text };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            at.error(
+                e.span().unwrap_or(0..0),
+                e.message().trim_end().to_owned(),
+            )
+        })?;
+
+        let device_id = raw.device.id.get_ref();
+        if device_id.is_empty()
+            || device_id.len() > 64
+            || !device_id
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err(at.error(
+                raw.device.id.span(),
+                "device.id must be 1 to 64 letters, digits, '-', '_' or '.'",
+            ));
+        }
+        if let Err(e) = validate_agency_code(raw.device.agency_code.get_ref()) {
+            return Err(at.error(raw.device.agency_code.span(), format!("device.agency_code: {e}")));
+        }
+        let sequence = SequenceRange {
+            first: *raw.device.sequence_first.get_ref(),
+            last: *raw.device.sequence_last.get_ref(),
+        };
+        if sequence.validate().is_err() {
+            return Err(at.error(
+                raw.device.sequence_first.span(),
+                "device.sequence_first and device.sequence_last must satisfy 1 <= first <= last <= 9999",
+            ));
+        }
+
+        let url = raw.gateway.url.get_ref().trim_end_matches('/').to_owned();
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(at.error(
+                raw.gateway.url.span(),
+                "gateway.url must start with http:// or https://",
+            ));
+        }
+        let chunk_kib = *raw.uplink.chunk_kib.get_ref();
+        if !(4..=65_536).contains(&chunk_kib) {
+            return Err(at.error(
+                raw.uplink.chunk_kib.span(),
+                "uplink.chunk_kib must be between 4 and 65536",
+            ));
+        }
+        if *raw.uplink.request_timeout_s.get_ref() == 0 {
+            return Err(at.error(
+                raw.uplink.request_timeout_s.span(),
+                "uplink.request_timeout_s must be at least 1",
+            ));
+        }
+
+        let dates = |list: &[Spanned<String>], key: &str| -> Result<Vec<NaiveDate>, ConfigError> {
+            list.iter()
+                .map(|d| {
+                    NaiveDate::parse_from_str(d.get_ref(), "%Y-%m-%d").map_err(|_| {
+                        at.error(d.span(), format!("{key}: {:?} is not a date YYYY-MM-DD", d.get_ref()))
+                    })
+                })
+                .collect()
+        };
+        let holidays = dates(&raw.calendar.holidays, "calendar.holidays")?;
+        let extra = dates(&raw.calendar.extra_working_days, "calendar.extra_working_days")?;
+        let calendar = WorkingCalendar::new(holidays).with_extra_working_days(extra);
+
+        let rating_scale = RatingScale::try_from(*raw.rating.levels.get_ref())
+            .map_err(|e| at.error(raw.rating.levels.span(), format!("rating.levels: {e}")))?;
+
+        Ok(Self {
+            device: DeviceConfig {
+                id: device_id.clone(),
+                agency_code: raw.device.agency_code.into_inner(),
+                sequence,
+            },
+            store: StoreConfig {
+                data_dir: raw.store.data_dir,
+                min_free_bytes: raw.store.min_free_mb.saturating_mul(1024 * 1024),
+            },
+            uplink: UplinkConfig {
+                gateway_url: url,
+                chunk_bytes: usize::try_from(chunk_kib * 1024).unwrap_or(1024 * 1024),
+                max_rate_bytes_per_sec: raw.uplink.max_rate_kib_per_s.saturating_mul(1024),
+                retry_initial: Duration::from_millis(raw.uplink.retry_initial_ms.max(10)),
+                retry_max: Duration::from_millis(
+                    raw.uplink.retry_max_ms.max(raw.uplink.retry_initial_ms.max(10)),
+                ),
+                request_timeout: Duration::from_secs(*raw.uplink.request_timeout_s.get_ref()),
+                retention: Duration::from_secs(raw.uplink.retention_hours.saturating_mul(3600)),
+                poll_interval: Duration::from_millis(raw.uplink.poll_ms.clamp(10, 60_000)),
+            },
+            calendar,
+            rating_scale,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[device]
+id = "KIOSK-H56-0001"
+agency_code = "000.17.22.H56"
+
+[store]
+data_dir = "/tmp/x"
+
+[gateway]
+url = "http://127.0.0.1:8700/"
+
+[calendar]
+holidays = ["2026-09-02"]
+"#;
+
+    fn invalid(text: &str) -> (usize, String) {
+        match KioskConfig::parse(text, "kiosk.toml") {
+            Err(ConfigError::Invalid { line, message, .. }) => (line, message),
+            other => panic!("expected an invalid-config error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn good_config_gets_defaults() {
+        let c = KioskConfig::parse(GOOD, "kiosk.toml").unwrap();
+        assert_eq!(c.device.id, "KIOSK-H56-0001");
+        assert_eq!(c.uplink.gateway_url, "http://127.0.0.1:8700");
+        assert_eq!(c.uplink.chunk_bytes, 1024 * 1024);
+        assert_eq!(c.store.min_free_bytes, 200 * 1024 * 1024);
+        assert_eq!(c.rating_scale, RatingScale::Five);
+        assert!(!c
+            .calendar
+            .is_working_day(NaiveDate::from_ymd_opt(2026, 9, 2).unwrap()));
+    }
+
+    #[test]
+    fn errors_point_at_the_line_and_name_the_key() {
+        let (line, msg) = invalid(&GOOD.replace("2026-09-02", "2026-02-30"));
+        assert_eq!(line, 13);
+        assert!(msg.contains("calendar.holidays"), "{msg}");
+
+        let (line, msg) = invalid(&GOOD.replace("000.17.22.H56", "000 17"));
+        assert_eq!(line, 4);
+        assert!(msg.contains("device.agency_code"), "{msg}");
+
+        let (line, msg) = invalid(&GOOD.replace("http://127", "ftp://127"));
+        assert_eq!(line, 10);
+        assert!(msg.contains("gateway.url"), "{msg}");
+
+        let (line, msg) = invalid(&format!("{GOOD}\n[rating]\nlevels = 4\n"));
+        assert_eq!(line, 16);
+        assert!(msg.contains("rating.levels"), "{msg}");
+    }
+
+    #[test]
+    fn syntax_errors_unknown_keys_and_wrong_types_are_located() {
+        let (line, _) = invalid(&GOOD.replace("[store]", "[store"));
+        assert_eq!(line, 6);
+        let (line, msg) = invalid(&GOOD.replace("data_dir", "data_dri"));
+        assert_eq!(line, 7);
+        assert!(msg.contains("data_dri"), "{msg}");
+        let (line, msg) = invalid(&format!("{GOOD}\n[uplink]\nchunk_kib = \"big\"\n"));
+        assert_eq!(line, 16);
+        assert!(msg.contains("integer") || msg.contains("invalid type"), "{msg}");
+        let (_, msg) = invalid("[gateway]\nurl = \"http://x\"\n");
+        assert!(msg.contains("device"), "{msg}");
+    }
+
+    #[test]
+    fn unreadable_file_names_the_path() {
+        let err = KioskConfig::load(Path::new("/nonexistent/kiosk.toml")).unwrap_err();
+        assert!(err.to_string().contains("/nonexistent/kiosk.toml"));
+    }
+}

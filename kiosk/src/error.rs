@@ -1,0 +1,83 @@
+//! The kiosk library's error type: every variant names the file or thing involved and says what
+//! failed in words a technician (and, through `citizen_message`, a citizen) understands.
+
+use std::path::PathBuf;
+
+/// Failure of the local store or of accepting new work.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A file or folder of the store could not be read or written.
+    #[error("storage error on {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The SQLite database failed.
+    #[error("database error in {path}: {source}")]
+    Database {
+        /// The database file.
+        path: PathBuf,
+        /// The SQLite error.
+        source: rusqlite::Error,
+    },
+    /// The data disk is below its configured free-space floor: new work is refused so that
+    /// nothing already accepted can be corrupted by a full disk.
+    #[error("the data disk at {path} has {available_mb} MB free, below the floor of {floor_mb} MB: new work is refused until space is freed")]
+    DiskFull {
+        /// The data folder.
+        path: PathBuf,
+        /// Free space now.
+        available_mb: u64,
+        /// The configured floor.
+        floor_mb: u64,
+    },
+    /// The request itself is wrong (unknown procedure, bad level, …).
+    #[error("{0}")]
+    Rejected(String),
+    /// Every dossier number of today's block has been used.
+    #[error("all dossier numbers {first}-{last} for {date} at agency {agency} are used; configure another block (device.sequence_first/last)")]
+    SequenceExhausted {
+        /// The agency.
+        agency: String,
+        /// The day.
+        date: chrono::NaiveDate,
+        /// Block start.
+        first: u16,
+        /// Block end.
+        last: u16,
+    },
+    /// A transaction was rated already (one rating per transaction).
+    #[error("transaction {0} has already been rated")]
+    AlreadyRated(String),
+    /// A stored record could not be decoded (corruption or a newer schema).
+    #[error("stored record {what} is unreadable: {detail}")]
+    Corrupt {
+        /// Which record.
+        what: String,
+        /// Why.
+        detail: String,
+    },
+}
+
+impl StoreError {
+    /// What to tell a citizen at the screen (Vietnamese first, then English).
+    pub fn citizen_message(&self) -> String {
+        match self {
+            Self::DiskFull { .. } => "Máy tạm thời không nhận thêm hồ sơ (bộ nhớ đầy). Vui lòng liên hệ cán bộ. / The kiosk cannot accept new dossiers right now (storage full). Please ask staff.".into(),
+            Self::Rejected(why) => format!("Không thể thực hiện: {why} / Cannot do this: {why}"),
+            Self::AlreadyRated(_) => "Giao dịch này đã được đánh giá. Cảm ơn ông/bà! / This transaction has already been rated. Thank you!".into(),
+            _ => "Máy gặp sự cố, hồ sơ đã nhận vẫn được giữ an toàn. Vui lòng liên hệ cán bộ. / The kiosk has a problem; dossiers already accepted are safe. Please ask staff.".into(),
+        }
+    }
+}
+
+/// Shorthand used across the store.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Builds an `Io` error for a path.
+pub(crate) fn io_err(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> StoreError {
+    let path = path.into();
+    move |source| StoreError::Io { path, source }
+}

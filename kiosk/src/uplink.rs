@@ -1,0 +1,329 @@
+//! The uplink: a tokio task that drains the outbox to the gateway.
+//!
+//! It takes the oldest due entry, uploads the blobs it needs with tus (resuming at the offset the
+//! gateway confirms, so a restart of either side continues where it stopped), posts the entry
+//! with its idempotency key, and marks it delivered only on the gateway's acknowledgement. A
+//! failure is recorded with its reason and retried after an exponential backoff with jitter; it
+//! never blocks other entries and never drops anything.
+
+use std::io::SeekFrom;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use motcua_domain::wire::{RatingSubmission, TicketIssued};
+use rand::Rng;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio::sync::watch;
+
+use crate::config::UplinkConfig;
+use crate::error::StoreError;
+use crate::gateway_client::{GatewayClient, GatewayError};
+use crate::store::{OutboxEntry, OutboxKind, Store};
+
+/// Why one delivery attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// The gateway could not be reached or refused.
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A blob file could not be read.
+    #[error("cannot read blob file {path}: {source}")]
+    BlobRead {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The local copy of a document no longer matches its hash.
+    #[error("the local copy of document {0} is damaged (its content no longer matches its hash); a technician must restore it")]
+    BlobDamaged(String),
+}
+
+/// The delay before retry number `attempts + 1`: doubling from `initial` up to `max`, with the
+/// upper half jittered so that a fleet coming back online does not retry in lockstep.
+pub fn backoff(attempts: u32, initial: Duration, max: Duration) -> Duration {
+    let exp = initial.saturating_mul(1u32.checked_shl(attempts.min(20)).unwrap_or(u32::MAX));
+    let capped = exp.min(max);
+    let half = capped / 2;
+    half + rand::rng().random_range(Duration::ZERO..=half)
+}
+
+/// The uplink worker.
+pub struct Uplink {
+    store: Store,
+    client: GatewayClient,
+    config: UplinkConfig,
+}
+
+impl Uplink {
+    /// A worker delivering `store`'s outbox through `client`.
+    pub fn new(store: Store, client: GatewayClient, config: UplinkConfig) -> Self {
+        Self {
+            store,
+            client,
+            config,
+        }
+    }
+
+    /// Runs until `shutdown` turns true. Store failures are logged and retried, never fatal.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut last_gc = Instant::now() - Duration::from_secs(3600);
+        let mut last_catalog = Instant::now() - Duration::from_secs(3600);
+        loop {
+            if *shutdown.borrow() {
+                return;
+            }
+            if last_catalog.elapsed() >= Duration::from_secs(600) {
+                last_catalog = Instant::now();
+                self.refresh_catalog().await;
+            }
+            if last_gc.elapsed() >= Duration::from_secs(300) {
+                last_gc = Instant::now();
+                match self.store.collect_garbage(self.config.retention, now()) {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(blobs = n, "deleted blobs past retention"),
+                    Err(e) => tracing::warn!("garbage collection failed: {e}"),
+                }
+            }
+            let worked = match self.store.next_due(chrono::Utc::now().timestamp_millis()) {
+                Ok(Some(entry)) => {
+                    self.attempt(entry).await;
+                    true
+                }
+                Ok(None) => false,
+                Err(e) => {
+                    tracing::error!("cannot read the outbox: {e}");
+                    false
+                }
+            };
+            if !worked {
+                tokio::select! {
+                    _ = tokio::time::sleep(self.config.poll_interval) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        }
+    }
+
+    async fn attempt(&mut self, entry: OutboxEntry) {
+        let started = Instant::now();
+        match self.deliver(&entry).await {
+            Ok(duplicate) => {
+                if let Err(e) = self.store.mark_delivered(entry.id, now()) {
+                    // Delivered but not recorded: the next attempt is an idempotent replay.
+                    tracing::error!("delivered {} but cannot record it: {e}", entry.idempotency_key);
+                } else {
+                    tracing::info!(
+                        key = %entry.idempotency_key,
+                        duplicate,
+                        ms = started.elapsed().as_millis() as u64,
+                        "delivered to the gateway"
+                    );
+                }
+            }
+            Err(e) => {
+                let delay = backoff(entry.attempts, self.config.retry_initial, self.config.retry_max);
+                tracing::warn!(
+                    key = %entry.idempotency_key,
+                    attempt = entry.attempts + 1,
+                    retry_in_ms = delay.as_millis() as u64,
+                    "delivery failed: {e}"
+                );
+                if let Err(se) = self.store.record_failure(entry.id, &e.to_string(), delay) {
+                    tracing::error!("cannot record the failed delivery: {se}");
+                }
+            }
+        }
+    }
+
+    /// Delivers one entry; returns whether the gateway had it already.
+    async fn deliver(&mut self, entry: &OutboxEntry) -> Result<bool, DeliveryError> {
+        let key = &entry.idempotency_key;
+        let ack = match entry.kind {
+            OutboxKind::Dossier => {
+                let submission =
+                    self.store
+                        .dossier(&entry.payload)?
+                        .ok_or_else(|| StoreError::Corrupt {
+                            what: format!("outbox entry {}", entry.id),
+                            detail: format!("dossier {} is missing", entry.payload),
+                        })?;
+                for doc in &submission.documents {
+                    self.ensure_uploaded(&doc.sha256, doc.size).await?;
+                }
+                match self.client.ingest("/v1/dossiers", key, &submission).await {
+                    Err(e) if e.code() == Some("missing_blobs") => {
+                        // The gateway lost blobs we thought complete: upload them again.
+                        for doc in &submission.documents {
+                            self.store.set_upload_url(&doc.sha256, None)?;
+                        }
+                        return Err(e.into());
+                    }
+                    other => other?,
+                }
+            }
+            OutboxKind::Rating => {
+                let body: RatingSubmission = parse_payload(entry)?;
+                match self.client.ingest("/v1/ratings", key, &body).await {
+                    // Rated at the gateway already (e.g. by another device): nothing to add.
+                    Err(e) if e.code() == Some("already_rated") => {
+                        tracing::warn!(key = %key, "gateway already holds a rating for this transaction");
+                        return Ok(true);
+                    }
+                    other => other?,
+                }
+            }
+            OutboxKind::Ticket => {
+                let body: TicketIssued = parse_payload(entry)?;
+                self.client.ingest("/v1/tickets", key, &body).await?
+            }
+        };
+        Ok(ack.duplicate)
+    }
+
+    /// Makes sure the gateway holds the complete blob, resuming a previous upload if any.
+    async fn ensure_uploaded(&mut self, sha256: &str, size: u64) -> Result<(), DeliveryError> {
+        let state = self.store.upload_state(sha256)?;
+        if state.as_ref().is_some_and(|s| s.completed) {
+            return Ok(());
+        }
+        let path = self.store.blobs().path(sha256);
+        if !path.is_file() {
+            return Err(DeliveryError::BlobRead {
+                path: path.display().to_string(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "file missing"),
+            });
+        }
+        let mut url = state.and_then(|s| s.upload_url);
+        // Two rounds at most: an upload the gateway forgot is created again once.
+        for _ in 0..2 {
+            let upload_url = match url.take() {
+                Some(u) => u,
+                None => {
+                    let u = self.client.create_upload(sha256, size).await?;
+                    self.store.set_upload_url(sha256, Some(&u))?;
+                    u
+                }
+            };
+            let Some(offset) = self.client.upload_offset(&upload_url).await? else {
+                self.store.set_upload_url(sha256, None)?;
+                continue;
+            };
+            self.store.set_uploaded_bytes(sha256, offset)?;
+            match self.send_from(&upload_url, &path, sha256, offset, size).await {
+                Ok(()) => {
+                    self.store.mark_upload_complete(sha256, now())?;
+                    return Ok(());
+                }
+                Err(DeliveryError::Gateway(e)) if e.status() == Some(460) => {
+                    if !self.store.blobs().verify(sha256)? {
+                        return Err(DeliveryError::BlobDamaged(sha256.to_owned()));
+                    }
+                    self.store.set_upload_url(sha256, None)?;
+                    return Err(DeliveryError::Gateway(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(DeliveryError::Gateway(GatewayError::Garbage {
+            url: self.config.gateway_url.clone(),
+            detail: "the gateway forgot an upload it had just created".into(),
+        }))
+    }
+
+    async fn send_from(
+        &mut self,
+        upload_url: &str,
+        path: &Path,
+        sha256: &str,
+        mut offset: u64,
+        size: u64,
+    ) -> Result<(), DeliveryError> {
+        let read_err = |source| DeliveryError::BlobRead {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = tokio::fs::File::open(path).await.map_err(read_err)?;
+        let started = Instant::now();
+        let mut sent: u64 = 0;
+        while offset < size {
+            let len = (size - offset).min(self.config.chunk_bytes as u64) as usize;
+            let mut buf = vec![0u8; len];
+            file.seek(SeekFrom::Start(offset)).await.map_err(read_err)?;
+            file.read_exact(&mut buf).await.map_err(read_err)?;
+            let new_offset = self.client.patch(upload_url, offset, Bytes::from(buf)).await?;
+            if new_offset <= offset || new_offset > size {
+                return Err(GatewayError::Garbage {
+                    url: upload_url.to_owned(),
+                    detail: format!("offset went from {offset} to {new_offset} of {size}"),
+                }
+                .into());
+            }
+            sent += new_offset - offset;
+            offset = new_offset;
+            self.store.set_uploaded_bytes(sha256, offset)?;
+            if self.config.max_rate_bytes_per_sec > 0 {
+                let due = Duration::from_secs_f64(sent as f64 / self.config.max_rate_bytes_per_sec as f64);
+                if let Some(wait) = due.checked_sub(started.elapsed()) {
+                    tokio::time::sleep(wait).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn refresh_catalog(&mut self) {
+        let etag = match self.store.cached_catalog() {
+            Ok(c) => c.map(|(tag, _)| tag),
+            Err(e) => {
+                tracing::warn!("cached catalog unreadable, downloading it again: {e}");
+                None
+            }
+        };
+        match self.client.fetch_catalog(etag.as_deref()).await {
+            Ok(Some((tag, body))) => match self.store.save_catalog(&tag, &body, now()) {
+                Ok(()) => tracing::info!(etag = %tag, "catalog updated from the gateway"),
+                Err(e) => tracing::warn!("cannot cache the catalog: {e}"),
+            },
+            Ok(None) => {}
+            Err(e) => tracing::info!("catalog not refreshed: {e}"),
+        }
+    }
+}
+
+fn parse_payload<T: serde::de::DeserializeOwned>(entry: &OutboxEntry) -> Result<T, DeliveryError> {
+    serde_json::from_str(&entry.payload).map_err(|e| {
+        DeliveryError::Store(StoreError::Corrupt {
+            what: format!("outbox entry {}", entry.id),
+            detail: e.to_string(),
+        })
+    })
+}
+
+/// Now, in Vietnam time.
+pub fn now() -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::Utc::now().with_timezone(&motcua_domain::vietnam_offset())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_stays_capped_and_jitters() {
+        let initial = Duration::from_millis(100);
+        let max = Duration::from_secs(2);
+        for attempts in 0..40 {
+            let d = backoff(attempts, initial, max);
+            let cap = (initial * 2u32.pow(attempts.min(10))).min(max);
+            assert!(d >= cap / 2 && d <= cap, "attempt {attempts}: {d:?} vs cap {cap:?}");
+        }
+        let samples: std::collections::HashSet<_> =
+            (0..20).map(|_| backoff(5, initial, max)).collect();
+        assert!(samples.len() > 1, "backoff must be jittered");
+    }
+}

@@ -1,0 +1,259 @@
+//! The local store on real SQLite files and real blob files: codes, outbox, ratings, tickets,
+//! retention and the disk floor.
+
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone};
+use motcua_domain::calendar::WorkingCalendar;
+use motcua_domain::catalog::{seed, Procedure};
+use motcua_domain::dossier::SequenceRange;
+use motcua_domain::rating::RatingScale;
+use motcua_domain::wire::Applicant;
+use motcua_kiosk::config::DeviceConfig;
+use motcua_kiosk::error::StoreError;
+use motcua_kiosk::store::{NewDocument, OutboxKind, Store};
+
+fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<FixedOffset> {
+    motcua_domain::vietnam_offset()
+        .with_ymd_and_hms(y, m, d, h, 0, 0)
+        .unwrap()
+}
+
+fn device(first: u16, last: u16) -> DeviceConfig {
+    DeviceConfig {
+        id: "KIOSK-T-01".into(),
+        agency_code: "000.17.22.H56".into(),
+        sequence: SequenceRange { first, last },
+    }
+}
+
+fn applicant() -> Applicant {
+    Applicant {
+        full_name: "Nguyễn Thị Phượng".into(),
+        id_number: Some("094186000123".into()),
+        birth_date: NaiveDate::from_ymd_opt(1986, 5, 1),
+        address: "Phường 1, TP. Sóc Trăng".into(),
+        phone: "0901234567".into(),
+        email: String::new(),
+    }
+}
+
+fn procedure(days: u32) -> Procedure {
+    let mut p = seed().procedures[0].clone();
+    p.processing_days = days;
+    p
+}
+
+fn doc(store: &Store, content: &[u8]) -> Result<NewDocument, StoreError> {
+    Ok(NewDocument {
+        name: "Tờ khai".into(),
+        file_name: "to-khai.pdf".into(),
+        media_type: "application/pdf".into(),
+        blob: store.blobs().put_bytes(content)?,
+    })
+}
+
+fn submit(
+    store: &mut Store,
+    dev: &DeviceConfig,
+    when: DateTime<FixedOffset>,
+    content: &[u8],
+) -> Result<String, StoreError> {
+    let d = doc(store, content)?;
+    store
+        .submit_dossier(
+            dev,
+            &procedure(3),
+            &WorkingCalendar::new([]),
+            applicant(),
+            vec![d],
+            when,
+        )
+        .map(|s| s.code)
+}
+
+#[test]
+fn codes_follow_the_circular_and_survive_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = device(1, 9999);
+    let mut store = Store::open(dir.path(), 0).unwrap();
+    let c1 = submit(&mut store, &dev, at(2026, 11, 23, 9), b"a").unwrap();
+    let c2 = submit(&mut store, &dev, at(2026, 11, 23, 10), b"b").unwrap();
+    assert_eq!(c1, "000.17.22.H56-261123-0001");
+    assert_eq!(c2, "000.17.22.H56-261123-0002");
+    drop(store);
+    let mut store = Store::open(dir.path(), 0).unwrap();
+    let c3 = submit(&mut store, &dev, at(2026, 11, 23, 11), b"c").unwrap();
+    assert_eq!(c3, "000.17.22.H56-261123-0003");
+    let next_day = submit(&mut store, &dev, at(2026, 11, 24, 8), b"d").unwrap();
+    assert_eq!(next_day, "000.17.22.H56-261124-0001");
+}
+
+#[test]
+fn a_clock_jumping_backwards_never_reuses_a_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = device(1, 9999);
+    let mut store = Store::open(dir.path(), 0).unwrap();
+    let first = submit(&mut store, &dev, at(2026, 11, 24, 9), b"a").unwrap();
+    // The RTC battery died: the clock says 2020.
+    let second = submit(&mut store, &dev, at(2020, 1, 1, 0), b"b").unwrap();
+    assert_eq!(first, "000.17.22.H56-261124-0001");
+    assert_eq!(second, "000.17.22.H56-261124-0002");
+}
+
+#[test]
+fn appointment_date_skips_weekends() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), 0).unwrap();
+    let d = doc(&store, b"x").unwrap();
+    // Friday 2026-11-27 + 3 working days = Wednesday 2026-12-02.
+    let s = store
+        .submit_dossier(
+            &device(1, 9999),
+            &procedure(3),
+            &WorkingCalendar::new([]),
+            applicant(),
+            vec![d],
+            at(2026, 11, 27, 9),
+        )
+        .unwrap();
+    assert_eq!(
+        s.appointment_date,
+        NaiveDate::from_ymd_opt(2026, 12, 2).unwrap()
+    );
+}
+
+#[test]
+fn a_device_block_is_respected_and_exhaustion_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = device(5000, 5001);
+    let mut store = Store::open(dir.path(), 0).unwrap();
+    let a = submit(&mut store, &dev, at(2026, 11, 23, 9), b"a").unwrap();
+    let b = submit(&mut store, &dev, at(2026, 11, 23, 9), b"b").unwrap();
+    assert!(a.ends_with("-5000") && b.ends_with("-5001"), "{a} {b}");
+    let err = submit(&mut store, &dev, at(2026, 11, 23, 9), b"c").unwrap_err();
+    assert!(matches!(err, StoreError::SequenceExhausted { .. }), "{err}");
+    assert!(err.to_string().contains("5000-5001"));
+    assert_eq!(store.list_dossiers(10).unwrap().len(), 2);
+    assert_eq!(store.outbox_status().unwrap().pending, 2);
+}
+
+#[test]
+fn every_accepted_thing_has_one_outbox_entry_until_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = device(1, 9999);
+    let mut store = Store::open(dir.path(), 0).unwrap();
+    let t = at(2026, 11, 23, 9);
+    let code = submit(&mut store, &dev, t, b"doc").unwrap();
+    let ticket = store.issue_ticket(&dev, "HT", t).unwrap();
+    let ticket2 = store.issue_ticket(&dev, "HT", t).unwrap();
+    let other = store.issue_ticket(&dev, "DD", t).unwrap();
+    assert_eq!((ticket.number, ticket2.number, other.number), (1, 2, 1));
+    assert_eq!(ticket.ticket_id, "HT-20261123-1");
+    let rating = store
+        .rate(&dev, RatingScale::Five, &ticket.ticket_id, 2, t)
+        .unwrap();
+    assert_eq!(rating.score, 2);
+    let again = store
+        .rate(&dev, RatingScale::Five, &ticket.ticket_id, 1, t)
+        .unwrap_err();
+    assert!(matches!(again, StoreError::AlreadyRated(_)));
+    let bad = store.rate(&dev, RatingScale::Three, "X-1", 4, t);
+    assert!(matches!(bad, Err(StoreError::Rejected(_))));
+
+    let status = store.outbox_status().unwrap();
+    assert_eq!(status.pending, 5);
+    assert_eq!(status.uploads.len(), 1);
+
+    let first = store.next_due(i64::MAX).unwrap().unwrap();
+    assert_eq!(first.kind, OutboxKind::Dossier);
+    assert_eq!(first.payload, code);
+    assert_eq!(first.idempotency_key, format!("KIOSK-T-01:dossier:{code}"));
+    store
+        .record_failure(first.id, "gateway down", Duration::from_secs(3600))
+        .unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    let next = store.next_due(now).unwrap().unwrap();
+    assert_eq!(
+        next.kind,
+        OutboxKind::Ticket,
+        "a failing entry must not block the others"
+    );
+    let status = store.outbox_status().unwrap();
+    assert_eq!(status.failing, 1);
+    assert_eq!(status.last_error.as_deref(), Some("gateway down"));
+    assert_eq!(store.retry_now().unwrap(), 5);
+    assert_eq!(store.next_due(now).unwrap().unwrap().id, first.id);
+    store.mark_delivered(first.id, t).unwrap();
+    let status = store.outbox_status().unwrap();
+    assert_eq!((status.pending, status.delivered), (4, 1));
+}
+
+#[test]
+fn blobs_and_personal_data_go_only_after_delivery_and_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = device(1, 9999);
+    let mut store = Store::open(dir.path(), 0).unwrap();
+    let t = at(2026, 11, 23, 9);
+    let code = submit(&mut store, &dev, t, b"shared content").unwrap();
+    let code2 = submit(&mut store, &dev, t, b"shared content").unwrap();
+    let sha = store.dossier(&code).unwrap().unwrap().documents[0]
+        .sha256
+        .clone();
+    let day = Duration::from_secs(86_400);
+    let much_later = at(2026, 12, 30, 0);
+
+    store.mark_upload_complete(&sha, t).unwrap();
+    assert_eq!(store.collect_garbage(day, much_later).unwrap(), 0);
+    assert!(store.blobs().contains(&sha), "undelivered dossiers keep their blobs");
+
+    let e1 = store.next_due(i64::MAX).unwrap().unwrap();
+    store.mark_delivered(e1.id, t).unwrap();
+    assert_eq!(store.collect_garbage(day, much_later).unwrap(), 0);
+    assert!(store.blobs().contains(&sha), "the second dossier still needs the blob");
+
+    let e2 = store.next_due(i64::MAX).unwrap().unwrap();
+    store.mark_delivered(e2.id, t).unwrap();
+    assert_eq!(store.collect_garbage(day, at(2026, 11, 23, 12)).unwrap(), 0);
+    assert!(store.blobs().contains(&sha), "retention not over yet");
+    let kept = store.dossier(&code2).unwrap().unwrap();
+    assert_eq!(kept.applicant.full_name, "Nguyễn Thị Phượng", "retention not over");
+
+    assert_eq!(store.collect_garbage(day, at(2026, 11, 25, 0)).unwrap(), 1);
+    assert!(!store.blobs().contains(&sha));
+    for c in [&code, &code2] {
+        let purged = store.dossier(c).unwrap().unwrap();
+        assert_eq!(purged.applicant.full_name, "", "personal data purged");
+        assert_eq!(purged.applicant.id_number, None);
+        assert_eq!(purged.code, *c, "the code stays for status lookups");
+    }
+}
+
+#[test]
+fn below_the_disk_floor_new_work_is_refused_and_old_work_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = device(1, 9999);
+    let mut store = Store::open(dir.path(), 0).unwrap();
+    let code = submit(&mut store, &dev, at(2026, 11, 23, 9), b"kept").unwrap();
+    drop(store);
+    let mut full = Store::open(dir.path(), u64::MAX / 4).unwrap();
+    let err = submit(&mut full, &dev, at(2026, 11, 23, 9), b"new").unwrap_err();
+    assert!(matches!(err, StoreError::DiskFull { .. }), "{err}");
+    assert!(err.to_string().contains("below the floor"));
+    assert!(full.issue_ticket(&dev, "HT", at(2026, 11, 23, 9)).is_err());
+    let listed = full.list_dossiers(10).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].code, code);
+    assert_eq!(full.outbox_status().unwrap().pending, 1);
+}
+
+#[test]
+fn a_newer_schema_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    Store::open(dir.path(), 0).unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("kiosk.sqlite3")).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = Store::open(dir.path(), 0).err().unwrap();
+    assert!(err.to_string().contains("newer than this program"), "{err}");
+}
