@@ -18,7 +18,9 @@ pub const MAX_DAILY_SEQUENCE: u16 = 9999;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DossierCodeError {
     /// The agency code is empty, too long, or holds characters other than letters, digits and dots.
-    #[error("agency code {0:?} is not valid: use 1 to 32 letters, digits and dots (QCVN 102:2016)")]
+    #[error(
+        "agency code {0:?} is not valid: use 1 to 32 letters, digits and dots (QCVN 102:2016)"
+    )]
     BadAgency(String),
     /// The sequence number is outside 1..=9999.
     #[error("sequence number {0} is outside 1..=9999")]
@@ -43,7 +45,9 @@ pub struct DossierCode {
 pub fn validate_agency_code(agency: &str) -> Result<(), DossierCodeError> {
     let ok = !agency.is_empty()
         && agency.len() <= 32
-        && agency.chars().all(|c| c.is_ascii_alphanumeric() || c == '.');
+        && agency
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.');
     if ok {
         Ok(())
     } else {
@@ -78,10 +82,14 @@ impl DossierCode {
             (Some(s), Some(d), Some(a)) => (s, d, a),
             _ => return Err(malformed()),
         };
-        if seq.len() != 4 || ymd.len() != 6 || !(seq.bytes().chain(ymd.bytes())).all(|b| b.is_ascii_digit()) {
+        if seq.len() != 4
+            || ymd.len() != 6
+            || !(seq.bytes().chain(ymd.bytes())).all(|b| b.is_ascii_digit())
+        {
             return Err(malformed());
         }
-        let date = NaiveDate::parse_from_str(&format!("20{ymd}"), "%Y%m%d").map_err(|_| malformed())?;
+        let date =
+            NaiveDate::parse_from_str(&format!("20{ymd}"), "%Y%m%d").map_err(|_| malformed())?;
         let sequence: u32 = seq.parse().map_err(|_| malformed())?;
         Self::new(agency, date, sequence)
     }
@@ -200,13 +208,19 @@ mod tests {
             "-210531-0001",
             "000 17-210531-0001",
         ] {
-            assert!(DossierCode::parse(bad).is_err(), "{bad:?} should be rejected");
+            assert!(
+                DossierCode::parse(bad).is_err(),
+                "{bad:?} should be rejected"
+            );
         }
     }
 
     #[test]
     fn sequence_range_hands_out_its_block_then_stops() {
-        let r = SequenceRange { first: 5000, last: 5002 };
+        let r = SequenceRange {
+            first: 5000,
+            last: 5002,
+        };
         assert!(r.validate().is_ok());
         assert_eq!(r.next_after(None), Some(5000));
         assert_eq!(r.next_after(Some(17)), Some(5000));
@@ -214,13 +228,24 @@ mod tests {
         assert_eq!(r.next_after(Some(5002)), None);
         assert!(SequenceRange { first: 0, last: 3 }.validate().is_err());
         assert!(SequenceRange { first: 4, last: 3 }.validate().is_err());
-        assert!(SequenceRange { first: 1, last: 10000 }.validate().is_err());
+        assert!(SequenceRange {
+            first: 1,
+            last: 10000
+        }
+        .validate()
+        .is_err());
     }
 
     #[test]
     fn clock_jumping_back_keeps_the_latest_date() {
         assert_eq!(code_date(d(2026, 11, 23), None), d(2026, 11, 23));
-        assert_eq!(code_date(d(2026, 11, 23), Some(d(2026, 11, 20))), d(2026, 11, 23));
-        assert_eq!(code_date(d(2020, 1, 1), Some(d(2026, 11, 23))), d(2026, 11, 23));
+        assert_eq!(
+            code_date(d(2026, 11, 23), Some(d(2026, 11, 20))),
+            d(2026, 11, 23)
+        );
+        assert_eq!(
+            code_date(d(2020, 1, 1), Some(d(2026, 11, 23))),
+            d(2026, 11, 23)
+        );
     }
 }

@@ -117,8 +117,20 @@ mod tests {
         let s = RatingScale::Five;
         let scores: Vec<u8> = (1..=5).map(|l| s.score(l).unwrap()).collect();
         assert_eq!(scores, vec![2, 2, 1, 0, 0]);
-        assert_eq!(s.score(0), Err(RatingError::BadLevel { level: 0, levels: 5 }));
-        assert_eq!(s.score(6), Err(RatingError::BadLevel { level: 6, levels: 5 }));
+        assert_eq!(
+            s.score(0),
+            Err(RatingError::BadLevel {
+                level: 0,
+                levels: 5
+            })
+        );
+        assert_eq!(
+            s.score(6),
+            Err(RatingError::BadLevel {
+                level: 6,
+                levels: 5
+            })
+        );
         assert_eq!(s.labels_vi().len(), 5);
     }
 

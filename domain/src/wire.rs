@@ -188,7 +188,10 @@ impl DossierStatus {
 
     /// The numeric TrangThaiHoSo code (1–10).
     pub fn code(self) -> u8 {
-        Self::ALL.iter().position(|s| *s == self).map_or(0, |i| i as u8 + 1)
+        Self::ALL
+            .iter()
+            .position(|s| *s == self)
+            .map_or(0, |i| i as u8 + 1)
     }
 
     /// The status for a numeric code, if it is one.

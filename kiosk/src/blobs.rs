@@ -193,7 +193,10 @@ mod tests {
         assert!(store.verify(&a.sha256).unwrap());
         std::fs::write(store.path(&a.sha256), b"hellO").unwrap();
         assert!(!store.verify(&a.sha256).unwrap());
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 
     #[test]
@@ -203,7 +206,10 @@ mod tests {
         let err = store.put_bytes(b"x").unwrap_err();
         assert!(matches!(err, StoreError::DiskFull { .. }), "{err}");
         assert!(err.citizen_message().contains("bộ nhớ đầy"));
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 
     #[test]
@@ -212,6 +218,9 @@ mod tests {
         BlobStore::open(dir.path(), 0).unwrap();
         std::fs::write(dir.path().join("tmp/123.part"), b"half").unwrap();
         BlobStore::open(dir.path(), 0).unwrap();
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 }

@@ -211,6 +211,28 @@ struct Located<'a> {
 }
 
 impl Located<'_> {
+    /// The dotted key (`table.key`) assigned on the line holding byte `offset`, if any, so
+    /// that toml's type errors, which omit it, still name the setting.
+    fn key_at(&self, offset: usize) -> Option<String> {
+        let before = self.text.get(..offset)?;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let line = self.text[line_start..].lines().next()?;
+        let key = line.split_once('=')?.0.trim();
+        if key.is_empty() || key.starts_with('#') {
+            return None;
+        }
+        let table = before[..line_start]
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| l.starts_with('['))
+            .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
+        Some(match table {
+            Some(t) => format!("{t}.{key}"),
+            None => key.to_owned(),
+        })
+    }
+
     fn error(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
         let upto = &self.text[..span.start.min(self.text.len())];
         let line = upto.matches('\n').count() + 1;
@@ -238,10 +260,12 @@ impl KioskConfig {
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
         let at = Located { origin, text };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            at.error(
-                e.span().unwrap_or(0..0),
-                e.message().trim_end().to_owned(),
-            )
+            let span = e.span().unwrap_or(0..0);
+            let message = e.message().trim_end();
+            match at.key_at(span.start) {
+                Some(key) => at.error(span, format!("{key}: {message}")),
+                None => at.error(span, message.to_owned()),
+            }
         })?;
 
         let device_id = raw.device.id.get_ref();
@@ -257,7 +281,10 @@ impl KioskConfig {
             ));
         }
         if let Err(e) = validate_agency_code(raw.device.agency_code.get_ref()) {
-            return Err(at.error(raw.device.agency_code.span(), format!("device.agency_code: {e}")));
+            return Err(at.error(
+                raw.device.agency_code.span(),
+                format!("device.agency_code: {e}"),
+            ));
         }
         let sequence = SequenceRange {
             first: *raw.device.sequence_first.get_ref(),
@@ -295,13 +322,19 @@ impl KioskConfig {
             list.iter()
                 .map(|d| {
                     NaiveDate::parse_from_str(d.get_ref(), "%Y-%m-%d").map_err(|_| {
-                        at.error(d.span(), format!("{key}: {:?} is not a date YYYY-MM-DD", d.get_ref()))
+                        at.error(
+                            d.span(),
+                            format!("{key}: {:?} is not a date YYYY-MM-DD", d.get_ref()),
+                        )
                     })
                 })
                 .collect()
         };
         let holidays = dates(&raw.calendar.holidays, "calendar.holidays")?;
-        let extra = dates(&raw.calendar.extra_working_days, "calendar.extra_working_days")?;
+        let extra = dates(
+            &raw.calendar.extra_working_days,
+            "calendar.extra_working_days",
+        )?;
         let calendar = WorkingCalendar::new(holidays).with_extra_working_days(extra);
 
         let rating_scale = RatingScale::try_from(*raw.rating.levels.get_ref())
@@ -323,7 +356,9 @@ impl KioskConfig {
                 max_rate_bytes_per_sec: raw.uplink.max_rate_kib_per_s.saturating_mul(1024),
                 retry_initial: Duration::from_millis(raw.uplink.retry_initial_ms.max(10)),
                 retry_max: Duration::from_millis(
-                    raw.uplink.retry_max_ms.max(raw.uplink.retry_initial_ms.max(10)),
+                    raw.uplink
+                        .retry_max_ms
+                        .max(raw.uplink.retry_initial_ms.max(10)),
                 ),
                 request_timeout: Duration::from_secs(*raw.uplink.request_timeout_s.get_ref()),
                 retention: Duration::from_secs(raw.uplink.retention_hours.saturating_mul(3600)),
@@ -402,7 +437,10 @@ holidays = ["2026-09-02"]
         assert!(msg.contains("data_dri"), "{msg}");
         let (line, msg) = invalid(&format!("{GOOD}\n[uplink]\nchunk_kib = \"big\"\n"));
         assert_eq!(line, 16);
-        assert!(msg.contains("integer") || msg.contains("invalid type"), "{msg}");
+        assert!(
+            msg.contains("integer") || msg.contains("invalid type"),
+            "{msg}"
+        );
         let (_, msg) = invalid("[gateway]\nurl = \"http://x\"\n");
         assert!(msg.contains("device"), "{msg}");
     }

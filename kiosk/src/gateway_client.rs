@@ -109,7 +109,11 @@ impl GatewayClient {
         }
     }
 
-    async fn send(&self, rb: reqwest::RequestBuilder, url: &str) -> Result<reqwest::Response, GatewayError> {
+    async fn send(
+        &self,
+        rb: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<reqwest::Response, GatewayError> {
         rb.send().await.map_err(|e| GatewayError::Unreachable {
             url: url.to_owned(),
             detail: describe(&e),
@@ -130,15 +134,15 @@ impl GatewayClient {
                 url: url.to_owned(),
                 status,
                 code: "unknown".into(),
-                message: format!(
-                    "no error description in the answer ({} bytes)",
-                    body.len()
-                ),
+                message: format!("no error description in the answer ({} bytes)", body.len()),
             },
         }
     }
 
-    async fn json<T: DeserializeOwned>(resp: reqwest::Response, url: &str) -> Result<T, GatewayError> {
+    async fn json<T: DeserializeOwned>(
+        resp: reqwest::Response,
+        url: &str,
+    ) -> Result<T, GatewayError> {
         let body = resp.bytes().await.map_err(|e| GatewayError::Unreachable {
             url: url.to_owned(),
             detail: describe(&e),
@@ -150,7 +154,11 @@ impl GatewayClient {
     }
 
     /// Enrols this device with the province's enrolment key; returns the device token.
-    pub async fn enroll(&self, device_id: &str, enrollment_key: &str) -> Result<String, GatewayError> {
+    pub async fn enroll(
+        &self,
+        device_id: &str,
+        enrollment_key: &str,
+    ) -> Result<String, GatewayError> {
         let url = self.url("/v1/devices/enroll");
         let rb = self.http.post(&url).json(&EnrollRequest {
             device_id: device_id.to_owned(),
@@ -165,7 +173,10 @@ impl GatewayClient {
     }
 
     /// Downloads the catalog unless it is unchanged since `etag`; returns the new ETag and body.
-    pub async fn fetch_catalog(&self, etag: Option<&str>) -> Result<Option<(String, String)>, GatewayError> {
+    pub async fn fetch_catalog(
+        &self,
+        etag: Option<&str>,
+    ) -> Result<Option<(String, String)>, GatewayError> {
         let url = self.url("/v1/catalog");
         let mut rb = self.request(Method::GET, &url);
         if let Some(tag) = etag {
@@ -241,7 +252,12 @@ impl GatewayClient {
     }
 
     /// Sends one chunk at `offset`; returns the gateway's new offset.
-    pub async fn patch(&self, upload_url: &str, offset: u64, chunk: Bytes) -> Result<u64, GatewayError> {
+    pub async fn patch(
+        &self,
+        upload_url: &str,
+        offset: u64,
+        chunk: Bytes,
+    ) -> Result<u64, GatewayError> {
         let rb = self
             .request(Method::PATCH, upload_url)
             .header("Tus-Resumable", TUS_VERSION)
@@ -256,7 +272,12 @@ impl GatewayClient {
     }
 
     /// Posts an ingest request with its idempotency key; returns the gateway's acknowledgement.
-    pub async fn ingest<T: Serialize>(&self, path: &str, key: &str, body: &T) -> Result<IngestAck, GatewayError> {
+    pub async fn ingest<T: Serialize>(
+        &self,
+        path: &str,
+        key: &str,
+        body: &T,
+    ) -> Result<IngestAck, GatewayError> {
         let url = self.url(path);
         let rb = self
             .request(Method::POST, &url)
@@ -277,7 +298,10 @@ impl GatewayClient {
     }
 
     /// The status of a dossier at the gateway, or `None` if the gateway does not know it.
-    pub async fn dossier_status(&self, code: &str) -> Result<Option<DossierStatusView>, GatewayError> {
+    pub async fn dossier_status(
+        &self,
+        code: &str,
+    ) -> Result<Option<DossierStatusView>, GatewayError> {
         let url = self.url(&format!("/v1/dossiers/{code}"));
         let resp = self.send(self.request(Method::GET, &url), &url).await?;
         if resp.status() == StatusCode::NOT_FOUND {

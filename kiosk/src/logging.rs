@@ -1,6 +1,8 @@
 //! Logging for the kiosk binaries: to journald when started by systemd, else to stderr.
 //! Personal data (names, ID numbers, addresses) is never passed to a log call anywhere.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::EnvFilter;
@@ -16,6 +18,10 @@ pub fn init(default: &str) {
         }
     }
     registry
-        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr),
+        )
         .init();
 }

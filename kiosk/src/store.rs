@@ -227,8 +227,10 @@ impl Store {
         };
         let mut conn = Connection::open(&db_path).map_err(db)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(db)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -309,7 +311,9 @@ impl Store {
 
         let key = format!("latest_code_date:{}", device.agency_code);
         let latest: Option<String> = tx
-            .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| r.get(0))
+            .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| {
+                r.get(0)
+            })
             .optional()
             .map_err(&db)?;
         let latest = latest.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok());
@@ -678,7 +682,11 @@ impl Store {
     }
 
     /// Records that the gateway holds the complete, verified blob.
-    pub fn mark_upload_complete(&self, sha256: &str, now: DateTime<FixedOffset>) -> StoreResult<()> {
+    pub fn mark_upload_complete(
+        &self,
+        sha256: &str,
+        now: DateTime<FixedOffset>,
+    ) -> StoreResult<()> {
         self.conn
             .execute(
                 "UPDATE uploads SET uploaded_bytes = size, completed_at = ?2 WHERE sha256 = ?1",
@@ -732,9 +740,13 @@ impl Store {
     /// Deletes what the gateway confirmed longer than `retention` ago: blob files no pending
     /// dossier needs, and the applicant's personal data (the code, dates and status stay for
     /// status lookups). Returns the number of blobs deleted.
-    pub fn collect_garbage(&self, retention: Duration, now: DateTime<FixedOffset>) -> StoreResult<u64> {
-        let cutoff = now
-            - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(3650));
+    pub fn collect_garbage(
+        &self,
+        retention: Duration,
+        now: DateTime<FixedOffset>,
+    ) -> StoreResult<u64> {
+        let cutoff =
+            now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(3650));
         let cutoff = cutoff.to_rfc3339();
         let mut stmt = self
             .conn
@@ -774,7 +786,12 @@ impl Store {
     }
 
     /// Caches the catalog downloaded from the gateway.
-    pub fn save_catalog(&self, etag: &str, body: &str, now: DateTime<FixedOffset>) -> StoreResult<()> {
+    pub fn save_catalog(
+        &self,
+        etag: &str,
+        body: &str,
+        now: DateTime<FixedOffset>,
+    ) -> StoreResult<()> {
         self.conn
             .execute(
                 "INSERT INTO catalog_cache(id, etag, body, fetched_at) VALUES(1, ?1, ?2, ?3)
@@ -789,9 +806,11 @@ impl Store {
     pub fn cached_catalog(&self) -> StoreResult<Option<(String, Catalog)>> {
         let row: Option<(String, String)> = self
             .conn
-            .query_row("SELECT etag, body FROM catalog_cache WHERE id = 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
+            .query_row(
+                "SELECT etag, body FROM catalog_cache WHERE id = 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
             .map_err(self.db())?;
         row.map(|(etag, body)| {
@@ -814,7 +833,12 @@ impl Store {
     }
 
     /// Records a status learnt from the gateway, for offline lookups.
-    pub fn save_status(&self, code: &str, status: DossierStatus, now: DateTime<FixedOffset>) -> StoreResult<()> {
+    pub fn save_status(
+        &self,
+        code: &str,
+        status: DossierStatus,
+        now: DateTime<FixedOffset>,
+    ) -> StoreResult<()> {
         self.conn
             .execute(
                 "UPDATE dossiers SET status = ?2, status_checked_at = ?3 WHERE code = ?1",

@@ -115,7 +115,10 @@ impl Uplink {
             Ok(duplicate) => {
                 if let Err(e) = self.store.mark_delivered(entry.id, now()) {
                     // Delivered but not recorded: the next attempt is an idempotent replay.
-                    tracing::error!("delivered {} but cannot record it: {e}", entry.idempotency_key);
+                    tracing::error!(
+                        "delivered {} but cannot record it: {e}",
+                        entry.idempotency_key
+                    );
                 } else {
                     tracing::info!(
                         key = %entry.idempotency_key,
@@ -126,7 +129,11 @@ impl Uplink {
                 }
             }
             Err(e) => {
-                let delay = backoff(entry.attempts, self.config.retry_initial, self.config.retry_max);
+                let delay = backoff(
+                    entry.attempts,
+                    self.config.retry_initial,
+                    self.config.retry_max,
+                );
                 tracing::warn!(
                     key = %entry.idempotency_key,
                     attempt = entry.attempts + 1,
@@ -186,7 +193,8 @@ impl Uplink {
     }
 
     /// Makes sure the gateway holds the complete blob, resuming a previous upload if any.
-    async fn ensure_uploaded(&mut self, sha256: &str, size: u64) -> Result<(), DeliveryError> {
+    /// Public so that benchmarks and tools can upload one blob without a whole outbox entry.
+    pub async fn ensure_uploaded(&mut self, sha256: &str, size: u64) -> Result<(), DeliveryError> {
         let state = self.store.upload_state(sha256)?;
         if state.as_ref().is_some_and(|s| s.completed) {
             return Ok(());
@@ -214,7 +222,10 @@ impl Uplink {
                 continue;
             };
             self.store.set_uploaded_bytes(sha256, offset)?;
-            match self.send_from(&upload_url, &path, sha256, offset, size).await {
+            match self
+                .send_from(&upload_url, &path, sha256, offset, size)
+                .await
+            {
                 Ok(()) => {
                     self.store.mark_upload_complete(sha256, now())?;
                     return Ok(());
@@ -255,7 +266,10 @@ impl Uplink {
             let mut buf = vec![0u8; len];
             file.seek(SeekFrom::Start(offset)).await.map_err(read_err)?;
             file.read_exact(&mut buf).await.map_err(read_err)?;
-            let new_offset = self.client.patch(upload_url, offset, Bytes::from(buf)).await?;
+            let new_offset = self
+                .client
+                .patch(upload_url, offset, Bytes::from(buf))
+                .await?;
             if new_offset <= offset || new_offset > size {
                 return Err(GatewayError::Garbage {
                     url: upload_url.to_owned(),
@@ -267,7 +281,9 @@ impl Uplink {
             offset = new_offset;
             self.store.set_uploaded_bytes(sha256, offset)?;
             if self.config.max_rate_bytes_per_sec > 0 {
-                let due = Duration::from_secs_f64(sent as f64 / self.config.max_rate_bytes_per_sec as f64);
+                let due = Duration::from_secs_f64(
+                    sent as f64 / self.config.max_rate_bytes_per_sec as f64,
+                );
                 if let Some(wait) = due.checked_sub(started.elapsed()) {
                     tokio::time::sleep(wait).await;
                 }
@@ -320,7 +336,10 @@ mod tests {
         for attempts in 0..40 {
             let d = backoff(attempts, initial, max);
             let cap = (initial * 2u32.pow(attempts.min(10))).min(max);
-            assert!(d >= cap / 2 && d <= cap, "attempt {attempts}: {d:?} vs cap {cap:?}");
+            assert!(
+                d >= cap / 2 && d <= cap,
+                "attempt {attempts}: {d:?} vs cap {cap:?}"
+            );
         }
         let samples: std::collections::HashSet<_> =
             (0..20).map(|_| backoff(5, initial, max)).collect();

@@ -205,19 +205,28 @@ fn blobs_and_personal_data_go_only_after_delivery_and_retention() {
 
     store.mark_upload_complete(&sha, t).unwrap();
     assert_eq!(store.collect_garbage(day, much_later).unwrap(), 0);
-    assert!(store.blobs().contains(&sha), "undelivered dossiers keep their blobs");
+    assert!(
+        store.blobs().contains(&sha),
+        "undelivered dossiers keep their blobs"
+    );
 
     let e1 = store.next_due(i64::MAX).unwrap().unwrap();
     store.mark_delivered(e1.id, t).unwrap();
     assert_eq!(store.collect_garbage(day, much_later).unwrap(), 0);
-    assert!(store.blobs().contains(&sha), "the second dossier still needs the blob");
+    assert!(
+        store.blobs().contains(&sha),
+        "the second dossier still needs the blob"
+    );
 
     let e2 = store.next_due(i64::MAX).unwrap().unwrap();
     store.mark_delivered(e2.id, t).unwrap();
     assert_eq!(store.collect_garbage(day, at(2026, 11, 23, 12)).unwrap(), 0);
     assert!(store.blobs().contains(&sha), "retention not over yet");
     let kept = store.dossier(&code2).unwrap().unwrap();
-    assert_eq!(kept.applicant.full_name, "Nguyễn Thị Phượng", "retention not over");
+    assert_eq!(
+        kept.applicant.full_name, "Nguyễn Thị Phượng",
+        "retention not over"
+    );
 
     assert_eq!(store.collect_garbage(day, at(2026, 11, 25, 0)).unwrap(), 1);
     assert!(!store.blobs().contains(&sha));

@@ -18,7 +18,12 @@ use motcua_kiosk::uplink::now;
 #[command(version, about, long_about = None)]
 struct Cli {
     /// Kiosk configuration file.
-    #[arg(long, short, env = "MOTCUA_CONFIG", default_value = "/etc/motcua/kiosk.toml")]
+    #[arg(
+        long,
+        short,
+        env = "MOTCUA_CONFIG",
+        default_value = "/etc/motcua/kiosk.toml"
+    )]
     config: PathBuf,
     #[command(subcommand)]
     command: Command,
@@ -92,7 +97,10 @@ fn main() -> ExitCode {
 }
 
 fn open(config: &KioskConfig) -> anyhow::Result<Store> {
-    Ok(Store::open(&config.store.data_dir, config.store.min_free_bytes)?)
+    Ok(Store::open(
+        &config.store.data_dir,
+        config.store.min_free_bytes,
+    )?)
 }
 
 fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
@@ -140,7 +148,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     d.received_at,
                     d.appointment_date,
                     d.documents,
-                    if d.delivered { "đã gửi/delivered" } else { "chờ gửi/pending" }
+                    if d.delivered {
+                        "đã gửi/delivered"
+                    } else {
+                        "chờ gửi/pending"
+                    }
                 );
             }
         }
@@ -179,7 +191,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Ticket { area } => {
             let ticket = open(&config)?.issue_ticket(&config.device, &area, now())?;
             println!("{}", ticket.number);
-            eprintln!("Số thứ tự / ticket {} ({})", ticket.number, ticket.ticket_id);
+            eprintln!(
+                "Số thứ tự / ticket {} ({})",
+                ticket.number, ticket.ticket_id
+            );
         }
         Command::Rate { transaction, level } => {
             let rating = open(&config)?.rate(
@@ -204,7 +219,11 @@ fn enroll(config: &KioskConfig, key: &str) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let client = GatewayClient::new(&config.uplink.gateway_url, None, config.uplink.request_timeout)?;
+    let client = GatewayClient::new(
+        &config.uplink.gateway_url,
+        None,
+        config.uplink.request_timeout,
+    )?;
     let token = runtime.block_on(client.enroll(&config.device.id, key))?;
     write_token(&config.store.data_dir, &token)?;
     println!(

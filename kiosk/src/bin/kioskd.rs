@@ -18,7 +18,12 @@ use tokio::sync::watch;
 #[command(version, about, long_about = None)]
 struct Cli {
     /// Kiosk configuration file.
-    #[arg(long, short, env = "MOTCUA_CONFIG", default_value = "/etc/motcua/kiosk.toml")]
+    #[arg(
+        long,
+        short,
+        env = "MOTCUA_CONFIG",
+        default_value = "/etc/motcua/kiosk.toml"
+    )]
     config: PathBuf,
     #[command(subcommand)]
     command: Option<Command>,
@@ -50,7 +55,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => {
             let config = KioskConfig::load(&cli.config)?;
-            runtime.block_on(run(config, shutdown_on_signal()))
+            runtime.block_on(async { run(config, shutdown_on_signal()).await })
         }
         #[cfg(feature = "demo")]
         Command::Demo { data_dir, seconds } => runtime.block_on(demo::run(data_dir, seconds)),
@@ -61,13 +66,14 @@ fn main() -> anyhow::Result<()> {
 fn shutdown_on_signal() -> watch::Receiver<bool> {
     let (tx, rx) = watch::channel(false);
     tokio::spawn(async move {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::error!("cannot listen for SIGTERM: {e}");
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!("cannot listen for SIGTERM: {e}");
+                    return;
+                }
+            };
         tokio::select! {
             _ = term.recv() => {}
             _ = tokio::signal::ctrl_c() => {}
@@ -101,7 +107,11 @@ async fn run(config: KioskConfig, mut shutdown: watch::Receiver<bool>) -> anyhow
             _ = shutdown.changed() => return Ok(()),
         }
     };
-    let client = GatewayClient::new(&config.uplink.gateway_url, Some(token), config.uplink.request_timeout)?;
+    let client = GatewayClient::new(
+        &config.uplink.gateway_url,
+        Some(token),
+        config.uplink.request_timeout,
+    )?;
     Uplink::new(store, client, config.uplink.clone())
         .run(shutdown)
         .await;
@@ -154,7 +164,10 @@ mod demo {
         motcua_kiosk::write_token(&kiosk_dir, &token)?;
 
         let code = submit_sample(&config, &data_dir)?;
-        println!("motcua demo: gateway {url}, kiosk data {}", kiosk_dir.display());
+        println!(
+            "motcua demo: gateway {url}, kiosk data {}",
+            kiosk_dir.display()
+        );
         println!("sample dossier {code} accepted; it uploads in the background");
         println!(
             "try: kioskctl --config {} status | dossiers | catalog",

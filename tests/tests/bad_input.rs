@@ -1,0 +1,209 @@
+//! Bad input and bad peers, across real processes: a gateway answering 500, garbage or nothing,
+//! a corrupt config, the disk floor. Each is answered clearly and nothing accepted is lost.
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use motcua_tests::{
+    bin, dossier_json, random_file, wait_for, Gateway, Kiosk, KioskSettings, ENROLLMENT_KEY,
+};
+
+const ANSWER_500: u8 = 0;
+const ANSWER_GARBAGE: u8 = 1;
+const ANSWER_NOTHING: u8 = 2;
+const STOPPED: u8 = 3;
+
+/// A misbehaving HTTP peer on a real socket: answers every request per the current mode.
+fn bad_gateway(listener: TcpListener, mode: Arc<AtomicU8>) {
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let m = mode.load(Ordering::SeqCst);
+            if m == STOPPED {
+                return;
+            }
+            let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+            let mut buf = [0u8; 8192];
+            let _ = stream.read(&mut buf);
+            let answer: &[u8] = match m {
+                ANSWER_500 => b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 5\r\nconnection: close\r\n\r\noops!",
+                ANSWER_GARBAGE => b"HTTP/1.1 201 Created\r\ncontent-length: 12\r\nconnection: close\r\n\r\n\x00\xffgarbage\x01\x02\x03",
+                _ => b"",
+            };
+            let _ = stream.write_all(answer);
+        }
+    });
+}
+
+fn last_error(kiosk: &Kiosk) -> anyhow::Result<Option<String>> {
+    let s = kiosk.status()?;
+    Ok(s["last_error"].as_str().map(str::to_owned))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gateway_answering_500_garbage_or_nothing_loses_nothing() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    // Enrol against the real gateway, then put a bad peer on its port.
+    let mut gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
+    let mut kiosk = Kiosk::create(
+        &tmp.path().join("kiosk"),
+        &KioskSettings::new(&gateway.url()),
+    )?;
+    kiosk.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
+    gateway.kill();
+
+    let listener = TcpListener::bind(gateway.addr)?;
+    let mode = Arc::new(AtomicU8::new(ANSWER_500));
+    bad_gateway(listener, mode.clone());
+
+    let original = random_file(&tmp.path().join("scan.pdf"), 300_000)?;
+    let json = dossier_json(tmp.path(), "1.001193", &["scan.pdf"])?;
+    let code = kiosk.ctl_ok(&["submit", json.to_str().unwrap_or_default()])?;
+    let code = code.trim().to_owned();
+    kiosk.start_daemon()?;
+
+    let err = wait_for(Duration::from_secs(20), "a 500 to be reported", || {
+        Ok(last_error(&kiosk)?.filter(|e| e.contains("answered 500")))
+    })?;
+    assert!(err.contains(&gateway.addr.to_string()), "{err}");
+
+    mode.store(ANSWER_GARBAGE, Ordering::SeqCst);
+    kiosk.ctl_ok(&["retry"])?;
+    let err = wait_for(Duration::from_secs(20), "garbage to be reported", || {
+        Ok(last_error(&kiosk)?.filter(|e| e.contains("unexpected")))
+    })?;
+    assert!(err.contains("Location"), "{err}");
+
+    mode.store(ANSWER_NOTHING, Ordering::SeqCst);
+    kiosk.ctl_ok(&["retry"])?;
+    wait_for(
+        Duration::from_secs(20),
+        "a silent peer to be reported",
+        || Ok(last_error(&kiosk)?.filter(|e| e.contains("cannot reach"))),
+    )?;
+
+    // Through all of it the dossier stayed accepted and pending.
+    let status = kiosk.status()?;
+    assert_eq!(status["pending"], 1);
+    assert!(status["failing"].as_u64().unwrap_or(0) >= 1);
+    let listed = kiosk.ctl_ok(&["dossiers", "--json"])?;
+    assert!(listed.contains(&code));
+
+    // The real gateway comes back on the same port: the dossier arrives, once.
+    mode.store(STOPPED, Ordering::SeqCst);
+    let _ = std::net::TcpStream::connect(gateway.addr); // wake the accept loop so it exits
+    std::thread::sleep(Duration::from_millis(200));
+    gateway.restart()?;
+    kiosk.ctl_ok(&["retry"])?;
+    wait_for(Duration::from_secs(30), "delivery after recovery", || {
+        Ok((kiosk.status()?["pending"].as_u64() == Some(0)).then_some(()))
+    })?;
+    let stats = gateway.stats().await?;
+    assert_eq!(stats["dossiers"], 1, "{stats}");
+    let token = kiosk.token()?;
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&original));
+    let bytes = gateway
+        .get(&token, &format!("/v1/blobs/{sha}"))
+        .await?
+        .bytes()
+        .await?;
+    assert!(bytes[..] == original[..]);
+    Ok(())
+}
+
+#[test]
+fn a_corrupt_config_names_the_file_line_and_key() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let kiosk = Kiosk::create(tmp.path(), &KioskSettings::new("http://127.0.0.1:9"))?;
+    let text = std::fs::read_to_string(&kiosk.config)?;
+    std::fs::write(
+        &kiosk.config,
+        text.replace("chunk_kib = 256", "chunk_kib = \"lots\""),
+    )?;
+    let expected = format!(
+        "kiosk.toml:{}:",
+        text.lines()
+            .position(|l| l.starts_with("chunk_kib"))
+            .map_or(0, |i| i + 1)
+    );
+    let runs: [(&str, &[&str]); 2] = [("kioskctl", &["status"]), ("kioskd", &[])];
+    for (binary, args) in runs {
+        let out = std::process::Command::new(bin(binary))
+            .arg("--config")
+            .arg(&kiosk.config)
+            .args(args)
+            .output()?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "{binary} must refuse a corrupt config"
+        );
+        assert!(stderr.contains(&expected), "{binary}: {stderr}");
+        assert!(stderr.contains("chunk_kib"), "{binary}: {stderr}");
+    }
+    Ok(())
+}
+
+#[test]
+fn at_the_disk_floor_new_dossiers_are_refused_and_old_ones_kept() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let kiosk = Kiosk::create(
+        &tmp.path().join("k"),
+        &KioskSettings::new("http://127.0.0.1:9"),
+    )?;
+    random_file(&tmp.path().join("a.pdf"), 10_000)?;
+    let json = dossier_json(tmp.path(), "1.001193", &["a.pdf"])?;
+    let first = kiosk.ctl_ok(&["submit", json.to_str().unwrap_or_default()])?;
+
+    // Raise the floor above the disk's free space.
+    let text = std::fs::read_to_string(&kiosk.config)?;
+    std::fs::write(
+        &kiosk.config,
+        text.replace("min_free_mb = 1", "min_free_mb = 999999999"),
+    )?;
+    let out = kiosk.ctl(&["submit", json.to_str().unwrap_or_default()])?;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("below the floor"), "{stderr}");
+
+    let listed = kiosk.ctl_ok(&["dossiers", "--json"])?;
+    let listed: serde_json::Value = serde_json::from_str(&listed)?;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1));
+    assert_eq!(listed[0]["code"], first.trim());
+    assert_eq!(kiosk.status()?["pending"], 1);
+    Ok(())
+}
+
+#[test]
+fn a_dossier_for_an_unknown_procedure_or_missing_file_is_refused_clearly() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let kiosk = Kiosk::create(
+        &tmp.path().join("k"),
+        &KioskSettings::new("http://127.0.0.1:9"),
+    )?;
+    let json = dossier_json(tmp.path(), "9.999999", &[])?;
+    let out = kiosk.ctl(&["submit", json.to_str().unwrap_or_default()])?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not in the catalog"));
+
+    let json = dossier_json(tmp.path(), "1.001193", &["missing.pdf"])?;
+    let out = kiosk.ctl(&["submit", json.to_str().unwrap_or_default()])?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("missing.pdf"));
+
+    std::fs::write(
+        tmp.path().join("broken.json"),
+        "{\"procedure_code\": 12,\n}",
+    )?;
+    let out = kiosk.ctl(&[
+        "submit",
+        tmp.path().join("broken.json").to_str().unwrap_or_default(),
+    ])?;
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("broken.json:1:"));
+    assert_eq!(kiosk.status()?["pending"], 0);
+    Ok(())
+}
