@@ -1088,9 +1088,10 @@ async fn ingest(
 
 fn canonical<T: Serialize>(value: &T) -> Result<String, Failure> {
     serde_json::to_string(value).map_err(|e| {
-        Failure::from(GatewayError::Config(format!(
-            "cannot re-serialise a body: {e}"
-        )))
+        Failure::from(GatewayError::Task {
+            action: "re-serialise a request body",
+            reason: e.to_string(),
+        })
     })
 }
 
