@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod cccd;
 pub mod dossier;
+pub mod qr_payload;
 pub mod rating;
 pub mod ticket;
 pub mod wire;

@@ -172,7 +172,7 @@ struct RawUplink {
 impl Default for RawUplink {
     fn default() -> Self {
         Self {
-            chunk_kib: Spanned::new(0..0, 1024),
+            chunk_kib: Spanned::new(0..0, 4096),
             max_rate_kib_per_s: 0,
             retry_initial_ms: 500,
             retry_max_ms: 60_000,
@@ -401,7 +401,7 @@ holidays = ["2026-09-02"]
         let c = KioskConfig::parse(GOOD, "kiosk.toml").unwrap();
         assert_eq!(c.device.id, "KIOSK-H56-0001");
         assert_eq!(c.uplink.gateway_url, "http://127.0.0.1:8700");
-        assert_eq!(c.uplink.chunk_bytes, 1024 * 1024);
+        assert_eq!(c.uplink.chunk_bytes, 4 * 1024 * 1024);
         assert_eq!(c.store.min_free_bytes, 200 * 1024 * 1024);
         assert_eq!(c.rating_scale, RatingScale::Five);
         assert!(!c

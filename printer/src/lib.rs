@@ -1,0 +1,1 @@
+//! Receipt printing (being built).

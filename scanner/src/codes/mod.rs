@@ -1,0 +1,1 @@
+//! Code readers and payload classification (being built).
