@@ -7,10 +7,15 @@ cd "$(dirname "$0")/.."
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Debian packages the tests use: PostgreSQL (gateway backend), curl (upload reference).
+# Debian packages the tests use: PostgreSQL (gateway backend), curl (upload reference),
+# sane-utils (scanimage and SANE's test backend), zbar-tools (an independent QR reader for
+# printed receipts), fonts-dejavu-core (the receipt font).
 missing=()
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 command -v curl >/dev/null || missing+=(curl)
+command -v scanimage >/dev/null || missing+=(sane-utils)
+command -v zbarimg >/dev/null || missing+=(zbar-tools)
+[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   as_root apt-get update -qq
