@@ -112,7 +112,7 @@ pub struct Location {
 
 impl Location {
     /// The location of byte `offset` in `src` (clamped to the text, and to a char boundary).
-    fn of_offset(src: &str, offset: usize) -> Self {
+    pub fn of_offset(src: &str, offset: usize) -> Self {
         let mut offset = offset.min(src.len());
         while !src.is_char_boundary(offset) {
             offset -= 1;

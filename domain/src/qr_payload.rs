@@ -170,7 +170,10 @@ mod tests {
             p,
             "000.17.22.H56-261123-0001|1.001193|********0123|Giấy tiếp nhận hồ sơ và hẹn trả kết quả|MOTCUA:KIOSK-1|20261123090507|20261126"
         );
-        assert_eq!(dossier_code_in(&p).unwrap().to_string(), "000.17.22.H56-261123-0001");
+        assert_eq!(
+            dossier_code_in(&p).unwrap().to_string(),
+            "000.17.22.H56-261123-0001"
+        );
     }
 
     #[test]
@@ -179,7 +182,10 @@ mod tests {
             render_receipt("{nope}", &fields()),
             Err(TemplateError::UnknownField("nope".into()))
         );
-        assert_eq!(render_receipt("{dossier_code", &fields()), Err(TemplateError::Unclosed));
+        assert_eq!(
+            render_receipt("{dossier_code", &fields()),
+            Err(TemplateError::Unclosed)
+        );
         assert_eq!(
             render_receipt("HS:{dossier_code};", &fields()).unwrap(),
             "HS:000.17.22.H56-261123-0001;"
@@ -195,7 +201,10 @@ mod tests {
         };
         assert_eq!(Separator::parse(&s.payload()), Some(s));
         assert_eq!(Separator::parse("MOTCUA-SEP1|bad|1|x"), None);
-        assert_eq!(Separator::parse("MOTCUA-SEP1|000.17.22.H56-261123-0001|0|x"), None);
+        assert_eq!(
+            Separator::parse("MOTCUA-SEP1|000.17.22.H56-261123-0001|0|x"),
+            None
+        );
         assert_eq!(Separator::parse("https://example.com"), None);
     }
 }

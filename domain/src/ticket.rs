@@ -23,9 +23,15 @@ pub fn validate_service_area(code: &str) -> Result<(), BadServiceArea> {
     }
 }
 
-/// The id of a ticket, `<area>-YYYYMMDD-<number>`, unique at a centre; ratings refer to it.
-pub fn ticket_id(service_area: &str, date: NaiveDate, number: u32) -> String {
-    format!("{service_area}-{}-{number}", date.format("%Y%m%d"))
+/// The id of a ticket, `<area>-YYYYMMDD-<number>@<device>`; ratings refer to it.
+///
+/// The device is part of the id because each entrance kiosk numbers its own tickets: two
+/// kiosks of one centre must never produce the same id (and the same rating slot).
+pub fn ticket_id(device_id: &str, service_area: &str, date: NaiveDate, number: u32) -> String {
+    format!(
+        "{service_area}-{}-{number}@{device_id}",
+        date.format("%Y%m%d")
+    )
 }
 
 #[cfg(test)]
@@ -35,7 +41,8 @@ mod tests {
     #[test]
     fn ticket_ids_are_per_area_and_day() {
         let d = NaiveDate::from_ymd_opt(2026, 11, 23).unwrap();
-        assert_eq!(ticket_id("HT", d, 7), "HT-20261123-7");
+        assert_eq!(ticket_id("K1", "HT", d, 7), "HT-20261123-7@K1");
+        assert_ne!(ticket_id("K1", "HT", d, 7), ticket_id("K2", "HT", d, 7));
         assert!(validate_service_area("HO_TICH.1").is_ok());
         assert!(validate_service_area("").is_err());
         assert!(validate_service_area("HT-1").is_err());

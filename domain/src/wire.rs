@@ -102,7 +102,7 @@ pub struct DossierSubmission {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RatingSubmission {
-    /// The rated transaction: a dossier code or a ticket id (`<area>-YYYYMMDD-<n>`).
+    /// The rated transaction: a dossier code or a ticket id (`<area>-YYYYMMDD-<n>@<device>`).
     pub transaction: String,
     /// Device that collected it.
     pub device_id: String,
@@ -121,7 +121,7 @@ pub struct RatingSubmission {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketIssued {
-    /// Ticket id `<area>-YYYYMMDD-<number>`, unique per device's centre.
+    /// Ticket id `<area>-YYYYMMDD-<number>@<device>` (see `ticket::ticket_id`).
     pub ticket_id: String,
     /// Service area code.
     pub service_area: String,

@@ -261,25 +261,6 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// A caller allowed to read blobs: an enrolled device or the provincial system (admin key).
-pub(crate) struct BlobReader;
-
-impl FromRequestParts<AppState> for BlobReader {
-    type Rejection = Failure;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if Admin::from_request_parts(parts, state).await.is_ok() {
-            return Ok(BlobReader);
-        }
-        Device::from_request_parts(parts, state)
-            .await
-            .map(|_| BlobReader)
-    }
-}
-
 /// Parses a JSON body with a helpful 400 (or 413) instead of axum's plain-text rejection.
 fn parse_json<T: serde::de::DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,
@@ -955,9 +936,10 @@ async fn append(state: &AppState, device: &str, id: &str, offset: u64, body: Bod
     Ok(offset_response(StatusCode::NO_CONTENT, &upload, written))
 }
 
-/// The bytes of a completely uploaded, verified blob (for verification and the provincial
-/// system).
-#[utoipa::path(get, path = "/v1/blobs/{sha256}", tag = "uploads", security(("device_token" = []), ("admin_key" = [])),
+/// The bytes of a completely uploaded, verified blob, for the provincial system only (admin
+/// key): scanned documents are personal data, and a device token must not be a key to every
+/// citizen's papers.
+#[utoipa::path(get, path = "/v1/blobs/{sha256}", tag = "uploads", security(("admin_key" = [])),
     params(("sha256" = String, Path, description = "lowercase hex SHA-256")),
     responses(
         (status = 200, content_type = "application/octet-stream", body = Vec<u8>),
@@ -966,7 +948,7 @@ async fn append(state: &AppState, device: &str, id: &str, offset: u64, body: Bod
     ))]
 async fn get_blob(
     State(state): State<AppState>,
-    _reader: BlobReader,
+    _admin: Admin,
     Path(sha256): Path<String>,
 ) -> ApiResult {
     if !is_sha256_hex(&sha256) || !state.0.store.blob_exists(&sha256).await? {
@@ -1205,7 +1187,8 @@ async fn ingest_ticket(
 // ---------------------------------------------------------------------------------------------
 // Status
 
-/// Status of a dossier, for the kiosk's status-lookup screen.
+/// Status of a dossier, for the kiosk's status-lookup screen. Devices get no document list:
+/// a status lookup needs none, and dossier codes are easy to guess.
 #[utoipa::path(get, path = "/v1/dossiers/{code}", tag = "dossiers", security(("device_token" = [])),
     params(("code" = String, Path, description = "dossier code")),
     responses(
@@ -1219,7 +1202,10 @@ async fn dossier_status(
     Path(code): Path<String>,
 ) -> ApiResult {
     match state.0.store.dossier_status(&code).await? {
-        Some(view) => Ok(Json(view).into_response()),
+        Some(mut view) => {
+            view.documents.clear();
+            Ok(Json(view).into_response())
+        }
         None => Err(Failure::not_found(format!("no dossier {code}"))),
     }
 }

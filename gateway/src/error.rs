@@ -95,7 +95,7 @@ pub enum GatewayError {
         /// The catalog file.
         path: PathBuf,
         /// The parser's reason, with line and column.
-        source: Box<toml::de::Error>,
+        source: Box<motcua_domain::catalog::CatalogError>,
     },
     /// The configuration is unusable (say an empty key).
     #[error("invalid gateway configuration: {0}")]

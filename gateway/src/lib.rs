@@ -163,9 +163,11 @@ pub fn load_catalog_file(path: &Path) -> Result<Catalog, GatewayError> {
         path: path.to_path_buf(),
         source,
     })?;
-    toml::from_str(&text).map_err(|source| GatewayError::ParseCatalog {
-        path: path.to_path_buf(),
-        source: Box::new(source),
+    motcua_domain::catalog::Catalog::from_toml_str(&text).map_err(|source| {
+        GatewayError::ParseCatalog {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        }
     })
 }
 

@@ -15,6 +15,14 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{io_err, StoreError, StoreResult};
 
+/// Age after which a temporary file is considered left over by a crash.
+pub const STALE_TMP_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Whether `s` is a lower-case hex SHA-256, the only names blob files may have.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 /// A stored blob: its hash and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BlobInfo {
@@ -45,11 +53,20 @@ impl BlobStore {
             let dir = root.join(sub);
             fs::create_dir_all(&dir).map_err(io_err(&dir))?;
         }
-        // Temporary files left by a crash are incomplete by definition.
+        // Temporary files left by a crash are incomplete by definition. Young ones may belong
+        // to another process (kioskd and kioskctl share the store) that is writing right now.
         let tmp = root.join("tmp");
         if let Ok(entries) = fs::read_dir(&tmp) {
             for entry in entries.flatten() {
-                let _ = fs::remove_file(entry.path());
+                let stale = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .is_some_and(|age| age > STALE_TMP_AGE);
+                if stale {
+                    let _ = fs::remove_file(entry.path());
+                }
             }
         }
         Ok(Self {
@@ -58,15 +75,43 @@ impl BlobStore {
         })
     }
 
-    /// Where the blob with this hash lives.
+    /// Where the blob with this hash lives. A name that is not a SHA-256 maps to a path that
+    /// never exists (so nothing outside `blobs/` can be reached through a bad name).
     pub fn path(&self, sha256: &str) -> PathBuf {
-        let prefix = sha256.get(..2).unwrap_or("xx");
-        self.root.join("blobs").join(prefix).join(sha256)
+        if !is_sha256_hex(sha256) {
+            return self.root.join("blobs").join("invalid-name");
+        }
+        self.root.join("blobs").join(&sha256[..2]).join(sha256)
     }
 
     /// Whether a blob is present.
     pub fn contains(&self, sha256: &str) -> bool {
-        self.path(sha256).is_file()
+        is_sha256_hex(sha256) && self.path(sha256).is_file()
+    }
+
+    /// Every blob on disk with its age, for the collection of orphans.
+    pub fn list(&self) -> StoreResult<Vec<(String, std::time::Duration)>> {
+        let root = self.root.join("blobs");
+        let mut out = Vec::new();
+        for prefix in fs::read_dir(&root).map_err(io_err(&root))?.flatten() {
+            let Ok(files) = fs::read_dir(prefix.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                let name = file.file_name().to_string_lossy().into_owned();
+                if !is_sha256_hex(&name) {
+                    continue;
+                }
+                let age = file
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.elapsed().ok())
+                    .unwrap_or_default();
+                out.push((name, age));
+            }
+        }
+        Ok(out)
     }
 
     /// Refuses new work when the data disk is below its floor (plus what is about to be written).
@@ -129,9 +174,14 @@ impl BlobStore {
                 let _ = fs::remove_file(&tmp_path);
             } else {
                 let dir = dest.parent().unwrap_or(&self.root).to_owned();
+                let new_dir = !dir.is_dir();
                 fs::create_dir_all(&dir).map_err(io_err(&dir))?;
                 fs::rename(&tmp_path, &dest).map_err(io_err(&dest))?;
                 sync_dir(&dir)?;
+                if new_dir {
+                    // The new prefix folder's own entry must survive a power cut too.
+                    sync_dir(&self.root.join("blobs"))?;
+                }
             }
             Ok(BlobInfo { sha256, size })
         })();
@@ -213,14 +263,32 @@ mod tests {
     }
 
     #[test]
-    fn leftover_temporary_files_are_cleared_on_open() {
+    fn only_stale_temporary_files_are_cleared_on_open() {
         let dir = tempfile::tempdir().unwrap();
         BlobStore::open(dir.path(), 0).unwrap();
-        std::fs::write(dir.path().join("tmp/123.part"), b"half").unwrap();
+        let old = dir.path().join("tmp/123.part");
+        let young = dir.path().join("tmp/456.part");
+        std::fs::write(&old, b"half").unwrap();
+        std::fs::write(&young, b"being written by another process").unwrap();
+        let long_ago = std::time::SystemTime::now() - STALE_TMP_AGE * 2;
+        std::fs::File::options()
+            .write(true)
+            .open(&old)
+            .unwrap()
+            .set_modified(long_ago)
+            .unwrap();
         BlobStore::open(dir.path(), 0).unwrap();
-        assert_eq!(
-            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
-            0
-        );
+        assert!(!old.exists());
+        assert!(young.exists());
+    }
+
+    #[test]
+    fn names_that_are_not_hashes_never_reach_outside_the_blob_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::open(dir.path(), 0).unwrap();
+        for bad in ["../../etc/passwd", "/etc/passwd", "a", "", "ZZ"] {
+            assert!(!store.contains(bad));
+            assert!(store.path(bad).starts_with(dir.path().join("blobs")));
+        }
     }
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 use motcua_domain::calendar::WorkingCalendar;
+use motcua_domain::catalog::Location;
 use motcua_domain::dossier::{validate_agency_code, SequenceRange};
 use motcua_domain::rating::RatingScale;
 use serde::Deserialize;
@@ -113,17 +114,10 @@ struct RawConfig {
 struct RawDevice {
     id: Spanned<String>,
     agency_code: Spanned<String>,
-    #[serde(default = "default_seq_first")]
+    /// No default on purpose: two kiosks of one agency with the same block would print the same
+    /// dossier code on two citizens' receipts, so provisioning must give each its own block.
     sequence_first: Spanned<u16>,
-    #[serde(default = "default_seq_last")]
     sequence_last: Spanned<u16>,
-}
-
-fn default_seq_first() -> Spanned<u16> {
-    Spanned::new(0..0, 1)
-}
-fn default_seq_last() -> Spanned<u16> {
-    Spanned::new(0..0, 9999)
 }
 
 #[derive(Deserialize)]
@@ -234,13 +228,11 @@ impl Located<'_> {
     }
 
     fn error(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
-        let upto = &self.text[..span.start.min(self.text.len())];
-        let line = upto.matches('\n').count() + 1;
-        let column = upto.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        let at = Location::of_offset(self.text, span.start);
         ConfigError::Invalid {
             origin: self.origin.to_owned(),
-            line,
-            column,
+            line: at.line,
+            column: at.column,
             message: message.into(),
         }
     }
@@ -291,8 +283,13 @@ impl KioskConfig {
             last: *raw.device.sequence_last.get_ref(),
         };
         if sequence.validate().is_err() {
+            let span = if sequence.first == 0 || sequence.first > sequence.last {
+                raw.device.sequence_first.span()
+            } else {
+                raw.device.sequence_last.span()
+            };
             return Err(at.error(
-                raw.device.sequence_first.span(),
+                span,
                 "device.sequence_first and device.sequence_last must satisfy 1 <= first <= last <= 9999",
             ));
         }
@@ -378,6 +375,8 @@ mod tests {
 [device]
 id = "KIOSK-H56-0001"
 agency_code = "000.17.22.H56"
+sequence_first = 1
+sequence_last = 4999
 
 [store]
 data_dir = "/tmp/x"
@@ -412,7 +411,7 @@ holidays = ["2026-09-02"]
     #[test]
     fn errors_point_at_the_line_and_name_the_key() {
         let (line, msg) = invalid(&GOOD.replace("2026-09-02", "2026-02-30"));
-        assert_eq!(line, 13);
+        assert_eq!(line, 15);
         assert!(msg.contains("calendar.holidays"), "{msg}");
 
         let (line, msg) = invalid(&GOOD.replace("000.17.22.H56", "000 17"));
@@ -420,29 +419,34 @@ holidays = ["2026-09-02"]
         assert!(msg.contains("device.agency_code"), "{msg}");
 
         let (line, msg) = invalid(&GOOD.replace("http://127", "ftp://127"));
-        assert_eq!(line, 10);
+        assert_eq!(line, 12);
         assert!(msg.contains("gateway.url"), "{msg}");
 
         let (line, msg) = invalid(&format!("{GOOD}\n[rating]\nlevels = 4\n"));
-        assert_eq!(line, 16);
+        assert_eq!(line, 18);
         assert!(msg.contains("rating.levels"), "{msg}");
     }
 
     #[test]
     fn syntax_errors_unknown_keys_and_wrong_types_are_located() {
         let (line, _) = invalid(&GOOD.replace("[store]", "[store"));
-        assert_eq!(line, 6);
+        assert_eq!(line, 8);
         let (line, msg) = invalid(&GOOD.replace("data_dir", "data_dri"));
-        assert_eq!(line, 7);
+        assert_eq!(line, 9);
         assert!(msg.contains("data_dri"), "{msg}");
         let (line, msg) = invalid(&format!("{GOOD}\n[uplink]\nchunk_kib = \"big\"\n"));
-        assert_eq!(line, 16);
+        assert_eq!(line, 18);
         assert!(
             msg.contains("integer") || msg.contains("invalid type"),
             "{msg}"
         );
         let (_, msg) = invalid("[gateway]\nurl = \"http://x\"\n");
         assert!(msg.contains("device"), "{msg}");
+        let (line, msg) = invalid(&GOOD.replace("sequence_last = 4999", "sequence_last = 10000"));
+        assert_eq!(line, 6, "the offending key's line");
+        assert!(msg.contains("sequence_last"), "{msg}");
+        let (_, msg) = invalid(&GOOD.replace("sequence_last = 4999\n", ""));
+        assert!(msg.contains("sequence_last"), "{msg}");
     }
 
     #[test]

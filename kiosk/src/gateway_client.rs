@@ -72,6 +72,7 @@ pub struct GatewayClient {
     http: reqwest::Client,
     base: String,
     token: Option<String>,
+    timeout: Duration,
 }
 
 impl GatewayClient {
@@ -90,6 +91,7 @@ impl GatewayClient {
             http,
             base: base.trim_end_matches('/').to_owned(),
             token,
+            timeout,
         })
     }
 
@@ -199,11 +201,16 @@ impl GatewayClient {
             url: url.clone(),
             detail: describe(&e),
         })?;
-        serde_json::from_str::<motcua_domain::catalog::Catalog>(&body).map_err(|e| {
-            GatewayError::Garbage {
-                url: url.clone(),
-                detail: format!("the catalog is not valid: {e}"),
-            }
+        let catalog =
+            serde_json::from_str::<motcua_domain::catalog::Catalog>(&body).map_err(|e| {
+                GatewayError::Garbage {
+                    url: url.clone(),
+                    detail: format!("the catalog is not valid JSON: {e}"),
+                }
+            })?;
+        catalog.validate().map_err(|e| GatewayError::Garbage {
+            url: url.clone(),
+            detail: format!("the catalog is not valid: {e}"),
         })?;
         Ok(Some((tag, body)))
     }
@@ -233,7 +240,15 @@ impl GatewayClient {
                 url: url.clone(),
                 detail: "upload created without a Location header".into(),
             })?;
-        Ok(self.url(location))
+        let upload_url = self.url(location);
+        // The device token must never be sent to another host.
+        if !upload_url.starts_with(&format!("{}/", self.base)) {
+            return Err(GatewayError::Garbage {
+                url,
+                detail: "the upload location points to another server".into(),
+            });
+        }
+        Ok(upload_url)
     }
 
     /// The offset the gateway holds for an upload, or `None` if it does not know the upload.
@@ -251,15 +266,18 @@ impl GatewayClient {
         offset_header(&resp, upload_url).map(Some)
     }
 
-    /// Sends one chunk at `offset`; returns the gateway's new offset.
+    /// Sends one chunk at `offset`; returns the gateway's new offset. The time limit grows with
+    /// the chunk (at least 32 KiB/s, a poor commune link) so slow links are not cut off.
     pub async fn patch(
         &self,
         upload_url: &str,
         offset: u64,
         chunk: Bytes,
     ) -> Result<u64, GatewayError> {
+        let timeout = self.timeout + Duration::from_secs(chunk.len() as u64 / (32 * 1024));
         let rb = self
             .request(Method::PATCH, upload_url)
+            .timeout(timeout)
             .header("Tus-Resumable", TUS_VERSION)
             .header("Upload-Offset", offset.to_string())
             .header(header::CONTENT_TYPE, "application/offset+octet-stream")

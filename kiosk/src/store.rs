@@ -34,7 +34,8 @@ use crate::config::DeviceConfig;
 use crate::error::{io_err, StoreError, StoreResult};
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE dossiers(
     code TEXT PRIMARY KEY,
     procedure_code TEXT NOT NULL,
@@ -97,7 +98,11 @@ CREATE TABLE catalog_cache(
     body TEXT NOT NULL,
     fetched_at TEXT NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE INDEX outbox_by_payload ON outbox(kind, payload);
+"#,
+];
 
 /// What an outbox entry carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -212,6 +217,14 @@ pub struct Store {
     blobs: BlobStore,
 }
 
+/// Maps a SQLite error to a store error naming the database file.
+fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |source| StoreError::Database {
+        path: path.to_owned(),
+        source,
+    }
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -232,6 +245,9 @@ impl Store {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(db)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+        // Purged personal data must not linger in free pages.
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(db)?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(db)?;
@@ -267,10 +283,7 @@ impl Store {
     }
 
     fn db(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
-        move |source| StoreError::Database {
-            path: self.db_path.clone(),
-            source,
-        }
+        db_err(&self.db_path)
     }
 
     /// Accepts a dossier durably: allocates its code, computes its appointment date, stores it
@@ -290,6 +303,14 @@ impl Store {
                 "the applicant's full name is required".into(),
             ));
         }
+        self.blobs.check_free_space(0)?;
+        let db = db_err(&self.db_path);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&db)?;
+        // Checked under the write lock: garbage collection, which takes the same lock, cannot
+        // delete a blob between this check and the commit.
         for doc in &documents {
             if !self.blobs.contains(&doc.blob.sha256) {
                 return Err(StoreError::Rejected(format!(
@@ -298,16 +319,6 @@ impl Store {
                 )));
             }
         }
-        self.blobs.check_free_space(0)?;
-        let db_path = self.db_path.clone();
-        let db = move |source| StoreError::Database {
-            path: db_path.clone(),
-            source,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(&db)?;
 
         let key = format!("latest_code_date:{}", device.agency_code);
         let latest: Option<String> = tx
@@ -422,11 +433,7 @@ impl Store {
     ) -> StoreResult<TicketIssued> {
         validate_service_area(service_area).map_err(|e| StoreError::Rejected(e.to_string()))?;
         self.blobs.check_free_space(0)?;
-        let db_path = self.db_path.clone();
-        let db = move |source| StoreError::Database {
-            path: db_path.clone(),
-            source,
-        };
+        let db = db_err(&self.db_path);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -443,7 +450,7 @@ impl Store {
             )
             .map_err(&db)?;
         let ticket = TicketIssued {
-            ticket_id: ticket_id(service_area, date, number),
+            ticket_id: ticket_id(&device.id, service_area, date, number),
             service_area: service_area.to_owned(),
             number,
             device_id: device.id.clone(),
@@ -475,7 +482,7 @@ impl Store {
         now: DateTime<FixedOffset>,
     ) -> StoreResult<RatingSubmission> {
         let transaction = transaction.trim();
-        if transaction.is_empty() || transaction.len() > 64 {
+        if transaction.is_empty() || transaction.len() > 160 {
             return Err(StoreError::Rejected(
                 "a rating needs the ticket or dossier code it is about".into(),
             ));
@@ -495,11 +502,7 @@ impl Store {
             what: transaction.to_owned(),
             detail: e.to_string(),
         })?;
-        let db_path = self.db_path.clone();
-        let db = move |source| StoreError::Database {
-            path: db_path.clone(),
-            source,
-        };
+        let db = db_err(&self.db_path);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -572,15 +575,19 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(self.db())
     }
 
-    /// The oldest entry due for delivery at `now_ms` (Unix milliseconds), if any.
-    pub fn next_due(&self, now_ms: i64) -> StoreResult<Option<OutboxEntry>> {
+    /// The oldest entry due for delivery at `now_ms` (Unix milliseconds), if any. An entry
+    /// scheduled further ahead than `max_delay` can only have been scheduled by a clock that
+    /// was wrong (ahead) then: it is due now, so a corrected clock never strands it.
+    pub fn next_due(&self, now_ms: i64, max_delay: Duration) -> StoreResult<Option<OutboxEntry>> {
+        let horizon =
+            now_ms.saturating_add(i64::try_from(max_delay.as_millis()).unwrap_or(i64::MAX));
         let row: Option<(i64, String, String, String, u32)> = self
             .conn
             .query_row(
                 "SELECT id, kind, idempotency_key, payload, attempts FROM outbox
-                 WHERE delivered_at IS NULL AND next_attempt_ms <= ?1
+                 WHERE delivered_at IS NULL AND (next_attempt_ms <= ?1 OR next_attempt_ms > ?2)
                  ORDER BY next_attempt_ms, id LIMIT 1",
-                [now_ms],
+                [now_ms, horizon],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
             )
             .optional()
@@ -739,50 +746,73 @@ impl Store {
 
     /// Deletes what the gateway confirmed longer than `retention` ago: blob files no pending
     /// dossier needs, and the applicant's personal data (the code, dates and status stay for
-    /// status lookups). Returns the number of blobs deleted.
+    /// status lookups). Also deletes orphan blobs that no dossier refers to and that are older
+    /// than `retention` (attachments of a dossier that was refused or abandoned before it was
+    /// accepted). Runs under the write lock so no dossier can start using a blob being deleted.
+    /// Returns the number of blobs deleted.
     pub fn collect_garbage(
-        &self,
+        &mut self,
         retention: Duration,
         now: DateTime<FixedOffset>,
     ) -> StoreResult<u64> {
         let cutoff =
             now - chrono::Duration::from_std(retention).unwrap_or(chrono::Duration::days(3650));
         let cutoff = cutoff.to_rfc3339();
-        let mut stmt = self
+        let db = db_err(&self.db_path);
+        let tx = self
             .conn
-            .prepare(
-                "SELECT u.sha256 FROM uploads u
-                 WHERE u.completed_at IS NOT NULL
-                   AND NOT EXISTS (
-                     SELECT 1 FROM dossier_documents x JOIN outbox o
-                       ON o.kind = 'dossier' AND o.payload = x.dossier_code
-                     WHERE x.sha256 = u.sha256
-                       AND (o.delivered_at IS NULL OR o.delivered_at > ?1))",
-            )
-            .map_err(self.db())?;
-        let done: Vec<String> = stmt
-            .query_map([&cutoff], |r| r.get(0))
-            .map_err(self.db())?
-            .collect::<Result<_, _>>()
-            .map_err(self.db())?;
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&db)?;
+        let done: Vec<String> = {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT u.sha256 FROM uploads u
+                     WHERE u.completed_at IS NOT NULL
+                       AND NOT EXISTS (
+                         SELECT 1 FROM dossier_documents x JOIN outbox o
+                           ON o.kind = 'dossier' AND o.payload = x.dossier_code
+                         WHERE x.sha256 = u.sha256
+                           AND (o.delivered_at IS NULL OR o.delivered_at > ?1))",
+                )
+                .map_err(&db)?;
+            let rows = stmt.query_map([&cutoff], |r| r.get(0)).map_err(&db)?;
+            rows.collect::<Result<_, _>>().map_err(&db)?
+        };
+        let mut deleted = 0;
         for sha in &done {
             self.blobs.remove(sha)?;
-            self.conn
-                .execute("DELETE FROM uploads WHERE sha256 = ?1", [sha])
-                .map_err(self.db())?;
+            tx.execute("DELETE FROM uploads WHERE sha256 = ?1", [sha])
+                .map_err(&db)?;
+            deleted += 1;
         }
-        self.conn
-            .execute(
-                r#"UPDATE dossiers SET submission = json_set(submission, '$.applicant',
-                     json('{"full_name":"","address":"","phone":"","email":""}')),
-                     personal_data_purged = 1
-                 WHERE personal_data_purged = 0 AND code IN (
-                   SELECT payload FROM outbox WHERE kind = 'dossier'
-                   AND delivered_at IS NOT NULL AND delivered_at <= ?1)"#,
-                [&cutoff],
-            )
-            .map_err(self.db())?;
-        Ok(done.len() as u64)
+        for (sha, age) in self.blobs.list()? {
+            if age < retention {
+                continue;
+            }
+            let used: bool = tx
+                .query_row(
+                    "SELECT EXISTS(SELECT 1 FROM dossier_documents WHERE sha256 = ?1)",
+                    [&sha],
+                    |r| r.get(0),
+                )
+                .map_err(&db)?;
+            if !used {
+                self.blobs.remove(&sha)?;
+                deleted += 1;
+            }
+        }
+        tx.execute(
+            r#"UPDATE dossiers SET submission = json_set(submission, '$.applicant',
+                 json('{"full_name":"","address":"","phone":"","email":""}')),
+                 personal_data_purged = 1
+             WHERE personal_data_purged = 0 AND code IN (
+               SELECT payload FROM outbox WHERE kind = 'dossier'
+               AND delivered_at IS NOT NULL AND delivered_at <= ?1)"#,
+            [&cutoff],
+        )
+        .map_err(&db)?;
+        tx.commit().map_err(&db)?;
+        Ok(deleted)
     }
 
     /// Caches the catalog downloaded from the gateway.

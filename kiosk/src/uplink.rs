@@ -89,7 +89,10 @@ impl Uplink {
                     Err(e) => tracing::warn!("garbage collection failed: {e}"),
                 }
             }
-            let worked = match self.store.next_due(chrono::Utc::now().timestamp_millis()) {
+            let due = self
+                .store
+                .next_due(chrono::Utc::now().timestamp_millis(), self.config.retry_max);
+            let worked = match due {
                 Ok(Some(entry)) => {
                     self.attempt(entry).await;
                     true
@@ -261,8 +264,9 @@ impl Uplink {
         let mut file = tokio::fs::File::open(path).await.map_err(read_err)?;
         let started = Instant::now();
         let mut sent: u64 = 0;
+        let chunk = chunk_size(&self.config);
         while offset < size {
-            let len = (size - offset).min(self.config.chunk_bytes as u64) as usize;
+            let len = (size - offset).min(chunk) as usize;
             let mut buf = vec![0u8; len];
             file.seek(SeekFrom::Start(offset)).await.map_err(read_err)?;
             file.read_exact(&mut buf).await.map_err(read_err)?;
@@ -308,6 +312,16 @@ impl Uplink {
             Ok(None) => {}
             Err(e) => tracing::info!("catalog not refreshed: {e}"),
         }
+    }
+}
+
+/// Bytes per PATCH: the configured chunk, but with a rate cap no more than ~2 s of sending,
+/// so the cap smooths the traffic instead of sending bursts at full line speed.
+fn chunk_size(config: &UplinkConfig) -> u64 {
+    let configured = config.chunk_bytes as u64;
+    match config.max_rate_bytes_per_sec {
+        0 => configured,
+        rate => configured.min(rate.saturating_mul(2)).max(4096),
     }
 }
 

@@ -13,6 +13,8 @@ use motcua_kiosk::config::DeviceConfig;
 use motcua_kiosk::error::StoreError;
 use motcua_kiosk::store::{NewDocument, OutboxKind, Store};
 
+const HOUR: Duration = Duration::from_secs(3600);
+
 fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<FixedOffset> {
     motcua_domain::vietnam_offset()
         .with_ymd_and_hms(y, m, d, h, 0, 0)
@@ -149,7 +151,7 @@ fn every_accepted_thing_has_one_outbox_entry_until_delivered() {
     let ticket2 = store.issue_ticket(&dev, "HT", t).unwrap();
     let other = store.issue_ticket(&dev, "DD", t).unwrap();
     assert_eq!((ticket.number, ticket2.number, other.number), (1, 2, 1));
-    assert_eq!(ticket.ticket_id, "HT-20261123-1");
+    assert_eq!(ticket.ticket_id, "HT-20261123-1@KIOSK-T-01");
     let rating = store
         .rate(&dev, RatingScale::Five, &ticket.ticket_id, 2, t)
         .unwrap();
@@ -165,7 +167,7 @@ fn every_accepted_thing_has_one_outbox_entry_until_delivered() {
     assert_eq!(status.pending, 5);
     assert_eq!(status.uploads.len(), 1);
 
-    let first = store.next_due(i64::MAX).unwrap().unwrap();
+    let first = store.next_due(i64::MAX, HOUR).unwrap().unwrap();
     assert_eq!(first.kind, OutboxKind::Dossier);
     assert_eq!(first.payload, code);
     assert_eq!(first.idempotency_key, format!("KIOSK-T-01:dossier:{code}"));
@@ -173,7 +175,7 @@ fn every_accepted_thing_has_one_outbox_entry_until_delivered() {
         .record_failure(first.id, "gateway down", Duration::from_secs(3600))
         .unwrap();
     let now = chrono::Utc::now().timestamp_millis();
-    let next = store.next_due(now).unwrap().unwrap();
+    let next = store.next_due(now, HOUR).unwrap().unwrap();
     assert_eq!(
         next.kind,
         OutboxKind::Ticket,
@@ -183,7 +185,7 @@ fn every_accepted_thing_has_one_outbox_entry_until_delivered() {
     assert_eq!(status.failing, 1);
     assert_eq!(status.last_error.as_deref(), Some("gateway down"));
     assert_eq!(store.retry_now().unwrap(), 5);
-    assert_eq!(store.next_due(now).unwrap().unwrap().id, first.id);
+    assert_eq!(store.next_due(now, HOUR).unwrap().unwrap().id, first.id);
     store.mark_delivered(first.id, t).unwrap();
     let status = store.outbox_status().unwrap();
     assert_eq!((status.pending, status.delivered), (4, 1));
@@ -210,7 +212,7 @@ fn blobs_and_personal_data_go_only_after_delivery_and_retention() {
         "undelivered dossiers keep their blobs"
     );
 
-    let e1 = store.next_due(i64::MAX).unwrap().unwrap();
+    let e1 = store.next_due(i64::MAX, HOUR).unwrap().unwrap();
     store.mark_delivered(e1.id, t).unwrap();
     assert_eq!(store.collect_garbage(day, much_later).unwrap(), 0);
     assert!(
@@ -218,7 +220,7 @@ fn blobs_and_personal_data_go_only_after_delivery_and_retention() {
         "the second dossier still needs the blob"
     );
 
-    let e2 = store.next_due(i64::MAX).unwrap().unwrap();
+    let e2 = store.next_due(i64::MAX, HOUR).unwrap().unwrap();
     store.mark_delivered(e2.id, t).unwrap();
     assert_eq!(store.collect_garbage(day, at(2026, 11, 23, 12)).unwrap(), 0);
     assert!(store.blobs().contains(&sha), "retention not over yet");
@@ -265,4 +267,56 @@ fn a_newer_schema_is_refused_with_a_clear_error() {
     drop(conn);
     let err = Store::open(dir.path(), 0).err().unwrap();
     assert!(err.to_string().contains("newer than this program"), "{err}");
+}
+
+#[test]
+fn an_entry_scheduled_by_a_clock_that_was_ahead_is_not_stranded() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = device(1, 9999);
+    let mut store = Store::open(dir.path(), 0).unwrap();
+    submit(&mut store, &dev, at(2026, 11, 23, 9), b"x").unwrap();
+    let e = store.next_due(i64::MAX, HOUR).unwrap().unwrap();
+    // The clock said 2030 when the failure was recorded: retry "in a minute" from then.
+    let years = Duration::from_secs(4 * 365 * 86_400);
+    store.record_failure(e.id, "offline", years).unwrap();
+    let now = chrono::Utc::now().timestamp_millis();
+    assert_eq!(store.next_due(now, HOUR).unwrap().map(|x| x.id), Some(e.id));
+    store
+        .record_failure(e.id, "offline", Duration::from_secs(60))
+        .unwrap();
+    assert!(
+        store.next_due(now, HOUR).unwrap().is_none(),
+        "an ordinary backoff is respected"
+    );
+}
+
+#[test]
+fn orphan_blobs_of_refused_dossiers_are_collected_after_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = device(1, 9999);
+    let mut store = Store::open(dir.path(), 0).unwrap();
+    let orphan = store
+        .blobs()
+        .put_bytes(b"scan of a dossier never accepted")
+        .unwrap();
+    let code = submit(&mut store, &dev, at(2026, 11, 23, 9), b"kept").unwrap();
+    let kept = store.dossier(&code).unwrap().unwrap().documents[0]
+        .sha256
+        .clone();
+    assert_eq!(
+        store.collect_garbage(HOUR, at(2026, 11, 23, 9)).unwrap(),
+        0,
+        "too young"
+    );
+    assert_eq!(
+        store
+            .collect_garbage(Duration::ZERO, at(2026, 11, 23, 9))
+            .unwrap(),
+        1
+    );
+    assert!(!store.blobs().contains(&orphan.sha256));
+    assert!(
+        store.blobs().contains(&kept),
+        "a pending dossier's blob stays"
+    );
 }

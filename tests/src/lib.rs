@@ -183,6 +183,24 @@ impl Gateway {
         Ok(resp.json().await?)
     }
 
+    /// GET with the admin key (the provincial system's view).
+    pub async fn get_admin(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        self.get(ADMIN_KEY, path).await
+    }
+
+    /// Sets a dossier's status as the provincial system would; returns the full view.
+    pub async fn set_status(&self, code: &str, status: &str) -> anyhow::Result<serde_json::Value> {
+        Ok(reqwest::Client::new()
+            .post(format!("{}/v1/admin/dossiers/{code}/status", self.url()))
+            .bearer_auth(ADMIN_KEY)
+            .json(&serde_json::json!({ "status": status }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?)
+    }
+
     /// GET with a device token.
     pub async fn get(&self, token: &str, path: &str) -> anyhow::Result<reqwest::Response> {
         Ok(reqwest::Client::new()
@@ -252,6 +270,8 @@ impl Kiosk {
                 r#"[device]
 id = "KIOSK-E2E-01"
 agency_code = "000.17.22.H56"
+sequence_first = 1
+sequence_last = 4999
 
 [store]
 data_dir = "{data}"
@@ -280,6 +300,15 @@ poll_ms = 100
             config,
             daemon: None,
         })
+    }
+
+    /// A handle on an existing kiosk config (e.g. from another thread), without a daemon.
+    pub fn attach(config: &Path) -> Self {
+        Self {
+            dir: config.parent().map(Path::to_path_buf).unwrap_or_default(),
+            config: config.to_owned(),
+            daemon: None,
+        }
     }
 
     /// Runs kioskctl with this kiosk's config.

@@ -97,13 +97,26 @@ async fn crash_everything_mid_upload(backend: Backend) -> anyhow::Result<()> {
         .await?;
     assert_eq!(view["code"], code.as_str());
     assert_eq!(view["status"], "submitted");
-    let docs = view["documents"].as_array().cloned().unwrap_or_default();
+    assert_eq!(
+        view["documents"].as_array().map(Vec::len),
+        Some(0),
+        "devices see no documents"
+    );
+    let full = gateway.set_status(&code, "accepted").await?;
+    assert_eq!(full["status_code"], 2);
+    let docs = full["documents"].as_array().cloned().unwrap_or_default();
     assert_eq!(docs.len(), 3);
     for (doc, original) in docs.iter().zip(&originals) {
         let sha = doc["sha256"].as_str().unwrap_or_default();
         assert_eq!(sha, hex::encode(Sha256::digest(original)));
+        let denied = gateway.get(&token, &format!("/v1/blobs/{sha}")).await?;
+        assert_eq!(
+            denied.status(),
+            401,
+            "a device token must not read documents"
+        );
         let bytes = gateway
-            .get(&token, &format!("/v1/blobs/{sha}"))
+            .get_admin(&format!("/v1/blobs/{sha}"))
             .await?
             .error_for_status()?
             .bytes()

@@ -153,7 +153,7 @@ mod demo {
         let kiosk_dir = data_dir.join("kiosk");
         let config_path = data_dir.join("kiosk.toml");
         let config_text = format!(
-            "# Demo kiosk written by `kioskd demo`.\n[device]\nid = \"KIOSK-DEMO-01\"\nagency_code = \"000.17.22.H56\"\n\n[store]\ndata_dir = \"{}\"\nmin_free_mb = 50\n\n[gateway]\nurl = \"{url}\"\n\n[uplink]\nretry_initial_ms = 200\nretry_max_ms = 5000\n",
+            "# Demo kiosk written by `kioskd demo`.\n[device]\nid = \"KIOSK-DEMO-01\"\nagency_code = \"000.17.22.H56\"\nsequence_first = 1\nsequence_last = 9999\n\n[store]\ndata_dir = \"{}\"\nmin_free_mb = 50\n\n[gateway]\nurl = \"{url}\"\n\n[uplink]\nretry_initial_ms = 200\nretry_max_ms = 5000\n",
             kiosk_dir.display()
         );
         std::fs::write(&config_path, &config_text)?;

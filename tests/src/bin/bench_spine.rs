@@ -252,7 +252,10 @@ async fn main() -> anyhow::Result<()> {
     );
     println!("upload:  {upload_mb} MiB over loopback, median of {runs} runs");
     println!("         curl single PATCH (reference): {c:.0} MB/s");
-    println!("         kiosk tus client, 1 MiB chunks: {s:.0} MB/s, ratio {:.2}", s / c);
+    println!(
+        "         kiosk tus client, 1 MiB chunks: {s:.0} MB/s, ratio {:.2}",
+        s / c
+    );
     println!("         kiosk tus client, 4 MiB chunks (default): {o:.0} MB/s, ratio {:.2} (target >= 0.8)", o / c);
     println!(
         "         kiosk tus client, 8 MiB chunks: {b:.0} MB/s, ratio {:.2}",
