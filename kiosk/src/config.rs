@@ -5,7 +5,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveTime};
 use motcua_domain::calendar::WorkingCalendar;
 use motcua_domain::catalog::Location;
 use motcua_domain::dossier::{validate_agency_code, SequenceRange};
@@ -51,6 +51,10 @@ pub struct KioskConfig {
     pub calendar: WorkingCalendar,
     /// Satisfaction scale shown to citizens.
     pub rating_scale: RatingScale,
+    /// The peripherals: receipt printer, code reader, document scanner.
+    pub peripherals: crate::devices::PeripheralsConfig,
+    /// What the receipt says around the dossier (agency, place, where to collect).
+    pub receipt: crate::receipt::ReceiptSettings,
 }
 
 /// Identity of the device and the agency it receives dossiers for.
@@ -107,6 +111,14 @@ struct RawConfig {
     calendar: RawCalendar,
     #[serde(default)]
     rating: RawRating,
+    #[serde(default)]
+    printer: crate::devices::RawPrinter,
+    #[serde(default)]
+    code_reader: crate::devices::RawCodeReader,
+    #[serde(default)]
+    scanner: crate::devices::RawScanner,
+    #[serde(default)]
+    receipt: crate::receipt::ReceiptSettings,
 }
 
 #[derive(Deserialize)]
@@ -336,6 +348,19 @@ impl KioskConfig {
 
         let rating_scale = RatingScale::try_from(*raw.rating.levels.get_ref())
             .map_err(|e| at.error(raw.rating.levels.span(), format!("rating.levels: {e}")))?;
+        if NaiveTime::parse_from_str(&raw.receipt.appointment_time, "%H:%M").is_err() {
+            let offset = text.find("appointment_time").unwrap_or(0);
+            return Err(at.error(
+                offset..offset,
+                format!(
+                    "receipt.appointment_time {:?} is not a time HH:MM",
+                    raw.receipt.appointment_time
+                ),
+            ));
+        }
+        let peripherals =
+            crate::devices::PeripheralsConfig::from_raw(raw.printer, raw.code_reader, raw.scanner)
+                .map_err(|(span, message)| at.error(span, message))?;
 
         Ok(Self {
             device: DeviceConfig {
@@ -363,6 +388,8 @@ impl KioskConfig {
             },
             calendar,
             rating_scale,
+            peripherals,
+            receipt: raw.receipt,
         })
     }
 }
@@ -445,6 +472,20 @@ holidays = ["2026-09-02"]
         let (line, msg) = invalid(&GOOD.replace("sequence_last = 4999", "sequence_last = 10000"));
         assert_eq!(line, 6, "the offending key's line");
         assert!(msg.contains("sequence_last"), "{msg}");
+        let (line, msg) = invalid(&format!("{GOOD}\n[receipt]\nappointment_time = \"2pm\"\n"));
+        assert_eq!(line, 18);
+        assert!(msg.contains("receipt.appointment_time"), "{msg}");
+        let (line, msg) = invalid(&format!("{GOOD}\n[printer]\ntransport = \"bluetooth\"\n"));
+        assert_eq!(line, 18);
+        assert!(msg.contains("printer.transport"), "{msg}");
+        let (line, msg) = invalid(&format!("{GOOD}\n[printer]\ntransport = \"tcp\"\n"));
+        assert_eq!(line, 18);
+        assert!(msg.contains("printer.address is required"), "{msg}");
+        let (line, msg) = invalid(&format!(
+            "{GOOD}\n[scanner]\nkind = \"sane\"\ndevice = \"test\"\nmode = \"sepia\"\n"
+        ));
+        assert_eq!(line, 20);
+        assert!(msg.contains("scanner.mode"), "{msg}");
         let (_, msg) = invalid(&GOOD.replace("sequence_last = 4999\n", ""));
         assert!(msg.contains("sequence_last"), "{msg}");
     }

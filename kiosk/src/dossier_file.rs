@@ -83,7 +83,7 @@ pub fn submit(
 ) -> Result<motcua_domain::wire::DossierSubmission, crate::error::StoreError> {
     use crate::error::StoreError;
     let catalog = store.catalog()?;
-    let procedure = catalog
+    let mut procedure = catalog
         .find(&file.procedure_code)
         .ok_or_else(|| {
             StoreError::Rejected(format!(
@@ -92,6 +92,8 @@ pub fn submit(
             ))
         })?
         .clone();
+    procedure.processing_days =
+        crate::receipt::effective_processing_days(&procedure, &config.receipt, now);
     let mut documents = Vec::with_capacity(file.documents.len());
     for doc in file.documents {
         let blob = store.blobs().put_file(&doc.file)?;

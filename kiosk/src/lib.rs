@@ -7,10 +7,12 @@
 
 pub mod blobs;
 pub mod config;
+pub mod devices;
 pub mod dossier_file;
 pub mod error;
 pub mod gateway_client;
 pub mod logging;
+pub mod receipt;
 pub mod store;
 pub mod uplink;
 

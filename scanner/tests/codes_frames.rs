@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use image::{GrayImage, Luma};
+use motcua_scanner::codes::frame::BinarizerKind;
 use motcua_scanner::codes::synth::{add_noise, noise_frame, paste, qr_image, rotate90};
-use motcua_scanner::codes::{FrameDecoder, GrayFrame};
+use motcua_scanner::codes::{FrameDecoder, FrameDecoderConfig, GrayFrame};
 
 const CCCD: &str = "079090012345|025123456|Nguyễn Văn An|15031990|Nam|123 Lê Lợi, Phường Bến Thành, Quận 1, TP. Hồ Chí Minh|20042021";
 const RECEIPT: &str = "000.17.22.H56-261123-0001|1.001193|********0123|Giấy tiếp nhận hồ sơ và hẹn trả kết quả|MOTCUA:KIOSK-1|20261123090507|20261126";
@@ -58,7 +59,17 @@ fn every_code_of_a_busy_frame_is_read_exactly() {
     let frame = busy_frame();
     let mut expected: Vec<String> = LAYOUT.iter().map(|l| l.0.to_owned()).collect();
     expected.sort();
-    assert_eq!(texts(&FrameDecoder::default(), &frame), expected);
+    for binarizer in [
+        BinarizerKind::Hybrid,
+        BinarizerKind::GlobalHistogram,
+        BinarizerKind::Auto,
+    ] {
+        let decoder = FrameDecoder::new(FrameDecoderConfig {
+            binarizer,
+            ..FrameDecoderConfig::default()
+        });
+        assert_eq!(texts(&decoder, &frame), expected, "{binarizer:?}");
+    }
 }
 
 #[test]

@@ -1,6 +1,10 @@
 //! Keyboard-mode (HID wedge) reader: the key-event decoder, fed the events a reader sends.
 
-use motcua_scanner::codes::{DropReason, Framed, KeyDecoder, Payload};
+use std::time::Duration;
+
+use motcua_scanner::codes::{
+    DropReason, Framed, KeyDecoder, Payload, ReaderEvent, WedgeConfig, WedgeReader,
+};
 
 const SHIFT: u16 = 42;
 const RSHIFT: u16 = 54;
@@ -177,4 +181,27 @@ fn overlong_and_cut_lines_are_dropped() {
     assert_eq!(d.cut(), None);
     // A lone Enter is nothing.
     assert!(run(&mut d, &[(ENTER, 1), (ENTER, 0)]).is_empty());
+}
+
+#[tokio::test]
+async fn a_missing_event_device_is_reported_with_its_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("usb-Vendor_QR-event-kbd");
+    let mut reader = WedgeReader::spawn(WedgeConfig::new(&path)).unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(5), reader.next())
+        .await
+        .expect("reported within 5 s")
+        .expect("reader running");
+    match event {
+        ReaderEvent::Disconnected(e) => {
+            let msg = e.to_string();
+            assert!(
+                msg.contains("usb-Vendor_QR-event-kbd") && msg.contains("cannot open"),
+                "{msg}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nothing was read, so nothing was counted.
+    assert_eq!(reader.stats(), Default::default());
 }

@@ -74,6 +74,27 @@ enum Command {
         #[arg(long)]
         area: String,
     },
+    /// Print (or reprint) the receipt of a dossier on this kiosk's printer.
+    Reprint {
+        /// The dossier code.
+        code: String,
+    },
+    /// List the configured peripherals, what is attached to this machine, and the printer's state.
+    Devices {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Test every peripheral: print a test slip, read one code (present any code to the reader),
+    /// scan one page. Exits with failure if any configured device fails.
+    Selftest {
+        /// Seconds to wait for a code at the reader.
+        #[arg(long, default_value_t = 30)]
+        code_timeout: u64,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Record a satisfaction rating for a ticket or dossier.
     Rate {
         /// The ticket id or dossier code rated.
@@ -188,6 +209,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{n} mục sẽ được gửi lại ngay / entries will be retried now");
         }
         Command::Enroll { enrollment_key } => enroll(&config, &enrollment_key)?,
+        Command::Devices { json } => devices(&config, json)?,
+        Command::Reprint { code } => {
+            let store = open(&config)?;
+            let status = motcua_kiosk::receipt::print_receipt(&config, &store, code.trim())?;
+            println!("Đã in phiếu hẹn / receipt printed: {}", code.trim());
+            if status.fault().is_none() && status.paper_near_end {
+                eprintln!("Sắp hết giấy / paper near end");
+            }
+        }
+        Command::Selftest { code_timeout, json } => selftest(&config, code_timeout, json)?,
         Command::Ticket { area } => {
             let ticket = open(&config)?.issue_ticket(&config.device, &area, now())?;
             println!("{}", ticket.number);
@@ -215,10 +246,115 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn enroll(config: &KioskConfig, key: &str) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .build()?;
+        .build()?)
+}
+
+fn devices(config: &KioskConfig, json: bool) -> anyhow::Result<()> {
+    use motcua_printer::Printer;
+    let p = &config.peripherals;
+    let printer_state = p.printer.as_ref().map(|printer| {
+        let mut device = motcua_printer::EscPosPrinter::new(
+            printer.transport.clone(),
+            motcua_printer::Timeouts::default(),
+        );
+        match device.status() {
+            Ok(status) => match status.fault() {
+                None => format!("sẵn sàng / ready ({status:?})"),
+                Some(fault) => format!("lỗi / fault: {fault}"),
+            },
+            Err(e) => e.to_string(),
+        }
+    });
+    let found = runtime()?.block_on(motcua_kiosk::devices::discover());
+    if json {
+        return print_json(&serde_json::json!({
+            "printer": p.printer.as_ref().map(|x| format!("{:?} {:?}", x.transport, x.paper)),
+            "printer_state": printer_state,
+            "code_reader": p.code_reader.as_ref().map(|x| format!("{x:?}")),
+            "scanner": p.scanner.as_ref().map(|x| format!("{x:?}")),
+            "attached": found,
+        }));
+    }
+    println!("Thiết bị đã cấu hình / configured devices:");
+    match &p.printer {
+        Some(x) => println!("  máy in / printer: {:?}, {:?}", x.transport, x.paper),
+        None => println!("  máy in / printer: chưa cấu hình / not configured"),
+    }
+    if let Some(state) = printer_state {
+        println!("    trạng thái / state: {state}");
+    }
+    match &p.code_reader {
+        Some(motcua_kiosk::devices::CodeReaderConfig::Serial(s)) => println!(
+            "  đầu đọc mã / code reader: serial {} ({} baud, {:?})",
+            s.path.display(),
+            s.baud_rate,
+            s.terminator
+        ),
+        None => println!("  đầu đọc mã / code reader: chưa cấu hình / not configured"),
+    }
+    match &p.scanner {
+        Some(x) => println!("  máy quét / scanner: {x:?}"),
+        None => println!("  máy quét / scanner: chưa cấu hình / not configured"),
+    }
+    println!("Thiết bị tìm thấy / attached to this machine:");
+    println!(
+        "  cổng nối tiếp / serial ports: {}",
+        list_or_none(&found.serial_ports)
+    );
+    println!(
+        "  máy in USB / USB printers: {}",
+        list_or_none(&found.usb_printers)
+    );
+    match &found.scanners {
+        Ok(list) => println!("  máy quét SANE / SANE scanners: {}", list_or_none(list)),
+        Err(e) => println!("  máy quét SANE / SANE scanners: {e}"),
+    }
+    Ok(())
+}
+
+fn list_or_none(items: &[String]) -> String {
+    if items.is_empty() {
+        "không có / none".into()
+    } else {
+        items.join(", ")
+    }
+}
+
+fn selftest(config: &KioskConfig, code_timeout: u64, json: bool) -> anyhow::Result<()> {
+    if !json && config.peripherals.code_reader.is_some() {
+        eprintln!(
+            "Hãy đưa một mã QR bất kỳ (ví dụ mã trên phiếu thử) vào đầu đọc trong {code_timeout} giây. / Present any QR code (e.g. the one on the test slip) to the reader within {code_timeout} s."
+        );
+    }
+    let options = motcua_kiosk::devices::SelfTestOptions {
+        code_timeout: std::time::Duration::from_secs(code_timeout),
+    };
+    let results = runtime()?.block_on(motcua_kiosk::devices::self_test(config, options));
+    if json {
+        print_json(&results)?;
+    } else {
+        for r in &results {
+            let verdict = if r.skipped {
+                "BỎ QUA / SKIPPED"
+            } else if r.passed {
+                "ĐẠT / PASS"
+            } else {
+                "LỖI / FAIL"
+            };
+            println!("{verdict:<18} {}: {}", r.device, r.message);
+        }
+    }
+    if results.iter().any(|r| !r.passed && !r.skipped) {
+        anyhow::bail!("một số thiết bị bị lỗi / some devices failed their self-test");
+    }
+    Ok(())
+}
+
+fn enroll(config: &KioskConfig, key: &str) -> anyhow::Result<()> {
+    let runtime = runtime()?;
     let client = GatewayClient::new(
         &config.uplink.gateway_url,
         None,

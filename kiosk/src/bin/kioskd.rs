@@ -150,11 +150,49 @@ mod demo {
         })
         .await?;
         let url = format!("http://{}", gateway.local_addr());
+        // A simulated 80 mm receipt printer speaking ESC/POS on a local TCP port; every slip
+        // becomes a PNG in <data>/printer.
+        let mut printer_config =
+            motcua_printer::emulator::EmulatorConfig::new(data_dir.join("printer"));
+        printer_config.pty = false;
+        let printer = motcua_printer::emulator::Emulator::start(printer_config)?;
+        let printer_addr = printer
+            .tcp_addr()
+            .context("the printer emulator has no TCP address")?;
         let kiosk_dir = data_dir.join("kiosk");
         let config_path = data_dir.join("kiosk.toml");
         let config_text = format!(
-            "# Demo kiosk written by `kioskd demo`.\n[device]\nid = \"KIOSK-DEMO-01\"\nagency_code = \"000.17.22.H56\"\nsequence_first = 1\nsequence_last = 9999\n\n[store]\ndata_dir = \"{}\"\nmin_free_mb = 50\n\n[gateway]\nurl = \"{url}\"\n\n[uplink]\nretry_initial_ms = 200\nretry_max_ms = 5000\n",
-            kiosk_dir.display()
+            r#"# Demo kiosk written by `kioskd demo`.
+[device]
+id = "KIOSK-DEMO-01"
+agency_code = "000.17.22.H56"
+sequence_first = 1
+sequence_last = 9999
+
+[store]
+data_dir = "{kiosk}"
+min_free_mb = 50
+
+[gateway]
+url = "{url}"
+
+[uplink]
+retry_initial_ms = 200
+retry_max_ms = 5000
+
+[printer]
+transport = "tcp"
+address = "{printer_addr}"
+paper_mm = 80
+
+[receipt]
+agency_parent = "UBND TỈNH SÓC TRĂNG"
+agency_name = "Trung tâm Phục vụ hành chính công tỉnh Sóc Trăng"
+place = "Sóc Trăng"
+result_place = "Quầy số 3, Trung tâm Phục vụ hành chính công tỉnh Sóc Trăng"
+footer = ["Tra cứu hồ sơ: quét mã QR tại ki-ốt", "Scan the QR at the kiosk to check status"]
+"#,
+            kiosk = kiosk_dir.display()
         );
         std::fs::write(&config_path, &config_text)?;
         let config = KioskConfig::parse(&config_text, &config_path.display().to_string())?;
@@ -169,8 +207,22 @@ mod demo {
             kiosk_dir.display()
         );
         println!("sample dossier {code} accepted; it uploads in the background");
+        let store = Store::open(&config.store.data_dir, config.store.min_free_bytes)?;
+        let receipt_config = config.clone();
+        let receipt_code = code.clone();
+        tokio::task::spawn_blocking(move || {
+            motcua_kiosk::receipt::print_receipt(&receipt_config, &store, &receipt_code)
+        })
+        .await??;
+        let slips = printer.wait_for_pages(1, Duration::from_secs(10));
+        if let Some(png) = slips.first() {
+            println!(
+                "receipt printed on the simulated printer: {}",
+                png.display()
+            );
+        }
         println!(
-            "try: kioskctl --config {} status | dossiers | catalog",
+            "try: kioskctl --config {} status | dossiers | catalog | devices | reprint {code}",
             config_path.display()
         );
 

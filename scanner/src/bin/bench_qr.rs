@@ -107,8 +107,15 @@ fn main() {
     let kept = FrameDecoder::default();
     let variants: Vec<(&str, FrameDecoder)> = vec![
         (
-            "rxing kept (multi, TryHarder, hybrid, max side 2000)",
+            "rxing kept (multi, TryHarder, auto binarizer, side 2000)",
             kept.clone(),
+        ),
+        (
+            "rxing, hybrid binarizer",
+            FrameDecoder::new(FrameDecoderConfig {
+                binarizer: BinarizerKind::Hybrid,
+                ..kept.config().clone()
+            }),
         ),
         (
             "rxing, no downscale",
@@ -128,13 +135,6 @@ fn main() {
             "rxing, global-histogram binarizer",
             FrameDecoder::new(FrameDecoderConfig {
                 binarizer: BinarizerKind::GlobalHistogram,
-                ..kept.config().clone()
-            }),
-        ),
-        (
-            "rxing, auto binarizer (global, hybrid if none found)",
-            FrameDecoder::new(FrameDecoderConfig {
-                binarizer: BinarizerKind::Auto,
                 ..kept.config().clone()
             }),
         ),
