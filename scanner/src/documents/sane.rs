@@ -703,8 +703,33 @@ impl BatchJob {
         let mut pages = 0u32;
         let mut stop = None;
         let mut failure = None;
+        // Set when scanimage exited before its stdout reached end of file: another process
+        // (a forked helper, or a child of a concurrent spawn) may still hold the pipe open, so
+        // the end of the process, not of the pipe, ends the batch.
+        let mut exited = None;
         loop {
             tokio::select! {
+                status = child.wait(), if exited.is_none() => {
+                    exited = Some(status.ok());
+                    let drain = async {
+                        while let Ok(Some(line)) = lines.next_line().await {
+                            match self.page(&line, pages + 1).await {
+                                Ok(page) => {
+                                    pages += 1;
+                                    if !worker.send(ScanEvent::Page(page)).await {
+                                        return Some(Stop::Dropped);
+                                    }
+                                }
+                                Err(_) => break,
+                            }
+                        }
+                        None
+                    };
+                    if let Ok(Some(s)) = tokio::time::timeout(Duration::from_secs(2), drain).await {
+                        stop = Some(s);
+                    }
+                    break;
+                }
                 line = lines.next_line() => match line {
                     Ok(Some(line)) => {
                         match self.page(&line, pages + 1).await {
@@ -734,7 +759,9 @@ impl BatchJob {
                 }
             }
         }
-        let status = if stop.is_some() {
+        let status = if let (Some(status), None) = (exited, stop.as_ref()) {
+            status
+        } else if stop.is_some() {
             terminate(&mut child, self.stop_grace).await
         } else {
             // stdout closed: the process is ending; still bound the wait.
