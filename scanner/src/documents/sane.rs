@@ -21,7 +21,7 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 
 use super::decode;
@@ -682,6 +682,33 @@ enum Stop {
 }
 
 impl BatchJob {
+    /// Delivers the pages scanimage already announced, for at most 2 s (the pipe may stay open
+    /// after the process ended). Returns false if the session was dropped meanwhile.
+    async fn drain<R: AsyncBufRead + Unpin>(
+        &self,
+        lines: &mut tokio::io::Lines<R>,
+        pages: &mut u32,
+        worker: &mut SessionWorker,
+    ) -> bool {
+        let drain = async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                match self.page(&line, *pages + 1).await {
+                    Ok(page) => {
+                        *pages += 1;
+                        if !worker.send(ScanEvent::Page(page)).await {
+                            return false;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+            true
+        };
+        tokio::time::timeout(Duration::from_secs(2), drain)
+            .await
+            .unwrap_or(true)
+    }
+
     async fn run(
         self,
         mut child: Child,
@@ -711,22 +738,8 @@ impl BatchJob {
             tokio::select! {
                 status = child.wait(), if exited.is_none() => {
                     exited = Some(status.ok());
-                    let drain = async {
-                        while let Ok(Some(line)) = lines.next_line().await {
-                            match self.page(&line, pages + 1).await {
-                                Ok(page) => {
-                                    pages += 1;
-                                    if !worker.send(ScanEvent::Page(page)).await {
-                                        return Some(Stop::Dropped);
-                                    }
-                                }
-                                Err(_) => break,
-                            }
-                        }
-                        None
-                    };
-                    if let Ok(Some(s)) = tokio::time::timeout(Duration::from_secs(2), drain).await {
-                        stop = Some(s);
+                    if !self.drain(&mut lines, &mut pages, &mut worker).await {
+                        stop = Some(Stop::Dropped);
                     }
                     break;
                 }
@@ -779,20 +792,7 @@ impl BatchJob {
         }
         // Pages finished just before a stop are on disk and announced: deliver them too.
         if stop.is_some() && failure.is_none() {
-            let drain = async {
-                while let Ok(Some(line)) = lines.next_line().await {
-                    match self.page(&line, pages + 1).await {
-                        Ok(page) => {
-                            pages += 1;
-                            if !worker.send(ScanEvent::Page(page)).await {
-                                break;
-                            }
-                        }
-                        Err(_) => break,
-                    }
-                }
-            };
-            let _ = tokio::time::timeout(Duration::from_secs(2), drain).await;
+            self.drain(&mut lines, &mut pages, &mut worker).await;
         }
         let stderr = match tokio::time::timeout(Duration::from_secs(2), stderr_task).await {
             Ok(Ok(v)) => v,
