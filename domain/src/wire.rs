@@ -278,3 +278,48 @@ mod tests {
         assert_eq!(DossierStatus::from_code(11), None);
     }
 }
+
+/// Describes a JSON error without quoting the offending value: serde's messages for wrong types
+/// and values repeat the value (`invalid type: string "Nguyễn …"`), which may be personal data
+/// and would then reach logs and HTTP answers. Field names and positions are kept.
+pub fn describe_json_error(e: &serde_json::Error) -> String {
+    let message = e.to_string();
+    let names_only = [
+        "missing field",
+        "unknown field",
+        "duplicate field",
+        "unknown variant",
+    ];
+    let what = if names_only.iter().any(|p| message.starts_with(p)) {
+        message
+            .split(" at line ")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    } else {
+        match e.classify() {
+            serde_json::error::Category::Syntax => "malformed JSON".to_owned(),
+            serde_json::error::Category::Eof => "the JSON ends too early".to_owned(),
+            serde_json::error::Category::Io => "the JSON could not be read".to_owned(),
+            serde_json::error::Category::Data => "a value has the wrong type or form".to_owned(),
+        }
+    };
+    format!("{what} (line {}, column {})", e.line(), e.column())
+}
+
+#[cfg(test)]
+mod json_error_tests {
+    use super::*;
+
+    #[test]
+    fn json_errors_never_repeat_values() {
+        let e = serde_json::from_str::<Applicant>(r#"{"full_name": 1234567890}"#).unwrap_err();
+        let d = describe_json_error(&e);
+        assert!(!d.contains("1234567890"), "{d}");
+        assert!(d.contains("line 1"), "{d}");
+        let e = serde_json::from_str::<Applicant>(r#"{"address": "x"}"#).unwrap_err();
+        assert!(describe_json_error(&e).starts_with("missing field `full_name`"));
+        let e = serde_json::from_str::<DossierStatusView>(r#"{"code": "#).unwrap_err();
+        assert!(describe_json_error(&e).contains("ends too early"));
+    }
+}

@@ -275,7 +275,10 @@ fn parse_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(&bytes).map_err(|e| {
         Failure::bad_request(
             "invalid_json",
-            format!("the request body is not valid JSON for this endpoint: {e}"),
+            format!(
+                "the request body is not valid JSON for this endpoint: {}",
+                motcua_domain::wire::describe_json_error(&e)
+            ),
         )
     })
 }

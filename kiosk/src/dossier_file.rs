@@ -39,10 +39,11 @@ impl DossierFile {
             .map_err(|e| anyhow::anyhow!("cannot read dossier file {}: {e}", path.display()))?;
         let mut file: DossierFile = serde_json::from_str(&text).map_err(|e| {
             anyhow::anyhow!(
-                "{}:{}:{}: not a valid dossier file: {e}",
+                "{}:{}:{}: not a valid dossier file: {}",
                 path.display(),
                 e.line(),
-                e.column()
+                e.column(),
+                motcua_domain::wire::describe_json_error(&e)
             )
         })?;
         let base = path.parent().unwrap_or(Path::new("."));

@@ -43,6 +43,22 @@ pub enum DeliveryError {
     BlobDamaged(String),
 }
 
+impl DeliveryError {
+    /// Failures that no retry can fix: the gateway refuses the device, or holds another
+    /// record under this dossier code or idempotency key (two kiosks sharing a sequence block,
+    /// a reinstalled kiosk), or a local document is damaged.
+    pub fn needs_technician(&self) -> bool {
+        match self {
+            Self::Gateway(e) => {
+                matches!(e.status(), Some(401 | 403))
+                    || matches!(e.code(), Some("conflict" | "idempotency_key_reused"))
+            }
+            Self::BlobDamaged(_) => true,
+            _ => false,
+        }
+    }
+}
+
 /// The delay before retry number `attempts + 1`: doubling from `initial` up to `max`, with the
 /// upper half jittered so that a fleet coming back online does not retry in lockstep.
 pub fn backoff(attempts: u32, initial: Duration, max: Duration) -> Duration {
@@ -132,18 +148,30 @@ impl Uplink {
                 }
             }
             Err(e) => {
-                let delay = backoff(
-                    entry.attempts,
-                    self.config.retry_initial,
-                    self.config.retry_max,
-                );
+                let needs_technician = e.needs_technician();
+                let delay = if needs_technician {
+                    // Retrying cannot fix it; keep trying slowly so a fix on either side is
+                    // picked up, and say so plainly in `kioskctl status`.
+                    self.config.retry_max
+                } else {
+                    backoff(
+                        entry.attempts,
+                        self.config.retry_initial,
+                        self.config.retry_max,
+                    )
+                };
+                let e = if needs_technician {
+                    format!("CẦN KỸ THUẬT VIÊN / needs a technician: {e}")
+                } else {
+                    e.to_string()
+                };
                 tracing::warn!(
                     key = %entry.idempotency_key,
                     attempt = entry.attempts + 1,
                     retry_in_ms = delay.as_millis() as u64,
                     "delivery failed: {e}"
                 );
-                if let Err(se) = self.store.record_failure(entry.id, &e.to_string(), delay) {
+                if let Err(se) = self.store.record_failure(entry.id, &e, delay) {
                     tracing::error!("cannot record the failed delivery: {se}");
                 }
             }

@@ -210,3 +210,42 @@ fn a_dossier_for_an_unknown_procedure_or_missing_file_is_refused_clearly() -> an
     assert_eq!(kiosk.status()?["pending"], 0);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_code_clash_between_two_kiosks_asks_for_a_technician_and_loses_nothing(
+) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
+    random_file(&tmp.path().join("a.pdf"), 5_000)?;
+    let json = dossier_json(tmp.path(), "1.001193", &["a.pdf"])?;
+
+    // Two kiosks provisioned by mistake with the same identity and sequence block.
+    let mut first = Kiosk::create(&tmp.path().join("k1"), &KioskSettings::new(&gateway.url()))?;
+    first.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
+    let code1 = first.ctl_ok(&["submit", json.to_str().unwrap_or_default()])?;
+    first.start_daemon()?;
+    wait_for(
+        Duration::from_secs(30),
+        "the first kiosk's delivery",
+        || Ok((first.status()?["pending"].as_u64() == Some(0)).then_some(())),
+    )?;
+    first.kill_daemon();
+
+    let mut second = Kiosk::create(&tmp.path().join("k2"), &KioskSettings::new(&gateway.url()))?;
+    second.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
+    random_file(&tmp.path().join("a.pdf"), 6_000)?;
+    let code2 = second.ctl_ok(&["submit", json.to_str().unwrap_or_default()])?;
+    assert_eq!(code1, code2, "the clash this test is about");
+    second.start_daemon()?;
+    let err = wait_for(Duration::from_secs(30), "the clash to be reported", || {
+        Ok(last_error(&second)?.filter(|e| e.contains("needs a technician")))
+    })?;
+    assert!(err.contains("409"), "{err}");
+    assert_eq!(second.status()?["pending"], 1, "the second dossier is kept");
+    assert_eq!(
+        gateway.stats().await?["dossiers"],
+        1,
+        "and not mixed up with the first"
+    );
+    Ok(())
+}
