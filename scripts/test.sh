@@ -9,13 +9,18 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian packages the tests use: PostgreSQL (gateway backend), curl (upload reference),
 # sane-utils (scanimage and SANE's test backend), zbar-tools (an independent QR reader for
-# printed receipts), fonts-dejavu-core (the receipt font).
+# printed receipts), fonts-dejavu-core (the receipt font), and the PDF tools below.
 missing=()
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
 command -v curl >/dev/null || missing+=(curl)
 command -v scanimage >/dev/null || missing+=(sane-utils)
 command -v zbarimg >/dev/null || missing+=(zbar-tools)
 [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
+# qpdf and poppler-utils check and render the PDFs of intake digitization; img2pdf and zbarimg
+# are the public-tools reference of its benchmark.
+command -v qpdf >/dev/null || missing+=(qpdf)
+command -v pdftoppm >/dev/null || missing+=(poppler-utils)
+command -v img2pdf >/dev/null || missing+=(img2pdf)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   as_root apt-get update -qq

@@ -1,1 +1,641 @@
+//! Intake page pipeline: scanned pages in, one PDF per document of a dossier out.
+//!
+//! Each page pushed into a [`PagePipeline`] goes through three steps:
+//!
+//! 1. **Blank detection** on a box-downscaled grey copy (about [`PipelineConfig::analysis_dpi`]):
+//!    pixels darker than [`BlankConfig::dark_threshold`] are counted outside a margin
+//!    ([`BlankConfig::margin`], where scanners leave edge shadows); the page is blank when they
+//!    are fewer than [`BlankConfig::max_dark_fraction`]. Averaging blocks first removes
+//!    scanner noise and dust specks; the threshold ignores bleed-through of the front side.
+//! 2. **QR decoding** of that same copy with [`FrameDecoder`]: a page carrying a
+//!    `MOTCUA-SEP1|…` code ([`Separator`]) is a separator sheet and starts a new document; it is
+//!    not part of any document. Other codes do not matter here. A page the decoder fails on is
+//!    treated as a page without codes.
+//! 3. **Compression** of the full-resolution pixels to baseline JPEG (grey or colour, as
+//!    scanned; [`PipelineConfig::jpeg_quality`]); only the JPEG bytes are kept. Before that,
+//!    paper is made pure white on grey pages ([`PipelineConfig::whiten_above`], the
+//!    "background removal" of scanner drivers): scanner noise on paper otherwise costs most of
+//!    the JPEG (measured with `bench-pipeline` on synthetic 300 dpi grey text pages at quality
+//!    75: 856 KB per page without it).
+//!
+//! Pages before the first separator form an "unsorted" document (its `separator` is `None`),
+//! blank pages are dropped. When a document is complete (next separator, or [`PagePipeline::finish`])
+//! it is written as a PDF into [`PipelineConfig::output_dir`] and its JPEGs are dropped, so
+//! memory holds at most one document's compressed pages whatever the batch length.
+//!
+//! PDFs follow Decree 30/2020 annex I: PDF 1.7 (≥ 1.4), 100 % scale (each page is exactly the
+//! scanned area: pixels / dpi × 72 pt), the JPEG embedded as `DCTDecode` without re-encoding.
+//! Colour is kept as scanned: ask the scanner for colour to get colour copies.
 
+pub mod synth;
+
+use std::path::{Path, PathBuf};
+
+use image::{DynamicImage, GrayImage};
+use motcua_domain::qr_payload::Separator;
+use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, TextStr};
+
+use crate::codes::{FrameDecoder, FrameDecoderConfig, GrayFrame};
+use crate::documents::{Page, PageContent};
+
+/// How blank pages are recognised (see the [module documentation](self)).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlankConfig {
+    /// A pixel of the downscaled grey copy darker than this (0 = black) is ink. Default 128:
+    /// well below paper with scanner noise and below most bleed-through.
+    pub dark_threshold: u8,
+    /// A page with fewer ink pixels than this fraction of the analysed area is blank.
+    /// Default 0.001 (0.1 %); one line of text is about 0.2–0.3 %.
+    pub max_dark_fraction: f64,
+    /// Fraction of width and height ignored on each side (edge shadows, punched holes).
+    /// Default 0.03.
+    pub margin: f64,
+}
+
+impl Default for BlankConfig {
+    fn default() -> Self {
+        Self {
+            dark_threshold: 128,
+            max_dark_fraction: 0.001,
+            margin: 0.03,
+        }
+    }
+}
+
+/// Settings of a [`PagePipeline`].
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Folder where PDFs are written (created if missing).
+    pub output_dir: PathBuf,
+    /// File names are `<prefix>-<document number, 3 digits>[-<dossier code>-<document index>].pdf`.
+    /// Default `"batch"`.
+    pub file_prefix: String,
+    /// JPEG quality, 1–100. Default 75.
+    pub jpeg_quality: u8,
+    /// Grey levels at or above this become pure white before JPEG compression; `None` keeps
+    /// the pixels as scanned. Default 210: paper and most bleed-through go, light form shading
+    /// (about 220) goes too, pencil and faded stamps (below 200) stay.
+    pub whiten_above: Option<u8>,
+    /// Whether [`PipelineConfig::whiten_above`] also applies to colour pages (to pixels whose
+    /// three channels are all at or above it). Default `false`: pale security backgrounds of
+    /// certificates are part of the copy.
+    pub whiten_color: bool,
+    /// Blank page detection; `None` keeps every page. Default [`BlankConfig::default`].
+    pub blank: Option<BlankConfig>,
+    /// Pages are box-downscaled by an integer factor to about this resolution before blank
+    /// detection and QR decoding. Default 150 (a 300 dpi page is analysed at half size; QR
+    /// modules of separator sheets must keep about 3 pixels after this and after the decoder's
+    /// own `max_side` limit).
+    pub analysis_dpi: u32,
+    /// QR decoder settings. Default [`FrameDecoderConfig::default`].
+    pub decoder: FrameDecoderConfig,
+    /// Pages below this resolution are refused with [`PipelineError::ResolutionTooLow`].
+    /// Default 200 (Decree 30/2020 annex I).
+    pub min_dpi: u32,
+    /// Resolution assumed by [`PagePipeline::push_page`] when the file did not say. Default 200.
+    pub default_dpi: u32,
+}
+
+impl PipelineConfig {
+    /// Defaults, writing PDFs into `output_dir`.
+    pub fn new(output_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            output_dir: output_dir.into(),
+            file_prefix: "batch".to_owned(),
+            jpeg_quality: 75,
+            whiten_above: Some(210),
+            whiten_color: false,
+            blank: Some(BlankConfig::default()),
+            analysis_dpi: 150,
+            decoder: FrameDecoderConfig::default(),
+            min_dpi: 200,
+            default_dpi: 200,
+        }
+    }
+}
+
+/// Everything that can go wrong in the pipeline.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The page's resolution is below [`PipelineConfig::min_dpi`] (or zero).
+    #[error("trang {page}: độ phân giải {dpi} dpi thấp hơn {min} dpi / page {page}: {dpi} dpi is below the required {min} dpi")]
+    ResolutionTooLow {
+        /// Batch page number (1-based).
+        page: u32,
+        /// Its resolution.
+        dpi: u32,
+        /// The minimum.
+        min: u32,
+    },
+    /// JPEG cannot hold the page (over 65 535 pixels on a side) or the page is empty.
+    #[error("page {page}: {width}×{height} pixels cannot be stored as JPEG")]
+    BadSize {
+        /// Batch page number.
+        page: u32,
+        /// Width in pixels.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+    },
+    /// The JPEG encoder failed.
+    #[error("page {page}: JPEG encoding failed: {detail}")]
+    Jpeg {
+        /// Batch page number.
+        page: u32,
+        /// The encoder's message.
+        detail: String,
+    },
+    /// A page handed to [`PagePipeline::push_page`] is a PDF, not pixels.
+    #[error("page {sequence} is a PDF document, not a raster page; store it as it is")]
+    NotRaster {
+        /// The page's sequence number in its scan session.
+        sequence: u32,
+    },
+    /// Writing a PDF (or creating the output folder) failed.
+    #[error("{action} {}: {source}", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// What happened to one pushed page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PageOutcome {
+    /// A separator sheet: it starts document number `document` (index into the result of
+    /// [`PagePipeline::finish`]) and is itself not kept.
+    Separator {
+        /// The decoded separator.
+        separator: Separator,
+        /// The document it starts.
+        document: usize,
+    },
+    /// A blank page, dropped.
+    Blank,
+    /// Added to document number `document`.
+    Added {
+        /// The document (index into the result of [`PagePipeline::finish`]).
+        document: usize,
+    },
+}
+
+/// One finished document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssembledDocument {
+    /// The separator that started it; `None` for the pages before the first separator.
+    pub separator: Option<Separator>,
+    /// The PDF; `None` when the document got no page (two separators in a row, or only
+    /// blank pages after one).
+    pub pdf_path: Option<PathBuf>,
+    /// Size of the PDF in bytes (0 without a PDF).
+    pub pdf_bytes: u64,
+    /// Batch page numbers (1-based, in push order) of its pages.
+    pub pages: Vec<u32>,
+}
+
+/// A compressed page waiting for its document to be complete.
+#[derive(Debug)]
+struct EncodedPage {
+    jpeg: Vec<u8>,
+    width: u32,
+    height: u32,
+    dpi: u32,
+    color: bool,
+}
+
+#[derive(Debug)]
+struct OpenDocument {
+    separator: Option<Separator>,
+    pages: Vec<u32>,
+    encoded: Vec<EncodedPage>,
+}
+
+/// Turns a batch of pages into documents; see the [module documentation](self).
+#[derive(Debug)]
+pub struct PagePipeline {
+    config: PipelineConfig,
+    decoder: FrameDecoder,
+    pushed: u32,
+    current: Option<OpenDocument>,
+    done: Vec<AssembledDocument>,
+    output_ready: bool,
+}
+
+impl PagePipeline {
+    /// A pipeline with these settings (the output folder is created on the first write).
+    pub fn new(config: PipelineConfig) -> Self {
+        let decoder = FrameDecoder::new(config.decoder.clone());
+        Self {
+            config,
+            decoder,
+            pushed: 0,
+            current: None,
+            done: Vec::new(),
+            output_ready: false,
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &PipelineConfig {
+        &self.config
+    }
+
+    /// Pages pushed so far (including refused ones, so numbers match the paper order).
+    pub fn pages_pushed(&self) -> u32 {
+        self.pushed
+    }
+
+    /// A page from a scan session or hot folder, at its recorded resolution (or
+    /// [`PipelineConfig::default_dpi`]). PDF pass-through documents are refused.
+    pub fn push_page(&mut self, page: Page) -> Result<PageOutcome, PipelineError> {
+        let dpi = page.resolution_dpi.unwrap_or(self.config.default_dpi);
+        match page.content {
+            PageContent::Image(img) => self.push(img, dpi),
+            PageContent::Pdf(_) => Err(PipelineError::NotRaster {
+                sequence: page.sequence,
+            }),
+        }
+    }
+
+    /// Process one page scanned at `dpi`. The page gets the next batch page number even when
+    /// it is refused.
+    pub fn push(&mut self, page: DynamicImage, dpi: u32) -> Result<PageOutcome, PipelineError> {
+        self.pushed += 1;
+        let number = self.pushed;
+        if dpi == 0 || dpi < self.config.min_dpi {
+            return Err(PipelineError::ResolutionTooLow {
+                page: number,
+                dpi,
+                min: self.config.min_dpi,
+            });
+        }
+        let (width, height) = (page.width(), page.height());
+        if width == 0 || height == 0 || width > 65_535 || height > 65_535 {
+            return Err(PipelineError::BadSize {
+                page: number,
+                width,
+                height,
+            });
+        }
+        let page = normalize(page);
+        let factor = (dpi / self.config.analysis_dpi.max(1)).max(1);
+        let small = match &page {
+            DynamicImage::ImageLuma8(g) => box_downscale(g, factor),
+            other => box_downscale(&other.to_luma8(), factor),
+        };
+
+        if let Some(blank) = &self.config.blank {
+            if is_blank(&small, blank) {
+                tracing::debug!(page = number, "pipeline: blank page dropped");
+                return Ok(PageOutcome::Blank);
+            }
+        }
+
+        if let Some(separator) = self.find_separator(&small, number) {
+            self.close_current()?;
+            let document = self.done.len();
+            self.current = Some(OpenDocument {
+                separator: Some(separator.clone()),
+                pages: Vec::new(),
+                encoded: Vec::new(),
+            });
+            tracing::info!(
+                page = number,
+                document,
+                index = separator.document_index,
+                "pipeline: separator sheet"
+            );
+            return Ok(PageOutcome::Separator {
+                separator,
+                document,
+            });
+        }
+        drop(small);
+
+        let mut page = page;
+        if let Some(level) = self.config.whiten_above {
+            whiten(&mut page, level, self.config.whiten_color);
+        }
+        let encoded = encode_jpeg(&page, dpi, self.config.jpeg_quality, number)?;
+        drop(page);
+        let document = self.done.len();
+        let current = self.current.get_or_insert_with(|| OpenDocument {
+            separator: None,
+            pages: Vec::new(),
+            encoded: Vec::new(),
+        });
+        current.pages.push(number);
+        current.encoded.push(encoded);
+        Ok(PageOutcome::Added { document })
+    }
+
+    /// Write the last document and return every document of the batch, in order.
+    pub fn finish(mut self) -> Result<Vec<AssembledDocument>, PipelineError> {
+        self.close_current()?;
+        Ok(self.done)
+    }
+
+    fn find_separator(&self, small: &GrayImage, number: u32) -> Option<Separator> {
+        match self.decoder.decode(GrayFrame::from_image(small)) {
+            Ok(codes) => codes
+                .iter()
+                .find_map(|c| Separator::parse(c.payload.as_str())),
+            Err(error) => {
+                tracing::warn!(page = number, %error, "pipeline: QR decoding failed; page kept as a document page");
+                None
+            }
+        }
+    }
+
+    /// Write the open document (if any) and drop its JPEGs.
+    fn close_current(&mut self) -> Result<(), PipelineError> {
+        let Some(doc) = self.current.take() else {
+            return Ok(());
+        };
+        let number = self.done.len() + 1;
+        let (pdf_path, pdf_bytes) = if doc.encoded.is_empty() {
+            (None, 0)
+        } else {
+            self.ensure_output()?;
+            let mut name = format!("{}-{number:03}", self.config.file_prefix);
+            if let Some(s) = &doc.separator {
+                name.push_str(&format!("-{}-{:02}", s.dossier_code, s.document_index));
+            }
+            name.push_str(".pdf");
+            let path = self.config.output_dir.join(sanitize(&name));
+            let title = match &doc.separator {
+                Some(s) => format!("{} – {}", s.dossier_code, s.document_name),
+                None => "Chưa phân loại / unsorted".to_owned(),
+            };
+            let bytes = build_pdf(&doc.encoded, &title);
+            write_atomically(&path, &bytes)?;
+            (Some(path), bytes.len() as u64)
+        };
+        tracing::info!(
+            document = number - 1,
+            pages = doc.pages.len(),
+            bytes = pdf_bytes,
+            "pipeline: document assembled"
+        );
+        self.done.push(AssembledDocument {
+            separator: doc.separator,
+            pdf_path,
+            pdf_bytes,
+            pages: doc.pages,
+        });
+        Ok(())
+    }
+
+    fn ensure_output(&mut self) -> Result<(), PipelineError> {
+        if !self.output_ready {
+            std::fs::create_dir_all(&self.config.output_dir).map_err(|source| {
+                PipelineError::Io {
+                    action: "creating the output folder",
+                    path: self.config.output_dir.clone(),
+                    source,
+                }
+            })?;
+            self.output_ready = true;
+        }
+        Ok(())
+    }
+}
+
+/// Grey stays grey (8 bits), everything else becomes 8-bit RGB.
+fn normalize(page: DynamicImage) -> DynamicImage {
+    match page {
+        DynamicImage::ImageLuma8(_) | DynamicImage::ImageRgb8(_) => page,
+        DynamicImage::ImageLuma16(_)
+        | DynamicImage::ImageLumaA8(_)
+        | DynamicImage::ImageLumaA16(_) => DynamicImage::ImageLuma8(page.to_luma8()),
+        other => DynamicImage::ImageRgb8(other.to_rgb8()),
+    }
+}
+
+/// Pixels at or above `level` become 255 (colour pixels only with `color`, when all three
+/// channels are).
+fn whiten(page: &mut DynamicImage, level: u8, color: bool) {
+    match page {
+        DynamicImage::ImageLuma8(g) => {
+            for p in g.iter_mut() {
+                if *p >= level {
+                    *p = 255;
+                }
+            }
+        }
+        DynamicImage::ImageRgb8(c) if color => {
+            for p in c.chunks_exact_mut(3) {
+                if p.iter().all(|&v| v >= level) {
+                    p.fill(255);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Averages `factor × factor` blocks.
+fn box_downscale(img: &GrayImage, factor: u32) -> GrayImage {
+    if factor <= 1 {
+        return img.clone();
+    }
+    let f = factor as usize;
+    let (w, h) = (img.width() as usize, img.height() as usize);
+    let (nw, nh) = ((w / f).max(1), (h / f).max(1));
+    if w < f || h < f {
+        return img.clone();
+    }
+    let src = img.as_raw();
+    let mut out = vec![0u8; nw * nh];
+    let mut sums = vec![0u32; nw];
+    let area = (f * f) as u32;
+    for (oy, out_row) in out.chunks_exact_mut(nw).enumerate() {
+        sums.iter_mut().for_each(|s| *s = 0);
+        for y in oy * f..oy * f + f {
+            let row = &src[y * w..y * w + nw * f];
+            for (s, block) in sums.iter_mut().zip(row.chunks_exact(f)) {
+                *s += block.iter().map(|&p| u32::from(p)).sum::<u32>();
+            }
+        }
+        for (o, s) in out_row.iter_mut().zip(&sums) {
+            *o = (s / area) as u8;
+        }
+    }
+    GrayImage::from_raw(nw as u32, nh as u32, out).unwrap_or_else(|| img.clone())
+}
+
+/// Whether a (downscaled, grey) page is blank by `config`.
+pub fn is_blank(small: &GrayImage, config: &BlankConfig) -> bool {
+    let (w, h) = (small.width() as usize, small.height() as usize);
+    let margin = config.margin.clamp(0.0, 0.45);
+    let (mx, my) = ((w as f64 * margin) as usize, (h as f64 * margin) as usize);
+    let (x0, x1, y0, y1) = (mx, w - mx, my, h - my);
+    if x1 <= x0 || y1 <= y0 {
+        return true;
+    }
+    let raw = small.as_raw();
+    let dark: usize = (y0..y1)
+        .map(|y| {
+            raw[y * w + x0..y * w + x1]
+                .iter()
+                .filter(|&&p| p < config.dark_threshold)
+                .count()
+        })
+        .sum();
+    let area = (x1 - x0) * (y1 - y0);
+    (dark as f64) < config.max_dark_fraction * area as f64
+}
+
+fn encode_jpeg(
+    page: &DynamicImage,
+    dpi: u32,
+    quality: u8,
+    number: u32,
+) -> Result<EncodedPage, PipelineError> {
+    let (width, height) = (page.width(), page.height());
+    let (data, color_type, color) = match page {
+        DynamicImage::ImageLuma8(g) => (g.as_raw(), jpeg_encoder::ColorType::Luma, false),
+        DynamicImage::ImageRgb8(c) => (c.as_raw(), jpeg_encoder::ColorType::Rgb, true),
+        _ => unreachable!("normalize() leaves only Luma8 and Rgb8"),
+    };
+    let mut jpeg = Vec::with_capacity(256 * 1024);
+    let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, quality.clamp(1, 100));
+    encoder.set_optimized_huffman_tables(true);
+    encoder.set_density(jpeg_encoder::PixelDensity::dpi(
+        u16::try_from(dpi).unwrap_or(u16::MAX),
+    ));
+    encoder
+        .encode(data, width as u16, height as u16, color_type)
+        .map_err(|e| PipelineError::Jpeg {
+            page: number,
+            detail: e.to_string(),
+        })?;
+    Ok(EncodedPage {
+        jpeg,
+        width,
+        height,
+        dpi,
+        color,
+    })
+}
+
+/// A PDF with one page per JPEG, each at 100 % scale.
+fn build_pdf(pages: &[EncodedPage], title: &str) -> Vec<u8> {
+    let capacity = pages.iter().map(|p| p.jpeg.len() + 1024).sum::<usize>() + 4096;
+    let mut pdf = Pdf::with_capacity(capacity);
+    let catalog_id = Ref::new(1);
+    let tree_id = Ref::new(2);
+    let info_id = Ref::new(3);
+    let page_ids: Vec<Ref> = (0..pages.len())
+        .map(|i| Ref::new(4 + 3 * i as i32))
+        .collect();
+    pdf.catalog(catalog_id).pages(tree_id);
+    pdf.pages(tree_id)
+        .kids(page_ids.iter().copied())
+        .count(pages.len() as i32);
+    pdf.document_info(info_id)
+        .title(TextStr(title))
+        .producer(TextStr("motcua-scanner"));
+    let image_name = Name(b"Im0");
+    for (page, &page_id) in pages.iter().zip(&page_ids) {
+        let image_id = Ref::new(page_id.get() + 1);
+        let content_id = Ref::new(page_id.get() + 2);
+        let w_pt = page.width as f32 * 72.0 / page.dpi as f32;
+        let h_pt = page.height as f32 * 72.0 / page.dpi as f32;
+
+        let mut image = pdf.image_xobject(image_id, &page.jpeg);
+        image.filter(Filter::DctDecode);
+        image.width(page.width as i32);
+        image.height(page.height as i32);
+        if page.color {
+            image.color_space().device_rgb();
+        } else {
+            image.color_space().device_gray();
+        }
+        image.bits_per_component(8);
+        image.finish();
+
+        let mut content = Content::new();
+        content.save_state();
+        content.transform([w_pt, 0.0, 0.0, h_pt, 0.0, 0.0]);
+        content.x_object(image_name);
+        content.restore_state();
+        pdf.stream(content_id, &content.finish());
+
+        let mut p = pdf.page(page_id);
+        p.media_box(Rect::new(0.0, 0.0, w_pt, h_pt));
+        p.parent(tree_id);
+        p.contents(content_id);
+        p.resources().x_objects().pair(image_name, image_id);
+        p.finish();
+    }
+    pdf.finish()
+}
+
+/// Keeps letters, digits, `.`, `-` and `_`; anything else becomes `_`.
+fn sanitize(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Writes into `<path>.part`, syncs, then renames, so a half-written PDF never carries the
+/// final name.
+fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
+    use std::io::Write;
+    let tmp = path.with_extension("pdf.part");
+    let io = |action: &'static str, p: &Path| {
+        let p = p.to_path_buf();
+        move |source| PipelineError::Io {
+            action,
+            path: p,
+            source,
+        }
+    };
+    let mut file = std::fs::File::create(&tmp).map_err(io("creating", &tmp))?;
+    file.write_all(bytes).map_err(io("writing", &tmp))?;
+    file.sync_all().map_err(io("syncing", &tmp))?;
+    drop(file);
+    std::fs::rename(&tmp, path).map_err(io("renaming into", path))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noise_is_not_ink_but_a_line_of_text_is() {
+        let cfg = BlankConfig::default();
+        let mut page = GrayImage::from_pixel(800, 1100, image::Luma([235]));
+        crate::codes::synth::add_noise(&mut page, 20, 7);
+        assert!(is_blank(&page, &cfg));
+        for y in 500..512 {
+            for x in 100..700 {
+                if (x / 3) % 2 == 0 {
+                    page.put_pixel(x, y, image::Luma([30]));
+                }
+            }
+        }
+        assert!(!is_blank(&page, &cfg));
+    }
+
+    #[test]
+    fn file_names_are_safe() {
+        assert_eq!(
+            sanitize("b-001-000.17.22.H56/x y.pdf"),
+            "b-001-000.17.22.H56_x_y.pdf"
+        );
+    }
+}
