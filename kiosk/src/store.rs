@@ -225,6 +225,14 @@ fn db_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
     }
 }
 
+/// Whether SQLite said another connection holds a lock.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -234,26 +242,47 @@ impl Store {
     pub fn open(data_dir: &Path, min_free_bytes: u64) -> StoreResult<Self> {
         std::fs::create_dir_all(data_dir).map_err(io_err(data_dir))?;
         let db_path = data_dir.join("kiosk.sqlite3");
-        let db = |source| StoreError::Database {
-            path: db_path.clone(),
-            source,
+        // Switching a new database to WAL and migrating it take locks that SQLite's busy
+        // handler does not always wait for when kioskd and kioskctl open the store together:
+        // retry the whole setup for a while instead of failing a citizen's submission.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let conn = loop {
+            match Self::setup(&db_path) {
+                Err(StoreError::Database { source, .. })
+                    if is_busy(&source) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20 + rand::random::<u64>() % 30));
+                }
+                other => break other?,
+            }
         };
-        let mut conn = Connection::open(&db_path).map_err(db)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
+        let blobs = BlobStore::open(data_dir, min_free_bytes)?;
+        Ok(Self {
+            conn,
+            db_path,
+            blobs,
+        })
+    }
+
+    fn setup(db_path: &Path) -> StoreResult<Connection> {
+        let db = db_err(db_path);
+        let mut conn = Connection::open(db_path).map_err(&db)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(&db)?;
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db)?;
+            .map_err(&db)?;
         conn.pragma_update(None, "synchronous", "FULL")
-            .map_err(db)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(db)?;
+            .map_err(&db)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(&db)?;
         // Purged personal data must not linger in free pages.
         conn.pragma_update(None, "secure_delete", "ON")
-            .map_err(db)?;
+            .map_err(&db)?;
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
+            .map_err(&db)?;
         let version: usize = tx
             .pragma_query_value(None, "user_version", |r| r.get(0))
-            .map_err(db)?;
+            .map_err(&db)?;
         if version > MIGRATIONS.len() {
             return Err(StoreError::Corrupt {
                 what: db_path.display().to_string(),
@@ -264,17 +293,12 @@ impl Store {
             });
         }
         for sql in &MIGRATIONS[version..] {
-            tx.execute_batch(sql).map_err(db)?;
+            tx.execute_batch(sql).map_err(&db)?;
         }
         tx.pragma_update(None, "user_version", MIGRATIONS.len())
-            .map_err(db)?;
-        tx.commit().map_err(db)?;
-        let blobs = BlobStore::open(data_dir, min_free_bytes)?;
-        Ok(Self {
-            conn,
-            db_path,
-            blobs,
-        })
+            .map_err(&db)?;
+        tx.commit().map_err(&db)?;
+        Ok(conn)
     }
 
     /// The blob files.
