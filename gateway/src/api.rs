@@ -413,8 +413,13 @@ async fn health() -> Json<Health> {
         (status = 200, body = EnrollResponse),
         (status = 400, body = ApiError, description = "invalid body or device id"),
         (status = 403, body = ApiError, description = "wrong enrolment key"),
+        (status = 409, body = ApiError, description = "already enrolled: re-enrolling needs the admin key as bearer token"),
     ))]
-async fn enroll(State(state): State<AppState>, body: Result<Bytes, BytesRejection>) -> ApiResult {
+async fn enroll(
+    State(state): State<AppState>,
+    admin: Result<Admin, Failure>,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
     let req: EnrollRequest = parse_json(body)?;
     let id = req.device_id.trim();
     if id.is_empty()
@@ -442,11 +447,23 @@ async fn enroll(State(state): State<AppState>, body: Result<Bytes, BytesRejectio
         rand::rng().fill_bytes(&mut bytes);
         hex::encode(bytes)
     };
-    state
+    // Re-enrolling a known device replaces its token, which would cut off the real kiosk: only
+    // the province's admin may allow that (the enrolment key is shared by its technicians).
+    let stored = state
         .0
         .store
-        .enroll(id, &sha256_hex(token.as_bytes()), &now_vn())
+        .enroll(id, &sha256_hex(token.as_bytes()), &now_vn(), admin.is_ok())
         .await?;
+    if !stored {
+        return Err(Failure::new(
+            StatusCode::CONFLICT,
+            "already_enrolled",
+            format!(
+                "device {id} is already enrolled; re-enrolling it needs the province's admin key \
+                 (kioskctl enroll --admin-key …)"
+            ),
+        ));
+    }
     tracing::info!(device_id = id, "device enrolled");
     Ok(Json(EnrollResponse {
         device_id: id.to_string(),

@@ -197,19 +197,26 @@ impl Harness {
     }
 
     async fn enroll(&self, device: &str) -> String {
-        let r = self
-            .req(Method::POST, "/v1/devices/enroll", None)
+        self.enroll_with(device, None).await
+    }
+
+    async fn enroll_with(&self, device: &str, auth: Option<&str>) -> String {
+        let r = self.enroll_request(device, auth).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: EnrollResponse = r.json().await.expect("enroll body");
+        assert_eq!(body.device_id, device);
+        body.token
+    }
+
+    async fn enroll_request(&self, device: &str, auth: Option<&str>) -> reqwest::Response {
+        self.req(Method::POST, "/v1/devices/enroll", auth)
             .json(&EnrollRequest {
                 device_id: device.into(),
                 enrollment_key: ENROLL_KEY.into(),
             })
             .send()
             .await
-            .expect("enroll request");
-        assert_eq!(r.status(), StatusCode::OK);
-        let body: EnrollResponse = r.json().await.expect("enroll body");
-        assert_eq!(body.device_id, device);
-        body.token
+            .expect("enroll request")
     }
 
     async fn stats(&self) -> Value {
@@ -437,8 +444,19 @@ async fn health_and_enrolment(backend: Backend) {
         .expect("catalog");
     assert_eq!(r.status(), StatusCode::OK);
 
-    // Re-enrolment issues a new token and revokes the old one.
-    let second = h.enroll("KIOSK-1").await;
+    // The enrolment key alone cannot take over a known device.
+    let r = h.enroll_request("KIOSK-1", None).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(r).await, "already_enrolled");
+    let r = h
+        .req(Method::GET, "/v1/catalog", Some(&first))
+        .send()
+        .await
+        .expect("catalog");
+    assert_eq!(r.status(), StatusCode::OK, "the real kiosk keeps working");
+
+    // Re-enrolment allowed by the admin issues a new token and revokes the old one.
+    let second = h.enroll_with("KIOSK-1", Some(ADMIN_KEY)).await;
     assert_ne!(first, second);
     let r = h
         .req(Method::GET, "/v1/catalog", Some(&first))

@@ -155,14 +155,15 @@ impl GatewayClient {
         })
     }
 
-    /// Enrols this device with the province's enrolment key; returns the device token.
+    /// Enrols this device with the province's enrolment key; returns the device token. A
+    /// client built with the admin key as its token may re-enrol an already enrolled device.
     pub async fn enroll(
         &self,
         device_id: &str,
         enrollment_key: &str,
     ) -> Result<String, GatewayError> {
         let url = self.url("/v1/devices/enroll");
-        let rb = self.http.post(&url).json(&EnrollRequest {
+        let rb = self.request(Method::POST, &url).json(&EnrollRequest {
             device_id: device_id.to_owned(),
             enrollment_key: enrollment_key.to_owned(),
         });

@@ -232,7 +232,18 @@ async fn a_code_clash_between_two_kiosks_asks_for_a_technician_and_loses_nothing
     first.kill_daemon();
 
     let mut second = Kiosk::create(&tmp.path().join("k2"), &KioskSettings::new(&gateway.url()))?;
-    second.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
+    // The enrolment key alone cannot take over the first kiosk's identity…
+    let refused = second.ctl(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("already enrolled"));
+    // …the province's admin can allow it (here: the mistake this test is about).
+    second.ctl_ok(&[
+        "enroll",
+        "--enrollment-key",
+        ENROLLMENT_KEY,
+        "--admin-key",
+        motcua_tests::ADMIN_KEY,
+    ])?;
     random_file(&tmp.path().join("a.pdf"), 6_000)?;
     let code2 = second.ctl_ok(&["submit", json.to_str().unwrap_or_default()])?;
     assert_eq!(code1, code2, "the clash this test is about");

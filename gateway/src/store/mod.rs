@@ -138,14 +138,16 @@ impl Store {
         }
     }
 
-    /// Records a device and the hash of its new token, replacing any earlier token.
+    /// Records a device and the hash of its new token. An already enrolled device keeps its
+    /// token unless `replace` (the admin allowed a re-enrolment); returns whether it was stored.
     pub async fn enroll(
         &self,
         device_id: &str,
         token_sha256: &str,
         now: &str,
-    ) -> Result<(), GatewayError> {
-        dispatch!(self, s => s.enroll(device_id, token_sha256, now))
+        replace: bool,
+    ) -> Result<bool, GatewayError> {
+        dispatch!(self, s => s.enroll(device_id, token_sha256, now, replace))
     }
 
     /// The device a token hash belongs to.

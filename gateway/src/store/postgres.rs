@@ -114,17 +114,21 @@ impl PgStore {
         device_id: &str,
         token_sha256: &str,
         now: &str,
-    ) -> Result<(), GatewayError> {
+        replace: bool,
+    ) -> Result<bool, GatewayError> {
+        let sql = if replace {
+            "INSERT INTO devices (device_id, token_sha256, enrolled_at) VALUES ($1, $2, $3)
+             ON CONFLICT (device_id) DO UPDATE SET token_sha256 = excluded.token_sha256,
+             enrolled_at = excluded.enrolled_at"
+        } else {
+            "INSERT INTO devices (device_id, token_sha256, enrolled_at) VALUES ($1, $2, $3)
+             ON CONFLICT (device_id) DO NOTHING"
+        };
         self.client()
             .await?
-            .execute(
-                "INSERT INTO devices (device_id, token_sha256, enrolled_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (device_id) DO UPDATE SET token_sha256 = excluded.token_sha256,
-                 enrolled_at = excluded.enrolled_at",
-                &[&device_id, &token_sha256, &now],
-            )
+            .execute(sql, &[&device_id, &token_sha256, &now])
             .await
-            .map(|_| ())
+            .map(|n| n == 1)
             .map_err(self.err("record the device enrolment"))
     }
 

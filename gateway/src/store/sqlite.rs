@@ -77,20 +77,23 @@ impl SqliteStore {
         device_id: &str,
         token_sha256: &str,
         now: &str,
-    ) -> Result<(), GatewayError> {
+        replace: bool,
+    ) -> Result<bool, GatewayError> {
         let (d, t, n) = (
             device_id.to_string(),
             token_sha256.to_string(),
             now.to_string(),
         );
         self.call("record the device enrolment", move |c| {
-            c.execute(
+            let sql = if replace {
                 "INSERT INTO devices (device_id, token_sha256, enrolled_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (device_id) DO UPDATE SET token_sha256 = excluded.token_sha256,
-                 enrolled_at = excluded.enrolled_at",
-                params![d, t, n],
-            )
-            .map(|_| ())
+                 enrolled_at = excluded.enrolled_at"
+            } else {
+                "INSERT INTO devices (device_id, token_sha256, enrolled_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (device_id) DO NOTHING"
+            };
+            c.execute(sql, params![d, t, n]).map(|n| n == 1)
         })
         .await
     }

@@ -67,6 +67,10 @@ enum Command {
         /// The enrolment key given to the technician.
         #[arg(long, env = "MOTCUA_ENROLLMENT_KEY")]
         enrollment_key: String,
+        /// The province's admin key, needed only to re-enrol a device id that is already
+        /// enrolled (a replaced disk); it revokes the old token.
+        #[arg(long, env = "MOTCUA_ADMIN_KEY")]
+        admin_key: Option<String>,
     },
     /// Issue a queue ticket for a service area (prints the ticket number).
     Ticket {
@@ -208,7 +212,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let n = open(&config)?.retry_now()?;
             println!("{n} mục sẽ được gửi lại ngay / entries will be retried now");
         }
-        Command::Enroll { enrollment_key } => enroll(&config, &enrollment_key)?,
+        Command::Enroll {
+            enrollment_key,
+            admin_key,
+        } => enroll(&config, &enrollment_key, admin_key)?,
         Command::Devices { json } => devices(&config, json)?,
         Command::Reprint { code } => {
             let store = open(&config)?;
@@ -353,11 +360,12 @@ fn selftest(config: &KioskConfig, code_timeout: u64, json: bool) -> anyhow::Resu
     Ok(())
 }
 
-fn enroll(config: &KioskConfig, key: &str) -> anyhow::Result<()> {
+fn enroll(config: &KioskConfig, key: &str, admin_key: Option<String>) -> anyhow::Result<()> {
     let runtime = runtime()?;
+    // The admin key, when given, goes as the bearer token: it allows re-enrolling a known id.
     let client = GatewayClient::new(
         &config.uplink.gateway_url,
-        None,
+        admin_key,
         config.uplink.request_timeout,
     )?;
     let token = runtime.block_on(client.enroll(&config.device.id, key))?;
