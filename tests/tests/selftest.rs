@@ -55,16 +55,22 @@ source = "adf"
     Ok(path)
 }
 
-#[test]
-fn selftest_prints_reads_and_scans_then_reports_a_printer_fault() -> anyhow::Result<()> {
-    let tmp = tempfile::tempdir()?;
-    let mut config = EmulatorConfig::new(tmp.path().join("slips"));
+/// An 80 mm printer emulator on a local TCP port, writing its slips under `dir/slips`.
+fn tcp_printer(dir: &std::path::Path) -> anyhow::Result<(Emulator, String)> {
+    let mut config = EmulatorConfig::new(dir.join("slips"));
     config.pty = false;
     let emulator = Emulator::start(config)?;
     let addr = emulator
         .tcp_addr()
         .map(|a| a.to_string())
         .unwrap_or_default();
+    Ok((emulator, addr))
+}
+
+#[test]
+fn selftest_prints_reads_and_scans_then_reports_a_printer_fault() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let (emulator, addr) = tcp_printer(tmp.path())?;
     let (mut reader_master, reader_slave) = TTYPort::pair()?;
     let reader_path = reader_slave.name().unwrap_or_default();
     let config = write_config(tmp.path(), &addr, &reader_path)?;
@@ -159,13 +165,7 @@ fn selftest_prints_reads_and_scans_then_reports_a_printer_fault() -> anyhow::Res
 #[test]
 fn devices_lists_configuration_and_printer_state() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
-    let mut config = EmulatorConfig::new(tmp.path().join("slips"));
-    config.pty = false;
-    let emulator = Emulator::start(config)?;
-    let addr = emulator
-        .tcp_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
+    let (emulator, addr) = tcp_printer(tmp.path())?;
     let config = write_config(tmp.path(), &addr, "/dev/ttyACM-none")?;
     emulator.set_cover_open(true);
     let out = Command::new(bin("kioskctl"))
