@@ -10,6 +10,7 @@ pub mod config;
 pub mod devices;
 pub mod dossier_file;
 pub mod error;
+pub mod flows;
 pub mod gateway_client;
 pub mod logging;
 pub mod receipt;

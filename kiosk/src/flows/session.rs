@@ -1,0 +1,496 @@
+//! The kiosk's screen session: which flow a citizen is in, the language, and the idle timeout
+//! that sends everything home and forgets the citizen.
+
+use std::sync::Arc;
+
+use motcua_domain::catalog::Catalog;
+use motcua_domain::cccd;
+use motcua_domain::qr_payload::dossier_code_in;
+use motcua_domain::rating::RatingScale;
+
+use super::lookup::{LookupEffect, LookupEvent, LookupFlow};
+use super::rating::{RatingEffect, RatingEvent, RatingFlow};
+use super::staff::{PinGuard, PinPolicy, Role, StaffEffect, StaffEvent, StaffFlow};
+use super::submission::{Step, SubmissionEffect, SubmissionEvent, SubmissionFlow};
+use super::ticket::{ServiceArea, TicketEffect, TicketEvent, TicketFlow};
+use super::{Lang, Message};
+
+/// Idle timeout settings (`[ui]` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdlePolicy {
+    /// Inactivity after which the session is wiped, ms (default 60 s).
+    pub timeout_ms: u64,
+    /// How long before the wipe the warning shows, ms (default 10 s).
+    pub warning_ms: u64,
+}
+
+impl Default for IdlePolicy {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 60_000,
+            warning_ms: 10_000,
+        }
+    }
+}
+
+/// What the kiosk offers (from the config and the catalog).
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// The procedures.
+    pub catalog: Arc<Catalog>,
+    /// Queue areas.
+    pub areas: Vec<ServiceArea>,
+    /// Rating scale.
+    pub rating_scale: RatingScale,
+    /// Idle timeout.
+    pub idle: IdlePolicy,
+    /// PINs.
+    pub pins: PinPolicy,
+}
+
+/// The screen the session is on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Screen {
+    /// The home screen with the four choices.
+    Home,
+    /// Submitting a dossier.
+    Submission(Box<SubmissionFlow>),
+    /// Taking a queue ticket.
+    Ticket(TicketFlow),
+    /// Looking up a dossier.
+    Lookup(LookupFlow),
+    /// Rating a transaction.
+    Rating(RatingFlow),
+    /// Staff or technician screens.
+    Staff(StaffFlow),
+}
+
+/// What a citizen (or officer) did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// Home screen choice: `submit`, `ticket`, `lookup`, `rate`, `staff`, `technician`.
+    Open(String),
+    /// Back to the home screen (the Home button): the session is wiped.
+    Home,
+    /// Switch the language.
+    Language(Lang),
+    /// "I am still here" on the idle warning.
+    StillHere,
+    /// A code reader delivered a payload (ID card, receipt, ticket).
+    CodeScanned(String),
+    /// Rate the ticket or dossier of the flow just finished.
+    RateThis,
+    /// Submission flow event.
+    Submission(SubmissionEvent),
+    /// Ticket flow event.
+    Ticket(TicketEvent),
+    /// Lookup flow event.
+    Lookup(LookupEvent),
+    /// Rating flow event.
+    Rating(RatingEvent),
+    /// Staff screens event.
+    Staff(StaffEvent),
+}
+
+/// What the services must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// For the submission flow.
+    Submission(SubmissionEffect),
+    /// For the ticket flow.
+    Ticket(TicketEffect),
+    /// For the lookup flow.
+    Lookup(LookupEffect),
+    /// For the rating flow.
+    Rating(RatingEffect),
+    /// For the staff screens.
+    Staff(StaffEffect),
+    /// Stop any scan and delete every file of the session (scanned pages).
+    WipeSessionFiles,
+}
+
+/// The session state.
+#[derive(Debug, Clone)]
+pub struct Session {
+    settings: SessionSettings,
+    /// The language.
+    pub lang: Lang,
+    /// The screen.
+    pub screen: Screen,
+    /// A notice for the home screen (e.g. an unreadable code), cleared on the next touch.
+    pub notice: Option<Message>,
+    last_activity_ms: u64,
+    pin_guard: PinGuard,
+}
+
+impl Session {
+    /// A session on the home screen at time `now_ms`.
+    pub fn new(settings: SessionSettings, now_ms: u64) -> Self {
+        Self {
+            settings,
+            lang: Lang::Vi,
+            screen: Screen::Home,
+            notice: None,
+            last_activity_ms: now_ms,
+            pin_guard: PinGuard::default(),
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &SessionSettings {
+        &self.settings
+    }
+
+    /// Replaces the catalog (a newer one arrived); used from the next flow on.
+    pub fn set_catalog(&mut self, catalog: Arc<Catalog>) {
+        self.settings.catalog = catalog;
+    }
+
+    /// Seconds left before the wipe, when the warning is due (`None` otherwise).
+    pub fn idle_warning(&self, now_ms: u64) -> Option<u64> {
+        if !self.holds_anything() {
+            return None;
+        }
+        let idle = now_ms.saturating_sub(self.last_activity_ms);
+        let IdlePolicy {
+            timeout_ms,
+            warning_ms,
+        } = self.settings.idle;
+        (idle + warning_ms >= timeout_ms && idle < timeout_ms)
+            .then(|| (timeout_ms - idle).div_ceil(1000))
+    }
+
+    /// Whether there is anything to forget (a flow open, English chosen, a notice).
+    pub fn holds_anything(&self) -> bool {
+        self.screen != Screen::Home || self.lang != Lang::Vi || self.notice.is_some()
+    }
+
+    /// The passage of time: wipes the session after the idle timeout. Never counts as activity.
+    pub fn tick(&mut self, now_ms: u64) -> Vec<Effect> {
+        let idle = now_ms.saturating_sub(self.last_activity_ms);
+        // A running scan or a receipt being printed is activity of the kiosk for the citizen.
+        if self.busy() {
+            self.last_activity_ms = now_ms;
+            return Vec::new();
+        }
+        if idle >= self.settings.idle.timeout_ms && self.holds_anything() {
+            tracing::info!("idle timeout: session wiped");
+            return self.wipe();
+        }
+        Vec::new()
+    }
+
+    fn busy(&self) -> bool {
+        match &self.screen {
+            Screen::Submission(f) => f.scanning.is_some() || f.step == Step::Submitting,
+            _ => false,
+        }
+    }
+
+    /// Forgets the citizen: home screen, Vietnamese, no flow state, session files deleted.
+    pub fn wipe(&mut self) -> Vec<Effect> {
+        self.screen = Screen::Home;
+        self.lang = Lang::Vi;
+        self.notice = None;
+        vec![Effect::WipeSessionFiles]
+    }
+
+    /// Applies a touch or a device event at `now_ms`.
+    pub fn handle(&mut self, event: Event, now_ms: u64) -> Vec<Effect> {
+        let from_person = !matches!(
+            event,
+            Event::Submission(
+                SubmissionEvent::Page { .. }
+                    | SubmissionEvent::ScanEnded(_)
+                    | SubmissionEvent::Accepted { .. }
+                    | SubmissionEvent::Refused(_)
+                    | SubmissionEvent::Printed(_)
+            ) | Event::Ticket(
+                TicketEvent::Issued(_) | TicketEvent::IssueFailed(_) | TicketEvent::Printed(_)
+            ) | Event::Lookup(LookupEvent::Answer(_))
+                | Event::Rating(RatingEvent::Saved(_))
+                | Event::Staff(StaffEvent::Status(_) | StaffEvent::PrinterTested(_))
+        );
+        if from_person {
+            self.last_activity_ms = now_ms;
+            if !matches!(event, Event::StillHere) {
+                self.notice = None;
+            }
+        }
+        match event {
+            Event::Open(what) => self.open(&what),
+            Event::Home => self.wipe(),
+            Event::Language(lang) => {
+                self.lang = lang;
+                Vec::new()
+            }
+            Event::StillHere => Vec::new(),
+            Event::CodeScanned(payload) => self.code_scanned(&payload),
+            Event::RateThis => {
+                let transaction = match &self.screen {
+                    Screen::Ticket(t) => t.ticket().map(|t| t.ticket_id.clone()),
+                    Screen::Submission(s) => s.accepted.as_ref().map(|a| a.code.clone()),
+                    _ => None,
+                };
+                if let Some(t) = transaction {
+                    self.screen = Screen::Rating(RatingFlow::for_transaction(
+                        self.settings.rating_scale,
+                        &t,
+                    ));
+                }
+                Vec::new()
+            }
+            Event::Submission(e) => match &mut self.screen {
+                Screen::Submission(f) => wrap(f.handle(e), Effect::Submission),
+                // Pages of a scan that outlived its session: delete them.
+                _ => match e {
+                    SubmissionEvent::Page { page, .. } => vec![Effect::Submission(
+                        SubmissionEffect::DeletePages(vec![page.path]),
+                    )],
+                    _ => Vec::new(),
+                },
+            },
+            Event::Ticket(e) => match &mut self.screen {
+                Screen::Ticket(f) => wrap(f.handle(e), Effect::Ticket),
+                _ => Vec::new(),
+            },
+            Event::Lookup(e) => match &mut self.screen {
+                Screen::Lookup(f) => wrap(f.handle(e), Effect::Lookup),
+                _ => Vec::new(),
+            },
+            Event::Rating(e) => match &mut self.screen {
+                Screen::Rating(f) => wrap(f.handle(e), Effect::Rating),
+                _ => Vec::new(),
+            },
+            Event::Staff(e) => match &mut self.screen {
+                Screen::Staff(f) => wrap(
+                    f.handle(e, &self.settings.pins, &mut self.pin_guard, now_ms),
+                    Effect::Staff,
+                ),
+                _ => Vec::new(),
+            },
+        }
+    }
+
+    fn open(&mut self, what: &str) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if self.screen != Screen::Home {
+            // Leaving a flow for another forgets the first.
+            effects.push(Effect::WipeSessionFiles);
+        }
+        self.screen = match what {
+            "submit" => Screen::Submission(Box::new(SubmissionFlow::new(
+                self.settings.catalog.clone(),
+            ))),
+            "ticket" => Screen::Ticket(TicketFlow::new(self.settings.areas.clone())),
+            "lookup" => Screen::Lookup(LookupFlow::default()),
+            "rate" => Screen::Rating(RatingFlow::new(self.settings.rating_scale)),
+            "staff" => Screen::Staff(StaffFlow::new(Role::Staff)),
+            "technician" => Screen::Staff(StaffFlow::new(Role::Technician)),
+            _ => return effects,
+        };
+        effects
+    }
+
+    /// Routes a scanned payload to what the current screen can use.
+    fn code_scanned(&mut self, payload: &str) -> Vec<Effect> {
+        let looks_like_card = {
+            let t = payload.trim_start_matches('\u{feff}').trim();
+            t.len() > 12 && t.as_bytes()[..12].iter().all(u8::is_ascii_digit)
+        };
+        match &mut self.screen {
+            Screen::Submission(f) if matches!(f.step, Step::Identify | Step::Form) => {
+                let event = match cccd::parse(payload) {
+                    Ok(card) => SubmissionEvent::Card(Box::new(card)),
+                    Err(e) => SubmissionEvent::BadCard(Message::new(
+                        format!("Không đọc được thẻ căn cước: {}. Vui lòng quét lại hoặc nhập tay.", e.message_vi()),
+                        format!("The ID card could not be read: {e}. Please scan again or type your details."),
+                    )),
+                };
+                wrap(f.handle(event), Effect::Submission)
+            }
+            Screen::Lookup(f) => match dossier_code_in(payload) {
+                Some(code) => wrap(
+                    f.handle(LookupEvent::Scanned(code.to_string())),
+                    Effect::Lookup,
+                ),
+                None => {
+                    f.handle(LookupEvent::Scanned(String::new()));
+                    Vec::new()
+                }
+            },
+            Screen::Rating(f) => {
+                let code = dossier_code_in(payload)
+                    .map(|c| c.to_string())
+                    .unwrap_or_else(|| payload.trim().to_owned());
+                wrap(f.handle(RatingEvent::Transaction(code)), Effect::Rating)
+            }
+            Screen::Home => {
+                if let Some(code) = dossier_code_in(payload) {
+                    // A receipt shown at the home screen: the citizen wants its status.
+                    let mut flow = LookupFlow::default();
+                    let effects = flow.handle(LookupEvent::Scanned(code.to_string()));
+                    self.screen = Screen::Lookup(flow);
+                    wrap(effects, Effect::Lookup)
+                } else {
+                    self.notice = Some(if looks_like_card {
+                        Message::new(
+                            "Đã đọc thẻ căn cước. Hãy chọn \"Nộp hồ sơ\" trước, rồi quét thẻ.",
+                            "ID card read. Choose \"Submit a dossier\" first, then scan the card.",
+                        )
+                    } else {
+                        Message::new(
+                            "Mã vừa quét không phải giấy tiếp nhận hồ sơ.",
+                            "The code scanned is not a dossier receipt.",
+                        )
+                    });
+                    Vec::new()
+                }
+            }
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn wrap<T>(effects: Vec<T>, f: impl Fn(T) -> Effect) -> Vec<Effect> {
+    effects.into_iter().map(f).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::text_entry::Key;
+    use super::*;
+
+    const CARD: &str = "079190001234|025123456|Nguyễn Thị Phượng|05091990|Nữ|12 Lê Lợi, Phường 1, Sóc Trăng|01022021";
+
+    fn session() -> Session {
+        Session::new(
+            SessionSettings {
+                catalog: Arc::new(motcua_domain::catalog::seed()),
+                areas: vec![ServiceArea {
+                    code: "TP".into(),
+                    name_vi: "Tư pháp".into(),
+                    name_en: "Justice".into(),
+                }],
+                rating_scale: RatingScale::Three,
+                idle: IdlePolicy::default(),
+                pins: PinPolicy::default(),
+            },
+            0,
+        )
+    }
+
+    #[test]
+    fn idle_timeout_warns_then_wipes_everything() {
+        let mut s = session();
+        s.handle(Event::Language(Lang::En), 1_000);
+        s.handle(Event::Open("submit".into()), 2_000);
+        s.handle(
+            Event::Submission(SubmissionEvent::SearchKey(Key::Char('k'))),
+            3_000,
+        );
+        let Screen::Submission(f) = &s.screen else {
+            panic!("not in submission")
+        };
+        let code = f.results()[0].code.clone();
+        s.handle(Event::Submission(SubmissionEvent::Select(code)), 4_000);
+        s.handle(Event::Submission(SubmissionEvent::Begin), 5_000);
+        s.handle(Event::CodeScanned(CARD.into()), 6_000);
+        let Screen::Submission(f) = &s.screen else {
+            panic!("not in submission")
+        };
+        assert_eq!(f.step, Step::Form);
+        assert!(format!("{:?}", s.screen).contains("Phượng"));
+
+        assert_eq!(s.idle_warning(55_000), None);
+        assert_eq!(s.idle_warning(56_000), Some(10));
+        assert_eq!(s.idle_warning(65_500), Some(1));
+        assert!(s.tick(65_900).is_empty());
+        // "Still here" restarts the clock.
+        s.handle(Event::StillHere, 60_000);
+        assert!(s.tick(119_000).is_empty());
+        assert_eq!(s.tick(120_000), vec![Effect::WipeSessionFiles]);
+        assert_eq!(s.screen, Screen::Home);
+        assert_eq!(s.lang, Lang::Vi);
+        assert!(!format!("{s:?}").contains("Phượng"));
+        assert!(!format!("{s:?}").contains("079190001234"));
+        assert_eq!(s.idle_warning(200_000), None);
+    }
+
+    #[test]
+    fn a_running_scan_is_not_idleness() {
+        let mut s = session();
+        s.handle(Event::Open("submit".into()), 0);
+        if let Screen::Submission(f) = &mut s.screen {
+            f.scanning = Some(super::super::submission::ScanProgress {
+                attachment: 0,
+                pages: 0,
+            });
+        }
+        assert!(s.tick(100_000).is_empty());
+        assert!(matches!(s.screen, Screen::Submission(_)));
+    }
+
+    #[test]
+    fn receipt_at_home_opens_the_lookup() {
+        let mut s = session();
+        let effects = s.handle(
+            Event::CodeScanned("000.17.22.H56-261123-0001|1.001612|…".into()),
+            0,
+        );
+        assert_eq!(
+            effects,
+            vec![Effect::Lookup(LookupEffect::Lookup(
+                "000.17.22.H56-261123-0001".into()
+            ))]
+        );
+        let mut s = session();
+        s.handle(Event::CodeScanned(CARD.into()), 0);
+        assert!(s.notice.as_ref().is_some_and(|m| m.en.contains("ID card")));
+        assert!(s.holds_anything());
+    }
+
+    #[test]
+    fn bad_card_is_explained_in_the_form() {
+        let mut s = session();
+        s.handle(Event::Open("submit".into()), 0);
+        let Screen::Submission(f) = &mut s.screen else {
+            panic!()
+        };
+        let code = f.results()[0].code.clone();
+        f.handle(SubmissionEvent::Select(code));
+        f.handle(SubmissionEvent::Begin);
+        s.handle(Event::CodeScanned("079190001234|x|y".into()), 1);
+        let Screen::Submission(f) = &s.screen else {
+            panic!()
+        };
+        assert!(f.error.as_ref().is_some_and(|m| m.vi.contains("thẻ căn cước")));
+        assert_eq!(f.step, Step::Identify);
+    }
+
+    #[test]
+    fn rate_the_ticket_just_taken() {
+        let mut s = session();
+        s.handle(Event::Open("ticket".into()), 0);
+        s.handle(Event::Ticket(TicketEvent::Choose("TP".into())), 1);
+        s.handle(
+            Event::Ticket(TicketEvent::Issued(super::super::ticket::IssuedTicket {
+                ticket_id: "TP-20261123-1@K".into(),
+                number: 1,
+                area: s.settings.areas[0].clone(),
+                ahead: 0,
+                wait_minutes: 0,
+            })),
+            2,
+        );
+        s.handle(Event::RateThis, 3);
+        let effects = s.handle(Event::Rating(RatingEvent::Choose(1)), 4);
+        assert_eq!(
+            effects,
+            vec![Effect::Rating(RatingEffect::Rate {
+                transaction: "TP-20261123-1@K".into(),
+                level: 1
+            })]
+        );
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    slint_build::compile("ui/app.slint").expect("the kiosk screens (ui/*.slint) must compile");
+}
