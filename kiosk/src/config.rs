@@ -55,6 +55,8 @@ pub struct KioskConfig {
     pub peripherals: crate::devices::PeripheralsConfig,
     /// What the receipt says around the dossier (agency, place, where to collect).
     pub receipt: crate::receipt::ReceiptSettings,
+    /// The touch screen: idle timeout, PINs, queue areas.
+    pub screen: crate::screen_config::ScreenSettings,
 }
 
 /// Identity of the device and the agency it receives dossiers for.
@@ -119,6 +121,10 @@ struct RawConfig {
     scanner: crate::devices::RawScanner,
     #[serde(default)]
     receipt: crate::receipt::ReceiptSettings,
+    #[serde(default)]
+    ui: crate::screen_config::RawUi,
+    #[serde(default)]
+    ticket: crate::screen_config::RawTicket,
 }
 
 #[derive(Deserialize)]
@@ -361,6 +367,8 @@ impl KioskConfig {
         let peripherals =
             crate::devices::PeripheralsConfig::from_raw(raw.printer, raw.code_reader, raw.scanner)
                 .map_err(|(span, message)| at.error(span, message))?;
+        let screen = crate::screen_config::ScreenSettings::from_raw(raw.ui, raw.ticket)
+            .map_err(|(span, message)| at.error(span, message))?;
 
         Ok(Self {
             device: DeviceConfig {
@@ -390,6 +398,7 @@ impl KioskConfig {
             rating_scale,
             peripherals,
             receipt: raw.receipt,
+            screen,
         })
     }
 }
@@ -414,6 +423,27 @@ url = "http://127.0.0.1:8700/"
 [calendar]
 holidays = ["2026-09-02"]
 "#;
+
+    #[test]
+    fn screen_settings_default_and_errors_point_at_the_line() {
+        let c = KioskConfig::parse(GOOD, "kiosk.toml").expect("valid");
+        assert_eq!(c.screen.idle.timeout_ms, 60_000);
+        assert_eq!(c.screen.idle.warning_ms, 10_000);
+        assert_eq!(c.screen.areas.len(), 3);
+        assert!(c.screen.pins.staff_pin_sha256.is_none());
+        let (line, msg) = invalid(&format!("{GOOD}\n[ui]\nidle_timeout_s = 60\nidle_warning_s = 60\n"));
+        assert_eq!(line, 19);
+        assert!(msg.contains("ui.idle_warning_s"), "{msg}");
+        let (line, msg) = invalid(&format!("{GOOD}\n[ui]\nstaff_pin_sha256 = \"1234\"\n"));
+        assert_eq!(line, 18);
+        assert!(msg.contains("SHA-256"), "{msg}");
+        let text = format!(
+            "{GOOD}\n[[ticket.areas]]\ncode = \"TP\"\nname_vi = \"Tư pháp\"\nname_en = \"Justice\"\ncounters = 2\n\n[[ticket.areas]]\ncode = \"TP\"\nname_vi = \"x\"\nname_en = \"x\"\n"
+        );
+        let (line, msg) = invalid(&text);
+        assert_eq!(line, 24);
+        assert!(msg.contains("twice"), "{msg}");
+    }
 
     fn invalid(text: &str) -> (usize, String) {
         match KioskConfig::parse(text, "kiosk.toml") {

@@ -14,7 +14,9 @@ pub mod flows;
 pub mod gateway_client;
 pub mod logging;
 pub mod receipt;
+pub mod screen_config;
 pub mod store;
+pub mod touch;
 pub mod uplink;
 
 use std::path::{Path, PathBuf};

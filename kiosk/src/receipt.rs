@@ -59,7 +59,8 @@ pub fn effective_processing_days(
     }
 }
 
-fn kind_vi(kind: DocumentKind) -> &'static str {
+/// How a document is handed in, in Vietnamese ("bản chính", ...).
+pub fn kind_vi(kind: DocumentKind) -> &'static str {
     match kind {
         DocumentKind::Original => "bản chính",
         DocumentKind::CertifiedCopy => "bản sao chứng thực",

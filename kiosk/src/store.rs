@@ -210,6 +210,17 @@ pub struct NewDocument {
     pub blob: BlobInfo,
 }
 
+/// A dossier's status as last learnt, for offline lookups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedStatus {
+    /// The appointment date (always known: set at submission).
+    pub appointment_date: NaiveDate,
+    /// The status learnt from the gateway, if it was ever asked.
+    pub status: Option<DossierStatus>,
+    /// When it was learnt.
+    pub checked_at: Option<DateTime<FixedOffset>>,
+}
+
 /// The kiosk's store: database plus blobs.
 pub struct Store {
     conn: Connection,
@@ -884,6 +895,61 @@ impl Store {
             .cached_catalog()?
             .map(|(_, c)| c)
             .unwrap_or_else(motcua_domain::catalog::seed))
+    }
+
+    /// When today's earlier tickets of a service area were issued (for the wait estimate).
+    pub fn ticket_times(
+        &self,
+        service_area: &str,
+        day: NaiveDate,
+    ) -> StoreResult<Vec<DateTime<FixedOffset>>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT json_extract(payload, '$.issued_at') FROM outbox
+                 WHERE kind = 'ticket' AND json_extract(payload, '$.service_area') = ?1
+                 ORDER BY id",
+            )
+            .map_err(self.db())?;
+        let times = stmt
+            .query_map([service_area], |r| r.get::<_, String>(0))
+            .map_err(self.db())?
+            .filter_map(|t| t.ok())
+            .filter_map(|t| DateTime::parse_from_rfc3339(&t).ok())
+            .filter(|t| t.date_naive() == day)
+            .collect();
+        Ok(times)
+    }
+
+    /// What this kiosk knows of a dossier it received, for a lookup while offline.
+    pub fn cached_status(&self, code: &str) -> StoreResult<Option<CachedStatus>> {
+        self.conn
+            .query_row(
+                "SELECT appointment_date, status, status_checked_at FROM dossiers WHERE code = ?1",
+                [code],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<u8>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(self.db())?
+            .map(|(appointment, status, checked)| {
+                let appointment_date = NaiveDate::parse_from_str(&appointment, "%Y-%m-%d")
+                    .map_err(|e| StoreError::Corrupt {
+                        what: code.to_owned(),
+                        detail: e.to_string(),
+                    })?;
+                Ok(CachedStatus {
+                    appointment_date,
+                    status: status.and_then(DossierStatus::from_code),
+                    checked_at: checked.and_then(|c| DateTime::parse_from_rfc3339(&c).ok()),
+                })
+            })
+            .transpose()
     }
 
     /// Records a status learnt from the gateway, for offline lookups.

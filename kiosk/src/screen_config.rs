@@ -1,0 +1,180 @@
+//! `[ui]` and `[[ticket.areas]]` in the kiosk config: the touch screen's idle timeout, the staff
+//! and technician PINs, and the queue areas citizens take tickets for.
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::flows::session::IdlePolicy;
+use crate::flows::staff::PinPolicy;
+use crate::flows::ticket::ServiceArea;
+
+/// A queue area with what the wait estimate needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AreaSettings {
+    /// Code, name.
+    pub area: ServiceArea,
+    /// Average minutes an officer spends per citizen.
+    pub minutes_per_citizen: u32,
+    /// Counters serving the area.
+    pub counters: u32,
+}
+
+/// The screen settings, validated.
+#[derive(Debug, Clone)]
+pub struct ScreenSettings {
+    /// Title shown in the header (Vietnamese, English).
+    pub title_vi: String,
+    /// See `title_vi`.
+    pub title_en: String,
+    /// Idle timeout and warning.
+    pub idle: IdlePolicy,
+    /// PINs and lockout.
+    pub pins: PinPolicy,
+    /// Queue areas.
+    pub areas: Vec<AreaSettings>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawUi {
+    title_vi: Option<String>,
+    title_en: Option<String>,
+    idle_timeout_s: Option<Spanned<u64>>,
+    idle_warning_s: Option<Spanned<u64>>,
+    staff_pin_sha256: Option<Spanned<String>>,
+    technician_pin_sha256: Option<Spanned<String>>,
+    pin_max_attempts: Option<Spanned<u32>>,
+    pin_lockout_s: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawTicket {
+    areas: Vec<RawArea>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArea {
+    code: Spanned<String>,
+    name_vi: String,
+    name_en: String,
+    #[serde(default)]
+    minutes_per_citizen: Option<Spanned<u32>>,
+    #[serde(default)]
+    counters: Option<Spanned<u32>>,
+}
+
+type RawError = (std::ops::Range<usize>, String);
+
+fn default_areas() -> Vec<AreaSettings> {
+    [
+        ("TP", "Tư pháp – Hộ tịch", "Justice and civil status"),
+        ("DD", "Đất đai – Xây dựng", "Land and construction"),
+        ("KD", "Kinh doanh – Đầu tư", "Business and investment"),
+    ]
+    .into_iter()
+    .map(|(code, vi, en)| AreaSettings {
+        area: ServiceArea {
+            code: code.into(),
+            name_vi: vi.into(),
+            name_en: en.into(),
+        },
+        minutes_per_citizen: 10,
+        counters: 1,
+    })
+    .collect()
+}
+
+fn pin_hash(value: &Option<Spanned<String>>, key: &str) -> Result<Option<String>, RawError> {
+    match value {
+        None => Ok(None),
+        Some(v) => {
+            let h = v.get_ref().trim().to_ascii_lowercase();
+            if h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()) {
+                Ok(Some(h))
+            } else {
+                Err((
+                    v.span(),
+                    format!("{key} must be the SHA-256 of the PIN in hex (64 characters), e.g. from `kioskctl pin-hash`"),
+                ))
+            }
+        }
+    }
+}
+
+impl ScreenSettings {
+    /// Validates the raw sections; errors carry the span of the offending value.
+    pub(crate) fn from_raw(ui: RawUi, ticket: RawTicket) -> Result<Self, RawError> {
+        let timeout = ui.idle_timeout_s.as_ref().map_or(60, |s| *s.get_ref());
+        if !(15..=3600).contains(&timeout) {
+            let span = ui.idle_timeout_s.as_ref().map_or(0..0, |s| s.span());
+            return Err((span, "ui.idle_timeout_s must be between 15 and 3600".into()));
+        }
+        let warning = ui.idle_warning_s.as_ref().map_or(10, |s| *s.get_ref());
+        if warning == 0 || warning >= timeout {
+            let span = ui.idle_warning_s.as_ref().map_or(0..0, |s| s.span());
+            return Err((
+                span,
+                "ui.idle_warning_s must be at least 1 and less than ui.idle_timeout_s".into(),
+            ));
+        }
+        let max_attempts = ui.pin_max_attempts.as_ref().map_or(5, |s| *s.get_ref());
+        if !(1..=20).contains(&max_attempts) {
+            let span = ui.pin_max_attempts.as_ref().map_or(0..0, |s| s.span());
+            return Err((span, "ui.pin_max_attempts must be between 1 and 20".into()));
+        }
+        let pins = PinPolicy {
+            staff_pin_sha256: pin_hash(&ui.staff_pin_sha256, "ui.staff_pin_sha256")?,
+            technician_pin_sha256: pin_hash(&ui.technician_pin_sha256, "ui.technician_pin_sha256")?,
+            max_attempts,
+            lockout_ms: ui.pin_lockout_s.unwrap_or(300).saturating_mul(1000),
+        };
+        let mut areas = Vec::new();
+        for raw in ticket.areas {
+            let code = raw.code.get_ref().clone();
+            if motcua_domain::ticket::validate_service_area(&code).is_err() {
+                return Err((
+                    raw.code.span(),
+                    "ticket.areas.code must be 1 to 16 letters, digits, '.' or '_'".into(),
+                ));
+            }
+            if areas.iter().any(|a: &AreaSettings| a.area.code == code) {
+                return Err((raw.code.span(), format!("ticket area {code:?} is listed twice")));
+            }
+            let positive = |v: &Option<Spanned<u32>>, default: u32, key: &str| match v {
+                Some(s) if *s.get_ref() == 0 => Err((s.span(), format!("{key} must be at least 1"))),
+                Some(s) => Ok(*s.get_ref()),
+                None => Ok(default),
+            };
+            areas.push(AreaSettings {
+                minutes_per_citizen: positive(
+                    &raw.minutes_per_citizen,
+                    10,
+                    "ticket.areas.minutes_per_citizen",
+                )?,
+                counters: positive(&raw.counters, 1, "ticket.areas.counters")?,
+                area: ServiceArea {
+                    code,
+                    name_vi: raw.name_vi,
+                    name_en: raw.name_en,
+                },
+            });
+        }
+        if areas.is_empty() {
+            areas = default_areas();
+        }
+        Ok(Self {
+            title_vi: ui
+                .title_vi
+                .unwrap_or_else(|| "Bộ phận Một cửa".to_owned()),
+            title_en: ui.title_en.unwrap_or_else(|| "One-stop desk".to_owned()),
+            idle: IdlePolicy {
+                timeout_ms: timeout * 1000,
+                warning_ms: warning * 1000,
+            },
+            pins,
+            areas,
+        })
+    }
+}

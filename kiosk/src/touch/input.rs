@@ -1,0 +1,69 @@
+//! Turns what the screens send (`action(name, argument)`, `key(name)`) into session events.
+
+use crate::flows::lookup::LookupEvent;
+use crate::flows::rating::RatingEvent;
+use crate::flows::session::{Event, Screen, Session};
+use crate::flows::staff::StaffEvent;
+use crate::flows::submission::{Step, SubmissionEvent as S};
+use crate::flows::text_entry::Key;
+use crate::flows::ticket::TicketEvent;
+use crate::flows::Lang;
+
+/// The event for a screen action, given where the session is; `None` for anything unknown.
+pub fn action_event(session: &Session, action: &str, arg: &str) -> Option<Event> {
+    let index = || arg.parse::<usize>().ok();
+    Some(match action {
+        "home" => Event::Home,
+        "language" => Event::Language(if arg == "en" { Lang::En } else { Lang::Vi }),
+        "still-here" => Event::StillHere,
+        "open" => Event::Open(arg.to_owned()),
+        "rate-this" => Event::RateThis,
+        "select" => Event::Submission(S::Select(arg.to_owned())),
+        "begin" => Event::Submission(S::Begin),
+        "type-instead" => Event::Submission(S::TypeInstead),
+        "focus" => Event::Submission(S::Focus(index()?)),
+        "form-done" => Event::Submission(S::FormDone),
+        "scan" => Event::Submission(S::Scan(index()?)),
+        "rescan" => Event::Submission(S::Rescan(index()?)),
+        "remove-page" => {
+            let (a, p) = arg.split_once(':')?;
+            Event::Submission(S::RemovePage {
+                attachment: a.parse().ok()?,
+                page: p.parse().ok()?,
+            })
+        }
+        "to-review" => Event::Submission(S::ToReview),
+        "submit" => Event::Submission(S::Submit),
+        "back" => Event::Submission(S::Back),
+        "reprint" => match &session.screen {
+            Screen::Ticket(_) => Event::Ticket(TicketEvent::Reprint),
+            _ => Event::Submission(S::Reprint),
+        },
+        "area" => Event::Ticket(TicketEvent::Choose(arg.to_owned())),
+        "code-done" => match &session.screen {
+            Screen::Lookup(_) => Event::Lookup(LookupEvent::Submit),
+            Screen::Rating(_) => Event::Rating(RatingEvent::Submit),
+            _ => return None,
+        },
+        "level" => Event::Rating(RatingEvent::Choose(arg.parse().ok()?)),
+        "pin" => Event::Staff(StaffEvent::PinKey(arg.to_owned())),
+        "refresh" => Event::Staff(StaffEvent::Refresh),
+        "printer-test" => Event::Staff(StaffEvent::PrinterTest),
+        _ => return None,
+    })
+}
+
+/// The event for an on-screen keyboard key, given which field is being typed into.
+pub fn key_event(session: &Session, name: &str) -> Option<Event> {
+    let key = Key::parse(name)?;
+    Some(match &session.screen {
+        Screen::Submission(f) => match f.step {
+            Step::Search => Event::Submission(S::SearchKey(key)),
+            Step::Form => Event::Submission(S::Key(key)),
+            _ => return None,
+        },
+        Screen::Lookup(_) => Event::Lookup(LookupEvent::Key(key)),
+        Screen::Rating(_) => Event::Rating(RatingEvent::Key(key)),
+        _ => return None,
+    })
+}
