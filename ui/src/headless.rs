@@ -117,21 +117,31 @@ impl Headless {
         self.window.dispatch_event(WindowEvent::PointerExited);
     }
 
-    /// Taps the centre of the first visible element whose accessible label is `label` (buttons
-    /// are labelled with their text), the way a citizen would.
+    /// Taps the centre of the first visible button whose accessible label is `label` (buttons
+    /// are labelled with their text), the way a citizen would; other labelled elements (list
+    /// rows, fields) when no button matches.
     pub fn tap(&mut self, component: &impl ComponentHandle, label: &str) -> Result<(), HeadlessError> {
+        use i_slint_backend_testing::{AccessibleRole, ElementHandle};
         // Layout must be current for positions to be right.
         self.render();
-        let element = i_slint_backend_testing::ElementHandle::find_by_accessible_label(
-            component, label,
-        )
-        .find(|e| {
-            let size = e.size();
-            size.width > 0.0 && size.height > 0.0 && e.computed_opacity() > 0.0
-        })
-        .ok_or_else(|| HeadlessError::NotFound(label.to_owned()))?;
+        let visible: Vec<ElementHandle> =
+            ElementHandle::find_by_accessible_label(component, label)
+                .filter(|e| {
+                    let size = e.size();
+                    size.width > 0.0 && size.height > 0.0 && e.computed_opacity() > 0.0
+                })
+                .collect();
+        let is_text = |e: &ElementHandle| e.accessible_role() == Some(AccessibleRole::Text);
+        let element = visible
+            .iter()
+            .find(|e| e.accessible_role() == Some(AccessibleRole::Button))
+            .or_else(|| visible.iter().find(|e| !is_text(e)))
+            .ok_or_else(|| HeadlessError::NotFound(label.to_owned()))?;
         let pos = element.absolute_position();
         let size = element.size();
+        if std::env::var_os("MOTCUA_DEBUG_TAPS").is_some() {
+            eprintln!("tap {label:?} at {pos:?} size {size:?}");
+        }
         self.tap_at(LogicalPosition::new(
             pos.x + size.width / 2.0,
             pos.y + size.height / 2.0,

@@ -240,3 +240,44 @@ impl TouchApp {
         timer
     }
 }
+
+/// Starts the code reader and posts every payload it reads to the screen as
+/// [`Event::CodeScanned`]. Runs on its own thread for as long as the receiver lives.
+pub fn spawn_code_reader(
+    config: &crate::devices::CodeReaderConfig,
+    events: mpsc::Sender<Event>,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    let crate::devices::CodeReaderConfig::Serial(serial) = config;
+    let mut reader = motcua_scanner::codes::SerialReader::spawn(serial.clone())?;
+    let handle = std::thread::Builder::new()
+        .name("code-reader".into())
+        .spawn(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "code reader: no runtime");
+                    return;
+                }
+            };
+            runtime.block_on(async {
+                while let Some(event) = reader.next().await {
+                    match event {
+                        motcua_scanner::codes::ReaderEvent::Code(payload) => {
+                            tracing::info!(bytes = payload.len(), "code read");
+                            if events.send(Event::CodeScanned(payload.into_string())).is_err() {
+                                break;
+                            }
+                        }
+                        motcua_scanner::codes::ReaderEvent::Connected => {
+                            tracing::info!("code reader connected");
+                        }
+                        motcua_scanner::codes::ReaderEvent::Disconnected(e) => {
+                            tracing::warn!(error = %e, "code reader lost; retrying");
+                        }
+                    }
+                }
+            });
+        })?;
+    Ok(handle)
+}
+

@@ -200,7 +200,12 @@ impl Services {
             request.mode = *mode;
             request.source = *source;
         }
-        request.max_pages = Some(MAX_PAGES_PER_SCAN);
+        // A flatbed holds one page: one touch of "Scan" is one page ("Scan more" adds the next).
+        request.max_pages = Some(if request.source == motcua_scanner::documents::FeedSource::Flatbed {
+            1
+        } else {
+            MAX_PAGES_PER_SCAN
+        });
         request.page_timeout = Duration::from_secs(60);
         let stop = self.stop_scan.clone();
         let mut pages = Vec::new();
