@@ -55,6 +55,7 @@ pub struct RawScanner {
     resolution: Option<u32>,
     mode: Option<Spanned<String>>,
     source: Option<Spanned<String>>,
+    options: Option<Vec<String>>,
     folder: Option<PathBuf>,
 }
 
@@ -91,6 +92,8 @@ pub enum ScannerConfig {
         mode: ColorMode,
         /// Feeder or glass.
         source: FeedSource,
+        /// Backend-specific `scanimage` options, e.g. `--swdeskew=yes` (passed as given).
+        options: Vec<String>,
     },
     /// A folder a network scanner drops files into.
     HotFolder {
@@ -281,6 +284,7 @@ fn scanner_from_raw(raw: RawScanner) -> Result<Option<ScannerConfig>, RawError> 
                 resolution: raw.resolution.unwrap_or(200),
                 mode,
                 source,
+                options: raw.options.unwrap_or_default(),
             }))
         }
         other => Err((
@@ -473,6 +477,7 @@ pub async fn test_scanner(config: &ScannerConfig, work_dir: &std::path::Path) ->
             resolution,
             mode,
             source,
+            options,
         } => {
             let name = format!("máy quét / scanner sane:{device}");
             let scanner = match SaneScanner::connect(SaneConfig::new(device.clone())).await {
@@ -499,6 +504,7 @@ pub async fn test_scanner(config: &ScannerConfig, work_dir: &std::path::Path) ->
             request.resolution_dpi = *resolution;
             request.mode = *mode;
             request.source = *source;
+            request.extra_args = options.clone();
             request.max_pages = Some(1);
             let result = scanner.start(&request).collect().await;
             let _ = std::fs::remove_dir_all(&dir);

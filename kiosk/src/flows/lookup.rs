@@ -84,7 +84,8 @@ impl LookupFlow {
     pub fn handle(&mut self, event: LookupEvent) -> Vec<LookupEffect> {
         match event {
             LookupEvent::Key(k) if matches!(self.step, LookupStep::Entry { .. }) => {
-                // Codes are upper-case ASCII: no Telex here.
+                // Typing again clears the last error; codes are upper-case ASCII (no Telex).
+                self.step = LookupStep::Entry { error: None };
                 match k {
                     Key::Char(c) => self.code.press(&Key::Char(c.to_ascii_uppercase())),
                     Key::Backspace | Key::Clear => self.code.press(&k),

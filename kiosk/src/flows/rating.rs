@@ -90,6 +90,7 @@ impl RatingFlow {
     pub fn handle(&mut self, event: RatingEvent) -> Vec<RatingEffect> {
         match (event, &self.step) {
             (RatingEvent::Key(k), RatingStep::Entry { .. }) => {
+                self.step = RatingStep::Entry { error: None };
                 match k {
                     Key::Char(c) => self.code.press(&Key::Char(c.to_ascii_uppercase())),
                     Key::Backspace | Key::Clear => self.code.press(&k),

@@ -303,8 +303,8 @@ impl Session {
                 let event = match cccd::parse(payload) {
                     Ok(card) => SubmissionEvent::Card(Box::new(card)),
                     Err(e) => SubmissionEvent::BadCard(Message::new(
-                        format!("Không đọc được thẻ căn cước: {}. Vui lòng quét lại hoặc nhập tay.", e.message_vi()),
-                        format!("The ID card could not be read: {e}. Please scan again or type your details."),
+                        format!("Không đọc được thẻ căn cước. {} Hoặc chạm \"Không có thẻ — nhập tay\".", e.message_vi()),
+                        "The ID card could not be read. Please scan it again, or touch \"No card — type instead\".".to_owned(),
                     )),
                 };
                 wrap(f.handle(event), Effect::Submission)

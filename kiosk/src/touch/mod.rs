@@ -173,6 +173,13 @@ impl TouchApp {
         &self.window
     }
 
+    /// Applies an event as if it came from the screen (scripted runs, screenshots).
+    pub fn dispatch(&self, event: Event) {
+        let mut inner = self.inner.borrow_mut();
+        inner.dispatch(event);
+        inner.refresh();
+    }
+
     /// Where code readers post what they read (and anything else that reports to the screen).
     pub fn event_sender(&self) -> mpsc::Sender<Event> {
         self.inner.borrow().events_tx.clone()

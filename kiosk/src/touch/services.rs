@@ -193,12 +193,14 @@ impl Services {
             resolution,
             mode,
             source,
+            options,
             ..
         }) = &self.config.peripherals.scanner
         {
             request.resolution_dpi = *resolution;
             request.mode = *mode;
             request.source = *source;
+            request.extra_args = options.clone();
         }
         // A flatbed holds one page: one touch of "Scan" is one page ("Scan more" adds the next).
         request.max_pages = Some(if request.source == motcua_scanner::documents::FeedSource::Flatbed {

@@ -172,9 +172,11 @@ pub fn show(w: &KioskWindow, s: &Session, idle_seconds: u64, titles: &Titles) {
                         ),
                         lv(
                             pick(lang, "Thời gian chờ dự kiến", "Expected wait"),
-                            match lang {
-                                Lang::Vi => format!("khoảng {} phút", ticket.wait_minutes),
-                                Lang::En => format!("about {} min", ticket.wait_minutes),
+                            match (lang, ticket.wait_minutes) {
+                                (Lang::Vi, 0) => "không phải chờ".to_owned(),
+                                (Lang::En, 0) => "no wait".to_owned(),
+                                (Lang::Vi, m) => format!("khoảng {m} phút"),
+                                (Lang::En, m) => format!("about {m} min"),
                             },
                         ),
                     ]));
