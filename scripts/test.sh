@@ -21,6 +21,26 @@ command -v zbarimg >/dev/null || missing+=(zbar-tools)
 command -v qpdf >/dev/null || missing+=(qpdf)
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 command -v img2pdf >/dev/null || missing+=(img2pdf)
+# The touch screen under a real X server: Xvfb, xdotool (pointer events), xwd + netpbm
+# (screenshots), and the X libraries winit loads at run time.
+command -v Xvfb >/dev/null || missing+=(xvfb)
+command -v xdotool >/dev/null || missing+=(xdotool)
+command -v xwd >/dev/null || missing+=(x11-apps)
+command -v xwdtopnm >/dev/null || missing+=(netpbm)
+for lib in libX11.so.6 libX11-xcb.so.1 libxkbcommon-x11.so.0 libXcursor.so.1 libXrandr.so.2 libXi.so.6; do
+  ldconfig -p | grep -q "$lib" || missing+=("$lib")
+done
+# Library sonames to Debian package names.
+for i in "${!missing[@]}"; do
+  case "${missing[$i]}" in
+    libX11.so.6) missing[$i]=libx11-6 ;;
+    libX11-xcb.so.1) missing[$i]=libx11-xcb1 ;;
+    libxkbcommon-x11.so.0) missing[$i]=libxkbcommon-x11-0 ;;
+    libXcursor.so.1) missing[$i]=libxcursor1 ;;
+    libXrandr.so.2) missing[$i]=libxrandr2 ;;
+    libXi.so.6) missing[$i]=libxi6 ;;
+  esac
+done
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   as_root apt-get update -qq

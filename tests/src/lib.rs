@@ -30,6 +30,15 @@ pub fn bin_dir() -> PathBuf {
             let release = dir.ends_with("release");
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let mut cmd = Command::new(cargo);
+            // The test process carries the CARGO_* variables cargo set for it (package name,
+            // manifest dir, ...). Build scripts that watch such variables would see them change
+            // and rebuild, and the next `cargo test` would rebuild them back: keep them out.
+            for (key, _) in std::env::vars_os() {
+                let key = key.to_string_lossy().into_owned();
+                if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
+                    cmd.env_remove(&key);
+                }
+            }
             cmd.args([
                 "build",
                 "--quiet",

@@ -9,7 +9,7 @@ use motcua_tests::bin;
 fn the_demo_delivers_its_sample_dossier() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let out = Command::new(bin("kioskd"))
-        .args(["demo", "--seconds", "4", "--data-dir"])
+        .args(["demo", "--no-window", "--seconds", "4", "--data-dir"])
         .arg(tmp.path())
         .output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);

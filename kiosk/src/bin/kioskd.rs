@@ -1,6 +1,7 @@
 //! `kioskd`: the kiosk daemon. It keeps the outbox flowing to the gateway, refreshes the
-//! catalog, and cleans up after the retention period. `kioskd demo` runs a complete kiosk with
-//! an embedded gateway on localhost, on embedded defaults, for trying it out.
+//! catalog, and cleans up after the retention period. `kioskd ui` does the same and shows the
+//! citizens' touch screen. `kioskd demo` runs a complete kiosk with an embedded gateway on
+//! localhost and simulated devices, on embedded defaults, for trying it out.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -31,17 +32,26 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the kiosk (the default).
+    /// Run the kiosk without a screen (the default; intake stations, headless boxes).
     Run,
+    /// Run the kiosk with the citizens' touch screen (full screen).
+    Ui {
+        /// A normal window instead of full screen (for a technician's laptop).
+        #[arg(long)]
+        windowed: bool,
+    },
     /// Run a demo kiosk with an embedded gateway on localhost and embedded defaults.
     #[cfg(feature = "demo")]
     Demo {
         /// Folder for the demo's data (kept between runs).
         #[arg(long, default_value = "motcua-demo")]
         data_dir: PathBuf,
-        /// Stop after this many seconds (0 = run until Ctrl-C).
+        /// Stop after this many seconds (0 = run until Ctrl-C or the window is closed).
         #[arg(long, default_value_t = 0)]
         seconds: u64,
+        /// Do not open the touch-screen window (also the case when there is no display).
+        #[arg(long)]
+        no_window: bool,
     },
 }
 
@@ -57,9 +67,85 @@ fn main() -> anyhow::Result<()> {
             let config = KioskConfig::load(&cli.config)?;
             runtime.block_on(async { run(config, shutdown_on_signal()).await })
         }
+        Command::Ui { windowed } => {
+            let config = KioskConfig::load(&cli.config)?;
+            with_screen(&runtime, config, !windowed, 0)
+        }
         #[cfg(feature = "demo")]
-        Command::Demo { data_dir, seconds } => runtime.block_on(demo::run(data_dir, seconds)),
+        Command::Demo {
+            data_dir,
+            seconds,
+            no_window,
+        } => {
+            let has_display = std::env::var_os("DISPLAY").is_some()
+                || std::env::var_os("WAYLAND_DISPLAY").is_some();
+            let window = !no_window && has_display;
+            if !no_window && !has_display {
+                println!(
+                    "no display (DISPLAY is not set): running without the touch screen; \
+                     under a headless server use `xvfb-run -s \"-screen 0 1080x1920x24\" kioskd demo`"
+                );
+            }
+            let demo = runtime.block_on(demo::start(data_dir))?;
+            if window {
+                with_screen(&runtime, demo.config.clone(), false, seconds)?;
+            } else {
+                runtime.block_on(demo.run_headless(seconds))?;
+            }
+            runtime.block_on(demo.stop())
+        }
     }
+}
+
+/// Runs the uplink in the background and the touch screen on this (the main) thread until the
+/// window is closed, SIGTERM/SIGINT, or `seconds` (0 = no limit).
+fn with_screen(
+    runtime: &tokio::runtime::Runtime,
+    config: KioskConfig,
+    fullscreen: bool,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    use motcua_kiosk::touch::{spawn_code_reader, TouchApp};
+    use slint::ComponentHandle;
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let kiosk = runtime.spawn(run(config.clone(), stop_rx));
+    let app = TouchApp::new(config.clone()).context(
+        "cannot open the touch screen (no display? run `kioskd run` for a kiosk without a screen)",
+    )?;
+    if let Some(reader) = &config.peripherals.code_reader {
+        spawn_code_reader(reader, app.event_sender())?;
+    }
+    let _pump = app.start_timer();
+    app.window().show()?;
+    if fullscreen {
+        app.window().window().set_fullscreen(true);
+    }
+    if seconds > 0 {
+        slint::Timer::single_shot(Duration::from_secs(seconds), || {
+            let _ = slint::quit_event_loop();
+        });
+    }
+    {
+        let mut signal = shutdown_on_signal_in(runtime);
+        runtime.spawn(async move {
+            let _ = signal.changed().await;
+            let _ = slint::invoke_from_event_loop(|| {
+                let _ = slint::quit_event_loop();
+            });
+        });
+    }
+    tracing::info!("touch screen shown");
+    slint::run_event_loop()?;
+    let _ = stop_tx.send(true);
+    runtime.block_on(kiosk)??;
+    Ok(())
+}
+
+/// [`shutdown_on_signal`] from outside the runtime.
+fn shutdown_on_signal_in(runtime: &tokio::runtime::Runtime) -> watch::Receiver<bool> {
+    let _guard = runtime.enter();
+    shutdown_on_signal()
 }
 
 /// A channel that turns true on SIGTERM or SIGINT.
@@ -135,7 +221,16 @@ mod demo {
 
     const ENROLLMENT_KEY: &str = "demo-enrollment-key";
 
-    pub async fn run(data_dir: PathBuf, seconds: u64) -> anyhow::Result<()> {
+    /// A running demo: the embedded gateway, the simulated printer and code reader, the config.
+    pub struct Demo {
+        /// The kiosk config written for the demo.
+        pub config: KioskConfig,
+        gateway: motcua_gateway::RunningGateway,
+        _printer: motcua_printer::emulator::Emulator,
+        kiosk_dir: PathBuf,
+    }
+
+    pub async fn start(data_dir: PathBuf) -> anyhow::Result<Demo> {
         std::fs::create_dir_all(&data_dir)
             .with_context(|| format!("cannot create {}", data_dir.display()))?;
         let data_dir = data_dir.canonicalize()?;
@@ -159,6 +254,15 @@ mod demo {
         let printer_addr = printer
             .tcp_addr()
             .context("the printer emulator has no TCP address")?;
+        // A simulated serial code reader: lines appended to <data>/scan-codes.txt are "read".
+        let reader_path = code_reader::start(&data_dir.join("scan-codes.txt"))?;
+        // SANE's test scanner when scanimage is installed (apt-get install sane-utils).
+        let scanner = if which("scanimage") {
+            "[scanner]\nkind = \"sane\"\ndevice = \"test\"\nresolution = 200\nmode = \"gray\"\nsource = \"flatbed\"\noptions = [\"--test-picture=Color pattern\"]\n".to_owned()
+        } else {
+            println!("scanimage not found (apt-get install sane-utils): the demo kiosk has no scanner");
+            String::new()
+        };
         let kiosk_dir = data_dir.join("kiosk");
         let config_path = data_dir.join("kiosk.toml");
         let config_text = format!(
@@ -185,6 +289,19 @@ transport = "tcp"
 address = "{printer_addr}"
 paper_mm = 80
 
+[code_reader]
+kind = "serial"
+path = "{reader_path}"
+terminator = "lf"
+
+{scanner}
+[ui]
+title_vi = "Trung tâm Phục vụ hành chính công tỉnh Sóc Trăng"
+title_en = "Soc Trang Public Administration Service Centre"
+# PIN 1234 (demo only): kioskctl pin-hash 1234
+staff_pin_sha256 = "{pin}"
+technician_pin_sha256 = "{pin}"
+
 [receipt]
 agency_parent = "UBND TỈNH SÓC TRĂNG"
 agency_name = "Trung tâm Phục vụ hành chính công tỉnh Sóc Trăng"
@@ -192,7 +309,8 @@ place = "Sóc Trăng"
 result_place = "Quầy số 3, Trung tâm Phục vụ hành chính công tỉnh Sóc Trăng"
 footer = ["Tra cứu hồ sơ: quét mã QR tại ki-ốt", "Scan the QR at the kiosk to check status"]
 "#,
-            kiosk = kiosk_dir.display()
+            kiosk = kiosk_dir.display(),
+            pin = motcua_kiosk::flows::staff::pin_hash("1234"),
         );
         std::fs::write(&config_path, &config_text)?;
         let config = KioskConfig::parse(&config_text, &config_path.display().to_string())?;
@@ -225,24 +343,100 @@ footer = ["Tra cứu hồ sơ: quét mã QR tại ki-ốt", "Scan the QR at the 
             "try: kioskctl --config {} status | dossiers | catalog | devices | reprint {code}",
             config_path.display()
         );
-
-        let (tx, rx) = watch::channel(false);
-        let kiosk = tokio::spawn(super::run(config, rx));
-        if seconds > 0 {
-            tokio::time::sleep(Duration::from_secs(seconds)).await;
-        } else {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-        let _ = tx.send(true);
-        kiosk.await??;
-        let store = Store::open(&kiosk_dir, 0)?;
-        let status = store.outbox_status()?;
         println!(
-            "motcua demo stopped: {} delivered, {} pending",
-            status.delivered, status.pending
+            "simulate the code reader: echo '{SAMPLE_CARD}' >> {}",
+            data_dir.join("scan-codes.txt").display()
         );
-        gateway.shutdown().await;
-        Ok(())
+        println!("staff and technician screens: PIN 1234");
+        Ok(Demo {
+            config,
+            gateway,
+            _printer: printer,
+            kiosk_dir,
+        })
+    }
+
+    impl Demo {
+        /// Runs the kiosk daemon without a screen for `seconds` (0 = until Ctrl-C).
+        pub async fn run_headless(&self, seconds: u64) -> anyhow::Result<()> {
+            let (tx, rx) = watch::channel(false);
+            let kiosk = tokio::spawn(super::run(self.config.clone(), rx));
+            if seconds > 0 {
+                tokio::time::sleep(Duration::from_secs(seconds)).await;
+            } else {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+            let _ = tx.send(true);
+            kiosk.await??;
+            Ok(())
+        }
+
+        /// Reports and stops the embedded gateway.
+        pub async fn stop(self) -> anyhow::Result<()> {
+            let store = Store::open(&self.kiosk_dir, 0)?;
+            let status = store.outbox_status()?;
+            println!(
+                "motcua demo stopped: {} delivered, {} pending",
+                status.delivered, status.pending
+            );
+            self.gateway.shutdown().await;
+            Ok(())
+        }
+    }
+
+    /// A sample ID card QR (a made-up citizen) for trying the form prefill.
+    const SAMPLE_CARD: &str = "079190001234|025123456|Nguyễn Thị Phượng|05091990|Nữ|12 Lê Lợi, Phường 1, Sóc Trăng|01022021";
+
+    fn which(program: &str) -> bool {
+        std::env::var_os("PATH").is_some_and(|paths| {
+            std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
+        })
+    }
+
+    mod code_reader {
+        //! The demo's code reader: a pseudo-terminal whose far end is fed from a text file, so
+        //! the kiosk reads codes through its real serial reader.
+
+        use std::io::{BufRead, Seek, Write};
+        use std::path::Path;
+        use std::time::Duration;
+
+        use serialport::SerialPort;
+
+        /// Starts feeding lines appended to `input` into a pty; returns the pty's device path.
+        pub fn start(input: &Path) -> anyhow::Result<String> {
+            let (mut master, slave) = serialport::TTYPort::pair()?;
+            let path = slave.name().unwrap_or_default();
+            std::fs::write(input, b"")?;
+            let input = input.to_owned();
+            std::thread::Builder::new()
+                .name("demo-code-reader".into())
+                .spawn(move || {
+                    // Keep the slave end open so the pty stays alive while the kiosk reconnects.
+                    let _slave = slave;
+                    let mut offset = 0u64;
+                    loop {
+                        std::thread::sleep(Duration::from_millis(200));
+                        let Ok(mut file) = std::fs::File::open(&input) else {
+                            continue;
+                        };
+                        if file.seek(std::io::SeekFrom::Start(offset)).is_err() {
+                            continue;
+                        }
+                        let mut reader = std::io::BufReader::new(file);
+                        let mut line = String::new();
+                        while let Ok(n) = reader.read_line(&mut line) {
+                            if n == 0 || !line.ends_with('\n') {
+                                break;
+                            }
+                            offset += n as u64;
+                            let _ = master.write_all(line.as_bytes());
+                            line.clear();
+                        }
+                    }
+                })?;
+            Ok(path)
+        }
     }
 
     fn submit_sample(config: &KioskConfig, data_dir: &Path) -> anyhow::Result<String> {
