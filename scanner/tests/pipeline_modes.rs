@@ -1,0 +1,156 @@
+//! Output modes of the page pipeline: `auto` stores a text page as CCITT Group 4, a photo as
+//! grey JPEG and a stamped colour page as colour JPEG; the PDF passes `qpdf --check` (Debian
+//! `qpdf`) and `pdftoppm` (Debian `poppler-utils`) renders the Group 4 page pixel for pixel as
+//! the thresholded scan, at 100 % scale.
+
+use std::process::Command;
+
+use image::DynamicImage;
+use motcua_scanner::pipeline::synth::{photo_page, read_page_mark, stamped_page, text_page};
+use motcua_scanner::pipeline::{OutputMode, PageEncoding, PagePipeline, PipelineConfig};
+
+const DPI: u32 = 300;
+
+fn run(tool: &str, package: &str, args: &[&str]) -> std::process::Output {
+    match Command::new(tool).args(args).output() {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+            "`{tool}` is not installed: this test needs the Debian package `{package}` (apt-get install {package})"
+        ),
+        Err(e) => panic!("running {tool}: {e}"),
+    }
+}
+
+#[test]
+fn auto_mode_picks_group4_for_text_and_jpeg_for_pictures() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let config = PipelineConfig::new(tmp.path().join("out"));
+    assert_eq!(config.mode, OutputMode::Auto, "auto is the default");
+    let threshold = config.bilevel_threshold;
+    let mut pipeline = PagePipeline::new(config);
+    let text = text_page(DPI, 1, 11);
+    pipeline
+        .push(DynamicImage::ImageLuma8(text.clone()), DPI)
+        .expect("text page");
+    pipeline
+        .push(DynamicImage::ImageLuma8(photo_page(DPI, 2, 12)), DPI)
+        .expect("photo page");
+    pipeline
+        .push(DynamicImage::ImageRgb8(stamped_page(DPI, 3, 13)), DPI)
+        .expect("stamped page");
+    let docs = pipeline.finish().expect("finish");
+    assert_eq!(docs.len(), 1);
+    let doc = &docs[0];
+    assert_eq!(
+        doc.encodings,
+        [
+            PageEncoding::Group4,
+            PageEncoding::JpegGray,
+            PageEncoding::JpegColor
+        ]
+    );
+    let path = doc.pdf_path.as_ref().expect("pdf");
+    let path_str = path.to_str().expect("utf-8");
+    let bytes = std::fs::read(path).expect("read");
+    assert_eq!(bytes.len() as u64, doc.pdf_bytes);
+    let text_pdf = String::from_utf8_lossy(&bytes);
+    assert!(text_pdf.contains("/CCITTFaxDecode"));
+    assert!(text_pdf.contains("/K -1"));
+    // 100 % scale: A4 at 300 dpi is 2480 × 3508 px = 595.2 × 841.92 pt.
+    assert_eq!(text_pdf.matches("/MediaBox [0 0 595.2 841.92]").count(), 3);
+
+    let check = run("qpdf", "qpdf", &["--check", path_str]);
+    assert!(
+        check.status.success(),
+        "qpdf --check: {}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+
+    // Poppler's own CCITT decoder (`pdfimages` writes the raw 1-bit image as PBM) gives back
+    // exactly the thresholded scan.
+    let prefix = tmp.path().join("raw");
+    let r = run(
+        "pdfimages",
+        "poppler-utils",
+        &[
+            "-f",
+            "1",
+            "-l",
+            "1",
+            path_str,
+            prefix.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let raw = image::open(tmp.path().join("raw-000.pbm"))
+        .expect("pbm")
+        .to_luma8();
+    assert_eq!((raw.width(), raw.height()), (text.width(), text.height()));
+    let differing = raw
+        .pixels()
+        .zip(text.pixels())
+        .filter(|(r, s)| (r.0[0] < 128) != (s.0[0] < threshold))
+        .count();
+    assert_eq!(
+        differing, 0,
+        "decoded Group 4 differs from the thresholded scan"
+    );
+
+    // And the page renders at 100 % scale: A4 at 100 dpi, the page mark readable.
+    let prefix = tmp.path().join("render");
+    let r = run(
+        "pdftoppm",
+        "poppler-utils",
+        &[
+            "-r",
+            "100",
+            "-gray",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            path_str,
+            prefix.to_str().expect("utf-8"),
+        ],
+    );
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let rendered = std::fs::read_dir(tmp.path())
+        .expect("list")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "pgm"))
+        .expect("rendered page");
+    let img = image::open(&rendered).expect("pgm").to_luma8();
+    assert_eq!(
+        (img.width(), img.height()),
+        (827, 1170),
+        "A4 at 100 dpi (poppler rounds up)"
+    );
+    assert_eq!(read_page_mark(&img, 100), 1);
+    let total = (img.width() * img.height()) as usize;
+    let ink = img.pixels().filter(|p| p.0[0] < 128).count();
+    assert!(ink * 100 > total, "the text is there: {ink} black pixels");
+}
+
+#[test]
+fn fixed_modes_store_every_page_alike() {
+    for (mode, expected) in [
+        (OutputMode::Bilevel, PageEncoding::Group4),
+        (OutputMode::Gray, PageEncoding::JpegGray),
+        (OutputMode::Color, PageEncoding::JpegColor),
+    ] {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut config = PipelineConfig::new(tmp.path());
+        config.mode = mode;
+        let mut pipeline = PagePipeline::new(config);
+        let page = stamped_page(200, 1, 5);
+        pipeline
+            .push(DynamicImage::ImageRgb8(page), 200)
+            .expect("page");
+        let docs = pipeline.finish().expect("finish");
+        assert_eq!(docs[0].encodings, [expected], "{}", mode.name());
+        let path = docs[0].pdf_path.as_ref().expect("pdf");
+        let check = run("qpdf", "qpdf", &["--check", path.to_str().expect("utf-8")]);
+        assert!(check.status.success(), "{}", mode.name());
+    }
+}
