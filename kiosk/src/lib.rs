@@ -13,6 +13,7 @@ pub mod error;
 pub mod gateway_client;
 pub mod logging;
 pub mod receipt;
+pub mod separators;
 pub mod store;
 pub mod uplink;
 

@@ -99,6 +99,20 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make a printable PDF of separator sheets, one per required document of the dossier's
+    /// procedure, to put before each document's pages when scanning it.
+    Separators {
+        /// The dossier code (a dossier on this kiosk, or any valid code with --procedure).
+        #[arg(long)]
+        dossier: String,
+        /// The procedure code; needed when the dossier is not on this kiosk, and must match it
+        /// when it is.
+        #[arg(long)]
+        procedure: Option<String>,
+        /// Where to write the PDF (default `separators-<dossier>.pdf` in the current folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Record a satisfaction rating for a ticket or dossier.
     Rate {
         /// The ticket id or dossier code rated.
@@ -207,6 +221,56 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     p.code, p.name_vi, p.name_en, p.processing_days, p.fee_vnd
                 );
             }
+        }
+        Command::Separators {
+            dossier,
+            procedure,
+            out,
+        } => {
+            let code = motcua_domain::dossier::DossierCode::parse(&dossier)
+                .map_err(|e| {
+                    anyhow::anyhow!("mã hồ sơ {dossier:?} không hợp lệ / invalid dossier code: {e}")
+                })?
+                .to_string();
+            let store = open(&config)?;
+            let known = store.dossier(&code)?.map(|d| d.procedure_code);
+            let procedure_code = match (known, procedure) {
+                (Some(k), Some(p)) if k != p => anyhow::bail!(
+                    "hồ sơ {code} thuộc thủ tục {k}, không phải {p} / dossier {code} is for procedure {k}, not {p}"
+                ),
+                (Some(k), _) => k,
+                (None, Some(p)) => p,
+                (None, None) => anyhow::bail!(
+                    "hồ sơ {code} không có trên máy này; hãy thêm --procedure MÃ / dossier {code} is not on this kiosk; add --procedure CODE"
+                ),
+            };
+            let catalog = store.catalog()?;
+            let proc = catalog.find(&procedure_code).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "không có thủ tục {procedure_code} trong danh mục / procedure {procedure_code} is not in the catalog (kioskctl catalog lists them)"
+                )
+            })?;
+            let out = out.unwrap_or_else(|| {
+                PathBuf::from(format!("separators-{}.pdf", code.replace(['/', '\\'], "_")))
+            });
+            let fonts = config
+                .peripherals
+                .printer
+                .as_ref()
+                .map(|p| p.fonts.clone())
+                .unwrap_or_default();
+            let separators =
+                motcua_kiosk::separators::write_separator_pdf(&code, proc, &fonts, &out)
+                    .with_context(|| format!("writing {}", out.display()))?;
+            for s in &separators {
+                println!("{:>2}. {}", s.document_index, s.document_name);
+            }
+            eprintln!(
+                "Đã tạo {} tờ phân cách / {} separator sheets written to {}",
+                separators.len(),
+                separators.len(),
+                out.display()
+            );
         }
         Command::Retry => {
             let n = open(&config)?.retry_now()?;

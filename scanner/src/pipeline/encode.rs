@@ -177,14 +177,15 @@ pub(crate) fn encode_jpeg(
     })
 }
 
-/// CCITT Group 4 of a grey page: pixels darker than `threshold` are black. The caller has
-/// checked that width and height fit in 16 bits.
-pub(crate) fn encode_group4(page: &GrayImage, dpi: u32, threshold: u8) -> EncodedPage {
+/// CCITT Group 4 of a grey page: pixels darker than `threshold` are black. Group 4 in PDF
+/// counts columns in 16 bits: the page pipeline refuses wider pages before this, and anything
+/// past 65 535 columns is cut here.
+pub fn encode_group4(page: &GrayImage, dpi: u32, threshold: u8) -> EncodedPage {
     let (width, height) = (page.width(), page.height());
-    let w16 = width as u16;
+    let w16 = u16::try_from(width).unwrap_or(u16::MAX);
     let mut encoder = fax::encoder::Encoder::new(fax::VecWriter::with_capacity(1 << 19));
     for row in page.as_raw().chunks_exact(width as usize) {
-        let pels = row.iter().map(|&p| {
+        let pels = row.iter().take(usize::from(w16)).map(|&p| {
             if p < threshold {
                 fax::Color::Black
             } else {
@@ -198,7 +199,7 @@ pub(crate) fn encode_group4(page: &GrayImage, dpi: u32, threshold: u8) -> Encode
     EncodedPage {
         data: writer.finish(),
         encoding: PageEncoding::Group4,
-        width,
+        width: u32::from(w16),
         height,
         dpi,
     }
