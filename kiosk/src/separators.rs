@@ -10,6 +10,9 @@
 //! `fonts-dejavu-core`, the receipt printer's renderer) and stored as CCITT Group 4 in the PDF,
 //! so any printer prints it exactly and it stays a few kilobytes per sheet.
 //!
+//! A solid black band across the top marks the page as a separator sheet even when its QR
+//! code is torn or smudged: the pipeline then asks the officer instead of guessing.
+//!
 //! QR modules are 16 dots (1.35 mm) wide: after the pipeline's analysis downscaling
 //! (150 dpi, then at most 2000 pixels a side) a module keeps more than 5 pixels, so a sheet
 //! copied, crumpled or scanned at 200 dpi still decodes.
@@ -96,6 +99,9 @@ fn draw_sheet(
     let margin = 180;
     let width = w - 2 * margin;
     let total = procedure.documents.len();
+    // The solid band the pipeline recognises a sheet by when its QR code cannot be read
+    // (motcua_scanner::pipeline::has_separator_band): 5 mm high, across the text width.
+    page.fill_rect(margin, 80, width, 60);
     let mut y = 200;
     y = fonts.paragraph(
         &mut page,

@@ -11,7 +11,7 @@ use motcua_domain::qr_payload::Separator;
 use motcua_kiosk::separators::write_separator_pdf;
 use motcua_printer::FontConfig;
 use motcua_scanner::pipeline::synth::text_page;
-use motcua_scanner::pipeline::{PageOutcome, PagePipeline, PipelineConfig};
+use motcua_scanner::pipeline::{PageOutcome, PagePipeline, PipelineConfig, ProcessedPage};
 
 const DOSSIER: &str = "000.17.22.H56-261123-0042";
 
@@ -118,6 +118,35 @@ fn separator_sheets_decode_and_split_a_batch() {
     }
     let docs = pipeline.finish().expect("finish");
     assert_eq!(docs.len(), n);
+
+    // A sheet whose QR code is smudged away still shows what it is; a text page does not.
+    let mut smudged = image::open(&sheets[0]).expect("pgm").to_luma8();
+    for y in 700..1400 {
+        for x in 400..1250 {
+            smudged.put_pixel(x, y, image::Luma([255]));
+        }
+    }
+    let mut pipeline = PagePipeline::new(PipelineConfig::new(tmp.path().join("out2")));
+    match pipeline
+        .process(DynamicImage::ImageLuma8(smudged), dpi)
+        .expect("process")
+    {
+        ProcessedPage::Content {
+            looks_like_separator,
+            ..
+        } => assert!(looks_like_separator, "smudged sheet not recognised"),
+        other => panic!("smudged sheet: {other:?}"),
+    }
+    match pipeline
+        .process(DynamicImage::ImageLuma8(text_page(dpi, 1, 1)), dpi)
+        .expect("process")
+    {
+        ProcessedPage::Content {
+            looks_like_separator,
+            ..
+        } => assert!(!looks_like_separator, "text page taken for a sheet"),
+        other => panic!("text page: {other:?}"),
+    }
     for (doc, (sep, pages)) in docs.iter().zip(&expected) {
         assert_eq!(doc.separator.as_ref(), Some(sep));
         assert_eq!(&doc.pages, pages);

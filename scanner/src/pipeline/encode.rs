@@ -80,6 +80,61 @@ pub struct EncodedPage {
     pub dpi: u32,
 }
 
+impl EncodedPage {
+    const SPOOL_MAGIC: &'static [u8; 8] = b"MCPAGE01";
+
+    /// Writes the page to a spool file (a small header, then the stream), for flows that hold
+    /// pages on disk until an officer has checked them.
+    pub fn write_spool(&self, path: &std::path::Path) -> std::io::Result<()> {
+        use std::io::Write;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+        f.write_all(Self::SPOOL_MAGIC)?;
+        let encoding = match self.encoding {
+            PageEncoding::JpegGray => 0u8,
+            PageEncoding::JpegColor => 1,
+            PageEncoding::Group4 => 2,
+        };
+        f.write_all(&[encoding])?;
+        for v in [self.width, self.height, self.dpi] {
+            f.write_all(&v.to_le_bytes())?;
+        }
+        f.write_all(&self.data)?;
+        f.into_inner().map_err(|e| e.into_error())?.sync_all()
+    }
+
+    /// Reads a page written by [`EncodedPage::write_spool`].
+    pub fn read_spool(path: &std::path::Path) -> std::io::Result<Self> {
+        let bytes = std::fs::read(path)?;
+        let bad = || {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} is not a spooled page", path.display()),
+            )
+        };
+        if bytes.len() < 21 || &bytes[..8] != Self::SPOOL_MAGIC {
+            return Err(bad());
+        }
+        let encoding = match bytes[8] {
+            0 => PageEncoding::JpegGray,
+            1 => PageEncoding::JpegColor,
+            2 => PageEncoding::Group4,
+            _ => return Err(bad()),
+        };
+        let word = |i: usize| {
+            let mut b = [0u8; 4];
+            b.copy_from_slice(&bytes[9 + 4 * i..13 + 4 * i]);
+            u32::from_le_bytes(b)
+        };
+        Ok(Self {
+            encoding,
+            width: word(0),
+            height: word(1),
+            dpi: word(2),
+            data: bytes[21..].to_vec(),
+        })
+    }
+}
+
 /// Whether a colour page shows colour: more than `min_fraction` of its pixels (sampled every
 /// `step` pixels) have channels differing by more than 48 levels. Red stamps and signatures
 /// in blue ink count; the slight colour noise of a scanner does not.

@@ -190,6 +190,28 @@ pub enum PipelineError {
     },
 }
 
+/// Thumbnails of [`ProcessedPage::Content`] are about this many pixels wide.
+pub const THUMBNAIL_WIDTH: u32 = 150;
+
+/// One page analysed and compressed by [`PagePipeline::process`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProcessedPage {
+    /// A blank page (to drop).
+    Blank,
+    /// A separator sheet.
+    Separator(Separator),
+    /// A document page.
+    Content {
+        /// The compressed page.
+        encoded: EncodedPage,
+        /// The page carries the black band of a separator sheet ([`has_separator_band`]) but
+        /// no readable separator code: a damaged or badly fed sheet the officer must decide on.
+        looks_like_separator: bool,
+        /// A small grey copy for progress screens.
+        thumbnail: GrayImage,
+    },
+}
+
 /// What happened to one pushed page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PageOutcome {
@@ -284,9 +306,15 @@ impl PagePipeline {
         }
     }
 
-    /// Process one page scanned at `dpi`. The page gets the next batch page number even when
-    /// it is refused.
-    pub fn push(&mut self, page: DynamicImage, dpi: u32) -> Result<PageOutcome, PipelineError> {
+    /// Analyses and compresses one page scanned at `dpi` without assembling it into a document:
+    /// for callers that keep pages apart until an officer has checked them (the intake flow,
+    /// which reorders, deletes and rescans pages before the PDFs are made with
+    /// [`pdf::PdfFile`]). The page gets the next batch page number even when it is refused.
+    pub fn process(
+        &mut self,
+        page: DynamicImage,
+        dpi: u32,
+    ) -> Result<ProcessedPage, PipelineError> {
         self.pushed += 1;
         let number = self.pushed;
         if dpi == 0 || dpi < self.config.min_dpi {
@@ -314,33 +342,64 @@ impl PagePipeline {
         if let Some(blank) = &self.config.blank {
             if is_blank(&small, blank) {
                 tracing::debug!(page = number, "pipeline: blank page dropped");
-                return Ok(PageOutcome::Blank);
+                return Ok(ProcessedPage::Blank);
             }
         }
-
         if let Some(separator) = self.find_separator(&small, number) {
-            self.close_current()?;
-            let document = self.done.len();
-            self.current = Some(OpenDocument {
-                separator: Some(separator.clone()),
-                number: document + 1,
-                pages: Vec::new(),
-                encodings: Vec::new(),
-                pdf: None,
-            });
-            tracing::info!(
-                page = number,
-                document,
-                index = separator.document_index,
-                "pipeline: separator sheet"
-            );
-            return Ok(PageOutcome::Separator {
-                separator,
-                document,
-            });
+            return Ok(ProcessedPage::Separator(separator));
         }
+        let looks_like_separator = has_separator_band(&small, dpi / factor);
+        let thumb_factor = (small.width() / THUMBNAIL_WIDTH).max(1);
+        let thumbnail = box_downscale(&small, thumb_factor);
         let encoded = self.encode(page, &small, dpi, number)?;
-        drop(small);
+        Ok(ProcessedPage::Content {
+            encoded,
+            looks_like_separator,
+            thumbnail,
+        })
+    }
+
+    /// Process one page scanned at `dpi`. The page gets the next batch page number even when
+    /// it is refused.
+    pub fn push(&mut self, page: DynamicImage, dpi: u32) -> Result<PageOutcome, PipelineError> {
+        let number = self.pushed + 1;
+        let encoded = match self.process(page, dpi)? {
+            ProcessedPage::Blank => return Ok(PageOutcome::Blank),
+            ProcessedPage::Separator(separator) => {
+                self.close_current()?;
+                let document = self.done.len();
+                self.current = Some(OpenDocument {
+                    separator: Some(separator.clone()),
+                    number: document + 1,
+                    pages: Vec::new(),
+                    encodings: Vec::new(),
+                    pdf: None,
+                });
+                tracing::info!(
+                    page = number,
+                    document,
+                    index = separator.document_index,
+                    "pipeline: separator sheet"
+                );
+                return Ok(PageOutcome::Separator {
+                    separator,
+                    document,
+                });
+            }
+            ProcessedPage::Content {
+                encoded,
+                looks_like_separator,
+                ..
+            } => {
+                if looks_like_separator {
+                    tracing::warn!(
+                        page = number,
+                        "pipeline: page looks like a separator sheet but its code is unreadable; kept as a document page"
+                    );
+                }
+                encoded
+            }
+        };
         let document = self.done.len();
         if self.current.is_none() {
             self.current = Some(OpenDocument {
@@ -532,6 +591,37 @@ fn box_downscale(img: &GrayImage, factor: u32) -> GrayImage {
         }
     }
     GrayImage::from_raw(nw as u32, nh as u32, out).unwrap_or_else(|| img.clone())
+}
+
+/// Whether a (downscaled, grey, at `dpi`) page carries the band printed across the top of
+/// separator sheets (`kioskctl separators`): at least 3 mm of consecutive rows in the top fifth
+/// of the page that are at least 90 % dark across the middle 70 % of the width. Text, tables
+/// and ruled forms have no such solid band; a sheet whose QR code is torn, folded or smudged
+/// keeps it, so the page can be put to the officer instead of being taken for a document page.
+pub fn has_separator_band(small: &GrayImage, dpi: u32) -> bool {
+    let (w, h) = (small.width() as usize, small.height() as usize);
+    let need = ((dpi as f64) * 3.0 / 25.4).ceil().max(2.0) as usize;
+    let (x0, x1) = (w * 15 / 100, w * 85 / 100);
+    if x1 <= x0 {
+        return false;
+    }
+    let raw = small.as_raw();
+    let mut run = 0;
+    for y in 0..h / 5 {
+        let dark = raw[y * w + x0..y * w + x1]
+            .iter()
+            .filter(|&&p| p < 100)
+            .count();
+        if dark * 10 >= (x1 - x0) * 9 {
+            run += 1;
+            if run >= need {
+                return true;
+            }
+        } else {
+            run = 0;
+        }
+    }
+    false
 }
 
 /// Whether a (downscaled, grey) page is blank by `config`.
