@@ -11,6 +11,7 @@ pub mod devices;
 pub mod dossier_file;
 pub mod error;
 pub mod gateway_client;
+pub mod intake;
 pub mod logging;
 pub mod receipt;
 pub mod separators;
