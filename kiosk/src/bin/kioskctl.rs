@@ -113,6 +113,36 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Digitize a dossier's paper: scan a batch (hot folder or SANE scanner), split it into
+    /// documents by separator sheets, drop blank pages, and store each document as a coded PDF
+    /// queued for the gateway. Prints one line per page and the document codes.
+    Intake {
+        /// The dossier code, or the payload of its receipt QR code.
+        #[arg(long)]
+        dossier: String,
+        /// Take pages from this folder (a network scanner's drop folder); default: the
+        /// configured [scanner].
+        #[arg(long, conflicts_with = "scanner")]
+        hot_folder: Option<PathBuf>,
+        /// Scan with this SANE device (e.g. `fujitsu:fi-7160:1234`); default: the configured
+        /// [scanner].
+        #[arg(long)]
+        scanner: Option<String>,
+        /// Resolution for a SANE scanner, dpi (≥ 200).
+        #[arg(long, default_value_t = 300)]
+        resolution: u32,
+        /// A hot-folder batch is complete when no new file arrived for this many seconds.
+        #[arg(long, default_value_t = 10)]
+        idle_secs: u64,
+        /// Give up when no page comes for this many seconds.
+        #[arg(long, default_value_t = 120)]
+        page_timeout_secs: u64,
+        /// Answer about a page that looks like a separator sheet with an unreadable code:
+        /// `PAGE=INDEX` (it is the separator of required document INDEX), `PAGE=page` (a
+        /// document page) or `PAGE=drop`. Repeatable.
+        #[arg(long = "answer", value_name = "PAGE=ANSWER")]
+        answers: Vec<String>,
+    },
     /// Record a satisfaction rating for a ticket or dossier.
     Rate {
         /// The ticket id or dossier code rated.
@@ -272,6 +302,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 out.display()
             );
         }
+        Command::Intake {
+            dossier,
+            hot_folder,
+            scanner,
+            resolution,
+            idle_secs,
+            page_timeout_secs,
+            answers,
+        } => intake(
+            &config,
+            &dossier,
+            hot_folder,
+            scanner,
+            resolution,
+            std::time::Duration::from_secs(idle_secs),
+            std::time::Duration::from_secs(page_timeout_secs),
+            &answers,
+        )?,
         Command::Retry => {
             let n = open(&config)?.retry_now()?;
             println!("{n} mục sẽ được gửi lại ngay / entries will be retried now");
@@ -315,6 +363,130 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn parse_answer(text: &str) -> anyhow::Result<(u32, motcua_kiosk::intake::QuestionAnswer)> {
+    use motcua_kiosk::intake::QuestionAnswer;
+    let bad = || {
+        anyhow::anyhow!(
+            "--answer {text:?}: viết TRANG=SỐ, TRANG=page hoặc TRANG=drop / write PAGE=INDEX, PAGE=page or PAGE=drop"
+        )
+    };
+    let (page, answer) = text.split_once('=').ok_or_else(bad)?;
+    let page: u32 = page.trim().parse().map_err(|_| bad())?;
+    let answer = match answer.trim() {
+        "page" => QuestionAnswer::DocumentPage,
+        "drop" => QuestionAnswer::Discard,
+        n => QuestionAnswer::SeparatorFor(n.parse().map_err(|_| bad())?),
+    };
+    Ok((page, answer))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn intake(
+    config: &KioskConfig,
+    dossier: &str,
+    hot_folder: Option<PathBuf>,
+    sane_device: Option<String>,
+    resolution: u32,
+    idle: std::time::Duration,
+    page_timeout: std::time::Duration,
+    answers: &[String],
+) -> anyhow::Result<()> {
+    use motcua_kiosk::devices::ScannerConfig;
+    use motcua_kiosk::intake::session::IntakeSession;
+    use motcua_kiosk::intake::Effect;
+    use motcua_scanner::documents::{
+        BatchRequest, ColorMode, DocumentScanner, HotFolder, HotFolderConfig, SaneConfig,
+        SaneScanner,
+    };
+    let answers = answers
+        .iter()
+        .map(|a| parse_answer(a))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let configured = config.peripherals.scanner.clone();
+    let hot_folder = hot_folder.or(match (&sane_device, &configured) {
+        (None, Some(ScannerConfig::HotFolder { folder })) => Some(folder.clone()),
+        _ => None,
+    });
+    let work = tempfile_dir(config)?;
+    let mut request = BatchRequest::new(&work);
+    request.page_timeout = page_timeout;
+    request.resolution_dpi = resolution.max(200);
+    let scanner: Box<dyn DocumentScanner> = match (hot_folder, sane_device, configured) {
+        (Some(dir), _, _) => {
+            let mut c = HotFolderConfig::new(&dir);
+            c.batch_idle = idle;
+            c.poll_interval = std::time::Duration::from_millis(200);
+            Box::new(HotFolder::new(c).with_context(|| format!("hot folder {}", dir.display()))?)
+        }
+        (None, Some(device), _) => {
+            request.mode = ColorMode::Color;
+            Box::new(SaneScanner::new(SaneConfig::new(device)))
+        }
+        (None, None, Some(ScannerConfig::Sane {
+            device,
+            resolution,
+            mode,
+            source,
+        })) => {
+            request.resolution_dpi = resolution;
+            request.mode = mode;
+            request.source = source;
+            Box::new(SaneScanner::new(SaneConfig::new(device)))
+        }
+        _ => anyhow::bail!(
+            "chưa có máy quét: dùng --hot-folder THƯ_MỤC hoặc --scanner THIẾT_BỊ / no scanner: use --hot-folder DIR or --scanner DEVICE, or configure [scanner]"
+        ),
+    };
+
+    let mut store = open(config)?;
+    let mut print = |e: &Effect| match e {
+        Effect::Progress {
+            page,
+            document,
+            pages,
+        } => match document {
+            Some(0) => println!("trang/page {page:>3}: chưa phân loại / unsorted ({pages} kept)"),
+            Some(d) => println!("trang/page {page:>3}: giấy tờ/document {d} ({pages} kept)"),
+            None => println!("trang/page {page:>3}: ? ({pages} kept)"),
+        },
+        Effect::Warn(w) | Effect::Refuse(w) => eprintln!("{w}"),
+        Effect::Ask { message, .. } => eprintln!("{message}"),
+        _ => {}
+    };
+    let mut session = IntakeSession::new(config, &mut store).with_answers(answers);
+    session.open(dossier, &mut print)?;
+    runtime()?.block_on(session.scan_batch(scanner.as_ref(), &request, &mut print))?;
+    let report = session.commit(&mut print)?;
+    let _ = std::fs::remove_dir_all(&work);
+    for code in &report.stored {
+        println!("{code}");
+    }
+    for code in &report.already_stored {
+        println!("{code} (đã lưu trước đó / already stored)");
+    }
+    eprintln!(
+        "Đã lưu {} giấy tờ, {} đã có; {} trang trắng bỏ qua / {} document(s) stored, {} already stored; {} blank page(s) dropped",
+        report.stored.len(),
+        report.already_stored.len(),
+        report.blank_pages,
+        report.stored.len(),
+        report.already_stored.len(),
+        report.blank_pages
+    );
+    Ok(())
+}
+
+/// A scratch folder for scanimage's page files, inside the data folder (same disk).
+fn tempfile_dir(config: &KioskConfig) -> anyhow::Result<PathBuf> {
+    let dir = config
+        .store
+        .data_dir
+        .join("intake")
+        .join(format!("scan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -20,6 +20,8 @@
 //! and a page that looks like a separator sheet whose code cannot be read
 //! ([`PageKind::Question`]) blocks the commit until the officer says what it is.
 
+pub mod session;
+
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -48,7 +50,8 @@ pub enum PageKind {
 /// One page of the intake, in the order the officer sees them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntakePage {
-    /// Page number in scan order over all batches of this intake (1-based, never reused).
+    /// Page number in scan order over all batches of this intake (1-based, never reused;
+    /// dropped blank sides count, so numbers follow the paper).
     pub number: u32,
     /// What it is.
     pub kind: PageKind,
@@ -387,7 +390,9 @@ impl IntakeFlow {
                 vec![Effect::StartScan]
             }
             (Stage::Scanning, E::BlankPage) => {
+                // Blank sides keep their number, so page numbers follow the paper.
                 self.blanks += 1;
+                self.next_number += 1;
                 Vec::new()
             }
             (Stage::Scanning, E::ForeignSeparator(sep)) => {
@@ -665,7 +670,8 @@ mod tests {
         };
         assert!(w.contains("2. Giấy chứng sinh") && !w.contains("3."), "{w}");
         assert_eq!(f.blank_pages(), 1);
-        assert_eq!(pages_of(&f), [(0, vec![1]), (1, vec![3, 4])]);
+        // Page numbers follow the paper: the blank side was page 4.
+        assert_eq!(pages_of(&f), [(0, vec![1]), (1, vec![3, 5])]);
         let codes: Vec<String> = f.plan().into_iter().map(|d| d.code).collect();
         assert_eq!(codes, [format!("{CODE}-00"), format!("{CODE}-01")]);
 
