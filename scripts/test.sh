@@ -21,6 +21,8 @@ command -v zbarimg >/dev/null || missing+=(zbar-tools)
 command -v qpdf >/dev/null || missing+=(qpdf)
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 command -v img2pdf >/dev/null || missing+=(img2pdf)
+# The sRGB profile that makes intake PDFs PDF/A-2b (read at run time, never copied).
+[ -f /usr/share/color/icc/sRGB.icc ] || missing+=(icc-profiles-free)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   as_root apt-get update -qq

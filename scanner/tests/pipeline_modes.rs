@@ -154,3 +154,61 @@ fn fixed_modes_store_every_page_alike() {
         assert!(check.status.success(), "{}", mode.name());
     }
 }
+
+/// With the system's sRGB profile (Debian `icc-profiles-free`) PDFs carry the PDF/A-2b
+/// identification, an output intent and a file identifier, and the same pages always give the
+/// same bytes (so a document scanned twice is recognised as stored already).
+#[test]
+fn pdfs_are_pdfa_2b_and_reproducible() {
+    let icc = std::path::Path::new(motcua_scanner::pipeline::pdf::DEFAULT_SRGB_ICC);
+    assert!(
+        icc.exists(),
+        "{} is missing: this test needs the Debian package icc-profiles-free",
+        icc.display()
+    );
+    let make = |dir: &std::path::Path| {
+        let config = PipelineConfig::new(dir);
+        assert!(config.pdf.srgb_icc.is_some(), "PDF/A is the default");
+        let mut pipeline = PagePipeline::new(config);
+        pipeline
+            .push(DynamicImage::ImageLuma8(text_page(200, 1, 3)), 200)
+            .expect("page");
+        pipeline
+            .push(DynamicImage::ImageRgb8(stamped_page(200, 2, 4)), 200)
+            .expect("page");
+        let docs = pipeline.finish().expect("finish");
+        std::fs::read(docs[0].pdf_path.as_ref().expect("pdf")).expect("read")
+    };
+    let a = tempfile::tempdir().expect("tempdir");
+    let b = tempfile::tempdir().expect("tempdir");
+    let first = make(a.path());
+    assert!(first == make(b.path()), "same pages, same bytes");
+
+    let text = String::from_utf8_lossy(&first);
+    assert!(text.contains("/S /GTS_PDFA1"), "output intent");
+    assert!(text.contains("/DestOutputProfile"), "output profile");
+    assert!(text.contains("/Type /Metadata"), "XMP metadata stream");
+    assert!(text.contains("/ID [<"), "file identifier");
+    let path = a.path().join("batch-001.pdf");
+    let check = run("qpdf", "qpdf", &["--check", path.to_str().expect("utf-8")]);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+    let meta = run(
+        "pdfinfo",
+        "poppler-utils",
+        &["-meta", path.to_str().expect("utf-8")],
+    );
+    let meta = String::from_utf8_lossy(&meta.stdout);
+    assert!(
+        meta.contains("<pdfaid:part>2</pdfaid:part>")
+            && meta.contains("<pdfaid:conformance>B</pdfaid:conformance>"),
+        "{meta}"
+    );
+    assert!(
+        meta.contains("Chưa phân loại / unsorted"),
+        "title in XMP: {meta}"
+    );
+}

@@ -29,7 +29,7 @@ use motcua_domain::catalog::Procedure;
 use motcua_domain::document_code::{DocumentCodeFields, DocumentCodeTemplate};
 use motcua_domain::dossier::DossierCode;
 use motcua_domain::qr_payload::{dossier_code_in, Separator};
-use motcua_scanner::pipeline::pdf::PdfFile;
+use motcua_scanner::pipeline::pdf::{PdfFile, PdfOptions};
 use motcua_scanner::pipeline::{EncodedPage, PipelineError};
 
 /// What a scanned (non-blank) page is.
@@ -577,14 +577,20 @@ impl IntakeFlow {
     }
 }
 
-/// Writes the PDF of a planned document from its spooled pages, one page in memory at a time.
+/// Writes the PDF of a planned document from its spooled pages, one page in memory at a time
+/// (PDF/A-2b when `options` carry an sRGB profile).
 /// Returns the number of pages.
 pub fn assemble_pdf(
     doc: &PlannedDocument,
     dossier: &str,
     out: &Path,
+    options: PdfOptions,
 ) -> Result<u32, PipelineError> {
-    let mut pdf = PdfFile::create(out, &format!("{dossier} – {} – {}", doc.code, doc.name))?;
+    let mut pdf = PdfFile::create_with(
+        out,
+        &format!("{dossier} – {} – {}", doc.code, doc.name),
+        options,
+    )?;
     for spool in &doc.pages {
         let page = EncodedPage::read_spool(spool).map_err(|source| PipelineError::Io {
             action: "reading the spooled page",

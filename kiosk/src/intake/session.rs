@@ -289,10 +289,11 @@ impl<'a> IntakeSession<'a> {
             return Err(IntakeError::Refused("nothing to commit".to_owned()));
         };
         let dir = self.spool_dir.join(sanitize(&dossier));
+        let options = self.config.intake.pipeline(&dir).pdf;
         let mut stored_docs = Vec::new();
         for doc in &documents {
             let pdf = dir.join(format!("{}.pdf", sanitize(&doc.code)));
-            let pages = assemble_pdf(doc, &dossier, &pdf)?;
+            let pages = assemble_pdf(doc, &dossier, &pdf, options.clone())?;
             let blob = self.store.blobs().put_file(&pdf)?;
             let _ = std::fs::remove_file(&pdf);
             stored_docs.push(NewDigitized {

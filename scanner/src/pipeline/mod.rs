@@ -116,6 +116,9 @@ pub struct PipelineConfig {
     pub min_dpi: u32,
     /// Resolution assumed by [`PagePipeline::push_page`] when the file did not say. Default 200.
     pub default_dpi: u32,
+    /// How PDFs are written. Default [`pdf::PdfOptions::system_default`]: PDF/A-2b with the
+    /// system's sRGB profile when Debian's `icc-profiles-free` is installed.
+    pub pdf: pdf::PdfOptions,
 }
 
 impl PipelineConfig {
@@ -136,6 +139,7 @@ impl PipelineConfig {
             decoder: FrameDecoderConfig::default(),
             min_dpi: 200,
             default_dpi: 200,
+            pdf: pdf::PdfOptions::system_default(),
         }
     }
 }
@@ -419,7 +423,11 @@ impl PagePipeline {
                 .config
                 .output_dir
                 .join(file_name(&self.config.file_prefix, current));
-            current.pdf = Some(PdfFile::create(&path, &title(current))?);
+            current.pdf = Some(PdfFile::create_with(
+                &path,
+                &title(current),
+                self.config.pdf.clone(),
+            )?);
         }
         if let Some(pdf) = current.pdf.as_mut() {
             pdf.add_page(&encoded)?;

@@ -7,11 +7,24 @@
 //! `<name>.pdf.part`, synced, then renamed, so a half-written PDF never carries the final name.
 //!
 //! Object numbers: 1 catalog, 2 page tree, 3 document information, then three per page
-//! (image, content stream, page).
+//! (image, content stream, page), then the colour profile and metadata at the end.
+//!
+//! **PDF/A-2b** (ISO 19005-2, level B, the archival form) when [`PdfOptions::srgb_icc`] holds
+//! an sRGB ICC profile: XMP metadata identifying the file as PDF/A-2b with the same title and
+//! producer as the document information, an output intent carrying the profile (which makes
+//! DeviceGray and DeviceRGB images acceptable), and a file identifier in the trailer. The
+//! profile is read from the system ([`DEFAULT_SRGB_ICC`], Debian package `icc-profiles-free`),
+//! never copied into this repository. The identifier is derived from the file's own bytes and
+//! no dates are written, so the same pages always give the same bytes: a document scanned
+//! twice is recognised as already stored. Only the structure is written here; no PDF/A
+//! validator runs in the tests (none is packaged for Debian).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
 
 use pdf_writer::{Chunk, Content, Filter, Finish, Name, Rect, Ref, TextStr};
 
@@ -21,6 +34,41 @@ use super::PipelineError;
 const CATALOG: Ref = Ref::new(1);
 const PAGE_TREE: Ref = Ref::new(2);
 const INFO: Ref = Ref::new(3);
+
+/// The sRGB profile of Debian's `icc-profiles-free` (zlib licence).
+pub const DEFAULT_SRGB_ICC: &str = "/usr/share/color/icc/sRGB.icc";
+
+/// How PDFs are written.
+#[derive(Debug, Clone, Default)]
+pub struct PdfOptions {
+    /// An sRGB ICC profile: with it the PDF is written as PDF/A-2b, without it as plain PDF 1.7.
+    pub srgb_icc: Option<Arc<[u8]>>,
+}
+
+impl PdfOptions {
+    /// PDF/A-2b with the profile at `path`; plain PDF (and a warning in the log) when it cannot
+    /// be read or is not an RGB profile.
+    pub fn pdfa_with_profile(path: &Path) -> Self {
+        match std::fs::read(path) {
+            Ok(bytes) if bytes.len() > 128 && &bytes[16..20] == b"RGB " => Self {
+                srgb_icc: Some(bytes.into()),
+            },
+            Ok(_) => {
+                tracing::warn!(path = %path.display(), "not an RGB ICC profile: PDFs will not be PDF/A");
+                Self::default()
+            }
+            Err(error) => {
+                tracing::warn!(path = %path.display(), %error, "no sRGB ICC profile (Debian package icc-profiles-free): PDFs will not be PDF/A");
+                Self::default()
+            }
+        }
+    }
+
+    /// PDF/A-2b with [`DEFAULT_SRGB_ICC`] when it is installed.
+    pub fn system_default() -> Self {
+        Self::pdfa_with_profile(Path::new(DEFAULT_SRGB_ICC))
+    }
+}
 
 /// A PDF being written; see the [module documentation](self).
 #[derive(Debug)]
@@ -33,6 +81,8 @@ pub struct PdfFile {
     offsets: Vec<u64>,
     pages: Vec<Ref>,
     title: String,
+    options: PdfOptions,
+    hash: Sha256,
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError {
@@ -45,8 +95,17 @@ fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
 }
 
 impl PdfFile {
-    /// Starts `path` (as `path` + `.part`) with the document title `title`.
+    /// Starts a plain PDF at `path` (as `path` + `.part`) with the document title `title`.
     pub fn create(path: &Path, title: &str) -> Result<Self, PipelineError> {
+        Self::create_with(path, title, PdfOptions::default())
+    }
+
+    /// Starts a PDF at `path` (as `path` + `.part`) with the document title `title`.
+    pub fn create_with(
+        path: &Path,
+        title: &str,
+        options: PdfOptions,
+    ) -> Result<Self, PipelineError> {
         let mut tmp = path.as_os_str().to_owned();
         tmp.push(".part");
         let tmp = PathBuf::from(tmp);
@@ -59,6 +118,8 @@ impl PdfFile {
             offsets: vec![0; 3],
             pages: Vec::new(),
             title: title.to_owned(),
+            options,
+            hash: Sha256::new(),
         };
         // A binary marker after the header, as PDF 1.7 § 7.5.2 recommends.
         pdf.write(b"%PDF-1.7\n%\x80\x80\x80\x80\n")?;
@@ -74,6 +135,7 @@ impl PdfFile {
         self.file
             .write_all(bytes)
             .map_err(io_error("writing", &self.tmp))?;
+        self.hash.update(bytes);
         self.written += bytes.len() as u64;
         Ok(())
     }
@@ -161,20 +223,48 @@ impl PdfFile {
             .count(self.pages.len() as i32);
         self.object(PAGE_TREE, &chunk)?;
 
+        let title = std::mem::take(&mut self.title);
+        let pdfa = match self.options.srgb_icc.clone() {
+            Some(icc) => {
+                let icc_id = self.next_ref();
+                let mut chunk = Chunk::with_capacity(icc.len() + 256);
+                chunk.icc_profile(icc_id, &icc).n(3);
+                self.object(icc_id, &chunk)?;
+                let xmp = xmp_pdfa2b(&title);
+                let xmp_id = self.next_ref();
+                let mut chunk = Chunk::new();
+                chunk.metadata(xmp_id, xmp.as_bytes());
+                self.object(xmp_id, &chunk)?;
+                Some((icc_id, xmp_id))
+            }
+            None => None,
+        };
+
         let mut chunk = Chunk::new();
-        chunk
-            .indirect(CATALOG)
-            .start::<pdf_writer::writers::Catalog>()
-            .pages(PAGE_TREE);
+        {
+            let mut catalog = chunk
+                .indirect(CATALOG)
+                .start::<pdf_writer::writers::Catalog>();
+            catalog.pages(PAGE_TREE);
+            if let Some((icc_id, xmp_id)) = pdfa {
+                catalog.metadata(xmp_id);
+                catalog
+                    .output_intents()
+                    .push()
+                    .subtype(pdf_writer::types::OutputIntentSubtype::PDFA)
+                    .output_condition_identifier(TextStr("sRGB IEC61966-2.1"))
+                    .info(TextStr("sRGB IEC61966-2.1"))
+                    .dest_output_profile(icc_id);
+            }
+        }
         self.object(CATALOG, &chunk)?;
 
         let mut chunk = Chunk::new();
-        let title = std::mem::take(&mut self.title);
         chunk
             .indirect(INFO)
             .start::<pdf_writer::writers::DocumentInfo>()
             .title(TextStr(&title))
-            .producer(TextStr("motcua-scanner"));
+            .producer(TextStr(PRODUCER));
         self.object(INFO, &chunk)?;
 
         // Cross-reference table: entries of exactly 20 bytes (PDF 1.7 § 7.5.4).
@@ -183,8 +273,10 @@ impl PdfFile {
         for offset in &self.offsets {
             xref.push_str(&format!("{offset:010} 00000 n\r\n"));
         }
+        // The file identifier: the first 16 bytes of the SHA-256 of everything before it.
+        let id = hex_upper(&self.hash.clone().finalize()[..16]);
         xref.push_str(&format!(
-            "trailer\n<< /Size {} /Root {} 0 R /Info {} 0 R >>\nstartxref\n{xref_at}\n%%EOF\n",
+            "trailer\n<< /Size {} /Root {} 0 R /Info {} 0 R /ID [<{id}> <{id}>] >>\nstartxref\n{xref_at}\n%%EOF\n",
             self.offsets.len() + 1,
             CATALOG.get(),
             INFO.get()
@@ -207,4 +299,51 @@ impl PdfFile {
         drop(self);
         let _ = std::fs::remove_file(tmp);
     }
+}
+
+const PRODUCER: &str = "motcua-scanner";
+
+fn hex_upper(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02X}")).collect()
+}
+
+/// XML text with `&`, `<`, `>` and quotes escaped.
+fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The XMP packet of a PDF/A-2b file whose title is `title` (the same as in the document
+/// information dictionary, as ISO 19005-2 requires of metadata present in both).
+fn xmp_pdfa2b(title: &str) -> String {
+    format!(
+        r#"<?xpacket begin="{bom}" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:pdfaid="http://www.aiim.org/pdfa/ns/id/"
+    xmlns:dc="http://purl.org/dc/elements/1.1/"
+    xmlns:pdf="http://ns.adobe.com/pdf/1.3/">
+   <pdfaid:part>2</pdfaid:part>
+   <pdfaid:conformance>B</pdfaid:conformance>
+   <dc:format>application/pdf</dc:format>
+   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">{}</rdf:li></rdf:Alt></dc:title>
+   <pdf:Producer>{PRODUCER}</pdf:Producer>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>"#,
+        xml_escape(title),
+        bom = '\u{feff}',
+    )
 }
