@@ -67,6 +67,7 @@ pub struct KioskConfig {
 /// mode = "auto"                            # color | gray | bilevel | auto
 /// jpeg_quality = 75                        # 20–95
 /// bilevel_threshold = 150                  # 1–254: grey below it is black on bilevel pages
+/// deskew = false                           # straighten pages fed crooked (up to 5°)
 /// ```
 #[derive(Debug, Clone)]
 pub struct IntakeConfig {
@@ -79,6 +80,8 @@ pub struct IntakeConfig {
     pub jpeg_quality: u8,
     /// Grey level below which a pixel is black on bilevel pages.
     pub bilevel_threshold: u8,
+    /// Straighten pages fed crooked by up to 5° (off by default: many feeders do it).
+    pub deskew: bool,
 }
 
 impl Default for IntakeConfig {
@@ -88,6 +91,7 @@ impl Default for IntakeConfig {
             mode: motcua_scanner::pipeline::OutputMode::Auto,
             jpeg_quality: 75,
             bilevel_threshold: 150,
+            deskew: false,
         }
     }
 }
@@ -99,6 +103,7 @@ impl IntakeConfig {
         c.mode = self.mode;
         c.jpeg_quality = self.jpeg_quality;
         c.bilevel_threshold = self.bilevel_threshold;
+        c.deskew_max_degrees = self.deskew.then_some(5.0);
         c
     }
 }
@@ -176,6 +181,7 @@ struct RawIntake {
     mode: Option<Spanned<String>>,
     jpeg_quality: Option<Spanned<u8>>,
     bilevel_threshold: Option<Spanned<u8>>,
+    deskew: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -498,6 +504,7 @@ fn intake_config(raw: RawIntake, at: &Located<'_>) -> Result<IntakeConfig, Confi
         }
         c.bilevel_threshold = *t.get_ref();
     }
+    c.deskew = raw.deskew.unwrap_or(false);
     Ok(c)
 }
 

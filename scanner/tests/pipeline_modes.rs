@@ -212,3 +212,32 @@ fn pdfs_are_pdfa_2b_and_reproducible() {
         "title in XMP: {meta}"
     );
 }
+
+/// With deskew on, a page fed 2.5° crooked comes out straight; with it off, as scanned.
+#[test]
+fn deskew_straightens_a_crooked_page() {
+    use motcua_scanner::pipeline::deskew::{estimate_skew, rotate_gray};
+    use motcua_scanner::pipeline::ProcessedPage;
+    let crooked = rotate_gray(&text_page(200, 1, 9), 2.5);
+    let skew_of = |deskew: Option<f64>| {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let mut config = PipelineConfig::new(tmp.path());
+        config.mode = OutputMode::Gray;
+        config.deskew_max_degrees = deskew;
+        let mut pipeline = PagePipeline::new(config);
+        let ProcessedPage::Content { encoded, .. } = pipeline
+            .process(DynamicImage::ImageLuma8(crooked.clone()), 200)
+            .expect("process")
+        else {
+            panic!("not a content page")
+        };
+        let page = image::load_from_memory(&encoded.data)
+            .expect("jpeg")
+            .to_luma8();
+        estimate_skew(&page, 5.0)
+    };
+    let as_scanned = skew_of(None);
+    assert!((as_scanned + 2.5).abs() <= 0.15, "as scanned: {as_scanned}");
+    let straightened = skew_of(Some(5.0));
+    assert!(straightened.abs() <= 0.15, "straightened: {straightened}");
+}

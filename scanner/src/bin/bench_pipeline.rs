@@ -16,7 +16,8 @@
 //! ≤ 200 MB for a 500-page batch.
 //!
 //! Usage: `cargo run --release -p motcua-scanner --bin bench-pipeline -- [--pages N] [--quality Q]
-//! [--dpi D] [--modes LIST] [--no-reference]` (D ≥ 200, default 300).
+//! [--dpi D] [--modes LIST] [--deskew] [--no-reference]` (D ≥ 200, default 300; `--deskew`
+//! turns on the optional deskew step).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -138,6 +139,9 @@ fn main() {
         let mut config = PipelineConfig::new(dir.join(format!("ours-{}", mode.name())));
         config.jpeg_quality = quality;
         config.mode = mode;
+        if args.iter().any(|a| a == "--deskew") {
+            config.deskew_max_degrees = Some(5.0);
+        }
         let peak_reset = reset_peak_rss();
         let started = Instant::now();
         let mut pipeline = PagePipeline::new(config);

@@ -33,6 +33,7 @@
 //! Group 4 as `CCITTFaxDecode` (`/K -1`). Colour is kept as scanned in `color` mode and for
 //! pages showing colour in `auto` mode: ask the scanner for colour to get colour copies.
 
+pub mod deskew;
 pub mod encode;
 pub mod pdf;
 pub mod synth;
@@ -116,6 +117,10 @@ pub struct PipelineConfig {
     pub min_dpi: u32,
     /// Resolution assumed by [`PagePipeline::push_page`] when the file did not say. Default 200.
     pub default_dpi: u32,
+    /// Straighten pages fed crooked by up to this many degrees ([`deskew`]); `None` leaves
+    /// pages as scanned. Default `None` (feeders often deskew themselves, and every crooked
+    /// page is rotated at full resolution).
+    pub deskew_max_degrees: Option<f64>,
     /// How PDFs are written. Default [`pdf::PdfOptions::system_default`]: PDF/A-2b with the
     /// system's sRGB profile when Debian's `icc-profiles-free` is installed.
     pub pdf: pdf::PdfOptions,
@@ -139,6 +144,7 @@ impl PipelineConfig {
             decoder: FrameDecoderConfig::default(),
             min_dpi: 200,
             default_dpi: 200,
+            deskew_max_degrees: None,
             pdf: pdf::PdfOptions::system_default(),
         }
     }
@@ -352,6 +358,28 @@ impl PagePipeline {
         if let Some(separator) = self.find_separator(&small, number) {
             return Ok(ProcessedPage::Separator(separator));
         }
+        let (page, small) = match self.config.deskew_max_degrees {
+            Some(max) => {
+                let angle = deskew::estimate_skew(&small, max);
+                if angle.abs() >= 0.2 {
+                    tracing::debug!(page = number, angle, "pipeline: page straightened");
+                    let page = match page {
+                        DynamicImage::ImageLuma8(g) => {
+                            DynamicImage::ImageLuma8(deskew::rotate_gray(&g, angle))
+                        }
+                        DynamicImage::ImageRgb8(c) => {
+                            DynamicImage::ImageRgb8(deskew::rotate_rgb(&c, angle))
+                        }
+                        other => other,
+                    };
+                    let small = deskew::rotate_gray(&small, angle);
+                    (page, small)
+                } else {
+                    (page, small)
+                }
+            }
+            None => (page, small),
+        };
         let looks_like_separator = has_separator_band(&small, dpi / factor);
         let thumb_factor = (small.width() / THUMBNAIL_WIDTH).max(1);
         let thumbnail = box_downscale(&small, thumb_factor);
