@@ -230,3 +230,46 @@ async fn intake_sqlite_backend() -> anyhow::Result<()> {
 async fn intake_postgres_backend() -> anyhow::Result<()> {
     intake_end_to_end(Backend::Postgres).await
 }
+
+/// The SANE path: `kioskctl intake --scanner test` scans SANE's test device (Debian
+/// `sane-utils`) through `scanimage`; its feeder gives pages without separator sheets, which
+/// become the dossier's "unsorted" document, delivered once to the gateway.
+#[tokio::test(flavor = "multi_thread")]
+async fn intake_from_a_sane_scanner() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
+    let mut kiosk = Kiosk::create(
+        &tmp.path().join("kiosk"),
+        &KioskSettings::new(&gateway.url()),
+    )?;
+    kiosk.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
+    random_file(&tmp.path().join("form.pdf"), 1_000)?;
+    let json = dossier_json(tmp.path(), "1.001193", &["form.pdf"])?;
+    let code = kiosk.ctl_ok(&["submit", s(&json)])?.trim().to_owned();
+    let out = kiosk.ctl_ok(&[
+        "intake",
+        "--dossier",
+        &code,
+        "--scanner",
+        "test",
+        "--resolution",
+        "200",
+    ])?;
+    let unsorted = format!("{code}-00");
+    assert!(out.lines().any(|l| l == unsorted), "{out}");
+    let pages = out.lines().filter(|l| l.starts_with("trang/page")).count();
+    assert!(pages >= 1, "{out}");
+
+    kiosk.start_daemon()?;
+    wait_for(Duration::from_secs(60), "the outbox to drain", || {
+        let st = kiosk.status()?;
+        Ok((st["pending"].as_u64() == Some(0)).then_some(()))
+    })
+    .map_err(|e| anyhow::anyhow!("{e}\nkioskd log:\n{}", kiosk.daemon_log()))?;
+    let view = gateway.set_status(&code, "accepted").await?;
+    let digitized = view["digitized"].as_array().cloned().unwrap_or_default();
+    assert_eq!(digitized.len(), 1, "{view}");
+    assert_eq!(digitized[0]["document_code"], unsorted.as_str());
+    assert_eq!(digitized[0]["pages"], pages);
+    Ok(())
+}

@@ -400,6 +400,12 @@ fn intake(
         BatchRequest, ColorMode, DocumentScanner, HotFolder, HotFolderConfig, SaneConfig,
         SaneScanner,
     };
+    // Probing the device learns its own names for modes and feeds (`scanimage -A`).
+    let sane = |device: String| -> anyhow::Result<SaneScanner> {
+        runtime()?
+            .block_on(SaneScanner::connect(SaneConfig::new(device.clone())))
+            .with_context(|| format!("SANE device {device}"))
+    };
     let answers = answers
         .iter()
         .map(|a| parse_answer(a))
@@ -422,7 +428,7 @@ fn intake(
         }
         (None, Some(device), _) => {
             request.mode = ColorMode::Color;
-            Box::new(SaneScanner::new(SaneConfig::new(device)))
+            Box::new(sane(device)?)
         }
         (None, None, Some(ScannerConfig::Sane {
             device,
@@ -433,7 +439,7 @@ fn intake(
             request.resolution_dpi = resolution;
             request.mode = mode;
             request.source = source;
-            Box::new(SaneScanner::new(SaneConfig::new(device)))
+            Box::new(sane(device)?)
         }
         _ => anyhow::bail!(
             "chưa có máy quét: dùng --hot-folder THƯ_MỤC hoặc --scanner THIẾT_BỊ / no scanner: use --hot-folder DIR or --scanner DEVICE, or configure [scanner]"
@@ -441,6 +447,8 @@ fn intake(
     };
 
     let mut store = open(config)?;
+    // The flow repeats a standing warning (missing documents) at each step; say it once.
+    let mut last_warning = String::new();
     let mut print = |e: &Effect| match e {
         Effect::Progress {
             page,
@@ -451,7 +459,12 @@ fn intake(
             Some(d) => println!("trang/page {page:>3}: giấy tờ/document {d} ({pages} kept)"),
             None => println!("trang/page {page:>3}: ? ({pages} kept)"),
         },
-        Effect::Warn(w) | Effect::Refuse(w) => eprintln!("{w}"),
+        Effect::Warn(w) | Effect::Refuse(w) => {
+            if *w != last_warning {
+                eprintln!("{w}");
+                last_warning = w.clone();
+            }
+        }
         Effect::Ask { message, .. } => eprintln!("{message}"),
         _ => {}
     };

@@ -278,7 +278,7 @@ impl<'a> IntakeSession<'a> {
         let questions = self.flow.questions();
         if !questions.is_empty() {
             return Err(IntakeError::Questions(format!(
-                "các trang {questions:?} giống tờ phân cách nhưng không đọc được mã; hãy trả lời bằng --answer TRANG=SỐ_GIẤY_TỜ|page|drop / pages {questions:?} look like separator sheets with an unreadable code: answer with --answer PAGE=DOCUMENT_INDEX|page|drop (their files are in the hot folder's taken/ folder)"
+                "các trang {questions:?} giống tờ phân cách nhưng không đọc được mã; hãy trả lời bằng --answer TRANG=SỐ_GIẤY_TỜ|page|drop rồi quét lại / pages {questions:?} look like separator sheets with an unreadable code: answer with --answer PAGE=DOCUMENT_INDEX|page|drop and feed the batch again (nothing was stored; a hot folder keeps its files in taken/)"
             )));
         }
         let effects = self.step(IntakeEvent::Commit, on_effect)?;

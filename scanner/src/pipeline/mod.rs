@@ -630,31 +630,38 @@ fn box_downscale(img: &GrayImage, factor: u32) -> GrayImage {
 }
 
 /// Whether a (downscaled, grey, at `dpi`) page carries the band printed across the top of
-/// separator sheets (`kioskctl separators`): at least 3 mm of consecutive rows in the top fifth
-/// of the page that are at least 90 % dark across the middle 70 % of the width. Text, tables
-/// and ruled forms have no such solid band; a sheet whose QR code is torn, folded or smudged
-/// keeps it, so the page can be put to the officer instead of being taken for a document page.
+/// separator sheets (`kioskctl separators`): within the top fifth of the page, a run of 3 to
+/// 12 mm of consecutive rows that are at least 90 % dark across the middle 70 % of the width,
+/// with light rows above and below it. Text, tables and ruled forms have no such solid band,
+/// and a page dark all over is not one; a sheet whose QR code is torn, folded or smudged keeps
+/// it, so the page can be put to the officer instead of being taken for a document page.
 pub fn has_separator_band(small: &GrayImage, dpi: u32) -> bool {
     let (w, h) = (small.width() as usize, small.height() as usize);
-    let need = ((dpi as f64) * 3.0 / 25.4).ceil().max(2.0) as usize;
+    let mm = |v: f64| ((dpi as f64) * v / 25.4).round().max(1.0) as usize;
+    let (min_run, max_run) = (mm(3.0).max(2), mm(12.0));
     let (x0, x1) = (w * 15 / 100, w * 85 / 100);
     if x1 <= x0 {
         return false;
     }
     let raw = small.as_raw();
-    let mut run = 0;
-    for y in 0..h / 5 {
+    let dark_row = |y: usize| {
         let dark = raw[y * w + x0..y * w + x1]
             .iter()
             .filter(|&&p| p < 100)
             .count();
-        if dark * 10 >= (x1 - x0) * 9 {
+        dark * 10 >= (x1 - x0) * 9
+    };
+    let mut run = 0;
+    let mut light_above = false;
+    for y in 0..h / 5 {
+        if dark_row(y) {
             run += 1;
-            if run >= need {
+        } else {
+            if light_above && (min_run..=max_run).contains(&run) {
                 return true;
             }
-        } else {
             run = 0;
+            light_above = true;
         }
     }
     false
@@ -731,6 +738,28 @@ mod tests {
             }
         }
         assert!(!is_blank(&page, &cfg));
+    }
+
+    #[test]
+    fn a_separator_band_is_a_band_not_a_dark_page() {
+        // 150 dpi, A4-ish: a 5 mm band 1 cm from the top.
+        let mut page = GrayImage::from_pixel(1240, 1754, image::Luma([245]));
+        for y in 60..90 {
+            for x in 100..1140 {
+                page.put_pixel(x, y, image::Luma([10]));
+            }
+        }
+        assert!(has_separator_band(&page, 150));
+        let black = GrayImage::from_pixel(1240, 1754, image::Luma([5]));
+        assert!(!has_separator_band(&black, 150));
+        // A thin ruled line is no band.
+        let mut ruled = GrayImage::from_pixel(1240, 1754, image::Luma([245]));
+        for y in 60..63 {
+            for x in 100..1140 {
+                ruled.put_pixel(x, y, image::Luma([10]));
+            }
+        }
+        assert!(!has_separator_band(&ruled, 150));
     }
 
     #[test]
