@@ -459,11 +459,9 @@ fn intake(
             Some(d) => println!("trang/page {page:>3}: giấy tờ/document {d} ({pages} kept)"),
             None => println!("trang/page {page:>3}: ? ({pages} kept)"),
         },
-        Effect::Warn(w) | Effect::Refuse(w) => {
-            if *w != last_warning {
-                eprintln!("{w}");
-                last_warning = w.clone();
-            }
+        Effect::Warn(w) | Effect::Refuse(w) if *w != last_warning => {
+            eprintln!("{w}");
+            last_warning = w.clone();
         }
         Effect::Ask { message, .. } => eprintln!("{message}"),
         _ => {}
