@@ -143,6 +143,23 @@ async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("[10]") && err.contains("--answer"), "{err}");
     assert_eq!(kiosk.status()?["pending"], 1, "only the dossier is queued");
+    // The pages stay spooled with their thumbnails (for the staff screen), not stored.
+    let spool = kiosk.dir.join("data/intake").join(&code);
+    let thumbs: Vec<PathBuf> = std::fs::read_dir(&spool)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    assert_eq!(
+        thumbs.len(),
+        8,
+        "one thumbnail per non-blank, non-separator page"
+    );
+    for t in &thumbs {
+        let img = image::open(t)?;
+        assert!(img.width() <= 160 && img.width() >= 100, "{}", img.width());
+    }
 
     let hot = tmp.path().join("hot2");
     std::fs::create_dir_all(&hot)?;

@@ -454,6 +454,7 @@ fn intake(
             page,
             document,
             pages,
+            ..
         } => match document {
             Some(0) => println!("trang/page {page:>3}: chưa phân loại / unsorted ({pages} kept)"),
             Some(d) => println!("trang/page {page:>3}: giấy tờ/document {d} ({pages} kept)"),

@@ -57,6 +57,8 @@ pub struct IntakePage {
     pub kind: PageKind,
     /// The compressed page ([`EncodedPage::write_spool`]); `None` for separator sheets.
     pub spool: Option<PathBuf>,
+    /// A small PNG of the page for the staff screen, if the executor made one.
+    pub thumbnail: Option<PathBuf>,
 }
 
 /// The officer's answer about a [`PageKind::Question`] page.
@@ -94,6 +96,8 @@ pub enum IntakeEvent {
         kind: PageKind,
         /// Where the compressed page was spooled (content and question pages).
         spool: Option<PathBuf>,
+        /// A small PNG of the page for the staff screen.
+        thumbnail: Option<PathBuf>,
     },
     /// A blank page was dropped.
     BlankPage,
@@ -174,6 +178,8 @@ pub enum Effect {
         document: Option<u32>,
         /// Non-blank pages kept so far.
         pages: usize,
+        /// The page's thumbnail, for the progress screen.
+        thumbnail: Option<PathBuf>,
     },
     /// Ask the officer about a page (see [`PageKind::Question`]).
     Ask {
@@ -403,7 +409,14 @@ impl IntakeFlow {
                     sep.dossier_code, sep.dossier_code
                 ))]
             }
-            (Stage::Scanning, E::PageScanned { kind, spool }) => {
+            (
+                Stage::Scanning,
+                E::PageScanned {
+                    kind,
+                    spool,
+                    thumbnail,
+                },
+            ) => {
                 let number = self.next_number;
                 self.next_number += 1;
                 let question = kind == PageKind::Question;
@@ -411,11 +424,13 @@ impl IntakeFlow {
                     number,
                     kind,
                     spool,
+                    thumbnail: thumbnail.clone(),
                 });
                 let mut effects = vec![Effect::Progress {
                     page: number,
                     document: self.document_of(number),
                     pages: self.pages.len(),
+                    thumbnail,
                 }];
                 if question {
                     effects.push(Effect::Ask {
@@ -634,6 +649,7 @@ mod tests {
         f.handle(IntakeEvent::PageScanned {
             kind: PageKind::Content,
             spool: Some(PathBuf::from(name)),
+            thumbnail: None,
         })
     }
 
@@ -641,6 +657,7 @@ mod tests {
         f.handle(IntakeEvent::PageScanned {
             kind: PageKind::Separator { index },
             spool: None,
+            thumbnail: None,
         });
     }
 
@@ -661,7 +678,8 @@ mod tests {
             [Effect::Progress {
                 page: 1,
                 document: Some(0),
-                pages: 1
+                pages: 1,
+                thumbnail: None,
             }]
         );
         separator(&mut f, 1);
@@ -764,6 +782,7 @@ mod tests {
         let e = f.handle(IntakeEvent::PageScanned {
             kind: PageKind::Question,
             spool: Some(PathBuf::from("q")),
+            thumbnail: None,
         });
         assert!(matches!(&e[1], Effect::Ask { page: 3, .. }), "{e:?}");
         content(&mut f, "b");

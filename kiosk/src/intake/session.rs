@@ -238,12 +238,13 @@ impl<'a> IntakeSession<'a> {
                     index: s.document_index,
                 },
                 spool: None,
+                thumbnail: None,
             },
             ProcessedPage::Separator(s) => IntakeEvent::ForeignSeparator(s),
             ProcessedPage::Content {
                 encoded,
                 looks_like_separator,
-                ..
+                thumbnail,
             } => {
                 self.spooled += 1;
                 let path = dir.join(format!(
@@ -257,6 +258,15 @@ impl<'a> IntakeSession<'a> {
                         path: path.clone(),
                         source,
                     })?;
+                // The thumbnail is for screens only: a page without one is still a page.
+                let thumb = path.with_extension("png");
+                let thumbnail = match thumbnail.save_with_format(&thumb, image::ImageFormat::Png) {
+                    Ok(()) => Some(thumb),
+                    Err(error) => {
+                        tracing::warn!(%error, "intake: thumbnail not written");
+                        None
+                    }
+                };
                 IntakeEvent::PageScanned {
                     kind: if looks_like_separator {
                         PageKind::Question
@@ -264,6 +274,7 @@ impl<'a> IntakeSession<'a> {
                         PageKind::Content
                     },
                     spool: Some(path),
+                    thumbnail,
                 }
             }
         })
@@ -328,6 +339,7 @@ impl<'a> IntakeSession<'a> {
         for doc in &documents {
             for page in &doc.pages {
                 let _ = std::fs::remove_file(page);
+                let _ = std::fs::remove_file(page.with_extension("png"));
             }
         }
         Ok(IntakeReport {
