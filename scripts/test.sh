@@ -41,6 +41,8 @@ for i in "${!missing[@]}"; do
     libXi.so.6) missing[$i]=libxi6 ;;
   esac
 done
+# The sRGB profile that makes intake PDFs PDF/A-2b (read at run time, never copied).
+[ -f /usr/share/color/icc/sRGB.icc ] || missing+=(icc-profiles-free)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   as_root apt-get update -qq

@@ -7,6 +7,7 @@
 pub mod calendar;
 pub mod catalog;
 pub mod cccd;
+pub mod document_code;
 pub mod dossier;
 pub mod qr_payload;
 pub mod rating;

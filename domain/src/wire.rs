@@ -251,6 +251,47 @@ pub struct DossierStatusView {
     pub updated_at: DateTime<FixedOffset>,
     /// Documents stored for it.
     pub documents: Vec<DocumentRef>,
+    /// Documents digitized at an intake counter and added later, in the order stored.
+    #[serde(default)]
+    pub digitized: Vec<DigitizedDocument>,
+}
+
+/// A paper document digitized at an intake counter (Circular 01/2023 art. 7–8): one PDF,
+/// identified by its document code.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DigitizedDocument {
+    /// The document code, made by the kiosk's configured template; unique across dossiers.
+    pub document_code: String,
+    /// 1-based index of the required document in the procedure's list; 0 for pages that no
+    /// separator sheet sorted (the officer kept them as "other documents").
+    pub document_index: u32,
+    /// Document name (the catalog's required-document name).
+    pub name: String,
+    /// MIME type, `application/pdf`.
+    pub media_type: String,
+    /// Number of pages.
+    pub pages: u32,
+    /// Size in bytes.
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the PDF; the blob must have been uploaded first.
+    pub sha256: String,
+}
+
+/// Documents digitized at an intake counter for a dossier the gateway already holds, sent to
+/// `POST /v1/dossiers/{code}/documents`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DigitizedDocuments {
+    /// The dossier; must equal the code in the path.
+    pub dossier_code: String,
+    /// Device that digitized them.
+    pub device_id: String,
+    /// When the officer committed them (Vietnam time).
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
+    pub digitized_at: DateTime<FixedOffset>,
+    /// The documents, at least one.
+    pub documents: Vec<DigitizedDocument>,
 }
 
 /// Error body of every non-2xx answer: a stable machine code and a sentence a technician reads.

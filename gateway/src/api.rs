@@ -18,9 +18,9 @@ use axum::{Json, Router};
 use base64::Engine;
 use futures_util::StreamExt;
 use motcua_domain::wire::{
-    ApiError, DossierStatus, DossierStatusView, DossierSubmission, EnrollRequest, EnrollResponse,
-    IngestAck, RatingSubmission, TicketIssued, IDEMPOTENCY_KEY_HEADER, TUS_SHA256_METADATA,
-    TUS_VERSION,
+    ApiError, DigitizedDocuments, DossierStatus, DossierStatusView, DossierSubmission,
+    EnrollRequest, EnrollResponse, IngestAck, RatingSubmission, TicketIssued,
+    IDEMPOTENCY_KEY_HEADER, TUS_SHA256_METADATA, TUS_VERSION,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -320,6 +320,11 @@ fn route_table() -> Vec<Route> {
         ("/v1/dossiers", Method::POST, post(ingest_dossier)),
         ("/v1/ratings", Method::POST, post(ingest_rating)),
         ("/v1/tickets", Method::POST, post(ingest_ticket)),
+        (
+            "/v1/dossiers/{code}/documents",
+            Method::POST,
+            post(ingest_documents),
+        ),
         ("/v1/dossiers/{code}", Method::GET, get(dossier_status)),
         (
             "/v1/admin/dossiers/{code}/status",
@@ -362,7 +367,8 @@ pub(crate) fn router(state: AppState) -> Router {
     info(title = "motcua gateway API", description = "Kiosk-to-province link: enrolment, catalog, tus 1.0 resumable blob uploads and idempotent ingest of dossiers, ratings and queue tickets."),
     paths(
         health, enroll, catalog, tus_options, create_upload, upload_head, upload_patch, get_blob,
-        ingest_dossier, ingest_rating, ingest_ticket, dossier_status, admin_set_status, admin_stats
+        ingest_dossier, ingest_documents, ingest_rating, ingest_ticket, dossier_status, admin_set_status,
+        admin_stats
     ),
     components(schemas(ApiError, Stats)),
     modifiers(&SecurityAddon)
@@ -1081,6 +1087,11 @@ async fn ingest(
             "conflict",
             format!("a {kind} {natural} is already stored under another {IDEMPOTENCY_KEY_HEADER}"),
         )),
+        IngestOutcome::UnknownDossier(code) => Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            "unknown_dossier",
+            format!("no dossier {code} is stored here (yet); deliver the dossier first"),
+        )),
         IngestOutcome::AlreadyRated(transaction) => Err(conflict(
             "already_rated",
             format!("transaction {transaction} has already been rated: one rating per transaction"),
@@ -1142,6 +1153,63 @@ async fn ingest_dossier(
     }
     let json = canonical(&dossier)?;
     ingest(&state, device, &headers, Record::Dossier(dossier), json).await
+}
+
+/// Adds documents digitized at an intake counter to a stored dossier, exactly once. Their PDFs
+/// must have been uploaded completely first; each document code is stored once, ever.
+#[utoipa::path(post, path = "/v1/dossiers/{code}/documents", tag = "ingest", security(("device_token" = [])),
+    params(
+        ("code" = String, Path, description = "dossier code"),
+        ("Idempotency-Key" = String, Header, description = "unique per delivery of these documents; retries reuse it"),
+    ),
+    request_body = DigitizedDocuments,
+    responses(
+        (status = 201, body = IngestAck, description = "stored durably"),
+        (status = 200, body = IngestAck, description = "already stored under this key (duplicate = true)"),
+        (status = 400, body = ApiError, description = "invalid JSON, no documents, path and body name different dossiers, or missing Idempotency-Key"),
+        (status = 401, body = ApiError),
+        (status = 403, body = ApiError, description = "device_id is not the token's device"),
+        (status = 404, body = ApiError, description = "unknown_dossier: the dossier is not stored (yet)"),
+        (status = 409, body = ApiError, description = "idempotency_key_reused, missing_blobs or conflict (a document code already stored)"),
+    ))]
+async fn ingest_documents(
+    State(state): State<AppState>,
+    Device(device): Device,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    idempotency_key(&headers)?;
+    let docs: DigitizedDocuments = parse_json(body)?;
+    if docs.dossier_code != code {
+        return Err(Failure::bad_request(
+            "invalid_body",
+            format!(
+                "the path names dossier {code} but the body names {}",
+                docs.dossier_code
+            ),
+        ));
+    }
+    if docs.documents.is_empty() {
+        return Err(Failure::bad_request(
+            "invalid_body",
+            "documents must list at least one document",
+        ));
+    }
+    for doc in &docs.documents {
+        require_text(&doc.document_code, "document_code")?;
+        if !is_sha256_hex(&doc.sha256) {
+            return Err(Failure::bad_request(
+                "invalid_body",
+                format!(
+                    "document '{}' has an invalid sha256 (64 lowercase hex characters expected)",
+                    doc.document_code
+                ),
+            ));
+        }
+    }
+    let json = canonical(&docs)?;
+    ingest(&state, device, &headers, Record::Documents(docs), json).await
 }
 
 /// Stores a satisfaction rating exactly once; a transaction can be rated only once.
@@ -1224,6 +1292,7 @@ async fn dossier_status(
     match state.0.store.dossier_status(&code).await? {
         Some(mut view) => {
             view.documents.clear();
+            view.digitized.clear();
             Ok(Json(view).into_response())
         }
         None => Err(Failure::not_found(format!("no dossier {code}"))),

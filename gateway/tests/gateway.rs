@@ -935,6 +935,107 @@ async fn dossier_ingest_exactly_once(backend: Backend) {
     h.finish().await;
 }
 
+fn digitized(code: &str, index: u32, data: &[u8]) -> motcua_domain::wire::DigitizedDocument {
+    motcua_domain::wire::DigitizedDocument {
+        document_code: code.into(),
+        document_index: index,
+        name: format!("Giấy tờ {index}"),
+        media_type: "application/pdf".into(),
+        pages: 2,
+        size: data.len() as u64,
+        sha256: sha_hex(data),
+    }
+}
+
+/// Documents digitized at intake are added to a stored dossier exactly once: unknown dossiers
+/// and missing blobs are refused without storing anything, retries are acknowledged as
+/// duplicates, and a document code is never stored twice.
+async fn digitized_documents_exactly_once(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let token = h.enroll("KIOSK-1").await;
+    let code = "000.17.22.H56-260531-0007";
+    let a = blob(4000, 21);
+    let b = blob(1000, 22);
+    h.upload_all(&token, &a).await;
+    let path = format!("/v1/dossiers/{code}/documents");
+    let docs = motcua_domain::wire::DigitizedDocuments {
+        dossier_code: code.into(),
+        device_id: "KIOSK-1".into(),
+        digitized_at: vn_time(),
+        documents: vec![
+            digitized(&format!("{code}-01"), 1, &a),
+            digitized(&format!("{code}-02"), 2, &b),
+        ],
+    };
+    // The dossier is not stored yet.
+    let r = h.post_json(&path, &token, Some("docs-1"), &docs).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "unknown_dossier");
+    let r = h
+        .post_json(
+            "/v1/dossiers",
+            &token,
+            Some("d-1"),
+            &dossier("KIOSK-1", code, vec![]),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // b is not uploaded.
+    let r = h.post_json(&path, &token, Some("docs-1"), &docs).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(r).await, "missing_blobs");
+    assert_eq!(h.stats().await["digitized_documents"], 0);
+    h.upload_all(&token, &b).await;
+    // Path and body disagree.
+    let r = h
+        .post_json(
+            "/v1/dossiers/000.17.22.H56-260531-0008/documents",
+            &token,
+            Some("docs-x"),
+            &docs,
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+
+    let r = h.post_json(&path, &token, Some("docs-1"), &docs).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = h.post_json(&path, &token, Some("docs-1"), &docs).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.json::<IngestAck>().await.expect("ack").duplicate);
+    // The same document code again under another key.
+    let mut again = docs.clone();
+    again.documents.truncate(1);
+    let r = h.post_json(&path, &token, Some("docs-2"), &again).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(r).await, "conflict");
+    assert_eq!(h.stats().await["digitized_documents"], 2);
+
+    // The province sees them with the dossier; devices do not.
+    let r = h
+        .req(
+            Method::POST,
+            &format!("/v1/admin/dossiers/{code}/status"),
+            Some(ADMIN_KEY),
+        )
+        .json(&serde_json::json!({"status": "processing"}))
+        .send()
+        .await
+        .expect("set");
+    assert_eq!(r.status(), StatusCode::OK);
+    let view: motcua_domain::wire::DossierStatusView = r.json().await.expect("view");
+    assert_eq!(view.digitized, docs.documents);
+    let r = h
+        .req(Method::GET, &format!("/v1/dossiers/{code}"), Some(&token))
+        .send()
+        .await
+        .expect("status");
+    let view: motcua_domain::wire::DossierStatusView = r.json().await.expect("view");
+    assert!(view.digitized.is_empty());
+    h.finish().await;
+}
+
 /// Retries racing each other (two uplink workers, a retry while the first answer is in flight)
 /// still store exactly one copy.
 async fn concurrent_retries_store_one_copy(backend: Backend) {
@@ -1329,10 +1430,18 @@ async fn restart_keeps_everything_and_uploads_resume(backend: Backend) {
             .query_row("PRAGMA journal_mode", [], |r| r.get(0))
             .expect("mode");
         assert_eq!(mode, "wal");
-        let version: i64 = db
-            .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        let (version, rows): (i64, i64) = db
+            .query_row(
+                "SELECT MAX(version), COUNT(*) FROM schema_version",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .expect("schema version");
-        assert_eq!(version, 1, "migrations ran once, not again at restart");
+        assert_eq!(
+            (version, rows),
+            (2, 2),
+            "each migration ran once, not again at restart"
+        );
     }
     let r = h
         .req(Method::GET, &format!("/v1/dossiers/{code}"), Some(&token))
@@ -1564,6 +1673,7 @@ scenarios!(
     dedup_of_an_existing_blob,
     empty_blob_needs_no_patch,
     dossier_ingest_exactly_once,
+    digitized_documents_exactly_once,
     ratings_one_per_transaction,
     concurrent_retries_store_one_copy,
     tickets_ingest,

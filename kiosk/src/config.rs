@@ -57,6 +57,57 @@ pub struct KioskConfig {
     pub receipt: crate::receipt::ReceiptSettings,
     /// The touch screen: idle timeout, PINs, queue areas.
     pub screen: crate::screen_config::ScreenSettings,
+    /// Intake digitization: document codes and how scanned pages are stored.
+    pub intake: IntakeConfig,
+}
+
+/// Intake digitization settings, the `[intake]` table:
+///
+/// ```toml
+/// [intake]
+/// document_code = "{dossier}-{index:02}"  # see motcua_domain::document_code
+/// mode = "auto"                            # color | gray | bilevel | auto
+/// jpeg_quality = 75                        # 20–95
+/// bilevel_threshold = 150                  # 1–254: grey below it is black on bilevel pages
+/// deskew = false                           # straighten pages fed crooked (up to 5°)
+/// ```
+#[derive(Debug, Clone)]
+pub struct IntakeConfig {
+    /// How each document's code is made.
+    pub document_code: motcua_domain::document_code::DocumentCodeTemplate,
+    /// How pages are stored: `auto` keeps text pages bilevel (CCITT G4, about 40 KB per dense
+    /// A4 page at 300 dpi) and photos and coloured pages as JPEG.
+    pub mode: motcua_scanner::pipeline::OutputMode,
+    /// JPEG quality for grey and colour pages.
+    pub jpeg_quality: u8,
+    /// Grey level below which a pixel is black on bilevel pages.
+    pub bilevel_threshold: u8,
+    /// Straighten pages fed crooked by up to 5° (off by default: many feeders do it).
+    pub deskew: bool,
+}
+
+impl Default for IntakeConfig {
+    fn default() -> Self {
+        Self {
+            document_code: Default::default(),
+            mode: motcua_scanner::pipeline::OutputMode::Auto,
+            jpeg_quality: 75,
+            bilevel_threshold: 150,
+            deskew: false,
+        }
+    }
+}
+
+impl IntakeConfig {
+    /// Page pipeline settings for these intake settings, writing into `output_dir`.
+    pub fn pipeline(&self, output_dir: &Path) -> motcua_scanner::pipeline::PipelineConfig {
+        let mut c = motcua_scanner::pipeline::PipelineConfig::new(output_dir);
+        c.mode = self.mode;
+        c.jpeg_quality = self.jpeg_quality;
+        c.bilevel_threshold = self.bilevel_threshold;
+        c.deskew_max_degrees = self.deskew.then_some(5.0);
+        c
+    }
 }
 
 /// Identity of the device and the agency it receives dossiers for.
@@ -125,6 +176,18 @@ struct RawConfig {
     ui: crate::screen_config::RawUi,
     #[serde(default)]
     ticket: crate::screen_config::RawTicket,
+    #[serde(default)]
+    intake: RawIntake,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawIntake {
+    document_code: Option<Spanned<String>>,
+    mode: Option<Spanned<String>>,
+    jpeg_quality: Option<Spanned<u8>>,
+    bilevel_threshold: Option<Spanned<u8>>,
+    deskew: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -370,6 +433,8 @@ impl KioskConfig {
         let screen = crate::screen_config::ScreenSettings::from_raw(raw.ui, raw.ticket)
             .map_err(|(span, message)| at.error(span, message))?;
 
+        let intake = intake_config(raw.intake, &at)?;
+
         Ok(Self {
             device: DeviceConfig {
                 id: device_id.clone(),
@@ -399,8 +464,57 @@ impl KioskConfig {
             peripherals,
             receipt: raw.receipt,
             screen,
+            intake,
         })
     }
+}
+
+fn intake_config(raw: RawIntake, at: &Located<'_>) -> Result<IntakeConfig, ConfigError> {
+    use motcua_domain::document_code::DocumentCodeTemplate;
+    use motcua_scanner::pipeline::OutputMode;
+    let mut c = IntakeConfig::default();
+    if let Some(t) = raw.document_code {
+        // The span starts at the opening quote.
+        let start = t.span().start + 1;
+        c.document_code = DocumentCodeTemplate::parse(t.get_ref()).map_err(|e| {
+            at.error(
+                start + e.offset..start + e.offset,
+                format!("intake.document_code: {}", e.message),
+            )
+        })?;
+    }
+    if let Some(m) = raw.mode {
+        c.mode = OutputMode::parse(m.get_ref()).ok_or_else(|| {
+            at.error(
+                m.span(),
+                format!(
+                    "intake.mode: chế độ {:?} không hợp lệ / {:?} is not one of \"color\", \"gray\", \"bilevel\", \"auto\"",
+                    m.get_ref(),
+                    m.get_ref()
+                ),
+            )
+        })?;
+    }
+    if let Some(q) = raw.jpeg_quality {
+        if !(20..=95).contains(q.get_ref()) {
+            return Err(at.error(
+                q.span(),
+                "intake.jpeg_quality: phải từ 20 đến 95 / must be between 20 and 95",
+            ));
+        }
+        c.jpeg_quality = *q.get_ref();
+    }
+    if let Some(t) = raw.bilevel_threshold {
+        if !(1..=254).contains(t.get_ref()) {
+            return Err(at.error(
+                t.span(),
+                "intake.bilevel_threshold: phải từ 1 đến 254 / must be between 1 and 254",
+            ));
+        }
+        c.bilevel_threshold = *t.get_ref();
+    }
+    c.deskew = raw.deskew.unwrap_or(false);
+    Ok(c)
 }
 
 #[cfg(test)]
@@ -518,6 +632,46 @@ holidays = ["2026-09-02"]
         assert!(msg.contains("scanner.mode"), "{msg}");
         let (_, msg) = invalid(&GOOD.replace("sequence_last = 4999\n", ""));
         assert!(msg.contains("sequence_last"), "{msg}");
+    }
+
+    #[test]
+    fn intake_settings_have_defaults_and_located_errors() {
+        let c = KioskConfig::parse(GOOD, "kiosk.toml").unwrap();
+        assert_eq!(c.intake.document_code.as_str(), "{dossier}-{index:02}");
+        assert_eq!(c.intake.mode, motcua_scanner::pipeline::OutputMode::Auto);
+        let c = KioskConfig::parse(
+            &format!("{GOOD}\n[intake]\ndocument_code = \"{{date}}_{{dossier}}.{{index:03}}\"\nmode = \"gray\"\n"),
+            "kiosk.toml",
+        )
+        .unwrap();
+        assert_eq!(c.intake.mode, motcua_scanner::pipeline::OutputMode::Gray);
+        assert_eq!(
+            c.intake.document_code.as_str(),
+            "{date}_{dossier}.{index:03}"
+        );
+
+        // Line 19, column 28: the `{` of `{idx}`.
+        let text =
+            format!("{GOOD}\n[intake]\nmode = \"auto\"\ndocument_code = \"{{dossier}}-{{idx}}\"\n");
+        match KioskConfig::parse(&text, "kiosk.toml") {
+            Err(ConfigError::Invalid {
+                line,
+                column,
+                message,
+                ..
+            }) => {
+                assert_eq!((line, column), (19, 28), "{message}");
+                assert!(message.contains("intake.document_code"), "{message}");
+                assert!(message.contains("{idx}"), "{message}");
+            }
+            other => panic!("expected an error, got {other:?}"),
+        }
+        let (line, msg) = invalid(&format!("{GOOD}\n[intake]\nmode = \"sepia\"\n"));
+        assert_eq!(line, 18);
+        assert!(msg.contains("intake.mode"), "{msg}");
+        let (line, msg) = invalid(&format!("{GOOD}\n[intake]\njpeg_quality = 100\n"));
+        assert_eq!(line, 18);
+        assert!(msg.contains("intake.jpeg_quality"), "{msg}");
     }
 
     #[test]

@@ -102,6 +102,39 @@ CREATE TABLE catalog_cache(
     r#"
 CREATE INDEX outbox_by_payload ON outbox(kind, payload);
 "#,
+    // Intake digitization: documents added to a dossier at the counter, and the outbox kind
+    // that delivers them (SQLite cannot change a CHECK constraint: the table is rebuilt).
+    r#"
+CREATE TABLE outbox_new(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK(kind IN ('dossier', 'rating', 'ticket', 'documents')),
+    idempotency_key TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    delivered_at TEXT
+);
+INSERT INTO outbox_new SELECT * FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+CREATE INDEX outbox_pending ON outbox(next_attempt_ms) WHERE delivered_at IS NULL;
+CREATE INDEX outbox_by_payload ON outbox(kind, payload);
+CREATE TABLE intake_documents(
+    document_code TEXT PRIMARY KEY,
+    dossier_code TEXT NOT NULL,
+    document_index INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    pages INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    outbox_key TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX intake_documents_by_dossier ON intake_documents(dossier_code);
+CREATE INDEX intake_documents_by_blob ON intake_documents(sha256);
+"#,
 ];
 
 /// What an outbox entry carries.
@@ -114,6 +147,8 @@ pub enum OutboxKind {
     Rating,
     /// A queue ticket; the payload is a `TicketIssued`.
     Ticket,
+    /// Documents digitized at intake for a dossier; the payload is a `DigitizedDocuments`.
+    Documents,
 }
 
 impl OutboxKind {
@@ -122,6 +157,7 @@ impl OutboxKind {
             Self::Dossier => "dossier",
             Self::Rating => "rating",
             Self::Ticket => "ticket",
+            Self::Documents => "documents",
         }
     }
 
@@ -130,6 +166,7 @@ impl OutboxKind {
             "dossier" => Some(Self::Dossier),
             "rating" => Some(Self::Rating),
             "ticket" => Some(Self::Ticket),
+            "documents" => Some(Self::Documents),
             _ => None,
         }
     }
@@ -219,6 +256,30 @@ pub struct CachedStatus {
     pub status: Option<DossierStatus>,
     /// When it was learnt.
     pub checked_at: Option<DateTime<FixedOffset>>,
+}
+
+/// A document digitized at intake, its PDF already stored as a blob.
+#[derive(Debug, Clone)]
+pub struct NewDigitized {
+    /// Its document code (from the configured template).
+    pub document_code: String,
+    /// Index of the required document (0 for unsorted pages).
+    pub document_index: u32,
+    /// Document name.
+    pub name: String,
+    /// Number of pages.
+    pub pages: u32,
+    /// The stored PDF.
+    pub blob: BlobInfo,
+}
+
+/// What [`Store::add_digitized_documents`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct DigitizedOutcome {
+    /// Document codes stored and queued now.
+    pub stored: Vec<String>,
+    /// Document codes that were already stored with the same content (a repeated command).
+    pub already_stored: Vec<String>,
 }
 
 /// The kiosk's store: database plus blobs.
@@ -457,6 +518,137 @@ impl Store {
         .map_err(&db)?;
         tx.commit().map_err(&db)?;
         Ok(submission)
+    }
+
+    /// Adds documents digitized at the intake counter to dossier `dossier_code` durably and
+    /// queues them for the gateway, in one transaction: the blobs must already be stored. A
+    /// document code already stored with the same content is skipped (running an intake twice
+    /// adds nothing); with other content it is refused, since a document code, once given,
+    /// names one content forever. The outbox entry's idempotency key is derived from the
+    /// documents, so the gateway stores them exactly once however often delivery is retried.
+    pub fn add_digitized_documents(
+        &mut self,
+        device: &DeviceConfig,
+        dossier_code: &str,
+        documents: &[NewDigitized],
+        now: DateTime<FixedOffset>,
+    ) -> StoreResult<DigitizedOutcome> {
+        use sha2::{Digest, Sha256};
+        self.blobs.check_free_space(0)?;
+        let db = db_err(&self.db_path);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&db)?;
+        let mut outcome = DigitizedOutcome::default();
+        let mut fresh = Vec::new();
+        for doc in documents {
+            if !self.blobs.contains(&doc.blob.sha256) {
+                return Err(StoreError::Rejected(format!(
+                    "giấy tờ {} chưa được lưu / document {} has no stored content",
+                    doc.document_code, doc.document_code
+                )));
+            }
+            let existing: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT dossier_code, sha256 FROM intake_documents WHERE document_code = ?1",
+                    [&doc.document_code],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()
+                .map_err(&db)?;
+            match existing {
+                Some((d, sha)) if d == dossier_code && sha == doc.blob.sha256 => {
+                    outcome.already_stored.push(doc.document_code.clone());
+                }
+                Some(_) => {
+                    return Err(StoreError::Rejected(format!(
+                        "mã giấy tờ {0} đã được dùng cho nội dung khác / document code {0} is already used for other content; delete the stored document first or scan it under another document",
+                        doc.document_code
+                    )))
+                }
+                None => fresh.push(doc),
+            }
+        }
+        if fresh.is_empty() {
+            return Ok(outcome);
+        }
+        let mut hasher = Sha256::new();
+        for doc in &fresh {
+            hasher.update(doc.document_code.as_bytes());
+            hasher.update([0]);
+            hasher.update(doc.blob.sha256.as_bytes());
+            hasher.update([0]);
+        }
+        let key = format!(
+            "{}:documents:{dossier_code}:{}",
+            device.id,
+            &hex::encode(hasher.finalize())[..16]
+        );
+        let body = motcua_domain::wire::DigitizedDocuments {
+            dossier_code: dossier_code.to_owned(),
+            device_id: device.id.clone(),
+            digitized_at: now,
+            documents: fresh
+                .iter()
+                .map(|d| motcua_domain::wire::DigitizedDocument {
+                    document_code: d.document_code.clone(),
+                    document_index: d.document_index,
+                    name: d.name.clone(),
+                    media_type: "application/pdf".to_owned(),
+                    pages: d.pages,
+                    size: d.blob.size,
+                    sha256: d.blob.sha256.clone(),
+                })
+                .collect(),
+        };
+        let json = serde_json::to_string(&body).map_err(|e| StoreError::Corrupt {
+            what: key.clone(),
+            detail: e.to_string(),
+        })?;
+        for doc in &fresh {
+            tx.execute(
+                "INSERT INTO intake_documents(document_code, dossier_code, document_index, name, pages,
+                 sha256, size, outbox_key, created_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![
+                    doc.document_code,
+                    dossier_code,
+                    doc.document_index,
+                    doc.name,
+                    doc.pages,
+                    doc.blob.sha256,
+                    doc.blob.size as i64,
+                    key,
+                    now.to_rfc3339()
+                ],
+            )
+            .map_err(&db)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO uploads(sha256, size) VALUES(?1, ?2)",
+                params![doc.blob.sha256, doc.blob.size as i64],
+            )
+            .map_err(&db)?;
+            outcome.stored.push(doc.document_code.clone());
+        }
+        insert_outbox(&tx, OutboxKind::Documents, &key, &json, now).map_err(&db)?;
+        tx.commit().map_err(&db)?;
+        Ok(outcome)
+    }
+
+    /// Document codes already digitized for a dossier on this kiosk, with their required
+    /// document index.
+    pub fn digitized_documents(&self, dossier_code: &str) -> StoreResult<Vec<(String, u32)>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT document_code, document_index FROM intake_documents
+                 WHERE dossier_code = ?1 ORDER BY document_code",
+            )
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map([dossier_code], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.db())?;
+        rows.collect::<Result<_, _>>().map_err(self.db())
     }
 
     /// Issues the next queue ticket of a service area for today, durably, and queues it.
@@ -807,6 +999,11 @@ impl Store {
                          SELECT 1 FROM dossier_documents x JOIN outbox o
                            ON o.kind = 'dossier' AND o.payload = x.dossier_code
                          WHERE x.sha256 = u.sha256
+                           AND (o.delivered_at IS NULL OR o.delivered_at > ?1))
+                       AND NOT EXISTS (
+                         SELECT 1 FROM intake_documents i JOIN outbox o
+                           ON o.idempotency_key = i.outbox_key
+                         WHERE i.sha256 = u.sha256
                            AND (o.delivered_at IS NULL OR o.delivered_at > ?1))",
                 )
                 .map_err(&db)?;
@@ -826,7 +1023,8 @@ impl Store {
             }
             let used: bool = tx
                 .query_row(
-                    "SELECT EXISTS(SELECT 1 FROM dossier_documents WHERE sha256 = ?1)",
+                    "SELECT EXISTS(SELECT 1 FROM dossier_documents WHERE sha256 = ?1)
+                         OR EXISTS(SELECT 1 FROM intake_documents WHERE sha256 = ?1)",
                     [&sha],
                     |r| r.get(0),
                 )

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use motcua_domain::wire::{RatingSubmission, TicketIssued};
+use motcua_domain::wire::{DigitizedDocuments, RatingSubmission, TicketIssued};
 use rand::Rng;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::watch;
@@ -218,6 +218,22 @@ impl Uplink {
             OutboxKind::Ticket => {
                 let body: TicketIssued = parse_payload(entry)?;
                 self.client.ingest("/v1/tickets", key, &body).await?
+            }
+            OutboxKind::Documents => {
+                let body: DigitizedDocuments = parse_payload(entry)?;
+                for doc in &body.documents {
+                    self.ensure_uploaded(&doc.sha256, doc.size).await?;
+                }
+                let path = format!("/v1/dossiers/{}/documents", body.dossier_code);
+                match self.client.ingest(&path, key, &body).await {
+                    Err(e) if e.code() == Some("missing_blobs") => {
+                        for doc in &body.documents {
+                            self.store.set_upload_url(&doc.sha256, None)?;
+                        }
+                        return Err(e.into());
+                    }
+                    other => other?,
+                }
             }
         };
         Ok(ack.duplicate)

@@ -213,8 +213,16 @@ fn a_fifty_page_batch_becomes_five_checked_pdfs() {
         assert_eq!(bytes.len() as u64, doc.pdf_bytes);
         assert!(bytes.starts_with(b"%PDF-1."), "PDF header");
         assert!(bytes[7] >= b'4', "PDF version ≥ 1.4");
-        let dct = bytes.windows(10).filter(|w| w == b"/DCTDecode").count();
-        assert_eq!(dct, doc.pages.len(), "one JPEG stream per page");
+        // Text pages are two-tone: `auto` (the default) stores them as CCITT Group 4.
+        let g4 = bytes
+            .windows(15)
+            .filter(|w| w == b"/CCITTFaxDecode")
+            .count();
+        assert_eq!(g4, doc.pages.len(), "one Group 4 stream per page");
+        assert!(doc
+            .encodings
+            .iter()
+            .all(|e| *e == motcua_scanner::pipeline::PageEncoding::Group4));
         // 100 % scale: an A4 page at 200 dpi is 1654 × 2339 px = 595.44 × 842.04 pt.
         let text = String::from_utf8_lossy(&bytes);
         assert!(text.contains("/MediaBox [0 0 595.44 842.04]"), "media box");

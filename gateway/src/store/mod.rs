@@ -15,7 +15,7 @@
 mod postgres;
 mod sqlite;
 
-use motcua_domain::wire::{DocumentRef, DossierSubmission};
+use motcua_domain::wire::{DigitizedDocument, DigitizedDocuments, DocumentRef, DossierSubmission};
 use motcua_domain::wire::{DossierStatus, DossierStatusView, RatingSubmission, TicketIssued};
 use serde::Serialize;
 use std::path::Path;
@@ -52,6 +52,8 @@ pub(crate) enum IngestOutcome {
     Conflict(String),
     /// The transaction was already rated.
     AlreadyRated(String),
+    /// Documents were sent for a dossier the gateway does not hold (yet).
+    UnknownDossier(String),
 }
 
 /// The three kinds of ingested record.
@@ -60,6 +62,7 @@ pub(crate) enum Record {
     Dossier(DossierSubmission),
     Rating(RatingSubmission),
     Ticket(TicketIssued),
+    Documents(DigitizedDocuments),
 }
 
 impl Record {
@@ -68,6 +71,7 @@ impl Record {
             Record::Dossier(_) => "dossier",
             Record::Rating(_) => "rating",
             Record::Ticket(_) => "ticket",
+            Record::Documents(_) => "documents",
         }
     }
 
@@ -76,6 +80,7 @@ impl Record {
             Record::Dossier(d) => &d.device_id,
             Record::Rating(r) => &r.device_id,
             Record::Ticket(t) => &t.device_id,
+            Record::Documents(d) => &d.device_id,
         }
     }
 }
@@ -106,6 +111,8 @@ pub struct Stats {
     pub ratings: i64,
     /// Queue tickets stored.
     pub tickets: i64,
+    /// Documents digitized at intake counters and added to dossiers.
+    pub digitized_documents: i64,
     /// Enrolled devices.
     pub devices: i64,
     /// Uploads created but not yet complete.
@@ -240,6 +247,7 @@ pub(crate) fn status_view(
     appointment_date: &str,
     updated_at: &str,
     documents: Vec<DocumentRef>,
+    digitized: Vec<DigitizedDocument>,
 ) -> DossierStatusView {
     let status = parse_status(status);
     DossierStatusView {
@@ -251,6 +259,7 @@ pub(crate) fn status_view(
         updated_at: chrono::DateTime::parse_from_rfc3339(updated_at)
             .unwrap_or_else(|_| chrono::Utc::now().with_timezone(&motcua_domain::vietnam_offset())),
         documents,
+        digitized,
     }
 }
 
@@ -260,14 +269,16 @@ pub(crate) fn natural_key(record: &Record) -> String {
         Record::Dossier(d) => d.code.clone(),
         Record::Rating(r) => r.transaction.clone(),
         Record::Ticket(t) => t.ticket_id.clone(),
+        Record::Documents(d) => d.dossier_code.clone(),
     }
 }
 
 /// Versioned schema migrations shared by both backends (their SQL dialects agree on these).
 /// Never edit a released entry: add a new one.
-pub(crate) const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+pub(crate) const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE TABLE devices (
     device_id TEXT PRIMARY KEY,
     token_sha256 TEXT NOT NULL UNIQUE,
@@ -331,4 +342,24 @@ CREATE TABLE tickets (
     stored_at TEXT NOT NULL
 );
 "#,
-)];
+    ),
+    (
+        2,
+        r#"
+CREATE TABLE digitized_documents (
+    document_code TEXT PRIMARY KEY,
+    dossier_code TEXT NOT NULL REFERENCES dossiers(code),
+    document_index BIGINT NOT NULL,
+    name TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    pages BIGINT NOT NULL,
+    size BIGINT NOT NULL,
+    sha256 TEXT NOT NULL,
+    device_id TEXT NOT NULL,
+    idempotency_key TEXT NOT NULL,
+    stored_at TEXT NOT NULL
+);
+CREATE INDEX digitized_documents_by_dossier ON digitized_documents(dossier_code);
+"#,
+    ),
+];

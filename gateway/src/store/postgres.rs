@@ -4,7 +4,7 @@
 //! then sees the row). Migrations take an advisory lock so concurrent starts apply them once.
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use motcua_domain::wire::{DocumentRef, DossierStatus, DossierStatusView};
+use motcua_domain::wire::{DigitizedDocument, DocumentRef, DossierStatus, DossierStatusView};
 use tokio_postgres::NoTls;
 
 use super::{
@@ -338,6 +338,63 @@ impl PgStore {
                     .map_err(self.err("store a document"))?;
                 }
             }
+            Record::Documents(d) => {
+                let known = tx
+                    .query_opt("SELECT 1 FROM dossiers WHERE code = $1", &[&d.dossier_code])
+                    .await
+                    .map_err(self.err("look up a dossier"))?
+                    .is_some();
+                if !known {
+                    return Ok(IngestOutcome::UnknownDossier(d.dossier_code.clone()));
+                }
+                let wanted: Vec<String> =
+                    d.documents.iter().map(|doc| doc.sha256.clone()).collect();
+                let present: Vec<String> = tx
+                    .query(
+                        "SELECT sha256 FROM blobs WHERE sha256 = ANY($1)",
+                        &[&wanted],
+                    )
+                    .await
+                    .map_err(self.err("look up blobs"))?
+                    .iter()
+                    .map(|r| r.get(0))
+                    .collect();
+                let mut missing: Vec<String> = Vec::new();
+                for sha in wanted {
+                    if !present.contains(&sha) && !missing.contains(&sha) {
+                        missing.push(sha);
+                    }
+                }
+                if !missing.is_empty() {
+                    return Ok(IngestOutcome::MissingBlobs(missing));
+                }
+                for doc in &d.documents {
+                    let n = tx
+                        .execute(
+                            "INSERT INTO digitized_documents (document_code, dossier_code, document_index, name,
+                             media_type, pages, size, sha256, device_id, idempotency_key, stored_at)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (document_code) DO NOTHING",
+                            &[
+                                &doc.document_code,
+                                &d.dossier_code,
+                                &i64::from(doc.document_index),
+                                &doc.name,
+                                &doc.media_type,
+                                &i64::from(doc.pages),
+                                &(doc.size as i64),
+                                &doc.sha256,
+                                &ing.device_id,
+                                &ing.key,
+                                &ing.now,
+                            ],
+                        )
+                        .await
+                        .map_err(self.err("store a digitized document"))?;
+                    if n == 0 {
+                        return Ok(IngestOutcome::Conflict(doc.document_code.clone()));
+                    }
+                }
+            }
             Record::Rating(_) => {
                 let n = tx
                     .execute(
@@ -408,6 +465,25 @@ impl PgStore {
                 sha256: r.get(4),
             })
             .collect();
+        let digitized = client
+            .query(
+                "SELECT document_code, document_index, name, media_type, pages, size, sha256
+                 FROM digitized_documents WHERE dossier_code = $1 ORDER BY stored_at, document_code",
+                &[&code],
+            )
+            .await
+            .map_err(self.err("read a dossier's digitized documents"))?
+            .iter()
+            .map(|r| DigitizedDocument {
+                document_code: r.get(0),
+                document_index: r.get::<_, i64>(1) as u32,
+                name: r.get(2),
+                media_type: r.get(3),
+                pages: r.get::<_, i64>(4) as u32,
+                size: r.get::<_, i64>(5) as u64,
+                sha256: r.get(6),
+            })
+            .collect();
         Ok(Some(status_view(
             code.to_string(),
             row.get(0),
@@ -415,6 +491,7 @@ impl PgStore {
             row.get::<_, &str>(2),
             row.get::<_, &str>(3),
             documents,
+            digitized,
         )))
     }
 
@@ -453,7 +530,7 @@ impl PgStore {
             .query_one(
                 "SELECT (SELECT COUNT(*) FROM dossiers), (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM blobs),
                         (SELECT COUNT(*) FROM ratings), (SELECT COUNT(*) FROM tickets), (SELECT COUNT(*) FROM devices),
-                        (SELECT COUNT(*) FROM uploads WHERE NOT complete)",
+                        (SELECT COUNT(*) FROM uploads WHERE NOT complete), (SELECT COUNT(*) FROM digitized_documents)",
                 &[],
             )
             .await
@@ -466,6 +543,7 @@ impl PgStore {
             tickets: row.get(4),
             devices: row.get(5),
             uploads_in_progress: row.get(6),
+            digitized_documents: row.get(7),
         })
     }
 }

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use motcua_domain::wire::{DocumentRef, DossierStatus, DossierStatusView};
+use motcua_domain::wire::{DigitizedDocument, DocumentRef, DossierStatus, DossierStatusView};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::{
@@ -265,6 +265,51 @@ impl SqliteStore {
                         )?;
                     }
                 }
+                Record::Documents(d) => {
+                    let known = tx
+                        .query_row("SELECT 1 FROM dossiers WHERE code = ?1", [&d.dossier_code], |_| Ok(()))
+                        .optional()?
+                        .is_some();
+                    if !known {
+                        return Ok(IngestOutcome::UnknownDossier(d.dossier_code.clone()));
+                    }
+                    let mut missing = Vec::new();
+                    for doc in &d.documents {
+                        let present = tx
+                            .query_row("SELECT 1 FROM blobs WHERE sha256 = ?1", [&doc.sha256], |_| Ok(()))
+                            .optional()?
+                            .is_some();
+                        if !present && !missing.contains(&doc.sha256) {
+                            missing.push(doc.sha256.clone());
+                        }
+                    }
+                    if !missing.is_empty() {
+                        return Ok(IngestOutcome::MissingBlobs(missing));
+                    }
+                    for doc in &d.documents {
+                        let n = tx.execute(
+                            "INSERT INTO digitized_documents (document_code, dossier_code, document_index, name,
+                             media_type, pages, size, sha256, device_id, idempotency_key, stored_at)
+                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (document_code) DO NOTHING",
+                            params![
+                                doc.document_code,
+                                d.dossier_code,
+                                i64::from(doc.document_index),
+                                doc.name,
+                                doc.media_type,
+                                i64::from(doc.pages),
+                                doc.size as i64,
+                                doc.sha256,
+                                ing.device_id,
+                                ing.key,
+                                ing.now
+                            ],
+                        )?;
+                        if n == 0 {
+                            return Ok(IngestOutcome::Conflict(doc.document_code.clone()));
+                        }
+                    }
+                }
                 Record::Rating(_) => {
                     let n = tx.execute(
                         "INSERT INTO ratings (transaction_id, device_id, idempotency_key, body, stored_at)
@@ -337,6 +382,7 @@ impl SqliteStore {
                 blobs: count("SELECT COUNT(*) FROM blobs")?,
                 ratings: count("SELECT COUNT(*) FROM ratings")?,
                 tickets: count("SELECT COUNT(*) FROM tickets")?,
+                digitized_documents: count("SELECT COUNT(*) FROM digitized_documents")?,
                 devices: count("SELECT COUNT(*) FROM devices")?,
                 uploads_in_progress: count("SELECT COUNT(*) FROM uploads WHERE NOT complete")?,
             })
@@ -370,6 +416,23 @@ fn read_status(c: &Connection, code: &str) -> rusqlite::Result<Option<DossierSta
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut stmt = c.prepare(
+        "SELECT document_code, document_index, name, media_type, pages, size, sha256
+         FROM digitized_documents WHERE dossier_code = ?1 ORDER BY stored_at, document_code",
+    )?;
+    let digitized = stmt
+        .query_map([code], |r| {
+            Ok(DigitizedDocument {
+                document_code: r.get(0)?,
+                document_index: r.get::<_, i64>(1)? as u32,
+                name: r.get(2)?,
+                media_type: r.get(3)?,
+                pages: r.get::<_, i64>(4)? as u32,
+                size: r.get::<_, i64>(5)? as u64,
+                sha256: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Some(status_view(
         code.to_string(),
         procedure_code,
@@ -377,6 +440,7 @@ fn read_status(c: &Connection, code: &str) -> rusqlite::Result<Option<DossierSta
         &appointment,
         &updated,
         documents,
+        digitized,
     )))
 }
 

@@ -99,6 +99,50 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Make a printable PDF of separator sheets, one per required document of the dossier's
+    /// procedure, to put before each document's pages when scanning it.
+    Separators {
+        /// The dossier code (a dossier on this kiosk, or any valid code with --procedure).
+        #[arg(long)]
+        dossier: String,
+        /// The procedure code; needed when the dossier is not on this kiosk, and must match it
+        /// when it is.
+        #[arg(long)]
+        procedure: Option<String>,
+        /// Where to write the PDF (default `separators-<dossier>.pdf` in the current folder).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Digitize a dossier's paper: scan a batch (hot folder or SANE scanner), split it into
+    /// documents by separator sheets, drop blank pages, and store each document as a coded PDF
+    /// queued for the gateway. Prints one line per page and the document codes.
+    Intake {
+        /// The dossier code, or the payload of its receipt QR code.
+        #[arg(long)]
+        dossier: String,
+        /// Take pages from this folder (a network scanner's drop folder); default: the
+        /// configured [scanner].
+        #[arg(long, conflicts_with = "scanner")]
+        hot_folder: Option<PathBuf>,
+        /// Scan with this SANE device (e.g. `fujitsu:fi-7160:1234`); default: the configured
+        /// [scanner].
+        #[arg(long)]
+        scanner: Option<String>,
+        /// Resolution for a SANE scanner, dpi (≥ 200).
+        #[arg(long, default_value_t = 300)]
+        resolution: u32,
+        /// A hot-folder batch is complete when no new file arrived for this many seconds.
+        #[arg(long, default_value_t = 10)]
+        idle_secs: u64,
+        /// Give up when no page comes for this many seconds.
+        #[arg(long, default_value_t = 120)]
+        page_timeout_secs: u64,
+        /// Answer about a page that looks like a separator sheet with an unreadable code:
+        /// `PAGE=INDEX` (it is the separator of required document INDEX), `PAGE=page` (a
+        /// document page) or `PAGE=drop`. Repeatable.
+        #[arg(long = "answer", value_name = "PAGE=ANSWER")]
+        answers: Vec<String>,
+    },
     /// Record a satisfaction rating for a ticket or dossier.
     Rate {
         /// The ticket id or dossier code rated.
@@ -208,6 +252,74 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 );
             }
         }
+        Command::Separators {
+            dossier,
+            procedure,
+            out,
+        } => {
+            let code = motcua_domain::dossier::DossierCode::parse(&dossier)
+                .map_err(|e| {
+                    anyhow::anyhow!("mã hồ sơ {dossier:?} không hợp lệ / invalid dossier code: {e}")
+                })?
+                .to_string();
+            let store = open(&config)?;
+            let known = store.dossier(&code)?.map(|d| d.procedure_code);
+            let procedure_code = match (known, procedure) {
+                (Some(k), Some(p)) if k != p => anyhow::bail!(
+                    "hồ sơ {code} thuộc thủ tục {k}, không phải {p} / dossier {code} is for procedure {k}, not {p}"
+                ),
+                (Some(k), _) => k,
+                (None, Some(p)) => p,
+                (None, None) => anyhow::bail!(
+                    "hồ sơ {code} không có trên máy này; hãy thêm --procedure MÃ / dossier {code} is not on this kiosk; add --procedure CODE"
+                ),
+            };
+            let catalog = store.catalog()?;
+            let proc = catalog.find(&procedure_code).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "không có thủ tục {procedure_code} trong danh mục / procedure {procedure_code} is not in the catalog (kioskctl catalog lists them)"
+                )
+            })?;
+            let out = out.unwrap_or_else(|| {
+                PathBuf::from(format!("separators-{}.pdf", code.replace(['/', '\\'], "_")))
+            });
+            let fonts = config
+                .peripherals
+                .printer
+                .as_ref()
+                .map(|p| p.fonts.clone())
+                .unwrap_or_default();
+            let separators =
+                motcua_kiosk::separators::write_separator_pdf(&code, proc, &fonts, &out)
+                    .with_context(|| format!("writing {}", out.display()))?;
+            for s in &separators {
+                println!("{:>2}. {}", s.document_index, s.document_name);
+            }
+            eprintln!(
+                "Đã tạo {} tờ phân cách / {} separator sheets written to {}",
+                separators.len(),
+                separators.len(),
+                out.display()
+            );
+        }
+        Command::Intake {
+            dossier,
+            hot_folder,
+            scanner,
+            resolution,
+            idle_secs,
+            page_timeout_secs,
+            answers,
+        } => intake(
+            &config,
+            &dossier,
+            hot_folder,
+            scanner,
+            resolution,
+            std::time::Duration::from_secs(idle_secs),
+            std::time::Duration::from_secs(page_timeout_secs),
+            &answers,
+        )?,
         Command::Retry => {
             let n = open(&config)?.retry_now()?;
             println!("{n} mục sẽ được gửi lại ngay / entries will be retried now");
@@ -251,6 +363,144 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn parse_answer(text: &str) -> anyhow::Result<(u32, motcua_kiosk::intake::QuestionAnswer)> {
+    use motcua_kiosk::intake::QuestionAnswer;
+    let bad = || {
+        anyhow::anyhow!(
+            "--answer {text:?}: viết TRANG=SỐ, TRANG=page hoặc TRANG=drop / write PAGE=INDEX, PAGE=page or PAGE=drop"
+        )
+    };
+    let (page, answer) = text.split_once('=').ok_or_else(bad)?;
+    let page: u32 = page.trim().parse().map_err(|_| bad())?;
+    let answer = match answer.trim() {
+        "page" => QuestionAnswer::DocumentPage,
+        "drop" => QuestionAnswer::Discard,
+        n => QuestionAnswer::SeparatorFor(n.parse().map_err(|_| bad())?),
+    };
+    Ok((page, answer))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn intake(
+    config: &KioskConfig,
+    dossier: &str,
+    hot_folder: Option<PathBuf>,
+    sane_device: Option<String>,
+    resolution: u32,
+    idle: std::time::Duration,
+    page_timeout: std::time::Duration,
+    answers: &[String],
+) -> anyhow::Result<()> {
+    use motcua_kiosk::devices::ScannerConfig;
+    use motcua_kiosk::intake::session::IntakeSession;
+    use motcua_kiosk::intake::Effect;
+    use motcua_scanner::documents::{
+        BatchRequest, ColorMode, DocumentScanner, HotFolder, HotFolderConfig, SaneConfig,
+        SaneScanner,
+    };
+    // Probing the device learns its own names for modes and feeds (`scanimage -A`).
+    let sane = |device: String| -> anyhow::Result<SaneScanner> {
+        runtime()?
+            .block_on(SaneScanner::connect(SaneConfig::new(device.clone())))
+            .with_context(|| format!("SANE device {device}"))
+    };
+    let answers = answers
+        .iter()
+        .map(|a| parse_answer(a))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let configured = config.peripherals.scanner.clone();
+    let hot_folder = hot_folder.or(match (&sane_device, &configured) {
+        (None, Some(ScannerConfig::HotFolder { folder })) => Some(folder.clone()),
+        _ => None,
+    });
+    let work = tempfile_dir(config)?;
+    let mut request = BatchRequest::new(&work);
+    request.page_timeout = page_timeout;
+    request.resolution_dpi = resolution.max(200);
+    let scanner: Box<dyn DocumentScanner> = match (hot_folder, sane_device, configured) {
+        (Some(dir), _, _) => {
+            let mut c = HotFolderConfig::new(&dir);
+            c.batch_idle = idle;
+            c.poll_interval = std::time::Duration::from_millis(200);
+            Box::new(HotFolder::new(c).with_context(|| format!("hot folder {}", dir.display()))?)
+        }
+        (None, Some(device), _) => {
+            request.mode = ColorMode::Color;
+            Box::new(sane(device)?)
+        }
+        (None, None, Some(ScannerConfig::Sane {
+            device,
+            resolution,
+            mode,
+            source,
+            options,
+        })) => {
+            request.resolution_dpi = resolution;
+            request.mode = mode;
+            request.source = source;
+            request.extra_args = options;
+            Box::new(sane(device)?)
+        }
+        _ => anyhow::bail!(
+            "chưa có máy quét: dùng --hot-folder THƯ_MỤC hoặc --scanner THIẾT_BỊ / no scanner: use --hot-folder DIR or --scanner DEVICE, or configure [scanner]"
+        ),
+    };
+
+    let mut store = open(config)?;
+    // The flow repeats a standing warning (missing documents) at each step; say it once.
+    let mut last_warning = String::new();
+    let mut print = |e: &Effect| match e {
+        Effect::Progress {
+            page,
+            document,
+            pages,
+            ..
+        } => match document {
+            Some(0) => println!("trang/page {page:>3}: chưa phân loại / unsorted ({pages} kept)"),
+            Some(d) => println!("trang/page {page:>3}: giấy tờ/document {d} ({pages} kept)"),
+            None => println!("trang/page {page:>3}: ? ({pages} kept)"),
+        },
+        Effect::Warn(w) | Effect::Refuse(w) if *w != last_warning => {
+            eprintln!("{w}");
+            last_warning = w.clone();
+        }
+        Effect::Ask { message, .. } => eprintln!("{message}"),
+        _ => {}
+    };
+    let mut session = IntakeSession::new(config, &mut store).with_answers(answers);
+    session.open(dossier, &mut print)?;
+    runtime()?.block_on(session.scan_batch(scanner.as_ref(), &request, &mut print))?;
+    let report = session.commit(&mut print)?;
+    let _ = std::fs::remove_dir_all(&work);
+    for code in &report.stored {
+        println!("{code}");
+    }
+    for code in &report.already_stored {
+        println!("{code} (đã lưu trước đó / already stored)");
+    }
+    eprintln!(
+        "Đã lưu {} giấy tờ, {} đã có; {} trang trắng bỏ qua / {} document(s) stored, {} already stored; {} blank page(s) dropped",
+        report.stored.len(),
+        report.already_stored.len(),
+        report.blank_pages,
+        report.stored.len(),
+        report.already_stored.len(),
+        report.blank_pages
+    );
+    Ok(())
+}
+
+/// A scratch folder for scanimage's page files, inside the data folder (same disk).
+fn tempfile_dir(config: &KioskConfig) -> anyhow::Result<PathBuf> {
+    let dir = config
+        .store
+        .data_dir
+        .join("intake")
+        .join(format!("scan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -14,7 +14,7 @@ use motcua_printer::Printer;
 use motcua_scanner::documents::{
     BatchRequest, DocumentScanner, HotFolder, HotFolderConfig, SaneConfig, SaneScanner, ScanEvent,
 };
-use motcua_scanner::pipeline::{PagePipeline, PipelineConfig};
+use motcua_scanner::pipeline::PagePipeline;
 
 use crate::config::KioskConfig;
 use crate::devices::ScannerConfig;
@@ -276,7 +276,7 @@ impl Services {
         std::fs::create_dir_all(&work).map_err(|e| store_trouble_io(&e))?;
         let mut documents = Vec::new();
         for (index, (name, pages)) in request.documents.iter().enumerate() {
-            let pdf = document_pdf(&work, index, pages).map_err(|e| {
+            let pdf = document_pdf(&self.config, &work, index, pages).map_err(|e| {
                 tracing::error!(error = %e, "cannot assemble a scanned document");
                 Message::new(
                     "Không tạo được bản điện tử của giấy tờ. Vui lòng quét lại.",
@@ -599,9 +599,15 @@ fn self_page(next_id: &mut u64, page: motcua_scanner::documents::Page) -> Option
     })
 }
 
-/// One PDF from a document's pages (JPEG at 100 % scale, per Decree 30/2020 annex I).
-fn document_pdf(work: &Path, index: usize, pages: &[ScannedPage]) -> anyhow::Result<PathBuf> {
-    let mut config = PipelineConfig::new(work);
+/// One PDF from a document's pages, stored as the intake settings say (`[intake] mode`), at
+/// 100 % scale (Decree 30/2020 annex I).
+fn document_pdf(
+    kiosk: &KioskConfig,
+    work: &Path,
+    index: usize,
+    pages: &[ScannedPage],
+) -> anyhow::Result<PathBuf> {
+    let mut config = kiosk.intake.pipeline(work);
     config.file_prefix = format!("doc{index:02}");
     // The citizen chose these pages: none is dropped as blank.
     config.blank = None;

@@ -3,16 +3,21 @@
 //! Generates `--pages N` (default 20) grey A4 pages at 300 dpi (a separator sheet first, then
 //! text-like pages) as PNG files, then times, on the same files in the same run:
 //!
-//! - ours: PNG decode + [`PagePipeline`] (blank detection, QR decoding, JPEG, PDF), one thread;
+//! - ours, once per output mode (`--modes color,gray,bilevel,auto`, default all): PNG decode +
+//!   [`PagePipeline`] (blank detection, QR decoding, JPEG or CCITT G4, PDF streamed to disk),
+//!   one thread, with the process's peak resident memory during that run (`VmHWM` of
+//!   `/proc/self/status`, reset through `/proc/self/clear_refs` before each run);
 //! - the reference: `zbarimg --raw` (Debian `zbar-tools`) over the files to find codes, then
 //!   `img2pdf` (Debian `img2pdf`) to assemble them, as child processes (one call each, which
 //!   favours the reference: no per-page process start).
 //!
-//! and prints pages per minute, their ratio, and bytes per page of the PDFs.
-//! Targets: ≥ 120 pages/min, ≥ 3× the reference, ≤ 150 KB per grey text page.
+//! and prints pages per minute, their ratio, KB per page of the PDFs and peak memory.
+//! Targets: ≥ 120 pages/min, ≥ 3× the reference, ≤ 150 KB per grey text page, peak RSS
+//! ≤ 200 MB for a 500-page batch.
 //!
 //! Usage: `cargo run --release -p motcua-scanner --bin bench-pipeline -- [--pages N] [--quality Q]
-//! [--dpi D]` (D ≥ 200, default 300).
+//! [--dpi D] [--modes LIST] [--deskew] [--no-reference]` (D ≥ 200, default 300; `--deskew`
+//! turns on the optional deskew step).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -20,7 +25,21 @@ use std::time::Instant;
 
 use motcua_domain::qr_payload::Separator;
 use motcua_scanner::pipeline::synth::{separator_sheet, text_page};
-use motcua_scanner::pipeline::{PagePipeline, PipelineConfig};
+use motcua_scanner::pipeline::{OutputMode, PageEncoding, PagePipeline, PipelineConfig};
+
+/// Peak resident memory of this process in KB (`VmHWM`), if readable.
+fn peak_rss_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Resets the peak to the current resident memory (Linux ≥ 4.0); false when refused.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
 
 fn crc32(data: &[u8]) -> u32 {
     let mut crc = 0xFFFF_FFFFu32;
@@ -109,38 +128,75 @@ fn main() {
         .map(|f| std::fs::metadata(f).map(|m| m.len()).unwrap_or(0))
         .sum();
 
-    // Ours.
-    let mut config = PipelineConfig::new(dir.join("ours"));
-    config.jpeg_quality = quality;
-    let started = Instant::now();
-    let mut pipeline = PagePipeline::new(config);
-    let mut separators = 0;
-    for f in &files {
-        let bytes = std::fs::read(f).expect("read page");
-        let img = image::load_from_memory(&bytes).expect("decode page");
-        match pipeline.push(img, dpi).expect("pipeline") {
-            motcua_scanner::pipeline::PageOutcome::Separator { .. } => separators += 1,
-            motcua_scanner::pipeline::PageOutcome::Blank => eprintln!("unexpected blank page"),
-            motcua_scanner::pipeline::PageOutcome::Added { .. } => {}
+    let modes: Vec<OutputMode> = args
+        .iter()
+        .position(|a| a == "--modes")
+        .and_then(|i| args.get(i + 1))
+        .map(|list| list.split(',').filter_map(OutputMode::parse).collect())
+        .unwrap_or_else(|| OutputMode::ALL.to_vec());
+    let mut ours_ppm: Vec<(&'static str, f64)> = Vec::new();
+    for mode in modes {
+        let mut config = PipelineConfig::new(dir.join(format!("ours-{}", mode.name())));
+        config.jpeg_quality = quality;
+        config.mode = mode;
+        if args.iter().any(|a| a == "--deskew") {
+            config.deskew_max_degrees = Some(5.0);
         }
+        let peak_reset = reset_peak_rss();
+        let started = Instant::now();
+        let mut pipeline = PagePipeline::new(config);
+        let mut separators = 0;
+        for f in &files {
+            let bytes = std::fs::read(f).expect("read page");
+            let img = image::load_from_memory(&bytes).expect("decode page");
+            drop(bytes);
+            match pipeline.push(img, dpi).expect("pipeline") {
+                motcua_scanner::pipeline::PageOutcome::Separator { .. } => separators += 1,
+                motcua_scanner::pipeline::PageOutcome::Blank => eprintln!("unexpected blank page"),
+                motcua_scanner::pipeline::PageOutcome::Added { .. } => {}
+            }
+        }
+        let documents = pipeline.finish().expect("finish");
+        let elapsed = started.elapsed();
+        let peak = peak_rss_kb();
+        let kept: usize = documents.iter().map(|d| d.pages.len()).sum();
+        let g4: usize = documents
+            .iter()
+            .flat_map(|d| &d.encodings)
+            .filter(|e| **e == PageEncoding::Group4)
+            .count();
+        let bytes: u64 = documents.iter().map(|d| d.pdf_bytes).sum();
+        let ppm = f64::from(n) * 60.0 / elapsed.as_secs_f64();
+        ours_ppm.push((mode.name(), ppm));
+        println!(
+            "ours {:<8} {n} pages in {:.2} s = {ppm:.1} pages/min ({:.0} ms/page); {separators} separator(s), {} document(s), {kept} page(s) kept, {g4} as G4",
+            mode.name(),
+            elapsed.as_secs_f64(),
+            elapsed.as_secs_f64() * 1000.0 / f64::from(n),
+            documents.len()
+        );
+        println!(
+            "              PDF {:.1} KB per kept page (JPEG quality {quality}); peak RSS {}",
+            bytes as f64 / 1024.0 / kept.max(1) as f64,
+            match (peak, peak_reset) {
+                (Some(kb), true) => format!("{:.1} MB", kb as f64 / 1024.0),
+                (Some(kb), false) => format!(
+                    "{:.1} MB (whole process: peak reset refused)",
+                    kb as f64 / 1024.0
+                ),
+                (None, _) => "unknown".to_owned(),
+            }
+        );
+        let _ = std::fs::remove_dir_all(dir.join(format!("ours-{}", mode.name())));
     }
-    let documents = pipeline.finish().expect("finish");
-    let ours = started.elapsed();
-    let kept: usize = documents.iter().map(|d| d.pages.len()).sum();
-    let ours_bytes: u64 = documents.iter().map(|d| d.pdf_bytes).sum();
-    let ours_ppm = f64::from(n) * 60.0 / ours.as_secs_f64();
-
     println!(
-        "ours:      {n} pages in {:.2} s = {ours_ppm:.1} pages/min ({:.0} ms/page); {separators} separator(s), {} document(s), {kept} page(s) kept",
-        ours.as_secs_f64(),
-        ours.as_secs_f64() * 1000.0 / f64::from(n),
-        documents.len()
-    );
-    println!(
-        "           PDF {:.1} KB per kept page at JPEG quality {quality} (PNG input {:.1} KB per page)",
-        ours_bytes as f64 / 1024.0 / kept.max(1) as f64,
+        "input:        PNG {:.1} KB per page",
         png_bytes as f64 / 1024.0 / f64::from(n)
     );
+    if args.iter().any(|a| a == "--no-reference") {
+        let _ = std::fs::remove_dir_all(&dir);
+        return;
+    }
 
     // Reference: zbarimg + img2pdf over the same files.
     let reference_pdf = dir.join("reference.pdf");
@@ -172,10 +228,12 @@ fn main() {
                 reference.as_secs_f64(),
                 ref_bytes as f64 / 1024.0 / content.len().max(1) as f64
             );
-            println!(
-                "ratio:     {:.2}× the reference (targets: ≥ 120 pages/min, ≥ 3×, ≤ 150 KB per page)",
-                ours_ppm / ref_ppm
-            );
+            for (name, ppm) in &ours_ppm {
+                println!(
+                    "ratio:     {name:<8} {:.2}× the reference (targets: ≥ 120 pages/min, ≥ 3×, ≤ 150 KB per page)",
+                    ppm / ref_ppm
+                );
+            }
         }
         (_, Some(i)) => eprintln!(
             "img2pdf failed: {}",

@@ -11,32 +11,43 @@
 //!    `MOTCUA-SEP1|…` code ([`Separator`]) is a separator sheet and starts a new document; it is
 //!    not part of any document. Other codes do not matter here. A page the decoder fails on is
 //!    treated as a page without codes.
-//! 3. **Compression** of the full-resolution pixels to baseline JPEG (grey or colour, as
-//!    scanned; [`PipelineConfig::jpeg_quality`]); only the JPEG bytes are kept. Before that,
-//!    paper is made pure white on grey pages ([`PipelineConfig::whiten_above`], the
-//!    "background removal" of scanner drivers): scanner noise on paper otherwise costs most of
-//!    the JPEG (measured with `bench-pipeline` on synthetic 300 dpi grey text pages at quality
-//!    75: 856 KB per page without it).
+//! 3. **Compression** of the full-resolution pixels by [`PipelineConfig::mode`]
+//!    ([`OutputMode`], see [`encode`]): baseline JPEG in grey or colour
+//!    ([`PipelineConfig::jpeg_quality`]), or 1 bit per pixel with CCITT Group 4 for text pages
+//!    ([`PipelineConfig::bilevel_threshold`]); `auto` decides per page. Before JPEG, paper is
+//!    made pure white on grey pages ([`PipelineConfig::whiten_above`], the "background
+//!    removal" of scanner drivers): scanner noise on paper otherwise costs most of the JPEG
+//!    (measured with `bench-pipeline` on synthetic 300 dpi grey text pages at quality 75:
+//!    856 KB per page without it, 483 KB with it, about 60 KB as Group 4).
+//! 4. **Streaming into the PDF**: the compressed page is appended to its document's PDF file
+//!    at once ([`pdf::PdfFile`]) and dropped, so memory holds one page whatever the length of
+//!    the batch or of a document.
 //!
 //! Pages before the first separator form an "unsorted" document (its `separator` is `None`),
-//! blank pages are dropped. When a document is complete (next separator, or [`PagePipeline::finish`])
-//! it is written as a PDF into [`PipelineConfig::output_dir`] and its JPEGs are dropped, so
-//! memory holds at most one document's compressed pages whatever the batch length.
+//! blank pages are dropped. A document's PDF is created in [`PipelineConfig::output_dir`] with
+//! its first page and completed (page tree, cross-reference table, sync, final name) when the
+//! next separator comes or at [`PagePipeline::finish`].
 //!
 //! PDFs follow Decree 30/2020 annex I: PDF 1.7 (≥ 1.4), 100 % scale (each page is exactly the
-//! scanned area: pixels / dpi × 72 pt), the JPEG embedded as `DCTDecode` without re-encoding.
-//! Colour is kept as scanned: ask the scanner for colour to get colour copies.
+//! scanned area: pixels / dpi × 72 pt), JPEG embedded as `DCTDecode` without re-encoding,
+//! Group 4 as `CCITTFaxDecode` (`/K -1`). Colour is kept as scanned in `color` mode and for
+//! pages showing colour in `auto` mode: ask the scanner for colour to get colour copies.
 
+pub mod deskew;
+pub mod encode;
+pub mod pdf;
 pub mod synth;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use image::{DynamicImage, GrayImage};
 use motcua_domain::qr_payload::Separator;
-use pdf_writer::{Content, Filter, Finish, Name, Pdf, Rect, Ref, TextStr};
 
 use crate::codes::{FrameDecoder, FrameDecoderConfig, GrayFrame};
 use crate::documents::{Page, PageContent};
+
+pub use encode::{EncodedPage, OutputMode, PageEncoding};
+use pdf::PdfFile;
 
 /// How blank pages are recognised (see the [module documentation](self)).
 #[derive(Debug, Clone, PartialEq)]
@@ -70,8 +81,20 @@ pub struct PipelineConfig {
     /// File names are `<prefix>-<document number, 3 digits>[-<dossier code>-<document index>].pdf`.
     /// Default `"batch"`.
     pub file_prefix: String,
+    /// How pages are stored. Default [`OutputMode::Auto`]: bilevel for text, JPEG for the rest.
+    pub mode: OutputMode,
     /// JPEG quality, 1–100. Default 75.
     pub jpeg_quality: u8,
+    /// Grey levels below this are black on bilevel pages. Default 150: strokes of printed and
+    /// handwritten text (below 100 in their middle) stay whole, paper and bleed-through go.
+    pub bilevel_threshold: u8,
+    /// `auto` mode: a page is two-tone when fewer than this fraction of its analysed pixels are
+    /// flat mid-grey ([`encode::is_two_tone`]). Default 0.005.
+    pub max_flat_gray: f64,
+    /// `auto` mode: a colour page stays colour when more than this fraction of its pixels are
+    /// clearly coloured ([`encode::shows_color`]). Default 0.0005 (a stamp of 2 cm on A4 is
+    /// about 0.5 %).
+    pub min_color_fraction: f64,
     /// Grey levels at or above this become pure white before JPEG compression; `None` keeps
     /// the pixels as scanned. Default 210: paper and most bleed-through go, light form shading
     /// (about 220) goes too, pencil and faded stamps (below 200) stay.
@@ -94,6 +117,13 @@ pub struct PipelineConfig {
     pub min_dpi: u32,
     /// Resolution assumed by [`PagePipeline::push_page`] when the file did not say. Default 200.
     pub default_dpi: u32,
+    /// Straighten pages fed crooked by up to this many degrees ([`deskew`]); `None` leaves
+    /// pages as scanned. Default `None` (feeders often deskew themselves, and every crooked
+    /// page is rotated at full resolution).
+    pub deskew_max_degrees: Option<f64>,
+    /// How PDFs are written. Default [`pdf::PdfOptions::system_default`]: PDF/A-2b with the
+    /// system's sRGB profile when Debian's `icc-profiles-free` is installed.
+    pub pdf: pdf::PdfOptions,
 }
 
 impl PipelineConfig {
@@ -102,7 +132,11 @@ impl PipelineConfig {
         Self {
             output_dir: output_dir.into(),
             file_prefix: "batch".to_owned(),
+            mode: OutputMode::Auto,
             jpeg_quality: 75,
+            bilevel_threshold: 150,
+            max_flat_gray: 0.005,
+            min_color_fraction: 0.0005,
             whiten_above: Some(210),
             whiten_color: false,
             blank: Some(BlankConfig::default()),
@@ -110,6 +144,8 @@ impl PipelineConfig {
             decoder: FrameDecoderConfig::default(),
             min_dpi: 200,
             default_dpi: 200,
+            deskew_max_degrees: None,
+            pdf: pdf::PdfOptions::system_default(),
         }
     }
 }
@@ -164,6 +200,28 @@ pub enum PipelineError {
     },
 }
 
+/// Thumbnails of [`ProcessedPage::Content`] are about this many pixels wide.
+pub const THUMBNAIL_WIDTH: u32 = 150;
+
+/// One page analysed and compressed by [`PagePipeline::process`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProcessedPage {
+    /// A blank page (to drop).
+    Blank,
+    /// A separator sheet.
+    Separator(Separator),
+    /// A document page.
+    Content {
+        /// The compressed page.
+        encoded: EncodedPage,
+        /// The page carries the black band of a separator sheet ([`has_separator_band`]) but
+        /// no readable separator code: a damaged or badly fed sheet the officer must decide on.
+        looks_like_separator: bool,
+        /// A small grey copy for progress screens.
+        thumbnail: GrayImage,
+    },
+}
+
 /// What happened to one pushed page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PageOutcome {
@@ -196,23 +254,19 @@ pub struct AssembledDocument {
     pub pdf_bytes: u64,
     /// Batch page numbers (1-based, in push order) of its pages.
     pub pages: Vec<u32>,
-}
-
-/// A compressed page waiting for its document to be complete.
-#[derive(Debug)]
-struct EncodedPage {
-    jpeg: Vec<u8>,
-    width: u32,
-    height: u32,
-    dpi: u32,
-    color: bool,
+    /// How each of its pages was stored.
+    pub encodings: Vec<PageEncoding>,
 }
 
 #[derive(Debug)]
 struct OpenDocument {
     separator: Option<Separator>,
+    /// Its number (1-based) in the batch, part of the file name.
+    number: usize,
     pages: Vec<u32>,
-    encoded: Vec<EncodedPage>,
+    encodings: Vec<PageEncoding>,
+    /// Created with the first page.
+    pdf: Option<PdfFile>,
 }
 
 /// Turns a batch of pages into documents; see the [module documentation](self).
@@ -262,9 +316,15 @@ impl PagePipeline {
         }
     }
 
-    /// Process one page scanned at `dpi`. The page gets the next batch page number even when
-    /// it is refused.
-    pub fn push(&mut self, page: DynamicImage, dpi: u32) -> Result<PageOutcome, PipelineError> {
+    /// Analyses and compresses one page scanned at `dpi` without assembling it into a document:
+    /// for callers that keep pages apart until an officer has checked them (the intake flow,
+    /// which reorders, deletes and rescans pages before the PDFs are made with
+    /// [`pdf::PdfFile`]). The page gets the next batch page number even when it is refused.
+    pub fn process(
+        &mut self,
+        page: DynamicImage,
+        dpi: u32,
+    ) -> Result<ProcessedPage, PipelineError> {
         self.pushed += 1;
         let number = self.pushed;
         if dpi == 0 || dpi < self.config.min_dpi {
@@ -292,46 +352,156 @@ impl PagePipeline {
         if let Some(blank) = &self.config.blank {
             if is_blank(&small, blank) {
                 tracing::debug!(page = number, "pipeline: blank page dropped");
-                return Ok(PageOutcome::Blank);
+                return Ok(ProcessedPage::Blank);
             }
         }
-
         if let Some(separator) = self.find_separator(&small, number) {
-            self.close_current()?;
-            let document = self.done.len();
-            self.current = Some(OpenDocument {
-                separator: Some(separator.clone()),
-                pages: Vec::new(),
-                encoded: Vec::new(),
-            });
-            tracing::info!(
-                page = number,
-                document,
-                index = separator.document_index,
-                "pipeline: separator sheet"
-            );
-            return Ok(PageOutcome::Separator {
-                separator,
-                document,
-            });
+            return Ok(ProcessedPage::Separator(separator));
         }
-        drop(small);
+        let (page, small) = match self.config.deskew_max_degrees {
+            Some(max) => {
+                let angle = deskew::estimate_skew(&small, max);
+                if angle.abs() >= 0.2 {
+                    tracing::debug!(page = number, angle, "pipeline: page straightened");
+                    let page = match page {
+                        DynamicImage::ImageLuma8(g) => {
+                            DynamicImage::ImageLuma8(deskew::rotate_gray(&g, angle))
+                        }
+                        DynamicImage::ImageRgb8(c) => {
+                            DynamicImage::ImageRgb8(deskew::rotate_rgb(&c, angle))
+                        }
+                        other => other,
+                    };
+                    let small = deskew::rotate_gray(&small, angle);
+                    (page, small)
+                } else {
+                    (page, small)
+                }
+            }
+            None => (page, small),
+        };
+        let looks_like_separator = has_separator_band(&small, dpi / factor);
+        let thumb_factor = (small.width() / THUMBNAIL_WIDTH).max(1);
+        let thumbnail = box_downscale(&small, thumb_factor);
+        let encoded = self.encode(page, &small, dpi, number)?;
+        Ok(ProcessedPage::Content {
+            encoded,
+            looks_like_separator,
+            thumbnail,
+        })
+    }
 
-        let mut page = page;
-        if let Some(level) = self.config.whiten_above {
-            whiten(&mut page, level, self.config.whiten_color);
-        }
-        let encoded = encode_jpeg(&page, dpi, self.config.jpeg_quality, number)?;
-        drop(page);
+    /// Process one page scanned at `dpi`. The page gets the next batch page number even when
+    /// it is refused.
+    pub fn push(&mut self, page: DynamicImage, dpi: u32) -> Result<PageOutcome, PipelineError> {
+        let number = self.pushed + 1;
+        let encoded = match self.process(page, dpi)? {
+            ProcessedPage::Blank => return Ok(PageOutcome::Blank),
+            ProcessedPage::Separator(separator) => {
+                self.close_current()?;
+                let document = self.done.len();
+                self.current = Some(OpenDocument {
+                    separator: Some(separator.clone()),
+                    number: document + 1,
+                    pages: Vec::new(),
+                    encodings: Vec::new(),
+                    pdf: None,
+                });
+                tracing::info!(
+                    page = number,
+                    document,
+                    index = separator.document_index,
+                    "pipeline: separator sheet"
+                );
+                return Ok(PageOutcome::Separator {
+                    separator,
+                    document,
+                });
+            }
+            ProcessedPage::Content {
+                encoded,
+                looks_like_separator,
+                ..
+            } => {
+                if looks_like_separator {
+                    tracing::warn!(
+                        page = number,
+                        "pipeline: page looks like a separator sheet but its code is unreadable; kept as a document page"
+                    );
+                }
+                encoded
+            }
+        };
         let document = self.done.len();
-        let current = self.current.get_or_insert_with(|| OpenDocument {
-            separator: None,
-            pages: Vec::new(),
-            encoded: Vec::new(),
-        });
+        if self.current.is_none() {
+            self.current = Some(OpenDocument {
+                separator: None,
+                number: document + 1,
+                pages: Vec::new(),
+                encodings: Vec::new(),
+                pdf: None,
+            });
+        }
+        self.ensure_output()?;
+        let Some(current) = self.current.as_mut() else {
+            unreachable!("opened above")
+        };
+        if current.pdf.is_none() {
+            let path = self
+                .config
+                .output_dir
+                .join(file_name(&self.config.file_prefix, current));
+            current.pdf = Some(PdfFile::create_with(
+                &path,
+                &title(current),
+                self.config.pdf.clone(),
+            )?);
+        }
+        if let Some(pdf) = current.pdf.as_mut() {
+            pdf.add_page(&encoded)?;
+        }
         current.pages.push(number);
-        current.encoded.push(encoded);
+        current.encodings.push(encoded.encoding);
         Ok(PageOutcome::Added { document })
+    }
+
+    /// Compresses a (normalised) page by the configured mode; `small` is its analysis copy.
+    fn encode(
+        &self,
+        mut page: DynamicImage,
+        small: &GrayImage,
+        dpi: u32,
+        number: u32,
+    ) -> Result<EncodedPage, PipelineError> {
+        let c = &self.config;
+        let mode = match (c.mode, &page) {
+            (OutputMode::Auto, DynamicImage::ImageRgb8(rgb))
+                if encode::shows_color(rgb, c.min_color_fraction) =>
+            {
+                OutputMode::Color
+            }
+            (OutputMode::Auto, _) if encode::is_two_tone(small, c.max_flat_gray) => {
+                OutputMode::Bilevel
+            }
+            (OutputMode::Auto, _) => OutputMode::Gray,
+            (mode, _) => mode,
+        };
+        if mode == OutputMode::Bilevel {
+            let gray = match page {
+                DynamicImage::ImageLuma8(g) => g,
+                other => other.to_luma8(),
+            };
+            return Ok(encode::encode_group4(&gray, dpi, c.bilevel_threshold));
+        }
+        if mode == OutputMode::Gray {
+            if let DynamicImage::ImageRgb8(_) = page {
+                page = DynamicImage::ImageLuma8(page.to_luma8());
+            }
+        }
+        if let Some(level) = c.whiten_above {
+            whiten(&mut page, level, c.whiten_color);
+        }
+        encode::encode_jpeg(&page, dpi, c.jpeg_quality, number)
     }
 
     /// Write the last document and return every document of the batch, in order.
@@ -352,32 +522,21 @@ impl PagePipeline {
         }
     }
 
-    /// Write the open document (if any) and drop its JPEGs.
+    /// Completes the open document's PDF (if any).
     fn close_current(&mut self) -> Result<(), PipelineError> {
         let Some(doc) = self.current.take() else {
             return Ok(());
         };
-        let number = self.done.len() + 1;
-        let (pdf_path, pdf_bytes) = if doc.encoded.is_empty() {
-            (None, 0)
-        } else {
-            self.ensure_output()?;
-            let mut name = format!("{}-{number:03}", self.config.file_prefix);
-            if let Some(s) = &doc.separator {
-                name.push_str(&format!("-{}-{:02}", s.dossier_code, s.document_index));
-            }
-            name.push_str(".pdf");
-            let path = self.config.output_dir.join(sanitize(&name));
-            let title = match &doc.separator {
-                Some(s) => format!("{} – {}", s.dossier_code, s.document_name),
-                None => "Chưa phân loại / unsorted".to_owned(),
-            };
-            let bytes = build_pdf(&doc.encoded, &title);
-            write_atomically(&path, &bytes)?;
-            (Some(path), bytes.len() as u64)
+        let path = self
+            .config
+            .output_dir
+            .join(file_name(&self.config.file_prefix, &doc));
+        let (pdf_path, pdf_bytes) = match doc.pdf {
+            None => (None, 0),
+            Some(pdf) => (Some(path), pdf.finish()?),
         };
         tracing::info!(
-            document = number - 1,
+            document = doc.number - 1,
             pages = doc.pages.len(),
             bytes = pdf_bytes,
             "pipeline: document assembled"
@@ -387,6 +546,7 @@ impl PagePipeline {
             pdf_path,
             pdf_bytes,
             pages: doc.pages,
+            encodings: doc.encodings,
         });
         Ok(())
     }
@@ -469,6 +629,44 @@ fn box_downscale(img: &GrayImage, factor: u32) -> GrayImage {
     GrayImage::from_raw(nw as u32, nh as u32, out).unwrap_or_else(|| img.clone())
 }
 
+/// Whether a (downscaled, grey, at `dpi`) page carries the band printed across the top of
+/// separator sheets (`kioskctl separators`): within the top fifth of the page, a run of 3 to
+/// 12 mm of consecutive rows that are at least 90 % dark across the middle 70 % of the width,
+/// with light rows above and below it. Text, tables and ruled forms have no such solid band,
+/// and a page dark all over is not one; a sheet whose QR code is torn, folded or smudged keeps
+/// it, so the page can be put to the officer instead of being taken for a document page.
+pub fn has_separator_band(small: &GrayImage, dpi: u32) -> bool {
+    let (w, h) = (small.width() as usize, small.height() as usize);
+    let mm = |v: f64| ((dpi as f64) * v / 25.4).round().max(1.0) as usize;
+    let (min_run, max_run) = (mm(3.0).max(2), mm(12.0));
+    let (x0, x1) = (w * 15 / 100, w * 85 / 100);
+    if x1 <= x0 {
+        return false;
+    }
+    let raw = small.as_raw();
+    let dark_row = |y: usize| {
+        let dark = raw[y * w + x0..y * w + x1]
+            .iter()
+            .filter(|&&p| p < 100)
+            .count();
+        dark * 10 >= (x1 - x0) * 9
+    };
+    let mut run = 0;
+    let mut light_above = false;
+    for y in 0..h / 5 {
+        if dark_row(y) {
+            run += 1;
+        } else {
+            if light_above && (min_run..=max_run).contains(&run) {
+                return true;
+            }
+            run = 0;
+            light_above = true;
+        }
+    }
+    false
+}
+
 /// Whether a (downscaled, grey) page is blank by `config`.
 pub fn is_blank(small: &GrayImage, config: &BlankConfig) -> bool {
     let (w, h) = (small.width() as usize, small.height() as usize);
@@ -491,90 +689,22 @@ pub fn is_blank(small: &GrayImage, config: &BlankConfig) -> bool {
     (dark as f64) < config.max_dark_fraction * area as f64
 }
 
-fn encode_jpeg(
-    page: &DynamicImage,
-    dpi: u32,
-    quality: u8,
-    number: u32,
-) -> Result<EncodedPage, PipelineError> {
-    let (width, height) = (page.width(), page.height());
-    let (data, color_type, color) = match page {
-        DynamicImage::ImageLuma8(g) => (g.as_raw(), jpeg_encoder::ColorType::Luma, false),
-        DynamicImage::ImageRgb8(c) => (c.as_raw(), jpeg_encoder::ColorType::Rgb, true),
-        _ => unreachable!("normalize() leaves only Luma8 and Rgb8"),
-    };
-    let mut jpeg = Vec::with_capacity(256 * 1024);
-    let mut encoder = jpeg_encoder::Encoder::new(&mut jpeg, quality.clamp(1, 100));
-    encoder.set_optimized_huffman_tables(true);
-    encoder.set_density(jpeg_encoder::PixelDensity::dpi(
-        u16::try_from(dpi).unwrap_or(u16::MAX),
-    ));
-    encoder
-        .encode(data, width as u16, height as u16, color_type)
-        .map_err(|e| PipelineError::Jpeg {
-            page: number,
-            detail: e.to_string(),
-        })?;
-    Ok(EncodedPage {
-        jpeg,
-        width,
-        height,
-        dpi,
-        color,
-    })
+/// `<prefix>-<number, 3 digits>[-<dossier code>-<document index, 2 digits>].pdf`, made safe.
+fn file_name(prefix: &str, doc: &OpenDocument) -> String {
+    let mut name = format!("{prefix}-{:03}", doc.number);
+    if let Some(s) = &doc.separator {
+        name.push_str(&format!("-{}-{:02}", s.dossier_code, s.document_index));
+    }
+    name.push_str(".pdf");
+    sanitize(&name)
 }
 
-/// A PDF with one page per JPEG, each at 100 % scale.
-fn build_pdf(pages: &[EncodedPage], title: &str) -> Vec<u8> {
-    let capacity = pages.iter().map(|p| p.jpeg.len() + 1024).sum::<usize>() + 4096;
-    let mut pdf = Pdf::with_capacity(capacity);
-    let catalog_id = Ref::new(1);
-    let tree_id = Ref::new(2);
-    let info_id = Ref::new(3);
-    let page_ids: Vec<Ref> = (0..pages.len())
-        .map(|i| Ref::new(4 + 3 * i as i32))
-        .collect();
-    pdf.catalog(catalog_id).pages(tree_id);
-    pdf.pages(tree_id)
-        .kids(page_ids.iter().copied())
-        .count(pages.len() as i32);
-    pdf.document_info(info_id)
-        .title(TextStr(title))
-        .producer(TextStr("motcua-scanner"));
-    let image_name = Name(b"Im0");
-    for (page, &page_id) in pages.iter().zip(&page_ids) {
-        let image_id = Ref::new(page_id.get() + 1);
-        let content_id = Ref::new(page_id.get() + 2);
-        let w_pt = page.width as f32 * 72.0 / page.dpi as f32;
-        let h_pt = page.height as f32 * 72.0 / page.dpi as f32;
-
-        let mut image = pdf.image_xobject(image_id, &page.jpeg);
-        image.filter(Filter::DctDecode);
-        image.width(page.width as i32);
-        image.height(page.height as i32);
-        if page.color {
-            image.color_space().device_rgb();
-        } else {
-            image.color_space().device_gray();
-        }
-        image.bits_per_component(8);
-        image.finish();
-
-        let mut content = Content::new();
-        content.save_state();
-        content.transform([w_pt, 0.0, 0.0, h_pt, 0.0, 0.0]);
-        content.x_object(image_name);
-        content.restore_state();
-        pdf.stream(content_id, &content.finish());
-
-        let mut p = pdf.page(page_id);
-        p.media_box(Rect::new(0.0, 0.0, w_pt, h_pt));
-        p.parent(tree_id);
-        p.contents(content_id);
-        p.resources().x_objects().pair(image_name, image_id);
-        p.finish();
+/// The PDF's title: dossier code and document name, or "unsorted".
+fn title(doc: &OpenDocument) -> String {
+    match &doc.separator {
+        Some(s) => format!("{} – {}", s.dossier_code, s.document_name),
+        None => "Chưa phân loại / unsorted".to_owned(),
     }
-    pdf.finish()
 }
 
 /// Keeps letters, digits, `.`, `-` and `_`; anything else becomes `_`.
@@ -588,27 +718,6 @@ fn sanitize(name: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Writes into `<path>.part`, syncs, then renames, so a half-written PDF never carries the
-/// final name.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), PipelineError> {
-    use std::io::Write;
-    let tmp = path.with_extension("pdf.part");
-    let io = |action: &'static str, p: &Path| {
-        let p = p.to_path_buf();
-        move |source| PipelineError::Io {
-            action,
-            path: p,
-            source,
-        }
-    };
-    let mut file = std::fs::File::create(&tmp).map_err(io("creating", &tmp))?;
-    file.write_all(bytes).map_err(io("writing", &tmp))?;
-    file.sync_all().map_err(io("syncing", &tmp))?;
-    drop(file);
-    std::fs::rename(&tmp, path).map_err(io("renaming into", path))?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -629,6 +738,28 @@ mod tests {
             }
         }
         assert!(!is_blank(&page, &cfg));
+    }
+
+    #[test]
+    fn a_separator_band_is_a_band_not_a_dark_page() {
+        // 150 dpi, A4-ish: a 5 mm band 1 cm from the top.
+        let mut page = GrayImage::from_pixel(1240, 1754, image::Luma([245]));
+        for y in 60..90 {
+            for x in 100..1140 {
+                page.put_pixel(x, y, image::Luma([10]));
+            }
+        }
+        assert!(has_separator_band(&page, 150));
+        let black = GrayImage::from_pixel(1240, 1754, image::Luma([5]));
+        assert!(!has_separator_band(&black, 150));
+        // A thin ruled line is no band.
+        let mut ruled = GrayImage::from_pixel(1240, 1754, image::Luma([245]));
+        for y in 60..63 {
+            for x in 100..1140 {
+                ruled.put_pixel(x, y, image::Luma([10]));
+            }
+        }
+        assert!(!has_separator_band(&ruled, 150));
     }
 
     #[test]

@@ -225,3 +225,64 @@ pub fn separator_sheet(
     );
     Ok(img)
 }
+
+/// A grey A4 page at `dpi` with a photograph-like picture (smooth gradients and soft blobs over
+/// the middle half of the page), the page mark and paper noise: what must stay JPEG.
+pub fn photo_page(dpi: u32, number: u32, seed: u64) -> GrayImage {
+    let (w, h) = a4_pixels(dpi);
+    let mut img = paper(w, h, 238, 3, seed);
+    draw_page_mark(&mut img, dpi, number);
+    let (x0, y0, x1, y1) = (w / 6, h / 4, w * 5 / 6, h * 3 / 4);
+    let mut rng = Rng::new(seed ^ 0x3C3C);
+    let blobs: Vec<(f64, f64, f64, f64)> = (0..6)
+        .map(|_| {
+            (
+                f64::from(rng.range(x0, x1)),
+                f64::from(rng.range(y0, y1)),
+                f64::from(rng.range(dpi / 2, dpi * 2)),
+                f64::from(rng.range(0, 80)) - 40.0,
+            )
+        })
+        .collect();
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let (fx, fy) = (f64::from(x - x0), f64::from(y - y0));
+            let mut v = 90.0 + 60.0 * fx / f64::from(x1 - x0) + 30.0 * (fy / 97.0).sin();
+            for &(bx, by, r, amp) in &blobs {
+                let d2 = (f64::from(x) - bx).powi(2) + (f64::from(y) - by).powi(2);
+                v += amp * (-d2 / (r * r)).exp();
+            }
+            img.put_pixel(x, y, Luma([v.clamp(0.0, 255.0) as u8]));
+        }
+    }
+    img
+}
+
+/// A colour A4 page: [`text_page`] in RGB with a red round stamp (about 4 cm) at the lower
+/// right, as on certified copies.
+pub fn stamped_page(dpi: u32, number: u32, seed: u64) -> image::RgbImage {
+    let gray = text_page(dpi, number, seed);
+    let mut img = image::RgbImage::from_fn(gray.width(), gray.height(), |x, y| {
+        let v = gray.get_pixel(x, y).0[0];
+        image::Rgb([v, v, v.saturating_sub(4)])
+    });
+    let (cx, cy) = (
+        i64::from(img.width() * 3 / 4),
+        i64::from(img.height() * 4 / 5),
+    );
+    let r = i64::from(dpi) * 4 / 5;
+    let ring = i64::from(dpi / 15).max(2);
+    for y in cy - r..=cy + r {
+        for x in cx - r..=cx + r {
+            let d = (((x - cx).pow(2) + (y - cy).pow(2)) as f64).sqrt() as i64;
+            if (d <= r && d >= r - ring) || d <= r / 3 {
+                if let (Ok(px), Ok(py)) = (u32::try_from(x), u32::try_from(y)) {
+                    if px < img.width() && py < img.height() {
+                        img.put_pixel(px, py, image::Rgb([200, 30, 40]));
+                    }
+                }
+            }
+        }
+    }
+    img
+}

@@ -1,0 +1,292 @@
+//! Intake digitization end to end, across real processes: a dossier submitted at the kiosk gets
+//! printed separator sheets (`kioskctl separators`), a scanned batch arrives in a hot folder
+//! (an unsorted page, blank backs, and one sheet whose QR code is smudged, answered by the
+//! officer), `kioskctl intake` turns it into coded PDF documents, kioskd delivers them, and the
+//! gateway holds each exactly once and byte-identical, with exactly the right pages (read back
+//! with `pdftoppm`, checked with `qpdf --check`). Running the same intake again adds nothing.
+//! On the embedded SQLite backend and on PostgreSQL.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use motcua_scanner::pipeline::synth::{blank_back, read_page_mark, text_page};
+use motcua_tests::{
+    dossier_json, fresh_postgres_database, postgres_server_url, random_file, wait_for, Backend,
+    Gateway, Kiosk, KioskSettings, ENROLLMENT_KEY,
+};
+use sha2::{Digest, Sha256};
+
+const DPI: u32 = 200;
+
+fn tool(name: &str, package: &str, args: &[&str]) -> anyhow::Result<std::process::Output> {
+    Command::new(name).args(args).output().map_err(|e| {
+        anyhow::anyhow!("{name} could not run ({e}): install the Debian package {package}")
+    })
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap_or_default()
+}
+
+/// Renders every page of `pdf` at `dpi` in grey into `dir`; the files in page order.
+fn render(pdf: &Path, dpi: u32, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir)?;
+    let out = tool(
+        "pdftoppm",
+        "poppler-utils",
+        &["-r", &dpi.to_string(), "-gray", s(pdf), s(&dir.join("p"))],
+    )?;
+    anyhow::ensure!(
+        out.status.success(),
+        "pdftoppm {}: {}",
+        pdf.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    files.retain(|p| p.extension().is_some_and(|e| e == "pgm"));
+    files.sort();
+    Ok(files)
+}
+
+/// The batch, in paper order: the page mark of text pages is their paper page number.
+fn write_batch(sheets: &[PathBuf], dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let sheet =
+        |i: usize| -> anyhow::Result<image::GrayImage> { Ok(image::open(&sheets[i])?.to_luma8()) };
+    let mut smudged = sheet(2)?;
+    for y in 700..1400 {
+        for x in 400..1250 {
+            smudged.put_pixel(x, y, image::Luma([255]));
+        }
+    }
+    let pages: Vec<image::GrayImage> = vec![
+        text_page(DPI, 1, 1), // before any separator: unsorted
+        sheet(0)?,            // 2
+        text_page(DPI, 3, 3),
+        blank_back(DPI, 4),
+        text_page(DPI, 5, 5),
+        sheet(1)?, // 6
+        text_page(DPI, 7, 7),
+        text_page(DPI, 8, 8),
+        text_page(DPI, 9, 9),
+        smudged, // 10: the officer says it is document 3's sheet
+        text_page(DPI, 11, 11),
+    ];
+    for (i, page) in pages.iter().enumerate() {
+        let part = dir.join(format!("scan{:03}.png.part", i + 1));
+        page.save_with_format(&part, image::ImageFormat::Png)?;
+        std::fs::rename(&part, dir.join(format!("scan{:03}.png", i + 1)))?;
+    }
+    Ok(())
+}
+
+fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(from)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<_, _>>()?;
+    names.sort();
+    for f in names {
+        if let Some(name) = f.file_name() {
+            std::fs::copy(&f, to.join(name))?;
+        }
+    }
+    Ok(())
+}
+
+async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let database_url = match backend {
+        Backend::Sqlite => None,
+        Backend::Postgres => match postgres_server_url()? {
+            Some(server) => Some(fresh_postgres_database(&server).await?),
+            None => return Ok(()),
+        },
+    };
+    let gateway = Gateway::start(&tmp.path().join("gateway"), database_url.as_deref(), 0)?;
+    let mut kiosk = Kiosk::create(
+        &tmp.path().join("kiosk"),
+        &KioskSettings::new(&gateway.url()),
+    )?;
+    kiosk.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
+    random_file(&tmp.path().join("form.pdf"), 10_000)?;
+    let json = dossier_json(tmp.path(), "1.001193", &["form.pdf"])?;
+    let code = kiosk.ctl_ok(&["submit", s(&json)])?.trim().to_owned();
+
+    // Separator sheets, printed and scanned back at 200 dpi.
+    let sep_pdf = tmp.path().join("separators.pdf");
+    kiosk.ctl_ok(&["separators", "--dossier", &code, "--out", s(&sep_pdf)])?;
+    let sheets = render(&sep_pdf, DPI, &tmp.path().join("sheets"))?;
+    assert_eq!(sheets.len(), 3, "one sheet per required document");
+    let batch = tmp.path().join("batch");
+    write_batch(&sheets, &batch)?;
+    let hot = tmp.path().join("hot");
+    std::fs::create_dir_all(&hot)?;
+    copy_dir(&batch, &hot)?;
+
+    let args = [
+        "intake",
+        "--dossier",
+        &code,
+        "--hot-folder",
+        s(&hot),
+        "--idle-secs",
+        "3",
+        "--page-timeout-secs",
+        "30",
+    ];
+    // Without an answer about page 10, nothing is stored and the officer is told why.
+    let out = kiosk.ctl(&args)?;
+    assert!(!out.status.success(), "a question must stop the commit");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[10]") && err.contains("--answer"), "{err}");
+    assert_eq!(kiosk.status()?["pending"], 1, "only the dossier is queued");
+    // The pages stay spooled with their thumbnails (for the staff screen), not stored.
+    let spool = kiosk.dir.join("data/intake").join(&code);
+    let thumbs: Vec<PathBuf> = std::fs::read_dir(&spool)?
+        .map(|e| e.map(|e| e.path()))
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "png"))
+        .collect();
+    assert_eq!(
+        thumbs.len(),
+        8,
+        "one thumbnail per non-blank, non-separator page"
+    );
+    for t in &thumbs {
+        let img = image::open(t)?;
+        assert!(img.width() <= 160 && img.width() >= 100, "{}", img.width());
+    }
+
+    let hot = tmp.path().join("hot2");
+    std::fs::create_dir_all(&hot)?;
+    copy_dir(&batch, &hot)?;
+    let mut answered: Vec<&str> = args.to_vec();
+    answered[4] = s(&hot);
+    answered.extend(["--answer", "10=3"]);
+    let out = kiosk.ctl_ok(&answered)?;
+    let codes: Vec<String> = (0..=3).map(|i| format!("{code}-{i:02}")).collect();
+    for c in &codes {
+        assert!(out.lines().any(|l| l == c), "{c} missing in:\n{out}");
+    }
+    assert!(out.contains("trang/page  11"), "progress per page:\n{out}");
+
+    kiosk.start_daemon()?;
+    wait_for(Duration::from_secs(60), "the outbox to drain", || {
+        let st = kiosk.status()?;
+        Ok((st["pending"].as_u64() == Some(0)).then_some(()))
+    })
+    .map_err(|e| anyhow::anyhow!("{e}\nkioskd log:\n{}", kiosk.daemon_log()))?;
+    let stats = gateway.stats().await?;
+    assert_eq!(stats["digitized_documents"], 4, "{stats}");
+
+    // Each document exactly once, byte-identical to the kiosk's copy, with exactly its pages.
+    let view = gateway.set_status(&code, "accepted").await?;
+    let digitized = view["digitized"].as_array().cloned().unwrap_or_default();
+    let got: Vec<&str> = digitized
+        .iter()
+        .filter_map(|d| d["document_code"].as_str())
+        .collect();
+    assert_eq!(got, codes.iter().map(String::as_str).collect::<Vec<_>>());
+    let expected_pages: [&[u32]; 4] = [&[1], &[3, 5], &[7, 8, 9], &[11]];
+    for (i, (doc, pages)) in digitized.iter().zip(expected_pages).enumerate() {
+        let sha = doc["sha256"].as_str().unwrap_or_default();
+        let bytes = gateway
+            .get_admin(&format!("/v1/blobs/{sha}"))
+            .await?
+            .error_for_status()?
+            .bytes()
+            .await?;
+        assert_eq!(hex::encode(Sha256::digest(&bytes)), sha);
+        let local = std::fs::read(kiosk.dir.join("data/blobs").join(&sha[..2]).join(sha))?;
+        assert!(
+            local[..] == bytes[..],
+            "document {i} differs from the kiosk's copy"
+        );
+        assert_eq!(doc["pages"], pages.len());
+        assert_eq!(doc["document_index"], i);
+        let pdf = tmp.path().join(format!("doc{i}.pdf"));
+        std::fs::write(&pdf, &bytes)?;
+        let check = tool("qpdf", "qpdf", &["--check", s(&pdf)])?;
+        assert!(check.status.success(), "qpdf --check document {i}");
+        let marks: Vec<u32> = render(&pdf, 50, &tmp.path().join(format!("r{i}")))?
+            .iter()
+            .map(|f| Ok(read_page_mark(&image::open(f)?.to_luma8(), 50)))
+            .collect::<anyhow::Result<_>>()?;
+        assert_eq!(marks, pages, "pages of document {i}");
+    }
+
+    // The same batch again: nothing new is stored or sent.
+    let hot = tmp.path().join("hot3");
+    std::fs::create_dir_all(&hot)?;
+    copy_dir(&batch, &hot)?;
+    answered[4] = s(&hot);
+    let out = kiosk.ctl_ok(&answered)?;
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.ends_with("(đã lưu trước đó / already stored)"))
+            .count(),
+        4,
+        "{out}"
+    );
+    assert_eq!(kiosk.status()?["pending"], 0);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(gateway.stats().await?["digitized_documents"], 4);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn intake_sqlite_backend() -> anyhow::Result<()> {
+    intake_end_to_end(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn intake_postgres_backend() -> anyhow::Result<()> {
+    intake_end_to_end(Backend::Postgres).await
+}
+
+/// The SANE path: `kioskctl intake --scanner test` scans SANE's test device (Debian
+/// `sane-utils`) through `scanimage`; its feeder gives pages without separator sheets, which
+/// become the dossier's "unsorted" document, delivered once to the gateway.
+#[tokio::test(flavor = "multi_thread")]
+async fn intake_from_a_sane_scanner() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
+    let mut kiosk = Kiosk::create(
+        &tmp.path().join("kiosk"),
+        &KioskSettings::new(&gateway.url()),
+    )?;
+    kiosk.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
+    random_file(&tmp.path().join("form.pdf"), 1_000)?;
+    let json = dossier_json(tmp.path(), "1.001193", &["form.pdf"])?;
+    let code = kiosk.ctl_ok(&["submit", s(&json)])?.trim().to_owned();
+    let out = kiosk.ctl_ok(&[
+        "intake",
+        "--dossier",
+        &code,
+        "--scanner",
+        "test",
+        "--resolution",
+        "200",
+    ])?;
+    let unsorted = format!("{code}-00");
+    assert!(out.lines().any(|l| l == unsorted), "{out}");
+    let pages = out.lines().filter(|l| l.starts_with("trang/page")).count();
+    assert!(pages >= 1, "{out}");
+
+    kiosk.start_daemon()?;
+    wait_for(Duration::from_secs(60), "the outbox to drain", || {
+        let st = kiosk.status()?;
+        Ok((st["pending"].as_u64() == Some(0)).then_some(()))
+    })
+    .map_err(|e| anyhow::anyhow!("{e}\nkioskd log:\n{}", kiosk.daemon_log()))?;
+    let view = gateway.set_status(&code, "accepted").await?;
+    let digitized = view["digitized"].as_array().cloned().unwrap_or_default();
+    assert_eq!(digitized.len(), 1, "{view}");
+    assert_eq!(digitized[0]["document_code"], unsorted.as_str());
+    assert_eq!(digitized[0]["pages"], pages);
+    Ok(())
+}
