@@ -545,7 +545,9 @@ holidays = ["2026-09-02"]
         assert_eq!(c.screen.idle.warning_ms, 10_000);
         assert_eq!(c.screen.areas.len(), 3);
         assert!(c.screen.pins.staff_pin_sha256.is_none());
-        let (line, msg) = invalid(&format!("{GOOD}\n[ui]\nidle_timeout_s = 60\nidle_warning_s = 60\n"));
+        let (line, msg) = invalid(&format!(
+            "{GOOD}\n[ui]\nidle_timeout_s = 60\nidle_warning_s = 60\n"
+        ));
         assert_eq!(line, 19);
         assert!(msg.contains("ui.idle_warning_s"), "{msg}");
         let (line, msg) = invalid(&format!("{GOOD}\n[ui]\nstaff_pin_sha256 = \"1234\"\n"));

@@ -140,10 +140,15 @@ impl ScreenSettings {
                 ));
             }
             if areas.iter().any(|a: &AreaSettings| a.area.code == code) {
-                return Err((raw.code.span(), format!("ticket area {code:?} is listed twice")));
+                return Err((
+                    raw.code.span(),
+                    format!("ticket area {code:?} is listed twice"),
+                ));
             }
             let positive = |v: &Option<Spanned<u32>>, default: u32, key: &str| match v {
-                Some(s) if *s.get_ref() == 0 => Err((s.span(), format!("{key} must be at least 1"))),
+                Some(s) if *s.get_ref() == 0 => {
+                    Err((s.span(), format!("{key} must be at least 1")))
+                }
                 Some(s) => Ok(*s.get_ref()),
                 None => Ok(default),
             };
@@ -165,9 +170,7 @@ impl ScreenSettings {
             areas = default_areas();
         }
         Ok(Self {
-            title_vi: ui
-                .title_vi
-                .unwrap_or_else(|| "Bộ phận Một cửa".to_owned()),
+            title_vi: ui.title_vi.unwrap_or_else(|| "Bộ phận Một cửa".to_owned()),
             title_en: ui.title_en.unwrap_or_else(|| "One-stop desk".to_owned()),
             idle: IdlePolicy {
                 timeout_ms: timeout * 1000,

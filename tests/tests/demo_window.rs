@@ -22,19 +22,35 @@ impl Drop for Killed {
 /// Starts Xvfb on a free display (it picks and tells the number).
 fn xvfb() -> anyhow::Result<(Killed, String)> {
     let mut child = Command::new("Xvfb")
-        .args(["-displayfd", "1", "-screen", "0", "1080x1920x24", "-nolisten", "tcp"])
+        .args([
+            "-displayfd",
+            "1",
+            "-screen",
+            "0",
+            "1080x1920x24",
+            "-nolisten",
+            "tcp",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| anyhow::anyhow!("Xvfb (package xvfb, installed by scripts/test.sh): {e}"))?;
     let mut line = String::new();
-    BufReader::new(child.stdout.take().ok_or_else(|| anyhow::anyhow!("no stdout"))?)
-        .read_line(&mut line)?;
+    BufReader::new(
+        child
+            .stdout
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("no stdout"))?,
+    )
+    .read_line(&mut line)?;
     Ok((Killed(child), format!(":{}", line.trim())))
 }
 
 fn x(display: &str, program: &str, args: &[&str]) -> anyhow::Result<std::process::Output> {
-    Ok(Command::new(program).args(args).env("DISPLAY", display).output()?)
+    Ok(Command::new(program)
+        .args(args)
+        .env("DISPLAY", display)
+        .output()?)
 }
 
 fn screenshot(display: &str, png: &Path) -> anyhow::Result<()> {
@@ -72,7 +88,10 @@ fn the_demo_window_takes_a_ticket_under_xvfb() -> anyhow::Result<()> {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    let stderr = demo.stderr.take().ok_or_else(|| anyhow::anyhow!("no stderr"))?;
+    let stderr = demo
+        .stderr
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
     let mut demo = Killed(demo);
     let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
     {
@@ -87,7 +106,11 @@ fn the_demo_window_takes_a_ticket_under_xvfb() -> anyhow::Result<()> {
         });
     }
     let start = Instant::now();
-    while !log.lock().map(|l| l.contains("touch screen shown")).unwrap_or(false) {
+    while !log
+        .lock()
+        .map(|l| l.contains("touch screen shown"))
+        .unwrap_or(false)
+    {
         assert!(
             start.elapsed() < Duration::from_secs(60),
             "the window never showed:\n{}",
@@ -103,10 +126,21 @@ fn the_demo_window_takes_a_ticket_under_xvfb() -> anyhow::Result<()> {
     // The demo printed its sample receipt as slip 1. The citizen touches "Lấy số thứ tự",
     // then the first service area: slip 2 is the ticket.
     let slips = tmp.path().join("printer");
-    assert!(wait_file(&slips.join("slip-0001.png"), Duration::from_secs(10)));
-    x(&display, "xdotool", &["mousemove", "540", "708", "click", "1"])?;
+    assert!(wait_file(
+        &slips.join("slip-0001.png"),
+        Duration::from_secs(10)
+    ));
+    x(
+        &display,
+        "xdotool",
+        &["mousemove", "540", "708", "click", "1"],
+    )?;
     std::thread::sleep(Duration::from_millis(800));
-    x(&display, "xdotool", &["mousemove", "540", "374", "click", "1"])?;
+    x(
+        &display,
+        "xdotool",
+        &["mousemove", "540", "374", "click", "1"],
+    )?;
     assert!(
         wait_file(&slips.join("slip-0002.png"), Duration::from_secs(20)),
         "no ticket printed:\n{}",

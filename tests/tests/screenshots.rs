@@ -22,7 +22,8 @@ use motcua_printer::emulator::{Emulator, EmulatorConfig};
 use motcua_ui::headless::Headless;
 use slint::ComponentHandle;
 
-const CARD: &str = "079190001234|025123456|Nguyễn Thị Phượng|05091990|Nữ|12 Lê Lợi, Phường 1, Sóc Trăng|01022021";
+const CARD: &str =
+    "079190001234|025123456|Nguyễn Thị Phượng|05091990|Nữ|12 Lê Lợi, Phường 1, Sóc Trăng|01022021";
 
 fn config(dir: &Path, printer: &str) -> anyhow::Result<KioskConfig> {
     let text = format!(
@@ -209,7 +210,10 @@ fn every_screen_in_vietnamese_and_english() -> anyhow::Result<()> {
     let mut printer_config = EmulatorConfig::new(tmp.path().join("slips"));
     printer_config.pty = false;
     let printer = Emulator::start(printer_config)?;
-    let addr = printer.tcp_addr().map(|a| a.to_string()).unwrap_or_default();
+    let addr = printer
+        .tcp_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let screen = Headless::install(motcua_ui::SCREEN_WIDTH, motcua_ui::SCREEN_HEIGHT)?;
     let app = TouchApp::new(config(tmp.path(), &addr)?)?;
     app.window().show()?;

@@ -23,7 +23,8 @@ use motcua_ui::headless::Headless;
 use serialport::{SerialPort, TTYPort};
 use slint::ComponentHandle;
 
-const CARD: &str = "079190001234|025123456|Nguyễn Thị Phượng|05091990|Nữ|12 Lê Lợi, Phường 1, Sóc Trăng|01022021";
+const CARD: &str =
+    "079190001234|025123456|Nguyễn Thị Phượng|05091990|Nữ|12 Lê Lợi, Phường 1, Sóc Trăng|01022021";
 const LONG: Duration = Duration::from_secs(60);
 
 struct Screen {
@@ -38,12 +39,19 @@ impl Screen {
             let labels = self.headless.labels(self.app.window());
             panic!("{e}; on screen: {labels:?}");
         }
-        assert!(self.app.settle(LONG), "the kiosk stayed busy after {label:?}");
+        assert!(
+            self.app.settle(LONG),
+            "the kiosk stayed busy after {label:?}"
+        );
     }
 
     fn type_text(&mut self, text: &str) {
         for c in text.chars() {
-            let key = if c == ' ' { "space".to_owned() } else { c.to_string() };
+            let key = if c == ' ' {
+                "space".to_owned()
+            } else {
+                c.to_string()
+            };
             self.tap(&format!("key {key}"));
         }
     }
@@ -85,13 +93,19 @@ fn zbar(png: &std::path::Path) -> String {
 fn citizen_sessions_on_the_touch_screen() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let mut gateway = Gateway::start(&tmp.path().join("gw"), None, 0)?;
-    let mut kiosk = Kiosk::create(&tmp.path().join("kiosk"), &KioskSettings::new(&gateway.url()))?;
+    let mut kiosk = Kiosk::create(
+        &tmp.path().join("kiosk"),
+        &KioskSettings::new(&gateway.url()),
+    )?;
     kiosk.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
 
     let mut printer_config = EmulatorConfig::new(tmp.path().join("slips"));
     printer_config.pty = false;
     let printer = Emulator::start(printer_config)?;
-    let printer_addr = printer.tcp_addr().map(|a| a.to_string()).unwrap_or_default();
+    let printer_addr = printer
+        .tcp_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_default();
     let (mut reader, reader_slave) = TTYPort::pair()?;
     let reader_path = reader_slave.name().unwrap_or_default();
     let mut config_text = std::fs::read_to_string(&kiosk.config)?;
@@ -148,7 +162,10 @@ counters = 2
     screen.tap("Nộp hồ sơ");
     screen.type_text("dang ky khai sinh");
     screen.tap("Đăng ký khai sinh");
-    assert!(screen.shows("Tờ khai đăng ký khai sinh"), "detail lists the documents");
+    assert!(
+        screen.shows("Tờ khai đăng ký khai sinh"),
+        "detail lists the documents"
+    );
     screen.tap("Bắt đầu nộp hồ sơ ›");
     assert!(screen.shows("Quét mã QR trên thẻ căn cước"));
     scan_card(&mut reader, CARD);
@@ -161,9 +178,16 @@ counters = 2
     screen.wait_shows("1 trang");
     screen.tap("Quét");
     let session = screen.app.session_debug();
-    assert_eq!(session.matches("ScannedPage").count(), 2, "two pages, one per document");
+    assert_eq!(
+        session.matches("ScannedPage").count(),
+        2,
+        "two pages, one per document"
+    );
     screen.tap("Xem lại ›");
-    assert!(screen.shows("********1234"), "the ID number is masked on the review");
+    assert!(
+        screen.shows("********1234"),
+        "the ID number is masked on the review"
+    );
     assert!(screen.shows("0912345678"));
     screen.tap("Nộp hồ sơ");
     screen.wait_shows("Hồ sơ đã được tiếp nhận");
@@ -184,7 +208,11 @@ counters = 2
     assert!(stats["blobs"] == 1 || stats["blobs"] == 2, "{stats}");
     // The provincial system accepts it (the admin answer is the full view, with documents).
     let view = runtime.block_on(gateway.set_status(&code, "processing"))?;
-    assert_eq!(view["documents"].as_array().map(Vec::len), Some(2), "{view}");
+    assert_eq!(
+        view["documents"].as_array().map(Vec::len),
+        Some(2),
+        "{view}"
+    );
     assert!(
         view["documents"][0]["media_type"] == "application/pdf",
         "{view}"
@@ -206,7 +234,8 @@ counters = 2
     screen.wait_shows("Cảm ơn ông/bà đã đánh giá!");
     wait_for(LONG, "the ticket and its rating at the gateway", || {
         let s = runtime.block_on(gateway.stats()).ok();
-        Ok(s.filter(|s| s["ratings"] == 1 && s["tickets"] == 1).map(|_| ()))
+        Ok(s.filter(|s| s["ratings"] == 1 && s["tickets"] == 1)
+            .map(|_| ()))
     })?;
 
     // 3. Status lookup by scanning the receipt at the home screen: online first (the kiosk
@@ -247,19 +276,27 @@ counters = 2
     screen.app.settle(LONG);
     let session = screen.app.session_debug();
     for secret in ["Phượng", "079190001234", "Lê Lợi", "ScannedPage"] {
-        assert!(!session.contains(secret), "{secret} left in the session: {session}");
+        assert!(
+            !session.contains(secret),
+            "{secret} left in the session: {session}"
+        );
     }
     let labels = screen.labels();
-    assert!(labels.iter().any(|l| l == "Nộp hồ sơ"), "back home: {labels:?}");
+    assert!(
+        labels.iter().any(|l| l == "Nộp hồ sơ"),
+        "back home: {labels:?}"
+    );
     for secret in ["Phượng", "079190001234", "Lê Lợi", &code] {
         assert!(
             !labels.iter().any(|l| l.contains(secret)),
             "{secret} left on the screen: {labels:?}"
         );
     }
-    wait_for(Duration::from_secs(10), "the session folder emptied", || {
-        Ok((std::fs::read_dir(screen.app.session_dir())?.count() == 0).then_some(()))
-    })?;
+    wait_for(
+        Duration::from_secs(10),
+        "the session folder emptied",
+        || Ok((std::fs::read_dir(screen.app.session_dir())?.count() == 0).then_some(())),
+    )?;
     kiosk.kill_daemon();
     Ok(())
 }

@@ -95,7 +95,11 @@ impl Headless {
             let r = ((v >> 11) & 0x1f) as u8;
             let g = ((v >> 5) & 0x3f) as u8;
             let b = (v & 0x1f) as u8;
-            *out = image::Rgb([(r << 3) | (r >> 2), (g << 2) | (g >> 4), (b << 3) | (b >> 2)]);
+            *out = image::Rgb([
+                (r << 3) | (r >> 2),
+                (g << 2) | (g >> 4),
+                (b << 3) | (b >> 2),
+            ]);
         }
         img.save(path).map_err(|source| HeadlessError::Write {
             path: path.display().to_string(),
@@ -105,7 +109,8 @@ impl Headless {
 
     /// A finger tap at a logical position (press then release), hit-tested by Slint.
     pub fn tap_at(&self, position: LogicalPosition) {
-        self.window.dispatch_event(WindowEvent::PointerMoved { position });
+        self.window
+            .dispatch_event(WindowEvent::PointerMoved { position });
         self.window.dispatch_event(WindowEvent::PointerPressed {
             position,
             button: PointerEventButton::Left,
@@ -120,17 +125,20 @@ impl Headless {
     /// Taps the centre of the first visible button whose accessible label is `label` (buttons
     /// are labelled with their text), the way a citizen would; other labelled elements (list
     /// rows, fields) when no button matches.
-    pub fn tap(&mut self, component: &impl ComponentHandle, label: &str) -> Result<(), HeadlessError> {
+    pub fn tap(
+        &mut self,
+        component: &impl ComponentHandle,
+        label: &str,
+    ) -> Result<(), HeadlessError> {
         use i_slint_backend_testing::{AccessibleRole, ElementHandle};
         // Layout must be current for positions to be right.
         self.render();
-        let visible: Vec<ElementHandle> =
-            ElementHandle::find_by_accessible_label(component, label)
-                .filter(|e| {
-                    let size = e.size();
-                    size.width > 0.0 && size.height > 0.0 && e.computed_opacity() > 0.0
-                })
-                .collect();
+        let visible: Vec<ElementHandle> = ElementHandle::find_by_accessible_label(component, label)
+            .filter(|e| {
+                let size = e.size();
+                size.width > 0.0 && size.height > 0.0 && e.computed_opacity() > 0.0
+            })
+            .collect();
         let is_text = |e: &ElementHandle| e.accessible_role() == Some(AccessibleRole::Text);
         let element = visible
             .iter()

@@ -19,7 +19,9 @@ fn home_screen_renders_and_a_tap_reaches_the_kiosk() {
     let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("home-smoke.png");
     screen.screenshot(&out).expect("screenshot");
     eprintln!("LABELS {:?}", screen.labels(&window));
-    screen.tap(&window, "Lấy số thứ tự").expect("the ticket button");
+    screen
+        .tap(&window, "Lấy số thứ tự")
+        .expect("the ticket button");
     assert_eq!(actions.borrow().as_slice(), ["open:ticket"]);
     assert!(screen.labels(&window).iter().any(|l| l == "Tra cứu hồ sơ"));
 }

@@ -260,7 +260,9 @@ mod demo {
         let scanner = if which("scanimage") {
             "[scanner]\nkind = \"sane\"\ndevice = \"test\"\nresolution = 200\nmode = \"gray\"\nsource = \"flatbed\"\noptions = [\"--test-picture=Color pattern\"]\n".to_owned()
         } else {
-            println!("scanimage not found (apt-get install sane-utils): the demo kiosk has no scanner");
+            println!(
+                "scanimage not found (apt-get install sane-utils): the demo kiosk has no scanner"
+            );
             String::new()
         };
         let kiosk_dir = data_dir.join("kiosk");

@@ -182,7 +182,10 @@ mod tests {
         );
         // A second scan while looking is ignored.
         assert!(f.handle(LookupEvent::Scanned(CODE.into())).is_empty());
-        f.handle(LookupEvent::Answer(Err(Message::new("không thấy", "not found"))));
+        f.handle(LookupEvent::Answer(Err(Message::new(
+            "không thấy",
+            "not found",
+        ))));
         assert!(matches!(f.step, LookupStep::Entry { error: Some(_) }));
         f.handle(LookupEvent::Again);
         assert_eq!(f, LookupFlow::default());

@@ -156,7 +156,10 @@ mod tests {
     #[test]
     fn rate_a_ticket_once() {
         let mut f = RatingFlow::for_transaction(RatingScale::Three, "TP-20261123-7@K1");
-        assert!(f.handle(RatingEvent::Choose(4)).is_empty(), "no level 4 on a 3-level scale");
+        assert!(
+            f.handle(RatingEvent::Choose(4)).is_empty(),
+            "no level 4 on a 3-level scale"
+        );
         assert_eq!(
             f.handle(RatingEvent::Choose(1)),
             vec![RatingEffect::Rate {
@@ -179,9 +182,14 @@ mod tests {
             f.handle(RatingEvent::Key(Key::Char(c)));
         }
         f.handle(RatingEvent::Submit);
-        assert!(matches!(&f.step, RatingStep::Choose { transaction, .. } if transaction == "TP-20261123-7@K1"));
+        assert!(
+            matches!(&f.step, RatingStep::Choose { transaction, .. } if transaction == "TP-20261123-7@K1")
+        );
         f.handle(RatingEvent::Choose(5));
-        f.handle(RatingEvent::Saved(Err(Message::new("đã đánh giá", "already rated"))));
+        f.handle(RatingEvent::Saved(Err(Message::new(
+            "đã đánh giá",
+            "already rated",
+        ))));
         assert!(matches!(f.step, RatingStep::Choose { error: Some(_), .. }));
     }
 }

@@ -233,10 +233,8 @@ impl Session {
                     _ => None,
                 };
                 if let Some(t) = transaction {
-                    self.screen = Screen::Rating(RatingFlow::for_transaction(
-                        self.settings.rating_scale,
-                        &t,
-                    ));
+                    self.screen =
+                        Screen::Rating(RatingFlow::for_transaction(self.settings.rating_scale, &t));
                 }
                 Vec::new()
             }
@@ -244,9 +242,11 @@ impl Session {
                 Screen::Submission(f) => wrap(f.handle(e), Effect::Submission),
                 // Pages of a scan that outlived its session: delete them.
                 _ => match e {
-                    SubmissionEvent::Page { page, .. } => vec![Effect::Submission(
-                        SubmissionEffect::DeletePages(vec![page.path]),
-                    )],
+                    SubmissionEvent::Page { page, .. } => {
+                        vec![Effect::Submission(SubmissionEffect::DeletePages(vec![
+                            page.path,
+                        ]))]
+                    }
                     _ => Vec::new(),
                 },
             },
@@ -279,9 +279,9 @@ impl Session {
             effects.push(Effect::WipeSessionFiles);
         }
         self.screen = match what {
-            "submit" => Screen::Submission(Box::new(SubmissionFlow::new(
-                self.settings.catalog.clone(),
-            ))),
+            "submit" => {
+                Screen::Submission(Box::new(SubmissionFlow::new(self.settings.catalog.clone())))
+            }
             "ticket" => Screen::Ticket(TicketFlow::new(self.settings.areas.clone())),
             "lookup" => Screen::Lookup(LookupFlow::default()),
             "rate" => Screen::Rating(RatingFlow::new(self.settings.rating_scale)),
@@ -464,7 +464,10 @@ mod tests {
         let Screen::Submission(f) = &s.screen else {
             panic!()
         };
-        assert!(f.error.as_ref().is_some_and(|m| m.vi.contains("thẻ căn cước")));
+        assert!(f
+            .error
+            .as_ref()
+            .is_some_and(|m| m.vi.contains("thẻ căn cước")));
         assert_eq!(f.step, Step::Identify);
     }
 

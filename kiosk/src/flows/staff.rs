@@ -275,7 +275,9 @@ mod tests {
         type_pin(&mut f, "3333", &mut guard, 2);
         assert!(guard.locked_for(3).is_some());
         assert!(type_pin(&mut f, "2468", &mut guard, 10_000).is_empty());
-        assert!(matches!(&f.step, StaffStep::Pin { error: Some(m), .. } if m.en.contains("Too many")));
+        assert!(
+            matches!(&f.step, StaffStep::Pin { error: Some(m), .. } if m.en.contains("Too many"))
+        );
         // After the lockout the right PIN works again.
         assert_eq!(type_pin(&mut f, "2468", &mut guard, 70_000).len(), 1);
     }

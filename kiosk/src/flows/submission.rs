@@ -41,7 +41,9 @@ impl FieldKey {
         match self {
             FieldKey::FullName => Message::new("Họ và tên", "Full name"),
             FieldKey::IdNumber => Message::new("Số định danh (CCCD)", "Personal ID number"),
-            FieldKey::BirthDate => Message::new("Ngày sinh (ngày/tháng/năm)", "Date of birth (dd/mm/yyyy)"),
+            FieldKey::BirthDate => {
+                Message::new("Ngày sinh (ngày/tháng/năm)", "Date of birth (dd/mm/yyyy)")
+            }
             FieldKey::Address => Message::new("Nơi thường trú", "Permanent address"),
             FieldKey::Phone => Message::new("Số điện thoại", "Phone number"),
         }
@@ -49,7 +51,10 @@ impl FieldKey {
 
     /// Whether the field takes digits (the keyboard opens on digits).
     pub fn numeric(self) -> bool {
-        matches!(self, FieldKey::IdNumber | FieldKey::BirthDate | FieldKey::Phone)
+        matches!(
+            self,
+            FieldKey::IdNumber | FieldKey::BirthDate | FieldKey::Phone
+        )
     }
 
     fn max_chars(self) -> usize {
@@ -377,7 +382,9 @@ impl SubmissionFlow {
                 });
                 vec![SubmissionEffect::StartScan(i)]
             }
-            (E::Rescan(i), Step::Attach) if self.scanning.is_none() && i < self.attachments.len() => {
+            (E::Rescan(i), Step::Attach)
+                if self.scanning.is_none() && i < self.attachments.len() =>
+            {
                 let old: Vec<_> = self.attachments[i]
                     .pages
                     .drain(..)
@@ -679,7 +686,9 @@ mod tests {
         }
         let names: Vec<_> = f.results().iter().map(|p| p.name_vi.clone()).collect();
         assert!(
-            names.first().is_some_and(|n| n.starts_with("Đăng ký khai sinh")),
+            names
+                .first()
+                .is_some_and(|n| n.starts_with("Đăng ký khai sinh")),
             "{names:?}"
         );
     }
@@ -757,7 +766,10 @@ mod tests {
             attachment: first,
             page: 1,
         });
-        assert_eq!(removed, vec![SubmissionEffect::DeletePages(vec![page(1).path])]);
+        assert_eq!(
+            removed,
+            vec![SubmissionEffect::DeletePages(vec![page(1).path])]
+        );
         assert_eq!(f.attachments[first].pages.len(), 1);
         let rescan = f.handle(SubmissionEvent::Rescan(first));
         assert_eq!(rescan.len(), 2);
@@ -767,7 +779,10 @@ mod tests {
             attachment: first,
             page: page(99),
         });
-        f.handle(SubmissionEvent::ScanEnded(Some(Message::new("kẹt giấy", "paper jam"))));
+        f.handle(SubmissionEvent::ScanEnded(Some(Message::new(
+            "kẹt giấy",
+            "paper jam",
+        ))));
         assert_eq!(f.attachments[first].pages.len(), 1);
         assert!(f.error.is_some());
         f.handle(SubmissionEvent::ToReview);
@@ -787,7 +802,10 @@ mod tests {
             appointment_date: day,
         });
         assert!(effects.contains(&SubmissionEffect::PrintReceipt("X-1".into())));
-        f.handle(SubmissionEvent::Printed(Err(Message::new("hết giấy", "out of paper"))));
+        f.handle(SubmissionEvent::Printed(Err(Message::new(
+            "hết giấy",
+            "out of paper",
+        ))));
         assert_eq!(
             f.handle(SubmissionEvent::Reprint),
             vec![SubmissionEffect::PrintReceipt("X-1".into())]
@@ -808,8 +826,15 @@ mod tests {
         }
         f.handle(SubmissionEvent::ToReview);
         f.handle(SubmissionEvent::Submit);
-        f.handle(SubmissionEvent::Refused(Message::new("đầy bộ nhớ", "disk full")));
+        f.handle(SubmissionEvent::Refused(Message::new(
+            "đầy bộ nhớ",
+            "disk full",
+        )));
         assert_eq!(f.step, Step::Review);
-        assert_eq!(f.page_files().len(), f.attachments.len(), "pages kept for a retry");
+        assert_eq!(
+            f.page_files().len(),
+            f.attachments.len(),
+            "pages kept for a retry"
+        );
     }
 }

@@ -260,7 +260,10 @@ mod tests {
     #[test]
     fn direct_keys_and_tone_after_the_word() {
         let mut e = TextEntry::new("", 80);
-        type_keys(&mut e, &["V", "i", "ê", "t", "tone:nang", "space", "N", "a", "m"]);
+        type_keys(
+            &mut e,
+            &["V", "i", "ê", "t", "tone:nang", "space", "N", "a", "m"],
+        );
         assert_eq!(e.text(), "Việt Nam");
         let mut e = TextEntry::new("", 80);
         type_keys(&mut e, &["đ", "ư", "ơ", "n", "g", "tone:huyen"]);

@@ -194,7 +194,10 @@ mod tests {
         assert!(f.handle(TicketEvent::Choose("TP".into())).is_empty());
         f.handle(TicketEvent::Issued(ticket()));
         assert_eq!(f.ticket(), Some(&ticket()));
-        f.handle(TicketEvent::Printed(Err(Message::new("hết giấy", "out of paper"))));
+        f.handle(TicketEvent::Printed(Err(Message::new(
+            "hết giấy",
+            "out of paper",
+        ))));
         assert_eq!(
             f.handle(TicketEvent::Reprint),
             vec![TicketEffect::Reprint(ticket())]

@@ -271,7 +271,10 @@ pub fn spawn_code_reader(
                     match event {
                         motcua_scanner::codes::ReaderEvent::Code(payload) => {
                             tracing::info!(bytes = payload.len(), "code read");
-                            if events.send(Event::CodeScanned(payload.into_string())).is_err() {
+                            if events
+                                .send(Event::CodeScanned(payload.into_string()))
+                                .is_err()
+                            {
                                 break;
                             }
                         }
@@ -287,4 +290,3 @@ pub fn spawn_code_reader(
         })?;
     Ok(handle)
 }
-

@@ -18,6 +18,7 @@ use motcua_scanner::pipeline::PagePipeline;
 
 use crate::config::KioskConfig;
 use crate::devices::ScannerConfig;
+use crate::error::StoreError;
 use crate::flows::lookup::{LookupEffect, LookupEvent, StatusReport};
 use crate::flows::rating::{RatingEffect, RatingEvent};
 use crate::flows::session::{Effect, Event};
@@ -28,7 +29,6 @@ use crate::flows::submission::{
 use crate::flows::ticket::{expected_wait, IssuedTicket, ServiceArea, TicketEffect, TicketEvent};
 use crate::flows::Message;
 use crate::gateway_client::GatewayClient;
-use crate::error::StoreError;
 use crate::store::{NewDocument, Store};
 
 /// Most pages one scan of a citizen's document may bring (a feeder left running is stopped).
@@ -181,10 +181,12 @@ impl Services {
                 }
             }
             None => {
-                emit(Event::Submission(SubmissionEvent::ScanEnded(Some(Message::new(
-                    "Ki-ốt này không có máy quét. Vui lòng nộp giấy tờ tại quầy.",
-                    "This kiosk has no scanner. Please hand in your papers at the counter.",
-                )))));
+                emit(Event::Submission(SubmissionEvent::ScanEnded(Some(
+                    Message::new(
+                        "Ki-ốt này không có máy quét. Vui lòng nộp giấy tờ tại quầy.",
+                        "This kiosk has no scanner. Please hand in your papers at the counter.",
+                    ),
+                ))));
                 return;
             }
         };
@@ -203,11 +205,13 @@ impl Services {
             request.extra_args = options.clone();
         }
         // A flatbed holds one page: one touch of "Scan" is one page ("Scan more" adds the next).
-        request.max_pages = Some(if request.source == motcua_scanner::documents::FeedSource::Flatbed {
-            1
-        } else {
-            MAX_PAGES_PER_SCAN
-        });
+        request.max_pages = Some(
+            if request.source == motcua_scanner::documents::FeedSource::Flatbed {
+                1
+            } else {
+                MAX_PAGES_PER_SCAN
+            },
+        );
         request.page_timeout = Duration::from_secs(60);
         let stop = self.stop_scan.clone();
         let mut pages = Vec::new();
@@ -260,10 +264,7 @@ impl Services {
         emit(Event::Submission(SubmissionEvent::ScanEnded(error)));
     }
 
-    fn submit(
-        &mut self,
-        request: SubmitRequest,
-    ) -> Result<(String, chrono::NaiveDate), Message> {
+    fn submit(&mut self, request: SubmitRequest) -> Result<(String, chrono::NaiveDate), Message> {
         let catalog = self.catalog();
         let procedure = catalog.find(&request.procedure_code).ok_or_else(|| {
             Message::new(
@@ -480,7 +481,10 @@ impl Services {
                     ),
                 ));
                 if let Some(e) = s.last_error {
-                    lines.push(Message::new(format!("Lỗi gần nhất: {e}"), format!("Last error: {e}")));
+                    lines.push(Message::new(
+                        format!("Lỗi gần nhất: {e}"),
+                        format!("Last error: {e}"),
+                    ));
                 }
             }
             Err(e) => lines.push(Message::new(
@@ -547,9 +551,12 @@ impl Services {
             .printer
             .as_ref()
             .ok_or_else(no_printer)?;
-        let content =
-            crate::devices::test_receipt(&self.config.device.id, (self.now)(), &printer.qr_template)
-                .map_err(|e| printer_trouble(&e))?;
+        let content = crate::devices::test_receipt(
+            &self.config.device.id,
+            (self.now)(),
+            &printer.qr_template,
+        )
+        .map_err(|e| printer_trouble(&e))?;
         motcua_printer::Renderer::new(&printer.fonts)
             .and_then(|r| {
                 r.receipt_job(
@@ -628,17 +635,26 @@ fn page_dpi(_path: &Path) -> u32 {
 }
 
 fn no_printer() -> Message {
-    Message::new(
-        "Ki-ốt này không có máy in.",
-        "This kiosk has no printer.",
-    )
+    Message::new("Ki-ốt này không có máy in.", "This kiosk has no printer.")
 }
 
 fn printer_trouble(detail: &str) -> Message {
     let fault = [
-        ("out of paper", "Máy in hết giấy.", "The printer is out of paper."),
-        ("cover open", "Nắp máy in đang mở.", "The printer cover is open."),
-        ("offline", "Máy in đang tạm dừng.", "The printer is offline."),
+        (
+            "out of paper",
+            "Máy in hết giấy.",
+            "The printer is out of paper.",
+        ),
+        (
+            "cover open",
+            "Nắp máy in đang mở.",
+            "The printer cover is open.",
+        ),
+        (
+            "offline",
+            "Máy in đang tạm dừng.",
+            "The printer is offline.",
+        ),
     ]
     .into_iter()
     .find(|(needle, _, _)| detail.contains(needle));
@@ -655,8 +671,14 @@ fn printer_trouble(detail: &str) -> Message {
 fn scanner_trouble(detail: &str) -> Message {
     let m = bilingual(detail);
     Message::new(
-        format!("Máy quét báo lỗi: {}. Các trang đã quét được giữ lại.", m.vi),
-        format!("The scanner reported: {}. Pages already scanned are kept.", m.en),
+        format!(
+            "Máy quét báo lỗi: {}. Các trang đã quét được giữ lại.",
+            m.vi
+        ),
+        format!(
+            "The scanner reported: {}. Pages already scanned are kept.",
+            m.en
+        ),
     )
 }
 

@@ -6,7 +6,9 @@ use motcua_domain::qr_payload::mask_id;
 use motcua_ui::{
     AreaRow, AttachRow, DocRow, FieldRow, KioskWindow, LabelValue, PageThumb, ProcedureRow, L,
 };
-use slint::{ComponentHandle, Image, ModelRc, Rgb8Pixel, SharedPixelBuffer, SharedString, VecModel};
+use slint::{
+    ComponentHandle, Image, ModelRc, Rgb8Pixel, SharedPixelBuffer, SharedString, VecModel,
+};
 
 use crate::flows::lookup::LookupStep;
 use crate::flows::rating::RatingStep;
@@ -214,9 +216,7 @@ pub fn show(w: &KioskWindow, s: &Session, idle_seconds: u64, titles: &Titles) {
                             r.appointment_date.format("%d/%m/%Y").to_string(),
                         ),
                     ];
-                    let updated = r
-                        .updated_at
-                        .map(|t| t.format("%H:%M %d/%m/%Y").to_string());
+                    let updated = r.updated_at.map(|t| t.format("%H:%M %d/%m/%Y").to_string());
                     if r.offline {
                         lines.push(lv(
                             pick(lang, "Lưu ý", "Note"),
@@ -274,7 +274,10 @@ pub fn show(w: &KioskWindow, s: &Session, idle_seconds: u64, titles: &Titles) {
                 }
                 RatingStep::Done => {
                     w.set_screen(ss("result"));
-                    w.set_heading(title("Cảm ơn ông/bà đã đánh giá!", "Thank you for your rating!"));
+                    w.set_heading(title(
+                        "Cảm ơn ông/bà đã đánh giá!",
+                        "Thank you for your rating!",
+                    ));
                     w.set_big(ss("✓"));
                 }
             }
@@ -349,7 +352,10 @@ fn show_submission(w: &KioskWindow, f: &SubmissionFlow, lang: Lang) {
                 let (days, fee) = days_and_fee(p, lang);
                 w.set_detail_name(ss(pick(lang, &p.name_vi, &p.name_en)));
                 w.set_detail_facts(model(vec![
-                    lv(pick(lang, "Lĩnh vực", "Field"), pick(lang, &p.field_vi, &p.field_en)),
+                    lv(
+                        pick(lang, "Lĩnh vực", "Field"),
+                        pick(lang, &p.field_vi, &p.field_en),
+                    ),
                     lv(pick(lang, "Thời hạn giải quyết", "Processing time"), days),
                     lv(pick(lang, "Lệ phí", "Fee"), fee),
                 ]));
@@ -368,7 +374,11 @@ fn show_submission(w: &KioskWindow, f: &SubmissionFlow, lang: Lang) {
                                 kind_label(d.kind, lang),
                                 match lang {
                                     Lang::Vi => format!("{} bản", d.count),
-                                    Lang::En => format!("{} cop{}", d.count, if d.count == 1 { "y" } else { "ies" }),
+                                    Lang::En => format!(
+                                        "{} cop{}",
+                                        d.count,
+                                        if d.count == 1 { "y" } else { "ies" }
+                                    ),
                                 }
                             )),
                         })
@@ -430,7 +440,10 @@ fn show_submission(w: &KioskWindow, f: &SubmissionFlow, lang: Lang) {
             w.set_busy(f.step == Step::Submitting);
             let mut lines = Vec::new();
             if let Some(p) = &f.procedure {
-                lines.push(lv(pick(lang, "Thủ tục", "Procedure"), pick(lang, &p.name_vi, &p.name_en)));
+                lines.push(lv(
+                    pick(lang, "Thủ tục", "Procedure"),
+                    pick(lang, &p.name_vi, &p.name_en),
+                ));
             }
             for field in &f.fields {
                 let value = field.entry.text();
@@ -458,7 +471,11 @@ fn show_submission(w: &KioskWindow, f: &SubmissionFlow, lang: Lang) {
         }
         Step::Done => {
             w.set_screen(ss("result"));
-            w.set_heading(ss(pick(lang, "Hồ sơ đã được tiếp nhận", "Your dossier has been received")));
+            w.set_heading(ss(pick(
+                lang,
+                "Hồ sơ đã được tiếp nhận",
+                "Your dossier has been received",
+            )));
             if let Some(a) = &f.accepted {
                 w.set_big(ss(&a.code));
                 let (state, error) = print_state(&a.printed, lang);

@@ -24,7 +24,8 @@ use motcua_kiosk::touch::TouchApp;
 use motcua_ui::headless::Headless;
 use slint::ComponentHandle;
 
-const CARD: &str = "079190001234|025123456|Nguyễn Thị Phượng|05091990|Nữ|12 Lê Lợi, Phường 1, Sóc Trăng|01022021";
+const CARD: &str =
+    "079190001234|025123456|Nguyễn Thị Phượng|05091990|Nữ|12 Lê Lợi, Phường 1, Sóc Trăng|01022021";
 
 fn config(dir: &std::path::Path) -> anyhow::Result<KioskConfig> {
     let text = format!(
@@ -111,7 +112,10 @@ fn main() -> anyhow::Result<()> {
     }
     let (cold, noop) = (median(cold), median(noop));
     println!("cold start to first frame: {cold:.1} ms (target <= 1500 ms)");
-    println!("  reference, the same binary starting and printing a line: {noop:.1} ms ({:.1}x)", cold / noop);
+    println!(
+        "  reference, the same binary starting and printing a line: {noop:.1} ms ({:.1}x)",
+        cold / noop
+    );
 
     // 2. Render time per screen.
     let rss_before = status_kib("VmRSS:");
@@ -185,7 +189,10 @@ fn main() -> anyhow::Result<()> {
     let copy = median(copies);
     println!("full-frame render, 1080 x 1920, software renderer ({frames} frames each):");
     for (name, med, p) in &results {
-        println!("  {name:<30} median {med:6.2} ms  p95 {p:6.2} ms  ({:.0}x a frame copy)", med / copy);
+        println!(
+            "  {name:<30} median {med:6.2} ms  p95 {p:6.2} ms  ({:.0}x a frame copy)",
+            med / copy
+        );
     }
     let heaviest = results
         .iter()
