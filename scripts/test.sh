@@ -5,6 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+export PATH="$PATH:/usr/sbin:/sbin"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian packages the tests use: PostgreSQL (gateway backend), curl (upload reference),
@@ -28,7 +29,7 @@ command -v xdotool >/dev/null || missing+=(xdotool)
 command -v xwd >/dev/null || missing+=(x11-apps)
 command -v xwdtopnm >/dev/null || missing+=(netpbm)
 for lib in libX11.so.6 libX11-xcb.so.1 libxkbcommon-x11.so.0 libXcursor.so.1 libXrandr.so.2 libXi.so.6; do
-  ldconfig -p | grep -q "$lib" || missing+=("$lib")
+  ldconfig -p | grep -F "$lib" >/dev/null || missing+=("$lib")
 done
 # Library sonames to Debian package names.
 for i in "${!missing[@]}"; do
