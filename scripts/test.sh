@@ -23,12 +23,13 @@ command -v qpdf >/dev/null || missing+=(qpdf)
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 command -v img2pdf >/dev/null || missing+=(img2pdf)
 # The touch screen under a real X server: Xvfb, xdotool (pointer events), xwd + netpbm
-# (screenshots), and the X libraries winit loads at run time.
+# (screenshots), and the X and fontconfig libraries the window loads at run time (dlopen:
+# building needs none of their -dev packages).
 command -v Xvfb >/dev/null || missing+=(xvfb)
 command -v xdotool >/dev/null || missing+=(xdotool)
 command -v xwd >/dev/null || missing+=(x11-apps)
 command -v xwdtopnm >/dev/null || missing+=(netpbm)
-for lib in libX11.so.6 libX11-xcb.so.1 libxkbcommon-x11.so.0 libXcursor.so.1 libXrandr.so.2 libXi.so.6; do
+for lib in libX11.so.6 libX11-xcb.so.1 libxkbcommon-x11.so.0 libXcursor.so.1 libXrandr.so.2 libXi.so.6 libfontconfig.so.1; do
   ldconfig -p | grep -F "$lib" >/dev/null || missing+=("$lib")
 done
 # Library sonames to Debian package names.
@@ -40,6 +41,7 @@ for i in "${!missing[@]}"; do
     libXcursor.so.1) missing[$i]=libxcursor1 ;;
     libXrandr.so.2) missing[$i]=libxrandr2 ;;
     libXi.so.6) missing[$i]=libxi6 ;;
+    libfontconfig.so.1) missing[$i]=libfontconfig1 ;;
   esac
 done
 # The sRGB profile that makes intake PDFs PDF/A-2b (read at run time, never copied).
