@@ -6,6 +6,7 @@
 //! and report back with more events. So every flow is tested without hardware, and the screen
 //! only shows what the state holds: when the state forgets a citizen, so does the screen.
 
+pub mod intake_screen;
 pub mod lookup;
 pub mod rating;
 pub mod session;

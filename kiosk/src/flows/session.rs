@@ -8,6 +8,7 @@ use motcua_domain::cccd;
 use motcua_domain::qr_payload::dossier_code_in;
 use motcua_domain::rating::RatingScale;
 
+use super::intake_screen::{IntakeAction, IntakeReportView, IntakeScreen};
 use super::lookup::{LookupEffect, LookupEvent, LookupFlow};
 use super::rating::{RatingEffect, RatingEvent, RatingFlow};
 use super::staff::{PinGuard, PinPolicy, Role, StaffEffect, StaffEvent, StaffFlow};
@@ -63,6 +64,8 @@ pub enum Screen {
     Rating(RatingFlow),
     /// Staff or technician screens.
     Staff(StaffFlow),
+    /// Intake digitization (reached from the unlocked staff panel).
+    Intake(IntakeScreen),
 }
 
 /// What a citizen (or officer) did.
@@ -90,6 +93,14 @@ pub enum Event {
     Rating(RatingEvent),
     /// Staff screens event.
     Staff(StaffEvent),
+    /// An officer's action on the intake screen.
+    Intake(IntakeAction),
+    /// A key into the intake screen's code field.
+    IntakeKey(super::text_entry::Key),
+    /// A page of the running intake batch arrived (its thumbnail).
+    IntakePage(Option<super::submission::Thumbnail>),
+    /// The services' report on the intake.
+    IntakeReport(IntakeReportView),
 }
 
 /// What the services must do.
@@ -105,6 +116,8 @@ pub enum Effect {
     Rating(RatingEffect),
     /// For the staff screens.
     Staff(StaffEffect),
+    /// For the intake (carried out on the services' intake state).
+    Intake(IntakeAction),
     /// Stop any scan and delete every file of the session (scanned pages).
     WipeSessionFiles,
 }
@@ -183,6 +196,7 @@ impl Session {
     fn busy(&self) -> bool {
         match &self.screen {
             Screen::Submission(f) => f.scanning.is_some() || f.step == Step::Submitting,
+            Screen::Intake(i) => i.busy,
             _ => false,
         }
     }
@@ -210,6 +224,8 @@ impl Session {
             ) | Event::Lookup(LookupEvent::Answer(_))
                 | Event::Rating(RatingEvent::Saved(_))
                 | Event::Staff(StaffEvent::Status(_) | StaffEvent::PrinterTested(_))
+                | Event::IntakePage(_)
+                | Event::IntakeReport(_)
         );
         if from_person {
             self.last_activity_ms = now_ms;
@@ -262,6 +278,28 @@ impl Session {
                 Screen::Rating(f) => wrap(f.handle(e), Effect::Rating),
                 _ => Vec::new(),
             },
+            Event::Intake(action) => match &mut self.screen {
+                Screen::Intake(i) => i.act(action).map(Effect::Intake).into_iter().collect(),
+                _ => Vec::new(),
+            },
+            Event::IntakeKey(k) => {
+                if let Screen::Intake(i) = &mut self.screen {
+                    i.key(k);
+                }
+                Vec::new()
+            }
+            Event::IntakePage(thumbnail) => {
+                if let Screen::Intake(i) = &mut self.screen {
+                    i.progress.extend(thumbnail);
+                }
+                Vec::new()
+            }
+            Event::IntakeReport(report) => {
+                if let Screen::Intake(i) = &mut self.screen {
+                    i.reported(report);
+                }
+                Vec::new()
+            }
             Event::Staff(e) => match &mut self.screen {
                 Screen::Staff(f) => wrap(
                     f.handle(e, &self.settings.pins, &mut self.pin_guard, now_ms),
@@ -273,6 +311,17 @@ impl Session {
     }
 
     fn open(&mut self, what: &str) -> Vec<Effect> {
+        if what == "intake" {
+            // Only from an unlocked staff panel.
+            let unlocked = matches!(
+                &self.screen,
+                Screen::Staff(f) if matches!(f.step, super::staff::StaffStep::Panel { .. })
+            );
+            if unlocked {
+                self.screen = Screen::Intake(IntakeScreen::default());
+            }
+            return Vec::new();
+        }
         let mut effects = Vec::new();
         if self.screen != Screen::Home {
             // Leaving a flow for another forgets the first.
@@ -319,6 +368,11 @@ impl Session {
                     Vec::new()
                 }
             },
+            Screen::Intake(i) => i
+                .act(IntakeAction::Open(payload.trim().to_owned()))
+                .map(Effect::Intake)
+                .into_iter()
+                .collect(),
             Screen::Rating(f) => {
                 let code = dossier_code_in(payload)
                     .map(|c| c.to_string())
@@ -469,6 +523,35 @@ mod tests {
             .as_ref()
             .is_some_and(|m| m.vi.contains("thẻ căn cước")));
         assert_eq!(f.step, Step::Identify);
+    }
+
+    #[test]
+    fn intake_opens_only_from_the_unlocked_staff_panel() {
+        let mut s = session();
+        s.settings.pins.staff_pin_sha256 = Some(super::super::staff::pin_hash("2468"));
+        s.handle(Event::Open("intake".into()), 0);
+        assert_eq!(s.screen, Screen::Home, "not from the home screen");
+        s.handle(Event::Open("staff".into()), 1);
+        s.handle(Event::Open("intake".into()), 2);
+        assert!(matches!(s.screen, Screen::Staff(_)), "not before the PIN");
+        for k in ["2", "4", "6", "8", "ok"] {
+            s.handle(Event::Staff(StaffEvent::PinKey(k.into())), 3);
+        }
+        s.handle(Event::Open("intake".into()), 4);
+        assert!(matches!(s.screen, Screen::Intake(_)));
+        // A receipt scanned on the intake screen opens that dossier; a second touch while the
+        // services work does nothing.
+        let effects = s.handle(Event::CodeScanned("000.17.22.H56-261123-0001|x".into()), 5);
+        assert_eq!(effects.len(), 1);
+        assert!(s
+            .handle(Event::Intake(IntakeAction::ScanBatch), 6)
+            .is_empty());
+        s.handle(Event::IntakeReport(IntakeReportView::default()), 7);
+        assert_eq!(s.handle(Event::Intake(IntakeAction::ScanBatch), 8).len(), 1);
+        // Staff walk away too: the intake screen is wiped like any other.
+        s.handle(Event::IntakeReport(IntakeReportView::default()), 9);
+        assert_eq!(s.tick(100_000), vec![Effect::WipeSessionFiles]);
+        assert_eq!(s.screen, Screen::Home);
     }
 
     #[test]

@@ -82,6 +82,34 @@ impl<'a> IntakeSession<'a> {
         }
     }
 
+    /// Continues an intake whose flow was kept between an officer's touches (the staff screen
+    /// keeps `(flow, spooled)` from [`IntakeSession::into_parts`]).
+    pub fn resume(
+        config: &'a KioskConfig,
+        store: &'a mut Store,
+        flow: IntakeFlow,
+        spooled: u32,
+    ) -> Self {
+        let mut session = Self::new(config, store);
+        session.flow = flow;
+        session.spooled = spooled;
+        session
+    }
+
+    /// The flow and the spool counter, to [`IntakeSession::resume`] later.
+    pub fn into_parts(self) -> (IntakeFlow, u32) {
+        (self.flow, self.spooled)
+    }
+
+    /// Applies an officer's action (move, delete, answer a question) to the flow.
+    pub fn apply(
+        &mut self,
+        event: IntakeEvent,
+        on_effect: &mut dyn FnMut(&Effect),
+    ) -> Result<(), IntakeError> {
+        self.step(event, on_effect).map(|_| ())
+    }
+
     /// Answers to give to question pages when they come up (page number, answer).
     pub fn with_answers(mut self, answers: Vec<(u32, QuestionAnswer)>) -> Self {
         self.answers = answers;

@@ -1,5 +1,6 @@
 //! Turns what the screens send (`action(name, argument)`, `key(name)`) into session events.
 
+use crate::flows::intake_screen::IntakeAction;
 use crate::flows::lookup::LookupEvent;
 use crate::flows::rating::RatingEvent;
 use crate::flows::session::{Event, Screen, Session};
@@ -8,6 +9,7 @@ use crate::flows::submission::{Step, SubmissionEvent as S};
 use crate::flows::text_entry::Key;
 use crate::flows::ticket::TicketEvent;
 use crate::flows::Lang;
+use crate::intake::QuestionAnswer;
 
 /// The event for a screen action, given where the session is; `None` for anything unknown.
 pub fn action_event(session: &Session, action: &str, arg: &str) -> Option<Event> {
@@ -49,6 +51,15 @@ pub fn action_event(session: &Session, action: &str, arg: &str) -> Option<Event>
         "pin" => Event::Staff(StaffEvent::PinKey(arg.to_owned())),
         "refresh" => Event::Staff(StaffEvent::Refresh),
         "printer-test" => Event::Staff(StaffEvent::PrinterTest),
+        "intake-open" => Event::Intake(IntakeAction::Open(String::new())),
+        "intake-scan" => Event::Intake(IntakeAction::ScanBatch),
+        "intake-commit" => Event::Intake(IntakeAction::Commit),
+        "intake-up" => Event::Intake(IntakeAction::MoveUp(arg.parse().ok()?)),
+        "intake-delete" => Event::Intake(IntakeAction::Delete(arg.parse().ok()?)),
+        "intake-page" => Event::Intake(IntakeAction::Answer {
+            page: arg.parse().ok()?,
+            answer: QuestionAnswer::DocumentPage,
+        }),
         _ => return None,
     })
 }
@@ -63,6 +74,7 @@ pub fn key_event(session: &Session, name: &str) -> Option<Event> {
             _ => return None,
         },
         Screen::Lookup(_) => Event::Lookup(LookupEvent::Key(key)),
+        Screen::Intake(_) => Event::IntakeKey(key),
         Screen::Rating(_) => Event::Rating(RatingEvent::Key(key)),
         _ => return None,
     })

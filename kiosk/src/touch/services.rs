@@ -55,6 +55,8 @@ pub struct Services {
     next_page_id: u64,
     stop_scan: Arc<AtomicBool>,
     now: Box<dyn Fn() -> DateTime<FixedOffset> + Send>,
+    /// The staff intake in progress: its flow and spool counter (see `IntakeSession::resume`).
+    intake: Option<(crate::intake::IntakeFlow, u32)>,
 }
 
 impl Services {
@@ -83,6 +85,7 @@ impl Services {
             next_page_id: 0,
             stop_scan,
             now: Box::new(crate::uplink::now),
+            intake: None,
         })
     }
 
@@ -129,7 +132,182 @@ impl Services {
                 let result = self.printer_test();
                 emit(Event::Staff(StaffEvent::PrinterTested(result)));
             }
-            Effect::WipeSessionFiles => self.wipe_session_files(),
+            Effect::Intake(action) => {
+                let report = self.intake(action, emit);
+                emit(Event::IntakeReport(report));
+            }
+            Effect::WipeSessionFiles => {
+                // An intake left open is dropped with the session (its spooled pages stay in
+                // <data>/intake until the same dossier is digitized again).
+                self.intake = None;
+                self.wipe_session_files();
+            }
+        }
+    }
+
+    /// Carries out an officer's intake action and reports the intake as it now stands.
+    fn intake(
+        &mut self,
+        action: crate::flows::intake_screen::IntakeAction,
+        emit: &mut dyn FnMut(Event),
+    ) -> crate::flows::intake_screen::IntakeReportView {
+        use crate::flows::intake_screen::IntakeAction as A;
+        use crate::intake::session::IntakeSession;
+        use crate::intake::{Effect as IE, IntakeEvent};
+
+        let mut message: Option<String> = None;
+        let mut stored = Vec::new();
+        // Missing documents have their own banner on the screen: their warning is not repeated.
+        let note = |e: &IE, message: &mut Option<String>| match e {
+            IE::Warn(m) if m.contains("required documents still missing") => {}
+            IE::Warn(m) | IE::Refuse(m) | IE::Ask { message: m, .. } => *message = Some(m.clone()),
+            _ => {}
+        };
+        let result = match action {
+            A::Open(code) => {
+                let mut session = IntakeSession::new(&self.config, &mut self.store);
+                let r = session.open(&code, &mut |e| note(e, &mut message));
+                let (flow, spooled) = session.into_parts();
+                if r.is_ok() {
+                    self.intake = Some((flow, spooled));
+                }
+                r
+            }
+            A::Commit => match self.intake.take() {
+                Some((flow, spooled)) => {
+                    let session =
+                        IntakeSession::resume(&self.config, &mut self.store, flow.clone(), spooled);
+                    match session.commit(&mut |e| note(e, &mut message)) {
+                        Ok(report) => {
+                            stored = report.stored.clone();
+                            stored.extend(report.already_stored.iter().cloned());
+                            Ok(())
+                        }
+                        Err(e) => {
+                            self.intake = Some((flow, spooled));
+                            Err(e)
+                        }
+                    }
+                }
+                None => Ok(()),
+            },
+            A::ScanBatch => match self.intake.take() {
+                Some((flow, spooled)) => {
+                    let scanner = match self.scanner() {
+                        Ok(s) => s,
+                        Err(m) => {
+                            self.intake = Some((flow, spooled));
+                            let mut report = self.intake_report();
+                            report.message = Some(format!("{} / {}", m.vi, m.en));
+                            return report;
+                        }
+                    };
+                    let dir = self.session_dir.join("intake-batch");
+                    let _ = std::fs::create_dir_all(&dir);
+                    let request = self.batch_request(&dir);
+                    let mut session =
+                        IntakeSession::resume(&self.config, &mut self.store, flow, spooled);
+                    let runtime = &self.runtime;
+                    let r = runtime.block_on(session.scan_batch(
+                        scanner.as_ref(),
+                        &request,
+                        &mut |e| {
+                            if let IE::Progress { thumbnail, .. } = e {
+                                emit(Event::IntakePage(
+                                    thumbnail.as_deref().and_then(thumbnail_from_file),
+                                ));
+                            }
+                            note(e, &mut message);
+                        },
+                    ));
+                    self.intake = Some(session.into_parts());
+                    let _ = std::fs::remove_dir_all(&dir);
+                    r
+                }
+                None => Ok(()),
+            },
+            A::MoveUp(page) | A::Delete(page) | A::Answer { page, .. } => {
+                match self.intake.take() {
+                    Some((flow, spooled)) => {
+                        let position = flow.pages().iter().position(|p| p.number == page);
+                        let event = match action {
+                            A::MoveUp(_) => position
+                                .filter(|&i| i > 0)
+                                .map(|i| IntakeEvent::MovePage { page, to: i - 1 }),
+                            A::Delete(_) => Some(IntakeEvent::DeletePage(page)),
+                            A::Answer { answer, .. } => {
+                                Some(IntakeEvent::AnswerQuestion { page, answer })
+                            }
+                            _ => None,
+                        };
+                        let mut session =
+                            IntakeSession::resume(&self.config, &mut self.store, flow, spooled);
+                        let r = match event {
+                            Some(event) => session.apply(event, &mut |e| note(e, &mut message)),
+                            None => Ok(()),
+                        };
+                        self.intake = Some(session.into_parts());
+                        r
+                    }
+                    None => Ok(()),
+                }
+            }
+        };
+        let mut report = self.intake_report();
+        report.stored = stored;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "intake action refused");
+            message = Some(e.to_string());
+        }
+        report.message = message;
+        report
+    }
+
+    /// What the staff screen shows of the intake in progress.
+    fn intake_report(&self) -> crate::flows::intake_screen::IntakeReportView {
+        use crate::flows::intake_screen::{IntakePageView, IntakeReportView};
+        use crate::intake::PageKind;
+        let Some((flow, _)) = &self.intake else {
+            return IntakeReportView::default();
+        };
+        let plan = flow.plan();
+        let pages = flow
+            .pages()
+            .iter()
+            .map(|p| {
+                let document = plan
+                    .iter()
+                    .find(|d| d.page_numbers.contains(&p.number))
+                    .map(|d| d.name.clone());
+                let label = match (&p.kind, document) {
+                    (PageKind::Question, _) => format!(
+                        "Trang {0}: tờ phân cách không đọc được mã? / Page {0}: unreadable separator?",
+                        p.number
+                    ),
+                    (PageKind::Separator { index }, _) => {
+                        format!("Trang {0}: tờ phân cách {index} / Page {0}: separator {index}", p.number)
+                    }
+                    (PageKind::Content, Some(name)) => format!("Trang {} · {name}", p.number),
+                    (PageKind::Content, None) => format!("Trang {0} / Page {0}", p.number),
+                };
+                IntakePageView {
+                    number: p.number,
+                    label,
+                    question: p.kind == PageKind::Question,
+                    thumbnail: p.thumbnail.as_deref().and_then(thumbnail_from_file),
+                }
+            })
+            .collect();
+        IntakeReportView {
+            dossier: flow.dossier_code().map(str::to_owned),
+            pages,
+            missing: flow
+                .missing_documents()
+                .into_iter()
+                .map(|(_, name)| name)
+                .collect(),
+            stored: Vec::new(),
+            message: None,
         }
     }
 
@@ -165,54 +343,14 @@ impl Services {
 
     fn scan(&mut self, attachment: usize, emit: &mut dyn FnMut(Event)) {
         self.stop_scan.store(false, Ordering::SeqCst);
-        let scanner: Box<dyn DocumentScanner> = match &self.config.peripherals.scanner {
-            Some(ScannerConfig::Sane { device, .. }) => {
-                Box::new(SaneScanner::new(SaneConfig::new(device.clone())))
-            }
-            Some(ScannerConfig::HotFolder { folder }) => {
-                match HotFolder::new(HotFolderConfig::new(folder.clone())) {
-                    Ok(h) => Box::new(h),
-                    Err(e) => {
-                        emit(Event::Submission(SubmissionEvent::ScanEnded(Some(
-                            scanner_trouble(&e.to_string()),
-                        ))));
-                        return;
-                    }
-                }
-            }
-            None => {
-                emit(Event::Submission(SubmissionEvent::ScanEnded(Some(
-                    Message::new(
-                        "Ki-ốt này không có máy quét. Vui lòng nộp giấy tờ tại quầy.",
-                        "This kiosk has no scanner. Please hand in your papers at the counter.",
-                    ),
-                ))));
+        let scanner = match self.scanner() {
+            Ok(s) => s,
+            Err(m) => {
+                emit(Event::Submission(SubmissionEvent::ScanEnded(Some(m))));
                 return;
             }
         };
-        let mut request = BatchRequest::new(&self.session_dir);
-        if let Some(ScannerConfig::Sane {
-            resolution,
-            mode,
-            source,
-            options,
-            ..
-        }) = &self.config.peripherals.scanner
-        {
-            request.resolution_dpi = *resolution;
-            request.mode = *mode;
-            request.source = *source;
-            request.extra_args = options.clone();
-        }
-        // A flatbed holds one page: one touch of "Scan" is one page ("Scan more" adds the next).
-        request.max_pages = Some(
-            if request.source == motcua_scanner::documents::FeedSource::Flatbed {
-                1
-            } else {
-                MAX_PAGES_PER_SCAN
-            },
-        );
-        request.page_timeout = Duration::from_secs(60);
+        let request = self.batch_request(&self.session_dir);
         let stop = self.stop_scan.clone();
         let mut pages = Vec::new();
         let outcome = self.runtime.block_on(async {
@@ -262,6 +400,52 @@ impl Services {
             }
         };
         emit(Event::Submission(SubmissionEvent::ScanEnded(error)));
+    }
+
+    /// The configured document scanner.
+    fn scanner(&self) -> Result<Box<dyn DocumentScanner>, Message> {
+        match &self.config.peripherals.scanner {
+            Some(ScannerConfig::Sane { device, .. }) => {
+                Ok(Box::new(SaneScanner::new(SaneConfig::new(device.clone()))))
+            }
+            Some(ScannerConfig::HotFolder { folder }) => {
+                HotFolder::new(HotFolderConfig::new(folder.clone()))
+                    .map(|h| Box::new(h) as Box<dyn DocumentScanner>)
+                    .map_err(|e| scanner_trouble(&e.to_string()))
+            }
+            None => Err(Message::new(
+                "Ki-ốt này không có máy quét. Vui lòng nộp giấy tờ tại quầy.",
+                "This kiosk has no scanner. Please hand in your papers at the counter.",
+            )),
+        }
+    }
+
+    /// A scan request with the configured settings, writing page files into `dir`.
+    fn batch_request(&self, dir: &Path) -> BatchRequest {
+        let mut request = BatchRequest::new(dir);
+        if let Some(ScannerConfig::Sane {
+            resolution,
+            mode,
+            source,
+            options,
+            ..
+        }) = &self.config.peripherals.scanner
+        {
+            request.resolution_dpi = *resolution;
+            request.mode = *mode;
+            request.source = *source;
+            request.extra_args = options.clone();
+        }
+        // A flatbed holds one page: one touch of "Scan" is one page ("Scan more" adds the next).
+        request.max_pages = Some(
+            if request.source == motcua_scanner::documents::FeedSource::Flatbed {
+                1
+            } else {
+                MAX_PAGES_PER_SCAN
+            },
+        );
+        request.page_timeout = Duration::from_secs(60);
+        request
     }
 
     fn submit(&mut self, request: SubmitRequest) -> Result<(String, chrono::NaiveDate), Message> {
@@ -603,6 +787,16 @@ fn self_page(next_id: &mut u64, page: motcua_scanner::documents::Page) -> Option
             height: thumb.height(),
             rgb: Arc::new(thumb.into_raw()),
         },
+    })
+}
+
+/// A page thumbnail PNG written by the intake pipeline, for the screen.
+fn thumbnail_from_file(path: &Path) -> Option<Thumbnail> {
+    let img = image::open(path).ok()?.to_rgb8();
+    Some(Thumbnail {
+        width: img.width(),
+        height: img.height(),
+        rgb: Arc::new(img.into_raw()),
     })
 }
 

@@ -4,7 +4,8 @@
 use motcua_domain::catalog::{DocumentKind, Procedure};
 use motcua_domain::qr_payload::mask_id;
 use motcua_ui::{
-    AreaRow, AttachRow, DocRow, FieldRow, KioskWindow, LabelValue, PageThumb, ProcedureRow, L,
+    AreaRow, AttachRow, DocRow, FieldRow, IntakePageRow, KioskWindow, LabelValue, PageThumb,
+    ProcedureRow, L,
 };
 use slint::{
     ComponentHandle, Image, ModelRc, Rgb8Pixel, SharedPixelBuffer, SharedString, VecModel,
@@ -125,6 +126,16 @@ fn clear(w: &KioskWindow) {
     w.set_status_lines(model(Vec::new()));
     w.set_pin_digits(0);
     w.set_test_result(SharedString::new());
+    w.set_intake_dossier(SharedString::new());
+    w.set_intake_pages(model(Vec::new()));
+    w.set_intake_progress(model(Vec::new()));
+    w.set_intake_missing(SharedString::new());
+    w.set_intake_stored(SharedString::new());
+}
+
+/// "tiếng Việt / English" text in the chosen language (both when it has no " / ").
+fn half(text: &str, lang: Lang) -> String {
+    crate::touch::services::bilingual(text).get(lang).to_owned()
 }
 
 fn print_state(printed: &Option<Result<(), Message>>, lang: Lang) -> (&'static str, SharedString) {
@@ -281,6 +292,38 @@ pub fn show(w: &KioskWindow, s: &Session, idle_seconds: u64, titles: &Titles) {
                     w.set_big(ss("✓"));
                 }
             }
+        }
+        Screen::Intake(i) => {
+            w.set_title_text(title("Số hóa hồ sơ", "Intake digitization"));
+            w.set_screen(ss("intake"));
+            let r = &i.report;
+            w.set_intake_dossier(ss(r.dossier.clone().unwrap_or_default()));
+            w.set_code(ss(i.code.text()));
+            w.set_busy(i.busy);
+            w.set_notice(ss(r
+                .message
+                .as_deref()
+                .map(|m| half(m, lang))
+                .unwrap_or_default()));
+            w.set_intake_missing(ss(r
+                .missing
+                .iter()
+                .map(|m| half(m, lang))
+                .collect::<Vec<_>>()
+                .join("; ")));
+            w.set_intake_stored(ss(r.stored.join(", ")));
+            w.set_intake_progress(model(i.progress.iter().map(thumbnail).collect()));
+            w.set_intake_pages(model(
+                r.pages
+                    .iter()
+                    .map(|p| IntakePageRow {
+                        number: i32::try_from(p.number).unwrap_or(i32::MAX),
+                        label: ss(half(&p.label, lang)),
+                        question: p.question,
+                        image: p.thumbnail.as_ref().map(thumbnail).unwrap_or_default(),
+                    })
+                    .collect(),
+            ));
         }
         Screen::Staff(f) => {
             let (vi, en) = match f.role {
