@@ -75,8 +75,27 @@ struct Shots {
     app: TouchApp,
     screen: Headless,
     dir: PathBuf,
+    data: PathBuf,
     lang: Lang,
     n: u32,
+}
+
+/// Compressed intake pages spooled so far (a rescan adds one).
+fn spooled_pages(data: &Path) -> usize {
+    let mut n = 0;
+    for dossier in std::fs::read_dir(data.join("intake"))
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        n += std::fs::read_dir(dossier.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|f| f.path().extension().is_some_and(|e| e == "mcp"))
+            .count();
+    }
+    n
 }
 
 impl Shots {
@@ -210,6 +229,18 @@ fn walk(shots: &mut Shots, printer: &Emulator) {
         before.contains("number: 1") && before.contains("number: 2"),
         "{before}"
     );
+    let spooled = spooled_pages(&shots.data);
+    shots.ev(Event::Intake(IntakeAction::Rescan(1)));
+    assert_eq!(
+        spooled_pages(&shots.data),
+        spooled + 1,
+        "the rescan spooled a new page"
+    );
+    let rescanned = shots.app.session_debug();
+    assert!(
+        !rescanned.contains("message: Some"),
+        "rescan refused: {rescanned}"
+    );
     shots.ev(Event::Intake(IntakeAction::Delete(2)));
     shots.ev(Event::Intake(IntakeAction::Commit));
     shots.shot("intake-stored");
@@ -242,6 +273,7 @@ fn every_screen_in_vietnamese_and_english() -> anyhow::Result<()> {
         app,
         screen,
         dir: PathBuf::new(),
+        data: tmp.path().join("data"),
         lang: Lang::Vi,
         n: 0,
     };

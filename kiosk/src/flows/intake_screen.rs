@@ -48,6 +48,8 @@ pub enum IntakeAction {
     MoveUp(u32),
     /// Delete a page.
     Delete(u32),
+    /// Scan a page again (fed crooked, creased) in its place.
+    Rescan(u32),
     /// Answer a question page.
     Answer {
         /// The page.

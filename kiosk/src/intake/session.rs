@@ -308,6 +308,93 @@ impl<'a> IntakeSession<'a> {
         })
     }
 
+    /// Rescans page `page` (a page fed crooked or creased): scans one page from `scanner`
+    /// and puts it in place of the old one, thumbnail included. A failed or blank rescan keeps
+    /// the old page.
+    pub async fn rescan_page(
+        &mut self,
+        page: u32,
+        scanner: &dyn DocumentScanner,
+        request: &BatchRequest,
+        on_effect: &mut dyn FnMut(&Effect),
+    ) -> Result<(), IntakeError> {
+        let dossier = self
+            .flow
+            .dossier_code()
+            .map(str::to_owned)
+            .ok_or_else(|| IntakeError::Refused("no dossier is open".to_owned()))?;
+        let effects = self.step(IntakeEvent::RescanPage(page), on_effect)?;
+        if !effects
+            .iter()
+            .any(|e| matches!(e, Effect::ScanOne(p) if *p == page))
+        {
+            return Ok(());
+        }
+        let old_thumbnail = self
+            .flow
+            .pages()
+            .iter()
+            .find(|p| p.number == page)
+            .and_then(|p| p.thumbnail.clone());
+        let dir = self.spool_dir.join(sanitize(&dossier));
+        std::fs::create_dir_all(&dir).map_err(|source| IntakeError::Spool {
+            path: dir.clone(),
+            source,
+        })?;
+        let mut pipeline = PagePipeline::new(self.config.intake.pipeline(&dir));
+        let mut request = request.clone();
+        request.max_pages = Some(1);
+        let mut session = scanner.start(&request);
+        let mut outcome: Result<Option<PathBuf>, String> = Ok(None);
+        while let Some(event) = session.next_event().await {
+            match event {
+                ScanEvent::Page(scanned) => {
+                    let dpi = scanned
+                        .resolution_dpi
+                        .unwrap_or(pipeline.config().default_dpi);
+                    let PageContent::Image(image) = scanned.content else {
+                        continue;
+                    };
+                    outcome = match self.process(&mut pipeline, image, dpi, &dossier, &dir)? {
+                        IntakeEvent::PageScanned {
+                            spool: Some(spool),
+                            thumbnail,
+                            ..
+                        } => {
+                            if let (Some(new), Some(old)) = (&thumbnail, &old_thumbnail) {
+                                let _ = std::fs::rename(new, old);
+                            }
+                            Ok(Some(spool))
+                        }
+                        _ => Err(
+                            "trang quét lại trống hoặc là tờ phân cách / the rescanned page is blank or a separator sheet"
+                                .to_owned(),
+                        ),
+                    };
+                }
+                ScanEvent::Rejected { .. } => {}
+                ScanEvent::Finished(Ok(_)) => break,
+                ScanEvent::Finished(Err(e)) => {
+                    outcome = Err(e.to_string());
+                    break;
+                }
+            }
+        }
+        match outcome {
+            Ok(Some(spool)) => {
+                self.step(IntakeEvent::PageRescanned { page, spool }, on_effect)?;
+            }
+            Ok(None) => {
+                self.step(IntakeEvent::BatchEnded { error: None }, on_effect)?;
+            }
+            Err(error) => {
+                on_effect(&Effect::Warn(error.clone()));
+                self.step(IntakeEvent::BatchEnded { error: Some(error) }, on_effect)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Stores the documents: PDFs assembled from the spool, blobs, one store transaction
     /// queueing them for the gateway.
     pub fn commit(

@@ -56,6 +56,7 @@ pub fn action_event(session: &Session, action: &str, arg: &str) -> Option<Event>
         "intake-commit" => Event::Intake(IntakeAction::Commit),
         "intake-up" => Event::Intake(IntakeAction::MoveUp(arg.parse().ok()?)),
         "intake-delete" => Event::Intake(IntakeAction::Delete(arg.parse().ok()?)),
+        "intake-rescan" => Event::Intake(IntakeAction::Rescan(arg.parse().ok()?)),
         "intake-page" => Event::Intake(IntakeAction::Answer {
             page: arg.parse().ok()?,
             answer: QuestionAnswer::DocumentPage,

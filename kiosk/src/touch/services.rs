@@ -191,6 +191,32 @@ impl Services {
                 }
                 None => Ok(()),
             },
+            A::Rescan(page) => match self.intake.take() {
+                Some((flow, spooled)) => match self.scanner() {
+                    Ok(scanner) => {
+                        let dir = self.session_dir.join("intake-batch");
+                        let _ = std::fs::create_dir_all(&dir);
+                        let request = self.batch_request(&dir);
+                        let mut session =
+                            IntakeSession::resume(&self.config, &mut self.store, flow, spooled);
+                        let r = self.runtime.block_on(session.rescan_page(
+                            page,
+                            scanner.as_ref(),
+                            &request,
+                            &mut |e| note(e, &mut message),
+                        ));
+                        self.intake = Some(session.into_parts());
+                        let _ = std::fs::remove_dir_all(&dir);
+                        r
+                    }
+                    Err(m) => {
+                        self.intake = Some((flow, spooled));
+                        message = Some(format!("{} / {}", m.vi, m.en));
+                        Ok(())
+                    }
+                },
+                None => Ok(()),
+            },
             A::ScanBatch => match self.intake.take() {
                 Some((flow, spooled)) => {
                     let scanner = match self.scanner() {
@@ -287,7 +313,13 @@ impl Services {
                     (PageKind::Separator { index }, _) => {
                         format!("Trang {0}: tờ phân cách {index} / Page {0}: separator {index}", p.number)
                     }
-                    (PageKind::Content, Some(name)) => format!("Trang {} · {name}", p.number),
+                    (PageKind::Content, Some(name)) => {
+                        let name = bilingual(&name);
+                        format!(
+                            "Trang {0} · {1} / Page {0} · {2}",
+                            p.number, name.vi, name.en
+                        )
+                    }
                     (PageKind::Content, None) => format!("Trang {0} / Page {0}", p.number),
                 };
                 IntakePageView {
