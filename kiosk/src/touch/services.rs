@@ -601,22 +601,10 @@ impl Services {
                 "Quét mã QR tại ki-ốt để đánh giá / Scan the QR at the kiosk to rate us".into(),
             ],
         };
-        let result = motcua_printer::Renderer::new(&printer.fonts)
-            .and_then(|r| {
-                r.ticket_job(
-                    &content,
-                    printer.paper,
-                    &motcua_printer::EncodeOptions::default(),
-                )
-            })
-            .and_then(|job| {
-                motcua_printer::EscPosPrinter::new(
-                    printer.transport.clone(),
-                    motcua_printer::Timeouts::default(),
-                )
-                .print(&job)
-            });
-        result.map(|_| ()).map_err(|e| {
+        print_slip(printer, |r, opts| {
+            r.ticket_job(&content, printer.paper, opts)
+        })
+        .map_err(|e| {
             tracing::warn!(error = %e, "ticket not printed");
             printer_trouble(&e.to_string())
         })
@@ -773,23 +761,10 @@ impl Services {
             &printer.qr_template,
         )
         .map_err(|e| printer_trouble(&e))?;
-        motcua_printer::Renderer::new(&printer.fonts)
-            .and_then(|r| {
-                r.receipt_job(
-                    &content,
-                    printer.paper,
-                    &motcua_printer::EncodeOptions::default(),
-                )
-            })
-            .and_then(|job| {
-                motcua_printer::EscPosPrinter::new(
-                    printer.transport.clone(),
-                    motcua_printer::Timeouts::default(),
-                )
-                .print(&job)
-            })
-            .map(|_| ())
-            .map_err(|e| printer_trouble(&e.to_string()))
+        print_slip(printer, |r, opts| {
+            r.receipt_job(&content, printer.paper, opts)
+        })
+        .map_err(|e| printer_trouble(&e.to_string()))
     }
 
     /// Deletes every file of the session (scanned pages, PDFs being assembled).
@@ -820,6 +795,24 @@ fn self_page(next_id: &mut u64, page: motcua_scanner::documents::Page) -> Option
             rgb: Arc::new(thumb.into_raw()),
         },
     })
+}
+
+/// Renders a slip with the configured fonts and prints it on the configured printer.
+fn print_slip(
+    printer: &crate::devices::PrinterConfig,
+    job: impl FnOnce(
+        &motcua_printer::Renderer,
+        &motcua_printer::EncodeOptions,
+    ) -> Result<motcua_printer::Job, motcua_printer::PrinterError>,
+) -> Result<(), motcua_printer::PrinterError> {
+    let renderer = motcua_printer::Renderer::new(&printer.fonts)?;
+    let job = job(&renderer, &motcua_printer::EncodeOptions::default())?;
+    motcua_printer::EscPosPrinter::new(
+        printer.transport.clone(),
+        motcua_printer::Timeouts::default(),
+    )
+    .print(&job)
+    .map(|_| ())
 }
 
 /// A page thumbnail PNG written by the intake pipeline, for the screen.
