@@ -190,6 +190,21 @@ impl<'a> IntakeSession<'a> {
         Ok(())
     }
 
+    /// The open dossier's code and its spool folder (created if missing).
+    fn open_spool(&self) -> Result<(String, PathBuf), IntakeError> {
+        let dossier = self
+            .flow
+            .dossier_code()
+            .map(str::to_owned)
+            .ok_or_else(|| IntakeError::Refused("no dossier is open".to_owned()))?;
+        let dir = self.spool_dir.join(sanitize(&dossier));
+        std::fs::create_dir_all(&dir).map_err(|source| IntakeError::Spool {
+            path: dir.clone(),
+            source,
+        })?;
+        Ok((dossier, dir))
+    }
+
     /// Scans one batch from `scanner` through the page pipeline into the flow. A scanner error
     /// (a jam) ends the batch with a warning; the pages before it stay.
     pub async fn scan_batch(
@@ -198,17 +213,8 @@ impl<'a> IntakeSession<'a> {
         request: &BatchRequest,
         on_effect: &mut dyn FnMut(&Effect),
     ) -> Result<(), IntakeError> {
-        let dossier = self
-            .flow
-            .dossier_code()
-            .map(str::to_owned)
-            .ok_or_else(|| IntakeError::Refused("no dossier is open".to_owned()))?;
+        let (dossier, dir) = self.open_spool()?;
         self.step(IntakeEvent::StartBatch, on_effect)?;
-        let dir = self.spool_dir.join(sanitize(&dossier));
-        std::fs::create_dir_all(&dir).map_err(|source| IntakeError::Spool {
-            path: dir.clone(),
-            source,
-        })?;
         let mut pipeline = PagePipeline::new(self.config.intake.pipeline(&dir));
         let mut session = scanner.start(request);
         let mut error = None;
@@ -318,11 +324,7 @@ impl<'a> IntakeSession<'a> {
         request: &BatchRequest,
         on_effect: &mut dyn FnMut(&Effect),
     ) -> Result<(), IntakeError> {
-        let dossier = self
-            .flow
-            .dossier_code()
-            .map(str::to_owned)
-            .ok_or_else(|| IntakeError::Refused("no dossier is open".to_owned()))?;
+        let (dossier, dir) = self.open_spool()?;
         let effects = self.step(IntakeEvent::RescanPage(page), on_effect)?;
         if !effects
             .iter()
@@ -336,11 +338,6 @@ impl<'a> IntakeSession<'a> {
             .iter()
             .find(|p| p.number == page)
             .and_then(|p| p.thumbnail.clone());
-        let dir = self.spool_dir.join(sanitize(&dossier));
-        std::fs::create_dir_all(&dir).map_err(|source| IntakeError::Spool {
-            path: dir.clone(),
-            source,
-        })?;
         let mut pipeline = PagePipeline::new(self.config.intake.pipeline(&dir));
         let mut request = request.clone();
         request.max_pages = Some(1);
