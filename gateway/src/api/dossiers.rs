@@ -1,0 +1,34 @@
+//! Dossier status for devices: the kiosk's status-lookup screen.
+
+use axum::extract::{Path, State};
+use axum::response::IntoResponse;
+use axum::Json;
+use motcua_domain::wire::{ApiError, DossierStatusView};
+
+use super::auth::Device;
+use super::failure::{ApiResult, Failure};
+use super::state::AppState;
+
+/// Status of a dossier, for the kiosk's status-lookup screen. Devices get no document list:
+/// a status lookup needs none, and dossier codes are easy to guess.
+#[utoipa::path(get, path = "/v1/dossiers/{code}", tag = "dossiers", security(("device_token" = [])),
+    params(("code" = String, Path, description = "dossier code")),
+    responses(
+        (status = 200, body = DossierStatusView),
+        (status = 401, body = ApiError),
+        (status = 404, body = ApiError),
+    ))]
+pub(super) async fn dossier_status(
+    State(state): State<AppState>,
+    _device: Device,
+    Path(code): Path<String>,
+) -> ApiResult {
+    match state.0.store.dossier_status(&code).await? {
+        Some(mut view) => {
+            view.documents.clear();
+            view.digitized.clear();
+            Ok(Json(view).into_response())
+        }
+        None => Err(Failure::not_found(format!("no dossier {code}"))),
+    }
+}

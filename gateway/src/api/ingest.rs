@@ -1,0 +1,288 @@
+//! Idempotent ingest of dossiers, digitized documents, ratings and queue tickets: validate the
+//! body, bind it to the token's device, and store it exactly once under its `Idempotency-Key`.
+
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::Json;
+use motcua_domain::wire::{
+    ApiError, DigitizedDocuments, DossierSubmission, IngestAck, RatingSubmission, TicketIssued,
+    IDEMPOTENCY_KEY_HEADER,
+};
+use serde::Serialize;
+
+use super::auth::Device;
+use super::failure::{parse_json, ApiResult, Failure};
+use super::state::{is_sha256_hex, now_vn, sha256_hex, AppState};
+use crate::store::{Ingest, IngestOutcome, Record};
+use crate::GatewayError;
+
+fn idempotency_key(headers: &HeaderMap) -> Result<String, Failure> {
+    let key = headers
+        .get(IDEMPOTENCY_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or("");
+    if key.is_empty() || key.len() > 255 {
+        return Err(Failure::bad_request(
+            "missing_idempotency_key",
+            format!("send an {IDEMPOTENCY_KEY_HEADER} header (1–255 characters) so retries are recognised"),
+        ));
+    }
+    Ok(key.to_string())
+}
+
+async fn ingest(
+    state: &AppState,
+    device: String,
+    headers: &HeaderMap,
+    record: Record,
+    body_json: String,
+) -> ApiResult {
+    let key = idempotency_key(headers)?;
+    if record.device_id() != device {
+        return Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            "device_mismatch",
+            format!(
+                "the body names device {} but the token belongs to {device}",
+                record.device_id()
+            ),
+        ));
+    }
+    let kind = record.kind();
+    let ingest = Ingest {
+        key: key.clone(),
+        device_id: device.clone(),
+        body_sha256: sha256_hex(body_json.as_bytes()),
+        body_json,
+        record,
+        now: now_vn(),
+    };
+    let outcome = state.0.store.ingest(&ingest).await?;
+    let conflict =
+        |error: &'static str, message: String| Failure::new(StatusCode::CONFLICT, error, message);
+    match outcome {
+        IngestOutcome::Created => {
+            tracing::info!(device_id = %device, kind, key = %key, "ingested");
+            Ok((
+                StatusCode::CREATED,
+                Json(IngestAck {
+                    idempotency_key: key,
+                    duplicate: false,
+                }),
+            )
+                .into_response())
+        }
+        IngestOutcome::Duplicate => {
+            tracing::info!(device_id = %device, kind, key = %key, "duplicate ingest acknowledged again");
+            Ok((
+                StatusCode::OK,
+                Json(IngestAck {
+                    idempotency_key: key,
+                    duplicate: true,
+                }),
+            )
+                .into_response())
+        }
+        IngestOutcome::KeyReused => Err(conflict(
+            "idempotency_key_reused",
+            format!("the {IDEMPOTENCY_KEY_HEADER} {key} was already used for a different request"),
+        )),
+        IngestOutcome::MissingBlobs(missing) => Err(conflict(
+            "missing_blobs",
+            format!(
+                "these documents are not completely uploaded yet: {}",
+                missing.join(", ")
+            ),
+        )),
+        IngestOutcome::Conflict(natural) => Err(conflict(
+            "conflict",
+            format!("a {kind} {natural} is already stored under another {IDEMPOTENCY_KEY_HEADER}"),
+        )),
+        IngestOutcome::UnknownDossier(code) => Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            "unknown_dossier",
+            format!("no dossier {code} is stored here (yet); deliver the dossier first"),
+        )),
+        IngestOutcome::AlreadyRated(transaction) => Err(conflict(
+            "already_rated",
+            format!("transaction {transaction} has already been rated: one rating per transaction"),
+        )),
+    }
+}
+
+fn canonical<T: Serialize>(value: &T) -> Result<String, Failure> {
+    serde_json::to_string(value).map_err(|e| {
+        Failure::from(GatewayError::Task {
+            action: "re-serialise a request body",
+            reason: e.to_string(),
+        })
+    })
+}
+
+fn require_text(value: &str, field: &str) -> Result<(), Failure> {
+    if value.trim().is_empty() {
+        return Err(Failure::bad_request(
+            "invalid_body",
+            format!("{field} must not be empty"),
+        ));
+    }
+    Ok(())
+}
+
+/// Stores a dossier exactly once. All of its documents must have been uploaded completely first.
+#[utoipa::path(post, path = "/v1/dossiers", tag = "ingest", security(("device_token" = [])),
+    params(("Idempotency-Key" = String, Header, description = "unique per dossier delivery; retries reuse it")),
+    request_body = DossierSubmission,
+    responses(
+        (status = 201, body = IngestAck, description = "stored durably"),
+        (status = 200, body = IngestAck, description = "already stored under this key (duplicate = true)"),
+        (status = 400, body = ApiError, description = "invalid JSON or missing Idempotency-Key"),
+        (status = 401, body = ApiError),
+        (status = 403, body = ApiError, description = "device_id is not the token's device"),
+        (status = 409, body = ApiError, description = "idempotency_key_reused, missing_blobs or conflict (code already stored)"),
+    ))]
+pub(super) async fn ingest_dossier(
+    State(state): State<AppState>,
+    Device(device): Device,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    idempotency_key(&headers)?;
+    let dossier: DossierSubmission = parse_json(body)?;
+    require_text(&dossier.code, "code")?;
+    require_text(&dossier.procedure_code, "procedure_code")?;
+    for doc in &dossier.documents {
+        if !is_sha256_hex(&doc.sha256) {
+            return Err(Failure::bad_request(
+                "invalid_body",
+                format!(
+                    "document '{}' has an invalid sha256 (64 lowercase hex characters expected)",
+                    doc.name
+                ),
+            ));
+        }
+    }
+    let json = canonical(&dossier)?;
+    ingest(&state, device, &headers, Record::Dossier(dossier), json).await
+}
+
+/// Adds documents digitized at an intake counter to a stored dossier, exactly once. Their PDFs
+/// must have been uploaded completely first; each document code is stored once, ever.
+#[utoipa::path(post, path = "/v1/dossiers/{code}/documents", tag = "ingest", security(("device_token" = [])),
+    params(
+        ("code" = String, Path, description = "dossier code"),
+        ("Idempotency-Key" = String, Header, description = "unique per delivery of these documents; retries reuse it"),
+    ),
+    request_body = DigitizedDocuments,
+    responses(
+        (status = 201, body = IngestAck, description = "stored durably"),
+        (status = 200, body = IngestAck, description = "already stored under this key (duplicate = true)"),
+        (status = 400, body = ApiError, description = "invalid JSON, no documents, path and body name different dossiers, or missing Idempotency-Key"),
+        (status = 401, body = ApiError),
+        (status = 403, body = ApiError, description = "device_id is not the token's device"),
+        (status = 404, body = ApiError, description = "unknown_dossier: the dossier is not stored (yet)"),
+        (status = 409, body = ApiError, description = "idempotency_key_reused, missing_blobs or conflict (a document code already stored)"),
+    ))]
+pub(super) async fn ingest_documents(
+    State(state): State<AppState>,
+    Device(device): Device,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    idempotency_key(&headers)?;
+    let docs: DigitizedDocuments = parse_json(body)?;
+    if docs.dossier_code != code {
+        return Err(Failure::bad_request(
+            "invalid_body",
+            format!(
+                "the path names dossier {code} but the body names {}",
+                docs.dossier_code
+            ),
+        ));
+    }
+    if docs.documents.is_empty() {
+        return Err(Failure::bad_request(
+            "invalid_body",
+            "documents must list at least one document",
+        ));
+    }
+    for doc in &docs.documents {
+        require_text(&doc.document_code, "document_code")?;
+        if !is_sha256_hex(&doc.sha256) {
+            return Err(Failure::bad_request(
+                "invalid_body",
+                format!(
+                    "document '{}' has an invalid sha256 (64 lowercase hex characters expected)",
+                    doc.document_code
+                ),
+            ));
+        }
+    }
+    let json = canonical(&docs)?;
+    ingest(&state, device, &headers, Record::Documents(docs), json).await
+}
+
+/// Stores a satisfaction rating exactly once; a transaction can be rated only once.
+#[utoipa::path(post, path = "/v1/ratings", tag = "ingest", security(("device_token" = [])),
+    params(("Idempotency-Key" = String, Header, description = "unique per rating delivery")),
+    request_body = RatingSubmission,
+    responses(
+        (status = 201, body = IngestAck),
+        (status = 200, body = IngestAck, description = "duplicate"),
+        (status = 400, body = ApiError),
+        (status = 401, body = ApiError),
+        (status = 403, body = ApiError),
+        (status = 409, body = ApiError, description = "idempotency_key_reused or already_rated"),
+    ))]
+pub(super) async fn ingest_rating(
+    State(state): State<AppState>,
+    Device(device): Device,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    idempotency_key(&headers)?;
+    let rating: RatingSubmission = parse_json(body)?;
+    require_text(&rating.transaction, "transaction")?;
+    if !(rating.scale_levels == 3 || rating.scale_levels == 5)
+        || rating.level == 0
+        || rating.level > rating.scale_levels
+        || rating.score > 2
+    {
+        return Err(Failure::bad_request(
+            "invalid_body",
+            "a rating needs scale_levels 3 or 5, level between 1 and scale_levels, and score 0, 1 or 2",
+        ));
+    }
+    let json = canonical(&rating)?;
+    ingest(&state, device, &headers, Record::Rating(rating), json).await
+}
+
+/// Stores a queue ticket exactly once.
+#[utoipa::path(post, path = "/v1/tickets", tag = "ingest", security(("device_token" = [])),
+    params(("Idempotency-Key" = String, Header, description = "unique per ticket delivery")),
+    request_body = TicketIssued,
+    responses(
+        (status = 201, body = IngestAck),
+        (status = 200, body = IngestAck, description = "duplicate"),
+        (status = 400, body = ApiError),
+        (status = 401, body = ApiError),
+        (status = 403, body = ApiError),
+        (status = 409, body = ApiError, description = "idempotency_key_reused or conflict (ticket id already stored)"),
+    ))]
+pub(super) async fn ingest_ticket(
+    State(state): State<AppState>,
+    Device(device): Device,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    idempotency_key(&headers)?;
+    let ticket: TicketIssued = parse_json(body)?;
+    require_text(&ticket.ticket_id, "ticket_id")?;
+    let json = canonical(&ticket)?;
+    ingest(&state, device, &headers, Record::Ticket(ticket), json).await
+}

@@ -1,0 +1,88 @@
+//! Shared state of all handlers, and the small helpers (digests, the clock) that several
+//! resources use. It sits at the bottom of the `api` module graph: every other `api` file may
+//! use it, it uses none of them.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, Weak};
+
+use axum::body::Bytes;
+use sha2::{Digest, Sha256};
+
+use crate::files::Files;
+use crate::store::Store;
+use crate::{GatewayConfig, GatewayError};
+
+/// Shared state of all handlers.
+#[derive(Clone)]
+pub(crate) struct AppState(pub(super) Arc<Inner>);
+
+pub(super) struct Inner {
+    pub(super) store: Store,
+    pub(super) files: Files,
+    pub(super) enrollment_key_sha256: [u8; 32],
+    pub(super) admin_key_sha256: [u8; 32],
+    pub(super) catalog_json: Bytes,
+    pub(super) catalog_etag: String,
+    pub(super) max_upload_bytes: u64,
+    /// One lock per upload id, so two PATCH requests for one upload never interleave.
+    upload_locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+impl AppState {
+    pub(crate) fn new(
+        store: Store,
+        files: Files,
+        config: &GatewayConfig,
+    ) -> Result<Self, GatewayError> {
+        let catalog_json = serde_json::to_vec(&config.catalog)
+            .map_err(|e| GatewayError::Config(format!("the catalog cannot be serialised: {e}")))?;
+        let catalog_etag = format!("\"{}\"", sha256_hex(&catalog_json));
+        Ok(Self(Arc::new(Inner {
+            store,
+            files,
+            enrollment_key_sha256: sha256(config.enrollment_key.as_bytes()),
+            admin_key_sha256: sha256(config.admin_key.as_bytes()),
+            catalog_json: Bytes::from(catalog_json),
+            catalog_etag,
+            max_upload_bytes: config.max_upload_bytes,
+            upload_locks: Mutex::new(HashMap::new()),
+        })))
+    }
+
+    pub(super) fn upload_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self
+            .0
+            .upload_locks
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if let Some(lock) = locks.get(id).and_then(Weak::upgrade) {
+            return lock;
+        }
+        if locks.len() > 1024 {
+            locks.retain(|_, weak| weak.strong_count() > 0);
+        }
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        locks.insert(id.to_string(), Arc::downgrade(&lock));
+        lock
+    }
+}
+
+pub(super) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+pub(super) fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+pub(super) fn now_vn() -> String {
+    chrono::Utc::now()
+        .with_timezone(&motcua_domain::vietnam_offset())
+        .to_rfc3339()
+}
+
+pub(super) fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
