@@ -10,6 +10,8 @@ use motcua_domain::calendar::WorkingCalendar;
 use motcua_domain::catalog::Location;
 use motcua_domain::dossier::{validate_agency_code, SequenceRange};
 use motcua_domain::rating::RatingScale;
+use motcua_store::DeviceIdentity;
+use motcua_uplink::UplinkSettings;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -42,11 +44,11 @@ pub enum ConfigError {
 #[derive(Debug, Clone)]
 pub struct KioskConfig {
     /// Identity of this device.
-    pub device: DeviceConfig,
+    pub device: DeviceIdentity,
     /// Local storage.
     pub store: StoreConfig,
     /// Link to the provincial gateway.
-    pub uplink: UplinkConfig,
+    pub uplink: UplinkSettings,
     /// Working days used for appointment dates.
     pub calendar: WorkingCalendar,
     /// Satisfaction scale shown to citizens.
@@ -110,17 +112,6 @@ impl IntakeConfig {
     }
 }
 
-/// Identity of the device and the agency it receives dossiers for.
-#[derive(Debug, Clone)]
-pub struct DeviceConfig {
-    /// Unique device id, as enrolled at the gateway.
-    pub id: String,
-    /// Receiving agency code printed in dossier codes.
-    pub agency_code: String,
-    /// Block of daily dossier sequence numbers this device may use.
-    pub sequence: SequenceRange,
-}
-
 /// Where and how the kiosk keeps its data.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -128,27 +119,6 @@ pub struct StoreConfig {
     pub data_dir: PathBuf,
     /// New work is refused when less than this many bytes are free on the data disk.
     pub min_free_bytes: u64,
-}
-
-/// How the outbox is delivered to the gateway.
-#[derive(Debug, Clone)]
-pub struct UplinkConfig {
-    /// Base URL of the gateway, e.g. `http://gateway.local:8700`.
-    pub gateway_url: String,
-    /// Bytes per tus PATCH request (a checkpoint for resuming).
-    pub chunk_bytes: usize,
-    /// Upload bandwidth cap in bytes per second (0 = no cap), for shared commune links.
-    pub max_rate_bytes_per_sec: u64,
-    /// First retry delay; doubles per failure, with full jitter.
-    pub retry_initial: Duration,
-    /// Largest retry delay.
-    pub retry_max: Duration,
-    /// Time limit of one HTTP request.
-    pub request_timeout: Duration,
-    /// How long delivered blobs and applicant data stay on the kiosk (for reprints).
-    pub retention: Duration,
-    /// How often an idle uplink looks for new work.
-    pub poll_interval: Duration,
 }
 
 #[derive(Deserialize)]
@@ -436,7 +406,7 @@ impl KioskConfig {
         let intake = intake_config(raw.intake, &at)?;
 
         Ok(Self {
-            device: DeviceConfig {
+            device: DeviceIdentity {
                 id: device_id.clone(),
                 agency_code: raw.device.agency_code.into_inner(),
                 sequence,
@@ -445,7 +415,7 @@ impl KioskConfig {
                 data_dir: raw.store.data_dir,
                 min_free_bytes: raw.store.min_free_mb.saturating_mul(1024 * 1024),
             },
-            uplink: UplinkConfig {
+            uplink: UplinkSettings {
                 gateway_url: url,
                 chunk_bytes: usize::try_from(chunk_kib * 1024).unwrap_or(1024 * 1024),
                 max_rate_bytes_per_sec: raw.uplink.max_rate_kib_per_s.saturating_mul(1024),

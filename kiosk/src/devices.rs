@@ -186,7 +186,7 @@ fn printer_from_raw(raw: RawPrinter) -> Result<Option<PrinterConfig>, RawError> 
     }
     let qr_template = match raw.qr_template {
         Some(t) => {
-            let sample = sample_fields(crate::uplink::now());
+            let sample = sample_fields(motcua_store::vietnam_now());
             motcua_domain::qr_payload::render_receipt(t.get_ref(), &sample)
                 .map_err(|e| (t.span(), format!("printer.qr_template: {e}")))?;
             t.into_inner()
@@ -372,7 +372,7 @@ pub async fn test_printer(config: &PrinterConfig, device_id: &str) -> SelfTestRe
     let device_id = device_id.to_owned();
     let outcome = tokio::task::spawn_blocking(move || -> Result<String, String> {
         let renderer = Renderer::new(&config.fonts).map_err(|e| e.to_string())?;
-        let content = test_receipt(&device_id, crate::uplink::now(), &config.qr_template)?;
+        let content = test_receipt(&device_id, motcua_store::vietnam_now(), &config.qr_template)?;
         let job = renderer
             .receipt_job(
                 &content,

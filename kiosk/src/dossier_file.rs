@@ -77,12 +77,12 @@ pub fn guess_media_type(path: &Path) -> &'static str {
 /// Stores the attachments (fsynced) and then the dossier, in that order, so the dossier is
 /// acknowledged only once everything it refers to is durable.
 pub fn submit(
-    store: &mut crate::store::Store,
+    store: &mut motcua_store::Store,
     config: &crate::config::KioskConfig,
     file: DossierFile,
     now: chrono::DateTime<chrono::FixedOffset>,
-) -> Result<motcua_domain::wire::DossierSubmission, crate::error::StoreError> {
-    use crate::error::StoreError;
+) -> Result<motcua_domain::wire::DossierSubmission, motcua_store::error::StoreError> {
+    use motcua_store::error::StoreError;
     let catalog = store.catalog()?;
     let mut procedure = catalog
         .find(&file.procedure_code)
@@ -98,7 +98,7 @@ pub fn submit(
     let mut documents = Vec::with_capacity(file.documents.len());
     for doc in file.documents {
         let blob = store.blobs().put_file(&doc.file)?;
-        documents.push(crate::store::NewDocument {
+        documents.push(motcua_store::NewDocument {
             name: doc.name,
             file_name: doc
                 .file

@@ -1,25 +1,23 @@
-//! The motcua kiosk: the durable local store, the outbox and its uplink to the provincial gateway,
-//! configuration, and the pieces the `kioskd` daemon and the `kioskctl` CLI are made of.
+//! The motcua kiosk appliance: what composes the parts into `kioskd` and `kioskctl`.
 //!
-//! Data flows one way: an accepted dossier, rating or ticket is committed to the [`store`]
-//! (with its blobs fsynced first) together with an outbox entry; the [`uplink`] drains the outbox
-//! to the gateway and marks an entry delivered only on the gateway's durable acknowledgement.
+//! The parts live in crates of their own: the durable local store (`motcua-store`), the screen
+//! flows as state machines (`motcua-flows`), the gateway client and outbox drain
+//! (`motcua-uplink`), the printer, the scanner and the screens. This crate holds the config
+//! file that builds each part's settings ([`config`]), the device wiring ([`devices`]), the
+//! receipt and separator-sheet printing, intake's executor, and the touch app with its services.
+//!
+//! Data flows one way: device → event → flow → store (blobs fsynced, then one transaction with
+//! its outbox entry) → uplink → gateway, which acknowledges durably before anything is deleted.
 
-pub mod blobs;
 pub mod config;
 pub mod devices;
 pub mod dossier_file;
-pub mod error;
-pub mod flows;
-pub mod gateway_client;
 pub mod intake;
 pub mod logging;
 pub mod receipt;
 pub mod screen_config;
 pub mod separators;
-pub mod store;
 pub mod touch;
-pub mod uplink;
 
 use std::path::{Path, PathBuf};
 

@@ -144,7 +144,7 @@ pub enum ReceiptError {
     UnknownProcedure(String),
     /// Reading the store failed.
     #[error(transparent)]
-    Store(#[from] crate::error::StoreError),
+    Store(#[from] motcua_store::error::StoreError),
     /// Rendering or printing failed (paper out, cover open, offline, timeout…).
     #[error("{0}; hồ sơ vẫn được lưu, có thể in lại / the dossier is kept and can be reprinted")]
     Printer(#[from] PrinterError),
@@ -154,7 +154,7 @@ pub enum ReceiptError {
 /// Blocking: call it from a blocking thread under tokio.
 pub fn print_receipt(
     config: &crate::config::KioskConfig,
-    store: &crate::store::Store,
+    store: &motcua_store::Store,
     code: &str,
 ) -> Result<motcua_printer::Status, ReceiptError> {
     use motcua_printer::Printer;

@@ -4,9 +4,9 @@
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::flows::session::IdlePolicy;
-use crate::flows::staff::PinPolicy;
-use crate::flows::ticket::ServiceArea;
+use motcua_flows::session::IdlePolicy;
+use motcua_flows::staff::PinPolicy;
+use motcua_flows::ticket::ServiceArea;
 
 /// A queue area with what the wait estimate needs.
 #[derive(Debug, Clone, PartialEq, Eq)]

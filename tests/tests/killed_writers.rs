@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use motcua_kiosk::config::KioskConfig;
-use motcua_kiosk::store::Store;
+use motcua_store::Store;
 use motcua_tests::{bin, dossier_json, random_file, Kiosk, KioskSettings};
 use rand::Rng;
 

@@ -8,16 +8,16 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use motcua_flows::intake_screen::IntakeAction;
+use motcua_flows::lookup::LookupEvent;
+use motcua_flows::rating::RatingEvent;
+use motcua_flows::session::Event;
+use motcua_flows::staff::{pin_hash, StaffEvent};
+use motcua_flows::submission::SubmissionEvent as S;
+use motcua_flows::text_entry::Key;
+use motcua_flows::ticket::TicketEvent;
+use motcua_flows::Lang;
 use motcua_kiosk::config::KioskConfig;
-use motcua_kiosk::flows::intake_screen::IntakeAction;
-use motcua_kiosk::flows::lookup::LookupEvent;
-use motcua_kiosk::flows::rating::RatingEvent;
-use motcua_kiosk::flows::session::Event;
-use motcua_kiosk::flows::staff::{pin_hash, StaffEvent};
-use motcua_kiosk::flows::submission::SubmissionEvent as S;
-use motcua_kiosk::flows::text_entry::Key;
-use motcua_kiosk::flows::ticket::TicketEvent;
-use motcua_kiosk::flows::Lang;
 use motcua_kiosk::touch::TouchApp;
 use motcua_printer::emulator::{Emulator, EmulatorConfig};
 use motcua_ui::headless::Headless;
@@ -251,7 +251,7 @@ fn walk(shots: &mut Shots, printer: &Emulator) {
 
 /// The code of the dossier submitted during the walk (the first of the day on this kiosk).
 fn first_dossier(_app: &TouchApp) -> String {
-    let day = motcua_kiosk::uplink::now().format("%y%m%d").to_string();
+    let day = motcua_store::vietnam_now().format("%y%m%d").to_string();
     format!("000.17.22.H56-{day}-0001")
 }
 

@@ -9,9 +9,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use motcua_kiosk::config::KioskConfig;
 use motcua_kiosk::dossier_file::{self, DossierFile};
-use motcua_kiosk::gateway_client::GatewayClient;
-use motcua_kiosk::store::Store;
-use motcua_kiosk::uplink::now;
+use motcua_store::vietnam_now as now;
+use motcua_store::Store;
+use motcua_uplink::client::GatewayClient;
 
 /// Manage a motcua kiosk: outbox, dossiers, catalog, enrolment.
 #[derive(Parser)]
@@ -365,8 +365,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parse_answer(text: &str) -> anyhow::Result<(u32, motcua_kiosk::intake::QuestionAnswer)> {
-    use motcua_kiosk::intake::QuestionAnswer;
+fn parse_answer(text: &str) -> anyhow::Result<(u32, motcua_flows::intake::QuestionAnswer)> {
+    use motcua_flows::intake::QuestionAnswer;
     let bad = || {
         anyhow::anyhow!(
             "--answer {text:?}: viết TRANG=SỐ, TRANG=page hoặc TRANG=drop / write PAGE=INDEX, PAGE=page or PAGE=drop"
@@ -393,9 +393,9 @@ fn intake(
     page_timeout: std::time::Duration,
     answers: &[String],
 ) -> anyhow::Result<()> {
+    use motcua_flows::intake::Effect;
     use motcua_kiosk::devices::ScannerConfig;
     use motcua_kiosk::intake::session::IntakeSession;
-    use motcua_kiosk::intake::Effect;
     use motcua_scanner::documents::{
         BatchRequest, ColorMode, DocumentScanner, HotFolder, HotFolderConfig, SaneConfig,
         SaneScanner,

@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use motcua_kiosk::config::KioskConfig;
-use motcua_kiosk::gateway_client::GatewayClient;
-use motcua_kiosk::store::Store;
-use motcua_kiosk::uplink::Uplink;
+use motcua_store::Store;
+use motcua_uplink::client::GatewayClient;
+use motcua_uplink::Uplink;
 use tokio::sync::watch;
 
 /// The motcua kiosk daemon.
@@ -214,9 +214,9 @@ mod demo {
     use anyhow::Context;
     use motcua_kiosk::config::KioskConfig;
     use motcua_kiosk::dossier_file::{AttachmentFile, DossierFile};
-    use motcua_kiosk::gateway_client::GatewayClient;
-    use motcua_kiosk::store::Store;
-    use motcua_kiosk::uplink::now;
+    use motcua_store::vietnam_now as now;
+    use motcua_store::Store;
+    use motcua_uplink::client::GatewayClient;
     use tokio::sync::watch;
 
     const ENROLLMENT_KEY: &str = "demo-enrollment-key";
@@ -312,7 +312,7 @@ result_place = "Quầy số 3, Trung tâm Phục vụ hành chính công tỉnh 
 footer = ["Tra cứu hồ sơ: quét mã QR tại ki-ốt", "Scan the QR at the kiosk to check status"]
 "#,
             kiosk = kiosk_dir.display(),
-            pin = motcua_kiosk::flows::staff::pin_hash("1234"),
+            pin = motcua_flows::staff::pin_hash("1234"),
         );
         std::fs::write(&config_path, &config_text)?;
         let config = KioskConfig::parse(&config_text, &config_path.display().to_string())?;

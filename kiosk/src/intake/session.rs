@@ -15,10 +15,11 @@ use image::DynamicImage;
 use motcua_scanner::documents::{BatchRequest, DocumentScanner, PageContent, ScanEvent};
 use motcua_scanner::pipeline::{PagePipeline, PipelineError, ProcessedPage};
 
-use super::{assemble_pdf, Effect, IntakeEvent, IntakeFlow, PageKind, QuestionAnswer};
+use super::assemble_pdf;
 use crate::config::KioskConfig;
-use crate::error::StoreError;
-use crate::store::{NewDigitized, Store};
+use motcua_flows::intake::{Effect, IntakeEvent, IntakeFlow, PageKind, QuestionAnswer};
+use motcua_store::error::StoreError;
+use motcua_store::{NewDigitized, Store};
 
 /// Why an intake could not finish. Pages already scanned stay in the spool folder or the hot
 /// folder's `taken/` folder; nothing is half-stored.
@@ -70,7 +71,7 @@ pub struct IntakeSession<'a> {
 impl<'a> IntakeSession<'a> {
     /// An intake on `store` with the kiosk's intake settings, dated today (Vietnam time).
     pub fn new(config: &'a KioskConfig, store: &'a mut Store) -> Self {
-        let today = crate::uplink::now().date_naive();
+        let today = motcua_store::vietnam_now().date_naive();
         let spool_dir = config.store.data_dir.join("intake");
         Self {
             flow: IntakeFlow::new(config.intake.document_code.clone(), today),
@@ -431,7 +432,7 @@ impl<'a> IntakeSession<'a> {
             &self.config.device,
             &dossier,
             &stored_docs,
-            crate::uplink::now(),
+            motcua_store::vietnam_now(),
         );
         let outcome = match outcome {
             Ok(o) => o,

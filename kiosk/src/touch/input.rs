@@ -1,15 +1,15 @@
 //! Turns what the screens send (`action(name, argument)`, `key(name)`) into session events.
 
-use crate::flows::intake_screen::IntakeAction;
-use crate::flows::lookup::LookupEvent;
-use crate::flows::rating::RatingEvent;
-use crate::flows::session::{Event, Screen, Session};
-use crate::flows::staff::StaffEvent;
-use crate::flows::submission::{Step, SubmissionEvent as S};
-use crate::flows::text_entry::Key;
-use crate::flows::ticket::TicketEvent;
-use crate::flows::Lang;
-use crate::intake::QuestionAnswer;
+use motcua_flows::intake::QuestionAnswer;
+use motcua_flows::intake_screen::IntakeAction;
+use motcua_flows::lookup::LookupEvent;
+use motcua_flows::rating::RatingEvent;
+use motcua_flows::session::{Event, Screen, Session};
+use motcua_flows::staff::StaffEvent;
+use motcua_flows::submission::{Step, SubmissionEvent as S};
+use motcua_flows::text_entry::Key;
+use motcua_flows::ticket::TicketEvent;
+use motcua_flows::Lang;
 
 /// The event for a screen action, given where the session is; `None` for anything unknown.
 pub fn action_event(session: &Session, action: &str, arg: &str) -> Option<Event> {

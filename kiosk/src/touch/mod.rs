@@ -19,7 +19,7 @@ use motcua_ui::KioskWindow;
 use slint::ComponentHandle;
 
 use crate::config::KioskConfig;
-use crate::flows::session::{Effect, Event, Session, SessionSettings};
+use motcua_flows::session::{Effect, Event, Session, SessionSettings};
 use services::Services;
 use view::Titles;
 

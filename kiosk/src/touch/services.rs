@@ -18,18 +18,18 @@ use motcua_scanner::pipeline::PagePipeline;
 
 use crate::config::KioskConfig;
 use crate::devices::ScannerConfig;
-use crate::error::StoreError;
-use crate::flows::lookup::{LookupEffect, LookupEvent, StatusReport};
-use crate::flows::rating::{RatingEffect, RatingEvent};
-use crate::flows::session::{Effect, Event};
-use crate::flows::staff::{PanelStatus, StaffEffect, StaffEvent};
-use crate::flows::submission::{
+use motcua_flows::lookup::{LookupEffect, LookupEvent, StatusReport};
+use motcua_flows::rating::{RatingEffect, RatingEvent};
+use motcua_flows::session::{Effect, Event};
+use motcua_flows::staff::{PanelStatus, StaffEffect, StaffEvent};
+use motcua_flows::submission::{
     ScannedPage, SubmissionEffect, SubmissionEvent, SubmitRequest, Thumbnail,
 };
-use crate::flows::ticket::{expected_wait, IssuedTicket, ServiceArea, TicketEffect, TicketEvent};
-use crate::flows::Message;
-use crate::gateway_client::GatewayClient;
-use crate::store::{NewDocument, Store};
+use motcua_flows::ticket::{expected_wait, IssuedTicket, ServiceArea, TicketEffect, TicketEvent};
+use motcua_flows::Message;
+use motcua_store::error::StoreError;
+use motcua_store::{NewDocument, Store};
+use motcua_uplink::client::GatewayClient;
 
 /// Most pages one scan of a citizen's document may bring (a feeder left running is stopped).
 pub const MAX_PAGES_PER_SCAN: u32 = 40;
@@ -56,7 +56,7 @@ pub struct Services {
     stop_scan: Arc<AtomicBool>,
     now: Box<dyn Fn() -> DateTime<FixedOffset> + Send>,
     /// The staff intake in progress: its flow and spool counter (see `IntakeSession::resume`).
-    intake: Option<(crate::intake::IntakeFlow, u32)>,
+    intake: Option<(motcua_flows::intake::IntakeFlow, u32)>,
 }
 
 impl Services {
@@ -84,7 +84,7 @@ impl Services {
             gateway,
             next_page_id: 0,
             stop_scan,
-            now: Box::new(crate::uplink::now),
+            now: Box::new(motcua_store::vietnam_now),
             intake: None,
         })
     }
@@ -148,12 +148,12 @@ impl Services {
     /// Carries out an officer's intake action and reports the intake as it now stands.
     fn intake(
         &mut self,
-        action: crate::flows::intake_screen::IntakeAction,
+        action: motcua_flows::intake_screen::IntakeAction,
         emit: &mut dyn FnMut(Event),
-    ) -> crate::flows::intake_screen::IntakeReportView {
-        use crate::flows::intake_screen::IntakeAction as A;
+    ) -> motcua_flows::intake_screen::IntakeReportView {
         use crate::intake::session::IntakeSession;
-        use crate::intake::{Effect as IE, IntakeEvent};
+        use motcua_flows::intake::{Effect as IE, IntakeEvent};
+        use motcua_flows::intake_screen::IntakeAction as A;
 
         let mut message: Option<String> = None;
         let mut stored = Vec::new();
@@ -290,9 +290,9 @@ impl Services {
     }
 
     /// What the staff screen shows of the intake in progress.
-    fn intake_report(&self) -> crate::flows::intake_screen::IntakeReportView {
-        use crate::flows::intake_screen::{IntakePageView, IntakeReportView};
-        use crate::intake::PageKind;
+    fn intake_report(&self) -> motcua_flows::intake_screen::IntakeReportView {
+        use motcua_flows::intake::PageKind;
+        use motcua_flows::intake_screen::{IntakePageView, IntakeReportView};
         let Some((flow, _)) = &self.intake else {
             return IntakeReportView::default();
         };
@@ -616,7 +616,7 @@ impl Services {
             Some(client) => self.runtime.block_on(async {
                 tokio::time::timeout(LOOKUP_TIMEOUT, client.dossier_status(code)).await
             }),
-            None => Ok(Err(crate::gateway_client::GatewayError::Garbage {
+            None => Ok(Err(motcua_uplink::client::GatewayError::Garbage {
                 url: String::new(),
                 detail: "no gateway configured".into(),
             })),

@@ -11,13 +11,13 @@ use slint::{
     ComponentHandle, Image, ModelRc, Rgb8Pixel, SharedPixelBuffer, SharedString, VecModel,
 };
 
-use crate::flows::lookup::LookupStep;
-use crate::flows::rating::RatingStep;
-use crate::flows::session::{Screen, Session};
-use crate::flows::staff::{Role, StaffStep};
-use crate::flows::submission::{FieldKey, Step, SubmissionFlow, Thumbnail};
-use crate::flows::ticket::TicketStep;
-use crate::flows::{Lang, Message};
+use motcua_flows::lookup::LookupStep;
+use motcua_flows::rating::RatingStep;
+use motcua_flows::session::{Screen, Session};
+use motcua_flows::staff::{Role, StaffStep};
+use motcua_flows::submission::{FieldKey, Step, SubmissionFlow, Thumbnail};
+use motcua_flows::ticket::TicketStep;
+use motcua_flows::{Lang, Message};
 
 /// The header titles of the home screen (from the config).
 #[derive(Debug, Clone)]

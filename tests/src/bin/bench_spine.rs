@@ -19,11 +19,13 @@ use motcua_domain::calendar::WorkingCalendar;
 use motcua_domain::catalog::seed;
 use motcua_domain::dossier::SequenceRange;
 use motcua_domain::wire::Applicant;
-use motcua_kiosk::config::{DeviceConfig, UplinkConfig};
-use motcua_kiosk::gateway_client::GatewayClient;
-use motcua_kiosk::store::{NewDocument, Store};
-use motcua_kiosk::uplink::{now, Uplink};
+use motcua_store::vietnam_now as now;
+use motcua_store::DeviceIdentity;
+use motcua_store::{NewDocument, Store};
 use motcua_tests::{random_file, Gateway, Kiosk, KioskSettings, ENROLLMENT_KEY};
+use motcua_uplink::client::GatewayClient;
+use motcua_uplink::Uplink;
+use motcua_uplink::UplinkSettings;
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
@@ -39,8 +41,8 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn device() -> DeviceConfig {
-    DeviceConfig {
+fn device() -> DeviceIdentity {
+    DeviceIdentity {
         id: "KIOSK-BENCH".into(),
         agency_code: "000.17.22.H56".into(),
         sequence: SequenceRange::default(),
@@ -132,7 +134,7 @@ async fn ours(
         vec![doc],
         now(),
     )?;
-    let config = UplinkConfig {
+    let config = UplinkSettings {
         gateway_url: gateway_url.to_owned(),
         chunk_bytes: chunk_kib * 1024,
         max_rate_bytes_per_sec: 0,

@@ -16,10 +16,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use motcua_flows::session::Event;
+use motcua_flows::submission::{ScannedPage, SubmissionEvent as S, Thumbnail};
+use motcua_flows::text_entry::Key;
 use motcua_kiosk::config::KioskConfig;
-use motcua_kiosk::flows::session::Event;
-use motcua_kiosk::flows::submission::{ScannedPage, SubmissionEvent as S, Thumbnail};
-use motcua_kiosk::flows::text_entry::Key;
 use motcua_kiosk::touch::TouchApp;
 use motcua_ui::headless::Headless;
 use slint::ComponentHandle;

@@ -9,9 +9,9 @@ use motcua_domain::catalog::{seed, Procedure};
 use motcua_domain::dossier::SequenceRange;
 use motcua_domain::rating::RatingScale;
 use motcua_domain::wire::Applicant;
-use motcua_kiosk::config::DeviceConfig;
-use motcua_kiosk::error::StoreError;
-use motcua_kiosk::store::{NewDocument, OutboxKind, Store};
+use motcua_store::DeviceIdentity;
+use motcua_store::StoreError;
+use motcua_store::{NewDocument, OutboxKind, Store};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -21,8 +21,8 @@ fn at(y: i32, m: u32, d: u32, h: u32) -> DateTime<FixedOffset> {
         .unwrap()
 }
 
-fn device(first: u16, last: u16) -> DeviceConfig {
-    DeviceConfig {
+fn device(first: u16, last: u16) -> DeviceIdentity {
+    DeviceIdentity {
         id: "KIOSK-T-01".into(),
         agency_code: "000.17.22.H56".into(),
         sequence: SequenceRange { first, last },
@@ -57,7 +57,7 @@ fn doc(store: &Store, content: &[u8]) -> Result<NewDocument, StoreError> {
 
 fn submit(
     store: &mut Store,
-    dev: &DeviceConfig,
+    dev: &DeviceIdentity,
     when: DateTime<FixedOffset>,
     content: &[u8],
 ) -> Result<String, StoreError> {
@@ -74,6 +74,7 @@ fn submit(
         .map(|s| s.code)
 }
 
+/// Invariants 1 and 4: a code, once returned, is durable and the next one follows it after a reopen.
 #[test]
 fn codes_follow_the_circular_and_survive_restarts() {
     let dir = tempfile::tempdir().unwrap();
@@ -91,6 +92,7 @@ fn codes_follow_the_circular_and_survive_restarts() {
     assert_eq!(next_day, "000.17.22.H56-261124-0001");
 }
 
+/// Invariant 4: a clock set back never reissues a code.
 #[test]
 fn a_clock_jumping_backwards_never_reuses_a_code() {
     let dir = tempfile::tempdir().unwrap();
@@ -103,6 +105,7 @@ fn a_clock_jumping_backwards_never_reuses_a_code() {
     assert_eq!(second, "000.17.22.H56-261124-0002");
 }
 
+/// Invariant 1 (what is stored is what the citizen is told): the appointment date skips weekends.
 #[test]
 fn appointment_date_skips_weekends() {
     let dir = tempfile::tempdir().unwrap();
@@ -125,6 +128,7 @@ fn appointment_date_skips_weekends() {
     );
 }
 
+/// Invariant 4: codes stay inside the device's block; exhaustion is refused, never wrapped.
 #[test]
 fn a_device_block_is_respected_and_exhaustion_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -140,6 +144,7 @@ fn a_device_block_is_respected_and_exhaustion_is_a_clear_error() {
     assert_eq!(store.outbox_status().unwrap().pending, 2);
 }
 
+/// Invariants 2 and 3: one outbox entry per accepted record, pending until marked delivered.
 #[test]
 fn every_accepted_thing_has_one_outbox_entry_until_delivered() {
     let dir = tempfile::tempdir().unwrap();
@@ -191,6 +196,7 @@ fn every_accepted_thing_has_one_outbox_entry_until_delivered() {
     assert_eq!((status.pending, status.delivered), (4, 1));
 }
 
+/// Invariant 3: blobs and personal data are deleted only after delivery plus retention.
 #[test]
 fn blobs_and_personal_data_go_only_after_delivery_and_retention() {
     let dir = tempfile::tempdir().unwrap();
@@ -240,6 +246,7 @@ fn blobs_and_personal_data_go_only_after_delivery_and_retention() {
     }
 }
 
+/// Invariant 1: below the disk floor new work is refused before anything is written; accepted work stays.
 #[test]
 fn below_the_disk_floor_new_work_is_refused_and_old_work_kept() {
     let dir = tempfile::tempdir().unwrap();
@@ -258,6 +265,7 @@ fn below_the_disk_floor_new_work_is_refused_and_old_work_kept() {
     assert_eq!(full.outbox_status().unwrap().pending, 1);
 }
 
+/// Schema: a database from newer software is refused, never migrated backwards.
 #[test]
 fn a_newer_schema_is_refused_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -269,6 +277,7 @@ fn a_newer_schema_is_refused_with_a_clear_error() {
     assert!(err.to_string().contains("newer than this program"), "{err}");
 }
 
+/// Invariant 3: a pending entry is always delivered eventually, even if a wrong clock scheduled it.
 #[test]
 fn an_entry_scheduled_by_a_clock_that_was_ahead_is_not_stranded() {
     let dir = tempfile::tempdir().unwrap();
@@ -290,6 +299,7 @@ fn an_entry_scheduled_by_a_clock_that_was_ahead_is_not_stranded() {
     );
 }
 
+/// Invariant 3: a blob no record uses goes after the retention period, not before.
 #[test]
 fn orphan_blobs_of_refused_dossiers_are_collected_after_retention() {
     let dir = tempfile::tempdir().unwrap();

@@ -1,11 +1,13 @@
 //! The citizen and staff flows of the touch screen, as state machines: events in, effects out.
 //!
-//! Nothing here touches a screen, a device, the store or the network. The screen turns touches
+//! Nothing here touches a screen, a device, the store, the clock or the network (the crate
+//! depends on the domain alone: no tokio, SQLite, Slint or HTTP). The screen turns touches
 //! into [`session::Event`]s; [`session::Session::handle`] updates the state and returns
 //! [`session::Effect`]s (scan, submit, print, look up, rate); the kiosk's services carry them out
 //! and report back with more events. So every flow is tested without hardware, and the screen
 //! only shows what the state holds: when the state forgets a citizen, so does the screen.
 
+pub mod intake;
 pub mod intake_screen;
 pub mod lookup;
 pub mod rating;

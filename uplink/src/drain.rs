@@ -16,10 +16,10 @@ use rand::Rng;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::watch;
 
-use crate::config::UplinkConfig;
-use crate::error::StoreError;
-use crate::gateway_client::{GatewayClient, GatewayError};
-use crate::store::{OutboxEntry, OutboxKind, Store};
+use motcua_store::{vietnam_now as now, OutboxEntry, OutboxKind, Store, StoreError};
+
+use crate::client::{GatewayClient, GatewayError};
+use crate::UplinkSettings;
 
 /// Why one delivery attempt failed.
 #[derive(Debug, thiserror::Error)]
@@ -72,12 +72,12 @@ pub fn backoff(attempts: u32, initial: Duration, max: Duration) -> Duration {
 pub struct Uplink {
     store: Store,
     client: GatewayClient,
-    config: UplinkConfig,
+    config: UplinkSettings,
 }
 
 impl Uplink {
     /// A worker delivering `store`'s outbox through `client`.
-    pub fn new(store: Store, client: GatewayClient, config: UplinkConfig) -> Self {
+    pub fn new(store: Store, client: GatewayClient, config: UplinkSettings) -> Self {
         Self {
             store,
             client,
@@ -361,7 +361,7 @@ impl Uplink {
 
 /// Bytes per PATCH: the configured chunk, but with a rate cap no more than ~2 s of sending,
 /// so the cap smooths the traffic instead of sending bursts at full line speed.
-fn chunk_size(config: &UplinkConfig) -> u64 {
+fn chunk_size(config: &UplinkSettings) -> u64 {
     let configured = config.chunk_bytes as u64;
     match config.max_rate_bytes_per_sec {
         0 => configured,
@@ -376,11 +376,6 @@ fn parse_payload<T: serde::de::DeserializeOwned>(entry: &OutboxEntry) -> Result<
             detail: e.to_string(),
         })
     })
-}
-
-/// Now, in Vietnam time.
-pub fn now() -> chrono::DateTime<chrono::FixedOffset> {
-    chrono::Utc::now().with_timezone(&motcua_domain::vietnam_offset())
 }
 
 #[cfg(test)]

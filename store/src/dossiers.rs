@@ -1,0 +1,289 @@
+//! Dossiers accepted at this kiosk: allocating their codes, storing them with their documents
+//! in one transaction (invariants 1, 2 and 4), listing them, and the status last learnt.
+
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use motcua_domain::calendar::WorkingCalendar;
+use motcua_domain::catalog::Procedure;
+use motcua_domain::dossier::{code_date, DossierCode};
+use motcua_domain::wire::{Applicant, DocumentRef, DossierStatus, DossierSubmission};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+use serde::Serialize;
+
+use crate::blobs::BlobInfo;
+use crate::outbox::{insert_outbox, OutboxKind};
+use crate::{db_err, DeviceIdentity, Store, StoreError, StoreResult};
+
+/// A dossier as listed on the kiosk (no personal data).
+#[derive(Debug, Clone, Serialize)]
+pub struct DossierSummary {
+    /// Dossier code.
+    pub code: String,
+    /// Procedure code.
+    pub procedure_code: String,
+    /// When it was received.
+    pub received_at: String,
+    /// Appointment date.
+    pub appointment_date: String,
+    /// Number of documents.
+    pub documents: u32,
+    /// Whether the gateway acknowledged it.
+    pub delivered: bool,
+}
+
+/// A document the citizen attached, already stored as a blob.
+#[derive(Debug, Clone)]
+pub struct NewDocument {
+    /// Document name (usually the catalog's required-document name).
+    pub name: String,
+    /// Original file name.
+    pub file_name: String,
+    /// MIME type.
+    pub media_type: String,
+    /// The stored blob.
+    pub blob: BlobInfo,
+}
+
+/// A dossier's status as last learnt, for offline lookups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedStatus {
+    /// The appointment date (always known: set at submission).
+    pub appointment_date: NaiveDate,
+    /// The status learnt from the gateway, if it was ever asked.
+    pub status: Option<DossierStatus>,
+    /// When it was learnt.
+    pub checked_at: Option<DateTime<FixedOffset>>,
+}
+
+impl Store {
+    /// Accepts a dossier durably: allocates its code, computes its appointment date, stores it
+    /// with its documents and queues it for upload, all in one transaction. The documents' blobs
+    /// must already be stored. Returns what was stored: only now may the citizen be told.
+    pub fn submit_dossier(
+        &mut self,
+        device: &DeviceIdentity,
+        procedure: &Procedure,
+        calendar: &WorkingCalendar,
+        applicant: Applicant,
+        documents: Vec<NewDocument>,
+        now: DateTime<FixedOffset>,
+    ) -> StoreResult<DossierSubmission> {
+        if applicant.full_name.trim().is_empty() {
+            return Err(StoreError::Rejected(
+                "the applicant's full name is required".into(),
+            ));
+        }
+        self.blobs.check_free_space(0)?;
+        let db = db_err(&self.db_path);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(&db)?;
+        // Checked under the write lock: garbage collection, which takes the same lock, cannot
+        // delete a blob between this check and the commit.
+        for doc in &documents {
+            if !self.blobs.contains(&doc.blob.sha256) {
+                return Err(StoreError::Rejected(format!(
+                    "document {:?} has no stored content",
+                    doc.name
+                )));
+            }
+        }
+
+        let key = format!("latest_code_date:{}", device.agency_code);
+        let latest: Option<String> = tx
+            .query_row("SELECT value FROM meta WHERE key = ?1", [&key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(&db)?;
+        let latest = latest.and_then(|s| NaiveDate::parse_from_str(&s, "%Y-%m-%d").ok());
+        let date = code_date(now.date_naive(), latest);
+        let day = date.format("%Y-%m-%d").to_string();
+        let last: Option<u16> = tx
+            .query_row(
+                "SELECT last_sequence FROM code_sequences WHERE agency = ?1 AND day = ?2",
+                params![device.agency_code, day],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(&db)?;
+        let sequence =
+            device
+                .sequence
+                .next_after(last)
+                .ok_or_else(|| StoreError::SequenceExhausted {
+                    agency: device.agency_code.clone(),
+                    date,
+                    first: device.sequence.first,
+                    last: device.sequence.last,
+                })?;
+        let code = DossierCode::new(&device.agency_code, date, u32::from(sequence))
+            .map_err(|e| StoreError::Rejected(e.to_string()))?
+            .to_string();
+        tx.execute(
+            "INSERT INTO code_sequences(agency, day, last_sequence) VALUES(?1, ?2, ?3)
+             ON CONFLICT(agency, day) DO UPDATE SET last_sequence = excluded.last_sequence",
+            params![device.agency_code, day, sequence],
+        )
+        .map_err(&db)?;
+        tx.execute(
+            "INSERT INTO meta(key, value) VALUES(?1, ?2)
+             ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            params![key, day],
+        )
+        .map_err(&db)?;
+
+        let appointment_date = calendar.appointment_date(date, procedure.processing_days);
+        let submission = DossierSubmission {
+            code: code.clone(),
+            procedure_code: procedure.code.clone(),
+            agency_code: device.agency_code.clone(),
+            device_id: device.id.clone(),
+            applicant,
+            received_at: now,
+            appointment_date,
+            documents: documents
+                .iter()
+                .map(|d| DocumentRef {
+                    name: d.name.clone(),
+                    file_name: d.file_name.clone(),
+                    media_type: d.media_type.clone(),
+                    size: d.blob.size,
+                    sha256: d.blob.sha256.clone(),
+                })
+                .collect(),
+        };
+        let json = serde_json::to_string(&submission).map_err(|e| StoreError::Corrupt {
+            what: code.clone(),
+            detail: e.to_string(),
+        })?;
+        tx.execute(
+            "INSERT INTO dossiers(code, procedure_code, submission, received_at, appointment_date)
+             VALUES(?1, ?2, ?3, ?4, ?5)",
+            params![
+                code,
+                procedure.code,
+                json,
+                now.to_rfc3339(),
+                appointment_date.to_string()
+            ],
+        )
+        .map_err(&db)?;
+        for (position, doc) in documents.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO dossier_documents(dossier_code, position, sha256, size) VALUES(?1, ?2, ?3, ?4)",
+                params![code, position as i64, doc.blob.sha256, doc.blob.size as i64],
+            )
+            .map_err(&db)?;
+            tx.execute(
+                "INSERT OR IGNORE INTO uploads(sha256, size) VALUES(?1, ?2)",
+                params![doc.blob.sha256, doc.blob.size as i64],
+            )
+            .map_err(&db)?;
+        }
+        insert_outbox(
+            &tx,
+            OutboxKind::Dossier,
+            &format!("{}:dossier:{code}", device.id),
+            &code,
+            now,
+        )
+        .map_err(&db)?;
+        tx.commit().map_err(&db)?;
+        Ok(submission)
+    }
+
+    /// The stored submission of a dossier.
+    pub fn dossier(&self, code: &str) -> StoreResult<Option<DossierSubmission>> {
+        let json: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT submission FROM dossiers WHERE code = ?1",
+                [code],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.db())?;
+        json.map(|j| {
+            serde_json::from_str(&j).map_err(|e| StoreError::Corrupt {
+                what: format!("dossier {code}"),
+                detail: e.to_string(),
+            })
+        })
+        .transpose()
+    }
+
+    /// Dossiers on this kiosk, newest first, without personal data.
+    pub fn list_dossiers(&self, limit: u32) -> StoreResult<Vec<DossierSummary>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT d.code, d.procedure_code, d.received_at, d.appointment_date,
+                        (SELECT COUNT(*) FROM dossier_documents x WHERE x.dossier_code = d.code),
+                        (SELECT o.delivered_at IS NOT NULL FROM outbox o
+                          WHERE o.kind = 'dossier' AND o.payload = d.code)
+                 FROM dossiers d ORDER BY d.received_at DESC, d.code DESC LIMIT ?1",
+            )
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map([limit], |r| {
+                Ok(DossierSummary {
+                    code: r.get(0)?,
+                    procedure_code: r.get(1)?,
+                    received_at: r.get(2)?,
+                    appointment_date: r.get(3)?,
+                    documents: r.get(4)?,
+                    delivered: r.get::<_, Option<bool>>(5)?.unwrap_or(false),
+                })
+            })
+            .map_err(self.db())?;
+        rows.collect::<Result<_, _>>().map_err(self.db())
+    }
+
+    /// What this kiosk knows of a dossier it received, for a lookup while offline.
+    pub fn cached_status(&self, code: &str) -> StoreResult<Option<CachedStatus>> {
+        self.conn
+            .query_row(
+                "SELECT appointment_date, status, status_checked_at FROM dossiers WHERE code = ?1",
+                [code],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<u8>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(self.db())?
+            .map(|(appointment, status, checked)| {
+                let appointment_date = NaiveDate::parse_from_str(&appointment, "%Y-%m-%d")
+                    .map_err(|e| StoreError::Corrupt {
+                        what: code.to_owned(),
+                        detail: e.to_string(),
+                    })?;
+                Ok(CachedStatus {
+                    appointment_date,
+                    status: status.and_then(DossierStatus::from_code),
+                    checked_at: checked.and_then(|c| DateTime::parse_from_rfc3339(&c).ok()),
+                })
+            })
+            .transpose()
+    }
+
+    /// Records a status learnt from the gateway, for offline lookups.
+    pub fn save_status(
+        &self,
+        code: &str,
+        status: DossierStatus,
+        now: DateTime<FixedOffset>,
+    ) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "UPDATE dossiers SET status = ?2, status_checked_at = ?3 WHERE code = ?1",
+                params![code, status.code(), now.to_rfc3339()],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+}

@@ -1,0 +1,285 @@
+//! The outbox and upload bookkeeping: what is waiting for the gateway, when it is due, what
+//! was delivered, and how far each blob's resumable upload got (invariants 2 and 3).
+
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset};
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use crate::{now_ms, Store, StoreError, StoreResult};
+
+/// What an outbox entry carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutboxKind {
+    /// A dossier and its documents; the payload is the dossier code.
+    Dossier,
+    /// A rating; the payload is a `RatingSubmission`.
+    Rating,
+    /// A queue ticket; the payload is a `TicketIssued`.
+    Ticket,
+    /// Documents digitized at intake for a dossier; the payload is a `DigitizedDocuments`.
+    Documents,
+}
+
+impl OutboxKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Dossier => "dossier",
+            Self::Rating => "rating",
+            Self::Ticket => "ticket",
+            Self::Documents => "documents",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "dossier" => Some(Self::Dossier),
+            "rating" => Some(Self::Rating),
+            "ticket" => Some(Self::Ticket),
+            "documents" => Some(Self::Documents),
+            _ => None,
+        }
+    }
+}
+
+/// One pending outbox entry.
+#[derive(Debug, Clone)]
+pub struct OutboxEntry {
+    /// Row id.
+    pub id: i64,
+    /// What it carries.
+    pub kind: OutboxKind,
+    /// Key the gateway deduplicates on.
+    pub idempotency_key: String,
+    /// Dossier code or JSON body.
+    pub payload: String,
+    /// Failed attempts so far.
+    pub attempts: u32,
+}
+
+/// Resumable upload state of one blob.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UploadState {
+    /// The blob.
+    pub sha256: String,
+    /// Its size.
+    pub size: u64,
+    /// The gateway's tus upload URL, once created.
+    pub upload_url: Option<String>,
+    /// Bytes the gateway confirmed so far.
+    pub uploaded_bytes: u64,
+    /// Whether the gateway holds the complete, verified blob.
+    pub completed: bool,
+}
+
+/// Counts for `kioskctl status` and the technician screen.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct OutboxStatus {
+    /// Entries waiting for delivery.
+    pub pending: u64,
+    /// Entries delivered.
+    pub delivered: u64,
+    /// Pending entries that failed at least once.
+    pub failing: u64,
+    /// The most recent delivery error, if any entry is failing.
+    pub last_error: Option<String>,
+    /// Upload progress of blobs not yet complete.
+    pub uploads: Vec<UploadState>,
+}
+
+impl Store {
+    /// The oldest entry due for delivery at `now_ms` (Unix milliseconds), if any. An entry
+    /// scheduled further ahead than `max_delay` can only have been scheduled by a clock that
+    /// was wrong (ahead) then: it is due now, so a corrected clock never strands it.
+    pub fn next_due(&self, now_ms: i64, max_delay: Duration) -> StoreResult<Option<OutboxEntry>> {
+        let horizon =
+            now_ms.saturating_add(i64::try_from(max_delay.as_millis()).unwrap_or(i64::MAX));
+        let row: Option<(i64, String, String, String, u32)> = self
+            .conn
+            .query_row(
+                "SELECT id, kind, idempotency_key, payload, attempts FROM outbox
+                 WHERE delivered_at IS NULL AND (next_attempt_ms <= ?1 OR next_attempt_ms > ?2)
+                 ORDER BY next_attempt_ms, id LIMIT 1",
+                [now_ms, horizon],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .optional()
+            .map_err(self.db())?;
+        row.map(|(id, kind, idempotency_key, payload, attempts)| {
+            let kind = OutboxKind::parse(&kind).ok_or_else(|| StoreError::Corrupt {
+                what: format!("outbox entry {id}"),
+                detail: format!("unknown kind {kind:?}"),
+            })?;
+            Ok(OutboxEntry {
+                id,
+                kind,
+                idempotency_key,
+                payload,
+                attempts,
+            })
+        })
+        .transpose()
+    }
+
+    /// When the next pending entry becomes due (Unix ms), if any is pending.
+    pub fn next_due_at(&self) -> StoreResult<Option<i64>> {
+        self.conn
+            .query_row(
+                "SELECT MIN(next_attempt_ms) FROM outbox WHERE delivered_at IS NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.db())
+    }
+
+    /// Marks an entry delivered after the gateway's durable acknowledgement.
+    pub fn mark_delivered(&self, id: i64, now: DateTime<FixedOffset>) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET delivered_at = ?2, last_error = NULL WHERE id = ?1",
+                params![id, now.to_rfc3339()],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// Records a failed attempt and when to try again.
+    pub fn record_failure(&self, id: i64, error: &str, retry_in: Duration) -> StoreResult<()> {
+        let next = now_ms().saturating_add(i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX));
+        self.conn
+            .execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3 WHERE id = ?1",
+                params![id, error, next],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// Makes every pending entry due now (`kioskctl retry`).
+    pub fn retry_now(&self) -> StoreResult<u64> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE outbox SET next_attempt_ms = 0 WHERE delivered_at IS NULL",
+                [],
+            )
+            .map_err(self.db())?;
+        Ok(n as u64)
+    }
+
+    /// Upload state of a blob.
+    pub fn upload_state(&self, sha256: &str) -> StoreResult<Option<UploadState>> {
+        self.conn
+            .query_row(
+                "SELECT sha256, size, upload_url, uploaded_bytes, completed_at IS NOT NULL FROM uploads WHERE sha256 = ?1",
+                [sha256],
+                row_to_upload,
+            )
+            .optional()
+            .map_err(self.db())
+    }
+
+    /// Remembers the gateway's upload URL for a blob (so a restart resumes it).
+    pub fn set_upload_url(&self, sha256: &str, url: Option<&str>) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "UPDATE uploads SET upload_url = ?2, uploaded_bytes = 0, completed_at = NULL WHERE sha256 = ?1",
+                params![sha256, url],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// Records upload progress confirmed by the gateway.
+    pub fn set_uploaded_bytes(&self, sha256: &str, bytes: u64) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "UPDATE uploads SET uploaded_bytes = ?2 WHERE sha256 = ?1",
+                params![sha256, bytes as i64],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// Records that the gateway holds the complete, verified blob.
+    pub fn mark_upload_complete(
+        &self,
+        sha256: &str,
+        now: DateTime<FixedOffset>,
+    ) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "UPDATE uploads SET uploaded_bytes = size, completed_at = ?2 WHERE sha256 = ?1",
+                params![sha256, now.to_rfc3339()],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
+    /// Outbox counts and upload progress.
+    pub fn outbox_status(&self) -> StoreResult<OutboxStatus> {
+        let (pending, delivered, failing): (u64, u64, u64) = self
+            .conn
+            .query_row(
+                "SELECT COALESCE(SUM(delivered_at IS NULL), 0), COALESCE(SUM(delivered_at IS NOT NULL), 0),
+                        COALESCE(SUM(delivered_at IS NULL AND attempts > 0), 0) FROM outbox",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(self.db())?;
+        let last_error = self
+            .conn
+            .query_row(
+                "SELECT last_error FROM outbox WHERE delivered_at IS NULL AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.db())?;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT sha256, size, upload_url, uploaded_bytes, completed_at IS NOT NULL FROM uploads
+                 WHERE completed_at IS NULL ORDER BY sha256",
+            )
+            .map_err(self.db())?;
+        let uploads = stmt
+            .query_map([], row_to_upload)
+            .map_err(self.db())?
+            .collect::<Result<_, _>>()
+            .map_err(self.db())?;
+        Ok(OutboxStatus {
+            pending,
+            delivered,
+            failing,
+            last_error,
+            uploads,
+        })
+    }
+}
+
+pub(crate) fn row_to_upload(r: &rusqlite::Row<'_>) -> rusqlite::Result<UploadState> {
+    Ok(UploadState {
+        sha256: r.get(0)?,
+        size: r.get::<_, i64>(1)? as u64,
+        upload_url: r.get(2)?,
+        uploaded_bytes: r.get::<_, i64>(3)? as u64,
+        completed: r.get(4)?,
+    })
+}
+
+pub(crate) fn insert_outbox(
+    tx: &rusqlite::Transaction<'_>,
+    kind: OutboxKind,
+    key: &str,
+    payload: &str,
+    now: DateTime<FixedOffset>,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO outbox(kind, idempotency_key, payload, created_at) VALUES(?1, ?2, ?3, ?4)",
+        params![kind.as_str(), key, payload, now.to_rfc3339()],
+    )?;
+    Ok(())
+}

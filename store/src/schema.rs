@@ -1,0 +1,106 @@
+//! The database schema: migrations applied in order, never edited once released (a kiosk in
+//! the field may be at any version; `PRAGMA user_version` records how many ran).
+
+/// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE dossiers(
+    code TEXT PRIMARY KEY,
+    procedure_code TEXT NOT NULL,
+    submission TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    appointment_date TEXT NOT NULL,
+    status INTEGER NOT NULL DEFAULT 1,
+    status_checked_at TEXT,
+    personal_data_purged INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE dossier_documents(
+    dossier_code TEXT NOT NULL REFERENCES dossiers(code),
+    position INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    PRIMARY KEY(dossier_code, position)
+);
+CREATE INDEX dossier_documents_by_blob ON dossier_documents(sha256);
+CREATE TABLE code_sequences(
+    agency TEXT NOT NULL,
+    day TEXT NOT NULL,
+    last_sequence INTEGER NOT NULL,
+    PRIMARY KEY(agency, day)
+);
+CREATE TABLE ticket_sequences(
+    area TEXT NOT NULL,
+    day TEXT NOT NULL,
+    last_number INTEGER NOT NULL,
+    PRIMARY KEY(area, day)
+);
+CREATE TABLE ratings(
+    transaction_id TEXT PRIMARY KEY,
+    level INTEGER NOT NULL,
+    score INTEGER NOT NULL,
+    rated_at TEXT NOT NULL
+);
+CREATE TABLE outbox(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK(kind IN ('dossier', 'rating', 'ticket')),
+    idempotency_key TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    delivered_at TEXT
+);
+CREATE INDEX outbox_pending ON outbox(next_attempt_ms) WHERE delivered_at IS NULL;
+CREATE TABLE uploads(
+    sha256 TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    upload_url TEXT,
+    uploaded_bytes INTEGER NOT NULL DEFAULT 0,
+    completed_at TEXT
+);
+CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE catalog_cache(
+    id INTEGER PRIMARY KEY CHECK(id = 1),
+    etag TEXT NOT NULL,
+    body TEXT NOT NULL,
+    fetched_at TEXT NOT NULL
+);
+"#,
+    r#"
+CREATE INDEX outbox_by_payload ON outbox(kind, payload);
+"#,
+    // Intake digitization: documents added to a dossier at the counter, and the outbox kind
+    // that delivers them (SQLite cannot change a CHECK constraint: the table is rebuilt).
+    r#"
+CREATE TABLE outbox_new(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK(kind IN ('dossier', 'rating', 'ticket', 'documents')),
+    idempotency_key TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    delivered_at TEXT
+);
+INSERT INTO outbox_new SELECT * FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+CREATE INDEX outbox_pending ON outbox(next_attempt_ms) WHERE delivered_at IS NULL;
+CREATE INDEX outbox_by_payload ON outbox(kind, payload);
+CREATE TABLE intake_documents(
+    document_code TEXT PRIMARY KEY,
+    dossier_code TEXT NOT NULL,
+    document_index INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    pages INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    outbox_key TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX intake_documents_by_dossier ON intake_documents(dossier_code);
+CREATE INDEX intake_documents_by_blob ON intake_documents(sha256);
+"#,
+];
