@@ -11,8 +11,15 @@
 //! - an ingest stores its idempotency key, its record and (for a dossier) its documents in one
 //!   transaction: a kiosk's retry finds either everything or nothing;
 //! - the offset recorded for an upload never exceeds the bytes fsynced in its `.part` file.
+//!
+//! What the backends share is written once: the SQL text and the meaning of its columns in
+//! [`queries`], what an ingest checks and writes in [`ingest`], and the helpers below (status
+//! names, the status view, which migrations are pending). The backend files hold only what
+//! really differs: connections, transactions, and the few statements noted in [`queries`].
 
+mod ingest;
 mod postgres;
+mod queries;
 mod sqlite;
 
 use motcua_domain::wire::{DigitizedDocument, DigitizedDocuments, DocumentRef, DossierSubmission};
@@ -239,38 +246,42 @@ pub(crate) fn parse_status(name: &str) -> DossierStatus {
         .unwrap_or(DossierStatus::Submitted)
 }
 
-/// Builds the view of a dossier from stored columns.
-pub(crate) fn status_view(
+/// Builds the view of a dossier from its stored columns.
+fn status_view(
     code: String,
-    procedure_code: String,
-    status: &str,
-    appointment_date: &str,
-    updated_at: &str,
+    row: queries::DossierRow,
     documents: Vec<DocumentRef>,
     digitized: Vec<DigitizedDocument>,
 ) -> DossierStatusView {
-    let status = parse_status(status);
+    let status = parse_status(&row.status);
     DossierStatusView {
         code,
-        procedure_code,
+        procedure_code: row.procedure_code,
         status,
         status_code: status.code(),
-        appointment_date: appointment_date.parse().unwrap_or_default(),
-        updated_at: chrono::DateTime::parse_from_rfc3339(updated_at)
+        appointment_date: row.appointment_date.parse().unwrap_or_default(),
+        updated_at: chrono::DateTime::parse_from_rfc3339(&row.updated_at)
             .unwrap_or_else(|_| chrono::Utc::now().with_timezone(&motcua_domain::vietnam_offset())),
         documents,
         digitized,
     }
 }
 
-/// The natural key under which a record must be unique, and the error to give on a clash.
-pub(crate) fn natural_key(record: &Record) -> String {
-    match record {
-        Record::Dossier(d) => d.code.clone(),
-        Record::Rating(r) => r.transaction.clone(),
-        Record::Ticket(t) => t.ticket_id.clone(),
-        Record::Documents(d) => d.dossier_code.clone(),
+/// The migrations a database at schema version `current` still needs, or an error if a newer
+/// gateway migrated it past what this one knows (`location` names the database in the error).
+fn pending_migrations(
+    current: i64,
+    location: impl FnOnce() -> String,
+) -> Result<impl Iterator<Item = &'static (i64, &'static str)>, GatewayError> {
+    let latest = MIGRATIONS.last().map_or(0, |m| m.0);
+    if current > latest {
+        return Err(GatewayError::SchemaTooNew {
+            location: location(),
+            found: current,
+            supported: latest,
+        });
     }
+    Ok(MIGRATIONS.iter().filter(move |(v, _)| *v > current))
 }
 
 /// Versioned schema migrations shared by both backends (their SQL dialects agree on these).

@@ -3,15 +3,20 @@
 //! same retry at once still store it exactly once (the second insert waits for the first commit,
 //! then sees the row). Migrations take an advisory lock so concurrent starts apply them once.
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
-use motcua_domain::wire::{DigitizedDocument, DocumentRef, DossierStatus, DossierStatusView};
+use bytes::BytesMut;
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use motcua_domain::wire::{DossierStatus, DossierStatusView};
+use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::NoTls;
 
+use super::ingest::{self, Value};
 use super::{
-    natural_key, status_name, status_view, Ingest, IngestOutcome, Record, Stats, Upload, MIGRATIONS,
+    pending_migrations, queries, status_name, status_view, Ingest, IngestOutcome, Stats, Upload,
 };
 use crate::error::redact_url;
 use crate::GatewayError;
+
+type BoxError = Box<dyn std::error::Error + Sync + Send>;
 
 /// Arbitrary constant naming the migration advisory lock.
 const MIGRATION_LOCK: i64 = 0x6d6f_7463_7561;
@@ -76,28 +81,20 @@ impl PgStore {
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .await
             .map_err(self.err("take the migration lock"))?;
-        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_at TEXT NOT NULL)")
+        tx.batch_execute(queries::SCHEMA_VERSION_CREATE)
             .await
             .map_err(self.err("create the schema_version table"))?;
         let current: i64 = tx
-            .query_one("SELECT COALESCE(MAX(version), 0) FROM schema_version", &[])
+            .query_one(queries::SCHEMA_VERSION_CURRENT, &[])
             .await
             .map_err(self.err("read the schema version"))?
             .get(0);
-        let latest = MIGRATIONS.last().map_or(0, |m| m.0);
-        if current > latest {
-            return Err(GatewayError::SchemaTooNew {
-                location: self.url.clone(),
-                found: current,
-                supported: latest,
-            });
-        }
-        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        for (version, sql) in pending_migrations(current, || self.url.clone())? {
             tx.batch_execute(sql)
                 .await
                 .map_err(self.err("apply a schema migration"))?;
             tx.execute(
-                "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)",
+                queries::SCHEMA_VERSION_RECORD,
                 &[version, &chrono::Utc::now().to_rfc3339()],
             )
             .await
@@ -117,12 +114,9 @@ impl PgStore {
         replace: bool,
     ) -> Result<bool, GatewayError> {
         let sql = if replace {
-            "INSERT INTO devices (device_id, token_sha256, enrolled_at) VALUES ($1, $2, $3)
-             ON CONFLICT (device_id) DO UPDATE SET token_sha256 = excluded.token_sha256,
-             enrolled_at = excluded.enrolled_at"
+            queries::ENROLL_REPLACING
         } else {
-            "INSERT INTO devices (device_id, token_sha256, enrolled_at) VALUES ($1, $2, $3)
-             ON CONFLICT (device_id) DO NOTHING"
+            queries::ENROLL_KEEPING
         };
         self.client()
             .await?
@@ -139,10 +133,7 @@ impl PgStore {
         let row = self
             .client()
             .await?
-            .query_opt(
-                "SELECT device_id FROM devices WHERE token_sha256 = $1",
-                &[&token_sha256],
-            )
+            .query_opt(queries::DEVICE_FOR_TOKEN, &[&token_sha256])
             .await
             .map_err(self.err("look up a device token"))?;
         Ok(row.map(|r| r.get(0)))
@@ -151,20 +142,22 @@ impl PgStore {
     pub async fn create_upload(&self, upload: &Upload, now: &str) -> Result<Upload, GatewayError> {
         let mut u = upload.clone();
         let client = self.client().await?;
-        let exists = client
-            .query_opt("SELECT 1 FROM blobs WHERE sha256 = $1", &[&u.sha256])
-            .await
-            .map_err(self.err("look up a blob"))?
-            .is_some();
-        if exists {
+        if self.blob_exists_on(&client, &u.sha256).await? {
             u.offset = u.length;
             u.complete = true;
         }
         client
             .execute(
-                "INSERT INTO uploads (id, device_id, sha256, length, upload_offset, complete, created_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                &[&u.id, &u.device_id, &u.sha256, &(u.length as i64), &(u.offset as i64), &u.complete, &now],
+                queries::UPLOAD_INSERT,
+                &[
+                    &u.id,
+                    &u.device_id,
+                    &u.sha256,
+                    &(u.length as i64),
+                    &(u.offset as i64),
+                    &u.complete,
+                    &now,
+                ],
             )
             .await
             .map_err(self.err("create an upload"))?;
@@ -172,32 +165,20 @@ impl PgStore {
     }
 
     pub async fn upload(&self, id: &str) -> Result<Option<Upload>, GatewayError> {
+        let read = self.err("read an upload");
         let row = self
             .client()
             .await?
-            .query_opt(
-                "SELECT id, device_id, sha256, length, upload_offset, complete FROM uploads WHERE id = $1",
-                &[&id],
-            )
+            .query_opt(queries::UPLOAD_SELECT, &[&id])
             .await
-            .map_err(self.err("read an upload"))?;
-        Ok(row.map(|r| Upload {
-            id: r.get(0),
-            device_id: r.get(1),
-            sha256: r.get(2),
-            length: r.get::<_, i64>(3) as u64,
-            offset: r.get::<_, i64>(4) as u64,
-            complete: r.get(5),
-        }))
+            .map_err(&read)?;
+        row.as_ref().map(queries::upload).transpose().map_err(read)
     }
 
     pub async fn set_upload_offset(&self, id: &str, offset: u64) -> Result<(), GatewayError> {
         self.client()
             .await?
-            .execute(
-                "UPDATE uploads SET upload_offset = $1 WHERE id = $2",
-                &[&(offset as i64), &id],
-            )
+            .execute(queries::UPLOAD_SET_OFFSET, &[&(offset as i64), &id])
             .await
             .map(|_| ())
             .map_err(self.err("record an upload offset"))
@@ -215,34 +196,36 @@ impl PgStore {
             .transaction()
             .await
             .map_err(self.err("start a transaction"))?;
-        tx.execute(
-            "INSERT INTO blobs (sha256, size, stored_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
-            &[&sha256, &(size as i64), &now],
-        )
-        .await
-        .map_err(self.err("record a blob"))?;
-        tx.execute(
-            "UPDATE uploads SET upload_offset = length, complete = TRUE WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .map_err(self.err("mark an upload complete"))?;
+        tx.execute(queries::BLOB_INSERT, &[&sha256, &(size as i64), &now])
+            .await
+            .map_err(self.err("record a blob"))?;
+        tx.execute(queries::UPLOAD_MARK_COMPLETE, &[&id])
+            .await
+            .map_err(self.err("mark an upload complete"))?;
         tx.commit()
             .await
             .map_err(self.err("commit a completed upload"))
     }
 
     pub async fn blob_exists(&self, sha256: &str) -> Result<bool, GatewayError> {
-        Ok(self
-            .client()
-            .await?
-            .query_opt("SELECT 1 FROM blobs WHERE sha256 = $1", &[&sha256])
+        let client = self.client().await?;
+        self.blob_exists_on(&client, sha256).await
+    }
+
+    async fn blob_exists_on(
+        &self,
+        client: &impl GenericClient,
+        sha256: &str,
+    ) -> Result<bool, GatewayError> {
+        Ok(client
+            .query_opt(queries::BLOB_EXISTS, &[&sha256])
             .await
             .map_err(self.err("look up a blob"))?
             .is_some())
     }
 
     pub async fn ingest(&self, ing: &Ingest) -> Result<IngestOutcome, GatewayError> {
+        let plan = ingest::plan(ing);
         let mut client = self.client().await?;
         let tx = client
             .transaction()
@@ -250,176 +233,56 @@ impl PgStore {
             .map_err(self.err("start a transaction"))?;
         // Claim the key first: a concurrent claim of the same key waits here for our commit.
         let claimed = tx
-            .execute(
-                "INSERT INTO idempotency_keys (key, kind, device_id, body_sha256, created_at)
-                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING",
-                &[
-                    &ing.key,
-                    &ing.record.kind(),
-                    &ing.device_id,
-                    &ing.body_sha256,
-                    &ing.now,
-                ],
-            )
+            .execute_raw(plan.claim.sql, &plan.claim.params)
             .await
-            .map_err(self.err("claim an idempotency key"))?;
+            .map_err(self.err(plan.claim.action))?;
         if claimed == 0 {
             drop(tx);
+            let read = self.err("read an idempotency key");
             let row = client
-                .query_one(
-                    "SELECT kind, device_id, body_sha256 FROM idempotency_keys WHERE key = $1",
-                    &[&ing.key],
+                .query_one(queries::IDEMPOTENCY_KEY_SELECT, &[&ing.key])
+                .await
+                .map_err(&read)?;
+            return Ok(ingest::replay(
+                ing,
+                &queries::stored_key(&row).map_err(read)?,
+            ));
+        }
+        if let Some(code) = plan.needs_dossier {
+            let known = tx
+                .query_opt(queries::DOSSIER_EXISTS, &[&code])
+                .await
+                .map_err(self.err("look up a dossier"))?
+                .is_some();
+            if !known {
+                return Ok(IngestOutcome::UnknownDossier(code));
+            }
+        }
+        if !plan.needs_blobs.is_empty() {
+            // One round trip for all blobs (SQLite, having no arrays, asks one by one).
+            let present: Vec<String> = tx
+                .query(
+                    "SELECT sha256 FROM blobs WHERE sha256 = ANY($1)",
+                    &[&plan.needs_blobs],
                 )
                 .await
-                .map_err(self.err("read an idempotency key"))?;
-            let same = row.get::<_, String>(0) == ing.record.kind()
-                && row.get::<_, String>(1) == ing.device_id
-                && row.get::<_, String>(2) == ing.body_sha256;
-            return Ok(if same {
-                IngestOutcome::Duplicate
-            } else {
-                IngestOutcome::KeyReused
-            });
+                .map_err(self.err("look up blobs"))?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            let mut missing = plan.needs_blobs;
+            missing.retain(|sha| !present.contains(sha));
+            if !missing.is_empty() {
+                return Ok(IngestOutcome::MissingBlobs(missing));
+            }
         }
-        let nk = natural_key(&ing.record);
-        match &ing.record {
-            Record::Dossier(d) => {
-                let wanted: Vec<String> =
-                    d.documents.iter().map(|doc| doc.sha256.clone()).collect();
-                let present: Vec<String> = tx
-                    .query(
-                        "SELECT sha256 FROM blobs WHERE sha256 = ANY($1)",
-                        &[&wanted],
-                    )
-                    .await
-                    .map_err(self.err("look up blobs"))?
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect();
-                let mut missing: Vec<String> = Vec::new();
-                for sha in wanted {
-                    if !present.contains(&sha) && !missing.contains(&sha) {
-                        missing.push(sha);
-                    }
-                }
-                if !missing.is_empty() {
-                    return Ok(IngestOutcome::MissingBlobs(missing));
-                }
-                let n = tx
-                    .execute(
-                        "INSERT INTO dossiers (code, procedure_code, agency_code, device_id, idempotency_key, body,
-                         status, appointment_date, received_at, updated_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (code) DO NOTHING",
-                        &[
-                            &d.code,
-                            &d.procedure_code,
-                            &d.agency_code,
-                            &ing.device_id,
-                            &ing.key,
-                            &ing.body_json,
-                            &status_name(DossierStatus::Submitted),
-                            &d.appointment_date.to_string(),
-                            &d.received_at.to_rfc3339(),
-                            &ing.now,
-                        ],
-                    )
-                    .await
-                    .map_err(self.err("store a dossier"))?;
-                if n == 0 {
-                    return Ok(IngestOutcome::Conflict(nk));
-                }
-                for (i, doc) in d.documents.iter().enumerate() {
-                    tx.execute(
-                        "INSERT INTO documents (dossier_code, position, name, file_name, media_type, size, sha256)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                        &[&d.code, &(i as i64), &doc.name, &doc.file_name, &doc.media_type, &(doc.size as i64), &doc.sha256],
-                    )
-                    .await
-                    .map_err(self.err("store a document"))?;
-                }
-            }
-            Record::Documents(d) => {
-                let known = tx
-                    .query_opt("SELECT 1 FROM dossiers WHERE code = $1", &[&d.dossier_code])
-                    .await
-                    .map_err(self.err("look up a dossier"))?
-                    .is_some();
-                if !known {
-                    return Ok(IngestOutcome::UnknownDossier(d.dossier_code.clone()));
-                }
-                let wanted: Vec<String> =
-                    d.documents.iter().map(|doc| doc.sha256.clone()).collect();
-                let present: Vec<String> = tx
-                    .query(
-                        "SELECT sha256 FROM blobs WHERE sha256 = ANY($1)",
-                        &[&wanted],
-                    )
-                    .await
-                    .map_err(self.err("look up blobs"))?
-                    .iter()
-                    .map(|r| r.get(0))
-                    .collect();
-                let mut missing: Vec<String> = Vec::new();
-                for sha in wanted {
-                    if !present.contains(&sha) && !missing.contains(&sha) {
-                        missing.push(sha);
-                    }
-                }
-                if !missing.is_empty() {
-                    return Ok(IngestOutcome::MissingBlobs(missing));
-                }
-                for doc in &d.documents {
-                    let n = tx
-                        .execute(
-                            "INSERT INTO digitized_documents (document_code, dossier_code, document_index, name,
-                             media_type, pages, size, sha256, device_id, idempotency_key, stored_at)
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (document_code) DO NOTHING",
-                            &[
-                                &doc.document_code,
-                                &d.dossier_code,
-                                &i64::from(doc.document_index),
-                                &doc.name,
-                                &doc.media_type,
-                                &i64::from(doc.pages),
-                                &(doc.size as i64),
-                                &doc.sha256,
-                                &ing.device_id,
-                                &ing.key,
-                                &ing.now,
-                            ],
-                        )
-                        .await
-                        .map_err(self.err("store a digitized document"))?;
-                    if n == 0 {
-                        return Ok(IngestOutcome::Conflict(doc.document_code.clone()));
-                    }
-                }
-            }
-            Record::Rating(_) => {
-                let n = tx
-                    .execute(
-                        "INSERT INTO ratings (transaction_id, device_id, idempotency_key, body, stored_at)
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (transaction_id) DO NOTHING",
-                        &[&nk, &ing.device_id, &ing.key, &ing.body_json, &ing.now],
-                    )
-                    .await
-                    .map_err(self.err("store a rating"))?;
-                if n == 0 {
-                    return Ok(IngestOutcome::AlreadyRated(nk));
-                }
-            }
-            Record::Ticket(_) => {
-                let n = tx
-                    .execute(
-                        "INSERT INTO tickets (ticket_id, device_id, idempotency_key, body, stored_at)
-                         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (ticket_id) DO NOTHING",
-                        &[&nk, &ing.device_id, &ing.key, &ing.body_json, &ing.now],
-                    )
-                    .await
-                    .map_err(self.err("store a ticket"))?;
-                if n == 0 {
-                    return Ok(IngestOutcome::Conflict(nk));
-                }
+        for insert in plan.inserts {
+            let n = tx
+                .execute_raw(insert.sql, &insert.params)
+                .await
+                .map_err(self.err(insert.action))?;
+            if let (0, Some(outcome)) = (n, insert.if_taken) {
+                return Ok(outcome);
             }
         }
         tx.commit().await.map_err(self.err("commit an ingest"))?;
@@ -436,60 +299,37 @@ impl PgStore {
 
     async fn read_status(
         &self,
-        client: &impl deadpool_postgres::GenericClient,
+        client: &impl GenericClient,
         code: &str,
     ) -> Result<Option<DossierStatusView>, GatewayError> {
+        let read = self.err("read a dossier status");
         let Some(row) = client
-            .query_opt(
-                "SELECT procedure_code, status, appointment_date, updated_at FROM dossiers WHERE code = $1",
-                &[&code],
-            )
+            .query_opt(queries::DOSSIER_SELECT, &[&code])
             .await
-            .map_err(self.err("read a dossier status"))?
+            .map_err(&read)?
         else {
             return Ok(None);
         };
+        let row = queries::dossier_row(&row).map_err(&read)?;
         let documents = client
-            .query(
-                "SELECT name, file_name, media_type, size, sha256 FROM documents WHERE dossier_code = $1 ORDER BY position",
-                &[&code],
-            )
+            .query(queries::DOCUMENTS_SELECT, &[&code])
             .await
-            .map_err(self.err("read a dossier's documents"))?
+            .map_err(&read)?
             .iter()
-            .map(|r| DocumentRef {
-                name: r.get(0),
-                file_name: r.get(1),
-                media_type: r.get(2),
-                size: r.get::<_, i64>(3) as u64,
-                sha256: r.get(4),
-            })
-            .collect();
+            .map(queries::document)
+            .collect::<Result<_, _>>()
+            .map_err(&read)?;
         let digitized = client
-            .query(
-                "SELECT document_code, document_index, name, media_type, pages, size, sha256
-                 FROM digitized_documents WHERE dossier_code = $1 ORDER BY stored_at, document_code",
-                &[&code],
-            )
+            .query(queries::DIGITIZED_SELECT, &[&code])
             .await
-            .map_err(self.err("read a dossier's digitized documents"))?
+            .map_err(&read)?
             .iter()
-            .map(|r| DigitizedDocument {
-                document_code: r.get(0),
-                document_index: r.get::<_, i64>(1) as u32,
-                name: r.get(2),
-                media_type: r.get(3),
-                pages: r.get::<_, i64>(4) as u32,
-                size: r.get::<_, i64>(5) as u64,
-                sha256: r.get(6),
-            })
-            .collect();
+            .map(queries::digitized)
+            .collect::<Result<_, _>>()
+            .map_err(&read)?;
         Ok(Some(status_view(
             code.to_string(),
-            row.get(0),
-            row.get::<_, &str>(1),
-            row.get::<_, &str>(2),
-            row.get::<_, &str>(3),
+            row,
             documents,
             digitized,
         )))
@@ -508,7 +348,7 @@ impl PgStore {
             .map_err(self.err("start a transaction"))?;
         let n = tx
             .execute(
-                "UPDATE dossiers SET status = $1, updated_at = $2 WHERE code = $3",
+                queries::DOSSIER_SET_STATUS,
                 &[&status_name(status), &now, &code],
             )
             .await
@@ -524,26 +364,47 @@ impl PgStore {
     }
 
     pub async fn stats(&self) -> Result<Stats, GatewayError> {
+        let count = self.err("count stored records");
         let row = self
             .client()
             .await?
-            .query_one(
-                "SELECT (SELECT COUNT(*) FROM dossiers), (SELECT COUNT(*) FROM documents), (SELECT COUNT(*) FROM blobs),
-                        (SELECT COUNT(*) FROM ratings), (SELECT COUNT(*) FROM tickets), (SELECT COUNT(*) FROM devices),
-                        (SELECT COUNT(*) FROM uploads WHERE NOT complete), (SELECT COUNT(*) FROM digitized_documents)",
-                &[],
-            )
+            .query_one(queries::STATS, &[])
             .await
-            .map_err(self.err("count stored records"))?;
-        Ok(Stats {
-            dossiers: row.get(0),
-            documents: row.get(1),
-            blobs: row.get(2),
-            ratings: row.get(3),
-            tickets: row.get(4),
-            devices: row.get(5),
-            uploads_in_progress: row.get(6),
-            digitized_documents: row.get(7),
-        })
+            .map_err(&count)?;
+        queries::stats(&row).map_err(count)
+    }
+}
+
+impl queries::Columns for tokio_postgres::Row {
+    type Error = tokio_postgres::Error;
+    fn text(&self, i: usize) -> Result<String, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+    fn int(&self, i: usize) -> Result<i64, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+    fn flag(&self, i: usize) -> Result<bool, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+}
+
+/// A planned parameter is a `TEXT` or a `BIGINT`; the checks are those of `String` and `i64`.
+impl ToSql for Value {
+    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        match self {
+            Value::Text(s) => s.to_sql(ty, out),
+            Value::Int(i) => i.to_sql(ty, out),
+        }
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        <String as ToSql>::accepts(ty) || <i64 as ToSql>::accepts(ty)
+    }
+
+    fn to_sql_checked(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, BoxError> {
+        match self {
+            Value::Text(s) => s.to_sql_checked(ty, out),
+            Value::Int(i) => i.to_sql_checked(ty, out),
+        }
     }
 }

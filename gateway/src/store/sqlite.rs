@@ -5,11 +5,13 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use motcua_domain::wire::{DigitizedDocument, DocumentRef, DossierStatus, DossierStatusView};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use motcua_domain::wire::{DossierStatus, DossierStatusView};
+use rusqlite::types::ToSqlOutput;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 
+use super::ingest::{self, Value};
 use super::{
-    natural_key, status_name, status_view, Ingest, IngestOutcome, Record, Stats, Upload, MIGRATIONS,
+    pending_migrations, queries, status_name, status_view, Ingest, IngestOutcome, Stats, Upload,
 };
 use crate::GatewayError;
 
@@ -84,15 +86,12 @@ impl SqliteStore {
             token_sha256.to_string(),
             now.to_string(),
         );
+        let sql = if replace {
+            queries::ENROLL_REPLACING
+        } else {
+            queries::ENROLL_KEEPING
+        };
         self.call("record the device enrolment", move |c| {
-            let sql = if replace {
-                "INSERT INTO devices (device_id, token_sha256, enrolled_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (device_id) DO UPDATE SET token_sha256 = excluded.token_sha256,
-                 enrolled_at = excluded.enrolled_at"
-            } else {
-                "INSERT INTO devices (device_id, token_sha256, enrolled_at) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (device_id) DO NOTHING"
-            };
             c.execute(sql, params![d, t, n]).map(|n| n == 1)
         })
         .await
@@ -104,12 +103,8 @@ impl SqliteStore {
     ) -> Result<Option<String>, GatewayError> {
         let t = token_sha256.to_string();
         self.call("look up a device token", move |c| {
-            c.query_row(
-                "SELECT device_id FROM devices WHERE token_sha256 = ?1",
-                [t],
-                |r| r.get(0),
-            )
-            .optional()
+            c.query_row(queries::DEVICE_FOR_TOKEN, [t], |r| r.get(0))
+                .optional()
         })
         .await
     }
@@ -119,18 +114,21 @@ impl SqliteStore {
         let now = now.to_string();
         self.call("create an upload", move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let exists: bool = tx
-                .query_row("SELECT 1 FROM blobs WHERE sha256 = ?1", [&u.sha256], |_| Ok(()))
-                .optional()?
-                .is_some();
-            if exists {
+            if blob_exists(&tx, &u.sha256)? {
                 u.offset = u.length;
                 u.complete = true;
             }
             tx.execute(
-                "INSERT INTO uploads (id, device_id, sha256, length, upload_offset, complete, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![u.id, u.device_id, u.sha256, u.length as i64, u.offset as i64, u.complete, now],
+                queries::UPLOAD_INSERT,
+                params![
+                    u.id,
+                    u.device_id,
+                    u.sha256,
+                    u.length as i64,
+                    u.offset as i64,
+                    u.complete,
+                    now
+                ],
             )?;
             tx.commit()?;
             Ok(u)
@@ -141,21 +139,8 @@ impl SqliteStore {
     pub async fn upload(&self, id: &str) -> Result<Option<Upload>, GatewayError> {
         let id = id.to_string();
         self.call("read an upload", move |c| {
-            c.query_row(
-                "SELECT id, device_id, sha256, length, upload_offset, complete FROM uploads WHERE id = ?1",
-                [id],
-                |r| {
-                    Ok(Upload {
-                        id: r.get(0)?,
-                        device_id: r.get(1)?,
-                        sha256: r.get(2)?,
-                        length: r.get::<_, i64>(3)? as u64,
-                        offset: r.get::<_, i64>(4)? as u64,
-                        complete: r.get(5)?,
-                    })
-                },
-            )
-            .optional()
+            c.query_row(queries::UPLOAD_SELECT, [id], |r| queries::upload(r))
+                .optional()
         })
         .await
     }
@@ -163,11 +148,8 @@ impl SqliteStore {
     pub async fn set_upload_offset(&self, id: &str, offset: u64) -> Result<(), GatewayError> {
         let id = id.to_string();
         self.call("record an upload offset", move |c| {
-            c.execute(
-                "UPDATE uploads SET upload_offset = ?1 WHERE id = ?2",
-                params![offset as i64, id],
-            )
-            .map(|_| ())
+            c.execute(queries::UPLOAD_SET_OFFSET, params![offset as i64, id])
+                .map(|_| ())
         })
         .await
     }
@@ -182,14 +164,8 @@ impl SqliteStore {
         let (id, sha, now) = (id.to_string(), sha256.to_string(), now.to_string());
         self.call("mark an upload complete", move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute(
-                "INSERT INTO blobs (sha256, size, stored_at) VALUES (?1, ?2, ?3) ON CONFLICT (sha256) DO NOTHING",
-                params![sha, size as i64, now],
-            )?;
-            tx.execute(
-                "UPDATE uploads SET upload_offset = length, complete = TRUE WHERE id = ?1",
-                params![id],
-            )?;
+            tx.execute(queries::BLOB_INSERT, params![sha, size as i64, now])?;
+            tx.execute(queries::UPLOAD_MARK_COMPLETE, params![id])?;
             tx.commit()
         })
         .await
@@ -197,144 +173,49 @@ impl SqliteStore {
 
     pub async fn blob_exists(&self, sha256: &str) -> Result<bool, GatewayError> {
         let sha = sha256.to_string();
-        self.call("look up a blob", move |c| {
-            c.query_row("SELECT 1 FROM blobs WHERE sha256 = ?1", [sha], |_| Ok(()))
-                .optional()
-                .map(|o| o.is_some())
-        })
-        .await
+        self.call("look up a blob", move |c| blob_exists(c, &sha))
+            .await
     }
 
     pub async fn ingest(&self, ingest: &Ingest) -> Result<IngestOutcome, GatewayError> {
         let ing = ingest.clone();
         self.call("store an ingest", move |c| {
-            // IMMEDIATE takes the write lock first, so the checks below cannot race another writer.
+            // IMMEDIATE takes the write lock first, so the checks below cannot race another
+            // writer; that is why SQLite may look the key up first and claim it last.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let previous: Option<(String, String, String)> = tx
-                .query_row(
-                    "SELECT kind, device_id, body_sha256 FROM idempotency_keys WHERE key = ?1",
-                    [&ing.key],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-                )
+            let stored = tx
+                .query_row(queries::IDEMPOTENCY_KEY_SELECT, [&ing.key], |r| {
+                    queries::stored_key(r)
+                })
                 .optional()?;
-            if let Some((kind, device, body)) = previous {
-                let same = kind == ing.record.kind() && device == ing.device_id && body == ing.body_sha256;
-                return Ok(if same { IngestOutcome::Duplicate } else { IngestOutcome::KeyReused });
+            if let Some(stored) = stored {
+                return Ok(ingest::replay(&ing, &stored));
             }
-            let nk = natural_key(&ing.record);
-            match &ing.record {
-                Record::Dossier(d) => {
-                    let mut missing = Vec::new();
-                    for doc in &d.documents {
-                        let present = tx
-                            .query_row("SELECT 1 FROM blobs WHERE sha256 = ?1", [&doc.sha256], |_| Ok(()))
-                            .optional()?
-                            .is_some();
-                        if !present && !missing.contains(&doc.sha256) {
-                            missing.push(doc.sha256.clone());
-                        }
-                    }
-                    if !missing.is_empty() {
-                        return Ok(IngestOutcome::MissingBlobs(missing));
-                    }
-                    let n = tx.execute(
-                        "INSERT INTO dossiers (code, procedure_code, agency_code, device_id, idempotency_key, body,
-                         status, appointment_date, received_at, updated_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) ON CONFLICT (code) DO NOTHING",
-                        params![
-                            d.code,
-                            d.procedure_code,
-                            d.agency_code,
-                            ing.device_id,
-                            ing.key,
-                            ing.body_json,
-                            status_name(DossierStatus::Submitted),
-                            d.appointment_date.to_string(),
-                            d.received_at.to_rfc3339(),
-                            ing.now
-                        ],
-                    )?;
-                    if n == 0 {
-                        return Ok(IngestOutcome::Conflict(nk));
-                    }
-                    for (i, doc) in d.documents.iter().enumerate() {
-                        tx.execute(
-                            "INSERT INTO documents (dossier_code, position, name, file_name, media_type, size, sha256)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                            params![d.code, i as i64, doc.name, doc.file_name, doc.media_type, doc.size as i64, doc.sha256],
-                        )?;
-                    }
-                }
-                Record::Documents(d) => {
-                    let known = tx
-                        .query_row("SELECT 1 FROM dossiers WHERE code = ?1", [&d.dossier_code], |_| Ok(()))
-                        .optional()?
-                        .is_some();
-                    if !known {
-                        return Ok(IngestOutcome::UnknownDossier(d.dossier_code.clone()));
-                    }
-                    let mut missing = Vec::new();
-                    for doc in &d.documents {
-                        let present = tx
-                            .query_row("SELECT 1 FROM blobs WHERE sha256 = ?1", [&doc.sha256], |_| Ok(()))
-                            .optional()?
-                            .is_some();
-                        if !present && !missing.contains(&doc.sha256) {
-                            missing.push(doc.sha256.clone());
-                        }
-                    }
-                    if !missing.is_empty() {
-                        return Ok(IngestOutcome::MissingBlobs(missing));
-                    }
-                    for doc in &d.documents {
-                        let n = tx.execute(
-                            "INSERT INTO digitized_documents (document_code, dossier_code, document_index, name,
-                             media_type, pages, size, sha256, device_id, idempotency_key, stored_at)
-                             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (document_code) DO NOTHING",
-                            params![
-                                doc.document_code,
-                                d.dossier_code,
-                                i64::from(doc.document_index),
-                                doc.name,
-                                doc.media_type,
-                                i64::from(doc.pages),
-                                doc.size as i64,
-                                doc.sha256,
-                                ing.device_id,
-                                ing.key,
-                                ing.now
-                            ],
-                        )?;
-                        if n == 0 {
-                            return Ok(IngestOutcome::Conflict(doc.document_code.clone()));
-                        }
-                    }
-                }
-                Record::Rating(_) => {
-                    let n = tx.execute(
-                        "INSERT INTO ratings (transaction_id, device_id, idempotency_key, body, stored_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (transaction_id) DO NOTHING",
-                        params![nk, ing.device_id, ing.key, ing.body_json, ing.now],
-                    )?;
-                    if n == 0 {
-                        return Ok(IngestOutcome::AlreadyRated(nk));
-                    }
-                }
-                Record::Ticket(_) => {
-                    let n = tx.execute(
-                        "INSERT INTO tickets (ticket_id, device_id, idempotency_key, body, stored_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (ticket_id) DO NOTHING",
-                        params![nk, ing.device_id, ing.key, ing.body_json, ing.now],
-                    )?;
-                    if n == 0 {
-                        return Ok(IngestOutcome::Conflict(nk));
-                    }
+            let plan = ingest::plan(&ing);
+            if let Some(code) = plan.needs_dossier {
+                let known = tx
+                    .query_row(queries::DOSSIER_EXISTS, [&code], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if !known {
+                    return Ok(IngestOutcome::UnknownDossier(code));
                 }
             }
-            tx.execute(
-                "INSERT INTO idempotency_keys (key, kind, device_id, body_sha256, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![ing.key, ing.record.kind(), ing.device_id, ing.body_sha256, ing.now],
-            )?;
+            let mut missing = Vec::new();
+            for sha in plan.needs_blobs {
+                if !blob_exists(&tx, &sha)? {
+                    missing.push(sha);
+                }
+            }
+            if !missing.is_empty() {
+                return Ok(IngestOutcome::MissingBlobs(missing));
+            }
+            for insert in plan.inserts.into_iter().chain([plan.claim]) {
+                let n = tx.execute(insert.sql, params_from_iter(&insert.params))?;
+                if let (0, Some(outcome)) = (n, insert.if_taken) {
+                    return Ok(outcome);
+                }
+            }
             tx.commit()?;
             Ok(IngestOutcome::Created)
         })
@@ -360,7 +241,7 @@ impl SqliteStore {
         self.call("change a dossier status", move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let n = tx.execute(
-                "UPDATE dossiers SET status = ?1, updated_at = ?2 WHERE code = ?3",
+                queries::DOSSIER_SET_STATUS,
                 params![status_name(status), now, code],
             )?;
             if n == 0 {
@@ -375,70 +256,58 @@ impl SqliteStore {
 
     pub async fn stats(&self) -> Result<Stats, GatewayError> {
         self.call("count stored records", |c| {
-            let count = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0));
-            Ok(Stats {
-                dossiers: count("SELECT COUNT(*) FROM dossiers")?,
-                documents: count("SELECT COUNT(*) FROM documents")?,
-                blobs: count("SELECT COUNT(*) FROM blobs")?,
-                ratings: count("SELECT COUNT(*) FROM ratings")?,
-                tickets: count("SELECT COUNT(*) FROM tickets")?,
-                digitized_documents: count("SELECT COUNT(*) FROM digitized_documents")?,
-                devices: count("SELECT COUNT(*) FROM devices")?,
-                uploads_in_progress: count("SELECT COUNT(*) FROM uploads WHERE NOT complete")?,
-            })
+            c.query_row(queries::STATS, [], |r| queries::stats(r))
         })
         .await
     }
 }
 
+impl queries::Columns for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
+    fn text(&self, i: usize) -> rusqlite::Result<String> {
+        self.get(i)
+    }
+    fn int(&self, i: usize) -> rusqlite::Result<i64> {
+        self.get(i)
+    }
+    fn flag(&self, i: usize) -> rusqlite::Result<bool> {
+        self.get(i)
+    }
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(match self {
+            Value::Text(s) => ToSqlOutput::from(s.as_str()),
+            Value::Int(i) => ToSqlOutput::from(*i),
+        })
+    }
+}
+
+fn blob_exists(c: &Connection, sha256: &str) -> rusqlite::Result<bool> {
+    c.query_row(queries::BLOB_EXISTS, [sha256], |_| Ok(()))
+        .optional()
+        .map(|o| o.is_some())
+}
+
 fn read_status(c: &Connection, code: &str) -> rusqlite::Result<Option<DossierStatusView>> {
-    let row: Option<(String, String, String, String)> = c
-        .query_row(
-            "SELECT procedure_code, status, appointment_date, updated_at FROM dossiers WHERE code = ?1",
-            [code],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()?;
-    let Some((procedure_code, status, appointment, updated)) = row else {
+    let Some(row) = c
+        .query_row(queries::DOSSIER_SELECT, [code], |r| queries::dossier_row(r))
+        .optional()?
+    else {
         return Ok(None);
     };
-    let mut stmt = c.prepare(
-        "SELECT name, file_name, media_type, size, sha256 FROM documents WHERE dossier_code = ?1 ORDER BY position",
-    )?;
-    let documents = stmt
-        .query_map([code], |r| {
-            Ok(DocumentRef {
-                name: r.get(0)?,
-                file_name: r.get(1)?,
-                media_type: r.get(2)?,
-                size: r.get::<_, i64>(3)? as u64,
-                sha256: r.get(4)?,
-            })
-        })?
+    let documents = c
+        .prepare(queries::DOCUMENTS_SELECT)?
+        .query_map([code], |r| queries::document(r))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut stmt = c.prepare(
-        "SELECT document_code, document_index, name, media_type, pages, size, sha256
-         FROM digitized_documents WHERE dossier_code = ?1 ORDER BY stored_at, document_code",
-    )?;
-    let digitized = stmt
-        .query_map([code], |r| {
-            Ok(DigitizedDocument {
-                document_code: r.get(0)?,
-                document_index: r.get::<_, i64>(1)? as u32,
-                name: r.get(2)?,
-                media_type: r.get(3)?,
-                pages: r.get::<_, i64>(4)? as u32,
-                size: r.get::<_, i64>(5)? as u64,
-                sha256: r.get(6)?,
-            })
-        })?
+    let digitized = c
+        .prepare(queries::DIGITIZED_SELECT)?
+        .query_map([code], |r| queries::digitized(r))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(Some(status_view(
         code.to_string(),
-        procedure_code,
-        &status,
-        &appointment,
-        &updated,
+        row,
         documents,
         digitized,
     )))
@@ -455,28 +324,16 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), GatewayError> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Exclusive)
         .map_err(err("start the schema migration"))?;
-    tx.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_at TEXT NOT NULL)")
+    tx.execute_batch(queries::SCHEMA_VERSION_CREATE)
         .map_err(err("create the schema_version table"))?;
     let current: i64 = tx
-        .query_row(
-            "SELECT COALESCE(MAX(version), 0) FROM schema_version",
-            [],
-            |r| r.get(0),
-        )
+        .query_row(queries::SCHEMA_VERSION_CURRENT, [], |r| r.get(0))
         .map_err(err("read the schema version"))?;
-    let latest = MIGRATIONS.last().map_or(0, |m| m.0);
-    if current > latest {
-        return Err(GatewayError::SchemaTooNew {
-            location: path.display().to_string(),
-            found: current,
-            supported: latest,
-        });
-    }
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+    for (version, sql) in pending_migrations(current, || path.display().to_string())? {
         tx.execute_batch(sql)
             .map_err(err("apply a schema migration"))?;
         tx.execute(
-            "INSERT INTO schema_version (version, applied_at) VALUES (?1, ?2)",
+            queries::SCHEMA_VERSION_RECORD,
             params![version, chrono::Utc::now().to_rfc3339()],
         )
         .map_err(err("record a schema migration"))?;

@@ -1,0 +1,192 @@
+//! What an ingest checks and writes, decided once for both backends: each backend only runs the
+//! [`Plan`] inside its own transaction (and claims the idempotency key in its own way, see the
+//! backends), so the rules of "exactly once" (which row clashes with which, and what a clash
+//! means to the kiosk) cannot drift apart between SQLite and PostgreSQL.
+
+use motcua_domain::wire::DossierStatus;
+
+use super::queries::{self, StoredKey};
+use super::{status_name, Ingest, IngestOutcome, Record};
+
+/// A statement parameter: the schema has only text and integer columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Value {
+    Text(String),
+    Int(i64),
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::Text(s.to_string())
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::Text(s)
+    }
+}
+
+impl From<&String> for Value {
+    fn from(s: &String) -> Self {
+        Value::Text(s.clone())
+    }
+}
+
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Value::Int(i)
+    }
+}
+
+/// One insert of a plan.
+#[derive(Debug)]
+pub(super) struct Insert {
+    pub sql: &'static str,
+    /// What the insert does, for the error if it fails ("store a dossier").
+    pub action: &'static str,
+    pub params: Vec<Value>,
+    /// What the ingest answers if this insert stores nothing (its `ON CONFLICT DO NOTHING`
+    /// found the natural key taken); `None` for inserts that cannot clash.
+    pub if_taken: Option<IngestOutcome>,
+}
+
+/// The checks and writes of one ingest, in order.
+#[derive(Debug)]
+pub(super) struct Plan {
+    /// A dossier that must be stored already (digitized documents are added to one).
+    pub needs_dossier: Option<String>,
+    /// Blobs that must be completely uploaded, each once, in order of first mention.
+    pub needs_blobs: Vec<String>,
+    /// Run in order; the first that stores nothing ends the ingest with its `if_taken`.
+    pub inserts: Vec<Insert>,
+    /// Records the idempotency key; the backends run it first (PostgreSQL) or last (SQLite).
+    pub claim: Insert,
+}
+
+/// The plan of an ingest.
+pub(super) fn plan(ing: &Ingest) -> Plan {
+    let mut needs_dossier = None;
+    let mut needs_blobs: Vec<String> = Vec::new();
+    let mut inserts = Vec::new();
+    let mut need_blob = |sha: &String| {
+        if !needs_blobs.contains(sha) {
+            needs_blobs.push(sha.clone());
+        }
+    };
+    match &ing.record {
+        Record::Dossier(d) => {
+            d.documents.iter().for_each(|doc| need_blob(&doc.sha256));
+            inserts.push(Insert {
+                sql: queries::DOSSIER_INSERT,
+                action: "store a dossier",
+                params: vec![
+                    (&d.code).into(),
+                    (&d.procedure_code).into(),
+                    (&d.agency_code).into(),
+                    (&ing.device_id).into(),
+                    (&ing.key).into(),
+                    (&ing.body_json).into(),
+                    status_name(DossierStatus::Submitted).into(),
+                    d.appointment_date.to_string().into(),
+                    d.received_at.to_rfc3339().into(),
+                    (&ing.now).into(),
+                ],
+                if_taken: Some(IngestOutcome::Conflict(d.code.clone())),
+            });
+            for (i, doc) in d.documents.iter().enumerate() {
+                inserts.push(Insert {
+                    sql: queries::DOCUMENT_INSERT,
+                    action: "store a document",
+                    params: vec![
+                        (&d.code).into(),
+                        (i as i64).into(),
+                        (&doc.name).into(),
+                        (&doc.file_name).into(),
+                        (&doc.media_type).into(),
+                        (doc.size as i64).into(),
+                        (&doc.sha256).into(),
+                    ],
+                    if_taken: None,
+                });
+            }
+        }
+        Record::Documents(d) => {
+            needs_dossier = Some(d.dossier_code.clone());
+            d.documents.iter().for_each(|doc| need_blob(&doc.sha256));
+            for doc in &d.documents {
+                inserts.push(Insert {
+                    sql: queries::DIGITIZED_INSERT,
+                    action: "store a digitized document",
+                    params: vec![
+                        (&doc.document_code).into(),
+                        (&d.dossier_code).into(),
+                        i64::from(doc.document_index).into(),
+                        (&doc.name).into(),
+                        (&doc.media_type).into(),
+                        i64::from(doc.pages).into(),
+                        (doc.size as i64).into(),
+                        (&doc.sha256).into(),
+                        (&ing.device_id).into(),
+                        (&ing.key).into(),
+                        (&ing.now).into(),
+                    ],
+                    if_taken: Some(IngestOutcome::Conflict(doc.document_code.clone())),
+                });
+            }
+        }
+        Record::Rating(r) => inserts.push(Insert {
+            sql: queries::RATING_INSERT,
+            action: "store a rating",
+            params: body_row(&r.transaction, ing),
+            if_taken: Some(IngestOutcome::AlreadyRated(r.transaction.clone())),
+        }),
+        Record::Ticket(t) => inserts.push(Insert {
+            sql: queries::TICKET_INSERT,
+            action: "store a ticket",
+            params: body_row(&t.ticket_id, ing),
+            if_taken: Some(IngestOutcome::Conflict(t.ticket_id.clone())),
+        }),
+    }
+    Plan {
+        needs_dossier,
+        needs_blobs,
+        inserts,
+        claim: Insert {
+            sql: queries::IDEMPOTENCY_KEY_CLAIM,
+            action: "claim an idempotency key",
+            params: vec![
+                (&ing.key).into(),
+                ing.record.kind().into(),
+                (&ing.device_id).into(),
+                (&ing.body_sha256).into(),
+                (&ing.now).into(),
+            ],
+            if_taken: None,
+        },
+    }
+}
+
+/// Parameters of the ratings and tickets tables: natural key, device, key, body, now.
+fn body_row(natural_key: &str, ing: &Ingest) -> Vec<Value> {
+    vec![
+        natural_key.into(),
+        (&ing.device_id).into(),
+        (&ing.key).into(),
+        (&ing.body_json).into(),
+        (&ing.now).into(),
+    ]
+}
+
+/// The answer to an ingest whose key is stored already: the same request again is a duplicate,
+/// anything else under that key a reuse.
+pub(super) fn replay(ing: &Ingest, stored: &StoredKey) -> IngestOutcome {
+    if stored.kind == ing.record.kind()
+        && stored.device_id == ing.device_id
+        && stored.body_sha256 == ing.body_sha256
+    {
+        IngestOutcome::Duplicate
+    } else {
+        IngestOutcome::KeyReused
+    }
+}

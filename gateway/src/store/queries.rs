@@ -1,0 +1,256 @@
+//! The SQL that both backends run, written once, with the meaning of its result columns next to
+//! it: a change to a query (or to the order of its columns) is made here and reaches SQLite and
+//! PostgreSQL alike.
+//!
+//! Placeholders are `$1`, `$2`, …: PostgreSQL's own style. SQLite reads `$1` as a *named*
+//! parameter whose index is the order in which the names first appear, so binding by position
+//! gives the same meaning as in PostgreSQL only if every query numbers its placeholders in the
+//! order they first appear. The test at the bottom prepares every query on SQLite and checks
+//! exactly that; PostgreSQL runs them all in the gateway's integration tests.
+//!
+//! What stays in the backends, because the SQL really differs: SQLite's PRAGMAs and its one-by-
+//! one blob checks (it has no arrays; PostgreSQL asks with `= ANY($1)` once), PostgreSQL's
+//! advisory lock around migrations, and how a transaction is opened (`BEGIN IMMEDIATE` on
+//! SQLite, READ COMMITTED plus claim-the-key-first on PostgreSQL).
+
+use motcua_domain::wire::{DigitizedDocument, DocumentRef};
+
+use super::{Stats, Upload};
+
+/// Where a stored row is read from: a `rusqlite::Row` or a `tokio_postgres::Row` (the impls
+/// sit in the backends). Only the three column types the schema uses.
+pub(super) trait Columns {
+    type Error;
+    fn text(&self, i: usize) -> Result<String, Self::Error>;
+    fn int(&self, i: usize) -> Result<i64, Self::Error>;
+    fn flag(&self, i: usize) -> Result<bool, Self::Error>;
+}
+
+// --- schema_version (the migrations themselves are `super::MIGRATIONS`)
+
+pub(super) const SCHEMA_VERSION_CREATE: &str =
+    "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL, applied_at TEXT NOT NULL)";
+pub(super) const SCHEMA_VERSION_CURRENT: &str =
+    "SELECT COALESCE(MAX(version), 0) FROM schema_version";
+pub(super) const SCHEMA_VERSION_RECORD: &str =
+    "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)";
+
+// --- devices
+
+/// `$1` device id, `$2` token hash, `$3` now; replaces the token of an enrolled device.
+pub(super) const ENROLL_REPLACING: &str =
+    "INSERT INTO devices (device_id, token_sha256, enrolled_at) VALUES ($1, $2, $3)
+     ON CONFLICT (device_id) DO UPDATE SET token_sha256 = excluded.token_sha256,
+     enrolled_at = excluded.enrolled_at";
+/// As [`ENROLL_REPLACING`], but an enrolled device keeps its token (nothing is inserted).
+pub(super) const ENROLL_KEEPING: &str =
+    "INSERT INTO devices (device_id, token_sha256, enrolled_at) VALUES ($1, $2, $3)
+     ON CONFLICT (device_id) DO NOTHING";
+pub(super) const DEVICE_FOR_TOKEN: &str = "SELECT device_id FROM devices WHERE token_sha256 = $1";
+
+// --- uploads and blobs
+
+pub(super) const BLOB_EXISTS: &str = "SELECT 1 FROM blobs WHERE sha256 = $1";
+pub(super) const BLOB_INSERT: &str =
+    "INSERT INTO blobs (sha256, size, stored_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING";
+pub(super) const UPLOAD_INSERT: &str =
+    "INSERT INTO uploads (id, device_id, sha256, length, upload_offset, complete, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+/// Read with [`upload`].
+pub(super) const UPLOAD_SELECT: &str =
+    "SELECT id, device_id, sha256, length, upload_offset, complete FROM uploads WHERE id = $1";
+/// `$1` offset, `$2` upload id.
+pub(super) const UPLOAD_SET_OFFSET: &str = "UPDATE uploads SET upload_offset = $1 WHERE id = $2";
+pub(super) const UPLOAD_MARK_COMPLETE: &str =
+    "UPDATE uploads SET upload_offset = length, complete = TRUE WHERE id = $1";
+
+/// One row of [`UPLOAD_SELECT`].
+pub(super) fn upload<R: Columns>(r: &R) -> Result<Upload, R::Error> {
+    Ok(Upload {
+        id: r.text(0)?,
+        device_id: r.text(1)?,
+        sha256: r.text(2)?,
+        length: r.int(3)? as u64,
+        offset: r.int(4)? as u64,
+        complete: r.flag(5)?,
+    })
+}
+
+// --- ingest (the inserts of each record kind are planned in `super::ingest`)
+
+/// Claims a key; inserts nothing if the key is stored already.
+pub(super) const IDEMPOTENCY_KEY_CLAIM: &str =
+    "INSERT INTO idempotency_keys (key, kind, device_id, body_sha256, created_at)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING";
+/// Read with [`stored_key`].
+pub(super) const IDEMPOTENCY_KEY_SELECT: &str =
+    "SELECT kind, device_id, body_sha256 FROM idempotency_keys WHERE key = $1";
+pub(super) const DOSSIER_EXISTS: &str = "SELECT 1 FROM dossiers WHERE code = $1";
+pub(super) const DOSSIER_INSERT: &str =
+    "INSERT INTO dossiers (code, procedure_code, agency_code, device_id, idempotency_key, body,
+     status, appointment_date, received_at, updated_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (code) DO NOTHING";
+pub(super) const DOCUMENT_INSERT: &str =
+    "INSERT INTO documents (dossier_code, position, name, file_name, media_type, size, sha256)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub(super) const DIGITIZED_INSERT: &str =
+    "INSERT INTO digitized_documents (document_code, dossier_code, document_index, name,
+     media_type, pages, size, sha256, device_id, idempotency_key, stored_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (document_code) DO NOTHING";
+pub(super) const RATING_INSERT: &str =
+    "INSERT INTO ratings (transaction_id, device_id, idempotency_key, body, stored_at)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (transaction_id) DO NOTHING";
+pub(super) const TICKET_INSERT: &str =
+    "INSERT INTO tickets (ticket_id, device_id, idempotency_key, body, stored_at)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (ticket_id) DO NOTHING";
+
+/// What an idempotency key was stored with: kind, device id, body hash.
+pub(super) struct StoredKey {
+    pub kind: String,
+    pub device_id: String,
+    pub body_sha256: String,
+}
+
+/// One row of [`IDEMPOTENCY_KEY_SELECT`].
+pub(super) fn stored_key<R: Columns>(r: &R) -> Result<StoredKey, R::Error> {
+    Ok(StoredKey {
+        kind: r.text(0)?,
+        device_id: r.text(1)?,
+        body_sha256: r.text(2)?,
+    })
+}
+
+// --- dossier status
+
+/// `$1` status name, `$2` now, `$3` dossier code.
+pub(super) const DOSSIER_SET_STATUS: &str =
+    "UPDATE dossiers SET status = $1, updated_at = $2 WHERE code = $3";
+/// Read with [`dossier_row`].
+pub(super) const DOSSIER_SELECT: &str =
+    "SELECT procedure_code, status, appointment_date, updated_at FROM dossiers WHERE code = $1";
+/// Read with [`document`].
+pub(super) const DOCUMENTS_SELECT: &str =
+    "SELECT name, file_name, media_type, size, sha256 FROM documents WHERE dossier_code = $1 ORDER BY position";
+/// Read with [`digitized`].
+pub(super) const DIGITIZED_SELECT: &str =
+    "SELECT document_code, document_index, name, media_type, pages, size, sha256
+     FROM digitized_documents WHERE dossier_code = $1 ORDER BY stored_at, document_code";
+
+/// The columns of a dossier that its status view shows, as stored.
+pub(super) struct DossierRow {
+    pub procedure_code: String,
+    pub status: String,
+    pub appointment_date: String,
+    pub updated_at: String,
+}
+
+/// One row of [`DOSSIER_SELECT`].
+pub(super) fn dossier_row<R: Columns>(r: &R) -> Result<DossierRow, R::Error> {
+    Ok(DossierRow {
+        procedure_code: r.text(0)?,
+        status: r.text(1)?,
+        appointment_date: r.text(2)?,
+        updated_at: r.text(3)?,
+    })
+}
+
+/// One row of [`DOCUMENTS_SELECT`].
+pub(super) fn document<R: Columns>(r: &R) -> Result<DocumentRef, R::Error> {
+    Ok(DocumentRef {
+        name: r.text(0)?,
+        file_name: r.text(1)?,
+        media_type: r.text(2)?,
+        size: r.int(3)? as u64,
+        sha256: r.text(4)?,
+    })
+}
+
+/// One row of [`DIGITIZED_SELECT`].
+pub(super) fn digitized<R: Columns>(r: &R) -> Result<DigitizedDocument, R::Error> {
+    Ok(DigitizedDocument {
+        document_code: r.text(0)?,
+        document_index: r.int(1)? as u32,
+        name: r.text(2)?,
+        media_type: r.text(3)?,
+        pages: r.int(4)? as u32,
+        size: r.int(5)? as u64,
+        sha256: r.text(6)?,
+    })
+}
+
+// --- statistics
+
+/// One row, read with [`stats`].
+pub(super) const STATS: &str =
+    "SELECT (SELECT COUNT(*) FROM dossiers), (SELECT COUNT(*) FROM documents),
+    (SELECT COUNT(*) FROM blobs), (SELECT COUNT(*) FROM ratings), (SELECT COUNT(*) FROM tickets),
+    (SELECT COUNT(*) FROM digitized_documents), (SELECT COUNT(*) FROM devices),
+    (SELECT COUNT(*) FROM uploads WHERE NOT complete)";
+
+/// The row of [`STATS`].
+pub(super) fn stats<R: Columns>(r: &R) -> Result<Stats, R::Error> {
+    Ok(Stats {
+        dossiers: r.int(0)?,
+        documents: r.int(1)?,
+        blobs: r.int(2)?,
+        ratings: r.int(3)?,
+        tickets: r.int(4)?,
+        digitized_documents: r.int(5)?,
+        devices: r.int(6)?,
+        uploads_in_progress: r.int(7)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every shared query, for the test below.
+    const ALL: &[&str] = &[
+        SCHEMA_VERSION_CURRENT,
+        SCHEMA_VERSION_RECORD,
+        ENROLL_REPLACING,
+        ENROLL_KEEPING,
+        DEVICE_FOR_TOKEN,
+        BLOB_EXISTS,
+        BLOB_INSERT,
+        UPLOAD_INSERT,
+        UPLOAD_SELECT,
+        UPLOAD_SET_OFFSET,
+        UPLOAD_MARK_COMPLETE,
+        IDEMPOTENCY_KEY_CLAIM,
+        IDEMPOTENCY_KEY_SELECT,
+        DOSSIER_EXISTS,
+        DOSSIER_INSERT,
+        DOCUMENT_INSERT,
+        DIGITIZED_INSERT,
+        RATING_INSERT,
+        TICKET_INSERT,
+        DOSSIER_SET_STATUS,
+        DOSSIER_SELECT,
+        DOCUMENTS_SELECT,
+        DIGITIZED_SELECT,
+        STATS,
+    ];
+
+    /// SQLite numbers `$n` parameters by first appearance: positional binding means what it
+    /// means to PostgreSQL only if `$1`, `$2`, … first appear in that order, none skipped.
+    #[test]
+    fn every_query_prepares_on_sqlite_with_placeholders_in_order() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(SCHEMA_VERSION_CREATE).unwrap();
+        for (_, sql) in super::super::MIGRATIONS {
+            conn.execute_batch(sql).unwrap();
+        }
+        for sql in ALL {
+            let stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            for i in 1..=stmt.parameter_count() {
+                assert_eq!(
+                    stmt.parameter_name(i),
+                    Some(format!("${i}").as_str()),
+                    "parameter {i} of {sql}"
+                );
+            }
+        }
+    }
+}
