@@ -133,6 +133,19 @@ fn require_text(value: &str, field: &str) -> Result<(), Failure> {
     Ok(())
 }
 
+/// A document's blob hash must be lowercase hex: it names the blob the kiosk uploaded.
+fn require_sha256(sha256: &str, document: &str) -> Result<(), Failure> {
+    if !is_sha256_hex(sha256) {
+        return Err(Failure::bad_request(
+            "invalid_body",
+            format!(
+                "document '{document}' has an invalid sha256 (64 lowercase hex characters expected)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Stores a dossier exactly once. All of its documents must have been uploaded completely first.
 #[utoipa::path(post, path = "/v1/dossiers", tag = "ingest", security(("device_token" = [])),
     params(("Idempotency-Key" = String, Header, description = "unique per dossier delivery; retries reuse it")),
@@ -156,15 +169,7 @@ pub(super) async fn ingest_dossier(
     require_text(&dossier.code, "code")?;
     require_text(&dossier.procedure_code, "procedure_code")?;
     for doc in &dossier.documents {
-        if !is_sha256_hex(&doc.sha256) {
-            return Err(Failure::bad_request(
-                "invalid_body",
-                format!(
-                    "document '{}' has an invalid sha256 (64 lowercase hex characters expected)",
-                    doc.name
-                ),
-            ));
-        }
+        require_sha256(&doc.sha256, &doc.name)?;
     }
     let json = canonical(&dossier)?;
     ingest(&state, device, &headers, Record::Dossier(dossier), json).await
@@ -213,15 +218,7 @@ pub(super) async fn ingest_documents(
     }
     for doc in &docs.documents {
         require_text(&doc.document_code, "document_code")?;
-        if !is_sha256_hex(&doc.sha256) {
-            return Err(Failure::bad_request(
-                "invalid_body",
-                format!(
-                    "document '{}' has an invalid sha256 (64 lowercase hex characters expected)",
-                    doc.document_code
-                ),
-            ));
-        }
+        require_sha256(&doc.sha256, &doc.document_code)?;
     }
     let json = canonical(&docs)?;
     ingest(&state, device, &headers, Record::Documents(docs), json).await
