@@ -153,16 +153,13 @@ pub enum ReceiptError {
 /// Prints (or reprints) the receipt of a stored dossier on the configured printer.
 /// Blocking: call it from a blocking thread under tokio.
 pub fn print_receipt(
-    config: &crate::config::KioskConfig,
+    printer: Option<&crate::devices::PrinterConfig>,
+    settings: &ReceiptSettings,
     store: &motcua_store::Store,
     code: &str,
 ) -> Result<motcua_printer::Status, ReceiptError> {
     use motcua_printer::Printer;
-    let printer = config
-        .peripherals
-        .printer
-        .as_ref()
-        .ok_or(ReceiptError::NoPrinter)?;
+    let printer = printer.ok_or(ReceiptError::NoPrinter)?;
     let submission = store
         .dossier(code)?
         .ok_or_else(|| ReceiptError::UnknownDossier(code.to_owned()))?;
@@ -170,12 +167,7 @@ pub fn print_receipt(
     let procedure = catalog
         .find(&submission.procedure_code)
         .ok_or_else(|| ReceiptError::UnknownProcedure(submission.procedure_code.clone()))?;
-    let content = receipt_content(
-        &submission,
-        procedure,
-        &config.receipt,
-        &printer.qr_template,
-    )?;
+    let content = receipt_content(&submission, procedure, settings, &printer.qr_template)?;
     let renderer = motcua_printer::Renderer::new(&printer.fonts)?;
     let job = renderer.receipt_job(
         &content,

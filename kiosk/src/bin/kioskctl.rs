@@ -331,7 +331,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Devices { json } => devices(&config, json)?,
         Command::Reprint { code } => {
             let store = open(&config)?;
-            let status = motcua_kiosk::receipt::print_receipt(&config, &store, code.trim())?;
+            let status = motcua_kiosk::receipt::print_receipt(
+                config.peripherals.printer.as_ref(),
+                &config.receipt,
+                &store,
+                code.trim(),
+            )?;
             println!("Đã in phiếu hẹn / receipt printed: {}", code.trim());
             if status.fault().is_none() && status.paper_near_end {
                 eprintln!("Sắp hết giấy / paper near end");
@@ -589,7 +594,12 @@ fn selftest(config: &KioskConfig, code_timeout: u64, json: bool) -> anyhow::Resu
     let options = motcua_kiosk::devices::SelfTestOptions {
         code_timeout: std::time::Duration::from_secs(code_timeout),
     };
-    let results = runtime()?.block_on(motcua_kiosk::devices::self_test(config, options));
+    let results = runtime()?.block_on(motcua_kiosk::devices::self_test(
+        &config.peripherals,
+        &config.device.id,
+        &config.store.data_dir,
+        options,
+    ));
     if json {
         print_json(&results)?;
     } else {

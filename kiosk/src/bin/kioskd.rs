@@ -331,7 +331,12 @@ footer = ["Tra cứu hồ sơ: quét mã QR tại ki-ốt", "Scan the QR at the 
         let receipt_config = config.clone();
         let receipt_code = code.clone();
         tokio::task::spawn_blocking(move || {
-            motcua_kiosk::receipt::print_receipt(&receipt_config, &store, &receipt_code)
+            motcua_kiosk::receipt::print_receipt(
+                receipt_config.peripherals.printer.as_ref(),
+                &receipt_config.receipt,
+                &store,
+                &receipt_code,
+            )
         })
         .await??;
         let slips = printer.wait_for_pages(1, Duration::from_secs(10));

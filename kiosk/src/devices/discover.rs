@@ -1,0 +1,48 @@
+//! What is attached to this machine (serial ports, USB printers, SANE scanners), for
+//! `kioskctl devices`.
+
+use motcua_scanner::documents::SaneConfig;
+
+/// What is attached to this machine, for `kioskctl devices`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Discovered {
+    /// Serial ports (code readers, serial printers).
+    pub serial_ports: Vec<String>,
+    /// USB printer-class devices.
+    pub usb_printers: Vec<String>,
+    /// SANE scanners, or why they could not be listed.
+    pub scanners: Result<Vec<String>, String>,
+}
+
+fn glob_dev(prefixes: &[(&str, &str)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (dir, prefix) in prefixes {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if name.starts_with(prefix) {
+                    found.push(format!("{dir}/{name}"));
+                }
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Lists attached devices (serial ports, USB printers, SANE scanners).
+pub async fn discover() -> Discovered {
+    let scanners = motcua_scanner::documents::sane::list_devices(&SaneConfig::new(""))
+        .await
+        .map(|list| list.into_iter().map(|d| format!("{d:?}")).collect())
+        .map_err(|e| e.to_string());
+    Discovered {
+        serial_ports: glob_dev(&[
+            ("/dev", "ttyACM"),
+            ("/dev", "ttyUSB"),
+            ("/dev/serial/by-id", ""),
+        ]),
+        usb_printers: glob_dev(&[("/dev/usb", "lp")]),
+        scanners,
+    }
+}

@@ -1,0 +1,19 @@
+//! The kiosk's peripherals: receipt printer, code reader, document scanner.
+//!
+//! [`settings`] turns the config file's sections into validated settings that build the real
+//! driver; [`selftest`] is the technician's pass/fail test per device; [`discover`] lists what
+//! is attached. The config file assembles the settings; nothing here reads it.
+
+pub mod discover;
+pub mod selftest;
+pub mod settings;
+
+pub use discover::{discover, Discovered};
+pub use selftest::{
+    self_test, test_code_reader, test_printer, test_receipt, test_scanner, SelfTestOptions,
+    SelfTestResult,
+};
+pub use settings::{
+    CodeReaderConfig, PeripheralsConfig, PrinterConfig, RawCodeReader, RawPrinter, RawScanner,
+    ScannerConfig,
+};

@@ -1,0 +1,228 @@
+//! Carries out what the flows ask for: scanning, storing, printing, looking up, rating.
+//!
+//! Runs on its own thread (a scan or a printer timeout must not freeze the screen) and reports
+//! back with [`Event`]s. Every message for the citizen is in both languages.
+
+mod citizen;
+mod intake;
+mod messages;
+mod staff;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset};
+use motcua_printer::Printer;
+use motcua_scanner::documents::{
+    BatchRequest, DocumentScanner, HotFolder, HotFolderConfig, SaneConfig, SaneScanner,
+};
+
+use crate::config::KioskConfig;
+use crate::devices::ScannerConfig;
+use motcua_flows::lookup::{LookupEffect, LookupEvent};
+use motcua_flows::rating::{RatingEffect, RatingEvent};
+use motcua_flows::session::{Effect, Event};
+use motcua_flows::staff::{StaffEffect, StaffEvent};
+use motcua_flows::submission::Thumbnail;
+use motcua_flows::Message;
+use motcua_store::error::StoreError;
+use motcua_store::Store;
+use motcua_uplink::client::GatewayClient;
+
+pub use messages::bilingual;
+
+/// Most pages one scan of a citizen's document may bring (a feeder left running is stopped).
+pub const MAX_PAGES_PER_SCAN: u32 = 40;
+
+/// How long a status lookup waits for the gateway before showing the cached status.
+pub(super) const LOOKUP_TIMEOUT: Duration = Duration::from_secs(4);
+use messages::*;
+
+/// The kiosk's devices, store and gateway, as the screens use them.
+pub struct Services {
+    config: KioskConfig,
+    store: Store,
+    session_dir: PathBuf,
+    runtime: tokio::runtime::Runtime,
+    gateway: Option<GatewayClient>,
+    next_page_id: u64,
+    stop_scan: Arc<AtomicBool>,
+    now: Box<dyn Fn() -> DateTime<FixedOffset> + Send>,
+    /// The staff intake in progress: its flow and spool counter (see `IntakeSession::resume`).
+    intake: Option<(motcua_flows::intake::IntakeFlow, u32)>,
+}
+
+impl Services {
+    /// Opens the store and prepares the session folder (emptied: nothing of an earlier citizen
+    /// survives a restart).
+    pub fn new(config: KioskConfig, stop_scan: Arc<AtomicBool>) -> anyhow::Result<Self> {
+        let store = Store::open(&config.store.data_dir, config.store.min_free_bytes)?;
+        let session_dir = config.store.data_dir.join("session");
+        let _ = std::fs::remove_dir_all(&session_dir);
+        std::fs::create_dir_all(&session_dir)?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let gateway = GatewayClient::new(
+            &config.uplink.gateway_url,
+            crate::read_token(&config.store.data_dir),
+            LOOKUP_TIMEOUT,
+        )
+        .ok();
+        Ok(Self {
+            config,
+            store,
+            session_dir,
+            runtime,
+            gateway,
+            next_page_id: 0,
+            stop_scan,
+            now: Box::new(motcua_store::vietnam_now),
+            intake: None,
+        })
+    }
+
+    /// The catalog the screens offer.
+    pub fn catalog(&self) -> motcua_domain::catalog::Catalog {
+        self.store
+            .catalog()
+            .unwrap_or_else(|_| motcua_domain::catalog::seed())
+    }
+
+    /// Carries out one effect; results go to `emit`.
+    pub fn execute(&mut self, effect: Effect, emit: &mut dyn FnMut(Event)) {
+        match effect {
+            Effect::Submission(e) => self.submission(e, emit),
+            Effect::Ticket(e) => self.ticket(e, emit),
+            Effect::Lookup(LookupEffect::Lookup(code)) => {
+                let answer = self.lookup(&code);
+                emit(Event::Lookup(LookupEvent::Answer(answer)));
+            }
+            Effect::Rating(RatingEffect::Rate { transaction, level }) => {
+                let result = self
+                    .store
+                    .rate(
+                        &self.config.device,
+                        self.config.rating_scale,
+                        &transaction,
+                        level,
+                        (self.now)(),
+                    )
+                    .map(|_| ())
+                    .map_err(|e| match e {
+                        StoreError::AlreadyRated(_) => Message::new(
+                            "Giao dịch này đã được đánh giá. Cảm ơn ông/bà!",
+                            "This transaction was already rated. Thank you!",
+                        ),
+                        other => store_trouble(&other),
+                    });
+                emit(Event::Rating(RatingEvent::Saved(result)));
+            }
+            Effect::Staff(StaffEffect::LoadStatus) => {
+                emit(Event::Staff(StaffEvent::Status(self.panel_status())));
+            }
+            Effect::Staff(StaffEffect::PrinterTest) => {
+                let result = self.printer_test();
+                emit(Event::Staff(StaffEvent::PrinterTested(result)));
+            }
+            Effect::Intake(action) => {
+                let report = self.intake(action, emit);
+                emit(Event::IntakeReport(report));
+            }
+            Effect::WipeSessionFiles => {
+                // An intake left open is dropped with the session (its spooled pages stay in
+                // <data>/intake until the same dossier is digitized again).
+                self.intake = None;
+                self.wipe_session_files();
+            }
+        }
+    }
+
+    pub(super) fn scanner(&self) -> Result<Box<dyn DocumentScanner>, Message> {
+        match &self.config.peripherals.scanner {
+            Some(ScannerConfig::Sane { device, .. }) => {
+                Ok(Box::new(SaneScanner::new(SaneConfig::new(device.clone()))))
+            }
+            Some(ScannerConfig::HotFolder { folder }) => {
+                HotFolder::new(HotFolderConfig::new(folder.clone()))
+                    .map(|h| Box::new(h) as Box<dyn DocumentScanner>)
+                    .map_err(|e| scanner_trouble(&e.to_string()))
+            }
+            None => Err(Message::new(
+                "Ki-ốt này không có máy quét. Vui lòng nộp giấy tờ tại quầy.",
+                "This kiosk has no scanner. Please hand in your papers at the counter.",
+            )),
+        }
+    }
+
+    /// A scan request with the configured settings, writing page files into `dir`.
+    pub(super) fn batch_request(&self, dir: &Path) -> BatchRequest {
+        let mut request = BatchRequest::new(dir);
+        if let Some(ScannerConfig::Sane {
+            resolution,
+            mode,
+            source,
+            options,
+            ..
+        }) = &self.config.peripherals.scanner
+        {
+            request.resolution_dpi = *resolution;
+            request.mode = *mode;
+            request.source = *source;
+            request.extra_args = options.clone();
+        }
+        // A flatbed holds one page: one touch of "Scan" is one page ("Scan more" adds the next).
+        request.max_pages = Some(
+            if request.source == motcua_scanner::documents::FeedSource::Flatbed {
+                1
+            } else {
+                MAX_PAGES_PER_SCAN
+            },
+        );
+        request.page_timeout = Duration::from_secs(60);
+        request
+    }
+
+    /// Deletes every file of the session (scanned pages, PDFs being assembled).
+    pub fn wipe_session_files(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.session_dir);
+        if let Err(e) = std::fs::create_dir_all(&self.session_dir) {
+            tracing::error!(error = %e, "cannot recreate the session folder");
+        }
+    }
+
+    /// The session folder (tests check it is emptied).
+    pub fn session_dir(&self) -> &Path {
+        &self.session_dir
+    }
+}
+
+/// Renders a slip with the configured fonts and prints it on the configured printer.
+fn print_slip(
+    printer: &crate::devices::PrinterConfig,
+    job: impl FnOnce(
+        &motcua_printer::Renderer,
+        &motcua_printer::EncodeOptions,
+    ) -> Result<motcua_printer::Job, motcua_printer::PrinterError>,
+) -> Result<(), motcua_printer::PrinterError> {
+    let renderer = motcua_printer::Renderer::new(&printer.fonts)?;
+    let job = job(&renderer, &motcua_printer::EncodeOptions::default())?;
+    motcua_printer::EscPosPrinter::new(
+        printer.transport.clone(),
+        motcua_printer::Timeouts::default(),
+    )
+    .print(&job)
+    .map(|_| ())
+}
+
+/// A page thumbnail PNG written by the intake pipeline, for the screen.
+pub(super) fn thumbnail_from_file(path: &Path) -> Option<Thumbnail> {
+    let img = image::open(path).ok()?.to_rgb8();
+    Some(Thumbnail {
+        width: img.width(),
+        height: img.height(),
+        rgb: Arc::new(img.into_raw()),
+    })
+}
