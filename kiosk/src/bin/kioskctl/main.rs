@@ -2,7 +2,11 @@
 //! directly (SQLite allows kioskd to run at the same time), so it answers even when the
 //! network or the daemon is down.
 
-use std::path::{Path, PathBuf};
+mod enroll;
+mod intake;
+mod peripherals;
+
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -11,7 +15,6 @@ use motcua_kiosk::config::KioskConfig;
 use motcua_kiosk::dossier_file::{self, DossierFile};
 use motcua_store::vietnam_now as now;
 use motcua_store::Store;
-use motcua_uplink::client::GatewayClient;
 
 /// Manage a motcua kiosk: outbox, dossiers, catalog, enrolment.
 #[derive(Parser)]
@@ -310,7 +313,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             idle_secs,
             page_timeout_secs,
             answers,
-        } => intake(
+        } => intake::intake(
             &config,
             &dossier,
             hot_folder,
@@ -327,8 +330,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Enroll {
             enrollment_key,
             admin_key,
-        } => enroll(&config, &enrollment_key, admin_key)?,
-        Command::Devices { json } => devices(&config, json)?,
+        } => enroll::enroll(&config, &enrollment_key, admin_key)?,
+        Command::Devices { json } => peripherals::devices(&config, json)?,
         Command::Reprint { code } => {
             let store = open(&config)?;
             let status = motcua_kiosk::receipt::print_receipt(
@@ -342,7 +345,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 eprintln!("Sắp hết giấy / paper near end");
             }
         }
-        Command::Selftest { code_timeout, json } => selftest(&config, code_timeout, json)?,
+        Command::Selftest { code_timeout, json } => {
+            peripherals::selftest(&config, code_timeout, json)?
+        }
         Command::Ticket { area } => {
             let ticket = open(&config)?.issue_ticket(&config.device, &area, now())?;
             println!("{}", ticket.number);
@@ -370,274 +375,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn parse_answer(text: &str) -> anyhow::Result<(u32, motcua_flows::intake::QuestionAnswer)> {
-    use motcua_flows::intake::QuestionAnswer;
-    let bad = || {
-        anyhow::anyhow!(
-            "--answer {text:?}: viết TRANG=SỐ, TRANG=page hoặc TRANG=drop / write PAGE=INDEX, PAGE=page or PAGE=drop"
-        )
-    };
-    let (page, answer) = text.split_once('=').ok_or_else(bad)?;
-    let page: u32 = page.trim().parse().map_err(|_| bad())?;
-    let answer = match answer.trim() {
-        "page" => QuestionAnswer::DocumentPage,
-        "drop" => QuestionAnswer::Discard,
-        n => QuestionAnswer::SeparatorFor(n.parse().map_err(|_| bad())?),
-    };
-    Ok((page, answer))
-}
-
-#[allow(clippy::too_many_arguments)]
-fn intake(
-    config: &KioskConfig,
-    dossier: &str,
-    hot_folder: Option<PathBuf>,
-    sane_device: Option<String>,
-    resolution: u32,
-    idle: std::time::Duration,
-    page_timeout: std::time::Duration,
-    answers: &[String],
-) -> anyhow::Result<()> {
-    use motcua_flows::intake::Effect;
-    use motcua_kiosk::devices::ScannerConfig;
-    use motcua_kiosk::intake::session::IntakeSession;
-    use motcua_scanner::documents::{
-        BatchRequest, ColorMode, DocumentScanner, HotFolder, HotFolderConfig, SaneConfig,
-        SaneScanner,
-    };
-    // Probing the device learns its own names for modes and feeds (`scanimage -A`).
-    let sane = |device: String| -> anyhow::Result<SaneScanner> {
-        runtime()?
-            .block_on(SaneScanner::connect(SaneConfig::new(device.clone())))
-            .with_context(|| format!("SANE device {device}"))
-    };
-    let answers = answers
-        .iter()
-        .map(|a| parse_answer(a))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let configured = config.peripherals.scanner.clone();
-    let hot_folder = hot_folder.or(match (&sane_device, &configured) {
-        (None, Some(ScannerConfig::HotFolder { folder })) => Some(folder.clone()),
-        _ => None,
-    });
-    let work = tempfile_dir(config)?;
-    let mut request = BatchRequest::new(&work);
-    request.page_timeout = page_timeout;
-    request.resolution_dpi = resolution.max(200);
-    let scanner: Box<dyn DocumentScanner> = match (hot_folder, sane_device, configured) {
-        (Some(dir), _, _) => {
-            let mut c = HotFolderConfig::new(&dir);
-            c.batch_idle = idle;
-            c.poll_interval = std::time::Duration::from_millis(200);
-            Box::new(HotFolder::new(c).with_context(|| format!("hot folder {}", dir.display()))?)
-        }
-        (None, Some(device), _) => {
-            request.mode = ColorMode::Color;
-            Box::new(sane(device)?)
-        }
-        (None, None, Some(ScannerConfig::Sane {
-            device,
-            resolution,
-            mode,
-            source,
-            options,
-        })) => {
-            request.resolution_dpi = resolution;
-            request.mode = mode;
-            request.source = source;
-            request.extra_args = options;
-            Box::new(sane(device)?)
-        }
-        _ => anyhow::bail!(
-            "chưa có máy quét: dùng --hot-folder THƯ_MỤC hoặc --scanner THIẾT_BỊ / no scanner: use --hot-folder DIR or --scanner DEVICE, or configure [scanner]"
-        ),
-    };
-
-    let mut store = open(config)?;
-    // The flow repeats a standing warning (missing documents) at each step; say it once.
-    let mut last_warning = String::new();
-    let mut print = |e: &Effect| match e {
-        Effect::Progress {
-            page,
-            document,
-            pages,
-            ..
-        } => match document {
-            Some(0) => println!("trang/page {page:>3}: chưa phân loại / unsorted ({pages} kept)"),
-            Some(d) => println!("trang/page {page:>3}: giấy tờ/document {d} ({pages} kept)"),
-            None => println!("trang/page {page:>3}: ? ({pages} kept)"),
-        },
-        Effect::Warn(w) | Effect::Refuse(w) if *w != last_warning => {
-            eprintln!("{w}");
-            last_warning = w.clone();
-        }
-        Effect::Ask { message, .. } => eprintln!("{message}"),
-        _ => {}
-    };
-    let mut session = IntakeSession::new(config, &mut store).with_answers(answers);
-    session.open(dossier, &mut print)?;
-    runtime()?.block_on(session.scan_batch(scanner.as_ref(), &request, &mut print))?;
-    let report = session.commit(&mut print)?;
-    let _ = std::fs::remove_dir_all(&work);
-    for code in &report.stored {
-        println!("{code}");
-    }
-    for code in &report.already_stored {
-        println!("{code} (đã lưu trước đó / already stored)");
-    }
-    eprintln!(
-        "Đã lưu {} giấy tờ, {} đã có; {} trang trắng bỏ qua / {} document(s) stored, {} already stored; {} blank page(s) dropped",
-        report.stored.len(),
-        report.already_stored.len(),
-        report.blank_pages,
-        report.stored.len(),
-        report.already_stored.len(),
-        report.blank_pages
-    );
-    Ok(())
-}
-
-/// A scratch folder for scanimage's page files, inside the data folder (same disk).
-fn tempfile_dir(config: &KioskConfig) -> anyhow::Result<PathBuf> {
-    let dir = config
-        .store
-        .data_dir
-        .join("intake")
-        .join(format!("scan-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    Ok(dir)
-}
-
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?)
-}
-
-fn devices(config: &KioskConfig, json: bool) -> anyhow::Result<()> {
-    use motcua_printer::Printer;
-    let p = &config.peripherals;
-    let printer_state = p.printer.as_ref().map(|printer| {
-        let mut device = motcua_printer::EscPosPrinter::new(
-            printer.transport.clone(),
-            motcua_printer::Timeouts::default(),
-        );
-        match device.status() {
-            Ok(status) => match status.fault() {
-                None => format!("sẵn sàng / ready ({status:?})"),
-                Some(fault) => format!("lỗi / fault: {fault}"),
-            },
-            Err(e) => e.to_string(),
-        }
-    });
-    let found = runtime()?.block_on(motcua_kiosk::devices::discover());
-    if json {
-        return print_json(&serde_json::json!({
-            "printer": p.printer.as_ref().map(|x| format!("{:?} {:?}", x.transport, x.paper)),
-            "printer_state": printer_state,
-            "code_reader": p.code_reader.as_ref().map(|x| format!("{x:?}")),
-            "scanner": p.scanner.as_ref().map(|x| format!("{x:?}")),
-            "attached": found,
-        }));
-    }
-    println!("Thiết bị đã cấu hình / configured devices:");
-    match &p.printer {
-        Some(x) => println!("  máy in / printer: {:?}, {:?}", x.transport, x.paper),
-        None => println!("  máy in / printer: chưa cấu hình / not configured"),
-    }
-    if let Some(state) = printer_state {
-        println!("    trạng thái / state: {state}");
-    }
-    match &p.code_reader {
-        Some(motcua_kiosk::devices::CodeReaderConfig::Serial(s)) => println!(
-            "  đầu đọc mã / code reader: serial {} ({} baud, {:?})",
-            s.path.display(),
-            s.baud_rate,
-            s.terminator
-        ),
-        None => println!("  đầu đọc mã / code reader: chưa cấu hình / not configured"),
-    }
-    match &p.scanner {
-        Some(x) => println!("  máy quét / scanner: {x:?}"),
-        None => println!("  máy quét / scanner: chưa cấu hình / not configured"),
-    }
-    println!("Thiết bị tìm thấy / attached to this machine:");
-    println!(
-        "  cổng nối tiếp / serial ports: {}",
-        list_or_none(&found.serial_ports)
-    );
-    println!(
-        "  máy in USB / USB printers: {}",
-        list_or_none(&found.usb_printers)
-    );
-    match &found.scanners {
-        Ok(list) => println!("  máy quét SANE / SANE scanners: {}", list_or_none(list)),
-        Err(e) => println!("  máy quét SANE / SANE scanners: {e}"),
-    }
-    Ok(())
-}
-
-fn list_or_none(items: &[String]) -> String {
-    if items.is_empty() {
-        "không có / none".into()
-    } else {
-        items.join(", ")
-    }
-}
-
-fn selftest(config: &KioskConfig, code_timeout: u64, json: bool) -> anyhow::Result<()> {
-    if !json && config.peripherals.code_reader.is_some() {
-        eprintln!(
-            "Hãy đưa một mã QR bất kỳ (ví dụ mã trên phiếu thử) vào đầu đọc trong {code_timeout} giây. / Present any QR code (e.g. the one on the test slip) to the reader within {code_timeout} s."
-        );
-    }
-    let options = motcua_kiosk::devices::SelfTestOptions {
-        code_timeout: std::time::Duration::from_secs(code_timeout),
-    };
-    let results = runtime()?.block_on(motcua_kiosk::devices::self_test(
-        &config.peripherals,
-        &config.device.id,
-        &config.store.data_dir,
-        options,
-    ));
-    if json {
-        print_json(&results)?;
-    } else {
-        for r in &results {
-            let verdict = if r.skipped {
-                "BỎ QUA / SKIPPED"
-            } else if r.passed {
-                "ĐẠT / PASS"
-            } else {
-                "LỖI / FAIL"
-            };
-            println!("{verdict:<18} {}: {}", r.device, r.message);
-        }
-    }
-    if results.iter().any(|r| !r.passed && !r.skipped) {
-        anyhow::bail!("một số thiết bị bị lỗi / some devices failed their self-test");
-    }
-    Ok(())
-}
-
-fn enroll(config: &KioskConfig, key: &str, admin_key: Option<String>) -> anyhow::Result<()> {
-    let runtime = runtime()?;
-    // The admin key, when given, goes as the bearer token: it allows re-enrolling a known id.
-    let client = GatewayClient::new(
-        &config.uplink.gateway_url,
-        admin_key,
-        config.uplink.request_timeout,
-    )?;
-    let token = runtime.block_on(client.enroll(&config.device.id, key))?;
-    write_token(&config.store.data_dir, &token)?;
-    println!(
-        "Đã đăng ký thiết bị / device {} enrolled at {}",
-        config.device.id, config.uplink.gateway_url
-    );
-    Ok(())
-}
-
-fn write_token(dir: &Path, token: &str) -> anyhow::Result<()> {
-    motcua_kiosk::write_token(dir, token)
-        .with_context(|| format!("cannot save the device token in {}", dir.display()))
 }

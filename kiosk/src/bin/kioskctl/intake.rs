@@ -1,0 +1,146 @@
+//! `kioskctl intake` and its `--answer`s: intake digitization from the command line.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use motcua_kiosk::config::KioskConfig;
+
+use crate::{open, runtime};
+
+fn parse_answer(text: &str) -> anyhow::Result<(u32, motcua_flows::intake::QuestionAnswer)> {
+    use motcua_flows::intake::QuestionAnswer;
+    let bad = || {
+        anyhow::anyhow!(
+            "--answer {text:?}: viết TRANG=SỐ, TRANG=page hoặc TRANG=drop / write PAGE=INDEX, PAGE=page or PAGE=drop"
+        )
+    };
+    let (page, answer) = text.split_once('=').ok_or_else(bad)?;
+    let page: u32 = page.trim().parse().map_err(|_| bad())?;
+    let answer = match answer.trim() {
+        "page" => QuestionAnswer::DocumentPage,
+        "drop" => QuestionAnswer::Discard,
+        n => QuestionAnswer::SeparatorFor(n.parse().map_err(|_| bad())?),
+    };
+    Ok((page, answer))
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn intake(
+    config: &KioskConfig,
+    dossier: &str,
+    hot_folder: Option<PathBuf>,
+    sane_device: Option<String>,
+    resolution: u32,
+    idle: std::time::Duration,
+    page_timeout: std::time::Duration,
+    answers: &[String],
+) -> anyhow::Result<()> {
+    use motcua_flows::intake::Effect;
+    use motcua_kiosk::devices::ScannerConfig;
+    use motcua_kiosk::intake::session::IntakeSession;
+    use motcua_scanner::documents::{
+        BatchRequest, ColorMode, DocumentScanner, HotFolder, HotFolderConfig, SaneConfig,
+        SaneScanner,
+    };
+    // Probing the device learns its own names for modes and feeds (`scanimage -A`).
+    let sane = |device: String| -> anyhow::Result<SaneScanner> {
+        runtime()?
+            .block_on(SaneScanner::connect(SaneConfig::new(device.clone())))
+            .with_context(|| format!("SANE device {device}"))
+    };
+    let answers = answers
+        .iter()
+        .map(|a| parse_answer(a))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let configured = config.peripherals.scanner.clone();
+    let hot_folder = hot_folder.or(match (&sane_device, &configured) {
+        (None, Some(ScannerConfig::HotFolder { folder })) => Some(folder.clone()),
+        _ => None,
+    });
+    let work = tempfile_dir(config)?;
+    let mut request = BatchRequest::new(&work);
+    request.page_timeout = page_timeout;
+    request.resolution_dpi = resolution.max(200);
+    let scanner: Box<dyn DocumentScanner> = match (hot_folder, sane_device, configured) {
+        (Some(dir), _, _) => {
+            let mut c = HotFolderConfig::new(&dir);
+            c.batch_idle = idle;
+            c.poll_interval = std::time::Duration::from_millis(200);
+            Box::new(HotFolder::new(c).with_context(|| format!("hot folder {}", dir.display()))?)
+        }
+        (None, Some(device), _) => {
+            request.mode = ColorMode::Color;
+            Box::new(sane(device)?)
+        }
+        (None, None, Some(ScannerConfig::Sane {
+            device,
+            resolution,
+            mode,
+            source,
+            options,
+        })) => {
+            request.resolution_dpi = resolution;
+            request.mode = mode;
+            request.source = source;
+            request.extra_args = options;
+            Box::new(sane(device)?)
+        }
+        _ => anyhow::bail!(
+            "chưa có máy quét: dùng --hot-folder THƯ_MỤC hoặc --scanner THIẾT_BỊ / no scanner: use --hot-folder DIR or --scanner DEVICE, or configure [scanner]"
+        ),
+    };
+
+    let mut store = open(config)?;
+    // The flow repeats a standing warning (missing documents) at each step; say it once.
+    let mut last_warning = String::new();
+    let mut print = |e: &Effect| match e {
+        Effect::Progress {
+            page,
+            document,
+            pages,
+            ..
+        } => match document {
+            Some(0) => println!("trang/page {page:>3}: chưa phân loại / unsorted ({pages} kept)"),
+            Some(d) => println!("trang/page {page:>3}: giấy tờ/document {d} ({pages} kept)"),
+            None => println!("trang/page {page:>3}: ? ({pages} kept)"),
+        },
+        Effect::Warn(w) | Effect::Refuse(w) if *w != last_warning => {
+            eprintln!("{w}");
+            last_warning = w.clone();
+        }
+        Effect::Ask { message, .. } => eprintln!("{message}"),
+        _ => {}
+    };
+    let mut session = IntakeSession::new(config, &mut store).with_answers(answers);
+    session.open(dossier, &mut print)?;
+    runtime()?.block_on(session.scan_batch(scanner.as_ref(), &request, &mut print))?;
+    let report = session.commit(&mut print)?;
+    let _ = std::fs::remove_dir_all(&work);
+    for code in &report.stored {
+        println!("{code}");
+    }
+    for code in &report.already_stored {
+        println!("{code} (đã lưu trước đó / already stored)");
+    }
+    eprintln!(
+        "Đã lưu {} giấy tờ, {} đã có; {} trang trắng bỏ qua / {} document(s) stored, {} already stored; {} blank page(s) dropped",
+        report.stored.len(),
+        report.already_stored.len(),
+        report.blank_pages,
+        report.stored.len(),
+        report.already_stored.len(),
+        report.blank_pages
+    );
+    Ok(())
+}
+
+/// A scratch folder for scanimage's page files, inside the data folder (same disk).
+fn tempfile_dir(config: &KioskConfig) -> anyhow::Result<PathBuf> {
+    let dir = config
+        .store
+        .data_dir
+        .join("intake")
+        .join(format!("scan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(dir)
+}
