@@ -34,6 +34,14 @@ pub const MAX_NAME_CHARS: usize = 100;
 /// Longest accepted permanent address, in characters (after normalisation).
 pub const MAX_ADDRESS_CHARS: usize = 300;
 
+/// A made-up card's QR payload for demos and tests: Nguyễn Thị Phượng, female, born 05/09/1990,
+/// ID 079190001234 (its century, sex and year digits agree with that), old ID 025123456, an
+/// address in Sóc Trăng, issued 01/02/2021. No such person or card exists. Use this constant
+/// rather than a copy (the demo's code reader hint, flow, screen and reader tests), so every
+/// demo and test shows the same citizen and a change of format is made once.
+pub const SAMPLE_PAYLOAD: &str =
+    "079190001234|025123456|Nguyễn Thị Phượng|05091990|Nữ|12 Lê Lợi, Phường 1, Sóc Trăng|01022021";
+
 /// Byte order mark, which some scanners in "UTF-8 with BOM" mode send before the payload.
 const BOM: char = '\u{feff}';
 
@@ -606,6 +614,18 @@ mod tests {
         assert_eq!(card.sex, Sex::Male);
         assert_eq!(card.address, ADDRESS);
         assert_eq!(card.issue_date, d(2021, 4, 20));
+    }
+
+    #[test]
+    fn the_sample_payload_is_a_valid_card() {
+        let card = parse(SAMPLE_PAYLOAD).expect("the sample parses");
+        assert_eq!(card.id_number, "079190001234");
+        assert_eq!(card.old_id.as_deref(), Some("025123456"));
+        assert_eq!(card.full_name, "Nguyễn Thị Phượng");
+        assert_eq!(card.birth_date, d(1990, 9, 5));
+        assert_eq!(card.sex, Sex::Female);
+        assert_eq!(card.address, "12 Lê Lợi, Phường 1, Sóc Trăng");
+        assert_eq!(card.issue_date, d(2021, 2, 1));
     }
 
     #[test]

@@ -83,6 +83,8 @@ impl EmulatorConfig {
 
 struct Shared {
     conditions: Mutex<Conditions>,
+    /// Bytes still to receive before the paper runs out ([`Emulator::set_paper_end_after`]).
+    paper_left: Mutex<Option<u64>>,
     pages: Mutex<Vec<PathBuf>>,
     seq: AtomicU32,
     stop: AtomicBool,
@@ -122,6 +124,7 @@ impl Emulator {
         })?;
         let shared = Arc::new(Shared {
             conditions: Mutex::new(config.conditions),
+            paper_left: Mutex::new(None),
             pages: Mutex::default(),
             seq: AtomicU32::new(0),
             stop: AtomicBool::new(false),
@@ -192,6 +195,13 @@ impl Emulator {
     /// Runs out of paper (or gets a new roll).
     pub fn set_paper_end(&self, on: bool) {
         self.update(|c| c.paper_end = on);
+    }
+
+    /// Runs out of paper once `bytes` more bytes have been received (over any connection), so
+    /// a test can make the roll end in the middle of a slip without racing a timer; `None`
+    /// cancels it. The chunk that crosses the limit is already received without paper.
+    pub fn set_paper_end_after(&self, bytes: Option<u64>) {
+        *lock(&self.shared.paper_left) = bytes;
     }
 
     /// Paper nearly used up.
@@ -270,6 +280,19 @@ impl Session {
         }
         if let Some(d) = c.slow_per_kib {
             std::thread::sleep(d * data.len().div_ceil(1024) as u32);
+        }
+        {
+            let mut left = lock(&sh.paper_left);
+            if let Some(n) = *left {
+                let got = data.len() as u64;
+                if got >= n {
+                    *left = None;
+                    lock(&sh.conditions).paper_end = true;
+                    tracing::info!("emulator: the paper ran out");
+                } else {
+                    *left = Some(n - got);
+                }
+            }
         }
         self.decoder.push(data);
         while let Some(cmd) = self.decoder.next_command() {

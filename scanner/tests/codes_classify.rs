@@ -1,9 +1,7 @@
 //! Classification of payloads, one test per kind.
 
-use motcua_domain::cccd::{CccdError, CccdField, Sex};
+use motcua_domain::cccd::{CccdError, CccdField, Sex, SAMPLE_PAYLOAD as CCCD};
 use motcua_scanner::codes::{classify, CodeKind, MAX_PAYLOAD_BYTES};
-
-const CCCD: &str = "079090012345|025123456|Nguyễn Văn An|15031990|Nam|123 Lê Lợi, Phường Bến Thành, Quận 1, TP. Hồ Chí Minh|20042021";
 
 #[test]
 fn a_valid_cccd_is_a_card() {
@@ -11,9 +9,9 @@ fn a_valid_cccd_is_a_card() {
     for p in [CCCD.to_owned(), format!("\u{feff}{CCCD}\r\n")] {
         match classify(&p) {
             CodeKind::Cccd(card) => {
-                assert_eq!(card.full_name, "Nguyễn Văn An");
-                assert_eq!(card.sex, Sex::Male);
-                assert_eq!(card.id_number, "079090012345");
+                assert_eq!(card.full_name, "Nguyễn Thị Phượng");
+                assert_eq!(card.sex, Sex::Female);
+                assert_eq!(card.id_number, "079190001234");
             }
             other => panic!("{other:?}"),
         }
@@ -26,12 +24,12 @@ fn a_valid_cccd_is_a_card() {
 fn a_broken_cccd_is_a_cccd_error_for_the_citizen() {
     let cases = [
         (
-            CCCD.replace("15031990", "31021990"),
+            CCCD.replace("|05091990|", "|31021990|"),
             CccdError::InvalidDate {
                 field: CccdField::BirthDate,
             },
         ),
-        (CCCD.replace("|Nam|", "|Nữ|"), CccdError::SexMismatch),
+        (CCCD.replace("|Nữ|", "|Nam|"), CccdError::SexMismatch),
         (
             "079090012345|only|three".to_owned(),
             CccdError::FieldCount { found: 3 },
@@ -44,6 +42,7 @@ fn a_broken_cccd_is_a_cccd_error_for_the_citizen() {
         ),
     ];
     for (payload, expected) in cases {
+        assert_ne!(payload, CCCD, "the case changes the sample");
         match classify(&payload) {
             CodeKind::CccdInvalid(e) => {
                 assert_eq!(e, expected);
@@ -120,7 +119,7 @@ fn unknown_empty_and_overlong_payloads() {
 #[test]
 fn debug_output_never_shows_personal_data() {
     let shown = format!("{:?}", classify(CCCD));
-    for secret in ["Nguyễn", "Lê Lợi", "079090012", "1503"] {
+    for secret in ["Nguyễn", "Phượng", "Lê Lợi", "079190001", "0509"] {
         assert!(!shown.contains(secret), "{shown}");
     }
 }

@@ -10,7 +10,7 @@ use motcua_scanner::codes::frame::BinarizerKind;
 use motcua_scanner::codes::synth::{add_noise, noise_frame, paste, qr_image, rotate90};
 use motcua_scanner::codes::{FrameDecoder, FrameDecoderConfig, GrayFrame};
 
-const CCCD: &str = "079090012345|025123456|Nguyễn Văn An|15031990|Nam|123 Lê Lợi, Phường Bến Thành, Quận 1, TP. Hồ Chí Minh|20042021";
+const CCCD: &str = motcua_domain::cccd::SAMPLE_PAYLOAD;
 const RECEIPT: &str = "000.17.22.H56-261123-0001|1.001193|********0123|Giấy tiếp nhận hồ sơ và hẹn trả kết quả|MOTCUA:KIOSK-1|20261123090507|20261126";
 const SEPARATOR: &str = "MOTCUA-SEP1|000.17.22.H56-261123-0001|2|Giấy chứng sinh";
 const GREETING: &str =

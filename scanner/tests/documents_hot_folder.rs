@@ -9,6 +9,36 @@ use motcua_scanner::documents::{
     PageSource, ScanEvent, TakenAction,
 };
 
+/// Polls until the folder hands out something (bounded, so a broken folder fails instead of
+/// hanging); what it handed out is for the caller to check.
+fn poll_until_taken(folder: &mut HotFolder, sequence: u32) -> Vec<ScanEvent> {
+    let start = Instant::now();
+    let mut got = Vec::new();
+    while got.is_empty() && start.elapsed() < Duration::from_secs(3) {
+        got = folder.poll(sequence).expect("poll");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    got
+}
+
+/// Polls until the folder takes something and checks it took exactly the page `name` and then
+/// has nothing more to take: used with a real page written after files that must stay, whose
+/// taking proves the folder was polled past `settle` with those files present.
+fn assert_takes_only(folder: &mut HotFolder, name: &str) {
+    let taken: Vec<String> = pages(poll_until_taken(folder, 1))
+        .iter()
+        .map(|page| match &page.source {
+            PageSource::HotFolder { file_name, .. } => file_name.clone(),
+            other => panic!("unexpected source {other:?}"),
+        })
+        .collect();
+    assert_eq!(taken, vec![name.to_owned()], "only {name} is taken");
+    assert!(
+        folder.poll(2).expect("poll").is_empty(),
+        "nothing after {name}"
+    );
+}
+
 fn fast_config(dir: &Path) -> HotFolderConfig {
     let mut c = HotFolderConfig::new(dir);
     c.poll_interval = Duration::from_millis(20);
@@ -216,10 +246,10 @@ fn hidden_and_temporary_files_are_ignored() {
     for n in names {
         std::fs::write(dir.path().join(n), &png).expect("write");
     }
-    for _ in 0..10 {
-        assert!(folder.poll(1).expect("poll").is_empty());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    // A real page written after them: once the folder has taken it, the ignored files have
+    // been there at least as long, past `settle`, and would have been taken too.
+    std::fs::write(dir.path().join("scan0001.png"), &png).expect("write");
+    assert_takes_only(&mut folder, "scan0001.png");
     for n in names {
         assert!(dir.path().join(n).exists(), "{n} must stay untouched");
     }
@@ -229,12 +259,7 @@ fn hidden_and_temporary_files_are_ignored() {
         dir.path().join("scan0002.png"),
     )
     .expect("rename");
-    let start = Instant::now();
-    let mut got = Vec::new();
-    while got.is_empty() && start.elapsed() < Duration::from_secs(3) {
-        got = folder.poll(1).expect("poll");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let got = poll_until_taken(&mut folder, 1);
     assert_eq!(pages(got).len(), 1);
 }
 
@@ -245,28 +270,17 @@ fn a_file_is_never_taken_twice_even_across_a_restart() {
     {
         let mut folder = HotFolder::new(fast_config(dir.path())).expect("folder");
         std::fs::write(dir.path().join("scan0001.png"), &png).expect("write");
-        let mut got = Vec::new();
-        let start = Instant::now();
-        while got.is_empty() && start.elapsed() < Duration::from_secs(3) {
-            got = folder.poll(1).expect("poll");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        let got = poll_until_taken(&mut folder, 1);
         assert_eq!(got.len(), 1);
     }
-    // "Restart": a new HotFolder on the same folder sees nothing to take.
+    // "Restart": a new HotFolder on the same folder takes a new page but not the old one again
+    // (the new page proves the folder was polled long enough to take anything it would).
     let mut folder = HotFolder::new(fast_config(dir.path())).expect("folder again");
-    for _ in 0..10 {
-        assert!(folder.poll(1).expect("poll").is_empty());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    std::fs::write(dir.path().join("scan0002.png"), &png).expect("write");
+    assert_takes_only(&mut folder, "scan0002.png");
     // The network scanner restarted its numbering: same name, new page, kept beside the first.
     std::fs::write(dir.path().join("scan0001.png"), &png).expect("write");
-    let mut got = Vec::new();
-    let start = Instant::now();
-    while got.is_empty() && start.elapsed() < Duration::from_secs(3) {
-        got = folder.poll(1).expect("poll");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let got = poll_until_taken(&mut folder, 1);
     let p = pages(got);
     assert_eq!(p[0].path, dir.path().join("taken").join("scan0001-1.png"));
     assert!(dir.path().join("taken").join("scan0001.png").exists());
@@ -279,12 +293,7 @@ fn delete_mode_removes_the_file_after_taking_it() {
     config.taken = TakenAction::Delete;
     let mut folder = HotFolder::new(config).expect("folder");
     std::fs::write(dir.path().join("a.pdf"), pdf_bytes()).expect("write");
-    let mut got = Vec::new();
-    let start = Instant::now();
-    while got.is_empty() && start.elapsed() < Duration::from_secs(3) {
-        got = folder.poll(1).expect("poll");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let got = poll_until_taken(&mut folder, 1);
     let p = pages(got);
     assert!(matches!(&p[0].content, PageContent::Pdf(d) if d.page_count == Some(2)));
     assert!(!dir.path().join("a.pdf").exists());
@@ -299,12 +308,7 @@ fn a_file_that_never_completes_is_rejected_not_retried_forever() {
     let mut folder = HotFolder::new(config).expect("folder");
     let png = png_bytes();
     std::fs::write(dir.path().join("cut.png"), &png[..png.len() / 2]).expect("write");
-    let start = Instant::now();
-    let mut got = Vec::new();
-    while got.is_empty() && start.elapsed() < Duration::from_secs(3) {
-        got = folder.poll(1).expect("poll");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut got = poll_until_taken(&mut folder, 1);
     match got.pop() {
         Some(ScanEvent::Rejected { path, error }) => {
             assert_eq!(path, dir.path().join("rejected").join("cut.png"));
@@ -356,12 +360,12 @@ async fn a_session_with_no_file_times_out_and_can_be_cancelled() {
         "{err:?}"
     );
 
+    // Cancelled long before its page timeout: the session must end by the cancel (no pages, no
+    // error), not by timing out (which would be an error).
     req.page_timeout = Duration::from_secs(60);
     let session = folder.start(&req);
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    let pages = tokio::time::timeout(Duration::from_secs(2), session.cancel())
-        .await
-        .expect("cancel is prompt")
-        .expect("cancel is not an error");
+    // Let the worker start polling (the test runtime is single-threaded).
+    tokio::task::yield_now().await;
+    let pages = session.cancel().await.expect("cancel is not an error");
     assert!(pages.is_empty());
 }

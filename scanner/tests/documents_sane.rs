@@ -361,7 +361,19 @@ async fn scanimage_killed_from_outside_is_reported() {
     let scanner = test_scanner().await;
     let session = scanner.start(&slow_request(dir.path()));
     let pid = session.process_id().expect("pid");
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Kill scanimage itself, not the child before its exec: wait until the process is it.
+    let comm = PathBuf::from(format!("/proc/{pid}/comm"));
+    for _ in 0..100 {
+        if std::fs::read_to_string(&comm).is_ok_and(|c| c.trim() == "scanimage") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        std::fs::read_to_string(&comm).unwrap_or_default().trim(),
+        "scanimage",
+        "the session's process runs scanimage"
+    );
     let pid_t = i32::try_from(pid).expect("pid fits");
     // SAFETY: `pid` is our own unreaped child (the session waits for it), so it cannot be reused.
     unsafe {

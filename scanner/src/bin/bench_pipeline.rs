@@ -41,21 +41,6 @@ fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
-fn crc32(data: &[u8]) -> u32 {
-    let mut crc = 0xFFFF_FFFFu32;
-    for &b in data {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
-        }
-    }
-    !crc
-}
-
 /// PNG with a `pHYs` chunk, so img2pdf sizes pages as we do.
 fn png_with_dpi(img: &image::GrayImage, dpi: u32) -> Vec<u8> {
     let mut out = std::io::Cursor::new(Vec::new());
@@ -70,7 +55,7 @@ fn png_with_dpi(img: &image::GrayImage, dpi: u32) -> Vec<u8> {
     let mut with = png[..33].to_vec();
     with.extend_from_slice(&9u32.to_be_bytes());
     with.extend_from_slice(&body);
-    with.extend_from_slice(&crc32(&body).to_be_bytes());
+    with.extend_from_slice(&crc32fast::hash(&body).to_be_bytes());
     with.extend_from_slice(&png[33..]);
     with
 }

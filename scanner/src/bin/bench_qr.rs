@@ -15,7 +15,7 @@ use motcua_scanner::codes::synth::{add_noise, paste, qr_image, rotate90};
 use motcua_scanner::codes::{FrameDecoder, FrameDecoderConfig, GrayFrame};
 
 const CODES: [(&str, u32, bool, u32, u32); 5] = [
-    ("079090012345|025123456|Nguyễn Văn An|15031990|Nam|123 Lê Lợi, Phường Bến Thành, Quận 1, TP. Hồ Chí Minh|20042021", 4, false, 30, 30),
+    (motcua_domain::cccd::SAMPLE_PAYLOAD, 4, false, 30, 30),
     ("000.17.22.H56-261123-0001|1.001193|********0123|Giấy tiếp nhận hồ sơ và hẹn trả kết quả|MOTCUA:KIOSK-1|20261123090507|20261126", 3, true, 420, 40),
     ("MOTCUA-SEP1|000.17.22.H56-261123-0001|2|Giấy chứng sinh", 2, false, 880, 60),
     ("Xin chào! Bộ phận Một cửa — Trung tâm Phục vụ hành chính công tỉnh Sóc Trăng", 3, true, 60, 420),

@@ -46,20 +46,16 @@ fn tail(bytes: &[u8], n: usize) -> &[u8] {
     &bytes[bytes.len().saturating_sub(n)..]
 }
 
-fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
-}
-
 /// Whether the file's end marker is present. TIFF and PNM have none: they are judged by
 /// decoding (see [`decode_raster`]).
 pub(crate) fn has_end_marker(kind: FileKind, bytes: &[u8]) -> bool {
     match kind {
         // EOI, allowing a little padding some scanners append.
-        FileKind::Jpeg => contains(tail(bytes, 64), &[0xFF, 0xD9]),
+        FileKind::Jpeg => find(tail(bytes, 64), &[0xFF, 0xD9]).is_some(),
         // The IEND chunk: type plus its fixed CRC.
-        FileKind::Png => contains(tail(bytes, 64), b"IEND\xAE\x42\x60\x82"),
+        FileKind::Png => find(tail(bytes, 64), b"IEND\xAE\x42\x60\x82").is_some(),
         // The spec allows trailing whitespace after %%EOF; 1 KiB is generous.
-        FileKind::Pdf => contains(tail(bytes, 1024), b"%%EOF"),
+        FileKind::Pdf => find(tail(bytes, 1024), b"%%EOF").is_some(),
         FileKind::Tiff | FileKind::Pnm => true,
     }
 }
@@ -276,6 +272,8 @@ pub(crate) fn pdf_page_count(bytes: &[u8]) -> Option<u32> {
     (count > 0).then_some(count)
 }
 
+/// Where `needle` first occurs in `haystack`: the one substring search of this module (end
+/// markers and PDF page objects).
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }

@@ -11,7 +11,7 @@
 
 use image::{DynamicImage, GrayImage};
 
-use super::PipelineError;
+use super::error::PipelineError;
 
 /// How pages are stored in the PDFs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -257,6 +257,28 @@ pub fn encode_group4(page: &GrayImage, dpi: u32, threshold: u8) -> EncodedPage {
         width: u32::from(w16),
         height,
         dpi,
+    }
+}
+
+/// Pixels at or above `level` become 255 (colour pixels only with `color`, when all three
+/// channels are).
+pub(super) fn whiten(page: &mut DynamicImage, level: u8, color: bool) {
+    match page {
+        DynamicImage::ImageLuma8(g) => {
+            for p in g.iter_mut() {
+                if *p >= level {
+                    *p = 255;
+                }
+            }
+        }
+        DynamicImage::ImageRgb8(c) if color => {
+            for p in c.chunks_exact_mut(3) {
+                if p.iter().all(|&v| v >= level) {
+                    p.fill(255);
+                }
+            }
+        }
+        _ => {}
     }
 }
 

@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 use pdf_writer::{Chunk, Content, Filter, Finish, Name, Rect, Ref, TextStr};
 
 use super::encode::{EncodedPage, PageEncoding};
-use super::PipelineError;
+use super::error::PipelineError;
 
 const CATALOG: Ref = Ref::new(1);
 const PAGE_TREE: Ref = Ref::new(2);
