@@ -97,14 +97,16 @@ pub(super) fn lookup(w: &KioskWindow, f: &LookupFlow, lang: Lang) {
     match &f.step {
         LookupStep::Found(r) => lookup_found(w, r, lang),
         step => {
-            w.set_screen(ss("code"));
-            w.set_heading(tr(lang, "Tra cứu hồ sơ", "Check a dossier"));
-            w.set_hint(tr(
-                lang,
-                "Quét mã QR trên giấy tiếp nhận, hoặc nhập mã hồ sơ rồi chạm \"Tiếp tục\".",
-                "Scan the QR on your receipt, or type the dossier code and touch \"Continue\".",
-            ));
-            w.set_code(ss(f.code.text()));
+            code_entry(
+                w,
+                tr(lang, "Tra cứu hồ sơ", "Check a dossier"),
+                tr(
+                    lang,
+                    "Quét mã QR trên giấy tiếp nhận, hoặc nhập mã hồ sơ rồi chạm \"Tiếp tục\".",
+                    "Scan the QR on your receipt, or type the dossier code and touch \"Continue\".",
+                ),
+                &f.code.text(),
+            );
             w.set_busy(matches!(step, LookupStep::Looking { .. }));
             if let LookupStep::Entry { error } = step {
                 w.set_error(msg(error, lang));
@@ -148,27 +150,25 @@ pub(super) fn rating(w: &KioskWindow, f: &RatingFlow, lang: Lang) {
     w.set_title_text(tr(lang, "Đánh giá", "Rate our service"));
     match &f.step {
         RatingStep::Entry { error } => {
-            w.set_screen(ss("code"));
-            w.set_heading(tr(lang, "Đánh giá mức độ hài lòng", "Rate our service"));
-            w.set_hint(tr(
-                lang,
-                "Quét mã QR trên phiếu số thứ tự hoặc giấy tiếp nhận, hoặc nhập mã.",
-                "Scan the QR on your queue ticket or receipt, or type its code.",
-            ));
-            w.set_code(ss(f.code.text()));
+            code_entry(
+                w,
+                tr(lang, "Đánh giá mức độ hài lòng", "Rate our service"),
+                tr(
+                    lang,
+                    "Quét mã QR trên phiếu số thứ tự hoặc giấy tiếp nhận, hoặc nhập mã.",
+                    "Scan the QR on your queue ticket or receipt, or type its code.",
+                ),
+                &f.code.text(),
+            );
             w.set_error(msg(error, lang));
         }
         RatingStep::Choose { transaction, error } => {
-            w.set_screen(ss("rate"));
-            w.set_code(ss(transaction));
+            rate_levels(w, transaction, f.scale, lang);
             w.set_error(msg(error, lang));
-            w.set_levels(levels(f.scale, lang));
         }
         RatingStep::Saving { transaction, .. } => {
-            w.set_screen(ss("rate"));
-            w.set_code(ss(transaction));
+            rate_levels(w, transaction, f.scale, lang);
             w.set_busy(true);
-            w.set_levels(levels(f.scale, lang));
         }
         RatingStep::Done => {
             w.set_screen(ss("result"));
@@ -180,6 +180,22 @@ pub(super) fn rating(w: &KioskWindow, f: &RatingFlow, lang: Lang) {
             w.set_big(ss("✓"));
         }
     }
+}
+
+/// The code entry screen, shared by the lookup (a dossier code) and the rating (a ticket's or
+/// dossier's code): what it is for, how to scan or type it, the code typed so far.
+fn code_entry(w: &KioskWindow, heading: SharedString, hint: SharedString, code: &str) {
+    w.set_screen(ss("code"));
+    w.set_heading(heading);
+    w.set_hint(hint);
+    w.set_code(ss(code));
+}
+
+/// The rating levels for the transaction being rated.
+fn rate_levels(w: &KioskWindow, transaction: &str, scale: RatingScale, lang: Lang) {
+    w.set_screen(ss("rate"));
+    w.set_code(ss(transaction));
+    w.set_levels(levels(scale, lang));
 }
 
 /// The rating scale's labels, best first, in the chosen language.
