@@ -19,13 +19,14 @@
 //! and a page that looks like a separator sheet whose code cannot be read
 //! ([`PageKind::Question`]) blocks the commit until the officer says what it is.
 
+mod stages;
+
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use motcua_domain::catalog::Procedure;
 use motcua_domain::document_code::{DocumentCodeFields, DocumentCodeTemplate};
-use motcua_domain::dossier::DossierCode;
-use motcua_domain::qr_payload::{dossier_code_in, Separator};
+use motcua_domain::qr_payload::Separator;
 
 /// What a scanned (non-blank) page is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -347,247 +348,25 @@ impl IntakeFlow {
         self.pages.iter().position(|p| p.number == number)
     }
 
-    /// Reacts to one event.
+    /// Reacts to one event: each stage has its handler ([`stages`]); an event its stage does
+    /// not take is refused, saying so, and changes nothing.
     pub fn handle(&mut self, event: IntakeEvent) -> Vec<Effect> {
-        use IntakeEvent as E;
-        match (self.stage.clone(), event) {
-            (Stage::NoDossier | Stage::Ready | Stage::Done, E::DossierCode(text))
-                if self.pages.is_empty() =>
-            {
-                let code = DossierCode::parse(text.trim())
-                    .ok()
-                    .or_else(|| dossier_code_in(&text));
-                match code {
-                    Some(code) => {
-                        let code = code.to_string();
-                        self.stage = Stage::LookingUp(code.clone());
-                        vec![Effect::LookUpDossier(code)]
-                    }
-                    None => vec![Effect::Refuse(
-                        "không đọc được mã hồ sơ từ mã này / this code carries no dossier code"
-                            .to_owned(),
-                    )],
-                }
-            }
-            (
-                Stage::LookingUp(wanted),
-                E::DossierFound {
-                    code,
-                    procedure,
-                    already_digitized,
-                },
-            ) if wanted == code => {
-                self.dossier = Some((code, procedure, already_digitized));
-                self.stage = Stage::Ready;
-                Vec::new()
-            }
-            (Stage::LookingUp(wanted), E::DossierNotFound(code)) if wanted == code => {
-                self.stage = Stage::NoDossier;
-                vec![Effect::Refuse(format!(
-                    "không có hồ sơ {code} trên máy này / dossier {code} is not on this kiosk"
-                ))]
-            }
-            (Stage::Ready, E::StartBatch) => {
-                self.stage = Stage::Scanning;
-                vec![Effect::StartScan]
-            }
-            (Stage::Scanning, E::BlankPage) => {
-                // Blank sides keep their number, so page numbers follow the paper.
-                self.blanks += 1;
-                self.next_number += 1;
-                Vec::new()
-            }
-            (Stage::Scanning, E::ForeignSeparator(sep)) => {
-                let number = self.next_number;
-                self.next_number += 1;
-                vec![Effect::Warn(format!(
-                    "trang {number}: tờ phân cách của hồ sơ khác ({}), đã bỏ qua / page {number}: separator sheet of another dossier ({}), ignored",
-                    sep.dossier_code, sep.dossier_code
-                ))]
-            }
-            (
-                Stage::Scanning,
-                E::PageScanned {
-                    kind,
-                    spool,
-                    thumbnail,
-                },
-            ) => {
-                let number = self.next_number;
-                self.next_number += 1;
-                let question = kind == PageKind::Question;
-                self.pages.push(IntakePage {
-                    number,
-                    kind,
-                    spool,
-                    thumbnail: thumbnail.clone(),
-                });
-                let mut effects = vec![Effect::Progress {
-                    page: number,
-                    document: self.document_of(number),
-                    pages: self.pages.len(),
-                    thumbnail,
-                }];
-                if question {
-                    effects.push(Effect::Ask {
-                        page: number,
-                        message: format!(
-                            "trang {number} giống tờ phân cách nhưng không đọc được mã: đó là tờ phân cách của giấy tờ nào, hay là trang giấy tờ? / page {number} looks like a separator sheet but its code is unreadable: which document's separator is it, or is it a document page?"
-                        ),
-                    });
-                }
-                effects
-            }
-            (Stage::Scanning, E::BatchEnded { error }) => {
-                self.stage = Stage::Ready;
-                let mut effects = Vec::new();
-                if let Some(error) = error {
-                    effects.push(Effect::Warn(format!(
-                        "máy quét dừng: {error}; {} trang đã quét được giữ lại, hãy gỡ giấy kẹt rồi quét tiếp / the scanner stopped: {error}; the {} page(s) already scanned are kept: clear the jam and scan the rest",
-                        self.pages.len(),
-                        self.pages.len()
-                    )));
-                }
-                effects.extend(self.missing_warning());
-                effects
-            }
-            (Stage::Ready, E::MovePage { page, to }) => match self.position(page) {
-                Some(from) => {
-                    let p = self.pages.remove(from);
-                    self.pages.insert(to.min(self.pages.len()), p);
-                    Vec::new()
-                }
-                None => self.no_page(page),
-            },
-            (Stage::Ready, E::DeletePage(page)) => match self.position(page) {
-                Some(at) => {
-                    self.pages.remove(at);
-                    Vec::new()
-                }
-                None => self.no_page(page),
-            },
-            (Stage::Ready, E::RescanPage(page)) => match self.position(page) {
-                Some(at) if self.pages[at].kind == PageKind::Content => {
-                    self.stage = Stage::Rescanning(page);
-                    vec![Effect::ScanOne(page)]
-                }
-                Some(_) => vec![Effect::Refuse(format!(
-                    "trang {page} không phải trang giấy tờ / page {page} is not a document page"
-                ))],
-                None => self.no_page(page),
-            },
-            (Stage::Rescanning(wanted), E::PageRescanned { page, spool }) if wanted == page => {
-                if let Some(at) = self.position(page) {
-                    self.pages[at].spool = Some(spool);
-                }
-                self.stage = Stage::Ready;
-                Vec::new()
-            }
-            (Stage::Rescanning(wanted), E::BatchEnded { error }) => {
-                self.stage = Stage::Ready;
-                vec![Effect::Warn(format!(
-                    "không quét lại được trang {wanted}: {}; trang cũ được giữ / page {wanted} was not rescanned: {}; the old scan is kept",
-                    error.as_deref().unwrap_or("no page"),
-                    error.as_deref().unwrap_or("no page")
-                ))]
-            }
-            (Stage::Ready, E::AnswerQuestion { page, answer }) => {
-                let Some(at) = self.position(page) else {
-                    return self.no_page(page);
-                };
-                if self.pages[at].kind != PageKind::Question {
-                    return vec![Effect::Refuse(format!(
-                        "trang {page} không có câu hỏi nào / page {page} has no open question"
-                    ))];
-                }
-                let documents = self
-                    .dossier
-                    .as_ref()
-                    .map_or(0, |(_, p, _)| p.documents.len());
-                match answer {
-                    QuestionAnswer::SeparatorFor(i) if i == 0 || i as usize > documents => {
-                        return vec![Effect::Refuse(format!(
-                            "thủ tục có giấy tờ số 1 đến {documents} / the procedure has documents 1 to {documents}"
-                        ))];
-                    }
-                    QuestionAnswer::SeparatorFor(index) => {
-                        self.pages[at].kind = PageKind::Separator { index };
-                        self.pages[at].spool = None;
-                    }
-                    QuestionAnswer::DocumentPage => self.pages[at].kind = PageKind::Content,
-                    QuestionAnswer::Discard => {
-                        self.pages.remove(at);
-                    }
-                }
-                Vec::new()
-            }
-            (Stage::Ready, E::Commit) => {
-                let questions = self.questions();
-                if !questions.is_empty() {
-                    return vec![Effect::Refuse(format!(
-                        "còn trang chưa trả lời: {questions:?} / pages still need an answer: {questions:?}"
-                    ))];
-                }
-                let documents = self.plan();
-                if documents.is_empty() {
-                    return vec![Effect::Refuse(
-                        "chưa có trang nào để lưu / no page to store".to_owned(),
-                    )];
-                }
-                let Some((dossier, _, _)) = &self.dossier else {
-                    return Vec::new();
-                };
-                let dossier = dossier.clone();
-                self.stage = Stage::Committing;
-                let mut effects = self.missing_warning();
-                effects.push(Effect::CommitDocuments { dossier, documents });
-                effects
-            }
-            (
-                Stage::Committing,
-                E::Committed {
-                    stored,
-                    already_stored,
-                },
-            ) => {
-                self.stage = Stage::Done;
-                self.pages.clear();
-                vec![Effect::Done {
-                    stored,
-                    already_stored,
-                }]
-            }
-            (Stage::Committing, E::CommitFailed(message)) => {
-                self.stage = Stage::Ready;
-                vec![Effect::Warn(format!(
-                    "chưa lưu được: {message}; các trang vẫn còn, hãy thử lại / not stored: {message}; the pages are kept, try again"
-                ))]
-            }
-            (stage, event) => vec![Effect::Refuse(format!(
+        let stage = self.stage.clone();
+        let handled = match &stage {
+            Stage::NoDossier | Stage::Done => self.when_no_dossier(event),
+            Stage::LookingUp(wanted) => self.when_looking_up(wanted, event),
+            Stage::Ready => self.when_ready(event),
+            Stage::Scanning => self.when_scanning(event),
+            Stage::Rescanning(page) => self.when_rescanning(*page, event),
+            Stage::Committing => self.when_committing(event),
+        };
+        handled.unwrap_or_else(|event| {
+            vec![Effect::Refuse(format!(
                 "không thể làm việc này lúc này / not possible now ({event:?} while {stage:?})"
-            ))],
-        }
-    }
-
-    fn no_page(&self, page: u32) -> Vec<Effect> {
-        vec![Effect::Refuse(format!(
-            "không có trang {page} / there is no page {page}"
-        ))]
-    }
-
-    fn missing_warning(&self) -> Vec<Effect> {
-        let missing = self.missing_documents();
-        if missing.is_empty() {
-            return Vec::new();
-        }
-        let list: Vec<String> = missing.iter().map(|(i, n)| format!("{i}. {n}")).collect();
-        vec![Effect::Warn(format!(
-            "còn thiếu giấy tờ bắt buộc / required documents still missing: {}",
-            list.join("; ")
-        ))]
+            ))]
+        })
     }
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,9 @@
 //! Self-submission of a dossier: find the procedure, identify (CCCD QR prefill), fill the form,
 //! attach scanned documents, review, submit, get the receipt.
 
+mod applicant;
+mod steps;
+
 use std::sync::Arc;
 
 use chrono::NaiveDate;
@@ -8,8 +11,9 @@ use motcua_domain::catalog::{Catalog, Procedure};
 use motcua_domain::cccd::CccdCard;
 use motcua_domain::wire::Applicant;
 
-use super::text_entry::{Key, TextEntry};
-use super::Message;
+use crate::text_entry::{Key, TextEntry};
+use crate::Message;
+use applicant::empty_fields;
 
 /// A form field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,7 +61,7 @@ impl FieldKey {
         )
     }
 
-    fn max_chars(self) -> usize {
+    pub(crate) fn max_chars(self) -> usize {
         match self {
             FieldKey::FullName => 100,
             FieldKey::IdNumber => 12,
@@ -304,312 +308,33 @@ impl SubmissionFlow {
             .collect()
     }
 
-    /// Applies an event.
+    /// Applies an event: scanner results and "back" whatever the step, everything else by the
+    /// step the citizen is on (an event that does not belong to the step is ignored).
     pub fn handle(&mut self, event: SubmissionEvent) -> Vec<SubmissionEffect> {
         use SubmissionEvent as E;
-        match (event, self.step) {
-            (E::SearchKey(k), Step::Search) => {
-                self.query.press(&k);
-                Vec::new()
-            }
-            (E::Select(code), Step::Search) => {
-                if let Some(p) = self.catalog.find(&code) {
-                    self.attachments = p
-                        .documents
-                        .iter()
-                        .map(|d| Attachment {
-                            name_vi: d.name_vi.clone(),
-                            name_en: d.name_en.clone(),
-                            mandatory: d.mandatory,
-                            pages: Vec::new(),
-                        })
-                        .collect();
-                    self.procedure = Some(p.clone());
-                    self.step = Step::Detail;
-                }
-                Vec::new()
-            }
-            (E::Begin, Step::Detail) => {
-                self.step = Step::Identify;
-                Vec::new()
-            }
-            (E::Card(card), Step::Identify | Step::Form) => {
-                self.prefill(&card);
-                self.error = None;
-                self.step = Step::Form;
-                Vec::new()
-            }
-            (E::BadCard(m), Step::Identify | Step::Form) => {
-                self.error = Some(m);
-                Vec::new()
-            }
-            (E::TypeInstead, Step::Identify) => {
-                self.error = None;
-                self.step = Step::Form;
-                Vec::new()
-            }
-            (E::Focus(i), Step::Form) => {
-                if i < self.fields.len() {
-                    self.focus = i;
-                }
-                Vec::new()
-            }
-            (E::Key(k), Step::Form) => {
-                if let Some(f) = self.fields.get_mut(self.focus) {
-                    f.entry.press(&k);
-                    f.from_card = false;
-                }
-                Vec::new()
-            }
-            (E::FormDone, Step::Form) => {
-                match self.applicant() {
-                    Ok(_) => {
-                        self.error = None;
-                        self.step = Step::Attach;
-                    }
-                    Err((field, m)) => {
-                        self.focus = field;
-                        self.error = Some(m);
-                    }
-                }
-                Vec::new()
-            }
-            (E::Scan(i), Step::Attach) if self.scanning.is_none() && i < self.attachments.len() => {
-                self.error = None;
-                self.scanning = Some(ScanProgress {
-                    attachment: i,
-                    pages: 0,
-                });
-                vec![SubmissionEffect::StartScan(i)]
-            }
-            (E::Rescan(i), Step::Attach)
-                if self.scanning.is_none() && i < self.attachments.len() =>
-            {
-                let old: Vec<_> = self.attachments[i]
-                    .pages
-                    .drain(..)
-                    .map(|p| p.path)
-                    .collect();
-                self.error = None;
-                self.scanning = Some(ScanProgress {
-                    attachment: i,
-                    pages: 0,
-                });
-                vec![
-                    SubmissionEffect::DeletePages(old),
-                    SubmissionEffect::StartScan(i),
-                ]
-            }
-            (E::Page { attachment, page }, _) => {
-                // Pages arriving after the citizen moved on are still kept with their document.
-                if let Some(a) = self.attachments.get_mut(attachment) {
-                    a.pages.push(page);
-                    if let Some(s) = &mut self.scanning {
-                        s.pages += 1;
-                    }
-                    Vec::new()
-                } else {
-                    vec![SubmissionEffect::DeletePages(vec![page.path])]
-                }
-            }
-            (E::ScanEnded(error), _) => {
+        match event {
+            E::Page { attachment, page } => return self.page_arrived(attachment, page),
+            E::ScanEnded(error) => {
                 self.scanning = None;
                 self.error = error;
-                Vec::new()
+                return Vec::new();
             }
-            (E::RemovePage { attachment, page }, Step::Attach) => {
-                let mut removed = Vec::new();
-                if let Some(a) = self.attachments.get_mut(attachment) {
-                    a.pages.retain(|p| {
-                        if p.id == page {
-                            removed.push(p.path.clone());
-                            false
-                        } else {
-                            true
-                        }
-                    });
-                }
-                if removed.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![SubmissionEffect::DeletePages(removed)]
-                }
+            E::Back => {
+                self.back();
+                return Vec::new();
             }
-            (E::ToReview, Step::Attach) if self.scanning.is_none() => {
-                let missing = self.missing_documents();
-                if missing.is_empty() {
-                    self.error = None;
-                    self.step = Step::Review;
-                } else {
-                    let vi: Vec<_> = missing.iter().map(|a| a.name_vi.as_str()).collect();
-                    let en: Vec<_> = missing.iter().map(|a| a.name_en.as_str()).collect();
-                    self.error = Some(Message::new(
-                        format!("Còn thiếu giấy tờ bắt buộc: {}.", vi.join("; ")),
-                        format!("Required documents missing: {}.", en.join("; ")),
-                    ));
-                }
-                Vec::new()
-            }
-            (E::Submit, Step::Review) => match (self.applicant(), &self.procedure) {
-                (Ok(applicant), Some(p)) => {
-                    self.error = None;
-                    self.step = Step::Submitting;
-                    vec![SubmissionEffect::Submit(SubmitRequest {
-                        procedure_code: p.code.clone(),
-                        applicant,
-                        documents: self
-                            .attachments
-                            .iter()
-                            .filter(|a| !a.pages.is_empty())
-                            .map(|a| (a.name_vi.clone(), a.pages.clone()))
-                            .collect(),
-                    })]
-                }
-                (Err((field, m)), _) => {
-                    self.step = Step::Form;
-                    self.focus = field;
-                    self.error = Some(m);
-                    Vec::new()
-                }
-                (_, None) => Vec::new(),
-            },
-            (
-                E::Accepted {
-                    code,
-                    appointment_date,
-                },
-                Step::Submitting,
-            ) => {
-                self.step = Step::Done;
-                self.accepted = Some(Accepted {
-                    code: code.clone(),
-                    appointment_date,
-                    printed: None,
-                });
-                // The page files are in the store now (as PDFs); the scans are not needed.
-                let pages = self
-                    .attachments
-                    .iter_mut()
-                    .flat_map(|a| a.pages.drain(..).map(|p| p.path))
-                    .collect();
-                vec![
-                    SubmissionEffect::DeletePages(pages),
-                    SubmissionEffect::PrintReceipt(code),
-                ]
-            }
-            (E::Refused(m), Step::Submitting) => {
-                self.step = Step::Review;
-                self.error = Some(m);
-                Vec::new()
-            }
-            (E::Printed(result), Step::Done) => {
-                if let Some(a) = &mut self.accepted {
-                    a.printed = Some(result);
-                }
-                Vec::new()
-            }
-            (E::Reprint, Step::Done) => match &mut self.accepted {
-                Some(a) if a.printed.is_some() => {
-                    a.printed = None;
-                    vec![SubmissionEffect::PrintReceipt(a.code.clone())]
-                }
-                _ => Vec::new(),
-            },
-            (E::Back, step) => {
-                self.error = None;
-                self.step = match step {
-                    Step::Detail => Step::Search,
-                    Step::Identify => Step::Detail,
-                    Step::Form => Step::Identify,
-                    Step::Attach if self.scanning.is_none() => Step::Form,
-                    Step::Review => Step::Attach,
-                    other => other,
-                };
-                Vec::new()
-            }
-            _ => Vec::new(),
+            _ => {}
         }
-    }
-
-    fn prefill(&mut self, card: &CccdCard) {
-        let values = [
-            (FieldKey::FullName, card.full_name.clone()),
-            (FieldKey::IdNumber, card.id_number.clone()),
-            (
-                FieldKey::BirthDate,
-                card.birth_date.format("%d/%m/%Y").to_string(),
-            ),
-            (FieldKey::Address, card.address.clone()),
-        ];
-        for (key, value) in values {
-            if let Some(f) = self.fields.iter_mut().find(|f| f.key == key) {
-                f.entry = TextEntry::new(&value, key.max_chars());
-                f.from_card = true;
-            }
+        match self.step {
+            Step::Search => self.on_search(event),
+            Step::Detail => self.on_detail(event),
+            Step::Identify => self.on_identify(event),
+            Step::Form => self.on_form(event),
+            Step::Attach => self.on_attach(event),
+            Step::Review => self.on_review(event),
+            Step::Submitting => self.on_submitting(event),
+            Step::Done => self.on_done(event),
         }
-        self.focus = FieldKey::ALL
-            .iter()
-            .position(|k| *k == FieldKey::Phone)
-            .unwrap_or(0);
-    }
-
-    /// The applicant from the form, or the first field in error.
-    fn applicant(&self) -> Result<Applicant, (usize, Message)> {
-        let idx = |k: FieldKey| FieldKey::ALL.iter().position(|x| *x == k).unwrap_or(0);
-        let full_name = self.value(FieldKey::FullName).trim().to_owned();
-        if full_name.chars().count() < 2 {
-            return Err((
-                idx(FieldKey::FullName),
-                Message::new("Vui lòng nhập họ và tên.", "Please enter your full name."),
-            ));
-        }
-        let id = self.value(FieldKey::IdNumber).trim().to_owned();
-        if !id.is_empty() && (id.len() != 12 || !id.chars().all(|c| c.is_ascii_digit())) {
-            return Err((
-                idx(FieldKey::IdNumber),
-                Message::new(
-                    "Số định danh cá nhân gồm đúng 12 chữ số.",
-                    "A personal ID number has exactly 12 digits.",
-                ),
-            ));
-        }
-        let birth = self.value(FieldKey::BirthDate).trim().to_owned();
-        let birth_date = if birth.is_empty() {
-            None
-        } else {
-            match NaiveDate::parse_from_str(&birth, "%d/%m/%Y") {
-                Ok(d) => Some(d),
-                Err(_) => {
-                    return Err((
-                        idx(FieldKey::BirthDate),
-                        Message::new(
-                            "Ngày sinh viết theo dạng ngày/tháng/năm, ví dụ 05/09/1960.",
-                            "Write the date of birth as dd/mm/yyyy, e.g. 05/09/1960.",
-                        ),
-                    ))
-                }
-            }
-        };
-        let phone = self.value(FieldKey::Phone).trim().to_owned();
-        if !phone.is_empty()
-            && (phone.len() < 9 || !phone.chars().all(|c| c.is_ascii_digit() || c == '+'))
-        {
-            return Err((
-                idx(FieldKey::Phone),
-                Message::new(
-                    "Số điện thoại chỉ gồm chữ số (ít nhất 9 số).",
-                    "A phone number has digits only (at least 9).",
-                ),
-            ));
-        }
-        Ok(Applicant {
-            full_name,
-            id_number: (!id.is_empty()).then_some(id),
-            birth_date,
-            address: self.value(FieldKey::Address).trim().to_owned(),
-            phone,
-            email: String::new(),
-        })
     }
 
     /// Every page file the flow still holds (to delete when the session is wiped).
@@ -619,17 +344,6 @@ impl SubmissionFlow {
             .flat_map(|a| a.pages.iter().map(|p| p.path.clone()))
             .collect()
     }
-}
-
-fn empty_fields() -> Vec<FormField> {
-    FieldKey::ALL
-        .iter()
-        .map(|&key| FormField {
-            key,
-            entry: TextEntry::new("", key.max_chars()),
-            from_card: false,
-        })
-        .collect()
 }
 
 #[cfg(test)]
