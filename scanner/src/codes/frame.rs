@@ -25,7 +25,8 @@ use rxing::{
     BarcodeFormat, Binarizer, BinaryBitmap, DecodeHints, Luma8Source, MultiUseMultiFormatReader,
 };
 
-use super::{CodeReaderError, Payload};
+use super::error::CodeReaderError;
+use super::payload::Payload;
 
 /// An 8-bit grayscale image, one byte per pixel, rows top to bottom without padding.
 #[derive(Debug, Clone, Copy)]

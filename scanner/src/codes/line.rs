@@ -10,7 +10,7 @@
 //! The framer is pure (no I/O, no clock): the reader calls [`LineFramer::cut`] when the data
 //! stops mid-line for too long or the device disappears.
 
-use super::Payload;
+use super::payload::Payload;
 
 /// The suffix the reader appends to each code, as set in the reader's configuration.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -22,8 +22,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
+use super::classify::MAX_PAYLOAD_BYTES;
+use super::error::CodeReaderError;
 use super::line::{Framed, LineFramer, Terminator};
-use super::{CodeReaderError, Counters, ReaderEvent, ReaderStats, MAX_PAYLOAD_BYTES};
+use super::reader::{Counters, ReaderEvent, ReaderStats};
 
 /// Settings of one serial code reader.
 #[derive(Debug, Clone)]

@@ -38,8 +38,11 @@ use evdev::{Device, EventType};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
+use super::classify::MAX_PAYLOAD_BYTES;
+use super::error::CodeReaderError;
 use super::line::{DropReason, Framed};
-use super::{CodeReaderError, Counters, Payload, ReaderEvent, ReaderStats, MAX_PAYLOAD_BYTES};
+use super::payload::Payload;
+use super::reader::{Counters, ReaderEvent, ReaderStats};
 
 /// Linux input key codes used by the decoder (`linux/input-event-codes.h`), so that the decoder
 /// stays a pure function of numbers and can be tested without a device.

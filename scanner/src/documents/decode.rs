@@ -9,7 +9,7 @@ use std::io::Cursor;
 
 use image::DynamicImage;
 
-use super::ColorMode;
+use super::page::ColorMode;
 
 /// File types we accept, recognised by their first bytes (extensions lie).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -27,9 +27,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use super::decode::{self, FileKind};
-use super::{
-    BatchEnd, BatchRequest, BatchSummary, DocumentScanner, Page, PageContent, PageSource,
-    PdfDocument, ScanError, ScanEvent, ScanSession,
+use super::error::ScanError;
+use super::page::{BatchRequest, Page, PageContent, PageSource, PdfDocument};
+use super::session::{
+    whole_seconds, BatchEnd, BatchSummary, DocumentScanner, ScanEvent, ScanSession,
 };
 
 /// What happens to a file once it was taken.
@@ -438,7 +439,7 @@ impl DocumentScanner for HotFolder {
                 if pages == 0 && quiet >= first_timeout {
                     break Err(ScanError::Timeout {
                         device: label.clone(),
-                        seconds: super::whole_seconds(first_timeout),
+                        seconds: whole_seconds(first_timeout),
                     });
                 }
                 if pages > 0 && quiet >= folder.config.batch_idle {

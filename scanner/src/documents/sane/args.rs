@@ -9,7 +9,8 @@ use std::path::Path;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use super::options::DeviceOptions;
-use crate::documents::{BatchRequest, FeedSource, ScanError};
+use crate::documents::error::ScanError;
+use crate::documents::page::{BatchRequest, FeedSource};
 
 /// Check the request against the device and build the `scanimage` arguments.
 ///

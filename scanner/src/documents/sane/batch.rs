@@ -15,10 +15,10 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Child;
 
 use super::exit::classify_exit;
-use crate::documents::{
-    decode, whole_seconds, BatchEnd, BatchSummary, ColorMode, Page, PageContent, PageSource,
-    ScanError, ScanEvent, SessionWorker,
-};
+use crate::documents::decode;
+use crate::documents::error::ScanError;
+use crate::documents::page::{ColorMode, Page, PageContent, PageSource};
+use crate::documents::session::{whole_seconds, BatchEnd, BatchSummary, ScanEvent, SessionWorker};
 
 /// Everything the batch worker needs besides the process.
 pub(super) struct BatchJob {

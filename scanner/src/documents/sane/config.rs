@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use tokio::process::Command;
 
-use crate::documents::ScanError;
+use crate::documents::error::ScanError;
 
 /// How to run `scanimage` for one device.
 #[derive(Debug, Clone)]

@@ -5,7 +5,8 @@
 //! under `LC_ALL=C`, so they are the English ones of `sane_strstatus`); it is public so it can
 //! be tested against the real messages without hardware.
 
-use crate::documents::{BatchEnd, ScanError};
+use crate::documents::error::ScanError;
+use crate::documents::session::BatchEnd;
 
 /// SANE status words as `sane_strstatus` prints them in the C locale, with their numbers as
 /// printed in "Scanned page N. (scanner status = S)".

@@ -13,6 +13,11 @@
 //! SANE's `test` backend (`-d test`) simulates a feeder that runs dry after 10 sheets and can
 //! return any SANE status through its `--read-return-value` option, which is how the tests
 //! exercise jams, empty feeders and open covers without hardware.
+//!
+//! One job per file: `options` parses what a device offers, `probe` runs the short
+//! `scanimage -f`/`-A` queries, `args` builds a batch's command line, `config` starts every
+//! `scanimage` the same way, `batch` runs and reads a batch's child process, `exit` maps its
+//! messages and exit status to errors. This file only ties them to [`DocumentScanner`].
 
 mod args;
 mod batch;
@@ -23,10 +28,9 @@ mod probe;
 
 use self::batch::BatchJob;
 use self::config::{command, spawn_error};
-use crate::documents::{
-    BatchRequest, ColorMode, DocumentScanner, PageSource, ScanError, ScanEvent, ScanSession,
-    SessionWorker,
-};
+use crate::documents::error::ScanError;
+use crate::documents::page::{BatchRequest, ColorMode, PageSource};
+use crate::documents::session::{DocumentScanner, ScanEvent, ScanSession, SessionWorker};
 
 pub use self::config::SaneConfig;
 pub use self::exit::classify_exit;

@@ -5,12 +5,12 @@
 //! the real output without a device, and backends differ mostly here (each spells modes and
 //! sources its own way, see [`ColorMode::classify`] and [`FeedSource::classify`]).
 
-use crate::documents::{ColorMode, FeedSource};
+use crate::documents::page::{ColorMode, FeedSource};
 
 /// A scanner SANE can see, from `scanimage -f`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceInfo {
-    /// The name to put in [`SaneConfig::device`].
+    /// The name to put in [`SaneConfig::device`](super::SaneConfig::device).
     pub name: String,
     /// Vendor, e.g. `Fujitsu`.
     pub vendor: String,

@@ -10,7 +10,8 @@ use std::os::unix::process::ExitStatusExt;
 use super::config::{command, spawn_error, SaneConfig};
 use super::exit::{classify_exit, last_message};
 use super::options::{parse_device_list, parse_device_options, DeviceInfo, DeviceOptions};
-use crate::documents::{whole_seconds, ScanError};
+use crate::documents::error::ScanError;
+use crate::documents::session::whole_seconds;
 
 /// Run a short `scanimage` query with the config's time limit.
 async fn query(config: &SaneConfig, args: &[&str]) -> Result<std::process::Output, ScanError> {
