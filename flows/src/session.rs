@@ -415,7 +415,7 @@ mod tests {
     use super::super::text_entry::Key;
     use super::*;
 
-    const CARD: &str = "079190001234|025123456|Nguyễn Thị Phượng|05091990|Nữ|12 Lê Lợi, Phường 1, Sóc Trăng|01022021";
+    const CARD: &str = motcua_domain::cccd::SAMPLE_PAYLOAD;
 
     fn session() -> Session {
         Session::new(

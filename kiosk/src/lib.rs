@@ -17,6 +17,7 @@ pub mod logging;
 pub mod receipt;
 pub mod screen_config;
 pub mod separators;
+pub mod supervisor;
 pub mod touch;
 
 use std::path::{Path, PathBuf};

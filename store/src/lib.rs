@@ -171,6 +171,24 @@ impl Store {
         Ok(conn)
     }
 
+    /// SQLite's `PRAGMA quick_check`: `Ok` when the database file is sound, else
+    /// [`StoreError::Corrupt`] with what SQLite found (the service refuses to start on it).
+    pub fn quick_check(&self) -> StoreResult<()> {
+        let mut stmt = self.conn.prepare("PRAGMA quick_check").map_err(self.db())?;
+        let findings: Vec<String> = stmt
+            .query_map([], |r| r.get(0))
+            .map_err(self.db())?
+            .collect::<Result<_, _>>()
+            .map_err(self.db())?;
+        if findings.len() == 1 && findings[0] == "ok" {
+            return Ok(());
+        }
+        Err(StoreError::Corrupt {
+            what: self.db_path.display().to_string(),
+            detail: format!("SQLite's quick check found: {}", findings.join("; ")),
+        })
+    }
+
     /// The blob files.
     pub fn blobs(&self) -> &BlobStore {
         &self.blobs

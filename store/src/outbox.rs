@@ -87,6 +87,8 @@ pub struct OutboxStatus {
     pub last_error: Option<String>,
     /// Upload progress of blobs not yet complete.
     pub uploads: Vec<UploadState>,
+    /// When the gateway last acknowledged an entry (RFC 3339), if ever.
+    pub last_delivered_at: Option<String>,
 }
 
 impl Store {
@@ -250,12 +252,21 @@ impl Store {
             .map_err(self.db())?
             .collect::<Result<_, _>>()
             .map_err(self.db())?;
+        let last_delivered_at = self
+            .conn
+            .query_row(
+                "SELECT MAX(delivered_at) FROM outbox WHERE delivered_at IS NOT NULL",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(self.db())?;
         Ok(OutboxStatus {
             pending,
             delivered,
             failing,
             last_error,
             uploads,
+            last_delivered_at,
         })
     }
 }

@@ -68,11 +68,16 @@ pub fn backoff(attempts: u32, initial: Duration, max: Duration) -> Duration {
     half + rand::rng().random_range(Duration::ZERO..=half)
 }
 
+/// Called whenever the uplink shows progress (a loop turn, a request answered or timed out,
+/// a second of waiting), so a supervisor can tell a working uplink from a hung one.
+pub type Heartbeat = std::sync::Arc<dyn Fn() + Send + Sync>;
+
 /// The uplink worker.
 pub struct Uplink {
     store: Store,
     client: GatewayClient,
     config: UplinkSettings,
+    heartbeat: Option<Heartbeat>,
 }
 
 impl Uplink {
@@ -82,6 +87,42 @@ impl Uplink {
             store,
             client,
             config,
+            heartbeat: None,
+        }
+    }
+
+    /// Reports progress to `heartbeat` (see [`Heartbeat`]).
+    pub fn with_heartbeat(mut self, heartbeat: Heartbeat) -> Self {
+        self.heartbeat = Some(heartbeat);
+        self
+    }
+
+    fn beat(&self) {
+        if let Some(beat) = &self.heartbeat {
+            beat();
+        }
+    }
+
+    /// Waits `duration` (or until shutdown), beating every second. Takes the heartbeat rather
+    /// than `&self`: the store inside is not `Sync`, so no `&self` may live across an await.
+    async fn idle(
+        heartbeat: Option<Heartbeat>,
+        duration: Duration,
+        shutdown: &mut watch::Receiver<bool>,
+    ) {
+        let until = Instant::now() + duration;
+        loop {
+            if let Some(beat) = &heartbeat {
+                beat();
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() || *shutdown.borrow() {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(left.min(Duration::from_secs(1))) => {}
+                _ = shutdown.changed() => return,
+            }
         }
     }
 
@@ -90,6 +131,7 @@ impl Uplink {
         let mut last_gc = Instant::now() - Duration::from_secs(3600);
         let mut last_catalog = Instant::now() - Duration::from_secs(3600);
         loop {
+            self.beat();
             if *shutdown.borrow() {
                 return;
             }
@@ -120,10 +162,12 @@ impl Uplink {
                 }
             };
             if !worked {
-                tokio::select! {
-                    _ = tokio::time::sleep(self.config.poll_interval) => {}
-                    _ = shutdown.changed() => {}
-                }
+                Self::idle(
+                    self.heartbeat.clone(),
+                    self.config.poll_interval,
+                    &mut shutdown,
+                )
+                .await;
             }
         }
     }
@@ -260,11 +304,14 @@ impl Uplink {
                 Some(u) => u,
                 None => {
                     let u = self.client.create_upload(sha256, size).await?;
+                    self.beat();
                     self.store.set_upload_url(sha256, Some(&u))?;
                     u
                 }
             };
-            let Some(offset) = self.client.upload_offset(&upload_url).await? else {
+            let offset = self.client.upload_offset(&upload_url).await?;
+            self.beat();
+            let Some(offset) = offset else {
                 self.store.set_upload_url(sha256, None)?;
                 continue;
             };
@@ -328,12 +375,14 @@ impl Uplink {
             sent += new_offset - offset;
             offset = new_offset;
             self.store.set_uploaded_bytes(sha256, offset)?;
+            self.beat();
             if self.config.max_rate_bytes_per_sec > 0 {
                 let due = Duration::from_secs_f64(
                     sent as f64 / self.config.max_rate_bytes_per_sec as f64,
                 );
-                if let Some(wait) = due.checked_sub(started.elapsed()) {
-                    tokio::time::sleep(wait).await;
+                while let Some(wait) = due.checked_sub(started.elapsed()) {
+                    tokio::time::sleep(wait.min(Duration::from_secs(1))).await;
+                    self.beat();
                 }
             }
         }

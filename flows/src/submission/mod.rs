@@ -367,10 +367,7 @@ mod tests {
     }
 
     fn card() -> CccdCard {
-        motcua_domain::cccd::parse(
-            "079190001234|025123456|Nguyễn Thị Phượng|05091990|Nữ|12 Lê Lợi, Phường 1, Sóc Trăng|01022021",
-        )
-        .expect("a valid card")
+        motcua_domain::cccd::parse(motcua_domain::cccd::SAMPLE_PAYLOAD).expect("a valid card")
     }
 
     fn type_text(f: &mut SubmissionFlow, text: &str) {

@@ -46,3 +46,21 @@ pub async fn discover() -> Discovered {
         scanners,
     }
 }
+
+/// The printer's state in words (ready, the fault, or why it did not answer), from one status
+/// query. Blocking, bounded by the transport's default time limits.
+pub fn printer_state(printer: &super::PrinterConfig) -> String {
+    use motcua_printer::Printer;
+    let mut device = motcua_printer::EscPosPrinter::new(
+        printer.transport.clone(),
+        motcua_printer::Timeouts::default(),
+    );
+    match device.status() {
+        Ok(status) => match status.fault() {
+            None if status.paper_near_end => "sẵn sàng, sắp hết giấy / ready, paper low".to_owned(),
+            None => "sẵn sàng / ready".to_owned(),
+            Some(fault) => format!("lỗi / fault: {fault}"),
+        },
+        Err(e) => e.to_string(),
+    }
+}

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 use image::DynamicImage;
 use motcua_scanner::documents::{BatchRequest, DocumentScanner, PageContent, ScanEvent};
-use motcua_scanner::pipeline::{PagePipeline, PipelineError, ProcessedPage};
+use motcua_scanner::pipeline::{sanitize, PagePipeline, PipelineError, ProcessedPage};
 
 use super::assemble_pdf;
 use crate::config::KioskConfig;
@@ -461,17 +461,4 @@ impl<'a> IntakeSession<'a> {
             blank_pages: self.flow.blank_pages(),
         })
     }
-}
-
-/// Keeps letters, digits, `.`, `-` and `_` (dossier and document codes already are).
-fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }

@@ -254,12 +254,33 @@ pub fn spawn_code_reader(
     config: &crate::devices::CodeReaderConfig,
     events: mpsc::Sender<Event>,
 ) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    start_code_reader(config, events, None)
+}
+
+/// [`spawn_code_reader`] that also beats `heartbeat` at least every second while its loop
+/// runs, codes or not, so the watchdog can tell a quiet reader from a hung one.
+pub fn spawn_watched_code_reader(
+    config: &crate::devices::CodeReaderConfig,
+    events: mpsc::Sender<Event>,
+    heartbeat: crate::supervisor::Heartbeat,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    start_code_reader(config, events, Some(heartbeat))
+}
+
+fn start_code_reader(
+    config: &crate::devices::CodeReaderConfig,
+    events: mpsc::Sender<Event>,
+    heartbeat: Option<crate::supervisor::Heartbeat>,
+) -> anyhow::Result<std::thread::JoinHandle<()>> {
     let crate::devices::CodeReaderConfig::Serial(serial) = config;
     let mut reader = motcua_scanner::codes::SerialReader::spawn(serial.clone())?;
     let handle = std::thread::Builder::new()
         .name("code-reader".into())
         .spawn(move || {
-            let runtime = match tokio::runtime::Builder::new_current_thread().build() {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_time()
+                .build()
+            {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(error = %e, "code reader: no runtime");
@@ -267,7 +288,16 @@ pub fn spawn_code_reader(
                 }
             };
             runtime.block_on(async {
-                while let Some(event) = reader.next().await {
+                loop {
+                    if let Some(beat) = &heartbeat {
+                        beat.beat();
+                    }
+                    let event =
+                        match tokio::time::timeout(Duration::from_secs(1), reader.next()).await {
+                            Ok(Some(event)) => event,
+                            Ok(None) => break,
+                            Err(_quiet) => continue,
+                        };
                     match event {
                         motcua_scanner::codes::ReaderEvent::Code(payload) => {
                             tracing::info!(bytes = payload.len(), "code read");

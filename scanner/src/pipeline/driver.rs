@@ -355,8 +355,9 @@ fn title(doc: &OpenDocument) -> String {
     }
 }
 
-/// Keeps letters, digits, `.`, `-` and `_`; anything else becomes `_`.
-fn sanitize(name: &str) -> String {
+/// Keeps letters, digits, `.`, `-` and `_`; anything else becomes `_` (a safe file name from a
+/// dossier or document code, whatever a payload carried).
+pub fn sanitize(name: &str) -> String {
     name.chars()
         .map(|c| {
             if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {

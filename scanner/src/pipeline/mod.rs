@@ -52,7 +52,7 @@ pub mod synth;
 
 pub use analysis::{has_separator_band, is_blank};
 pub use config::{BlankConfig, PipelineConfig};
-pub use driver::PagePipeline;
+pub use driver::{sanitize, PagePipeline};
 pub use encode::{EncodedPage, OutputMode, PageEncoding};
 pub use error::PipelineError;
 pub use outcome::{AssembledDocument, PageOutcome, ProcessedPage, THUMBNAIL_WIDTH};

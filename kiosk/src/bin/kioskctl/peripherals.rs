@@ -6,21 +6,8 @@ use motcua_kiosk::config::KioskConfig;
 use crate::{print_json, runtime};
 
 pub(crate) fn devices(config: &KioskConfig, json: bool) -> anyhow::Result<()> {
-    use motcua_printer::Printer;
     let p = &config.peripherals;
-    let printer_state = p.printer.as_ref().map(|printer| {
-        let mut device = motcua_printer::EscPosPrinter::new(
-            printer.transport.clone(),
-            motcua_printer::Timeouts::default(),
-        );
-        match device.status() {
-            Ok(status) => match status.fault() {
-                None => format!("sẵn sàng / ready ({status:?})"),
-                Some(fault) => format!("lỗi / fault: {fault}"),
-            },
-            Err(e) => e.to_string(),
-        }
-    });
+    let printer_state = p.printer.as_ref().map(motcua_kiosk::devices::printer_state);
     let found = runtime()?.block_on(motcua_kiosk::devices::discover());
     if json {
         return print_json(&serde_json::json!({

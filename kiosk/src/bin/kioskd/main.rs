@@ -1,0 +1,326 @@
+//! `kioskd`: the kiosk daemon. It keeps the outbox flowing to the gateway, refreshes the
+//! catalog, and cleans up after the retention period. `kioskd ui` does the same and shows the
+//! citizens' touch screen. `kioskd demo` runs a complete kiosk with an embedded gateway on
+//! localhost and simulated devices, on embedded defaults, for trying it out.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use motcua_kiosk::config::KioskConfig;
+use motcua_kiosk::supervisor::{health_line, Condition, Supervisor};
+use motcua_store::Store;
+use motcua_uplink::client::GatewayClient;
+use motcua_uplink::Uplink;
+use tokio::sync::watch;
+
+/// The motcua kiosk daemon.
+#[derive(Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Kiosk configuration file.
+    #[arg(
+        long,
+        short,
+        env = "MOTCUA_CONFIG",
+        default_value = "/etc/motcua/kiosk.toml"
+    )]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the kiosk without a screen (the default; intake stations, headless boxes).
+    Run,
+    /// Run the kiosk with the citizens' touch screen (full screen).
+    Ui {
+        /// A normal window instead of full screen (for a technician's laptop).
+        #[arg(long)]
+        windowed: bool,
+    },
+    /// Run a demo kiosk with an embedded gateway on localhost and embedded defaults.
+    #[cfg(feature = "demo")]
+    Demo {
+        /// Folder for the demo's data (kept between runs).
+        #[arg(long, default_value = "motcua-demo")]
+        data_dir: PathBuf,
+        /// Stop after this many seconds (0 = run until Ctrl-C or the window is closed).
+        #[arg(long, default_value_t = 0)]
+        seconds: u64,
+        /// Do not open the touch-screen window (also the case when there is no display).
+        #[arg(long)]
+        no_window: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    motcua_kiosk::logging::init("info");
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let supervisor = Supervisor::new();
+    match cli.command.unwrap_or(Command::Run) {
+        Command::Run => {
+            let config = load(&cli.config, &supervisor)?;
+            let _watchdog = supervisor.start_watchdog();
+            let result = runtime.block_on(run(config, shutdown_on_signal(), supervisor.clone()));
+            supervisor.stopping();
+            result
+        }
+        Command::Ui { windowed } => {
+            let config = load(&cli.config, &supervisor)?;
+            let _watchdog = supervisor.start_watchdog();
+            let result = with_screen(&runtime, config, !windowed, 0, &supervisor);
+            supervisor.stopping();
+            result
+        }
+        #[cfg(feature = "demo")]
+        Command::Demo {
+            data_dir,
+            seconds,
+            no_window,
+        } => {
+            let has_display = std::env::var_os("DISPLAY").is_some()
+                || std::env::var_os("WAYLAND_DISPLAY").is_some();
+            let window = !no_window && has_display;
+            if !no_window && !has_display {
+                println!(
+                    "no display (DISPLAY is not set): running without the touch screen; \
+                     under a headless server use `xvfb-run -s \"-screen 0 1080x1920x24\" kioskd demo`"
+                );
+            }
+            let demo = runtime.block_on(demo::start(data_dir))?;
+            if window {
+                with_screen(&runtime, demo.config.clone(), false, seconds, &supervisor)?;
+            } else {
+                runtime.block_on(demo.run_headless(seconds))?;
+            }
+            runtime.block_on(demo.stop())
+        }
+    }
+}
+
+/// Loads the config file; a bad one is also told to systemd (`STATUS=`) before kioskd exits.
+fn load(path: &std::path::Path, supervisor: &Supervisor) -> anyhow::Result<KioskConfig> {
+    Ok(KioskConfig::load(path).inspect_err(|e| supervisor.failed(&e.to_string()))?)
+}
+
+/// How long the screen's event loop may go without a turn before the watchdog gives up on it.
+const SCREEN_ALLOWANCE: Duration = Duration::from_secs(10);
+
+/// Runs the uplink in the background and the touch screen on this (the main) thread until the
+/// window is closed, SIGTERM/SIGINT, or `seconds` (0 = no limit).
+fn with_screen(
+    runtime: &tokio::runtime::Runtime,
+    config: KioskConfig,
+    fullscreen: bool,
+    seconds: u64,
+    supervisor: &Supervisor,
+) -> anyhow::Result<()> {
+    use motcua_kiosk::touch::{spawn_watched_code_reader, TouchApp};
+    use slint::ComponentHandle;
+
+    // Registered before the uplink starts, so readiness waits for the first frame too.
+    supervisor.await_conditions(&[Condition::Screen]);
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let kiosk = runtime.spawn(run(config.clone(), stop_rx, supervisor.clone()));
+    let app = TouchApp::new(config.clone())
+        .context(
+            "cannot open the touch screen (no display? run `kioskd run` for a kiosk without a screen)",
+        )
+        .inspect_err(|e| supervisor.failed(&format!("{e:#}")))?;
+    if let Some(reader) = &config.peripherals.code_reader {
+        let beat = supervisor.register("code reader", SCREEN_ALLOWANCE);
+        spawn_watched_code_reader(reader, app.event_sender(), beat)?;
+    }
+    let _pump = app.start_timer();
+    app.window().show()?;
+    if fullscreen {
+        app.window().window().set_fullscreen(true);
+    }
+    // The screen's loop beats on every turn of a one-second timer: a hung event loop (a long
+    // computation or a deadlock on the screen thread) stops the beats and the watchdog.
+    let screen_beat = supervisor.register("screen", SCREEN_ALLOWANCE);
+    let _screen_timer = slint::Timer::default();
+    _screen_timer.start(slint::TimerMode::Repeated, Duration::from_secs(1), {
+        let beat = screen_beat.clone();
+        move || beat.beat()
+    });
+    // Slint's software renderer has no frame notifier: the first turn of the event loop after
+    // `show` is when the first frame is painted, so that turn meets the screen condition.
+    {
+        let supervisor = supervisor.clone();
+        slint::Timer::single_shot(Duration::ZERO, move || {
+            screen_beat.beat();
+            supervisor.met(Condition::Screen);
+        });
+    }
+    if seconds > 0 {
+        slint::Timer::single_shot(Duration::from_secs(seconds), || {
+            let _ = slint::quit_event_loop();
+        });
+    }
+    {
+        let mut signal = shutdown_on_signal_in(runtime);
+        runtime.spawn(async move {
+            let _ = signal.changed().await;
+            let _ = slint::invoke_from_event_loop(|| {
+                let _ = slint::quit_event_loop();
+            });
+        });
+    }
+    tracing::info!("touch screen shown");
+    slint::run_event_loop()?;
+    let _ = stop_tx.send(true);
+    runtime.block_on(kiosk)??;
+    Ok(())
+}
+
+/// [`shutdown_on_signal`] from outside the runtime.
+fn shutdown_on_signal_in(runtime: &tokio::runtime::Runtime) -> watch::Receiver<bool> {
+    let _guard = runtime.enter();
+    shutdown_on_signal()
+}
+
+/// A channel that turns true on SIGTERM or SIGINT.
+fn shutdown_on_signal() -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!("cannot listen for SIGTERM: {e}");
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("stopping");
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+/// Opens the store and checks it is sound (`PRAGMA quick_check`): a kiosk must not take a
+/// citizen's dossier into a damaged database.
+fn open_sound_store(config: &KioskConfig) -> anyhow::Result<Store> {
+    let data_dir = &config.store.data_dir;
+    let store = Store::open(data_dir, config.store.min_free_bytes)
+        .and_then(|store| store.quick_check().map(|()| store))
+        .with_context(|| {
+            format!(
+                "cannot use the kiosk store in {}; a technician must restore it (see `kioskctl status`)",
+                data_dir.display()
+            )
+        })?;
+    Ok(store)
+}
+
+/// Runs the kiosk until `shutdown`: store, printer check, health line and uplink, each meeting
+/// its readiness condition as it comes up.
+async fn run(
+    config: KioskConfig,
+    mut shutdown: watch::Receiver<bool>,
+    supervisor: Supervisor,
+) -> anyhow::Result<()> {
+    supervisor.await_conditions(&[Condition::Store, Condition::Uplink, Condition::Printer]);
+    let data_dir = config.store.data_dir.clone();
+    let store = open_sound_store(&config).inspect_err(|e| supervisor.failed(&format!("{e:#}")))?;
+    supervisor.met(Condition::Store);
+    tracing::info!(
+        device = %config.device.id,
+        gateway = %config.uplink.gateway_url,
+        data = %data_dir.display(),
+        "kioskd started"
+    );
+    let printer = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    {
+        let (printer, supervisor) = (printer.clone(), supervisor.clone());
+        let configured = config.peripherals.printer.clone();
+        tokio::task::spawn_blocking(move || {
+            let state = match &configured {
+                Some(p) => motcua_kiosk::devices::printer_state(p),
+                None => "không có / none".to_owned(),
+            };
+            tracing::info!(printer = %state, "printer state");
+            *printer.lock().unwrap_or_else(|p| p.into_inner()) = state;
+            supervisor.met(Condition::Printer);
+        });
+    }
+    tokio::spawn(keep_health(
+        config.clone(),
+        supervisor.clone(),
+        printer,
+        shutdown.clone(),
+    ));
+    // A request may take its whole time limit, and SQLite may wait its busy timeout, between
+    // two beats of a working uplink.
+    let beat = supervisor.register(
+        "uplink",
+        config.uplink.request_timeout + Duration::from_secs(20),
+    );
+    supervisor.met(Condition::Uplink);
+    let token = loop {
+        beat.beat();
+        if let Some(token) = motcua_kiosk::read_token(&data_dir) {
+            break token;
+        }
+        tracing::warn!(
+            "this device is not enrolled yet: run `kioskctl enroll --enrollment-key …`; waiting"
+        );
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = shutdown.changed() => return Ok(()),
+        }
+    };
+    let client = GatewayClient::new(
+        &config.uplink.gateway_url,
+        Some(token),
+        config.uplink.request_timeout,
+    )?;
+    Uplink::new(store, client, config.uplink.clone())
+        .with_heartbeat(beat.as_fn())
+        .run(shutdown)
+        .await;
+    Ok(())
+}
+
+/// Keeps the health line (`STATUS=`) current: outbox depth, printer state, last upload.
+async fn keep_health(
+    config: KioskConfig,
+    supervisor: Supervisor,
+    printer: std::sync::Arc<std::sync::Mutex<String>>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let store = match Store::open(&config.store.data_dir, config.store.min_free_bytes) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!("no health line: {e}");
+            return;
+        }
+    };
+    loop {
+        match store.outbox_status() {
+            Ok(status) => {
+                let printer = printer.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                supervisor.set_health(health_line(&status, &printer));
+            }
+            Err(e) => tracing::warn!("cannot read the outbox for the health line: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}
+
+#[cfg(feature = "demo")]
+mod demo;
