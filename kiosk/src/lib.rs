@@ -11,6 +11,7 @@
 
 pub mod config;
 pub mod devices;
+pub mod display;
 pub mod dossier_file;
 pub mod intake;
 pub mod logging;

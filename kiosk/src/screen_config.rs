@@ -32,6 +32,8 @@ pub struct ScreenSettings {
     pub pins: PinPolicy,
     /// Queue areas.
     pub areas: Vec<AreaSettings>,
+    /// Where the screen is drawn (`[ui] display`).
+    pub display: crate::display::DisplayChoice,
 }
 
 #[derive(Deserialize, Default)]
@@ -45,6 +47,7 @@ pub(crate) struct RawUi {
     technician_pin_sha256: Option<Spanned<String>>,
     pin_max_attempts: Option<Spanned<u32>>,
     pin_lockout_s: Option<u64>,
+    display: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -169,6 +172,18 @@ impl ScreenSettings {
         if areas.is_empty() {
             areas = default_areas();
         }
+        let display = match &ui.display {
+            None => crate::display::DisplayChoice::Auto,
+            Some(v) => crate::display::DisplayChoice::parse(v.get_ref()).ok_or_else(|| {
+                (
+                    v.span(),
+                    format!(
+                        "ui.display {:?} is not one of \"auto\", \"kms\" (the console, no X), \"x11\"",
+                        v.get_ref()
+                    ),
+                )
+            })?,
+        };
         Ok(Self {
             title_vi: ui.title_vi.unwrap_or_else(|| "Bộ phận Một cửa".to_owned()),
             title_en: ui.title_en.unwrap_or_else(|| "One-stop desk".to_owned()),
@@ -178,6 +193,7 @@ impl ScreenSettings {
             },
             pins,
             areas,
+            display,
         })
     }
 }

@@ -205,7 +205,11 @@ impl Supervisor {
     /// Starts the watchdog thread if systemd asked for one (`WATCHDOG_USEC`); it feeds the
     /// watchdog every quarter period while no loop has stalled, and says which one did.
     pub fn start_watchdog(&self) -> Option<std::thread::JoinHandle<()>> {
-        let period = sd_notify::watchdog_enabled()?;
+        self.spawn_watchdog(sd_notify::watchdog_enabled()?)
+    }
+
+    /// The watchdog thread for a given period (what [`Supervisor::start_watchdog`] starts).
+    pub fn spawn_watchdog(&self, period: Duration) -> Option<std::thread::JoinHandle<()>> {
         let tick = (period / 4).max(Duration::from_millis(50));
         let me = self.clone();
         tracing::info!(period_ms = period.as_millis() as u64, "watchdog enabled");

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use motcua_kiosk::config::KioskConfig;
+use motcua_kiosk::display::{Chosen, DisplayChoice};
 use motcua_kiosk::supervisor::{health_line, Condition, Supervisor};
 use motcua_store::Store;
 use motcua_uplink::client::GatewayClient;
@@ -35,7 +36,8 @@ struct Cli {
 enum Command {
     /// Run the kiosk without a screen (the default; intake stations, headless boxes).
     Run,
-    /// Run the kiosk with the citizens' touch screen (full screen).
+    /// Run the kiosk with the citizens' touch screen: on the console (DRM/KMS, no X) or in an
+    /// X11 window, as `[ui] display` says (auto: X11 when DISPLAY is set).
     Ui {
         /// A normal window instead of full screen (for a technician's laptop).
         #[arg(long)]
@@ -68,14 +70,16 @@ fn main() -> anyhow::Result<()> {
         Command::Run => {
             let config = load(&cli.config, &supervisor)?;
             let _watchdog = supervisor.start_watchdog();
-            let result = runtime.block_on(run(config, shutdown_on_signal(), supervisor.clone()));
+            let result = runtime
+                .block_on(async { run(config, shutdown_on_signal(), supervisor.clone()).await });
             supervisor.stopping();
             result
         }
         Command::Ui { windowed } => {
             let config = load(&cli.config, &supervisor)?;
             let _watchdog = supervisor.start_watchdog();
-            let result = with_screen(&runtime, config, !windowed, 0, &supervisor);
+            let display = config.screen.display;
+            let result = with_screen(&runtime, config, display, !windowed, 0, &supervisor);
             supervisor.stopping();
             result
         }
@@ -96,7 +100,14 @@ fn main() -> anyhow::Result<()> {
             }
             let demo = runtime.block_on(demo::start(data_dir))?;
             if window {
-                with_screen(&runtime, demo.config.clone(), false, seconds, &supervisor)?;
+                with_screen(
+                    &runtime,
+                    demo.config.clone(),
+                    DisplayChoice::X11,
+                    false,
+                    seconds,
+                    &supervisor,
+                )?;
             } else {
                 runtime.block_on(demo.run_headless(seconds))?;
             }
@@ -118,6 +129,7 @@ const SCREEN_ALLOWANCE: Duration = Duration::from_secs(10);
 fn with_screen(
     runtime: &tokio::runtime::Runtime,
     config: KioskConfig,
+    display: DisplayChoice,
     fullscreen: bool,
     seconds: u64,
     supervisor: &Supervisor,
@@ -127,6 +139,8 @@ fn with_screen(
 
     // Registered before the uplink starts, so readiness waits for the first frame too.
     supervisor.await_conditions(&[Condition::Screen]);
+    let chosen = motcua_kiosk::display::select(display)
+        .inspect_err(|e| supervisor.failed(&e.to_string()))?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let kiosk = runtime.spawn(run(config.clone(), stop_rx, supervisor.clone()));
     let app = TouchApp::new(config.clone())
@@ -140,7 +154,8 @@ fn with_screen(
     }
     let _pump = app.start_timer();
     app.window().show()?;
-    if fullscreen {
+    // On the console the window is the whole screen anyway.
+    if fullscreen && chosen == Chosen::X11 {
         app.window().window().set_fullscreen(true);
     }
     // The screen's loop beats on every turn of a one-second timer: a hung event loop (a long
