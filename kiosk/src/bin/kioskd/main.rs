@@ -142,7 +142,19 @@ fn with_screen(
     let chosen = motcua_kiosk::display::select(display)
         .inspect_err(|e| supervisor.failed(&e.to_string()))?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    let kiosk = runtime.spawn(run(config.clone(), stop_rx, supervisor.clone()));
+    // If the kiosk cannot run (a damaged store…), the screen must not go on without it.
+    let kiosk = runtime.spawn({
+        let (config, supervisor) = (config.clone(), supervisor.clone());
+        async move {
+            let outcome = run(config, stop_rx, supervisor).await;
+            if outcome.is_err() {
+                let _ = slint::invoke_from_event_loop(|| {
+                    let _ = slint::quit_event_loop();
+                });
+            }
+            outcome
+        }
+    });
     let app = TouchApp::new(config.clone())
         .context(
             "cannot open the touch screen (no display? run `kioskd run` for a kiosk without a screen)",
