@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use motcua_tests::{
-    bin, dossier_json, random_file, wait_for, Gateway, Kiosk, KioskSettings, ENROLLMENT_KEY,
+    bin, dossier_json, random_file, wait_for, Gateway, Kiosk, KioskSettings, ADMIN_KEY,
+    ENROLLMENT_KEY,
 };
 
 const ANSWER_500: u8 = 0;
@@ -16,8 +17,9 @@ const ANSWER_GARBAGE: u8 = 1;
 const ANSWER_NOTHING: u8 = 2;
 const STOPPED: u8 = 3;
 
-/// A misbehaving HTTP peer on a real socket: answers every request per the current mode.
-fn bad_gateway(listener: TcpListener, mode: Arc<AtomicU8>) {
+/// A misbehaving HTTP peer on a real socket: answers every request per the current mode; the
+/// thread ends (closing the socket) at the first connection after the mode is [`STOPPED`].
+fn bad_gateway(listener: TcpListener, mode: Arc<AtomicU8>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(mut stream) = stream else { continue };
@@ -35,12 +37,7 @@ fn bad_gateway(listener: TcpListener, mode: Arc<AtomicU8>) {
             };
             let _ = stream.write_all(answer);
         }
-    });
-}
-
-fn last_error(kiosk: &Kiosk) -> anyhow::Result<Option<String>> {
-    let s = kiosk.status()?;
-    Ok(s["last_error"].as_str().map(str::to_owned))
+    })
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -48,32 +45,30 @@ async fn a_gateway_answering_500_garbage_or_nothing_loses_nothing() -> anyhow::R
     let tmp = tempfile::tempdir()?;
     // Enrol against the real gateway, then put a bad peer on its port.
     let mut gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
-    let mut kiosk = Kiosk::create(
+    let mut kiosk = Kiosk::enrolled(
         &tmp.path().join("kiosk"),
         &KioskSettings::new(&gateway.url()),
     )?;
-    kiosk.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
     gateway.kill();
 
     let listener = TcpListener::bind(gateway.addr)?;
     let mode = Arc::new(AtomicU8::new(ANSWER_500));
-    bad_gateway(listener, mode.clone());
+    let bad_peer = bad_gateway(listener, mode.clone());
 
     let original = random_file(&tmp.path().join("scan.pdf"), 300_000)?;
     let json = dossier_json(tmp.path(), "1.001193", &["scan.pdf"])?;
-    let code = kiosk.ctl_ok(&["submit", json.to_str().unwrap_or_default()])?;
-    let code = code.trim().to_owned();
+    let code = kiosk.submit(&json)?;
     kiosk.start_daemon()?;
 
     let err = wait_for(Duration::from_secs(20), "a 500 to be reported", || {
-        Ok(last_error(&kiosk)?.filter(|e| e.contains("answered 500")))
+        Ok(kiosk.last_error()?.filter(|e| e.contains("answered 500")))
     })?;
     assert!(err.contains(&gateway.addr.to_string()), "{err}");
 
     mode.store(ANSWER_GARBAGE, Ordering::SeqCst);
     kiosk.ctl_ok(&["retry"])?;
     let err = wait_for(Duration::from_secs(20), "garbage to be reported", || {
-        Ok(last_error(&kiosk)?.filter(|e| e.contains("unexpected")))
+        Ok(kiosk.last_error()?.filter(|e| e.contains("unexpected")))
     })?;
     assert!(err.contains("Location"), "{err}");
 
@@ -82,7 +77,7 @@ async fn a_gateway_answering_500_garbage_or_nothing_loses_nothing() -> anyhow::R
     wait_for(
         Duration::from_secs(20),
         "a silent peer to be reported",
-        || Ok(last_error(&kiosk)?.filter(|e| e.contains("cannot reach"))),
+        || Ok(kiosk.last_error()?.filter(|e| e.contains("cannot reach"))),
     )?;
 
     // Through all of it the dossier stayed accepted and pending.
@@ -95,21 +90,16 @@ async fn a_gateway_answering_500_garbage_or_nothing_loses_nothing() -> anyhow::R
     // The real gateway comes back on the same port: the dossier arrives, once.
     mode.store(STOPPED, Ordering::SeqCst);
     let _ = std::net::TcpStream::connect(gateway.addr); // wake the accept loop so it exits
-    std::thread::sleep(Duration::from_millis(200));
+    bad_peer
+        .join()
+        .map_err(|_| anyhow::anyhow!("the bad peer's thread panicked"))?;
     gateway.restart()?;
     kiosk.ctl_ok(&["retry"])?;
-    wait_for(Duration::from_secs(30), "delivery after recovery", || {
-        Ok((kiosk.status()?["pending"].as_u64() == Some(0)).then_some(()))
-    })?;
+    kiosk.wait_delivered(Duration::from_secs(30), "delivery after recovery")?;
     let stats = gateway.stats().await?;
     assert_eq!(stats["dossiers"], 1, "{stats}");
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&original));
-    let bytes = gateway
-        .get_admin(&format!("/v1/blobs/{sha}"))
-        .await?
-        .error_for_status()?
-        .bytes()
-        .await?;
+    let bytes = gateway.blob(&sha).await?;
     assert!(
         bytes[..] == original[..],
         "the attachment differs at the gateway"
@@ -120,7 +110,7 @@ async fn a_gateway_answering_500_garbage_or_nothing_loses_nothing() -> anyhow::R
 #[test]
 fn a_corrupt_config_names_the_file_line_and_key() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
-    let kiosk = Kiosk::create(tmp.path(), &KioskSettings::new("http://127.0.0.1:9"))?;
+    let kiosk = Kiosk::create(tmp.path(), &KioskSettings::offline())?;
     let text = std::fs::read_to_string(&kiosk.config)?;
     std::fs::write(
         &kiosk.config,
@@ -153,13 +143,10 @@ fn a_corrupt_config_names_the_file_line_and_key() -> anyhow::Result<()> {
 #[test]
 fn at_the_disk_floor_new_dossiers_are_refused_and_old_ones_kept() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
-    let kiosk = Kiosk::create(
-        &tmp.path().join("k"),
-        &KioskSettings::new("http://127.0.0.1:9"),
-    )?;
+    let kiosk = Kiosk::create(&tmp.path().join("k"), &KioskSettings::offline())?;
     random_file(&tmp.path().join("a.pdf"), 10_000)?;
     let json = dossier_json(tmp.path(), "1.001193", &["a.pdf"])?;
-    let first = kiosk.ctl_ok(&["submit", json.to_str().unwrap_or_default()])?;
+    let first = kiosk.submit(&json)?;
 
     // Raise the floor above the disk's free space.
     let text = std::fs::read_to_string(&kiosk.config)?;
@@ -175,7 +162,7 @@ fn at_the_disk_floor_new_dossiers_are_refused_and_old_ones_kept() -> anyhow::Res
     let listed = kiosk.ctl_ok(&["dossiers", "--json"])?;
     let listed: serde_json::Value = serde_json::from_str(&listed)?;
     assert_eq!(listed.as_array().map(Vec::len), Some(1));
-    assert_eq!(listed[0]["code"], first.trim());
+    assert_eq!(listed[0]["code"], first.as_str());
     assert_eq!(kiosk.status()?["pending"], 1);
     Ok(())
 }
@@ -183,10 +170,7 @@ fn at_the_disk_floor_new_dossiers_are_refused_and_old_ones_kept() -> anyhow::Res
 #[test]
 fn a_dossier_for_an_unknown_procedure_or_missing_file_is_refused_clearly() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
-    let kiosk = Kiosk::create(
-        &tmp.path().join("k"),
-        &KioskSettings::new("http://127.0.0.1:9"),
-    )?;
+    let kiosk = Kiosk::create(&tmp.path().join("k"), &KioskSettings::offline())?;
     let json = dossier_json(tmp.path(), "9.999999", &[])?;
     let out = kiosk.ctl(&["submit", json.to_str().unwrap_or_default()])?;
     assert!(!out.status.success());
@@ -220,15 +204,10 @@ async fn a_code_clash_between_two_kiosks_asks_for_a_technician_and_loses_nothing
     let json = dossier_json(tmp.path(), "1.001193", &["a.pdf"])?;
 
     // Two kiosks provisioned by mistake with the same identity and sequence block.
-    let mut first = Kiosk::create(&tmp.path().join("k1"), &KioskSettings::new(&gateway.url()))?;
-    first.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
-    let code1 = first.ctl_ok(&["submit", json.to_str().unwrap_or_default()])?;
+    let mut first = Kiosk::enrolled(&tmp.path().join("k1"), &KioskSettings::new(&gateway.url()))?;
+    let code1 = first.submit(&json)?;
     first.start_daemon()?;
-    wait_for(
-        Duration::from_secs(30),
-        "the first kiosk's delivery",
-        || Ok((first.status()?["pending"].as_u64() == Some(0)).then_some(())),
-    )?;
+    first.wait_delivered(Duration::from_secs(30), "the first kiosk's delivery")?;
     first.kill_daemon();
 
     let mut second = Kiosk::create(&tmp.path().join("k2"), &KioskSettings::new(&gateway.url()))?;
@@ -242,14 +221,16 @@ async fn a_code_clash_between_two_kiosks_asks_for_a_technician_and_loses_nothing
         "--enrollment-key",
         ENROLLMENT_KEY,
         "--admin-key",
-        motcua_tests::ADMIN_KEY,
+        ADMIN_KEY,
     ])?;
     random_file(&tmp.path().join("a.pdf"), 6_000)?;
-    let code2 = second.ctl_ok(&["submit", json.to_str().unwrap_or_default()])?;
+    let code2 = second.submit(&json)?;
     assert_eq!(code1, code2, "the clash this test is about");
     second.start_daemon()?;
     let err = wait_for(Duration::from_secs(30), "the clash to be reported", || {
-        Ok(last_error(&second)?.filter(|e| e.contains("needs a technician")))
+        Ok(second
+            .last_error()?
+            .filter(|e| e.contains("needs a technician")))
     })?;
     assert!(err.contains("409"), "{err}");
     assert_eq!(second.status()?["pending"], 1, "the second dossier is kept");

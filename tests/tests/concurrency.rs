@@ -4,17 +4,16 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use motcua_tests::{dossier_json, wait_for, Gateway, Kiosk, KioskSettings, ENROLLMENT_KEY};
+use motcua_tests::{dossier_json, Gateway, Kiosk, KioskSettings};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_writers_and_the_daemon_share_the_store() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
-    let mut kiosk = Kiosk::create(
+    let mut kiosk = Kiosk::enrolled(
         &tmp.path().join("kiosk"),
         &KioskSettings::new(&gateway.url()),
     )?;
-    kiosk.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
     kiosk.start_daemon()?;
 
     let writers: Vec<_> = (0..4)
@@ -34,12 +33,7 @@ async fn concurrent_writers_and_the_daemon_share_the_store() -> anyhow::Result<(
                         format!("page {i} of writer {seed}").repeat(5000),
                     )?;
                     let json = dossier_json(&dir, "1.001193", &[&name])?;
-                    codes.push(
-                        kiosk
-                            .ctl_ok(&["submit", json.to_str().unwrap_or_default()])?
-                            .trim()
-                            .to_owned(),
-                    );
+                    codes.push(kiosk.submit(&json)?);
                     kiosk.ctl_ok(&["status"])?;
                 }
                 Ok(codes)
@@ -57,10 +51,7 @@ async fn concurrent_writers_and_the_daemon_share_the_store() -> anyhow::Result<(
         "every submission has its own code: {codes:?}"
     );
 
-    wait_for(Duration::from_secs(60), "all 20 dossiers delivered", || {
-        Ok((kiosk.status()?["pending"].as_u64() == Some(0)).then_some(()))
-    })
-    .map_err(|e| anyhow::anyhow!("{e}\n{}", kiosk.daemon_log()))?;
+    kiosk.wait_delivered(Duration::from_secs(60), "all 20 dossiers delivered")?;
     let stats = gateway.stats().await?;
     assert_eq!(stats["dossiers"], 20, "{stats}");
     Ok(())

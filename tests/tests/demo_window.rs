@@ -5,85 +5,35 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use motcua_tests::bin;
+use motcua_tests::{bin, wait_for, wait_for_file, zbar, KillOnDrop, Xvfb};
 
-struct Killed(Child);
+/// Where "Lấy số thứ tự" is on the home screen, and the first service area on the next one.
+const TICKET_BUTTON: (u32, u32) = (540, 708);
+const FIRST_AREA: (u32, u32) = (540, 374);
 
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts Xvfb on a free display (it picks and tells the number).
-fn xvfb() -> anyhow::Result<(Killed, String)> {
-    let mut child = Command::new("Xvfb")
-        .args([
-            "-displayfd",
-            "1",
-            "-screen",
-            "0",
-            "1080x1920x24",
-            "-nolisten",
-            "tcp",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| anyhow::anyhow!("Xvfb (package xvfb, installed by scripts/test.sh): {e}"))?;
-    let mut line = String::new();
-    BufReader::new(
-        child
-            .stdout
-            .take()
-            .ok_or_else(|| anyhow::anyhow!("no stdout"))?,
-    )
-    .read_line(&mut line)?;
-    Ok((Killed(child), format!(":{}", line.trim())))
-}
-
-fn x(display: &str, program: &str, args: &[&str]) -> anyhow::Result<std::process::Output> {
-    Ok(Command::new(program)
-        .args(args)
-        .env("DISPLAY", display)
-        .output()?)
-}
-
-fn screenshot(display: &str, png: &Path) -> anyhow::Result<()> {
-    let status = Command::new("sh")
-        .arg("-c")
-        .arg("xwd -root -silent | xwdtopnm 2>/dev/null | pnmtopng > \"$1\"")
-        .arg("sh")
-        .arg(png)
-        .env("DISPLAY", display)
-        .status()?;
-    anyhow::ensure!(status.success(), "xwd | xwdtopnm | pnmtopng failed");
-    Ok(())
-}
-
-fn wait_file(path: &Path, limit: Duration) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if path.exists() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    false
+/// Whether the two screens differ in the band of rows around `y` (±40 px).
+fn band_differs(a: &image::RgbImage, b: &image::RgbImage, y: u32) -> bool {
+    let rows = y.saturating_sub(40)..(y + 40).min(a.height()).min(b.height());
+    rows.into_iter().any(|row| {
+        (0..a.width().min(b.width())).any(|x| a.get_pixel(x, row) != b.get_pixel(x, row))
+    })
 }
 
 #[test]
 fn the_demo_window_takes_a_ticket_under_xvfb() -> anyhow::Result<()> {
-    let (_xvfb, display) = xvfb()?;
+    let x = Xvfb::start()?;
     let tmp = tempfile::tempdir()?;
+    let scratch = tmp.path().join("screen.png");
+    // The bare screen, before any window.
+    let bare = x.capture(&scratch)?;
     let mut demo = Command::new(bin("kioskd"))
         .args(["demo", "--seconds", "40", "--data-dir"])
         .arg(tmp.path())
-        .env("DISPLAY", &display)
+        .env("DISPLAY", &x.display)
         .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -92,8 +42,8 @@ fn the_demo_window_takes_a_ticket_under_xvfb() -> anyhow::Result<()> {
         .stderr
         .take()
         .ok_or_else(|| anyhow::anyhow!("no stderr"))?;
-    let mut demo = Killed(demo);
-    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let mut demo = KillOnDrop(demo);
+    let log = Arc::new(Mutex::new(String::new()));
     {
         let log = log.clone();
         std::thread::spawn(move || {
@@ -105,55 +55,36 @@ fn the_demo_window_takes_a_ticket_under_xvfb() -> anyhow::Result<()> {
             }
         });
     }
-    let start = Instant::now();
-    while !log
-        .lock()
-        .map(|l| l.contains("touch screen shown"))
-        .unwrap_or(false)
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "the window never showed:\n{}",
-            log.lock().map(|l| l.clone()).unwrap_or_default()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    std::thread::sleep(Duration::from_secs(2));
+    let log_so_far = || log.lock().map(|l| l.clone()).unwrap_or_default();
+    wait_for(Duration::from_secs(60), "the window to show", || {
+        Ok(log_so_far().contains("touch screen shown").then_some(()))
+    })
+    .map_err(|e| anyhow::anyhow!("{e}:\n{}", log_so_far()))?;
+    // The home screen is drawn once X shows the ticket button where the bare screen was.
+    let home = wait_for(Duration::from_secs(30), "the home screen drawn", || {
+        let now = x.capture(&scratch)?;
+        Ok(band_differs(&now, &bare, TICKET_BUTTON.1).then_some(now))
+    })?;
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     std::fs::create_dir_all(&shots)?;
-    screenshot(&display, &shots.join("xvfb-home.png"))?;
+    home.save(shots.join("xvfb-home.png"))?;
 
     // The demo printed its sample receipt as slip 1. The citizen touches "Lấy số thứ tự",
-    // then the first service area: slip 2 is the ticket.
+    // then, once the service areas are shown, the first one: slip 2 is the ticket.
     let slips = tmp.path().join("printer");
-    assert!(wait_file(
-        &slips.join("slip-0001.png"),
-        Duration::from_secs(10)
-    ));
-    x(
-        &display,
-        "xdotool",
-        &["mousemove", "540", "708", "click", "1"],
-    )?;
-    std::thread::sleep(Duration::from_millis(800));
-    x(
-        &display,
-        "xdotool",
-        &["mousemove", "540", "374", "click", "1"],
-    )?;
-    assert!(
-        wait_file(&slips.join("slip-0002.png"), Duration::from_secs(20)),
-        "no ticket printed:\n{}",
-        log.lock().map(|l| l.clone()).unwrap_or_default()
-    );
-    screenshot(&display, &shots.join("xvfb-ticket.png"))?;
-    let zbar = Command::new("zbarimg")
-        .args(["--raw", "-q"])
-        .arg(slips.join("slip-0002.png"))
-        .output()?;
-    let ticket = String::from_utf8_lossy(&zbar.stdout);
+    wait_for_file(&slips.join("slip-0001.png"), Duration::from_secs(10))?;
+    x.click(TICKET_BUTTON.0, TICKET_BUTTON.1)?;
+    wait_for(Duration::from_secs(20), "the service areas shown", || {
+        let now = x.capture(&scratch)?;
+        Ok(band_differs(&now, &home, FIRST_AREA.1).then_some(()))
+    })?;
+    x.click(FIRST_AREA.0, FIRST_AREA.1)?;
+    wait_for_file(&slips.join("slip-0002.png"), Duration::from_secs(20))
+        .map_err(|e| anyhow::anyhow!("no ticket printed: {e}\n{}", log_so_far()))?;
+    x.screenshot(&shots.join("xvfb-ticket.png"))?;
+    let ticket = zbar(&slips.join("slip-0002.png"))?;
     assert!(ticket.starts_with("TP-"), "{ticket:?}");
-    assert!(ticket.trim_end().ends_with("@KIOSK-DEMO-01"), "{ticket:?}");
+    assert!(ticket.ends_with("@KIOSK-DEMO-01"), "{ticket:?}");
 
     // SIGTERM ends the event loop and the daemon cleanly.
     let pid = demo.0.id().to_string();

@@ -11,10 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use motcua_scanner::pipeline::synth::{blank_back, read_page_mark, text_page};
-use motcua_tests::{
-    dossier_json, fresh_postgres_database, postgres_server_url, random_file, wait_for, Backend,
-    Gateway, Kiosk, KioskSettings, ENROLLMENT_KEY,
-};
+use motcua_tests::{dossier_json, random_file, Backend, Gateway, Kiosk, KioskSettings};
 use sha2::{Digest, Sha256};
 
 const DPI: u32 = 200;
@@ -96,24 +93,25 @@ fn copy_dir(from: &Path, to: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A kiosk enrolled with `gateway` that has accepted one dossier (a form of `form_size`
+/// random bytes); the dossier's code.
+fn kiosk_with_a_dossier(
+    root: &Path,
+    gateway: &Gateway,
+    form_size: usize,
+) -> anyhow::Result<(Kiosk, String)> {
+    let kiosk = Kiosk::enrolled(&root.join("kiosk"), &KioskSettings::new(&gateway.url()))?;
+    random_file(&root.join("form.pdf"), form_size)?;
+    let code = kiosk.submit(&dossier_json(root, "1.001193", &["form.pdf"])?)?;
+    Ok((kiosk, code))
+}
+
 async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
-    let database_url = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => match postgres_server_url()? {
-            Some(server) => Some(fresh_postgres_database(&server).await?),
-            None => return Ok(()),
-        },
+    let Some(gateway) = Gateway::start_on(backend, &tmp.path().join("gateway")).await? else {
+        return Ok(());
     };
-    let gateway = Gateway::start(&tmp.path().join("gateway"), database_url.as_deref(), 0)?;
-    let mut kiosk = Kiosk::create(
-        &tmp.path().join("kiosk"),
-        &KioskSettings::new(&gateway.url()),
-    )?;
-    kiosk.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
-    random_file(&tmp.path().join("form.pdf"), 10_000)?;
-    let json = dossier_json(tmp.path(), "1.001193", &["form.pdf"])?;
-    let code = kiosk.ctl_ok(&["submit", s(&json)])?.trim().to_owned();
+    let (mut kiosk, code) = kiosk_with_a_dossier(tmp.path(), &gateway, 10_000)?;
 
     // Separator sheets, printed and scanned back at 200 dpi.
     let sep_pdf = tmp.path().join("separators.pdf");
@@ -144,7 +142,7 @@ async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
     assert!(err.contains("[10]") && err.contains("--answer"), "{err}");
     assert_eq!(kiosk.status()?["pending"], 1, "only the dossier is queued");
     // The pages stay spooled with their thumbnails (for the staff screen), not stored.
-    let spool = kiosk.dir.join("data/intake").join(&code);
+    let spool = kiosk.data_dir().join("intake").join(&code);
     let thumbs: Vec<PathBuf> = std::fs::read_dir(&spool)?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<Vec<_>, _>>()?
@@ -175,11 +173,7 @@ async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
     assert!(out.contains("trang/page  11"), "progress per page:\n{out}");
 
     kiosk.start_daemon()?;
-    wait_for(Duration::from_secs(60), "the outbox to drain", || {
-        let st = kiosk.status()?;
-        Ok((st["pending"].as_u64() == Some(0)).then_some(()))
-    })
-    .map_err(|e| anyhow::anyhow!("{e}\nkioskd log:\n{}", kiosk.daemon_log()))?;
+    kiosk.wait_delivered(Duration::from_secs(60), "the outbox to drain")?;
     let stats = gateway.stats().await?;
     assert_eq!(stats["digitized_documents"], 4, "{stats}");
 
@@ -194,14 +188,9 @@ async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
     let expected_pages: [&[u32]; 4] = [&[1], &[3, 5], &[7, 8, 9], &[11]];
     for (i, (doc, pages)) in digitized.iter().zip(expected_pages).enumerate() {
         let sha = doc["sha256"].as_str().unwrap_or_default();
-        let bytes = gateway
-            .get_admin(&format!("/v1/blobs/{sha}"))
-            .await?
-            .error_for_status()?
-            .bytes()
-            .await?;
+        let bytes = gateway.blob(sha).await?;
         assert_eq!(hex::encode(Sha256::digest(&bytes)), sha);
-        let local = std::fs::read(kiosk.dir.join("data/blobs").join(&sha[..2]).join(sha))?;
+        let local = std::fs::read(kiosk.data_dir().join("blobs").join(&sha[..2]).join(sha))?;
         assert!(
             local[..] == bytes[..],
             "document {i} differs from the kiosk's copy"
@@ -219,7 +208,18 @@ async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
         assert_eq!(marks, pages, "pages of document {i}");
     }
 
-    // The same batch again: nothing new is stored or sent.
+    // The same batch again: nothing new is stored or sent (the outbox gains no entry, so there
+    // is nothing to send).
+    let outbox_entries = |kiosk: &Kiosk| -> anyhow::Result<u64> {
+        let st = kiosk.status()?;
+        let count = |key: &str| {
+            st[key]
+                .as_u64()
+                .ok_or_else(|| anyhow::anyhow!("no {key} in the status: {st}"))
+        };
+        Ok(count("pending")? + count("delivered")?)
+    };
+    let entries_before = outbox_entries(&kiosk)?;
     let hot = tmp.path().join("hot3");
     std::fs::create_dir_all(&hot)?;
     copy_dir(&batch, &hot)?;
@@ -233,7 +233,11 @@ async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
         "{out}"
     );
     assert_eq!(kiosk.status()?["pending"], 0);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        outbox_entries(&kiosk)?,
+        entries_before,
+        "the repeated intake queued something to send"
+    );
     assert_eq!(gateway.stats().await?["digitized_documents"], 4);
     Ok(())
 }
@@ -255,14 +259,7 @@ async fn intake_postgres_backend() -> anyhow::Result<()> {
 async fn intake_from_a_sane_scanner() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
-    let mut kiosk = Kiosk::create(
-        &tmp.path().join("kiosk"),
-        &KioskSettings::new(&gateway.url()),
-    )?;
-    kiosk.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
-    random_file(&tmp.path().join("form.pdf"), 1_000)?;
-    let json = dossier_json(tmp.path(), "1.001193", &["form.pdf"])?;
-    let code = kiosk.ctl_ok(&["submit", s(&json)])?.trim().to_owned();
+    let (mut kiosk, code) = kiosk_with_a_dossier(tmp.path(), &gateway, 1_000)?;
     let out = kiosk.ctl_ok(&[
         "intake",
         "--dossier",
@@ -278,11 +275,7 @@ async fn intake_from_a_sane_scanner() -> anyhow::Result<()> {
     assert!(pages >= 1, "{out}");
 
     kiosk.start_daemon()?;
-    wait_for(Duration::from_secs(60), "the outbox to drain", || {
-        let st = kiosk.status()?;
-        Ok((st["pending"].as_u64() == Some(0)).then_some(()))
-    })
-    .map_err(|e| anyhow::anyhow!("{e}\nkioskd log:\n{}", kiosk.daemon_log()))?;
+    kiosk.wait_delivered(Duration::from_secs(60), "the outbox to drain")?;
     let view = gateway.set_status(&code, "accepted").await?;
     let digitized = view["digitized"].as_array().cloned().unwrap_or_default();
     assert_eq!(digitized.len(), 1, "{view}");

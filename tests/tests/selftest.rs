@@ -2,91 +2,58 @@
 //! TCP (ESC/POS bytes, a PNG per slip), a serial code reader on a pseudo-terminal, and SANE's
 //! test scanner through `scanimage`. Then the same with the printer out of paper.
 
-use std::io::Write;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use motcua_printer::emulator::{Emulator, EmulatorConfig};
-use motcua_tests::bin;
-use serialport::{SerialPort, TTYPort};
+use motcua_tests::{bin, sections, tcp_printer, zbar, Kiosk, KioskSettings, PtyCodeReader};
 
-fn write_config(
-    dir: &std::path::Path,
-    printer_addr: &str,
-    reader: &str,
-) -> anyhow::Result<std::path::PathBuf> {
-    let path = dir.join("kiosk.toml");
-    std::fs::write(
-        &path,
-        format!(
-            r#"[device]
-id = "KIOSK-SELFTEST"
-agency_code = "000.17.22.H56"
-sequence_first = 1
-sequence_last = 9999
+/// A receipt QR a person presents to the reader during the self-test.
+const RECEIPT_QR: &str =
+    "000.17.22.H56-261123-0001|1.001193|********0123|Giay|MOTCUA|20261123090000|20261126";
 
-[store]
-data_dir = "{data}"
-min_free_mb = 1
-
-[gateway]
-url = "http://127.0.0.1:9"
-
-[printer]
-transport = "tcp"
-address = "{printer_addr}"
-paper_mm = 80
-
-[code_reader]
-kind = "serial"
-path = "{reader}"
-terminator = "cr"
-
-[scanner]
-kind = "sane"
-device = "test"
-resolution = 200
-mode = "color"
-source = "adf"
-"#,
-            data = dir.join("data").display()
-        ),
-    )?;
-    Ok(path)
-}
-
-/// An 80 mm printer emulator on a local TCP port, writing its slips under `dir/slips`.
-fn tcp_printer(dir: &std::path::Path) -> anyhow::Result<(Emulator, String)> {
-    let mut config = EmulatorConfig::new(dir.join("slips"));
-    config.pty = false;
-    let emulator = Emulator::start(config)?;
-    let addr = emulator
-        .tcp_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    Ok((emulator, addr))
+/// An offline kiosk with the printer at `printer_addr`, a serial code reader at `reader` and
+/// SANE's test scanner (colour, feeder).
+fn kiosk(dir: &std::path::Path, printer_addr: &str, reader: &str) -> anyhow::Result<Kiosk> {
+    let settings = KioskSettings::offline()
+        .device("KIOSK-SELFTEST")
+        .with(&sections::tcp_printer(printer_addr))
+        .with(&sections::serial_code_reader(reader))
+        .with(&sections::sane_test_scanner("color", "adf", &[]));
+    Kiosk::create(dir, &settings)
 }
 
 #[test]
 fn selftest_prints_reads_and_scans_then_reports_a_printer_fault() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let (emulator, addr) = tcp_printer(tmp.path())?;
-    let (mut reader_master, reader_slave) = TTYPort::pair()?;
-    let reader_path = reader_slave.name().unwrap_or_default();
-    let config = write_config(tmp.path(), &addr, &reader_path)?;
+    let mut reader = PtyCodeReader::new()?;
+    let kiosk = kiosk(tmp.path(), &addr, &reader.path)?;
+    let config = kiosk.config.clone();
 
-    let child = Command::new(bin("kioskctl"))
+    let mut child = Command::new(bin("kioskctl"))
         .arg("--config")
         .arg(&config)
         .args(["selftest", "--code-timeout", "30", "--json"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()?;
-    // A person presents a receipt QR to the reader while the test runs.
-    std::thread::sleep(Duration::from_millis(1500));
-    reader_master.write_all(
-        b"000.17.22.H56-261123-0001|1.001193|********0123|Giay|MOTCUA|20261123090000|20261126\r",
-    )?;
+    // A person holds a receipt QR to the reader whenever the self-test has it open (the reader
+    // drops what came before it opened, so again and again), until the self-test ends.
+    let pid = child.id();
+    let give_up = Instant::now() + Duration::from_secs(120);
+    let mut presented = 0;
+    while child.try_wait()?.is_none() {
+        if reader.opened_by(pid) {
+            reader.present(RECEIPT_QR)?;
+            presented += 1;
+        }
+        if Instant::now() > give_up {
+            let _ = child.kill();
+            anyhow::bail!("kioskctl selftest still running after 120 s");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(presented > 0, "the self-test never opened the code reader");
     let out = child.wait_with_output()?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
@@ -118,11 +85,7 @@ fn selftest_prints_reads_and_scans_then_reports_a_printer_fault() -> anyhow::Res
     // The slip really printed: the emulator's PNG carries the test receipt's QR.
     let pages = emulator.wait_for_pages(1, Duration::from_secs(10));
     assert_eq!(pages.len(), 1);
-    let zbar = Command::new("zbarimg")
-        .args(["--raw", "-q", "-Sbinary"])
-        .arg(&pages[0])
-        .output()?;
-    let payload = String::from_utf8_lossy(&zbar.stdout);
+    let payload = zbar(&pages[0])?;
     assert!(
         payload.starts_with("000.00.00.H00-000101-0001|"),
         "{payload:?}"
@@ -158,7 +121,7 @@ fn selftest_prints_reads_and_scans_then_reports_a_printer_fault() -> anyhow::Res
         "{stdout}"
     );
     assert_eq!(emulator.pages().len(), 1, "nothing printed without paper");
-    drop(reader_slave);
+    drop(reader);
     Ok(())
 }
 
@@ -166,7 +129,7 @@ fn selftest_prints_reads_and_scans_then_reports_a_printer_fault() -> anyhow::Res
 fn devices_lists_configuration_and_printer_state() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let (emulator, addr) = tcp_printer(tmp.path())?;
-    let config = write_config(tmp.path(), &addr, "/dev/ttyACM-none")?;
+    let config = kiosk(tmp.path(), &addr, "/dev/ttyACM-none")?.config.clone();
     emulator.set_cover_open(true);
     let out = Command::new(bin("kioskctl"))
         .arg("--config")

@@ -5,10 +5,7 @@
 
 use std::time::Duration;
 
-use motcua_tests::{
-    dossier_json, fresh_postgres_database, postgres_server_url, random_file, wait_for, Backend,
-    Gateway, Kiosk, KioskSettings, ENROLLMENT_KEY,
-};
+use motcua_tests::{dossier_json, random_file, wait_for, Backend, Gateway, Kiosk, KioskSettings};
 use sha2::{Digest, Sha256};
 
 const PROCEDURE: &str = "1.001193";
@@ -27,22 +24,16 @@ fn uploaded(kiosk: &Kiosk) -> anyhow::Result<(u64, u64)> {
 
 async fn crash_everything_mid_upload(backend: Backend) -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
-    let database_url = match backend {
-        Backend::Sqlite => None,
-        Backend::Postgres => match postgres_server_url()? {
-            Some(server) => Some(fresh_postgres_database(&server).await?),
-            None => return Ok(()),
-        },
+    let Some(mut gateway) = Gateway::start_on(backend, &tmp.path().join("gateway")).await? else {
+        return Ok(());
     };
-    let mut gateway = Gateway::start(&tmp.path().join("gateway"), database_url.as_deref(), 0)?;
 
     // 1 MiB/s with 256 KiB checkpoints: the 6 MB take ~6 s, time enough to crash things.
     let settings = KioskSettings {
         max_rate_kib_per_s: 1024,
         ..KioskSettings::new(&gateway.url())
     };
-    let mut kiosk = Kiosk::create(&tmp.path().join("kiosk"), &settings)?;
-    kiosk.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
+    let mut kiosk = Kiosk::enrolled(&tmp.path().join("kiosk"), &settings)?;
     let token = kiosk.token()?;
 
     let mut originals = Vec::new();
@@ -54,8 +45,7 @@ async fn crash_everything_mid_upload(backend: Backend) -> anyhow::Result<()> {
         originals.push(random_file(&tmp.path().join(name), size)?);
     }
     let json = dossier_json(tmp.path(), PROCEDURE, &["a.pdf", "b.jpg", "c.png"])?;
-    let code = kiosk.ctl_ok(&["submit", json.to_str().unwrap_or_default()])?;
-    let code = code.trim().to_owned();
+    let code = kiosk.submit(&json)?;
     assert!(code.starts_with("000.17.22.H56-"), "dossier code {code:?}");
 
     kiosk.start_daemon()?;
@@ -64,7 +54,12 @@ async fn crash_everything_mid_upload(backend: Backend) -> anyhow::Result<()> {
         Ok((done > 0).then_some(done))
     })?;
     gateway.kill();
-    std::thread::sleep(Duration::from_millis(700));
+    // The gateway stays down until the kiosk has noticed: a failed attempt is recorded.
+    wait_for(
+        Duration::from_secs(30),
+        "the kiosk to record the gateway's outage",
+        || kiosk.last_error(),
+    )?;
     gateway.restart()?;
 
     let before_kiosk_crash = wait_for(Duration::from_secs(30), "upload to resume", || {
@@ -80,11 +75,7 @@ async fn crash_everything_mid_upload(backend: Backend) -> anyhow::Result<()> {
     );
     kiosk.start_daemon()?;
 
-    wait_for(Duration::from_secs(60), "the outbox to drain", || {
-        let s = kiosk.status()?;
-        Ok((s["pending"].as_u64() == Some(0)).then_some(()))
-    })
-    .map_err(|e| anyhow::anyhow!("{e}\nkioskd log:\n{}", kiosk.daemon_log()))?;
+    kiosk.wait_delivered(Duration::from_secs(60), "the outbox to drain")?;
 
     let stats = gateway.stats().await?;
     assert_eq!(stats["dossiers"], 1, "{stats}");
@@ -115,12 +106,7 @@ async fn crash_everything_mid_upload(backend: Backend) -> anyhow::Result<()> {
             401,
             "a device token must not read documents"
         );
-        let bytes = gateway
-            .get_admin(&format!("/v1/blobs/{sha}"))
-            .await?
-            .error_for_status()?
-            .bytes()
-            .await?;
+        let bytes = gateway.blob(sha).await?;
         assert!(
             bytes[..] == original[..],
             "attachment {sha} differs at the gateway"
@@ -130,17 +116,10 @@ async fn crash_everything_mid_upload(backend: Backend) -> anyhow::Result<()> {
     // A crash between the gateway's acknowledgement and the kiosk recording it: the entry is
     // sent again, and the idempotency key keeps it a single copy.
     kiosk.kill_daemon();
-    let db = kiosk.dir.join("data").join("kiosk.sqlite3");
+    let db = kiosk.data_dir().join("kiosk.sqlite3");
     rewind_outbox(&db)?;
     kiosk.start_daemon()?;
-    wait_for(
-        Duration::from_secs(30),
-        "the replay to be acknowledged",
-        || {
-            let s = kiosk.status()?;
-            Ok((s["pending"].as_u64() == Some(0)).then_some(()))
-        },
-    )?;
+    kiosk.wait_delivered(Duration::from_secs(30), "the replay to be acknowledged")?;
     let stats = gateway.stats().await?;
     assert_eq!(stats["dossiers"], 1, "a replay must not duplicate: {stats}");
     assert!(

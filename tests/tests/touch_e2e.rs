@@ -11,124 +11,19 @@
 //! 4. Walking away: after the idle timeout no citizen data is left in the session, on the
 //!    screen or in the session folder.
 
-use std::io::Write;
-use std::process::Command;
 use std::time::Duration;
 
-use motcua_kiosk::config::KioskConfig;
-use motcua_kiosk::touch::{spawn_code_reader, TouchApp};
-use motcua_printer::emulator::{Emulator, EmulatorConfig};
-use motcua_tests::{wait_for, Gateway, Kiosk, KioskSettings, ENROLLMENT_KEY};
-use motcua_ui::headless::Headless;
-use serialport::{SerialPort, TTYPort};
-use slint::ComponentHandle;
+use motcua_domain::cccd::SAMPLE_PAYLOAD as CARD;
+use motcua_kiosk::touch::spawn_code_reader;
+use motcua_tests::{
+    sections, tcp_printer, wait_for, zbar, Gateway, Kiosk, KioskSettings, PtyCodeReader,
+    TouchScreen,
+};
 
-const CARD: &str =
-    "079190001234|025123456|Nguyễn Thị Phượng|05091990|Nữ|12 Lê Lợi, Phường 1, Sóc Trăng|01022021";
 const LONG: Duration = Duration::from_secs(60);
 
-struct Screen {
-    app: TouchApp,
-    headless: Headless,
-}
-
-impl Screen {
-    fn tap(&mut self, label: &str) {
-        self.app.pump();
-        if let Err(e) = self.headless.tap(self.app.window(), label) {
-            let labels = self.headless.labels(self.app.window());
-            panic!("{e}; on screen: {labels:?}");
-        }
-        assert!(
-            self.app.settle(LONG),
-            "the kiosk stayed busy after {label:?}"
-        );
-    }
-
-    fn type_text(&mut self, text: &str) {
-        for c in text.chars() {
-            let key = if c == ' ' {
-                "space".to_owned()
-            } else {
-                c.to_string()
-            };
-            self.tap(&format!("key {key}"));
-        }
-    }
-
-    fn labels(&mut self) -> Vec<String> {
-        self.app.pump();
-        self.headless.labels(self.app.window())
-    }
-
-    fn shows(&mut self, text: &str) -> bool {
-        self.labels().iter().any(|l| l.contains(text))
-    }
-
-    /// Waits (pumping) until something on the screen contains `text`.
-    fn wait_shows(&mut self, text: &str) {
-        let start = std::time::Instant::now();
-        while start.elapsed() < LONG {
-            self.app.settle(LONG);
-            if self.shows(text) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let labels = self.labels();
-        panic!("{text:?} never appeared; on screen: {labels:?}");
-    }
-}
-
-fn zbar(png: &std::path::Path) -> String {
-    let out = Command::new("zbarimg")
-        .args(["--raw", "-q", "-Sbinary"])
-        .arg(png)
-        .output()
-        .expect("zbarimg (zbar-tools) is installed by scripts/test.sh");
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-#[test]
-fn citizen_sessions_on_the_touch_screen() -> anyhow::Result<()> {
-    let tmp = tempfile::tempdir()?;
-    let mut gateway = Gateway::start(&tmp.path().join("gw"), None, 0)?;
-    let mut kiosk = Kiosk::create(
-        &tmp.path().join("kiosk"),
-        &KioskSettings::new(&gateway.url()),
-    )?;
-    kiosk.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
-
-    let mut printer_config = EmulatorConfig::new(tmp.path().join("slips"));
-    printer_config.pty = false;
-    let printer = Emulator::start(printer_config)?;
-    let printer_addr = printer
-        .tcp_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let (mut reader, reader_slave) = TTYPort::pair()?;
-    let reader_path = reader_slave.name().unwrap_or_default();
-    let mut config_text = std::fs::read_to_string(&kiosk.config)?;
-    config_text.push_str(&format!(
-        r#"
-[printer]
-transport = "tcp"
-address = "{printer_addr}"
-paper_mm = 80
-
-[code_reader]
-kind = "serial"
-path = "{reader_path}"
-terminator = "cr"
-
-[scanner]
-kind = "sane"
-device = "test"
-resolution = 200
-mode = "gray"
-source = "flatbed"
-
-[ui]
+/// The idle timeout and the queue area the citizen takes a ticket for.
+const UI_AND_QUEUE: &str = r#"[ui]
 idle_timeout_s = 60
 idle_warning_s = 10
 
@@ -138,25 +33,30 @@ name_vi = "Tư pháp – Hộ tịch"
 name_en = "Justice and civil status"
 minutes_per_citizen = 8
 counters = 2
-"#
-    ));
-    std::fs::write(&kiosk.config, &config_text)?;
-    let config = KioskConfig::load(&kiosk.config)?;
+"#;
+
+#[test]
+fn citizen_sessions_on_the_touch_screen() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let mut gateway = Gateway::start(&tmp.path().join("gw"), None, 0)?;
+    let (printer, printer_addr) = tcp_printer(tmp.path())?;
+    let mut reader = PtyCodeReader::new()?;
+    let settings = KioskSettings::new(&gateway.url())
+        .with(&sections::tcp_printer(&printer_addr))
+        .with(&sections::serial_code_reader(&reader.path))
+        .with(&sections::sane_test_scanner("gray", "flatbed", &[]))
+        .with(UI_AND_QUEUE);
+    let mut kiosk = Kiosk::enrolled(&tmp.path().join("kiosk"), &settings)?;
+    let config = kiosk.load_config()?;
     kiosk.start_daemon()?;
 
-    let headless = Headless::install(motcua_ui::SCREEN_WIDTH, motcua_ui::SCREEN_HEIGHT)?;
-    let app = TouchApp::new(config.clone())?;
-    app.window().show()?;
+    let mut screen = TouchScreen::open(config.clone())?;
     let _reader_thread = spawn_code_reader(
         config.peripherals.code_reader.as_ref().expect("configured"),
-        app.event_sender(),
+        screen.app.event_sender(),
     )?;
-    let mut screen = Screen { app, headless };
-    let scan_card = |reader: &mut TTYPort, payload: &str| {
-        reader
-            .write_all(format!("{payload}\r").as_bytes())
-            .expect("write to the reader's pty");
-    };
+    // The ID number on the sample card: it must not stay anywhere once the citizen leaves.
+    let id_number = CARD.split('|').next().unwrap_or_default();
 
     // 1. Self-submission.
     screen.tap("Nộp hồ sơ");
@@ -168,7 +68,7 @@ counters = 2
     );
     screen.tap("Bắt đầu nộp hồ sơ ›");
     assert!(screen.shows("Quét mã QR trên thẻ căn cước"));
-    scan_card(&mut reader, CARD);
+    reader.present(CARD)?;
     screen.wait_shows("Nguyễn Thị Phượng");
     assert!(screen.shows("12 Lê Lợi, Phường 1, Sóc Trăng"));
     // The citizen adds a phone number on the on-screen keyboard.
@@ -194,7 +94,7 @@ counters = 2
     screen.wait_shows("Đã in phiếu");
     let slips = printer.wait_for_pages(1, Duration::from_secs(20));
     assert_eq!(slips.len(), 1);
-    let receipt_qr = zbar(&slips[0]);
+    let receipt_qr = zbar(&slips[0])?;
     let code = receipt_qr.split('|').next().unwrap_or_default().to_owned();
     assert!(code.starts_with("000.17.22.H56-"), "{receipt_qr:?}");
     assert!(screen.shows(&code), "the code is on the screen");
@@ -225,7 +125,7 @@ counters = 2
     screen.wait_shows("Số thứ tự của ông/bà");
     screen.wait_shows("Đã in phiếu");
     let slips = printer.wait_for_pages(2, Duration::from_secs(20));
-    let ticket_id = zbar(&slips[1]);
+    let ticket_id = zbar(&slips[1])?;
     assert!(ticket_id.starts_with("TP-"), "{ticket_id:?}");
     screen.tap("Đánh giá mức độ hài lòng");
     assert!(screen.shows(&ticket_id));
@@ -241,7 +141,7 @@ counters = 2
     // 3. Status lookup by scanning the receipt at the home screen: online first (the kiosk
     //    keeps what it learns), then with the gateway down (the cached status, and when).
     screen.tap("Xong");
-    scan_card(&mut reader, &receipt_qr);
+    reader.present(&receipt_qr)?;
     screen.wait_shows("Đang xử lý");
     assert!(screen.shows("Cập nhật lúc"));
     assert!(!screen.shows("Chưa kết nối được hệ thống"));
@@ -263,7 +163,7 @@ counters = 2
     screen.type_text("khai sinh");
     screen.tap("Đăng ký khai sinh");
     screen.tap("Bắt đầu nộp hồ sơ ›");
-    scan_card(&mut reader, CARD);
+    reader.present(CARD)?;
     screen.wait_shows("Nguyễn Thị Phượng");
     screen.tap("Tiếp tục ›");
     screen.tap("Quét");
@@ -275,7 +175,7 @@ counters = 2
     screen.app.skip_time(Duration::from_secs(10));
     screen.app.settle(LONG);
     let session = screen.app.session_debug();
-    for secret in ["Phượng", "079190001234", "Lê Lợi", "ScannedPage"] {
+    for secret in ["Phượng", id_number, "Lê Lợi", "ScannedPage"] {
         assert!(
             !session.contains(secret),
             "{secret} left in the session: {session}"
@@ -286,7 +186,7 @@ counters = 2
         labels.iter().any(|l| l == "Nộp hồ sơ"),
         "back home: {labels:?}"
     );
-    for secret in ["Phượng", "079190001234", "Lê Lợi", &code] {
+    for secret in ["Phượng", id_number, "Lê Lợi", &code] {
         assert!(
             !labels.iter().any(|l| l.contains(secret)),
             "{secret} left on the screen: {labels:?}"

@@ -22,24 +22,11 @@ use motcua_domain::wire::Applicant;
 use motcua_store::vietnam_now as now;
 use motcua_store::DeviceIdentity;
 use motcua_store::{NewDocument, Store};
-use motcua_tests::{random_file, Gateway, Kiosk, KioskSettings, ENROLLMENT_KEY};
+use motcua_tests::harness::bench::{arg, median};
+use motcua_tests::{random_file, Gateway, Kiosk, KioskSettings};
 use motcua_uplink::client::GatewayClient;
 use motcua_uplink::Uplink;
 use motcua_uplink::UplinkSettings;
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
 
 fn device() -> DeviceIdentity {
     DeviceIdentity {
@@ -233,8 +220,7 @@ async fn main() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
     let url = gateway.url();
-    let mut kiosk = Kiosk::create(&tmp.path().join("kiosk"), &KioskSettings::new(&url))?;
-    kiosk.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
+    let mut kiosk = Kiosk::enrolled(&tmp.path().join("kiosk"), &KioskSettings::new(&url))?;
     let token = kiosk.token()?;
     let mut curl_runs = Vec::new();
     let mut ours_small = Vec::new();

@@ -16,16 +16,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use motcua_domain::cccd::SAMPLE_PAYLOAD as CARD;
 use motcua_flows::session::Event;
 use motcua_flows::submission::{ScannedPage, SubmissionEvent as S, Thumbnail};
 use motcua_flows::text_entry::Key;
 use motcua_kiosk::config::KioskConfig;
 use motcua_kiosk::touch::TouchApp;
+use motcua_tests::harness::bench::{arg, median, p95};
 use motcua_ui::headless::Headless;
 use slint::ComponentHandle;
-
-const CARD: &str =
-    "079190001234|025123456|Nguyễn Thị Phượng|05091990|Nữ|12 Lê Lợi, Phường 1, Sóc Trăng|01022021";
 
 fn config(dir: &std::path::Path) -> anyhow::Result<KioskConfig> {
     let text = format!(
@@ -42,25 +41,6 @@ fn status_kib(field: &str) -> u64 {
         .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-fn p95(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[(v.len() * 95 / 100).min(v.len() - 1)]
-}
-
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 /// Child mode: build everything, render the first frame, say so.

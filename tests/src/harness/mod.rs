@@ -1,0 +1,20 @@
+//! The pieces of the harness, one file each; the crate root re-exports what tests use.
+
+pub mod bench;
+pub mod devices;
+pub mod gateway;
+pub mod kiosk;
+pub mod touch;
+pub mod wait;
+pub mod x11;
+
+use std::path::Path;
+
+/// Opens `dir/name` for appending (a process's log), creating the folder.
+pub(crate) fn log_file(dir: &Path, name: &str) -> anyhow::Result<std::fs::File> {
+    std::fs::create_dir_all(dir)?;
+    Ok(std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(name))?)
+}
