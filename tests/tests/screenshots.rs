@@ -8,6 +8,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use motcua_domain::cccd::SAMPLE_PAYLOAD as CARD;
 use motcua_flows::intake_screen::IntakeAction;
 use motcua_flows::lookup::LookupEvent;
 use motcua_flows::rating::RatingEvent;
@@ -17,47 +18,15 @@ use motcua_flows::submission::SubmissionEvent as S;
 use motcua_flows::text_entry::Key;
 use motcua_flows::ticket::TicketEvent;
 use motcua_flows::Lang;
-use motcua_kiosk::config::KioskConfig;
-use motcua_kiosk::touch::TouchApp;
-use motcua_printer::emulator::{Emulator, EmulatorConfig};
-use motcua_ui::headless::Headless;
-use slint::ComponentHandle;
+use motcua_printer::emulator::Emulator;
+use motcua_store::Store;
+use motcua_tests::{sections, tcp_printer, Kiosk, KioskSettings, TouchScreen};
 
-const CARD: &str =
-    "079190001234|025123456|Nguyễn Thị Phượng|05091990|Nữ|12 Lê Lợi, Phường 1, Sóc Trăng|01022021";
-
-fn config(dir: &Path, printer: &str) -> anyhow::Result<KioskConfig> {
-    let text = format!(
-        r#"[device]
-id = "KIOSK-SCREENS"
-agency_code = "000.17.22.H56"
-sequence_first = 1
-sequence_last = 9999
-
-[store]
-data_dir = "{data}"
-min_free_mb = 1
-
-[gateway]
-url = "http://127.0.0.1:9"
-
-[uplink]
-request_timeout_s = 1
-
-[printer]
-transport = "tcp"
-address = "{printer}"
-paper_mm = 80
-
-[scanner]
-kind = "sane"
-device = "test"
-resolution = 200
-mode = "gray"
-source = "flatbed"
-options = ["--test-picture=Color pattern"]
-
-[rating]
+/// An offline kiosk (lookups fall back to the cache) with the printer at `printer`, SANE's
+/// test scanner, five rating levels and the staff PIN 2468.
+fn kiosk(dir: &Path, printer: &str) -> anyhow::Result<Kiosk> {
+    let ui = format!(
+        r#"[rating]
 levels = 5
 
 [ui]
@@ -65,19 +34,30 @@ title_vi = "Trung tâm Phục vụ hành chính công tỉnh Sóc Trăng"
 title_en = "Soc Trang Public Administration Service Centre"
 staff_pin_sha256 = "{pin}"
 "#,
-        data = dir.join("data").display(),
         pin = pin_hash("2468"),
     );
-    Ok(KioskConfig::parse(&text, "screens.toml")?)
+    let settings = KioskSettings {
+        request_timeout_s: 1,
+        ..KioskSettings::offline().device("KIOSK-SCREENS")
+    }
+    .with(&sections::tcp_printer(printer))
+    .with(&sections::sane_test_scanner(
+        "gray",
+        "flatbed",
+        &["--test-picture=Color pattern"],
+    ))
+    .with(&ui);
+    Kiosk::create(dir, &settings)
 }
 
 struct Shots {
-    app: TouchApp,
-    screen: Headless,
+    screen: TouchScreen,
     dir: PathBuf,
     data: PathBuf,
     lang: Lang,
     n: u32,
+    /// The code of the first dossier submitted on this kiosk, as the store holds it.
+    first_dossier: Option<String>,
 }
 
 /// Compressed intake pages spooled so far (a rescan adds one).
@@ -100,8 +80,7 @@ fn spooled_pages(data: &Path) -> usize {
 
 impl Shots {
     fn ev(&self, e: Event) {
-        self.app.dispatch(e);
-        assert!(self.app.settle(Duration::from_secs(60)));
+        self.screen.event(e);
     }
 
     fn home(&self) {
@@ -110,16 +89,27 @@ impl Shots {
     }
 
     fn shot(&mut self, name: &str) {
-        self.app.pump();
         self.n += 1;
         let path = self.dir.join(format!("{:02}-{name}.png", self.n));
         self.screen.screenshot(&path).expect("screenshot");
     }
 
     fn type_text(&self, text: &str, into: impl Fn(Key) -> Event) {
-        for c in text.chars() {
-            self.ev(into(if c == ' ' { Key::Space } else { Key::Char(c) }));
-        }
+        self.screen.type_keys(text, into);
+    }
+
+    /// The codes of the dossiers in the kiosk's store.
+    fn stored_codes(&self) -> Vec<String> {
+        let store = Store::open(&self.data, 0).expect("open the kiosk's store");
+        let listed = store.list_dossiers(1000).expect("list the stored dossiers");
+        listed.into_iter().map(|d| d.code).collect()
+    }
+
+    /// The first dossier submitted on this kiosk (read from its store when it was submitted).
+    fn first_dossier(&self) -> String {
+        self.first_dossier
+            .clone()
+            .expect("a dossier was submitted before")
     }
 }
 
@@ -140,7 +130,9 @@ fn walk(shots: &mut Shots, printer: &Emulator) {
     shots.shot("detail");
     shots.ev(Event::Submission(S::Begin));
     shots.shot("identify");
-    shots.ev(Event::CodeScanned("079190001234|x".into()));
+    // A card whose QR holds the ID number and nothing else.
+    let id_number = CARD.split('|').next().unwrap_or_default();
+    shots.ev(Event::CodeScanned(format!("{id_number}|x")));
     shots.shot("identify-bad-card");
     shots.ev(Event::CodeScanned(CARD.into()));
     shots.shot("form-prefilled");
@@ -163,8 +155,30 @@ fn walk(shots: &mut Shots, printer: &Emulator) {
     shots.shot("attach-pages");
     shots.ev(Event::Submission(S::ToReview));
     shots.shot("review");
+    let stored_before = shots.stored_codes();
+    let printed_before = printer.pages().len();
     shots.ev(Event::Submission(S::Submit));
-    printer.wait_for_pages(1, Duration::from_secs(1));
+    // The code comes from what the kiosk stored (never from today's date), and the receipt
+    // screen shows it.
+    let new: Vec<String> = shots
+        .stored_codes()
+        .into_iter()
+        .filter(|c| !stored_before.contains(c))
+        .collect();
+    assert_eq!(
+        new.len(),
+        1,
+        "one dossier stored by the submission: {new:?}"
+    );
+    assert!(
+        shots.screen.shows(&new[0]),
+        "the receipt screen shows {}: {:?}",
+        new[0],
+        shots.screen.labels()
+    );
+    shots.first_dossier.get_or_insert_with(|| new[0].clone());
+    let printed = printer.wait_for_pages(printed_before + 1, Duration::from_secs(20));
+    assert_eq!(printed.len(), printed_before + 1, "the receipt was printed");
     shots.shot("receipt-printed");
     printer.set_paper_end(true);
     shots.ev(Event::Submission(S::Reprint));
@@ -196,12 +210,12 @@ fn walk(shots: &mut Shots, printer: &Emulator) {
     shots.home();
     shots.ev(Event::CodeScanned(format!(
         "{}|1.001193|********1234|x|y|z|w",
-        first_dossier(&shots.app)
+        shots.first_dossier()
     )));
     shots.shot("lookup-offline");
-    shots.app.skip_time(Duration::from_secs(52));
+    shots.screen.app.skip_time(Duration::from_secs(52));
     shots.shot("idle-warning");
-    shots.app.skip_time(Duration::from_secs(10));
+    shots.screen.app.skip_time(Duration::from_secs(10));
 
     shots.home();
     shots.ev(Event::Open("staff".into()));
@@ -219,12 +233,12 @@ fn walk(shots: &mut Shots, printer: &Emulator) {
     // (SANE's test scanner, one flatbed page: no separator sheet, so "unsorted"), committed.
     shots.ev(Event::Open("intake".into()));
     shots.shot("intake-open");
-    shots.ev(Event::CodeScanned(first_dossier(&shots.app)));
+    shots.ev(Event::CodeScanned(shots.first_dossier()));
     shots.shot("intake-dossier");
     shots.ev(Event::Intake(IntakeAction::ScanBatch));
     shots.ev(Event::Intake(IntakeAction::ScanBatch));
     shots.shot("intake-pages");
-    let before = shots.app.session_debug();
+    let before = shots.screen.app.session_debug();
     assert!(
         before.contains("number: 1") && before.contains("number: 2"),
         "{before}"
@@ -236,7 +250,7 @@ fn walk(shots: &mut Shots, printer: &Emulator) {
         spooled + 1,
         "the rescan spooled a new page"
     );
-    let rescanned = shots.app.session_debug();
+    let rescanned = shots.screen.app.session_debug();
     assert!(
         !rescanned.contains("message: Some"),
         "rescan refused: {rescanned}"
@@ -244,38 +258,25 @@ fn walk(shots: &mut Shots, printer: &Emulator) {
     shots.ev(Event::Intake(IntakeAction::Delete(2)));
     shots.ev(Event::Intake(IntakeAction::Commit));
     shots.shot("intake-stored");
-    let after = shots.app.session_debug();
+    let after = shots.screen.app.session_debug();
     assert!(after.contains("stored: [\""), "nothing stored: {after}");
     shots.home();
-}
-
-/// The code of the dossier submitted during the walk (the first of the day on this kiosk).
-fn first_dossier(_app: &TouchApp) -> String {
-    let day = motcua_store::vietnam_now().format("%y%m%d").to_string();
-    format!("000.17.22.H56-{day}-0001")
 }
 
 #[test]
 fn every_screen_in_vietnamese_and_english() -> anyhow::Result<()> {
     let out = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     let tmp = tempfile::tempdir()?;
-    let mut printer_config = EmulatorConfig::new(tmp.path().join("slips"));
-    printer_config.pty = false;
-    let printer = Emulator::start(printer_config)?;
-    let addr = printer
-        .tcp_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_default();
-    let screen = Headless::install(motcua_ui::SCREEN_WIDTH, motcua_ui::SCREEN_HEIGHT)?;
-    let app = TouchApp::new(config(tmp.path(), &addr)?)?;
-    app.window().show()?;
+    let (printer, addr) = tcp_printer(tmp.path())?;
+    let kiosk = kiosk(tmp.path(), &addr)?;
+    let screen = TouchScreen::open(kiosk.load_config()?)?;
     let mut shots = Shots {
-        app,
         screen,
         dir: PathBuf::new(),
-        data: tmp.path().join("data"),
+        data: kiosk.data_dir(),
         lang: Lang::Vi,
         n: 0,
+        first_dossier: None,
     };
     for (lang, name) in [(Lang::Vi, "vi"), (Lang::En, "en")] {
         let dir = out.join(name);
