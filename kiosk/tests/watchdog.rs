@@ -28,6 +28,21 @@ fn messages(socket: &UnixDatagram, window: Duration) -> Vec<String> {
     out
 }
 
+/// Messages until one matches `want` (or 10 s pass, then the caller's assertion fails).
+fn wait_for(socket: &UnixDatagram, want: impl Fn(&str) -> bool) -> Vec<String> {
+    let until = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    while Instant::now() < until {
+        let got = messages(socket, Duration::from_millis(100));
+        let found = got.iter().any(|m| want(m));
+        seen.extend(got);
+        if found {
+            break;
+        }
+    }
+    seen
+}
+
 fn pings(msgs: &[String]) -> usize {
     msgs.iter()
         .filter(|m| m.lines().any(|l| l == "WATCHDOG=1"))
@@ -63,8 +78,9 @@ fn a_stalled_loop_stops_the_pings_and_a_recovered_one_restarts_them() {
     let _watchdog = supervisor.spawn_watchdog(Duration::from_millis(200));
 
     // Not ready yet: the status says what is awaited; then the store is met and READY=1 comes.
+    // The deadlines below only give up; what is asserted is what arrives, not when.
     supervisor.met(Condition::Store);
-    let first = messages(&socket, Duration::from_millis(600));
+    let first = wait_for(&socket, |m| m.lines().any(|l| l == "WATCHDOG=1"));
     assert!(
         first
             .iter()
@@ -76,17 +92,17 @@ fn a_stalled_loop_stops_the_pings_and_a_recovered_one_restarts_them() {
         "{first:?}"
     );
     assert!(
-        pings(&first) >= 2,
+        pings(&first) > 0,
         "a beating loop feeds the watchdog: {first:?}"
     );
 
-    // The loop stops beating: after its allowance the pings stop and the status names it.
+    // The loop stops beating: once past its allowance the status names it and pings stop.
     running.store(false, Ordering::SeqCst);
-    let going = messages(&socket, Duration::from_millis(600));
+    let going = wait_for(&socket, |m| {
+        m.contains("STATUS=") && m.contains("stalled: screen")
+    });
     assert!(
-        going
-            .iter()
-            .any(|m| m.contains("STATUS=") && m.contains("stalled: screen")),
+        going.iter().any(|m| m.contains("stalled: screen")),
         "{going:?}"
     );
     let stalled = messages(&socket, Duration::from_millis(600));
@@ -99,8 +115,8 @@ fn a_stalled_loop_stops_the_pings_and_a_recovered_one_restarts_them() {
 
     // It beats again: the pings come back.
     running.store(true, Ordering::SeqCst);
-    let back = messages(&socket, Duration::from_millis(600));
-    assert!(pings(&back) >= 1, "pings resume with the loop: {back:?}");
+    let back = wait_for(&socket, |m| m.lines().any(|l| l == "WATCHDOG=1"));
+    assert!(pings(&back) > 0, "pings resume with the loop: {back:?}");
     supervisor.stopping();
     finished.store(true, Ordering::SeqCst);
     let _ = beater.join();
