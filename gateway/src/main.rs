@@ -1,12 +1,19 @@
 //! `gateway`: the provincial server kiosks upload dossiers to.
 //!
 //! `gateway serve …` runs it until SIGTERM/SIGINT; `gateway openapi` prints its API document.
-//! Logs go to stderr (journald captures them); stdout carries only the one line
-//! `gateway listening on <addr>` so scripts and tests can learn the port.
+//! Logs go to journald when started by systemd (`JOURNAL_STREAM`), else to stderr; stdout
+//! carries only the one line `gateway listening on <addr>` so scripts and tests can learn the
+//! port. Under systemd (`Type=notify`) it sends `READY=1` once it listens.
+//!
+//! The keys are secrets: they are read from files (`--enrollment-key-file`, `--admin-key-file`)
+//! or from systemd credentials (`$CREDENTIALS_DIRECTORY/enrollment-key`, `admin-key`,
+//! `database-url`, given by `LoadCredential=`), so they never appear on a command line; the
+//! `--enrollment-key`/`--admin-key` options and their environment variables still work for
+//! tests and scripts. No key is ever logged.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -23,6 +30,8 @@ struct Cli {
     command: Command,
 }
 
+// Parsed once at start-up: the size of the serve variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API until SIGTERM or SIGINT.
@@ -39,15 +48,32 @@ struct ServeArgs {
     /// Directory for blobs, uploads and the embedded SQLite database.
     #[arg(long, env = "MOTCUA_GATEWAY_DATA_DIR")]
     data_dir: PathBuf,
-    /// PostgreSQL URL; without it the embedded SQLite database in the data directory is used.
+    /// PostgreSQL URL; without it (and without the `database-url` credential) the embedded
+    /// SQLite database in the data directory is used.
     #[arg(long, env = "MOTCUA_GATEWAY_DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
-    /// Enrolment key technicians type when enrolling a kiosk.
+    /// Enrolment key technicians type when enrolling a kiosk (prefer --enrollment-key-file or
+    /// the `enrollment-key` credential: a value here shows in the process list).
     #[arg(long, env = "MOTCUA_GATEWAY_ENROLLMENT_KEY", hide_env_values = true)]
-    enrollment_key: String,
-    /// Admin key of the provincial system (status changes, statistics).
+    enrollment_key: Option<String>,
+    /// File holding the enrolment key (one line).
+    #[arg(
+        long,
+        env = "MOTCUA_GATEWAY_ENROLLMENT_KEY_FILE",
+        conflicts_with = "enrollment_key"
+    )]
+    enrollment_key_file: Option<PathBuf>,
+    /// Admin key of the provincial system (status changes, statistics); prefer
+    /// --admin-key-file or the `admin-key` credential.
     #[arg(long, env = "MOTCUA_GATEWAY_ADMIN_KEY", hide_env_values = true)]
-    admin_key: String,
+    admin_key: Option<String>,
+    /// File holding the admin key (one line).
+    #[arg(
+        long,
+        env = "MOTCUA_GATEWAY_ADMIN_KEY_FILE",
+        conflicts_with = "admin_key"
+    )]
+    admin_key_file: Option<PathBuf>,
     /// Catalog TOML file; without it the catalog built into the software is distributed.
     #[arg(long, env = "MOTCUA_GATEWAY_CATALOG")]
     catalog: Option<PathBuf>,
@@ -67,13 +93,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => {
-            tracing_subscriber::fmt()
-                .with_writer(std::io::stderr)
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-                )
-                .init();
+            init_logging("info");
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -83,17 +103,119 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Installs the global subscriber: journald when systemd started us with its journal on
+/// stderr (`JOURNAL_STREAM`), else stderr; `RUST_LOG` overrides the `default` filter.
+fn init_logging(default: &str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let registry = tracing_subscriber::registry().with(filter);
+    if std::env::var_os("JOURNAL_STREAM").is_some() {
+        if let Ok(journald) = tracing_journald::layer() {
+            registry.with(journald).init();
+            return;
+        }
+    }
+    registry
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_ansi(std::io::stderr().is_terminal())
+                .with_writer(std::io::stderr),
+        )
+        .init();
+}
+
+/// Where a secret comes from, in the order tried.
+enum Secret {
+    /// The option or its environment variable.
+    Given(String),
+    /// A file named by an option.
+    File(PathBuf),
+}
+
+/// The secret `name`: from the option, the file option, or the systemd credential `name`
+/// (`$CREDENTIALS_DIRECTORY/name`); `None` when none of them is there. One trailing newline
+/// is removed from files; an empty value is refused.
+fn secret(given: Option<Secret>, name: &str, what: &str) -> anyhow::Result<Option<String>> {
+    let from_file = |path: &Path| -> anyhow::Result<String> {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the {what} from {}", path.display()))?;
+        let value = text.strip_suffix('\n').unwrap_or(&text);
+        let value = value.strip_suffix('\r').unwrap_or(value);
+        anyhow::ensure!(
+            !value.trim().is_empty(),
+            "the {what} file {} is empty",
+            path.display()
+        );
+        Ok(value.to_owned())
+    };
+    match given {
+        Some(Secret::Given(value)) => {
+            anyhow::ensure!(!value.trim().is_empty(), "the {what} is empty");
+            Ok(Some(value))
+        }
+        Some(Secret::File(path)) => from_file(&path).map(Some),
+        None => match std::env::var_os("CREDENTIALS_DIRECTORY") {
+            Some(dir) => {
+                let path = Path::new(&dir).join(name);
+                if path.exists() {
+                    from_file(&path).map(Some)
+                } else {
+                    Ok(None)
+                }
+            }
+            None => Ok(None),
+        },
+    }
+}
+
+fn required_secret(
+    value: Option<String>,
+    file: Option<PathBuf>,
+    name: &str,
+    what: &str,
+    option: &str,
+) -> anyhow::Result<String> {
+    let given = value.map(Secret::Given).or(file.map(Secret::File));
+    secret(given, name, what)?.ok_or_else(|| {
+        anyhow::anyhow!(
+            "no {what}: give {option}-file FILE, or run under systemd with \
+             LoadCredential={name}:FILE (the packaged unit reads /etc/motcua/gateway/{name})"
+        )
+    })
+}
+
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let catalog = match &args.catalog {
         Some(path) => motcua_gateway::load_catalog_file(path)?,
         None => motcua_domain::catalog::seed(),
     };
+    let enrollment_key = required_secret(
+        args.enrollment_key,
+        args.enrollment_key_file,
+        "enrollment-key",
+        "enrolment key",
+        "--enrollment-key",
+    )?;
+    let admin_key = required_secret(
+        args.admin_key,
+        args.admin_key_file,
+        "admin-key",
+        "admin key",
+        "--admin-key",
+    )?;
+    let database_url = secret(
+        args.database_url.map(Secret::Given),
+        "database-url",
+        "database URL",
+    )?;
     let config = GatewayConfig {
         listen: args.listen,
         data_dir: args.data_dir,
-        database_url: args.database_url,
-        enrollment_key: args.enrollment_key,
-        admin_key: args.admin_key,
+        database_url,
+        enrollment_key,
+        admin_key,
         catalog,
         max_upload_bytes: args.max_upload_bytes,
     };
@@ -109,7 +231,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .context("cannot write to stdout")?;
         out.flush().context("cannot write to stdout")?;
     }
+    // Outside systemd (no NOTIFY_SOCKET) this does nothing.
+    let _ = sd_notify::notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&format!("listening on {}", gateway.local_addr())),
+    ]);
     signals.wait().await?;
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("stopping");
     gateway.shutdown().await;
     tracing::info!("stopped");
