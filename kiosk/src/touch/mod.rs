@@ -1,5 +1,5 @@
 //! The touch screen of the kiosk: the Slint window (`motcua-ui`) driven by the flows
-//! ([`crate::flows`]) and the [`services::Services`] that scan, store, print and look up.
+//! (`motcua_flows`) and the [`services::Services`] that scan, store, print and look up.
 //!
 //! The screen thread owns the window and the session; a worker thread owns the services, so a
 //! slow printer or a scan never freezes a touch. They talk by two channels: effects out, events
