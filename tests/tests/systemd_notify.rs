@@ -162,14 +162,19 @@ fn ready_after_the_store_opens_then_pings_until_stopped_and_stopping_on_term() -
         manager.seen
     );
 
-    // The health line: outbox depth, the printer's state (the emulator answers: ready).
+    // The health line: not enrolled yet, outbox depth, the printer's state (the emulator
+    // answers: ready).
     let mut health = None;
     let until = Instant::now() + Duration::from_secs(15);
     while health.is_none() && Instant::now() < until {
         health = manager
             .collect(Duration::from_millis(500))
             .into_iter()
-            .find(|m| m.contains("STATUS=chờ gửi / outbox: 0") && m.contains("sẵn sàng / ready"));
+            .find(|m| {
+                m.contains("STATUS=chưa đăng ký / not enrolled")
+                    && m.contains("chờ gửi / outbox: 0")
+                    && m.contains("sẵn sàng / ready")
+            });
     }
     assert!(health.is_some(), "no health line: {:?}", manager.seen);
 

@@ -338,7 +338,11 @@ async fn keep_health(
         match store.outbox_status() {
             Ok(status) => {
                 let printer = printer.lock().unwrap_or_else(|p| p.into_inner()).clone();
-                supervisor.set_health(health_line(&status, &printer));
+                let mut line = health_line(&status, &printer);
+                if motcua_kiosk::read_token(&config.store.data_dir).is_none() {
+                    line = format!("chưa đăng ký / not enrolled (kioskctl enroll); {line}");
+                }
+                supervisor.set_health(line);
             }
             Err(e) => tracing::warn!("cannot read the outbox for the health line: {e}"),
         }
