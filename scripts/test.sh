@@ -46,11 +46,40 @@ for i in "${!missing[@]}"; do
 done
 # The sRGB profile that makes intake PDFs PDF/A-2b (read at run time, never copied).
 [ -f /usr/share/color/icc/sRGB.icc ] || missing+=(icc-profiles-free)
+# The console screen (Slint's linuxkms backend) builds against libinput, libudev and
+# libxkbcommon, found with pkg-config.
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+for pc in libinput:libinput-dev libudev:libudev-dev xkbcommon:libxkbcommon-dev; do
+  pkg-config --exists "${pc%%:*}" 2>/dev/null || missing+=("${pc#*:}")
+done
+# The Debian packages and their tests (tests/tests/deploy_*.rs): lintian checks the .debs,
+# debootstrap makes a fresh Debian root and systemd-nspawn boots it.
+command -v lintian >/dev/null || missing+=(lintian)
+command -v debootstrap >/dev/null || missing+=(debootstrap)
+command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
+
+# cargo-deb builds the .deb files (README, "Install on a device").
+if ! cargo deb --version >/dev/null 2>&1; then
+  echo "== installing cargo-deb"
+  cargo install cargo-deb --locked
+fi
+
+# The release binaries, built once: the packages are made from them (--no-build) and the
+# container test installs those packages (it only checks they are up to date).
+echo "== release binaries"
+started=$SECONDS
+cargo build --release --locked -p motcua-kiosk -p motcua-gateway --bins
+echo "== release binaries built in $((SECONDS - started)) s"
+started=$SECONDS
+for package in motcua-kiosk motcua-gateway; do
+  cargo deb --no-build --no-dbgsym --strip -p "$package"
+done
+echo "== Debian packages built in $((SECONDS - started)) s"
 
 pgbin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 pgdir=$(mktemp -d /tmp/motcua-pg.XXXXXX)

@@ -1,0 +1,156 @@
+//! What the deploy tests share: the workspace's paths, the release binaries and the two Debian
+//! packages (built here when missing, so each test is self-contained; `scripts/test.sh` builds
+//! them once beforehand), and running a command with a clear error.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use anyhow::{bail, Context};
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .to_path_buf()
+}
+
+/// A file of the workspace's deploy/ folder.
+pub fn deploy(rel: &str) -> PathBuf {
+    workspace().join("deploy").join(rel)
+}
+
+/// The cargo target folder.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|p| {
+            if p.is_relative() {
+                workspace().join(p)
+            } else {
+                p
+            }
+        })
+        .unwrap_or_else(|| workspace().join("target"))
+}
+
+/// A cargo command without the `CARGO_*` variables cargo set for this test process (build
+/// scripts watching them would rebuild, and the next `cargo test` would rebuild back).
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy().into_owned();
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" && key != "CARGO_TARGET_DIR" {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.current_dir(workspace());
+    cmd
+}
+
+/// Runs `cmd`, failing with its output when it fails.
+pub fn run(cmd: &mut Command) -> anyhow::Result<Output> {
+    let shown = format!("{cmd:?}");
+    let out = cmd
+        .output()
+        .with_context(|| format!("cannot run {shown}"))?;
+    if !out.status.success() {
+        bail!(
+            "{shown} failed ({}):\n{}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(out)
+}
+
+/// Fails with the Debian package to install when `tool` is not on PATH.
+pub fn require_tool(tool: &str, package: &str) -> anyhow::Result<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path).chain(["/usr/sbin".into(), "/sbin".into()]);
+    for dir in dirs {
+        let candidate = dir.join(tool);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    bail!("`{tool}` is missing: install the Debian package {package} (scripts/test.sh does)")
+}
+
+/// The two packages, built from the release binaries.
+pub struct Packages {
+    /// motcua-kiosk_….deb
+    pub kiosk: PathBuf,
+    /// motcua-gateway_….deb
+    pub gateway: PathBuf,
+}
+
+/// Builds the release binaries (a no-op when they are up to date, as after scripts/test.sh)
+/// and the two packages with `cargo deb --no-build`, once per test process.
+pub fn packages() -> anyhow::Result<&'static Packages> {
+    static BUILT: OnceLock<Result<Packages, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| build_packages().map_err(|e| format!("{e:#}")))
+        .as_ref()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// The release binaries (built when missing or stale).
+pub fn release_binaries() -> anyhow::Result<PathBuf> {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            run(cargo().args([
+                "build",
+                "--release",
+                "-p",
+                "motcua-kiosk",
+                "-p",
+                "motcua-gateway",
+                "--bins",
+            ]))
+            .map(|_| target_dir().join("release"))
+            .map_err(|e| format!("building the release binaries: {e:#}"))
+        })
+        .clone()
+        .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn build_packages() -> anyhow::Result<Packages> {
+    release_binaries()?;
+    if !cargo()
+        .args(["deb", "--version"])
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        bail!("cargo-deb is missing: `cargo install cargo-deb --locked` (scripts/test.sh does)");
+    }
+    let mut built = Vec::new();
+    for package in ["motcua-kiosk", "motcua-gateway"] {
+        let out =
+            run(cargo().args(["deb", "--no-build", "--no-dbgsym", "--strip", "-p", package]))?;
+        // cargo deb prints the path of the package it wrote as its last line.
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let path = stdout
+            .lines()
+            .rev()
+            .map(str::trim)
+            .find(|l| l.ends_with(".deb"))
+            .map(PathBuf::from)
+            .with_context(|| format!("cargo deb -p {package} printed no .deb path: {stdout}"))?;
+        built.push(path);
+    }
+    let gateway = built.pop().expect("two packages");
+    let kiosk = built.pop().expect("two packages");
+    Ok(Packages { kiosk, gateway })
+}
+
+/// True when this process runs as root (the owner of /proc/self is the effective user).
+pub fn is_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
