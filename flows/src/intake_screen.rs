@@ -16,7 +16,8 @@ pub struct IntakePageView {
     pub number: u32,
     /// "Trang 3 · Giấy tờ 1: Tờ khai …" (Vietnamese / English).
     pub label: String,
-    /// A sheet that looks like a separator but whose QR could not be read: the officer decides.
+    /// A sheet that looks like a separator but whose QR could not be read, or a page dropped
+    /// as blank (the label says why): the officer decides ("a page" restores a dropped one).
     pub question: bool,
     /// The page.
     pub thumbnail: Option<Thumbnail>,

@@ -3,23 +3,14 @@
 //! `qpdf`) and `pdftoppm` (Debian `poppler-utils`) renders the Group 4 page pixel for pixel as
 //! the thresholded scan, at 100 % scale.
 
-use std::process::Command;
+mod tools;
+use tools::run;
 
 use image::DynamicImage;
 use motcua_scanner::pipeline::synth::{photo_page, read_page_mark, stamped_page, text_page};
 use motcua_scanner::pipeline::{OutputMode, PageEncoding, PagePipeline, PipelineConfig};
 
 const DPI: u32 = 300;
-
-fn run(tool: &str, package: &str, args: &[&str]) -> std::process::Output {
-    match Command::new(tool).args(args).output() {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "`{tool}` is not installed: this test needs the Debian package `{package}` (apt-get install {package})"
-        ),
-        Err(e) => panic!("running {tool}: {e}"),
-    }
-}
 
 #[test]
 fn auto_mode_picks_group4_for_text_and_jpeg_for_pictures() {

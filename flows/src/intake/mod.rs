@@ -41,6 +41,12 @@ pub enum PageKind {
     /// A page that looks like a separator sheet but whose code could not be read: the
     /// officer decides ([`IntakeEvent::AnswerQuestion`]).
     Question,
+    /// A page the pipeline found blank and dropped, kept aside (in no document) so the
+    /// officer can see why and restore it ([`IntakeEvent::RestorePage`]).
+    Dropped {
+        /// Why it was dropped, "vi / en".
+        reason: String,
+    },
 }
 
 /// One page of the intake, in the order the officer sees them.
@@ -52,7 +58,7 @@ pub struct IntakePage {
     /// What it is.
     pub kind: PageKind,
     /// The compressed page's spool file (written by the page pipeline); `None` for separator
-    /// sheets.
+    /// sheets (and dropped pages the executor could not keep).
     pub spool: Option<PathBuf>,
     /// A small PNG of the page for the staff screen, if the executor made one.
     pub thumbnail: Option<PathBuf>,
@@ -97,7 +103,14 @@ pub enum IntakeEvent {
         thumbnail: Option<PathBuf>,
     },
     /// A blank page was dropped.
-    BlankPage,
+    BlankPage {
+        /// Why, "vi / en" (the pipeline's explanation).
+        reason: String,
+        /// The page compressed anyway, so it can be restored.
+        spool: Option<PathBuf>,
+        /// Its thumbnail.
+        thumbnail: Option<PathBuf>,
+    },
     /// A separator sheet of another dossier was fed.
     ForeignSeparator(Separator),
     /// The batch ended; `error` says why if it ended early (a jam): the pages so far stay.
@@ -114,6 +127,8 @@ pub enum IntakeEvent {
     },
     /// Delete page `page`.
     DeletePage(u32),
+    /// Put page `page`, dropped as blank, back where it was scanned as a document page.
+    RestorePage(u32),
     /// Rescan page `page`: the executor scans one page and answers with `PageRescanned`.
     RescanPage(u32),
     /// The new scan of page `page`.
@@ -250,9 +265,17 @@ impl IntakeFlow {
         &self.pages
     }
 
-    /// Blank pages dropped so far.
+    /// Blank pages dropped so far (and not restored).
     pub fn blank_pages(&self) -> u32 {
         self.blanks
+    }
+
+    /// Pages kept (not dropped as blank).
+    fn kept_pages(&self) -> usize {
+        self.pages
+            .iter()
+            .filter(|p| !matches!(p.kind, PageKind::Dropped { .. }))
+            .count()
     }
 
     /// The open dossier's code.
@@ -433,8 +456,12 @@ mod tests {
         );
         separator(&mut f, 1);
         content(&mut f, "p3");
-        f.handle(IntakeEvent::BlankPage);
-        content(&mut f, "p4");
+        f.handle(IntakeEvent::BlankPage {
+            reason: "blank".into(),
+            spool: Some(PathBuf::from("p4")),
+            thumbnail: None,
+        });
+        content(&mut f, "p5");
         let e = f.handle(IntakeEvent::BatchEnded { error: None });
         // Document 2 (mandatory) is missing; document 3 is optional.
         assert_eq!(e.len(), 1);
@@ -465,6 +492,51 @@ mod tests {
             already_stored: vec![],
         });
         assert!(matches!(&e[..], [Effect::Done { .. }]));
+    }
+
+    #[test]
+    fn a_dropped_page_says_why_and_can_be_restored() {
+        let mut f = open();
+        f.handle(IntakeEvent::StartBatch);
+        separator(&mut f, 1);
+        content(&mut f, "a");
+        assert!(f
+            .handle(IntakeEvent::BlankPage {
+                reason: "blank: 0 content mark(s) after removing 2 punched hole(s)".into(),
+                spool: Some(PathBuf::from("b")),
+                thumbnail: None,
+            })
+            .is_empty());
+        content(&mut f, "c");
+        f.handle(IntakeEvent::BatchEnded { error: None });
+        assert_eq!(f.blank_pages(), 1);
+        assert_eq!(pages_of(&f), [(1, vec![2, 4])]);
+        let dropped = &f.pages()[2];
+        assert_eq!(dropped.number, 3);
+        assert!(
+            matches!(&dropped.kind, PageKind::Dropped { reason } if reason.contains("punched")),
+            "{dropped:?}"
+        );
+        // Restored in its place; a kept page cannot be restored.
+        assert!(f.handle(IntakeEvent::RestorePage(3)).is_empty());
+        assert_eq!(pages_of(&f), [(1, vec![2, 3, 4])]);
+        assert_eq!(f.blank_pages(), 0);
+        assert!(matches!(
+            &f.handle(IntakeEvent::RestorePage(3))[..],
+            [Effect::Refuse(_)]
+        ));
+        // A dropped page that could not be kept cannot be restored either.
+        f.handle(IntakeEvent::StartBatch);
+        f.handle(IntakeEvent::BlankPage {
+            reason: "blank".into(),
+            spool: None,
+            thumbnail: None,
+        });
+        f.handle(IntakeEvent::BatchEnded { error: None });
+        assert!(matches!(
+            &f.handle(IntakeEvent::RestorePage(5))[..],
+            [Effect::Refuse(_)]
+        ));
     }
 
     #[test]

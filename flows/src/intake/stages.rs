@@ -15,7 +15,7 @@ impl IntakeFlow {
     /// No dossier open (or the last one done): a code opens one, if no pages are pending.
     pub(super) fn when_no_dossier(&mut self, event: IntakeEvent) -> Handled {
         match event {
-            IntakeEvent::DossierCode(text) if self.pages.is_empty() => Ok(self.open(&text)),
+            IntakeEvent::DossierCode(text) if self.kept_pages() == 0 => Ok(self.open(&text)),
             other => Err(Box::new(other)),
         }
     }
@@ -27,6 +27,8 @@ impl IntakeFlow {
         match code {
             Some(code) => {
                 let code = code.to_string();
+                // Pages dropped as blank of the last dossier go with it.
+                self.pages.clear();
                 self.stage = Stage::LookingUp(code.clone());
                 vec![Effect::LookUpDossier(code)]
             }
@@ -62,13 +64,14 @@ impl IntakeFlow {
     /// questions, commits, or opens another dossier once no pages are pending.
     pub(super) fn when_ready(&mut self, event: IntakeEvent) -> Handled {
         Ok(match event {
-            IntakeEvent::DossierCode(text) if self.pages.is_empty() => self.open(&text),
+            IntakeEvent::DossierCode(text) if self.kept_pages() == 0 => self.open(&text),
             IntakeEvent::StartBatch => {
                 self.stage = Stage::Scanning;
                 vec![Effect::StartScan]
             }
             IntakeEvent::MovePage { page, to } => self.move_page(page, to),
             IntakeEvent::DeletePage(page) => self.delete_page(page),
+            IntakeEvent::RestorePage(page) => self.restore_page(page),
             IntakeEvent::RescanPage(page) => self.rescan_page(page),
             IntakeEvent::AnswerQuestion { page, answer } => self.answer(page, answer),
             IntakeEvent::Commit => self.commit(),
@@ -91,6 +94,26 @@ impl IntakeFlow {
         };
         self.pages.remove(at);
         Vec::new()
+    }
+
+    fn restore_page(&mut self, page: u32) -> Vec<Effect> {
+        let Some(at) = self.position(page) else {
+            return self.no_page(page);
+        };
+        let p = &mut self.pages[at];
+        match (&p.kind, &p.spool) {
+            (PageKind::Dropped { .. }, Some(_)) => {
+                p.kind = PageKind::Content;
+                self.blanks = self.blanks.saturating_sub(1);
+                Vec::new()
+            }
+            (PageKind::Dropped { .. }, None) => vec![Effect::Refuse(format!(
+                "trang {page} không được giữ lại, hãy quét lại / page {page} was not kept: scan it again"
+            ))],
+            _ => vec![Effect::Refuse(format!(
+                "trang {page} không bị bỏ / page {page} was not dropped"
+            ))],
+        }
     }
 
     fn rescan_page(&mut self, page: u32) -> Vec<Effect> {
@@ -163,10 +186,22 @@ impl IntakeFlow {
     /// A batch is being scanned: pages, blanks and foreign separators arrive, then its end.
     pub(super) fn when_scanning(&mut self, event: IntakeEvent) -> Handled {
         Ok(match event {
-            IntakeEvent::BlankPage => {
-                // Blank sides keep their number, so page numbers follow the paper.
+            IntakeEvent::BlankPage {
+                reason,
+                spool,
+                thumbnail,
+            } => {
+                // Blank sides keep their number, so page numbers follow the paper, and stay
+                // in the list (in no document) so the officer sees why and can restore them.
                 self.blanks += 1;
+                let number = self.next_number;
                 self.next_number += 1;
+                self.pages.push(IntakePage {
+                    number,
+                    kind: PageKind::Dropped { reason },
+                    spool,
+                    thumbnail,
+                });
                 Vec::new()
             }
             IntakeEvent::ForeignSeparator(sep) => {
@@ -205,7 +240,7 @@ impl IntakeFlow {
         let mut effects = vec![Effect::Progress {
             page: number,
             document: self.document_of(number),
-            pages: self.pages.len(),
+            pages: self.kept_pages(),
             thumbnail,
         }];
         if question {
@@ -225,8 +260,8 @@ impl IntakeFlow {
         if let Some(error) = error {
             effects.push(Effect::Warn(format!(
                 "máy quét dừng: {error}; {} trang đã quét được giữ lại, hãy gỡ giấy kẹt rồi quét tiếp / the scanner stopped: {error}; the {} page(s) already scanned are kept: clear the jam and scan the rest",
-                self.pages.len(),
-                self.pages.len()
+                self.kept_pages(),
+                self.kept_pages()
             )));
         }
         effects.extend(self.missing_warning());

@@ -267,7 +267,44 @@ impl<'a> IntakeSession<'a> {
         dir: &std::path::Path,
     ) -> Result<IntakeEvent, IntakeError> {
         Ok(match pipeline.process(image, dpi)? {
-            ProcessedPage::Blank => IntakeEvent::BlankPage,
+            ProcessedPage::Blank {
+                analysis,
+                encoded,
+                thumbnail,
+            } => {
+                // Kept aside in `dropped/` (not beside the document pages) until the commit, so
+                // the officer can restore it; a page that cannot be kept is still dropped.
+                let reason = analysis.explanation();
+                let spooled = encoded.and_then(|encoded| {
+                    let dropped = dir.join("dropped");
+                    std::fs::create_dir_all(&dropped).ok()?;
+                    self.spooled += 1;
+                    let path = dropped.join(format!(
+                        "page-{}-{:05}.mcp",
+                        std::process::id(),
+                        self.spooled
+                    ));
+                    if let Err(error) = encoded.write_spool(&path) {
+                        tracing::warn!(%error, "intake: dropped page not kept");
+                        return None;
+                    }
+                    let thumb = path.with_extension("png");
+                    let thumb = thumbnail
+                        .save_with_format(&thumb, image::ImageFormat::Png)
+                        .ok()
+                        .map(|()| thumb);
+                    Some((path, thumb))
+                });
+                let (spool, thumbnail) = match spooled {
+                    Some((spool, thumb)) => (Some(spool), thumb),
+                    None => (None, None),
+                };
+                IntakeEvent::BlankPage {
+                    reason,
+                    spool,
+                    thumbnail,
+                }
+            }
             ProcessedPage::Separator(s) if s.dossier_code == dossier => IntakeEvent::PageScanned {
                 kind: PageKind::Separator {
                     index: s.document_index,
@@ -280,6 +317,7 @@ impl<'a> IntakeSession<'a> {
                 encoded,
                 looks_like_separator,
                 thumbnail,
+                ..
             } => {
                 self.spooled += 1;
                 let path = dir.join(format!(
@@ -405,6 +443,14 @@ impl<'a> IntakeSession<'a> {
                 "các trang {questions:?} giống tờ phân cách nhưng không đọc được mã; hãy trả lời bằng --answer TRANG=SỐ_GIẤY_TỜ|page|drop rồi quét lại / pages {questions:?} look like separator sheets with an unreadable code: answer with --answer PAGE=DOCUMENT_INDEX|page|drop and feed the batch again (nothing was stored; a hot folder keeps its files in taken/)"
             )));
         }
+        // Pages still dropped when the documents are stored are not needed after it.
+        let dropped: Vec<PathBuf> = self
+            .flow
+            .pages()
+            .iter()
+            .filter(|p| matches!(p.kind, PageKind::Dropped { .. }))
+            .filter_map(|p| p.spool.clone())
+            .collect();
         let effects = self.step(IntakeEvent::Commit, on_effect)?;
         let Some((dossier, documents)) = effects.into_iter().find_map(|e| match e {
             Effect::CommitDocuments { dossier, documents } => Some((dossier, documents)),
@@ -449,11 +495,9 @@ impl<'a> IntakeSession<'a> {
             on_effect,
         )?;
         // Durable in the store: the spooled pages are no longer needed.
-        for doc in &documents {
-            for page in &doc.pages {
-                let _ = std::fs::remove_file(page);
-                let _ = std::fs::remove_file(page.with_extension("png"));
-            }
+        for page in documents.iter().flat_map(|d| &d.pages).chain(&dropped) {
+            let _ = std::fs::remove_file(page);
+            let _ = std::fs::remove_file(page.with_extension("png"));
         }
         Ok(IntakeReport {
             stored: outcome.stored,

@@ -1,5 +1,6 @@
 //! Analysis of a page's small grey copy: the copy itself ([`box_downscale`]), blank detection
-//! ([`is_blank`]) and the black band of separator sheets ([`has_separator_band`]).
+//! ([`is_blank`], by [`paper::analyze`](super::paper::analyze)) and the black band of
+//! separator sheets ([`has_separator_band`]).
 //!
 //! Kept apart from the driver because these are pure functions on pixels, tested on synthetic
 //! pages, and the staff screen calls [`has_separator_band`] on its own.
@@ -76,26 +77,10 @@ pub fn has_separator_band(small: &GrayImage, dpi: u32) -> bool {
     false
 }
 
-/// Whether a (downscaled, grey) page is blank by `config`.
-pub fn is_blank(small: &GrayImage, config: &BlankConfig) -> bool {
-    let (w, h) = (small.width() as usize, small.height() as usize);
-    let margin = config.margin.clamp(0.0, 0.45);
-    let (mx, my) = ((w as f64 * margin) as usize, (h as f64 * margin) as usize);
-    let (x0, x1, y0, y1) = (mx, w - mx, my, h - my);
-    if x1 <= x0 || y1 <= y0 {
-        return true;
-    }
-    let raw = small.as_raw();
-    let dark: usize = (y0..y1)
-        .map(|y| {
-            raw[y * w + x0..y * w + x1]
-                .iter()
-                .filter(|&&p| p < config.dark_threshold)
-                .count()
-        })
-        .sum();
-    let area = (x1 - x0) * (y1 - y0);
-    (dark as f64) < config.max_dark_fraction * area as f64
+/// Whether a (downscaled, grey, at `dpi`) page is blank by `config`; see
+/// [`paper`](super::paper) for how, and [`paper::analyze`](super::paper::analyze) for why.
+pub fn is_blank(small: &GrayImage, dpi: u32, config: &BlankConfig) -> bool {
+    super::paper::analyze(small, dpi, config).blank
 }
 
 #[cfg(test)]
@@ -107,7 +92,7 @@ mod tests {
         let cfg = BlankConfig::default();
         let mut page = GrayImage::from_pixel(800, 1100, image::Luma([235]));
         crate::codes::synth::add_noise(&mut page, 20, 7);
-        assert!(is_blank(&page, &cfg));
+        assert!(is_blank(&page, 100, &cfg));
         for y in 500..512 {
             for x in 100..700 {
                 if (x / 3) % 2 == 0 {
@@ -115,7 +100,7 @@ mod tests {
                 }
             }
         }
-        assert!(!is_blank(&page, &cfg));
+        assert!(!is_blank(&page, 100, &cfg));
     }
 
     #[test]

@@ -8,12 +8,14 @@
 use image::{DynamicImage, GrayImage};
 use motcua_domain::qr_payload::Separator;
 
-use super::analysis::{box_downscale, has_separator_band, is_blank};
+use super::analysis::{box_downscale, has_separator_band};
 use super::config::PipelineConfig;
 use super::deskew;
 use super::encode::{self, EncodedPage, OutputMode, PageEncoding};
 use super::error::PipelineError;
+use super::mixed;
 use super::outcome::{AssembledDocument, PageOutcome, ProcessedPage, THUMBNAIL_WIDTH};
+use super::paper::{self, PaperAnalysis};
 use super::pdf::PdfFile;
 use crate::codes::{FrameDecoder, GrayFrame};
 use crate::documents::{Page, PageContent};
@@ -25,6 +27,7 @@ struct OpenDocument {
     number: usize,
     pages: Vec<u32>,
     encodings: Vec<PageEncoding>,
+    page_bytes: Vec<u64>,
     /// Created with the first page.
     pdf: Option<PdfFile>,
 }
@@ -78,12 +81,22 @@ impl PagePipeline {
 
     /// Analyses and compresses one page scanned at `dpi` without assembling it into a document:
     /// for callers that keep pages apart until an officer has checked them (the intake flow,
-    /// which reorders, deletes and rescans pages before the PDFs are made with
-    /// [`pdf::PdfFile`](super::pdf::PdfFile)). The page gets the next batch page number even when it is refused.
+    /// which reorders, deletes, rescans and restores pages before the PDFs are made with
+    /// [`pdf::PdfFile`](super::pdf::PdfFile)). Blank pages come compressed too, so they can be
+    /// restored. The page gets the next batch page number even when it is refused.
     pub fn process(
         &mut self,
         page: DynamicImage,
         dpi: u32,
+    ) -> Result<ProcessedPage, PipelineError> {
+        self.process_page(page, dpi, true)
+    }
+
+    fn process_page(
+        &mut self,
+        page: DynamicImage,
+        dpi: u32,
+        encode_blank: bool,
     ) -> Result<ProcessedPage, PipelineError> {
         self.pushed += 1;
         let number = self.pushed;
@@ -108,16 +121,22 @@ impl PagePipeline {
             DynamicImage::ImageLuma8(g) => box_downscale(g, factor),
             other => box_downscale(&other.to_luma8(), factor),
         };
+        let small_dpi = dpi / factor;
+        let blank_config = self.config.blank.clone().unwrap_or_default();
+        let (analysis, backing) = paper::analyze_with_backing(&small, small_dpi, &blank_config);
+        let blank = self.config.blank.is_some() && analysis.blank;
 
-        if let Some(blank) = &self.config.blank {
-            if is_blank(&small, blank) {
-                tracing::debug!(page = number, "pipeline: blank page dropped");
-                return Ok(ProcessedPage::Blank);
+        if !blank {
+            if let Some(separator) = self.find_separator(&small, number) {
+                return Ok(ProcessedPage::Separator(separator));
             }
         }
-        if let Some(separator) = self.find_separator(&small, number) {
-            return Ok(ProcessedPage::Separator(separator));
-        }
+        let (page, small) = if self.config.crop {
+            crop_to_paper(page, small, factor, &analysis, &backing)
+        } else {
+            (page, small)
+        };
+        drop(backing);
         let (page, small) = match self.config.deskew_max_degrees {
             Some(max) => {
                 let angle = deskew::estimate_skew(&small, max);
@@ -140,14 +159,28 @@ impl PagePipeline {
             }
             None => (page, small),
         };
-        let looks_like_separator = has_separator_band(&small, dpi / factor);
         let thumb_factor = (small.width() / THUMBNAIL_WIDTH).max(1);
         let thumbnail = box_downscale(&small, thumb_factor);
-        let encoded = self.encode(page, &small, dpi, number)?;
+        if blank {
+            tracing::debug!(page = number, why = %analysis.explanation(), "pipeline: blank page dropped");
+            let encoded = if encode_blank {
+                Some(self.encode(page, &small, dpi, factor, number)?)
+            } else {
+                None
+            };
+            return Ok(ProcessedPage::Blank {
+                analysis,
+                encoded,
+                thumbnail,
+            });
+        }
+        let looks_like_separator = has_separator_band(&small, small_dpi);
+        let encoded = self.encode(page, &small, dpi, factor, number)?;
         Ok(ProcessedPage::Content {
             encoded,
             looks_like_separator,
             thumbnail,
+            analysis,
         })
     }
 
@@ -155,8 +188,10 @@ impl PagePipeline {
     /// it is refused.
     pub fn push(&mut self, page: DynamicImage, dpi: u32) -> Result<PageOutcome, PipelineError> {
         let number = self.pushed + 1;
-        let encoded = match self.process(page, dpi)? {
-            ProcessedPage::Blank => return Ok(PageOutcome::Blank),
+        let encoded = match self.process_page(page, dpi, false)? {
+            ProcessedPage::Blank { analysis, .. } => {
+                return Ok(PageOutcome::Blank(analysis.explanation()))
+            }
             ProcessedPage::Separator(separator) => {
                 self.close_current()?;
                 let document = self.done.len();
@@ -165,6 +200,7 @@ impl PagePipeline {
                     number: document + 1,
                     pages: Vec::new(),
                     encodings: Vec::new(),
+                    page_bytes: Vec::new(),
                     pdf: None,
                 });
                 tracing::info!(
@@ -199,6 +235,7 @@ impl PagePipeline {
                 number: document + 1,
                 pages: Vec::new(),
                 encodings: Vec::new(),
+                page_bytes: Vec::new(),
                 pdf: None,
             });
         }
@@ -222,15 +259,18 @@ impl PagePipeline {
         }
         current.pages.push(number);
         current.encodings.push(encoded.encoding);
+        current.page_bytes.push(encoded.stored_bytes() as u64);
         Ok(PageOutcome::Added { document })
     }
 
-    /// Compresses a (normalised) page by the configured mode; `small` is its analysis copy.
+    /// Compresses a (normalised) page by the configured mode; `small` is its analysis copy,
+    /// `factor` times smaller.
     fn encode(
         &self,
         mut page: DynamicImage,
         small: &GrayImage,
         dpi: u32,
+        factor: u32,
         number: u32,
     ) -> Result<EncodedPage, PipelineError> {
         let c = &self.config;
@@ -240,10 +280,51 @@ impl PagePipeline {
             {
                 OutputMode::Color
             }
-            (OutputMode::Auto, _) if encode::is_two_tone(small, c.max_flat_gray) => {
-                OutputMode::Bilevel
+            (OutputMode::Auto, _) => {
+                let regions = match c.mixed_picture_dpi {
+                    Some(_) => mixed::picture_regions(small, dpi / factor),
+                    None => Vec::new(),
+                };
+                let cover = mixed::coverage(&regions, small.width(), small.height());
+                if let (Some(picture_dpi), false, true) =
+                    (c.mixed_picture_dpi, regions.is_empty(), cover < 0.25)
+                {
+                    // Seals, photos, shading on a text page: mixed raster.
+                    let (pw, ph) = (page.width(), page.height());
+                    let full = |v: u32, small_edge: u32, edge: u32| {
+                        if v >= small_edge {
+                            edge
+                        } else {
+                            (v * factor).min(edge)
+                        }
+                    };
+                    let scaled: Vec<mixed::Rect> = regions
+                        .iter()
+                        .map(|r| {
+                            (
+                                full(r.0, small.width(), pw),
+                                full(r.1, small.height(), ph),
+                                full(r.2, small.width(), pw),
+                                full(r.3, small.height(), ph),
+                            )
+                        })
+                        .collect();
+                    let settings = mixed::MixedSettings {
+                        picture_dpi,
+                        jpeg_quality: c.jpeg_quality,
+                        threshold: c.bilevel_threshold,
+                        whiten_above: c.whiten_above,
+                    };
+                    return mixed::encode_mixed(&page, dpi, &scaled, settings, number);
+                }
+                if regions.is_empty() && encode::is_two_tone(small, c.max_flat_gray) {
+                    OutputMode::Bilevel
+                } else {
+                    // A photo page (pictures over a quarter of it), or grey without
+                    // pictures to cut out.
+                    OutputMode::Gray
+                }
             }
-            (OutputMode::Auto, _) => OutputMode::Gray,
             (mode, _) => mode,
         };
         if mode == OutputMode::Bilevel {
@@ -307,6 +388,7 @@ impl PagePipeline {
             pdf_bytes,
             pages: doc.pages,
             encodings: doc.encodings,
+            page_bytes: doc.page_bytes,
         });
         Ok(())
     }
@@ -324,6 +406,77 @@ impl PagePipeline {
         }
         Ok(())
     }
+}
+
+/// The page and its small copy cut to the paper's bounds, with the backing left in skewed
+/// corners and the punched holes made white (see [`PipelineConfig::crop`]).
+fn crop_to_paper(
+    page: DynamicImage,
+    small: GrayImage,
+    factor: u32,
+    analysis: &PaperAnalysis,
+    backing: &[bool],
+) -> (DynamicImage, GrayImage) {
+    let (sw, sh) = (small.width(), small.height());
+    let (x0, y0, x1, y1) = analysis.bounds;
+    // Residual backing is only whitened on a scan that shows a backing strip: dark print
+    // running off the edge of a page scanned to its edge stays.
+    let has_backing = analysis.cropped() && backing.iter().any(|&b| b);
+    if !has_backing && analysis.holes.is_empty() {
+        return (page, small);
+    }
+    let (pw, ph) = (page.width(), page.height());
+    // Full-resolution bounds; an edge of the copy is the page's edge (the copy drops the
+    // last few pixels that do not fill a block).
+    let fx0 = (x0 * factor).min(pw);
+    let fy0 = (y0 * factor).min(ph);
+    let fx1 = if x1 >= sw { pw } else { (x1 * factor).min(pw) };
+    let fy1 = if y1 >= sh { ph } else { (y1 * factor).min(ph) };
+    let mut page = if analysis.cropped() {
+        page.crop_imm(fx0, fy0, fx1 - fx0, fy1 - fy0)
+    } else {
+        page
+    };
+    let mut small = image::imageops::crop_imm(&small, x0, y0, x1 - x0, y1 - y0).to_image();
+    let white = |page: &mut DynamicImage, small: &mut GrayImage, sx: u32, sy: u32| {
+        small.put_pixel(sx, sy, image::Luma([255]));
+        for y in sy * factor..((sy + 1) * factor).min(page.height()) {
+            for x in sx * factor..((sx + 1) * factor).min(page.width()) {
+                match page {
+                    DynamicImage::ImageLuma8(g) => g.put_pixel(x, y, image::Luma([255])),
+                    DynamicImage::ImageRgb8(c) => c.put_pixel(x, y, image::Rgb([255, 255, 255])),
+                    _ => {}
+                }
+            }
+        }
+    };
+    // Backing inside the bounds, one pixel of the copy wider (its blurred rim).
+    let (w, h) = (sw as usize, sh as usize);
+    if has_backing {
+        for sy in y0..y1 {
+            for sx in x0..x1 {
+                let (x, y) = (sx as usize, sy as usize);
+                let near = (y.saturating_sub(1)..(y + 2).min(h))
+                    .any(|ny| (x.saturating_sub(1)..(x + 2).min(w)).any(|nx| backing[ny * w + nx]));
+                if near {
+                    white(&mut page, &mut small, sx - x0, sy - y0);
+                }
+            }
+        }
+    }
+    for &(hx0, hy0, hx1, hy1) in &analysis.holes {
+        let (cx, cy) = (f64::from(hx0 + hx1) / 2.0, f64::from(hy0 + hy1) / 2.0);
+        let r = f64::from((hx1 - hx0).max(hy1 - hy0)) / 2.0 + 1.5;
+        for sy in hy0.saturating_sub(2)..(hy1 + 2).min(y1) {
+            for sx in hx0.saturating_sub(2)..(hx1 + 2).min(x1) {
+                let d = (f64::from(sx) + 0.5 - cx).hypot(f64::from(sy) + 0.5 - cy);
+                if d <= r && sx >= x0 && sy >= y0 {
+                    white(&mut page, &mut small, sx - x0, sy - y0);
+                }
+            }
+        }
+    }
+    (page, small)
 }
 
 /// Grey stays grey (8 bits), everything else becomes 8-bit RGB.

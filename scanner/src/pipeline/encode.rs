@@ -63,12 +63,37 @@ pub enum PageEncoding {
     JpegColor,
     /// CCITT Group 4, 1 bit per pixel, 0 = black.
     Group4,
+    /// Mixed raster ([`mixed`](super::mixed)): JPEG picture layers under a Group 4 mask of
+    /// the text painted black.
+    Mixed,
+}
+
+/// A JPEG layer of a [`PageEncoding::Mixed`] page: a seal, a photo, shading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PictureLayer {
+    /// The JPEG file.
+    pub data: Vec<u8>,
+    /// RGB (else grey).
+    pub color: bool,
+    /// Where it goes on the page, in page pixels (top-left corner, size).
+    pub x: u32,
+    /// See `x`.
+    pub y: u32,
+    /// See `x`.
+    pub width: u32,
+    /// See `x`.
+    pub height: u32,
+    /// Its own pixel size (it is stored at a lower resolution than the page).
+    pub pixel_width: u32,
+    /// See `pixel_width`.
+    pub pixel_height: u32,
 }
 
 /// A compressed page, ready to become one PDF page at 100 % scale.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodedPage {
-    /// The compressed stream (a whole JPEG file, or bare Group 4 data).
+    /// The compressed stream (a whole JPEG file, or bare Group 4 data; for
+    /// [`PageEncoding::Mixed`] the Group 4 mask of the text).
     pub data: Vec<u8>,
     /// How `data` is compressed.
     pub encoding: PageEncoding,
@@ -78,9 +103,16 @@ pub struct EncodedPage {
     pub height: u32,
     /// Scan resolution (the PDF page is width / dpi inches wide).
     pub dpi: u32,
+    /// Picture layers of a [`PageEncoding::Mixed`] page (empty otherwise).
+    pub pictures: Vec<PictureLayer>,
 }
 
 impl EncodedPage {
+    /// Bytes of all its compressed streams.
+    pub fn stored_bytes(&self) -> usize {
+        self.data.len() + self.pictures.iter().map(|p| p.data.len()).sum::<usize>()
+    }
+
     const SPOOL_MAGIC: &'static [u8; 8] = b"MCPAGE01";
 
     /// Writes the page to a spool file (a small header, then the stream), for flows that hold
@@ -93,12 +125,29 @@ impl EncodedPage {
             PageEncoding::JpegGray => 0u8,
             PageEncoding::JpegColor => 1,
             PageEncoding::Group4 => 2,
+            PageEncoding::Mixed => 3,
         };
         f.write_all(&[encoding])?;
         for v in [self.width, self.height, self.dpi] {
             f.write_all(&v.to_le_bytes())?;
         }
-        f.write_all(&self.data)?;
+        if self.encoding == PageEncoding::Mixed {
+            // Mask length and mask, layer count, then each layer's header and JPEG.
+            let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+            f.write_all(&len(self.data.len()))?;
+            f.write_all(&self.data)?;
+            f.write_all(&len(self.pictures.len()))?;
+            for p in &self.pictures {
+                f.write_all(&[u8::from(p.color)])?;
+                for v in [p.x, p.y, p.width, p.height, p.pixel_width, p.pixel_height] {
+                    f.write_all(&v.to_le_bytes())?;
+                }
+                f.write_all(&len(p.data.len()))?;
+                f.write_all(&p.data)?;
+            }
+        } else {
+            f.write_all(&self.data)?;
+        }
         f.into_inner().map_err(|e| e.into_error())?.sync_all()
     }
 
@@ -118,21 +167,66 @@ impl EncodedPage {
             0 => PageEncoding::JpegGray,
             1 => PageEncoding::JpegColor,
             2 => PageEncoding::Group4,
+            3 => PageEncoding::Mixed,
             _ => return Err(bad()),
         };
-        let word = |i: usize| {
-            let mut b = [0u8; 4];
-            b.copy_from_slice(&bytes[9 + 4 * i..13 + 4 * i]);
-            u32::from_le_bytes(b)
+        let word = |at: usize| -> Option<u32> {
+            let b: [u8; 4] = bytes.get(at..at + 4)?.try_into().ok()?;
+            Some(u32::from_le_bytes(b))
         };
-        Ok(Self {
+        let (Some(width), Some(height), Some(dpi)) = (word(9), word(13), word(17)) else {
+            return Err(bad());
+        };
+        let mut page = Self {
             encoding,
-            width: word(0),
-            height: word(1),
-            dpi: word(2),
-            data: bytes[21..].to_vec(),
-        })
+            width,
+            height,
+            dpi,
+            data: Vec::new(),
+            pictures: Vec::new(),
+        };
+        if encoding != PageEncoding::Mixed {
+            page.data = bytes[21..].to_vec();
+            return Ok(page);
+        }
+        read_mixed(&bytes[21..], page).ok_or_else(bad)
     }
+}
+
+/// The layers of a spooled mixed page after its 21-byte header.
+fn read_mixed(mut rest: &[u8], mut page: EncodedPage) -> Option<EncodedPage> {
+    fn take<'a>(rest: &mut &'a [u8], n: usize) -> Option<&'a [u8]> {
+        if rest.len() < n {
+            return None;
+        }
+        let (head, tail) = rest.split_at(n);
+        *rest = tail;
+        Some(head)
+    }
+    fn word(rest: &mut &[u8]) -> Option<u32> {
+        Some(u32::from_le_bytes(take(rest, 4)?.try_into().ok()?))
+    }
+    let len = word(&mut rest)? as usize;
+    page.data = take(&mut rest, len)?.to_vec();
+    for _ in 0..word(&mut rest)? {
+        let color = take(&mut rest, 1)?[0] != 0;
+        let mut v = [0u32; 6];
+        for slot in &mut v {
+            *slot = word(&mut rest)?;
+        }
+        let len = word(&mut rest)? as usize;
+        page.pictures.push(PictureLayer {
+            data: take(&mut rest, len)?.to_vec(),
+            color,
+            x: v[0],
+            y: v[1],
+            width: v[2],
+            height: v[3],
+            pixel_width: v[4],
+            pixel_height: v[5],
+        });
+    }
+    Some(page)
 }
 
 /// Whether a colour page shows colour: more than `min_fraction` of its pixels (sampled every
@@ -229,6 +323,7 @@ pub(crate) fn encode_jpeg(
         width,
         height,
         dpi,
+        pictures: Vec::new(),
     })
 }
 
@@ -257,12 +352,13 @@ pub fn encode_group4(page: &GrayImage, dpi: u32, threshold: u8) -> EncodedPage {
         width: u32::from(w16),
         height,
         dpi,
+        pictures: Vec::new(),
     }
 }
 
 /// Pixels at or above `level` become 255 (colour pixels only with `color`, when all three
 /// channels are).
-pub(super) fn whiten(page: &mut DynamicImage, level: u8, color: bool) {
+pub(crate) fn whiten(page: &mut DynamicImage, level: u8, color: bool) {
     match page {
         DynamicImage::ImageLuma8(g) => {
             for p in g.iter_mut() {

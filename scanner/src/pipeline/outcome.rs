@@ -10,6 +10,7 @@ use image::GrayImage;
 use motcua_domain::qr_payload::Separator;
 
 use super::encode::{EncodedPage, PageEncoding};
+use super::paper::PaperAnalysis;
 
 /// Thumbnails of [`ProcessedPage::Content`] are about this many pixels wide.
 pub const THUMBNAIL_WIDTH: u32 = 150;
@@ -18,7 +19,16 @@ pub const THUMBNAIL_WIDTH: u32 = 150;
 #[derive(Debug, Clone, PartialEq)]
 pub enum ProcessedPage {
     /// A blank page (to drop).
-    Blank,
+    Blank {
+        /// Why it is blank ([`PaperAnalysis::explanation`] says it in words).
+        analysis: PaperAnalysis,
+        /// The page compressed as it would have been kept, so an officer can restore it
+        /// ([`PagePipeline::process`](super::PagePipeline::process) fills it,
+        /// [`PagePipeline::push`](super::PagePipeline::push) does not spend the time).
+        encoded: Option<EncodedPage>,
+        /// A small grey copy for the staff screen.
+        thumbnail: GrayImage,
+    },
     /// A separator sheet.
     Separator(Separator),
     /// A document page.
@@ -30,6 +40,8 @@ pub enum ProcessedPage {
         looks_like_separator: bool,
         /// A small grey copy for progress screens.
         thumbnail: GrayImage,
+        /// What blank detection saw on it.
+        analysis: PaperAnalysis,
     },
 }
 
@@ -44,8 +56,8 @@ pub enum PageOutcome {
         /// The document it starts.
         document: usize,
     },
-    /// A blank page, dropped.
-    Blank,
+    /// A blank page, dropped; the explanation says why ("vi / en").
+    Blank(String),
     /// Added to document number `document`.
     Added {
         /// The document (index into the result of [`PagePipeline::finish`](super::PagePipeline::finish)).
@@ -67,4 +79,7 @@ pub struct AssembledDocument {
     pub pages: Vec<u32>,
     /// How each of its pages was stored.
     pub encodings: Vec<PageEncoding>,
+    /// Bytes of each page's compressed streams (without the PDF's few hundred bytes of
+    /// structure per page).
+    pub page_bytes: Vec<u64>,
 }

@@ -6,8 +6,9 @@
 //! document information and cross-reference table follow at the end. The file is written as
 //! `<name>.pdf.part`, synced, then renamed, so a half-written PDF never carries the final name.
 //!
-//! Object numbers: 1 catalog, 2 page tree, 3 document information, then three per page
-//! (image, content stream, page), then the colour profile and metadata at the end.
+//! Object numbers: 1 catalog, 2 page tree, 3 document information, then per page its images
+//! (one, or for a mixed raster page its picture layers and the text mask), its content stream
+//! and the page, then the colour profile and metadata at the end.
 //!
 //! **PDF/A-2b** (ISO 19005-2, level B, the archival form) when [`PdfOptions::srgb_icc`] holds
 //! an sRGB ICC profile: XMP metadata identifying the file as PDF/A-2b with the same title and
@@ -153,14 +154,45 @@ impl PdfFile {
 
     /// Appends `page` as a page at 100 % scale (its pixels / dpi × 72 points).
     pub fn add_page(&mut self, page: &EncodedPage) -> Result<(), PipelineError> {
-        let image_id = self.next_ref();
-        let content_id = self.next_ref();
-        let page_id = self.next_ref();
         let dpi = page.dpi.max(1) as f32;
-        let w_pt = page.width as f32 * 72.0 / dpi;
-        let h_pt = page.height as f32 * 72.0 / dpi;
-        let image_name = Name(b"Im0");
+        let pt = |px: u32| px as f32 * 72.0 / dpi;
+        let (w_pt, h_pt) = (pt(page.width), pt(page.height));
+        let mut content = Content::new();
+        let mut names: Vec<(String, Ref)> = Vec::new();
 
+        // Mixed raster: the picture layers first, each at its place (PDF's origin is the
+        // bottom-left corner), then the text mask painted black over them.
+        for picture in &page.pictures {
+            let id = self.next_ref();
+            let mut chunk = Chunk::with_capacity(picture.data.len() + 256);
+            let mut image = chunk.image_xobject(id, &picture.data);
+            image.width(picture.pixel_width as i32);
+            image.height(picture.pixel_height as i32);
+            image.filter(Filter::DctDecode);
+            if picture.color {
+                image.color_space().device_rgb();
+            } else {
+                image.color_space().device_gray();
+            }
+            image.bits_per_component(8);
+            image.finish();
+            self.object(id, &chunk)?;
+            let name = format!("Im{}", names.len());
+            content.save_state();
+            content.transform([
+                pt(picture.width),
+                0.0,
+                0.0,
+                pt(picture.height),
+                pt(picture.x),
+                h_pt - pt(picture.y + picture.height),
+            ]);
+            content.x_object(Name(name.as_bytes()));
+            content.restore_state();
+            names.push((name, id));
+        }
+
+        let image_id = self.next_ref();
         let mut chunk = Chunk::with_capacity(page.data.len() + 512);
         let mut image = chunk.image_xobject(image_id, &page.data);
         image.width(page.width as i32);
@@ -175,9 +207,14 @@ impl PdfFile {
                 }
                 image.bits_per_component(8);
             }
-            PageEncoding::Group4 => {
+            PageEncoding::Group4 | PageEncoding::Mixed => {
                 image.filter(Filter::CcittFaxDecode);
-                image.color_space().device_gray();
+                if page.encoding == PageEncoding::Mixed {
+                    // A stencil: sample 0 (black in Group 4) paints the fill colour.
+                    image.image_mask(true);
+                } else {
+                    image.color_space().device_gray();
+                }
                 image.bits_per_component(1);
                 image
                     .decode_parms()
@@ -190,12 +227,18 @@ impl PdfFile {
         image.finish();
         self.object(image_id, &chunk)?;
         drop(chunk);
-
-        let mut content = Content::new();
+        let name = format!("Im{}", names.len());
         content.save_state();
+        if page.encoding == PageEncoding::Mixed {
+            content.set_fill_gray(0.0);
+        }
         content.transform([w_pt, 0.0, 0.0, h_pt, 0.0, 0.0]);
-        content.x_object(image_name);
+        content.x_object(Name(name.as_bytes()));
         content.restore_state();
+        names.push((name, image_id));
+
+        let content_id = self.next_ref();
+        let page_id = self.next_ref();
         let content = content.finish();
         let mut chunk = Chunk::new();
         chunk.stream(content_id, &content);
@@ -206,7 +249,13 @@ impl PdfFile {
         p.media_box(Rect::new(0.0, 0.0, w_pt, h_pt));
         p.parent(PAGE_TREE);
         p.contents(content_id);
-        p.resources().x_objects().pair(image_name, image_id);
+        {
+            let mut resources = p.resources();
+            let mut x_objects = resources.x_objects();
+            for (name, id) in &names {
+                x_objects.pair(Name(name.as_bytes()), *id);
+            }
+        }
         p.finish();
         self.object(page_id, &chunk)?;
         self.pages.push(page_id);

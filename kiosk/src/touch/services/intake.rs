@@ -14,7 +14,7 @@ impl Services {
         emit: &mut dyn FnMut(Event),
     ) -> motcua_flows::intake_screen::IntakeReportView {
         use crate::intake::session::IntakeSession;
-        use motcua_flows::intake::{Effect as IE, IntakeEvent};
+        use motcua_flows::intake::{Effect as IE, IntakeEvent, PageKind, QuestionAnswer};
         use motcua_flows::intake_screen::IntakeAction as A;
 
         let mut message: Option<String> = None;
@@ -118,11 +118,23 @@ impl Services {
                 match self.intake.take() {
                     Some((flow, spooled)) => {
                         let position = flow.pages().iter().position(|p| p.number == page);
+                        let dropped = position.is_some_and(|i| {
+                            matches!(flow.pages()[i].kind, PageKind::Dropped { .. })
+                        });
                         let event = match action {
                             A::MoveUp(_) => position
                                 .filter(|&i| i > 0)
                                 .map(|i| IntakeEvent::MovePage { page, to: i - 1 }),
                             A::Delete(_) => Some(IntakeEvent::DeletePage(page)),
+                            // A page dropped as blank is shown as a question: "a page" restores it.
+                            A::Answer {
+                                answer: QuestionAnswer::DocumentPage,
+                                ..
+                            } if dropped => Some(IntakeEvent::RestorePage(page)),
+                            A::Answer {
+                                answer: QuestionAnswer::Discard,
+                                ..
+                            } if dropped => Some(IntakeEvent::DeletePage(page)),
                             A::Answer { answer, .. } => {
                                 Some(IntakeEvent::AnswerQuestion { page, answer })
                             }
@@ -183,11 +195,18 @@ impl Services {
                         )
                     }
                     (PageKind::Content, None) => format!("Trang {0} / Page {0}", p.number),
+                    (PageKind::Dropped { reason }, _) => {
+                        let why = bilingual(reason);
+                        format!(
+                            "Trang {0}: đã bỏ vì {1} — chạm \"Là trang tài liệu\" để khôi phục / Page {0}: dropped as {2} — touch \"A page\" to restore",
+                            p.number, why.vi, why.en
+                        )
+                    }
                 };
                 IntakePageView {
                     number: p.number,
                     label,
-                    question: p.kind == PageKind::Question,
+                    question: matches!(p.kind, PageKind::Question | PageKind::Dropped { .. }),
                     thumbnail: p.thumbnail.as_deref().and_then(thumbnail_from_file),
                 }
             })

@@ -4,6 +4,14 @@
 //! The page number is written as 10 square marks (bit 0 first, filled = 1) along the top left,
 //! 0.25 inch wide every 0.35 inch from (0.4 in, 0.4 in), so a rendering of the PDF at any
 //! resolution tells which page landed where ([`read_page_mark`]).
+//!
+//! These are the **clean** set: white-ish paper, black text, nothing else. The realistic set,
+//! what a commune desk's scanner really gives (grey paper, bleed-through, holes, backing,
+//! seals, ballpoint, near-blank pages), is [`realistic`].
+
+mod documents;
+pub mod realistic;
+pub mod strokes;
 
 use image::{GrayImage, Luma};
 
