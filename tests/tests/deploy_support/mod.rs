@@ -130,7 +130,21 @@ fn build_packages() -> anyhow::Result<Packages> {
         bail!("cargo-deb is missing: `cargo install cargo-deb --locked` (scripts/test.sh does)");
     }
     let mut built = Vec::new();
+    let release = target_dir().join("release");
     for package in ["motcua-kiosk", "motcua-gateway"] {
+        // scripts/test.sh made them already: reuse a package newer than all it is made of.
+        let (crate_dir, bins): (&str, &[&str]) = match package {
+            "motcua-kiosk" => ("kiosk", &["kioskd", "kioskctl"]),
+            _ => ("gateway", &["gateway"]),
+        };
+        let mut inputs: Vec<PathBuf> = bins.iter().map(|b| release.join(b)).collect();
+        inputs.push(workspace().join(crate_dir).join("Cargo.toml"));
+        inputs.push(workspace().join("README.md"));
+        collect_files(&workspace().join("deploy").join(crate_dir), &mut inputs);
+        if let Some(deb) = fresh_package(package, &inputs) {
+            built.push(deb);
+            continue;
+        }
         let out =
             run(cargo().args(["deb", "--no-build", "--no-dbgsym", "--strip", "-p", package]))?;
         // cargo deb prints the path of the package it wrote as its last line.
@@ -147,6 +161,39 @@ fn build_packages() -> anyhow::Result<Packages> {
     let gateway = built.pop().expect("two packages");
     let kiosk = built.pop().expect("two packages");
     Ok(Packages { kiosk, gateway })
+}
+
+fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect_files(&path, into);
+        } else {
+            into.push(path);
+        }
+    }
+}
+
+/// The newest `target/debian/<package>_*.deb` when it is newer than every input.
+fn fresh_package(package: &str, inputs: &[PathBuf]) -> Option<PathBuf> {
+    let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let prefix = format!("{package}_");
+    let (deb, at) = std::fs::read_dir(target_dir().join("debian"))
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().unwrap_or_default().to_string_lossy();
+            name.starts_with(&prefix) && name.ends_with(".deb")
+        })
+        .filter_map(|p| modified(&p).map(|t| (p, t)))
+        .max_by_key(|(_, t)| *t)?;
+    for input in inputs {
+        if modified(input)? >= at {
+            return None;
+        }
+    }
+    Some(deb)
 }
 
 /// True when this process runs as root (the owner of /proc/self is the effective user).
