@@ -8,66 +8,8 @@ cd "$(dirname "$0")/.."
 export PATH="$PATH:/usr/sbin:/sbin"
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-# Debian packages the tests use: PostgreSQL (gateway backend), curl (upload reference),
-# sane-utils (scanimage and SANE's test backend), zbar-tools (an independent QR reader for
-# printed receipts), fonts-dejavu-core (the receipt font), and the PDF tools below.
-missing=()
-ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || missing+=(postgresql)
-command -v curl >/dev/null || missing+=(curl)
-command -v scanimage >/dev/null || missing+=(sane-utils)
-command -v zbarimg >/dev/null || missing+=(zbar-tools)
-[ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
-# qpdf and poppler-utils check and render the PDFs of intake digitization; img2pdf and zbarimg
-# are the public-tools reference of its benchmark.
-command -v qpdf >/dev/null || missing+=(qpdf)
-command -v pdftoppm >/dev/null || missing+=(poppler-utils)
-command -v img2pdf >/dev/null || missing+=(img2pdf)
-# The touch screen under a real X server: Xvfb, xdotool (pointer events), xwd + netpbm
-# (screenshots), and the X and fontconfig libraries the window loads at run time (dlopen:
-# building needs none of their -dev packages).
-command -v Xvfb >/dev/null || missing+=(xvfb)
-command -v xdotool >/dev/null || missing+=(xdotool)
-command -v xwd >/dev/null || missing+=(x11-apps)
-command -v xwdtopnm >/dev/null || missing+=(netpbm)
-for lib in libX11.so.6 libX11-xcb.so.1 libxkbcommon-x11.so.0 libXcursor.so.1 libXrandr.so.2 libXi.so.6 libfontconfig.so.1; do
-  ldconfig -p | grep -F "$lib" >/dev/null || missing+=("$lib")
-done
-# Library sonames to Debian package names.
-for i in "${!missing[@]}"; do
-  case "${missing[$i]}" in
-    libX11.so.6) missing[$i]=libx11-6 ;;
-    libX11-xcb.so.1) missing[$i]=libx11-xcb1 ;;
-    libxkbcommon-x11.so.0) missing[$i]=libxkbcommon-x11-0 ;;
-    libXcursor.so.1) missing[$i]=libxcursor1 ;;
-    libXrandr.so.2) missing[$i]=libxrandr2 ;;
-    libXi.so.6) missing[$i]=libxi6 ;;
-    libfontconfig.so.1) missing[$i]=libfontconfig1 ;;
-  esac
-done
-# The sRGB profile that makes intake PDFs PDF/A-2b (read at run time, never copied).
-[ -f /usr/share/color/icc/sRGB.icc ] || missing+=(icc-profiles-free)
-# The console screen (Slint's linuxkms backend) builds against libinput, libudev and
-# libxkbcommon, found with pkg-config.
-command -v pkg-config >/dev/null || missing+=(pkg-config)
-for pc in libinput:libinput-dev libudev:libudev-dev xkbcommon:libxkbcommon-dev; do
-  pkg-config --exists "${pc%%:*}" 2>/dev/null || missing+=("${pc#*:}")
-done
-# The Debian packages and their tests (tests/tests/deploy_*.rs): lintian checks the .debs,
-# debootstrap makes a fresh Debian root and systemd-nspawn boots it.
-command -v lintian >/dev/null || missing+=(lintian)
-command -v debootstrap >/dev/null || missing+=(debootstrap)
-command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "== installing ${missing[*]}"
-  as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
-
-# cargo-deb builds the .deb files (README, "Install on a device").
-if ! cargo deb --version >/dev/null 2>&1; then
-  echo "== installing cargo-deb"
-  cargo install cargo-deb --locked
-fi
+# Debian packages and cargo-deb, when missing.
+scripts/install-deps.sh
 
 # The release binaries, built once: the packages are made from them (--no-build) and the
 # container test installs those packages (it only checks they are up to date).
