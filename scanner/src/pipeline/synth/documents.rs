@@ -8,9 +8,55 @@
 
 use image::{GrayImage, Luma};
 
-use super::realistic::SheetKind;
 use super::strokes::{self, Pen, ValueNoise};
 use super::{a4_pixels, draw_page_mark, Rng};
+
+/// What is on a scanned side.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SheetKind {
+    /// A form (tờ khai): printed labels and table, fields filled in ballpoint, signed; some
+    /// carry a seal.
+    Form,
+    /// A letter or certificate: printed text ending in a seal over a signature.
+    Letter,
+    /// A certified copy of an ID card: two shaded cards with a photo, a seal, a signature.
+    IdCopy,
+    /// Near-blank: only a handwritten date and a signature. Must be kept.
+    SignatureOnly,
+    /// Near-blank: one handwritten line. Must be kept.
+    HandwrittenLine,
+    /// The empty back of a sheet whose front was `front` drawn with `front_seed`: bleed-through
+    /// of that front, holes on the other edge. Must be dropped.
+    BlankBack {
+        /// The front's kind.
+        front: FrontKind,
+        /// The front's seed.
+        front_seed: u64,
+    },
+}
+
+/// The printed kinds a blank back can show through from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrontKind {
+    /// See [`SheetKind::Form`].
+    Form,
+    /// See [`SheetKind::Letter`].
+    Letter,
+    /// See [`SheetKind::IdCopy`].
+    IdCopy,
+}
+
+impl SheetKind {
+    /// Whether the side carries page-number marks.
+    pub fn marked(self) -> bool {
+        matches!(self, Self::Form | Self::Letter | Self::IdCopy)
+    }
+
+    /// Whether the pipeline must drop it.
+    pub fn is_blank(self) -> bool {
+        matches!(self, Self::BlankBack { .. })
+    }
+}
 
 pub(super) fn uniform(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
     lo + (hi - lo) * f64::from(rng.range(0, 1_000_000)) / 1_000_000.0
