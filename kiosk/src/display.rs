@@ -2,8 +2,8 @@
 //!
 //! A kiosk runs no X server: it draws straight on the console's DRM/KMS device with Slint's
 //! software renderer and reads touches through libinput (`kms`). A technician's laptop, a
-//! desktop and Xvfb use an X11 window (`x11`). `auto`, the default, takes X11 when a display
-//! server is there (`DISPLAY`/`WAYLAND_DISPLAY`) and KMS otherwise. Before Slint is asked for
+//! desktop and Xvfb use an X11 window (`x11`). `auto`, the default, takes X11 when an X server
+//! is there (`DISPLAY`) and KMS otherwise. Before Slint is asked for
 //! the console, the devices it needs are checked, so a missing graphics device or a missing
 //! permission is told in words a technician can act on instead of a backend's error.
 
@@ -72,8 +72,10 @@ pub enum Chosen {
     X11,
 }
 
+/// Whether an X server is there (only the X11 window backend is built in: a Wayland-only
+/// session without Xwayland gets the console, which then says what it lacks).
 fn display_server_present() -> bool {
-    std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some()
+    std::env::var_os("DISPLAY").is_some()
 }
 
 /// Resolves `auto` for this machine.

@@ -103,10 +103,6 @@ pub fn vietnam_now() -> chrono::DateTime<chrono::FixedOffset> {
     chrono::Utc::now().with_timezone(&motcua_domain::vietnam_offset())
 }
 
-pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 impl Store {
     /// Opens (creating and migrating if needed) the store in `data_dir`.
     pub fn open(data_dir: &Path, min_free_bytes: u64) -> StoreResult<Self> {

@@ -7,7 +7,7 @@ use chrono::{DateTime, FixedOffset};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-use crate::{now_ms, Store, StoreError, StoreResult};
+use crate::{Store, StoreError, StoreResult};
 
 /// What an outbox entry carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -148,8 +148,16 @@ impl Store {
     }
 
     /// Records a failed attempt and when to try again.
-    pub fn record_failure(&self, id: i64, error: &str, retry_in: Duration) -> StoreResult<()> {
-        let next = now_ms().saturating_add(i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX));
+    /// `now_ms` is the caller's clock (Unix ms), the same clock [`Store::next_due`] is asked
+    /// with, so a test (or a clock that jumps) sees both sides alike.
+    pub fn record_failure(
+        &self,
+        id: i64,
+        error: &str,
+        now_ms: i64,
+        retry_in: Duration,
+    ) -> StoreResult<()> {
+        let next = now_ms.saturating_add(i64::try_from(retry_in.as_millis()).unwrap_or(i64::MAX));
         self.conn
             .execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt_ms = ?3 WHERE id = ?1",

@@ -105,7 +105,7 @@ fn a_clock_jumping_backwards_never_reuses_a_code() {
     assert_eq!(second, "000.17.22.H56-261124-0002");
 }
 
-/// Invariant 1 (what is stored is what the citizen is told): the appointment date skips weekends.
+/// What is stored is what the citizen is told: the appointment date skips weekends.
 #[test]
 fn appointment_date_skips_weekends() {
     let dir = tempfile::tempdir().unwrap();
@@ -176,10 +176,10 @@ fn every_accepted_thing_has_one_outbox_entry_until_delivered() {
     assert_eq!(first.kind, OutboxKind::Dossier);
     assert_eq!(first.payload, code);
     assert_eq!(first.idempotency_key, format!("KIOSK-T-01:dossier:{code}"));
-    store
-        .record_failure(first.id, "gateway down", Duration::from_secs(3600))
-        .unwrap();
     let now = chrono::Utc::now().timestamp_millis();
+    store
+        .record_failure(first.id, "gateway down", now, Duration::from_secs(3600))
+        .unwrap();
     let next = store.next_due(now, HOUR).unwrap().unwrap();
     assert_eq!(
         next.kind,
@@ -286,12 +286,14 @@ fn an_entry_scheduled_by_a_clock_that_was_ahead_is_not_stranded() {
     submit(&mut store, &dev, at(2026, 11, 23, 9), b"x").unwrap();
     let e = store.next_due(i64::MAX, HOUR).unwrap().unwrap();
     // The clock said 2030 when the failure was recorded: retry "in a minute" from then.
-    let years = Duration::from_secs(4 * 365 * 86_400);
-    store.record_failure(e.id, "offline", years).unwrap();
     let now = chrono::Utc::now().timestamp_millis();
+    let in_2030 = at(2030, 11, 23, 9).timestamp_millis();
+    store
+        .record_failure(e.id, "offline", in_2030, Duration::from_secs(60))
+        .unwrap();
     assert_eq!(store.next_due(now, HOUR).unwrap().map(|x| x.id), Some(e.id));
     store
-        .record_failure(e.id, "offline", Duration::from_secs(60))
+        .record_failure(e.id, "offline", now, Duration::from_secs(60))
         .unwrap();
     assert!(
         store.next_due(now, HOUR).unwrap().is_none(),
@@ -329,4 +331,34 @@ fn orphan_blobs_of_refused_dossiers_are_collected_after_retention() {
         store.blobs().contains(&kept),
         "a pending dossier's blob stays"
     );
+}
+
+/// Invariant 1: a record is accepted only with its blobs in place, checked under the write
+/// lock; a blob that went missing between storing it and submitting refuses the dossier, and
+/// nothing of it (code, outbox entry) is kept.
+#[test]
+fn a_dossier_whose_blob_is_gone_is_refused_and_leaves_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = device(1, 9999);
+    let mut store = Store::open(dir.path(), 0).unwrap();
+    let document = doc(&store, b"scanned page").unwrap();
+    store.blobs().remove(&document.blob.sha256).unwrap();
+    let refused = store.submit_dossier(
+        &dev,
+        &procedure(5),
+        &WorkingCalendar::new([]),
+        applicant(),
+        vec![document],
+        at(2026, 11, 23, 9),
+    );
+    assert!(
+        matches!(refused, Err(StoreError::Rejected(_))),
+        "{refused:?}"
+    );
+    let status = store.outbox_status().unwrap();
+    assert_eq!(status.pending, 0, "no outbox entry for a refused dossier");
+    assert!(store.list_dossiers(10).unwrap().is_empty());
+    // The number was not used: the next accepted dossier gets the first code of the day.
+    let accepted = submit(&mut store, &dev, at(2026, 11, 23, 9), b"x").unwrap();
+    assert!(accepted.ends_with("-0001"), "{accepted}");
 }

@@ -59,6 +59,45 @@ impl DeliveryError {
     }
 }
 
+/// How long a working uplink may go without a beat: while it waits on the network it beats
+/// every second ([`while_beating`]); only synchronous store work holds the beats up (SQLite's
+/// busy timeout is 10 s, garbage collection deletes files). A supervisor that hears nothing
+/// for longer may take the uplink for hung.
+pub const QUIET_ALLOWANCE: Duration = Duration::from_secs(30);
+
+/// Runs `work`, beating every second while it is pending: a request that waits on the network
+/// (each bounded by its time limit) is waiting, not hanging; only a task that is no longer
+/// polled, stuck in a blocking call, stops the beats. Gives up (`None`) when shutdown comes, so
+/// SIGTERM never waits for a slow upload.
+async fn while_beating<T>(
+    work: impl std::future::Future<Output = T>,
+    heartbeat: Option<Heartbeat>,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<T> {
+    tokio::pin!(work);
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut watching = !*shutdown.borrow();
+    if !watching {
+        return None;
+    }
+    loop {
+        tokio::select! {
+            out = &mut work => return Some(out),
+            _ = tick.tick() => {
+                if let Some(beat) = &heartbeat {
+                    beat();
+                }
+            }
+            changed = shutdown.changed(), if watching => match changed {
+                Ok(()) if *shutdown.borrow() => return None,
+                Ok(()) => {}
+                // The sender is gone: no shutdown can come any more; finish the work.
+                Err(_) => watching = false,
+            },
+        }
+    }
+}
+
 /// The delay before retry number `attempts + 1`: doubling from `initial` up to `max`, with the
 /// upper half jittered so that a fleet coming back online does not retry in lockstep.
 pub fn backoff(attempts: u32, initial: Duration, max: Duration) -> Duration {
@@ -137,12 +176,18 @@ impl Uplink {
             }
             if last_catalog.elapsed() >= Duration::from_secs(600) {
                 last_catalog = Instant::now();
-                self.refresh_catalog().await;
+                let heartbeat = self.heartbeat.clone();
+                if while_beating(self.refresh_catalog(), heartbeat, &mut shutdown)
+                    .await
+                    .is_none()
+                {
+                    return;
+                }
             }
             if last_gc.elapsed() >= Duration::from_secs(300) {
                 last_gc = Instant::now();
                 match self.store.collect_garbage(self.config.retention, now()) {
-                    Ok(0) => {}
+                    Ok(0) => self.beat(),
                     Ok(n) => tracing::info!(blobs = n, "deleted blobs past retention"),
                     Err(e) => tracing::warn!("garbage collection failed: {e}"),
                 }
@@ -152,7 +197,9 @@ impl Uplink {
                 .next_due(chrono::Utc::now().timestamp_millis(), self.config.retry_max);
             let worked = match due {
                 Ok(Some(entry)) => {
-                    self.attempt(entry).await;
+                    if !self.attempt(entry, &mut shutdown).await {
+                        return;
+                    }
                     true
                 }
                 Ok(None) => false,
@@ -172,9 +219,16 @@ impl Uplink {
         }
     }
 
-    async fn attempt(&mut self, entry: OutboxEntry) {
+    /// One delivery attempt; `false` when shutdown came first (nothing is lost: tus resumes
+    /// from the offset the gateway confirmed and ingest is idempotent).
+    async fn attempt(&mut self, entry: OutboxEntry, shutdown: &mut watch::Receiver<bool>) -> bool {
         let started = Instant::now();
-        match self.deliver(&entry).await {
+        let heartbeat = self.heartbeat.clone();
+        let Some(outcome) = while_beating(self.deliver(&entry), heartbeat, shutdown).await else {
+            tracing::info!(key = %entry.idempotency_key, "delivery interrupted by shutdown; it resumes on the next start");
+            return false;
+        };
+        match outcome {
             Ok(duplicate) => {
                 if let Err(e) = self.store.mark_delivered(entry.id, now()) {
                     // Delivered but not recorded: the next attempt is an idempotent replay.
@@ -215,11 +269,17 @@ impl Uplink {
                     retry_in_ms = delay.as_millis() as u64,
                     "delivery failed: {e}"
                 );
-                if let Err(se) = self.store.record_failure(entry.id, &e, delay) {
+                if let Err(se) = self.store.record_failure(
+                    entry.id,
+                    &e,
+                    chrono::Utc::now().timestamp_millis(),
+                    delay,
+                ) {
                     tracing::error!("cannot record the failed delivery: {se}");
                 }
             }
         }
+        true
     }
 
     /// Delivers one entry; returns whether the gateway had it already.

@@ -16,7 +16,7 @@ pub mod drain;
 use std::time::Duration;
 
 pub use client::{GatewayClient, GatewayError};
-pub use drain::{backoff, DeliveryError, Heartbeat, Uplink};
+pub use drain::{backoff, DeliveryError, Heartbeat, Uplink, QUIET_ALLOWANCE};
 
 /// How the outbox is delivered to the gateway.
 #[derive(Debug, Clone)]

@@ -157,11 +157,9 @@ impl Demo {
     /// Runs the kiosk daemon without a screen for `seconds` (0 = until Ctrl-C).
     pub async fn run_headless(&self, seconds: u64) -> anyhow::Result<()> {
         let (tx, rx) = watch::channel(false);
-        let kiosk = tokio::spawn(super::run(
-            self.config.clone(),
-            rx,
-            super::Supervisor::new(),
-        ));
+        let supervisor = super::Supervisor::new();
+        let store = super::open_sound_store(&self.config, &supervisor)?;
+        let kiosk = tokio::spawn(super::run(self.config.clone(), store, rx, supervisor));
         if seconds > 0 {
             tokio::time::sleep(Duration::from_secs(seconds)).await;
         } else {

@@ -68,20 +68,31 @@ fn main() -> anyhow::Result<()> {
     let supervisor = Supervisor::new();
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => {
-            let config = load(&cli.config, &supervisor)?;
+            // Every condition is declared before any can be met, so READY=1 cannot come from a
+            // set that is only partly known.
+            supervisor.await_conditions(&[Condition::Store, Condition::Uplink, Condition::Printer]);
             let _watchdog = supervisor.start_watchdog();
-            let result = runtime
-                .block_on(async { run(config, shutdown_on_signal(), supervisor.clone()).await });
-            supervisor.stopping();
-            result
+            let result = load(&cli.config).and_then(|config| {
+                let store = open_sound_store(&config, &supervisor)?;
+                runtime.block_on(async {
+                    run(config, store, shutdown_on_signal(), supervisor.clone()).await
+                })
+            });
+            finish(&supervisor, result)
         }
         Command::Ui { windowed } => {
-            let config = load(&cli.config, &supervisor)?;
+            supervisor.await_conditions(&[
+                Condition::Store,
+                Condition::Uplink,
+                Condition::Printer,
+                Condition::Screen,
+            ]);
             let _watchdog = supervisor.start_watchdog();
-            let display = config.screen.display;
-            let result = with_screen(&runtime, config, display, !windowed, 0, &supervisor);
-            supervisor.stopping();
-            result
+            let result = load(&cli.config).and_then(|config| {
+                let display = config.screen.display;
+                with_screen(&runtime, config, display, !windowed, 0, &supervisor)
+            });
+            finish(&supervisor, result)
         }
         #[cfg(feature = "demo")]
         Command::Demo {
@@ -89,8 +100,8 @@ fn main() -> anyhow::Result<()> {
             seconds,
             no_window,
         } => {
-            let has_display = std::env::var_os("DISPLAY").is_some()
-                || std::env::var_os("WAYLAND_DISPLAY").is_some();
+            // The demo's window is an X11 window (Xvfb on a server).
+            let has_display = std::env::var_os("DISPLAY").is_some();
             let window = !no_window && has_display;
             if !no_window && !has_display {
                 println!(
@@ -100,6 +111,12 @@ fn main() -> anyhow::Result<()> {
             }
             let demo = runtime.block_on(demo::start(data_dir))?;
             if window {
+                supervisor.await_conditions(&[
+                    Condition::Store,
+                    Condition::Uplink,
+                    Condition::Printer,
+                    Condition::Screen,
+                ]);
                 with_screen(
                     &runtime,
                     demo.config.clone(),
@@ -116,9 +133,19 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Loads the config file; a bad one is also told to systemd (`STATUS=`) before kioskd exits.
-fn load(path: &std::path::Path, supervisor: &Supervisor) -> anyhow::Result<KioskConfig> {
-    Ok(KioskConfig::load(path).inspect_err(|e| supervisor.failed(&e.to_string()))?)
+/// Loads the config file.
+fn load(path: &std::path::Path) -> anyhow::Result<KioskConfig> {
+    Ok(KioskConfig::load(path)?)
+}
+
+/// Ends the daemon: whatever stopped it early is told to systemd (`STATUS=`) too, so
+/// `systemctl status` shows the reason next to the exit code.
+fn finish(supervisor: &Supervisor, result: anyhow::Result<()>) -> anyhow::Result<()> {
+    if let Err(e) = &result {
+        supervisor.failed(&format!("{e:#}"));
+    }
+    supervisor.stopping();
+    result
 }
 
 /// How long the screen's event loop may go without a turn before the watchdog gives up on it.
@@ -137,16 +164,15 @@ fn with_screen(
     use motcua_kiosk::touch::{spawn_watched_code_reader, TouchApp};
     use slint::ComponentHandle;
 
-    // Registered before the uplink starts, so readiness waits for the first frame too.
-    supervisor.await_conditions(&[Condition::Screen]);
-    let chosen = motcua_kiosk::display::select(display)
-        .inspect_err(|e| supervisor.failed(&e.to_string()))?;
+    let chosen = motcua_kiosk::display::select(display)?;
+    // The store is opened and checked before the screen takes a citizen's first touch.
+    let store = open_sound_store(&config, supervisor)?;
     let (stop_tx, stop_rx) = watch::channel(false);
-    // If the kiosk cannot run (a damaged store…), the screen must not go on without it.
+    // If the kiosk cannot run, the screen must not go on without it.
     let kiosk = runtime.spawn({
         let (config, supervisor) = (config.clone(), supervisor.clone());
         async move {
-            let outcome = run(config, stop_rx, supervisor).await;
+            let outcome = run(config, store, stop_rx, supervisor).await;
             if outcome.is_err() {
                 let _ = slint::invoke_from_event_loop(|| {
                     let _ = slint::quit_event_loop();
@@ -156,10 +182,7 @@ fn with_screen(
         }
     });
     let app = TouchApp::new(config.clone())
-        .context(
-            "cannot open the touch screen (no display? run `kioskd run` for a kiosk without a screen)",
-        )
-        .inspect_err(|e| supervisor.failed(&format!("{e:#}")))?;
+        .context("cannot start the touch screen (`kioskd run` runs a kiosk without a screen)")?;
     if let Some(reader) = &config.peripherals.code_reader {
         let beat = supervisor.register("code reader", SCREEN_ALLOWANCE);
         spawn_watched_code_reader(reader, app.event_sender(), beat)?;
@@ -178,11 +201,12 @@ fn with_screen(
         let beat = screen_beat.clone();
         move || beat.beat()
     });
-    // Slint's software renderer has no frame notifier: the first turn of the event loop after
-    // `show` is when the first frame is painted, so that turn meets the screen condition.
+    // Slint's software renderer has no frame notifier, so this is an approximation: the first
+    // frame is painted on the event loop's first turns after `show`; a timer a few frames later
+    // (the loop is running and has had its redraw) meets the screen condition.
     {
         let supervisor = supervisor.clone();
-        slint::Timer::single_shot(Duration::ZERO, move || {
+        slint::Timer::single_shot(Duration::from_millis(50), move || {
             screen_beat.beat();
             supervisor.met(Condition::Screen);
         });
@@ -237,8 +261,9 @@ fn shutdown_on_signal() -> watch::Receiver<bool> {
 }
 
 /// Opens the store and checks it is sound (`PRAGMA quick_check`): a kiosk must not take a
-/// citizen's dossier into a damaged database.
-fn open_sound_store(config: &KioskConfig) -> anyhow::Result<Store> {
+/// citizen's dossier into a damaged database. Meets the store condition. Runs before the
+/// runtime's tasks start, so the check blocks no async work.
+fn open_sound_store(config: &KioskConfig, supervisor: &Supervisor) -> anyhow::Result<Store> {
     let data_dir = &config.store.data_dir;
     let store = Store::open(data_dir, config.store.min_free_bytes)
         .and_then(|store| store.quick_check().map(|()| store))
@@ -248,20 +273,19 @@ fn open_sound_store(config: &KioskConfig) -> anyhow::Result<Store> {
                 data_dir.display()
             )
         })?;
+    supervisor.met(Condition::Store);
     Ok(store)
 }
 
-/// Runs the kiosk until `shutdown`: store, printer check, health line and uplink, each meeting
-/// its readiness condition as it comes up.
+/// Runs the kiosk on its opened `store` until `shutdown`: printer check, health line and
+/// uplink, each meeting its readiness condition as it comes up.
 async fn run(
     config: KioskConfig,
+    store: Store,
     mut shutdown: watch::Receiver<bool>,
     supervisor: Supervisor,
 ) -> anyhow::Result<()> {
-    supervisor.await_conditions(&[Condition::Store, Condition::Uplink, Condition::Printer]);
     let data_dir = config.store.data_dir.clone();
-    let store = open_sound_store(&config).inspect_err(|e| supervisor.failed(&format!("{e:#}")))?;
-    supervisor.met(Condition::Store);
     tracing::info!(
         device = %config.device.id,
         gateway = %config.uplink.gateway_url,
@@ -288,12 +312,7 @@ async fn run(
         printer,
         shutdown.clone(),
     ));
-    // A request may take its whole time limit, and SQLite may wait its busy timeout, between
-    // two beats of a working uplink.
-    let beat = supervisor.register(
-        "uplink",
-        config.uplink.request_timeout + Duration::from_secs(20),
-    );
+    let beat = supervisor.register("uplink", motcua_uplink::QUIET_ALLOWANCE);
     supervisor.met(Condition::Uplink);
     let token = loop {
         beat.beat();
