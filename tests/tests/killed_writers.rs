@@ -98,6 +98,7 @@ fn killing_writers_at_random_loses_no_acknowledged_dossier() -> anyhow::Result<(
     acknowledged.insert(code, sha);
 
     let mut killed = 0;
+    let mut acknowledged_amid_kills = 0;
     for round in 0..ROUNDS {
         // The writers of a round run side by side; the last one is never killed, so every round
         // has a submission acknowledged while others are killed around it.
@@ -113,8 +114,16 @@ fn killing_writers_at_random_loses_no_acknowledged_dossier() -> anyhow::Result<(
             .map(|w| (full.mul_f64(rand::rng().random_range(0.0..1.5)), w))
             .collect();
         kill_at.sort();
+        // Which writers were still at work when a sibling was killed: an acknowledgement from
+        // one of them was at stake while the store's other writers died around it.
+        let mut running_at_a_kill = vec![false; writers.len()];
         for (at, w) in kill_at {
             std::thread::sleep(at.saturating_sub(round_start.elapsed()));
+            for (i, other) in writers.iter_mut().enumerate() {
+                if i != w && matches!(other.child.try_wait(), Ok(None)) {
+                    running_at_a_kill[i] = true;
+                }
+            }
             let _ = writers[w].child.kill();
         }
         let mut acknowledged_this_round = 0;
@@ -123,6 +132,9 @@ fn killing_writers_at_random_loses_no_acknowledged_dossier() -> anyhow::Result<(
             match outcome(writer, &name)? {
                 Some((code, sha)) => {
                     acknowledged_this_round += 1;
+                    if running_at_a_kill[w] {
+                        acknowledged_amid_kills += 1;
+                    }
                     assert!(
                         acknowledged.insert(code.clone(), sha).is_none(),
                         "code {code} acknowledged twice"
@@ -140,12 +152,16 @@ fn killing_writers_at_random_loses_no_acknowledged_dossier() -> anyhow::Result<(
         );
     }
     println!(
-        "one submission took {full:?}; {} acknowledged, {killed} killed",
+        "one submission took {full:?}; {} acknowledged ({acknowledged_amid_kills} while others were killed), {killed} killed",
         acknowledged.len()
     );
     assert!(
         killed > 0,
         "no writer was interrupted; the test proved nothing"
+    );
+    assert!(
+        acknowledged_amid_kills > 0,
+        "no acknowledged writer was still at work when another was killed: no acknowledgement was at stake"
     );
     assert!(
         acknowledged.len() > ROUNDS,
