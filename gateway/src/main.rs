@@ -11,7 +11,7 @@
 //! `--enrollment-key`/`--admin-key` options and their environment variables still work for
 //! tests and scripts. No key is ever logged.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -93,7 +93,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Serve(args) => {
-            init_logging("info");
+            motcua_logging::init("info");
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()
@@ -103,28 +103,6 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Installs the global subscriber: journald when systemd started us with its journal on
-/// stderr (`JOURNAL_STREAM`), else stderr; `RUST_LOG` overrides the `default` filter.
-fn init_logging(default: &str) {
-    use tracing_subscriber::layer::SubscriberExt;
-    use tracing_subscriber::util::SubscriberInitExt;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let registry = tracing_subscriber::registry().with(filter);
-    if std::env::var_os("JOURNAL_STREAM").is_some() {
-        if let Ok(journald) = tracing_journald::layer() {
-            registry.with(journald).init();
-            return;
-        }
-    }
-    registry
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_ansi(std::io::stderr().is_terminal())
-                .with_writer(std::io::stderr),
-        )
-        .init();
-}
 
 /// Where a secret comes from, in the order tried.
 enum Secret {

@@ -14,7 +14,6 @@ pub mod devices;
 pub mod display;
 pub mod dossier_file;
 pub mod intake;
-pub mod logging;
 pub mod receipt;
 pub mod screen_config;
 pub mod separators;

@@ -59,7 +59,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    motcua_kiosk::logging::init("info");
+    motcua_logging::init("info");
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -1,5 +1,8 @@
-//! Logging for the kiosk binaries: to journald when started by systemd, else to stderr.
-//! Personal data (names, ID numbers, addresses) is never passed to a log call anywhere.
+//! Logging for every motcua binary (kioskd, kioskctl, gateway): to journald when systemd
+//! started the program with its journal on stderr (`JOURNAL_STREAM`), else to stderr, with
+//! colour only on a terminal. One crate so the kiosk and the gateway, which share no other
+//! code of this kind, log alike. Personal data (names, ID numbers, addresses) is never passed
+//! to a log call anywhere.
 
 use std::io::IsTerminal;
 
