@@ -103,7 +103,6 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-
 /// Where a secret comes from, in the order tried.
 enum Secret {
     /// The option or its environment variable.
