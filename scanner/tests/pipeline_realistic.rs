@@ -344,3 +344,36 @@ fn the_generator_is_seeded() {
     assert!(a == realistic_page(SheetKind::Letter, 200, 3, 9301, true));
     assert!(a != realistic_page(SheetKind::Letter, 200, 3, 9302, true));
 }
+
+/// A page of lines drawn out to the edges (a form's grid, SANE's test grid) is content, not a
+/// mark along the edge; a page that is all backing (a scan without paper) is blank.
+#[test]
+fn a_grid_to_the_edges_is_content_and_an_all_black_scan_is_blank() {
+    let (w, h) = (1654, 2339); // A4 at 200 dpi
+                               // Lines 1 mm inside the paper's edge, closer than the edge allowance (1.5 mm).
+    let inside = |v: u32, n: u32| (8..n - 8).contains(&v);
+    let grid = image::GrayImage::from_fn(w, h, |x, y| {
+        if inside(x, w) && inside(y, h) && ((x + 92) % 100 < 3 || (y + 92) % 100 < 3) {
+            image::Luma([0])
+        } else {
+            image::Luma([235])
+        }
+    });
+    let black = image::GrayImage::from_pixel(w, h, image::Luma([5]));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut pipeline = PagePipeline::new(PipelineConfig::new(dir.path()));
+    let kept = pipeline
+        .process(DynamicImage::ImageLuma8(grid), 200)
+        .expect("grid page");
+    assert!(
+        !matches!(kept, ProcessedPage::Blank { .. }),
+        "a grid to the edges was dropped as blank"
+    );
+    let dropped = pipeline
+        .process(DynamicImage::ImageLuma8(black), 200)
+        .expect("black page");
+    assert!(
+        matches!(dropped, ProcessedPage::Blank { .. }),
+        "an all-black scan was kept"
+    );
+}

@@ -11,7 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use motcua_scanner::pipeline::synth::{blank_back, read_page_mark, text_page};
-use motcua_tests::{dossier_json, random_file, Backend, Gateway, Kiosk, KioskSettings};
+use motcua_tests::{dossier_json, random_file, sections, Backend, Gateway, Kiosk, KioskSettings};
 use sha2::{Digest, Sha256};
 
 const DPI: u32 = 200;
@@ -252,23 +252,24 @@ async fn intake_postgres_backend() -> anyhow::Result<()> {
     intake_end_to_end(Backend::Postgres).await
 }
 
-/// The SANE path: `kioskctl intake --scanner test` scans SANE's test device (Debian
-/// `sane-utils`) through `scanimage`; its feeder gives pages without separator sheets, which
-/// become the dossier's "unsorted" document, delivered once to the gateway.
+/// The SANE path: `kioskctl intake` scans SANE's test device (Debian `sane-utils`), configured
+/// as the kiosk's `[scanner]`, through `scanimage`; its feeder gives pages without separator
+/// sheets, which become the dossier's "unsorted" document, delivered once to the gateway. The
+/// device draws a grid (a page of lines to the edges, like a form): its default, a solid black
+/// page, is what a scanner gives without paper, and blank detection rightly drops it.
 #[tokio::test(flavor = "multi_thread")]
 async fn intake_from_a_sane_scanner() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
-    let (mut kiosk, code) = kiosk_with_a_dossier(tmp.path(), &gateway, 1_000)?;
-    let out = kiosk.ctl_ok(&[
-        "intake",
-        "--dossier",
-        &code,
-        "--scanner",
-        "test",
-        "--resolution",
-        "200",
-    ])?;
+    let settings = KioskSettings::new(&gateway.url()).with(&sections::sane_test_scanner(
+        "gray",
+        "adf",
+        &["--test-picture=Grid"],
+    ));
+    let mut kiosk = Kiosk::enrolled(&tmp.path().join("kiosk"), &settings)?;
+    random_file(&tmp.path().join("form.pdf"), 1_000)?;
+    let code = kiosk.submit(&dossier_json(tmp.path(), "1.001193", &["form.pdf"])?)?;
+    let out = kiosk.ctl_ok(&["intake", "--dossier", &code])?;
     let unsorted = format!("{code}-00");
     assert!(out.lines().any(|l| l == unsorted), "{out}");
     let pages = out.lines().filter(|l| l.starts_with("trang/page")).count();

@@ -356,6 +356,7 @@ pub(super) fn analyze_with_backing(
     }
 
     let edge = mm(config.edge_mm).ceil() as u32;
+    let edge_band = mm(15.0);
     let speck = mm(config.speck_mm);
     let (hole_min, hole_max, hole_reach) = (mm(3.5), mm(9.0), mm(25.0));
     let (bx0, by0, bx1, by1) = (x0 as u32, y0 as u32, x1 as u32, y1 as u32);
@@ -385,7 +386,11 @@ pub(super) fn analyze_with_backing(
             && (hole_min..=hole_max).contains(&ch)
             && (cw / ch - 1.0).abs() < 0.3
             && (0.62..0.9).contains(&fill);
-        if c.touches_backing || near_edge {
+        // Along the edge lie strips, wedges and shadows: thin across. A mark that reaches the
+        // edge but spreads far into the page both ways (a table or frame drawn to the margin,
+        // a picture bled off the edge) is content.
+        let edge_like = cw.min(ch) <= edge_band;
+        if (c.touches_backing || near_edge) && edge_like {
             analysis.edge_marks += 1;
         } else if round && mean * 100 < u64::from(paper) * 45 && to_edge < hole_reach {
             analysis.holes.push((c.x0, c.y0, c.x1 + 1, c.y1 + 1));
