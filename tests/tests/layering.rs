@@ -382,8 +382,8 @@ fn no_crate_has_a_module_import_cycle() {
     let root = workspace_root();
     let mut found = Vec::new();
     for krate in [
-        "domain", "logging", "store", "flows", "printer", "scanner", "ui", "uplink", "kiosk", "gateway",
-        "tests",
+        "domain", "logging", "store", "flows", "printer", "scanner", "ui", "uplink", "kiosk",
+        "gateway", "tests",
     ] {
         let src = root.join(krate).join("src");
         let mods = modules(&src);
