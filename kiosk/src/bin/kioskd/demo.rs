@@ -158,6 +158,11 @@ impl Demo {
     pub async fn run_headless(&self, seconds: u64) -> anyhow::Result<()> {
         let (tx, rx) = watch::channel(false);
         let supervisor = super::Supervisor::new();
+        supervisor.await_conditions(&[
+            super::Condition::Store,
+            super::Condition::Uplink,
+            super::Condition::Printer,
+        ]);
         let store = super::open_sound_store(&self.config, &supervisor)?;
         let kiosk = tokio::spawn(super::run(self.config.clone(), store, rx, supervisor));
         if seconds > 0 {
