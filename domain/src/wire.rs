@@ -16,24 +16,47 @@ pub const TUS_SHA256_METADATA: &str = "sha256";
 /// The tus protocol version spoken by both ends.
 pub const TUS_VERSION: &str = "1.0.0";
 
-/// Enrolment of a new device: a technician enters the province's enrolment key once.
+/// Enrolment of a new device: a technician enters the province's enrolment key once, and the
+/// kiosk sends a certificate signing request for the key pair it made itself.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollRequest {
     /// Unique device identifier chosen at provisioning, e.g. `KIOSK-H56-0001`.
     pub device_id: String,
+    /// The site the device serves: its agency code, e.g. `000.17.22.H56`.
+    pub site: String,
     /// Shared enrolment secret of the province.
     pub enrollment_key: String,
+    /// PKCS#10 certificate signing request (PEM) for the device's own key pair; only its public
+    /// key is used, the gateway decides the names.
+    pub csr_pem: String,
 }
 
-/// The bearer token the device uses from now on.
+/// A device asking for a new certificate before its current one expires (or on a technician's
+/// request to rotate its key), authenticated by its current certificate.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct EnrollResponse {
+pub struct RenewRequest {
+    /// PKCS#10 certificate signing request (PEM) for a new key pair made on the device.
+    pub csr_pem: String,
+}
+
+/// A client certificate the gateway's device CA just signed (enrolment and renewal).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeviceCertificate {
     /// The enrolled device.
     pub device_id: String,
-    /// Secret bearer token; the gateway keeps only its hash.
-    pub token: String,
+    /// The site written in the certificate.
+    pub site: String,
+    /// The certificate's serial number (lowercase hex), as the gateway records it.
+    pub serial: String,
+    /// The certificate (PEM), signed by the device CA.
+    pub certificate_pem: String,
+    /// The device CA's certificate (PEM): what signed `certificate_pem`.
+    pub ca_pem: String,
+    /// End of validity, RFC 3339.
+    pub not_after: String,
 }
 
 /// The applicant of a dossier as entered (or prefilled from a CCCD card and confirmed).
