@@ -13,10 +13,14 @@ use std::sync::OnceLock;
 pub mod harness;
 
 pub use harness::devices::{tcp_printer, zbar, KillOnDrop, PtyCodeReader};
+pub use harness::fake::FakeGateway;
 pub use harness::gateway::{
-    fresh_postgres_database, postgres_server_url, Backend, Gateway, ADMIN_KEY, ENROLLMENT_KEY,
+    fresh_postgres_database, postgres_server_url, Backend, Gateway, Pki, RoleCert,
+    ENROLLMENT_KEY,
 };
-pub use harness::kiosk::{dossier_json, random_file, sections, Kiosk, KioskSettings, NO_GATEWAY};
+pub use harness::kiosk::{
+    dossier_json, random_file, sections, Enrolment, Kiosk, KioskSettings, NO_GATEWAY,
+};
 pub use harness::touch::TouchScreen;
 pub use harness::wait::{wait_for, wait_for_file};
 pub use harness::x11::Xvfb;

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use motcua_tests::{
-    bin, dossier_json, random_file, wait_for, Gateway, Kiosk, KioskSettings, ADMIN_KEY,
+    bin, dossier_json, random_file, wait_for, Gateway, Kiosk, KioskSettings,
     ENROLLMENT_KEY,
 };
 
@@ -47,7 +47,7 @@ async fn a_gateway_answering_500_garbage_or_nothing_loses_nothing() -> anyhow::R
     let mut gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
     let mut kiosk = Kiosk::enrolled(
         &tmp.path().join("kiosk"),
-        &KioskSettings::new(&gateway.url()),
+        &KioskSettings::new(&gateway),
     )?;
     gateway.kill();
 
@@ -204,25 +204,26 @@ async fn a_code_clash_between_two_kiosks_asks_for_a_technician_and_loses_nothing
     let json = dossier_json(tmp.path(), "1.001193", &["a.pdf"])?;
 
     // Two kiosks provisioned by mistake with the same identity and sequence block.
-    let mut first = Kiosk::enrolled(&tmp.path().join("k1"), &KioskSettings::new(&gateway.url()))?;
+    let mut first = Kiosk::enrolled(&tmp.path().join("k1"), &KioskSettings::new(&gateway))?;
     let code1 = first.submit(&json)?;
     first.start_daemon()?;
     first.wait_delivered(Duration::from_secs(30), "the first kiosk's delivery")?;
     first.kill_daemon();
 
-    let mut second = Kiosk::create(&tmp.path().join("k2"), &KioskSettings::new(&gateway.url()))?;
+    let mut second = Kiosk::create(&tmp.path().join("k2"), &KioskSettings::new(&gateway))?;
     // The enrolment key alone cannot take over the first kiosk's identity…
-    let refused = second.ctl(&["enroll", "--enrollment-key", ENROLLMENT_KEY])?;
-    assert!(!refused.status.success());
-    assert!(String::from_utf8_lossy(&refused.stderr).contains("already enrolled"));
-    // …the province's admin can allow it (here: the mistake this test is about).
-    second.ctl_ok(&[
-        "enroll",
-        "--enrollment-key",
-        ENROLLMENT_KEY,
-        "--admin-key",
-        ADMIN_KEY,
-    ])?;
+    let refused = second.enroll().expect_err("a known device id needs a technician");
+    assert!(refused.to_string().contains("already enrolled"), "{refused}");
+    // …a technician can allow it at the gateway (here: the mistake this test is about).
+    gateway
+        .post_as(
+            "technician",
+            "/v1/admin/devices/KIOSK-E2E-01/allow-reenrolment",
+            &serde_json::json!({}),
+        )
+        .await?
+        .error_for_status()?;
+    second.enroll()?;
     random_file(&tmp.path().join("a.pdf"), 6_000)?;
     let code2 = second.submit(&json)?;
     assert_eq!(code1, code2, "the clash this test is about");

@@ -12,7 +12,7 @@ async fn concurrent_writers_and_the_daemon_share_the_store() -> anyhow::Result<(
     let gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
     let mut kiosk = Kiosk::enrolled(
         &tmp.path().join("kiosk"),
-        &KioskSettings::new(&gateway.url()),
+        &KioskSettings::new(&gateway),
     )?;
     kiosk.start_daemon()?;
 

@@ -360,7 +360,7 @@ sequence_first = 1
 sequence_last = 4999
 
 [gateway]
-url = "http://127.0.0.1:8700"
+url = "https://127.0.0.1:8700"
 
 [uplink]
 retry_initial_ms = 200
@@ -504,7 +504,7 @@ fn packages_install_boot_restart_and_purge_in_a_debian_container() -> anyhow::Re
     );
     ensure!(c.ok("stat -c '%a %U %G' /etc/motcua/kiosk.toml")? == "640 root motcua");
     ensure!(
-        c.ok("stat -c '%a %U' /etc/motcua/gateway /etc/motcua/gateway/enrollment-key /etc/motcua/gateway/admin-key")?
+        c.ok("stat -c '%a %U' /etc/motcua/gateway /etc/motcua/gateway/enrollment-key /etc/motcua/gateway/ca.key")?
             == "700 root\n600 root\n600 root"
     );
     ensure!(c
@@ -517,21 +517,30 @@ fn packages_install_boot_restart_and_purge_in_a_debian_container() -> anyhow::Re
         cmdline.trim() == "/usr/bin/gateway serve",
         "gateway command line: {cmdline}"
     );
+    ensure!(
+        c.ok("stat -c '%a %U %G' /etc/motcua/gateway-tls/tls.key")? == "640 root motcua-gateway",
+        "the served key is readable by the gateway only"
+    );
     let key = c.ok("cat /etc/motcua/gateway/enrollment-key")?;
-    let admin = c.ok("cat /etc/motcua/gateway/admin-key")?;
-    ensure!(key.len() == 32 && admin.len() == 32 && key != admin);
+    ensure!(key.len() == 32);
+    let ca_key = c.ok("sed -n 2p /etc/motcua/gateway/ca.key")?;
 
-    // kioskctl answers; the kiosk enrols (the key through the environment, never argv) and
-    // delivers a dossier through the gateway inside the container.
+    // kioskctl answers; the kiosk enrols (the key on its stdin, never argv; the CA certificate
+    // the package made) and delivers a dossier through the gateway inside the container, over
+    // mutual TLS.
     let status = c.ok("runuser -u motcua -- kioskctl status")?;
     ensure!(status.contains("pending"), "kioskctl status: {status}");
-    c.ok("MOTCUA_ENROLLMENT_KEY=\"$(cat /etc/motcua/gateway/enrollment-key)\" runuser -u motcua -- kioskctl enroll")?;
+    c.ok("runuser -u motcua -- kioskctl enroll --ca-file /etc/motcua/gateway-tls/ca.crt < /etc/motcua/gateway/enrollment-key")?;
+    ensure!(
+        c.ok("stat -c '%a %U' /var/lib/motcua/identity/device.pem")? == "600 motcua",
+        "the kiosk's private key is readable by its service only"
+    );
     c.submit_dossier()?;
     let delivered = c.wait_delivered(Duration::from_secs(60))?;
     ensure!(delivered >= 1);
     let journal = c.ok("journalctl -b --no-pager -o cat -u motcua-gateway -u motcua-kioskd")?;
     ensure!(
-        !journal.contains(&key) && !journal.contains(&admin),
+        !journal.contains(&key) && !journal.contains(&ca_key),
         "a key is in the journal"
     );
     // The gateway logs to journald natively (structured fields), not only through stderr.

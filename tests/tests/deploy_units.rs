@@ -560,8 +560,9 @@ fn units_are_hardened_to_an_exposure_of_at_most_2() -> anyhow::Result<()> {
             ensure!(text.contains("User=motcua\n"));
         } else {
             ensure!(text.contains("LoadCredential=enrollment-key:"));
-            ensure!(text.contains("LoadCredential=admin-key:"));
-            ensure!(!text.contains("--enrollment-key") && !text.contains("--admin-key"));
+            ensure!(text.contains("LoadCredential=ca-key:"));
+            ensure!(text.contains("ExecReload=/bin/kill -HUP $MAINPID"));
+            ensure!(!text.contains("--enrollment-key") && !text.contains("--ca-key"));
         }
     }
     Ok(())

@@ -100,7 +100,7 @@ fn kiosk_with_a_dossier(
     gateway: &Gateway,
     form_size: usize,
 ) -> anyhow::Result<(Kiosk, String)> {
-    let kiosk = Kiosk::enrolled(&root.join("kiosk"), &KioskSettings::new(&gateway.url()))?;
+    let kiosk = Kiosk::enrolled(&root.join("kiosk"), &KioskSettings::new(&gateway))?;
     random_file(&root.join("form.pdf"), form_size)?;
     let code = kiosk.submit(&dossier_json(root, "1.001193", &["form.pdf"])?)?;
     Ok((kiosk, code))
@@ -261,7 +261,7 @@ async fn intake_postgres_backend() -> anyhow::Result<()> {
 async fn intake_from_a_sane_scanner() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
-    let settings = KioskSettings::new(&gateway.url()).with(&sections::sane_test_scanner(
+    let settings = KioskSettings::new(&gateway).with(&sections::sane_test_scanner(
         "gray",
         "adf",
         &["--test-picture=Grid"],

@@ -84,7 +84,7 @@ fn outcome(writer: Writer, name: &str) -> anyhow::Result<Option<(String, String)
 fn killing_writers_at_random_loses_no_acknowledged_dossier() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let mut gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
-    let mut kiosk = Kiosk::enrolled(&tmp.path().join("k"), &KioskSettings::new(&gateway.url()))?;
+    let mut kiosk = Kiosk::enrolled(&tmp.path().join("k"), &KioskSettings::new(&gateway))?;
 
     // One writer left alone tells how long a submission takes here; the kills are spread over
     // 1.5 times that, so some land mid-write and some after the acknowledgement.
@@ -219,13 +219,14 @@ fn killing_writers_at_random_loses_no_acknowledged_dossier() -> anyhow::Result<(
     // attachment, byte for byte.
     kiosk.start_daemon()?;
     kiosk.wait_delivered(Duration::from_secs(120), "every dossier delivered")?;
-    let token = kiosk.token()?;
+    let identity = kiosk.identity_pem()?;
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let stats = gateway.stats().await?;
         assert_eq!(stats["dossiers"], listed.len() + 1, "{stats}");
         for (code, sha) in &acknowledged {
-            let view = gateway.get(&token, &format!("/v1/dossiers/{code}")).await?;
+            let view = gateway
+                .get_as_device(&identity, &format!("/v1/dossiers/{code}")).await?;
             assert_eq!(
                 view.status(),
                 200,

@@ -18,13 +18,17 @@ fn workspace_root() -> PathBuf {
 fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
     BTreeMap::from([
         ("motcua-domain", &[][..]),
+        ("motcua-identity", &[][..]),
         ("motcua-logging", &[][..]),
         ("motcua-store", &["motcua-domain"][..]),
         ("motcua-flows", &["motcua-domain"][..]),
         ("motcua-printer", &["motcua-domain"][..]),
         ("motcua-scanner", &["motcua-domain"][..]),
         ("motcua-ui", &[][..]),
-        ("motcua-uplink", &["motcua-domain", "motcua-store"][..]),
+        (
+            "motcua-uplink",
+            &["motcua-domain", "motcua-store", "motcua-identity"][..],
+        ),
         (
             "motcua-kiosk",
             &[
@@ -37,9 +41,13 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "motcua-uplink",
                 "motcua-gateway",
                 "motcua-logging",
+                "motcua-identity",
             ][..],
         ),
-        ("motcua-gateway", &["motcua-domain", "motcua-logging"][..]),
+        (
+            "motcua-gateway",
+            &["motcua-domain", "motcua-logging", "motcua-identity"][..],
+        ),
     ])
 }
 

@@ -31,10 +31,10 @@ async fn crash_everything_mid_upload(backend: Backend) -> anyhow::Result<()> {
     // 1 MiB/s with 256 KiB checkpoints: the 6 MB take ~6 s, time enough to crash things.
     let settings = KioskSettings {
         max_rate_kib_per_s: 1024,
-        ..KioskSettings::new(&gateway.url())
+        ..KioskSettings::new(&gateway)
     };
     let mut kiosk = Kiosk::enrolled(&tmp.path().join("kiosk"), &settings)?;
-    let token = kiosk.token()?;
+    let identity = kiosk.identity_pem()?;
 
     let mut originals = Vec::new();
     for (name, size) in [
@@ -81,7 +81,7 @@ async fn crash_everything_mid_upload(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(stats["dossiers"], 1, "{stats}");
     assert_eq!(stats["blobs"], 3, "{stats}");
     let view: serde_json::Value = gateway
-        .get(&token, &format!("/v1/dossiers/{code}"))
+        .get_as_device(&identity, &format!("/v1/dossiers/{code}"))
         .await?
         .error_for_status()?
         .json()
@@ -100,11 +100,17 @@ async fn crash_everything_mid_upload(backend: Backend) -> anyhow::Result<()> {
     for (doc, original) in docs.iter().zip(&originals) {
         let sha = doc["sha256"].as_str().unwrap_or_default();
         assert_eq!(sha, hex::encode(Sha256::digest(original)));
-        let denied = gateway.get(&token, &format!("/v1/blobs/{sha}")).await?;
+        let denied = gateway
+            .get_as_device(&identity, &format!("/v1/blobs/{sha}"))
+            .await?;
+        assert_eq!(denied.status(), 403, "a device must not read documents");
+        let denied = gateway
+            .get_as("technician", &format!("/v1/blobs/{sha}"))
+            .await?;
         assert_eq!(
             denied.status(),
-            401,
-            "a device token must not read documents"
+            403,
+            "a technician must not read citizens' scans"
         );
         let bytes = gateway.blob(sha).await?;
         assert!(

@@ -217,7 +217,7 @@ fn a_gateway_that_never_answers_does_not_starve_the_watchdog() -> anyhow::Result
     // A listener that accepts and never says a word: every request of the uplink runs into its
     // time limit. A slow network is waiting, not hanging: the pings must go on.
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    let url = format!("http://{}", listener.local_addr()?);
+    let url = format!("https://{}", listener.local_addr()?);
     let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     {
         let accepted = accepted.clone();
@@ -230,12 +230,15 @@ fn a_gateway_that_never_answers_does_not_starve_the_watchdog() -> anyhow::Result
         });
     }
     let tmp = tempfile::tempdir()?;
-    let mut settings = KioskSettings::new(&url);
+    let mut settings = KioskSettings::at_url(&url);
     // Longer than the uplink's quiet allowance: a request that waits this long must still not
     // look like a hang (a slow commune link is waiting, not hanging).
     settings.request_timeout_s = 40;
     let kiosk = Kiosk::create(&tmp.path().join("kiosk"), &settings)?;
-    motcua_kiosk::write_token(&kiosk.data_dir(), "a-token-the-silent-gateway-never-checks")?;
+    // Enrolled elsewhere: the uplink has an identity to present, the silent peer never answers
+    // the TLS handshake.
+    let pki = motcua_tests::Pki::create(&tmp.path().join("pki"))?;
+    kiosk.install_identity(&pki, &settings.device_id, "000.17.22.H56")?;
     let dossier_dir = tmp.path().join("dossier");
     std::fs::create_dir_all(&dossier_dir)?;
     motcua_tests::random_file(&dossier_dir.join("scan.pdf"), 200_000)?;

@@ -41,7 +41,7 @@ fn citizen_sessions_on_the_touch_screen() -> anyhow::Result<()> {
     let mut gateway = Gateway::start(&tmp.path().join("gw"), None, 0)?;
     let (printer, printer_addr) = tcp_printer(tmp.path())?;
     let mut reader = PtyCodeReader::new()?;
-    let settings = KioskSettings::new(&gateway.url())
+    let settings = KioskSettings::new(&gateway)
         .with(&sections::tcp_printer(&printer_addr))
         .with(&sections::serial_code_reader(&reader.path))
         .with(&sections::sane_test_scanner("gray", "flatbed", &[]))

@@ -7,13 +7,23 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 
-use super::gateway::ENROLLMENT_KEY;
+use super::gateway::{Gateway, Pki};
 use super::log_file;
 use super::wait::wait_for;
 use crate::bin;
 
 /// A gateway URL where nothing listens (port 9, discard): a kiosk that is offline.
-pub const NO_GATEWAY: &str = "http://127.0.0.1:9";
+pub const NO_GATEWAY: &str = "https://127.0.0.1:9";
+
+/// What a technician brings to enrol a kiosk with a gateway: the province's CA certificate and
+/// the enrolment key, both as files.
+#[derive(Clone, Debug)]
+pub struct Enrolment {
+    /// The CA certificate the kiosk will trust.
+    pub ca_file: PathBuf,
+    /// The file holding the enrolment key.
+    pub key_file: PathBuf,
+}
 
 /// Settings of a test kiosk that differ from the defaults.
 #[derive(Clone)]
@@ -32,11 +42,24 @@ pub struct KioskSettings {
     pub request_timeout_s: u64,
     /// More TOML appended to the config: peripherals, `[ui]`, … (see [`sections`]).
     pub extra_toml: String,
+    /// How [`Kiosk::enroll`] enrols it (`None`: a kiosk without a gateway).
+    pub enrolment: Option<Enrolment>,
 }
 
 impl KioskSettings {
-    /// Fast retries, no cap: what most tests want.
-    pub fn new(gateway_url: &str) -> Self {
+    /// A kiosk of `gateway`, with fast retries and no cap: what most tests want.
+    pub fn new(gateway: &Gateway) -> Self {
+        let mut settings = Self::at_url(&gateway.url());
+        settings.enrolment = Some(Enrolment {
+            ca_file: gateway.pki.ca_cert(),
+            key_file: gateway.enrollment_key_file(),
+        });
+        settings
+    }
+
+    /// A kiosk whose gateway is at `gateway_url` (a fake, or nothing), never enrolled through
+    /// [`Kiosk::enroll`].
+    pub fn at_url(gateway_url: &str) -> Self {
         Self {
             device_id: "KIOSK-E2E-01".to_owned(),
             gateway_url: gateway_url.to_owned(),
@@ -45,12 +68,13 @@ impl KioskSettings {
             min_free_mb: 1,
             request_timeout_s: 5,
             extra_toml: String::new(),
+            enrolment: None,
         }
     }
 
     /// A kiosk whose gateway cannot be reached ([`NO_GATEWAY`]).
     pub fn offline() -> Self {
-        Self::new(NO_GATEWAY)
+        Self::at_url(NO_GATEWAY)
     }
 
     /// The same with another device id.
@@ -142,6 +166,15 @@ impl Kiosk {
         std::fs::create_dir_all(dir)?;
         let config = dir.join("kiosk.toml");
         std::fs::write(&config, settings.toml(&dir.join("data")))?;
+        if let Some(e) = &settings.enrolment {
+            std::fs::write(
+                dir.join("enrolment.json"),
+                serde_json::to_vec(&serde_json::json!({
+                    "ca_file": e.ca_file,
+                    "key_file": e.key_file,
+                }))?,
+            )?;
+        }
         Ok(Self {
             dir: dir.to_owned(),
             config,
@@ -175,10 +208,33 @@ impl Kiosk {
         self.dir.join("data")
     }
 
-    /// `kioskctl enroll` with the test gateways' enrolment key.
+    /// `kioskctl enroll` with the CA certificate and enrolment key file of its gateway.
     pub fn enroll(&self) -> anyhow::Result<()> {
-        self.ctl_ok(&["enroll", "--enrollment-key", ENROLLMENT_KEY])
+        let settings = std::fs::read_to_string(self.dir.join("enrolment.json"))
+            .context("this kiosk was made without a gateway to enrol with")?;
+        let e: serde_json::Value = serde_json::from_str(&settings)?;
+        let ca = e["ca_file"].as_str().context("ca_file")?;
+        let key = e["key_file"].as_str().context("key_file")?;
+        self.ctl_ok(&["enroll", "--ca-file", ca, "--enrollment-key-file", key])
             .map(drop)
+    }
+
+    /// Installs a device identity signed by `pki` without enrolling (the gateway is a fake, or
+    /// none): as if enrolled elsewhere.
+    pub fn install_identity(&self, pki: &Pki, device_id: &str, site: &str) -> anyhow::Result<()> {
+        let (identity, ca) = pki.offline_device_identity(device_id, site)?;
+        let dir = self.data_dir().join("identity");
+        std::fs::create_dir_all(&dir)?;
+        std::fs::write(dir.join("device.pem"), identity)?;
+        std::fs::write(dir.join("ca.crt"), ca)?;
+        Ok(())
+    }
+
+    /// The kiosk's key and certificate (one PEM), as `kioskctl enroll` saved them.
+    pub fn identity_pem(&self) -> anyhow::Result<Vec<u8>> {
+        Ok(std::fs::read(
+            self.data_dir().join("identity").join("device.pem"),
+        )?)
     }
 
     /// Runs kioskctl with this kiosk's config.
@@ -257,15 +313,6 @@ impl Kiosk {
     /// kioskd's log so far.
     pub fn daemon_log(&self) -> String {
         std::fs::read_to_string(self.dir.join("kioskd.log")).unwrap_or_default()
-    }
-
-    /// The device token written by `kioskctl enroll`.
-    pub fn token(&self) -> anyhow::Result<String> {
-        Ok(
-            std::fs::read_to_string(self.data_dir().join("gateway-token"))?
-                .trim()
-                .to_owned(),
-        )
     }
 }
 

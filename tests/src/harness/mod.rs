@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod devices;
+pub mod fake;
 pub mod gateway;
 pub mod kiosk;
 pub mod touch;
