@@ -57,10 +57,19 @@ done
 command -v lintian >/dev/null || missing+=(lintian)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
+# openssl s_client reads the certificate the gateway serves (tests/tests/link_identity.rs).
+command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   as_root apt-get update -qq
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# tuspy, the tus project's Python client, uploads to the gateway with a client certificate
+# (tests/tests/link_tools.rs), as the README shows.
+if ! python3 -c 'import tusclient' >/dev/null 2>&1; then
+  echo "== installing tuspy"
+  python3 -m pip install --quiet 'tuspy==1.1.0'
 fi
 
 # cargo-deb builds the .deb files (README, "Install on a device").
