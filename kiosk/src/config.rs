@@ -290,6 +290,12 @@ impl Located<'_> {
 }
 
 impl KioskConfig {
+    /// The kiosk's identity files (`<data_dir>/identity/`: its key and certificate, and the
+    /// province's CA), written by `kioskctl enroll`.
+    pub fn identity_files(&self) -> motcua_uplink::IdentityFiles {
+        motcua_uplink::IdentityFiles::in_data_dir(&self.store.data_dir)
+    }
+
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -346,10 +352,12 @@ impl KioskConfig {
         }
 
         let url = raw.gateway.url.get_ref().trim_end_matches('/').to_owned();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
+        if !url.starts_with("https://") {
+            // The link is mutual TLS with the province's CA: a plain-HTTP gateway could be
+            // anyone, and would see every dossier in clear.
             return Err(at.error(
                 raw.gateway.url.span(),
-                "gateway.url must start with http:// or https://",
+                "gateway.url must start with https:// (the gateway is reached over TLS only; http:// is not accepted)",
             ));
         }
         let chunk_kib = *raw.uplink.chunk_kib.get_ref();
@@ -502,7 +510,7 @@ sequence_last = 4999
 data_dir = "/tmp/x"
 
 [gateway]
-url = "http://127.0.0.1:8700/"
+url = "https://127.0.0.1:8700/"
 
 [calendar]
 holidays = ["2026-09-02"]
@@ -542,7 +550,7 @@ holidays = ["2026-09-02"]
     fn good_config_gets_defaults() {
         let c = KioskConfig::parse(GOOD, "kiosk.toml").unwrap();
         assert_eq!(c.device.id, "KIOSK-H56-0001");
-        assert_eq!(c.uplink.gateway_url, "http://127.0.0.1:8700");
+        assert_eq!(c.uplink.gateway_url, "https://127.0.0.1:8700");
         assert_eq!(c.uplink.chunk_bytes, 4 * 1024 * 1024);
         assert_eq!(c.store.min_free_bytes, 200 * 1024 * 1024);
         assert_eq!(c.rating_scale, RatingScale::Five);
@@ -561,9 +569,16 @@ holidays = ["2026-09-02"]
         assert_eq!(line, 4);
         assert!(msg.contains("device.agency_code"), "{msg}");
 
-        let (line, msg) = invalid(&GOOD.replace("http://127", "ftp://127"));
+        let (line, msg) = invalid(&GOOD.replace("https://127", "ftp://127"));
         assert_eq!(line, 12);
         assert!(msg.contains("gateway.url"), "{msg}");
+
+        let (line, msg) = invalid(&GOOD.replace("https://127", "http://127"));
+        assert_eq!(line, 12, "plain http is refused at its line");
+        assert!(
+            msg.contains("gateway.url must start with https://") && msg.contains("http://"),
+            "{msg}"
+        );
 
         let (line, msg) = invalid(&format!("{GOOD}\n[rating]\nlevels = 4\n"));
         assert_eq!(line, 18);
@@ -583,7 +598,7 @@ holidays = ["2026-09-02"]
             msg.contains("integer") || msg.contains("invalid type"),
             "{msg}"
         );
-        let (_, msg) = invalid("[gateway]\nurl = \"http://x\"\n");
+        let (_, msg) = invalid("[gateway]\nurl = \"https://x\"\n");
         assert!(msg.contains("device"), "{msg}");
         let (line, msg) = invalid(&GOOD.replace("sequence_last = 4999", "sequence_last = 10000"));
         assert_eq!(line, 6, "the offending key's line");

@@ -19,39 +19,3 @@ pub mod screen_config;
 pub mod separators;
 pub mod supervisor;
 pub mod touch;
-
-use std::path::{Path, PathBuf};
-
-/// File in the data folder holding the device's gateway token (written by `kioskctl enroll`).
-pub const TOKEN_FILE: &str = "gateway-token";
-
-/// Path of the token file for a data folder.
-pub fn token_path(data_dir: &Path) -> PathBuf {
-    data_dir.join(TOKEN_FILE)
-}
-
-/// Reads the device token, if the device was enrolled.
-pub fn read_token(data_dir: &Path) -> Option<String> {
-    std::fs::read_to_string(token_path(data_dir))
-        .ok()
-        .map(|t| t.trim().to_owned())
-        .filter(|t| !t.is_empty())
-}
-
-/// Writes the device token durably, readable by its owner only.
-pub fn write_token(data_dir: &Path, token: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::create_dir_all(data_dir)?;
-    let tmp = data_dir.join(format!("{TOKEN_FILE}.tmp"));
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    f.write_all(token.as_bytes())?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, token_path(data_dir))?;
-    std::fs::File::open(data_dir)?.sync_all()
-}

@@ -1,4 +1,11 @@
-//! HTTP client of the provincial gateway: enrolment, catalog, tus uploads and idempotent ingest.
+//! HTTPS client of the provincial gateway: enrolment and renewal, catalog, tus uploads and
+//! idempotent ingest.
+//!
+//! The link is mutual TLS: the gateway proves it is the province's with a certificate the
+//! kiosk's trust anchor signed (nothing else is trusted: no system roots), and the kiosk proves
+//! it is itself with its device certificate. A client cannot be made without the anchor, so no
+//! answer from an untrusted server is ever read, let alone taken as an acknowledgement: the
+//! handshake fails first.
 //!
 //! Every failure is classified so the uplink knows whether retrying can help, and described in
 //! words a technician reads in `kioskctl status` (never with personal data).
@@ -8,22 +15,60 @@ use std::time::Duration;
 use base64::Engine;
 use bytes::Bytes;
 use motcua_domain::wire::{
-    ApiError, DossierStatusView, EnrollRequest, EnrollResponse, IngestAck, IDEMPOTENCY_KEY_HEADER,
-    TUS_SHA256_METADATA, TUS_VERSION,
+    ApiError, DeviceCertificate, DossierStatusView, EnrollRequest, IngestAck, RenewRequest,
+    IDEMPOTENCY_KEY_HEADER, TUS_SHA256_METADATA, TUS_VERSION,
 };
 use reqwest::{header, Method, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::identity::{DeviceCredential, TrustAnchor};
+use crate::tls::{self, TlsFailure};
+
+/// The gateway's error codes for a device certificate it does not accept (HTTP 401).
+pub const CERTIFICATE_REFUSALS: [&str; 3] = [
+    "certificate_required",
+    "certificate_unknown",
+    "certificate_revoked",
+];
+
 /// Why a request to the gateway did not succeed.
 #[derive(Debug, thiserror::Error)]
 pub enum GatewayError {
+    /// The client cannot be made (not an `https://` URL, an unusable TLS setup).
+    #[error("cannot set up the link to the gateway at {url}: {detail}")]
+    Setup {
+        /// The gateway URL.
+        url: String,
+        /// What is wrong.
+        detail: String,
+    },
     /// No answer: network down, gateway stopped, timeout, connection cut.
     #[error("cannot reach the gateway at {url}: {detail}")]
     Unreachable {
         /// The URL tried.
         url: String,
         /// What the network layer said.
+        detail: String,
+    },
+    /// The server's certificate does not prove it is the province's gateway: the connection
+    /// was dropped during the handshake, before anything was sent.
+    #[error("máy chủ không đáng tin / untrusted server at {url}: {detail}; this may not be the real gateway, nothing was delivered")]
+    Untrusted {
+        /// The URL tried.
+        url: String,
+        /// Why, in words (wrong CA, the kiosk's clock, another host name).
+        detail: String,
+    },
+    /// The gateway does not accept this kiosk's certificate (revoked, unknown, missing), at the
+    /// handshake or with a 401: retrying cannot help until a technician re-enrols the kiosk.
+    #[error("{}: a technician must re-enrol this kiosk (kioskctl enroll); the gateway at {url}: {detail}", refusal_words(code))]
+    CertificateRefused {
+        /// The URL tried.
+        url: String,
+        /// The gateway's code (`certificate_revoked`, …) or the TLS alert's (`tls_…`).
+        code: String,
+        /// The gateway's explanation.
         detail: String,
     },
     /// The gateway answered with an error status.
@@ -48,11 +93,25 @@ pub enum GatewayError {
     },
 }
 
+/// The status words of a certificate refusal, Vietnamese first.
+fn refusal_words(code: &str) -> &'static str {
+    match code {
+        "certificate_revoked" | "tls_certificate_revoked" => {
+            "chứng thư bị thu hồi / certificate revoked"
+        }
+        "certificate_required" | "tls_certificate_required" => {
+            "thiếu chứng thư / certificate required"
+        }
+        "tls_certificate_expired" => "chứng thư hết hạn / certificate expired",
+        _ => "chứng thư không được chấp nhận / certificate not accepted",
+    }
+}
+
 impl GatewayError {
-    /// The gateway's error code for an error status, if that is what this is.
+    /// The gateway's error code for an error status or a refused certificate.
     pub fn code(&self) -> Option<&str> {
         match self {
-            Self::Status { code, .. } => Some(code),
+            Self::Status { code, .. } | Self::CertificateRefused { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -64,35 +123,88 @@ impl GatewayError {
             _ => None,
         }
     }
+
+    /// Whether the gateway refuses this kiosk's certificate (a technician must re-enrol it).
+    pub fn is_certificate_refused(&self) -> bool {
+        matches!(self, Self::CertificateRefused { .. })
+    }
+
+    /// Whether the server could not prove it is the province's gateway.
+    pub fn is_untrusted(&self) -> bool {
+        matches!(self, Self::Untrusted { .. })
+    }
+
+    /// Whether the failure is about the link itself (network, trust, certificate) rather than
+    /// about one request: what the kiosk's status line shows.
+    pub fn is_link_problem(&self) -> bool {
+        matches!(
+            self,
+            Self::Unreachable { .. } | Self::Untrusted { .. } | Self::CertificateRefused { .. }
+        )
+    }
 }
 
-/// A client bound to one gateway and one device token.
+/// A client bound to one gateway, its trust anchor and (once enrolled) the device's certificate.
 #[derive(Clone)]
 pub struct GatewayClient {
     http: reqwest::Client,
     base: String,
-    token: Option<String>,
+    host: String,
     timeout: Duration,
 }
 
+impl std::fmt::Debug for GatewayClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
 impl GatewayClient {
-    /// A client for `base` (e.g. `http://127.0.0.1:8700`); `token` is the device's bearer token.
-    pub fn new(base: &str, token: Option<String>, timeout: Duration) -> Result<Self, GatewayError> {
-        let http = reqwest::Client::builder()
+    /// A client for `base` (`https://…` only) that trusts `anchor` alone and presents `device`
+    /// (none before enrolment).
+    pub fn new(
+        base: &str,
+        anchor: &TrustAnchor,
+        device: Option<&DeviceCredential>,
+        timeout: Duration,
+    ) -> Result<Self, GatewayError> {
+        let base = base.trim_end_matches('/').to_owned();
+        let setup = |detail: String| GatewayError::Setup {
+            url: base.clone(),
+            detail,
+        };
+        let url = reqwest::Url::parse(&base).map_err(|e| setup(format!("not a URL: {e}")))?;
+        if url.scheme() != "https" {
+            return Err(setup(
+                "the gateway is reached over https:// only (TLS with the province's CA)".into(),
+            ));
+        }
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let mut builder = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(anchor.certificate().clone())
+            .https_only(true)
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
-            .user_agent(concat!("motcua-kiosk/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| GatewayError::Unreachable {
-                url: base.to_owned(),
-                detail: e.to_string(),
-            })?;
+            .user_agent(concat!("motcua-kiosk/", env!("CARGO_PKG_VERSION")));
+        if let Some(device) = device {
+            builder = builder.identity(device.identity().clone());
+        }
+        let http = builder.build().map_err(|e| setup(describe(&e)))?;
         Ok(Self {
             http,
-            base: base.trim_end_matches('/').to_owned(),
-            token,
+            base,
+            host,
             timeout,
         })
+    }
+
+    /// The gateway's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     fn url(&self, path: &str) -> String {
@@ -104,11 +216,7 @@ impl GatewayClient {
     }
 
     fn request(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
-        let rb = self.http.request(method, url);
-        match &self.token {
-            Some(t) => rb.bearer_auth(t),
-            None => rb,
-        }
+        self.http.request(method, url)
     }
 
     async fn send(
@@ -116,16 +224,39 @@ impl GatewayClient {
         rb: reqwest::RequestBuilder,
         url: &str,
     ) -> Result<reqwest::Response, GatewayError> {
-        rb.send().await.map_err(|e| GatewayError::Unreachable {
-            url: url.to_owned(),
-            detail: describe(&e),
-        })
+        rb.send().await.map_err(|e| self.transport(&e, url))
+    }
+
+    /// A transport error in words: a TLS verdict when it is one, else the network's.
+    fn transport(&self, e: &reqwest::Error, url: &str) -> GatewayError {
+        match tls::classify(e, &self.host) {
+            Some(TlsFailure::Untrusted(detail)) => GatewayError::Untrusted {
+                url: url.to_owned(),
+                detail,
+            },
+            Some(TlsFailure::Refused { code, detail }) => GatewayError::CertificateRefused {
+                url: url.to_owned(),
+                code,
+                detail,
+            },
+            None => GatewayError::Unreachable {
+                url: url.to_owned(),
+                detail: describe(e),
+            },
+        }
     }
 
     async fn error_from(resp: reqwest::Response, url: &str) -> GatewayError {
         let status = resp.status().as_u16();
         let body = resp.text().await.unwrap_or_default();
         match serde_json::from_str::<ApiError>(&body) {
+            Ok(e) if status == 401 && CERTIFICATE_REFUSALS.contains(&e.error.as_str()) => {
+                GatewayError::CertificateRefused {
+                    url: url.to_owned(),
+                    code: e.error,
+                    detail: e.message,
+                }
+            }
             Ok(e) => GatewayError::Status {
                 url: url.to_owned(),
                 status,
@@ -142,37 +273,58 @@ impl GatewayClient {
     }
 
     async fn json<T: DeserializeOwned>(
+        &self,
         resp: reqwest::Response,
         url: &str,
     ) -> Result<T, GatewayError> {
-        let body = resp.bytes().await.map_err(|e| GatewayError::Unreachable {
-            url: url.to_owned(),
-            detail: describe(&e),
-        })?;
+        let body = resp.bytes().await.map_err(|e| self.transport(&e, url))?;
         serde_json::from_slice(&body).map_err(|e| GatewayError::Garbage {
             url: url.to_owned(),
             detail: format!("the answer is not the expected JSON: {e}"),
         })
     }
 
-    /// Enrols this device with the province's enrolment key; returns the device token. A
-    /// client built with the admin key as its token may re-enrol an already enrolled device.
+    /// Enrols this device with the province's enrolment key and a signing request for the key
+    /// pair it made; returns the certificate the gateway issued (not yet checked or saved: see
+    /// [`crate::credentials::enroll`]). A device id the gateway knows is refused with 409
+    /// `already_enrolled` unless a technician approved its re-enrolment at the gateway.
     pub async fn enroll(
         &self,
         device_id: &str,
+        site: &str,
         enrollment_key: &str,
-    ) -> Result<String, GatewayError> {
+        csr_pem: &str,
+    ) -> Result<DeviceCertificate, GatewayError> {
         let url = self.url("/v1/devices/enroll");
         let rb = self.request(Method::POST, &url).json(&EnrollRequest {
             device_id: device_id.to_owned(),
+            site: site.to_owned(),
             enrollment_key: enrollment_key.to_owned(),
+            csr_pem: csr_pem.to_owned(),
         });
-        let resp = self.send(rb, &url).await?;
+        self.post_for_certificate(rb, &url).await
+    }
+
+    /// Asks for a new certificate for a new key pair, authenticated by the current certificate
+    /// (which stays valid at the gateway until the new one is first used).
+    pub async fn renew(&self, csr_pem: &str) -> Result<DeviceCertificate, GatewayError> {
+        let url = self.url("/v1/devices/renew");
+        let rb = self.request(Method::POST, &url).json(&RenewRequest {
+            csr_pem: csr_pem.to_owned(),
+        });
+        self.post_for_certificate(rb, &url).await
+    }
+
+    async fn post_for_certificate(
+        &self,
+        rb: reqwest::RequestBuilder,
+        url: &str,
+    ) -> Result<DeviceCertificate, GatewayError> {
+        let resp = self.send(rb, url).await?;
         if !resp.status().is_success() {
-            return Err(Self::error_from(resp, &url).await);
+            return Err(Self::error_from(resp, url).await);
         }
-        let r: EnrollResponse = Self::json(resp, &url).await?;
-        Ok(r.token)
+        self.json(resp, url).await
     }
 
     /// Downloads the catalog unless it is unchanged since `etag`; returns the new ETag and body.
@@ -198,10 +350,7 @@ impl GatewayClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let body = resp.text().await.map_err(|e| GatewayError::Unreachable {
-            url: url.clone(),
-            detail: describe(&e),
-        })?;
+        let body = resp.text().await.map_err(|e| self.transport(&e, &url))?;
         let catalog =
             serde_json::from_str::<motcua_domain::catalog::Catalog>(&body).map_err(|e| {
                 GatewayError::Garbage {
@@ -242,7 +391,7 @@ impl GatewayClient {
                 detail: "upload created without a Location header".into(),
             })?;
         let upload_url = self.url(location);
-        // The device token must never be sent to another host.
+        // Uploads go to this gateway only, never to a host the answer names.
         if !upload_url.starts_with(&format!("{}/", self.base)) {
             return Err(GatewayError::Garbage {
                 url,
@@ -306,7 +455,7 @@ impl GatewayClient {
         if !resp.status().is_success() {
             return Err(Self::error_from(resp, &url).await);
         }
-        let ack: IngestAck = Self::json(resp, &url).await?;
+        let ack: IngestAck = self.json(resp, &url).await?;
         if ack.idempotency_key != key {
             return Err(GatewayError::Garbage {
                 url,
@@ -329,7 +478,7 @@ impl GatewayClient {
         if !resp.status().is_success() {
             return Err(Self::error_from(resp, &url).await);
         }
-        Self::json(resp, &url).await.map(Some)
+        self.json(resp, &url).await.map(Some)
     }
 }
 

@@ -5,6 +5,10 @@
 //! with its idempotency key, and marks it delivered only on the gateway's acknowledgement. A
 //! failure is recorded with its reason and retried after an exponential backoff with jitter; it
 //! never blocks other entries and never drops anything.
+//!
+//! The same task keeps the device's certificate: it picks up a `device.pem` replaced beside it
+//! (by `kioskctl`) and renews the certificate in the last third of its life, without holding up
+//! deliveries (the current certificate works until it expires).
 
 use std::io::SeekFrom;
 use std::path::Path;
@@ -18,8 +22,13 @@ use tokio::sync::watch;
 
 use motcua_store::{vietnam_now as now, OutboxEntry, OutboxKind, Store, StoreError};
 
-use crate::client::{GatewayClient, GatewayError};
-use crate::UplinkSettings;
+use crate::client::GatewayError;
+use crate::credentials::DeviceLink;
+use crate::{LinkStatus, UplinkSettings};
+
+/// How often the uplink asks whether its certificate is due for renewal (it also asks at start
+/// and whenever `device.pem` was replaced).
+pub const RENEWAL_CHECK: Duration = Duration::from_secs(60);
 
 /// Why one delivery attempt failed.
 #[derive(Debug, thiserror::Error)]
@@ -50,7 +59,8 @@ impl DeliveryError {
     pub fn needs_technician(&self) -> bool {
         match self {
             Self::Gateway(e) => {
-                matches!(e.status(), Some(401 | 403))
+                e.is_certificate_refused()
+                    || matches!(e.status(), Some(401 | 403))
                     || matches!(e.code(), Some("conflict" | "idempotency_key_reused"))
             }
             Self::BlobDamaged(_) => true,
@@ -114,20 +124,67 @@ pub type Heartbeat = std::sync::Arc<dyn Fn() + Send + Sync>;
 /// The uplink worker.
 pub struct Uplink {
     store: Store,
-    client: GatewayClient,
+    link: DeviceLink,
     config: UplinkSettings,
     heartbeat: Option<Heartbeat>,
+    status: LinkStatus,
 }
 
 impl Uplink {
-    /// A worker delivering `store`'s outbox through `client`.
-    pub fn new(store: Store, client: GatewayClient, config: UplinkSettings) -> Self {
+    /// A worker delivering `store`'s outbox over `link`.
+    pub fn new(store: Store, link: DeviceLink, config: UplinkSettings) -> Self {
         Self {
             store,
-            client,
+            link,
             config,
             heartbeat: None,
+            status: LinkStatus::default(),
         }
+    }
+
+    /// Reports the link's problems to `status` (see [`LinkStatus`]).
+    pub fn with_status(mut self, status: LinkStatus) -> Self {
+        self.status = status;
+        self
+    }
+
+    /// The link (its client and certificate).
+    pub fn link(&self) -> &DeviceLink {
+        &self.link
+    }
+
+    /// Shows `e` on the status line if it is about the link; clears the line on success.
+    fn note_link(&self, outcome: Result<(), &GatewayError>) {
+        match outcome {
+            Ok(()) => self.status.set_link(None),
+            Err(e) if e.is_link_problem() => self.status.set_link(Some(link_words(e))),
+            Err(_) => {}
+        }
+    }
+
+    /// Picks up a replaced `device.pem`, and renews the certificate when it is due (not more
+    /// often than [`RENEWAL_CHECK`] unless the file changed). Never fails the loop.
+    async fn keep_certificate(&mut self, last_check: &mut Option<Instant>) {
+        let reloaded = match self.link.reload_if_changed() {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(
+                    "the replaced device certificate is not usable, keeping the current one: {e}"
+                );
+                false
+            }
+        };
+        if !reloaded && last_check.is_some_and(|t| t.elapsed() < RENEWAL_CHECK) {
+            return;
+        }
+        *last_check = Some(Instant::now());
+        match self.link.renew_if_due(chrono::Utc::now().timestamp()).await {
+            Ok(Some(peer)) => tracing::info!(serial = %peer.serial, "certificate renewed"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!("certificate renewal failed, retrying later: {e}"),
+        }
+        self.status
+            .set_renewal(self.link.renewal_problem().map(str::to_owned));
     }
 
     /// Reports progress to `heartbeat` (see [`Heartbeat`]).
@@ -169,9 +226,21 @@ impl Uplink {
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut last_gc = Instant::now() - Duration::from_secs(3600);
         let mut last_catalog = Instant::now() - Duration::from_secs(3600);
+        let mut last_renewal_check = None;
         loop {
             self.beat();
             if *shutdown.borrow() {
+                return;
+            }
+            let heartbeat = self.heartbeat.clone();
+            if while_beating(
+                self.keep_certificate(&mut last_renewal_check),
+                heartbeat,
+                &mut shutdown,
+            )
+            .await
+            .is_none()
+            {
                 return;
             }
             if last_catalog.elapsed() >= Duration::from_secs(600) {
@@ -228,6 +297,11 @@ impl Uplink {
             tracing::info!(key = %entry.idempotency_key, "delivery interrupted by shutdown; it resumes on the next start");
             return false;
         };
+        match &outcome {
+            Ok(_) => self.note_link(Ok(())),
+            Err(DeliveryError::Gateway(e)) => self.note_link(Err(e)),
+            Err(_) => {}
+        }
         match outcome {
             Ok(duplicate) => {
                 if let Err(e) = self.store.mark_delivered(entry.id, now()) {
@@ -258,7 +332,7 @@ impl Uplink {
                         self.config.retry_max,
                     )
                 };
-                let e = if needs_technician {
+                let e = if needs_technician && !is_certificate_refused(&e) {
                     format!("CẦN KỸ THUẬT VIÊN / needs a technician: {e}")
                 } else {
                     e.to_string()
@@ -297,7 +371,12 @@ impl Uplink {
                 for doc in &submission.documents {
                     self.ensure_uploaded(&doc.sha256, doc.size).await?;
                 }
-                match self.client.ingest("/v1/dossiers", key, &submission).await {
+                match self
+                    .link
+                    .client()
+                    .ingest("/v1/dossiers", key, &submission)
+                    .await
+                {
                     Err(e) if e.code() == Some("missing_blobs") => {
                         // The gateway lost blobs we thought complete: upload them again.
                         for doc in &submission.documents {
@@ -310,7 +389,7 @@ impl Uplink {
             }
             OutboxKind::Rating => {
                 let body: RatingSubmission = parse_payload(entry)?;
-                match self.client.ingest("/v1/ratings", key, &body).await {
+                match self.link.client().ingest("/v1/ratings", key, &body).await {
                     // Rated at the gateway already (e.g. by another device): nothing to add.
                     Err(e) if e.code() == Some("already_rated") => {
                         tracing::warn!(key = %key, "gateway already holds a rating for this transaction");
@@ -321,7 +400,7 @@ impl Uplink {
             }
             OutboxKind::Ticket => {
                 let body: TicketIssued = parse_payload(entry)?;
-                self.client.ingest("/v1/tickets", key, &body).await?
+                self.link.client().ingest("/v1/tickets", key, &body).await?
             }
             OutboxKind::Documents => {
                 let body: DigitizedDocuments = parse_payload(entry)?;
@@ -329,7 +408,7 @@ impl Uplink {
                     self.ensure_uploaded(&doc.sha256, doc.size).await?;
                 }
                 let path = format!("/v1/dossiers/{}/documents", body.dossier_code);
-                match self.client.ingest(&path, key, &body).await {
+                match self.link.client().ingest(&path, key, &body).await {
                     Err(e) if e.code() == Some("missing_blobs") => {
                         for doc in &body.documents {
                             self.store.set_upload_url(&doc.sha256, None)?;
@@ -363,13 +442,13 @@ impl Uplink {
             let upload_url = match url.take() {
                 Some(u) => u,
                 None => {
-                    let u = self.client.create_upload(sha256, size).await?;
+                    let u = self.link.client().create_upload(sha256, size).await?;
                     self.beat();
                     self.store.set_upload_url(sha256, Some(&u))?;
                     u
                 }
             };
-            let offset = self.client.upload_offset(&upload_url).await?;
+            let offset = self.link.client().upload_offset(&upload_url).await?;
             self.beat();
             let Some(offset) = offset else {
                 self.store.set_upload_url(sha256, None)?;
@@ -422,7 +501,8 @@ impl Uplink {
             file.seek(SeekFrom::Start(offset)).await.map_err(read_err)?;
             file.read_exact(&mut buf).await.map_err(read_err)?;
             let new_offset = self
-                .client
+                .link
+                .client()
                 .patch(upload_url, offset, Bytes::from(buf))
                 .await?;
             if new_offset <= offset || new_offset > size {
@@ -457,7 +537,9 @@ impl Uplink {
                 None
             }
         };
-        match self.client.fetch_catalog(etag.as_deref()).await {
+        let fetched = self.link.client().fetch_catalog(etag.as_deref()).await;
+        self.note_link(fetched.as_ref().map(|_| ()));
+        match fetched {
             Ok(Some((tag, body))) => match self.store.save_catalog(&tag, &body, now()) {
                 Ok(()) => tracing::info!(etag = %tag, "catalog updated from the gateway"),
                 Err(e) => tracing::warn!("cannot cache the catalog: {e}"),
@@ -465,6 +547,19 @@ impl Uplink {
             Ok(None) => {}
             Err(e) => tracing::info!("catalog not refreshed: {e}"),
         }
+    }
+}
+
+fn is_certificate_refused(e: &DeliveryError) -> bool {
+    matches!(e, DeliveryError::Gateway(g) if g.is_certificate_refused())
+}
+
+/// A link problem as the status line says it, Vietnamese first.
+fn link_words(e: &GatewayError) -> String {
+    match e {
+        GatewayError::Unreachable { .. } => format!("mất kết nối / {e}"),
+        // Both already start in Vietnamese.
+        _ => e.to_string(),
     }
 }
 

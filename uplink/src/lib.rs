@@ -1,27 +1,77 @@
 //! The kiosk's side of the link to the provincial gateway.
 //!
-//! - [`client`]: the HTTP client of the gateway API (enrolment, catalog, tus resumable uploads,
-//!   idempotent ingest, dossier status), every failure classified as retryable or not and
-//!   described in words a technician reads;
+//! - [`identity`]: the kiosk's identity files (`identity/device.pem`, `identity/ca.crt`);
+//! - [`client`]: the HTTPS client of the gateway API (mutual TLS; enrolment and renewal,
+//!   catalog, tus resumable uploads, idempotent ingest, dossier status), every failure
+//!   classified as retryable or not and described in words a technician reads;
+//! - [`credentials`]: enrolment, renewal, and the [`DeviceLink`] that rebuilds the client when
+//!   the certificate is replaced;
 //! - [`drain`]: the [`Uplink`] task that drains the store's outbox through that client, with
 //!   exponential backoff and jitter, marking an entry delivered only on the gateway's durable
 //!   acknowledgement (the store's invariant 3).
 //!
-//! It depends on the domain (wire types) and the store (the outbox it drains), never on the
-//! kiosk's configuration file: the kiosk builds an [`UplinkSettings`] from it.
+//! It depends on the domain (wire types), the store (the outbox it drains) and the identity
+//! crate (certificates, key pairs), never on the kiosk's configuration file: the kiosk builds an
+//! [`UplinkSettings`] from it.
 
 pub mod client;
+pub mod credentials;
 pub mod drain;
+pub mod identity;
+mod tls;
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub use client::{GatewayClient, GatewayError};
+pub use credentials::{CredentialError, DeviceLink};
 pub use drain::{backoff, DeliveryError, Heartbeat, Uplink, QUIET_ALLOWANCE};
+pub use identity::{DeviceCredential, IdentityFileError, IdentityFiles, TrustAnchor};
+
+/// What the uplink last learnt about its link, for the kiosk's status line: a problem with the
+/// link itself (the gateway untrusted or unreachable, this kiosk's certificate refused) and a
+/// failing renewal. Cheap to clone; shared between the uplink task and whoever shows status.
+#[derive(Debug, Clone, Default)]
+pub struct LinkStatus {
+    inner: Arc<Mutex<LinkReport>>,
+}
+
+#[derive(Debug, Default)]
+struct LinkReport {
+    link: Option<String>,
+    renewal: Option<String>,
+}
+
+impl LinkStatus {
+    fn lock(&self) -> std::sync::MutexGuard<'_, LinkReport> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Sets (or clears, with `None`) the link problem.
+    pub fn set_link(&self, problem: Option<String>) {
+        self.lock().link = problem;
+    }
+
+    /// Sets (or clears) the renewal problem.
+    pub fn set_renewal(&self, problem: Option<String>) {
+        self.lock().renewal = problem;
+    }
+
+    /// The problems, Vietnamese first, joined; `None` when the link is well.
+    pub fn line(&self) -> Option<String> {
+        let r = self.lock();
+        let parts: Vec<&str> = [r.link.as_deref(), r.renewal.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect();
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
 
 /// How the outbox is delivered to the gateway.
 #[derive(Debug, Clone)]
 pub struct UplinkSettings {
-    /// Base URL of the gateway, e.g. `http://gateway.local:8700`.
+    /// Base URL of the gateway, e.g. `https://gateway.local:8700` (https only).
     pub gateway_url: String,
     /// Bytes per tus PATCH request (a checkpoint for resuming).
     pub chunk_bytes: usize,

@@ -2,7 +2,7 @@
 //! directly (SQLite allows kioskd to run at the same time), so it answers even when the
 //! network or the daemon is down.
 
-mod enroll;
+mod identity;
 mod intake;
 mod peripherals;
 
@@ -16,7 +16,7 @@ use motcua_kiosk::dossier_file::{self, DossierFile};
 use motcua_store::vietnam_now as now;
 use motcua_store::Store;
 
-/// Manage a motcua kiosk: outbox, dossiers, catalog, enrolment.
+/// Manage a motcua kiosk: outbox, dossiers, catalog, enrolment and the kiosk's certificate.
 #[derive(Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
@@ -65,15 +65,42 @@ enum Command {
     },
     /// Retry every pending delivery now instead of waiting for the backoff.
     Retry,
-    /// Enrol this device at the gateway with the province's enrolment key.
+    /// Enrol this kiosk at the gateway: make its key pair here, have the province's CA
+    /// certify it, and save its identity (identity/device.pem, identity/ca.crt).
+    #[command(long_about = "Enrol this kiosk at the gateway.
+
+The kiosk makes its own key pair (the private key never leaves it), sends a certificate signing request with the province's enrolment key to [gateway] url (https only) and checks that the certificate it gets back names this kiosk's [device] id and agency_code and comes from the province's CA given with --ca-file. Only then it saves <data_dir>/identity/ca.crt and <data_dir>/identity/device.pem (key and certificate, mode 0600, owned like the data folder so kioskd can read it when kioskctl runs as root). A running kioskd picks it up.
+
+The enrolment key is read from --enrollment-key-file, or from standard input (asked for without echo on a terminal); it is never given on the command line.
+
+A kiosk id the gateway already knows (a replaced disk, a reinstall) is refused until a technician approves its re-enrolment at the gateway.
+
+Example: kioskctl enroll --ca-file /root/province-ca.crt < /root/enrollment-key")]
     Enroll {
-        /// The enrolment key given to the technician.
-        #[arg(long, env = "MOTCUA_ENROLLMENT_KEY")]
-        enrollment_key: String,
-        /// The province's admin key, needed only to re-enrol a device id that is already
-        /// enrolled (a replaced disk); it revokes the old token.
-        #[arg(long, env = "MOTCUA_ADMIN_KEY")]
-        admin_key: Option<String>,
+        /// The province's CA certificate (PEM), as handed to the technician: the gateway must
+        /// prove itself with a certificate it signed. Compare its fingerprint (printed) with
+        /// the one the province published.
+        #[arg(long, value_name = "FILE")]
+        ca_file: PathBuf,
+        /// File holding the province's enrolment key (one line); `-` or none: read it from
+        /// standard input.
+        #[arg(long, value_name = "FILE")]
+        enrollment_key_file: Option<PathBuf>,
+    },
+    /// Show the kiosk's certificate (serial, site, validity, renewal, the province's CA);
+    /// `kioskctl identity renew` renews it now.
+    #[command(
+        long_about = "Show the kiosk's certificate: the device and site it names, its serial (what the gateway revokes by), when it expires, whether renewal is due, and the fingerprint of the province's CA the kiosk trusts.
+
+kioskd renews the certificate on its own in the last third of its life; `kioskctl identity renew` does it now (a new key pair each time)."
+    )]
+    Identity {
+        /// What to do (default: show).
+        #[command(subcommand)]
+        action: Option<IdentityAction>,
+        /// Print JSON instead of text (show only).
+        #[arg(long)]
+        json: bool,
     },
     /// Issue a queue ticket for a service area (prints the ticket number).
     Ticket {
@@ -155,6 +182,16 @@ enum Command {
         #[arg(long)]
         level: u8,
     },
+}
+
+#[derive(Subcommand)]
+enum IdentityAction {
+    /// Show the certificate (the default).
+    Show,
+    /// Renew the certificate now: a new key pair made here, a signing request sent with the
+    /// current certificate, identity/device.pem replaced atomically. A running kioskd uses the
+    /// new one from its next request.
+    Renew,
 }
 
 fn main() -> ExitCode {
@@ -328,9 +365,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{n} mục sẽ được gửi lại ngay / entries will be retried now");
         }
         Command::Enroll {
-            enrollment_key,
-            admin_key,
-        } => enroll::enroll(&config, &enrollment_key, admin_key)?,
+            ca_file,
+            enrollment_key_file,
+        } => identity::enroll(&config, &ca_file, enrollment_key_file.as_deref())?,
+        Command::Identity { action, json } => match action.unwrap_or(IdentityAction::Show) {
+            IdentityAction::Show => identity::show(&config, json)?,
+            IdentityAction::Renew => identity::renew(&config)?,
+        },
         Command::Devices { json } => peripherals::devices(&config, json)?,
         Command::Reprint { code } => {
             let store = open(&config)?;

@@ -1,4 +1,5 @@
-//! The demo: an embedded gateway, a kiosk config written next to the data, a sample dossier.
+//! The demo: an embedded gateway over mutual TLS with a throwaway lab CA, a kiosk config
+//! written next to the data, the kiosk enrolled like a real one, a sample dossier.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -8,7 +9,7 @@ use motcua_kiosk::config::KioskConfig;
 use motcua_kiosk::dossier_file::{AttachmentFile, DossierFile};
 use motcua_store::vietnam_now as now;
 use motcua_store::Store;
-use motcua_uplink::client::GatewayClient;
+use motcua_uplink::TrustAnchor;
 use tokio::sync::watch;
 
 const ENROLLMENT_KEY: &str = "demo-enrollment-key";
@@ -26,17 +27,24 @@ pub async fn start(data_dir: PathBuf) -> anyhow::Result<Demo> {
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
     let data_dir = data_dir.canonicalize()?;
-    let gateway = motcua_gateway::start(motcua_gateway::GatewayConfig {
-        listen: "127.0.0.1:0".parse()?,
-        data_dir: data_dir.join("gateway"),
-        database_url: None,
-        enrollment_key: ENROLLMENT_KEY.into(),
-        admin_key: "demo-admin-key".into(),
-        catalog: motcua_domain::catalog::seed(),
-        max_upload_bytes: 512 * 1024 * 1024,
-    })
-    .await?;
-    let url = format!("http://{}", gateway.local_addr());
+    // A throwaway CA (kept with the demo's data, so the kiosk stays enrolled between runs)
+    // and the gateway's server certificate for this machine's loopback.
+    let pki_dir = data_dir.join("lab-pki");
+    let pki = if pki_dir.join("ca.crt").is_file() {
+        motcua_gateway::LabPki::open(&pki_dir)?
+    } else {
+        motcua_gateway::lab_pki(&pki_dir, &["127.0.0.1".to_owned(), "localhost".to_owned()])?
+    };
+    let mut gateway_config = motcua_gateway::GatewayConfig::new(
+        "127.0.0.1:0".parse()?,
+        data_dir.join("gateway"),
+        ENROLLMENT_KEY,
+        &pki,
+        motcua_domain::catalog::seed(),
+    );
+    gateway_config.max_upload_bytes = 512 * 1024 * 1024;
+    let gateway = motcua_gateway::start(gateway_config).await?;
+    let url = format!("https://{}", gateway.local_addr());
     // A simulated 80 mm receipt printer speaking ESC/POS on a local TCP port; every slip
     // becomes a PNG in <data>/printer.
     let mut printer_config =
@@ -107,13 +115,34 @@ footer = ["Tra cứu hồ sơ: quét mã QR tại ki-ốt", "Scan the QR at the 
     std::fs::write(&config_path, &config_text)?;
     let config = KioskConfig::parse(&config_text, &config_path.display().to_string())?;
 
-    let client = GatewayClient::new(&url, None, Duration::from_secs(10))?;
-    let token = client.enroll(&config.device.id, ENROLLMENT_KEY).await?;
-    motcua_kiosk::write_token(&kiosk_dir, &token)?;
+    // Enrolled as a technician would (kioskctl enroll): key pair made here, CSR, checked
+    // certificate saved in <kiosk>/identity. Once per lab CA.
+    let ca_text = std::fs::read_to_string(&pki.ca_cert_file)
+        .with_context(|| format!("cannot read {}", pki.ca_cert_file.display()))?;
+    let anchor = TrustAnchor::from_pem(&ca_text, &pki.ca_cert_file.display().to_string())?;
+    let files = config.identity_files();
+    let enrolled = files
+        .anchor()
+        .is_ok_and(|a| a.fingerprint() == anchor.fingerprint())
+        && files.device().is_ok();
+    if !enrolled {
+        motcua_uplink::credentials::enroll(
+            &url,
+            Duration::from_secs(10),
+            &files,
+            &anchor,
+            &config.device.id,
+            &config.device.agency_code,
+            ENROLLMENT_KEY,
+        )
+        .await
+        .context("the demo kiosk could not enrol at the embedded gateway")?;
+    }
 
     let code = submit_sample(&config, &data_dir)?;
     println!(
-        "motcua demo: gateway {url}, kiosk data {}",
+        "motcua demo: gateway {url} (lab CA {}), kiosk data {}",
+        anchor.fingerprint(),
         kiosk_dir.display()
     );
     println!("sample dossier {code} accepted; it uploads in the background");

@@ -12,8 +12,7 @@ use motcua_kiosk::config::KioskConfig;
 use motcua_kiosk::display::{Chosen, DisplayChoice};
 use motcua_kiosk::supervisor::{health_line, Condition, Supervisor};
 use motcua_store::Store;
-use motcua_uplink::client::GatewayClient;
-use motcua_uplink::Uplink;
+use motcua_uplink::{DeviceLink, LinkStatus, Uplink};
 use tokio::sync::watch;
 
 /// The motcua kiosk daemon.
@@ -306,46 +305,71 @@ async fn run(
             supervisor.met(Condition::Printer);
         });
     }
+    let link_status = LinkStatus::default();
     tokio::spawn(keep_health(
         config.clone(),
         supervisor.clone(),
         printer,
+        link_status.clone(),
         shutdown.clone(),
     ));
     let beat = supervisor.register("uplink", motcua_uplink::QUIET_ALLOWANCE);
     supervisor.met(Condition::Uplink);
-    let token = loop {
+    // Until `kioskctl enroll` has written identity/device.pem (and while what it wrote cannot
+    // be used) dossiers wait in the outbox; the health line says why.
+    let files = config.identity_files();
+    let mut said = String::new();
+    let link = loop {
         beat.beat();
-        if let Some(token) = motcua_kiosk::read_token(&data_dir) {
-            break token;
+        let problem = if files.is_enrolled() {
+            match DeviceLink::open(
+                files.clone(),
+                &config.uplink.gateway_url,
+                config.uplink.request_timeout,
+            ) {
+                Ok(link) => break link,
+                Err(e) => e.to_string(),
+            }
+        } else {
+            format!(
+                "chưa đăng ký / not enrolled (kioskctl enroll): no {}",
+                files.device_path().display()
+            )
+        };
+        if problem != said {
+            tracing::warn!("{problem}; waiting");
+            said = problem;
         }
-        tracing::warn!(
-            "this device is not enrolled yet: run `kioskctl enroll --enrollment-key …`; waiting"
-        );
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
             _ = shutdown.changed() => return Ok(()),
         }
     };
-    let client = GatewayClient::new(
-        &config.uplink.gateway_url,
-        Some(token),
-        config.uplink.request_timeout,
-    )?;
-    Uplink::new(store, client, config.uplink.clone())
+    tracing::info!(
+        serial = %link.peer().serial,
+        site = link.peer().site.as_deref().unwrap_or_default(),
+        not_after = %motcua_uplink::credentials::unix_time_text(link.peer().not_after),
+        ca = %link.anchor().fingerprint(),
+        "device certificate loaded"
+    );
+    Uplink::new(store, link, config.uplink.clone())
         .with_heartbeat(beat.as_fn())
+        .with_status(link_status)
         .run(shutdown)
         .await;
     Ok(())
 }
 
-/// Keeps the health line (`STATUS=`) current: outbox depth, printer state, last upload.
+/// Keeps the health line (`STATUS=`) current: enrolment and link problems first, then outbox
+/// depth, printer state, last upload.
 async fn keep_health(
     config: KioskConfig,
     supervisor: Supervisor,
     printer: std::sync::Arc<std::sync::Mutex<String>>,
+    link: LinkStatus,
     mut shutdown: watch::Receiver<bool>,
 ) {
+    let files = config.identity_files();
     let store = match Store::open(&config.store.data_dir, config.store.min_free_bytes) {
         Ok(s) => s,
         Err(e) => {
@@ -358,7 +382,10 @@ async fn keep_health(
             Ok(status) => {
                 let printer = printer.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 let mut line = health_line(&status, &printer);
-                if motcua_kiosk::read_token(&config.store.data_dir).is_none() {
+                if let Some(problem) = link.line() {
+                    line = format!("{problem}; {line}");
+                }
+                if !files.is_enrolled() {
                     line = format!("chưa đăng ký / not enrolled (kioskctl enroll); {line}");
                 }
                 supervisor.set_health(line);

@@ -254,13 +254,13 @@ impl Services {
 
     pub(super) fn lookup(&mut self, code: &str) -> Result<StatusReport, Message> {
         let now = (self.now)();
-        let remote = match &self.gateway {
+        let remote = match self.gateway_client() {
             Some(client) => self.runtime.block_on(async {
                 tokio::time::timeout(LOOKUP_TIMEOUT, client.dossier_status(code)).await
             }),
             None => Ok(Err(motcua_uplink::client::GatewayError::Garbage {
                 url: String::new(),
-                detail: "no gateway configured".into(),
+                detail: "chưa đăng ký / not enrolled (kioskctl enroll)".into(),
             })),
         };
         match remote {

@@ -30,6 +30,7 @@ use motcua_flows::Message;
 use motcua_store::error::StoreError;
 use motcua_store::Store;
 use motcua_uplink::client::GatewayClient;
+use motcua_uplink::DeviceLink;
 
 pub use messages::bilingual;
 
@@ -46,7 +47,9 @@ pub struct Services {
     store: Store,
     session_dir: PathBuf,
     runtime: tokio::runtime::Runtime,
-    gateway: Option<GatewayClient>,
+    /// The link for status lookups, loaded once the kiosk is enrolled and reloaded when the
+    /// uplink renews the certificate (the old one stops working once the new one is used).
+    gateway: Option<DeviceLink>,
     next_page_id: u64,
     stop_scan: Arc<AtomicBool>,
     now: Box<dyn Fn() -> DateTime<FixedOffset> + Send>,
@@ -65,23 +68,43 @@ impl Services {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
-        let gateway = GatewayClient::new(
-            &config.uplink.gateway_url,
-            crate::read_token(&config.store.data_dir),
-            LOOKUP_TIMEOUT,
-        )
-        .ok();
         Ok(Self {
             config,
             store,
             session_dir,
             runtime,
-            gateway,
+            gateway: None,
             next_page_id: 0,
             stop_scan,
             now: Box::new(motcua_store::vietnam_now),
             intake: None,
         })
+    }
+
+    /// The client for a status lookup: `None` until the kiosk is enrolled. Picks up a replaced
+    /// `identity/device.pem` (a renewal, a re-enrolment).
+    pub(super) fn gateway_client(&mut self) -> Option<GatewayClient> {
+        match &mut self.gateway {
+            Some(link) => {
+                if let Err(e) = link.reload_if_changed() {
+                    tracing::warn!(error = %e, "the replaced device certificate is not usable");
+                }
+            }
+            None => {
+                let files = self.config.identity_files();
+                if !files.is_enrolled() {
+                    return None;
+                }
+                match DeviceLink::open(files, &self.config.uplink.gateway_url, LOOKUP_TIMEOUT) {
+                    Ok(link) => self.gateway = Some(link),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no status lookups at the gateway");
+                        return None;
+                    }
+                }
+            }
+        }
+        self.gateway.as_ref().map(|l| l.client().clone())
     }
 
     /// The catalog the screens offer.

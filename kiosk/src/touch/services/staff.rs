@@ -39,17 +39,31 @@ impl Services {
                 format!("Store error: {e}"),
             )),
         }
-        let enrolled = crate::read_token(&self.config.store.data_dir).is_some();
-        lines.push(if enrolled {
-            Message::new(
-                format!("Máy chủ: {} (đã đăng ký)", self.config.uplink.gateway_url),
-                format!("Gateway: {} (enrolled)", self.config.uplink.gateway_url),
-            )
-        } else {
-            Message::new(
+        let files = self.config.identity_files();
+        let url = &self.config.uplink.gateway_url;
+        lines.push(match files.device() {
+            Ok(device) => {
+                let peer = device.peer();
+                let until = motcua_uplink::credentials::unix_time_text(peer.not_after);
+                Message::new(
+                    format!(
+                        "Máy chủ: {url} (đã đăng ký, chứng thư {} đến {until})",
+                        peer.serial
+                    ),
+                    format!(
+                        "Gateway: {url} (enrolled, certificate {} until {until})",
+                        peer.serial
+                    ),
+                )
+            }
+            Err(motcua_uplink::IdentityFileError::NotEnrolled { .. }) => Message::new(
                 "Chưa đăng ký với máy chủ: chạy kioskctl enroll",
                 "Not enrolled with the gateway: run kioskctl enroll",
-            )
+            ),
+            Err(e) => Message::new(
+                format!("Chứng thư của ki-ốt lỗi: {e}"),
+                format!("The kiosk's certificate is unusable: {e}"),
+            ),
         });
         lines.push(match &self.config.peripherals.printer {
             Some(p) => {
