@@ -41,9 +41,21 @@ async fn health_and_enrolment(backend: Backend) {
         csr_pem: csr.into(),
     };
     for (body, status, code) in [
-        (enrol("wrong", SITE, &key.csr_pem), StatusCode::FORBIDDEN, "forbidden"),
-        (enrol(ENROLL_KEY, "a site", &key.csr_pem), StatusCode::BAD_REQUEST, "invalid_site"),
-        (enrol(ENROLL_KEY, SITE, "not a CSR"), StatusCode::BAD_REQUEST, "invalid_csr"),
+        (
+            enrol("wrong", SITE, &key.csr_pem),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            enrol(ENROLL_KEY, "a site", &key.csr_pem),
+            StatusCode::BAD_REQUEST,
+            "invalid_site",
+        ),
+        (
+            enrol(ENROLL_KEY, SITE, "not a CSR"),
+            StatusCode::BAD_REQUEST,
+            "invalid_csr",
+        ),
     ] {
         let r = h
             .req(Method::POST, "/v1/devices/enroll", None)
@@ -59,7 +71,10 @@ async fn health_and_enrolment(backend: Backend) {
     let first = h.enroll("KIOSK-1").await;
     let peer = motcua_identity::PeerIdentity::from_pem(&first.cert_pem).expect("certificate");
     assert_eq!(peer.role, motcua_gateway::Role::Device);
-    assert_eq!((peer.name.as_str(), peer.site.as_deref()), ("KIOSK-1", Some(SITE)));
+    assert_eq!(
+        (peer.name.as_str(), peer.site.as_deref()),
+        ("KIOSK-1", Some(SITE))
+    );
     assert_eq!(peer.serial, first.serial);
     let r = h
         .req(Method::GET, "/v1/catalog", Some(&first))
@@ -82,7 +97,11 @@ async fn health_and_enrolment(backend: Backend) {
     // Only a technician approves a re-enrolment; the approval serves once.
     for cred in [&first, &h.system, &h.auditor] {
         let r = h
-            .req(Method::POST, "/v1/admin/devices/KIOSK-1/allow-reenrolment", Some(cred))
+            .req(
+                Method::POST,
+                "/v1/admin/devices/KIOSK-1/allow-reenrolment",
+                Some(cred),
+            )
             .send()
             .await
             .expect("approve");
@@ -90,13 +109,21 @@ async fn health_and_enrolment(backend: Backend) {
         assert_eq!(error_code(r).await, "forbidden_role");
     }
     let r = h
-        .req(Method::POST, "/v1/admin/devices/NOPE/allow-reenrolment", Some(&h.technician))
+        .req(
+            Method::POST,
+            "/v1/admin/devices/NOPE/allow-reenrolment",
+            Some(&h.technician),
+        )
         .send()
         .await
         .expect("approve");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let r = h
-        .req(Method::POST, "/v1/admin/devices/KIOSK-1/allow-reenrolment", Some(&h.technician))
+        .req(
+            Method::POST,
+            "/v1/admin/devices/KIOSK-1/allow-reenrolment",
+            Some(&h.technician),
+        )
         .send()
         .await
         .expect("approve");
@@ -108,7 +135,11 @@ async fn health_and_enrolment(backend: Backend) {
         .send()
         .await
         .expect("catalog");
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "re-enrolment revokes the old certificate");
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "re-enrolment revokes the old certificate"
+    );
     assert_eq!(error_code(r).await, "certificate_revoked");
     let r = h
         .req(Method::GET, "/v1/catalog", Some(&second))

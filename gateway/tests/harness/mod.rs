@@ -18,8 +18,8 @@ use std::time::Duration;
 use base64::Engine;
 use motcua_domain::catalog::{Catalog, DocumentKind, Procedure, RequiredDocument};
 use motcua_domain::wire::{
-    Applicant, DeviceCertificate, DocumentRef, DossierSubmission, EnrollRequest,
-    RatingSubmission, TicketIssued,
+    Applicant, DeviceCertificate, DocumentRef, DossierSubmission, EnrollRequest, RatingSubmission,
+    TicketIssued,
 };
 use motcua_gateway::{GatewayConfig, LabPki, Role, RunningGateway};
 use motcua_identity::DeviceKey;
@@ -189,7 +189,6 @@ pub async fn pg_admin(server_url: &str, sql: &str) {
     drop(client);
     let _ = task.await;
 }
-
 
 impl Harness {
     /// Starts a gateway on a fresh data directory (and database). `None`: PostgreSQL skipped.
@@ -534,4 +533,3 @@ pub fn blob(n: usize, seed: u8) -> Vec<u8> {
         .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
         .collect()
 }
-
