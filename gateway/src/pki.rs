@@ -206,3 +206,56 @@ pub fn ca_issue(
 pub fn lab_pki(dir: &Path, hosts: &[String]) -> Result<LabPki, GatewayError> {
     ca_init(dir, hosts, "motcua lab CA", CA_LIFETIME)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn init_writes_private_keys_0600_and_never_overwrites() {
+        let dir = tempfile::tempdir().expect("dir");
+        let hosts = ["gw.example".to_string(), "10.0.0.5".to_string()];
+        let pki = ca_init(dir.path(), &hosts, "motcua Tỉnh Thử", CA_LIFETIME).expect("init");
+        for key in [&pki.ca_key_file, &pki.tls_key_file] {
+            let mode = std::fs::metadata(key).expect("key").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{}", key.display());
+        }
+        // tls.crt is the server certificate, then the CA's.
+        let chain = read(&pki.tls_cert_file).expect("chain");
+        assert_eq!(chain.matches("BEGIN CERTIFICATE").count(), 2);
+        assert!(chain.ends_with(&read(&pki.ca_cert_file).expect("ca")));
+        assert!(matches!(
+            ca_init(dir.path(), &hosts, "again", CA_LIFETIME),
+            Err(GatewayError::Exists { .. })
+        ));
+        let prefix = dir.path().join("tech");
+        let (issued, crt, key) = ca_issue(
+            dir.path(),
+            Role::Technician,
+            "Nguyễn Văn A",
+            &prefix,
+            Duration::from_secs(3600),
+        )
+        .expect("issue");
+        assert_eq!(issued.identity.role, Role::Technician);
+        assert!(crt.exists());
+        let mode = std::fs::metadata(&key).expect("key").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert!(matches!(
+            ca_issue(
+                dir.path(),
+                Role::Auditor,
+                "x",
+                &prefix,
+                Duration::from_secs(60)
+            ),
+            Err(GatewayError::Exists { .. })
+        ));
+        // A new server certificate replaces the old pair with the same CA.
+        let before = read(&pki.tls_cert_file).expect("chain");
+        ca_server_cert(dir.path(), &hosts, SERVER_CERT_LIFETIME).expect("server-cert");
+        assert_ne!(read(&pki.tls_cert_file).expect("chain"), before);
+    }
+}
