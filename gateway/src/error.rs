@@ -97,6 +97,18 @@ pub enum GatewayError {
         /// The parser's reason, with line and column.
         source: Box<motcua_domain::catalog::CatalogError>,
     },
+    /// A certificate, key or TLS setting is unusable (the message names the file).
+    #[error("TLS: {0}")]
+    Tls(String),
+    /// Making or reading a certificate failed.
+    #[error("certificate authority: {0}")]
+    Identity(#[from] motcua_identity::IdentityError),
+    /// A file that must not be overwritten exists already.
+    #[error("{path} exists already; refusing to overwrite it (move it away first if you mean to replace it)")]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
     /// The configuration is unusable (say an empty key).
     #[error("invalid gateway configuration: {0}")]
     Config(String),

@@ -1,6 +1,11 @@
-//! The provincial side of the motcua kiosk link: an HTTP server that kiosks enrol with, fetch
+//! The provincial side of the motcua kiosk link: an HTTPS server that kiosks enrol with, fetch
 //! the procedure catalog from, upload document blobs to (tus 1.0 resumable uploads) and deliver
 //! dossiers, ratings and queue tickets to, exactly once (every ingest carries an idempotency key).
+//!
+//! Every peer is known by its TLS client certificate, signed by the province's CA (see
+//! `motcua-identity`): kiosks get theirs at enrolment (they send a CSR) and renew it; the
+//! provincial system, technicians and auditors hold role certificates made by
+//! `gateway ca issue`. Revoking a certificate closes its open connections at once.
 //!
 //! The gateway runs as its own binary (`gateway serve`) and can also be embedded in-process with
 //! [`start`], which the kiosk's demo mode and the tests use.
@@ -11,18 +16,29 @@
 mod api;
 mod error;
 mod files;
+mod pki;
+mod server;
 mod store;
+mod tls;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use motcua_domain::catalog::Catalog;
 use tokio::sync::oneshot;
 
-pub use api::{served_routes, ApiDoc, Health, StatusChange};
+pub use api::{served_routes, ApiDoc, Health, ReenrolmentApproval, Revocation, StatusChange};
 pub use error::GatewayError;
-pub use store::Stats;
+pub use motcua_identity::{Issued, PeerIdentity, Role};
+pub use pki::{
+    ca_init, ca_issue, ca_server_cert, lab_pki, LabPki, CA_LIFETIME, SERVER_CERT_LIFETIME,
+};
+pub use store::{FleetDevice, Stats};
+
+/// Default lifetime of a device certificate: 90 days (kiosks renew in the last third).
+pub const DEFAULT_DEVICE_CERT_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
 
 /// Default largest blob a kiosk may upload: 512 MiB, far above a scanned dossier, low enough that
 /// a runaway client cannot fill the disk in one go.
@@ -31,42 +47,76 @@ pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 512 * 1024 * 1024;
 /// Largest JSON body accepted by the ingest and admin endpoints (1 MiB).
 pub const MAX_JSON_BYTES: usize = 1024 * 1024;
 
-/// Everything the gateway needs to run. Keys are plain strings because they come from the
-/// command line or the environment of a systemd unit.
-#[derive(Debug, Clone)]
+/// Everything the gateway needs to run. Secrets are files (the CA key) or plain strings (the
+/// enrolment key, from a file or a systemd credential); `Debug` shows neither.
+#[derive(Clone)]
 pub struct GatewayConfig {
     /// Address to listen on; port 0 picks a free port (see [`RunningGateway::local_addr`]).
     pub listen: SocketAddr,
     /// Directory for blobs, in-progress uploads and (without `database_url`) the SQLite file.
     pub data_dir: PathBuf,
-    /// PostgreSQL URL (`postgres://user@host/db`); `None` uses the embedded SQLite database at
-    /// `data_dir/gateway.sqlite3`.
+    /// PostgreSQL URL (`postgres://user@host/db`; `?sslmode=require` or `verify-full` for TLS);
+    /// `None` uses the embedded SQLite database at `data_dir/gateway.sqlite3`.
     pub database_url: Option<String>,
+    /// A CA certificate (PEM) trusted besides the system's for PostgreSQL over TLS.
+    pub database_ca_file: Option<PathBuf>,
     /// Shared secret a technician types once to enrol a new kiosk.
     pub enrollment_key: String,
-    /// Secret of the provincial system's administrative calls (status changes, statistics).
-    pub admin_key: String,
+    /// The server certificate (PEM), then its chain up to the CA; re-read by
+    /// [`RunningGateway::reload_tls`].
+    pub tls_cert_file: PathBuf,
+    /// The server's private key (PEM).
+    pub tls_key_file: PathBuf,
+    /// The province's CA certificate (PEM): client certificates must be signed by it.
+    pub ca_cert_file: PathBuf,
+    /// The CA's private key (PEM), which signs device certificates. A secret.
+    pub ca_key_file: PathBuf,
+    /// Lifetime of the device certificates signed at enrolment and renewal.
+    pub device_cert_lifetime: Duration,
     /// The procedure catalog distributed to kiosks.
     pub catalog: Catalog,
     /// Largest accepted blob in bytes (see [`DEFAULT_MAX_UPLOAD_BYTES`]).
     pub max_upload_bytes: u64,
 }
 
+impl std::fmt::Debug for GatewayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GatewayConfig")
+            .field("listen", &self.listen)
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(error::redact_url),
+            )
+            .field("tls_cert_file", &self.tls_cert_file)
+            .field("ca_cert_file", &self.ca_cert_file)
+            .field("device_cert_lifetime", &self.device_cert_lifetime)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
 impl GatewayConfig {
-    /// A configuration with the default upload limit, SQLite storage and the given essentials.
+    /// A configuration with the default upload limit and certificate lifetime, SQLite storage,
+    /// the CA and server certificate of `pki` and the given essentials.
     pub fn new(
         listen: SocketAddr,
         data_dir: impl Into<PathBuf>,
         enrollment_key: impl Into<String>,
-        admin_key: impl Into<String>,
+        pki: &LabPki,
         catalog: Catalog,
     ) -> Self {
         Self {
             listen,
             data_dir: data_dir.into(),
             database_url: None,
+            database_ca_file: None,
             enrollment_key: enrollment_key.into(),
-            admin_key: admin_key.into(),
+            tls_cert_file: pki.tls_cert_file.clone(),
+            tls_key_file: pki.tls_key_file.clone(),
+            ca_cert_file: pki.ca_cert_file.clone(),
+            ca_key_file: pki.ca_key_file.clone(),
+            device_cert_lifetime: DEFAULT_DEVICE_CERT_LIFETIME,
             catalog,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
         }
@@ -79,6 +129,7 @@ impl GatewayConfig {
 /// does not wait for it.
 pub struct RunningGateway {
     addr: SocketAddr,
+    server_cert: Arc<tls::ServerCert>,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
@@ -89,6 +140,22 @@ impl RunningGateway {
         self.addr
     }
 
+    /// Re-reads the server certificate and key files (`gateway serve` does on SIGHUP): new
+    /// connections get the new certificate, open ones keep theirs. If the new files are not
+    /// usable the certificate in use stays, and the error says why.
+    pub fn reload_tls(&self) -> Result<(), GatewayError> {
+        match self.server_cert.reload() {
+            Ok(()) => {
+                tracing::info!("server certificate reloaded");
+                Ok(())
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "server certificate not reloaded; the old one stays in use");
+                Err(e)
+            }
+        }
+    }
+
     /// Stops accepting connections, lets in-flight requests finish (at most 10 s) and waits for
     /// the server to end. Everything acknowledged before is already durable.
     pub async fn shutdown(mut self) {
@@ -97,12 +164,13 @@ impl RunningGateway {
         }
         if let Some(task) = self.task.take() {
             let abort = task.abort_handle();
-            match tokio::time::timeout(Duration::from_secs(10), task).await {
+            // The server drains for 10 s itself; this is the backstop.
+            match tokio::time::timeout(Duration::from_secs(12), task).await {
                 Ok(Ok(Ok(()))) => {}
                 Ok(Ok(Err(e))) => tracing::warn!(error = %e, "gateway server ended with an error"),
                 Ok(Err(e)) => tracing::warn!(error = %e, "gateway server task failed"),
                 Err(_) => {
-                    tracing::warn!("gateway did not stop within 10 s; aborting open connections");
+                    tracing::warn!("gateway did not stop in time; aborting open connections");
                     abort.abort();
                 }
             }
@@ -118,18 +186,43 @@ impl Drop for RunningGateway {
     }
 }
 
-/// Opens storage (creating directories and migrating the database as needed), binds the listen
-/// address and serves the API in the background until [`RunningGateway::shutdown`].
+/// Opens storage (creating directories and migrating the database as needed), loads the CA and
+/// the server certificate, binds the listen address and serves the API over TLS in the
+/// background until [`RunningGateway::shutdown`].
 pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError> {
     if config.enrollment_key.trim().is_empty() {
         return Err(GatewayError::Config("the enrollment key is empty".into()));
     }
-    if config.admin_key.trim().is_empty() {
-        return Err(GatewayError::Config("the admin key is empty".into()));
+    if config.device_cert_lifetime < Duration::from_secs(10) {
+        return Err(GatewayError::Config(
+            "the device certificate lifetime is shorter than 10 seconds".into(),
+        ));
     }
+    let ca_cert_pem = pki::read(&config.ca_cert_file)?;
+    let authority =
+        motcua_identity::Authority::load(&ca_cert_pem, &pki::read(&config.ca_key_file)?).map_err(
+            |e| {
+                GatewayError::Tls(format!(
+                    "the CA {} / {} cannot be used: {e}",
+                    config.ca_cert_file.display(),
+                    config.ca_key_file.display()
+                ))
+            },
+        )?;
+    let server_cert = Arc::new(tls::ServerCert::load(
+        &config.tls_cert_file,
+        &config.tls_key_file,
+    )?);
+    let tls_config = tls::server_config(Arc::clone(&server_cert), &ca_cert_pem)?;
     let files = files::Files::open(&config.data_dir).await?;
-    let store = store::Store::open(config.database_url.as_deref(), &config.data_dir).await?;
-    let state = api::AppState::new(store, files, &config)?;
+    let store = store::Store::open(
+        config.database_url.as_deref(),
+        config.database_ca_file.as_deref(),
+        &config.data_dir,
+    )
+    .await?;
+    let connections = Arc::new(server::Connections::default());
+    let state = api::AppState::new(store, files, authority, Arc::clone(&connections), &config)?;
     let router = api::router(state);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -142,16 +235,18 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         source,
     })?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
-    tracing::info!(%addr, backend = if config.database_url.is_some() { "postgresql" } else { "sqlite" }, "gateway started");
+    let acceptor = tokio_rustls::TlsAcceptor::from(tls_config);
+    let task = tokio::spawn(server::serve(
+        listener,
+        acceptor,
+        router,
+        connections,
+        stop_rx,
+    ));
+    tracing::info!(%addr, backend = if config.database_url.is_some() { "postgresql" } else { "sqlite" }, "gateway started (HTTPS)");
     Ok(RunningGateway {
         addr,
+        server_cert,
         stop: Some(stop_tx),
         task: Some(task),
     })

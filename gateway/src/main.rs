@@ -1,23 +1,34 @@
 //! `gateway`: the provincial server kiosks upload dossiers to.
 //!
-//! `gateway serve …` runs it until SIGTERM/SIGINT; `gateway openapi` prints its API document.
+//! `gateway serve …` runs it until SIGTERM/SIGINT (SIGHUP re-reads the server certificate);
+//! `gateway ca …` makes the province's CA and its certificates; `gateway openapi` prints its
+//! API document.
 //! Logs go to journald when started by systemd (`JOURNAL_STREAM`), else to stderr; stdout
 //! carries only the one line `gateway listening on <addr>` so scripts and tests can learn the
 //! port. Under systemd (`Type=notify`) it sends `READY=1` once it listens.
 //!
-//! The keys are secrets: they are read from files (`--enrollment-key-file`, `--admin-key-file`)
-//! or from systemd credentials (`$CREDENTIALS_DIRECTORY/enrollment-key`, `admin-key`,
-//! `database-url`, given by `LoadCredential=`), so they never appear on a command line; the
-//! `--enrollment-key`/`--admin-key` options and their environment variables still work for
-//! tests and scripts. No key is ever logged.
+//! Secrets are read from files or systemd credentials (`$CREDENTIALS_DIRECTORY/<name>`, given
+//! by `LoadCredential=`), so they never appear on a command line: the enrolment key
+//! (`--enrollment-key-file` or `enrollment-key`), the CA's private key (`--ca-key-file` or
+//! `ca-key`), the server key (`--tls-key-file` or `tls-key`) and the database URL
+//! (`database-url`). The certificates may come the same way (`tls-cert`, `ca-cert`). The
+//! `--enrollment-key` option and its environment variable still work for tests and scripts.
+//! No secret is ever logged.
+
+#[path = "cli/ca.rs"]
+mod ca;
+#[path = "cli/secrets.rs"]
+mod secrets;
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use motcua_gateway::{GatewayConfig, DEFAULT_MAX_UPLOAD_BYTES};
+use secrets::{credential_file, required_secret, secret, Secret};
 
 #[derive(Parser)]
 #[command(
@@ -34,8 +45,12 @@ struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the API until SIGTERM or SIGINT.
+    /// Serve the API over HTTPS until SIGTERM or SIGINT; SIGHUP re-reads the server certificate.
     Serve(ServeArgs),
+    /// The province's certificate authority: make it, renew the server certificate, issue
+    /// role certificates.
+    #[command(subcommand)]
+    Ca(ca::CaCommand),
     /// Print the OpenAPI document (pretty JSON) to stdout.
     Openapi,
 }
@@ -63,17 +78,32 @@ struct ServeArgs {
         conflicts_with = "enrollment_key"
     )]
     enrollment_key_file: Option<PathBuf>,
-    /// Admin key of the provincial system (status changes, statistics); prefer
-    /// --admin-key-file or the `admin-key` credential.
-    #[arg(long, env = "MOTCUA_GATEWAY_ADMIN_KEY", hide_env_values = true)]
-    admin_key: Option<String>,
-    /// File holding the admin key (one line).
-    #[arg(
-        long,
-        env = "MOTCUA_GATEWAY_ADMIN_KEY_FILE",
-        conflicts_with = "admin_key"
-    )]
-    admin_key_file: Option<PathBuf>,
+    /// CA certificate (PEM) trusted for PostgreSQL over TLS (`sslmode=require` or
+    /// `verify-full` in the URL), besides the system's.
+    #[arg(long, env = "MOTCUA_GATEWAY_DATABASE_CA_FILE")]
+    database_ca_file: Option<PathBuf>,
+    /// Server certificate (PEM): the gateway's certificate, then the CA's (`gateway ca init`
+    /// writes tls.crt so); re-read on SIGHUP. Default: the `tls-cert` credential.
+    #[arg(long, env = "MOTCUA_GATEWAY_TLS_CERT_FILE")]
+    tls_cert_file: Option<PathBuf>,
+    /// Server private key (PEM); re-read on SIGHUP. Default: the `tls-key` credential.
+    #[arg(long, env = "MOTCUA_GATEWAY_TLS_KEY_FILE")]
+    tls_key_file: Option<PathBuf>,
+    /// The province's CA certificate (PEM): client certificates must be signed by it.
+    /// Default: the `ca-cert` credential.
+    #[arg(long, env = "MOTCUA_GATEWAY_CA_CERT_FILE")]
+    ca_cert_file: Option<PathBuf>,
+    /// File holding the CA's private key (PEM), which signs device certificates. A secret:
+    /// prefer the `ca-key` credential.
+    #[arg(long, env = "MOTCUA_GATEWAY_CA_KEY_FILE")]
+    ca_key_file: Option<PathBuf>,
+    /// Lifetime of device certificates, in days.
+    #[arg(long, env = "MOTCUA_GATEWAY_DEVICE_CERT_DAYS", default_value_t = 90)]
+    device_cert_days: u64,
+    /// Lifetime of device certificates in seconds, overriding --device-cert-days (for tests
+    /// of renewal; at least 10).
+    #[arg(long, env = "MOTCUA_GATEWAY_DEVICE_CERT_SECONDS")]
+    device_cert_seconds: Option<u64>,
     /// Catalog TOML file; without it the catalog built into the software is distributed.
     #[arg(long, env = "MOTCUA_GATEWAY_CATALOG")]
     catalog: Option<PathBuf>,
@@ -92,6 +122,7 @@ fn main() -> anyhow::Result<()> {
             out.flush().context("cannot write to stdout")?;
             Ok(())
         }
+        Command::Ca(command) => ca::run(command),
         Command::Serve(args) => {
             motcua_logging::init("info");
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -101,66 +132,6 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(serve(args))
         }
     }
-}
-
-/// Where a secret comes from, in the order tried.
-enum Secret {
-    /// The option or its environment variable.
-    Given(String),
-    /// A file named by an option.
-    File(PathBuf),
-}
-
-/// The secret `name`: from the option, the file option, or the systemd credential `name`
-/// (`$CREDENTIALS_DIRECTORY/name`); `None` when none of them is there. One trailing newline
-/// is removed from files; an empty value is refused.
-fn secret(given: Option<Secret>, name: &str, what: &str) -> anyhow::Result<Option<String>> {
-    let from_file = |path: &Path| -> anyhow::Result<String> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the {what} from {}", path.display()))?;
-        let value = text.strip_suffix('\n').unwrap_or(&text);
-        let value = value.strip_suffix('\r').unwrap_or(value);
-        anyhow::ensure!(
-            !value.trim().is_empty(),
-            "the {what} file {} is empty",
-            path.display()
-        );
-        Ok(value.to_owned())
-    };
-    match given {
-        Some(Secret::Given(value)) => {
-            anyhow::ensure!(!value.trim().is_empty(), "the {what} is empty");
-            Ok(Some(value))
-        }
-        Some(Secret::File(path)) => from_file(&path).map(Some),
-        None => match std::env::var_os("CREDENTIALS_DIRECTORY") {
-            Some(dir) => {
-                let path = Path::new(&dir).join(name);
-                if path.exists() {
-                    from_file(&path).map(Some)
-                } else {
-                    Ok(None)
-                }
-            }
-            None => Ok(None),
-        },
-    }
-}
-
-fn required_secret(
-    value: Option<String>,
-    file: Option<PathBuf>,
-    name: &str,
-    what: &str,
-    option: &str,
-) -> anyhow::Result<String> {
-    let given = value.map(Secret::Given).or(file.map(Secret::File));
-    secret(given, name, what)?.ok_or_else(|| {
-        anyhow::anyhow!(
-            "no {what}: give {option}-file FILE, or run under systemd with \
-             LoadCredential={name}:FILE (the packaged unit reads /etc/motcua/gateway/{name})"
-        )
-    })
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
@@ -175,24 +146,52 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         "enrolment key",
         "--enrollment-key",
     )?;
-    let admin_key = required_secret(
-        args.admin_key,
-        args.admin_key_file,
-        "admin-key",
-        "admin key",
-        "--admin-key",
-    )?;
     let database_url = secret(
         args.database_url.map(Secret::Given),
         "database-url",
         "database URL",
     )?;
+    let device_cert_lifetime = match args.device_cert_seconds {
+        Some(s) => Duration::from_secs(s),
+        None => {
+            anyhow::ensure!(
+                args.device_cert_days > 0,
+                "--device-cert-days must be at least 1"
+            );
+            Duration::from_secs(args.device_cert_days.saturating_mul(24 * 3600))
+        }
+    };
     let config = GatewayConfig {
         listen: args.listen,
         data_dir: args.data_dir,
         database_url,
+        database_ca_file: args.database_ca_file,
         enrollment_key,
-        admin_key,
+        tls_cert_file: credential_file(
+            args.tls_cert_file,
+            "tls-cert",
+            "server certificate",
+            "--tls-cert-file",
+        )?,
+        tls_key_file: credential_file(
+            args.tls_key_file,
+            "tls-key",
+            "server private key",
+            "--tls-key-file",
+        )?,
+        ca_cert_file: credential_file(
+            args.ca_cert_file,
+            "ca-cert",
+            "CA certificate",
+            "--ca-cert-file",
+        )?,
+        ca_key_file: credential_file(
+            args.ca_key_file,
+            "ca-key",
+            "CA private key",
+            "--ca-key-file",
+        )?,
+        device_cert_lifetime,
         catalog,
         max_upload_bytes: args.max_upload_bytes,
     };
@@ -213,7 +212,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         sd_notify::NotifyState::Ready,
         sd_notify::NotifyState::Status(&format!("listening on {}", gateway.local_addr())),
     ]);
-    signals.wait().await?;
+    signals.wait(&gateway).await;
     let _ = sd_notify::notify(&[sd_notify::NotifyState::Stopping]);
     tracing::info!("stopping");
     gateway.shutdown().await;
@@ -224,6 +223,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 struct Signals {
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -232,14 +232,22 @@ impl Signals {
         Ok(Self {
             term: signal(SignalKind::terminate()).context("cannot listen for SIGTERM")?,
             int: signal(SignalKind::interrupt()).context("cannot listen for SIGINT")?,
+            hup: signal(SignalKind::hangup()).context("cannot listen for SIGHUP")?,
         })
     }
 
-    async fn wait(mut self) -> anyhow::Result<()> {
-        tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.int.recv() => {}
+    /// Until SIGTERM or SIGINT; each SIGHUP re-reads the server certificate (a bad new file
+    /// is logged and the old certificate stays).
+    async fn wait(mut self, gateway: &motcua_gateway::RunningGateway) {
+        loop {
+            tokio::select! {
+                _ = self.term.recv() => return,
+                _ = self.int.recv() => return,
+                _ = self.hup.recv() => {
+                    tracing::info!("SIGHUP: reloading the server certificate");
+                    let _ = gateway.reload_tls();
+                }
+            }
         }
-        Ok(())
     }
 }

@@ -1,408 +1,19 @@
-//! The gateway's behaviour over real HTTP on loopback, against both storage backends.
-//!
-//! Every scenario is one `async fn scenario(backend)`; the `scenarios!` macro at the bottom runs
-//! each against embedded SQLite (a file in a temporary directory) and against PostgreSQL (a fresh
-//! database per test on the server named by `MOTCUA_TEST_DATABASE_URL`). Without that variable the
-//! PostgreSQL variants fail, telling how to run them, unless `MOTCUA_SKIP_POSTGRES=1`.
+//! The gateway's behaviour over HTTPS on loopback, against both storage backends: enrolment,
+//! the catalog, tus uploads, idempotent ingest, restarts and the binary. The harness (a
+//! throwaway CA, clients with client certificates) is in `harness/`; identity, roles,
+//! revocation and TLS reload are tested in `identity.rs`.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+mod harness;
+
 use std::time::Duration;
 
 use base64::Engine;
-use motcua_domain::catalog::{Catalog, DocumentKind, Procedure, RequiredDocument};
-use motcua_domain::wire::{
-    Applicant, DocumentRef, DossierStatusView, DossierSubmission, EnrollRequest, EnrollResponse,
-    IngestAck, RatingSubmission, TicketIssued,
-};
-use motcua_gateway::{GatewayConfig, RunningGateway};
+use harness::*;
+use motcua_domain::catalog::Catalog;
+use motcua_domain::wire::{DossierStatusView, EnrollRequest, IngestAck};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-const ENROLL_KEY: &str = "enrol-secret";
-const ADMIN_KEY: &str = "admin-secret";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Where the PostgreSQL test database lives, so it can be dropped at the end.
-struct PgDb {
-    server_url: String,
-    name: String,
-    url: String,
-}
-
-struct Harness {
-    dir: tempfile::TempDir,
-    pg: Option<PgDb>,
-    gateway: Option<RunningGateway>,
-    base: String,
-    http: reqwest::Client,
-}
-
-fn catalog() -> Catalog {
-    Catalog {
-        version: "2026.1".into(),
-        procedures: vec![Procedure {
-            code: "1.001193".into(),
-            name_vi: "Đăng ký khai sinh".into(),
-            name_en: "Birth registration".into(),
-            field_vi: "Hộ tịch".into(),
-            field_en: "Civil status".into(),
-            processing_days: 0,
-            fee_vnd: 0,
-            agency_code: "000.17.22.H56".into(),
-            documents: vec![RequiredDocument {
-                name_vi: "Giấy chứng sinh".into(),
-                name_en: "Birth certificate".into(),
-                kind: DocumentKind::Original,
-                count: 1,
-                mandatory: true,
-            }],
-        }],
-    }
-}
-
-fn replace_db_name(server_url: &str, db: &str) -> String {
-    let (url, query) = match server_url.split_once('?') {
-        Some((u, q)) => (u, format!("?{q}")),
-        None => (server_url, String::new()),
-    };
-    let scheme_end = url.find("://").map_or(0, |i| i + 3);
-    let host_part = match url[scheme_end..].find('/') {
-        Some(i) => &url[..scheme_end + i],
-        None => url,
-    };
-    format!("{host_part}/{db}{query}")
-}
-
-async fn pg_admin(server_url: &str, sql: &str) {
-    let (client, conn) = tokio_postgres::connect(server_url, tokio_postgres::NoTls)
-        .await
-        .unwrap_or_else(|e| {
-            panic!("cannot connect to the test PostgreSQL server {server_url}: {e}")
-        });
-    let task = tokio::spawn(conn);
-    client
-        .batch_execute(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql} failed on {server_url}: {e}"));
-    drop(client);
-    let _ = task.await;
-}
-
-impl Harness {
-    /// Starts a gateway on a fresh data directory (and database). `None`: PostgreSQL skipped.
-    async fn start(backend: Backend) -> Option<Self> {
-        let dir = tempfile::tempdir().expect("temporary directory");
-        let pg = match backend {
-            Backend::Sqlite => None,
-            Backend::Postgres => {
-                let Ok(server_url) = std::env::var("MOTCUA_TEST_DATABASE_URL") else {
-                    if std::env::var("MOTCUA_SKIP_POSTGRES").as_deref() == Ok("1") {
-                        eprintln!("PostgreSQL variant skipped: MOTCUA_SKIP_POSTGRES=1");
-                        return None;
-                    }
-                    panic!(
-                        "MOTCUA_TEST_DATABASE_URL is not set, so the PostgreSQL variants of the gateway tests cannot run. \
-                         Run the tests as gateway/README.md says (start PostgreSQL, then \
-                         MOTCUA_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5433/postgres cargo test -p motcua-gateway), \
-                         or set MOTCUA_SKIP_POSTGRES=1 to test SQLite only."
-                    );
-                };
-                let name = format!("motcua_test_{}", hex::encode(rand::random::<[u8; 6]>()));
-                pg_admin(&server_url, &format!("CREATE DATABASE {name}")).await;
-                let url = replace_db_name(&server_url, &name);
-                Some(PgDb {
-                    server_url,
-                    name,
-                    url,
-                })
-            }
-        };
-        let mut h = Harness {
-            dir,
-            pg,
-            gateway: None,
-            base: String::new(),
-            // No pooled connections: some scenarios make the server close a connection (a
-            // refused oversized body), and a reused dead connection would fail the next request.
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .pool_max_idle_per_host(0)
-                .build()
-                .expect("http client"),
-        };
-        h.boot().await;
-        Some(h)
-    }
-
-    fn config(&self) -> GatewayConfig {
-        let mut config = GatewayConfig::new(
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-            self.dir.path(),
-            ENROLL_KEY,
-            ADMIN_KEY,
-            catalog(),
-        );
-        config.database_url = self.pg.as_ref().map(|p| p.url.clone());
-        config.max_upload_bytes = 1024 * 1024;
-        config
-    }
-
-    async fn boot(&mut self) {
-        let gateway = motcua_gateway::start(self.config())
-            .await
-            .expect("gateway starts");
-        self.base = format!("http://{}", gateway.local_addr());
-        self.gateway = Some(gateway);
-    }
-
-    /// Shuts the gateway down and starts a new one on the same data directory and database.
-    async fn restart(&mut self) {
-        if let Some(g) = self.gateway.take() {
-            g.shutdown().await;
-        }
-        self.boot().await;
-    }
-
-    async fn finish(mut self) {
-        if let Some(g) = self.gateway.take() {
-            g.shutdown().await;
-        }
-        if let Some(pg) = self.pg.take() {
-            pg_admin(
-                &pg.server_url,
-                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", pg.name),
-            )
-            .await;
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    fn req(&self, method: Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
-        let r = self.http.request(method, self.url(path));
-        match token {
-            Some(t) => r.bearer_auth(t),
-            None => r,
-        }
-    }
-
-    async fn enroll(&self, device: &str) -> String {
-        self.enroll_with(device, None).await
-    }
-
-    async fn enroll_with(&self, device: &str, auth: Option<&str>) -> String {
-        let r = self.enroll_request(device, auth).await;
-        assert_eq!(r.status(), StatusCode::OK);
-        let body: EnrollResponse = r.json().await.expect("enroll body");
-        assert_eq!(body.device_id, device);
-        body.token
-    }
-
-    async fn enroll_request(&self, device: &str, auth: Option<&str>) -> reqwest::Response {
-        self.req(Method::POST, "/v1/devices/enroll", auth)
-            .json(&EnrollRequest {
-                device_id: device.into(),
-                enrollment_key: ENROLL_KEY.into(),
-            })
-            .send()
-            .await
-            .expect("enroll request")
-    }
-
-    async fn stats(&self) -> Value {
-        let r = self
-            .req(Method::GET, "/v1/admin/stats", Some(ADMIN_KEY))
-            .send()
-            .await
-            .expect("stats");
-        assert_eq!(r.status(), StatusCode::OK);
-        r.json().await.expect("stats body")
-    }
-
-    async fn create_upload(&self, token: &str, data: &[u8]) -> reqwest::Response {
-        self.create_upload_claiming(token, data.len() as u64, &sha_hex(data))
-            .await
-    }
-
-    async fn create_upload_claiming(
-        &self,
-        token: &str,
-        length: u64,
-        sha: &str,
-    ) -> reqwest::Response {
-        let meta = format!(
-            "filename {},sha256 {}",
-            base64::engine::general_purpose::STANDARD.encode("giay-chung-sinh.pdf"),
-            base64::engine::general_purpose::STANDARD.encode(sha)
-        );
-        self.req(Method::POST, "/v1/uploads", Some(token))
-            .header("Tus-Resumable", "1.0.0")
-            .header("Upload-Length", length.to_string())
-            .header("Upload-Metadata", meta)
-            .send()
-            .await
-            .expect("create upload")
-    }
-
-    /// Creates an upload and returns its Location.
-    async fn new_upload(&self, token: &str, data: &[u8]) -> String {
-        let r = self.create_upload(token, data).await;
-        assert_eq!(r.status(), StatusCode::CREATED);
-        header(&r, "location")
-    }
-
-    async fn patch(
-        &self,
-        token: &str,
-        location: &str,
-        offset: u64,
-        bytes: &[u8],
-    ) -> reqwest::Response {
-        self.req(Method::PATCH, location, Some(token))
-            .header("Tus-Resumable", "1.0.0")
-            .header("Content-Type", "application/offset+octet-stream")
-            .header("Upload-Offset", offset.to_string())
-            .body(bytes.to_vec())
-            .send()
-            .await
-            .expect("patch")
-    }
-
-    async fn head_offset(&self, token: &str, location: &str) -> u64 {
-        let r = self
-            .req(Method::HEAD, location, Some(token))
-            .header("Tus-Resumable", "1.0.0")
-            .send()
-            .await
-            .expect("head");
-        assert_eq!(r.status(), StatusCode::OK);
-        assert_eq!(header(&r, "cache-control"), "no-store");
-        assert_eq!(header(&r, "tus-resumable"), "1.0.0");
-        header(&r, "upload-offset").parse().expect("numeric offset")
-    }
-
-    /// Uploads `data` completely in one PATCH.
-    async fn upload_all(&self, token: &str, data: &[u8]) {
-        let loc = self.new_upload(token, data).await;
-        if self.head_offset(token, &loc).await == data.len() as u64 {
-            return;
-        }
-        let r = self.patch(token, &loc, 0, data).await;
-        assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    }
-
-    async fn post_json(
-        &self,
-        path: &str,
-        token: &str,
-        key: Option<&str>,
-        body: &impl serde::Serialize,
-    ) -> reqwest::Response {
-        let mut r = self.req(Method::POST, path, Some(token)).json(body);
-        if let Some(k) = key {
-            r = r.header("Idempotency-Key", k);
-        }
-        r.send().await.expect("post")
-    }
-
-    fn part_file(&self, location: &str) -> PathBuf {
-        let id = location.rsplit('/').next().expect("id in location");
-        self.dir.path().join("uploads").join(format!("{id}.part"))
-    }
-}
-
-fn header(r: &reqwest::Response, name: &str) -> String {
-    r.headers()
-        .get(name)
-        .unwrap_or_else(|| panic!("response has no {name} header"))
-        .to_str()
-        .expect("ascii header")
-        .to_string()
-}
-
-fn sha_hex(data: &[u8]) -> String {
-    hex::encode(Sha256::digest(data))
-}
-
-async fn error_code(r: reqwest::Response) -> String {
-    let v: Value = r.json().await.expect("ApiError body");
-    assert!(
-        v["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "error has a message: {v}"
-    );
-    v["error"].as_str().expect("error code").to_string()
-}
-
-fn document(data: &[u8]) -> DocumentRef {
-    DocumentRef {
-        name: "Giấy chứng sinh".into(),
-        file_name: "giay-chung-sinh.pdf".into(),
-        media_type: "application/pdf".into(),
-        size: data.len() as u64,
-        sha256: sha_hex(data),
-    }
-}
-
-fn vn_time() -> chrono::DateTime<chrono::FixedOffset> {
-    chrono::DateTime::parse_from_rfc3339("2026-05-31T09:15:00+07:00").expect("time")
-}
-
-fn dossier(device: &str, code: &str, docs: Vec<DocumentRef>) -> DossierSubmission {
-    DossierSubmission {
-        code: code.into(),
-        procedure_code: "1.001193".into(),
-        agency_code: "000.17.22.H56".into(),
-        device_id: device.into(),
-        applicant: Applicant {
-            full_name: "Nguyễn Văn An".into(),
-            id_number: Some("079201001234".into()),
-            birth_date: None,
-            address: "Phường 1, Sóc Trăng".into(),
-            phone: "0900000000".into(),
-            email: String::new(),
-        },
-        received_at: vn_time(),
-        appointment_date: chrono::NaiveDate::from_ymd_opt(2026, 6, 5).expect("date"),
-        documents: docs,
-    }
-}
-
-fn rating(device: &str, transaction: &str, level: u8) -> RatingSubmission {
-    RatingSubmission {
-        transaction: transaction.into(),
-        device_id: device.into(),
-        scale_levels: 5,
-        level,
-        score: 2,
-        rated_at: vn_time(),
-    }
-}
-
-fn ticket(device: &str, id: &str, number: u32) -> TicketIssued {
-    TicketIssued {
-        ticket_id: id.into(),
-        service_area: "HT".into(),
-        number,
-        device_id: device.into(),
-        issued_at: vn_time(),
-    }
-}
-
-fn blob(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
-}
 
 // ---------------------------------------------------------------------------------------------
 // Scenarios
@@ -422,21 +33,49 @@ async fn health_and_enrolment(backend: Backend) {
         serde_json::json!({"status": "ok"})
     );
 
-    let r = h
-        .req(Method::POST, "/v1/devices/enroll", None)
-        .json(&EnrollRequest {
-            device_id: "KIOSK-1".into(),
-            enrollment_key: "wrong".into(),
-        })
-        .send()
-        .await
-        .expect("enroll");
-    assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(error_code(r).await, "forbidden");
+    let key = motcua_identity::DeviceKey::generate("KIOSK-1", SITE).expect("key");
+    let enrol = |key: &str, site: &str, csr: &str| EnrollRequest {
+        device_id: "KIOSK-1".into(),
+        site: site.into(),
+        enrollment_key: key.into(),
+        csr_pem: csr.into(),
+    };
+    for (body, status, code) in [
+        (
+            enrol("wrong", SITE, &key.csr_pem),
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        ),
+        (
+            enrol(ENROLL_KEY, "a site", &key.csr_pem),
+            StatusCode::BAD_REQUEST,
+            "invalid_site",
+        ),
+        (
+            enrol(ENROLL_KEY, SITE, "not a CSR"),
+            StatusCode::BAD_REQUEST,
+            "invalid_csr",
+        ),
+    ] {
+        let r = h
+            .req(Method::POST, "/v1/devices/enroll", None)
+            .json(&body)
+            .send()
+            .await
+            .expect("enroll");
+        assert_eq!(r.status(), status);
+        assert_eq!(error_code(r).await, code);
+    }
     assert_eq!(h.stats().await["devices"], 0);
 
     let first = h.enroll("KIOSK-1").await;
-    assert!(first.len() >= 32);
+    let peer = motcua_identity::PeerIdentity::from_pem(&first.cert_pem).expect("certificate");
+    assert_eq!(peer.role, motcua_gateway::Role::Device);
+    assert_eq!(
+        (peer.name.as_str(), peer.site.as_deref()),
+        ("KIOSK-1", Some(SITE))
+    );
+    assert_eq!(peer.serial, first.serial);
     let r = h
         .req(Method::GET, "/v1/catalog", Some(&first))
         .send()
@@ -445,7 +84,7 @@ async fn health_and_enrolment(backend: Backend) {
     assert_eq!(r.status(), StatusCode::OK);
 
     // The enrolment key alone cannot take over a known device.
-    let r = h.enroll_request("KIOSK-1", None).await;
+    let (r, _) = h.enroll_request("KIOSK-1").await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(error_code(r).await, "already_enrolled");
     let r = h
@@ -455,21 +94,61 @@ async fn health_and_enrolment(backend: Backend) {
         .expect("catalog");
     assert_eq!(r.status(), StatusCode::OK, "the real kiosk keeps working");
 
-    // Re-enrolment allowed by the admin issues a new token and revokes the old one.
-    let second = h.enroll_with("KIOSK-1", Some(ADMIN_KEY)).await;
-    assert_ne!(first, second);
+    // Only a technician approves a re-enrolment; the approval serves once.
+    for cred in [&first, &h.system, &h.auditor] {
+        let r = h
+            .req(
+                Method::POST,
+                "/v1/admin/devices/KIOSK-1/allow-reenrolment",
+                Some(cred),
+            )
+            .send()
+            .await
+            .expect("approve");
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert_eq!(error_code(r).await, "forbidden_role");
+    }
+    let r = h
+        .req(
+            Method::POST,
+            "/v1/admin/devices/NOPE/allow-reenrolment",
+            Some(&h.technician),
+        )
+        .send()
+        .await
+        .expect("approve");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = h
+        .req(
+            Method::POST,
+            "/v1/admin/devices/KIOSK-1/allow-reenrolment",
+            Some(&h.technician),
+        )
+        .send()
+        .await
+        .expect("approve");
+    assert_eq!(r.status(), StatusCode::OK);
+    let second = h.enroll("KIOSK-1").await;
+    assert_ne!(first.serial, second.serial);
     let r = h
         .req(Method::GET, "/v1/catalog", Some(&first))
         .send()
         .await
         .expect("catalog");
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "re-enrolment revokes the old certificate"
+    );
+    assert_eq!(error_code(r).await, "certificate_revoked");
     let r = h
         .req(Method::GET, "/v1/catalog", Some(&second))
         .send()
         .await
         .expect("catalog");
     assert_eq!(r.status(), StatusCode::OK);
+    let (r, _) = h.enroll_request("KIOSK-1").await;
+    assert_eq!(r.status(), StatusCode::CONFLICT, "the approval was used up");
     assert_eq!(h.stats().await["devices"], 1);
     h.finish().await;
 }
@@ -478,13 +157,15 @@ async fn authentication_is_required(backend: Backend) {
     let Some(h) = Harness::start(backend).await else {
         return;
     };
-    let token = h.enroll("KIOSK-1").await;
+    let device = h.enroll("KIOSK-1").await;
     for (method, path) in [
         (Method::GET, "/v1/catalog"),
         (Method::POST, "/v1/uploads"),
         (Method::POST, "/v1/dossiers"),
         (Method::GET, "/v1/dossiers/X-1"),
+        (Method::POST, "/v1/devices/renew"),
         (Method::GET, "/v1/admin/stats"),
+        (Method::GET, "/v1/admin/devices"),
     ] {
         let r = h
             .req(method.clone(), path, None)
@@ -494,36 +175,28 @@ async fn authentication_is_required(backend: Backend) {
         assert_eq!(
             r.status(),
             StatusCode::UNAUTHORIZED,
-            "{method} {path} without a token"
+            "{method} {path} without a client certificate"
         );
-        assert_eq!(error_code(r).await, "unauthorized");
+        assert_eq!(error_code(r).await, "certificate_required");
+    }
+    // A role certificate cannot make a device's calls, nor a device the roles'.
+    for (cred, method, path) in [
+        (&h.system, Method::GET, "/v1/catalog"),
+        (&h.technician, Method::POST, "/v1/uploads"),
+        (&h.auditor, Method::GET, "/v1/dossiers/X-1"),
+        (&device, Method::GET, "/v1/admin/stats"),
+        (&device, Method::GET, "/v1/admin/devices"),
+        (&h.system, Method::GET, "/v1/admin/devices"),
+        (&h.technician, Method::POST, "/v1/admin/dossiers/X-1/status"),
+    ] {
         let r = h
-            .req(method.clone(), path, Some("not-a-token"))
+            .req(method.clone(), path, Some(cred))
             .send()
             .await
             .expect("request");
-        assert_eq!(
-            r.status(),
-            StatusCode::UNAUTHORIZED,
-            "{method} {path} with a bad token"
-        );
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{method} {path}");
+        assert_eq!(error_code(r).await, "forbidden_role");
     }
-    // A device token is not the admin key.
-    let r = h
-        .req(Method::GET, "/v1/admin/stats", Some(&token))
-        .send()
-        .await
-        .expect("stats");
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    // And a malformed Authorization header is refused too.
-    let r = h
-        .http
-        .get(h.url("/v1/catalog"))
-        .header("Authorization", token.clone())
-        .send()
-        .await
-        .expect("catalog");
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     h.finish().await;
 }
 
@@ -611,14 +284,14 @@ async fn tus_upload_in_several_patches_and_resume(backend: Backend) {
         .req(
             Method::GET,
             &format!("/v1/blobs/{}", sha_hex(&data)),
-            Some(ADMIN_KEY),
+            Some(&h.system),
         )
         .send()
         .await
         .expect("blob");
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.bytes().await.expect("bytes").as_ref(), data.as_slice());
-    // A device token is no key to citizens' documents.
+    // A device certificate is no key to citizens' documents.
     let r = h
         .req(
             Method::GET,
@@ -628,13 +301,14 @@ async fn tus_upload_in_several_patches_and_resume(backend: Backend) {
         .send()
         .await
         .expect("blob");
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
-    // The provincial system reads blobs with the admin key.
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(r).await, "forbidden_role");
+    // The provincial system reads blobs with its certificate.
     let r = h
         .req(
             Method::GET,
             &format!("/v1/blobs/{}", sha_hex(&data)),
-            Some(ADMIN_KEY),
+            Some(&h.system),
         )
         .send()
         .await
@@ -672,7 +346,7 @@ async fn tus_upload_in_several_patches_and_resume(backend: Backend) {
         .req(
             Method::GET,
             &format!("/v1/blobs/{}", sha_hex(b"never uploaded")),
-            Some(ADMIN_KEY),
+            Some(&h.system),
         )
         .send()
         .await
@@ -784,7 +458,7 @@ async fn checksum_mismatch_resets_the_upload(backend: Backend) {
         .req(
             Method::GET,
             &format!("/v1/blobs/{}", sha_hex(&data)),
-            Some(ADMIN_KEY),
+            Some(&h.system),
         )
         .send()
         .await
@@ -838,7 +512,7 @@ async fn empty_blob_needs_no_patch(backend: Backend) {
         .req(
             Method::GET,
             &format!("/v1/blobs/{}", sha_hex(b"")),
-            Some(ADMIN_KEY),
+            Some(&h.system),
         )
         .send()
         .await
@@ -1017,7 +691,7 @@ async fn digitized_documents_exactly_once(backend: Backend) {
         .req(
             Method::POST,
             &format!("/v1/admin/dossiers/{code}/status"),
-            Some(ADMIN_KEY),
+            Some(&h.system),
         )
         .json(&serde_json::json!({"status": "processing"}))
         .send()
@@ -1215,11 +889,12 @@ async fn status_lookup_and_admin_change(backend: Backend) {
         .expect("set");
     assert_eq!(
         r.status(),
-        StatusCode::UNAUTHORIZED,
+        StatusCode::FORBIDDEN,
         "a device cannot change statuses"
     );
+    assert_eq!(error_code(r).await, "forbidden_role");
     let r = h
-        .req(Method::POST, &path, Some(ADMIN_KEY))
+        .req(Method::POST, &path, Some(&h.system))
         .json(&serde_json::json!({"status": "processing"}))
         .send()
         .await
@@ -1231,7 +906,7 @@ async fn status_lookup_and_admin_change(backend: Backend) {
         (4, motcua_domain::wire::DossierStatus::Processing)
     );
     let r = h
-        .req(Method::POST, &path, Some(ADMIN_KEY))
+        .req(Method::POST, &path, Some(&h.system))
         .json(&serde_json::json!({"status": "flying"}))
         .send()
         .await
@@ -1241,7 +916,7 @@ async fn status_lookup_and_admin_change(backend: Backend) {
         .req(
             Method::POST,
             "/v1/admin/dossiers/NOPE/status",
-            Some(ADMIN_KEY),
+            Some(&h.system),
         )
         .json(&serde_json::json!({"status": "accepted"}))
         .send()
@@ -1307,19 +982,22 @@ async fn garbage_json_is_a_400(backend: Backend) {
     h.finish().await;
 }
 
-/// Sends a PATCH by hand and drops the connection halfway through its body.
+/// Sends a PATCH by hand (over TLS, with the device's certificate) and drops the connection
+/// halfway through its body.
 async fn patch_and_disconnect(
     h: &Harness,
-    token: &str,
+    token: &Cred,
     location: &str,
     offset: u64,
     announced: usize,
     sent: &[u8],
 ) {
-    let addr = h.base.trim_start_matches("http://");
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let addr = h.addr();
+    let mut s = tls_connect(&addr, rustls_client(&h.ca_pem, Some(token)))
+        .await
+        .expect("connect");
     let head = format!(
-        "PATCH {location} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nTus-Resumable: 1.0.0\r\n\
+        "PATCH {location} HTTP/1.1\r\nHost: {addr}\r\nTus-Resumable: 1.0.0\r\n\
          Content-Type: application/offset+octet-stream\r\nUpload-Offset: {offset}\r\nContent-Length: {announced}\r\n\r\n"
     );
     s.write_all(head.as_bytes()).await.expect("write head");
@@ -1356,7 +1034,7 @@ async fn interrupted_patch_keeps_received_bytes(backend: Backend) {
         .req(
             Method::GET,
             &format!("/v1/blobs/{}", sha_hex(&data)),
-            Some(ADMIN_KEY),
+            Some(&h.system),
         )
         .send()
         .await
@@ -1439,7 +1117,7 @@ async fn restart_keeps_everything_and_uploads_resume(backend: Backend) {
             .expect("schema version");
         assert_eq!(
             (version, rows),
-            (2, 2),
+            (3, 3),
             "each migration ran once, not again at restart"
         );
     }
@@ -1451,7 +1129,7 @@ async fn restart_keeps_everything_and_uploads_resume(backend: Backend) {
     assert_eq!(
         r.status(),
         StatusCode::OK,
-        "the old token and the dossier survive a restart"
+        "the device certificate and the dossier survive a restart"
     );
     let r = h.post_json("/v1/dossiers", &token, Some("d-1"), &d).await;
     assert_eq!(
@@ -1484,7 +1162,7 @@ async fn restart_keeps_everything_and_uploads_resume(backend: Backend) {
         .req(
             Method::GET,
             &format!("/v1/blobs/{}", sha_hex(&big)),
-            Some(ADMIN_KEY),
+            Some(&h.system),
         )
         .send()
         .await
@@ -1525,7 +1203,7 @@ async fn garbage_beyond_offset_is_cut_on_patch(backend: Backend) {
         .req(
             Method::GET,
             &format!("/v1/blobs/{}", sha_hex(&data)),
-            Some(ADMIN_KEY),
+            Some(&h.system),
         )
         .send()
         .await
@@ -1556,6 +1234,7 @@ async fn documented_routes_are_served(backend: Backend) {
         let concrete = path
             .replace("{id}", "0123")
             .replace("{code}", "X-1")
+            .replace("{serial}", "0a0b")
             .replace("{sha256}", &sha_hex(b"x"));
         let m = Method::from_bytes(method.as_bytes()).expect("method");
         let r = h.req(m, &concrete, None).send().await.expect("request");
@@ -1595,9 +1274,15 @@ async fn binary_serves_and_stops_on_sigterm(backend: Backend) {
         "127.0.0.1:0",
         "--enrollment-key",
         ENROLL_KEY,
-        "--admin-key",
-        ADMIN_KEY,
     ])
+    .arg("--tls-cert-file")
+    .arg(&h.pki.tls_cert_file)
+    .arg("--tls-key-file")
+    .arg(&h.pki.tls_key_file)
+    .arg("--ca-cert-file")
+    .arg(&h.pki.ca_cert_file)
+    .arg("--ca-key-file")
+    .arg(&h.pki.ca_key_file)
     .arg("--data-dir")
     .arg(&data_dir)
     .stdout(std::process::Stdio::piped())
@@ -1623,7 +1308,10 @@ async fn binary_serves_and_stops_on_sigterm(backend: Backend) {
         .trim()
         .strip_prefix("gateway listening on ")
         .unwrap_or_else(|| panic!("unexpected line {line:?}"));
-    let r = reqwest::get(format!("http://{addr}/v1/health"))
+    let r = h
+        .http
+        .get(format!("https://{addr}/v1/health"))
+        .send()
         .await
         .expect("health");
     assert_eq!(r.status(), StatusCode::OK);

@@ -1,4 +1,6 @@
-//! Administrative calls of the provincial system (admin key): status changes and statistics.
+//! Calls of the roles: the provincial system (status changes, full dossier views), technicians
+//! (the fleet, re-enrolment approvals, revocation) and everyone's statistics. Each handler
+//! takes a [`Caller`] of its permission, so the role check cannot be forgotten.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -9,10 +11,13 @@ use motcua_domain::wire::{ApiError, DossierStatus, DossierStatusView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::auth::Admin;
+use super::auth::{ActAsSystem, Caller, ManageFleet, ReadStats};
 use super::failure::{parse_json, ApiResult, Failure};
 use super::state::{now_vn, AppState};
-use crate::store::Stats;
+use crate::store::{rfc3339, FleetDevice, Stats};
+
+/// How long a technician's approval of a re-enrolment stays usable.
+const APPROVAL_LIFETIME_S: i64 = 24 * 3600;
 
 /// Body of `POST /v1/admin/dossiers/{code}/status`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -21,19 +26,38 @@ pub struct StatusChange {
     pub status: DossierStatus,
 }
 
-/// Changes a dossier's status (stands in for the provincial TTHC system).
-#[utoipa::path(post, path = "/v1/admin/dossiers/{code}/status", tag = "admin", security(("admin_key" = [])),
+/// Answer of the revoke endpoints.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Revocation {
+    /// Every certificate serial concerned (a device's: all it ever had).
+    pub serials: Vec<String>,
+    /// Open connections closed now.
+    pub connections_closed: usize,
+}
+
+/// Answer of `POST /v1/admin/devices/{id}/allow-reenrolment`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ReenrolmentApproval {
+    /// The device that may enrol again, once.
+    pub device_id: String,
+    /// Until when (RFC 3339).
+    pub expires_at: String,
+}
+
+/// Changes a dossier's status (the provincial one-stop system).
+#[utoipa::path(post, path = "/v1/admin/dossiers/{code}/status", tag = "admin", security(("system_certificate" = [])),
     params(("code" = String, Path, description = "dossier code")),
     request_body = StatusChange,
     responses(
         (status = 200, body = DossierStatusView),
         (status = 400, body = ApiError),
         (status = 401, body = ApiError),
+        (status = 403, body = ApiError, description = "`forbidden_role`"),
         (status = 404, body = ApiError),
     ))]
 pub(super) async fn admin_set_status(
     State(state): State<AppState>,
-    _admin: Admin,
+    _caller: Caller<ActAsSystem>,
     Path(code): Path<String>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
@@ -52,9 +76,142 @@ pub(super) async fn admin_set_status(
     }
 }
 
+/// A dossier with its documents and digitized documents (the provincial system).
+#[utoipa::path(get, path = "/v1/admin/dossiers/{code}", tag = "admin", security(("system_certificate" = [])),
+    params(("code" = String, Path, description = "dossier code")),
+    responses(
+        (status = 200, body = DossierStatusView),
+        (status = 401, body = ApiError),
+        (status = 403, body = ApiError, description = "`forbidden_role`"),
+        (status = 404, body = ApiError),
+    ))]
+pub(super) async fn admin_dossier(
+    State(state): State<AppState>,
+    _caller: Caller<ActAsSystem>,
+    Path(code): Path<String>,
+) -> ApiResult {
+    match state.0.store.dossier_status(&code).await? {
+        Some(view) => Ok(Json(view).into_response()),
+        None => Err(Failure::not_found(format!("no dossier {code}"))),
+    }
+}
+
 /// Counts of stored records (tests and operators check "exactly one copy" with it).
-#[utoipa::path(get, path = "/v1/admin/stats", tag = "admin", security(("admin_key" = [])),
-    responses((status = 200, body = Stats), (status = 401, body = ApiError)))]
-pub(super) async fn admin_stats(State(state): State<AppState>, _admin: Admin) -> ApiResult {
+#[utoipa::path(get, path = "/v1/admin/stats", tag = "admin",
+    security(("system_certificate" = []), ("technician_certificate" = []), ("auditor_certificate" = [])),
+    responses((status = 200, body = Stats), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub(super) async fn admin_stats(
+    State(state): State<AppState>,
+    _caller: Caller<ReadStats>,
+) -> ApiResult {
     Ok(Json(state.0.store.stats().await?).into_response())
+}
+
+/// The fleet: every enrolled device, its current certificate and when it was last seen.
+#[utoipa::path(get, path = "/v1/admin/devices", tag = "admin", security(("technician_certificate" = [])),
+    responses((status = 200, body = Vec<FleetDevice>), (status = 401, body = ApiError), (status = 403, body = ApiError)))]
+pub(super) async fn admin_devices(
+    State(state): State<AppState>,
+    _caller: Caller<ManageFleet>,
+) -> ApiResult {
+    Ok(Json(state.0.store.fleet().await?).into_response())
+}
+
+/// Revokes every certificate of a device and closes its open connections at once (an upload in
+/// progress stops). The device's next request is refused with `certificate_revoked`; it works
+/// again only after a technician enrols it anew.
+#[utoipa::path(post, path = "/v1/admin/devices/{id}/revoke", tag = "admin", security(("technician_certificate" = [])),
+    params(("id" = String, Path, description = "device id")),
+    responses(
+        (status = 200, body = Revocation),
+        (status = 401, body = ApiError),
+        (status = 403, body = ApiError),
+        (status = 404, body = ApiError, description = "no such device"),
+    ))]
+pub(super) async fn revoke_device(
+    State(state): State<AppState>,
+    caller: Caller<ManageFleet>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let reason = format!("revoked by technician {}", caller.identity.name);
+    let Some(serials) = state.0.store.revoke_device(&id, &reason, &now_vn()).await? else {
+        return Err(Failure::not_found(format!("no device {id}")));
+    };
+    let connections_closed = state.0.connections.close(&serials);
+    tracing::info!(device_id = %id, technician = %caller.identity.name, connections_closed, "device revoked");
+    Ok(Json(Revocation {
+        serials,
+        connections_closed,
+    })
+    .into_response())
+}
+
+/// Revokes one certificate by serial (a device's or a role's; one the gateway never saw is
+/// recorded as revoked) and closes its open connections.
+#[utoipa::path(post, path = "/v1/admin/certificates/{serial}/revoke", tag = "admin", security(("technician_certificate" = [])),
+    params(("serial" = String, Path, description = "certificate serial, lowercase hex")),
+    responses(
+        (status = 200, body = Revocation),
+        (status = 400, body = ApiError, description = "`invalid_serial`"),
+        (status = 401, body = ApiError),
+        (status = 403, body = ApiError),
+    ))]
+pub(super) async fn revoke_certificate(
+    State(state): State<AppState>,
+    caller: Caller<ManageFleet>,
+    Path(serial): Path<String>,
+) -> ApiResult {
+    let serial = serial.to_ascii_lowercase();
+    if serial.is_empty() || serial.len() > 64 || !serial.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Failure::bad_request(
+            "invalid_serial",
+            "the serial must be the certificate's serial number in hex, as `gateway ca issue` printed it",
+        ));
+    }
+    let reason = format!("revoked by technician {}", caller.identity.name);
+    state
+        .0
+        .store
+        .revoke_certificate(&serial, &reason, &now_vn())
+        .await?;
+    let serials = vec![serial];
+    let connections_closed = state.0.connections.close(&serials);
+    tracing::info!(serial = %serials[0], technician = %caller.identity.name, connections_closed, "certificate revoked");
+    Ok(Json(Revocation {
+        serials,
+        connections_closed,
+    })
+    .into_response())
+}
+
+/// Lets an enrolled device enrol again, once, within 24 hours (a replaced disk, a kiosk set up
+/// anew): without this the enrolment key alone cannot take over a device id.
+#[utoipa::path(post, path = "/v1/admin/devices/{id}/allow-reenrolment", tag = "admin", security(("technician_certificate" = [])),
+    params(("id" = String, Path, description = "device id")),
+    responses(
+        (status = 200, body = ReenrolmentApproval),
+        (status = 401, body = ApiError),
+        (status = 403, body = ApiError),
+        (status = 404, body = ApiError, description = "no such device"),
+    ))]
+pub(super) async fn allow_reenrolment(
+    State(state): State<AppState>,
+    caller: Caller<ManageFleet>,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let expires = chrono::Utc::now().timestamp() + APPROVAL_LIFETIME_S;
+    let known = state
+        .0
+        .store
+        .allow_reenrolment(&id, &caller.identity.name, &now_vn(), expires)
+        .await?;
+    if !known {
+        return Err(Failure::not_found(format!("no device {id}")));
+    }
+    tracing::info!(device_id = %id, technician = %caller.identity.name, "re-enrolment approved");
+    Ok(Json(ReenrolmentApproval {
+        device_id: id,
+        expires_at: rfc3339(expires),
+    })
+    .into_response())
 }

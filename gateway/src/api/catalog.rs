@@ -18,7 +18,7 @@ fn etag_matches(if_none_match: &str, etag: &str) -> bool {
 
 /// The procedure catalog, with a strong ETag (quoted hex SHA-256 of the body) so a kiosk polls
 /// cheaply with `If-None-Match`.
-#[utoipa::path(get, path = "/v1/catalog", tag = "catalog", security(("device_token" = [])),
+#[utoipa::path(get, path = "/v1/catalog", tag = "catalog", security(("device_certificate" = [])),
     params(("If-None-Match" = Option<String>, Header, description = "ETag of the catalog the kiosk holds")),
     responses(
         (status = 200, body = motcua_domain::catalog::Catalog, headers(("ETag" = String))),

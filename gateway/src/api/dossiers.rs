@@ -11,7 +11,7 @@ use super::state::AppState;
 
 /// Status of a dossier, for the kiosk's status-lookup screen. Devices get no document list:
 /// a status lookup needs none, and dossier codes are easy to guess.
-#[utoipa::path(get, path = "/v1/dossiers/{code}", tag = "dossiers", security(("device_token" = [])),
+#[utoipa::path(get, path = "/v1/dossiers/{code}", tag = "dossiers", security(("device_certificate" = [])),
     params(("code" = String, Path, description = "dossier code")),
     responses(
         (status = 200, body = DossierStatusView),

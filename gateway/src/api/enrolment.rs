@@ -1,5 +1,6 @@
-//! Device enrolment: a technician's kiosk trades the province's enrolment key for its own bearer
-//! token.
+//! Device enrolment and renewal: the kiosk makes its own key pair and sends a certificate
+//! signing request; the gateway's CA signs a device certificate naming the device and its site.
+//! The private key never leaves the kiosk.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -7,39 +8,96 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
-use motcua_domain::wire::{ApiError, EnrollRequest, EnrollResponse};
+use motcua_domain::wire::{ApiError, DeviceCertificate, EnrollRequest, RenewRequest};
+use motcua_identity::{IdentityError, Issued};
 
-use super::auth::Admin;
+use super::auth::Device;
 use super::failure::{parse_json, ApiResult, Failure};
-use super::state::{now_vn, sha256, sha256_hex, AppState};
+use super::state::{now_vn, sha256, AppState};
+use crate::store::{rfc3339, Enrolment, NewCertificate};
 
-/// Enrols a device with the province's enrolment key and returns its bearer token. Enrolling the
-/// same device again replaces (revokes) its previous token.
+fn valid_device_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+fn valid_site(site: &str) -> bool {
+    !site.is_empty()
+        && site.len() <= 64
+        && site
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_".contains(&b))
+}
+
+/// Signs the CSR for `device_id` at `site`; a CSR that cannot be read or whose signature is
+/// wrong is the client's fault (400 `invalid_csr`).
+fn sign(state: &AppState, csr_pem: &str, device_id: &str, site: &str) -> Result<Issued, Failure> {
+    state
+        .0
+        .authority
+        .sign_device(csr_pem, device_id, site, state.0.device_cert_lifetime)
+        .map_err(|e| match e {
+            IdentityError::Malformed { .. } => Failure::bad_request(
+                "invalid_csr",
+                format!("csr_pem is not a valid certificate signing request (PEM): {e}"),
+            ),
+            other => {
+                tracing::error!(error = %other, device_id, "cannot sign a device certificate");
+                Failure::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "the gateway could not sign the certificate; its log names the cause",
+                )
+            }
+        })
+}
+
+fn answer(state: &AppState, issued: &Issued, device_id: &str, site: &str) -> ApiResult {
+    Ok(Json(DeviceCertificate {
+        device_id: device_id.to_string(),
+        site: site.to_string(),
+        serial: issued.identity.serial.clone(),
+        certificate_pem: issued.cert_pem.clone(),
+        ca_pem: state.0.authority.cert_pem().to_string(),
+        not_after: rfc3339(issued.identity.not_after),
+    })
+    .into_response())
+}
+
+/// Enrols a device with the province's enrolment key: signs the device's CSR and returns its
+/// certificate. A device that already holds a live certificate is enrolled again only after a
+/// technician approved it (`POST /v1/admin/devices/{id}/allow-reenrolment`); that revokes its
+/// older certificates and closes their connections.
 #[utoipa::path(post, path = "/v1/devices/enroll", tag = "devices", request_body = EnrollRequest,
     responses(
-        (status = 200, body = EnrollResponse),
-        (status = 400, body = ApiError, description = "invalid body or device id"),
+        (status = 200, body = DeviceCertificate),
+        (status = 400, body = ApiError, description = "invalid body, device id (`invalid_device_id`), site (`invalid_site`) or CSR (`invalid_csr`)"),
         (status = 403, body = ApiError, description = "wrong enrolment key"),
-        (status = 409, body = ApiError, description = "already enrolled: re-enrolling needs the admin key as bearer token"),
+        (status = 409, body = ApiError, description = "`already_enrolled`: re-enrolling needs a technician's approval"),
     ))]
 pub(super) async fn enroll(
     State(state): State<AppState>,
-    admin: Result<Admin, Failure>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let req: EnrollRequest = parse_json(body)?;
     let id = req.device_id.trim();
-    if id.is_empty()
-        || id.len() > 128
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-    {
+    if !valid_device_id(id) {
         return Err(Failure::bad_request(
             "invalid_device_id",
             "device_id must be 1–128 characters of letters, digits, '-', '_', '.' or ':'",
         ));
     }
+    let site = req.site.trim();
+    if !valid_site(site) {
+        return Err(Failure::bad_request(
+            "invalid_site",
+            "site must be 1–64 characters of letters, digits, '.', '-' or '_' (the agency code)",
+        ));
+    }
+    // Comparing digests keeps the comparison time independent of where the keys differ.
     if sha256(req.enrollment_key.as_bytes()) != state.0.enrollment_key_sha256 {
         tracing::warn!(device_id = id, "enrolment refused: wrong enrolment key");
         return Err(Failure::new(
@@ -48,33 +106,69 @@ pub(super) async fn enroll(
             "wrong enrolment key",
         ));
     }
-    let token = {
-        use rand::RngCore;
-        let mut bytes = [0u8; 32];
-        rand::rng().fill_bytes(&mut bytes);
-        hex::encode(bytes)
-    };
-    // Re-enrolling a known device replaces its token, which would cut off the real kiosk: only
-    // the province's admin may allow that (the enrolment key is shared by its technicians).
-    let stored = state
-        .0
-        .store
-        .enroll(id, &sha256_hex(token.as_bytes()), &now_vn(), admin.is_ok())
-        .await?;
-    if !stored {
-        return Err(Failure::new(
+    let issued = sign(&state, &req.csr_pem, id, site)?;
+    let now = now_vn();
+    let record = NewCertificate::from_identity(&issued.identity, &now);
+    match state.0.store.enroll_device(&record, &now).await? {
+        Enrolment::AlreadyEnrolled => Err(Failure::new(
             StatusCode::CONFLICT,
             "already_enrolled",
             format!(
-                "device {id} is already enrolled; re-enrolling it needs the province's admin key \
-                 (kioskctl enroll --admin-key …)"
+                "device {id} is already enrolled and holds a valid certificate; enrolling it \
+                 again needs a technician's approval first (POST \
+                 /v1/admin/devices/{id}/allow-reenrolment with a technician certificate)"
             ),
-        ));
+        )),
+        Enrolment::Enrolled { revoked } => {
+            let closed = state.0.connections.close(&revoked);
+            tracing::info!(device_id = id, site, serial = %issued.identity.serial, ?revoked, closed, "device enrolled");
+            answer(&state, &issued, id, site)
+        }
     }
-    tracing::info!(device_id = id, "device enrolled");
-    Ok(Json(EnrollResponse {
-        device_id: id.to_string(),
-        token,
-    })
-    .into_response())
+}
+
+/// Signs a new certificate for the calling device (same device id and site as the certificate
+/// it presents; the request names nothing else). The current certificate stays valid until the
+/// device first uses the new one, so a kiosk that dies before saving it loses nothing.
+#[utoipa::path(post, path = "/v1/devices/renew", tag = "devices", request_body = RenewRequest,
+    security(("device_certificate" = [])),
+    responses(
+        (status = 200, body = DeviceCertificate),
+        (status = 400, body = ApiError, description = "invalid body or CSR (`invalid_csr`)"),
+        (status = 401, body = ApiError, description = "`certificate_required`, `certificate_unknown`, `certificate_revoked` or `certificate_expired`"),
+        (status = 403, body = ApiError, description = "`forbidden_role`: not a device certificate"),
+    ))]
+pub(super) async fn renew(
+    State(state): State<AppState>,
+    device: Device,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    let req: RenewRequest = parse_json(body)?;
+    let issued = sign(&state, &req.csr_pem, &device.id, &device.site)?;
+    let now = now_vn();
+    state
+        .0
+        .store
+        .record_certificate(&NewCertificate::from_identity(&issued.identity, &now))
+        .await?;
+    tracing::info!(device_id = %device.id, old = %device.serial, new = %issued.identity.serial, "device certificate renewed");
+    answer(&state, &issued, &device.id, &device.site)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{valid_device_id, valid_site};
+
+    #[test]
+    fn names() {
+        assert!(valid_device_id("KIOSK-H56-0001"));
+        assert!(!valid_device_id(""));
+        assert!(!valid_device_id("a b"));
+        assert!(valid_site("000.17.22.H56"));
+        assert!(valid_site("site_1-a"));
+        assert!(!valid_site(""));
+        assert!(!valid_site("a:b"));
+        assert!(!valid_site("Hà Nội"));
+        assert!(!valid_site(&"x".repeat(65)));
+    }
 }

@@ -1,5 +1,5 @@
 //! Idempotent ingest of dossiers, digitized documents, ratings and queue tickets: validate the
-//! body, bind it to the token's device, and store it exactly once under its `Idempotency-Key`.
+//! body, bind it to the certificate's device, and store it exactly once under its `Idempotency-Key`.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -47,7 +47,7 @@ async fn ingest(
             StatusCode::FORBIDDEN,
             "device_mismatch",
             format!(
-                "the body names device {} but the token belongs to {device}",
+                "the body names device {} but the client certificate is device {device}'s",
                 record.device_id()
             ),
         ));
@@ -147,7 +147,7 @@ fn require_sha256(sha256: &str, document: &str) -> Result<(), Failure> {
 }
 
 /// Stores a dossier exactly once. All of its documents must have been uploaded completely first.
-#[utoipa::path(post, path = "/v1/dossiers", tag = "ingest", security(("device_token" = [])),
+#[utoipa::path(post, path = "/v1/dossiers", tag = "ingest", security(("device_certificate" = [])),
     params(("Idempotency-Key" = String, Header, description = "unique per dossier delivery; retries reuse it")),
     request_body = DossierSubmission,
     responses(
@@ -155,12 +155,12 @@ fn require_sha256(sha256: &str, document: &str) -> Result<(), Failure> {
         (status = 200, body = IngestAck, description = "already stored under this key (duplicate = true)"),
         (status = 400, body = ApiError, description = "invalid JSON or missing Idempotency-Key"),
         (status = 401, body = ApiError),
-        (status = 403, body = ApiError, description = "device_id is not the token's device"),
+        (status = 403, body = ApiError, description = "device_id is not the certificate's device"),
         (status = 409, body = ApiError, description = "idempotency_key_reused, missing_blobs or conflict (code already stored)"),
     ))]
 pub(super) async fn ingest_dossier(
     State(state): State<AppState>,
-    Device(device): Device,
+    Device { id: device, .. }: Device,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
@@ -177,7 +177,7 @@ pub(super) async fn ingest_dossier(
 
 /// Adds documents digitized at an intake counter to a stored dossier, exactly once. Their PDFs
 /// must have been uploaded completely first; each document code is stored once, ever.
-#[utoipa::path(post, path = "/v1/dossiers/{code}/documents", tag = "ingest", security(("device_token" = [])),
+#[utoipa::path(post, path = "/v1/dossiers/{code}/documents", tag = "ingest", security(("device_certificate" = [])),
     params(
         ("code" = String, Path, description = "dossier code"),
         ("Idempotency-Key" = String, Header, description = "unique per delivery of these documents; retries reuse it"),
@@ -188,13 +188,13 @@ pub(super) async fn ingest_dossier(
         (status = 200, body = IngestAck, description = "already stored under this key (duplicate = true)"),
         (status = 400, body = ApiError, description = "invalid JSON, no documents, path and body name different dossiers, or missing Idempotency-Key"),
         (status = 401, body = ApiError),
-        (status = 403, body = ApiError, description = "device_id is not the token's device"),
+        (status = 403, body = ApiError, description = "device_id is not the certificate's device"),
         (status = 404, body = ApiError, description = "unknown_dossier: the dossier is not stored (yet)"),
         (status = 409, body = ApiError, description = "idempotency_key_reused, missing_blobs or conflict (a document code already stored)"),
     ))]
 pub(super) async fn ingest_documents(
     State(state): State<AppState>,
-    Device(device): Device,
+    Device { id: device, .. }: Device,
     Path(code): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -225,7 +225,7 @@ pub(super) async fn ingest_documents(
 }
 
 /// Stores a satisfaction rating exactly once; a transaction can be rated only once.
-#[utoipa::path(post, path = "/v1/ratings", tag = "ingest", security(("device_token" = [])),
+#[utoipa::path(post, path = "/v1/ratings", tag = "ingest", security(("device_certificate" = [])),
     params(("Idempotency-Key" = String, Header, description = "unique per rating delivery")),
     request_body = RatingSubmission,
     responses(
@@ -238,7 +238,7 @@ pub(super) async fn ingest_documents(
     ))]
 pub(super) async fn ingest_rating(
     State(state): State<AppState>,
-    Device(device): Device,
+    Device { id: device, .. }: Device,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
@@ -260,7 +260,7 @@ pub(super) async fn ingest_rating(
 }
 
 /// Stores a queue ticket exactly once.
-#[utoipa::path(post, path = "/v1/tickets", tag = "ingest", security(("device_token" = [])),
+#[utoipa::path(post, path = "/v1/tickets", tag = "ingest", security(("device_certificate" = [])),
     params(("Idempotency-Key" = String, Header, description = "unique per ticket delivery")),
     request_body = TicketIssued,
     responses(
@@ -273,7 +273,7 @@ pub(super) async fn ingest_rating(
     ))]
 pub(super) async fn ingest_ticket(
     State(state): State<AppState>,
-    Device(device): Device,
+    Device { id: device, .. }: Device,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {

@@ -6,7 +6,7 @@
 //!
 //! One file per resource; the files depend on each other in one direction only:
 //! [`state`] (shared state, digests, clock) ← [`failure`] (refusals, JSON bodies) ← [`auth`]
-//! (bearer-token extractors) ← the resources ([`enrolment`], [`catalog`], [`tus`] ← [`uploads`],
+//! (client-certificate and role extractors) ← the resources ([`enrolment`], [`catalog`], [`tus`] ← [`uploads`],
 //! [`ingest`], [`dossiers`], [`admin`]) ← this file, which only assembles the route table and
 //! the OpenAPI document.
 
@@ -27,20 +27,23 @@ use axum::routing::{get, head, options, patch, post, MethodRouter};
 use axum::{Json, Router};
 use motcua_domain::wire::ApiError;
 use serde::{Deserialize, Serialize};
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::SecurityScheme;
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::store::Stats;
+use crate::store::{FleetDevice, Stats};
 use crate::MAX_JSON_BYTES;
-use admin::{admin_set_status, admin_stats};
+use admin::{
+    admin_devices, admin_dossier, admin_set_status, admin_stats, allow_reenrolment,
+    revoke_certificate, revoke_device,
+};
 use catalog::catalog;
 use dossiers::dossier_status;
-use enrolment::enroll;
+use enrolment::{enroll, renew};
 use failure::Failure;
 use ingest::{ingest_documents, ingest_dossier, ingest_rating, ingest_ticket};
 use uploads::{create_upload, get_blob, tus_options, upload_head, upload_patch};
 
-pub use admin::StatusChange;
+pub use admin::{ReenrolmentApproval, Revocation, StatusChange};
 pub(crate) use state::AppState;
 
 /// `GET /v1/health` answer.
@@ -57,6 +60,7 @@ fn route_table() -> Vec<Route> {
     vec![
         ("/v1/health", Method::GET, get(health)),
         ("/v1/devices/enroll", Method::POST, post(enroll)),
+        ("/v1/devices/renew", Method::POST, post(renew)),
         ("/v1/catalog", Method::GET, get(catalog)),
         ("/v1/uploads", Method::OPTIONS, options(tus_options)),
         ("/v1/uploads", Method::POST, post(create_upload)),
@@ -81,7 +85,24 @@ fn route_table() -> Vec<Route> {
             Method::POST,
             post(admin_set_status),
         ),
+        ("/v1/admin/dossiers/{code}", Method::GET, get(admin_dossier)),
         ("/v1/admin/stats", Method::GET, get(admin_stats)),
+        ("/v1/admin/devices", Method::GET, get(admin_devices)),
+        (
+            "/v1/admin/devices/{id}/revoke",
+            Method::POST,
+            post(revoke_device),
+        ),
+        (
+            "/v1/admin/devices/{id}/allow-reenrolment",
+            Method::POST,
+            post(allow_reenrolment),
+        ),
+        (
+            "/v1/admin/certificates/{serial}/revoke",
+            Method::POST,
+            post(revoke_certificate),
+        ),
     ]
 }
 
@@ -114,14 +135,16 @@ pub(crate) fn router(state: AppState) -> Router {
 /// The OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "motcua gateway API", description = "Kiosk-to-province link: enrolment, catalog, tus 1.0 resumable blob uploads and idempotent ingest of dossiers, ratings and queue tickets."),
+    info(title = "motcua gateway API", description = "Kiosk-to-province link over HTTPS with client certificates: enrolment by CSR and renewal, catalog, tus 1.0 resumable blob uploads, idempotent ingest of dossiers, ratings and queue tickets, and the calls of the provincial system, technicians and auditors (each by the role in its certificate). Refusals of a certificate are 401 `certificate_required`, `certificate_unknown`, `certificate_revoked` or `certificate_expired`; a certificate of the wrong role is 403 `forbidden_role`. A certificate not signed by the province's CA is refused at the TLS handshake."),
     paths(
-        health, enrolment::enroll, catalog::catalog, uploads::tus_options, uploads::create_upload,
+        health, enrolment::enroll, enrolment::renew, catalog::catalog, uploads::tus_options, uploads::create_upload,
         uploads::upload_head, uploads::upload_patch, uploads::get_blob, ingest::ingest_dossier,
         ingest::ingest_documents, ingest::ingest_rating, ingest::ingest_ticket,
-        dossiers::dossier_status, admin::admin_set_status, admin::admin_stats
+        dossiers::dossier_status, admin::admin_set_status, admin::admin_dossier,
+        admin::admin_stats, admin::admin_devices, admin::revoke_device,
+        admin::allow_reenrolment, admin::revoke_certificate
     ),
-    components(schemas(ApiError, Stats)),
+    components(schemas(ApiError, Stats, FleetDevice, Revocation, ReenrolmentApproval)),
     modifiers(&SecurityAddon)
 )]
 pub struct ApiDoc;
@@ -131,28 +154,37 @@ struct SecurityAddon;
 impl Modify for SecurityAddon {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "device_token",
-            SecurityScheme::Http(
-                Http::builder()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("Token returned by POST /v1/devices/enroll"))
-                    .build(),
+        let schemes = [
+            (
+                "device_certificate",
+                "A device certificate (OU=device) signed at POST /v1/devices/enroll or /v1/devices/renew",
             ),
-        );
-        components.add_security_scheme(
-            "admin_key",
-            SecurityScheme::Http(
-                Http::builder()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .description(Some("The gateway's admin key (provincial system)"))
-                    .build(),
+            (
+                "system_certificate",
+                "A role certificate OU=system (the provincial one-stop system), from `gateway ca issue --role system`",
             ),
-        );
+            (
+                "technician_certificate",
+                "A role certificate OU=technician, from `gateway ca issue --role technician`",
+            ),
+            (
+                "auditor_certificate",
+                "A role certificate OU=auditor, from `gateway ca issue --role auditor`",
+            ),
+        ];
+        for (name, description) in schemes {
+            components.add_security_scheme(
+                name,
+                SecurityScheme::MutualTls {
+                    description: Some(description.to_string()),
+                    extensions: None,
+                },
+            );
+        }
     }
 }
 
-/// Liveness probe for load balancers and technicians; needs no token.
+/// Liveness probe for load balancers and technicians; needs no client certificate.
 #[utoipa::path(get, path = "/v1/health", tag = "gateway", responses((status = 200, body = Health)))]
 async fn health() -> Json<Health> {
     Json(Health {

@@ -4,11 +4,15 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use sha2::{Digest, Sha256};
 
+use motcua_identity::Authority;
+
 use crate::files::Files;
+use crate::server::Connections;
 use crate::store::Store;
 use crate::{GatewayConfig, GatewayError};
 
@@ -20,7 +24,14 @@ pub(super) struct Inner {
     pub(super) store: Store,
     pub(super) files: Files,
     pub(super) enrollment_key_sha256: [u8; 32],
-    pub(super) admin_key_sha256: [u8; 32],
+    /// The province's CA: signs device certificates at enrolment and renewal.
+    pub(super) authority: Authority,
+    pub(super) device_cert_lifetime: Duration,
+    /// Open connections by certificate serial, to close them on revocation.
+    pub(super) connections: Arc<Connections>,
+    /// When each device's `last_seen_at` was last written, so it is written once a minute at
+    /// most rather than at every request.
+    last_seen: Mutex<HashMap<String, Instant>>,
     pub(super) catalog_json: Bytes,
     pub(super) catalog_etag: String,
     pub(super) max_upload_bytes: u64,
@@ -32,6 +43,8 @@ impl AppState {
     pub(crate) fn new(
         store: Store,
         files: Files,
+        authority: Authority,
+        connections: Arc<Connections>,
         config: &GatewayConfig,
     ) -> Result<Self, GatewayError> {
         let catalog_json = serde_json::to_vec(&config.catalog)
@@ -41,12 +54,31 @@ impl AppState {
             store,
             files,
             enrollment_key_sha256: sha256(config.enrollment_key.as_bytes()),
-            admin_key_sha256: sha256(config.admin_key.as_bytes()),
+            authority,
+            device_cert_lifetime: config.device_cert_lifetime,
+            connections,
+            last_seen: Mutex::new(HashMap::new()),
             catalog_json: Bytes::from(catalog_json),
             catalog_etag,
             max_upload_bytes: config.max_upload_bytes,
             upload_locks: Mutex::new(HashMap::new()),
         })))
+    }
+
+    /// Whether the device's `last_seen_at` is due to be written (once a minute).
+    pub(super) fn seen_due(&self, device_id: &str) -> bool {
+        let mut seen = self.0.last_seen.lock().unwrap_or_else(|p| p.into_inner());
+        let now = Instant::now();
+        match seen.get(device_id) {
+            Some(at) if now.duration_since(*at) < Duration::from_secs(60) => false,
+            _ => {
+                if seen.len() > 100_000 {
+                    seen.clear();
+                }
+                seen.insert(device_id.to_string(), now);
+                true
+            }
+        }
     }
 
     pub(super) fn upload_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {

@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use motcua_domain::wire::{ApiError, TUS_VERSION};
 use tokio::io::AsyncWriteExt;
 
-use super::auth::{Admin, Device};
+use super::auth::{Caller, Device, ReadBlobs};
 use super::failure::{ApiResult, Failure};
 use super::state::{is_sha256_hex, now_vn, AppState};
 use super::tus::{
@@ -47,7 +47,7 @@ pub(super) async fn tus_options(State(state): State<AppState>) -> Response {
 /// Creates a tus upload for a blob of known length and SHA-256. If the gateway already holds a
 /// verified blob with that hash the upload is created complete (offset = length): the kiosk
 /// sends no bytes.
-#[utoipa::path(post, path = "/v1/uploads", tag = "uploads", security(("device_token" = [])),
+#[utoipa::path(post, path = "/v1/uploads", tag = "uploads", security(("device_certificate" = [])),
     params(
         ("Tus-Resumable" = String, Header, description = "1.0.0"),
         ("Upload-Length" = u64, Header, description = "size of the blob in bytes"),
@@ -62,7 +62,7 @@ pub(super) async fn tus_options(State(state): State<AppState>) -> Response {
     ))]
 pub(super) async fn create_upload(
     State(state): State<AppState>,
-    Device(device): Device,
+    Device { id: device, .. }: Device,
     headers: HeaderMap,
 ) -> ApiResult {
     require_tus(&headers)?;
@@ -177,16 +177,16 @@ async fn finish(state: &AppState, upload: &Upload) -> Result<Finish, GatewayErro
 }
 
 /// The durable offset of an upload: where the kiosk resumes after any interruption.
-#[utoipa::path(head, path = "/v1/uploads/{id}", tag = "uploads", security(("device_token" = [])),
+#[utoipa::path(head, path = "/v1/uploads/{id}", tag = "uploads", security(("device_certificate" = [])),
     params(("id" = String, Path, description = "upload id from the Location header")),
     responses(
         (status = 200, headers(("Upload-Offset" = u64), ("Upload-Length" = u64), ("Cache-Control" = String), ("Tus-Resumable" = String))),
-        (status = 401, description = "missing or unknown token"),
+        (status = 401, description = "no, unknown or revoked client certificate"),
         (status = 404, description = "unknown upload, or another device's"),
     ))]
 pub(super) async fn upload_head(
     State(state): State<AppState>,
-    Device(device): Device,
+    Device { id: device, .. }: Device,
     Path(id): Path<String>,
 ) -> ApiResult {
     let mut upload = owned_upload(&state, &device, &id).await?;
@@ -219,7 +219,7 @@ pub(super) async fn upload_head(
 /// connection drops mid-body the bytes received are kept and the offset recorded. When the
 /// offset reaches the length the blob is verified against its SHA-256 (460 on mismatch, and the
 /// upload restarts at 0) and stored.
-#[utoipa::path(patch, path = "/v1/uploads/{id}", tag = "uploads", security(("device_token" = [])),
+#[utoipa::path(patch, path = "/v1/uploads/{id}", tag = "uploads", security(("device_certificate" = [])),
     params(
         ("id" = String, Path, description = "upload id"),
         ("Tus-Resumable" = String, Header, description = "1.0.0"),
@@ -239,7 +239,7 @@ pub(super) async fn upload_head(
     ))]
 pub(super) async fn upload_patch(
     State(state): State<AppState>,
-    Device(device): Device,
+    Device { id: device, .. }: Device,
     Path(id): Path<String>,
     headers: HeaderMap,
     body: Body,
@@ -403,19 +403,20 @@ async fn append(state: &AppState, device: &str, id: &str, offset: u64, body: Bod
     Ok(offset_response(StatusCode::NO_CONTENT, &upload, written))
 }
 
-/// The bytes of a completely uploaded, verified blob, for the provincial system only (admin
-/// key): scanned documents are personal data, and a device token must not be a key to every
-/// citizen's papers.
-#[utoipa::path(get, path = "/v1/blobs/{sha256}", tag = "uploads", security(("admin_key" = [])),
+/// The bytes of a completely uploaded, verified blob, for the provincial system's export feed
+/// and auditors only: scanned documents are personal data, and neither a device nor a
+/// technician certificate may be a key to every citizen's papers (`forbidden_role`).
+#[utoipa::path(get, path = "/v1/blobs/{sha256}", tag = "uploads", security(("system_certificate" = []), ("auditor_certificate" = [])),
     params(("sha256" = String, Path, description = "lowercase hex SHA-256")),
     responses(
         (status = 200, content_type = "application/octet-stream", body = Vec<u8>),
         (status = 401, body = ApiError),
+        (status = 403, body = ApiError, description = "`forbidden_role`: technicians and devices cannot read scans"),
         (status = 404, body = ApiError, description = "no complete blob with this hash"),
     ))]
 pub(super) async fn get_blob(
     State(state): State<AppState>,
-    _admin: Admin,
+    _caller: Caller<ReadBlobs>,
     Path(sha256): Path<String>,
 ) -> ApiResult {
     if !is_sha256_hex(&sha256) || !state.0.store.blob_exists(&sha256).await? {

@@ -1,4 +1,5 @@
-//! Durable state of the gateway: devices, uploads, blobs and ingested records.
+//! Durable state of the gateway: devices and their certificates, uploads, blobs and ingested
+//! records.
 //!
 //! Two backends stand behind one enum: embedded SQLite (the default, one file next to the blobs,
 //! nothing to administer at a small province) and PostgreSQL (production, several gateways behind
@@ -19,11 +20,14 @@
 
 mod ingest;
 mod postgres;
+mod postgres_certs;
 mod queries;
 mod sqlite;
+mod sqlite_certs;
 
 use motcua_domain::wire::{DigitizedDocument, DigitizedDocuments, DocumentRef, DossierSubmission};
 use motcua_domain::wire::{DossierStatus, DossierStatusView, RatingSubmission, TicketIssued};
+use motcua_identity::{PeerIdentity, Role};
 use serde::Serialize;
 use std::path::Path;
 
@@ -92,6 +96,89 @@ impl Record {
     }
 }
 
+/// A certificate to record.
+#[derive(Debug, Clone)]
+pub(crate) struct NewCertificate {
+    pub serial: String,
+    pub role: Role,
+    pub name: String,
+    pub site: Option<String>,
+    pub not_before: i64,
+    pub not_after: i64,
+    pub issued_at: String,
+    /// When it was recorded, microseconds since the epoch: orders a device's certificates.
+    pub issued_us: i64,
+}
+
+impl NewCertificate {
+    /// The record of a certificate described by `identity`, recorded now.
+    pub fn from_identity(identity: &PeerIdentity, now: &str) -> Self {
+        Self {
+            serial: identity.serial.clone(),
+            role: identity.role,
+            name: identity.name.clone(),
+            site: identity.site.clone(),
+            not_before: identity.not_before,
+            not_after: identity.not_after,
+            issued_at: now.to_string(),
+            issued_us: chrono::Utc::now().timestamp_micros(),
+        }
+    }
+}
+
+/// A recorded certificate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct CertificateRow {
+    /// `device`, `system`, `technician`, `auditor`, or `unknown` (a revocation of a serial
+    /// never seen).
+    pub role: String,
+    pub name: String,
+    pub site: Option<String>,
+    pub not_after: i64,
+    pub issued_us: i64,
+    pub first_used: bool,
+    pub revoked_at: Option<String>,
+    pub revoked_reason: Option<String>,
+}
+
+/// What an enrolment did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Enrolment {
+    /// Recorded; these older certificates of the device were revoked.
+    Enrolled { revoked: Vec<String> },
+    /// The device holds a live certificate and no technician approved a re-enrolment.
+    AlreadyEnrolled,
+}
+
+/// One device of `GET /v1/admin/devices`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct FleetDevice {
+    /// The device id.
+    pub device_id: String,
+    /// Its site (agency code).
+    pub site: String,
+    /// When it last enrolled (RFC 3339).
+    pub enrolled_at: String,
+    /// When it last made an authenticated request (RFC 3339, to the minute), if ever.
+    pub last_seen_at: Option<String>,
+    /// Serial of its current certificate; `None` when it has none that is not revoked.
+    pub serial: Option<String>,
+    /// End of validity of the current certificate (RFC 3339).
+    pub not_after: Option<String>,
+    /// When the current certificate was first used (RFC 3339); `None`: a renewal not yet used.
+    pub first_used_at: Option<String>,
+    /// No live certificate: the device must be re-enrolled by a technician.
+    pub revoked: bool,
+}
+
+/// Unix seconds as RFC 3339 in Vietnam's time.
+pub(crate) fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0)
+        .unwrap_or_default()
+        .with_timezone(&motcua_domain::vietnam_offset())
+        .to_rfc3339()
+}
+
 /// An ingest request after authentication and parsing.
 #[derive(Debug, Clone)]
 pub(crate) struct Ingest {
@@ -143,33 +230,96 @@ macro_rules! dispatch {
 
 impl Store {
     /// Opens (and migrates) the database: PostgreSQL when a URL is given, else SQLite in `data_dir`.
-    pub async fn open(database_url: Option<&str>, data_dir: &Path) -> Result<Self, GatewayError> {
+    /// `database_ca_file` is a CA trusted (besides the system's) for PostgreSQL over TLS.
+    pub async fn open(
+        database_url: Option<&str>,
+        database_ca_file: Option<&Path>,
+        data_dir: &Path,
+    ) -> Result<Self, GatewayError> {
         match database_url {
-            Some(url) => Ok(Store::Postgres(PgStore::open(url).await?)),
+            Some(url) => Ok(Store::Postgres(PgStore::open(url, database_ca_file).await?)),
             None => Ok(Store::Sqlite(
                 SqliteStore::open(&data_dir.join("gateway.sqlite3")).await?,
             )),
         }
     }
 
-    /// Records a device and the hash of its new token. An already enrolled device keeps its
-    /// token unless `replace` (the admin allowed a re-enrolment); returns whether it was stored.
-    pub async fn enroll(
+    /// Enrols a device with its first (or, once a technician approved, its next) certificate:
+    /// refused while the device holds a live certificate and no approval; on success the
+    /// device's older certificates are revoked (their serials are returned, to close their
+    /// connections).
+    pub async fn enroll_device(
         &self,
-        device_id: &str,
-        token_sha256: &str,
+        cert: &NewCertificate,
         now: &str,
-        replace: bool,
-    ) -> Result<bool, GatewayError> {
-        dispatch!(self, s => s.enroll(device_id, token_sha256, now, replace))
+    ) -> Result<Enrolment, GatewayError> {
+        dispatch!(self, s => s.enroll_device(cert, now))
     }
 
-    /// The device a token hash belongs to.
-    pub async fn device_for_token(
+    /// Records a certificate (a renewal's, or a role certificate seen for the first time);
+    /// a serial recorded already is left as it is.
+    pub async fn record_certificate(&self, cert: &NewCertificate) -> Result<(), GatewayError> {
+        dispatch!(self, s => s.record_certificate(cert))
+    }
+
+    /// A recorded certificate by serial.
+    pub async fn certificate(&self, serial: &str) -> Result<Option<CertificateRow>, GatewayError> {
+        dispatch!(self, s => s.certificate(serial))
+    }
+
+    /// The first use of a device's certificate: records it and revokes (as superseded) the
+    /// device's certificates issued before it; returns their serials. Nothing if it was used
+    /// before.
+    pub async fn first_use(
         &self,
-        token_sha256: &str,
-    ) -> Result<Option<String>, GatewayError> {
-        dispatch!(self, s => s.device_for_token(token_sha256))
+        serial: &str,
+        device_id: &str,
+        issued_us: i64,
+        now: &str,
+    ) -> Result<Vec<String>, GatewayError> {
+        dispatch!(self, s => s.first_use(serial, device_id, issued_us, now))
+    }
+
+    /// Revokes every certificate of a device; returns all its serials (revoked now or before),
+    /// or `None` for an unknown device.
+    pub async fn revoke_device(
+        &self,
+        device_id: &str,
+        reason: &str,
+        now: &str,
+    ) -> Result<Option<Vec<String>>, GatewayError> {
+        dispatch!(self, s => s.revoke_device(device_id, reason, now))
+    }
+
+    /// Revokes one certificate by serial, recording the serial if the gateway never saw it.
+    pub async fn revoke_certificate(
+        &self,
+        serial: &str,
+        reason: &str,
+        now: &str,
+    ) -> Result<(), GatewayError> {
+        dispatch!(self, s => s.revoke_certificate(serial, reason, now))
+    }
+
+    /// Lets a device enrol again once until `expires_at` (Unix s); `false` for an unknown device.
+    pub async fn allow_reenrolment(
+        &self,
+        device_id: &str,
+        technician: &str,
+        now: &str,
+        expires_at: i64,
+    ) -> Result<bool, GatewayError> {
+        dispatch!(self, s => s.allow_reenrolment(device_id, technician, now, expires_at))
+    }
+
+    /// Records that a device was seen now.
+    pub async fn touch_device(&self, device_id: &str, now: &str) -> Result<(), GatewayError> {
+        dispatch!(self, s => s.touch_device(device_id, now))
+    }
+
+    /// Every enrolled device with its current certificate.
+    pub async fn fleet(&self) -> Result<Vec<FleetDevice>, GatewayError> {
+        dispatch!(self, s => s.fleet())
     }
 
     /// Creates an upload; if a complete blob with this hash exists the upload is born complete.
@@ -371,6 +521,43 @@ CREATE TABLE digitized_documents (
     stored_at TEXT NOT NULL
 );
 CREATE INDEX digitized_documents_by_dossier ON digitized_documents(dossier_code);
+"#,
+    ),
+    (
+        3,
+        // Devices authenticate with client certificates now: the bearer-token table goes (its
+        // tokens no longer open anything; such a kiosk enrols again with a CSR) and comes back
+        // keyed by device id with its site. `certificates` records every certificate the gateway
+        // signed, role certificates when first seen, and revocations by serial. `issued_us`
+        // (microseconds since the epoch) orders a device's certificates for renewal.
+        r#"
+DROP TABLE devices;
+CREATE TABLE devices (
+    device_id TEXT PRIMARY KEY,
+    site TEXT NOT NULL,
+    enrolled_at TEXT NOT NULL,
+    last_seen_at TEXT
+);
+CREATE TABLE certificates (
+    serial TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    name TEXT NOT NULL,
+    site TEXT,
+    not_before BIGINT NOT NULL,
+    not_after BIGINT NOT NULL,
+    issued_at TEXT NOT NULL,
+    issued_us BIGINT NOT NULL,
+    first_used_at TEXT,
+    revoked_at TEXT,
+    revoked_reason TEXT
+);
+CREATE INDEX certificates_by_holder ON certificates(role, name);
+CREATE TABLE reenrolment_approvals (
+    device_id TEXT PRIMARY KEY,
+    approved_by TEXT NOT NULL,
+    approved_at TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
 "#,
     ),
 ];

@@ -13,6 +13,8 @@ use super::ingest::{self, Value};
 use super::{
     pending_migrations, queries, status_name, status_view, Ingest, IngestOutcome, Stats, Upload,
 };
+use std::path::Path;
+
 use crate::error::redact_url;
 use crate::GatewayError;
 
@@ -27,8 +29,11 @@ pub(crate) struct PgStore {
 }
 
 impl PgStore {
-    pub async fn open(url: &str) -> Result<Self, GatewayError> {
+    /// Connects (over TLS when the URL's `sslmode` asks for it, see [`tls_wanted`]) and
+    /// migrates. `ca_file` adds a CA to the system's roots for verifying the server.
+    pub async fn open(url: &str, ca_file: Option<&Path>) -> Result<Self, GatewayError> {
         let shown = redact_url(url);
+        let (url, tls) = tls_wanted(url);
         let config: tokio_postgres::Config =
             url.parse().map_err(
                 |e: tokio_postgres::Error| GatewayError::InvalidDatabaseUrl {
@@ -36,25 +41,31 @@ impl PgStore {
                     reason: e.to_string(),
                 },
             )?;
-        let manager = Manager::from_config(
-            config,
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = || ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let manager = if tls {
+            let connector = crate::tls::postgres_connector(ca_file)?;
+            Manager::from_config(config, connector, manager_config())
+        } else {
+            Manager::from_config(config, NoTls, manager_config())
+        };
         let pool = Pool::builder(manager).max_size(16).build().map_err(|e| {
             GatewayError::ConnectPostgres {
                 url: shown.clone(),
                 reason: e.to_string(),
             }
         })?;
+        tracing::info!(url = %shown, tls, "PostgreSQL connection settings");
         let store = Self { url: shown, pool };
         store.migrate().await?;
         Ok(store)
     }
 
-    fn err(&self, action: &'static str) -> impl Fn(tokio_postgres::Error) -> GatewayError + '_ {
+    pub(super) fn err(
+        &self,
+        action: &'static str,
+    ) -> impl Fn(tokio_postgres::Error) -> GatewayError + '_ {
         move |source| GatewayError::Postgres {
             url: self.url.clone(),
             action,
@@ -62,7 +73,7 @@ impl PgStore {
         }
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, GatewayError> {
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, GatewayError> {
         self.pool
             .get()
             .await
@@ -104,39 +115,6 @@ impl PgStore {
         tx.commit()
             .await
             .map_err(self.err("commit the schema migration"))
-    }
-
-    pub async fn enroll(
-        &self,
-        device_id: &str,
-        token_sha256: &str,
-        now: &str,
-        replace: bool,
-    ) -> Result<bool, GatewayError> {
-        let sql = if replace {
-            queries::ENROLL_REPLACING
-        } else {
-            queries::ENROLL_KEEPING
-        };
-        self.client()
-            .await?
-            .execute(sql, &[&device_id, &token_sha256, &now])
-            .await
-            .map(|n| n == 1)
-            .map_err(self.err("record the device enrolment"))
-    }
-
-    pub async fn device_for_token(
-        &self,
-        token_sha256: &str,
-    ) -> Result<Option<String>, GatewayError> {
-        let row = self
-            .client()
-            .await?
-            .query_opt(queries::DEVICE_FOR_TOKEN, &[&token_sha256])
-            .await
-            .map_err(self.err("look up a device token"))?;
-        Ok(row.map(|r| r.get(0)))
     }
 
     pub async fn create_upload(&self, upload: &Upload, now: &str) -> Result<Upload, GatewayError> {
@@ -386,6 +364,12 @@ impl queries::Columns for tokio_postgres::Row {
     fn flag(&self, i: usize) -> Result<bool, tokio_postgres::Error> {
         self.try_get(i)
     }
+    fn opt_text(&self, i: usize) -> Result<Option<String>, tokio_postgres::Error> {
+        self.try_get(i)
+    }
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, tokio_postgres::Error> {
+        self.try_get(i)
+    }
 }
 
 /// A planned parameter is a `TEXT` or a `BIGINT`; the checks are those of `String` and `i64`.
@@ -405,6 +389,63 @@ impl ToSql for Value {
         match self {
             Value::Text(s) => s.to_sql_checked(ty, out),
             Value::Int(i) => i.to_sql_checked(ty, out),
+        }
+    }
+}
+
+/// Whether a database URL asks for TLS, and the URL as the driver reads it. `sslmode=require`,
+/// `verify-ca` and `verify-full` mean TLS, and the server's certificate is always verified
+/// (against the system's roots and `--database-ca-file`): a link that carries citizens' records
+/// is not encrypted to whoever answers. The driver knows only `require`, so the `verify-*`
+/// modes are passed on as that. No `sslmode`, `disable` or `prefer`: plain TCP, as before.
+pub(crate) fn tls_wanted(url: &str) -> (String, bool) {
+    let mut tls = false;
+    let mut out = url.to_string();
+    for mode in ["verify-full", "verify-ca", "require"] {
+        let needle = format!("sslmode={mode}");
+        if let Some(at) = out.find(&needle) {
+            let end = at + needle.len();
+            let bounded = out[end..]
+                .chars()
+                .next()
+                .is_none_or(|c| c == '&' || c.is_whitespace());
+            if bounded {
+                tls = true;
+                out.replace_range(at..end, "sslmode=require");
+                break;
+            }
+        }
+    }
+    (out, tls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tls_wanted;
+
+    #[test]
+    fn sslmode_decides_tls() {
+        let plain = "postgres://u@h/db";
+        assert_eq!(tls_wanted(plain), (plain.to_string(), false));
+        assert!(!tls_wanted("postgres://u@h/db?sslmode=disable").1);
+        assert!(!tls_wanted("postgres://u@h/db?sslmode=prefer").1);
+        let (url, tls) = tls_wanted("postgres://u@h/db?sslmode=require");
+        assert!(tls);
+        assert_eq!(url, "postgres://u@h/db?sslmode=require");
+        let (url, tls) = tls_wanted("postgres://u@h/db?sslmode=verify-full&connect_timeout=5");
+        assert!(tls);
+        assert_eq!(url, "postgres://u@h/db?sslmode=require&connect_timeout=5");
+        let (url, tls) = tls_wanted("host=h user=u sslmode=verify-ca dbname=d");
+        assert!(tls);
+        assert_eq!(url, "host=h user=u sslmode=require dbname=d");
+        assert!(!tls_wanted("postgres://u@h/db?sslmode=requirex").1);
+        // Both readings parse.
+        for url in [
+            "postgres://u@h/db?sslmode=verify-full",
+            "host=h sslmode=verify-ca",
+        ] {
+            let (url, _) = tls_wanted(url);
+            url.parse::<tokio_postgres::Config>().expect("parses");
         }
     }
 }

@@ -15,15 +15,17 @@
 
 use motcua_domain::wire::{DigitizedDocument, DocumentRef};
 
-use super::{Stats, Upload};
+use super::{CertificateRow, FleetDevice, Stats, Upload};
 
 /// Where a stored row is read from: a `rusqlite::Row` or a `tokio_postgres::Row` (the impls
-/// sit in the backends). Only the three column types the schema uses.
+/// sit in the backends). Only the column types the schema uses.
 pub(super) trait Columns {
     type Error;
     fn text(&self, i: usize) -> Result<String, Self::Error>;
     fn int(&self, i: usize) -> Result<i64, Self::Error>;
     fn flag(&self, i: usize) -> Result<bool, Self::Error>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, Self::Error>;
 }
 
 // --- schema_version (the migrations themselves are `super::MIGRATIONS`)
@@ -35,18 +37,105 @@ pub(super) const SCHEMA_VERSION_CURRENT: &str =
 pub(super) const SCHEMA_VERSION_RECORD: &str =
     "INSERT INTO schema_version (version, applied_at) VALUES ($1, $2)";
 
-// --- devices
+// --- devices and certificates
 
-/// `$1` device id, `$2` token hash, `$3` now; replaces the token of an enrolled device.
-pub(super) const ENROLL_REPLACING: &str =
-    "INSERT INTO devices (device_id, token_sha256, enrolled_at) VALUES ($1, $2, $3)
-     ON CONFLICT (device_id) DO UPDATE SET token_sha256 = excluded.token_sha256,
-     enrolled_at = excluded.enrolled_at";
-/// As [`ENROLL_REPLACING`], but an enrolled device keeps its token (nothing is inserted).
-pub(super) const ENROLL_KEEPING: &str =
-    "INSERT INTO devices (device_id, token_sha256, enrolled_at) VALUES ($1, $2, $3)
-     ON CONFLICT (device_id) DO NOTHING";
-pub(super) const DEVICE_FOR_TOKEN: &str = "SELECT device_id FROM devices WHERE token_sha256 = $1";
+/// `$1` device id, `$2` site, `$3` now. Creates the device row, or takes the row lock of an
+/// existing one (the no-op update), so two enrolments of one device id run one after the other
+/// on PostgreSQL too.
+pub(super) const DEVICE_CLAIM: &str =
+    "INSERT INTO devices (device_id, site, enrolled_at) VALUES ($1, $2, $3)
+     ON CONFLICT (device_id) DO UPDATE SET device_id = excluded.device_id";
+/// `$1` site, `$2` now, `$3` device id.
+pub(super) const DEVICE_SET_ENROLLED: &str =
+    "UPDATE devices SET site = $1, enrolled_at = $2 WHERE device_id = $3";
+/// `$1` device id, `$2` now (Unix s): a certificate of the device that still opens the link.
+pub(super) const DEVICE_HAS_LIVE_CERT: &str =
+    "SELECT 1 FROM certificates WHERE role = 'device' AND name = $1 AND revoked_at IS NULL
+     AND not_after > $2";
+/// `$1` device id, `$2` now (Unix s): uses up a technician's approval that has not expired.
+pub(super) const APPROVAL_TAKE: &str =
+    "DELETE FROM reenrolment_approvals WHERE device_id = $1 AND expires_at > $2";
+/// `$1` device id, `$2` technician, `$3` now, `$4` expiry (Unix s).
+pub(super) const APPROVAL_UPSERT: &str =
+    "INSERT INTO reenrolment_approvals (device_id, approved_by, approved_at, expires_at)
+     VALUES ($1, $2, $3, $4) ON CONFLICT (device_id) DO UPDATE SET
+     approved_by = excluded.approved_by, approved_at = excluded.approved_at,
+     expires_at = excluded.expires_at";
+/// `$1` device id: its site.
+pub(super) const DEVICE_SITE: &str = "SELECT site FROM devices WHERE device_id = $1";
+/// `$1` now, `$2` device id.
+pub(super) const DEVICE_TOUCH: &str = "UPDATE devices SET last_seen_at = $1 WHERE device_id = $2";
+/// `$1` now, `$2` reason, `$3` device id: revokes every live certificate of the device.
+pub(super) const DEVICE_CERTS_REVOKE: &str =
+    "UPDATE certificates SET revoked_at = $1, revoked_reason = $2
+     WHERE role = 'device' AND name = $3 AND revoked_at IS NULL RETURNING serial";
+/// `$1` device id: every certificate serial it ever had (to close their connections).
+pub(super) const DEVICE_SERIALS: &str =
+    "SELECT serial FROM certificates WHERE role = 'device' AND name = $1";
+/// `$1` now, `$2` device id, `$3` issued_us of the certificate first used: revokes the
+/// device's certificates issued before it.
+pub(super) const CERTS_SUPERSEDE: &str =
+    "UPDATE certificates SET revoked_at = $1, revoked_reason = 'superseded'
+     WHERE role = 'device' AND name = $2 AND issued_us < $3 AND revoked_at IS NULL
+     RETURNING serial";
+/// Read with [`new_certificate`]'s columns; a serial recorded already is left as it is.
+pub(super) const CERT_INSERT: &str =
+    "INSERT INTO certificates (serial, role, name, site, not_before, not_after, issued_at,
+     issued_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING";
+/// Read with [`certificate`].
+pub(super) const CERT_SELECT: &str =
+    "SELECT role, name, site, not_after, issued_us, first_used_at, revoked_at, revoked_reason
+     FROM certificates WHERE serial = $1";
+/// `$1` now, `$2` serial.
+pub(super) const CERT_FIRST_USE: &str =
+    "UPDATE certificates SET first_used_at = $1 WHERE serial = $2 AND first_used_at IS NULL";
+/// `$1` now, `$2` reason, `$3` serial.
+pub(super) const CERT_REVOKE: &str = "UPDATE certificates SET revoked_at = $1, revoked_reason = $2
+     WHERE serial = $3 AND revoked_at IS NULL";
+/// `$1` serial, `$2` now, `$3` reason: records the revocation of a certificate the gateway has
+/// never seen (a role certificate issued offline), so it is refused when it shows up.
+pub(super) const CERT_INSERT_REVOKED: &str =
+    "INSERT INTO certificates (serial, role, name, site, not_before, not_after, issued_at,
+     issued_us, revoked_at, revoked_reason) VALUES ($1, 'unknown', '', NULL, 0, 0, $2, 0, $2, $3)
+     ON CONFLICT (serial) DO NOTHING";
+/// The fleet, read with [`fleet_device`]: each device with its current certificate (the newest
+/// live one in use, else the newest live one).
+pub(super) const FLEET: &str =
+    "SELECT d.device_id, d.site, d.enrolled_at, d.last_seen_at, c.serial, c.not_after,
+     c.first_used_at
+     FROM devices d LEFT JOIN certificates c ON c.serial = (
+        SELECT serial FROM certificates WHERE role = 'device' AND name = d.device_id
+        AND revoked_at IS NULL ORDER BY (first_used_at IS NOT NULL) DESC, issued_us DESC LIMIT 1)
+     ORDER BY d.device_id";
+
+/// One row of [`CERT_SELECT`].
+pub(super) fn certificate<R: Columns>(r: &R) -> Result<CertificateRow, R::Error> {
+    Ok(CertificateRow {
+        role: r.text(0)?,
+        name: r.text(1)?,
+        site: r.opt_text(2)?,
+        not_after: r.int(3)?,
+        issued_us: r.int(4)?,
+        first_used: r.opt_text(5)?.is_some(),
+        revoked_at: r.opt_text(6)?,
+        revoked_reason: r.opt_text(7)?,
+    })
+}
+
+/// One row of [`FLEET`].
+pub(super) fn fleet_device<R: Columns>(r: &R) -> Result<FleetDevice, R::Error> {
+    let serial = r.opt_text(4)?;
+    Ok(FleetDevice {
+        device_id: r.text(0)?,
+        site: r.text(1)?,
+        enrolled_at: r.text(2)?,
+        last_seen_at: r.opt_text(3)?,
+        revoked: serial.is_none(),
+        serial,
+        not_after: r.opt_int(5)?.map(super::rfc3339),
+        first_used_at: r.opt_text(6)?,
+    })
+}
 
 // --- uploads and blobs
 
@@ -209,9 +298,22 @@ mod tests {
     const ALL: &[&str] = &[
         SCHEMA_VERSION_CURRENT,
         SCHEMA_VERSION_RECORD,
-        ENROLL_REPLACING,
-        ENROLL_KEEPING,
-        DEVICE_FOR_TOKEN,
+        DEVICE_CLAIM,
+        DEVICE_SET_ENROLLED,
+        DEVICE_HAS_LIVE_CERT,
+        APPROVAL_TAKE,
+        APPROVAL_UPSERT,
+        DEVICE_SITE,
+        DEVICE_TOUCH,
+        DEVICE_CERTS_REVOKE,
+        DEVICE_SERIALS,
+        CERTS_SUPERSEDE,
+        CERT_INSERT,
+        CERT_SELECT,
+        CERT_FIRST_USE,
+        CERT_REVOKE,
+        CERT_INSERT_REVOKED,
+        FLEET,
         BLOB_EXISTS,
         BLOB_INSERT,
         UPLOAD_INSERT,

@@ -53,7 +53,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` on the connection in the blocking pool.
-    async fn call<T, F>(&self, action: &'static str, f: F) -> Result<T, GatewayError>
+    pub(super) async fn call<T, F>(&self, action: &'static str, f: F) -> Result<T, GatewayError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
@@ -72,41 +72,6 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| GatewayError::join(action, e))?
-    }
-
-    pub async fn enroll(
-        &self,
-        device_id: &str,
-        token_sha256: &str,
-        now: &str,
-        replace: bool,
-    ) -> Result<bool, GatewayError> {
-        let (d, t, n) = (
-            device_id.to_string(),
-            token_sha256.to_string(),
-            now.to_string(),
-        );
-        let sql = if replace {
-            queries::ENROLL_REPLACING
-        } else {
-            queries::ENROLL_KEEPING
-        };
-        self.call("record the device enrolment", move |c| {
-            c.execute(sql, params![d, t, n]).map(|n| n == 1)
-        })
-        .await
-    }
-
-    pub async fn device_for_token(
-        &self,
-        token_sha256: &str,
-    ) -> Result<Option<String>, GatewayError> {
-        let t = token_sha256.to_string();
-        self.call("look up a device token", move |c| {
-            c.query_row(queries::DEVICE_FOR_TOKEN, [t], |r| r.get(0))
-                .optional()
-        })
-        .await
     }
 
     pub async fn create_upload(&self, upload: &Upload, now: &str) -> Result<Upload, GatewayError> {
@@ -271,6 +236,12 @@ impl queries::Columns for rusqlite::Row<'_> {
         self.get(i)
     }
     fn flag(&self, i: usize) -> rusqlite::Result<bool> {
+        self.get(i)
+    }
+    fn opt_text(&self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.get(i)
+    }
+    fn opt_int(&self, i: usize) -> rusqlite::Result<Option<i64>> {
         self.get(i)
     }
 }
