@@ -16,11 +16,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use motcua_domain::wire::{DigitizedDocuments, RatingSubmission, TicketIssued};
-use rand::Rng;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::watch;
 
 use motcua_store::{vietnam_now as now, OutboxEntry, OutboxKind, Store, StoreError};
+
+use crate::pace::while_beating;
+pub use crate::pace::{backoff, Heartbeat, QUIET_ALLOWANCE};
 
 use crate::client::GatewayError;
 use crate::credentials::DeviceLink;
@@ -69,58 +71,6 @@ impl DeliveryError {
     }
 }
 
-/// How long a working uplink may go without a beat: while it waits on the network it beats
-/// every second ([`while_beating`]); only synchronous store work holds the beats up (SQLite's
-/// busy timeout is 10 s, garbage collection deletes files). A supervisor that hears nothing
-/// for longer may take the uplink for hung.
-pub const QUIET_ALLOWANCE: Duration = Duration::from_secs(30);
-
-/// Runs `work`, beating every second while it is pending: a request that waits on the network
-/// (each bounded by its time limit) is waiting, not hanging; only a task that is no longer
-/// polled, stuck in a blocking call, stops the beats. Gives up (`None`) when shutdown comes, so
-/// SIGTERM never waits for a slow upload.
-async fn while_beating<T>(
-    work: impl std::future::Future<Output = T>,
-    heartbeat: Option<Heartbeat>,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Option<T> {
-    tokio::pin!(work);
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    let mut watching = !*shutdown.borrow();
-    if !watching {
-        return None;
-    }
-    loop {
-        tokio::select! {
-            out = &mut work => return Some(out),
-            _ = tick.tick() => {
-                if let Some(beat) = &heartbeat {
-                    beat();
-                }
-            }
-            changed = shutdown.changed(), if watching => match changed {
-                Ok(()) if *shutdown.borrow() => return None,
-                Ok(()) => {}
-                // The sender is gone: no shutdown can come any more; finish the work.
-                Err(_) => watching = false,
-            },
-        }
-    }
-}
-
-/// The delay before retry number `attempts + 1`: doubling from `initial` up to `max`, with the
-/// upper half jittered so that a fleet coming back online does not retry in lockstep.
-pub fn backoff(attempts: u32, initial: Duration, max: Duration) -> Duration {
-    let exp = initial.saturating_mul(1u32.checked_shl(attempts.min(20)).unwrap_or(u32::MAX));
-    let capped = exp.min(max);
-    let half = capped / 2;
-    half + rand::rng().random_range(Duration::ZERO..=half)
-}
-
-/// Called whenever the uplink shows progress (a loop turn, a request answered or timed out,
-/// a second of waiting), so a supervisor can tell a working uplink from a hung one.
-pub type Heartbeat = std::sync::Arc<dyn Fn() + Send + Sync>;
-
 /// The uplink worker.
 pub struct Uplink {
     store: Store,
@@ -128,6 +78,7 @@ pub struct Uplink {
     config: UplinkSettings,
     heartbeat: Option<Heartbeat>,
     status: LinkStatus,
+    last_renewal_check: Option<Instant>,
 }
 
 impl Uplink {
@@ -139,6 +90,7 @@ impl Uplink {
             config,
             heartbeat: None,
             status: LinkStatus::default(),
+            last_renewal_check: None,
         }
     }
 
@@ -164,7 +116,7 @@ impl Uplink {
 
     /// Picks up a replaced `device.pem`, and renews the certificate when it is due (not more
     /// often than [`RENEWAL_CHECK`] unless the file changed). Never fails the loop.
-    async fn keep_certificate(&mut self, last_check: &mut Option<Instant>) {
+    async fn keep_certificate(&mut self) {
         let reloaded = match self.link.reload_if_changed() {
             Ok(r) => r,
             Err(e) => {
@@ -174,10 +126,14 @@ impl Uplink {
                 false
             }
         };
-        if !reloaded && last_check.is_some_and(|t| t.elapsed() < RENEWAL_CHECK) {
+        if !reloaded
+            && self
+                .last_renewal_check
+                .is_some_and(|t| t.elapsed() < RENEWAL_CHECK)
+        {
             return;
         }
-        *last_check = Some(Instant::now());
+        self.last_renewal_check = Some(Instant::now());
         match self.link.renew_if_due(chrono::Utc::now().timestamp()).await {
             Ok(Some(peer)) => tracing::info!(serial = %peer.serial, "certificate renewed"),
             Ok(None) => {}
@@ -226,20 +182,15 @@ impl Uplink {
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
         let mut last_gc = Instant::now() - Duration::from_secs(3600);
         let mut last_catalog = Instant::now() - Duration::from_secs(3600);
-        let mut last_renewal_check = None;
         loop {
             self.beat();
             if *shutdown.borrow() {
                 return;
             }
             let heartbeat = self.heartbeat.clone();
-            if while_beating(
-                self.keep_certificate(&mut last_renewal_check),
-                heartbeat,
-                &mut shutdown,
-            )
-            .await
-            .is_none()
+            if while_beating(self.keep_certificate(), heartbeat, &mut shutdown)
+                .await
+                .is_none()
             {
                 return;
             }
@@ -285,6 +236,22 @@ impl Uplink {
                 )
                 .await;
             }
+        }
+    }
+
+    /// One turn of the loop's work without its waiting, for tools and tests: keeps the
+    /// certificate (reload, renewal when due), then makes one delivery attempt at the next due
+    /// entry, recording its outcome in the store as the loop does. Returns whether there was an
+    /// entry to attempt.
+    pub async fn turn(&mut self) -> Result<bool, StoreError> {
+        self.keep_certificate().await;
+        let (_never, mut no_shutdown) = watch::channel(false);
+        let due = self
+            .store
+            .next_due(chrono::Utc::now().timestamp_millis(), self.config.retry_max)?;
+        match due {
+            Some(entry) => Ok(self.attempt(entry, &mut no_shutdown).await),
+            None => Ok(false),
         }
     }
 
@@ -580,26 +547,4 @@ fn parse_payload<T: serde::de::DeserializeOwned>(entry: &OutboxEntry) -> Result<
             detail: e.to_string(),
         })
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_stays_capped_and_jitters() {
-        let initial = Duration::from_millis(100);
-        let max = Duration::from_secs(2);
-        for attempts in 0..40 {
-            let d = backoff(attempts, initial, max);
-            let cap = (initial * 2u32.pow(attempts.min(10))).min(max);
-            assert!(
-                d >= cap / 2 && d <= cap,
-                "attempt {attempts}: {d:?} vs cap {cap:?}"
-            );
-        }
-        let samples: std::collections::HashSet<_> =
-            (0..20).map(|_| backoff(5, initial, max)).collect();
-        assert!(samples.len() > 1, "backoff must be jittered");
-    }
 }

@@ -18,6 +18,7 @@ pub mod client;
 pub mod credentials;
 pub mod drain;
 pub mod identity;
+mod pace;
 mod tls;
 
 use std::sync::{Arc, Mutex};
