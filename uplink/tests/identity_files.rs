@@ -126,3 +126,28 @@ fn an_issued_certificate_must_name_this_kiosk_and_come_from_its_ca() {
     let e = check_issued(&issue(&other_ca, DEVICE, SITE), DEVICE, SITE, &anchor).unwrap_err();
     assert!(e.to_string().contains("not from the province's CA"), "{e}");
 }
+
+#[test]
+fn new_files_belong_to_the_owner_of_the_data_folder() {
+    use std::os::unix::fs::MetadataExt;
+    // kioskctl may run as root beside a kioskd running as the service user: what it writes
+    // must be the service's. As root the data folder is handed to another user first; as
+    // anyone else the folder is one's own and the files must be too.
+    let data = tempfile::tempdir().unwrap();
+    let nobody = 65_534;
+    let handed = std::os::unix::fs::chown(data.path(), Some(nobody), Some(nobody)).is_ok();
+    let owner = std::fs::metadata(data.path()).unwrap();
+    assert!(!handed || owner.uid() == nobody);
+    let ca = authority("CA tỉnh A");
+    let (files, _) = enrol_files(data.path(), &ca);
+    for path in [files.dir().to_owned(), files.device_path(), files.ca_path()] {
+        let m = std::fs::metadata(&path).unwrap();
+        assert_eq!(
+            (m.uid(), m.gid()),
+            (owner.uid(), owner.gid()),
+            "{}",
+            path.display()
+        );
+    }
+    assert_eq!(mode(&files.device_path()), 0o600);
+}
