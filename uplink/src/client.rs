@@ -239,6 +239,10 @@ impl GatewayClient {
                 code,
                 detail,
             },
+            Some(TlsFailure::Failed(detail)) => GatewayError::Unreachable {
+                url: url.to_owned(),
+                detail,
+            },
             None => GatewayError::Unreachable {
                 url: url.to_owned(),
                 detail: describe(e),

@@ -22,6 +22,9 @@ pub(crate) enum TlsFailure {
         /// Words for a technician.
         detail: String,
     },
+    /// Another TLS failure (a server that speaks no TLS, no common protocol version): the
+    /// link is down as far as the kiosk can tell.
+    Failed(String),
 }
 
 /// The rustls error in the chain of `e`, if any.
@@ -52,8 +55,12 @@ pub(crate) fn classify(e: &(dyn StdError + 'static), host: &str) -> Option<TlsFa
         rustls::Error::NoCertificatesPresented => {
             Some(TlsFailure::Untrusted("it presented no certificate".into()))
         }
-        rustls::Error::AlertReceived(alert) => refused(alert),
-        _ => None,
+        rustls::Error::AlertReceived(alert) => Some(refused(alert).unwrap_or_else(|| {
+            TlsFailure::Failed(format!("the TLS handshake failed (alert {alert:?})"))
+        })),
+        other => Some(TlsFailure::Failed(format!(
+            "the TLS handshake failed ({other}); is this the gateway's https port?"
+        ))),
     }
 }
 
@@ -165,7 +172,7 @@ mod tests {
     }
 
     #[test]
-    fn alerts_about_the_kiosks_certificate_are_refusals_and_others_are_not_tls_verdicts() {
+    fn alerts_about_the_kiosks_certificate_are_refusals_and_others_mere_failures() {
         let e = wrapped(rustls::Error::AlertReceived(
             AlertDescription::CertificateRevoked,
         ));
@@ -176,7 +183,10 @@ mod tests {
         let e = wrapped(rustls::Error::AlertReceived(
             AlertDescription::InternalError,
         ));
-        assert_eq!(classify(e.as_ref(), "h"), None);
+        assert!(matches!(
+            classify(e.as_ref(), "h"),
+            Some(TlsFailure::Failed(d)) if d.contains("InternalError")
+        ));
         let plain = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
         assert_eq!(classify(&plain, "h"), None);
     }

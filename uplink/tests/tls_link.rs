@@ -254,3 +254,34 @@ async fn a_device_file_replaced_beside_a_running_link_is_picked_up() {
     assert_eq!(running.peer().serial, renewed.serial);
     assert_ne!(running.peer().serial, first.serial);
 }
+
+#[tokio::test]
+async fn a_server_speaking_no_tls_is_said_to_be_so() {
+    // Plain HTTP on the gateway's port (a misconfigured proxy, an old gateway).
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut tcp, _)) = listener.accept().await {
+            let mut buf = [0u8; 1024];
+            let _ = tcp.read(&mut buf).await;
+            let _ = tcp
+                .write_all(b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let ca = authority("CA tỉnh A");
+    let client = GatewayClient::new(
+        &format!("https://{addr}"),
+        &anchor(&ca),
+        None,
+        Duration::from_secs(10),
+    )
+    .unwrap();
+    let err = client
+        .ingest("/v1/tickets", "k-1", &serde_json::json!({}))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, GatewayError::Unreachable { .. }), "{err}");
+    assert!(err.to_string().contains("TLS handshake failed"), "{err}");
+}
