@@ -15,8 +15,7 @@ pub mod harness;
 pub use harness::devices::{tcp_printer, zbar, KillOnDrop, PtyCodeReader};
 pub use harness::fake::FakeGateway;
 pub use harness::gateway::{
-    fresh_postgres_database, postgres_server_url, Backend, Gateway, Pki, RoleCert,
-    ENROLLMENT_KEY,
+    fresh_postgres_database, postgres_server_url, Backend, Gateway, Pki, RoleCert, ENROLLMENT_KEY,
 };
 pub use harness::kiosk::{
     dossier_json, random_file, sections, Enrolment, Kiosk, KioskSettings, NO_GATEWAY,

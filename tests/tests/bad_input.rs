@@ -7,10 +7,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use motcua_tests::{
-    bin, dossier_json, random_file, wait_for, Gateway, Kiosk, KioskSettings,
-    ENROLLMENT_KEY,
-};
+use motcua_tests::{bin, dossier_json, random_file, wait_for, Gateway, Kiosk, KioskSettings};
 
 const ANSWER_500: u8 = 0;
 const ANSWER_GARBAGE: u8 = 1;
@@ -45,10 +42,7 @@ async fn a_gateway_answering_500_garbage_or_nothing_loses_nothing() -> anyhow::R
     let tmp = tempfile::tempdir()?;
     // Enrol against the real gateway, then put a bad peer on its port.
     let mut gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
-    let mut kiosk = Kiosk::enrolled(
-        &tmp.path().join("kiosk"),
-        &KioskSettings::new(&gateway),
-    )?;
+    let mut kiosk = Kiosk::enrolled(&tmp.path().join("kiosk"), &KioskSettings::new(&gateway))?;
     gateway.kill();
 
     let listener = TcpListener::bind(gateway.addr)?;
@@ -212,8 +206,13 @@ async fn a_code_clash_between_two_kiosks_asks_for_a_technician_and_loses_nothing
 
     let mut second = Kiosk::create(&tmp.path().join("k2"), &KioskSettings::new(&gateway))?;
     // The enrolment key alone cannot take over the first kiosk's identity…
-    let refused = second.enroll().expect_err("a known device id needs a technician");
-    assert!(refused.to_string().contains("already enrolled"), "{refused}");
+    let refused = second
+        .enroll()
+        .expect_err("a known device id needs a technician");
+    assert!(
+        refused.to_string().contains("already enrolled"),
+        "{refused}"
+    );
     // …a technician can allow it at the gateway (here: the mistake this test is about).
     gateway
         .post_as(

@@ -10,10 +10,7 @@ use motcua_tests::{dossier_json, Gateway, Kiosk, KioskSettings};
 async fn concurrent_writers_and_the_daemon_share_the_store() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
-    let mut kiosk = Kiosk::enrolled(
-        &tmp.path().join("kiosk"),
-        &KioskSettings::new(&gateway),
-    )?;
+    let mut kiosk = Kiosk::enrolled(&tmp.path().join("kiosk"), &KioskSettings::new(&gateway))?;
     kiosk.start_daemon()?;
 
     let writers: Vec<_> = (0..4)

@@ -55,9 +55,11 @@ async fn a_peer_the_kiosk_does_not_trust_cannot_acknowledge_and_the_real_gateway
     // Our kiosk refuses it at the handshake: nothing taken as acknowledged, the dossier kept.
     let code = kiosk.submit(&a_dossier(&tmp.path().join("d1"), 80_000)?)?;
     kiosk.start_daemon()?;
-    let error = wait_for(Duration::from_secs(30), "the untrusted peer reported", || {
-        Ok(kiosk.last_error()?.filter(|e| e.contains("certificate")))
-    })
+    let error = wait_for(
+        Duration::from_secs(30),
+        "the untrusted peer reported",
+        || Ok(kiosk.last_error()?.filter(|e| e.contains("certificate"))),
+    )
     .map_err(|e| anyhow::anyhow!("{e}\n{}", kiosk.daemon_log()))?;
     assert!(
         fake.log().contains("handshake failed"),
@@ -92,7 +94,9 @@ async fn devices_without_a_valid_certificate_are_refused() -> anyhow::Result<()>
     let catalog = format!("{}/v1/catalog", gateway.url());
 
     // Its own certificate works.
-    let ok = gateway.get_as_device(&kiosk.identity_pem()?, "/v1/catalog").await?;
+    let ok = gateway
+        .get_as_device(&kiosk.identity_pem()?, "/v1/catalog")
+        .await?;
     assert_eq!(ok.status(), 200);
 
     // No client certificate: refused, and told why.
@@ -150,9 +154,11 @@ async fn a_device_revoked_while_uploading_is_cut_off_at_once() -> anyhow::Result
     let size = 4 * 1024 * 1024;
     kiosk.submit(&a_dossier(&tmp.path().join("d"), size)?)?;
     kiosk.start_daemon()?;
-    wait_for(Duration::from_secs(60), "the upload to be under way", || {
-        Ok((partial_bytes(&gateway_dir) > 0).then_some(()))
-    })
+    wait_for(
+        Duration::from_secs(60),
+        "the upload to be under way",
+        || Ok((partial_bytes(&gateway_dir) > 0).then_some(())),
+    )
     .map_err(|e| anyhow::anyhow!("{e}\n{}", kiosk.daemon_log()))?;
 
     gateway.revoke_device("KIOSK-E2E-01").await?;
@@ -175,7 +181,9 @@ async fn a_device_revoked_while_uploading_is_cut_off_at_once() -> anyhow::Result
         "{later} bytes after revocation, {at_revocation} at it"
     );
     // Its next request is refused in words, and nothing of it was taken in.
-    let next = gateway.get_as_device(&kiosk.identity_pem()?, "/v1/catalog").await?;
+    let next = gateway
+        .get_as_device(&kiosk.identity_pem()?, "/v1/catalog")
+        .await?;
     assert_eq!(next.status(), 401);
     let body: serde_json::Value = next.json().await?;
     assert_eq!(body["error"], "certificate_revoked", "{body}");
@@ -189,8 +197,7 @@ fn now_unix() -> i64 {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_kiosk_renews_its_certificate_before_it_expires_across_a_restart() -> anyhow::Result<()>
-{
+async fn a_kiosk_renews_its_certificate_before_it_expires_across_a_restart() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     // Device certificates for 30 s: renewal is due after about 20 s.
     let gateway = Gateway::start_with(
@@ -228,7 +235,9 @@ async fn a_kiosk_renews_its_certificate_before_it_expires_across_a_restart() -> 
     // The first certificate is no longer any good.
     let old = gateway.get_as_device(&first_pem, "/v1/catalog").await;
     assert!(
-        old.as_ref().map(|r| !r.status().is_success()).unwrap_or(true),
+        old.as_ref()
+            .map(|r| !r.status().is_success())
+            .unwrap_or(true),
         "the replaced certificate still works: {:?}",
         old.map(|r| r.status())
     );
@@ -270,13 +279,19 @@ async fn the_gateway_takes_a_new_server_certificate_on_sighup() -> anyhow::Resul
         .args(["-HUP", &gateway.pid().to_string()])
         .status()?;
     assert!(status.success());
-    let after = wait_for(Duration::from_secs(10), "the new certificate served", || {
-        let now = served_fingerprint(&gateway.addr)?;
-        Ok((now != before).then_some(now))
-    })?;
+    let after = wait_for(
+        Duration::from_secs(10),
+        "the new certificate served",
+        || {
+            let now = served_fingerprint(&gateway.addr)?;
+            Ok((now != before).then_some(now))
+        },
+    )?;
     assert_ne!(after, before);
     // Still the same gateway for its kiosks: the new certificate is from the same CA.
-    let ok = gateway.get_as_device(&kiosk.identity_pem()?, "/v1/catalog").await?;
+    let ok = gateway
+        .get_as_device(&kiosk.identity_pem()?, "/v1/catalog")
+        .await?;
     assert_eq!(ok.status(), 200);
     Ok(())
 }

@@ -28,10 +28,6 @@ use crate::client::GatewayError;
 use crate::credentials::DeviceLink;
 use crate::{LinkStatus, UplinkSettings};
 
-/// How often the uplink asks whether its certificate is due for renewal (it also asks at start
-/// and whenever `device.pem` was replaced).
-pub const RENEWAL_CHECK: Duration = Duration::from_secs(60);
-
 /// Why one delivery attempt failed.
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
@@ -78,7 +74,6 @@ pub struct Uplink {
     config: UplinkSettings,
     heartbeat: Option<Heartbeat>,
     status: LinkStatus,
-    last_renewal_check: Option<Instant>,
 }
 
 impl Uplink {
@@ -90,7 +85,6 @@ impl Uplink {
             config,
             heartbeat: None,
             status: LinkStatus::default(),
-            last_renewal_check: None,
         }
     }
 
@@ -114,26 +108,16 @@ impl Uplink {
         }
     }
 
-    /// Picks up a replaced `device.pem`, and renews the certificate when it is due (not more
-    /// often than [`RENEWAL_CHECK`] unless the file changed). Never fails the loop.
+    /// Picks up a replaced `device.pem` (one `stat` per turn), and renews the certificate when
+    /// it is due. Whether it is due is a clock comparison, also asked at every turn: a
+    /// short-lived certificate must not expire between two looks. A failed renewal waits for
+    /// its own backoff. Never fails the loop.
     async fn keep_certificate(&mut self) {
-        let reloaded = match self.link.reload_if_changed() {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(
-                    "the replaced device certificate is not usable, keeping the current one: {e}"
-                );
-                false
-            }
-        };
-        if !reloaded
-            && self
-                .last_renewal_check
-                .is_some_and(|t| t.elapsed() < RENEWAL_CHECK)
-        {
-            return;
+        if let Err(e) = self.link.reload_if_changed() {
+            tracing::warn!(
+                "the replaced device certificate is not usable, keeping the current one: {e}"
+            );
         }
-        self.last_renewal_check = Some(Instant::now());
         match self.link.renew_if_due(chrono::Utc::now().timestamp()).await {
             Ok(Some(peer)) => tracing::info!(serial = %peer.serial, "certificate renewed"),
             Ok(None) => {}

@@ -4,7 +4,8 @@
 //! 1. durable dossier submits per second on the kiosk (one small attachment each), against the
 //!    bare cost of writing the same attachment durably (write, fsync, rename, fsync folder);
 //! 2. blob upload throughput to a real gateway process over loopback with the kiosk's tus
-//!    client, against a plain `curl` tus upload of a file of the same size to the same gateway;
+//!    client, against a plain `curl` tus upload of a file of the same size to the same gateway,
+//!    both over mutual TLS with the kiosk's own client certificate;
 //! 3. kioskd's idle resident memory (no UI).
 //!
 //! Run: `cargo run --release -p motcua-tests --bin bench-spine [-- --dossiers N --upload-mb M]`
@@ -24,7 +25,8 @@ use motcua_store::DeviceIdentity;
 use motcua_store::{NewDocument, Store};
 use motcua_tests::harness::bench::{arg, median};
 use motcua_tests::{random_file, Gateway, Kiosk, KioskSettings};
-use motcua_uplink::client::GatewayClient;
+use motcua_uplink::credentials::DeviceLink;
+use motcua_uplink::identity::IdentityFiles;
 use motcua_uplink::Uplink;
 use motcua_uplink::UplinkSettings;
 
@@ -89,7 +91,7 @@ fn bench_submits(n: usize) -> anyhow::Result<()> {
 
 async fn ours(
     gateway_url: &str,
-    token: &str,
+    kiosk_data: &Path,
     size_mb: usize,
     chunk_kib: usize,
 ) -> anyhow::Result<f64> {
@@ -131,14 +133,31 @@ async fn ours(
         retention: Duration::from_secs(3600),
         poll_interval: Duration::from_millis(100),
     };
-    let client = GatewayClient::new(gateway_url, Some(token.to_owned()), config.request_timeout)?;
-    let mut uplink = Uplink::new(store, client, config);
+    let link = DeviceLink::open(
+        IdentityFiles::in_data_dir(kiosk_data),
+        gateway_url,
+        config.request_timeout,
+    )?;
+    let mut uplink = Uplink::new(store, link, config);
     let start = Instant::now();
     uplink.ensure_uploaded(&blob.sha256, blob.size).await?;
     Ok(blob.size as f64 / start.elapsed().as_secs_f64() / 1e6)
 }
 
-fn curl(gateway_url: &str, token: &str, size_mb: usize, dir: &Path) -> anyhow::Result<f64> {
+/// curl's TLS arguments: trust the kiosk's CA, present its key and certificate (one file).
+fn curl_tls(kiosk_data: &Path) -> Vec<String> {
+    let identity = kiosk_data.join("identity");
+    vec![
+        "--cacert".into(),
+        identity.join("ca.crt").display().to_string(),
+        "--cert".into(),
+        identity.join("device.pem").display().to_string(),
+        "--key".into(),
+        identity.join("device.pem").display().to_string(),
+    ]
+}
+
+fn curl(gateway_url: &str, kiosk_data: &Path, size_mb: usize, dir: &Path) -> anyhow::Result<f64> {
     let file = dir.join(format!("curl-{}.bin", rand::random::<u32>()));
     let bytes = random_file(&file, size_mb * 1024 * 1024)?;
     let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
@@ -149,8 +168,7 @@ fn curl(gateway_url: &str, token: &str, size_mb: usize, dir: &Path) -> anyhow::R
     let start = Instant::now();
     let out = Command::new("curl")
         .args(["-sS", "-o", "/dev/null", "-D", "-", "-X", "POST"])
-        .arg("-H")
-        .arg(format!("Authorization: Bearer {token}"))
+        .args(curl_tls(kiosk_data))
         .arg("-H")
         .arg("Tus-Resumable: 1.0.0")
         .arg("-H")
@@ -177,8 +195,7 @@ fn curl(gateway_url: &str, token: &str, size_mb: usize, dir: &Path) -> anyhow::R
     };
     let status = Command::new("curl")
         .args(["-sS", "-o", "/dev/null", "-f", "-X", "PATCH"])
-        .arg("-H")
-        .arg(format!("Authorization: Bearer {token}"))
+        .args(curl_tls(kiosk_data))
         .arg("-H")
         .arg("Tus-Resumable: 1.0.0")
         .arg("-H")
@@ -220,17 +237,17 @@ async fn main() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
     let gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
     let url = gateway.url();
-    let mut kiosk = Kiosk::enrolled(&tmp.path().join("kiosk"), &KioskSettings::new(&url))?;
-    let token = kiosk.token()?;
+    let mut kiosk = Kiosk::enrolled(&tmp.path().join("kiosk"), &KioskSettings::new(&gateway))?;
+    let data = kiosk.data_dir();
     let mut curl_runs = Vec::new();
     let mut ours_small = Vec::new();
     let mut ours_default = Vec::new();
     let mut ours_big = Vec::new();
     for _ in 0..runs {
-        curl_runs.push(curl(&url, &token, upload_mb, tmp.path())?);
-        ours_small.push(ours(&url, &token, upload_mb, 1024).await?);
-        ours_default.push(ours(&url, &token, upload_mb, 4096).await?);
-        ours_big.push(ours(&url, &token, upload_mb, 8192).await?);
+        curl_runs.push(curl(&url, &data, upload_mb, tmp.path())?);
+        ours_small.push(ours(&url, &data, upload_mb, 1024).await?);
+        ours_default.push(ours(&url, &data, upload_mb, 4096).await?);
+        ours_big.push(ours(&url, &data, upload_mb, 8192).await?);
     }
     let (c, s, o, b) = (
         median(curl_runs),
@@ -238,8 +255,8 @@ async fn main() -> anyhow::Result<()> {
         median(ours_default),
         median(ours_big),
     );
-    println!("upload:  {upload_mb} MiB over loopback, median of {runs} runs");
-    println!("         curl single PATCH (reference): {c:.0} MB/s");
+    println!("upload:  {upload_mb} MiB over loopback, mutual TLS, median of {runs} runs");
+    println!("         curl single PATCH, same client certificate (reference): {c:.0} MB/s");
     println!(
         "         kiosk tus client, 1 MiB chunks: {s:.0} MB/s, ratio {:.2}",
         s / c

@@ -40,8 +40,7 @@ impl FakeGateway {
             .spawn()
             .context("start the fake gateway (python3)")?;
         let mut line = String::new();
-        BufReader::new(child.stdout.take().context("fake gateway stdout")?)
-            .read_line(&mut line)?;
+        BufReader::new(child.stdout.take().context("fake gateway stdout")?).read_line(&mut line)?;
         let addr = line
             .trim()
             .strip_prefix("fake gateway listening on ")
@@ -62,7 +61,10 @@ impl FakeGateway {
 
     /// How many HTTP requests it answered.
     pub fn requests(&self) -> usize {
-        self.log().lines().filter(|l| l.starts_with("request ")).count()
+        self.log()
+            .lines()
+            .filter(|l| l.starts_with("request "))
+            .count()
     }
 }
 
