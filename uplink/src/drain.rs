@@ -99,19 +99,51 @@ impl Uplink {
         &self.link
     }
 
-    /// Shows `e` on the status line if it is about the link; clears the line on success.
-    fn note_link(&self, outcome: Result<(), &GatewayError>) {
+    /// Shows `e` on the status line if it is about the link; clears the line on success. A
+    /// success confirms a renewed certificate (the previous pair is forgotten); the gateway's
+    /// `certificate_unknown` to a renewed one sends the link back to the previous pair.
+    /// Returns whether it went back (the request is worth retrying soon).
+    fn note_link(&mut self, outcome: Result<(), &GatewayError>) -> bool {
         match outcome {
-            Ok(()) => self.status.set_link(None),
-            Err(e) if e.is_link_problem() => self.status.set_link(Some(link_words(e))),
-            Err(_) => {}
+            Ok(()) => {
+                self.link.confirm_current();
+                self.status.set_link(None);
+                false
+            }
+            Err(e) if e.is_link_problem() => {
+                if e.code() == Some("certificate_unknown") {
+                    match self.link.fall_back_to_previous() {
+                        Ok(true) => {
+                            self.show_certificate_problems();
+                            return true;
+                        }
+                        Ok(false) => {}
+                        Err(fe) => tracing::warn!(
+                            "cannot go back to the previous device certificate: {fe}"
+                        ),
+                    }
+                }
+                self.status.set_link(Some(link_words(e)));
+                false
+            }
+            Err(_) => false,
         }
+    }
+
+    fn show_certificate_problems(&self) {
+        let problems: Vec<&str> = [self.link.reload_problem(), self.link.renewal_problem()]
+            .into_iter()
+            .flatten()
+            .collect();
+        self.status
+            .set_renewal((!problems.is_empty()).then(|| problems.join("; ")));
     }
 
     /// Picks up a replaced `device.pem` (one `stat` per turn), and renews the certificate when
     /// it is due. Whether it is due is a clock comparison, also asked at every turn: a
     /// short-lived certificate must not expire between two looks. A failed renewal waits for
-    /// its own backoff. Never fails the loop.
+    /// its own backoff. A replaced file that is not usable is warned about once (the status
+    /// line keeps saying it until a usable one replaces it). Never fails the loop.
     async fn keep_certificate(&mut self) {
         if let Err(e) = self.link.reload_if_changed() {
             tracing::warn!(
@@ -123,8 +155,7 @@ impl Uplink {
             Ok(None) => {}
             Err(e) => tracing::warn!("certificate renewal failed, retrying later: {e}"),
         }
-        self.status
-            .set_renewal(self.link.renewal_problem().map(str::to_owned));
+        self.show_certificate_problems();
     }
 
     /// Reports progress to `heartbeat` (see [`Heartbeat`]).
@@ -248,11 +279,11 @@ impl Uplink {
             tracing::info!(key = %entry.idempotency_key, "delivery interrupted by shutdown; it resumes on the next start");
             return false;
         };
-        match &outcome {
+        let fell_back = match &outcome {
             Ok(_) => self.note_link(Ok(())),
             Err(DeliveryError::Gateway(e)) => self.note_link(Err(e)),
-            Err(_) => {}
-        }
+            Err(_) => false,
+        };
         match outcome {
             Ok(duplicate) => {
                 if let Err(e) = self.store.mark_delivered(entry.id, now()) {
@@ -271,7 +302,9 @@ impl Uplink {
                 }
             }
             Err(e) => {
-                let needs_technician = e.needs_technician();
+                // Refused for a renewed certificate the gateway does not know: the previous
+                // one is in use again, so this is retried as usual, not left for a technician.
+                let needs_technician = e.needs_technician() && !fell_back;
                 let delay = if needs_technician {
                     // Retrying cannot fix it; keep trying slowly so a fix on either side is
                     // picked up, and say so plainly in `kioskctl status`.
@@ -283,7 +316,12 @@ impl Uplink {
                         self.config.retry_max,
                     )
                 };
-                let e = if needs_technician && !is_certificate_refused(&e) {
+                let e = if fell_back {
+                    // Not the refusal's "re-enrol": the previous certificate is in use again.
+                    self.link
+                        .renewal_problem()
+                        .map_or_else(|| e.to_string(), str::to_owned)
+                } else if needs_technician && !is_certificate_refused(&e) {
                     format!("CẦN KỸ THUẬT VIÊN / needs a technician: {e}")
                 } else {
                     e.to_string()

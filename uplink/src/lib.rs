@@ -1,6 +1,7 @@
 //! The kiosk's side of the link to the provincial gateway.
 //!
-//! - [`identity`]: the kiosk's identity files (`identity/device.pem`, `identity/ca.crt`);
+//! - [`identity`]: the kiosk's identity files (`identity/device.pem`, `identity/ca.crt`, the
+//!   previous pair `identity/device.prev.pem` after a renewal, the renewal lock `identity/.lock`);
 //! - [`client`]: the HTTPS client of the gateway API (mutual TLS; enrolment and renewal,
 //!   catalog, tus resumable uploads, idempotent ingest, dossier status), every failure
 //!   classified as retryable or not and described in words a technician reads;

@@ -285,3 +285,172 @@ async fn a_server_speaking_no_tls_is_said_to_be_so() {
     assert!(matches!(err, GatewayError::Unreachable { .. }), "{err}");
     assert!(err.to_string().contains("TLS handshake failed"), "{err}");
 }
+
+/// Replaces `device.pem` the way a careless hand would: a file that is no key pair.
+fn replace_with_garbage(files: &motcua_uplink::IdentityFiles) {
+    let tmp = files.dir().join("garbage.tmp");
+    std::fs::write(&tmp, "-----BEGIN PRIVATE KEY-----\nnot a key\n").unwrap();
+    std::fs::rename(&tmp, files.device_path()).unwrap();
+}
+
+#[tokio::test]
+async fn an_unusable_replaced_device_file_is_reported_once_and_a_later_good_one_is_taken() {
+    let ca = authority("CA tỉnh A");
+    let server = serve(&ca, &["127.0.0.1"], Some(ca.clone()), Answer::Normal).await;
+    let data = tempfile::tempdir().unwrap();
+    let (files, first) = enrol_files(data.path(), &ca);
+    let mut link = DeviceLink::open(files.clone(), &server.url(), Duration::from_secs(10)).unwrap();
+
+    replace_with_garbage(&files);
+    let err = link.reload_if_changed().unwrap_err();
+    assert!(err.to_string().contains("no private key"), "{err}");
+    // The same file again: no second error (the uplink warns at every turn it gets one).
+    for _ in 0..3 {
+        assert!(!link.reload_if_changed().unwrap(), "not read again");
+    }
+    assert_eq!(link.peer().serial, first.serial, "the loaded one stays");
+    let problem = link.reload_problem().expect("kept for the status line");
+    assert!(problem.contains("not usable"), "{problem}");
+
+    // Through the uplink: the status line says it, and deliveries go on with the loaded one.
+    let store = store_with_a_ticket(data.path());
+    let status = LinkStatus::default();
+    let mut uplink = Uplink::new(store, link, settings(&server.url())).with_status(status.clone());
+    assert!(uplink.turn().await.unwrap());
+    let line = status.line().expect("the problem is shown");
+    assert!(
+        line.contains("the replaced device certificate is not usable"),
+        "{line}"
+    );
+    let outbox = Store::open(data.path(), 0)
+        .unwrap()
+        .outbox_status()
+        .unwrap();
+    assert_eq!(outbox.delivered, 1, "{outbox:?}");
+
+    // A usable file later is taken, and the problem goes.
+    let key = motcua_identity::DeviceKey::generate(DEVICE, SITE).unwrap();
+    let issued = ca
+        .sign_device(&key.csr_pem, DEVICE, SITE, common::YEAR)
+        .unwrap();
+    let saved = files.save_device(&key.key_pem, &issued.cert_pem).unwrap();
+    assert!(!uplink.turn().await.unwrap(), "nothing left to deliver");
+    assert_eq!(uplink.link().peer().serial, saved.peer().serial);
+    assert_eq!(uplink.link().reload_problem(), None);
+    assert_eq!(status.line(), None);
+}
+
+#[tokio::test]
+async fn a_renewal_keeps_the_previous_pair_until_the_new_certificate_has_been_used() {
+    let ca = authority("CA tỉnh A");
+    let server = serve(&ca, &["127.0.0.1"], Some(ca.clone()), Answer::Normal).await;
+    let data = tempfile::tempdir().unwrap();
+    let (files, first) = enrol_files(data.path(), &ca);
+    let old_file = std::fs::read_to_string(files.device_path()).unwrap();
+
+    // `kioskctl identity renew` beside a running kioskd.
+    let mut tool = DeviceLink::open(files.clone(), &server.url(), Duration::from_secs(10)).unwrap();
+    let renewed = tool.renew_now().await.unwrap();
+    assert_eq!(
+        std::fs::read_to_string(files.previous_path()).unwrap(),
+        old_file,
+        "the replaced pair is kept"
+    );
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let m = std::fs::metadata(files.previous_path()).unwrap();
+        assert_eq!(m.permissions().mode() & 0o777, 0o600);
+    }
+    assert_eq!(tool.previous().map(|p| &p.serial), Some(&first.serial));
+
+    let daemon = DeviceLink::open(files.clone(), &server.url(), Duration::from_secs(10)).unwrap();
+    assert_eq!(daemon.peer().serial, renewed.serial);
+    assert_eq!(daemon.previous().map(|p| &p.serial), Some(&first.serial));
+
+    // The first delivery with the new certificate confirms it: the old pair goes.
+    let store = store_with_a_ticket(data.path());
+    let mut uplink = Uplink::new(store, daemon, settings(&server.url()));
+    assert!(uplink.turn().await.unwrap());
+    let outbox = Store::open(data.path(), 0)
+        .unwrap()
+        .outbox_status()
+        .unwrap();
+    assert_eq!(outbox.delivered, 1, "{outbox:?}");
+    assert!(
+        !files.previous_path().exists(),
+        "forgotten after its first use"
+    );
+    assert_eq!(uplink.link().previous(), None);
+    assert_eq!(uplink.link().peer().serial, renewed.serial);
+}
+
+#[tokio::test]
+async fn a_gateway_not_knowing_the_renewed_certificate_gets_the_previous_one_again() {
+    let ca = authority("CA tỉnh A");
+    let server = serve(&ca, &["127.0.0.1"], Some(ca.clone()), Answer::ForgetRenewed).await;
+    let data = tempfile::tempdir().unwrap();
+    let (files, first) = enrol_files(data.path(), &ca);
+    let old_file = std::fs::read_to_string(files.device_path()).unwrap();
+    let mut link = DeviceLink::open(files.clone(), &server.url(), Duration::from_secs(10)).unwrap();
+    let renewed = link
+        .renew_if_due(first.not_after - 60)
+        .await
+        .unwrap()
+        .expect("renewed");
+
+    let store = store_with_a_ticket(data.path());
+    let status = LinkStatus::default();
+    let mut uplink = Uplink::new(store, link, settings(&server.url())).with_status(status.clone());
+    assert!(uplink.turn().await.unwrap());
+    // Refused for the new certificate: back to the old pair, in use and in device.pem.
+    let outbox = Store::open(data.path(), 0)
+        .unwrap()
+        .outbox_status()
+        .unwrap();
+    assert_eq!((outbox.pending, outbox.delivered), (1, 0), "{outbox:?}");
+    let error = outbox.last_error.unwrap_or_default();
+    assert!(
+        error.starts_with(
+            "cổng không biết chứng thư mới / the gateway does not know the renewed certificate"
+        ),
+        "{error}"
+    );
+    assert!(error.contains(&renewed.serial), "{error}");
+    assert!(!error.contains("re-enrol"), "no technician needed: {error}");
+    assert_eq!(uplink.link().peer().serial, first.serial);
+    assert_eq!(
+        std::fs::read_to_string(files.device_path()).unwrap(),
+        old_file
+    );
+    assert!(!files.previous_path().exists());
+    assert_eq!(uplink.link().previous(), None);
+    let problem = uplink
+        .link()
+        .renewal_problem()
+        .expect("said on the status line");
+    assert!(
+        problem.contains("does not know the renewed certificate"),
+        "{problem}"
+    );
+    assert!(status
+        .line()
+        .unwrap()
+        .contains("does not know the renewed certificate"));
+    // Retried as usual, not after the longest delay a technician's problem gets.
+    let next = Store::open(data.path(), 0)
+        .unwrap()
+        .next_due_at()
+        .unwrap()
+        .unwrap();
+    assert!(
+        next < chrono::Utc::now().timestamp_millis() + 60_000,
+        "retried soon"
+    );
+    // And the old certificate is accepted.
+    uplink
+        .link()
+        .client()
+        .ingest("/v1/tickets", "k-old", &serde_json::json!({}))
+        .await
+        .expect("the previous certificate works");
+}

@@ -55,6 +55,9 @@ pub enum Answer {
     Normal,
     /// 401 with this code to everything.
     Refuse(&'static str),
+    /// As `Normal`, but a certificate it issued by renewal is unknown to it afterwards (401
+    /// `certificate_unknown`), as a gateway restored from a backup taken before the renewal.
+    ForgetRenewed,
 }
 
 /// A running test server.
@@ -116,11 +119,13 @@ pub async fn serve(
     let addr = listener.local_addr().expect("addr");
     let requests = Arc::new(Mutex::new(Vec::new()));
     let csrs = Arc::new(Mutex::new(Vec::new()));
+    let renewed: Arc<Mutex<Vec<String>>> = Arc::default();
     {
         let (requests, csrs) = (requests.clone(), csrs.clone());
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
-                let (acceptor, answer) = (acceptor.clone(), answer.clone());
+                let (acceptor, answer, renewed) =
+                    (acceptor.clone(), answer.clone(), renewed.clone());
                 let (requests, csrs, signer) = (requests.clone(), csrs.clone(), client_ca.clone());
                 tokio::spawn(async move {
                     // A refused handshake ends here: no request is ever read.
@@ -133,7 +138,17 @@ pub async fn serve(
                         .peer_certificates()
                         .and_then(|c| c.first())
                         .and_then(|c| PeerIdentity::from_der(c).ok());
-                    let _ = connection(tls, peer, answer, signer, requests, csrs).await;
+                    let answer = match answer {
+                        Answer::ForgetRenewed
+                            if peer
+                                .as_ref()
+                                .is_some_and(|p| renewed.lock().unwrap().contains(&p.serial)) =>
+                        {
+                            Answer::Refuse("certificate_unknown")
+                        }
+                        other => other,
+                    };
+                    let _ = connection(tls, peer, answer, signer, requests, csrs, renewed).await;
                 });
             }
         });
@@ -152,6 +167,7 @@ async fn connection(
     signer: Option<Arc<Authority>>,
     requests: Arc<Mutex<Vec<String>>>,
     csrs: Arc<Mutex<Vec<String>>>,
+    renewed: Arc<Mutex<Vec<String>>>,
 ) -> std::io::Result<()> {
     let mut stream = BufReader::new(tls);
     loop {
@@ -188,7 +204,7 @@ async fn connection(
                 "401 Unauthorized",
                 serde_json::json!({"error": code, "message": "refused by the test server"}),
             ),
-            (Answer::Normal, "POST", "/v1/devices/renew") => {
+            (Answer::Normal | Answer::ForgetRenewed, "POST", "/v1/devices/renew") => {
                 let request: RenewRequest = serde_json::from_slice(&body).expect("renew body");
                 csrs.lock().unwrap().push(request.csr_pem.clone());
                 let (Some(signer), Some(peer)) = (&signer, &peer) else {
@@ -198,6 +214,7 @@ async fn connection(
                 let issued = signer
                     .sign_device(&request.csr_pem, &peer.name, &site, YEAR)
                     .expect("signed");
+                renewed.lock().unwrap().push(issued.identity.serial.clone());
                 let cert = DeviceCertificate {
                     device_id: peer.name.clone(),
                     site,
@@ -208,7 +225,7 @@ async fn connection(
                 };
                 ("200 OK", serde_json::to_value(cert).expect("json"))
             }
-            (Answer::Normal, "POST", _) => (
+            (Answer::Normal | Answer::ForgetRenewed, "POST", _) => (
                 "201 Created",
                 serde_json::to_value(IngestAck {
                     idempotency_key: key,
@@ -216,7 +233,7 @@ async fn connection(
                 })
                 .expect("json"),
             ),
-            (Answer::Normal, _, _) => (
+            (Answer::Normal | Answer::ForgetRenewed, _, _) => (
                 "404 Not Found",
                 serde_json::json!({"error": "not_found", "message": "no such thing here"}),
             ),
