@@ -1,53 +1,25 @@
 //! Bad input and bad peers, across real processes: a gateway answering 500, garbage or nothing,
 //! a corrupt config, the disk floor. Each is answered clearly and nothing accepted is lost.
 
-use std::io::{Read, Write};
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-use motcua_tests::{bin, dossier_json, random_file, wait_for, Gateway, Kiosk, KioskSettings};
-
-const ANSWER_500: u8 = 0;
-const ANSWER_GARBAGE: u8 = 1;
-const ANSWER_NOTHING: u8 = 2;
-const STOPPED: u8 = 3;
-
-/// A misbehaving HTTP peer on a real socket: answers every request per the current mode; the
-/// thread ends (closing the socket) at the first connection after the mode is [`STOPPED`].
-fn bad_gateway(listener: TcpListener, mode: Arc<AtomicU8>) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let m = mode.load(Ordering::SeqCst);
-            if m == STOPPED {
-                return;
-            }
-            let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-            let mut buf = [0u8; 8192];
-            let _ = stream.read(&mut buf);
-            let answer: &[u8] = match m {
-                ANSWER_500 => b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 5\r\nconnection: close\r\n\r\noops!",
-                ANSWER_GARBAGE => b"HTTP/1.1 201 Created\r\ncontent-length: 12\r\nconnection: close\r\n\r\n\x00\xffgarbage\x01\x02\x03",
-                _ => b"",
-            };
-            let _ = stream.write_all(answer);
-        }
-    })
-}
+use motcua_tests::{
+    bin, dossier_json, random_file, wait_for, FakeGateway, Gateway, Kiosk, KioskSettings,
+};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_gateway_answering_500_garbage_or_nothing_loses_nothing() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
-    // Enrol against the real gateway, then put a bad peer on its port.
+    // Enrol against the real gateway, then put a bad peer on its port, with the gateway's own
+    // certificate: the kiosk trusts it, and it answers 500, garbage, then nothing.
     let mut gateway = Gateway::start(&tmp.path().join("gateway"), None, 0)?;
     let mut kiosk = Kiosk::enrolled(&tmp.path().join("kiosk"), &KioskSettings::new(&gateway))?;
     gateway.kill();
 
-    let listener = TcpListener::bind(gateway.addr)?;
-    let mode = Arc::new(AtomicU8::new(ANSWER_500));
-    let bad_peer = bad_gateway(listener, mode.clone());
+    let mode = tmp.path().join("mode");
+    std::fs::write(&mode, "500")?;
+    let bad_peer =
+        FakeGateway::start_with_modes(&gateway.pki, tmp.path(), gateway.addr.port(), Some(&mode))?;
 
     let original = random_file(&tmp.path().join("scan.pdf"), 300_000)?;
     let json = dossier_json(tmp.path(), "1.001193", &["scan.pdf"])?;
@@ -59,14 +31,14 @@ async fn a_gateway_answering_500_garbage_or_nothing_loses_nothing() -> anyhow::R
     })?;
     assert!(err.contains(&gateway.addr.to_string()), "{err}");
 
-    mode.store(ANSWER_GARBAGE, Ordering::SeqCst);
+    std::fs::write(&mode, "garbage")?;
     kiosk.ctl_ok(&["retry"])?;
     let err = wait_for(Duration::from_secs(20), "garbage to be reported", || {
         Ok(kiosk.last_error()?.filter(|e| e.contains("unexpected")))
     })?;
     assert!(err.contains("Location"), "{err}");
 
-    mode.store(ANSWER_NOTHING, Ordering::SeqCst);
+    std::fs::write(&mode, "silent")?;
     kiosk.ctl_ok(&["retry"])?;
     wait_for(
         Duration::from_secs(20),
@@ -82,11 +54,7 @@ async fn a_gateway_answering_500_garbage_or_nothing_loses_nothing() -> anyhow::R
     assert!(listed.contains(&code));
 
     // The real gateway comes back on the same port: the dossier arrives, once.
-    mode.store(STOPPED, Ordering::SeqCst);
-    let _ = std::net::TcpStream::connect(gateway.addr); // wake the accept loop so it exits
-    bad_peer
-        .join()
-        .map_err(|_| anyhow::anyhow!("the bad peer's thread panicked"))?;
+    drop(bad_peer);
     gateway.restart()?;
     kiosk.ctl_ok(&["retry"])?;
     kiosk.wait_delivered(Duration::from_secs(30), "delivery after recovery")?;

@@ -1,5 +1,7 @@
 //! A fake gateway (`tests/fixtures/fake_gateway.py`): it acknowledges everything over TLS with
-//! the certificate it is given, the attacker on the commune LAN answering in the gateway's place.
+//! the certificate it is given — the attacker on the commune LAN answering in the gateway's
+//! place — or, with the real gateway's certificate, a trusted gateway answering 500, garbage or
+//! nothing.
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -23,10 +25,26 @@ impl FakeGateway {
     /// Starts the fake on `port` (0 = any) with the server certificate of `pki` (`tls.crt`,
     /// `tls.key`), logging to `dir/fake-gateway.log`.
     pub fn start(pki: &Pki, dir: &Path, port: u16) -> anyhow::Result<Self> {
+        Self::start_with_modes(pki, dir, port, None)
+    }
+
+    /// [`FakeGateway::start`], misbehaving as `mode_file` says at each request (`ack`, `500`,
+    /// `garbage`, `silent`; see the script).
+    pub fn start_with_modes(
+        pki: &Pki,
+        dir: &Path,
+        port: u16,
+        mode_file: Option<&Path>,
+    ) -> anyhow::Result<Self> {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/fake_gateway.py");
         let log = dir.join("fake-gateway.log");
-        let mut child = Command::new("python3")
-            .arg(&script)
+        let mut cmd = Command::new("python3");
+        if let Some(file) = mode_file {
+            cmd.arg(&script).arg("--mode-file").arg(file);
+        } else {
+            cmd.arg(&script);
+        }
+        let mut child = cmd
             .arg("--port")
             .arg(port.to_string())
             .arg("--cert")
