@@ -18,7 +18,8 @@ pub const TUS_VERSION: &str = "1.0.0";
 
 /// Enrolment of a new device: a technician enters the province's enrolment key once, and the
 /// kiosk sends a certificate signing request for the key pair it made itself.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+// `Debug` is written by hand below: it never shows the enrolment key (requests get logged).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollRequest {
     /// Unique device identifier chosen at provisioning, e.g. `KIOSK-H56-0001`.
@@ -30,6 +31,17 @@ pub struct EnrollRequest {
     /// PKCS#10 certificate signing request (PEM) for the device's own key pair; only its public
     /// key is used, the gateway decides the names.
     pub csr_pem: String,
+}
+
+impl std::fmt::Debug for EnrollRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EnrollRequest")
+            .field("device_id", &self.device_id)
+            .field("site", &self.site)
+            .field("enrollment_key", &"<redacted>")
+            .field("csr_pem", &self.csr_pem)
+            .finish()
+    }
 }
 
 /// A device asking for a new certificate before its current one expires (or on a technician's
@@ -330,6 +342,23 @@ pub struct ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn enroll_request_debug_redacts_the_key() {
+        let req = EnrollRequest {
+            device_id: "KIOSK-01".into(),
+            site: "000.17.22.H56".into(),
+            enrollment_key: "province-secret-42".into(),
+            csr_pem: "-----BEGIN CERTIFICATE REQUEST-----".into(),
+        };
+        let shown = format!("{req:?}");
+        assert!(!shown.contains("province-secret-42"), "{shown}");
+        assert!(
+            shown.contains("KIOSK-01") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        assert_eq!(req.clone(), req);
+    }
 
     #[test]
     fn status_codes_round_trip_and_match_the_portal_numbering() {

@@ -44,6 +44,15 @@ pub const DEFAULT_DEVICE_CERT_LIFETIME: Duration = Duration::from_secs(90 * 24 *
 /// a runaway client cannot fill the disk in one go.
 pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 512 * 1024 * 1024;
 
+/// Default cap on connections open at once; beyond it new ones wait in the listen backlog.
+/// Each costs a file descriptor: the packaged unit raises `LimitNOFILE` to 16384 to leave room.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 2048;
+
+/// Default deadline for the body of an enrolment request, the one route anyone may call: a peer
+/// that opens it and trickles bytes is answered 408 instead of holding a task and a connection
+/// as long as it likes (the body is a few KiB).
+pub const DEFAULT_ENROLLMENT_BODY_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// Largest JSON body accepted by the ingest and admin endpoints (1 MiB).
 pub const MAX_JSON_BYTES: usize = 1024 * 1024;
 
@@ -77,6 +86,12 @@ pub struct GatewayConfig {
     pub catalog: Catalog,
     /// Largest accepted blob in bytes (see [`DEFAULT_MAX_UPLOAD_BYTES`]).
     pub max_upload_bytes: u64,
+    /// Most connections open at once (see [`DEFAULT_MAX_CONNECTIONS`]): when they are all
+    /// taken the gateway accepts no more until one ends, so further peers wait in the kernel's
+    /// listen backlog.
+    pub max_connections: usize,
+    /// Deadline for the body of an enrolment request (see [`DEFAULT_ENROLLMENT_BODY_TIMEOUT`]).
+    pub enrollment_body_timeout: Duration,
 }
 
 impl std::fmt::Debug for GatewayConfig {
@@ -92,6 +107,8 @@ impl std::fmt::Debug for GatewayConfig {
             .field("ca_cert_file", &self.ca_cert_file)
             .field("device_cert_lifetime", &self.device_cert_lifetime)
             .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("max_connections", &self.max_connections)
+            .field("enrollment_body_timeout", &self.enrollment_body_timeout)
             .finish_non_exhaustive()
     }
 }
@@ -119,6 +136,8 @@ impl GatewayConfig {
             device_cert_lifetime: DEFAULT_DEVICE_CERT_LIFETIME,
             catalog,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            enrollment_body_timeout: DEFAULT_ENROLLMENT_BODY_TIMEOUT,
         }
     }
 }
@@ -198,6 +217,11 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
             "the device certificate lifetime is shorter than 10 seconds".into(),
         ));
     }
+    if config.max_connections == 0 {
+        return Err(GatewayError::Config(
+            "the connection limit is 0: the gateway could accept nothing".into(),
+        ));
+    }
     let ca_cert_pem = pki::read(&config.ca_cert_file)?;
     let authority =
         motcua_identity::Authority::load(&ca_cert_pem, &pki::read(&config.ca_key_file)?).map_err(
@@ -209,6 +233,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
                 ))
             },
         )?;
+    check_device_lifetime(&config, authority.not_after())?;
     let server_cert = Arc::new(tls::ServerCert::load(
         &config.tls_cert_file,
         &config.tls_key_file,
@@ -241,6 +266,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         acceptor,
         router,
         connections,
+        config.max_connections,
         stop_rx,
     ));
     tracing::info!(%addr, backend = if config.database_url.is_some() { "postgresql" } else { "sqlite" }, "gateway started (HTTPS)");
@@ -250,6 +276,27 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         stop: Some(stop_tx),
         task: Some(task),
     })
+}
+
+/// A device certificate must end before the CA that signs it: one that outlived it would be
+/// refused by every peer before its stated end, and kiosks would not renew it in time.
+fn check_device_lifetime(config: &GatewayConfig, ca_not_after: i64) -> Result<(), GatewayError> {
+    let now = chrono::Utc::now().timestamp();
+    let lifetime = i64::try_from(config.device_cert_lifetime.as_secs()).unwrap_or(i64::MAX);
+    if now.saturating_add(lifetime) > ca_not_after {
+        let days = |s: i64| s / 86_400;
+        let remaining = ca_not_after.saturating_sub(now);
+        return Err(GatewayError::Config(format!(
+            "the device certificate lifetime ({} days) is longer than the CA {} has left ({} \
+             days, until {}): shorten --device-cert-days, or make a new CA (`gateway ca init`) \
+             and re-enrol the kiosks",
+            days(lifetime),
+            config.ca_cert_file.display(),
+            days(remaining.max(0)),
+            store::rfc3339(ca_not_after),
+        )));
+    }
+    Ok(())
 }
 
 /// Reads a catalog from a TOML file in the format of the domain's seed catalog.

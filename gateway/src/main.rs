@@ -27,7 +27,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use motcua_gateway::{GatewayConfig, DEFAULT_MAX_UPLOAD_BYTES};
+use motcua_gateway::{
+    GatewayConfig, DEFAULT_ENROLLMENT_BODY_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_UPLOAD_BYTES,
+};
 use secrets::{credential_file, required_secret, secret, Secret};
 
 #[derive(Parser)]
@@ -110,6 +113,10 @@ struct ServeArgs {
     /// Largest accepted blob, in bytes.
     #[arg(long, env = "MOTCUA_GATEWAY_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD_BYTES)]
     max_upload_bytes: u64,
+    /// Most connections open at once; beyond it new ones wait in the listen backlog until one
+    /// ends. Each is a file descriptor: keep it well below the process's `LimitNOFILE`.
+    #[arg(long, env = "MOTCUA_GATEWAY_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
+    max_connections: usize,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -194,6 +201,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         device_cert_lifetime,
         catalog,
         max_upload_bytes: args.max_upload_bytes,
+        max_connections: args.max_connections,
+        enrollment_body_timeout: DEFAULT_ENROLLMENT_BODY_TIMEOUT,
     };
     // Handlers are installed before the address is announced, so a SIGTERM sent as soon as the
     // line is read still stops the gateway cleanly.

@@ -3,7 +3,15 @@
 //!
 //! Every connection of a client certificate is registered under its serial in
 //! [`Connections`], so revoking a certificate closes its connections at once: an upload in
-//! progress stops mid-body instead of running to its end.
+//! progress stops mid-body instead of running to its end. The registration is a guard
+//! ([`Registration`]) that removes itself when dropped, so a connection task that panics or is
+//! aborted (at shutdown) leaves no entry behind.
+//!
+//! At most `max_connections` connections are open at once (a semaphore): when all permits are
+//! taken the loop stops accepting until one is returned, so further peers wait in the kernel's
+//! listen backlog (and get refused by the kernel when that is full) instead of each costing a
+//! task, a TLS state and a file descriptor. The permit is taken *before* `accept`, so no
+//! accepted socket ever waits for one.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -14,7 +22,7 @@ use std::time::Duration;
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -24,6 +32,8 @@ use crate::tls::{peer_of, Peer};
 
 /// A peer that has not finished its handshake after this long is dropped.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
+/// At the connection limit, the warning is logged at most this often.
+const FULL_LOG_EVERY: Duration = Duration::from_secs(60);
 /// How long in-flight requests may take to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -34,15 +44,49 @@ pub(crate) struct Connections {
     by_serial: Mutex<HashMap<String, HashMap<u64, CancellationToken>>>,
 }
 
+/// One connection's entry in [`Connections`]; dropping it (however the connection task ends:
+/// normally, by a panic, or aborted) removes the entry.
+pub(crate) struct Registration {
+    connections: Arc<Connections>,
+    serial: String,
+    id: u64,
+    token: CancellationToken,
+}
+
+impl Registration {
+    /// Cancelled when the certificate is revoked.
+    fn revoked(&self) -> CancellationToken {
+        self.token.clone()
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.connections.unregister(&self.serial, self.id);
+    }
+}
+
 impl Connections {
-    fn register(&self, serial: &str) -> (u64, CancellationToken) {
+    /// Registers a connection of the certificate `serial` until the guard is dropped.
+    pub(crate) fn register(self: &Arc<Self>, serial: &str) -> Registration {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let token = CancellationToken::new();
         self.lock()
             .entry(serial.to_string())
             .or_default()
             .insert(id, token.clone());
-        (id, token)
+        Registration {
+            connections: Arc::clone(self),
+            serial: serial.to_string(),
+            id,
+            token,
+        }
+    }
+
+    /// How many connections are registered (those of client certificates).
+    #[cfg(test)]
+    pub(crate) fn open(&self) -> usize {
+        self.lock().values().map(HashMap::len).sum()
     }
 
     fn unregister(&self, serial: &str, id: u64) {
@@ -80,24 +124,49 @@ pub(crate) async fn serve(
     acceptor: TlsAcceptor,
     router: Router,
     connections: Arc<Connections>,
+    max_connections: usize,
     mut stop: oneshot::Receiver<()>,
 ) -> std::io::Result<()> {
     let draining = CancellationToken::new();
     let mut tasks = JoinSet::new();
+    let permits = Arc::new(Semaphore::new(max_connections));
+    // The permit of the next connection, taken before it is accepted.
+    let mut permit = None;
+    let mut full_logged: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             _ = &mut stop => break,
             Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
-            accepted = listener.accept() => match accepted {
+            taken = Arc::clone(&permits).acquire_owned(), if permit.is_none() => match taken {
+                Ok(taken) => permit = Some(taken),
+                Err(_) => break, // closed: never happens, the semaphore is ours
+            },
+            accepted = listener.accept(), if permit.is_some() => match accepted {
                 Ok((tcp, remote)) => {
-                    tasks.spawn(connection(
+                    let held = permit.take();
+                    let task = connection(
                         tcp,
                         remote,
                         acceptor.clone(),
                         router.clone(),
                         Arc::clone(&connections),
                         draining.clone(),
-                    ));
+                    );
+                    tasks.spawn(async move {
+                        let _held = held;
+                        task.await
+                    });
+                    let now = std::time::Instant::now();
+                    if permits.available_permits() == 0
+                        && full_logged.is_none_or(|at| now.duration_since(at) >= FULL_LOG_EVERY)
+                    {
+                        full_logged = Some(now);
+                        tracing::warn!(
+                            max_connections,
+                            "connection limit reached: further connections wait in the listen \
+                             backlog until one ends"
+                        );
+                    }
                 }
                 Err(e) => {
                     // Out of file descriptors and the like: wait a little rather than spin.
@@ -147,10 +216,11 @@ async fn connection(
         Peer::Identified(identity) => Some(identity.serial.clone()),
         _ => None,
     };
+    // Unregistered when dropped, however this task ends.
     let registration = serial.as_deref().map(|s| connections.register(s));
     let revoked = registration
         .as_ref()
-        .map_or_else(CancellationToken::new, |(_, t)| t.clone());
+        .map_or_else(CancellationToken::new, Registration::revoked);
     let service = hyper::service::service_fn(move |mut request| {
         request.extensions_mut().insert(peer.clone());
         router.clone().call(request)
@@ -179,7 +249,40 @@ async fn connection(
             tracing::info!(%remote, serial = ?serial, "connection closed: its certificate was revoked")
         }
     }
-    if let (Some(serial), Some((id, _))) = (serial, registration) {
-        connections.unregister(&serial, id);
+    drop(registration);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A connection task that panics (or is aborted) still leaves the registry: the entry is
+    /// a guard.
+    #[tokio::test]
+    async fn a_connection_that_panics_or_is_aborted_is_unregistered() {
+        let connections = Arc::new(Connections::default());
+        let c = Arc::clone(&connections);
+        let panicked = tokio::spawn(async move {
+            let _registration = c.register("ab01");
+            panic!("a bug in a connection task");
+        })
+        .await;
+        assert!(panicked.is_err_and(|e| e.is_panic()));
+        assert_eq!(connections.open(), 0);
+
+        let c = Arc::clone(&connections);
+        let (registered, wait) = oneshot::channel();
+        let stuck = tokio::spawn(async move {
+            let _registration = c.register("ab02");
+            let _ = registered.send(());
+            std::future::pending::<()>().await;
+        });
+        wait.await.expect("registered");
+        assert_eq!(connections.open(), 1);
+        assert_eq!(connections.close(&["ab02".to_string()]), 1);
+        stuck.abort();
+        assert!(stuck.await.is_err_and(|e| e.is_cancelled()));
+        assert_eq!(connections.open(), 0);
+        assert_eq!(connections.close(&["ab02".to_string()]), 0);
     }
 }

@@ -1351,6 +1351,166 @@ macro_rules! scenarios {
     };
 }
 
+/// A device delivers only its own site's records: a dossier whose agency code is not the
+/// certificate's site is refused, and digitized documents are added only to a dossier received
+/// at the certificate's site (by any device of that site).
+async fn a_device_delivers_only_its_own_sites_records(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    const OTHER: &str = "000.00.14.H56";
+    let kiosk = h.enroll("KIOSK-1").await;
+    let code = "000.17.22.H56-260531-0101";
+    let mut foreign = dossier("KIOSK-1", code, vec![]);
+    foreign.agency_code = OTHER.into();
+    let r = h
+        .post_json("/v1/dossiers", &kiosk, Some("d-site-1"), &foreign)
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "site_mismatch");
+    let message = body["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains(SITE) && message.contains(OTHER),
+        "the refusal names both sites: {message}"
+    );
+    assert_eq!(h.stats().await["dossiers"], 0);
+    let r = h
+        .post_json(
+            "/v1/dossiers",
+            &kiosk,
+            Some("d-site-2"),
+            &dossier("KIOSK-1", code, vec![]),
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+
+    // Documents for that dossier from a station of another site: refused, nothing stored.
+    let elsewhere = h.enroll_at("INTAKE-9", OTHER).await;
+    let data = blob(2_000, 41);
+    h.upload_all(&elsewhere, &data).await;
+    let docs = |device: &str| motcua_domain::wire::DigitizedDocuments {
+        dossier_code: code.into(),
+        device_id: device.into(),
+        digitized_at: vn_time(),
+        documents: vec![digitized(&format!("{code}-01"), 1, &data)],
+    };
+    let path = format!("/v1/dossiers/{code}/documents");
+    let r = h
+        .post_json(&path, &elsewhere, Some("docs-site-1"), &docs("INTAKE-9"))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "site_mismatch");
+    let message = body["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains(SITE) && message.contains(OTHER) && message.contains(code),
+        "{message}"
+    );
+    assert_eq!(h.stats().await["digitized_documents"], 0);
+    // An intake station of the dossier's own site may add them.
+    let intake = h.enroll("INTAKE-1").await;
+    let r = h
+        .post_json(&path, &intake, Some("docs-site-2"), &docs("INTAKE-1"))
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(h.stats().await["digitized_documents"], 1);
+    h.finish().await;
+}
+
+/// With every connection slot taken, the gateway accepts no further connection until one ends;
+/// then the waiting peer is served.
+async fn connections_beyond_the_limit_wait_for_a_free_slot(backend: Backend) {
+    let Some(mut h) = Harness::start(backend).await else {
+        return;
+    };
+    h.reboot_with(|c| c.max_connections = 1).await;
+    // The one slot: a connection that has finished its handshake, so the gateway took it.
+    let holder = tls_connect(&h.addr(), rustls_client(&h.ca_pem, None))
+        .await
+        .expect("first connection");
+    let released = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let waiting = {
+        let (request, released) = (h.http.get(h.url("/v1/health")), released.clone());
+        tokio::spawn(async move {
+            let r = request.send().await.expect("served once a slot is free");
+            (
+                r.status(),
+                released.load(std::sync::atomic::Ordering::SeqCst),
+            )
+        })
+    };
+    // Give the second peer every chance to be (wrongly) served while the slot is held.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiting.is_finished(), "served beyond the connection limit");
+    released.store(true, std::sync::atomic::Ordering::SeqCst);
+    drop(holder);
+    let (status, after_release) = waiting.await.expect("task");
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        after_release,
+        "served only after the first connection ended"
+    );
+    h.finish().await;
+}
+
+/// The one route anyone may call does not wait forever for its body: a peer that sends the
+/// headers and trickles nothing more gets 408 `request_timeout`.
+async fn an_enrolment_body_that_never_arrives_is_answered_408(backend: Backend) {
+    let Some(mut h) = Harness::start(backend).await else {
+        return;
+    };
+    h.reboot_with(|c| c.enrollment_body_timeout = Duration::from_millis(500))
+        .await;
+    let mut s = tls_connect(&h.addr(), rustls_client(&h.ca_pem, None))
+        .await
+        .expect("connect");
+    s.write_all(
+        b"POST /v1/devices/enroll HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 400\r\n\r\n{\"device_id\": \"KIO",
+    )
+    .await
+    .expect("write");
+    let mut answer = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&answer).contains("request_timeout") {
+        match s.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => answer.extend_from_slice(&buf[..n]),
+        }
+    }
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("\"error\":\"request_timeout\""), "{answer}");
+    assert_eq!(h.stats().await["devices"], 0);
+    h.finish().await;
+}
+
+/// A device certificate lifetime beyond what the CA has left is a configuration error at start
+/// (even an absurd one: no overflow).
+async fn a_device_lifetime_beyond_the_ca_is_refused_at_start(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    for lifetime in [
+        motcua_gateway::CA_LIFETIME + Duration::from_secs(86_400),
+        Duration::from_secs(u64::MAX),
+    ] {
+        let mut config = h.config();
+        config.device_cert_lifetime = lifetime;
+        let refused = motcua_gateway::start(config)
+            .await
+            .err()
+            .expect("refused at start");
+        let message = refused.to_string();
+        assert!(
+            message.contains("longer than the CA") && message.contains("--device-cert-days"),
+            "{message}"
+        );
+    }
+    h.finish().await;
+}
+
 scenarios!(
     health_and_enrolment,
     authentication_is_required,
@@ -1372,4 +1532,8 @@ scenarios!(
     garbage_beyond_offset_is_cut_on_patch,
     documented_routes_are_served,
     binary_serves_and_stops_on_sigterm,
+    a_device_delivers_only_its_own_sites_records,
+    connections_beyond_the_limit_wait_for_a_free_slot,
+    an_enrolment_body_that_never_arrives_is_answered_408,
+    a_device_lifetime_beyond_the_ca_is_refused_at_start,
 );

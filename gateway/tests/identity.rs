@@ -1,6 +1,7 @@
 //! Identity on the link, over real TLS: certificates from another CA refused at the handshake,
-//! revocation (refused at the next request, and an upload in progress cut), renewal that is
-//! safe against a kiosk dying half-way, the roles' rights on citizens' scans, the fleet, and a
+//! revocation (refused at the next request, an upload in progress cut, and not undone by the
+//! enrolment key alone), renewal that is safe against a kiosk dying half-way and that cannot
+//! outrun a revocation, the roles' rights on citizens' scans, the fleet, and a
 //! server certificate reloaded without a restart.
 
 mod harness;
@@ -152,8 +153,14 @@ async fn revocation_refuses_and_cuts_an_upload(backend: Backend) {
     assert_eq!(fleet[0]["device_id"], "KIOSK-1");
     assert_eq!(fleet[0]["revoked"], true);
 
-    // Enrolled again (a revoked device needs no approval), the upload resumes from what the
-    // gateway kept of the cut PATCH.
+    // The enrolment key alone does not undo a revocation: the device id is known, so enrolling
+    // it again needs a technician's approval, however its certificates ended.
+    let (r, _) = h.enroll_request("KIOSK-1").await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(r).await, "already_enrolled");
+    // Approved, it is enrolled again; the upload resumes from what the gateway kept of the
+    // cut PATCH.
+    h.allow_reenrolment("KIOSK-1").await;
     let device = h.enroll("KIOSK-1").await;
     let mut offset = 0;
     for _ in 0..100 {
@@ -231,6 +238,114 @@ async fn renewal_is_safe_against_a_crash(backend: Backend) {
         .expect("renew");
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(error_code(r).await, "invalid_csr");
+    h.finish().await;
+}
+
+/// Once revoked, a device id stays the technician's business: the enrolment key alone gets it
+/// back neither right after the revocation nor after an approval was used up; a never-seen id
+/// still enrols with the key alone.
+async fn a_revoked_device_needs_a_technician_to_enrol_again(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let first = h.enroll("KIOSK-1").await;
+    h.revoke("KIOSK-1").await;
+    let (r, _) = h.enroll_request("KIOSK-1").await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"], "already_enrolled");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("allow-reenrolment"),
+        "{body}"
+    );
+    assert_eq!(
+        get_status(&h, "/v1/catalog", Some(&first)).await,
+        (StatusCode::UNAUTHORIZED, "certificate_revoked".to_string()),
+        "the refused enrolment gave the old certificate nothing back"
+    );
+    // One approval, one enrolment.
+    h.allow_reenrolment("KIOSK-1").await;
+    let second = h.enroll("KIOSK-1").await;
+    assert_eq!(
+        get_status(&h, "/v1/catalog", Some(&second)).await.0,
+        StatusCode::OK
+    );
+    h.revoke("KIOSK-1").await;
+    let (r, _) = h.enroll_request("KIOSK-1").await;
+    assert_eq!(r.status(), StatusCode::CONFLICT, "the approval was used up");
+    assert_eq!(error_code(r).await, "already_enrolled");
+    // A device id never seen needs no one.
+    let other = h.enroll("KIOSK-2").await;
+    assert_eq!(
+        get_status(&h, "/v1/catalog", Some(&other)).await.0,
+        StatusCode::OK
+    );
+    h.finish().await;
+}
+
+/// Renewals racing a revocation of the device: whichever the gateway ran first (or if the
+/// revocation cut the renewal's connection), once the revocation has answered no certificate of
+/// the device opens the link, not even one a renewal answered 200 with.
+async fn renewal_cannot_outrun_a_revocation(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let old = h.enroll("KIOSK-1").await;
+    let h = std::sync::Arc::new(h);
+    let renewals: Vec<_> = (0..6)
+        .map(|_| {
+            let (h, old) = (std::sync::Arc::clone(&h), old.clone());
+            tokio::spawn(async move {
+                let key = motcua_identity::DeviceKey::generate("KIOSK-1", SITE).expect("key");
+                let sent = h
+                    .req(Method::POST, "/v1/devices/renew", Some(&old))
+                    .json(&motcua_domain::wire::RenewRequest {
+                        csr_pem: key.csr_pem.clone(),
+                    })
+                    .send()
+                    .await;
+                // The revocation closes the old certificate's connections: a renewal cut
+                // there got no certificate.
+                let Ok(r) = sent else { return None };
+                match r.status() {
+                    StatusCode::OK => Some(h.cred_from(r, key, "KIOSK-1").await),
+                    status => {
+                        assert_eq!(status, StatusCode::UNAUTHORIZED);
+                        assert_eq!(error_code(r).await, "certificate_revoked");
+                        None
+                    }
+                }
+            })
+        })
+        .collect();
+    h.revoke("KIOSK-1").await;
+    let mut renewed = Vec::new();
+    for task in renewals {
+        renewed.extend(task.await.expect("renewal task"));
+    }
+    for cred in renewed.iter().chain([&old]) {
+        assert_eq!(
+            get_status(&h, "/v1/catalog", Some(cred)).await,
+            (StatusCode::UNAUTHORIZED, "certificate_revoked".to_string()),
+            "certificate {} outlived the revocation",
+            cred.serial
+        );
+    }
+    let r = h
+        .req(Method::GET, "/v1/admin/devices", Some(&h.technician))
+        .send()
+        .await
+        .expect("fleet");
+    let fleet: Value = r.json().await.expect("json");
+    assert_eq!(fleet[0]["revoked"], true, "{fleet}");
+    // A renewal asked with the revoked certificate is refused outright.
+    let (r, _) = h.renew_request(&old, "KIOSK-1").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(error_code(r).await, "certificate_revoked");
+    let h = std::sync::Arc::into_inner(h).expect("no task holds the harness");
     h.finish().await;
 }
 
@@ -382,6 +497,8 @@ scenarios!(
     another_ca_is_refused_at_the_handshake,
     revocation_refuses_and_cuts_an_upload,
     renewal_is_safe_against_a_crash,
+    a_revoked_device_needs_a_technician_to_enrol_again,
+    renewal_cannot_outrun_a_revocation,
     roles_and_citizens_scans,
     server_certificate_reloads_without_a_restart,
 );

@@ -26,6 +26,8 @@ pub struct Issued {
 pub struct Authority {
     cert_pem: String,
     issuer: Issuer<'static, KeyPair>,
+    /// End of the CA certificate's validity, Unix seconds.
+    not_after: i64,
 }
 
 impl std::fmt::Debug for Authority {
@@ -47,14 +49,26 @@ fn random_serial() -> SerialNumber {
     SerialNumber::from_slice(&bytes)
 }
 
+/// The latest end of validity a certificate can state: 9999-12-31 23:59:59 UTC, which RFC 5280
+/// (4.1.2.5) reserves for "no well-defined expiration date".
+pub const FAR_FUTURE_UNIX: i64 = 253_402_300_799;
+
+fn far_future() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(FAR_FUTURE_UNIX).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
 /// Validity from a little before now (a peer whose clock is slightly behind still accepts it)
-/// to `lifetime` after now.
+/// to `lifetime` after now, or to [`FAR_FUTURE_UNIX`] if that is later (a huge lifetime is
+/// clamped, never an overflow).
 fn validity(params: &mut CertificateParams, lifetime: Duration) {
     let now = OffsetDateTime::now_utc();
-    let life = time::Duration::try_from(lifetime).unwrap_or(time::Duration::days(365 * 20));
+    let life = time::Duration::try_from(lifetime).unwrap_or(time::Duration::MAX);
     let backdate: time::Duration = (life / 10_i32).min(time::Duration::minutes(5));
     params.not_before = now - backdate;
-    params.not_after = now + life;
+    params.not_after = now
+        .checked_add(life)
+        .filter(|end| *end <= far_future())
+        .unwrap_or_else(far_future);
 }
 
 fn leaf_params(cn: &str, role: Role, site: Option<&str>, lifetime: Duration) -> CertificateParams {
@@ -96,10 +110,12 @@ impl Authority {
         validity(&mut params, lifetime);
         let cert = params.self_signed(&key).map_err(sign_err)?;
         let key_pem = key.serialize_pem();
+        let not_after = params.not_after.unix_timestamp();
         Ok((
             Self {
                 cert_pem: cert.pem(),
                 issuer: Issuer::new(params, key),
+                not_after,
             },
             key_pem,
         ))
@@ -130,10 +146,18 @@ impl Authority {
                 detail: "it does not belong to the CA certificate".into(),
             });
         }
+        let not_after = cert.validity().not_after.timestamp();
         Ok(Self {
             cert_pem: cert_pem.to_owned(),
             issuer,
+            not_after,
         })
+    }
+
+    /// End of the CA certificate's validity, Unix seconds: no certificate it signs is accepted
+    /// after it, whatever that certificate says.
+    pub fn not_after(&self) -> i64 {
+        self.not_after
     }
 
     /// The CA certificate, PEM: the kiosks' trust anchor, and what the gateway verifies client

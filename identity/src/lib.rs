@@ -20,7 +20,7 @@
 mod authority;
 mod device;
 
-pub use authority::{Authority, Issued};
+pub use authority::{Authority, Issued, FAR_FUTURE_UNIX};
 pub use device::DeviceKey;
 
 use std::fmt;

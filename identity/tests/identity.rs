@@ -94,3 +94,32 @@ fn a_server_certificate_covers_names_and_addresses() {
     assert!(PeerIdentity::from_pem(&cert).is_err());
     assert!(ca.issue_server(&[], DAY).is_err());
 }
+
+#[test]
+fn a_huge_lifetime_is_clamped_to_the_far_future_instead_of_overflowing() {
+    let (ca, key) = Authority::create("motcua test CA", Duration::from_secs(u64::MAX)).expect("CA");
+    assert_eq!(ca.not_after(), motcua_identity::FAR_FUTURE_UNIX);
+    let reloaded = Authority::load(ca.cert_pem(), &key).expect("reloaded");
+    assert_eq!(reloaded.not_after(), motcua_identity::FAR_FUTURE_UNIX);
+    let device = DeviceKey::generate("KIOSK-01", "site").expect("key");
+    for lifetime in [
+        Duration::from_secs(u64::MAX),
+        Duration::from_secs(i64::MAX as u64),
+    ] {
+        let issued = ca
+            .sign_device(&device.csr_pem, "KIOSK-01", "site", lifetime)
+            .expect("signed");
+        assert_eq!(issued.identity.not_after, motcua_identity::FAR_FUTURE_UNIX);
+    }
+    // An ordinary CA reports when it ends.
+    let (short, _) = Authority::create("motcua test CA", DAY).expect("CA");
+    let now = unix_now();
+    assert!((now + 86_000..=now + 86_500).contains(&short.not_after()));
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs() as i64
+}

@@ -118,8 +118,10 @@ pub(super) async fn admin_devices(
 }
 
 /// Revokes every certificate of a device and closes its open connections at once (an upload in
-/// progress stops). The device's next request is refused with `certificate_revoked`; it works
-/// again only after a technician enrols it anew.
+/// progress stops). The device's next request is refused with `certificate_revoked`, and a
+/// renewal racing the revocation yields no usable certificate. The enrolment key alone does not
+/// bring it back: it works again only once a technician approved its re-enrolment
+/// (`allow-reenrolment`) and it enrolled anew.
 #[utoipa::path(post, path = "/v1/admin/devices/{id}/revoke", tag = "admin", security(("technician_certificate" = [])),
     params(("id" = String, Path, description = "device id")),
     responses(
@@ -184,8 +186,10 @@ pub(super) async fn revoke_certificate(
     .into_response())
 }
 
-/// Lets an enrolled device enrol again, once, within 24 hours (a replaced disk, a kiosk set up
-/// anew): without this the enrolment key alone cannot take over a device id.
+/// Lets a known device id enrol again, once, within 24 hours (a replaced disk, a kiosk set up
+/// anew, a device revoked or whose certificate expired): the enrolment key alone enrols only a
+/// device id the gateway has never seen, so without this it can neither take over a working
+/// kiosk nor undo a revocation.
 #[utoipa::path(post, path = "/v1/admin/devices/{id}/allow-reenrolment", tag = "admin", security(("technician_certificate" = [])),
     params(("id" = String, Path, description = "device id")),
     responses(

@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -15,6 +15,19 @@ use super::auth::Device;
 use super::failure::{parse_json, ApiResult, Failure};
 use super::state::{now_vn, sha256, AppState};
 use crate::store::{rfc3339, Enrolment, NewCertificate};
+
+/// Whether two digests are equal, in time that does not depend on where they differ: every byte
+/// pair is XORed and the differences ORed together before the one comparison at the end.
+/// (The `subtle` crate does the same; this saves a dependency for one 32-byte comparison. The
+/// inputs are SHA-256 digests, so even a leak would tell little, but the comparison stays free
+/// of early exits on principle.)
+fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let diff = a
+        .iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}
 
 fn valid_device_id(id: &str) -> bool {
     !id.is_empty()
@@ -68,20 +81,35 @@ fn answer(state: &AppState, issued: &Issued, device_id: &str, site: &str) -> Api
 }
 
 /// Enrols a device with the province's enrolment key: signs the device's CSR and returns its
-/// certificate. A device that already holds a live certificate is enrolled again only after a
-/// technician approved it (`POST /v1/admin/devices/{id}/allow-reenrolment`); that revokes its
-/// older certificates and closes their connections.
+/// certificate. The key alone enrols only a device id the gateway has never seen: a known id
+/// (enrolled before, even if its certificates were revoked or have expired since) is enrolled
+/// again only after a technician approved it (`POST /v1/admin/devices/{id}/allow-reenrolment`);
+/// that revokes its older certificates and closes their connections. The body must arrive
+/// within the gateway's deadline (20 s by default; else 408 `request_timeout`).
 #[utoipa::path(post, path = "/v1/devices/enroll", tag = "devices", request_body = EnrollRequest,
     responses(
         (status = 200, body = DeviceCertificate),
         (status = 400, body = ApiError, description = "invalid body, device id (`invalid_device_id`), site (`invalid_site`) or CSR (`invalid_csr`)"),
         (status = 403, body = ApiError, description = "wrong enrolment key"),
-        (status = 409, body = ApiError, description = "`already_enrolled`: re-enrolling needs a technician's approval"),
+        (status = 408, body = ApiError, description = "`request_timeout`: the body did not arrive in time"),
+        (status = 409, body = ApiError, description = "`already_enrolled`: the device id is known; enrolling it again needs a technician's approval"),
     ))]
-pub(super) async fn enroll(
-    State(state): State<AppState>,
-    body: Result<Bytes, BytesRejection>,
-) -> ApiResult {
+pub(super) async fn enroll(State(state): State<AppState>, request: Request) -> ApiResult {
+    // Anyone may call this route: its body gets a deadline (the router's body limit caps its
+    // size). Authenticated routes need a live certificate first, which a revocation cuts.
+    let deadline = state.0.enrollment_body_timeout;
+    let body = tokio::time::timeout(deadline, Bytes::from_request(request, &state))
+        .await
+        .map_err(|_| {
+            Failure::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the enrolment request's body did not arrive within {} s",
+                    deadline.as_secs_f32()
+                ),
+            )
+        })?;
     let req: EnrollRequest = parse_json(body)?;
     let id = req.device_id.trim();
     if !valid_device_id(id) {
@@ -97,8 +125,11 @@ pub(super) async fn enroll(
             "site must be 1–64 characters of letters, digits, '.', '-' or '_' (the agency code)",
         ));
     }
-    // Comparing digests keeps the comparison time independent of where the keys differ.
-    if sha256(req.enrollment_key.as_bytes()) != state.0.enrollment_key_sha256 {
+    // Digests compared in constant time: the time taken tells nothing about the key.
+    if !digests_equal(
+        &sha256(req.enrollment_key.as_bytes()),
+        &state.0.enrollment_key_sha256,
+    ) {
         tracing::warn!(device_id = id, "enrolment refused: wrong enrolment key");
         return Err(Failure::new(
             StatusCode::FORBIDDEN,
@@ -110,15 +141,22 @@ pub(super) async fn enroll(
     let now = now_vn();
     let record = NewCertificate::from_identity(&issued.identity, &now);
     match state.0.store.enroll_device(&record, &now).await? {
-        Enrolment::AlreadyEnrolled => Err(Failure::new(
-            StatusCode::CONFLICT,
-            "already_enrolled",
-            format!(
-                "device {id} is already enrolled and holds a valid certificate; enrolling it \
-                 again needs a technician's approval first (POST \
-                 /v1/admin/devices/{id}/allow-reenrolment with a technician certificate)"
-            ),
-        )),
+        Enrolment::NeedsApproval => {
+            tracing::warn!(
+                device_id = id,
+                "enrolment refused: known device id, no approval"
+            );
+            Err(Failure::new(
+                StatusCode::CONFLICT,
+                "already_enrolled",
+                format!(
+                    "device {id} is already enrolled (the gateway knows this device id, whether \
+                     or not its certificate is still valid or was revoked); enrolling it again \
+                     needs a technician's approval first (POST \
+                     /v1/admin/devices/{id}/allow-reenrolment with a technician certificate)"
+                ),
+            ))
+        }
         Enrolment::Enrolled { revoked } => {
             let closed = state.0.connections.close(&revoked);
             tracing::info!(device_id = id, site, serial = %issued.identity.serial, ?revoked, closed, "device enrolled");
@@ -129,7 +167,9 @@ pub(super) async fn enroll(
 
 /// Signs a new certificate for the calling device (same device id and site as the certificate
 /// it presents; the request names nothing else). The current certificate stays valid until the
-/// device first uses the new one, so a kiosk that dies before saving it loses nothing.
+/// device first uses the new one, so a kiosk that dies before saving it loses nothing. The new
+/// certificate is recorded only if the presented one is still not revoked at that moment (a
+/// revocation racing the renewal wins: 401 `certificate_revoked`).
 #[utoipa::path(post, path = "/v1/devices/renew", tag = "devices", request_body = RenewRequest,
     security(("device_certificate" = [])),
     responses(
@@ -146,18 +186,45 @@ pub(super) async fn renew(
     let req: RenewRequest = parse_json(body)?;
     let issued = sign(&state, &req.csr_pem, &device.id, &device.site)?;
     let now = now_vn();
-    state
+    let recorded = state
         .0
         .store
-        .record_certificate(&NewCertificate::from_identity(&issued.identity, &now))
+        .renew_certificate(
+            &device.serial,
+            &NewCertificate::from_identity(&issued.identity, &now),
+        )
         .await?;
+    if !recorded {
+        tracing::warn!(device_id = %device.id, old = %device.serial, "renewal refused: the presented certificate was revoked meanwhile");
+        return Err(Failure::new(
+            StatusCode::UNAUTHORIZED,
+            "certificate_revoked",
+            format!(
+                "the client certificate {} was revoked while it asked for renewal: a \
+                 technician must re-enrol the device (`kioskctl enroll`)",
+                device.serial
+            ),
+        ));
+    }
     tracing::info!(device_id = %device.id, old = %device.serial, new = %issued.identity.serial, "device certificate renewed");
     answer(&state, &issued, &device.id, &device.site)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{valid_device_id, valid_site};
+    use super::{digests_equal, valid_device_id, valid_site};
+
+    #[test]
+    fn digests() {
+        let a = [7u8; 32];
+        let mut b = a;
+        assert!(digests_equal(&a, &b));
+        b[31] ^= 1;
+        assert!(!digests_equal(&a, &b));
+        b = a;
+        b[0] ^= 0x80;
+        assert!(!digests_equal(&a, &b));
+    }
 
     #[test]
     fn names() {

@@ -1,5 +1,11 @@
 //! Idempotent ingest of dossiers, digitized documents, ratings and queue tickets: validate the
-//! body, bind it to the certificate's device, and store it exactly once under its `Idempotency-Key`.
+//! body, bind it to the certificate's device and site, and store it exactly once under its
+//! `Idempotency-Key`.
+//!
+//! The certificate names the device (CN) and its site (O); the body may claim neither for
+//! another: `device_id` must be the certificate's device (403 `device_mismatch`), a dossier's
+//! `agency_code` its site, and digitized documents may be added only to a dossier received at
+//! that site (403 `site_mismatch`). Ratings and tickets carry no site.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -34,14 +40,31 @@ fn idempotency_key(headers: &HeaderMap) -> Result<String, Failure> {
     Ok(key.to_string())
 }
 
+fn site_mismatch(device_site: &str, what: &str, site: &str) -> Failure {
+    Failure::new(
+        StatusCode::FORBIDDEN,
+        "site_mismatch",
+        format!(
+            "this kiosk's certificate is for site {device_site}, but {what} is for site {site}: \
+             a device delivers only its own site's records (check [device] agency_code in the \
+             kiosk's configuration, or re-enrol it for the right site)"
+        ),
+    )
+}
+
 async fn ingest(
     state: &AppState,
-    device: String,
+    device: Device,
     headers: &HeaderMap,
     record: Record,
     body_json: String,
 ) -> ApiResult {
     let key = idempotency_key(headers)?;
+    let Device {
+        id: device,
+        site: device_site,
+        ..
+    } = device;
     if record.device_id() != device {
         return Err(Failure::new(
             StatusCode::FORBIDDEN,
@@ -56,6 +79,7 @@ async fn ingest(
     let ingest = Ingest {
         key: key.clone(),
         device_id: device.clone(),
+        site: device_site.clone(),
         body_sha256: sha256_hex(body_json.as_bytes()),
         body_json,
         record,
@@ -102,6 +126,10 @@ async fn ingest(
             "conflict",
             format!("a {kind} {natural} is already stored under another {IDEMPOTENCY_KEY_HEADER}"),
         )),
+        IngestOutcome::SiteMismatch { what, site } => {
+            tracing::warn!(device_id = %device, site = %device_site, %what, other_site = %site, "ingest refused: another site's dossier");
+            Err(site_mismatch(&device_site, &what, &site))
+        }
         IngestOutcome::UnknownDossier(code) => Err(Failure::new(
             StatusCode::NOT_FOUND,
             "unknown_dossier",
@@ -155,12 +183,12 @@ fn require_sha256(sha256: &str, document: &str) -> Result<(), Failure> {
         (status = 200, body = IngestAck, description = "already stored under this key (duplicate = true)"),
         (status = 400, body = ApiError, description = "invalid JSON or missing Idempotency-Key"),
         (status = 401, body = ApiError),
-        (status = 403, body = ApiError, description = "device_id is not the certificate's device"),
+        (status = 403, body = ApiError, description = "`device_mismatch`: device_id is not the certificate's device; `site_mismatch`: agency_code is not the certificate's site"),
         (status = 409, body = ApiError, description = "idempotency_key_reused, missing_blobs or conflict (code already stored)"),
     ))]
 pub(super) async fn ingest_dossier(
     State(state): State<AppState>,
-    Device { id: device, .. }: Device,
+    device: Device,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
@@ -170,6 +198,14 @@ pub(super) async fn ingest_dossier(
     require_text(&dossier.procedure_code, "procedure_code")?;
     for doc in &dossier.documents {
         require_sha256(&doc.sha256, &doc.name)?;
+    }
+    if dossier.agency_code != device.site {
+        tracing::warn!(device_id = %device.id, site = %device.site, agency_code = %dossier.agency_code, "dossier refused: another site's agency code");
+        return Err(site_mismatch(
+            &device.site,
+            &format!("dossier {}", dossier.code),
+            &dossier.agency_code,
+        ));
     }
     let json = canonical(&dossier)?;
     ingest(&state, device, &headers, Record::Dossier(dossier), json).await
@@ -188,13 +224,13 @@ pub(super) async fn ingest_dossier(
         (status = 200, body = IngestAck, description = "already stored under this key (duplicate = true)"),
         (status = 400, body = ApiError, description = "invalid JSON, no documents, path and body name different dossiers, or missing Idempotency-Key"),
         (status = 401, body = ApiError),
-        (status = 403, body = ApiError, description = "device_id is not the certificate's device"),
+        (status = 403, body = ApiError, description = "`device_mismatch`: device_id is not the certificate's device; `site_mismatch`: the dossier was received at another site than the certificate's"),
         (status = 404, body = ApiError, description = "unknown_dossier: the dossier is not stored (yet)"),
         (status = 409, body = ApiError, description = "idempotency_key_reused, missing_blobs or conflict (a document code already stored)"),
     ))]
 pub(super) async fn ingest_documents(
     State(state): State<AppState>,
-    Device { id: device, .. }: Device,
+    device: Device,
     Path(code): Path<String>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -233,12 +269,12 @@ pub(super) async fn ingest_documents(
         (status = 200, body = IngestAck, description = "duplicate"),
         (status = 400, body = ApiError),
         (status = 401, body = ApiError),
-        (status = 403, body = ApiError),
+        (status = 403, body = ApiError, description = "`device_mismatch`: device_id is not the certificate's device"),
         (status = 409, body = ApiError, description = "idempotency_key_reused or already_rated"),
     ))]
 pub(super) async fn ingest_rating(
     State(state): State<AppState>,
-    Device { id: device, .. }: Device,
+    device: Device,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
@@ -268,12 +304,12 @@ pub(super) async fn ingest_rating(
         (status = 200, body = IngestAck, description = "duplicate"),
         (status = 400, body = ApiError),
         (status = 401, body = ApiError),
-        (status = 403, body = ApiError),
+        (status = 403, body = ApiError, description = "`device_mismatch`: device_id is not the certificate's device"),
         (status = 409, body = ApiError, description = "idempotency_key_reused or conflict (ticket id already stored)"),
     ))]
 pub(super) async fn ingest_ticket(
     State(state): State<AppState>,
-    Device { id: device, .. }: Device,
+    device: Device,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {

@@ -27,6 +27,8 @@ pub(super) struct Inner {
     /// The province's CA: signs device certificates at enrolment and renewal.
     pub(super) authority: Authority,
     pub(super) device_cert_lifetime: Duration,
+    /// Deadline of the unauthenticated enrolment request's body.
+    pub(super) enrollment_body_timeout: Duration,
     /// Open connections by certificate serial, to close them on revocation.
     pub(super) connections: Arc<Connections>,
     /// When each device's `last_seen_at` was last written, so it is written once a minute at
@@ -56,6 +58,7 @@ impl AppState {
             enrollment_key_sha256: sha256(config.enrollment_key.as_bytes()),
             authority,
             device_cert_lifetime: config.device_cert_lifetime,
+            enrollment_body_timeout: config.enrollment_body_timeout,
             connections,
             last_seen: Mutex::new(HashMap::new()),
             catalog_json: Bytes::from(catalog_json),

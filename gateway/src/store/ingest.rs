@@ -178,6 +178,23 @@ fn body_row(natural_key: &str, ing: &Ingest) -> Vec<Value> {
     ]
 }
 
+/// Why an ingest that adds to dossier `code` (stored with `agency`, `None`: not stored) is
+/// refused, if it is: the dossier must be stored, and at the site of the device's certificate.
+pub(super) fn dossier_refusal(
+    ing: &Ingest,
+    code: String,
+    agency: Option<String>,
+) -> Option<IngestOutcome> {
+    match agency {
+        None => Some(IngestOutcome::UnknownDossier(code)),
+        Some(agency) if agency != ing.site => Some(IngestOutcome::SiteMismatch {
+            what: format!("dossier {code}"),
+            site: agency,
+        }),
+        Some(_) => None,
+    }
+}
+
 /// The answer to an ingest whose key is stored already: the same request again is a duplicate,
 /// anything else under that key a reuse.
 pub(super) fn replay(ing: &Ingest, stored: &StoredKey) -> IngestOutcome {

@@ -65,6 +65,13 @@ pub(crate) enum IngestOutcome {
     AlreadyRated(String),
     /// Documents were sent for a dossier the gateway does not hold (yet).
     UnknownDossier(String),
+    /// Documents were sent for a dossier of another site than the device certificate's.
+    SiteMismatch {
+        /// What belongs to the other site ("dossier X").
+        what: String,
+        /// That site.
+        site: String,
+    },
 }
 
 /// The three kinds of ingested record.
@@ -146,8 +153,10 @@ pub(crate) struct CertificateRow {
 pub(crate) enum Enrolment {
     /// Recorded; these older certificates of the device were revoked.
     Enrolled { revoked: Vec<String> },
-    /// The device holds a live certificate and no technician approved a re-enrolment.
-    AlreadyEnrolled,
+    /// The device id is known (enrolled before, whether or not it still holds a live
+    /// certificate) and no technician approved its re-enrolment: the enrolment key alone
+    /// enrols only a device id never seen.
+    NeedsApproval,
 }
 
 /// One device of `GET /v1/admin/devices`.
@@ -184,6 +193,8 @@ pub(crate) fn rfc3339(unix: i64) -> String {
 pub(crate) struct Ingest {
     pub key: String,
     pub device_id: String,
+    /// The site of the device's certificate: what it sends must belong to that site.
+    pub site: String,
     /// SHA-256 (hex) of the canonical JSON of the record: equal bodies, equal hashes.
     pub body_sha256: String,
     /// Canonical JSON of the record, kept for the provincial system.
@@ -245,7 +256,8 @@ impl Store {
     }
 
     /// Enrols a device with its first (or, once a technician approved, its next) certificate:
-    /// refused while the device holds a live certificate and no approval; on success the
+    /// a device id the gateway knows (a `devices` row, even one whose certificates were all
+    /// revoked or have expired) needs a live approval, which this uses up; on success the
     /// device's older certificates are revoked (their serials are returned, to close their
     /// connections).
     pub async fn enroll_device(
@@ -260,6 +272,18 @@ impl Store {
     /// a serial recorded already is left as it is.
     pub async fn record_certificate(&self, cert: &NewCertificate) -> Result<(), GatewayError> {
         dispatch!(self, s => s.record_certificate(cert))
+    }
+
+    /// Records a device's renewed certificate only if the certificate it presented (`old_serial`)
+    /// is still not revoked, checked and inserted in one transaction that holds the device's and
+    /// that certificate's row locks: a revocation racing the renewal either comes first (then
+    /// nothing is recorded: `false`) or after (then it sees the new certificate too).
+    pub async fn renew_certificate(
+        &self,
+        old_serial: &str,
+        cert: &NewCertificate,
+    ) -> Result<bool, GatewayError> {
+        dispatch!(self, s => s.renew_certificate(old_serial, cert))
     }
 
     /// A recorded certificate by serial.

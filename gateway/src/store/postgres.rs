@@ -227,13 +227,17 @@ impl PgStore {
             ));
         }
         if let Some(code) = plan.needs_dossier {
-            let known = tx
-                .query_opt(queries::DOSSIER_EXISTS, &[&code])
+            let read = self.err("look up a dossier");
+            let agency = match tx
+                .query_opt(queries::DOSSIER_AGENCY, &[&code])
                 .await
-                .map_err(self.err("look up a dossier"))?
-                .is_some();
-            if !known {
-                return Ok(IngestOutcome::UnknownDossier(code));
+                .map_err(&read)?
+            {
+                Some(row) => Some(row.try_get::<_, String>(0).map_err(read)?),
+                None => None,
+            };
+            if let Some(refusal) = ingest::dossier_refusal(ing, code, agency) {
+                return Ok(refusal);
             }
         }
         if !plan.needs_blobs.is_empty() {

@@ -1,6 +1,8 @@
 //! Devices and certificates on PostgreSQL: the same statements as on SQLite. An enrolment
-//! first claims the device row (`DEVICE_CLAIM` locks it), so two enrolments of one device id at
-//! two gateways run one after the other under READ COMMITTED.
+//! first inserts the device row (`DEVICE_CREATE`): a second enrolment of the same new id, at
+//! this gateway or another, waits for the first to commit and then finds the id known, so it
+//! needs a technician's approval; an approval is used up by one `DELETE`, which two enrolments
+//! cannot both win under READ COMMITTED.
 
 use super::postgres::PgStore;
 use super::{queries, CertificateRow, Enrolment, FleetDevice, NewCertificate};
@@ -51,21 +53,21 @@ impl PgStore {
             .await
             .map_err(e("start a transaction"))?;
         let site = cert.site.clone().unwrap_or_default();
-        tx.execute(queries::DEVICE_CLAIM, &[&cert.name, &site, &now])
+        let new = tx
+            .execute(queries::DEVICE_CREATE, &[&cert.name, &site, &now])
             .await
-            .map_err(e("claim the device row"))?;
-        let live = tx
-            .query_opt(queries::DEVICE_HAS_LIVE_CERT, &[&cert.name, &unix_now()])
-            .await
-            .map_err(e("look up the device's certificates"))?
-            .is_some();
-        if live {
+            .map_err(e("record the device"))?
+            == 1;
+        if !new {
+            tx.execute(queries::DEVICE_LOCK, &[&cert.name])
+                .await
+                .map_err(e("lock the device row"))?;
             let approved = tx
                 .execute(queries::APPROVAL_TAKE, &[&cert.name, &unix_now()])
                 .await
                 .map_err(e("use a re-enrolment approval"))?;
             if approved == 0 {
-                return Ok(Enrolment::AlreadyEnrolled);
+                return Ok(Enrolment::NeedsApproval);
             }
         }
         let revoked = tx
@@ -88,6 +90,32 @@ impl PgStore {
     pub async fn record_certificate(&self, cert: &NewCertificate) -> Result<(), GatewayError> {
         let client = self.client().await?;
         self.insert(&client, cert).await
+    }
+
+    pub async fn renew_certificate(
+        &self,
+        old_serial: &str,
+        cert: &NewCertificate,
+    ) -> Result<bool, GatewayError> {
+        let mut client = self.client().await?;
+        let e = |a| self.err(a);
+        let tx = client
+            .transaction()
+            .await
+            .map_err(e("start a transaction"))?;
+        tx.execute(queries::DEVICE_LOCK, &[&cert.name])
+            .await
+            .map_err(e("lock the device row"))?;
+        let live = tx
+            .execute(queries::CERT_HOLD_LIVE, &[&old_serial])
+            .await
+            .map_err(e("check the presented certificate"))?;
+        if live == 0 {
+            return Ok(false);
+        }
+        self.insert(&tx, cert).await?;
+        tx.commit().await.map_err(e("commit a renewal"))?;
+        Ok(true)
     }
 
     pub async fn certificate(&self, serial: &str) -> Result<Option<CertificateRow>, GatewayError> {
@@ -144,12 +172,11 @@ impl PgStore {
             .transaction()
             .await
             .map_err(e("start a transaction"))?;
-        if tx
-            .query_opt(queries::DEVICE_SITE, &[&device_id])
+        let known = tx
+            .execute(queries::DEVICE_LOCK, &[&device_id])
             .await
-            .map_err(e("look up a device"))?
-            .is_none()
-        {
+            .map_err(e("lock the device row"))?;
+        if known == 0 {
             return Ok(None);
         }
         tx.query(queries::DEVICE_CERTS_REVOKE, &[&now, &reason, &device_id])

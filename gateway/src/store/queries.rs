@@ -39,19 +39,23 @@ pub(super) const SCHEMA_VERSION_RECORD: &str =
 
 // --- devices and certificates
 
-/// `$1` device id, `$2` site, `$3` now. Creates the device row, or takes the row lock of an
-/// existing one (the no-op update), so two enrolments of one device id run one after the other
-/// on PostgreSQL too.
-pub(super) const DEVICE_CLAIM: &str =
+/// `$1` device id, `$2` site, `$3` now. Creates the row of a device id never seen before; one
+/// row changed means "new", none means the id is known (enrolled before, whatever became of its
+/// certificates since) and enrolling it needs a technician's approval. Two enrolments of one
+/// new id cannot both see it new: the second insert waits for the first transaction (its row
+/// lock on PostgreSQL, the write lock on SQLite) and then finds the row.
+pub(super) const DEVICE_CREATE: &str =
     "INSERT INTO devices (device_id, site, enrolled_at) VALUES ($1, $2, $3)
-     ON CONFLICT (device_id) DO UPDATE SET device_id = excluded.device_id";
+     ON CONFLICT (device_id) DO NOTHING";
+/// `$1` device id: takes the device row's lock (a no-op update; one row changed: the device
+/// is known). Every change to a device's certificates (enrolment, renewal, revocation of the
+/// device) takes it first, so on PostgreSQL they run one after the other and none misses a
+/// certificate another one is adding (SQLite's `BEGIN IMMEDIATE` serialises them anyway).
+pub(super) const DEVICE_LOCK: &str =
+    "UPDATE devices SET device_id = device_id WHERE device_id = $1";
 /// `$1` site, `$2` now, `$3` device id.
 pub(super) const DEVICE_SET_ENROLLED: &str =
     "UPDATE devices SET site = $1, enrolled_at = $2 WHERE device_id = $3";
-/// `$1` device id, `$2` now (Unix s): a certificate of the device that still opens the link.
-pub(super) const DEVICE_HAS_LIVE_CERT: &str =
-    "SELECT 1 FROM certificates WHERE role = 'device' AND name = $1 AND revoked_at IS NULL
-     AND not_after > $2";
 /// `$1` device id, `$2` now (Unix s): uses up a technician's approval that has not expired.
 pub(super) const APPROVAL_TAKE: &str =
     "DELETE FROM reenrolment_approvals WHERE device_id = $1 AND expires_at > $2";
@@ -82,6 +86,12 @@ pub(super) const CERTS_SUPERSEDE: &str =
 pub(super) const CERT_INSERT: &str =
     "INSERT INTO certificates (serial, role, name, site, not_before, not_after, issued_at,
      issued_us) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (serial) DO NOTHING";
+/// `$1` serial: takes the lock of a certificate that is not revoked (a no-op update; no row
+/// changed: it is revoked, or unknown). A renewal holds it while it records the new
+/// certificate, so a revocation of the one it presents cannot slip in between the check and
+/// the insert: on PostgreSQL the revocation waits, or the renewal does and then finds it revoked.
+pub(super) const CERT_HOLD_LIVE: &str =
+    "UPDATE certificates SET revoked_at = NULL WHERE serial = $1 AND revoked_at IS NULL";
 /// Read with [`certificate`].
 pub(super) const CERT_SELECT: &str =
     "SELECT role, name, site, not_after, issued_us, first_used_at, revoked_at, revoked_reason
@@ -174,7 +184,8 @@ pub(super) const IDEMPOTENCY_KEY_CLAIM: &str =
 /// Read with [`stored_key`].
 pub(super) const IDEMPOTENCY_KEY_SELECT: &str =
     "SELECT kind, device_id, body_sha256 FROM idempotency_keys WHERE key = $1";
-pub(super) const DOSSIER_EXISTS: &str = "SELECT 1 FROM dossiers WHERE code = $1";
+/// `$1` dossier code: its agency code (the site it was received at).
+pub(super) const DOSSIER_AGENCY: &str = "SELECT agency_code FROM dossiers WHERE code = $1";
 pub(super) const DOSSIER_INSERT: &str =
     "INSERT INTO dossiers (code, procedure_code, agency_code, device_id, idempotency_key, body,
      status, appointment_date, received_at, updated_at)
@@ -298,9 +309,9 @@ mod tests {
     const ALL: &[&str] = &[
         SCHEMA_VERSION_CURRENT,
         SCHEMA_VERSION_RECORD,
-        DEVICE_CLAIM,
+        DEVICE_CREATE,
+        DEVICE_LOCK,
         DEVICE_SET_ENROLLED,
-        DEVICE_HAS_LIVE_CERT,
         APPROVAL_TAKE,
         APPROVAL_UPSERT,
         DEVICE_SITE,
@@ -309,6 +320,7 @@ mod tests {
         DEVICE_SERIALS,
         CERTS_SUPERSEDE,
         CERT_INSERT,
+        CERT_HOLD_LIVE,
         CERT_SELECT,
         CERT_FIRST_USE,
         CERT_REVOKE,
@@ -322,7 +334,7 @@ mod tests {
         UPLOAD_MARK_COMPLETE,
         IDEMPOTENCY_KEY_CLAIM,
         IDEMPOTENCY_KEY_SELECT,
-        DOSSIER_EXISTS,
+        DOSSIER_AGENCY,
         DOSSIER_INSERT,
         DOCUMENT_INSERT,
         DIGITIZED_INSERT,

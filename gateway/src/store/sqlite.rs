@@ -158,12 +158,11 @@ impl SqliteStore {
             }
             let plan = ingest::plan(&ing);
             if let Some(code) = plan.needs_dossier {
-                let known = tx
-                    .query_row(queries::DOSSIER_EXISTS, [&code], |_| Ok(()))
-                    .optional()?
-                    .is_some();
-                if !known {
-                    return Ok(IngestOutcome::UnknownDossier(code));
+                let agency: Option<String> = tx
+                    .query_row(queries::DOSSIER_AGENCY, [&code], |r| r.get(0))
+                    .optional()?;
+                if let Some(refusal) = ingest::dossier_refusal(&ing, code, agency) {
+                    return Ok(refusal);
                 }
             }
             let mut missing = Vec::new();

@@ -45,17 +45,12 @@ impl SqliteStore {
         self.call("record the device enrolment", move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let site = cert.site.clone().unwrap_or_default();
-            tx.execute(queries::DEVICE_CLAIM, params![cert.name, site, now])?;
-            let live = tx
-                .query_row(
-                    queries::DEVICE_HAS_LIVE_CERT,
-                    params![cert.name, unix_now()],
-                    |_| Ok(()),
-                )
-                .optional()?
-                .is_some();
-            if live && tx.execute(queries::APPROVAL_TAKE, params![cert.name, unix_now()])? == 0 {
-                return Ok(Enrolment::AlreadyEnrolled);
+            let new = tx.execute(queries::DEVICE_CREATE, params![cert.name, site, now])? == 1;
+            if !new {
+                tx.execute(queries::DEVICE_LOCK, [&cert.name])?;
+                if tx.execute(queries::APPROVAL_TAKE, params![cert.name, unix_now()])? == 0 {
+                    return Ok(Enrolment::NeedsApproval);
+                }
             }
             let revoked = serials(
                 &mut tx.prepare(queries::DEVICE_CERTS_REVOKE)?,
@@ -73,6 +68,25 @@ impl SqliteStore {
         let cert = cert.clone();
         self.call("record a certificate", move |c| {
             insert(c, &cert).map(|_| ())
+        })
+        .await
+    }
+
+    pub async fn renew_certificate(
+        &self,
+        old_serial: &str,
+        cert: &NewCertificate,
+    ) -> Result<bool, GatewayError> {
+        let (old, cert) = (old_serial.to_string(), cert.clone());
+        self.call("record a renewed certificate", move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(queries::DEVICE_LOCK, [&cert.name])?;
+            if tx.execute(queries::CERT_HOLD_LIVE, [&old])? == 0 {
+                return Ok(false);
+            }
+            insert(&tx, &cert)?;
+            tx.commit()?;
+            Ok(true)
         })
         .await
     }
@@ -118,11 +132,7 @@ impl SqliteStore {
         let (device, reason, now) = (device_id.to_string(), reason.to_string(), now.to_string());
         self.call("revoke a device", move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let known = tx
-                .query_row(queries::DEVICE_SITE, [&device], |_| Ok(()))
-                .optional()?
-                .is_some();
-            if !known {
+            if tx.execute(queries::DEVICE_LOCK, [&device])? == 0 {
                 return Ok(None);
             }
             serials(
@@ -198,5 +208,66 @@ impl SqliteStore {
                 .collect()
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use motcua_identity::Role;
+
+    fn cert(serial: &str, device: &str) -> NewCertificate {
+        NewCertificate {
+            serial: serial.into(),
+            role: Role::Device,
+            name: device.into(),
+            site: Some("000.17.22.H56".into()),
+            not_before: 0,
+            not_after: unix_now() + 3600,
+            issued_at: "2026-05-31T09:15:00+07:00".into(),
+            issued_us: chrono::Utc::now().timestamp_micros(),
+        }
+    }
+
+    /// The renewal's check and insert are one transaction: with the presented certificate
+    /// revoked (as a revocation committed after the request was authenticated leaves it),
+    /// nothing is recorded.
+    #[tokio::test]
+    async fn a_renewal_presenting_a_revoked_certificate_records_nothing() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = SqliteStore::open(&dir.path().join("g.sqlite3"))
+            .await
+            .expect("open");
+        let now = "2026-05-31T09:15:00+07:00";
+        store
+            .enroll_device(&cert("01", "KIOSK-1"), now)
+            .await
+            .expect("enrol");
+        assert!(store
+            .renew_certificate("01", &cert("02", "KIOSK-1"))
+            .await
+            .expect("renew"));
+        store
+            .revoke_device("KIOSK-1", "test", now)
+            .await
+            .expect("revoke");
+        assert!(!store
+            .renew_certificate("01", &cert("03", "KIOSK-1"))
+            .await
+            .expect("renew"));
+        assert_eq!(store.certificate("03").await.expect("read"), None);
+        // A serial the gateway never recorded renews nothing either.
+        assert!(!store
+            .renew_certificate("ff", &cert("04", "KIOSK-1"))
+            .await
+            .expect("renew"));
+        // And a known device id needs an approval, revoked or not.
+        assert_eq!(
+            store
+                .enroll_device(&cert("05", "KIOSK-1"), now)
+                .await
+                .expect("enrol"),
+            Enrolment::NeedsApproval
+        );
     }
 }

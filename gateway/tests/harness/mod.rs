@@ -262,6 +262,19 @@ impl Harness {
         self.gateway = Some(gateway);
     }
 
+    /// Shuts the gateway down and starts it again (same data and database) with `change`
+    /// applied to its configuration.
+    pub async fn reboot_with(&mut self, change: impl FnOnce(&mut GatewayConfig)) {
+        if let Some(g) = self.gateway.take() {
+            g.shutdown().await;
+        }
+        let mut config = self.config();
+        change(&mut config);
+        let gateway = motcua_gateway::start(config).await.expect("gateway starts");
+        self.base = format!("https://{}", gateway.local_addr());
+        self.gateway = Some(gateway);
+    }
+
     /// The gateway's address, `127.0.0.1:port`.
     pub fn addr(&self) -> String {
         self.base.trim_start_matches("https://").to_string()
@@ -320,12 +333,37 @@ impl Harness {
     }
 
     pub async fn enroll_request(&self, device: &str) -> (reqwest::Response, DeviceKey) {
-        let key = DeviceKey::generate(device, SITE).expect("device key");
+        self.enroll_request_at(device, SITE).await
+    }
+
+    /// Enrols `device` at `site` (another than [`SITE`]); its credential.
+    pub async fn enroll_at(&self, device: &str, site: &str) -> Cred {
+        let (r, key) = self.enroll_request_at(device, site).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: DeviceCertificate = r.json().await.expect("certificate body");
+        assert_eq!(
+            (body.device_id.as_str(), body.site.as_str()),
+            (device, site)
+        );
+        Cred {
+            client: client(&self.ca_pem, Some((&body.certificate_pem, &key.key_pem))),
+            serial: body.serial,
+            cert_pem: body.certificate_pem,
+            key_pem: key.key_pem,
+        }
+    }
+
+    pub async fn enroll_request_at(
+        &self,
+        device: &str,
+        site: &str,
+    ) -> (reqwest::Response, DeviceKey) {
+        let key = DeviceKey::generate(device, site).expect("device key");
         let r = self
             .req(Method::POST, "/v1/devices/enroll", None)
             .json(&EnrollRequest {
                 device_id: device.into(),
-                site: SITE.into(),
+                site: site.into(),
                 enrollment_key: ENROLL_KEY.into(),
                 csr_pem: key.csr_pem.clone(),
             })
@@ -333,6 +371,35 @@ impl Harness {
             .await
             .expect("enroll request");
         (r, key)
+    }
+
+    /// A technician approves `device`'s re-enrolment.
+    pub async fn allow_reenrolment(&self, device: &str) {
+        let r = self
+            .req(
+                Method::POST,
+                &format!("/v1/admin/devices/{device}/allow-reenrolment"),
+                Some(&self.technician),
+            )
+            .send()
+            .await
+            .expect("approve");
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+
+    /// A technician revokes `device`.
+    pub async fn revoke(&self, device: &str) -> Value {
+        let r = self
+            .req(
+                Method::POST,
+                &format!("/v1/admin/devices/{device}/revoke"),
+                Some(&self.technician),
+            )
+            .send()
+            .await
+            .expect("revoke");
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.expect("revocation")
     }
 
     /// Renews `cred`'s certificate (device `device`): the answer and the new key.
