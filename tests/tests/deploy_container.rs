@@ -538,6 +538,24 @@ fn packages_install_boot_restart_and_purge_in_a_debian_container() -> anyhow::Re
     c.submit_dossier()?;
     let delivered = c.wait_delivered(Duration::from_secs(60))?;
     ensure!(delivered >= 1);
+    // `systemctl reload` re-reads the server certificate without a restart.
+    let gw_before = c.prop("motcua-gateway", "MainPID")?;
+    c.ok("systemctl reload motcua-gateway")?;
+    let asked = Instant::now();
+    while !c
+        .ok("journalctl -b --no-pager -o cat -u motcua-gateway")?
+        .contains("server certificate reloaded")
+    {
+        ensure!(
+            asked.elapsed() < Duration::from_secs(20),
+            "systemctl reload did not reload the server certificate"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    ensure!(
+        c.prop("motcua-gateway", "MainPID")? == gw_before,
+        "the gateway was restarted instead of reloaded"
+    );
     let journal = c.ok("journalctl -b --no-pager -o cat -u motcua-gateway -u motcua-kioskd")?;
     ensure!(
         !journal.contains(&key) && !journal.contains(&ca_key),

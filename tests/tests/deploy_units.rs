@@ -445,7 +445,8 @@ fn udev_rules_are_well_formed_and_name_the_devices() -> anyhow::Result<()> {
 // systemd units
 
 /// A root with the host's own units (for sysinit.target and friends), the packages' units and
-/// the release binaries at their ExecStart paths: what `systemd-analyze verify --root` needs.
+/// the release binaries at their ExecStart paths and the shell: what `systemd-analyze verify
+/// --root` needs.
 fn verify_root() -> anyhow::Result<tempfile::TempDir> {
     let release = release_binaries()?;
     let root = tempfile::tempdir_in(target_dir())?;
@@ -461,6 +462,12 @@ fn verify_root() -> anyhow::Result<tempfile::TempDir> {
         let file = deploy(unit);
         std::fs::copy(&file, units.join(file.file_name().unwrap()))?;
     }
+    // The shell of the gateway's ExecReload=.
+    std::fs::create_dir_all(root.path().join("bin"))?;
+    std::fs::copy(
+        std::fs::canonicalize("/bin/sh")?,
+        root.path().join("bin/sh"),
+    )?;
     for b in ["kioskd", "kioskctl", "gateway"] {
         let from = release.join(b);
         ensure!(from.exists(), "{} was not built", from.display());
@@ -561,7 +568,7 @@ fn units_are_hardened_to_an_exposure_of_at_most_2() -> anyhow::Result<()> {
         } else {
             ensure!(text.contains("LoadCredential=enrollment-key:"));
             ensure!(text.contains("LoadCredential=ca-key:"));
-            ensure!(text.contains("ExecReload=/bin/kill -HUP $MAINPID"));
+            ensure!(text.contains("ExecReload=/bin/sh -c 'kill -HUP \"$$MAINPID\"'"));
             ensure!(!text.contains("--enrollment-key") && !text.contains("--ca-key"));
         }
     }
