@@ -32,10 +32,16 @@ as_pg() {
 port=55432
 while (echo >/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
 
+# The server also speaks TLS, with a certificate from a lab CA made by the gateway's own
+# `ca init`: tests/tests/postgres_tls.rs connects with sslmode=verify-full (the other tests
+# connect without TLS, which this server accepts too).
+target/release/gateway ca init --dir "$pgdir/tls" --host 127.0.0.1 --host localhost \
+  --name "motcua test PostgreSQL CA" >/dev/null
+
 echo "== starting PostgreSQL ($pgbin) on 127.0.0.1:$port"
 as_pg "$pgbin/initdb" -D "$pgdir/data" -A trust -U postgres -E UTF8 --no-sync >"$pgdir/initdb.log"
 as_pg "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w \
-  -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+  -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1 -c max_connections=200 -c ssl=on -c ssl_cert_file=$pgdir/tls/tls.crt -c ssl_key_file=$pgdir/tls/tls.key" start >/dev/null
 stop_pg() {
   as_pg "$pgbin/pg_ctl" -D "$pgdir/data" -m fast -w stop >/dev/null 2>&1 || true
   rm -rf "$pgdir"
@@ -43,5 +49,6 @@ stop_pg() {
 trap stop_pg EXIT
 
 export MOTCUA_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
+export MOTCUA_TEST_DATABASE_CA_FILE="$pgdir/tls/ca.crt"
 echo "== cargo test"
 cargo test --workspace --locked "$@"

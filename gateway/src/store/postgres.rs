@@ -79,7 +79,7 @@ impl PgStore {
             .await
             .map_err(|e| GatewayError::ConnectPostgres {
                 url: self.url.clone(),
-                reason: e.to_string(),
+                reason: with_causes(&e),
             })
     }
 
@@ -395,6 +395,28 @@ impl ToSql for Value {
             Value::Int(i) => i.to_sql_checked(ty, out),
         }
     }
+}
+
+/// An error with its causes (the pool says only "error performing TLS handshake"; the reason,
+/// e.g. an unknown issuer, is further down), and what to do about an unverifiable server.
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    if text.contains("certificate") {
+        text.push_str(
+            " (the server's certificate could not be verified: give the CA that signed it with \
+             --database-ca-file, or check the host name in the URL)",
+        );
+    }
+    text
 }
 
 /// Whether a database URL asks for TLS, and the URL as the driver reads it. `sslmode=require`,
