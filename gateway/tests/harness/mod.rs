@@ -5,7 +5,11 @@
 //! Every scenario is one `async fn scenario(backend)`; the `scenarios!` macro runs each against
 //! embedded SQLite (a file in a temporary directory) and against PostgreSQL (a fresh database
 //! per test on the server named by `MOTCUA_TEST_DATABASE_URL`). Without that variable the
-//! PostgreSQL variants fail, telling how to run them, unless `MOTCUA_SKIP_POSTGRES=1`.
+//! PostgreSQL variants fail, telling how to run them, unless `MOTCUA_SKIP_POSTGRES=1`. A test
+//! file takes the macro with `#[macro_use] mod harness;`.
+//!
+//! The records the scenarios send (the catalog, dossiers, ratings, tickets, blobs) are in
+//! `records.rs`, re-exported here.
 
 // Each test file uses part of the harness.
 #![allow(dead_code)]
@@ -16,16 +20,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
-use motcua_domain::catalog::{Catalog, DocumentKind, Procedure, RequiredDocument};
-use motcua_domain::wire::{
-    Applicant, DeviceCertificate, DocumentRef, DossierSubmission, EnrollRequest, RatingSubmission,
-    TicketIssued,
-};
+use motcua_domain::wire::{DeviceCertificate, EnrollRequest};
 use motcua_gateway::{GatewayConfig, LabPki, Role, RunningGateway};
 use motcua_identity::DeviceKey;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+mod records;
+pub use records::*;
 
 pub const ENROLL_KEY: &str = "enrol-secret";
 pub const SITE: &str = "000.17.22.H56";
@@ -137,29 +140,6 @@ pub async fn tls_connect(
     tokio_rustls::TlsConnector::from(config)
         .connect(name, tcp)
         .await
-}
-
-pub fn catalog() -> Catalog {
-    Catalog {
-        version: "2026.1".into(),
-        procedures: vec![Procedure {
-            code: "1.001193".into(),
-            name_vi: "Đăng ký khai sinh".into(),
-            name_en: "Birth registration".into(),
-            field_vi: "Hộ tịch".into(),
-            field_en: "Civil status".into(),
-            processing_days: 0,
-            fee_vnd: 0,
-            agency_code: "000.17.22.H56".into(),
-            documents: vec![RequiredDocument {
-                name_vi: "Giấy chứng sinh".into(),
-                name_en: "Birth certificate".into(),
-                kind: DocumentKind::Original,
-                count: 1,
-                mandatory: true,
-            }],
-        }],
-    }
 }
 
 pub fn replace_db_name(server_url: &str, db: &str) -> String {
@@ -540,63 +520,27 @@ pub async fn error_code(r: reqwest::Response) -> String {
     v["error"].as_str().expect("error code").to_string()
 }
 
-pub fn document(data: &[u8]) -> DocumentRef {
-    DocumentRef {
-        name: "Giấy chứng sinh".into(),
-        file_name: "giay-chung-sinh.pdf".into(),
-        media_type: "application/pdf".into(),
-        size: data.len() as u64,
-        sha256: sha_hex(data),
-    }
-}
-
-pub fn vn_time() -> chrono::DateTime<chrono::FixedOffset> {
-    chrono::DateTime::parse_from_rfc3339("2026-05-31T09:15:00+07:00").expect("time")
-}
-
-pub fn dossier(device: &str, code: &str, docs: Vec<DocumentRef>) -> DossierSubmission {
-    DossierSubmission {
-        code: code.into(),
-        procedure_code: "1.001193".into(),
-        agency_code: "000.17.22.H56".into(),
-        device_id: device.into(),
-        applicant: Applicant {
-            full_name: "Nguyễn Văn An".into(),
-            id_number: Some("079201001234".into()),
-            birth_date: None,
-            address: "Phường 1, Sóc Trăng".into(),
-            phone: "0900000000".into(),
-            email: String::new(),
-        },
-        received_at: vn_time(),
-        appointment_date: chrono::NaiveDate::from_ymd_opt(2026, 6, 5).expect("date"),
-        documents: docs,
-    }
-}
-
-pub fn rating(device: &str, transaction: &str, level: u8) -> RatingSubmission {
-    RatingSubmission {
-        transaction: transaction.into(),
-        device_id: device.into(),
-        scale_levels: 5,
-        level,
-        score: 2,
-        rated_at: vn_time(),
-    }
-}
-
-pub fn ticket(device: &str, id: &str, number: u32) -> TicketIssued {
-    TicketIssued {
-        ticket_id: id.into(),
-        service_area: "HT".into(),
-        number,
-        device_id: device.into(),
-        issued_at: vn_time(),
-    }
-}
-
-pub fn blob(n: usize, seed: u8) -> Vec<u8> {
-    (0..n)
-        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
-        .collect()
+/// Runs each named `async fn name(backend: Backend)` as two tests, `sqlite::name` and
+/// `postgres::name`.
+// A test file that keeps a macro of its own leaves this one unused.
+#[allow(unused_macros)]
+macro_rules! scenarios {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(super::Backend::Postgres).await
+                }
+            )*
+        }
+    };
 }

@@ -1,0 +1,415 @@
+//! tus uploads over HTTPS on loopback, against both storage backends: uploads in several
+//! patches and resumed, refusals, checksum mismatches, deduplication, empty blobs, and what
+//! survives an interrupted PATCH or garbage beyond the recorded offset.
+//! The harness (a throwaway CA, clients with client certificates) is in `harness/`.
+
+#[macro_use]
+mod harness;
+
+use std::time::Duration;
+
+use base64::Engine;
+use harness::*;
+use reqwest::{Method, StatusCode};
+use tokio::io::AsyncWriteExt;
+
+async fn tus_upload_in_several_patches_and_resume(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let token = h.enroll("KIOSK-1").await;
+
+    let r = h
+        .req(Method::OPTIONS, "/v1/uploads", None)
+        .send()
+        .await
+        .expect("options");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&r, "tus-resumable"), "1.0.0");
+    assert_eq!(header(&r, "tus-version"), "1.0.0");
+    assert!(header(&r, "tus-extension")
+        .split(',')
+        .any(|e| e.trim() == "creation"));
+    assert_eq!(header(&r, "tus-max-size"), (1024 * 1024).to_string());
+
+    let data = blob(100_000, 7);
+    let r = h.create_upload(&token, &data).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(header(&r, "upload-offset"), "0");
+    assert_eq!(header(&r, "tus-resumable"), "1.0.0");
+    let loc = header(&r, "location");
+    assert!(loc.starts_with("/v1/uploads/"), "{loc}");
+    assert_eq!(h.head_offset(&token, &loc).await, 0);
+    assert_eq!(h.stats().await["uploads_in_progress"], 1);
+
+    let r = h.patch(&token, &loc, 0, &data[..30_000]).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&r, "upload-offset"), "30000");
+    let r = h.patch(&token, &loc, 30_000, &data[30_000..60_000]).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+
+    // The kiosk lost track: it asks where to resume.
+    let offset = h.head_offset(&token, &loc).await;
+    assert_eq!(offset, 60_000);
+    let r = h
+        .patch(&token, &loc, offset, &data[offset as usize..])
+        .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(header(&r, "upload-offset"), "100000");
+    assert_eq!(h.head_offset(&token, &loc).await, 100_000);
+
+    let r = h
+        .req(
+            Method::GET,
+            &format!("/v1/blobs/{}", sha_hex(&data)),
+            Some(&h.system),
+        )
+        .send()
+        .await
+        .expect("blob");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.expect("bytes").as_ref(), data.as_slice());
+    // A device certificate is no key to citizens' documents.
+    let r = h
+        .req(
+            Method::GET,
+            &format!("/v1/blobs/{}", sha_hex(&data)),
+            Some(&token),
+        )
+        .send()
+        .await
+        .expect("blob");
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(r).await, "forbidden_role");
+    // The provincial system reads blobs with its certificate.
+    let r = h
+        .req(
+            Method::GET,
+            &format!("/v1/blobs/{}", sha_hex(&data)),
+            Some(&h.system),
+        )
+        .send()
+        .await
+        .expect("blob");
+    assert_eq!(r.status(), StatusCode::OK);
+    let s = h.stats().await;
+    assert_eq!(
+        (s["blobs"].as_i64(), s["uploads_in_progress"].as_i64()),
+        (Some(1), Some(0))
+    );
+    let first = sha_hex(&data);
+    let blob_file = h.dir.path().join("blobs").join(&first[..2]).join(&first);
+    assert_eq!(std::fs::read(&blob_file).expect("blob file"), data);
+    assert!(
+        !h.part_file(&loc).exists(),
+        "the .part file was moved into the blob store"
+    );
+
+    // Another device cannot see this upload.
+    let other = h.enroll("KIOSK-2").await;
+    let r = h
+        .req(Method::HEAD, &loc, Some(&other))
+        .header("Tus-Resumable", "1.0.0")
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = h
+        .req(Method::HEAD, "/v1/uploads/doesnotexist", Some(&token))
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = h
+        .req(
+            Method::GET,
+            &format!("/v1/blobs/{}", sha_hex(b"never uploaded")),
+            Some(&h.system),
+        )
+        .send()
+        .await
+        .expect("blob");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    h.finish().await;
+}
+
+async fn tus_refusals(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let token = h.enroll("KIOSK-1").await;
+    let data = blob(1000, 3);
+
+    // No Tus-Resumable: 412.
+    let r = h
+        .req(Method::POST, "/v1/uploads", Some(&token))
+        .header("Upload-Length", "1000")
+        .header(
+            "Upload-Metadata",
+            format!(
+                "sha256 {}",
+                base64::engine::general_purpose::STANDARD.encode(sha_hex(&data))
+            ),
+        )
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
+    // Too large: 413.
+    let r = h
+        .create_upload_claiming(&token, 1024 * 1024 + 1, &sha_hex(&data))
+        .await;
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    // Missing or invalid metadata: 400.
+    for meta in [
+        None,
+        Some("filename YQ=="),
+        Some("sha256 !!!"),
+        Some("sha256 bm90LWhleA=="),
+    ] {
+        let mut r = h
+            .req(Method::POST, "/v1/uploads", Some(&token))
+            .header("Tus-Resumable", "1.0.0")
+            .header("Upload-Length", "1000");
+        if let Some(m) = meta {
+            r = r.header("Upload-Metadata", m);
+        }
+        let r = r.send().await.expect("create");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "metadata {meta:?}");
+    }
+    assert_eq!(h.stats().await["uploads_in_progress"], 0);
+
+    let loc = h.new_upload(&token, &data).await;
+    // Wrong content type: 415.
+    let r = h
+        .req(Method::PATCH, &loc, Some(&token))
+        .header("Tus-Resumable", "1.0.0")
+        .header("Content-Type", "application/octet-stream")
+        .header("Upload-Offset", "0")
+        .body(data.clone())
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    // Offset mismatch: 409, nothing written.
+    let r = h.patch(&token, &loc, 10, &data[10..]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(r).await, "offset_mismatch");
+    assert_eq!(h.head_offset(&token, &loc).await, 0);
+    let r = h.patch(&token, &loc, 0, &data[..500]).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = h.patch(&token, &loc, 0, &data[..500]).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::CONFLICT,
+        "a replayed PATCH at an old offset is refused"
+    );
+    assert_eq!(h.head_offset(&token, &loc).await, 500);
+    h.finish().await;
+}
+
+async fn checksum_mismatch_resets_the_upload(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let token = h.enroll("KIOSK-1").await;
+    let data = blob(4096, 9);
+    let loc = h.new_upload(&token, &data).await;
+    let mut corrupt = data.clone();
+    corrupt[4000] ^= 0xff;
+    let r = h.patch(&token, &loc, 0, &corrupt[..2048]).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = h.patch(&token, &loc, 2048, &corrupt[2048..]).await;
+    assert_eq!(r.status().as_u16(), 460);
+    assert_eq!(error_code(r).await, "checksum_mismatch");
+    assert_eq!(h.head_offset(&token, &loc).await, 0);
+    assert!(
+        !h.part_file(&loc).exists(),
+        "the bad partial file is deleted"
+    );
+    let s = h.stats().await;
+    assert_eq!(
+        (s["blobs"].as_i64(), s["uploads_in_progress"].as_i64()),
+        (Some(0), Some(1))
+    );
+    let r = h
+        .req(
+            Method::GET,
+            &format!("/v1/blobs/{}", sha_hex(&data)),
+            Some(&h.system),
+        )
+        .send()
+        .await
+        .expect("blob");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    // The kiosk starts again from 0 with the right bytes.
+    let r = h.patch(&token, &loc, 0, &data).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(h.stats().await["blobs"], 1);
+    h.finish().await;
+}
+
+async fn dedup_of_an_existing_blob(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let token = h.enroll("KIOSK-1").await;
+    let other = h.enroll("KIOSK-2").await;
+    let data = blob(5000, 1);
+    h.upload_all(&token, &data).await;
+
+    let r = h.create_upload(&other, &data).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(header(&r, "upload-offset"), "5000");
+    let loc = header(&r, "location");
+    assert_eq!(h.head_offset(&other, &loc).await, 5000);
+    // A PATCH at the end is a harmless no-op; anything else is an offset mismatch.
+    let r = h.patch(&other, &loc, 0, &data).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let s = h.stats().await;
+    assert_eq!(
+        (s["blobs"].as_i64(), s["uploads_in_progress"].as_i64()),
+        (Some(1), Some(0))
+    );
+    h.finish().await;
+}
+
+async fn empty_blob_needs_no_patch(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let token = h.enroll("KIOSK-1").await;
+    let r = h
+        .create_upload_claiming(&token, 0, &sha_hex(b"not empty"))
+        .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let loc = h.new_upload(&token, b"").await;
+    assert_eq!(h.head_offset(&token, &loc).await, 0);
+    let r = h
+        .req(
+            Method::GET,
+            &format!("/v1/blobs/{}", sha_hex(b"")),
+            Some(&h.system),
+        )
+        .send()
+        .await
+        .expect("blob");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.bytes().await.expect("bytes").is_empty());
+    let s = h.stats().await;
+    assert_eq!(
+        (s["blobs"].as_i64(), s["uploads_in_progress"].as_i64()),
+        (Some(1), Some(0))
+    );
+    h.finish().await;
+}
+
+/// Sends a PATCH by hand (over TLS, with the device's certificate) and drops the connection
+/// halfway through its body.
+async fn patch_and_disconnect(
+    h: &Harness,
+    token: &Cred,
+    location: &str,
+    offset: u64,
+    announced: usize,
+    sent: &[u8],
+) {
+    let addr = h.addr();
+    let mut s = tls_connect(&addr, rustls_client(&h.ca_pem, Some(token)))
+        .await
+        .expect("connect");
+    let head = format!(
+        "PATCH {location} HTTP/1.1\r\nHost: {addr}\r\nTus-Resumable: 1.0.0\r\n\
+         Content-Type: application/offset+octet-stream\r\nUpload-Offset: {offset}\r\nContent-Length: {announced}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.expect("write head");
+    s.write_all(sent).await.expect("write body");
+    s.flush().await.expect("flush");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    drop(s);
+}
+
+async fn interrupted_patch_keeps_received_bytes(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let token = h.enroll("KIOSK-1").await;
+    let data = blob(50_000, 21);
+    let loc = h.new_upload(&token, &data).await;
+    patch_and_disconnect(&h, &token, &loc, 0, data.len(), &data[..20_000]).await;
+    // The server notices the disconnect shortly after; poll the durable offset.
+    let mut offset = 0;
+    for _ in 0..100 {
+        offset = h.head_offset(&token, &loc).await;
+        if offset == 20_000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        offset, 20_000,
+        "the bytes received before the disconnect are kept"
+    );
+    let r = h.patch(&token, &loc, offset, &data[20_000..]).await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = h
+        .req(
+            Method::GET,
+            &format!("/v1/blobs/{}", sha_hex(&data)),
+            Some(&h.system),
+        )
+        .send()
+        .await
+        .expect("blob");
+    assert_eq!(r.bytes().await.expect("bytes").as_ref(), data.as_slice());
+    h.finish().await;
+}
+
+async fn garbage_beyond_offset_is_cut_on_patch(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let token = h.enroll("KIOSK-1").await;
+    let data = blob(10_000, 51);
+    let loc = h.new_upload(&token, &data).await;
+    assert_eq!(
+        h.patch(&token, &loc, 0, &data[..4_000]).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(h.part_file(&loc))
+            .expect("part file");
+        f.write_all(&[0u8; 3000]).expect("append garbage");
+    }
+    // No HEAD in between: the PATCH itself must cut back to the recorded offset.
+    assert_eq!(
+        h.patch(&token, &loc, 4_000, &data[4_000..]).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let r = h
+        .req(
+            Method::GET,
+            &format!("/v1/blobs/{}", sha_hex(&data)),
+            Some(&h.system),
+        )
+        .send()
+        .await
+        .expect("blob");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.expect("bytes").as_ref(), data.as_slice());
+    h.finish().await;
+}
+
+scenarios!(
+    tus_upload_in_several_patches_and_resume,
+    tus_refusals,
+    checksum_mismatch_resets_the_upload,
+    dedup_of_an_existing_blob,
+    empty_blob_needs_no_patch,
+    interrupted_patch_keeps_received_bytes,
+    garbage_beyond_offset_is_cut_on_patch,
+);
