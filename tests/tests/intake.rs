@@ -100,7 +100,7 @@ fn kiosk_with_a_dossier(
     gateway: &Gateway,
     form_size: usize,
 ) -> anyhow::Result<(Kiosk, String)> {
-    let kiosk = Kiosk::enrolled(&root.join("kiosk"), &KioskSettings::new(&gateway))?;
+    let kiosk = Kiosk::enrolled(&root.join("kiosk"), &KioskSettings::new(gateway))?;
     random_file(&root.join("form.pdf"), form_size)?;
     let code = kiosk.submit(&dossier_json(root, "1.001193", &["form.pdf"])?)?;
     Ok((kiosk, code))
