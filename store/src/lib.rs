@@ -43,6 +43,7 @@ mod catalog_cache;
 mod counter;
 mod dossiers;
 pub mod error;
+mod held;
 mod intake;
 mod outbox;
 mod retention;
@@ -57,6 +58,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub use blobs::{BlobInfo, BlobStore};
 pub use dossiers::{CachedStatus, DossierSummary, NewDocument};
 pub use error::{StoreError, StoreResult};
+pub use held::{EntryExport, HeldEntry, HoldState};
 pub use intake::{DigitizedOutcome, NewDigitized};
 pub use outbox::{OutboxEntry, OutboxKind, OutboxStatus, UploadState};
 

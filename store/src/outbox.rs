@@ -7,6 +7,7 @@ use chrono::{DateTime, FixedOffset};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
+use crate::held::{HeldEntry, HoldState};
 use crate::{Store, StoreError, StoreResult};
 
 /// What an outbox entry carries.
@@ -24,7 +25,7 @@ pub enum OutboxKind {
 }
 
 impl OutboxKind {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Dossier => "dossier",
             Self::Rating => "rating",
@@ -33,7 +34,7 @@ impl OutboxKind {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "dossier" => Some(Self::Dossier),
             "rating" => Some(Self::Rating),
@@ -77,11 +78,20 @@ pub struct UploadState {
 /// Counts for `kioskctl status` and the technician screen.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct OutboxStatus {
-    /// Entries waiting for delivery.
+    /// Entries not yet delivered, *including* those held for a technician or set aside: the
+    /// package's removal guard (`prerm`) refuses while this is above 0, and a held dossier must
+    /// keep it from being removed with the software.
     pub pending: u64,
+    /// Of `pending`, entries waiting for a technician (never retried automatically).
+    pub needs_technician: u64,
+    /// Of `pending`, entries a technician set aside (kept, never retried, exportable).
+    pub set_aside: u64,
+    /// Every entry waiting for a technician, oldest first, with its reason: one latest error
+    /// would hide an older fatal one.
+    pub needs_technician_entries: Vec<HeldEntry>,
     /// Entries delivered.
     pub delivered: u64,
-    /// Pending entries that failed at least once.
+    /// Pending entries that failed at least once (held ones included).
     pub failing: u64,
     /// The most recent delivery error, if any entry is failing.
     pub last_error: Option<String>,
@@ -102,7 +112,7 @@ impl Store {
             .conn
             .query_row(
                 "SELECT id, kind, idempotency_key, payload, attempts FROM outbox
-                 WHERE delivered_at IS NULL AND (next_attempt_ms <= ?1 OR next_attempt_ms > ?2)
+                 WHERE delivered_at IS NULL AND hold IS NULL AND (next_attempt_ms <= ?1 OR next_attempt_ms > ?2)
                  ORDER BY next_attempt_ms, id LIMIT 1",
                 [now_ms, horizon],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
@@ -129,7 +139,7 @@ impl Store {
     pub fn next_due_at(&self) -> StoreResult<Option<i64>> {
         self.conn
             .query_row(
-                "SELECT MIN(next_attempt_ms) FROM outbox WHERE delivered_at IS NULL",
+                "SELECT MIN(next_attempt_ms) FROM outbox WHERE delivered_at IS NULL AND hold IS NULL",
                 [],
                 |r| r.get(0),
             )
@@ -147,7 +157,7 @@ impl Store {
         Ok(())
     }
 
-    /// Records a failed attempt and when to try again.
+    /// Records a failed attempt and when to try again (an entry held meanwhile stays held).
     /// `now_ms` is the caller's clock (Unix ms), the same clock [`Store::next_due`] is asked
     /// with, so a test (or a clock that jumps) sees both sides alike.
     pub fn record_failure(
@@ -167,12 +177,14 @@ impl Store {
         Ok(())
     }
 
-    /// Makes every pending entry due now (`kioskctl retry`).
+    /// Makes every pending entry due now (`kioskctl retry`). Entries held for a technician
+    /// stay held: a retry cannot fix them, and releasing them is a technician's decision taken
+    /// one by one ([`Store::retry_held`]).
     pub fn retry_now(&self) -> StoreResult<u64> {
         let n = self
             .conn
             .execute(
-                "UPDATE outbox SET next_attempt_ms = 0 WHERE delivered_at IS NULL",
+                "UPDATE outbox SET next_attempt_ms = 0 WHERE delivered_at IS NULL AND hold IS NULL",
                 [],
             )
             .map_err(self.db())?;
@@ -230,15 +242,22 @@ impl Store {
 
     /// Outbox counts and upload progress.
     pub fn outbox_status(&self) -> StoreResult<OutboxStatus> {
-        let (pending, delivered, failing): (u64, u64, u64) = self
-            .conn
-            .query_row(
-                "SELECT COALESCE(SUM(delivered_at IS NULL), 0), COALESCE(SUM(delivered_at IS NOT NULL), 0),
-                        COALESCE(SUM(delivered_at IS NULL AND attempts > 0), 0) FROM outbox",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .map_err(self.db())?;
+        let (pending, delivered, failing, needs_technician, set_aside): (u64, u64, u64, u64, u64) =
+            self.conn
+                .query_row(
+                    "SELECT COALESCE(SUM(delivered_at IS NULL), 0), COALESCE(SUM(delivered_at IS NOT NULL), 0),
+                        COALESCE(SUM(delivered_at IS NULL AND attempts > 0), 0),
+                        COALESCE(SUM(delivered_at IS NULL AND hold = 'needs_technician'), 0),
+                        COALESCE(SUM(delivered_at IS NULL AND hold = 'set_aside'), 0) FROM outbox",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .map_err(self.db())?;
+        let needs_technician_entries = self
+            .held_entries()?
+            .into_iter()
+            .filter(|e| e.state == HoldState::NeedsTechnician)
+            .collect();
         let last_error = self
             .conn
             .query_row(
@@ -270,6 +289,9 @@ impl Store {
             .map_err(self.db())?;
         Ok(OutboxStatus {
             pending,
+            needs_technician,
+            set_aside,
+            needs_technician_entries,
             delivered,
             failing,
             last_error,

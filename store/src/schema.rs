@@ -103,4 +103,15 @@ CREATE TABLE intake_documents(
 CREATE INDEX intake_documents_by_dossier ON intake_documents(dossier_code);
 CREATE INDEX intake_documents_by_blob ON intake_documents(sha256);
 "#,
+    // The technician's dead-letter states: an entry a retry cannot fix is held
+    // (`needs_technician`, with the reason and since when) or set aside by a technician
+    // (`set_aside`); either way it is never retried automatically and never delivered, but stays
+    // undelivered for retention and the removal guard. Pending work is unheld and undelivered.
+    r#"
+ALTER TABLE outbox ADD COLUMN hold TEXT CHECK(hold IN ('needs_technician', 'set_aside'));
+ALTER TABLE outbox ADD COLUMN hold_reason TEXT;
+ALTER TABLE outbox ADD COLUMN held_at TEXT;
+DROP INDEX outbox_pending;
+CREATE INDEX outbox_pending ON outbox(next_attempt_ms) WHERE delivered_at IS NULL AND hold IS NULL;
+"#,
 ];
