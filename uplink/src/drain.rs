@@ -4,7 +4,9 @@
 //! gateway confirms, so a restart of either side continues where it stopped), posts the entry
 //! with its idempotency key, and marks it delivered only on the gateway's acknowledgement. A
 //! failure is recorded with its reason and retried after an exponential backoff with jitter; it
-//! never blocks other entries and never drops anything.
+//! never blocks other entries and never drops anything. A failure no retry can fix (see
+//! [`DeliveryError::hold_reason`]) holds the entry for a technician instead: it is kept with its
+//! reason and not attempted again until a technician retries it (`kioskctl outbox retry`).
 //!
 //! The same task keeps the device's certificate: it picks up a `device.pem` replaced beside it
 //! (by `kioskctl`) and renews the certificate in the last third of its life, without holding up
@@ -21,51 +23,15 @@ use tokio::sync::watch;
 
 use motcua_store::{vietnam_now as now, OutboxEntry, OutboxKind, Store, StoreError};
 
+mod failure;
+
 use crate::pace::while_beating;
 pub use crate::pace::{backoff, Heartbeat, QUIET_ALLOWANCE};
 
 use crate::client::GatewayError;
 use crate::credentials::DeviceLink;
 use crate::{LinkStatus, UplinkSettings};
-
-/// Why one delivery attempt failed.
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
-    /// The gateway could not be reached or refused.
-    #[error(transparent)]
-    Gateway(#[from] GatewayError),
-    /// The local store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// A blob file could not be read.
-    #[error("cannot read blob file {path}: {source}")]
-    BlobRead {
-        /// The file.
-        path: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The local copy of a document no longer matches its hash.
-    #[error("the local copy of document {0} is damaged (its content no longer matches its hash); a technician must restore it")]
-    BlobDamaged(String),
-}
-
-impl DeliveryError {
-    /// Failures that no retry can fix: the gateway refuses the device, or holds another
-    /// record under this dossier code or idempotency key (two kiosks sharing a sequence block,
-    /// a reinstalled kiosk), or a local document is damaged.
-    pub fn needs_technician(&self) -> bool {
-        match self {
-            Self::Gateway(e) => {
-                e.is_certificate_refused()
-                    || matches!(e.status(), Some(401 | 403))
-                    || matches!(e.code(), Some("conflict" | "idempotency_key_reused"))
-            }
-            Self::BlobDamaged(_) => true,
-            _ => false,
-        }
-    }
-}
+pub use failure::DeliveryError;
 
 /// The uplink worker.
 pub struct Uplink {
@@ -304,10 +270,21 @@ impl Uplink {
             Err(e) => {
                 // Refused for a renewed certificate the gateway does not know: the previous
                 // one is in use again, so this is retried as usual, not left for a technician.
+                if let Some(reason) = e.hold_reason().filter(|_| !fell_back) {
+                    tracing::error!(
+                        key = %entry.idempotency_key,
+                        attempt = entry.attempts + 1,
+                        "delivery held for a technician (kioskctl outbox list): {reason}"
+                    );
+                    if let Err(se) = self.store.hold_for_technician(entry.id, &reason, now()) {
+                        tracing::error!("cannot hold the entry for a technician: {se}");
+                    }
+                    return true;
+                }
                 let needs_technician = e.needs_technician() && !fell_back;
                 let delay = if needs_technician {
-                    // Retrying cannot fix it; keep trying slowly so a fix on either side is
-                    // picked up, and say so plainly in `kioskctl status`.
+                    // A refused certificate: keep trying slowly so a re-enrolment is picked
+                    // up without a technician touching each entry, and say so plainly.
                     self.config.retry_max
                 } else {
                     backoff(
@@ -420,10 +397,17 @@ impl Uplink {
         }
         let path = self.store.blobs().path(sha256);
         if !path.is_file() {
-            return Err(DeliveryError::BlobRead {
+            return Err(DeliveryError::BlobMissing {
+                sha256: sha256.to_owned(),
                 path: path.display().to_string(),
-                source: std::io::Error::new(std::io::ErrorKind::NotFound, "file missing"),
             });
+        }
+        // Check the local copy before sending any of it: a truncated or altered file would
+        // otherwise fail at the gateway's checksum (or short of its length) on every retry,
+        // with nothing saying that the kiosk's own copy is the problem. Reading it once per
+        // attempt of an unfinished upload is cheap next to sending it.
+        if !self.store.blobs().verify(sha256)? {
+            return Err(DeliveryError::BlobDamaged(sha256.to_owned()));
         }
         let mut url = state.and_then(|s| s.upload_url);
         // Two rounds at most: an upload the gateway forgot is created again once.

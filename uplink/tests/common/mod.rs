@@ -2,7 +2,7 @@
 //! CA (`motcua_identity::Authority`), speaking just enough HTTP/1.1 of the gateway's protocol to
 //! acknowledge an ingest (201 with the idempotency key), renew a device certificate by CSR
 //! (reading the device from its client certificate, as the gateway does), or refuse every
-//! request with a given 401 code. The real gateway's end-to-end tests live in `tests/`.
+//! request with a given 401 code or any other status and code. The real gateway's end-to-end tests live in `tests/`.
 
 #![allow(dead_code)]
 
@@ -55,6 +55,8 @@ pub enum Answer {
     Normal,
     /// 401 with this code to everything.
     Refuse(&'static str),
+    /// This status line (`"409 Conflict"`) and gateway code to every request.
+    Status(&'static str, &'static str),
     /// As `Normal`, but a certificate it issued by renewal is unknown to it afterwards (401
     /// `certificate_unknown`), as a gateway restored from a backup taken before the renewal.
     ForgetRenewed,
@@ -202,6 +204,10 @@ async fn connection(
         let (status, json) = match (&answer, method.as_str(), path.as_str()) {
             (Answer::Refuse(code), _, _) => (
                 "401 Unauthorized",
+                serde_json::json!({"error": code, "message": "refused by the test server"}),
+            ),
+            (Answer::Status(line, code), _, _) => (
+                *line,
                 serde_json::json!({"error": code, "message": "refused by the test server"}),
             ),
             (Answer::Normal | Answer::ForgetRenewed, "POST", "/v1/devices/renew") => {

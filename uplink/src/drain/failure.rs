@@ -1,0 +1,85 @@
+//! Why a delivery attempt failed, and which failures hold an entry for a technician.
+
+use motcua_store::StoreError;
+
+use crate::client::GatewayError;
+
+/// Why one delivery attempt failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// The gateway could not be reached or refused.
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A blob file could not be read.
+    #[error("cannot read blob file {path}: {source}")]
+    BlobRead {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The local copy of a document no longer matches its hash.
+    #[error("the local copy of document {0} is damaged (its content no longer matches its hash); a technician must restore it")]
+    BlobDamaged(String),
+    /// The local copy of a document is gone (deleted by hand, a restored backup without it).
+    #[error(
+        "the local copy of document {sha256} is missing ({path}); a technician must restore it"
+    )]
+    BlobMissing {
+        /// The blob's SHA-256.
+        sha256: String,
+        /// Where it should be.
+        path: String,
+    },
+}
+
+/// Gateway refusals that no retry can fix, by HTTP status and the gateway's code, in words a
+/// technician acts on. Anything else (5xx, `missing_blobs`, tus `offset_mismatch` or
+/// `interrupted`, an unknown dossier that may arrive later, a refused certificate) is retried.
+fn refusal_words(status: u16, code: &str) -> Option<&'static str> {
+    Some(match (status, code) {
+        (409, "conflict") => "máy chủ đã có hồ sơ khác cùng mã này (hai ki-ốt dùng chung dãy số?) / the gateway holds another record under this code (two kiosks sharing one number block?)",
+        (409, "idempotency_key_reused") => "máy chủ đã có bản ghi khác cùng khóa gửi (ki-ốt cài lại?) / the gateway holds another record under this delivery key (a reinstalled kiosk?)",
+        (403, "site_mismatch") => "hồ sơ không thuộc điểm tiếp nhận của chứng thư ki-ốt (xem [device] agency_code) / the record's site is not the one in this kiosk's certificate (check [device] agency_code)",
+        (403, "device_mismatch") => "hồ sơ ghi mã thiết bị khác chứng thư ki-ốt (xem [device] id) / the record names another device than this kiosk's certificate (check [device] id)",
+        (400, "invalid_body" | "invalid_json" | "invalid_metadata" | "invalid_header" | "missing_idempotency_key") => "máy chủ từ chối dữ liệu không hợp lệ / the gateway refuses the record as invalid",
+        (413, "too_large") => "tài liệu lớn hơn giới hạn của máy chủ / a document is larger than the gateway accepts",
+        _ => return None,
+    })
+}
+
+impl DeliveryError {
+    /// Failures that retrying does not fix by itself: those that hold the entry
+    /// ([`Self::hold_reason`]), and the gateway refusing the device's certificate, which are
+    /// retried slowly because a re-enrolment fixes every entry at once.
+    pub fn needs_technician(&self) -> bool {
+        self.hold_reason().is_some()
+            || matches!(self, Self::Gateway(e)
+                if e.is_certificate_refused() || matches!(e.status(), Some(401 | 403)))
+    }
+
+    /// Why this failure holds its entry for a technician, if it does: the gateway refuses this
+    /// record for good (a code clash, another site or device, an invalid body), or a local
+    /// document file is missing or damaged. Not for the network, 5xx, an untrusted server or a
+    /// refused certificate: those go away on their own or with a re-enrolment, and the entry
+    /// must then be delivered without anyone touching it.
+    pub fn hold_reason(&self) -> Option<String> {
+        let words = match self {
+            Self::Gateway(e) if e.is_certificate_refused() => return None,
+            Self::Gateway(e) => refusal_words(e.status()?, e.code()?)?,
+            Self::BlobMissing { .. } => {
+                "tệp tài liệu trên ki-ốt bị mất / a document's file on this kiosk is missing"
+            }
+            Self::BlobDamaged(_) => {
+                "tệp tài liệu trên ki-ốt bị hỏng / a document's file on this kiosk is damaged"
+            }
+            _ => return None,
+        };
+        Some(format!(
+            "CẦN KỸ THUẬT VIÊN / needs a technician: {words}: {self}"
+        ))
+    }
+}
