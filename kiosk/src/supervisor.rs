@@ -278,11 +278,17 @@ pub fn health_line(status: &motcua_store::OutboxStatus, printer: &str) -> String
         .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.format("%d/%m %H:%M").to_string())
         .unwrap_or_else(|| "chưa có / never".to_owned());
-    let failing = if status.failing > 0 {
+    let mut failing = if status.failing > 0 {
         format!(" ({} lỗi / failing)", status.failing)
     } else {
         String::new()
     };
+    if status.needs_technician > 0 {
+        failing.push_str(&format!(
+            " ({} cần kỹ thuật viên / need a technician)",
+            status.needs_technician
+        ));
+    }
     format!(
         "chờ gửi / outbox: {}{failing}; máy in / printer: {printer}; gửi gần nhất / last upload: {last}",
         status.pending
@@ -313,7 +319,17 @@ mod tests {
         };
         let line = health_line(&status, "hết giấy / out of paper");
         assert!(line.contains("outbox: 3 (1 lỗi / failing)"), "{line}");
+        assert!(!line.contains("technician"), "{line}");
         assert!(line.contains("out of paper"), "{line}");
         assert!(line.contains("01/12 10:42"), "{line}");
+        let held = motcua_store::OutboxStatus {
+            needs_technician: 1,
+            ..status.clone()
+        };
+        let line = health_line(&held, "ok");
+        assert!(
+            line.contains("(1 cần kỹ thuật viên / need a technician)"),
+            "{line}"
+        );
     }
 }

@@ -4,6 +4,7 @@
 
 mod identity;
 mod intake;
+mod outbox;
 mod peripherals;
 
 use std::path::PathBuf;
@@ -63,8 +64,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Retry every pending delivery now instead of waiting for the backoff.
+    /// Retry every pending delivery now instead of waiting for the backoff. Entries that need
+    /// a technician stay held: `kioskctl outbox retry` releases them.
     Retry,
+    /// Entries a retry cannot fix (a code clash, a damaged file): list them with their reasons,
+    /// retry one once fixed, set one aside, or export one to a folder for the counter.
+    Outbox {
+        /// What to do.
+        #[command(subcommand)]
+        action: outbox::OutboxAction,
+    },
     /// Enrol this kiosk at the gateway: make its key pair here, have the province's CA
     /// certify it, and save its identity (identity/device.pem, identity/ca.crt).
     #[command(long_about = "Enrol this kiosk at the gateway.
@@ -228,8 +237,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("Đang chờ gửi / pending:   {}", status.pending);
             println!("Đã gửi / delivered:       {}", status.delivered);
             println!("Đang lỗi / failing:       {}", status.failing);
+            println!(
+                "Cần kỹ thuật viên / needs technician: {}",
+                status.needs_technician
+            );
+            println!("Để riêng / set aside:     {}", status.set_aside);
             if let Some(err) = &status.last_error {
                 println!("Lỗi gần nhất / last error: {err}");
+            }
+            for h in &status.needs_technician_entries {
+                println!("  {}", outbox::line(h));
+            }
+            if status.needs_technician > 0 {
+                println!("  (kioskctl outbox retry ID | set-aside ID | export ID --to DIR)");
             }
             for u in &status.uploads {
                 let pct = (u.uploaded_bytes * 100).checked_div(u.size).unwrap_or(100);
@@ -361,8 +381,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             &answers,
         )?,
         Command::Retry => {
-            let n = open(&config)?.retry_now()?;
+            let store = open(&config)?;
+            let n = store.retry_now()?;
             println!("{n} mục sẽ được gửi lại ngay / entries will be retried now");
+            let held = store.outbox_status()?.needs_technician;
+            if held > 0 {
+                println!(
+                    "{held} mục cần kỹ thuật viên, không gửi lại / entries need a technician and are not retried: kioskctl outbox list"
+                );
+            }
         }
         Command::Enroll {
             ca_file,
@@ -372,6 +399,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             IdentityAction::Show => identity::show(&config, json)?,
             IdentityAction::Renew => identity::renew(&config)?,
         },
+        Command::Outbox { action } => outbox::run(&config, action)?,
         Command::Devices { json } => peripherals::devices(&config, json)?,
         Command::Reprint { code } => {
             let store = open(&config)?;
