@@ -191,7 +191,7 @@ async fn a_code_clash_between_two_kiosks_asks_for_a_technician_and_loses_nothing
         .await?
         .error_for_status()?;
     second.enroll()?;
-    random_file(&tmp.path().join("a.pdf"), 6_000)?;
+    let second_bytes = random_file(&tmp.path().join("a.pdf"), 6_000)?;
     let code2 = second.submit(&json)?;
     assert_eq!(code1, code2, "the clash this test is about");
     second.start_daemon()?;
@@ -206,6 +206,124 @@ async fn a_code_clash_between_two_kiosks_asks_for_a_technician_and_loses_nothing
         gateway.stats().await?["dossiers"],
         1,
         "and not mixed up with the first"
+    );
+    held_clash_is_listed_exported_and_set_aside(
+        &gateway,
+        &second,
+        &code2,
+        &second_bytes,
+        tmp.path(),
+    )
+    .await
+}
+
+/// The clash from above, from the technician's side: the entry is held (listed with its
+/// reason, not attempted again while other work is delivered), exported byte for byte, set
+/// aside, and still keeps the package from being removed.
+async fn held_clash_is_listed_exported_and_set_aside(
+    gateway: &Gateway,
+    kiosk: &Kiosk,
+    code: &str,
+    document: &[u8],
+    tmp: &std::path::Path,
+) -> anyhow::Result<()> {
+    let listed: serde_json::Value =
+        serde_json::from_str(&kiosk.ctl_ok(&["outbox", "list", "--json"])?)?;
+    let held = listed
+        .as_array()
+        .filter(|a| a.len() == 1)
+        .map(|a| a[0].clone())
+        .ok_or_else(|| anyhow::anyhow!("one held entry expected: {listed}"))?;
+    assert_eq!(held["state"], "needs_technician", "{held}");
+    assert_eq!(held["kind"], "dossier", "{held}");
+    assert_eq!(held["dossier_code"], code, "{held}");
+    let reason = held["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.starts_with("CẦN KỸ THUẬT VIÊN / needs a technician: máy chủ đã có"),
+        "{reason}"
+    );
+    assert!(reason.contains("409"), "{reason}");
+    let id = held["id"].as_i64().unwrap_or_default().to_string();
+    let status = kiosk.status()?;
+    assert_eq!(status["needs_technician"], 1, "{status}");
+    assert_eq!(
+        status["needs_technician_entries"][0]["reason"], reason,
+        "{status}"
+    );
+    let text = kiosk.ctl_ok(&["status"])?;
+    assert!(
+        text.contains(reason),
+        "kioskctl status names the reason: {text}"
+    );
+
+    // Not attempted again: three more deliveries go through (so the drain took several turns,
+    // and `kioskctl retry` each time), and the held entry's attempts and log stay at one.
+    for n in 1..=3u64 {
+        let retried = kiosk.ctl_ok(&["retry"])?;
+        assert!(retried.contains("1 mục cần kỹ thuật viên"), "{retried}");
+        kiosk.ctl_ok(&["ticket", "--area", "HT"])?;
+        wait_for(
+            Duration::from_secs(30),
+            "a ticket past the held dossier",
+            || Ok((kiosk.status()?["delivered"].as_u64() == Some(n)).then_some(())),
+        )?;
+    }
+    assert_eq!(
+        gateway.stats().await?["tickets"],
+        3,
+        "the held entry blocks nothing else"
+    );
+    let again: serde_json::Value =
+        serde_json::from_str(&kiosk.ctl_ok(&["outbox", "list", "--json"])?)?;
+    assert_eq!(again[0]["attempts"], 1, "not attempted again: {again}");
+    let log = kiosk.daemon_log();
+    assert_eq!(
+        log.matches("delivery held for a technician").count(),
+        1,
+        "{log}"
+    );
+    assert_eq!(log.matches("delivery failed").count(), 0, "{log}");
+    assert_eq!(gateway.stats().await?["dossiers"], 1);
+
+    // Exported for the counter: the body the gateway would get and the document, byte for byte.
+    let stick = tmp.join("usb");
+    let out = kiosk.ctl_ok(&[
+        "outbox",
+        "export",
+        &id,
+        "--to",
+        stick.to_str().unwrap_or_default(),
+    ])?;
+    let dir = stick.join(&id);
+    assert_eq!(out.trim(), dir.display().to_string());
+    let entry: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.join("entry.json"))?)?;
+    assert_eq!(entry["body"]["code"], code, "{entry}");
+    assert_eq!(entry["hold"]["reason"], reason, "{entry}");
+    let sha = entry["body"]["documents"][0]["sha256"]
+        .as_str()
+        .unwrap_or_default();
+    assert_eq!(entry["files"][0]["state"], "intact", "{entry}");
+    assert_eq!(std::fs::read(dir.join("blobs").join(sha))?, document);
+    let twice = kiosk.ctl(&[
+        "outbox",
+        "export",
+        &id,
+        "--to",
+        stick.to_str().unwrap_or_default(),
+    ])?;
+    assert!(!twice.status.success());
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("not overwritten"));
+
+    // Set aside: kept, listed as such, still undelivered (the removal guard counts it).
+    kiosk.ctl_ok(&["outbox", "set-aside", &id])?;
+    let status = kiosk.status()?;
+    assert_eq!(status["needs_technician"], 0, "{status}");
+    assert_eq!(status["set_aside"], 1, "{status}");
+    assert_eq!(status["pending"], 1, "prerm still refuses: {status}");
+    let listed = kiosk.ctl_ok(&["outbox", "list"])?;
+    assert!(
+        listed.contains("set aside") && listed.contains(code),
+        "{listed}"
     );
     Ok(())
 }
