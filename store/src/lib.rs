@@ -19,7 +19,9 @@
 //!    deleted only when every record using it was delivered longer than the retention period
 //!    ago, or when no record ever used it and it is older than that period (an abandoned
 //!    attachment); the applicant's personal data is blanked at the same moment
-//!    ([`Store::collect_garbage`]). Nothing else deletes.
+//!    ([`Store::collect_garbage`]). Nothing else deletes. An entry held for a technician or
+//!    set aside ([`Store::hold_for_technician`]) is not delivered, so it keeps its blobs and personal data and counts
+//!    as pending for as long as it waits.
 //! 4. **Codes never reused.** The per-agency, per-day dossier counter and the latest code date
 //!    are advanced in the transaction that stores the dossier, so a crash either used a number
 //!    with its dossier or did not use it at all, and a clock set back never reissues a code.
@@ -58,9 +60,9 @@ use rusqlite::{Connection, TransactionBehavior};
 pub use blobs::{BlobInfo, BlobStore};
 pub use dossiers::{CachedStatus, DossierSummary, NewDocument};
 pub use error::{StoreError, StoreResult};
-pub use held::{EntryExport, HeldEntry, HoldState};
+pub use held::{EntryExport, ExportBlob};
 pub use intake::{DigitizedOutcome, NewDigitized};
-pub use outbox::{OutboxEntry, OutboxKind, OutboxStatus, UploadState};
+pub use outbox::{HeldEntry, HoldState, OutboxEntry, OutboxKind, OutboxStatus, UploadState};
 
 use error::io_err;
 

@@ -7,7 +7,6 @@ use chrono::{DateTime, FixedOffset};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-use crate::held::{HeldEntry, HoldState};
 use crate::{Store, StoreError, StoreResult};
 
 /// What an outbox entry carries.
@@ -57,6 +56,45 @@ pub struct OutboxEntry {
     /// Dossier code or JSON body.
     pub payload: String,
     /// Failed attempts so far.
+    pub attempts: u32,
+}
+
+/// Why an entry is not being delivered (the technician's states, see `held.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoldState {
+    /// A retry cannot fix it: a technician must look (retry it or set it aside).
+    NeedsTechnician,
+    /// A technician set it aside: kept and exportable, never retried.
+    SetAside,
+}
+
+impl HoldState {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        match s {
+            "needs_technician" => Some(Self::NeedsTechnician),
+            "set_aside" => Some(Self::SetAside),
+            _ => None,
+        }
+    }
+}
+
+/// One entry held for a technician or set aside.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HeldEntry {
+    /// Outbox row id (what `kioskctl outbox retry ID` takes).
+    pub id: i64,
+    /// What it carries.
+    pub kind: OutboxKind,
+    /// The dossier it is about, when it is about one.
+    pub dossier_code: Option<String>,
+    /// Held for a technician, or set aside.
+    pub state: HoldState,
+    /// Why it was held, Vietnamese first, in words a technician acts on.
+    pub reason: String,
+    /// When it was held (RFC 3339, Vietnam time).
+    pub since: String,
+    /// Delivery attempts made before it was held.
     pub attempts: u32,
 }
 
