@@ -35,7 +35,10 @@ pub use motcua_identity::{Issued, PeerIdentity, Role};
 pub use pki::{
     ca_init, ca_issue, ca_server_cert, lab_pki, LabPki, CA_LIFETIME, SERVER_CERT_LIFETIME,
 };
-pub use store::{FleetDevice, Stats};
+pub use store::{
+    FleetDevice, FleetEntry, FleetFlag, FleetSettings, FleetView, HealthPoint, Stats,
+    CLOCK_SKEW_LIMIT,
+};
 
 /// Default lifetime of a device certificate: 90 days (kiosks renew in the last third).
 pub const DEFAULT_DEVICE_CERT_LIFETIME: Duration = Duration::from_secs(90 * 24 * 3600);
@@ -92,6 +95,8 @@ pub struct GatewayConfig {
     pub max_connections: usize,
     /// Deadline for the body of an enrolment request (see [`DEFAULT_ENROLLMENT_BODY_TIMEOUT`]).
     pub enrollment_body_timeout: Duration,
+    /// When the fleet view flags a device silent or its outbox stuck.
+    pub fleet: FleetSettings,
 }
 
 impl std::fmt::Debug for GatewayConfig {
@@ -138,6 +143,7 @@ impl GatewayConfig {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             enrollment_body_timeout: DEFAULT_ENROLLMENT_BODY_TIMEOUT,
+            fleet: FleetSettings::default(),
         }
     }
 }

@@ -28,7 +28,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use motcua_gateway::{
-    GatewayConfig, DEFAULT_ENROLLMENT_BODY_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    FleetSettings, GatewayConfig, DEFAULT_ENROLLMENT_BODY_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_UPLOAD_BYTES,
 };
 use secrets::{credential_file, required_secret, secret, Secret};
@@ -117,6 +117,22 @@ struct ServeArgs {
     /// ends. Each is a file descriptor: keep it well below the process's `LimitNOFILE`.
     #[arg(long, env = "MOTCUA_GATEWAY_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS)]
     max_connections: usize,
+    /// The fleet view flags a device `silent` when nothing was heard from it (no health
+    /// report, no request) for this many seconds.
+    #[arg(
+        long,
+        env = "MOTCUA_GATEWAY_FLEET_SILENT_AFTER_S",
+        default_value_t = 3600
+    )]
+    fleet_silent_after_s: u64,
+    /// The fleet view flags a device's outbox `stuck` when its oldest undelivered entry is
+    /// older than this many seconds.
+    #[arg(
+        long,
+        env = "MOTCUA_GATEWAY_FLEET_STUCK_AFTER_S",
+        default_value_t = 3600
+    )]
+    fleet_stuck_after_s: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -203,6 +219,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_upload_bytes: args.max_upload_bytes,
         max_connections: args.max_connections,
         enrollment_body_timeout: DEFAULT_ENROLLMENT_BODY_TIMEOUT,
+        fleet: FleetSettings {
+            silent_after: Duration::from_secs(args.fleet_silent_after_s),
+            stuck_after: Duration::from_secs(args.fleet_stuck_after_s),
+        },
     };
     // Handlers are installed before the address is announced, so a SIGTERM sent as soon as the
     // line is read still stops the gateway cleanly.

@@ -61,6 +61,9 @@ pub struct KioskConfig {
     pub screen: crate::screen_config::ScreenSettings,
     /// Intake digitization: document codes and how scanned pages are stored.
     pub intake: IntakeConfig,
+    /// How often kioskd queues a health report when nothing changed (`[uplink]
+    /// health_report_s`); a change of state queues one at once.
+    pub health_report: Duration,
 }
 
 /// Intake digitization settings, the `[intake]` table:
@@ -212,6 +215,7 @@ struct RawUplink {
     request_timeout_s: Spanned<u64>,
     retention_hours: u64,
     poll_ms: u64,
+    health_report_s: u64,
 }
 
 impl Default for RawUplink {
@@ -224,6 +228,7 @@ impl Default for RawUplink {
             request_timeout_s: Spanned::new(0..0, 30),
             retention_hours: 72,
             poll_ms: 500,
+            health_report_s: 300,
         }
     }
 }
@@ -443,6 +448,7 @@ impl KioskConfig {
             receipt: raw.receipt,
             screen,
             intake,
+            health_report: Duration::from_secs(raw.uplink.health_report_s.clamp(1, 86_400)),
         })
     }
 }

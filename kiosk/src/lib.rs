@@ -13,6 +13,7 @@ pub mod config;
 pub mod devices;
 pub mod display;
 pub mod dossier_file;
+pub mod health_report;
 pub mod intake;
 pub mod receipt;
 pub mod screen_config;

@@ -114,6 +114,16 @@ impl BlobStore {
         Ok(out)
     }
 
+    /// Free bytes on the data disk, when the system says (for the health report).
+    pub fn available_space(&self) -> Option<u64> {
+        fs4::available_space(&self.root).ok()
+    }
+
+    /// The free-space floor below which new work is refused.
+    pub fn min_free_bytes(&self) -> u64 {
+        self.min_free_bytes
+    }
+
     /// Refuses new work when the data disk is below its floor (plus what is about to be written).
     pub fn check_free_space(&self, incoming: u64) -> StoreResult<()> {
         let available = fs4::available_space(&self.root).map_err(io_err(&self.root))?;

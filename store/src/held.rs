@@ -195,7 +195,7 @@ impl Store {
                 let body = serde_json::to_value(&docs).map_err(|e| corrupt(e.to_string()))?;
                 (body, blobs)
             }
-            OutboxKind::Rating | OutboxKind::Ticket => (
+            OutboxKind::Rating | OutboxKind::Ticket | OutboxKind::Health => (
                 serde_json::from_str(&payload).map_err(|e| corrupt(e.to_string()))?,
                 Vec::new(),
             ),
@@ -290,7 +290,7 @@ fn dossier_of(kind: OutboxKind, payload: &str) -> Option<String> {
         OutboxKind::Dossier => Some(payload.to_owned()),
         OutboxKind::Documents => field("dossier_code"),
         OutboxKind::Rating => field("transaction").filter(|t| DossierCode::parse(t).is_ok()),
-        OutboxKind::Ticket => None,
+        OutboxKind::Ticket | OutboxKind::Health => None,
     }
 }
 

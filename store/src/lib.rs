@@ -21,7 +21,9 @@
 //!    attachment); the applicant's personal data is blanked at the same moment
 //!    ([`Store::collect_garbage`]). Nothing else deletes. An entry held for a technician or
 //!    set aside ([`Store::hold_for_technician`]) is not delivered, so it keeps its blobs and personal data and counts
-//!    as pending for as long as it waits.
+//!    as pending for as long as it waits. The one exception: queueing a health report removes the
+//!    earlier health entries ([`Store::queue_health_report`]); a report is the kiosk's own
+//!    telemetry, never a citizen's record, and only the newest says anything.
 //! 4. **Codes never reused.** The per-agency, per-day dossier counter and the latest code date
 //!    are advanced in the transaction that stores the dossier, so a crash either used a number
 //!    with its dossier or did not use it at all, and a clock set back never reissues a code.
@@ -45,6 +47,7 @@ mod catalog_cache;
 mod counter;
 mod dossiers;
 pub mod error;
+mod health;
 mod held;
 mod intake;
 mod outbox;

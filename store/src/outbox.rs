@@ -21,6 +21,8 @@ pub enum OutboxKind {
     Ticket,
     /// Documents digitized at intake for a dossier; the payload is a `DigitizedDocuments`.
     Documents,
+    /// The kiosk's health report; the payload is a `HealthReport`. Only the newest waits.
+    Health,
 }
 
 impl OutboxKind {
@@ -30,6 +32,7 @@ impl OutboxKind {
             Self::Rating => "rating",
             Self::Ticket => "ticket",
             Self::Documents => "documents",
+            Self::Health => "health",
         }
     }
 
@@ -39,6 +42,7 @@ impl OutboxKind {
             "rating" => Some(Self::Rating),
             "ticket" => Some(Self::Ticket),
             "documents" => Some(Self::Documents),
+            "health" => Some(Self::Health),
             _ => None,
         }
     }
@@ -114,12 +118,23 @@ pub struct UploadState {
 }
 
 /// Counts for `kioskctl status` and the technician screen.
+///
+/// Health reports are left out of the counts: they are the kiosk's telemetry, not a citizen's
+/// record, so a report waiting while offline must neither keep the package's removal guard
+/// refusing nor count itself in the outbox depth it reports ([`Self::health_report_waiting`]
+/// says whether one waits).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct OutboxStatus {
     /// Entries not yet delivered, *including* those held for a technician or set aside: the
     /// package's removal guard (`prerm`) refuses while this is above 0, and a held dossier must
     /// keep it from being removed with the software.
     pub pending: u64,
+    /// When the oldest of `pending` was accepted (RFC 3339), if any is pending; entries set aside
+    /// are left out (a technician decided about them: they must not make the outbox look stuck
+    /// for as long as they are kept).
+    pub oldest_pending_at: Option<String>,
+    /// Whether a health report waits for delivery (at most one does).
+    pub health_report_waiting: bool,
     /// Of `pending`, entries waiting for a technician (never retried automatically).
     pub needs_technician: u64,
     /// Of `pending`, entries a technician set aside (kept, never retried, exportable).
@@ -286,7 +301,8 @@ impl Store {
                     "SELECT COALESCE(SUM(delivered_at IS NULL), 0), COALESCE(SUM(delivered_at IS NOT NULL), 0),
                         COALESCE(SUM(delivered_at IS NULL AND attempts > 0), 0),
                         COALESCE(SUM(delivered_at IS NULL AND hold = 'needs_technician'), 0),
-                        COALESCE(SUM(delivered_at IS NULL AND hold = 'set_aside'), 0) FROM outbox",
+                        COALESCE(SUM(delivered_at IS NULL AND hold = 'set_aside'), 0) FROM outbox
+                     WHERE kind <> 'health'",
                     [],
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
@@ -296,10 +312,21 @@ impl Store {
             .into_iter()
             .filter(|e| e.state == HoldState::NeedsTechnician)
             .collect();
+        let (oldest_pending_at, health_waiting): (Option<String>, u64) = self
+            .conn
+            .query_row(
+                "SELECT (SELECT created_at FROM outbox WHERE delivered_at IS NULL AND kind <> 'health'
+                         AND (hold IS NULL OR hold <> 'set_aside') ORDER BY id LIMIT 1),
+                        (SELECT COUNT(*) FROM outbox WHERE delivered_at IS NULL AND kind = 'health')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.db())?;
         let last_error = self
             .conn
             .query_row(
-                "SELECT last_error FROM outbox WHERE delivered_at IS NULL AND last_error IS NOT NULL ORDER BY id DESC LIMIT 1",
+                "SELECT last_error FROM outbox WHERE delivered_at IS NULL AND last_error IS NOT NULL AND kind <> 'health'
+                 ORDER BY id DESC LIMIT 1",
                 [],
                 |r| r.get(0),
             )
@@ -327,6 +354,8 @@ impl Store {
             .map_err(self.db())?;
         Ok(OutboxStatus {
             pending,
+            oldest_pending_at,
+            health_report_waiting: health_waiting > 0,
             needs_technician,
             set_aside,
             needs_technician_entries,

@@ -114,4 +114,29 @@ ALTER TABLE outbox ADD COLUMN held_at TEXT;
 DROP INDEX outbox_pending;
 CREATE INDEX outbox_pending ON outbox(next_attempt_ms) WHERE delivered_at IS NULL AND hold IS NULL;
 "#,
+    // Health reports: a kiosk's own state for the province's fleet view, a new outbox kind
+    // (the CHECK constraint changes, so the table is rebuilt as in migration 3). At most one
+    // waits at a time: queueing one removes the earlier health entries (`health.rs`).
+    r#"
+CREATE TABLE outbox_new(
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL CHECK(kind IN ('dossier', 'rating', 'ticket', 'documents', 'health')),
+    idempotency_key TEXT NOT NULL UNIQUE,
+    payload TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_ms INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    delivered_at TEXT,
+    hold TEXT CHECK(hold IN ('needs_technician', 'set_aside')),
+    hold_reason TEXT,
+    held_at TEXT
+);
+INSERT INTO outbox_new SELECT id, kind, idempotency_key, payload, created_at, attempts,
+    next_attempt_ms, last_error, delivered_at, hold, hold_reason, held_at FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_new RENAME TO outbox;
+CREATE INDEX outbox_pending ON outbox(next_attempt_ms) WHERE delivered_at IS NULL AND hold IS NULL;
+CREATE INDEX outbox_by_payload ON outbox(kind, payload);
+"#,
 ];

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use motcua_domain::wire::{DigitizedDocuments, RatingSubmission, TicketIssued};
+use motcua_domain::wire::{DigitizedDocuments, HealthReport, RatingSubmission, TicketIssued};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use tokio::sync::watch;
 
@@ -367,6 +367,16 @@ impl Uplink {
             OutboxKind::Ticket => {
                 let body: TicketIssued = parse_payload(entry)?;
                 self.link.client().ingest("/v1/tickets", key, &body).await?
+            }
+            OutboxKind::Health => {
+                // Stamped at each attempt: the gateway reads the kiosk's clock offset from it,
+                // and a report that waited offline must not look like a clock days behind.
+                let mut body: HealthReport = parse_payload(entry)?;
+                body.sent_at = Some(now());
+                self.link
+                    .client()
+                    .ingest("/v1/health-reports", key, &body)
+                    .await?
             }
             OutboxKind::Documents => {
                 let body: DigitizedDocuments = parse_payload(entry)?;

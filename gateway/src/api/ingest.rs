@@ -5,7 +5,8 @@
 //! The certificate names the device (CN) and its site (O); the body may claim neither for
 //! another: `device_id` must be the certificate's device (403 `device_mismatch`), a dossier's
 //! `agency_code` its site, and digitized documents may be added only to a dossier received at
-//! that site (403 `site_mismatch`). Ratings and tickets carry no site.
+//! that site (403 `site_mismatch`). Ratings and tickets carry no site. A health report names no
+//! device at all: it is stored as the certificate's device's.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -14,8 +15,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use motcua_domain::wire::{
-    ApiError, DigitizedDocuments, DossierSubmission, IngestAck, RatingSubmission, TicketIssued,
-    IDEMPOTENCY_KEY_HEADER,
+    ApiError, DigitizedDocuments, DossierSubmission, HealthReport, IngestAck, RatingSubmission,
+    TicketIssued, IDEMPOTENCY_KEY_HEADER,
 };
 use serde::Serialize;
 
@@ -65,22 +66,30 @@ async fn ingest(
         site: device_site,
         ..
     } = device;
-    if record.device_id() != device {
+    if let Some(named) = record.device_id().filter(|named| *named != device) {
         return Err(Failure::new(
             StatusCode::FORBIDDEN,
             "device_mismatch",
             format!(
-                "the body names device {} but the client certificate is device {device}'s",
-                record.device_id()
+                "the body names device {named} but the client certificate is device {device}'s"
             ),
         ));
     }
     let kind = record.kind();
+    // A report's sending time is stamped anew at each attempt: it is not part of what a retry
+    // must repeat, so the identity of a report is its body without it.
+    let identity = match &record {
+        Record::Health(h) => canonical(&HealthReport {
+            sent_at: None,
+            ..h.clone()
+        })?,
+        _ => body_json.clone(),
+    };
     let ingest = Ingest {
         key: key.clone(),
         device_id: device.clone(),
         site: device_site.clone(),
-        body_sha256: sha256_hex(body_json.as_bytes()),
+        body_sha256: sha256_hex(identity.as_bytes()),
         body_json,
         record,
         now: now_vn(),
@@ -318,4 +327,36 @@ pub(super) async fn ingest_ticket(
     require_text(&ticket.ticket_id, "ticket_id")?;
     let json = canonical(&ticket)?;
     ingest(&state, device, &headers, Record::Ticket(ticket), json).await
+}
+
+/// Stores a kiosk's health report exactly once, as the report of the certificate's device, and
+/// makes it the device's latest (`GET /v1/admin/fleet`). The gateway's clock at receipt is
+/// compared with `sent_at` to find a kiosk's wrong clock.
+#[utoipa::path(post, path = "/v1/health-reports", tag = "ingest", security(("device_certificate" = [])),
+    params(("Idempotency-Key" = String, Header, description = "unique per report; retries reuse it (with a later sent_at)")),
+    request_body = HealthReport,
+    responses(
+        (status = 201, body = IngestAck),
+        (status = 200, body = IngestAck, description = "duplicate"),
+        (status = 400, body = ApiError, description = "invalid JSON, no sent_at or no software_version"),
+        (status = 401, body = ApiError),
+        (status = 409, body = ApiError, description = "idempotency_key_reused"),
+    ))]
+pub(super) async fn ingest_health_report(
+    State(state): State<AppState>,
+    device: Device,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    idempotency_key(&headers)?;
+    let report: HealthReport = parse_json(body)?;
+    require_text(&report.software_version, "software_version")?;
+    if report.sent_at.is_none() {
+        return Err(Failure::bad_request(
+            "invalid_body",
+            "sent_at (the kiosk's clock when sending) is required",
+        ));
+    }
+    let json = canonical(&report)?;
+    ingest(&state, device, &headers, Record::Health(report), json).await
 }

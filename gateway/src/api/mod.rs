@@ -7,7 +7,7 @@
 //! One file per resource; the files depend on each other in one direction only:
 //! [`state`] (shared state, digests, clock) ← [`failure`] (refusals, JSON bodies) ← [`auth`]
 //! (client-certificate and role extractors) ← the resources ([`enrolment`], [`catalog`], [`tus`] ← [`uploads`],
-//! [`ingest`], [`dossiers`], [`admin`]) ← this file, which only assembles the route table and
+//! [`ingest`], [`dossiers`], [`admin`], [`fleet`]) ← this file, which only assembles the route table and
 //! the OpenAPI document.
 
 mod admin;
@@ -16,6 +16,7 @@ mod catalog;
 mod dossiers;
 mod enrolment;
 mod failure;
+mod fleet;
 mod ingest;
 mod state;
 mod tus;
@@ -30,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::SecurityScheme;
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::store::{FleetDevice, Stats};
+use crate::store::{FleetDevice, FleetEntry, FleetFlag, FleetView, HealthPoint, Stats};
 use crate::MAX_JSON_BYTES;
 use admin::{
     admin_devices, admin_dossier, admin_set_status, admin_stats, allow_reenrolment,
@@ -40,7 +41,10 @@ use catalog::catalog;
 use dossiers::dossier_status;
 use enrolment::{enroll, renew};
 use failure::Failure;
-use ingest::{ingest_documents, ingest_dossier, ingest_rating, ingest_ticket};
+use fleet::admin_fleet;
+use ingest::{
+    ingest_documents, ingest_dossier, ingest_health_report, ingest_rating, ingest_ticket,
+};
 use uploads::{create_upload, get_blob, tus_options, upload_head, upload_patch};
 
 pub use admin::{ReenrolmentApproval, Revocation, StatusChange};
@@ -75,6 +79,11 @@ fn route_table() -> Vec<Route> {
         ("/v1/ratings", Method::POST, post(ingest_rating)),
         ("/v1/tickets", Method::POST, post(ingest_ticket)),
         (
+            "/v1/health-reports",
+            Method::POST,
+            post(ingest_health_report),
+        ),
+        (
             "/v1/dossiers/{code}/documents",
             Method::POST,
             post(ingest_documents),
@@ -88,6 +97,7 @@ fn route_table() -> Vec<Route> {
         ("/v1/admin/dossiers/{code}", Method::GET, get(admin_dossier)),
         ("/v1/admin/stats", Method::GET, get(admin_stats)),
         ("/v1/admin/devices", Method::GET, get(admin_devices)),
+        ("/v1/admin/fleet", Method::GET, get(admin_fleet)),
         (
             "/v1/admin/devices/{id}/revoke",
             Method::POST,
@@ -135,16 +145,17 @@ pub(crate) fn router(state: AppState) -> Router {
 /// The OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "motcua gateway API", description = "Kiosk-to-province link over HTTPS with client certificates: enrolment by CSR and renewal, catalog, tus 1.0 resumable blob uploads, idempotent ingest of dossiers, ratings and queue tickets, and the calls of the provincial system, technicians and auditors (each by the role in its certificate). Refusals of a certificate are 401 `certificate_required`, `certificate_unknown`, `certificate_revoked` or `certificate_expired`; a certificate of the wrong role is 403 `forbidden_role`. A certificate not signed by the province's CA is refused at the TLS handshake."),
+    info(title = "motcua gateway API", description = "Kiosk-to-province link over HTTPS with client certificates: enrolment by CSR and renewal, catalog, tus 1.0 resumable blob uploads, idempotent ingest of dossiers, ratings, queue tickets and kiosk health reports, the fleet's health for technicians, and the calls of the provincial system, technicians and auditors (each by the role in its certificate). Refusals of a certificate are 401 `certificate_required`, `certificate_unknown`, `certificate_revoked` or `certificate_expired`; a certificate of the wrong role is 403 `forbidden_role`. A certificate not signed by the province's CA is refused at the TLS handshake."),
     paths(
         health, enrolment::enroll, enrolment::renew, catalog::catalog, uploads::tus_options, uploads::create_upload,
         uploads::upload_head, uploads::upload_patch, uploads::get_blob, ingest::ingest_dossier,
         ingest::ingest_documents, ingest::ingest_rating, ingest::ingest_ticket,
+        ingest::ingest_health_report, fleet::admin_fleet,
         dossiers::dossier_status, admin::admin_set_status, admin::admin_dossier,
         admin::admin_stats, admin::admin_devices, admin::revoke_device,
         admin::allow_reenrolment, admin::revoke_certificate
     ),
-    components(schemas(ApiError, Stats, FleetDevice, Revocation, ReenrolmentApproval)),
+    components(schemas(ApiError, Stats, FleetDevice, Revocation, ReenrolmentApproval, FleetView, FleetEntry, FleetFlag, HealthPoint)),
     modifiers(&SecurityAddon)
 )]
 pub struct ApiDoc;

@@ -37,6 +37,8 @@ pub(super) struct Inner {
     pub(super) catalog_json: Bytes,
     pub(super) catalog_etag: String,
     pub(super) max_upload_bytes: u64,
+    /// When the fleet view flags a device.
+    pub(super) fleet: crate::store::FleetSettings,
     /// One lock per upload id, so two PATCH requests for one upload never interleave.
     upload_locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
 }
@@ -64,6 +66,7 @@ impl AppState {
             catalog_json: Bytes::from(catalog_json),
             catalog_etag,
             max_upload_bytes: config.max_upload_bytes,
+            fleet: config.fleet,
             upload_locks: Mutex::new(HashMap::new()),
         })))
     }

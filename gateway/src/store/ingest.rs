@@ -3,8 +3,9 @@
 //! backends), so the rules of "exactly once" (which row clashes with which, and what a clash
 //! means to the kiosk) cannot drift apart between SQLite and PostgreSQL.
 
-use motcua_domain::wire::DossierStatus;
+use motcua_domain::wire::{DossierStatus, HealthReport};
 
+use super::fleet::HISTORY_PER_DEVICE;
 use super::queries::{self, StoredKey};
 use super::{status_name, Ingest, IngestOutcome, Record};
 
@@ -147,6 +148,7 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
             params: body_row(&t.ticket_id, ing),
             if_taken: Some(IngestOutcome::Conflict(t.ticket_id.clone())),
         }),
+        Record::Health(h) => inserts.extend(health_inserts(h, ing)),
     }
     Plan {
         needs_dossier,
@@ -165,6 +167,54 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
             if_taken: None,
         },
     }
+}
+
+/// A health report joins its device's history, becomes its latest, and the history is cut to
+/// its bound. The clock offset is the kiosk's `sent_at` minus the gateway's receipt (`now`).
+fn health_inserts(h: &HealthReport, ing: &Ingest) -> [Insert; 3] {
+    let received_ms = chrono::DateTime::parse_from_rfc3339(&ing.now)
+        .map(|t| t.timestamp_millis())
+        .unwrap_or_default();
+    let offset_ms = h.sent_at.map_or(0, |sent| {
+        sent.timestamp_millis().saturating_sub(received_ms)
+    });
+    let pending = i64::try_from(h.outbox_pending).unwrap_or(i64::MAX);
+    [
+        Insert {
+            sql: queries::HEALTH_INSERT,
+            action: "store a health report",
+            params: vec![
+                (&ing.key).into(),
+                (&ing.device_id).into(),
+                h.generated_at.to_rfc3339().into(),
+                (&ing.now).into(),
+                received_ms.into(),
+                offset_ms.into(),
+                pending.into(),
+                (&ing.body_json).into(),
+            ],
+            if_taken: None,
+        },
+        Insert {
+            sql: queries::HEALTH_LATEST_UPSERT,
+            action: "record a device's latest health report",
+            params: vec![
+                (&ing.device_id).into(),
+                (&ing.key).into(),
+                (&ing.now).into(),
+                received_ms.into(),
+                offset_ms.into(),
+                (&ing.body_json).into(),
+            ],
+            if_taken: None,
+        },
+        Insert {
+            sql: queries::HEALTH_PRUNE,
+            action: "cut a device's health history",
+            params: vec![(&ing.device_id).into(), HISTORY_PER_DEVICE.into()],
+            if_taken: None,
+        },
+    ]
 }
 
 /// Parameters of the ratings and tickets tables: natural key, device, key, body, now.

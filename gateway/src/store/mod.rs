@@ -14,10 +14,12 @@
 //! - the offset recorded for an upload never exceeds the bytes fsynced in its `.part` file.
 //!
 //! What the backends share is written once: the SQL text and the meaning of its columns in
-//! [`queries`], what an ingest checks and writes in [`ingest`], and the helpers below (status
+//! [`queries`], what an ingest checks and writes in [`ingest`], the fleet's health (its tables,
+//! flags and view) in [`fleet`], and the helpers below (status
 //! names, the status view, which migrations are pending). The backend files hold only what
 //! really differs: connections, transactions, and the few statements noted in [`queries`].
 
+mod fleet;
 mod ingest;
 mod postgres;
 mod postgres_certs;
@@ -25,6 +27,7 @@ mod queries;
 mod sqlite;
 mod sqlite_certs;
 
+use motcua_domain::wire::HealthReport;
 use motcua_domain::wire::{DigitizedDocument, DigitizedDocuments, DocumentRef, DossierSubmission};
 use motcua_domain::wire::{DossierStatus, DossierStatusView, RatingSubmission, TicketIssued};
 use motcua_identity::{PeerIdentity, Role};
@@ -33,6 +36,7 @@ use std::path::Path;
 
 use crate::GatewayError;
 
+pub use fleet::{FleetEntry, FleetFlag, FleetSettings, FleetView, HealthPoint, CLOCK_SKEW_LIMIT};
 pub(crate) use postgres::PgStore;
 pub(crate) use sqlite::SqliteStore;
 
@@ -74,13 +78,15 @@ pub(crate) enum IngestOutcome {
     },
 }
 
-/// The three kinds of ingested record.
+/// The kinds of ingested record.
 #[derive(Debug, Clone)]
 pub(crate) enum Record {
     Dossier(DossierSubmission),
     Rating(RatingSubmission),
     Ticket(TicketIssued),
     Documents(DigitizedDocuments),
+    /// A health report; it names no device (the certificate's is taken).
+    Health(HealthReport),
 }
 
 impl Record {
@@ -90,15 +96,18 @@ impl Record {
             Record::Rating(_) => "rating",
             Record::Ticket(_) => "ticket",
             Record::Documents(_) => "documents",
+            Record::Health(_) => "health",
         }
     }
 
-    pub fn device_id(&self) -> &str {
+    /// The device the body names, if it names one (it must be the certificate's).
+    pub fn device_id(&self) -> Option<&str> {
         match self {
-            Record::Dossier(d) => &d.device_id,
-            Record::Rating(r) => &r.device_id,
-            Record::Ticket(t) => &t.device_id,
-            Record::Documents(d) => &d.device_id,
+            Record::Dossier(d) => Some(&d.device_id),
+            Record::Rating(r) => Some(&r.device_id),
+            Record::Ticket(t) => Some(&t.device_id),
+            Record::Documents(d) => Some(&d.device_id),
+            Record::Health(_) => None,
         }
     }
 }
@@ -584,4 +593,6 @@ CREATE TABLE reenrolment_approvals (
 );
 "#,
     ),
+    // Health reports: a bounded history and each device's latest (see `fleet`).
+    (4, fleet::MIGRATION),
 ];

@@ -204,6 +204,37 @@ pub(super) const TICKET_INSERT: &str =
     "INSERT INTO tickets (ticket_id, device_id, idempotency_key, body, stored_at)
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (ticket_id) DO NOTHING";
 
+/// `$1` key, `$2` device id, `$3` generated_at (kiosk clock), `$4` received_at, `$5`
+/// received_ms (gateway clock, Unix ms), `$6` offset_ms (kiosk minus gateway), `$7` outbox
+/// depth, `$8` body: one report of a device's history.
+pub(super) const HEALTH_INSERT: &str =
+    "INSERT INTO health_reports (idempotency_key, device_id, generated_at, received_at,
+     received_ms, offset_ms, outbox_pending, body) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+/// `$1` device id, `$2` key, `$3` received_at, `$4` received_ms, `$5` offset_ms, `$6` body:
+/// the report becomes the device's latest.
+pub(super) const HEALTH_LATEST_UPSERT: &str =
+    "INSERT INTO device_health (device_id, idempotency_key, received_at, received_ms, offset_ms,
+     body) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (device_id) DO UPDATE SET
+     idempotency_key = excluded.idempotency_key, received_at = excluded.received_at,
+     received_ms = excluded.received_ms, offset_ms = excluded.offset_ms, body = excluded.body";
+/// `$1` device id, `$2` how many to keep: drops the device's reports older than its `$2`
+/// newest (nothing while it has no more than that).
+pub(super) const HEALTH_PRUNE: &str =
+    "DELETE FROM health_reports WHERE device_id = $1 AND received_ms <= (
+        SELECT received_ms FROM health_reports WHERE device_id = $1
+        ORDER BY received_ms DESC LIMIT 1 OFFSET $2)";
+/// Every device's latest report, read with `fleet::latest_report`.
+pub(super) const HEALTH_LATEST: &str =
+    "SELECT device_id, received_at, received_ms, offset_ms, body FROM device_health";
+/// `$1` how many per device: each device's newest reports, oldest first, read with
+/// `fleet::health_point`.
+pub(super) const HEALTH_RECENT: &str =
+    "SELECT device_id, generated_at, received_at, outbox_pending FROM (
+        SELECT device_id, generated_at, received_at, outbox_pending, received_ms,
+        ROW_NUMBER() OVER (PARTITION BY device_id ORDER BY received_ms DESC) AS n
+        FROM health_reports) recent
+     WHERE n <= $1 ORDER BY device_id, received_ms";
+
 /// What an idempotency key was stored with: kind, device id, body hash.
 pub(super) struct StoredKey {
     pub kind: String,
@@ -340,6 +371,11 @@ mod tests {
         DIGITIZED_INSERT,
         RATING_INSERT,
         TICKET_INSERT,
+        HEALTH_INSERT,
+        HEALTH_LATEST_UPSERT,
+        HEALTH_PRUNE,
+        HEALTH_LATEST,
+        HEALTH_RECENT,
         DOSSIER_SET_STATUS,
         DOSSIER_SELECT,
         DOCUMENTS_SELECT,

@@ -1,6 +1,7 @@
 //! What is attached to this machine (serial ports, USB printers, SANE scanners), for
 //! `kioskctl devices`.
 
+use motcua_domain::wire::{PrinterCondition, PrinterHealth};
 use motcua_scanner::documents::SaneConfig;
 
 /// What is attached to this machine, for `kioskctl devices`.
@@ -50,17 +51,34 @@ pub async fn discover() -> Discovered {
 /// The printer's state in words (ready, the fault, or why it did not answer), from one status
 /// query. Blocking, bounded by the transport's default time limits.
 pub fn printer_state(printer: &super::PrinterConfig) -> String {
-    use motcua_printer::Printer;
+    printer_health(printer).detail
+}
+
+/// The printer's state for the health report: its condition (what the province's fleet view
+/// flags on) and the same words as [`printer_state`]. Blocking, like it.
+pub fn printer_health(printer: &super::PrinterConfig) -> PrinterHealth {
+    use motcua_printer::{Fault, Printer};
     let mut device = motcua_printer::EscPosPrinter::new(
         printer.transport.clone(),
         motcua_printer::Timeouts::default(),
     );
-    match device.status() {
+    let (condition, detail) = match device.status() {
         Ok(status) => match status.fault() {
-            None if status.paper_near_end => "sẵn sàng, sắp hết giấy / ready, paper low".to_owned(),
-            None => "sẵn sàng / ready".to_owned(),
-            Some(fault) => format!("lỗi / fault: {fault}"),
+            None if status.paper_near_end => (
+                PrinterCondition::PaperLow,
+                "sẵn sàng, sắp hết giấy / ready, paper low".to_owned(),
+            ),
+            None => (PrinterCondition::Ready, "sẵn sàng / ready".to_owned()),
+            Some(fault) => (
+                match fault {
+                    Fault::PaperEnd => PrinterCondition::OutOfPaper,
+                    Fault::CoverOpen => PrinterCondition::CoverOpen,
+                    Fault::Offline | Fault::Error => PrinterCondition::Fault,
+                },
+                format!("lỗi / fault: {fault}"),
+            ),
         },
-        Err(e) => e.to_string(),
-    }
+        Err(e) => (PrinterCondition::Unreachable, e.to_string()),
+    };
+    PrinterHealth { condition, detail }
 }

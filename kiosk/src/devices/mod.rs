@@ -8,7 +8,7 @@ pub mod discover;
 pub mod selftest;
 pub mod settings;
 
-pub use discover::{discover, printer_state, Discovered};
+pub use discover::{discover, printer_health, printer_state, Discovered};
 pub use selftest::{
     self_test, test_code_reader, test_printer, test_receipt, test_scanner, SelfTestOptions,
     SelfTestResult,

@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use motcua_domain::wire::PrinterHealth;
 use motcua_kiosk::config::KioskConfig;
 use motcua_kiosk::display::{Chosen, DisplayChoice};
+use motcua_kiosk::health_report::{self, HealthSample, HealthSchedule};
 use motcua_kiosk::supervisor::{health_line, Condition, Supervisor};
 use motcua_store::Store;
 use motcua_uplink::{DeviceLink, LinkStatus, Uplink};
@@ -291,16 +293,19 @@ async fn run(
         data = %data_dir.display(),
         "kioskd started"
     );
-    let printer = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let printer: Printer = Default::default();
     {
         let (printer, supervisor) = (printer.clone(), supervisor.clone());
         let configured = config.peripherals.printer.clone();
         tokio::task::spawn_blocking(move || {
             let state = match &configured {
-                Some(p) => motcua_kiosk::devices::printer_state(p),
-                None => "không có / none".to_owned(),
+                Some(p) => {
+                    let health = motcua_kiosk::devices::printer_health(p);
+                    (health.detail.clone(), Some(health))
+                }
+                None => ("không có / none".to_owned(), None),
             };
-            tracing::info!(printer = %state, "printer state");
+            tracing::info!(printer = %state.0, "printer state");
             *printer.lock().unwrap_or_else(|p| p.into_inner()) = state;
             supervisor.met(Condition::Printer);
         });
@@ -360,17 +365,24 @@ async fn run(
     Ok(())
 }
 
+/// The printer's state once known: its words for the health line (empty until known) and, when a
+/// printer is configured, its state for the health report.
+type Printer = std::sync::Arc<std::sync::Mutex<(String, Option<PrinterHealth>)>>;
+
 /// Keeps the health line (`STATUS=`) current: enrolment and link problems first, then outbox
-/// depth, printer state, last upload.
+/// depth, printer state, last upload. From the same sample it queues the health report for the
+/// gateway when [`HealthSchedule`] says one is due (the store keeps only the newest waiting).
 async fn keep_health(
     config: KioskConfig,
     supervisor: Supervisor,
-    printer: std::sync::Arc<std::sync::Mutex<String>>,
+    printer: Printer,
     link: LinkStatus,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let files = config.identity_files();
-    let store = match Store::open(&config.store.data_dir, config.store.min_free_bytes) {
+    let started = std::time::Instant::now();
+    let mut schedule = HealthSchedule::new(config.health_report);
+    let mut store = match Store::open(&config.store.data_dir, config.store.min_free_bytes) {
         Ok(s) => s,
         Err(e) => {
             tracing::warn!("no health line: {e}");
@@ -380,7 +392,29 @@ async fn keep_health(
     loop {
         match store.outbox_status() {
             Ok(status) => {
-                let printer = printer.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let (printer, printer_health) =
+                    printer.lock().unwrap_or_else(|p| p.into_inner()).clone();
+                let uptime = started.elapsed();
+                let report = health_report::report(&HealthSample {
+                    outbox: &status,
+                    printer: printer_health.as_ref(),
+                    disk: store.disk_space(),
+                    uptime,
+                    now: motcua_store::vietnam_now(),
+                });
+                if schedule.due(uptime, &report) {
+                    match store.queue_health_report(&config.device, &report, report.generated_at) {
+                        Ok(key) => tracing::info!(
+                            key = %key,
+                            pending = report.outbox_pending,
+                            "health report queued (it replaces any still waiting)"
+                        ),
+                        Err(e) => {
+                            schedule.failed();
+                            tracing::warn!("cannot queue the health report: {e}");
+                        }
+                    }
+                }
                 let mut line = health_line(&status, &printer);
                 if let Some(problem) = link.line() {
                     line = format!("{problem}; {line}");
