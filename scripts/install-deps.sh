@@ -57,6 +57,8 @@ done
 command -v lintian >/dev/null || missing+=(lintian)
 command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
+# Headless Chromium renders the technicians' fleet page (tests/tests/fleet_page.rs).
+command -v chromium >/dev/null || missing+=(chromium)
 # openssl s_client reads the certificate the gateway serves (tests/tests/link_identity.rs).
 command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then

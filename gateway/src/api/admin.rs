@@ -5,6 +5,7 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::Json;
 use motcua_domain::wire::{ApiError, DossierStatus, DossierStatusView};
@@ -13,6 +14,7 @@ use utoipa::ToSchema;
 
 use super::auth::{ActAsSystem, Caller, ManageFleet, ReadStats};
 use super::failure::{parse_json, ApiResult, Failure};
+use super::fleet_page::{back_to_page, is_form, same_origin};
 use super::state::{now_vn, AppState};
 use crate::store::{rfc3339, FleetDevice, Stats};
 
@@ -121,26 +123,35 @@ pub(super) async fn admin_devices(
 /// progress stops). The device's next request is refused with `certificate_revoked`, and a
 /// renewal racing the revocation yields no usable certificate. The enrolment key alone does not
 /// bring it back: it works again only once a technician approved its re-enrolment
-/// (`allow-reenrolment`) and it enrolled anew.
+/// (`allow-reenrolment`) and it enrolled anew. The fleet page's form posts here too (any
+/// form-encoded body): it is answered 303 back to the page. A browser request made by another
+/// site is refused (403 `cross_site_request`), since browsers send the client certificate
+/// whoever asks them to post.
 #[utoipa::path(post, path = "/v1/admin/devices/{id}/revoke", tag = "admin", security(("technician_certificate" = [])),
     params(("id" = String, Path, description = "device id")),
     responses(
         (status = 200, body = Revocation),
+        (status = 303, description = "a form's revocation: back to `/v1/admin/fleet.html`"),
         (status = 401, body = ApiError),
-        (status = 403, body = ApiError),
+        (status = 403, body = ApiError, description = "`forbidden_role`, or `cross_site_request` (`Sec-Fetch-Site` or `Origin` not this gateway)"),
         (status = 404, body = ApiError, description = "no such device"),
     ))]
 pub(super) async fn revoke_device(
     State(state): State<AppState>,
     caller: Caller<ManageFleet>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> ApiResult {
+    same_origin(&headers)?;
     let reason = format!("revoked by technician {}", caller.identity.name);
     let Some(serials) = state.0.store.revoke_device(&id, &reason, &now_vn()).await? else {
         return Err(Failure::not_found(format!("no device {id}")));
     };
     let connections_closed = state.0.connections.close(&serials);
     tracing::info!(device_id = %id, technician = %caller.identity.name, connections_closed, "device revoked");
+    if is_form(&headers) {
+        return Ok(back_to_page());
+    }
     Ok(Json(Revocation {
         serials,
         connections_closed,

@@ -7,7 +7,7 @@
 //! One file per resource; the files depend on each other in one direction only:
 //! [`state`] (shared state, digests, clock) ← [`failure`] (refusals, JSON bodies) ← [`auth`]
 //! (client-certificate and role extractors) ← the resources ([`enrolment`], [`catalog`], [`tus`] ← [`uploads`],
-//! [`ingest`], [`dossiers`], [`admin`], [`fleet`]) ← this file, which only assembles the route table and
+//! [`ingest`], [`dossiers`], [`fleet_page`] ← [`admin`], [`fleet`]) ← this file, which only assembles the route table and
 //! the OpenAPI document.
 
 mod admin;
@@ -17,6 +17,7 @@ mod dossiers;
 mod enrolment;
 mod failure;
 mod fleet;
+mod fleet_page;
 mod ingest;
 mod state;
 mod tus;
@@ -42,6 +43,7 @@ use dossiers::dossier_status;
 use enrolment::{enroll, renew};
 use failure::Failure;
 use fleet::admin_fleet;
+use fleet_page::admin_fleet_page;
 use ingest::{
     ingest_documents, ingest_dossier, ingest_health_report, ingest_rating, ingest_ticket,
 };
@@ -98,6 +100,7 @@ fn route_table() -> Vec<Route> {
         ("/v1/admin/stats", Method::GET, get(admin_stats)),
         ("/v1/admin/devices", Method::GET, get(admin_devices)),
         ("/v1/admin/fleet", Method::GET, get(admin_fleet)),
+        ("/v1/admin/fleet.html", Method::GET, get(admin_fleet_page)),
         (
             "/v1/admin/devices/{id}/revoke",
             Method::POST,
@@ -150,7 +153,7 @@ pub(crate) fn router(state: AppState) -> Router {
         health, enrolment::enroll, enrolment::renew, catalog::catalog, uploads::tus_options, uploads::create_upload,
         uploads::upload_head, uploads::upload_patch, uploads::get_blob, ingest::ingest_dossier,
         ingest::ingest_documents, ingest::ingest_rating, ingest::ingest_ticket,
-        ingest::ingest_health_report, fleet::admin_fleet,
+        ingest::ingest_health_report, fleet::admin_fleet, fleet_page::admin_fleet_page,
         dossiers::dossier_status, admin::admin_set_status, admin::admin_dossier,
         admin::admin_stats, admin::admin_devices, admin::revoke_device,
         admin::allow_reenrolment, admin::revoke_certificate
