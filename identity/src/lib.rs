@@ -19,6 +19,7 @@
 
 mod authority;
 mod device;
+pub mod setup_code;
 
 pub use authority::{Authority, Issued, FAR_FUTURE_UNIX};
 pub use device::DeviceKey;

@@ -1,0 +1,324 @@
+//! The provisioning QR ("setup code"): everything a fresh kiosk needs to join the province, in
+//! one signed line a technician scans from a printed sheet.
+//!
+//! A setup code names the gateway, the CA the kiosk must trust (its SHA-256 fingerprint), the
+//! site (agency code) and device id of the slot, a one-time enrolment token with its expiry,
+//! and the config profile (name and SHA-256 of its text) the kiosk downloads over the
+//! authenticated link. It is signed with the gateway's provisioning key (Ed25519): a kiosk
+//! accepts only codes signed by the key it was installed with (`/etc/motcua/provisioning.pub`,
+//! not a secret), so a code printed by anyone else, or one with a single character changed, is
+//! refused before the kiosk talks to anybody.
+//!
+//! Text form (QR byte mode, about 520 characters: a version 17 code at level M, 85 modules, 8.5 cm
+//! wide at 1 mm a module):
+//!
+//! ```text
+//! MOTCUA-SETUP1.<base64url(JSON)>.<base64url(Ed25519 signature of the JSON bytes)>
+//! ```
+//!
+//! ODK's project QR compresses its JSON; this one does not: the payload is mostly digests and a
+//! token, which do not compress, and a plain JSON keeps the format readable with `base64 -d`.
+//! The token is a bearer secret until used: the gateway keeps only its SHA-256, takes it once
+//! (bound to the key pair of the kiosk that used it, so that kiosk can retry), and refuses it
+//! after its expiry.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use ring::rand::SystemRandom;
+use ring::signature::{Ed25519KeyPair, KeyPair as _, UnparsedPublicKey, ED25519};
+use serde::{Deserialize, Serialize};
+
+/// The prefix of every setup code; the digit is the format's version.
+pub const SETUP_CODE_PREFIX: &str = "MOTCUA-SETUP1.";
+/// How a provisioning public key is written (config files, `gateway provision key`).
+pub const PUBLIC_KEY_PREFIX: &str = "ed25519:";
+const PEM_LABEL: &str = "MOTCUA PROVISIONING PRIVATE KEY";
+
+/// What a setup code carries. Field names are one letter on the wire to keep the QR small.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupCode {
+    /// The gateway's `https://` address.
+    #[serde(rename = "u")]
+    pub gateway_url: String,
+    /// SHA-256 (lowercase hex) of the province CA certificate's DER bytes: the kiosk fetches
+    /// the CA from the gateway and trusts it only if it matches.
+    #[serde(rename = "ca")]
+    pub ca_sha256: String,
+    /// The site (agency code) the device will serve.
+    #[serde(rename = "s")]
+    pub site: String,
+    /// The device id of this slot.
+    #[serde(rename = "d")]
+    pub device_id: String,
+    /// The one-time enrolment token (base64url, 32 random bytes).
+    #[serde(rename = "t")]
+    pub token: String,
+    /// End of the token's validity, seconds since the Unix epoch.
+    #[serde(rename = "x")]
+    pub expires_at: i64,
+    /// The config profile's name.
+    #[serde(rename = "p")]
+    pub profile: String,
+    /// SHA-256 (lowercase hex) of the profile's text as the gateway serves it.
+    #[serde(rename = "h")]
+    pub profile_sha256: String,
+}
+
+impl std::fmt::Debug for SetupCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetupCode")
+            .field("gateway_url", &self.gateway_url)
+            .field("ca_sha256", &self.ca_sha256)
+            .field("site", &self.site)
+            .field("device_id", &self.device_id)
+            .field("token", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("profile", &self.profile)
+            .field("profile_sha256", &self.profile_sha256)
+            .finish()
+    }
+}
+
+/// Why a setup code was refused (before any network use), in words for the technician's
+/// screen: Vietnamese first, then English.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SetupCodeError {
+    /// Not a setup code at all (another QR, a receipt, a separator sheet).
+    #[error("đây không phải mã cấu hình motcua / this is not a motcua setup code")]
+    NotASetupCode,
+    /// Starts like one but cannot be read (damaged, cut short).
+    #[error("mã cấu hình bị hỏng, không đọc được / the setup code is damaged: {0}")]
+    Malformed(String),
+    /// The signature does not match: changed, or signed by a key this kiosk does not trust.
+    #[error("chữ ký của mã cấu hình không hợp lệ (mã bị sửa hoặc không do tỉnh cấp) / the setup code's signature is not valid: it was altered or not issued by this province")]
+    BadSignature,
+    /// Past its expiry.
+    #[error("mã cấu hình đã hết hạn lúc {expired_at} (Unix); hãy in phiếu mới / the setup code expired at {expired_at} (Unix); print a new sheet")]
+    Expired {
+        /// When it expired (Unix seconds).
+        expired_at: i64,
+    },
+    /// The key file or text cannot be read.
+    #[error("provisioning key: {0}")]
+    Key(String),
+}
+
+/// The gateway's provisioning signing key (Ed25519).
+pub struct ProvisioningKey {
+    pair: Ed25519KeyPair,
+    pkcs8: Vec<u8>,
+}
+
+impl std::fmt::Debug for ProvisioningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ProvisioningKey({})", self.public_key())
+    }
+}
+
+impl ProvisioningKey {
+    /// A new random key.
+    pub fn generate() -> Result<Self, SetupCodeError> {
+        let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .map_err(|_| SetupCodeError::Key("the system random source failed".into()))?;
+        Self::from_pkcs8(doc.as_ref())
+    }
+
+    fn from_pkcs8(der: &[u8]) -> Result<Self, SetupCodeError> {
+        let pair = Ed25519KeyPair::from_pkcs8(der)
+            .map_err(|e| SetupCodeError::Key(format!("not an Ed25519 PKCS#8 key: {e}")))?;
+        Ok(Self {
+            pair,
+            pkcs8: der.to_vec(),
+        })
+    }
+
+    /// Reads the PEM text written by [`ProvisioningKey::to_pem`].
+    pub fn from_pem(text: &str) -> Result<Self, SetupCodeError> {
+        let begin = format!("-----BEGIN {PEM_LABEL}-----");
+        let end = format!("-----END {PEM_LABEL}-----");
+        let body = text
+            .split_once(&begin)
+            .and_then(|(_, rest)| rest.split_once(&end))
+            .map(|(b, _)| b)
+            .ok_or_else(|| SetupCodeError::Key(format!("no {PEM_LABEL} block")))?;
+        let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| SetupCodeError::Key(format!("bad base64: {e}")))?;
+        Self::from_pkcs8(&der)
+    }
+
+    /// The key as PEM (keep it 0600: whoever has it can provision kiosks).
+    pub fn to_pem(&self) -> String {
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&self.pkcs8);
+        let mut out = format!("-----BEGIN {PEM_LABEL}-----\n");
+        for line in b64.as_bytes().chunks(64) {
+            out.push_str(&String::from_utf8_lossy(line));
+            out.push('\n');
+        }
+        out.push_str(&format!("-----END {PEM_LABEL}-----\n"));
+        out
+    }
+
+    /// The public half, as written in kiosk config (`ed25519:<base64url>`).
+    pub fn public_key(&self) -> String {
+        format!(
+            "{PUBLIC_KEY_PREFIX}{}",
+            URL_SAFE_NO_PAD.encode(self.pair.public_key().as_ref())
+        )
+    }
+
+    /// The setup code's text for `code`.
+    pub fn seal(&self, code: &SetupCode) -> String {
+        // Serialising a struct of strings and integers cannot fail.
+        let json = serde_json::to_vec(code).unwrap_or_default();
+        let sig = self.pair.sign(&json);
+        format!(
+            "{SETUP_CODE_PREFIX}{}.{}",
+            URL_SAFE_NO_PAD.encode(&json),
+            URL_SAFE_NO_PAD.encode(sig.as_ref())
+        )
+    }
+}
+
+/// A provisioning public key a kiosk trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedProvisioningKey([u8; 32]);
+
+impl std::str::FromStr for TrustedProvisioningKey {
+    type Err = SetupCodeError;
+
+    /// Reads `ed25519:<base64url>` (surrounding whitespace and `#` comment lines ignored, so a
+    /// key file may say what it is).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let line = s
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty() && !l.starts_with('#'))
+            .unwrap_or_default();
+        let b64 = line.strip_prefix(PUBLIC_KEY_PREFIX).ok_or_else(|| {
+            SetupCodeError::Key(format!("expected {PUBLIC_KEY_PREFIX}<base64url>"))
+        })?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(b64.trim_end_matches('='))
+            .map_err(|e| SetupCodeError::Key(format!("bad base64url: {e}")))?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| SetupCodeError::Key("an Ed25519 public key is 32 bytes".into()))?;
+        Ok(Self(key))
+    }
+}
+
+impl TrustedProvisioningKey {
+    /// Reads, checks the signature of, and checks the expiry (against `now`, Unix seconds) of a
+    /// scanned setup code. Whether its token was used already only the gateway knows.
+    pub fn open(&self, text: &str, now: i64) -> Result<SetupCode, SetupCodeError> {
+        let text = text.trim();
+        let rest = text
+            .strip_prefix(SETUP_CODE_PREFIX)
+            .ok_or(SetupCodeError::NotASetupCode)?;
+        let (payload, sig) = rest
+            .split_once('.')
+            .ok_or_else(|| SetupCodeError::Malformed("no signature part".into()))?;
+        let json = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|e| SetupCodeError::Malformed(format!("payload: {e}")))?;
+        let sig = URL_SAFE_NO_PAD
+            .decode(sig)
+            .map_err(|e| SetupCodeError::Malformed(format!("signature: {e}")))?;
+        UnparsedPublicKey::new(&ED25519, &self.0)
+            .verify(&json, &sig)
+            .map_err(|_| SetupCodeError::BadSignature)?;
+        let code: SetupCode = serde_json::from_slice(&json)
+            .map_err(|e| SetupCodeError::Malformed(format!("payload: {e}")))?;
+        if now >= code.expires_at {
+            return Err(SetupCodeError::Expired {
+                expired_at: code.expires_at,
+            });
+        }
+        Ok(code)
+    }
+}
+
+/// A fresh one-time enrolment token (base64url of 32 random bytes).
+pub fn new_enrolment_token() -> Result<String, SetupCodeError> {
+    use ring::rand::SecureRandom as _;
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| SetupCodeError::Key("the system random source failed".into()))?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code() -> SetupCode {
+        SetupCode {
+            gateway_url: "https://motcua-gateway.example.gov.vn".into(),
+            ca_sha256: "ab".repeat(32),
+            site: "000.17.22.H56".into(),
+            device_id: "000.17.22.H56-K001".into(),
+            token: new_enrolment_token().unwrap(),
+            expires_at: 2_000_000_000,
+            profile: "commune-desk".into(),
+            profile_sha256: "cd".repeat(32),
+        }
+    }
+
+    #[test]
+    fn sealed_codes_open_with_the_public_key_only() {
+        let key = ProvisioningKey::generate().unwrap();
+        let trusted: TrustedProvisioningKey = key.public_key().parse().unwrap();
+        let c = code();
+        let text = key.seal(&c);
+        assert!(text.starts_with(SETUP_CODE_PREFIX), "{text}");
+        assert!(text.len() < 600, "{} characters", text.len());
+        assert_eq!(trusted.open(&text, 1_900_000_000).unwrap(), c);
+        // The key survives its PEM form.
+        let again = ProvisioningKey::from_pem(&key.to_pem()).unwrap();
+        assert_eq!(again.public_key(), key.public_key());
+        assert_eq!(trusted.open(&again.seal(&c), 0).unwrap(), c);
+        assert!(!format!("{c:?}").contains(&c.token));
+    }
+
+    #[test]
+    fn tampered_foreign_expired_and_other_codes_are_refused() {
+        let key = ProvisioningKey::generate().unwrap();
+        let trusted: TrustedProvisioningKey = key.public_key().parse().unwrap();
+        let text = key.seal(&code());
+        // One payload character changed.
+        let (head, tail) = text.split_at(SETUP_CODE_PREFIX.len() + 10);
+        let flipped = if tail.starts_with('A') { 'B' } else { 'A' };
+        let tampered = format!("{head}{flipped}{}", &tail[1..]);
+        assert!(matches!(
+            trusted.open(&tampered, 0),
+            Err(SetupCodeError::BadSignature | SetupCodeError::Malformed(_))
+        ));
+        // Another key's signature over the same payload.
+        let other = ProvisioningKey::generate().unwrap();
+        assert_eq!(
+            trusted.open(&other.seal(&code()), 0),
+            Err(SetupCodeError::BadSignature)
+        );
+        assert_eq!(
+            trusted.open(&text, 2_000_000_000),
+            Err(SetupCodeError::Expired {
+                expired_at: 2_000_000_000
+            })
+        );
+        assert_eq!(
+            trusted.open("MOTCUA-SEP1|x|1|y", 0),
+            Err(SetupCodeError::NotASetupCode)
+        );
+        assert!(matches!(
+            trusted.open(&text[..text.len() - 30], 0),
+            Err(SetupCodeError::Malformed(_) | SetupCodeError::BadSignature)
+        ));
+        assert!("ed25519:abc".parse::<TrustedProvisioningKey>().is_err());
+        assert!(format!("# provisioning key\n{}\n", key.public_key())
+            .parse::<TrustedProvisioningKey>()
+            .is_ok());
+    }
+}
