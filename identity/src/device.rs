@@ -27,6 +27,18 @@ impl DeviceKey {
     /// decides the names it certifies; these only help a person reading the request.
     pub fn generate(device_id: &str, site: &str) -> Result<Self, IdentityError> {
         let key = KeyPair::generate().map_err(|e| IdentityError::Sign(e.to_string()))?;
+        Self::request_for(key, device_id, site)
+    }
+
+    /// A new request for a key pair made earlier (`key_pem`, PKCS#8 PEM): provisioning keeps
+    /// its key pair until the certificate is saved, so a retry after a lost answer asks for the
+    /// same key, which is what the gateway accepts a used token again for.
+    pub fn from_key_pem(key_pem: &str, device_id: &str, site: &str) -> Result<Self, IdentityError> {
+        let key = KeyPair::from_pem(key_pem).map_err(|e| IdentityError::Sign(e.to_string()))?;
+        Self::request_for(key, device_id, site)
+    }
+
+    fn request_for(key: KeyPair, device_id: &str, site: &str) -> Result<Self, IdentityError> {
         let mut params = CertificateParams::default();
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, device_id);

@@ -13,7 +13,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset};
-use motcua_domain::wire::{HealthReport, PrinterCondition, PrinterHealth};
+use motcua_domain::wire::{HealthReport, PrinterCondition, PrinterHealth, SelfTestSummary};
 use motcua_store::OutboxStatus;
 
 /// What the kiosk knows when it makes a report.
@@ -29,6 +29,8 @@ pub struct HealthSample<'a> {
     pub uptime: Duration,
     /// The kiosk's clock now.
     pub now: DateTime<FixedOffset>,
+    /// The last self-test recorded in the store (provisioning, a remote request).
+    pub last_self_test: Option<&'a SelfTestSummary>,
 }
 
 /// The report of `sample` (`sent_at` is left to the uplink, which stamps it when sending).
@@ -53,8 +55,7 @@ pub fn report(sample: &HealthSample<'_>) -> HealthReport {
         printer: sample.printer.cloned(),
         disk_free_bytes: sample.disk.0,
         disk_floor_bytes: sample.disk.1,
-        // No self-test result is recorded on the kiosk yet: omitted rather than invented.
-        last_self_test: None,
+        last_self_test: sample.last_self_test.cloned(),
     }
 }
 
@@ -67,6 +68,8 @@ struct Watched {
     set_aside: u64,
     printer: Option<PrinterCondition>,
     below_floor: bool,
+    /// A new self-test result is worth a report at once: a technician asked for it.
+    self_test_at: Option<DateTime<FixedOffset>>,
 }
 
 impl Watched {
@@ -79,6 +82,7 @@ impl Watched {
             below_floor: report
                 .disk_free_bytes
                 .is_some_and(|free| free < report.disk_floor_bytes),
+            self_test_at: report.last_self_test.as_ref().map(|t| t.at),
         }
     }
 }
@@ -143,6 +147,7 @@ mod tests {
             disk: (Some(5 << 30), 200 << 20),
             uptime: Duration::from_secs(90),
             now: now(),
+            last_self_test: None,
         });
         assert_eq!(r.outbox_pending, 3);
         assert_eq!(r.oldest_undelivered_s, Some(3600));
@@ -158,6 +163,7 @@ mod tests {
             disk: (None, 0),
             uptime: Duration::ZERO,
             now: now(),
+            last_self_test: None,
         });
         assert_eq!(empty.oldest_undelivered_s, None);
     }
@@ -176,6 +182,7 @@ mod tests {
                 disk: (Some(1 << 30), 1 << 20),
                 uptime: Duration::from_secs(uptime),
                 now: now(),
+                last_self_test: None,
             })
         };
         let at = Duration::from_secs;
@@ -193,5 +200,23 @@ mod tests {
             schedule.due(at(315), &sample(1, 315)),
             "a failed queueing is retried"
         );
+        let tested = SelfTestSummary {
+            at: now(),
+            passed: false,
+            failed: vec!["máy in / printer".into()],
+        };
+        let with_test = report(&HealthSample {
+            outbox: &OutboxStatus {
+                pending: 1,
+                ..OutboxStatus::default()
+            },
+            printer: None,
+            disk: (Some(1 << 30), 1 << 20),
+            uptime: at(320),
+            now: now(),
+            last_self_test: Some(&tested),
+        });
+        assert_eq!(with_test.last_self_test.as_ref(), Some(&tested));
+        assert!(schedule.due(at(320), &with_test), "a new self-test result");
     }
 }

@@ -107,16 +107,15 @@ impl Store {
             )
             .optional()
             .map_err(&db)?;
-        let sequence =
-            device
-                .sequence
-                .next_after(last)
-                .ok_or_else(|| StoreError::SequenceExhausted {
-                    agency: device.agency_code.clone(),
-                    date,
-                    first: device.sequence.first,
-                    last: device.sequence.last,
-                })?;
+        let ranges = Store::ranges_of(&tx, device).map_err(&db)?;
+        let sequence = crate::provisioning::next_in_blocks(&ranges, last).ok_or_else(|| {
+            StoreError::SequenceExhausted {
+                agency: device.agency_code.clone(),
+                date,
+                first: ranges.iter().map(|r| r.first).min().unwrap_or(0),
+                last: ranges.iter().map(|r| r.last).max().unwrap_or(0),
+            }
+        })?;
         let code = DossierCode::new(&device.agency_code, date, u32::from(sequence))
             .map_err(|e| StoreError::Rejected(e.to_string()))?
             .to_string();

@@ -36,8 +36,9 @@ pub enum StoreError {
     /// The request itself is wrong (unknown procedure, bad level, …).
     #[error("{0}")]
     Rejected(String),
-    /// Every dossier number of today's block has been used.
-    #[error("all dossier numbers {first}-{last} for {date} at agency {agency} are used; configure another block (device.sequence_first/last)")]
+    /// Every dossier number of today's blocks has been used (`first`/`last` span the blocks;
+    /// both 0 when the device holds none).
+    #[error("hết số hồ sơ ngày {date} / all dossier numbers {first}-{last} for {date} at agency {agency} are used; the kiosk asks the gateway for a new block when online (a hand-configured kiosk: configure another block, device.sequence_first/last)")]
     SequenceExhausted {
         /// The agency.
         agency: String,

@@ -85,7 +85,7 @@ mod tests {
         DeviceIdentity {
             id: "KIOSK-H56-01".into(),
             agency_code: "000.17.22.H56".into(),
-            sequence: SequenceRange::default(),
+            sequence: Some(SequenceRange::default()),
         }
     }
 

@@ -51,6 +51,7 @@ mod health;
 mod held;
 mod intake;
 mod outbox;
+mod provisioning;
 mod retention;
 mod schema;
 
@@ -66,6 +67,7 @@ pub use error::{StoreError, StoreResult};
 pub use held::{EntryExport, ExportBlob};
 pub use intake::{DigitizedOutcome, NewDigitized};
 pub use outbox::{HeldEntry, HoldState, OutboxEntry, OutboxKind, OutboxStatus, UploadState};
+pub use provisioning::{next_in_blocks, NumbersLeft};
 
 use error::io_err;
 
@@ -77,8 +79,10 @@ pub struct DeviceIdentity {
     pub id: String,
     /// Receiving agency code printed in dossier codes.
     pub agency_code: String,
-    /// Block of daily dossier sequence numbers this device may use.
-    pub sequence: SequenceRange,
+    /// Block of daily dossier sequence numbers this device may use, when configured by hand
+    /// (`[device] sequence_first/last`: legacy kiosks, the demo). `None`: the blocks the
+    /// gateway allocated, kept in the store ([`Store::save_sequence_blocks`]).
+    pub sequence: Option<SequenceRange>,
 }
 
 /// The kiosk's store: database plus blobs.

@@ -139,4 +139,22 @@ ALTER TABLE outbox_new RENAME TO outbox;
 CREATE INDEX outbox_pending ON outbox(next_attempt_ms) WHERE delivered_at IS NULL AND hold IS NULL;
 CREATE INDEX outbox_by_payload ON outbox(kind, payload);
 "#,
+    // Provisioning: the dossier sequence blocks the gateway allocated to this device (numbers
+    // of every day, `first..=last`; a provisioned kiosk has no block in its config), the
+    // remote actions already carried out (so a crash between doing one and reporting it does
+    // not print a receipt twice) and, in `meta`, the last self-test.
+    r#"
+CREATE TABLE sequence_blocks(
+    first INTEGER PRIMARY KEY CHECK(first >= 1 AND first <= 9999),
+    last INTEGER NOT NULL CHECK(last >= first AND last <= 9999),
+    received_at TEXT NOT NULL
+);
+CREATE TABLE remote_actions_done(
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL,
+    done_at TEXT NOT NULL,
+    result TEXT NOT NULL,
+    reported_at TEXT
+);
+"#,
 ];

@@ -24,10 +24,10 @@ fn device() -> DeviceIdentity {
     DeviceIdentity {
         id: "KIOSK-T-01".into(),
         agency_code: "000.17.22.H56".into(),
-        sequence: SequenceRange {
+        sequence: Some(SequenceRange {
             first: 1,
             last: 9999,
-        },
+        }),
     }
 }
 

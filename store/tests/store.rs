@@ -25,7 +25,7 @@ fn device(first: u16, last: u16) -> DeviceIdentity {
     DeviceIdentity {
         id: "KIOSK-T-01".into(),
         agency_code: "000.17.22.H56".into(),
-        sequence: SequenceRange { first, last },
+        sequence: Some(SequenceRange { first, last }),
     }
 }
 
@@ -142,6 +142,70 @@ fn a_device_block_is_respected_and_exhaustion_is_a_clear_error() {
     assert!(err.to_string().contains("5000-5001"));
     assert_eq!(store.list_dossiers(10).unwrap().len(), 2);
     assert_eq!(store.outbox_status().unwrap().pending, 2);
+}
+
+/// Invariant 4 with the gateway's blocks: a provisioned device (no block in its config)
+/// numbers through its stored blocks in order, skipping the gap, says when it runs low, and
+/// refuses clearly when every block is used; a block added later continues the day.
+#[test]
+fn gateway_blocks_are_used_in_order_and_counted() {
+    use motcua_domain::provisioning::SequenceBlock;
+    let dir = tempfile::tempdir().unwrap();
+    let dev = DeviceIdentity {
+        sequence: None,
+        ..device(1, 1)
+    };
+    let mut store = Store::open(dir.path(), 0).unwrap();
+    let now = at(2026, 11, 23, 9);
+    let err = submit(&mut store, &dev, now, b"none").unwrap_err();
+    assert!(matches!(err, StoreError::SequenceExhausted { .. }), "{err}");
+    store
+        .save_sequence_blocks(
+            &[
+                SequenceBlock { first: 9, last: 9 },
+                SequenceBlock { first: 4, last: 5 },
+            ],
+            now,
+        )
+        .unwrap();
+    let left = store.numbers_left(&dev, now).unwrap();
+    assert_eq!((left.left, left.total), (3, 3));
+    let codes: Vec<String> = (0..3)
+        .map(|i| submit(&mut store, &dev, now, format!("d{i}").as_bytes()).unwrap())
+        .collect();
+    assert!(
+        codes[0].ends_with("-0004") && codes[1].ends_with("-0005") && codes[2].ends_with("-0009"),
+        "{codes:?}"
+    );
+    let left = store.numbers_left(&dev, now).unwrap();
+    assert_eq!(left.left, 0);
+    assert!(left.running_low());
+    let err = submit(&mut store, &dev, now, b"x").unwrap_err();
+    assert!(err.to_string().contains("4-9"), "{err}");
+    // The gateway answers with every block, a new one added.
+    store
+        .save_sequence_blocks(
+            &[
+                SequenceBlock { first: 4, last: 5 },
+                SequenceBlock { first: 9, last: 9 },
+                SequenceBlock {
+                    first: 20,
+                    last: 29,
+                },
+            ],
+            now,
+        )
+        .unwrap();
+    assert_eq!(store.sequence_blocks().unwrap().len(), 3);
+    let next = submit(&mut store, &dev, now, b"y").unwrap();
+    assert!(next.ends_with("-0020"), "{next}");
+    // The next day starts again at the first block.
+    let tomorrow = submit(&mut store, &dev, at(2026, 11, 24, 9), b"z").unwrap();
+    assert!(tomorrow.ends_with("-0004"), "{tomorrow}");
+    assert!(store
+        .save_sequence_blocks(&[SequenceBlock { first: 0, last: 3 }], now)
+        .is_err());
+    assert_eq!(store.sequence_blocks().unwrap().len(), 3, "unchanged");
 }
 
 /// Invariants 2 and 3: one outbox entry per accepted record, pending until marked delivered.

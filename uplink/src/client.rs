@@ -207,7 +207,7 @@ impl GatewayClient {
         &self.base
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         if path.starts_with("http://") || path.starts_with("https://") {
             path.to_owned()
         } else {
@@ -215,11 +215,11 @@ impl GatewayClient {
         }
     }
 
-    fn request(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
+    pub(crate) fn request(&self, method: Method, url: &str) -> reqwest::RequestBuilder {
         self.http.request(method, url)
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         rb: reqwest::RequestBuilder,
         url: &str,
@@ -228,7 +228,7 @@ impl GatewayClient {
     }
 
     /// A transport error in words: a TLS verdict when it is one, else the network's.
-    fn transport(&self, e: &reqwest::Error, url: &str) -> GatewayError {
+    pub(crate) fn transport(&self, e: &reqwest::Error, url: &str) -> GatewayError {
         match tls::classify(e, &self.host) {
             Some(TlsFailure::Untrusted(detail)) => GatewayError::Untrusted {
                 url: url.to_owned(),
@@ -250,7 +250,7 @@ impl GatewayClient {
         }
     }
 
-    async fn error_from(resp: reqwest::Response, url: &str) -> GatewayError {
+    pub(crate) async fn error_from(resp: reqwest::Response, url: &str) -> GatewayError {
         let status = resp.status().as_u16();
         let body = resp.text().await.unwrap_or_default();
         match serde_json::from_str::<ApiError>(&body) {
@@ -276,7 +276,7 @@ impl GatewayClient {
         }
     }
 
-    async fn json<T: DeserializeOwned>(
+    pub(crate) async fn json<T: DeserializeOwned>(
         &self,
         resp: reqwest::Response,
         url: &str,

@@ -40,6 +40,7 @@ pub struct Uplink {
     config: UplinkSettings,
     heartbeat: Option<Heartbeat>,
     status: LinkStatus,
+    health_delivered: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 impl Uplink {
@@ -51,12 +52,20 @@ impl Uplink {
             config,
             heartbeat: None,
             status: LinkStatus::default(),
+            health_delivered: None,
         }
     }
 
     /// Reports the link's problems to `status` (see [`LinkStatus`]).
     pub fn with_status(mut self, status: LinkStatus) -> Self {
         self.status = status;
+        self
+    }
+
+    /// Notifies `delivered` after each delivered health report: kioskd asks for remote actions
+    /// then, a technician's request being most likely right after the kiosk reported.
+    pub fn with_health_delivered(mut self, delivered: std::sync::Arc<tokio::sync::Notify>) -> Self {
+        self.health_delivered = Some(delivered);
         self
     }
 
@@ -265,6 +274,11 @@ impl Uplink {
                         ms = started.elapsed().as_millis() as u64,
                         "delivered to the gateway"
                     );
+                }
+                if entry.kind == OutboxKind::Health {
+                    if let Some(delivered) = &self.health_delivered {
+                        delivered.notify_one();
+                    }
                 }
             }
             Err(e) => {

@@ -7,6 +7,9 @@
 //!   classified as retryable or not and described in words a technician reads;
 //! - [`credentials`]: enrolment, renewal, and the [`DeviceLink`] that rebuilds the client when
 //!   the certificate is replaced;
+//! - [`provision`]: joining the province with a setup code (the CA fetched and checked
+//!   against the code, enrolment with its token, the profile), and the device routes of
+//!   provisioning (sequence blocks, remote actions);
 //! - [`drain`]: the [`Uplink`] task that drains the store's outbox through that client, with
 //!   exponential backoff and jitter, marking an entry delivered only on the gateway's durable
 //!   acknowledgement (the store's invariant 3).
@@ -20,6 +23,7 @@ pub mod credentials;
 pub mod drain;
 pub mod identity;
 mod pace;
+pub mod provision;
 mod tls;
 
 use std::sync::{Arc, Mutex};
@@ -29,6 +33,7 @@ pub use client::{GatewayClient, GatewayError};
 pub use credentials::{CredentialError, DeviceLink};
 pub use drain::{backoff, DeliveryError, Heartbeat, Uplink, QUIET_ALLOWANCE};
 pub use identity::{DeviceCredential, IdentityFileError, IdentityFiles, TrustAnchor};
+pub use provision::{ProvisionError, ProvisionOutcome};
 
 /// What the uplink last learnt about its link, for the kiosk's status line: a problem with the
 /// link itself (the gateway untrusted or unreachable, this kiosk's certificate refused) and a

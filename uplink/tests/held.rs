@@ -31,7 +31,7 @@ fn device() -> DeviceIdentity {
     DeviceIdentity {
         id: DEVICE.into(),
         agency_code: SITE.into(),
-        sequence: SequenceRange { first: 1, last: 99 },
+        sequence: Some(SequenceRange { first: 1, last: 99 }),
     }
 }
 

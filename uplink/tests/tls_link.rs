@@ -31,7 +31,7 @@ fn store_with_a_ticket(dir: &std::path::Path) -> Store {
     let device = DeviceIdentity {
         id: DEVICE.into(),
         agency_code: SITE.into(),
-        sequence: SequenceRange { first: 1, last: 99 },
+        sequence: Some(SequenceRange { first: 1, last: 99 }),
     };
     store.issue_ticket(&device, "TP", vietnam_now()).unwrap();
     assert_eq!(store.outbox_status().unwrap().pending, 1);

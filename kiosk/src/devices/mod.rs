@@ -10,8 +10,8 @@ pub mod settings;
 
 pub use discover::{discover, printer_health, printer_state, Discovered};
 pub use selftest::{
-    self_test, test_code_reader, test_printer, test_receipt, test_scanner, SelfTestOptions,
-    SelfTestResult,
+    self_test, summary, test_code_reader, test_printer, test_receipt, test_scanner,
+    unattended_self_test, SelfTestOptions, SelfTestResult,
 };
 pub use settings::{
     CodeReaderConfig, PeripheralsConfig, PrinterConfig, RawCodeReader, RawPrinter, RawScanner,

@@ -289,6 +289,72 @@ pub async fn self_test(
     results
 }
 
+/// The self-test nobody has to attend (during provisioning, or asked for remotely): the
+/// printer prints its test slip, the scanner is tried, and the code reader passes when it
+/// delivered a code in this run (`code_seen`, e.g. the setup code just scanned) or its port is
+/// there (kioskd holds the port itself, so it is not opened a second time).
+pub async fn unattended_self_test(
+    p: &PeripheralsConfig,
+    device_id: &str,
+    work_dir: &std::path::Path,
+    code_seen: Option<&str>,
+) -> Vec<SelfTestResult> {
+    let mut results = Vec::new();
+    match &p.printer {
+        Some(printer) => results.push(test_printer(printer, device_id).await),
+        None => results.push(not_configured("máy in / printer", "[printer]")),
+    }
+    match &p.code_reader {
+        Some(CodeReaderConfig::Serial(serial)) => {
+            let device = format!("đầu đọc mã / code reader {}", serial.path.display());
+            let (passed, message) = match code_seen {
+                Some(seen) => (true, seen.to_owned()),
+                None if serial.path.exists() => (
+                    true,
+                    "cổng có mặt / the port is present (no code presented: unattended test)"
+                        .to_owned(),
+                ),
+                None => (
+                    false,
+                    format!(
+                        "không thấy cổng / the port {} is missing: is the reader plugged in?",
+                        serial.path.display()
+                    ),
+                ),
+            };
+            results.push(SelfTestResult {
+                device,
+                passed,
+                skipped: false,
+                message,
+            });
+        }
+        None => results.push(not_configured("đầu đọc mã / code reader", "[code_reader]")),
+    }
+    match &p.scanner {
+        Some(scanner) => results.push(test_scanner(scanner, work_dir).await),
+        None => results.push(not_configured("máy quét / scanner", "[scanner]")),
+    }
+    results
+}
+
+/// The health report's summary of a self-test: passed when no configured device failed.
+pub fn summary(
+    results: &[SelfTestResult],
+    at: DateTime<FixedOffset>,
+) -> motcua_domain::wire::SelfTestSummary {
+    let failed: Vec<String> = results
+        .iter()
+        .filter(|r| !r.passed && !r.skipped)
+        .map(|r| r.device.clone())
+        .collect();
+    motcua_domain::wire::SelfTestSummary {
+        at,
+        passed: failed.is_empty(),
+        failed,
+    }
+}
+
 fn not_configured(device: &str, section: &str) -> SelfTestResult {
     SelfTestResult {
         device: device.to_owned(),

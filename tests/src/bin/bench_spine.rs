@@ -34,7 +34,7 @@ fn device() -> DeviceIdentity {
     DeviceIdentity {
         id: "KIOSK-BENCH".into(),
         agency_code: "000.17.22.H56".into(),
-        sequence: SequenceRange::default(),
+        sequence: Some(SequenceRange::default()),
     }
 }
 

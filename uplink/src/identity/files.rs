@@ -12,7 +12,9 @@ use rustix::fs::{AtFlags, FileType, Mode, OFlags, CWD};
 use rustix::io::Errno;
 
 use super::credential::{device_pem, DeviceCredential, TrustAnchor};
-use super::{IdentityFileError, CA_FILE, DEVICE_FILE, IDENTITY_DIR, LOCK_FILE, PREVIOUS_FILE};
+use super::{
+    IdentityFileError, CA_FILE, DEVICE_FILE, IDENTITY_DIR, LOCK_FILE, PENDING_FILE, PREVIOUS_FILE,
+};
 
 /// The identity folder of a kiosk and its files.
 #[derive(Debug, Clone)]
@@ -232,6 +234,28 @@ impl IdentityFiles {
         }
         self.write(&lock.dir, DEVICE_FILE, text.as_bytes(), 0o600)?;
         Ok(credential)
+    }
+
+    /// The key pair of a provisioning under way (`device.pending.key`), if one is kept.
+    pub fn pending_key(&self) -> Result<Option<String>, IdentityFileError> {
+        match self.read(PENDING_FILE) {
+            Ok(text) => Ok(Some(text)),
+            Err(IdentityFileError::NotEnrolled { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Keeps the key pair of a provisioning under way (mode 0600, atomically), made before the
+    /// first request so that a retry after a lost answer asks for a certificate of the same key.
+    pub fn save_pending_key(&self, key_pem: &str) -> Result<(), IdentityFileError> {
+        let dir = self.prepare_dir()?;
+        self.write(&dir, PENDING_FILE, key_pem.as_bytes(), 0o600)
+    }
+
+    /// The provisioning's certificate is saved: its pending key is no longer needed.
+    pub fn forget_pending_key(&self) -> Result<(), IdentityFileError> {
+        let dir = self.prepare_dir()?;
+        self.remove(&dir, PENDING_FILE)
     }
 
     /// The new certificate was used: the previous pair is no longer needed.

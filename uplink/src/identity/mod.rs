@@ -42,6 +42,8 @@ pub const DEVICE_FILE: &str = "device.pem";
 pub const CA_FILE: &str = "ca.crt";
 /// The pair a renewal replaced, until the new certificate has been used once.
 pub const PREVIOUS_FILE: &str = "device.prev.pem";
+/// The key pair of a provisioning under way, until its certificate is saved.
+pub const PENDING_FILE: &str = "device.pending.key";
 /// The lock file of renewals.
 pub const LOCK_FILE: &str = ".lock";
 

@@ -6,13 +6,14 @@ mod identity;
 mod intake;
 mod outbox;
 mod peripherals;
+mod provision;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use motcua_kiosk::config::KioskConfig;
+use motcua_kiosk::config::{resolve, KioskConfig, Resolved};
 use motcua_kiosk::dossier_file::{self, DossierFile};
 use motcua_store::vietnam_now as now;
 use motcua_store::Store;
@@ -35,7 +36,23 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Show the outbox: what waits for the gateway, what failed and why, upload progress.
+    /// Provision this kiosk with a setup code (the QR of the province's setup sheet): verify
+    /// it, fetch and check the province's CA, enrol, save the identity, download the profile,
+    /// write <data_dir>/kiosk.toml, store the sequence blocks, download the catalog, self-test.
+    #[command(
+        long_about = "Provision this kiosk with a setup code (the text of the QR on the province's setup sheet, MOTCUA-SETUP1.…).
+
+The code must be signed with the provisioning key of the --config file's [provisioning] table (key_file, default /etc/motcua/provisioning.pub, or key). The steps print one line each; a failed step prints what to fix on standard error and the exit code is non-zero. Running it again with the same code resumes: an identity already saved for the code's device and a config written for the same profile are kept.
+
+Example: kioskctl provision --qr-file /root/setup-code.txt"
+    )]
+    Provision {
+        /// File holding the setup code's text; `-`: standard input.
+        #[arg(long, value_name = "FILE")]
+        qr_file: PathBuf,
+    },
+    /// Show whether the kiosk is provisioned, and the outbox: what waits for the gateway,
+    /// what failed and why, upload progress.
     Status {
         /// Print JSON instead of text.
         #[arg(long)]
@@ -227,12 +244,63 @@ fn print_json(value: &impl serde::Serialize) -> anyhow::Result<()> {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = KioskConfig::load(&cli.config)?;
+    if let Command::Provision { qr_file } = &cli.command {
+        return provision::provision(&cli.config, qr_file);
+    }
+    let (config, origin) = match resolve(&cli.config)? {
+        Resolved::Provisioned(config, path) => (*config, path),
+        Resolved::Unprovisioned(bootstrap) => {
+            if let Command::Status { json } = cli.command {
+                if json {
+                    return print_json(&serde_json::json!({
+                        "provisioned": false,
+                        "config": bootstrap.path,
+                        "provisioned_config": bootstrap.provisioned_path(),
+                    }));
+                }
+                println!(
+                    "Chưa cấu hình / not provisioned: no [device] in {} and no {}",
+                    bootstrap.path.display(),
+                    bootstrap.provisioned_path().display()
+                );
+                println!("  kioskctl provision --qr-file FILE (or scan the setup code at kioskd)");
+                return Ok(());
+            }
+            anyhow::bail!(
+                "chưa cấu hình / this kiosk is not provisioned yet: kioskctl provision --qr-file FILE (no {})",
+                bootstrap.provisioned_path().display()
+            );
+        }
+    };
     match cli.command {
+        Command::Provision { qr_file } => return provision::provision(&cli.config, &qr_file),
         Command::Status { json } => {
-            let status = open(&config)?.outbox_status()?;
+            let store = open(&config)?;
+            let status = store.outbox_status()?;
             if json {
                 return print_json(&status);
+            }
+            let blocks = store.sequence_blocks()?;
+            println!(
+                "Thiết bị / device:        {} ({}), config {}",
+                config.device.id,
+                config.device.agency_code,
+                origin.display()
+            );
+            match config.device.sequence {
+                Some(s) => println!(
+                    "Dải số / numbers:         {}–{} (configured)",
+                    s.first, s.last
+                ),
+                None => {
+                    let left = store.numbers_left(&config.device, now())?;
+                    println!(
+                        "Dải số / blocks:          {} ({} of {} left today)",
+                        motcua_kiosk::provisioning::blocks_text(&blocks),
+                        left.left,
+                        left.total
+                    );
+                }
             }
             println!("Đang chờ gửi / pending:   {}", status.pending);
             println!("Đã gửi / delivered:       {}", status.delivered);

@@ -192,8 +192,20 @@ impl Demo {
             super::Condition::Uplink,
             super::Condition::Printer,
         ]);
-        let store = super::open_sound_store(&self.config, &supervisor)?;
-        let kiosk = tokio::spawn(super::run(self.config.clone(), store, rx, supervisor));
+        let store = super::open_sound_store(&self.config.store, &supervisor)?;
+        let (reload, _) = tokio::sync::watch::channel(false);
+        let care = super::Care {
+            bootstrap: None,
+            log: None,
+        };
+        let kiosk = tokio::spawn(super::run(
+            self.config.clone(),
+            store,
+            rx,
+            supervisor,
+            care,
+            reload,
+        ));
         if seconds > 0 {
             tokio::time::sleep(Duration::from_secs(seconds)).await;
         } else {

@@ -9,13 +9,17 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use motcua_domain::wire::PrinterHealth;
-use motcua_kiosk::config::KioskConfig;
+use std::sync::Arc;
+
+use motcua_kiosk::config::{resolve, KioskConfig, Resolved, StoreConfig};
 use motcua_kiosk::display::{Chosen, DisplayChoice};
 use motcua_kiosk::health_report::{self, HealthSample, HealthSchedule};
+use motcua_kiosk::provisioning::ScreenState;
+use motcua_kiosk::remote::RemoteCare;
 use motcua_kiosk::supervisor::{health_line, Condition, Supervisor};
 use motcua_store::Store;
 use motcua_uplink::{DeviceLink, LinkStatus, Uplink};
-use tokio::sync::watch;
+use tokio::sync::{watch, Notify};
 
 /// The motcua kiosk daemon.
 #[derive(Parser)]
@@ -60,7 +64,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    motcua_logging::init("info");
+    let log = motcua_logging::init_with_tail("info", 500);
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -73,12 +77,7 @@ fn main() -> anyhow::Result<()> {
             // set that is only partly known.
             supervisor.await_conditions(&[Condition::Store, Condition::Uplink, Condition::Printer]);
             let _watchdog = supervisor.start_watchdog();
-            let result = load(&cli.config).and_then(|config| {
-                let store = open_sound_store(&config, &supervisor)?;
-                runtime.block_on(async {
-                    run(config, store, shutdown_on_signal(), supervisor.clone()).await
-                })
-            });
+            let result = runtime.block_on(serve(&cli.config, supervisor.clone(), log));
             finish(&supervisor, result)
         }
         Command::Ui { windowed } => {
@@ -89,10 +88,19 @@ fn main() -> anyhow::Result<()> {
                 Condition::Screen,
             ]);
             let _watchdog = supervisor.start_watchdog();
-            let result = load(&cli.config).and_then(|config| {
-                let display = config.screen.display;
-                with_screen(&runtime, config, display, !windowed, 0, &supervisor)
-            });
+            let result = runtime
+                .block_on(provisioned(&cli.config, &supervisor))
+                .and_then(|found| {
+                    let Some((config, bootstrap)) = found else {
+                        return Ok(());
+                    };
+                    let display = config.screen.display;
+                    let care = Care {
+                        bootstrap,
+                        log: Some(log),
+                    };
+                    with_screen(&runtime, config, display, !windowed, 0, &supervisor, care)
+                });
             finish(&supervisor, result)
         }
         #[cfg(feature = "demo")]
@@ -125,6 +133,10 @@ fn main() -> anyhow::Result<()> {
                     false,
                     seconds,
                     &supervisor,
+                    Care {
+                        bootstrap: None,
+                        log: Some(log),
+                    },
                 )?;
             } else {
                 runtime.block_on(demo.run_headless(seconds))?;
@@ -134,9 +146,90 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Loads the config file.
-fn load(path: &std::path::Path) -> anyhow::Result<KioskConfig> {
-    Ok(KioskConfig::load(path)?)
+/// What kioskd needs for remote care beside its config: the bootstrap file of a provisioned
+/// kiosk (`refresh_config` rewrites the provisioned config from it) and its own log's tail.
+#[derive(Clone)]
+struct Care {
+    bootstrap: Option<PathBuf>,
+    log: Option<motcua_logging::LogTail>,
+}
+
+/// The config to run on, provisioning first when the kiosk is not provisioned yet (the code
+/// read at the bootstrap's code reader). `None` when stopped before that ended.
+async fn provisioned(
+    path: &std::path::Path,
+    supervisor: &Supervisor,
+) -> anyhow::Result<Option<(KioskConfig, Option<PathBuf>)>> {
+    let shutdown = shutdown_on_signal();
+    loop {
+        match resolve(path)? {
+            Resolved::Provisioned(config, found) => {
+                let bootstrap = (found != path).then(|| path.to_owned());
+                return Ok(Some((*config, bootstrap)));
+            }
+            Resolved::Unprovisioned(bootstrap) => {
+                let (screen, _) = watch::channel(ScreenState::waiting());
+                if !unprovisioned::wait_and_provision(
+                    &bootstrap,
+                    supervisor,
+                    shutdown.clone(),
+                    screen,
+                )
+                .await?
+                {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+}
+
+/// `kioskd run`: provisions when needed, then runs the kiosk until SIGTERM/SIGINT; a
+/// refreshed config (the `refresh_config` remote action) restarts the kiosk's services with
+/// it in the same process.
+async fn serve(
+    path: &std::path::Path,
+    supervisor: Supervisor,
+    log: motcua_logging::LogTail,
+) -> anyhow::Result<()> {
+    let shutdown = shutdown_on_signal();
+    loop {
+        let Some((config, bootstrap)) = provisioned(path, &supervisor).await? else {
+            return Ok(());
+        };
+        let store = tokio::task::block_in_place(|| open_sound_store(&config.store, &supervisor))?;
+        let (reload_tx, reload_rx) = watch::channel(false);
+        let stop = either(shutdown.clone(), reload_rx.clone());
+        let care = Care {
+            bootstrap,
+            log: Some(log.clone()),
+        };
+        run(config, store, stop, supervisor.clone(), care, reload_tx).await?;
+        if *shutdown.borrow() || !*reload_rx.borrow() {
+            return Ok(());
+        }
+        tracing::info!(
+            "cấu hình đã làm mới / config refreshed: restarting the kiosk's services with it"
+        );
+    }
+}
+
+/// A channel that turns true when either of two does.
+fn either(mut a: watch::Receiver<bool>, mut b: watch::Receiver<bool>) -> watch::Receiver<bool> {
+    let (tx, rx) = watch::channel(*a.borrow() || *b.borrow());
+    tokio::spawn(async move {
+        loop {
+            if *a.borrow() || *b.borrow() {
+                let _ = tx.send(true);
+                return;
+            }
+            tokio::select! {
+                r = a.changed() => if r.is_err() { return },
+                r = b.changed() => if r.is_err() { return },
+            }
+        }
+    });
+    rx
 }
 
 /// Ends the daemon: whatever stopped it early is told to systemd (`STATUS=`) too, so
@@ -161,19 +254,34 @@ fn with_screen(
     fullscreen: bool,
     seconds: u64,
     supervisor: &Supervisor,
+    care: Care,
 ) -> anyhow::Result<()> {
     use motcua_kiosk::touch::{spawn_watched_code_reader, TouchApp};
     use slint::ComponentHandle;
 
     let chosen = motcua_kiosk::display::select(display)?;
     // The store is opened and checked before the screen takes a citizen's first touch.
-    let store = open_sound_store(&config, supervisor)?;
+    let store = open_sound_store(&config.store, supervisor)?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (reload_tx, mut reload_rx) = watch::channel(false);
+    // A refreshed config: the screen is built from the config, so it stops and systemd's
+    // Restart= starts it again on the new one.
+    runtime.spawn(async move {
+        while reload_rx.changed().await.is_ok() {
+            if *reload_rx.borrow() {
+                let _ = slint::invoke_from_event_loop(|| {
+                    let _ = slint::quit_event_loop();
+                });
+                return;
+            }
+        }
+    });
+    let reloaded = reload_tx.subscribe();
     // If the kiosk cannot run, the screen must not go on without it.
     let kiosk = runtime.spawn({
         let (config, supervisor) = (config.clone(), supervisor.clone());
         async move {
-            let outcome = run(config, store, stop_rx, supervisor).await;
+            let outcome = run(config, store, stop_rx, supervisor, care, reload_tx).await;
             if outcome.is_err() {
                 let _ = slint::invoke_from_event_loop(|| {
                     let _ = slint::quit_event_loop();
@@ -230,6 +338,11 @@ fn with_screen(
     slint::run_event_loop()?;
     let _ = stop_tx.send(true);
     runtime.block_on(kiosk)??;
+    if *reloaded.borrow() {
+        anyhow::bail!(
+            "cấu hình đã làm mới, khởi động lại màn hình / the config was refreshed: kioskd exits so systemd (Restart=on-failure) starts the screen on it"
+        );
+    }
     Ok(())
 }
 
@@ -264,9 +377,9 @@ fn shutdown_on_signal() -> watch::Receiver<bool> {
 /// Opens the store and checks it is sound (`PRAGMA quick_check`): a kiosk must not take a
 /// citizen's dossier into a damaged database. Meets the store condition. Runs before the
 /// runtime's tasks start, so the check blocks no async work.
-fn open_sound_store(config: &KioskConfig, supervisor: &Supervisor) -> anyhow::Result<Store> {
-    let data_dir = &config.store.data_dir;
-    let store = Store::open(data_dir, config.store.min_free_bytes)
+fn open_sound_store(config: &StoreConfig, supervisor: &Supervisor) -> anyhow::Result<Store> {
+    let data_dir = &config.data_dir;
+    let store = Store::open(data_dir, config.min_free_bytes)
         .and_then(|store| store.quick_check().map(|()| store))
         .with_context(|| {
             format!(
@@ -285,6 +398,8 @@ async fn run(
     store: Store,
     mut shutdown: watch::Receiver<bool>,
     supervisor: Supervisor,
+    care: Care,
+    reload: watch::Sender<bool>,
 ) -> anyhow::Result<()> {
     let data_dir = config.store.data_dir.clone();
     tracing::info!(
@@ -311,13 +426,27 @@ async fn run(
         });
     }
     let link_status = LinkStatus::default();
+    let health_now = Arc::new(Notify::new());
     tokio::spawn(keep_health(
         config.clone(),
         supervisor.clone(),
         printer,
         link_status.clone(),
+        health_now.clone(),
         shutdown.clone(),
     ));
+    // Remote actions: on the schedule and after each delivered health report.
+    let health_delivered = Arc::new(Notify::new());
+    tokio::spawn(
+        RemoteCare {
+            config: config.clone(),
+            bootstrap: care.bootstrap,
+            log: care.log,
+            health_now,
+            reload,
+        }
+        .run(health_delivered.clone(), shutdown.clone()),
+    );
     let beat = supervisor.register("uplink", motcua_uplink::QUIET_ALLOWANCE);
     supervisor.met(Condition::Uplink);
     // Until `kioskctl enroll` has written identity/device.pem (and while what it wrote cannot
@@ -360,6 +489,7 @@ async fn run(
     Uplink::new(store, link, config.uplink.clone())
         .with_heartbeat(beat.as_fn())
         .with_status(link_status)
+        .with_health_delivered(health_delivered)
         .run(shutdown)
         .await;
     Ok(())
@@ -377,6 +507,7 @@ async fn keep_health(
     supervisor: Supervisor,
     printer: Printer,
     link: LinkStatus,
+    health_now: Arc<Notify>,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let files = config.identity_files();
@@ -395,12 +526,17 @@ async fn keep_health(
                 let (printer, printer_health) =
                     printer.lock().unwrap_or_else(|p| p.into_inner()).clone();
                 let uptime = started.elapsed();
+                let last_self_test = store.last_self_test().unwrap_or_else(|e| {
+                    tracing::warn!("cannot read the last self-test: {e}");
+                    None
+                });
                 let report = health_report::report(&HealthSample {
                     outbox: &status,
                     printer: printer_health.as_ref(),
                     disk: store.disk_space(),
                     uptime,
                     now: motcua_store::vietnam_now(),
+                    last_self_test: last_self_test.as_ref(),
                 });
                 if schedule.due(uptime, &report) {
                     match store.queue_health_report(&config.device, &report, report.generated_at) {
@@ -428,6 +564,7 @@ async fn keep_health(
         }
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+            _ = health_now.notified() => {}
             _ = shutdown.changed() => return,
         }
     }
@@ -435,3 +572,4 @@ async fn keep_health(
 
 #[cfg(feature = "demo")]
 mod demo;
+mod unprovisioned;

@@ -15,6 +15,9 @@ use motcua_uplink::UplinkSettings;
 use serde::Deserialize;
 use toml::Spanned;
 
+pub mod bootstrap;
+pub use bootstrap::{resolve, BootstrapConfig, Resolved, PROVISIONED_FILE};
+
 /// A configuration file that cannot be used, with where and why.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -64,6 +67,9 @@ pub struct KioskConfig {
     /// How often kioskd queues a health report when nothing changed (`[uplink]
     /// health_report_s`); a change of state queues one at once.
     pub health_report: Duration,
+    /// How often kioskd asks the gateway for remote actions (`[uplink] actions_poll_s`,
+    /// 5..=3600, default 60); also after each delivered health report.
+    pub actions_poll: Duration,
 }
 
 /// Intake digitization settings, the `[intake]` table:
@@ -151,6 +157,10 @@ struct RawConfig {
     ticket: crate::screen_config::RawTicket,
     #[serde(default)]
     intake: RawIntake,
+    /// Read by [`bootstrap`]; allowed in a hand-configured file too.
+    #[serde(default)]
+    #[allow(dead_code)]
+    provisioning: Option<toml::Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -169,18 +179,19 @@ struct RawDevice {
     id: Spanned<String>,
     agency_code: Spanned<String>,
     /// No default on purpose: two kiosks of one agency with the same block would print the same
-    /// dossier code on two citizens' receipts, so provisioning must give each its own block.
-    sequence_first: Spanned<u16>,
-    sequence_last: Spanned<u16>,
+    /// dossier code on two citizens' receipts. Absent (a provisioned kiosk): the blocks the
+    /// gateway allocated, kept in the store. Both or neither.
+    sequence_first: Option<Spanned<u16>>,
+    sequence_last: Option<Spanned<u16>>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RawStore {
+pub(crate) struct RawStore {
     #[serde(default = "default_data_dir")]
-    data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
     #[serde(default = "default_min_free_mb")]
-    min_free_mb: u64,
+    pub(crate) min_free_mb: u64,
 }
 
 impl Default for RawStore {
@@ -216,6 +227,7 @@ struct RawUplink {
     retention_hours: u64,
     poll_ms: u64,
     health_report_s: u64,
+    actions_poll_s: Spanned<u64>,
 }
 
 impl Default for RawUplink {
@@ -229,6 +241,7 @@ impl Default for RawUplink {
             retention_hours: 72,
             poll_ms: 500,
             health_report_s: 300,
+            actions_poll_s: Spanned::new(0..0, 60),
         }
     }
 }
@@ -255,15 +268,15 @@ impl Default for RawRating {
 }
 
 /// Turns a byte span of the source into a positioned error.
-struct Located<'a> {
-    origin: &'a str,
-    text: &'a str,
+pub(crate) struct Located<'a> {
+    pub(crate) origin: &'a str,
+    pub(crate) text: &'a str,
 }
 
 impl Located<'_> {
     /// The dotted key (`table.key`) assigned on the line holding byte `offset`, if any, so
     /// that toml's type errors, which omit it, still name the setting.
-    fn key_at(&self, offset: usize) -> Option<String> {
+    pub(crate) fn key_at(&self, offset: usize) -> Option<String> {
         let before = self.text.get(..offset)?;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
         let line = self.text[line_start..].lines().next()?;
@@ -283,7 +296,7 @@ impl Located<'_> {
         })
     }
 
-    fn error(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
+    pub(crate) fn error(&self, span: Range<usize>, message: impl Into<String>) -> ConfigError {
         let at = Location::of_offset(self.text, span.start);
         ConfigError::Invalid {
             origin: self.origin.to_owned(),
@@ -340,21 +353,33 @@ impl KioskConfig {
                 format!("device.agency_code: {e}"),
             ));
         }
-        let sequence = SequenceRange {
-            first: *raw.device.sequence_first.get_ref(),
-            last: *raw.device.sequence_last.get_ref(),
+        let sequence = match (raw.device.sequence_first, raw.device.sequence_last) {
+            (None, None) => None,
+            (Some(first), Some(last)) => {
+                let sequence = SequenceRange {
+                    first: *first.get_ref(),
+                    last: *last.get_ref(),
+                };
+                if sequence.validate().is_err() {
+                    let span = if sequence.first == 0 || sequence.first > sequence.last {
+                        first.span()
+                    } else {
+                        last.span()
+                    };
+                    return Err(at.error(
+                        span,
+                        "device.sequence_first and device.sequence_last must satisfy 1 <= first <= last <= 9999",
+                    ));
+                }
+                Some(sequence)
+            }
+            (Some(one), None) | (None, Some(one)) => {
+                return Err(at.error(
+                    one.span(),
+                    "device.sequence_first and device.sequence_last go together: give both (a hand-configured block) or neither (the gateway's blocks)",
+                ))
+            }
         };
-        if sequence.validate().is_err() {
-            let span = if sequence.first == 0 || sequence.first > sequence.last {
-                raw.device.sequence_first.span()
-            } else {
-                raw.device.sequence_last.span()
-            };
-            return Err(at.error(
-                span,
-                "device.sequence_first and device.sequence_last must satisfy 1 <= first <= last <= 9999",
-            ));
-        }
 
         let url = raw.gateway.url.get_ref().trim_end_matches('/').to_owned();
         if !url.starts_with("https://") {
@@ -376,6 +401,14 @@ impl KioskConfig {
             return Err(at.error(
                 raw.uplink.request_timeout_s.span(),
                 "uplink.request_timeout_s must be at least 1",
+            ));
+        }
+
+        let actions_poll_s = *raw.uplink.actions_poll_s.get_ref();
+        if !(5..=3600).contains(&actions_poll_s) {
+            return Err(at.error(
+                raw.uplink.actions_poll_s.span(),
+                "uplink.actions_poll_s: phải từ 5 đến 3600 / must be between 5 and 3600",
             ));
         }
 
@@ -449,6 +482,7 @@ impl KioskConfig {
             screen,
             intake,
             health_report: Duration::from_secs(raw.uplink.health_report_s.clamp(1, 86_400)),
+            actions_poll: Duration::from_secs(actions_poll_s),
         })
     }
 }
@@ -502,174 +536,4 @@ fn intake_config(raw: RawIntake, at: &Located<'_>) -> Result<IntakeConfig, Confi
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const GOOD: &str = r#"
-[device]
-id = "KIOSK-H56-0001"
-agency_code = "000.17.22.H56"
-sequence_first = 1
-sequence_last = 4999
-
-[store]
-data_dir = "/tmp/x"
-
-[gateway]
-url = "https://127.0.0.1:8700/"
-
-[calendar]
-holidays = ["2026-09-02"]
-"#;
-
-    #[test]
-    fn screen_settings_default_and_errors_point_at_the_line() {
-        let c = KioskConfig::parse(GOOD, "kiosk.toml").expect("valid");
-        assert_eq!(c.screen.idle.timeout_ms, 60_000);
-        assert_eq!(c.screen.idle.warning_ms, 10_000);
-        assert_eq!(c.screen.areas.len(), 3);
-        assert!(c.screen.pins.staff_pin_sha256.is_none());
-        let (line, msg) = invalid(&format!(
-            "{GOOD}\n[ui]\nidle_timeout_s = 60\nidle_warning_s = 60\n"
-        ));
-        assert_eq!(line, 19);
-        assert!(msg.contains("ui.idle_warning_s"), "{msg}");
-        let (line, msg) = invalid(&format!("{GOOD}\n[ui]\nstaff_pin_sha256 = \"1234\"\n"));
-        assert_eq!(line, 18);
-        assert!(msg.contains("SHA-256"), "{msg}");
-        let text = format!(
-            "{GOOD}\n[[ticket.areas]]\ncode = \"TP\"\nname_vi = \"Tư pháp\"\nname_en = \"Justice\"\ncounters = 2\n\n[[ticket.areas]]\ncode = \"TP\"\nname_vi = \"x\"\nname_en = \"x\"\n"
-        );
-        let (line, msg) = invalid(&text);
-        assert_eq!(line, 24);
-        assert!(msg.contains("twice"), "{msg}");
-    }
-
-    fn invalid(text: &str) -> (usize, String) {
-        match KioskConfig::parse(text, "kiosk.toml") {
-            Err(ConfigError::Invalid { line, message, .. }) => (line, message),
-            other => panic!("expected an invalid-config error, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn good_config_gets_defaults() {
-        let c = KioskConfig::parse(GOOD, "kiosk.toml").unwrap();
-        assert_eq!(c.device.id, "KIOSK-H56-0001");
-        assert_eq!(c.uplink.gateway_url, "https://127.0.0.1:8700");
-        assert_eq!(c.uplink.chunk_bytes, 4 * 1024 * 1024);
-        assert_eq!(c.store.min_free_bytes, 200 * 1024 * 1024);
-        assert_eq!(c.rating_scale, RatingScale::Five);
-        assert!(!c
-            .calendar
-            .is_working_day(NaiveDate::from_ymd_opt(2026, 9, 2).unwrap()));
-    }
-
-    #[test]
-    fn errors_point_at_the_line_and_name_the_key() {
-        let (line, msg) = invalid(&GOOD.replace("2026-09-02", "2026-02-30"));
-        assert_eq!(line, 15);
-        assert!(msg.contains("calendar.holidays"), "{msg}");
-
-        let (line, msg) = invalid(&GOOD.replace("000.17.22.H56", "000 17"));
-        assert_eq!(line, 4);
-        assert!(msg.contains("device.agency_code"), "{msg}");
-
-        let (line, msg) = invalid(&GOOD.replace("https://127", "ftp://127"));
-        assert_eq!(line, 12);
-        assert!(msg.contains("gateway.url"), "{msg}");
-
-        let (line, msg) = invalid(&GOOD.replace("https://127", "http://127"));
-        assert_eq!(line, 12, "plain http is refused at its line");
-        assert!(
-            msg.contains("gateway.url must start with https://") && msg.contains("http://"),
-            "{msg}"
-        );
-
-        let (line, msg) = invalid(&format!("{GOOD}\n[rating]\nlevels = 4\n"));
-        assert_eq!(line, 18);
-        assert!(msg.contains("rating.levels"), "{msg}");
-    }
-
-    #[test]
-    fn syntax_errors_unknown_keys_and_wrong_types_are_located() {
-        let (line, _) = invalid(&GOOD.replace("[store]", "[store"));
-        assert_eq!(line, 8);
-        let (line, msg) = invalid(&GOOD.replace("data_dir", "data_dri"));
-        assert_eq!(line, 9);
-        assert!(msg.contains("data_dri"), "{msg}");
-        let (line, msg) = invalid(&format!("{GOOD}\n[uplink]\nchunk_kib = \"big\"\n"));
-        assert_eq!(line, 18);
-        assert!(
-            msg.contains("integer") || msg.contains("invalid type"),
-            "{msg}"
-        );
-        let (_, msg) = invalid("[gateway]\nurl = \"https://x\"\n");
-        assert!(msg.contains("device"), "{msg}");
-        let (line, msg) = invalid(&GOOD.replace("sequence_last = 4999", "sequence_last = 10000"));
-        assert_eq!(line, 6, "the offending key's line");
-        assert!(msg.contains("sequence_last"), "{msg}");
-        let (line, msg) = invalid(&format!("{GOOD}\n[receipt]\nappointment_time = \"2pm\"\n"));
-        assert_eq!(line, 18);
-        assert!(msg.contains("receipt.appointment_time"), "{msg}");
-        let (line, msg) = invalid(&format!("{GOOD}\n[printer]\ntransport = \"bluetooth\"\n"));
-        assert_eq!(line, 18);
-        assert!(msg.contains("printer.transport"), "{msg}");
-        let (line, msg) = invalid(&format!("{GOOD}\n[printer]\ntransport = \"tcp\"\n"));
-        assert_eq!(line, 18);
-        assert!(msg.contains("printer.address is required"), "{msg}");
-        let (line, msg) = invalid(&format!(
-            "{GOOD}\n[scanner]\nkind = \"sane\"\ndevice = \"test\"\nmode = \"sepia\"\n"
-        ));
-        assert_eq!(line, 20);
-        assert!(msg.contains("scanner.mode"), "{msg}");
-        let (_, msg) = invalid(&GOOD.replace("sequence_last = 4999\n", ""));
-        assert!(msg.contains("sequence_last"), "{msg}");
-    }
-
-    #[test]
-    fn intake_settings_have_defaults_and_located_errors() {
-        let c = KioskConfig::parse(GOOD, "kiosk.toml").unwrap();
-        assert_eq!(c.intake.document_code.as_str(), "{dossier}-{index:02}");
-        assert_eq!(c.intake.mode, motcua_scanner::pipeline::OutputMode::Auto);
-        let c = KioskConfig::parse(
-            &format!("{GOOD}\n[intake]\ndocument_code = \"{{date}}_{{dossier}}.{{index:03}}\"\nmode = \"gray\"\n"),
-            "kiosk.toml",
-        )
-        .unwrap();
-        assert_eq!(c.intake.mode, motcua_scanner::pipeline::OutputMode::Gray);
-        assert_eq!(
-            c.intake.document_code.as_str(),
-            "{date}_{dossier}.{index:03}"
-        );
-
-        // Line 19, column 28: the `{` of `{idx}`.
-        let text =
-            format!("{GOOD}\n[intake]\nmode = \"auto\"\ndocument_code = \"{{dossier}}-{{idx}}\"\n");
-        match KioskConfig::parse(&text, "kiosk.toml") {
-            Err(ConfigError::Invalid {
-                line,
-                column,
-                message,
-                ..
-            }) => {
-                assert_eq!((line, column), (19, 28), "{message}");
-                assert!(message.contains("intake.document_code"), "{message}");
-                assert!(message.contains("{idx}"), "{message}");
-            }
-            other => panic!("expected an error, got {other:?}"),
-        }
-        let (line, msg) = invalid(&format!("{GOOD}\n[intake]\nmode = \"sepia\"\n"));
-        assert_eq!(line, 18);
-        assert!(msg.contains("intake.mode"), "{msg}");
-        let (line, msg) = invalid(&format!("{GOOD}\n[intake]\njpeg_quality = 100\n"));
-        assert_eq!(line, 18);
-        assert!(msg.contains("intake.jpeg_quality"), "{msg}");
-    }
-
-    #[test]
-    fn unreadable_file_names_the_path() {
-        let err = KioskConfig::load(Path::new("/nonexistent/kiosk.toml")).unwrap_err();
-        assert!(err.to_string().contains("/nonexistent/kiosk.toml"));
-    }
-}
+mod tests;

@@ -1,0 +1,118 @@
+//! kioskd on a fresh box: no `[device]`, nothing provisioned yet. It waits for a setup code at
+//! the bootstrap's code reader, runs the provisioning steps (each logged, the progress on the
+//! `STATUS=` line and the technician's screen state), and hands the provisioned config back
+//! so the normal kiosk starts in the same process. A code that is not a setup code, or one
+//! that fails a step, is answered with its reason and the kiosk keeps waiting: scanning again
+//! resumes where it stopped.
+
+use motcua_kiosk::config::BootstrapConfig;
+use motcua_kiosk::provisioning::{self, ScreenState};
+use motcua_kiosk::supervisor::{Condition, Supervisor};
+use motcua_scanner::codes::{ReaderEvent, SerialReader};
+use tokio::sync::watch;
+
+/// Waits for a setup code and provisions; `false` when shut down first. `true`: the
+/// provisioned config is written (here, or by `kioskctl provision` beside a kiosk without a
+/// code reader), the caller resolves the config again.
+pub async fn wait_and_provision(
+    bootstrap: &BootstrapConfig,
+    supervisor: &Supervisor,
+    mut shutdown: watch::Receiver<bool>,
+    screen: watch::Sender<ScreenState>,
+) -> anyhow::Result<bool> {
+    // An unprovisioned kiosk is up as far as systemd is concerned: it is waiting for a
+    // technician, like an unenrolled one.
+    let store = super::open_sound_store(&bootstrap.store, supervisor)?;
+    drop(store);
+    supervisor.met(Condition::Uplink);
+    supervisor.met(Condition::Printer);
+    let Some(reader) = &bootstrap.peripherals.code_reader else {
+        let why = format!(
+            "chưa cấu hình và không có đầu đọc mã / not provisioned and no [code_reader] in {}: run `kioskctl provision --qr-file FILE`",
+            bootstrap.path.display()
+        );
+        tracing::warn!("{why}");
+        supervisor.set_health(why);
+        // kioskctl provision writes the config; pick it up when it appears.
+        let provisioned = bootstrap.provisioned_path();
+        loop {
+            if provisioned.is_file() {
+                tracing::info!(config = %provisioned.display(), "provisioned by kioskctl");
+                return Ok(true);
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
+                _ = shutdown.changed() => return Ok(false),
+            }
+        }
+    };
+    let motcua_kiosk::devices::CodeReaderConfig::Serial(serial) = reader;
+    let mut codes = SerialReader::spawn(serial.clone())?;
+    let waiting = ScreenState::waiting();
+    supervisor.set_health(waiting.status_line());
+    let _ = screen.send(waiting);
+    tracing::info!(reader = %serial.path.display(), "chưa cấu hình / not provisioned: quét mã cấu hình / scan the setup code");
+    loop {
+        let event = tokio::select! {
+            e = codes.next() => e,
+            _ = shutdown.changed() => {
+                codes.stop();
+                return Ok(false);
+            }
+        };
+        let payload = match event {
+            Some(ReaderEvent::Code(payload)) => payload,
+            Some(ReaderEvent::Connected) => {
+                tracing::info!("code reader connected");
+                continue;
+            }
+            Some(ReaderEvent::Disconnected(e)) => {
+                tracing::warn!("code reader: {e}");
+                continue;
+            }
+            None => anyhow::bail!("the code reader stopped"),
+        };
+        let seen = format!(
+            "đã đọc mã cấu hình / read the setup code ({} bytes)",
+            payload.len()
+        );
+        let mut state = ScreenState::waiting();
+        let outcome = {
+            let screen = screen.clone();
+            let supervisor = supervisor.clone();
+            let mut progress = move |p: &provisioning::Progress| {
+                state.apply(p);
+                supervisor.set_health(state.status_line());
+                let _ = screen.send(state.clone());
+            };
+            provisioning::provision(
+                bootstrap,
+                payload.as_str(),
+                chrono::Utc::now().timestamp(),
+                Some(&seen),
+                &mut progress,
+            )
+            .await
+        };
+        match outcome {
+            Ok(report) => {
+                codes.stop();
+                tracing::info!(
+                    device = %report.config.device.id,
+                    profile = %report.profile,
+                    blocks = %provisioning::blocks_text(&report.blocks),
+                    config = %report.path.display(),
+                    "đã cấu hình xong / provisioned: the kiosk starts"
+                );
+                return Ok(true);
+            }
+            Err(failure) => {
+                tracing::warn!(
+                    step = failure.step.name(),
+                    "provisioning refused: {}; scan again after fixing it",
+                    failure.message
+                );
+            }
+        }
+    }
+}

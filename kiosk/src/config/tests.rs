@@ -1,0 +1,171 @@
+//! The config file's parsing and its located errors.
+
+use super::*;
+
+const GOOD: &str = r#"
+[device]
+id = "KIOSK-H56-0001"
+agency_code = "000.17.22.H56"
+sequence_first = 1
+sequence_last = 4999
+
+[store]
+data_dir = "/tmp/x"
+
+[gateway]
+url = "https://127.0.0.1:8700/"
+
+[calendar]
+holidays = ["2026-09-02"]
+"#;
+
+#[test]
+fn screen_settings_default_and_errors_point_at_the_line() {
+    let c = KioskConfig::parse(GOOD, "kiosk.toml").expect("valid");
+    assert_eq!(c.screen.idle.timeout_ms, 60_000);
+    assert_eq!(c.screen.idle.warning_ms, 10_000);
+    assert_eq!(c.screen.areas.len(), 3);
+    assert!(c.screen.pins.staff_pin_sha256.is_none());
+    let (line, msg) = invalid(&format!(
+        "{GOOD}\n[ui]\nidle_timeout_s = 60\nidle_warning_s = 60\n"
+    ));
+    assert_eq!(line, 19);
+    assert!(msg.contains("ui.idle_warning_s"), "{msg}");
+    let (line, msg) = invalid(&format!("{GOOD}\n[ui]\nstaff_pin_sha256 = \"1234\"\n"));
+    assert_eq!(line, 18);
+    assert!(msg.contains("SHA-256"), "{msg}");
+    let text = format!(
+        "{GOOD}\n[[ticket.areas]]\ncode = \"TP\"\nname_vi = \"Tư pháp\"\nname_en = \"Justice\"\ncounters = 2\n\n[[ticket.areas]]\ncode = \"TP\"\nname_vi = \"x\"\nname_en = \"x\"\n"
+    );
+    let (line, msg) = invalid(&text);
+    assert_eq!(line, 24);
+    assert!(msg.contains("twice"), "{msg}");
+}
+
+fn invalid(text: &str) -> (usize, String) {
+    match KioskConfig::parse(text, "kiosk.toml") {
+        Err(ConfigError::Invalid { line, message, .. }) => (line, message),
+        other => panic!("expected an invalid-config error, got {other:?}"),
+    }
+}
+
+#[test]
+fn good_config_gets_defaults() {
+    let c = KioskConfig::parse(GOOD, "kiosk.toml").unwrap();
+    assert_eq!(c.device.id, "KIOSK-H56-0001");
+    assert_eq!(c.uplink.gateway_url, "https://127.0.0.1:8700");
+    assert_eq!(c.uplink.chunk_bytes, 4 * 1024 * 1024);
+    assert_eq!(c.store.min_free_bytes, 200 * 1024 * 1024);
+    assert_eq!(c.rating_scale, RatingScale::Five);
+    assert!(!c
+        .calendar
+        .is_working_day(NaiveDate::from_ymd_opt(2026, 9, 2).unwrap()));
+}
+
+#[test]
+fn errors_point_at_the_line_and_name_the_key() {
+    let (line, msg) = invalid(&GOOD.replace("2026-09-02", "2026-02-30"));
+    assert_eq!(line, 15);
+    assert!(msg.contains("calendar.holidays"), "{msg}");
+
+    let (line, msg) = invalid(&GOOD.replace("000.17.22.H56", "000 17"));
+    assert_eq!(line, 4);
+    assert!(msg.contains("device.agency_code"), "{msg}");
+
+    let (line, msg) = invalid(&GOOD.replace("https://127", "ftp://127"));
+    assert_eq!(line, 12);
+    assert!(msg.contains("gateway.url"), "{msg}");
+
+    let (line, msg) = invalid(&GOOD.replace("https://127", "http://127"));
+    assert_eq!(line, 12, "plain http is refused at its line");
+    assert!(
+        msg.contains("gateway.url must start with https://") && msg.contains("http://"),
+        "{msg}"
+    );
+
+    let (line, msg) = invalid(&format!("{GOOD}\n[rating]\nlevels = 4\n"));
+    assert_eq!(line, 18);
+    assert!(msg.contains("rating.levels"), "{msg}");
+}
+
+#[test]
+fn syntax_errors_unknown_keys_and_wrong_types_are_located() {
+    let (line, _) = invalid(&GOOD.replace("[store]", "[store"));
+    assert_eq!(line, 8);
+    let (line, msg) = invalid(&GOOD.replace("data_dir", "data_dri"));
+    assert_eq!(line, 9);
+    assert!(msg.contains("data_dri"), "{msg}");
+    let (line, msg) = invalid(&format!("{GOOD}\n[uplink]\nchunk_kib = \"big\"\n"));
+    assert_eq!(line, 18);
+    assert!(
+        msg.contains("integer") || msg.contains("invalid type"),
+        "{msg}"
+    );
+    let (_, msg) = invalid("[gateway]\nurl = \"https://x\"\n");
+    assert!(msg.contains("device"), "{msg}");
+    let (line, msg) = invalid(&GOOD.replace("sequence_last = 4999", "sequence_last = 10000"));
+    assert_eq!(line, 6, "the offending key's line");
+    assert!(msg.contains("sequence_last"), "{msg}");
+    let (line, msg) = invalid(&format!("{GOOD}\n[receipt]\nappointment_time = \"2pm\"\n"));
+    assert_eq!(line, 18);
+    assert!(msg.contains("receipt.appointment_time"), "{msg}");
+    let (line, msg) = invalid(&format!("{GOOD}\n[printer]\ntransport = \"bluetooth\"\n"));
+    assert_eq!(line, 18);
+    assert!(msg.contains("printer.transport"), "{msg}");
+    let (line, msg) = invalid(&format!("{GOOD}\n[printer]\ntransport = \"tcp\"\n"));
+    assert_eq!(line, 18);
+    assert!(msg.contains("printer.address is required"), "{msg}");
+    let (line, msg) = invalid(&format!(
+        "{GOOD}\n[scanner]\nkind = \"sane\"\ndevice = \"test\"\nmode = \"sepia\"\n"
+    ));
+    assert_eq!(line, 20);
+    assert!(msg.contains("scanner.mode"), "{msg}");
+    let (_, msg) = invalid(&GOOD.replace("sequence_last = 4999\n", ""));
+    assert!(msg.contains("sequence_last"), "{msg}");
+}
+
+#[test]
+fn intake_settings_have_defaults_and_located_errors() {
+    let c = KioskConfig::parse(GOOD, "kiosk.toml").unwrap();
+    assert_eq!(c.intake.document_code.as_str(), "{dossier}-{index:02}");
+    assert_eq!(c.intake.mode, motcua_scanner::pipeline::OutputMode::Auto);
+    let c = KioskConfig::parse(
+        &format!("{GOOD}\n[intake]\ndocument_code = \"{{date}}_{{dossier}}.{{index:03}}\"\nmode = \"gray\"\n"),
+        "kiosk.toml",
+    )
+    .unwrap();
+    assert_eq!(c.intake.mode, motcua_scanner::pipeline::OutputMode::Gray);
+    assert_eq!(
+        c.intake.document_code.as_str(),
+        "{date}_{dossier}.{index:03}"
+    );
+
+    // Line 19, column 28: the `{` of `{idx}`.
+    let text =
+        format!("{GOOD}\n[intake]\nmode = \"auto\"\ndocument_code = \"{{dossier}}-{{idx}}\"\n");
+    match KioskConfig::parse(&text, "kiosk.toml") {
+        Err(ConfigError::Invalid {
+            line,
+            column,
+            message,
+            ..
+        }) => {
+            assert_eq!((line, column), (19, 28), "{message}");
+            assert!(message.contains("intake.document_code"), "{message}");
+            assert!(message.contains("{idx}"), "{message}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    let (line, msg) = invalid(&format!("{GOOD}\n[intake]\nmode = \"sepia\"\n"));
+    assert_eq!(line, 18);
+    assert!(msg.contains("intake.mode"), "{msg}");
+    let (line, msg) = invalid(&format!("{GOOD}\n[intake]\njpeg_quality = 100\n"));
+    assert_eq!(line, 18);
+    assert!(msg.contains("intake.jpeg_quality"), "{msg}");
+}
+
+#[test]
+fn unreadable_file_names_the_path() {
+    let err = KioskConfig::load(Path::new("/nonexistent/kiosk.toml")).unwrap_err();
+    assert!(err.to_string().contains("/nonexistent/kiosk.toml"));
+}
