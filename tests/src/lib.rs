@@ -20,6 +20,7 @@ pub use harness::gateway::{
 pub use harness::kiosk::{
     dossier_json, random_file, sections, Enrolment, Kiosk, KioskSettings, NO_GATEWAY,
 };
+pub use harness::provisioning::{fresh_kiosk, ProvisioningGateway, SITE};
 pub use harness::touch::TouchScreen;
 pub use harness::wait::{wait_for, wait_for_file};
 pub use harness::x11::Xvfb;
