@@ -208,6 +208,47 @@ fn gateway_blocks_are_used_in_order_and_counted() {
     assert_eq!(store.sequence_blocks().unwrap().len(), 3, "unchanged");
 }
 
+/// A remote action is recorded once with its result (a crash before reporting it reports the
+/// recorded result, it is not carried out again), and the last self-test is kept.
+#[test]
+fn remote_actions_are_recorded_once_and_the_last_self_test_is_kept() {
+    use motcua_domain::provisioning::RemoteActionResult;
+    use motcua_domain::wire::SelfTestSummary;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path(), 0).unwrap();
+    let now = at(2026, 12, 1, 9);
+    assert!(store.remote_action_done(7).unwrap().is_none());
+    let first = RemoteActionResult {
+        ok: true,
+        detail: "đã in lại / reprinted".into(),
+        log_tail: None,
+    };
+    store
+        .record_remote_action(7, "reprint_last_receipt", &first, now)
+        .unwrap();
+    let second = RemoteActionResult {
+        ok: false,
+        ..first.clone()
+    };
+    store
+        .record_remote_action(7, "reprint_last_receipt", &second, now)
+        .unwrap();
+    assert_eq!(store.remote_action_done(7).unwrap(), Some(first.clone()));
+    store.mark_remote_action_reported(7, now).unwrap();
+    // Reopened (a restart): still done.
+    drop(store);
+    let store = Store::open(dir.path(), 0).unwrap();
+    assert_eq!(store.remote_action_done(7).unwrap(), Some(first));
+    assert!(store.last_self_test().unwrap().is_none());
+    let summary = SelfTestSummary {
+        at: now,
+        passed: false,
+        failed: vec!["máy in / printer".into()],
+    };
+    store.record_self_test(&summary).unwrap();
+    assert_eq!(store.last_self_test().unwrap(), Some(summary));
+}
+
 /// Invariants 2 and 3: one outbox entry per accepted record, pending until marked delivered.
 #[test]
 fn every_accepted_thing_has_one_outbox_entry_until_delivered() {

@@ -88,9 +88,8 @@ fn main() -> anyhow::Result<()> {
                 Condition::Screen,
             ]);
             let _watchdog = supervisor.start_watchdog();
-            let result = runtime
-                .block_on(provisioned(&cli.config, &supervisor))
-                .and_then(|found| {
+            let result =
+                screen_config(&runtime, &cli.config, &supervisor, !windowed).and_then(|found| {
                     let Some((config, bootstrap)) = found else {
                         return Ok(());
                     };
@@ -183,6 +182,39 @@ async fn provisioned(
         }
     }
 }
+
+/// `kioskd ui`'s config: a provisioned kiosk's, or `None` after the technician's setup screen
+/// (provisioned: kioskd exits with status 75 and systemd starts the screen on the new config;
+/// or stopped).
+fn screen_config(
+    runtime: &tokio::runtime::Runtime,
+    path: &std::path::Path,
+    supervisor: &Supervisor,
+    fullscreen: bool,
+) -> anyhow::Result<Option<(KioskConfig, Option<PathBuf>)>> {
+    match resolve(path)? {
+        Resolved::Provisioned(config, found) => {
+            let bootstrap = (found != path).then(|| path.to_owned());
+            Ok(Some((*config, bootstrap)))
+        }
+        Resolved::Unprovisioned(bootstrap) => {
+            if unprovisioned::with_technician_screen(runtime, &bootstrap, supervisor, fullscreen)? {
+                tracing::info!(
+                    "đã cấu hình xong, khởi động lại màn hình / provisioned: kioskd exits with status 75 so systemd (Restart=on-failure) starts the touch screen on {}",
+                    bootstrap.provisioned_path().display()
+                );
+                supervisor.set_health("provisioned: restarting on the new config".into());
+                supervisor.stopping();
+                std::process::exit(PROVISIONED_RESTART);
+            }
+            Ok(None)
+        }
+    }
+}
+
+/// kioskd's exit status after the touch screen's kiosk was provisioned (EX_TEMPFAIL): systemd
+/// starts it again, provisioned.
+const PROVISIONED_RESTART: i32 = 75;
 
 /// `kioskd run`: provisions when needed, then runs the kiosk until SIGTERM/SIGINT; a
 /// refreshed config (the `refresh_config` remote action) restarts the kiosk's services with

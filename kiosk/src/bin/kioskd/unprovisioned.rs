@@ -116,3 +116,86 @@ pub async fn wait_and_provision(
         }
     }
 }
+
+/// `kioskd ui` on a fresh box: the technician's screen (title, the steps with their marks,
+/// the last error) while [`wait_and_provision`] runs. Returns whether the kiosk got
+/// provisioned; the window is closed then, and the caller exits so that systemd's
+/// `Restart=on-failure` starts the touch screen on the provisioned config (the screen's
+/// backend is chosen once per process).
+pub fn with_technician_screen(
+    runtime: &tokio::runtime::Runtime,
+    bootstrap: &BootstrapConfig,
+    supervisor: &Supervisor,
+    fullscreen: bool,
+) -> anyhow::Result<bool> {
+    use slint::ComponentHandle;
+
+    let chosen = motcua_kiosk::display::select(motcua_kiosk::display::DisplayChoice::Auto)?;
+    let window = motcua_ui::ProvisioningWindow::new()?;
+    show(&window, &ScreenState::waiting());
+    let (screen_tx, mut screen_rx) = watch::channel(ScreenState::waiting());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let task = runtime.spawn({
+        let (bootstrap, supervisor) = (bootstrap.clone(), supervisor.clone());
+        let shutdown = {
+            let _guard = runtime.enter();
+            super::either(super::shutdown_on_signal(), stop_rx)
+        };
+        async move {
+            let outcome = wait_and_provision(&bootstrap, &supervisor, shutdown, screen_tx).await;
+            let _ = slint::invoke_from_event_loop(|| {
+                let _ = slint::quit_event_loop();
+            });
+            outcome
+        }
+    });
+    let timer = slint::Timer::default();
+    timer.start(
+        slint::TimerMode::Repeated,
+        std::time::Duration::from_millis(200),
+        {
+            let weak = window.as_weak();
+            move || {
+                if screen_rx.has_changed().unwrap_or(false) {
+                    let state = screen_rx.borrow_and_update().clone();
+                    if let Some(w) = weak.upgrade() {
+                        show(&w, &state);
+                    }
+                }
+            }
+        },
+    );
+    window.show()?;
+    if fullscreen && chosen == motcua_kiosk::display::Chosen::X11 {
+        window.window().set_fullscreen(true);
+    }
+    {
+        let supervisor = supervisor.clone();
+        slint::Timer::single_shot(std::time::Duration::from_millis(50), move || {
+            supervisor.met(Condition::Screen);
+        });
+    }
+    tracing::info!("technician's setup screen shown");
+    slint::run_event_loop()?;
+    let _ = stop_tx.send(true);
+    let _ = window.hide();
+    runtime.block_on(task)?
+}
+
+fn show(window: &motcua_ui::ProvisioningWindow, state: &ScreenState) {
+    use motcua_kiosk::provisioning::Mark;
+    let rows: Vec<motcua_ui::StepRow> = state
+        .steps
+        .iter()
+        .map(|l| motcua_ui::StepRow {
+            mark: l.mark.symbol().into(),
+            label: l.label.as_str().into(),
+            detail: l.detail.as_str().into(),
+            failed: l.mark == Mark::Failed,
+            done: l.mark == Mark::Done,
+        })
+        .collect();
+    window.set_heading(state.title.as_str().into());
+    window.set_steps(std::rc::Rc::new(slint::VecModel::from(rows)).into());
+    window.set_error(state.last_error.clone().unwrap_or_default().into());
+}
