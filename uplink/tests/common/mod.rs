@@ -2,7 +2,9 @@
 //! CA (`motcua_identity::Authority`), speaking just enough HTTP/1.1 of the gateway's protocol to
 //! acknowledge an ingest (201 with the idempotency key), renew a device certificate by CSR
 //! (reading the device from its client certificate, as the gateway does), or refuse every
-//! request with a given 401 code or any other status and code. The real gateway's end-to-end tests live in `tests/`.
+//! request with a given 401 code or any other status and code; it also serves its CA
+//! (`GET /v1/ca.pem`) and provisions with a token (`POST /v1/devices/provision`, signing the
+//! CSR for [`DEVICE`] at [`SITE`] with one sequence block). The real gateway's end-to-end tests live in `tests/`.
 
 #![allow(dead_code)]
 
@@ -11,6 +13,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use motcua_domain::provisioning::{ProvisionRequest, Provisioned, SequenceBlock};
 use motcua_domain::wire::{DeviceCertificate, IngestAck, RenewRequest};
 use motcua_identity::{Authority, DeviceKey, PeerIdentity};
 use motcua_uplink::{IdentityFiles, TrustAnchor};
@@ -89,6 +92,29 @@ pub async fn serve(
     client_ca: Option<Arc<Authority>>,
     answer: Answer,
 ) -> Server {
+    serve_with(server_ca, hosts, client_ca, false, answer).await
+}
+
+/// [`serve`] as the gateway is for provisioning: a client certificate signed by `client_ca`
+/// is checked when one is presented, and a kiosk without one (provisioning) is let in.
+pub async fn serve_provisioning(server_ca: &Arc<Authority>, answer: Answer) -> Server {
+    serve_with(
+        server_ca,
+        &["127.0.0.1"],
+        Some(server_ca.clone()),
+        true,
+        answer,
+    )
+    .await
+}
+
+async fn serve_with(
+    server_ca: &Authority,
+    hosts: &[&str],
+    client_ca: Option<Arc<Authority>>,
+    optional_client: bool,
+    answer: Answer,
+) -> Server {
     let hosts: Vec<String> = hosts.iter().map(|h| (*h).to_owned()).collect();
     let (cert_pem, key_pem) = server_ca.issue_server(&hosts, YEAR).expect("server cert");
     let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem.as_bytes())
@@ -108,7 +134,12 @@ pub async fn serve(
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
                 provider,
-            )
+            );
+            let verifier = if optional_client {
+                verifier.allow_unauthenticated()
+            } else {
+                verifier
+            }
             .build()
             .expect("client verifier");
             builder.with_client_cert_verifier(verifier)
@@ -122,12 +153,17 @@ pub async fn serve(
     let requests = Arc::new(Mutex::new(Vec::new()));
     let csrs = Arc::new(Mutex::new(Vec::new()));
     let renewed: Arc<Mutex<Vec<String>>> = Arc::default();
+    let ca_pem = server_ca.cert_pem().to_owned();
     {
         let (requests, csrs) = (requests.clone(), csrs.clone());
         tokio::spawn(async move {
             while let Ok((tcp, _)) = listener.accept().await {
-                let (acceptor, answer, renewed) =
-                    (acceptor.clone(), answer.clone(), renewed.clone());
+                let (acceptor, answer, renewed, ca_pem) = (
+                    acceptor.clone(),
+                    answer.clone(),
+                    renewed.clone(),
+                    ca_pem.clone(),
+                );
                 let (requests, csrs, signer) = (requests.clone(), csrs.clone(), client_ca.clone());
                 tokio::spawn(async move {
                     // A refused handshake ends here: no request is ever read.
@@ -150,7 +186,8 @@ pub async fn serve(
                         }
                         other => other,
                     };
-                    let _ = connection(tls, peer, answer, signer, requests, csrs, renewed).await;
+                    let _ = connection(tls, peer, answer, signer, requests, csrs, renewed, ca_pem)
+                        .await;
                 });
             }
         });
@@ -162,6 +199,7 @@ pub async fn serve(
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn connection(
     tls: tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
     peer: Option<PeerIdentity>,
@@ -170,6 +208,7 @@ async fn connection(
     requests: Arc<Mutex<Vec<String>>>,
     csrs: Arc<Mutex<Vec<String>>>,
     renewed: Arc<Mutex<Vec<String>>>,
+    ca_pem: String,
 ) -> std::io::Result<()> {
     let mut stream = BufReader::new(tls);
     loop {
@@ -210,6 +249,42 @@ async fn connection(
                 *line,
                 serde_json::json!({"error": code, "message": "refused by the test server"}),
             ),
+            (_, "GET", "/v1/ca.pem") => {
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/x-pem-file\r\ncontent-length: {}\r\n\r\n",
+                    ca_pem.len()
+                );
+                let inner = stream.get_mut();
+                inner.write_all(head.as_bytes()).await?;
+                inner.write_all(ca_pem.as_bytes()).await?;
+                inner.flush().await?;
+                continue;
+            }
+            (Answer::Normal, "POST", "/v1/devices/provision") => {
+                let request: ProvisionRequest =
+                    serde_json::from_slice(&body).expect("provision body");
+                csrs.lock().unwrap().push(request.csr_pem.clone());
+                let signer = signer.as_ref().expect("a signing CA");
+                let issued = signer
+                    .sign_device(&request.csr_pem, DEVICE, SITE, YEAR)
+                    .expect("signed");
+                let answer = Provisioned {
+                    certificate: DeviceCertificate {
+                        device_id: DEVICE.into(),
+                        site: SITE.into(),
+                        serial: issued.identity.serial.clone(),
+                        certificate_pem: issued.cert_pem,
+                        ca_pem: signer.cert_pem().to_owned(),
+                        not_after: issued.identity.not_after.to_string(),
+                    },
+                    blocks: vec![SequenceBlock {
+                        first: 501,
+                        last: 1000,
+                    }],
+                    profile: "commune-desk".into(),
+                };
+                ("200 OK", serde_json::to_value(answer).expect("json"))
+            }
             (Answer::Normal | Answer::ForgetRenewed, "POST", "/v1/devices/renew") => {
                 let request: RenewRequest = serde_json::from_slice(&body).expect("renew body");
                 csrs.lock().unwrap().push(request.csr_pem.clone());
