@@ -139,6 +139,13 @@ pub(crate) fn run(args: ProvisionArgs) -> anyhow::Result<()> {
         profiles_dir: a.profiles_dir,
         public_url: need(a.public_url, "--public-url (or MOTCUA_GATEWAY_PUBLIC_URL)")?,
     };
+    if source.database_url.is_none() && !source.data_dir.is_dir() {
+        anyhow::bail!(
+            "the data directory {} does not exist: give the gateway's --data-dir (where \
+             gateway.sqlite3 is), or --database-url when it uses PostgreSQL",
+            source.data_dir.display()
+        );
+    }
     let req = SetupSheetRequest {
         site: need(a.site, "--site")?,
         profile: need(a.profile, "--profile")?,
