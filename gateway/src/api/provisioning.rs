@@ -75,7 +75,8 @@ pub(super) async fn ca_pem(State(state): State<AppState>) -> ApiResult {
 /// profile. The first use takes the token (bound to the CSR's key), enrols the device (a known
 /// id: the token is the technician's approval, its older certificates are revoked and their
 /// connections closed), retires the device's earlier sequence blocks and allocates a fresh one,
-/// in one transaction. The same kiosk (same key) presenting the token again gets a new
+/// in one transaction. The same kiosk (same key) presenting the token again, while the
+/// certificate it was given is still unused and not revoked (its answer was lost), gets a new
 /// certificate and the same blocks. The body must arrive within the enrolment deadline.
 #[utoipa::path(post, path = "/v1/devices/provision", tag = "devices", request_body = ProvisionRequest,
     responses(
@@ -83,7 +84,7 @@ pub(super) async fn ca_pem(State(state): State<AppState>) -> ApiResult {
         (status = 400, body = ApiError, description = "invalid body or CSR (`invalid_csr`)"),
         (status = 403, body = ApiError, description = "`token_unknown` or `token_expired`"),
         (status = 408, body = ApiError, description = "`request_timeout`"),
-        (status = 409, body = ApiError, description = "`token_used` (by another kiosk's key) or `sequence_exhausted`"),
+        (status = 409, body = ApiError, description = "`token_used` (by another kiosk's key, or its certificate is in use or revoked) or `sequence_exhausted`"),
     ))]
 pub(super) async fn provision(State(state): State<AppState>, request: Request) -> ApiResult {
     let body = body_with_deadline(&state, request).await?;
@@ -96,10 +97,22 @@ pub(super) async fn provision(State(state): State<AppState>, request: Request) -
             "mã cấu hình không do cổng này cấp / this gateway issued no such setup code",
         )
     };
+    let expired = || {
+        Failure::new(
+            StatusCode::FORBIDDEN,
+            "token_expired",
+            "mã cấu hình đã hết hạn; hãy in phiếu mới / the setup code has expired: print a new sheet",
+        )
+    };
     let Some(token) = state.0.store.provisioning_token(&token_sha256).await? else {
         tracing::warn!("provisioning refused: unknown token");
         return Err(unknown());
     };
+    // Checked again in the transaction; refused here without signing anything.
+    if token.used_key_sha256.is_none() && token.expires_at <= chrono::Utc::now().timestamp() {
+        tracing::warn!(device_id = %token.device_id, site = %token.site, "provisioning refused: token expired");
+        return Err(expired());
+    }
     let issued = sign(&state, &req.csr_pem, &token.device_id, &token.site)?;
     let key_sha256 = motcua_identity::certificate_key_sha256(&issued.cert_pem)
         .map_err(|e| internal("read the key of the signed certificate", e))?;
@@ -125,10 +138,19 @@ pub(super) async fn provision(State(state): State<AppState>, request: Request) -
                 site,
                 "provisioning refused: token expired"
             );
+            Err(expired())
+        }
+        ProvisionOutcome::AlreadyDone => {
+            tracing::warn!(
+                device_id = device,
+                site,
+                "provisioning refused: token used, its certificate in use or revoked"
+            );
             Err(Failure::new(
-                StatusCode::FORBIDDEN,
-                "token_expired",
-                "mã cấu hình đã hết hạn; hãy in phiếu mới / the setup code has expired: print a new sheet",
+                StatusCode::CONFLICT,
+                "token_used",
+                "mã cấu hình này đã được dùng xong; hãy in phiếu mới / this setup code was used \
+                 already (its certificate is in use, or was revoked since): print a new sheet",
             ))
         }
         ProvisionOutcome::UsedByAnother => {

@@ -6,7 +6,10 @@
 //! What the tables promise:
 //! - a setup code's token is kept only as its SHA-256; it is taken once, in the transaction that
 //!   enrols the device, and bound to the SHA-256 of the kiosk's public key, so the same kiosk
-//!   may present it again (a lost answer) and no other key ever can;
+//!   may present it again (a lost answer) and no other key ever can. A retry is served only
+//!   while the certificate last signed with the token (`cert_serial`) is live and was never
+//!   used: a kiosk that got its answer, a device revoked since, or a box replaced under the
+//!   same id (its certificates revoked) cannot get a certificate again from an old token;
 //! - the sequence blocks of one site never overlap and are never reused: a block is retired
 //!   (kept, so nothing is allocated over it again), never deleted. A kiosk replaced under the
 //!   same device id gets a fresh block, since the old box may have issued numbers of its
@@ -42,7 +45,8 @@ CREATE TABLE provisioning_tokens (
     issued_by TEXT NOT NULL,
     issued_at TEXT NOT NULL,
     used_at TEXT,
-    used_key_sha256 TEXT
+    used_key_sha256 TEXT,
+    cert_serial TEXT
 );
 CREATE INDEX provisioning_tokens_by_device ON provisioning_tokens(device_id);
 CREATE TABLE sequence_blocks (
@@ -77,14 +81,20 @@ pub(super) const TOKEN_INSERT: &str = "INSERT INTO provisioning_tokens (token_sh
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 /// `$1` token digest, read with [`token`].
 pub(super) const TOKEN_SELECT: &str = "SELECT site, device_id, profile, profile_sha256,
-     expires_at, used_key_sha256 FROM provisioning_tokens WHERE token_sha256 = $1";
+     expires_at, used_key_sha256, cert_serial FROM provisioning_tokens WHERE token_sha256 = $1";
 /// `$1` token digest: takes the token row's lock (a no-op update), so two kiosks presenting
 /// one token at once are served one after the other.
 pub(super) const TOKEN_LOCK: &str =
     "UPDATE provisioning_tokens SET token_sha256 = token_sha256 WHERE token_sha256 = $1";
-/// `$1` now, `$2` key digest, `$3` token digest.
+/// `$1` now, `$2` key digest, `$3` serial signed, `$4` token digest.
 pub(super) const TOKEN_TAKE: &str = "UPDATE provisioning_tokens SET used_at = $1,
-     used_key_sha256 = $2 WHERE token_sha256 = $3 AND used_at IS NULL";
+     used_key_sha256 = $2, cert_serial = $3 WHERE token_sha256 = $4 AND used_at IS NULL";
+/// `$1` serial signed on a retry, `$2` token digest.
+pub(super) const TOKEN_RESIGNED: &str =
+    "UPDATE provisioning_tokens SET cert_serial = $1 WHERE token_sha256 = $2";
+/// `$1` serial: whether it is live and never used (a retry's condition).
+pub(super) const CERT_PENDING: &str = "SELECT 1 FROM certificates WHERE serial = $1
+     AND revoked_at IS NULL AND first_used_at IS NULL";
 /// `$1` now (Unix s): the device ids that new ids must not take (known devices and slots of
 /// unexpired, unused tokens).
 pub(super) const IDS_TAKEN: &str = "SELECT device_id FROM devices UNION
@@ -138,6 +148,8 @@ pub(crate) struct TokenRow {
     pub expires_at: i64,
     /// The key it was used with, once used.
     pub used_key_sha256: Option<String>,
+    /// The certificate last signed with it.
+    pub cert_serial: Option<String>,
 }
 
 /// One row of [`TOKEN_SELECT`].
@@ -149,6 +161,7 @@ pub(super) fn token<R: queries::Columns>(r: &R) -> Result<TokenRow, R::Error> {
         profile_sha256: r.text(3)?,
         expires_at: r.int(4)?,
         used_key_sha256: r.opt_text(5)?,
+        cert_serial: r.opt_text(6)?,
     })
 }
 
@@ -267,6 +280,8 @@ pub(crate) enum ProvisionOutcome {
     Expired,
     /// Used by another key.
     UsedByAnother,
+    /// Used by this key, but its certificate was used, or revoked since: no retry.
+    AlreadyDone,
     /// No free range of the block size at the site: nothing was changed.
     Exhausted,
     /// Enrolled (or enrolled again: `retry`), the certificate recorded.
@@ -431,6 +446,8 @@ mod tests {
             TOKEN_SELECT,
             TOKEN_LOCK,
             TOKEN_TAKE,
+            TOKEN_RESIGNED,
+            CERT_PENDING,
             IDS_TAKEN,
             DEVICE_SET_PROFILE,
             DEVICE_PROFILE,

@@ -176,7 +176,21 @@ impl PgStore {
             if *used != req.key_sha256 {
                 return Ok(ProvisionOutcome::UsedByAnother);
             }
+            let pending = match &token.cert_serial {
+                Some(serial) => tx
+                    .query_opt(p::CERT_PENDING, &[serial])
+                    .await
+                    .map_err(e("check the certificate of the first use"))?
+                    .is_some(),
+                None => false,
+            };
+            if !pending {
+                return Ok(ProvisionOutcome::AlreadyDone);
+            }
             self.insert_cert(&tx, &req.cert).await?;
+            tx.execute(p::TOKEN_RESIGNED, &[&req.cert.serial, &req.token_sha256])
+                .await
+                .map_err(e("record the certificate of a retry"))?;
             let blocks = p::blocks(&self.block_rows(&tx, p::BLOCKS_LIVE, device).await?);
             tx.commit()
                 .await
@@ -193,7 +207,12 @@ impl PgStore {
         }
         tx.execute(
             p::TOKEN_TAKE,
-            &[&req.now, &req.key_sha256, &req.token_sha256],
+            &[
+                &req.now,
+                &req.key_sha256,
+                &req.cert.serial,
+                &req.token_sha256,
+            ],
         )
         .await
         .map_err(e("take the token"))?;

@@ -117,7 +117,21 @@ impl SqliteStore {
                 if *used != req.key_sha256 {
                     return Ok(ProvisionOutcome::UsedByAnother);
                 }
+                let pending = match &token.cert_serial {
+                    Some(serial) => tx
+                        .query_row(p::CERT_PENDING, [serial], |_| Ok(()))
+                        .optional()?
+                        .is_some(),
+                    None => false,
+                };
+                if !pending {
+                    return Ok(ProvisionOutcome::AlreadyDone);
+                }
                 insert_cert(&tx, &req.cert)?;
+                tx.execute(
+                    p::TOKEN_RESIGNED,
+                    params![req.cert.serial, req.token_sha256],
+                )?;
                 let blocks = p::blocks(&rows_of(&tx, p::BLOCKS_LIVE, &device)?);
                 tx.commit()?;
                 return Ok(ProvisionOutcome::Done {
@@ -132,7 +146,7 @@ impl SqliteStore {
             }
             tx.execute(
                 p::TOKEN_TAKE,
-                params![req.now, req.key_sha256, req.token_sha256],
+                params![req.now, req.key_sha256, req.cert.serial, req.token_sha256],
             )?;
             let new =
                 tx.execute(queries::DEVICE_CREATE, params![device, token.site, req.now])? == 1;
