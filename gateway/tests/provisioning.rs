@@ -335,6 +335,67 @@ async fn remote_actions_stay_with_their_device(backend: Backend) {
     h.finish().await;
 }
 
+async fn kiosks_provisioned_at_once_get_disjoint_blocks(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let sheet = h
+        .sheet(json!({"site": SITE, "profile": PROFILE, "count": 12}))
+        .await;
+    let answers =
+        futures_util::future::join_all(sheet.codes.iter().map(|c| h.provision_kiosk(&c.code)))
+            .await;
+    let mut blocks: Vec<SequenceBlock> =
+        answers.iter().flat_map(|(p, _)| p.blocks.clone()).collect();
+    blocks.sort();
+    assert_eq!(blocks.len(), 12);
+    for (i, b) in blocks.iter().enumerate() {
+        assert_eq!(
+            *b,
+            block(i as u16 * 500 + 1, i as u16 * 500 + 500),
+            "{blocks:?}"
+        );
+    }
+    h.finish().await;
+}
+
+async fn a_profile_that_is_gone_is_missing_in_words(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let sheet = h.sheet(json!({"site": SITE, "profile": PROFILE})).await;
+    let (_, cred) = h.provision_kiosk(&sheet.codes[0].code).await;
+    std::fs::remove_file(h.profiles_dir().join(format!("{PROFILE}.toml"))).expect("remove");
+    let r = h
+        .req(Method::GET, "/v1/devices/profile", Some(&cred))
+        .send()
+        .await
+        .expect("profile");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "profile_missing");
+    // A kiosk enrolled with the enrolment key has no profile.
+    let enrolled = h.enroll("KIOSK-KEY").await;
+    let r = h
+        .req(Method::GET, "/v1/devices/profile", Some(&enrolled))
+        .send()
+        .await
+        .expect("profile");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(error_code(r).await, "profile_missing");
+    // It may still ask for a block of its own.
+    let r = h
+        .req(Method::POST, "/v1/devices/sequence-blocks", Some(&enrolled))
+        .send()
+        .await
+        .expect("block");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<SequenceBlocks>().await.expect("blocks").blocks,
+        [block(501, 1000)]
+    );
+    h.finish().await;
+}
+
 async fn without_a_provisioning_key_sheets_are_unavailable(backend: Backend) {
     let Some(mut h) = Harness::start(backend).await else {
         return;
@@ -366,4 +427,6 @@ scenarios!(
     blocks_are_disjoint_limited_and_run_out,
     remote_actions_stay_with_their_device,
     without_a_provisioning_key_sheets_are_unavailable,
+    kiosks_provisioned_at_once_get_disjoint_blocks,
+    a_profile_that_is_gone_is_missing_in_words,
 );
