@@ -43,7 +43,7 @@ pub use provision::{
     check_public_url, issue_sheet_offline, read_profile, valid_profile_name, ProvisionError,
     SheetSource, DEFAULT_PROFILES_DIR, DEFAULT_SEQUENCE_BLOCK_SIZE,
 };
-pub use sheet::{setup_sheet_pdf_bytes, FontConfig};
+pub use sheet::{check_sheet_fonts, setup_sheet_pdf_bytes, FontConfig};
 pub use store::{
     FleetDevice, FleetEntry, FleetFlag, FleetSettings, FleetView, HealthPoint, Stats,
     CLOCK_SKEW_LIMIT,

@@ -70,3 +70,9 @@ pub fn setup_sheet_pdf_bytes(
 ) -> Result<Vec<u8>, SheetError> {
     setup_sheet_pdf(sheet, fonts)
 }
+
+/// Whether the sheet's fonts load: checked before codes are issued for a PDF, so a gateway
+/// without its fonts refuses in words instead of recording tokens nobody can print.
+pub fn check_sheet_fonts(fonts: &FontConfig) -> Result<(), SheetError> {
+    motcua_sheets::check_fonts(fonts)
+}

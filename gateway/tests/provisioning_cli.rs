@@ -208,6 +208,29 @@ async fn the_api_answers_the_sheet_as_pdf(backend: Backend) {
     let path = h.dir.path().join("api.pdf");
     std::fs::write(&path, &bytes).expect("write");
     assert_eq!(page_count(&path), 3);
+
+    // Without its fonts the gateway refuses before issuing anything.
+    let mut h = h;
+    h.reboot_with(|c| c.sheet_fonts.regular = "/nonexistent/font.ttf".into())
+        .await;
+    let r = h
+        .req(
+            Method::POST,
+            "/v1/admin/provisioning?format=pdf",
+            Some(&h.technician),
+        )
+        .json(&json!({"site": SITE, "profile": PROFILE}))
+        .send()
+        .await
+        .expect("pdf");
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error_code(r).await, "provisioning_unavailable");
+    let next = h.sheet(json!({"site": SITE, "profile": PROFILE})).await;
+    assert_eq!(
+        next.codes[0].device_id,
+        format!("{SITE}-K004"),
+        "the refused sheet took no id"
+    );
     h.finish().await;
 }
 

@@ -156,6 +156,12 @@ impl SheetPdf {
     }
 }
 
+/// Whether `fonts` can be loaded (and have the Vietnamese letters): checked before something
+/// that cannot be undone, like issuing the codes a sheet will print.
+pub fn check_fonts(fonts: &FontConfig) -> Result<(), SheetError> {
+    Fonts::load(fonts).map(|_| ()).map_err(SheetError::from)
+}
+
 /// A PDF of `pages`, in memory (the gateway answers it over HTTP).
 pub fn pdf_bytes(
     fonts: &FontConfig,

@@ -264,7 +264,7 @@ pub(super) struct SheetFormat {
         (status = 401, body = ApiError),
         (status = 403, body = ApiError, description = "`forbidden_role`"),
         (status = 404, body = ApiError, description = "`profile_missing`"),
-        (status = 503, body = ApiError, description = "`provisioning_unavailable`: no provisioning key or public URL"),
+        (status = 503, body = ApiError, description = "`provisioning_unavailable`: no provisioning key or public URL, or (PDF) the fonts cannot be loaded; no code was issued"),
     ))]
 pub(super) async fn admin_provisioning(
     State(state): State<AppState>,
@@ -290,6 +290,20 @@ pub(super) async fn admin_provisioning(
             why.clone(),
         )
     })?;
+    if pdf {
+        crate::sheet::check_sheet_fonts(&state.0.sheet_fonts).map_err(|e| {
+            tracing::error!(error = %e, "the setup sheet's fonts cannot be loaded");
+            Failure::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "provisioning_unavailable",
+                format!(
+                    "cổng không có phông chữ để in phiếu / the gateway cannot load the sheet's \
+                     fonts ({e}): install fonts-dejavu-core or set --font-regular/--font-bold; \
+                     no code was issued"
+                ),
+            )
+        })?;
+    }
     let sheet = crate::provision::issue(&state.0.store, issuer, &req, &caller.identity.name)
         .await
         .map_err(provision_failure)?;

@@ -153,6 +153,18 @@ pub(crate) fn run(args: ProvisionArgs) -> anyhow::Result<()> {
         device_ids: a.device_ids,
         valid_hours: a.valid_hours,
     };
+    let fonts = FontConfig {
+        regular: a.font_regular,
+        bold: a.font_bold,
+    };
+    motcua_gateway::check_sheet_fonts(&fonts).with_context(|| {
+        format!(
+            "cannot load the sheet's fonts {} / {} (install fonts-dejavu-core, or give \
+             --font-regular/--font-bold); no code was issued",
+            fonts.regular.display(),
+            fonts.bold.display()
+        )
+    })?;
     let who = std::env::var("SUDO_USER")
         .or_else(|_| std::env::var("USER"))
         .unwrap_or_else(|_| "unknown".into());
@@ -166,10 +178,6 @@ pub(crate) fn run(args: ProvisionArgs) -> anyhow::Result<()> {
             &source, &req, &issued_by,
         ))
         .context("cannot issue the setup sheet")?;
-    let fonts = FontConfig {
-        regular: a.font_regular,
-        bold: a.font_bold,
-    };
     let pdf = motcua_gateway::setup_sheet_pdf_bytes(&sheet, &fonts).with_context(|| {
         format!(
             "the codes were issued but the sheet cannot be drawn (fonts {} / {}); issue a new sheet once that is fixed",
