@@ -15,7 +15,8 @@
 //!
 //! What the backends share is written once: the SQL text and the meaning of its columns in
 //! [`queries`], what an ingest checks and writes in [`ingest`], the fleet's health (its tables,
-//! flags and view) in [`fleet`], and the helpers below (status
+//! flags and view) in [`fleet`], provisioning (setup-code tokens, sequence blocks, remote
+//! actions) in [`provisioning`], and the helpers below (status
 //! names, the status view, which migrations are pending). The backend files hold only what
 //! really differs: connections, transactions, and the few statements noted in [`queries`].
 
@@ -23,6 +24,9 @@ mod fleet;
 mod ingest;
 mod postgres;
 mod postgres_certs;
+mod provisioning;
+mod provisioning_pg;
+mod provisioning_sqlite;
 mod queries;
 mod sqlite;
 mod sqlite_certs;
@@ -38,6 +42,9 @@ use crate::GatewayError;
 
 pub use fleet::{FleetEntry, FleetFlag, FleetSettings, FleetView, HealthPoint, CLOCK_SKEW_LIMIT};
 pub(crate) use postgres::PgStore;
+pub(crate) use provisioning::{
+    BlockOutcome, Completion, NewToken, Provision, ProvisionOutcome, MAX_LIVE_BLOCKS,
+};
 pub(crate) use sqlite::SqliteStore;
 
 /// One tus upload as recorded.
@@ -595,4 +602,6 @@ CREATE TABLE reenrolment_approvals (
     ),
     // Health reports: a bounded history and each device's latest (see `fleet`).
     (4, fleet::MIGRATION),
+    // Setup codes, sequence blocks and remote actions (see `provisioning`).
+    (5, provisioning::MIGRATION),
 ];
