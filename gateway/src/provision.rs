@@ -79,6 +79,14 @@ pub enum ProvisionError {
         /// Why.
         reason: String,
     },
+    /// The profile is not TOML, or holds a table each kiosk writes itself.
+    #[error("hồ sơ cấu hình {path} không hợp lệ / the profile {path} is not valid: {reason}")]
+    ProfileInvalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A token could not be drawn.
     #[error("cannot draw a setup-code token: {0}")]
     Random(String),
@@ -94,6 +102,24 @@ fn invalid(code: &'static str, message: impl Into<String>) -> ProvisionError {
     ProvisionError::Invalid {
         code,
         message: message.into(),
+    }
+}
+
+/// Tables a profile must not hold: each kiosk writes them itself (its identity, its gateway,
+/// its storage, its provisioning key).
+pub const KIOSK_OWN_TABLES: [&str; 4] = ["device", "gateway", "store", "provisioning"];
+
+/// Checks a profile's text: TOML, and none of [`KIOSK_OWN_TABLES`].
+pub fn check_profile_text(text: &str) -> Result<(), String> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("not TOML: {}", e.message()))?;
+    match KIOSK_OWN_TABLES.iter().find(|t| table.contains_key(**t)) {
+        Some(t) => Err(format!(
+            "it has a [{t}] table, which each kiosk writes itself (a profile holds none of \
+             [device], [gateway], [store], [provisioning])"
+        )),
+        None => Ok(()),
     }
 }
 
@@ -122,9 +148,13 @@ pub fn read_profile(dir: &Path, name: &str) -> Result<DeviceProfile, ProvisionEr
         }
     };
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    let toml = String::from_utf8(bytes).map_err(|_| ProvisionError::ProfileUnreadable {
+    let toml = String::from_utf8(bytes).map_err(|_| ProvisionError::ProfileInvalid {
         path: path.clone(),
         reason: "not UTF-8 text".into(),
+    })?;
+    check_profile_text(&toml).map_err(|reason| ProvisionError::ProfileInvalid {
+        path: path.clone(),
+        reason,
     })?;
     Ok(DeviceProfile {
         name: name.to_string(),
@@ -365,6 +395,28 @@ mod tests {
         );
         assert!(check_public_url("http://gw").is_err());
         assert!(check_public_url("https://").is_err());
+    }
+
+    #[test]
+    fn the_shipped_profile_is_valid_and_kiosk_tables_are_refused() {
+        let shipped = include_str!("../../deploy/gateway/profiles/commune-desk.toml");
+        assert_eq!(check_profile_text(shipped), Ok(()));
+        let table: toml::Table = shipped.parse().expect("toml");
+        for t in [
+            "printer",
+            "code_reader",
+            "scanner",
+            "receipt",
+            "ticket",
+            "ui",
+            "intake",
+        ] {
+            assert!(table.contains_key(t), "the example profile sets [{t}]");
+        }
+        assert!(check_profile_text("[device]\nid = \"x\"\n")
+            .expect_err("refused")
+            .contains("[device]"));
+        assert!(check_profile_text("[receipt\n").is_err());
     }
 
     #[test]
