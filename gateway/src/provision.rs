@@ -305,6 +305,50 @@ fn slot_ids(req: &SetupSheetRequest, taken: &[String]) -> Result<Vec<String>, Pr
     Ok(ids)
 }
 
+/// One token and signed code per slot.
+fn sign_slots(
+    issuer: &Issuer,
+    req: &SetupSheetRequest,
+    profile: &DeviceProfile,
+    ids: Vec<String>,
+    now: i64,
+    issued_by: &str,
+) -> Result<(Vec<NewToken>, Vec<IssuedSetupCode>), ProvisionError> {
+    let expires_at = now + i64::from(req.valid_hours) * 3600;
+    let issued_at = rfc3339(now);
+    let mut tokens = Vec::with_capacity(ids.len());
+    let mut codes = Vec::with_capacity(ids.len());
+    for device_id in ids {
+        let token = new_enrolment_token().map_err(|e| ProvisionError::Random(e.to_string()))?;
+        tokens.push(NewToken {
+            token_sha256: hex::encode(Sha256::digest(token.as_bytes())),
+            site: req.site.clone(),
+            device_id: device_id.clone(),
+            profile: profile.name.clone(),
+            profile_sha256: profile.sha256.clone(),
+            expires_at,
+            issued_by: issued_by.to_string(),
+            issued_at: issued_at.clone(),
+        });
+        let code = issuer.key.seal(&SetupCode {
+            gateway_url: issuer.public_url.clone(),
+            ca_sha256: issuer.ca_sha256.clone(),
+            site: req.site.clone(),
+            device_id: device_id.clone(),
+            token,
+            expires_at,
+            profile: profile.name.clone(),
+            profile_sha256: profile.sha256.clone(),
+        });
+        codes.push(IssuedSetupCode {
+            device_id,
+            code,
+            expires_at: rfc3339(expires_at),
+        });
+    }
+    Ok((tokens, codes))
+}
+
 /// Issues a setup sheet: records one token per slot and signs the codes.
 pub(crate) async fn issue(
     store: &Store,
@@ -326,46 +370,29 @@ pub(crate) async fn issue(
         ));
     }
     let profile = read_profile(&issuer.profiles_dir, req.profile.trim())?;
-    let now = chrono::Utc::now().timestamp();
-    let expires_at = now + i64::from(req.valid_hours) * 3600;
-    let taken = store.taken_device_ids(now).await?;
     let req = SetupSheetRequest {
         site: site.to_string(),
         ..req.clone()
     };
-    let ids = slot_ids(&req, &taken)?;
-    let issued_at = rfc3339(now);
-    let mut tokens = Vec::with_capacity(ids.len());
-    let mut codes = Vec::with_capacity(ids.len());
-    for device_id in ids {
-        let token = new_enrolment_token().map_err(|e| ProvisionError::Random(e.to_string()))?;
-        tokens.push(NewToken {
-            token_sha256: hex::encode(Sha256::digest(token.as_bytes())),
-            site: site.to_string(),
-            device_id: device_id.clone(),
-            profile: profile.name.clone(),
-            profile_sha256: profile.sha256.clone(),
-            expires_at,
-            issued_by: issued_by.to_string(),
-            issued_at: issued_at.clone(),
-        });
-        let code = issuer.key.seal(&SetupCode {
-            gateway_url: issuer.public_url.clone(),
-            ca_sha256: issuer.ca_sha256.clone(),
-            site: site.to_string(),
-            device_id: device_id.clone(),
-            token,
-            expires_at,
-            profile: profile.name.clone(),
-            profile_sha256: profile.sha256.clone(),
-        });
-        codes.push(IssuedSetupCode {
-            device_id,
-            code,
-            expires_at: rfc3339(expires_at),
-        });
-    }
-    store.insert_tokens(&tokens).await?;
+    // New ids are chosen from a snapshot and checked again when recorded; another sheet taking
+    // one meanwhile (two technicians at once) makes this one choose again.
+    let mut attempt = 0;
+    let codes = loop {
+        attempt += 1;
+        let now = chrono::Utc::now().timestamp();
+        let taken = store.taken_device_ids(now).await?;
+        let ids = slot_ids(&req, &taken)?;
+        let (tokens, codes) = sign_slots(issuer, &req, &profile, ids, now, issued_by)?;
+        let fresh = req.device_ids.is_empty();
+        if store.insert_tokens(&tokens, fresh, now).await? {
+            break codes;
+        }
+        if attempt >= 5 {
+            return Err(ProvisionError::Store(GatewayError::Config(
+                "other setup sheets kept taking the same new device ids; try again".into(),
+            )));
+        }
+    };
     tracing::info!(site, profile = %profile.name, slots = codes.len(), issued_by, "setup sheet issued");
     Ok(SetupSheet {
         site: site.to_string(),
