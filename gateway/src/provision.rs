@@ -79,6 +79,14 @@ pub enum ProvisionError {
         /// Why.
         reason: String,
     },
+    /// The profile is not TOML, or holds a table each kiosk writes itself.
+    #[error("hồ sơ cấu hình {path} không hợp lệ / the profile {path} is not valid: {reason}")]
+    ProfileInvalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// A token could not be drawn.
     #[error("cannot draw a setup-code token: {0}")]
     Random(String),
@@ -94,6 +102,24 @@ fn invalid(code: &'static str, message: impl Into<String>) -> ProvisionError {
     ProvisionError::Invalid {
         code,
         message: message.into(),
+    }
+}
+
+/// Tables a profile must not hold: each kiosk writes them itself (its identity, its gateway,
+/// its storage, its provisioning key).
+pub const KIOSK_OWN_TABLES: [&str; 4] = ["device", "gateway", "store", "provisioning"];
+
+/// Checks a profile's text: TOML, and none of [`KIOSK_OWN_TABLES`].
+pub fn check_profile_text(text: &str) -> Result<(), String> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| format!("not TOML: {}", e.message()))?;
+    match KIOSK_OWN_TABLES.iter().find(|t| table.contains_key(**t)) {
+        Some(t) => Err(format!(
+            "it has a [{t}] table, which each kiosk writes itself (a profile holds none of \
+             [device], [gateway], [store], [provisioning])"
+        )),
+        None => Ok(()),
     }
 }
 
@@ -122,9 +148,13 @@ pub fn read_profile(dir: &Path, name: &str) -> Result<DeviceProfile, ProvisionEr
         }
     };
     let sha256 = hex::encode(Sha256::digest(&bytes));
-    let toml = String::from_utf8(bytes).map_err(|_| ProvisionError::ProfileUnreadable {
+    let toml = String::from_utf8(bytes).map_err(|_| ProvisionError::ProfileInvalid {
         path: path.clone(),
         reason: "not UTF-8 text".into(),
+    })?;
+    check_profile_text(&toml).map_err(|reason| ProvisionError::ProfileInvalid {
+        path: path.clone(),
+        reason,
     })?;
     Ok(DeviceProfile {
         name: name.to_string(),
@@ -275,6 +305,50 @@ fn slot_ids(req: &SetupSheetRequest, taken: &[String]) -> Result<Vec<String>, Pr
     Ok(ids)
 }
 
+/// One token and signed code per slot.
+fn sign_slots(
+    issuer: &Issuer,
+    req: &SetupSheetRequest,
+    profile: &DeviceProfile,
+    ids: Vec<String>,
+    now: i64,
+    issued_by: &str,
+) -> Result<(Vec<NewToken>, Vec<IssuedSetupCode>), ProvisionError> {
+    let expires_at = now + i64::from(req.valid_hours) * 3600;
+    let issued_at = rfc3339(now);
+    let mut tokens = Vec::with_capacity(ids.len());
+    let mut codes = Vec::with_capacity(ids.len());
+    for device_id in ids {
+        let token = new_enrolment_token().map_err(|e| ProvisionError::Random(e.to_string()))?;
+        tokens.push(NewToken {
+            token_sha256: hex::encode(Sha256::digest(token.as_bytes())),
+            site: req.site.clone(),
+            device_id: device_id.clone(),
+            profile: profile.name.clone(),
+            profile_sha256: profile.sha256.clone(),
+            expires_at,
+            issued_by: issued_by.to_string(),
+            issued_at: issued_at.clone(),
+        });
+        let code = issuer.key.seal(&SetupCode {
+            gateway_url: issuer.public_url.clone(),
+            ca_sha256: issuer.ca_sha256.clone(),
+            site: req.site.clone(),
+            device_id: device_id.clone(),
+            token,
+            expires_at,
+            profile: profile.name.clone(),
+            profile_sha256: profile.sha256.clone(),
+        });
+        codes.push(IssuedSetupCode {
+            device_id,
+            code,
+            expires_at: rfc3339(expires_at),
+        });
+    }
+    Ok((tokens, codes))
+}
+
 /// Issues a setup sheet: records one token per slot and signs the codes.
 pub(crate) async fn issue(
     store: &Store,
@@ -296,46 +370,29 @@ pub(crate) async fn issue(
         ));
     }
     let profile = read_profile(&issuer.profiles_dir, req.profile.trim())?;
-    let now = chrono::Utc::now().timestamp();
-    let expires_at = now + i64::from(req.valid_hours) * 3600;
-    let taken = store.taken_device_ids(now).await?;
     let req = SetupSheetRequest {
         site: site.to_string(),
         ..req.clone()
     };
-    let ids = slot_ids(&req, &taken)?;
-    let issued_at = rfc3339(now);
-    let mut tokens = Vec::with_capacity(ids.len());
-    let mut codes = Vec::with_capacity(ids.len());
-    for device_id in ids {
-        let token = new_enrolment_token().map_err(|e| ProvisionError::Random(e.to_string()))?;
-        tokens.push(NewToken {
-            token_sha256: hex::encode(Sha256::digest(token.as_bytes())),
-            site: site.to_string(),
-            device_id: device_id.clone(),
-            profile: profile.name.clone(),
-            profile_sha256: profile.sha256.clone(),
-            expires_at,
-            issued_by: issued_by.to_string(),
-            issued_at: issued_at.clone(),
-        });
-        let code = issuer.key.seal(&SetupCode {
-            gateway_url: issuer.public_url.clone(),
-            ca_sha256: issuer.ca_sha256.clone(),
-            site: site.to_string(),
-            device_id: device_id.clone(),
-            token,
-            expires_at,
-            profile: profile.name.clone(),
-            profile_sha256: profile.sha256.clone(),
-        });
-        codes.push(IssuedSetupCode {
-            device_id,
-            code,
-            expires_at: rfc3339(expires_at),
-        });
-    }
-    store.insert_tokens(&tokens).await?;
+    // New ids are chosen from a snapshot and checked again when recorded; another sheet taking
+    // one meanwhile (two technicians at once) makes this one choose again.
+    let mut attempt = 0;
+    let codes = loop {
+        attempt += 1;
+        let now = chrono::Utc::now().timestamp();
+        let taken = store.taken_device_ids(now).await?;
+        let ids = slot_ids(&req, &taken)?;
+        let (tokens, codes) = sign_slots(issuer, &req, &profile, ids, now, issued_by)?;
+        let fresh = req.device_ids.is_empty();
+        if store.insert_tokens(&tokens, fresh, now).await? {
+            break codes;
+        }
+        if attempt >= 5 {
+            return Err(ProvisionError::Store(GatewayError::Config(
+                "other setup sheets kept taking the same new device ids; try again".into(),
+            )));
+        }
+    };
     tracing::info!(site, profile = %profile.name, slots = codes.len(), issued_by, "setup sheet issued");
     Ok(SetupSheet {
         site: site.to_string(),
@@ -365,6 +422,28 @@ mod tests {
         );
         assert!(check_public_url("http://gw").is_err());
         assert!(check_public_url("https://").is_err());
+    }
+
+    #[test]
+    fn the_shipped_profile_is_valid_and_kiosk_tables_are_refused() {
+        let shipped = include_str!("../../deploy/gateway/profiles/commune-desk.toml");
+        assert_eq!(check_profile_text(shipped), Ok(()));
+        let table: toml::Table = shipped.parse().expect("toml");
+        for t in [
+            "printer",
+            "code_reader",
+            "scanner",
+            "receipt",
+            "ticket",
+            "ui",
+            "intake",
+        ] {
+            assert!(table.contains_key(t), "the example profile sets [{t}]");
+        }
+        assert!(check_profile_text("[device]\nid = \"x\"\n")
+            .expect_err("refused")
+            .contains("[device]"));
+        assert!(check_profile_text("[receipt\n").is_err());
     }
 
     #[test]

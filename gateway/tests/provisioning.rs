@@ -102,6 +102,20 @@ async fn a_sheet_provisions_kiosks_once_each(backend: Backend) {
         .expect("sheet");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(error_code(r).await, "profile_missing");
+    // A profile holding what each kiosk writes itself is refused before any code is issued.
+    std::fs::write(
+        h.profiles_dir().join("bad-desk.toml"),
+        "[gateway]\nurl = \"https://x\"\n",
+    )
+    .expect("profile");
+    let r = h
+        .req(Method::POST, "/v1/admin/provisioning", Some(&h.technician))
+        .json(&json!({"site": SITE, "profile": "bad-desk"}))
+        .send()
+        .await
+        .expect("sheet");
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(r).await, "profile_invalid");
     h.finish().await;
 }
 

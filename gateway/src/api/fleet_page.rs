@@ -261,20 +261,18 @@ fn render(view: &FleetView, actions: &[RemoteAction]) -> String {
     let mut devices: Vec<&FleetEntry> = view.devices.iter().collect();
     devices.sort_by_key(|d| d.flags.is_empty() && !d.revoked);
     for device in devices {
-        card(&mut page, device, &view.at);
         let mine: Vec<&RemoteAction> = actions
             .iter()
             .filter(|a| a.device_id == device.device_id)
             .take(ACTIONS_PER_CARD)
             .collect();
-        remote_actions(&mut page, device, &mine);
-        page.push_str("</section>");
+        card(&mut page, device, &view.at, &mine);
     }
     page.push_str("</main></body></html>\n");
     page
 }
 
-fn card(page: &mut String, d: &FleetEntry, now: &str) {
+fn card(page: &mut String, d: &FleetEntry, now: &str, actions: &[&RemoteAction]) {
     let id = escape(&d.device_id);
     let class = if d.revoked {
         "card revoked"
@@ -364,6 +362,7 @@ fn card(page: &mut String, d: &FleetEntry, now: &str) {
          <dt>Gần đây / Recent</dt><dd>{}</dd></dl>",
         sparkline(&depths)
     );
+    remote_actions(page, d, actions);
     if !d.revoked {
         let _ = write!(
             page,
@@ -374,6 +373,7 @@ fn card(page: &mut String, d: &FleetEntry, now: &str) {
             escape(&path_segment(&d.device_id))
         );
     }
+    page.push_str("</section>");
 }
 
 /// The card's remote-action part: the last self-test of the report, the device's newest

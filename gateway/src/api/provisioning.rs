@@ -37,6 +37,14 @@ pub(super) fn provision_failure(e: ProvisionError) -> Failure {
         e @ ProvisionError::ProfileMissing { .. } => {
             Failure::new(StatusCode::NOT_FOUND, "profile_missing", e.to_string())
         }
+        e @ ProvisionError::ProfileInvalid { .. } => {
+            tracing::error!(error = %e, "a profile is not valid");
+            Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "profile_invalid",
+                e.to_string(),
+            )
+        }
         ProvisionError::Unavailable(why) => Failure::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "provisioning_unavailable",
@@ -198,6 +206,7 @@ pub(super) async fn provision(State(state): State<AppState>, request: Request) -
         (status = 401, body = ApiError),
         (status = 403, body = ApiError, description = "`forbidden_role`"),
         (status = 404, body = ApiError, description = "`profile_missing`: no profile for this device, or its file is gone"),
+        (status = 422, body = ApiError, description = "`profile_invalid`: the profile file on the gateway is not valid"),
     ))]
 pub(super) async fn device_profile(State(state): State<AppState>, device: Device) -> ApiResult {
     let Some(name) = state.0.store.device_profile(&device.id).await? else {
@@ -264,6 +273,7 @@ pub(super) struct SheetFormat {
         (status = 401, body = ApiError),
         (status = 403, body = ApiError, description = "`forbidden_role`"),
         (status = 404, body = ApiError, description = "`profile_missing`"),
+        (status = 422, body = ApiError, description = "`profile_invalid`: the profile file is not TOML or holds [device], [gateway], [store] or [provisioning]"),
         (status = 503, body = ApiError, description = "`provisioning_unavailable`: no provisioning key or public URL, or (PDF) the fonts cannot be loaded; no code was issued"),
     ))]
 pub(super) async fn admin_provisioning(

@@ -105,6 +105,39 @@ fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// Run as root on the gateway's machine, this command may have created SQLite's files (the
+/// database on a first run, its `-wal`/`-shm` files while the service is stopped): they are
+/// given to the data directory's owner, so the service (user motcua-gateway) can still open
+/// its database.
+fn give_back_database_files(data_dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let dir = std::fs::metadata(data_dir)
+        .with_context(|| format!("cannot read {}", data_dir.display()))?;
+    for name in [
+        "gateway.sqlite3",
+        "gateway.sqlite3-wal",
+        "gateway.sqlite3-shm",
+    ] {
+        let path = data_dir.join(name);
+        let Ok(meta) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if (meta.uid(), meta.gid()) != (dir.uid(), dir.gid()) {
+            std::os::unix::fs::chown(&path, Some(dir.uid()), Some(dir.gid())).with_context(
+                || {
+                    format!(
+                        "cannot give {} to the data directory's owner (uid {}): the gateway \
+                         service could not open its database; chown it by hand",
+                        path.display(),
+                        dir.uid()
+                    )
+                },
+            )?;
+        }
+    }
+    Ok(())
+}
+
 fn need<T>(value: Option<T>, what: &str) -> anyhow::Result<T> {
     value.ok_or_else(|| anyhow::anyhow!("{what} is required"))
 }
@@ -173,11 +206,13 @@ pub(crate) fn run(args: ProvisionArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    let sheet = runtime
-        .block_on(motcua_gateway::issue_sheet_offline(
-            &source, &req, &issued_by,
-        ))
-        .context("cannot issue the setup sheet")?;
+    let issued = runtime.block_on(motcua_gateway::issue_sheet_offline(
+        &source, &req, &issued_by,
+    ));
+    if source.database_url.is_none() {
+        give_back_database_files(&source.data_dir)?;
+    }
+    let sheet = issued.context("cannot issue the setup sheet")?;
     let pdf = motcua_gateway::setup_sheet_pdf_bytes(&sheet, &fonts).with_context(|| {
         format!(
             "the codes were issued but the sheet cannot be drawn (fonts {} / {}); issue a new sheet once that is fixed",

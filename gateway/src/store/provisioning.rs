@@ -335,9 +335,17 @@ impl super::Store {
         dispatch!(self, s => s.taken_device_ids(now_unix))
     }
 
-    /// Records the tokens of a setup sheet, all or none.
-    pub async fn insert_tokens(&self, tokens: &[NewToken]) -> Result<(), GatewayError> {
-        dispatch!(self, s => s.insert_tokens(tokens))
+    /// Records the tokens of a setup sheet, all or none. With `fresh_ids` (ids the gateway
+    /// chose) nothing is recorded and `false` returned if another sheet took one of them
+    /// meanwhile: the ids are checked again under the write lock (SQLite) or an advisory lock
+    /// (PostgreSQL), so two sheets never hand out one new id.
+    pub async fn insert_tokens(
+        &self,
+        tokens: &[NewToken],
+        fresh_ids: bool,
+        now_unix: i64,
+    ) -> Result<bool, GatewayError> {
+        dispatch!(self, s => s.insert_tokens(tokens, fresh_ids, now_unix))
     }
 
     /// Takes a token and enrols its device in one transaction (see [`ProvisionOutcome`]).

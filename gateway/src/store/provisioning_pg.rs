@@ -25,6 +25,9 @@ fn site_lock(site: &str) -> i64 {
     i64::from_be_bytes(b)
 }
 
+/// The advisory lock key under which new device ids are chosen (arbitrary).
+const IDS_LOCK: i64 = 0x6d6f_7463_6964;
+
 impl PgStore {
     async fn insert_cert(
         &self,
@@ -122,13 +125,34 @@ impl PgStore {
         Ok(rows.iter().map(|r| r.get(0)).collect())
     }
 
-    pub async fn insert_tokens(&self, tokens: &[NewToken]) -> Result<(), GatewayError> {
+    pub async fn insert_tokens(
+        &self,
+        tokens: &[NewToken],
+        fresh_ids: bool,
+        now_unix: i64,
+    ) -> Result<bool, GatewayError> {
         let e = |a| self.err(a);
         let mut client = self.client().await?;
         let tx = client
             .transaction()
             .await
             .map_err(e("start a transaction"))?;
+        // One sheet at a time chooses new ids, at this gateway or another.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&IDS_LOCK])
+            .await
+            .map_err(e("take the device-id lock"))?;
+        if fresh_ids {
+            let taken: Vec<String> = tx
+                .query(p::IDS_TAKEN, &[&now_unix])
+                .await
+                .map_err(e("list the device ids in use"))?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            if tokens.iter().any(|t| taken.contains(&t.device_id)) {
+                return Ok(false);
+            }
+        }
         for t in tokens {
             tx.execute(
                 p::TOKEN_INSERT,
@@ -146,7 +170,8 @@ impl PgStore {
             .await
             .map_err(e("record a setup-code token"))?;
         }
-        tx.commit().await.map_err(e("commit setup-code tokens"))
+        tx.commit().await.map_err(e("commit setup-code tokens"))?;
+        Ok(true)
     }
 
     pub async fn provision(&self, req: &Provision) -> Result<ProvisionOutcome, GatewayError> {

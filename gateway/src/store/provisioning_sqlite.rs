@@ -78,10 +78,24 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn insert_tokens(&self, tokens: &[NewToken]) -> Result<(), GatewayError> {
+    pub async fn insert_tokens(
+        &self,
+        tokens: &[NewToken],
+        fresh_ids: bool,
+        now_unix: i64,
+    ) -> Result<bool, GatewayError> {
         let tokens = tokens.to_vec();
         self.call("record setup-code tokens", move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if fresh_ids {
+                let taken: Vec<String> = tx
+                    .prepare(p::IDS_TAKEN)?
+                    .query_map([now_unix], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                if tokens.iter().any(|t| taken.contains(&t.device_id)) {
+                    return Ok(false);
+                }
+            }
             for t in &tokens {
                 tx.execute(
                     p::TOKEN_INSERT,
@@ -97,7 +111,8 @@ impl SqliteStore {
                     ],
                 )?;
             }
-            tx.commit()
+            tx.commit()?;
+            Ok(true)
         })
         .await
     }
