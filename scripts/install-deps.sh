@@ -59,6 +59,8 @@ command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
 # Headless Chromium renders the technicians' fleet page (tests/tests/fleet_page.rs).
 command -v chromium >/dev/null || missing+=(chromium)
+# certutil and pk12util put the technician's certificate into that browser's NSS database.
+command -v pk12util >/dev/null || missing+=(libnss3-tools)
 # openssl s_client reads the certificate the gateway serves (tests/tests/link_identity.rs).
 command -v openssl >/dev/null || missing+=(openssl)
 if [ ${#missing[@]} -gt 0 ]; then

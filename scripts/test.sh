@@ -50,5 +50,15 @@ trap stop_pg EXIT
 
 export MOTCUA_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 export MOTCUA_TEST_DATABASE_CA_FILE="$pgdir/tls/ca.crt"
+# Chromium presents a client certificate without asking only under the managed policy
+# AutoSelectCertificateForUrls (tests/tests/fleet_page.rs opens the fleet page with the
+# technician's certificate). This one selects only certificates issued by the tests' lab CA
+# ("motcua test CA") and only for https://127.0.0.1, so it changes nothing for other sites.
+policy_dir=/etc/chromium/policies/managed
+if [ ! -f "$policy_dir/motcua-tests.json" ]; then
+  as_root mkdir -p "$policy_dir"
+  printf '%s\n' '{"AutoSelectCertificateForUrls": ["{\"pattern\":\"https://127.0.0.1\",\"filter\":{\"ISSUER\":{\"CN\":\"motcua test CA\"}}}"]}' |
+    as_root tee "$policy_dir/motcua-tests.json" >/dev/null
+fi
 echo "== cargo test"
 cargo test --workspace --locked "$@"

@@ -17,7 +17,9 @@ mod api;
 mod error;
 mod files;
 mod pki;
+mod provision;
 mod server;
+mod sheet;
 mod store;
 mod tls;
 
@@ -32,9 +34,16 @@ use tokio::sync::oneshot;
 pub use api::{served_routes, ApiDoc, Health, ReenrolmentApproval, Revocation, StatusChange};
 pub use error::GatewayError;
 pub use motcua_identity::{Issued, PeerIdentity, Role};
+pub use motcua_sheets::{DEFAULT_BOLD_FONT, DEFAULT_REGULAR_FONT};
 pub use pki::{
-    ca_init, ca_issue, ca_server_cert, lab_pki, LabPki, CA_LIFETIME, SERVER_CERT_LIFETIME,
+    ca_init, ca_issue, ca_server_cert, lab_pki, provisioning_key, provisioning_key_init, LabPki,
+    ProvisioningKeyFiles, CA_LIFETIME, SERVER_CERT_LIFETIME,
 };
+pub use provision::{
+    check_public_url, issue_sheet_offline, read_profile, valid_profile_name, ProvisionError,
+    SheetSource, DEFAULT_PROFILES_DIR, DEFAULT_SEQUENCE_BLOCK_SIZE,
+};
+pub use sheet::{check_sheet_fonts, setup_sheet_pdf_bytes, FontConfig};
 pub use store::{
     FleetDevice, FleetEntry, FleetFlag, FleetSettings, FleetView, HealthPoint, Stats,
     CLOCK_SKEW_LIMIT,
@@ -97,6 +106,18 @@ pub struct GatewayConfig {
     pub enrollment_body_timeout: Duration,
     /// When the fleet view flags a device silent or its outbox stuck.
     pub fleet: FleetSettings,
+    /// The provisioning signing key (PEM, `gateway ca init` writes `DIR/provisioning.key`), a
+    /// secret. Without it setup sheets cannot be issued (503); everything else works.
+    pub provisioning_key_file: Option<PathBuf>,
+    /// Where config profiles are: profile NAME is the file `NAME.toml`.
+    pub profiles_dir: PathBuf,
+    /// The gateway's `https://` address as kiosks reach it, written in setup codes; required
+    /// to issue them.
+    pub public_url: Option<String>,
+    /// Numbers in each dossier sequence block (1..=9999).
+    pub sequence_block_size: u16,
+    /// Fonts of the printable setup sheet (DejaVu Sans from Debian `fonts-dejavu-core`).
+    pub sheet_fonts: FontConfig,
 }
 
 impl std::fmt::Debug for GatewayConfig {
@@ -114,6 +135,9 @@ impl std::fmt::Debug for GatewayConfig {
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("max_connections", &self.max_connections)
             .field("enrollment_body_timeout", &self.enrollment_body_timeout)
+            .field("profiles_dir", &self.profiles_dir)
+            .field("public_url", &self.public_url)
+            .field("sequence_block_size", &self.sequence_block_size)
             .finish_non_exhaustive()
     }
 }
@@ -144,6 +168,11 @@ impl GatewayConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             enrollment_body_timeout: DEFAULT_ENROLLMENT_BODY_TIMEOUT,
             fleet: FleetSettings::default(),
+            provisioning_key_file: None,
+            profiles_dir: PathBuf::from(DEFAULT_PROFILES_DIR),
+            public_url: None,
+            sequence_block_size: DEFAULT_SEQUENCE_BLOCK_SIZE,
+            sheet_fonts: FontConfig::default(),
         }
     }
 }
@@ -228,7 +257,19 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
             "the connection limit is 0: the gateway could accept nothing".into(),
         ));
     }
+    if !(1..=9999).contains(&config.sequence_block_size) {
+        return Err(GatewayError::Config(format!(
+            "the sequence block size {} is not in 1..=9999",
+            config.sequence_block_size
+        )));
+    }
     let ca_cert_pem = pki::read(&config.ca_cert_file)?;
+    let issuer = provision::load_issuer(
+        config.provisioning_key_file.as_deref(),
+        config.public_url.as_deref(),
+        &config.profiles_dir,
+        &ca_cert_pem,
+    )?;
     let authority =
         motcua_identity::Authority::load(&ca_cert_pem, &pki::read(&config.ca_key_file)?).map_err(
             |e| {
@@ -253,7 +294,14 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
     )
     .await?;
     let connections = Arc::new(server::Connections::default());
-    let state = api::AppState::new(store, files, authority, Arc::clone(&connections), &config)?;
+    let state = api::AppState::new(
+        store,
+        files,
+        authority,
+        issuer,
+        Arc::clone(&connections),
+        &config,
+    )?;
     let router = api::router(state);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -17,6 +17,8 @@
 
 #[path = "cli/ca.rs"]
 mod ca;
+#[path = "cli/provision.rs"]
+mod provision;
 #[path = "cli/secrets.rs"]
 mod secrets;
 
@@ -31,7 +33,7 @@ use motcua_gateway::{
     FleetSettings, GatewayConfig, DEFAULT_ENROLLMENT_BODY_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_UPLOAD_BYTES,
 };
-use secrets::{credential_file, required_secret, secret, Secret};
+use secrets::{credential_file, optional_credential_file, required_secret, secret, Secret};
 
 #[derive(Parser)]
 #[command(
@@ -54,6 +56,9 @@ enum Command {
     /// role certificates.
     #[command(subcommand)]
     Ca(ca::CaCommand),
+    /// Issue a setup sheet (signed QR codes for fresh kiosks) on this machine, or print the
+    /// provisioning public key (`provision key --dir D`).
+    Provision(provision::ProvisionArgs),
     /// Print the OpenAPI document (pretty JSON) to stdout.
     Openapi,
 }
@@ -133,6 +138,27 @@ struct ServeArgs {
         default_value_t = 3600
     )]
     fleet_stuck_after_s: u64,
+    /// The provisioning key (PEM) that signs setup codes; a secret: prefer the
+    /// `provisioning-key` credential. Without it setup sheets cannot be issued.
+    #[arg(long, env = "MOTCUA_GATEWAY_PROVISIONING_KEY_FILE")]
+    provisioning_key_file: Option<PathBuf>,
+    /// Where config profiles are (profile NAME is the file NAME.toml).
+    #[arg(long, env = "MOTCUA_GATEWAY_PROFILES_DIR", default_value = motcua_gateway::DEFAULT_PROFILES_DIR)]
+    profiles_dir: PathBuf,
+    /// The gateway's https:// address as kiosks reach it, written in setup codes (required to
+    /// issue them).
+    #[arg(long, env = "MOTCUA_GATEWAY_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Numbers in each dossier sequence block a kiosk gets (1..=9999).
+    #[arg(long, env = "MOTCUA_GATEWAY_SEQUENCE_BLOCK_SIZE", default_value_t = 500,
+        value_parser = clap::value_parser!(u16).range(1..=9999))]
+    sequence_block_size: u16,
+    /// Regular font of the printable setup sheet.
+    #[arg(long, env = "MOTCUA_GATEWAY_FONT_REGULAR", default_value = motcua_gateway::DEFAULT_REGULAR_FONT)]
+    font_regular: PathBuf,
+    /// Bold font of the printable setup sheet.
+    #[arg(long, env = "MOTCUA_GATEWAY_FONT_BOLD", default_value = motcua_gateway::DEFAULT_BOLD_FONT)]
+    font_bold: PathBuf,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -146,6 +172,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Ca(command) => ca::run(command),
+        Command::Provision(args) => provision::run(args),
         Command::Serve(args) => {
             motcua_logging::init("info");
             let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -222,6 +249,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         fleet: FleetSettings {
             silent_after: Duration::from_secs(args.fleet_silent_after_s),
             stuck_after: Duration::from_secs(args.fleet_stuck_after_s),
+        },
+        provisioning_key_file: optional_credential_file(
+            args.provisioning_key_file,
+            "provisioning-key",
+        ),
+        profiles_dir: args.profiles_dir,
+        public_url: args.public_url,
+        sequence_block_size: args.sequence_block_size,
+        sheet_fonts: motcua_gateway::FontConfig {
+            regular: args.font_regular,
+            bold: args.font_bold,
         },
     };
     // Handlers are installed before the address is announced, so a SIGTERM sent as soon as the

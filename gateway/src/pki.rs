@@ -156,7 +156,70 @@ pub fn ca_init(
         false,
     )?;
     pki.ca_fingerprint = motcua_identity::certificate_fingerprint(ca.cert_pem())?;
+    provisioning_key_init(dir)?;
     Ok(pki)
+}
+
+/// The provisioning key files of a CA directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvisioningKeyFiles {
+    /// `DIR/provisioning.key` (0600): signs setup codes. A secret.
+    pub key_file: PathBuf,
+    /// `DIR/provisioning.pub`: the public key line, installed on kiosks as
+    /// `/etc/motcua/provisioning.pub`. Not a secret.
+    pub public_file: PathBuf,
+    /// The public key line (`ed25519:…`).
+    pub public_key: String,
+    /// Whether they were made now (else they were there and are kept).
+    pub created: bool,
+}
+
+/// Makes `DIR/provisioning.key` and `DIR/provisioning.pub` unless the key is there already
+/// (then it is kept, and the public file written again if missing): like the rest of
+/// `ca init`, running it twice changes nothing, and a key kiosks already trust is never
+/// replaced by accident.
+pub fn provisioning_key_init(dir: &Path) -> Result<ProvisioningKeyFiles, GatewayError> {
+    use motcua_identity::setup_code::ProvisioningKey;
+    let key_file = dir.join("provisioning.key");
+    let public_file = dir.join("provisioning.pub");
+    let (key, created) = if key_file.exists() {
+        (provisioning_key(&key_file)?, false)
+    } else {
+        let key = ProvisioningKey::generate()
+            .map_err(|e| GatewayError::Config(format!("cannot make a provisioning key: {e}")))?;
+        write_new(&key_file, &key.to_pem(), true)?;
+        (key, true)
+    };
+    let public_key = key.public_key();
+    if !public_file.exists() {
+        write_new(
+            &public_file,
+            &format!(
+                "# motcua provisioning public key: kiosks accept only setup codes signed by it.\n\
+                 # Not a secret: install it on every kiosk as /etc/motcua/provisioning.pub.\n\
+                 {public_key}\n"
+            ),
+            false,
+        )?;
+    }
+    Ok(ProvisioningKeyFiles {
+        key_file,
+        public_file,
+        public_key,
+        created,
+    })
+}
+
+/// Reads a provisioning key file (PEM).
+pub fn provisioning_key(
+    path: &Path,
+) -> Result<motcua_identity::setup_code::ProvisioningKey, GatewayError> {
+    motcua_identity::setup_code::ProvisioningKey::from_pem(&read(path)?).map_err(|e| {
+        GatewayError::Config(format!(
+            "the provisioning key {} cannot be used: {e}",
+            path.display()
+        ))
+    })
 }
 
 /// Issues a new server certificate for `hosts` with the CA of `dir`, replacing `tls.crt` and

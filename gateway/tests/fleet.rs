@@ -208,7 +208,60 @@ async fn the_fleet_flags_paper_stuck_outboxes_wrong_clocks_and_silence(backend: 
     h.finish().await;
 }
 
+/// A kiosk offline for three days: its one waiting report was made then, and is sent now with
+/// a fresh `sent_at`. The fleet shows the report as it was made (its numbers and its last
+/// self-test of three days ago), flags the three-day-old undelivered entry, and neither a
+/// wrong clock (the kiosk's clock is right when it sends) nor silence (it was just heard).
+async fn a_report_made_days_ago_arrives_after_days_offline(backend: Backend) {
+    let Some(mut h) = Harness::start(backend).await else {
+        return;
+    };
+    let kiosk = h.enroll("KIOSK-BACK").await;
+    let now = vn_now();
+    let made = now - chrono::Duration::days(3);
+    let mut waited = report(now);
+    waited.generated_at = made;
+    waited.outbox_pending = 12;
+    waited.oldest_undelivered_s = Some(3 * 24 * 3600);
+    waited.last_self_test = Some(motcua_domain::wire::SelfTestSummary {
+        at: made - chrono::Duration::hours(1),
+        passed: false,
+        failed: vec!["printer".into()],
+    });
+    let r = h
+        .post_json("/v1/health-reports", &kiosk, Some("back-1"), &waited)
+        .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let view = fleet(&h).await;
+    let entry = device(&view, "KIOSK-BACK");
+    assert_eq!(
+        entry["flags"],
+        serde_json::json!(["stuck_outbox"]),
+        "{entry}"
+    );
+    let offset = entry["clock_offset_s"].as_i64().expect("offset");
+    assert!(
+        offset.abs() < 60,
+        "the clock is right when it sends: {offset}"
+    );
+    let generated = DateTime::parse_from_rfc3339(
+        entry["report"]["generated_at"]
+            .as_str()
+            .expect("generated_at"),
+    )
+    .expect("RFC 3339");
+    assert_eq!(generated, made, "the report is shown as it was made");
+    assert_eq!(entry["report"]["outbox_pending"], 12);
+    assert_eq!(entry["report"]["last_self_test"]["passed"], false);
+    assert_eq!(
+        entry["report"]["last_self_test"]["failed"],
+        serde_json::json!(["printer"])
+    );
+    h.finish().await;
+}
+
 scenarios!(
     health_report_ingest_is_idempotent_and_bound_to_the_certificate,
     the_fleet_flags_paper_stuck_outboxes_wrong_clocks_and_silence,
+    a_report_made_days_ago_arrives_after_days_offline,
 );

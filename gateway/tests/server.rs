@@ -87,7 +87,7 @@ async fn restart_keeps_everything_and_uploads_resume(backend: Backend) {
             .expect("schema version");
         assert_eq!(
             (version, rows),
-            (4, 4),
+            (5, 5),
             "each migration ran once, not again at restart"
         );
     }

@@ -202,3 +202,17 @@ pub fn first_certificate_der(pem: &str) -> Result<Vec<u8>, IdentityError> {
 pub fn certificate_fingerprint(pem: &str) -> Result<String, IdentityError> {
     Ok(hex::encode(sha256(&first_certificate_der(pem)?)))
 }
+
+/// SHA-256 (lowercase hex) of the SubjectPublicKeyInfo DER of the first certificate of a PEM
+/// text: names the key pair a certificate was made for, whatever else differs between two
+/// certificates of that key. The gateway binds a used setup-code token to it, so the kiosk that
+/// used the token (and only that kiosk's key) may present it again after a lost answer.
+pub fn certificate_key_sha256(pem: &str) -> Result<String, IdentityError> {
+    let der = first_certificate_der(pem)?;
+    let (_, cert) =
+        x509_parser::parse_x509_certificate(&der).map_err(|e| IdentityError::Malformed {
+            what: "the certificate",
+            detail: e.to_string(),
+        })?;
+    Ok(hex::encode(sha256(cert.public_key().raw)))
+}

@@ -123,3 +123,24 @@ fn unix_now() -> i64 {
         .expect("clock")
         .as_secs() as i64
 }
+
+/// A setup-code token is bound to the kiosk's key: two certificates of one key name the same
+/// key digest (a retry after a lost answer), another key a different one.
+#[test]
+fn certificates_of_one_key_share_its_digest() {
+    let (ca, _) = Authority::create("motcua test CA", DAY).expect("CA");
+    let kiosk = DeviceKey::generate("KIOSK-01", "site").expect("key");
+    let other = DeviceKey::generate("KIOSK-01", "site").expect("key");
+    let sign = |k: &DeviceKey| {
+        ca.sign_device(&k.csr_pem, "KIOSK-01", "site", DAY)
+            .expect("signed")
+            .cert_pem
+    };
+    let (first, again, foreign) = (sign(&kiosk), sign(&kiosk), sign(&other));
+    assert_ne!(first, again);
+    let digest = |pem: &str| motcua_identity::certificate_key_sha256(pem).expect("digest");
+    assert_eq!(digest(&first), digest(&again));
+    assert_ne!(digest(&first), digest(&foreign));
+    assert_eq!(digest(&first).len(), 64);
+    assert!(motcua_identity::certificate_key_sha256("not a certificate").is_err());
+}

@@ -7,8 +7,9 @@
 //! same information in words: dossier code, procedure, "document i of n", the document's
 //! Vietnamese and English names, and how to use the sheet. The page is drawn at 300 dpi as a
 //! 1-bit raster with the kiosk's Vietnamese-capable font (DejaVu Sans from Debian
-//! `fonts-dejavu-core`, the receipt printer's renderer) and stored as CCITT Group 4 in the PDF,
-//! so any printer prints it exactly and it stays a few kilobytes per sheet.
+//! `fonts-dejavu-core`, the receipt printer's renderer) and stored as CCITT Group 4 in the PDF
+//! by `motcua-sheets` (which the gateway's setup sheets use too), so any printer prints it
+//! exactly and it stays a few kilobytes per sheet.
 //!
 //! A solid black band across the top marks the page as a separator sheet even when its QR
 //! code is torn or smudged: the pipeline then asks the officer instead of guessing.
@@ -24,12 +25,10 @@ use motcua_domain::qr_payload::Separator;
 use motcua_printer::qr::QrModules;
 use motcua_printer::text::{b, r, Fonts, Style};
 use motcua_printer::{Bitmap, FontConfig, PrinterError};
-use motcua_scanner::pipeline::encode::encode_group4;
-use motcua_scanner::pipeline::pdf::PdfFile;
-use motcua_scanner::pipeline::PipelineError;
+use motcua_sheets::{SheetError, SheetPdf};
 
 /// Resolution of the sheets.
-pub const SHEET_DPI: u32 = 300;
+pub const SHEET_DPI: u32 = motcua_sheets::SHEET_DPI;
 /// QR module size in dots at [`SHEET_DPI`].
 pub const QR_MODULE: u32 = 16;
 
@@ -44,7 +43,7 @@ pub enum SeparatorError {
     Render(#[from] PrinterError),
     /// Writing the PDF failed.
     #[error("{0}")]
-    Pdf(#[from] PipelineError),
+    Pdf(#[from] SheetError),
 }
 
 /// The separators of every required document of `procedure` for `dossier_code`, in the order
@@ -75,13 +74,14 @@ pub fn write_separator_pdf(
         return Err(SeparatorError::NoDocuments(procedure.code.clone()));
     }
     let fonts = Fonts::load(fonts)?;
-    let mut pdf = PdfFile::create(out, &format!("Tờ phân cách hồ sơ {dossier_code}"))?;
+    let mut pdf = SheetPdf::create(out, &format!("Tờ phân cách hồ sơ {dossier_code}"))?;
     for (separator, document) in separators.iter().zip(&procedure.documents) {
-        let sheet = draw_sheet(&fonts, separator, procedure, &document.name_en)?;
-        let gray = image::GrayImage::from_fn(sheet.width(), sheet.height(), |x, y| {
-            image::Luma([if sheet.get(x, y) { 0 } else { 255 }])
-        });
-        pdf.add_page(&encode_group4(&gray, SHEET_DPI, 128))?;
+        pdf.add(&draw_sheet(
+            &fonts,
+            separator,
+            procedure,
+            &document.name_en,
+        )?)?;
     }
     pdf.finish()?;
     Ok(separators)
@@ -94,7 +94,7 @@ fn draw_sheet(
     procedure: &Procedure,
     name_en: &str,
 ) -> Result<Bitmap, SeparatorError> {
-    let (w, h) = (2480u32, 3508u32);
+    let (w, h) = (motcua_sheets::A4_WIDTH, motcua_sheets::A4_HEIGHT);
     let mut page = Bitmap::new(w, h);
     let margin = 180;
     let width = w - 2 * margin;

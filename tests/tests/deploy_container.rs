@@ -504,8 +504,13 @@ fn packages_install_boot_restart_and_purge_in_a_debian_container() -> anyhow::Re
     );
     ensure!(c.ok("stat -c '%a %U %G' /etc/motcua/kiosk.toml")? == "640 root motcua");
     ensure!(
-        c.ok("stat -c '%a %U' /etc/motcua/gateway /etc/motcua/gateway/enrollment-key /etc/motcua/gateway/ca.key")?
-            == "700 root\n600 root\n600 root"
+        c.ok("stat -c '%a %U' /etc/motcua/gateway /etc/motcua/gateway/enrollment-key /etc/motcua/gateway/ca.key /etc/motcua/gateway/provisioning.key")?
+            == "711 root\n600 root\n600 root\n600 root",
+        "the secrets folder may be passed through (to profiles/), never listed; its keys are root's"
+    );
+    ensure!(
+        c.ok("stat -c '%a' /etc/motcua/gateway/profiles /etc/motcua/gateway/profiles/commune-desk.toml")?
+            == "755\n644"
     );
     ensure!(c
         .ok("id -nG motcua")?

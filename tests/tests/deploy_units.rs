@@ -192,6 +192,26 @@ fn shipped_kiosk_config_documents_every_key_and_loads_uncommented() -> anyhow::R
     Ok(())
 }
 
+/// The gateway's example config profile is what a kiosk reads: with the tables each kiosk
+/// writes itself ([device], [gateway]) added, it loads as a kiosk config and sets the
+/// peripherals, the receipt's place and the queue areas it names.
+#[test]
+fn the_gateways_example_profile_loads_as_a_kiosk_config() -> anyhow::Result<()> {
+    let profile = std::fs::read_to_string(deploy("gateway/profiles/commune-desk.toml"))?;
+    let text = format!(
+        "[device]\nid = \"000.17.22.H56-K001\"\nagency_code = \"000.17.22.H56\"\n\
+         sequence_first = 1\nsequence_last = 500\n\n\
+         [gateway]\nurl = \"https://motcua-gateway.example.gov.vn\"\n\n{profile}"
+    );
+    let c = KioskConfig::parse(&text, "commune-desk.toml")
+        .map_err(|e| anyhow::anyhow!("the example profile does not load: {e}"))?;
+    ensure!(c.peripherals.printer.is_some());
+    ensure!(c.peripherals.code_reader.is_some());
+    ensure!(c.peripherals.scanner.is_some());
+    ensure!(c.receipt.place == "Xã", "{:?}", c.receipt.place);
+    Ok(())
+}
+
 // ---------------------------------------------------------------------------------------------
 // udev rules
 
@@ -570,6 +590,7 @@ fn units_are_hardened_to_an_exposure_of_at_most_2() -> anyhow::Result<()> {
         } else {
             ensure!(text.contains("LoadCredential=enrollment-key:"));
             ensure!(text.contains("LoadCredential=ca-key:"));
+            ensure!(text.contains("LoadCredential=provisioning-key:"));
             ensure!(text.contains("ExecReload=/bin/sh -c 'kill -HUP \"$$MAINPID\"'"));
             ensure!(!text.contains("--enrollment-key") && !text.contains("--ca-key"));
         }

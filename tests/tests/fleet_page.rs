@@ -1,8 +1,16 @@
 //! The technicians' fleet page in a real browser: a gateway, a kiosk that reports, one enrolled
-//! but never started (silent past the limit) and one whose printer is out of paper; the page
-//! `/v1/admin/fleet.html` as the gateway serves it to the technician's certificate is rendered by
-//! headless Chromium (from a saved copy: see [`chromium`]) and shows each kiosk's flag in words.
-//! A phone-sized screenshot goes to `target/screenshots/fleet.png` for a person to look at.
+//! but never started (silent past the limit) and one whose printer is out of paper; headless
+//! Chromium opens `/v1/admin/fleet.html` on the gateway itself, over mutual TLS with the
+//! technician's certificate (as a technician's browser would), and the page shows each kiosk's
+//! flag in words. A phone-sized screenshot goes to `target/screenshots/fleet.png` for a person to
+//! look at.
+//!
+//! How the browser gets the certificate: the technician's key and certificate are imported into
+//! the NSS database of the browser's own `$HOME` (`certutil`/`pk12util`, Debian
+//! `libnss3-tools`), with the test CA trusted there. Chromium presents a client certificate
+//! without asking only under the managed policy `AutoSelectCertificateForUrls`; `scripts/test.sh`
+//! installs one that selects certificates issued by "motcua test CA" for `https://127.0.0.1`
+//! (the lab CA of these tests) and nothing else.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -13,16 +21,72 @@ use motcua_domain::wire::{HealthReport, PrinterCondition, PrinterHealth};
 use motcua_tests::{Gateway, Kiosk, KioskSettings};
 use serde_json::Value;
 
-const SILENT_AFTER_S: &str = "3";
+/// Long enough that the healthy kiosk (reporting every second) never looks silent while the
+/// browser starts; the never-started kiosk falls silent after it.
+const SILENT_AFTER_S: &str = "10";
+/// The managed policy `scripts/test.sh` installs.
+const POLICY: &str = "/etc/chromium/policies/managed/motcua-tests.json";
 
-/// Headless Chromium on the page saved at `page` with `extra` arguments (`--dump-dom`,
-/// `--screenshot=…`). It reads a copy the test fetched with the technician's certificate:
-/// headless Chromium 156 waits forever for someone to choose a client certificate (its
-/// `--auto-select-certificate-for-urls` switch is not honoured; only a managed policy under
-/// `/etc/chromium` is, which a test must not write).
-fn chromium(dir: &Path, page: &Path, extra: &[&str]) -> anyhow::Result<Output> {
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let out = cmd
+        .output()
+        .with_context(|| format!("run {cmd:?} (scripts/install-deps.sh installs it)"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(())
+}
+
+/// A browser home in `dir` whose NSS database holds the technician's certificate and key and
+/// trusts the lab CA.
+fn browser_home(dir: &Path, gateway: &Gateway) -> anyhow::Result<()> {
+    let policy = std::fs::read_to_string(POLICY)
+        .with_context(|| format!("{POLICY} is missing: run the tests with scripts/test.sh"))?;
+    anyhow::ensure!(
+        policy.contains("AutoSelectCertificateForUrls"),
+        "{POLICY} does not select client certificates"
+    );
+    let nss = dir.join(".pki/nssdb");
+    std::fs::create_dir_all(&nss)?;
+    let db = format!("sql:{}", nss.display());
+    let tech = gateway.pki.role("technician")?;
+    let p12 = dir.join("technician.p12");
+    run(Command::new("openssl")
+        .args([
+            "pkcs12",
+            "-export",
+            "-passout",
+            "pass:",
+            "-name",
+            "technician",
+        ])
+        .arg("-in")
+        .arg(&tech.cert)
+        .arg("-inkey")
+        .arg(&tech.key)
+        .arg("-out")
+        .arg(&p12))?;
+    run(Command::new("certutil").args(["-N", "--empty-password", "-d", &db]))?;
+    run(Command::new("pk12util")
+        .args(["-W", "", "-d", &db, "-i"])
+        .arg(&p12))?;
+    run(Command::new("certutil")
+        .args(["-A", "-n", "motcua test CA", "-t", "C,,", "-d", &db, "-i"])
+        .arg(gateway.pki.ca_cert()))?;
+    Ok(())
+}
+
+/// Headless Chromium with its home in `dir` on `url` with `extra` arguments (`--dump-dom`,
+/// `--screenshot=…`). Bounded: a browser stuck on a certificate prompt is killed after 60 s.
+fn chromium(dir: &Path, url: &str, extra: &[&str]) -> anyhow::Result<Output> {
     let profile = format!("--user-data-dir={}", dir.join("profile").display());
-    let out = Command::new("chromium")
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg("chromium")
         .env("HOME", dir)
         .args([
             "--headless",
@@ -37,11 +101,15 @@ fn chromium(dir: &Path, page: &Path, extra: &[&str]) -> anyhow::Result<Output> {
         ])
         .arg(&profile)
         .args(extra)
-        .arg(format!("file://{}", page.display()))
+        .arg(url)
         .output()
         .context("run chromium (scripts/install-deps.sh installs it)")?;
     if !out.status.success() {
-        bail!("chromium failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "chromium failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     Ok(out)
 }
@@ -157,16 +225,10 @@ async fn chromium_shows_each_kiosks_flags_on_the_fleet_page() -> anyhow::Result<
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    let served = gateway.get_as("technician", "/v1/admin/fleet.html").await?;
-    anyhow::ensure!(
-        served.status().is_success(),
-        "page refused: {}",
-        served.status()
-    );
-    let page = tmp.path().join("fleet.html");
-    std::fs::write(&page, served.bytes().await?)?;
     let browser = tmp.path().join("browser");
     std::fs::create_dir_all(&browser)?;
+    browser_home(&browser, &gateway)?;
+    let page = format!("{}/v1/admin/fleet.html", gateway.url());
     let dom = chromium(&browser, &page, &["--dump-dom"])?;
     let dom = String::from_utf8(dom.stdout)?;
     assert!(dom.contains("Đội máy kiosk / Kiosk fleet"), "{dom}");

@@ -14,6 +14,7 @@ use motcua_identity::{IdentityError, Issued};
 use super::auth::Device;
 use super::failure::{parse_json, ApiResult, Failure};
 use super::state::{now_vn, sha256, AppState};
+use crate::provision::{valid_device_id, valid_site};
 use crate::store::{rfc3339, Enrolment, NewCertificate};
 
 /// Whether two digests are equal, in time that does not depend on where they differ: every byte
@@ -29,25 +30,14 @@ fn digests_equal(a: &[u8; 32], b: &[u8; 32]) -> bool {
     std::hint::black_box(diff) == 0
 }
 
-fn valid_device_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-}
-
-fn valid_site(site: &str) -> bool {
-    !site.is_empty()
-        && site.len() <= 64
-        && site
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-_".contains(&b))
-}
-
 /// Signs the CSR for `device_id` at `site`; a CSR that cannot be read or whose signature is
 /// wrong is the client's fault (400 `invalid_csr`).
-fn sign(state: &AppState, csr_pem: &str, device_id: &str, site: &str) -> Result<Issued, Failure> {
+pub(super) fn sign(
+    state: &AppState,
+    csr_pem: &str,
+    device_id: &str,
+    site: &str,
+) -> Result<Issued, Failure> {
     state
         .0
         .authority
@@ -68,16 +58,46 @@ fn sign(state: &AppState, csr_pem: &str, device_id: &str, site: &str) -> Result<
         })
 }
 
-fn answer(state: &AppState, issued: &Issued, device_id: &str, site: &str) -> ApiResult {
-    Ok(Json(DeviceCertificate {
+pub(super) fn certificate_body(
+    state: &AppState,
+    issued: &Issued,
+    device_id: &str,
+    site: &str,
+) -> DeviceCertificate {
+    DeviceCertificate {
         device_id: device_id.to_string(),
         site: site.to_string(),
         serial: issued.identity.serial.clone(),
         certificate_pem: issued.cert_pem.clone(),
         ca_pem: state.0.authority.cert_pem().to_string(),
         not_after: rfc3339(issued.identity.not_after),
-    })
-    .into_response())
+    }
+}
+
+fn answer(state: &AppState, issued: &Issued, device_id: &str, site: &str) -> ApiResult {
+    Ok(Json(certificate_body(state, issued, device_id, site)).into_response())
+}
+
+/// The body of a route anyone may call (enrolment, provisioning), within the gateway's
+/// deadline (the router's body limit caps its size): a peer trickling bytes is answered 408.
+/// Authenticated routes need a live certificate first, which a revocation cuts.
+pub(super) async fn body_with_deadline(
+    state: &AppState,
+    request: Request,
+) -> Result<Result<Bytes, BytesRejection>, Failure> {
+    let deadline = state.0.enrollment_body_timeout;
+    tokio::time::timeout(deadline, Bytes::from_request(request, state))
+        .await
+        .map_err(|_| {
+            Failure::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                format!(
+                    "the request's body did not arrive within {} s",
+                    deadline.as_secs_f32()
+                ),
+            )
+        })
 }
 
 /// Enrols a device with the province's enrolment key: signs the device's CSR and returns its
@@ -95,21 +115,7 @@ fn answer(state: &AppState, issued: &Issued, device_id: &str, site: &str) -> Api
         (status = 409, body = ApiError, description = "`already_enrolled`: the device id is known; enrolling it again needs a technician's approval"),
     ))]
 pub(super) async fn enroll(State(state): State<AppState>, request: Request) -> ApiResult {
-    // Anyone may call this route: its body gets a deadline (the router's body limit caps its
-    // size). Authenticated routes need a live certificate first, which a revocation cuts.
-    let deadline = state.0.enrollment_body_timeout;
-    let body = tokio::time::timeout(deadline, Bytes::from_request(request, &state))
-        .await
-        .map_err(|_| {
-            Failure::new(
-                StatusCode::REQUEST_TIMEOUT,
-                "request_timeout",
-                format!(
-                    "the enrolment request's body did not arrive within {} s",
-                    deadline.as_secs_f32()
-                ),
-            )
-        })?;
+    let body = body_with_deadline(&state, request).await?;
     let req: EnrollRequest = parse_json(body)?;
     let id = req.device_id.trim();
     if !valid_device_id(id) {

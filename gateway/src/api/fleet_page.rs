@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use motcua_domain::provisioning::{RemoteAction, RemoteActionKind};
 use motcua_domain::wire::{ApiError, PrinterCondition};
 
 use super::auth::{Caller, ManageFleet};
@@ -33,6 +34,7 @@ pub(super) async fn admin_fleet_page(
 ) -> ApiResult {
     let now = chrono::Utc::now().with_timezone(&motcua_domain::vietnam_offset());
     let view = state.0.store.fleet_view(&state.0.fleet, now).await?;
+    let actions = state.0.store.recent_actions(RECENT_ACTIONS_READ).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -44,7 +46,7 @@ pub(super) async fn admin_fleet_page(
             ),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        render(&view),
+        render(&view, &actions),
     )
         .into_response())
 }
@@ -94,6 +96,11 @@ pub(super) fn back_to_page() -> Response {
     )
         .into_response()
 }
+
+/// Actions read for the page (newest first, all devices); each card shows its device's newest
+/// [`ACTIONS_PER_CARD`].
+const RECENT_ACTIONS_READ: i64 = 500;
+const ACTIONS_PER_CARD: usize = 3;
 
 /// `text` safe inside HTML text and double-quoted attributes.
 fn escape(text: &str) -> String {
@@ -230,10 +237,12 @@ h2{font-size:1.1rem;margin:0 0 .25rem}.site{color:#555;font-size:.9rem}\
 dl{display:grid;grid-template-columns:minmax(6rem,38%) 1fr;gap:.15rem .75rem;margin:.5rem 0;font-size:.9rem}\
 dt{color:#555}dd{margin:0}.muted{color:#777}\
 form{margin-top:.5rem;display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}\
-button{background:#fff;color:#c62828;border:2px solid #c62828;border-radius:.3rem;padding:.4rem .9rem;font-weight:700}";
+button{background:#fff;color:#c62828;border:2px solid #c62828;border-radius:.3rem;padding:.4rem .9rem;font-weight:700}\
+button.action{color:#1b5e9e;border-color:#1b5e9e}.buttons{display:flex;flex-wrap:wrap;gap:0 .5rem}\
+.actions{margin:.25rem 0;padding-left:1.1rem;font-size:.9rem}.bad{color:#c62828;font-weight:700}";
 
 /// The whole page.
-fn render(view: &FleetView) -> String {
+fn render(view: &FleetView, actions: &[RemoteAction]) -> String {
     let flagged = view.devices.iter().filter(|d| !d.flags.is_empty()).count();
     let mut page = format!(
         "<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\">\
@@ -252,13 +261,18 @@ fn render(view: &FleetView) -> String {
     let mut devices: Vec<&FleetEntry> = view.devices.iter().collect();
     devices.sort_by_key(|d| d.flags.is_empty() && !d.revoked);
     for device in devices {
-        card(&mut page, device, &view.at);
+        let mine: Vec<&RemoteAction> = actions
+            .iter()
+            .filter(|a| a.device_id == device.device_id)
+            .take(ACTIONS_PER_CARD)
+            .collect();
+        card(&mut page, device, &view.at, &mine);
     }
     page.push_str("</main></body></html>\n");
     page
 }
 
-fn card(page: &mut String, d: &FleetEntry, now: &str) {
+fn card(page: &mut String, d: &FleetEntry, now: &str, actions: &[&RemoteAction]) {
     let id = escape(&d.device_id);
     let class = if d.revoked {
         "card revoked"
@@ -348,6 +362,7 @@ fn card(page: &mut String, d: &FleetEntry, now: &str) {
          <dt>Gần đây / Recent</dt><dd>{}</dd></dl>",
         sparkline(&depths)
     );
+    remote_actions(page, d, actions);
     if !d.revoked {
         let _ = write!(
             page,
@@ -359,6 +374,72 @@ fn card(page: &mut String, d: &FleetEntry, now: &str) {
         );
     }
     page.push_str("</section>");
+}
+
+/// The card's remote-action part: the last self-test of the report, the device's newest
+/// actions with their results, and one button per action kind (a form posting
+/// `kind=…` to `POST /v1/admin/devices/{id}/actions`, refused from another site like revoke).
+fn remote_actions(page: &mut String, d: &FleetEntry, actions: &[&RemoteAction]) {
+    let self_test = d.report.as_ref().and_then(|r| r.last_self_test.as_ref());
+    let summary = match self_test {
+        None => "<span class=\"muted\">chưa có / none yet</span>".to_string(),
+        Some(t) if t.passed => {
+            format!("đạt / passed · {}", escape(&short_time(&t.at.to_rfc3339())))
+        }
+        Some(t) => format!(
+            "<span class=\"bad\">lỗi / failed: {}</span> · {}",
+            escape(&t.failed.join(", ")),
+            escape(&short_time(&t.at.to_rfc3339()))
+        ),
+    };
+    let _ = write!(
+        page,
+        "<dl><dt>Tự kiểm tra cuối / Last self-test</dt><dd data-field=\"self-test\">{summary}</dd></dl>"
+    );
+    if !actions.is_empty() {
+        page.push_str("<ul class=\"actions\">");
+        for a in actions {
+            let state = match (&a.result, &a.completed_at) {
+                (Some(r), _) => format!(
+                    "{} {}",
+                    if r.ok {
+                        "xong / done:"
+                    } else {
+                        "lỗi / failed:"
+                    },
+                    escape(&r.detail)
+                ),
+                (None, Some(_)) => "xong / done".to_string(),
+                (None, None) => "đang chờ ki-ốt / waiting for the kiosk".to_string(),
+            };
+            let _ = write!(
+                page,
+                "<li data-action=\"{}\" data-kind=\"{}\">{} <span class=\"muted\">({}, {})</span>: {state}</li>",
+                a.id,
+                a.kind.as_str(),
+                escape(a.kind.label()),
+                escape(&a.requested_by),
+                escape(&short_time(&a.requested_at)),
+            );
+        }
+        page.push_str("</ul>");
+    }
+    if d.revoked {
+        return;
+    }
+    let target = escape(&path_segment(&d.device_id));
+    page.push_str("<div class=\"buttons\">");
+    for kind in RemoteActionKind::ALL {
+        let _ = write!(
+            page,
+            "<form method=\"post\" action=\"/v1/admin/devices/{target}/actions\">\
+             <input type=\"hidden\" name=\"kind\" value=\"{}\">\
+             <button type=\"submit\" class=\"action\">{}</button></form>",
+            kind.as_str(),
+            escape(kind.label())
+        );
+    }
+    page.push_str("</div>");
 }
 
 #[cfg(test)]

@@ -6,10 +6,11 @@
 //!
 //! One file per resource; the files depend on each other in one direction only:
 //! [`state`] (shared state, digests, clock) ← [`failure`] (refusals, JSON bodies) ← [`auth`]
-//! (client-certificate and role extractors) ← the resources ([`enrolment`], [`catalog`], [`tus`] ← [`uploads`],
+//! (client-certificate and role extractors) ← the resources ([`enrolment`] ← [`provisioning`], [`actions`], [`catalog`], [`tus`] ← [`uploads`],
 //! [`ingest`], [`dossiers`], [`fleet_page`] ← [`admin`], [`fleet`]) ← this file, which only assembles the route table and
 //! the OpenAPI document.
 
+mod actions;
 mod admin;
 mod auth;
 mod catalog;
@@ -19,6 +20,7 @@ mod failure;
 mod fleet;
 mod fleet_page;
 mod ingest;
+mod provisioning;
 mod state;
 mod tus;
 mod uploads;
@@ -34,6 +36,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::store::{FleetDevice, FleetEntry, FleetFlag, FleetView, HealthPoint, Stats};
 use crate::MAX_JSON_BYTES;
+use actions::{admin_actions, device_action_result, device_actions, queue_action};
 use admin::{
     admin_devices, admin_dossier, admin_set_status, admin_stats, allow_reenrolment,
     revoke_certificate, revoke_device,
@@ -47,6 +50,7 @@ use fleet_page::admin_fleet_page;
 use ingest::{
     ingest_documents, ingest_dossier, ingest_health_report, ingest_rating, ingest_ticket,
 };
+use provisioning::{admin_provisioning, ca_pem, device_profile, provision, sequence_blocks};
 use uploads::{create_upload, get_blob, tus_options, upload_head, upload_patch};
 
 pub use admin::{ReenrolmentApproval, Revocation, StatusChange};
@@ -67,6 +71,35 @@ fn route_table() -> Vec<Route> {
         ("/v1/health", Method::GET, get(health)),
         ("/v1/devices/enroll", Method::POST, post(enroll)),
         ("/v1/devices/renew", Method::POST, post(renew)),
+        ("/v1/ca.pem", Method::GET, get(ca_pem)),
+        ("/v1/devices/provision", Method::POST, post(provision)),
+        ("/v1/devices/profile", Method::GET, get(device_profile)),
+        (
+            "/v1/devices/sequence-blocks",
+            Method::POST,
+            post(sequence_blocks),
+        ),
+        ("/v1/devices/actions", Method::GET, get(device_actions)),
+        (
+            "/v1/devices/actions/{id}/result",
+            Method::POST,
+            post(device_action_result),
+        ),
+        (
+            "/v1/admin/provisioning",
+            Method::POST,
+            post(admin_provisioning),
+        ),
+        (
+            "/v1/admin/devices/{id}/actions",
+            Method::POST,
+            post(queue_action),
+        ),
+        (
+            "/v1/admin/devices/{id}/actions",
+            Method::GET,
+            get(admin_actions),
+        ),
         ("/v1/catalog", Method::GET, get(catalog)),
         ("/v1/uploads", Method::OPTIONS, options(tus_options)),
         ("/v1/uploads", Method::POST, post(create_upload)),
@@ -156,9 +189,12 @@ pub(crate) fn router(state: AppState) -> Router {
         ingest::ingest_health_report, fleet::admin_fleet, fleet_page::admin_fleet_page,
         dossiers::dossier_status, admin::admin_set_status, admin::admin_dossier,
         admin::admin_stats, admin::admin_devices, admin::revoke_device,
-        admin::allow_reenrolment, admin::revoke_certificate
+        admin::allow_reenrolment, admin::revoke_certificate, provisioning::ca_pem,
+        provisioning::provision, provisioning::device_profile, provisioning::sequence_blocks,
+        provisioning::admin_provisioning, actions::device_actions, actions::device_action_result,
+        actions::queue_action, actions::admin_actions
     ),
-    components(schemas(ApiError, Stats, FleetDevice, Revocation, ReenrolmentApproval, FleetView, FleetEntry, FleetFlag, HealthPoint)),
+    components(schemas(ApiError, motcua_domain::provisioning::RemoteActionKind, motcua_domain::provisioning::SequenceBlock, motcua_domain::provisioning::IssuedSetupCode, Stats, FleetDevice, Revocation, ReenrolmentApproval, FleetView, FleetEntry, FleetFlag, HealthPoint)),
     modifiers(&SecurityAddon)
 )]
 pub struct ApiDoc;

@@ -39,6 +39,14 @@ pub(super) struct Inner {
     pub(super) max_upload_bytes: u64,
     /// When the fleet view flags a device.
     pub(super) fleet: crate::store::FleetSettings,
+    /// What signs setup codes, or why they cannot be issued (503).
+    pub(super) issuer: Result<crate::provision::Issuer, String>,
+    /// Where config profiles are.
+    pub(super) profiles_dir: std::path::PathBuf,
+    /// Numbers in each sequence block.
+    pub(super) block_size: u16,
+    /// Fonts of the printable setup sheet.
+    pub(super) sheet_fonts: crate::sheet::FontConfig,
     /// One lock per upload id, so two PATCH requests for one upload never interleave.
     upload_locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
 }
@@ -48,6 +56,7 @@ impl AppState {
         store: Store,
         files: Files,
         authority: Authority,
+        issuer: Result<crate::provision::Issuer, String>,
         connections: Arc<Connections>,
         config: &GatewayConfig,
     ) -> Result<Self, GatewayError> {
@@ -67,6 +76,10 @@ impl AppState {
             catalog_etag,
             max_upload_bytes: config.max_upload_bytes,
             fleet: config.fleet,
+            issuer,
+            profiles_dir: config.profiles_dir.clone(),
+            block_size: config.sequence_block_size,
+            sheet_fonts: config.sheet_fonts.clone(),
             upload_locks: Mutex::new(HashMap::new()),
         })))
     }

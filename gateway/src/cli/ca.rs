@@ -13,7 +13,9 @@ const DAY: u64 = 24 * 3600;
 #[derive(Subcommand)]
 pub(crate) enum CaCommand {
     /// Make a new CA and the gateway's server certificate: DIR/ca.crt, DIR/ca.key (0600),
-    /// DIR/tls.crt (server certificate then CA), DIR/tls.key (0600). Refuses to overwrite.
+    /// DIR/tls.crt (server certificate then CA), DIR/tls.key (0600), and the provisioning key
+    /// DIR/provisioning.key (0600) with DIR/provisioning.pub. Refuses to overwrite the CA.
+    /// `ca provisioning-key` makes only the provisioning key, keeping one that is there.
     Init {
         /// Directory for the four files (created if missing).
         #[arg(long)]
@@ -27,6 +29,13 @@ pub(crate) enum CaCommand {
         /// Lifetime of the CA in days (kiosks trust it until then).
         #[arg(long, default_value_t = 7300)]
         days: u64,
+    },
+    /// Make DIR/provisioning.key (0600) and DIR/provisioning.pub if missing (kept if there):
+    /// the key that signs setup codes, and its public line for kiosks.
+    ProvisioningKey {
+        /// The CA directory made by `gateway ca init`.
+        #[arg(long)]
+        dir: PathBuf,
     },
     /// Issue a new server certificate with the existing CA (new names, or before expiry),
     /// replacing DIR/tls.crt and DIR/tls.key; then `systemctl reload motcua-gateway`.
@@ -103,6 +112,34 @@ pub(crate) fn run(command: CaCommand) -> anyhow::Result<()> {
             println!("server certificate:  {}", pki.tls_cert_file.display());
             println!("server key (secret): {}", pki.tls_key_file.display());
             println!("CA SHA-256 fingerprint: {}", pki.ca_fingerprint);
+            let key = motcua_gateway::provisioning_key_init(&dir).with_context(|| {
+                format!("cannot make the provisioning key in {}", dir.display())
+            })?;
+            println!("provisioning key (secret): {}", key.key_file.display());
+            println!(
+                "provisioning public key:   {} ({})",
+                key.public_file.display(),
+                key.public_key
+            );
+        }
+        CaCommand::ProvisioningKey { dir } => {
+            let key = motcua_gateway::provisioning_key_init(&dir).with_context(|| {
+                format!("cannot make the provisioning key in {}", dir.display())
+            })?;
+            let state = if key.created {
+                "made"
+            } else {
+                "kept (it was there)"
+            };
+            println!(
+                "provisioning key (secret): {} {state}",
+                key.key_file.display()
+            );
+            println!(
+                "provisioning public key:   {} ({})",
+                key.public_file.display(),
+                key.public_key
+            );
         }
         CaCommand::ServerCert {
             dir,

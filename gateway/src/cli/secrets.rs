@@ -93,3 +93,12 @@ pub(crate) fn credential_file(
          (`gateway ca init` makes the files)"
     )
 }
+
+/// A file from its option, else the systemd credential `name` if it is there, else `None`
+/// (for what the gateway can run without, like the provisioning key).
+pub(crate) fn optional_credential_file(given: Option<PathBuf>, name: &str) -> Option<PathBuf> {
+    given.or_else(|| {
+        let path = Path::new(&std::env::var_os("CREDENTIALS_DIRECTORY")?).join(name);
+        path.exists().then_some(path)
+    })
+}

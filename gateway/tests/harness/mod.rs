@@ -27,7 +27,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+mod provisioning;
 mod records;
+#[allow(unused_imports)]
+pub use provisioning::*;
 pub use records::*;
 
 pub const ENROLL_KEY: &str = "enrol-secret";
@@ -231,6 +234,7 @@ impl Harness {
         );
         config.database_url = self.pg.as_ref().map(|p| p.url.clone());
         config.max_upload_bytes = 1024 * 1024;
+        self.with_provisioning(&mut config);
         config
     }
 
