@@ -193,6 +193,16 @@ mod tests {
     }
 
     #[test]
+    fn the_gateways_example_profile_makes_a_valid_config() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = bootstrap(dir.path());
+        let profile = include_str!("../../../deploy/gateway/profiles/commune-desk.toml");
+        let (config, _) = write(&b, &parts(profile)).unwrap();
+        assert!(config.peripherals.code_reader.is_some());
+        assert!(config.device.sequence.is_none());
+    }
+
+    #[test]
     fn an_invalid_profile_is_named_with_its_line_and_nothing_is_written() {
         let dir = tempfile::tempdir().unwrap();
         let b = bootstrap(dir.path());
