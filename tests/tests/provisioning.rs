@@ -213,6 +213,29 @@ async fn one_scanned_code_provisions_a_fresh_kiosk() -> anyhow::Result<()> {
     );
     assert_eq!(blocks(&b)?, blocks_b, "a re-run keeps the block");
 
+    // B runs low (fewer than 20% of its numbers left today): its kioskd asks for another
+    // block, disjoint from A's, and keeps numbering through both.
+    random_file(&b.dir.join("to-khai.pdf"), 2_000)?;
+    let json_b = dossier_json(&b.dir, PROCEDURE, &["to-khai.pdf"])?;
+    for _ in 0..81 {
+        b.submit(&json_b)?;
+    }
+    let mut b = b;
+    b.start_daemon()?;
+    let two = wait_for(Duration::from_secs(30), "B's second block", || {
+        let held = blocks(&b)?;
+        Ok((held.len() == 2).then_some(held))
+    })
+    .map_err(|e| anyhow::anyhow!("{e}\n{}", b.daemon_log()))?;
+    for block in &two {
+        assert!(
+            block.1 < ab.0 || ab.1 < block.0,
+            "{two:?} overlaps A's {ab:?}"
+        );
+    }
+    b.wait_delivered(Duration::from_secs(90), "B's 81 dossiers")?;
+    b.kill_daemon();
+
     // Refused codes, each with its reason.
     let c = fresh_kiosk(&tmp.path().join("c"), &public_key, "")?;
     let used = refused(&c, &write_code(&c, "used.txt", &codes[0])?)?;

@@ -277,10 +277,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status { json } => {
             let store = open(&config)?;
             let status = store.outbox_status()?;
-            if json {
-                return print_json(&status);
-            }
             let blocks = store.sequence_blocks()?;
+            if json {
+                let mut value = serde_json::to_value(&status)?;
+                if let Some(map) = value.as_object_mut() {
+                    map.insert("provisioned".into(), true.into());
+                    map.insert("device_id".into(), config.device.id.clone().into());
+                    map.insert("config".into(), origin.display().to_string().into());
+                    map.insert("sequence_blocks".into(), serde_json::to_value(&blocks)?);
+                }
+                return print_json(&value);
+            }
             println!(
                 "Thiết bị / device:        {} ({}), config {}",
                 config.device.id,

@@ -52,12 +52,22 @@ pub async fn wait_and_provision(
     supervisor.set_health(waiting.status_line());
     let _ = screen.send(waiting);
     tracing::info!(reader = %serial.path.display(), "chưa cấu hình / not provisioned: quét mã cấu hình / scan the setup code");
+    let provisioned = bootstrap.provisioned_path();
     loop {
         let event = tokio::select! {
             e = codes.next() => e,
             _ = shutdown.changed() => {
                 codes.stop();
                 return Ok(false);
+            }
+            // `kioskctl provision` beside this kioskd wrote the config.
+            _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {
+                if provisioned.is_file() {
+                    codes.stop();
+                    tracing::info!(config = %provisioned.display(), "provisioned by kioskctl");
+                    return Ok(true);
+                }
+                continue;
             }
         };
         let payload = match event {
