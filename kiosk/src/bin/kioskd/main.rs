@@ -11,10 +11,9 @@ use clap::{Parser, Subcommand};
 use motcua_domain::wire::PrinterHealth;
 use std::sync::Arc;
 
-use motcua_kiosk::config::{resolve, KioskConfig, Resolved, StoreConfig};
+use motcua_kiosk::config::{KioskConfig, StoreConfig};
 use motcua_kiosk::display::{Chosen, DisplayChoice};
 use motcua_kiosk::health_report::{self, HealthSample, HealthSchedule};
-use motcua_kiosk::provisioning::ScreenState;
 use motcua_kiosk::remote::RemoteCare;
 use motcua_kiosk::supervisor::{health_line, Condition, Supervisor};
 use motcua_store::Store;
@@ -77,7 +76,7 @@ fn main() -> anyhow::Result<()> {
             // set that is only partly known.
             supervisor.await_conditions(&[Condition::Store, Condition::Uplink, Condition::Printer]);
             let _watchdog = supervisor.start_watchdog();
-            let result = runtime.block_on(serve(&cli.config, supervisor.clone(), log));
+            let result = runtime.block_on(serve::serve(&cli.config, supervisor.clone(), log));
             finish(&supervisor, result)
         }
         Command::Ui { windowed } => {
@@ -142,107 +141,6 @@ fn main() -> anyhow::Result<()> {
             }
             runtime.block_on(demo.stop())
         }
-    }
-}
-
-/// What kioskd needs for remote care beside its config: the bootstrap file of a provisioned
-/// kiosk (`refresh_config` rewrites the provisioned config from it) and its own log's tail.
-#[derive(Clone)]
-struct Care {
-    bootstrap: Option<PathBuf>,
-    log: Option<motcua_logging::LogTail>,
-}
-
-/// The config to run on, provisioning first when the kiosk is not provisioned yet (the code
-/// read at the bootstrap's code reader). `None` when stopped before that ended.
-async fn provisioned(
-    path: &std::path::Path,
-    supervisor: &Supervisor,
-) -> anyhow::Result<Option<(KioskConfig, Option<PathBuf>)>> {
-    let shutdown = shutdown_on_signal();
-    loop {
-        match resolve(path)? {
-            Resolved::Provisioned(config, found) => {
-                let bootstrap = (found != path).then(|| path.to_owned());
-                return Ok(Some((*config, bootstrap)));
-            }
-            Resolved::Unprovisioned(bootstrap) => {
-                let (screen, _) = watch::channel(ScreenState::waiting());
-                if !unprovisioned::wait_and_provision(
-                    &bootstrap,
-                    supervisor,
-                    shutdown.clone(),
-                    screen,
-                )
-                .await?
-                {
-                    return Ok(None);
-                }
-            }
-        }
-    }
-}
-
-/// `kioskd ui`'s config: a provisioned kiosk's, or `None` after the technician's setup screen
-/// (provisioned: kioskd exits with status 75 and systemd starts the screen on the new config;
-/// or stopped).
-fn screen_config(
-    runtime: &tokio::runtime::Runtime,
-    path: &std::path::Path,
-    supervisor: &Supervisor,
-    fullscreen: bool,
-) -> anyhow::Result<Option<(KioskConfig, Option<PathBuf>)>> {
-    match resolve(path)? {
-        Resolved::Provisioned(config, found) => {
-            let bootstrap = (found != path).then(|| path.to_owned());
-            Ok(Some((*config, bootstrap)))
-        }
-        Resolved::Unprovisioned(bootstrap) => {
-            if unprovisioned::with_technician_screen(runtime, &bootstrap, supervisor, fullscreen)? {
-                tracing::info!(
-                    "đã cấu hình xong, khởi động lại màn hình / provisioned: kioskd exits with status 75 so systemd (Restart=on-failure) starts the touch screen on {}",
-                    bootstrap.provisioned_path().display()
-                );
-                supervisor.set_health("provisioned: restarting on the new config".into());
-                supervisor.stopping();
-                std::process::exit(PROVISIONED_RESTART);
-            }
-            Ok(None)
-        }
-    }
-}
-
-/// kioskd's exit status after the touch screen's kiosk was provisioned (EX_TEMPFAIL): systemd
-/// starts it again, provisioned.
-const PROVISIONED_RESTART: i32 = 75;
-
-/// `kioskd run`: provisions when needed, then runs the kiosk until SIGTERM/SIGINT; a
-/// refreshed config (the `refresh_config` remote action) restarts the kiosk's services with
-/// it in the same process.
-async fn serve(
-    path: &std::path::Path,
-    supervisor: Supervisor,
-    log: motcua_logging::LogTail,
-) -> anyhow::Result<()> {
-    let shutdown = shutdown_on_signal();
-    loop {
-        let Some((config, bootstrap)) = provisioned(path, &supervisor).await? else {
-            return Ok(());
-        };
-        let store = tokio::task::block_in_place(|| open_sound_store(&config.store, &supervisor))?;
-        let (reload_tx, reload_rx) = watch::channel(false);
-        let stop = either(shutdown.clone(), reload_rx.clone());
-        let care = Care {
-            bootstrap,
-            log: Some(log.clone()),
-        };
-        run(config, store, stop, supervisor.clone(), care, reload_tx).await?;
-        if *shutdown.borrow() || !*reload_rx.borrow() {
-            return Ok(());
-        }
-        tracing::info!(
-            "cấu hình đã làm mới / config refreshed: restarting the kiosk's services with it"
-        );
     }
 }
 
@@ -604,4 +502,7 @@ async fn keep_health(
 
 #[cfg(feature = "demo")]
 mod demo;
+mod serve;
 mod unprovisioned;
+
+use serve::{screen_config, Care};
