@@ -331,6 +331,15 @@ async fn one_scanned_code_provisions_a_fresh_kiosk() -> anyhow::Result<()> {
     .map_err(|e| anyhow::anyhow!("{e}\n{}", a.daemon_log()))?;
     let written = std::fs::read_to_string(a.data_dir().join("kiosk.toml"))?;
     assert!(written.contains("levels = 5"), "{written}");
+    // A sheet printed before the profile changed: refused at the profile step, saying why.
+    let d = fresh_kiosk(&tmp.path().join("d"), &public_key, "")?;
+    let changed = refused(&d, &write_code(&d, "code.txt", &codes[2])?)?;
+    assert!(
+        changed.contains("the profile changed after the sheet was printed"),
+        "{changed}"
+    );
+    assert!(!d.data_dir().join("kiosk.toml").exists());
+
     // Still a working kiosk: a second dossier is delivered.
     let second = a.submit(&json)?;
     assert_ne!(second, code);
