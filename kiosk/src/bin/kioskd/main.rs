@@ -269,9 +269,11 @@ fn with_screen(
     let _ = stop_tx.send(true);
     runtime.block_on(kiosk)??;
     if *reloaded.borrow() {
-        anyhow::bail!(
-            "cấu hình đã làm mới, khởi động lại màn hình / the config was refreshed: kioskd exits so systemd (Restart=on-failure) starts the screen on it"
+        tracing::info!(
+            "cấu hình đã làm mới, khởi động lại màn hình / config refreshed: kioskd exits with status 75 so systemd starts the screen on it"
         );
+        supervisor.stopping();
+        std::process::exit(serve::RESTART_ON_NEW_CONFIG);
     }
     Ok(())
 }

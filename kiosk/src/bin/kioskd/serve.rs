@@ -72,16 +72,17 @@ pub(crate) fn screen_config(
                 );
                 supervisor.set_health("provisioned: restarting on the new config".into());
                 supervisor.stopping();
-                std::process::exit(PROVISIONED_RESTART);
+                std::process::exit(RESTART_ON_NEW_CONFIG);
             }
             Ok(None)
         }
     }
 }
 
-/// kioskd's exit status after the touch screen's kiosk was provisioned (EX_TEMPFAIL): systemd
-/// starts it again, provisioned.
-const PROVISIONED_RESTART: i32 = 75;
+/// kioskd's exit status when the touch screen's kiosk was provisioned or its config refreshed
+/// (EX_TEMPFAIL): motcua-kioskd-screen.service restarts it on the new config
+/// (`RestartForceExitStatus=75`, not counted as a failure: `SuccessExitStatus=75`).
+pub(crate) const RESTART_ON_NEW_CONFIG: i32 = 75;
 
 /// `kioskd run`: provisions when needed, then runs the kiosk until SIGTERM/SIGINT; a
 /// refreshed config (the `refresh_config` remote action) restarts the kiosk's services with
