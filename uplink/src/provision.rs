@@ -223,10 +223,12 @@ pub async fn fetch_profile(
 ) -> Result<DeviceProfile, ProvisionError> {
     let profile = client.profile().await?;
     let served = text_sha256(&profile.toml);
-    if served != expected_sha256 || profile.sha256 != expected_sha256 || profile.name != name {
+    let expected = expected_sha256.trim().to_ascii_lowercase();
+    if served != expected || !profile.sha256.eq_ignore_ascii_case(&expected) || profile.name != name
+    {
         return Err(ProvisionError::ProfileChanged {
             name: name.to_owned(),
-            expected: expected_sha256.to_owned(),
+            expected,
             served,
         });
     }
