@@ -6,6 +6,7 @@
 //! are refused with their reasons; a technician's remote self-test is carried out, reported
 //! and carried in the next health report.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -344,5 +345,83 @@ async fn one_scanned_code_provisions_a_fresh_kiosk() -> anyhow::Result<()> {
     let second = a.submit(&json)?;
     assert_ne!(second, code);
     a.wait_delivered(Duration::from_secs(60), "a dossier after the refresh")?;
+    Ok(())
+}
+
+/// `kioskd ui` on a fresh box under a real X server: the technician's setup screen shows a
+/// refused code's reason, the real code provisions the kiosk, kioskd exits with 75 (the screen
+/// unit restarts on it) and started again it shows the citizens' touch screen.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_setup_screen_provisions_and_the_touch_screen_follows() -> anyhow::Result<()> {
+    use motcua_tests::{bin, KillOnDrop, Xvfb};
+    use std::process::{Command, Stdio};
+
+    let tmp = tempfile::tempdir()?;
+    let gw =
+        ProvisioningGateway::start(&tmp.path().join("gateway"), &[(PROFILE, PROFILE_TOML)], 100)?;
+    let public_key = gw.public_key()?;
+    let codes = gw.issue(PROFILE, 1, &tmp.path().join("sheet"))?;
+    let x = Xvfb::start()?;
+    let bare = x.capture(&tmp.path().join("bare.png"))?;
+    let mut reader = PtyCodeReader::new()?;
+    let kiosk = fresh_kiosk(
+        &tmp.path().join("k"),
+        &public_key,
+        &sections::serial_code_reader(&reader.path),
+    )?;
+    let start = |log: &str| -> anyhow::Result<KillOnDrop> {
+        Ok(KillOnDrop(
+            Command::new(bin("kioskd"))
+                .arg("--config")
+                .arg(&kiosk.config)
+                .args(["ui", "--windowed"])
+                .env("DISPLAY", &x.display)
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(kiosk.dir.join(log))?)
+                .spawn()?,
+        ))
+    };
+    let log = |name: &str| std::fs::read_to_string(kiosk.dir.join(name)).unwrap_or_default();
+    let mut first = start("setup.log")?;
+    wait_for(Duration::from_secs(30), "the setup screen", || {
+        Ok(
+            (log("setup.log").contains("technician's setup screen shown")
+                && reader.opened_by(first.0.id()))
+            .then_some(()),
+        )
+    })
+    .map_err(|e| anyhow::anyhow!("{e}\n{}", log("setup.log")))?;
+    present_until(&mut reader, "not a setup code", || {
+        log("setup.log").contains("this is not a motcua setup code")
+    })?;
+    std::thread::sleep(Duration::from_millis(500));
+    let shown = x.capture(&tmp.path().join("setup.png"))?;
+    assert_ne!(shown, bare, "the setup screen is drawn");
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR")).join("provisioning-setup.png");
+    x.screenshot(&screenshots)?;
+    println!("setup screen: {}", screenshots.display());
+
+    reader.present(&codes[0])?;
+    let status = wait_for(
+        Duration::from_secs(60),
+        "kioskd to exit provisioned",
+        || Ok(first.0.try_wait()?),
+    )
+    .map_err(|e| anyhow::anyhow!("{e}\n{}", log("setup.log")))?;
+    assert_eq!(status.code(), Some(75), "{}", log("setup.log"));
+    assert!(kiosk.data_dir().join("kiosk.toml").is_file());
+
+    let _second = start("screen.log")?;
+    wait_for(
+        Duration::from_secs(60),
+        "the touch screen on the new config",
+        || {
+            Ok(log("screen.log")
+                .contains("touch screen shown")
+                .then_some(()))
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}\n{}", log("screen.log")))?;
     Ok(())
 }
