@@ -144,6 +144,28 @@ async fn idempotency_keys_are_per_device(backend: Backend) {
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(error_code(r).await, "idempotency_key_reused");
     assert_eq!(h.stats().await["tickets"], 2);
+    // Health reports too: B reporting under A's key does not make A's report fail.
+    let report = serde_json::json!({
+        "software_version": "0.1.0",
+        "generated_at": "2026-05-31T09:14:30+07:00",
+        "sent_at": "2026-05-31T09:15:00+07:00",
+        "uptime_s": 60,
+        "outbox_pending": 0,
+        "needs_technician": 0,
+        "set_aside": 0,
+        "disk_floor_bytes": 1,
+    });
+    for cred in [&b, &a] {
+        let r = h
+            .post_json(
+                "/v1/health-reports",
+                cred,
+                Some("KIOSK-A:health:1"),
+                &report,
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
     h.finish().await;
 }
 

@@ -225,6 +225,60 @@ mod tests {
         }
     }
 
+    /// Rows written before migration 6 keep working: a key stays its device's, a completed
+    /// upload's blob and a stored dossier's blobs are their sites', a ticket gets its device's
+    /// site.
+    #[test]
+    fn migration_keeps_existing_rows_with_their_device_and_site() {
+        let conn = rusqlite::Connection::open_in_memory().expect("memory");
+        for (version, sql) in super::super::MIGRATIONS {
+            if *version == 6 {
+                conn.execute_batch(
+                    "INSERT INTO devices (device_id, site, enrolled_at) VALUES ('K1', 'S1', 'x');
+                     INSERT INTO idempotency_keys VALUES ('k', 'ticket', 'K1', 'h', 'x');
+                     INSERT INTO uploads VALUES ('u', 'K1', 'aa', 1, 1, 1, 'x');
+                     INSERT INTO uploads VALUES ('v', 'K1', 'cc', 1, 0, 0, 'x');
+                     INSERT INTO blobs VALUES ('aa', 1, 'x');
+                     INSERT INTO blobs VALUES ('bb', 2, 'x');
+                     INSERT INTO dossiers VALUES ('S2-260531-0001', 'p', 'S2', 'K9', 'k', '{}',
+                        'submitted', '2026-06-05', 'x', 'x');
+                     INSERT INTO documents VALUES ('S2-260531-0001', 0, 'n', 'f', 'm', 2, 'bb');
+                     INSERT INTO tickets VALUES ('T-1@K1', 'K1', 'k', '{}', 'x');",
+                )
+                .expect("rows of schema 5");
+            }
+            conn.execute_batch(sql).expect("migration");
+        }
+        let key: String = conn
+            .query_row(
+                super::super::queries::IDEMPOTENCY_KEY_SELECT,
+                ["K1", "k"],
+                |r| r.get(2),
+            )
+            .expect("the key is K1's");
+        assert_eq!(key, "h");
+        let mut owned: Vec<(String, String)> = conn
+            .prepare("SELECT sha256, site FROM blob_sites ORDER BY sha256")
+            .expect("prepare")
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .expect("query")
+            .collect::<Result<_, _>>()
+            .expect("rows");
+        owned.sort();
+        assert_eq!(
+            owned,
+            [("aa".into(), "S1".into()), ("bb".into(), "S2".into())]
+        );
+        let site: String = conn
+            .query_row("SELECT site FROM tickets", [], |r| r.get(0))
+            .expect("ticket");
+        assert_eq!(site, "S1");
+        let site: String = conn
+            .query_row("SELECT site FROM uploads WHERE id = 'v'", [], |r| r.get(0))
+            .expect("upload");
+        assert_eq!(site, "S1");
+    }
+
     #[test]
     fn missing_blobs_come_before_a_wrong_size() {
         let needs = vec![("a".to_string(), 10), ("b".to_string(), 20)];
