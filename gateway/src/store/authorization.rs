@@ -225,6 +225,71 @@ mod tests {
         }
     }
 
+    /// Rows of every table migration 6 changes, as a gateway at schema 5 wrote them.
+    const SCHEMA_5_ROWS: &str =
+        "INSERT INTO devices (device_id, site, enrolled_at) VALUES ('K1', 'S1', 'x');
+         INSERT INTO idempotency_keys VALUES ('k', 'ticket', 'K1', 'h', 'x');
+         INSERT INTO uploads VALUES ('u', 'K1', 'aa', 1, 1, TRUE, 'x');
+         INSERT INTO uploads VALUES ('v', 'K1', 'cc', 1, 0, FALSE, 'x');
+         INSERT INTO blobs VALUES ('aa', 1, 'x');
+         INSERT INTO blobs VALUES ('bb', 2, 'x');
+         INSERT INTO dossiers VALUES ('S2-260531-0001', 'p', 'S2', 'K9', 'k', '{}',
+            'submitted', '2026-06-05', 'x', 'x');
+         INSERT INTO documents VALUES ('S2-260531-0001', 0, 'n', 'f', 'm', 2, 'bb');
+         INSERT INTO tickets VALUES ('T-1@K1', 'K1', 'k', '{}', 'x');
+         INSERT INTO health_reports VALUES ('k', 'K1', 'x', 'x', 1, 0, 0, '{}');";
+
+    /// What migration 6 must have made of [`SCHEMA_5_ROWS`]: one text per check.
+    const SCHEMA_6_CHECK: &str = "SELECT
+        (SELECT body_sha256 FROM idempotency_keys WHERE device_id = 'K1' AND key = 'k'),
+        (SELECT STRING_AGG(sha256 || '@' || site, ',' ORDER BY sha256) FROM blob_sites),
+        (SELECT site FROM tickets WHERE ticket_id = 'T-1@K1'),
+        (SELECT site FROM uploads WHERE id = 'v'),
+        (SELECT device_id FROM health_reports WHERE idempotency_key = 'k')";
+
+    /// The same migration on PostgreSQL, from a database holding [`SCHEMA_5_ROWS`] (the
+    /// HTTP scenarios only ever migrate empty databases).
+    #[tokio::test]
+    async fn postgres_migration_keeps_existing_rows() {
+        let Ok(server) = std::env::var("MOTCUA_TEST_DATABASE_URL") else {
+            if std::env::var("MOTCUA_SKIP_POSTGRES").as_deref() == Ok("1") {
+                return;
+            }
+            panic!("MOTCUA_TEST_DATABASE_URL is not set (or set MOTCUA_SKIP_POSTGRES=1)");
+        };
+        let connect = |url: String| async move {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .expect("connect");
+            tokio::spawn(conn);
+            client
+        };
+        let admin = connect(server.clone()).await;
+        let name = format!("motcua_mig_{}", hex::encode(rand::random::<[u8; 6]>()));
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("create database");
+        let (base, _) = server.rsplit_once('/').expect("a URL with a database");
+        let db = connect(format!("{base}/{name}")).await;
+        for (version, sql) in super::super::MIGRATIONS {
+            if *version == 6 {
+                db.batch_execute(SCHEMA_5_ROWS)
+                    .await
+                    .expect("rows of schema 5");
+            }
+            db.batch_execute(sql).await.expect("migration");
+        }
+        let row = db.query_one(SCHEMA_6_CHECK, &[]).await.expect("check");
+        let got: Vec<Option<String>> = (0..5).map(|i| row.get(i)).collect();
+        drop(db);
+        let _ = admin
+            .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+            .await;
+        let want = ["h", "aa@S1,bb@S2", "S1", "S1", "K1"];
+        assert_eq!(got, want.map(|w| Some(w.to_string())));
+    }
+
     /// Rows written before migration 6 keep working: a key stays its device's, a completed
     /// upload's blob and a stored dossier's blobs are their sites', a ticket gets its device's
     /// site.
@@ -233,19 +298,7 @@ mod tests {
         let conn = rusqlite::Connection::open_in_memory().expect("memory");
         for (version, sql) in super::super::MIGRATIONS {
             if *version == 6 {
-                conn.execute_batch(
-                    "INSERT INTO devices (device_id, site, enrolled_at) VALUES ('K1', 'S1', 'x');
-                     INSERT INTO idempotency_keys VALUES ('k', 'ticket', 'K1', 'h', 'x');
-                     INSERT INTO uploads VALUES ('u', 'K1', 'aa', 1, 1, 1, 'x');
-                     INSERT INTO uploads VALUES ('v', 'K1', 'cc', 1, 0, 0, 'x');
-                     INSERT INTO blobs VALUES ('aa', 1, 'x');
-                     INSERT INTO blobs VALUES ('bb', 2, 'x');
-                     INSERT INTO dossiers VALUES ('S2-260531-0001', 'p', 'S2', 'K9', 'k', '{}',
-                        'submitted', '2026-06-05', 'x', 'x');
-                     INSERT INTO documents VALUES ('S2-260531-0001', 0, 'n', 'f', 'm', 2, 'bb');
-                     INSERT INTO tickets VALUES ('T-1@K1', 'K1', 'k', '{}', 'x');",
-                )
-                .expect("rows of schema 5");
+                conn.execute_batch(SCHEMA_5_ROWS).expect("rows of schema 5");
             }
             conn.execute_batch(sql).expect("migration");
         }
