@@ -14,11 +14,13 @@
 //! - the offset recorded for an upload never exceeds the bytes fsynced in its `.part` file.
 //!
 //! What the backends share is written once: the SQL text and the meaning of its columns in
-//! [`queries`], what an ingest checks and writes in [`ingest`], the fleet's health (its tables,
-//! flags and view) in [`fleet`], provisioning (setup-code tokens, sequence blocks, remote
-//! actions) in [`provisioning`], and the helpers below (status
-//! names, the status view, which migrations are pending). The backend files hold only what
-//! really differs: connections, transactions, and the few statements noted in [`queries`].
+//! [`queries`], what an ingest checks and writes in [`ingest`], which site may write what (the
+//! lookups an ingest makes in its transaction before it writes, blob ownership by site,
+//! idempotency keys per device) in [`authorization`], the fleet's health (its tables, flags and
+//! view) in [`fleet`], provisioning (setup-code tokens, sequence blocks, remote actions) in
+//! [`provisioning`], and the helpers below (status names, the status view, which migrations are
+//! pending). The backend files hold only what really differs: connections, transactions, and
+//! the few statements noted in [`queries`].
 
 mod authorization;
 mod fleet;

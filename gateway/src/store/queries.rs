@@ -8,8 +8,7 @@
 //! order they first appear. The test at the bottom prepares every query on SQLite and checks
 //! exactly that; PostgreSQL runs them all in the gateway's integration tests.
 //!
-//! What stays in the backends, because the SQL really differs: SQLite's PRAGMAs and its one-by-
-//! one blob checks (it has no arrays; PostgreSQL asks with `= ANY($1)` once), PostgreSQL's
+//! What stays in the backends, because the SQL really differs: SQLite's PRAGMAs, PostgreSQL's
 //! advisory lock around migrations, and how a transaction is opened (`BEGIN IMMEDIATE` on
 //! SQLite, READ COMMITTED plus claim-the-key-first on PostgreSQL).
 
