@@ -213,7 +213,7 @@ async fn the_fleet_flags_paper_stuck_outboxes_wrong_clocks_and_silence(backend: 
 /// self-test of three days ago), flags the three-day-old undelivered entry, and neither a
 /// wrong clock (the kiosk's clock is right when it sends) nor silence (it was just heard).
 async fn a_report_made_days_ago_arrives_after_days_offline(backend: Backend) {
-    let Some(mut h) = Harness::start(backend).await else {
+    let Some(h) = Harness::start(backend).await else {
         return;
     };
     let kiosk = h.enroll("KIOSK-BACK").await;

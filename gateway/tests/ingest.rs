@@ -201,7 +201,7 @@ async fn concurrent_retries_store_one_copy(backend: Backend) {
         return;
     };
     let token = h.enroll("KIOSK-1").await;
-    let t = ticket("KIOSK-1", "HT-20260531-5", 5);
+    let t = ticket("KIOSK-1", "HT-20260531-5@KIOSK-1", 5);
     let same_key = futures_util::future::join_all(
         (0..8).map(|_| h.post_json("/v1/tickets", &token, Some("race-1"), &t)),
     )
@@ -211,7 +211,7 @@ async fn concurrent_retries_store_one_copy(backend: Backend) {
     assert_eq!(codes, vec![200, 200, 200, 200, 200, 200, 200, 201]);
 
     let keys: Vec<String> = (0..8).map(|i| format!("rate-{i}")).collect();
-    let r = rating("KIOSK-1", "HT-20260531-5", 1);
+    let r = rating("KIOSK-1", "HT-20260531-5@KIOSK-1", 1);
     let other_keys = futures_util::future::join_all(
         keys.iter()
             .map(|k| h.post_json("/v1/ratings", &token, Some(k), &r)),
@@ -233,12 +233,20 @@ async fn ratings_one_per_transaction(backend: Backend) {
         return;
     };
     let token = h.enroll("KIOSK-1").await;
+    // A rating rates a ticket (or dossier) the gateway holds at the site.
+    for n in [7, 8] {
+        let id = format!("HT-20260531-{n}@KIOSK-1");
+        let r = h
+            .post_json("/v1/tickets", &token, Some(&id), &ticket("KIOSK-1", &id, n))
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
     let r = h
         .post_json(
             "/v1/ratings",
             &token,
             Some("r-1"),
-            &rating("KIOSK-1", "HT-20260531-7", 1),
+            &rating("KIOSK-1", "HT-20260531-7@KIOSK-1", 1),
         )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -247,7 +255,7 @@ async fn ratings_one_per_transaction(backend: Backend) {
             "/v1/ratings",
             &token,
             Some("r-1"),
-            &rating("KIOSK-1", "HT-20260531-7", 1),
+            &rating("KIOSK-1", "HT-20260531-7@KIOSK-1", 1),
         )
         .await;
     assert_eq!(r.status(), StatusCode::OK);
@@ -258,7 +266,7 @@ async fn ratings_one_per_transaction(backend: Backend) {
             "/v1/ratings",
             &token,
             Some("r-2"),
-            &rating("KIOSK-1", "HT-20260531-7", 5),
+            &rating("KIOSK-1", "HT-20260531-7@KIOSK-1", 5),
         )
         .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
@@ -269,7 +277,7 @@ async fn ratings_one_per_transaction(backend: Backend) {
             "/v1/ratings",
             &token,
             Some("r-3"),
-            &rating("KIOSK-1", "HT-20260531-8", 6),
+            &rating("KIOSK-1", "HT-20260531-8@KIOSK-1", 6),
         )
         .await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
@@ -278,7 +286,7 @@ async fn ratings_one_per_transaction(backend: Backend) {
             "/v1/ratings",
             &token,
             Some("r-4"),
-            &rating("KIOSK-1", "HT-20260531-8", 2),
+            &rating("KIOSK-1", "HT-20260531-8@KIOSK-1", 2),
         )
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
@@ -291,7 +299,7 @@ async fn tickets_ingest(backend: Backend) {
         return;
     };
     let token = h.enroll("KIOSK-1").await;
-    let t = ticket("KIOSK-1", "HT-20260531-1", 1);
+    let t = ticket("KIOSK-1", "HT-20260531-1@KIOSK-1", 1);
     let r = h.post_json("/v1/tickets", &token, Some("t-1"), &t).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let r = h.post_json("/v1/tickets", &token, Some("t-1"), &t).await;
@@ -305,7 +313,7 @@ async fn tickets_ingest(backend: Backend) {
             "/v1/ratings",
             &token,
             Some("t-1"),
-            &rating("KIOSK-1", "HT-20260531-1", 1),
+            &rating("KIOSK-1", "HT-20260531-1@KIOSK-1", 1),
         )
         .await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
@@ -523,8 +531,15 @@ async fn a_device_delivers_only_its_own_sites_records(backend: Backend) {
         "{message}"
     );
     assert_eq!(h.stats().await["digitized_documents"], 0);
-    // An intake station of the dossier's own site may add them.
+    // An intake station of the dossier's own site may add them, once it uploaded the bytes
+    // itself (the other site's copy of the same blob is not its site's).
     let intake = h.enroll("INTAKE-1").await;
+    let r = h
+        .post_json(&path, &intake, Some("docs-site-2"), &docs("INTAKE-1"))
+        .await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(error_code(r).await, "missing_blobs");
+    h.upload_all(&intake, &data).await;
     let r = h
         .post_json(&path, &intake, Some("docs-site-2"), &docs("INTAKE-1"))
         .await;

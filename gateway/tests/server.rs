@@ -44,7 +44,7 @@ async fn restart_keeps_everything_and_uploads_resume(backend: Backend) {
             "/v1/tickets",
             &token,
             Some("t-1"),
-            &ticket("KIOSK-1", "HT-20260531-1", 1)
+            &ticket("KIOSK-1", "HT-20260531-1@KIOSK-1", 1)
         )
         .await
         .status(),
@@ -87,7 +87,7 @@ async fn restart_keeps_everything_and_uploads_resume(backend: Backend) {
             .expect("schema version");
         assert_eq!(
             (version, rows),
-            (5, 5),
+            (6, 6),
             "each migration ran once, not again at restart"
         );
     }

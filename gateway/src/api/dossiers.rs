@@ -1,8 +1,11 @@
-//! Dossier status for devices: the kiosk's status-lookup screen.
+//! Dossier status for devices: the kiosk's status-lookup screen. A device reads only its own
+//! site's dossiers; another site's code answers exactly like an unknown one, so sequential
+//! codes cannot be walked across the province.
 
 use axum::extract::{Path, State};
 use axum::response::IntoResponse;
 use axum::Json;
+use motcua_domain::dossier::DossierCode;
 use motcua_domain::wire::{ApiError, DossierStatusView};
 
 use super::auth::Device;
@@ -16,19 +19,26 @@ use super::state::AppState;
     responses(
         (status = 200, body = DossierStatusView),
         (status = 401, body = ApiError),
-        (status = 404, body = ApiError),
+        (status = 404, body = ApiError, description = "no dossier of the certificate's site under this code (another site's answers the same)"),
     ))]
 pub(super) async fn dossier_status(
     State(state): State<AppState>,
-    _device: Device,
+    device: Device,
     Path(code): Path<String>,
 ) -> ApiResult {
+    let unknown = || Failure::not_found(format!("no dossier {code}"));
+    if DossierCode::parse(&code).is_ok_and(|c| c.agency() != device.site) {
+        return Err(unknown());
+    }
+    if state.0.store.dossier_site(&code).await?.as_deref() != Some(device.site.as_str()) {
+        return Err(unknown());
+    }
     match state.0.store.dossier_status(&code).await? {
         Some(mut view) => {
             view.documents.clear();
             view.digitized.clear();
             Ok(Json(view).into_response())
         }
-        None => Err(Failure::not_found(format!("no dossier {code}"))),
+        None => Err(unknown()),
     }
 }

@@ -4,9 +4,15 @@
 //!
 //! The certificate names the device (CN) and its site (O); the body may claim neither for
 //! another: `device_id` must be the certificate's device (403 `device_mismatch`), a dossier's
-//! `agency_code` its site, and digitized documents may be added only to a dossier received at
-//! that site (403 `site_mismatch`). Ratings and tickets carry no site. A health report names no
-//! device at all: it is stored as the certificate's device's.
+//! `agency_code` its site (403 `site_mismatch`), its code must start with that site and carry a
+//! number of the device's blocks (403 `code_not_yours`), digitized documents may be added only
+//! to a dossier of that site (another site's code: 403 `site_mismatch`; a code of the site the
+//! gateway does not hold there: 404 `unknown_dossier`, whether or not another site holds it), a
+//! ticket must be issued at the site (403 `ticket_not_yours`), and a rating must rate a dossier
+//! or ticket of the site (404 `rated_target_unknown`, retried by the kiosk: the ticket of
+//! another kiosk of the centre may still be on its way). Idempotency keys are per device. The
+//! rules the database decides are in `store::authorization`. A health report names no device
+//! at all: it is stored as the certificate's device's.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -14,6 +20,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
+use motcua_domain::dossier::DossierCode;
 use motcua_domain::wire::{
     ApiError, DigitizedDocuments, DossierSubmission, HealthReport, IngestAck, RatingSubmission,
     TicketIssued, IDEMPOTENCY_KEY_HEADER,
@@ -53,6 +60,33 @@ fn site_mismatch(device_site: &str, what: &str, site: &str) -> Failure {
     )
 }
 
+/// The body must name the certificate's device, if it names one.
+fn require_device(device: &str, named: Option<&str>) -> Result<(), Failure> {
+    match named {
+        Some(named) if named != device => Err(Failure::new(
+            StatusCode::FORBIDDEN,
+            "device_mismatch",
+            format!(
+                "the body names device {named} but the client certificate is device {device}'s"
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn code_not_yours(code: &str, reason: &str) -> Failure {
+    Failure::new(
+        StatusCode::FORBIDDEN,
+        "code_not_yours",
+        format!(
+            "mã hồ sơ {code} không phải của thiết bị này ({reason}); kiểm tra [device] \
+             agency_code và dãy số được cấp của ki-ốt / dossier code {code} is not this \
+             device's to issue ({reason}); check the kiosk's [device] agency_code and the \
+             number blocks the gateway allocated to it"
+        ),
+    )
+}
+
 async fn ingest(
     state: &AppState,
     device: Device,
@@ -66,15 +100,7 @@ async fn ingest(
         site: device_site,
         ..
     } = device;
-    if let Some(named) = record.device_id().filter(|named| *named != device) {
-        return Err(Failure::new(
-            StatusCode::FORBIDDEN,
-            "device_mismatch",
-            format!(
-                "the body names device {named} but the client certificate is device {device}'s"
-            ),
-        ));
-    }
+    require_device(&device, record.device_id())?;
     let kind = record.kind();
     // A report's sending time is stamped anew at each attempt: it is not part of what a retry
     // must repeat, so the identity of a report is its body without it.
@@ -135,10 +161,38 @@ async fn ingest(
             "conflict",
             format!("a {kind} {natural} is already stored under another {IDEMPOTENCY_KEY_HEADER}"),
         )),
-        IngestOutcome::SiteMismatch { what, site } => {
-            tracing::warn!(device_id = %device, site = %device_site, %what, other_site = %site, "ingest refused: another site's dossier");
-            Err(site_mismatch(&device_site, &what, &site))
+        IngestOutcome::CodeNotYours { code, reason } => {
+            tracing::warn!(device_id = %device, site = %device_site, %code, "dossier refused: a number outside the device's blocks");
+            Err(code_not_yours(&code, &reason))
         }
+        IngestOutcome::TicketNotYours(ticket) => {
+            tracing::warn!(device_id = %device, site = %device_site, %ticket, "ticket refused: issued elsewhere");
+            Err(Failure::new(
+                StatusCode::FORBIDDEN,
+                "ticket_not_yours",
+                format!(
+                    "vé {ticket} không được cấp tại điểm {device_site} (thiết bị sau dấu @ không \
+                     thuộc điểm này) / ticket {ticket} was not issued at site {device_site}: the \
+                     device after '@' is not a device of this site"
+                ),
+            ))
+        }
+        IngestOutcome::RatedTargetUnknown(transaction) => Err(Failure::new(
+            StatusCode::NOT_FOUND,
+            "rated_target_unknown",
+            format!(
+                "chưa có hồ sơ hay vé {transaction} của điểm này; gửi lại sau / no dossier or \
+                 ticket {transaction} of this site is stored here (yet); retry later"
+            ),
+        )),
+        IngestOutcome::BlobSizeMismatch {
+            sha256,
+            claimed,
+            actual,
+        } => Err(Failure::bad_request(
+            "blob_size_mismatch",
+            format!("document {sha256} is cited with size {claimed} but the uploaded blob has {actual} bytes"),
+        )),
         IngestOutcome::UnknownDossier(code) => Err(Failure::new(
             StatusCode::NOT_FOUND,
             "unknown_dossier",
@@ -190,10 +244,10 @@ fn require_sha256(sha256: &str, document: &str) -> Result<(), Failure> {
     responses(
         (status = 201, body = IngestAck, description = "stored durably"),
         (status = 200, body = IngestAck, description = "already stored under this key (duplicate = true)"),
-        (status = 400, body = ApiError, description = "invalid JSON or missing Idempotency-Key"),
+        (status = 400, body = ApiError, description = "invalid JSON, a malformed code, missing Idempotency-Key, or `blob_size_mismatch`: a document's size is not its blob's"),
         (status = 401, body = ApiError),
-        (status = 403, body = ApiError, description = "`device_mismatch`: device_id is not the certificate's device; `site_mismatch`: agency_code is not the certificate's site"),
-        (status = 409, body = ApiError, description = "idempotency_key_reused, missing_blobs or conflict (code already stored)"),
+        (status = 403, body = ApiError, description = "`device_mismatch`: device_id is not the certificate's device; `site_mismatch`: agency_code is not the certificate's site; `code_not_yours`: the code does not start with the certificate's site, or its number is outside the device's blocks (or, for a device without blocks, inside another device's)"),
+        (status = 409, body = ApiError, description = "idempotency_key_reused (this device used the key for another request), missing_blobs (not completely uploaded by a device of this site) or conflict (code already stored)"),
     ))]
 pub(super) async fn ingest_dossier(
     State(state): State<AppState>,
@@ -208,12 +262,29 @@ pub(super) async fn ingest_dossier(
     for doc in &dossier.documents {
         require_sha256(&doc.sha256, &doc.name)?;
     }
+    require_device(&device.id, Some(&dossier.device_id))?;
     if dossier.agency_code != device.site {
         tracing::warn!(device_id = %device.id, site = %device.site, agency_code = %dossier.agency_code, "dossier refused: another site's agency code");
         return Err(site_mismatch(
             &device.site,
             &format!("dossier {}", dossier.code),
             &dossier.agency_code,
+        ));
+    }
+    let code = DossierCode::parse(&dossier.code)
+        .map_err(|e| Failure::bad_request("invalid_body", format!("code: {e}")))?;
+    if code.agency() != device.site {
+        tracing::warn!(device_id = %device.id, site = %device.site, code = %dossier.code, "dossier refused: a code of another site");
+        return Err(code_not_yours(
+            &dossier.code,
+            &format!(
+                "mã bắt đầu bằng {}, chứng thư là của điểm {} / the code starts with {}, the \
+                 certificate is for site {}",
+                code.agency(),
+                device.site,
+                code.agency(),
+                device.site
+            ),
         ));
     }
     let json = canonical(&dossier)?;
@@ -231,11 +302,11 @@ pub(super) async fn ingest_dossier(
     responses(
         (status = 201, body = IngestAck, description = "stored durably"),
         (status = 200, body = IngestAck, description = "already stored under this key (duplicate = true)"),
-        (status = 400, body = ApiError, description = "invalid JSON, no documents, path and body name different dossiers, or missing Idempotency-Key"),
+        (status = 400, body = ApiError, description = "invalid JSON, no documents, path and body name different dossiers, missing Idempotency-Key, or `blob_size_mismatch`: a document's size is not its blob's"),
         (status = 401, body = ApiError),
-        (status = 403, body = ApiError, description = "`device_mismatch`: device_id is not the certificate's device; `site_mismatch`: the dossier was received at another site than the certificate's"),
-        (status = 404, body = ApiError, description = "unknown_dossier: the dossier is not stored (yet)"),
-        (status = 409, body = ApiError, description = "idempotency_key_reused, missing_blobs or conflict (a document code already stored)"),
+        (status = 403, body = ApiError, description = "`device_mismatch`: device_id is not the certificate's device; `site_mismatch`: the dossier code names another site than the certificate's"),
+        (status = 404, body = ApiError, description = "unknown_dossier: no dossier of this site is stored under this code (yet); another site's dossier answers the same"),
+        (status = 409, body = ApiError, description = "idempotency_key_reused, missing_blobs (not completely uploaded by a device of this site) or conflict (a document code already stored)"),
     ))]
 pub(super) async fn ingest_documents(
     State(state): State<AppState>,
@@ -265,6 +336,17 @@ pub(super) async fn ingest_documents(
         require_text(&doc.document_code, "document_code")?;
         require_sha256(&doc.sha256, &doc.document_code)?;
     }
+    // Decided from the code's text alone, so it says nothing of what the gateway holds.
+    if let Ok(parsed) = DossierCode::parse(&code) {
+        if parsed.agency() != device.site {
+            tracing::warn!(device_id = %device.id, site = %device.site, %code, "documents refused: another site's dossier code");
+            return Err(site_mismatch(
+                &device.site,
+                &format!("dossier {code}"),
+                parsed.agency(),
+            ));
+        }
+    }
     let json = canonical(&docs)?;
     ingest(&state, device, &headers, Record::Documents(docs), json).await
 }
@@ -279,6 +361,7 @@ pub(super) async fn ingest_documents(
         (status = 400, body = ApiError),
         (status = 401, body = ApiError),
         (status = 403, body = ApiError, description = "`device_mismatch`: device_id is not the certificate's device"),
+        (status = 404, body = ApiError, description = "`rated_target_unknown`: no dossier or ticket of this site is stored under this transaction (yet); retry later"),
         (status = 409, body = ApiError, description = "idempotency_key_reused or already_rated"),
     ))]
 pub(super) async fn ingest_rating(
@@ -311,9 +394,9 @@ pub(super) async fn ingest_rating(
     responses(
         (status = 201, body = IngestAck),
         (status = 200, body = IngestAck, description = "duplicate"),
-        (status = 400, body = ApiError),
+        (status = 400, body = ApiError, description = "invalid JSON, or a ticket_id without `@<issuing device>`"),
         (status = 401, body = ApiError),
-        (status = 403, body = ApiError, description = "`device_mismatch`: device_id is not the certificate's device"),
+        (status = 403, body = ApiError, description = "`device_mismatch`: device_id is not the certificate's device; `ticket_not_yours`: the issuing device is not of the certificate's site"),
         (status = 409, body = ApiError, description = "idempotency_key_reused or conflict (ticket id already stored)"),
     ))]
 pub(super) async fn ingest_ticket(
@@ -325,6 +408,16 @@ pub(super) async fn ingest_ticket(
     idempotency_key(&headers)?;
     let ticket: TicketIssued = parse_json(body)?;
     require_text(&ticket.ticket_id, "ticket_id")?;
+    let issuer = ticket
+        .ticket_id
+        .rsplit_once('@')
+        .map_or("", |(_, issuer)| issuer.trim());
+    if issuer.is_empty() {
+        return Err(Failure::bad_request(
+            "invalid_body",
+            "ticket_id must name its issuing device: <area>-YYYYMMDD-<number>@<device>",
+        ));
+    }
     let json = canonical(&ticket)?;
     ingest(&state, device, &headers, Record::Ticket(ticket), json).await
 }

@@ -62,7 +62,9 @@ pub(super) async fn tus_options(State(state): State<AppState>) -> Response {
     ))]
 pub(super) async fn create_upload(
     State(state): State<AppState>,
-    Device { id: device, .. }: Device,
+    Device {
+        id: device, site, ..
+    }: Device,
     headers: HeaderMap,
 ) -> ApiResult {
     require_tus(&headers)?;
@@ -99,6 +101,7 @@ pub(super) async fn create_upload(
         length,
         offset: 0,
         complete: false,
+        site,
     };
     let mut upload = state.0.store.create_upload(&upload, &now_vn()).await?;
     if !upload.complete && length == 0 {
@@ -148,11 +151,7 @@ async fn finish(state: &AppState, upload: &Upload) -> Result<Finish, GatewayErro
     } else if files.blob_file_exists(&upload.sha256).await {
         let found = Files::sha256_of(files.blob_path(&upload.sha256)).await?;
         if found == upload.sha256 {
-            state
-                .0
-                .store
-                .complete_upload(&upload.id, &upload.sha256, upload.length, &now_vn())
-                .await?;
+            state.0.store.complete_upload(upload, &now_vn()).await?;
             return Ok(Finish::Complete);
         }
         None
@@ -161,11 +160,7 @@ async fn finish(state: &AppState, upload: &Upload) -> Result<Finish, GatewayErro
     };
     if actual.as_deref() == Some(upload.sha256.as_str()) {
         files.promote(&upload.id, &upload.sha256).await?;
-        state
-            .0
-            .store
-            .complete_upload(&upload.id, &upload.sha256, upload.length, &now_vn())
-            .await?;
+        state.0.store.complete_upload(upload, &now_vn()).await?;
         tracing::info!(upload = %upload.id, size = upload.length, "blob stored");
         Ok(Finish::Complete)
     } else {

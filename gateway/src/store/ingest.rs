@@ -5,6 +5,9 @@
 
 use motcua_domain::wire::{DossierStatus, HealthReport};
 
+use motcua_domain::dossier::DossierCode;
+
+use super::authorization::Check;
 use super::fleet::HISTORY_PER_DEVICE;
 use super::queries::{self, StoredKey};
 use super::{status_name, Ingest, IngestOutcome, Record};
@@ -55,10 +58,11 @@ pub(super) struct Insert {
 /// The checks and writes of one ingest, in order.
 #[derive(Debug)]
 pub(super) struct Plan {
-    /// A dossier that must be stored already (digitized documents are added to one).
-    pub needs_dossier: Option<String>,
-    /// Blobs that must be completely uploaded, each once, in order of first mention.
-    pub needs_blobs: Vec<String>,
+    /// Lookups that may refuse the ingest before anything is written (see `authorization`).
+    pub checks: Vec<Check>,
+    /// Blobs that must be completely uploaded by a device of the site, with the size each is
+    /// cited with: each (hash, size) once, in order of first mention.
+    pub needs_blobs: Vec<(String, u64)>,
     /// Run in order; the first that stores nothing ends the ingest with its `if_taken`.
     pub inserts: Vec<Insert>,
     /// Records the idempotency key; the backends run it first (PostgreSQL) or last (SQLite).
@@ -67,17 +71,27 @@ pub(super) struct Plan {
 
 /// The plan of an ingest.
 pub(super) fn plan(ing: &Ingest) -> Plan {
-    let mut needs_dossier = None;
-    let mut needs_blobs: Vec<String> = Vec::new();
+    let mut checks = Vec::new();
+    let mut needs_blobs: Vec<(String, u64)> = Vec::new();
     let mut inserts = Vec::new();
-    let mut need_blob = |sha: &String| {
-        if !needs_blobs.contains(sha) {
-            needs_blobs.push(sha.clone());
+    let mut need_blob = |sha: &String, size: u64| {
+        let need = (sha.clone(), size);
+        if !needs_blobs.contains(&need) {
+            needs_blobs.push(need);
         }
     };
     match &ing.record {
         Record::Dossier(d) => {
-            d.documents.iter().for_each(|doc| need_blob(&doc.sha256));
+            // The handler refused codes that do not parse or name another agency.
+            if let Ok(code) = DossierCode::parse(&d.code) {
+                checks.push(Check::Sequence {
+                    code: d.code.clone(),
+                    number: code.sequence(),
+                });
+            }
+            d.documents
+                .iter()
+                .for_each(|doc| need_blob(&doc.sha256, doc.size));
             inserts.push(Insert {
                 sql: queries::DOSSIER_INSERT,
                 action: "store a dossier",
@@ -113,8 +127,10 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
             }
         }
         Record::Documents(d) => {
-            needs_dossier = Some(d.dossier_code.clone());
-            d.documents.iter().for_each(|doc| need_blob(&doc.sha256));
+            checks.push(Check::Dossier(d.dossier_code.clone()));
+            d.documents
+                .iter()
+                .for_each(|doc| need_blob(&doc.sha256, doc.size));
             for doc in &d.documents {
                 inserts.push(Insert {
                     sql: queries::DIGITIZED_INSERT,
@@ -136,22 +152,36 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                 });
             }
         }
-        Record::Rating(r) => inserts.push(Insert {
-            sql: queries::RATING_INSERT,
-            action: "store a rating",
-            params: body_row(&r.transaction, ing),
-            if_taken: Some(IngestOutcome::AlreadyRated(r.transaction.clone())),
-        }),
-        Record::Ticket(t) => inserts.push(Insert {
-            sql: queries::TICKET_INSERT,
-            action: "store a ticket",
-            params: body_row(&t.ticket_id, ing),
-            if_taken: Some(IngestOutcome::Conflict(t.ticket_id.clone())),
-        }),
+        Record::Rating(r) => {
+            checks.push(Check::RatingTarget(r.transaction.clone()));
+            inserts.push(Insert {
+                sql: queries::RATING_INSERT,
+                action: "store a rating",
+                params: body_row(&r.transaction, ing),
+                if_taken: Some(IngestOutcome::AlreadyRated(r.transaction.clone())),
+            });
+        }
+        Record::Ticket(t) => {
+            // The handler refused ids without an issuer.
+            if let Some((_, issuer)) = t.ticket_id.rsplit_once('@') {
+                checks.push(Check::TicketIssuer {
+                    ticket: t.ticket_id.clone(),
+                    issuer: issuer.to_string(),
+                });
+            }
+            let mut params = body_row(&t.ticket_id, ing);
+            params.push((&ing.site).into());
+            inserts.push(Insert {
+                sql: queries::TICKET_INSERT,
+                action: "store a ticket",
+                params,
+                if_taken: Some(IngestOutcome::Conflict(t.ticket_id.clone())),
+            });
+        }
         Record::Health(h) => inserts.extend(health_inserts(h, ing)),
     }
     Plan {
-        needs_dossier,
+        checks,
         needs_blobs,
         inserts,
         claim: Insert {
@@ -226,23 +256,6 @@ fn body_row(natural_key: &str, ing: &Ingest) -> Vec<Value> {
         (&ing.body_json).into(),
         (&ing.now).into(),
     ]
-}
-
-/// Why an ingest that adds to dossier `code` (stored with `agency`, `None`: not stored) is
-/// refused, if it is: the dossier must be stored, and at the site of the device's certificate.
-pub(super) fn dossier_refusal(
-    ing: &Ingest,
-    code: String,
-    agency: Option<String>,
-) -> Option<IngestOutcome> {
-    match agency {
-        None => Some(IngestOutcome::UnknownDossier(code)),
-        Some(agency) if agency != ing.site => Some(IngestOutcome::SiteMismatch {
-            what: format!("dossier {code}"),
-            site: agency,
-        }),
-        Some(_) => None,
-    }
 }
 
 /// The answer to an ingest whose key is stored already: the same request again is a duplicate,

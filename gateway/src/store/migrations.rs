@@ -132,4 +132,7 @@ CREATE TABLE reenrolment_approvals (
     (4, super::fleet::MIGRATION),
     // Setup codes, sequence blocks and remote actions (see `provisioning`).
     (5, super::provisioning::MIGRATION),
+    // Idempotency keys per device, blob ownership per site, tickets' sites (see
+    // `authorization`).
+    (6, super::authorization::MIGRATION),
 ];

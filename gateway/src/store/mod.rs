@@ -14,12 +14,15 @@
 //! - the offset recorded for an upload never exceeds the bytes fsynced in its `.part` file.
 //!
 //! What the backends share is written once: the SQL text and the meaning of its columns in
-//! [`queries`], what an ingest checks and writes in [`ingest`], the fleet's health (its tables,
-//! flags and view) in [`fleet`], provisioning (setup-code tokens, sequence blocks, remote
-//! actions) in [`provisioning`], and the helpers below (status
-//! names, the status view, which migrations are pending). The backend files hold only what
-//! really differs: connections, transactions, and the few statements noted in [`queries`].
+//! [`queries`], what an ingest checks and writes in [`ingest`], which site may write what (the
+//! lookups an ingest makes in its transaction before it writes, blob ownership by site,
+//! idempotency keys per device) in [`authorization`], the fleet's health (its tables, flags and
+//! view) in [`fleet`], provisioning (setup-code tokens, sequence blocks, remote actions) in
+//! [`provisioning`], and the helpers below (status names, the status view, which migrations are
+//! pending). The backend files hold only what really differs: connections, transactions, and
+//! the few statements noted in [`queries`].
 
+mod authorization;
 mod fleet;
 mod ingest;
 mod migrations;
@@ -58,6 +61,8 @@ pub(crate) struct Upload {
     pub length: u64,
     pub offset: u64,
     pub complete: bool,
+    /// The site of the device uploading: a completed upload makes the blob that site's.
+    pub site: String,
 }
 
 /// What an ingest did.
@@ -76,14 +81,25 @@ pub(crate) enum IngestOutcome {
     Conflict(String),
     /// The transaction was already rated.
     AlreadyRated(String),
-    /// Documents were sent for a dossier the gateway does not hold (yet).
+    /// Documents were sent for a dossier the gateway does not hold (yet), or holds for another
+    /// site (the two answer alike, so a guessed code reveals nothing).
     UnknownDossier(String),
-    /// Documents were sent for a dossier of another site than the device certificate's.
-    SiteMismatch {
-        /// What belongs to the other site ("dossier X").
-        what: String,
-        /// That site.
-        site: String,
+    /// A dossier code whose sequence number is not the device's (see `authorization`).
+    CodeNotYours {
+        /// The code.
+        code: String,
+        /// Why, in Vietnamese then English.
+        reason: String,
+    },
+    /// A ticket whose issuer is not a device of the device's site.
+    TicketNotYours(String),
+    /// A rating of a dossier or ticket the gateway does not hold at the device's site (yet).
+    RatedTargetUnknown(String),
+    /// A document cites a blob with another size than the blob has.
+    BlobSizeMismatch {
+        sha256: String,
+        claimed: u64,
+        actual: u64,
     },
 }
 
@@ -364,7 +380,9 @@ impl Store {
         dispatch!(self, s => s.fleet())
     }
 
-    /// Creates an upload; if a complete blob with this hash exists the upload is born complete.
+    /// Creates an upload; if a complete blob with this hash exists and a device of the
+    /// upload's site uploaded it, the upload is born complete. Another site's blob is not
+    /// enough: knowing a hash is not holding the bytes, so this site sends them once too.
     pub async fn create_upload(&self, upload: &Upload, now: &str) -> Result<Upload, GatewayError> {
         dispatch!(self, s => s.create_upload(upload, now))
     }
@@ -379,15 +397,10 @@ impl Store {
         dispatch!(self, s => s.set_upload_offset(id, offset))
     }
 
-    /// Marks the upload complete and its blob present (the blob file is already in place).
-    pub async fn complete_upload(
-        &self,
-        id: &str,
-        sha256: &str,
-        size: u64,
-        now: &str,
-    ) -> Result<(), GatewayError> {
-        dispatch!(self, s => s.complete_upload(id, sha256, size, now))
+    /// Marks the upload complete and its blob present and its site's (the blob file is
+    /// already in place).
+    pub async fn complete_upload(&self, upload: &Upload, now: &str) -> Result<(), GatewayError> {
+        dispatch!(self, s => s.complete_upload(upload, now))
     }
 
     /// Whether a verified blob is stored.
@@ -398,6 +411,11 @@ impl Store {
     /// Stores an ingest exactly once (see [`IngestOutcome`]).
     pub async fn ingest(&self, ingest: &Ingest) -> Result<IngestOutcome, GatewayError> {
         dispatch!(self, s => s.ingest(ingest))
+    }
+
+    /// The site (agency code) a dossier was received at; `None` if it is unknown.
+    pub async fn dossier_site(&self, code: &str) -> Result<Option<String>, GatewayError> {
+        dispatch!(self, s => s.dossier_site(code))
     }
 
     /// The status of a dossier.

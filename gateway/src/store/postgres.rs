@@ -9,6 +9,7 @@ use motcua_domain::wire::{DossierStatus, DossierStatusView};
 use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::NoTls;
 
+use super::authorization::{self, BLOB_OF_SITE, BLOB_SITE_INSERT, BLOB_SIZE_OF_SITE};
 use super::ingest::{self, Value};
 use super::{
     pending_migrations, queries, status_name, status_view, Ingest, IngestOutcome, Stats, Upload,
@@ -120,7 +121,12 @@ impl PgStore {
     pub async fn create_upload(&self, upload: &Upload, now: &str) -> Result<Upload, GatewayError> {
         let mut u = upload.clone();
         let client = self.client().await?;
-        if self.blob_exists_on(&client, &u.sha256).await? {
+        let held = client
+            .query_opt(BLOB_OF_SITE, &[&u.sha256, &u.site])
+            .await
+            .map_err(self.err("look up a blob's sites"))?
+            .is_some();
+        if held && self.blob_exists_on(&client, &u.sha256).await? {
             u.offset = u.length;
             u.complete = true;
         }
@@ -135,6 +141,7 @@ impl PgStore {
                     &(u.offset as i64),
                     &u.complete,
                     &now,
+                    &u.site,
                 ],
             )
             .await
@@ -162,22 +169,19 @@ impl PgStore {
             .map_err(self.err("record an upload offset"))
     }
 
-    pub async fn complete_upload(
-        &self,
-        id: &str,
-        sha256: &str,
-        size: u64,
-        now: &str,
-    ) -> Result<(), GatewayError> {
+    pub async fn complete_upload(&self, u: &Upload, now: &str) -> Result<(), GatewayError> {
         let mut client = self.client().await?;
         let tx = client
             .transaction()
             .await
             .map_err(self.err("start a transaction"))?;
-        tx.execute(queries::BLOB_INSERT, &[&sha256, &(size as i64), &now])
+        tx.execute(queries::BLOB_INSERT, &[&u.sha256, &(u.length as i64), &now])
             .await
             .map_err(self.err("record a blob"))?;
-        tx.execute(queries::UPLOAD_MARK_COMPLETE, &[&id])
+        tx.execute(BLOB_SITE_INSERT, &[&u.sha256, &u.site])
+            .await
+            .map_err(self.err("record a blob's site"))?;
+        tx.execute(queries::UPLOAD_MARK_COMPLETE, &[&u.id])
             .await
             .map_err(self.err("mark an upload complete"))?;
         tx.commit()
@@ -218,7 +222,7 @@ impl PgStore {
             drop(tx);
             let read = self.err("read an idempotency key");
             let row = client
-                .query_one(queries::IDEMPOTENCY_KEY_SELECT, &[&ing.key])
+                .query_one(queries::IDEMPOTENCY_KEY_SELECT, &[&ing.device_id, &ing.key])
                 .await
                 .map_err(&read)?;
             return Ok(ingest::replay(
@@ -226,37 +230,32 @@ impl PgStore {
                 &queries::stored_key(&row).map_err(read)?,
             ));
         }
-        if let Some(code) = plan.needs_dossier {
-            let read = self.err("look up a dossier");
-            let agency = match tx
-                .query_opt(queries::DOSSIER_AGENCY, &[&code])
-                .await
-                .map_err(&read)?
-            {
-                Some(row) => Some(row.try_get::<_, String>(0).map_err(read)?),
-                None => None,
-            };
-            if let Some(refusal) = ingest::dossier_refusal(ing, code, agency) {
+        for check in &plan.checks {
+            let read = self.err("check an ingest");
+            let (sql, values) = check.query(ing);
+            let values: Vec<&(dyn ToSql + Sync)> =
+                values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
+            let row = tx.query_one(sql, &values).await.map_err(&read)?;
+            let found: Option<String> = row.try_get(0).map_err(&read)?;
+            let count: i64 = row.try_get(1).map_err(&read)?;
+            if let Some(refusal) = check.refusal(ing, found, count) {
                 return Ok(refusal);
             }
         }
-        if !plan.needs_blobs.is_empty() {
-            // One round trip for all blobs (SQLite, having no arrays, asks one by one).
-            let present: Vec<String> = tx
-                .query(
-                    "SELECT sha256 FROM blobs WHERE sha256 = ANY($1)",
-                    &[&plan.needs_blobs],
-                )
+        let mut sizes = Vec::new();
+        for (sha, _) in &plan.needs_blobs {
+            let read = self.err("look up a blob");
+            let row = tx
+                .query_opt(BLOB_SIZE_OF_SITE, &[sha, &ing.site])
                 .await
-                .map_err(self.err("look up blobs"))?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
-            let mut missing = plan.needs_blobs;
-            missing.retain(|sha| !present.contains(sha));
-            if !missing.is_empty() {
-                return Ok(IngestOutcome::MissingBlobs(missing));
-            }
+                .map_err(&read)?;
+            sizes.push(match row {
+                Some(row) => Some(row.try_get::<_, i64>(0).map_err(&read)?),
+                None => None,
+            });
+        }
+        if let Some(refusal) = authorization::blob_refusal(&plan.needs_blobs, &sizes) {
+            return Ok(refusal);
         }
         for insert in plan.inserts {
             let n = tx
@@ -269,6 +268,17 @@ impl PgStore {
         }
         tx.commit().await.map_err(self.err("commit an ingest"))?;
         Ok(IngestOutcome::Created)
+    }
+
+    pub async fn dossier_site(&self, code: &str) -> Result<Option<String>, GatewayError> {
+        let read = self.err("look up a dossier's site");
+        let row = self
+            .client()
+            .await?
+            .query_opt(queries::DOSSIER_AGENCY, &[&code])
+            .await
+            .map_err(&read)?;
+        row.map(|r| r.try_get(0)).transpose().map_err(read)
     }
 
     pub async fn dossier_status(

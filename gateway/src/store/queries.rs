@@ -8,8 +8,7 @@
 //! order they first appear. The test at the bottom prepares every query on SQLite and checks
 //! exactly that; PostgreSQL runs them all in the gateway's integration tests.
 //!
-//! What stays in the backends, because the SQL really differs: SQLite's PRAGMAs and its one-by-
-//! one blob checks (it has no arrays; PostgreSQL asks with `= ANY($1)` once), PostgreSQL's
+//! What stays in the backends, because the SQL really differs: SQLite's PRAGMAs, PostgreSQL's
 //! advisory lock around migrations, and how a transaction is opened (`BEGIN IMMEDIATE` on
 //! SQLite, READ COMMITTED plus claim-the-key-first on PostgreSQL).
 
@@ -152,12 +151,14 @@ pub(super) fn fleet_device<R: Columns>(r: &R) -> Result<FleetDevice, R::Error> {
 pub(super) const BLOB_EXISTS: &str = "SELECT 1 FROM blobs WHERE sha256 = $1";
 pub(super) const BLOB_INSERT: &str =
     "INSERT INTO blobs (sha256, size, stored_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING";
+/// `$8` the site of the device uploading.
 pub(super) const UPLOAD_INSERT: &str =
-    "INSERT INTO uploads (id, device_id, sha256, length, upload_offset, complete, created_at)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    "INSERT INTO uploads (id, device_id, sha256, length, upload_offset, complete, created_at,
+     site) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 /// Read with [`upload`].
 pub(super) const UPLOAD_SELECT: &str =
-    "SELECT id, device_id, sha256, length, upload_offset, complete FROM uploads WHERE id = $1";
+    "SELECT id, device_id, sha256, length, upload_offset, complete, COALESCE(site, '')
+     FROM uploads WHERE id = $1";
 /// `$1` offset, `$2` upload id.
 pub(super) const UPLOAD_SET_OFFSET: &str = "UPDATE uploads SET upload_offset = $1 WHERE id = $2";
 pub(super) const UPLOAD_MARK_COMPLETE: &str =
@@ -172,6 +173,7 @@ pub(super) fn upload<R: Columns>(r: &R) -> Result<Upload, R::Error> {
         length: r.int(3)? as u64,
         offset: r.int(4)? as u64,
         complete: r.flag(5)?,
+        site: r.text(6)?,
     })
 }
 
@@ -180,10 +182,10 @@ pub(super) fn upload<R: Columns>(r: &R) -> Result<Upload, R::Error> {
 /// Claims a key; inserts nothing if the key is stored already.
 pub(super) const IDEMPOTENCY_KEY_CLAIM: &str =
     "INSERT INTO idempotency_keys (key, kind, device_id, body_sha256, created_at)
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (key) DO NOTHING";
-/// Read with [`stored_key`].
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (device_id, key) DO NOTHING";
+/// `$1` device id, `$2` key: keys live in their device's namespace. Read with [`stored_key`].
 pub(super) const IDEMPOTENCY_KEY_SELECT: &str =
-    "SELECT kind, device_id, body_sha256 FROM idempotency_keys WHERE key = $1";
+    "SELECT kind, device_id, body_sha256 FROM idempotency_keys WHERE device_id = $1 AND key = $2";
 /// `$1` dossier code: its agency code (the site it was received at).
 pub(super) const DOSSIER_AGENCY: &str = "SELECT agency_code FROM dossiers WHERE code = $1";
 pub(super) const DOSSIER_INSERT: &str =
@@ -200,9 +202,10 @@ pub(super) const DIGITIZED_INSERT: &str =
 pub(super) const RATING_INSERT: &str =
     "INSERT INTO ratings (transaction_id, device_id, idempotency_key, body, stored_at)
      VALUES ($1, $2, $3, $4, $5) ON CONFLICT (transaction_id) DO NOTHING";
+/// `$6` the site of the device that delivered it.
 pub(super) const TICKET_INSERT: &str =
-    "INSERT INTO tickets (ticket_id, device_id, idempotency_key, body, stored_at)
-     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (ticket_id) DO NOTHING";
+    "INSERT INTO tickets (ticket_id, device_id, idempotency_key, body, stored_at, site)
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ticket_id) DO NOTHING";
 
 /// `$1` key, `$2` device id, `$3` generated_at (kiosk clock), `$4` received_at, `$5`
 /// received_ms (gateway clock, Unix ms), `$6` offset_ms (kiosk minus gateway), `$7` outbox

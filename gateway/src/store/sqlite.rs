@@ -9,6 +9,7 @@ use motcua_domain::wire::{DossierStatus, DossierStatusView};
 use rusqlite::types::ToSqlOutput;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 
+use super::authorization::{self, BLOB_OF_SITE, BLOB_SITE_INSERT, BLOB_SIZE_OF_SITE};
 use super::ingest::{self, Value};
 use super::{
     pending_migrations, queries, status_name, status_view, Ingest, IngestOutcome, Stats, Upload,
@@ -79,7 +80,11 @@ impl SqliteStore {
         let now = now.to_string();
         self.call("create an upload", move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            if blob_exists(&tx, &u.sha256)? {
+            let held = tx
+                .query_row(BLOB_OF_SITE, params![u.sha256, u.site], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if held && blob_exists(&tx, &u.sha256)? {
                 u.offset = u.length;
                 u.complete = true;
             }
@@ -92,7 +97,8 @@ impl SqliteStore {
                     u.length as i64,
                     u.offset as i64,
                     u.complete,
-                    now
+                    now,
+                    u.site
                 ],
             )?;
             tx.commit()?;
@@ -119,18 +125,16 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn complete_upload(
-        &self,
-        id: &str,
-        sha256: &str,
-        size: u64,
-        now: &str,
-    ) -> Result<(), GatewayError> {
-        let (id, sha, now) = (id.to_string(), sha256.to_string(), now.to_string());
+    pub async fn complete_upload(&self, upload: &Upload, now: &str) -> Result<(), GatewayError> {
+        let (u, now) = (upload.clone(), now.to_string());
         self.call("mark an upload complete", move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            tx.execute(queries::BLOB_INSERT, params![sha, size as i64, now])?;
-            tx.execute(queries::UPLOAD_MARK_COMPLETE, params![id])?;
+            tx.execute(
+                queries::BLOB_INSERT,
+                params![u.sha256, u.length as i64, now],
+            )?;
+            tx.execute(BLOB_SITE_INSERT, params![u.sha256, u.site])?;
+            tx.execute(queries::UPLOAD_MARK_COMPLETE, params![u.id])?;
             tx.commit()
         })
         .await
@@ -149,30 +153,35 @@ impl SqliteStore {
             // writer; that is why SQLite may look the key up first and claim it last.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let stored = tx
-                .query_row(queries::IDEMPOTENCY_KEY_SELECT, [&ing.key], |r| {
-                    queries::stored_key(r)
-                })
+                .query_row(
+                    queries::IDEMPOTENCY_KEY_SELECT,
+                    [&ing.device_id, &ing.key],
+                    |r| queries::stored_key(r),
+                )
                 .optional()?;
             if let Some(stored) = stored {
                 return Ok(ingest::replay(&ing, &stored));
             }
             let plan = ingest::plan(&ing);
-            if let Some(code) = plan.needs_dossier {
-                let agency: Option<String> = tx
-                    .query_row(queries::DOSSIER_AGENCY, [&code], |r| r.get(0))
-                    .optional()?;
-                if let Some(refusal) = ingest::dossier_refusal(&ing, code, agency) {
+            for check in &plan.checks {
+                let (sql, values) = check.query(&ing);
+                let (found, count): (Option<String>, i64) =
+                    tx.query_row(sql, params_from_iter(&values), |r| {
+                        Ok((r.get(0)?, r.get(1)?))
+                    })?;
+                if let Some(refusal) = check.refusal(&ing, found, count) {
                     return Ok(refusal);
                 }
             }
-            let mut missing = Vec::new();
-            for sha in plan.needs_blobs {
-                if !blob_exists(&tx, &sha)? {
-                    missing.push(sha);
-                }
+            let mut sizes = Vec::new();
+            for (sha, _) in &plan.needs_blobs {
+                sizes.push(
+                    tx.query_row(BLOB_SIZE_OF_SITE, params![sha, ing.site], |r| r.get(0))
+                        .optional()?,
+                );
             }
-            if !missing.is_empty() {
-                return Ok(IngestOutcome::MissingBlobs(missing));
+            if let Some(refusal) = authorization::blob_refusal(&plan.needs_blobs, &sizes) {
+                return Ok(refusal);
             }
             for insert in plan.inserts.into_iter().chain([plan.claim]) {
                 let n = tx.execute(insert.sql, params_from_iter(&insert.params))?;
@@ -182,6 +191,15 @@ impl SqliteStore {
             }
             tx.commit()?;
             Ok(IngestOutcome::Created)
+        })
+        .await
+    }
+
+    pub async fn dossier_site(&self, code: &str) -> Result<Option<String>, GatewayError> {
+        let code = code.to_string();
+        self.call("look up a dossier's site", move |c| {
+            c.query_row(queries::DOSSIER_AGENCY, [code], |r| r.get(0))
+                .optional()
         })
         .await
     }
