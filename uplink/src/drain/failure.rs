@@ -46,6 +46,10 @@ fn refusal_words(status: u16, code: &str) -> Option<&'static str> {
         (403, "site_mismatch") => "hồ sơ không thuộc điểm tiếp nhận của chứng thư ki-ốt (xem [device] agency_code) / the record's site is not the one in this kiosk's certificate (check [device] agency_code)",
         (403, "device_mismatch") => "hồ sơ ghi mã thiết bị khác chứng thư ki-ốt (xem [device] id) / the record names another device than this kiosk's certificate (check [device] id)",
         (400, "invalid_body" | "invalid_json" | "invalid_metadata" | "invalid_header" | "missing_idempotency_key") => "máy chủ từ chối dữ liệu không hợp lệ / the gateway refuses the record as invalid",
+        (403, "code_not_yours") => "mã hồ sơ không thuộc dãy số máy chủ cấp cho ki-ốt này (hai ki-ốt dùng chung dãy số?) / the dossier number is outside the blocks the gateway gave this kiosk (two kiosks sharing one block?)",
+        (403, "ticket_not_yours") => "số thứ tự ghi thiết bị của điểm khác / the ticket names a device of another site",
+        (400, "blob_size_mismatch") => "kích thước tài liệu khác với tệp đã gửi / a document's size differs from the file uploaded",
+        (409, "already_rated") => "hồ sơ hoặc số thứ tự này đã được đánh giá; có thể để riêng / this dossier or ticket was rated already; the entry may be set aside",
         (413, "too_large") => "tài liệu lớn hơn giới hạn của máy chủ / a document is larger than the gateway accepts",
         _ => return None,
     })
@@ -81,5 +85,44 @@ impl DeliveryError {
         Some(format!(
             "CẦN KỸ THUẬT VIÊN / needs a technician: {words}: {self}"
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(status: u16, code: &str) -> DeliveryError {
+        DeliveryError::Gateway(GatewayError::Status {
+            url: "https://gw.example/v1/dossiers".into(),
+            status,
+            code: code.into(),
+            message: "no".into(),
+        })
+    }
+
+    /// The gateway's site-authorization refusals are for good: a retry sends the same record
+    /// and gets the same answer, so the entry waits for a technician with its reason. A rating
+    /// whose ticket or dossier the gateway does not know yet, or a 5xx, is retried: the target
+    /// may still be on its way from another kiosk.
+    #[test]
+    fn site_refusals_hold_and_unknown_targets_retry() {
+        for (status, code) in [
+            (403, "code_not_yours"),
+            (403, "ticket_not_yours"),
+            (400, "blob_size_mismatch"),
+            (409, "already_rated"),
+            (409, "conflict"),
+        ] {
+            let e = refused(status, code);
+            let reason = e.hold_reason().unwrap_or_default();
+            assert!(reason.starts_with("CẦN KỸ THUẬT VIÊN"), "{code}: {reason}");
+            assert!(e.needs_technician(), "{code}");
+        }
+        for (status, code) in [(404, "rated_target_unknown"), (503, "unavailable")] {
+            let e = refused(status, code);
+            assert_eq!(e.hold_reason(), None, "{code}");
+            assert!(!e.needs_technician(), "{code}");
+        }
     }
 }
