@@ -18,7 +18,9 @@
 //! | `GET /v1/admin/devices/{id}/actions` | technician | → [`RemoteActions`] (recent, with results) |
 //!
 //! Error codes of `POST /v1/devices/provision` (an [`crate::wire::ApiError`]):
-//! `token_unknown` (403), `token_expired` (403), `token_used` (409: used by another kiosk's key),
+//! `token_unknown` (403), `token_expired` (403), `token_withdrawn` (403: the device was revoked,
+//! a newer code was issued for its id, or a technician withdrew it), `token_used` (409: used by
+//! another kiosk's key), `token_spent` (409: this kiosk's certificate from it was used or revoked),
 //! `invalid_csr` (400), `sequence_exhausted` (409: the agency's 9999 daily numbers are all
 //! allocated).
 
@@ -228,6 +230,11 @@ pub struct SetupSheetRequest {
     /// Hours the codes stay valid (1..=720, default 72).
     #[serde(default = "three_days")]
     pub valid_hours: u32,
+    /// Issue codes for `device_ids` even where one is a live enrolled device or a device of
+    /// another site: using the code cuts that kiosk off (its certificates are revoked). Without
+    /// it such an id is refused (409 `device_exists`).
+    #[serde(default)]
+    pub replace: bool,
 }
 
 fn one() -> u32 {

@@ -40,8 +40,9 @@ pub use pki::{
     ProvisioningKeyFiles, CA_LIFETIME, SERVER_CERT_LIFETIME,
 };
 pub use provision::{
-    check_public_url, issue_sheet_offline, read_profile, valid_profile_name, ProvisionError,
-    SheetSource, DEFAULT_PROFILES_DIR, DEFAULT_SEQUENCE_BLOCK_SIZE,
+    check_public_url, issue_sheet_offline, read_profile, valid_profile_name,
+    withdraw_setup_codes_offline, ProvisionError, SheetSource, StoreSource, DEFAULT_PROFILES_DIR,
+    DEFAULT_SEQUENCE_BLOCK_SIZE,
 };
 pub use sheet::{check_sheet_fonts, setup_sheet_pdf_bytes, FontConfig};
 pub use store::{

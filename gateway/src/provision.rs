@@ -87,6 +87,10 @@ pub enum ProvisionError {
         /// What is wrong.
         reason: String,
     },
+    /// An id asked for is a live device, or a device of another site, and `replace` was not
+    /// given.
+    #[error("{0}")]
+    DeviceExists(String),
     /// A token could not be drawn.
     #[error("cannot draw a setup-code token: {0}")]
     Random(String),
@@ -262,6 +266,33 @@ pub async fn issue_sheet_offline(
     issue(&store, &issuer, req, issued_by).await
 }
 
+/// Where `gateway provision withdraw` finds the gateway's store.
+#[derive(Debug, Clone)]
+pub struct StoreSource {
+    /// The gateway's data directory (its SQLite database, without `database_url`).
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL, when the gateway uses PostgreSQL.
+    pub database_url: Option<String>,
+    /// A CA trusted for PostgreSQL over TLS.
+    pub database_ca_file: Option<PathBuf>,
+}
+
+/// Withdraws a device id's unused setup codes on the gateway's machine (`gateway provision
+/// withdraw`): how many there were.
+pub async fn withdraw_setup_codes_offline(
+    source: &StoreSource,
+    device_id: &str,
+) -> Result<u64, GatewayError> {
+    let store = Store::open(
+        source.database_url.as_deref(),
+        source.database_ca_file.as_deref(),
+        &source.data_dir,
+    )
+    .await?;
+    let now = rfc3339(chrono::Utc::now().timestamp());
+    store.withdraw_setup_codes(device_id, &now).await
+}
+
 /// The device ids of a sheet: the given ones (checked), or `count` new `<site>-K001`, … that
 /// no known device and no open slot has.
 fn slot_ids(req: &SetupSheetRequest, taken: &[String]) -> Result<Vec<String>, ProvisionError> {
@@ -349,6 +380,35 @@ fn sign_slots(
     Ok((tokens, codes))
 }
 
+/// Refuses ids of a live device or of another site's device (without `replace`): a code for
+/// such an id would cut the running kiosk off once used.
+async fn check_not_live(store: &Store, site: &str, ids: &[String]) -> Result<(), ProvisionError> {
+    let now = chrono::Utc::now().timestamp();
+    for id in ids {
+        let Some(standing) = store.device_standing(id, now).await? else {
+            continue;
+        };
+        if standing.live {
+            return Err(ProvisionError::DeviceExists(format!(
+                "thiết bị {id} đang hoạt động; cấp mã cho nó sẽ cắt ki-ốt đang chạy, hãy dùng \
+                 replace: true (--replace) nếu đúng là thay máy / device {id} is enrolled and \
+                 live: provisioning it would cut off the running kiosk; ask again with replace: \
+                 true (--replace) if the box is really being replaced"
+            )));
+        }
+        if standing.site != site {
+            return Err(ProvisionError::DeviceExists(format!(
+                "thiết bị {id} thuộc đơn vị {}; hãy dùng replace: true (--replace) nếu đúng là \
+                 chuyển máy / device {id} belongs to site {}: provisioning it for {site} would \
+                 cut off the kiosk there; ask again with replace: true (--replace) if it is \
+                 really moving",
+                standing.site, standing.site
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Issues a setup sheet: records one token per slot and signs the codes.
 pub(crate) async fn issue(
     store: &Store,
@@ -370,6 +430,9 @@ pub(crate) async fn issue(
         ));
     }
     let profile = read_profile(&issuer.profiles_dir, req.profile.trim())?;
+    if !req.replace && !req.device_ids.is_empty() {
+        check_not_live(store, site, &slot_ids(req, &[])?).await?;
+    }
     let req = SetupSheetRequest {
         site: site.to_string(),
         ..req.clone()
@@ -454,6 +517,7 @@ mod tests {
             count: 3,
             device_ids: vec![],
             valid_hours: 1,
+            replace: false,
         };
         let ids = slot_ids(&req, &["S-K002".into()]).expect("ids");
         assert_eq!(ids, ["S-K001", "S-K003", "S-K004"]);

@@ -16,9 +16,10 @@ use serde_json::Value;
 /// Another site of the province.
 const OTHER: &str = "000.00.14.H56";
 
-/// A code of the harness's site with sequence number `n`.
+/// A code of the harness's site dated today (Vietnam time) with sequence number `n`.
 fn code(n: u16) -> String {
-    format!("{SITE}-260531-{n:04}")
+    let today = chrono::Utc::now().with_timezone(&motcua_domain::vietnam_offset());
+    format!("{SITE}-{}-{n:04}", today.format("%y%m%d"))
 }
 
 /// One more block for `cred`'s device; all its live blocks.
@@ -52,8 +53,8 @@ async fn status_of(h: &Harness, cred: &Cred, code: &str) -> (StatusCode, String)
     (r.status(), r.text().await.expect("body"))
 }
 
-/// A code is the device's: its site's prefix, a number of its blocks (live or retired); a
-/// device enrolled without blocks may use numbers no other device of the site was given.
+/// A code is the device's: its site's prefix, a number of its blocks (live, or retired that
+/// day); a device enrolled without blocks may use numbers no other device of the site was given.
 async fn dossier_codes_are_the_devices_own(backend: Backend) {
     let Some(h) = Harness::start(backend).await else {
         return;
@@ -87,8 +88,13 @@ async fn dossier_codes_are_the_devices_own(backend: Backend) {
     assert_eq!(r.status(), StatusCode::CREATED);
 
     // A retired block's numbers were the device's: still accepted.
-    h.exec_sql("UPDATE sequence_blocks SET retired_at = 'now'")
-        .await;
+    h.exec_sql(&format!(
+        "UPDATE sequence_blocks SET retired_at = '{}'",
+        chrono::Utc::now()
+            .with_timezone(&motcua_domain::vietnam_offset())
+            .to_rfc3339()
+    ))
+    .await;
     let r = post_dossier(&h, &a, "KIOSK-A", &code(block.first + 2)).await;
     assert_eq!(r.status(), StatusCode::CREATED);
 

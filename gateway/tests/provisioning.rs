@@ -80,7 +80,7 @@ async fn a_sheet_provisions_kiosks_once_each(backend: Backend) {
     // Once its certificate is in use the token gives nothing more, not even to the same key.
     let r = h.provision(&code.token, &key).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
-    assert_eq!(error_code(r).await, "token_used");
+    assert_eq!(error_code(r).await, "token_spent");
 
     // A token nobody issued.
     let r = h.provision("bm90LWEtdG9rZW4", &key).await;
@@ -156,9 +156,10 @@ async fn a_replaced_kiosk_gets_a_fresh_block(backend: Backend) {
         .expect("more");
     assert_eq!(r.status(), StatusCode::OK);
 
-    // The box breaks; the technician prints a code for the same id and the new box uses it.
+    // The box breaks; the technician prints a code for the same id (a live device: only with
+    // `replace`) and the new box uses it.
     let sheet = h
-        .sheet(json!({"site": SITE, "profile": PROFILE, "device_ids": [id]}))
+        .sheet(json!({"site": SITE, "profile": PROFILE, "device_ids": [id], "replace": true}))
         .await;
     let (new, new_cred) = h.provision_kiosk(&sheet.codes[0].code).await;
     assert_eq!(new.certificate.device_id, id);

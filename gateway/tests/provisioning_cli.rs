@@ -86,6 +86,11 @@ async fn the_cli_prints_a_sheet_whose_codes_provision_kiosks(backend: Backend) {
     };
     let out = h.dir.path().join("sheet.pdf");
     let codes = h.dir.path().join("codes.txt");
+    // Files left from an earlier sheet, readable by all: they end up the owner's only.
+    for f in [&out, &codes] {
+        std::fs::write(f, "old").expect("old file");
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
     let mut cmd = gateway();
     cmd.args([
         "provision",
@@ -120,11 +125,10 @@ async fn the_cli_prints_a_sheet_whose_codes_provision_kiosks(backend: Backend) {
         !stdout.contains("MOTCUA-SETUP1"),
         "codes stay off stdout: {stdout}"
     );
-    let mode = std::fs::metadata(&codes)
-        .expect("codes")
-        .permissions()
-        .mode();
-    assert_eq!(mode & 0o777, 0o600);
+    for f in [&out, &codes] {
+        let mode = std::fs::metadata(f).expect("file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "{}", f.display());
+    }
     let lines: Vec<String> = std::fs::read_to_string(&codes)
         .expect("codes")
         .lines()
@@ -153,6 +157,62 @@ async fn the_cli_prints_a_sheet_whose_codes_provision_kiosks(backend: Backend) {
     // The running gateway (same store) takes the codes.
     let (p, _) = h.provision_kiosk(&lines[1]).await;
     assert_eq!(p.certificate.device_id, format!("{SITE}-K002"));
+
+    // `provision withdraw` voids K001's unused code on the store; K002 is live now, so a new
+    // code for it needs --replace.
+    let store_args = |cmd: &mut Command| {
+        cmd.arg("--data-dir")
+            .arg(h.dir.path())
+            .env_remove("MOTCUA_GATEWAY_DATABASE_URL");
+        if let Some(pg) = &h.pg {
+            cmd.args(["--database-url", &pg.url]);
+        }
+    };
+    let mut cmd = gateway();
+    cmd.args([
+        "provision",
+        "withdraw",
+        "--device-id",
+        &format!("{SITE}-K001"),
+    ]);
+    store_args(&mut cmd);
+    let said = run(&mut cmd);
+    assert!(said.contains("withdrawn: 1 "), "{said}");
+    let c = h.open_code(&lines[0]);
+    let key = motcua_identity::DeviceKey::generate(&c.device_id, SITE).expect("key");
+    let r = h.provision(&c.token, &key).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(error_code(r).await, "token_withdrawn");
+    let sheet_cmd = |replace: bool| {
+        let mut cmd = gateway();
+        cmd.args(["provision", "--site", SITE, "--profile", PROFILE])
+            .args([
+                "--device-id",
+                &format!("{SITE}-K002"),
+                "--public-url",
+                PUBLIC_URL,
+            ])
+            .arg("--out")
+            .arg(h.dir.path().join("k002.pdf"))
+            .arg("--provisioning-key-file")
+            .arg(h.pki_dir().join("provisioning.key"))
+            .arg("--ca-cert-file")
+            .arg(h.pki_dir().join("ca.crt"))
+            .arg("--profiles-dir")
+            .arg(h.profiles_dir());
+        if replace {
+            cmd.arg("--replace");
+        }
+        store_args(&mut cmd);
+        cmd
+    };
+    let refused = sheet_cmd(false).output().expect("gateway runs");
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("cut off the running kiosk"), "{stderr}");
+    assert!(!h.dir.path().join("k002.pdf").exists());
+    let said = run(&mut sheet_cmd(true));
+    assert!(said.contains(&format!("{SITE}-K002")), "{said}");
 
     // The public key line, and `ca init` making the key files once.
     let key_line = run(gateway()

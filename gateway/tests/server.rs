@@ -87,7 +87,7 @@ async fn restart_keeps_everything_and_uploads_resume(backend: Backend) {
             .expect("schema version");
         assert_eq!(
             (version, rows),
-            (6, 6),
+            (7, 7),
             "each migration ran once, not again at restart"
         );
     }

@@ -120,7 +120,7 @@ pub(super) async fn admin_devices(
 }
 
 /// Revokes every certificate of a device and closes its open connections at once (an upload in
-/// progress stops). The device's next request is refused with `certificate_revoked`, and a
+/// progress stops), and withdraws its unused setup codes. The device's next request is refused with `certificate_revoked`, and a
 /// renewal racing the revocation yields no usable certificate. The enrolment key alone does not
 /// bring it back: it works again only once a technician approved its re-enrolment
 /// (`allow-reenrolment`) and it enrolled anew. The fleet page's form posts here too (any
@@ -148,13 +148,49 @@ pub(super) async fn revoke_device(
         return Err(Failure::not_found(format!("no device {id}")));
     };
     let connections_closed = state.0.connections.close(&serials);
-    tracing::info!(device_id = %id, technician = %caller.identity.name, connections_closed, "device revoked");
+    // A leaked or stale setup code must not bring the device back.
+    let withdrawn = state.0.store.withdraw_setup_codes(&id, &now_vn()).await?;
+    tracing::info!(device_id = %id, technician = %caller.identity.name, connections_closed, withdrawn, "device revoked");
     if is_form(&headers) {
         return Ok(back_to_page());
     }
     Ok(Json(Revocation {
         serials,
         connections_closed,
+    })
+    .into_response())
+}
+
+/// Answer of `POST /v1/admin/devices/{id}/withdraw-setup-codes`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SetupCodesWithdrawn {
+    /// The device id.
+    pub device_id: String,
+    /// How many unused setup codes were withdrawn now.
+    pub withdrawn: u64,
+}
+
+/// Withdraws every unused setup code of a device id (a leaked or lost sheet): a kiosk
+/// presenting one is refused with `token_withdrawn`. The id need not be enrolled yet.
+#[utoipa::path(post, path = "/v1/admin/devices/{id}/withdraw-setup-codes", tag = "admin", security(("technician_certificate" = [])),
+    params(("id" = String, Path, description = "device id")),
+    responses(
+        (status = 200, body = SetupCodesWithdrawn),
+        (status = 401, body = ApiError),
+        (status = 403, body = ApiError, description = "`forbidden_role` or `cross_site_request`"),
+    ))]
+pub(super) async fn withdraw_setup_codes(
+    State(state): State<AppState>,
+    caller: Caller<ManageFleet>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> ApiResult {
+    same_origin(&headers)?;
+    let withdrawn = state.0.store.withdraw_setup_codes(&id, &now_vn()).await?;
+    tracing::info!(device_id = %id, technician = %caller.identity.name, withdrawn, "setup codes withdrawn");
+    Ok(Json(SetupCodesWithdrawn {
+        device_id: id,
+        withdrawn,
     })
     .into_response())
 }

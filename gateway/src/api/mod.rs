@@ -39,7 +39,7 @@ use crate::MAX_JSON_BYTES;
 use actions::{admin_actions, device_action_result, device_actions, queue_action};
 use admin::{
     admin_devices, admin_dossier, admin_set_status, admin_stats, allow_reenrolment,
-    revoke_certificate, revoke_device,
+    revoke_certificate, revoke_device, withdraw_setup_codes,
 };
 use catalog::catalog;
 use dossiers::dossier_status;
@@ -140,6 +140,11 @@ fn route_table() -> Vec<Route> {
             post(revoke_device),
         ),
         (
+            "/v1/admin/devices/{id}/withdraw-setup-codes",
+            Method::POST,
+            post(withdraw_setup_codes),
+        ),
+        (
             "/v1/admin/devices/{id}/allow-reenrolment",
             Method::POST,
             post(allow_reenrolment),
@@ -189,12 +194,13 @@ pub(crate) fn router(state: AppState) -> Router {
         ingest::ingest_health_report, fleet::admin_fleet, fleet_page::admin_fleet_page,
         dossiers::dossier_status, admin::admin_set_status, admin::admin_dossier,
         admin::admin_stats, admin::admin_devices, admin::revoke_device,
-        admin::allow_reenrolment, admin::revoke_certificate, provisioning::ca_pem,
+        admin::allow_reenrolment, admin::revoke_certificate, admin::withdraw_setup_codes,
+        provisioning::ca_pem,
         provisioning::provision, provisioning::device_profile, provisioning::sequence_blocks,
         provisioning::admin_provisioning, actions::device_actions, actions::device_action_result,
         actions::queue_action, actions::admin_actions
     ),
-    components(schemas(ApiError, motcua_domain::provisioning::RemoteActionKind, motcua_domain::provisioning::SequenceBlock, motcua_domain::provisioning::IssuedSetupCode, Stats, FleetDevice, Revocation, ReenrolmentApproval, FleetView, FleetEntry, FleetFlag, HealthPoint)),
+    components(schemas(ApiError, motcua_domain::provisioning::RemoteActionKind, motcua_domain::provisioning::SequenceBlock, motcua_domain::provisioning::IssuedSetupCode, Stats, FleetDevice, Revocation, ReenrolmentApproval, admin::SetupCodesWithdrawn, FleetView, FleetEntry, FleetFlag, HealthPoint)),
     modifiers(&SecurityAddon)
 )]
 pub struct ApiDoc;

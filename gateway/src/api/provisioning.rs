@@ -45,6 +45,9 @@ pub(super) fn provision_failure(e: ProvisionError) -> Failure {
                 e.to_string(),
             )
         }
+        ProvisionError::DeviceExists(why) => {
+            Failure::new(StatusCode::CONFLICT, "device_exists", why)
+        }
         ProvisionError::Unavailable(why) => Failure::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "provisioning_unavailable",
@@ -90,9 +93,9 @@ pub(super) async fn ca_pem(State(state): State<AppState>) -> ApiResult {
     responses(
         (status = 200, body = Provisioned),
         (status = 400, body = ApiError, description = "invalid body or CSR (`invalid_csr`)"),
-        (status = 403, body = ApiError, description = "`token_unknown` or `token_expired`"),
+        (status = 403, body = ApiError, description = "`token_unknown`, `token_expired` or `token_withdrawn` (the device was revoked, a newer code was issued for its id, or a technician withdrew it)"),
         (status = 408, body = ApiError, description = "`request_timeout`"),
-        (status = 409, body = ApiError, description = "`token_used` (by another kiosk's key, or its certificate is in use or revoked) or `sequence_exhausted`"),
+        (status = 409, body = ApiError, description = "`token_used` (by another kiosk's key), `token_spent` (this kiosk's certificate from it is in use or revoked) or `sequence_exhausted`"),
     ))]
 pub(super) async fn provision(State(state): State<AppState>, request: Request) -> ApiResult {
     let body = body_with_deadline(&state, request).await?;
@@ -112,11 +115,22 @@ pub(super) async fn provision(State(state): State<AppState>, request: Request) -
             "mã cấu hình đã hết hạn; hãy in phiếu mới / the setup code has expired: print a new sheet",
         )
     };
+    let withdrawn = || {
+        Failure::new(
+            StatusCode::FORBIDDEN,
+            "token_withdrawn",
+            "mã cấu hình đã bị thu hồi; hãy xin phiếu mới / the setup code was withdrawn: ask for a new sheet",
+        )
+    };
     let Some(token) = state.0.store.provisioning_token(&token_sha256).await? else {
         tracing::warn!("provisioning refused: unknown token");
         return Err(unknown());
     };
     // Checked again in the transaction; refused here without signing anything.
+    if token.used_key_sha256.is_none() && token.withdrawn {
+        tracing::warn!(device_id = %token.device_id, site = %token.site, "provisioning refused: token withdrawn");
+        return Err(withdrawn());
+    }
     if token.used_key_sha256.is_none() && token.expires_at <= chrono::Utc::now().timestamp() {
         tracing::warn!(device_id = %token.device_id, site = %token.site, "provisioning refused: token expired");
         return Err(expired());
@@ -148,6 +162,14 @@ pub(super) async fn provision(State(state): State<AppState>, request: Request) -
             );
             Err(expired())
         }
+        ProvisionOutcome::Withdrawn => {
+            tracing::warn!(
+                device_id = device,
+                site,
+                "provisioning refused: token withdrawn"
+            );
+            Err(withdrawn())
+        }
         ProvisionOutcome::AlreadyDone => {
             tracing::warn!(
                 device_id = device,
@@ -156,9 +178,9 @@ pub(super) async fn provision(State(state): State<AppState>, request: Request) -
             );
             Err(Failure::new(
                 StatusCode::CONFLICT,
-                "token_used",
-                "mã cấu hình này đã được dùng xong; hãy in phiếu mới / this setup code was used \
-                 already (its certificate is in use, or was revoked since): print a new sheet",
+                "token_spent",
+                "mã này đã dùng xong cho ki-ốt này; nếu cần cài lại, hãy in phiếu mới / this code \
+                 was already used up by this kiosk; to set it up again, print a new sheet",
             ))
         }
         ProvisionOutcome::UsedByAnother => {
@@ -263,7 +285,9 @@ pub(super) struct SheetFormat {
 }
 
 /// Issues a setup sheet: one signed setup code per device slot, each with a one-time token
-/// valid for `valid_hours`. With `?format=pdf` the printable sheet (one A4 page per slot).
+/// valid for `valid_hours`. With `?format=pdf` the printable sheet (one A4 page per slot). A
+/// new code for a device id withdraws its older unused ones; an id of a live device or of
+/// another site's device needs `replace: true`.
 #[utoipa::path(post, path = "/v1/admin/provisioning", tag = "admin", security(("technician_certificate" = [])),
     params(("format" = Option<String>, Query, description = "`pdf` for the printable sheet, else JSON")),
     request_body = SetupSheetRequest,
@@ -273,6 +297,7 @@ pub(super) struct SheetFormat {
         (status = 401, body = ApiError),
         (status = 403, body = ApiError, description = "`forbidden_role`"),
         (status = 404, body = ApiError, description = "`profile_missing`"),
+        (status = 409, body = ApiError, description = "`device_exists`: a device id asked for is live or of another site, and `replace` was not given"),
         (status = 422, body = ApiError, description = "`profile_invalid`: the profile file is not TOML or holds [device], [gateway], [store] or [provisioning]"),
         (status = 503, body = ApiError, description = "`provisioning_unavailable`: no provisioning key or public URL, or (PDF) the fonts cannot be loaded; no code was issued"),
     ))]

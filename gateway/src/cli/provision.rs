@@ -32,6 +32,28 @@ enum ProvisionCommand {
         #[arg(long)]
         dir: PathBuf,
     },
+    /// Withdraw every unused setup code of a device id (a leaked or lost sheet), on the
+    /// gateway's store directly; prints how many.
+    Withdraw {
+        /// The device id whose codes to withdraw.
+        #[arg(long = "device-id")]
+        device_id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// The gateway's data directory (its SQLite database).
+    #[arg(long, env = "MOTCUA_GATEWAY_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL URL, when the gateway uses PostgreSQL.
+    #[arg(long, env = "MOTCUA_GATEWAY_DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// CA certificate trusted for PostgreSQL over TLS.
+    #[arg(long, env = "MOTCUA_GATEWAY_DATABASE_CA_FILE")]
+    database_ca_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -48,6 +70,10 @@ struct SheetArgs {
     /// A device id to issue a code for (repeat; a replaced kiosk keeps its id).
     #[arg(long = "device-id")]
     device_ids: Vec<String>,
+    /// Issue codes even for a live device id or one of another site (using the code cuts
+    /// that kiosk off).
+    #[arg(long)]
+    replace: bool,
     /// Hours the codes stay valid (1..=720).
     #[arg(long, default_value_t = 72)]
     valid_hours: u32,
@@ -90,19 +116,33 @@ struct SheetArgs {
     font_bold: PathBuf,
 }
 
-/// Writes a file readable by its owner only.
-fn write_secret(path: &Path, text: &str) -> anyhow::Result<()> {
+/// Writes a file readable by its owner only, whatever mode a file already there had: the
+/// bytes go to a new 0600 file beside it, renamed over it once written.
+fn write_secret(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     use std::os::unix::fs::OpenOptionsExt;
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)
-        .with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(text.as_bytes())
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow::anyhow!("{} names no file", path.display()))?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".{}.tmp", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let written = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        f.write_all(bytes)
+            .and_then(|()| f.sync_all())
+            .with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Run as root on the gateway's machine, this command may have created SQLite's files (the
@@ -138,6 +178,34 @@ fn give_back_database_files(data_dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn withdraw(device_id: &str, a: StoreArgs) -> anyhow::Result<()> {
+    let source = motcua_gateway::StoreSource {
+        data_dir: need(a.data_dir, "--data-dir (or MOTCUA_GATEWAY_DATA_DIR)")?,
+        database_url: a.database_url,
+        database_ca_file: a.database_ca_file,
+    };
+    if source.database_url.is_none() && !source.data_dir.join("gateway.sqlite3").is_file() {
+        anyhow::bail!(
+            "no gateway database in {}: give the gateway's --data-dir (where gateway.sqlite3 \
+             is), or --database-url when it uses PostgreSQL",
+            source.data_dir.display()
+        );
+    }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let withdrawn = runtime.block_on(motcua_gateway::withdraw_setup_codes_offline(
+        &source, device_id,
+    ));
+    if source.database_url.is_none() {
+        give_back_database_files(&source.data_dir)?;
+    }
+    let withdrawn = withdrawn.context("cannot withdraw the setup codes")?;
+    println!("withdrawn: {withdrawn} unused setup code(s) of device {device_id}");
+    Ok(())
+}
+
 fn need<T>(value: Option<T>, what: &str) -> anyhow::Result<T> {
     value.ok_or_else(|| anyhow::anyhow!("{what} is required"))
 }
@@ -154,6 +222,9 @@ pub(crate) fn run(args: ProvisionArgs) -> anyhow::Result<()> {
         })?;
         println!("{}", key.public_key());
         return Ok(());
+    }
+    if let Some(ProvisionCommand::Withdraw { device_id, store }) = args.command {
+        return withdraw(&device_id, store);
     }
     let a = args.sheet;
     let out = need(a.out, "--out")?;
@@ -185,6 +256,7 @@ pub(crate) fn run(args: ProvisionArgs) -> anyhow::Result<()> {
         count: a.count,
         device_ids: a.device_ids,
         valid_hours: a.valid_hours,
+        replace: a.replace,
     };
     let fonts = FontConfig {
         regular: a.font_regular,
@@ -221,19 +293,7 @@ pub(crate) fn run(args: ProvisionArgs) -> anyhow::Result<()> {
         )
     })?;
     // The sheet holds the codes: readable by its owner only, like the codes file.
-    let mut f = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&out)
-            .with_context(|| format!("cannot create {}", out.display()))?
-    };
-    f.write_all(&pdf)
-        .and_then(|()| f.sync_all())
-        .with_context(|| format!("cannot write {}", out.display()))?;
+    write_secret(&out, &pdf)?;
     let codes: String = sheet
         .codes
         .iter()
@@ -242,7 +302,7 @@ pub(crate) fn run(args: ProvisionArgs) -> anyhow::Result<()> {
     let mut stdout = std::io::stdout().lock();
     match a.codes_out.as_deref() {
         Some(p) if p == Path::new("-") => stdout.write_all(codes.as_bytes())?,
-        Some(p) => write_secret(p, &codes)?,
+        Some(p) => write_secret(p, codes.as_bytes())?,
         None => {}
     }
     writeln!(stdout, "sheet:   {}", out.display())?;

@@ -5,10 +5,12 @@
 //! What the rules promise (issue 14, item 1):
 //! - idempotency keys live in the device's namespace: another device posting under a key
 //!   neither blocks the device's own delivery nor learns anything about its record;
-//! - a dossier code is the device's: its sequence number is inside one of the device's blocks
-//!   (live or retired: a retired block's numbers were handed out by this device), or, for a
-//!   device enrolled before the gateway allocated blocks (it holds none), inside no block of
-//!   another device of the site;
+//! - a dossier code is the device's by the code's date D: its sequence number is inside one of
+//!   the device's blocks that held it on D (allocated on or before D, and live or retired on or
+//!   after D: a retired block's numbers were handed out by this device until then, and are
+//!   another device's from the day after at the earliest), or, for codes dated before the
+//!   device's first block (a kiosk enrolled before the gateway allocated blocks, delivering its
+//!   older outbox), inside no block another device held on D;
 //! - a ticket was issued at the device's site (by itself, or by another device of its site such
 //!   as the centre's queue hub), and is stored with that site;
 //! - a rating rates a dossier or ticket of the device's site; one of another site reads as
@@ -88,11 +90,18 @@ pub(super) const BLOB_SITE_INSERT: &str =
 /// `$1` dossier code: the site it was received at.
 const DOSSIER_SITE: &str =
     "SELECT (SELECT agency_code FROM dossiers WHERE code = $1), CAST(0 AS BIGINT)";
-/// `$1` site, `$2` sequence number, `$3` device id: the device holding the block the number is
-/// in (blocks of a site never overlap), and how many blocks the device was ever given there.
+/// `$1` site, `$2` sequence number, `$3` the code's day (`YYYY-MM-DD`), `$4` device id: the
+/// device whose block held the number on that day, and how many blocks the device had been
+/// given there by that day. A block holds its numbers from the day it was allocated through
+/// the day it was retired (its range is reallocated from the next day on only, see
+/// `provisioning::BLOCKS_TAKEN`), so on any one day one block at most holds a number.
+/// Timestamps are written in Vietnam time, so their first 10 characters are the Vietnam day.
 const SEQUENCE_OWNER: &str = "SELECT (SELECT device_id FROM sequence_blocks
-     WHERE site = $1 AND first_number <= $2 AND last_number >= $2 LIMIT 1),
-     (SELECT COUNT(*) FROM sequence_blocks WHERE device_id = $3 AND site = $1)";
+     WHERE site = $1 AND first_number <= $2 AND last_number >= $2
+     AND substr(allocated_at, 1, 10) <= $3
+     AND (retired_at IS NULL OR substr(retired_at, 1, 10) >= $3) LIMIT 1),
+     (SELECT COUNT(*) FROM sequence_blocks WHERE device_id = $4 AND site = $1
+     AND substr(allocated_at, 1, 10) <= $3)";
 /// `$1` device id: its site.
 const ISSUER_SITE: &str =
     "SELECT (SELECT site FROM devices WHERE device_id = $1), CAST(0 AS BIGINT)";
@@ -105,8 +114,14 @@ const TARGET_SITE: &str = "SELECT (SELECT agency_code FROM dossiers WHERE code =
 pub(super) enum Check {
     /// Documents are added to this dossier: it must be stored at the device's site.
     Dossier(String),
-    /// A dossier's code: its sequence number must be the device's (see the module).
-    Sequence { code: String, number: u16 },
+    /// A dossier's code: its sequence number must be the device's on the code's day (see the
+    /// module).
+    Sequence {
+        code: String,
+        number: u16,
+        /// The code's day, `YYYY-MM-DD`.
+        day: String,
+    },
     /// A ticket's issuer (the device after `@` in its id) must be of the device's site.
     TicketIssuer { ticket: String, issuer: String },
     /// What a rating rates must be a dossier or ticket of the device's site.
@@ -118,11 +133,12 @@ impl Check {
     pub(super) fn query(&self, ing: &Ingest) -> (&'static str, Vec<Value>) {
         match self {
             Check::Dossier(code) => (DOSSIER_SITE, vec![code.into()]),
-            Check::Sequence { number, .. } => (
+            Check::Sequence { number, day, .. } => (
                 SEQUENCE_OWNER,
                 vec![
                     (&ing.site).into(),
                     i64::from(*number).into(),
+                    day.into(),
                     (&ing.device_id).into(),
                 ],
             ),
@@ -142,7 +158,7 @@ impl Check {
         match self {
             // Another site's dossier answers exactly like an unknown one.
             Check::Dossier(code) => (!at_site).then(|| IngestOutcome::UnknownDossier(code.clone())),
-            Check::Sequence { code, number } => {
+            Check::Sequence { code, number, .. } => {
                 let refusal = |reason: String| {
                     Some(IngestOutcome::CodeNotYours {
                         code: code.clone(),

@@ -87,6 +87,7 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                 checks.push(Check::Sequence {
                     code: d.code.clone(),
                     number: code.sequence(),
+                    day: code.date().format("%Y-%m-%d").to_string(),
                 });
             }
             d.documents

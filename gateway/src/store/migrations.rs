@@ -135,4 +135,6 @@ CREATE TABLE reenrolment_approvals (
     // Idempotency keys per device, blob ownership per site, tickets' sites (see
     // `authorization`).
     (6, super::authorization::MIGRATION),
+    // Withdrawn setup codes, reusable sequence ranges (see `provisioning`).
+    (7, super::provisioning::MIGRATION_7),
 ];

@@ -10,10 +10,11 @@
 //!   while the certificate last signed with the token (`cert_serial`) is live and was never
 //!   used: a kiosk that got its answer, a device revoked since, or a box replaced under the
 //!   same id (its certificates revoked) cannot get a certificate again from an old token;
-//! - the sequence blocks of one site never overlap and are never reused: a block is retired
-//!   (kept, so nothing is allocated over it again), never deleted. A kiosk replaced under the
-//!   same device id gets a fresh block, since the old box may have issued numbers of its
-//!   blocks today;
+//! - the sequence blocks of one site never overlap on any day: a block is retired, never
+//!   deleted, and its range is allocated again only from the Vietnam day after its retirement
+//!   (dossier codes carry their date, so the old box's numbers and the new holder's differ by
+//!   date). A kiosk replaced under the same device id gets a fresh block, since the old box may
+//!   have issued numbers of its blocks today;
 //! - a remote action is completed once: a repeated result changes nothing.
 
 use motcua_domain::provisioning::{
@@ -72,6 +73,30 @@ CREATE INDEX device_actions_by_device ON device_actions(device_id, id);
 ALTER TABLE devices ADD COLUMN profile TEXT;
 "#;
 
+/// Migration 7: a setup code's token can be withdrawn while unused (the device revoked, a
+/// newer code issued for its id, or a technician's withdrawal); a withdrawn token never
+/// enrols anything. A retired block's range is allocated again from the day after its
+/// retirement, its row kept: `sequence_blocks` is keyed by allocation time too.
+pub(crate) const MIGRATION_7: &str = r#"
+ALTER TABLE provisioning_tokens ADD COLUMN withdrawn_at TEXT;
+CREATE TABLE sequence_blocks_v7 (
+    site TEXT NOT NULL,
+    first_number BIGINT NOT NULL,
+    last_number BIGINT NOT NULL,
+    device_id TEXT NOT NULL,
+    allocated_at TEXT NOT NULL,
+    retired_at TEXT,
+    PRIMARY KEY (site, first_number, allocated_at)
+);
+INSERT INTO sequence_blocks_v7 (site, first_number, last_number, device_id, allocated_at,
+    retired_at)
+    SELECT site, first_number, last_number, device_id, allocated_at, retired_at
+    FROM sequence_blocks;
+DROP TABLE sequence_blocks;
+ALTER TABLE sequence_blocks_v7 RENAME TO sequence_blocks;
+CREATE INDEX sequence_blocks_by_device ON sequence_blocks(device_id);
+"#;
+
 // --- the SQL (placeholders numbered in order of appearance, see `queries`)
 
 /// `$1` token digest, `$2` site, `$3` device id, `$4` profile, `$5` its SHA-256, `$6` expiry
@@ -81,24 +106,36 @@ pub(super) const TOKEN_INSERT: &str = "INSERT INTO provisioning_tokens (token_sh
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 /// `$1` token digest, read with [`token`].
 pub(super) const TOKEN_SELECT: &str = "SELECT site, device_id, profile, profile_sha256,
-     expires_at, used_key_sha256, cert_serial FROM provisioning_tokens WHERE token_sha256 = $1";
+     expires_at, used_key_sha256, cert_serial, withdrawn_at FROM provisioning_tokens
+     WHERE token_sha256 = $1";
 /// `$1` token digest: takes the token row's lock (a no-op update), so two kiosks presenting
 /// one token at once are served one after the other.
 pub(super) const TOKEN_LOCK: &str =
     "UPDATE provisioning_tokens SET token_sha256 = token_sha256 WHERE token_sha256 = $1";
 /// `$1` now, `$2` key digest, `$3` serial signed, `$4` token digest.
 pub(super) const TOKEN_TAKE: &str = "UPDATE provisioning_tokens SET used_at = $1,
-     used_key_sha256 = $2, cert_serial = $3 WHERE token_sha256 = $4 AND used_at IS NULL";
+     used_key_sha256 = $2, cert_serial = $3 WHERE token_sha256 = $4 AND used_at IS NULL AND withdrawn_at IS NULL";
 /// `$1` serial signed on a retry, `$2` token digest.
 pub(super) const TOKEN_RESIGNED: &str =
     "UPDATE provisioning_tokens SET cert_serial = $1 WHERE token_sha256 = $2";
+/// Why a retry's earlier certificate is revoked (only the newest one signed is live).
+pub(super) const RETRY_SUPERSEDED: &str = "superseded by a provisioning retry";
 /// `$1` serial: whether it is live and never used (a retry's condition).
 pub(super) const CERT_PENDING: &str = "SELECT 1 FROM certificates WHERE serial = $1
      AND revoked_at IS NULL AND first_used_at IS NULL";
 /// `$1` now (Unix s): the device ids that new ids must not take (known devices and slots of
 /// unexpired, unused tokens).
 pub(super) const IDS_TAKEN: &str = "SELECT device_id FROM devices UNION
-     SELECT device_id FROM provisioning_tokens WHERE expires_at > $1 AND used_at IS NULL";
+     SELECT device_id FROM provisioning_tokens WHERE expires_at > $1 AND used_at IS NULL
+     AND withdrawn_at IS NULL";
+/// `$1` now, `$2` device id: withdraws the device's unused tokens (the count is how many).
+pub(super) const TOKENS_WITHDRAW: &str = "UPDATE provisioning_tokens SET withdrawn_at = $1
+     WHERE device_id = $2 AND used_at IS NULL AND withdrawn_at IS NULL";
+/// `$1` device id, `$2` now (Unix s): the known device's site and how many of its
+/// certificates are live (not revoked, not expired), read with [`standing`].
+pub(super) const DEVICE_STANDING: &str = "SELECT site, (SELECT COUNT(*) FROM certificates
+     WHERE role = 'device' AND name = $1 AND revoked_at IS NULL AND not_after > $2)
+     FROM devices WHERE device_id = $1";
 /// `$1` profile, `$2` device id.
 pub(super) const DEVICE_SET_PROFILE: &str = "UPDATE devices SET profile = $1 WHERE device_id = $2";
 /// `$1` device id.
@@ -106,9 +143,13 @@ pub(super) const DEVICE_PROFILE: &str = "SELECT profile FROM devices WHERE devic
 /// `$1` now, `$2` device id: retires the device's live blocks.
 pub(super) const BLOCKS_RETIRE: &str = "UPDATE sequence_blocks SET retired_at = $1
      WHERE device_id = $2 AND retired_at IS NULL";
-/// `$1` site: every block ever allocated there, live or retired, read with [`block_row`].
-pub(super) const BLOCKS_OF_SITE: &str =
-    "SELECT first_number, last_number FROM sequence_blocks WHERE site = $1 ORDER BY first_number";
+/// `$1` site, `$2` today (`YYYY-MM-DD`, Vietnam time): the blocks a new one must not overlap,
+/// read with [`block_row`]: the live ones and those retired today or later (their device may
+/// have handed out their numbers today; dossier codes carry their date, so from the day after
+/// the numbers are free again). Older rows stay, as history and for `code_not_yours`.
+pub(super) const BLOCKS_TAKEN: &str = "SELECT first_number, last_number FROM sequence_blocks
+     WHERE site = $1 AND (retired_at IS NULL OR substr(retired_at, 1, 10) >= $2)
+     ORDER BY first_number";
 /// `$1` site, `$2` first, `$3` last, `$4` device id, `$5` now.
 pub(super) const BLOCK_INSERT: &str = "INSERT INTO sequence_blocks (site, first_number,
      last_number, device_id, allocated_at) VALUES ($1, $2, $3, $4, $5)";
@@ -150,6 +191,24 @@ pub(crate) struct TokenRow {
     pub used_key_sha256: Option<String>,
     /// The certificate last signed with it.
     pub cert_serial: Option<String>,
+    /// Withdrawn before it was used.
+    pub withdrawn: bool,
+}
+
+/// A known device as a new setup code for its id would find it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Standing {
+    pub site: String,
+    /// It has a live certificate: a kiosk is running with it.
+    pub live: bool,
+}
+
+/// One row of [`DEVICE_STANDING`].
+pub(super) fn standing<R: queries::Columns>(r: &R) -> Result<Standing, R::Error> {
+    Ok(Standing {
+        site: r.text(0)?,
+        live: r.int(1)? > 0,
+    })
 }
 
 /// One row of [`TOKEN_SELECT`].
@@ -162,10 +221,23 @@ pub(super) fn token<R: queries::Columns>(r: &R) -> Result<TokenRow, R::Error> {
         expires_at: r.int(4)?,
         used_key_sha256: r.opt_text(5)?,
         cert_serial: r.opt_text(6)?,
+        withdrawn: r.opt_text(7)?.is_some(),
     })
 }
 
-/// One row of [`BLOCKS_OF_SITE`] or [`BLOCKS_LIVE`].
+/// The Vietnam day (`YYYY-MM-DD`) of an RFC 3339 time; one that does not parse is taken as the
+/// last day there is, so every retired block stays taken.
+pub(super) fn vn_day(now: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(now)
+        .map(|t| {
+            t.with_timezone(&motcua_domain::vietnam_offset())
+                .format("%Y-%m-%d")
+                .to_string()
+        })
+        .unwrap_or_else(|_| "9999-12-31".into())
+}
+
+/// One row of [`BLOCKS_TAKEN`] or [`BLOCKS_LIVE`].
 pub(super) fn block_row<R: queries::Columns>(r: &R) -> Result<(i64, i64), R::Error> {
     Ok((r.int(0)?, r.int(1)?))
 }
@@ -224,8 +296,8 @@ pub(super) fn action_row<R: queries::Columns>(r: &R) -> Result<ActionRow, R::Err
     })
 }
 
-/// The lowest `size` numbers of 1..=9999 that overlap none of `taken` (every block ever
-/// allocated at the site), or `None` when no gap is that large.
+/// The lowest `size` numbers of 1..=9999 that overlap none of `taken` (the site's blocks of
+/// [`BLOCKS_TAKEN`]), or `None` when no gap is that large.
 pub(crate) fn lowest_free(taken: &[(i64, i64)], size: u16) -> Option<SequenceBlock> {
     let size = i64::from(size.max(1));
     let mut sorted = taken.to_vec();
@@ -278,6 +350,8 @@ pub(crate) struct Provision {
 pub(crate) enum ProvisionOutcome {
     Unknown,
     Expired,
+    /// Withdrawn before it was used.
+    Withdrawn,
     /// Used by another key.
     UsedByAnother,
     /// Used by this key, but its certificate was used, or revoked since: no retry.
@@ -351,6 +425,24 @@ impl super::Store {
     /// Takes a token and enrols its device in one transaction (see [`ProvisionOutcome`]).
     pub async fn provision(&self, p: &Provision) -> Result<ProvisionOutcome, GatewayError> {
         dispatch!(self, s => s.provision(p))
+    }
+
+    /// Withdraws a device id's unused setup codes; how many there were.
+    pub async fn withdraw_setup_codes(
+        &self,
+        device_id: &str,
+        now: &str,
+    ) -> Result<u64, GatewayError> {
+        dispatch!(self, s => s.withdraw_setup_codes(device_id, now))
+    }
+
+    /// A known device's site and whether a kiosk runs with it (`None`: unknown id).
+    pub async fn device_standing(
+        &self,
+        device_id: &str,
+        now_unix: i64,
+    ) -> Result<Option<Standing>, GatewayError> {
+        dispatch!(self, s => s.device_standing(device_id, now_unix))
     }
 
     /// The profile a device was provisioned with.
@@ -427,7 +519,7 @@ mod tests {
         let b = |first, last| SequenceBlock { first, last };
         assert_eq!(lowest_free(&[], 500), Some(b(1, 500)));
         assert_eq!(lowest_free(&[(1, 500)], 500), Some(b(501, 1000)));
-        // A retired block in the middle stays taken; a gap too small is skipped.
+        // A block in the middle is avoided; a gap too small is skipped.
         assert_eq!(
             lowest_free(&[(1, 500), (800, 1200), (501, 700)], 100),
             Some(b(1201, 1300))
@@ -457,10 +549,12 @@ mod tests {
             TOKEN_RESIGNED,
             CERT_PENDING,
             IDS_TAKEN,
+            TOKENS_WITHDRAW,
+            DEVICE_STANDING,
             DEVICE_SET_PROFILE,
             DEVICE_PROFILE,
             BLOCKS_RETIRE,
-            BLOCKS_OF_SITE,
+            BLOCKS_TAKEN,
             BLOCK_INSERT,
             BLOCKS_LIVE,
             ACTION_NEXT_ID,

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::postgres::PgStore;
 use super::provisioning::{
     self as p, lowest_free, ActionRow, BlockOutcome, Completion, NewToken, Provision,
-    ProvisionOutcome, TokenRow, MAX_LIVE_BLOCKS,
+    ProvisionOutcome, Standing, TokenRow, MAX_LIVE_BLOCKS,
 };
 use super::{queries, NewCertificate};
 use crate::GatewayError;
@@ -84,7 +84,15 @@ impl PgStore {
             .execute("SELECT pg_advisory_xact_lock($1)", &[&site_lock(site)])
             .await
             .map_err(e("take the site's sequence lock"))?;
-        let taken = self.block_rows(client, p::BLOCKS_OF_SITE, site).await?;
+        let read = e("read sequence blocks");
+        let taken: Vec<(i64, i64)> = client
+            .query(p::BLOCKS_TAKEN, &[&site, &p::vn_day(now)])
+            .await
+            .map_err(&read)?
+            .iter()
+            .map(p::block_row)
+            .collect::<Result<_, _>>()
+            .map_err(read)?;
         let Some(block) = lowest_free(&taken, size) else {
             return Ok(false);
         };
@@ -154,6 +162,10 @@ impl PgStore {
             }
         }
         for t in tokens {
+            // A newer code for an id supersedes its unused older ones.
+            tx.execute(p::TOKENS_WITHDRAW, &[&t.issued_at, &t.device_id])
+                .await
+                .map_err(e("withdraw older setup codes"))?;
             tx.execute(
                 p::TOKEN_INSERT,
                 &[
@@ -201,17 +213,29 @@ impl PgStore {
             if *used != req.key_sha256 {
                 return Ok(ProvisionOutcome::UsedByAnother);
             }
+            // The device row's lock first, as every change to its certificates takes it: a
+            // renewal or revocation racing this retry waits, or is seen.
+            tx.execute(queries::DEVICE_LOCK, &[&device])
+                .await
+                .map_err(e("lock the device row"))?;
             let pending = match &token.cert_serial {
                 Some(serial) => tx
                     .query_opt(p::CERT_PENDING, &[serial])
                     .await
                     .map_err(e("check the certificate of the first use"))?
-                    .is_some(),
-                None => false,
+                    .map(|_| serial.clone()),
+                None => None,
             };
-            if !pending {
+            let Some(previous) = pending else {
                 return Ok(ProvisionOutcome::AlreadyDone);
-            }
+            };
+            // Only the newest certificate of a retry is live.
+            tx.execute(
+                queries::CERT_REVOKE,
+                &[&req.now, &p::RETRY_SUPERSEDED, &previous],
+            )
+            .await
+            .map_err(e("revoke the certificate a retry supersedes"))?;
             self.insert_cert(&tx, &req.cert).await?;
             tx.execute(p::TOKEN_RESIGNED, &[&req.cert.serial, &req.token_sha256])
                 .await
@@ -221,11 +245,14 @@ impl PgStore {
                 .await
                 .map_err(e("commit a provisioning retry"))?;
             return Ok(ProvisionOutcome::Done {
-                revoked: Vec::new(),
+                revoked: vec![previous],
                 blocks,
                 profile: token.profile,
                 retry: true,
             });
+        }
+        if token.withdrawn {
+            return Ok(ProvisionOutcome::Withdrawn);
         }
         if token.expires_at <= req.now_unix {
             return Ok(ProvisionOutcome::Expired);
@@ -290,6 +317,33 @@ impl PgStore {
             profile: token.profile,
             retry: false,
         })
+    }
+
+    pub async fn withdraw_setup_codes(
+        &self,
+        device_id: &str,
+        now: &str,
+    ) -> Result<u64, GatewayError> {
+        self.client()
+            .await?
+            .execute(p::TOKENS_WITHDRAW, &[&now, &device_id])
+            .await
+            .map_err(self.err("withdraw setup codes"))
+    }
+
+    pub async fn device_standing(
+        &self,
+        device_id: &str,
+        now_unix: i64,
+    ) -> Result<Option<Standing>, GatewayError> {
+        let read = self.err("look up a device");
+        let row = self
+            .client()
+            .await?
+            .query_opt(p::DEVICE_STANDING, &[&device_id, &now_unix])
+            .await
+            .map_err(&read)?;
+        row.as_ref().map(p::standing).transpose().map_err(read)
     }
 
     pub async fn device_profile(&self, device_id: &str) -> Result<Option<String>, GatewayError> {

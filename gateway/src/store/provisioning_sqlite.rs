@@ -8,7 +8,7 @@ use rusqlite::{params, OptionalExtension, Transaction, TransactionBehavior};
 
 use super::provisioning::{
     self as p, lowest_free, ActionRow, BlockOutcome, Completion, NewToken, Provision,
-    ProvisionOutcome, TokenRow, MAX_LIVE_BLOCKS,
+    ProvisionOutcome, Standing, TokenRow, MAX_LIVE_BLOCKS,
 };
 use super::sqlite::SqliteStore;
 use super::{queries, NewCertificate};
@@ -48,7 +48,10 @@ fn allocate(
     size: u16,
     now: &str,
 ) -> rusqlite::Result<Option<()>> {
-    let taken = rows_of(tx, p::BLOCKS_OF_SITE, &site)?;
+    let taken: Vec<(i64, i64)> = tx
+        .prepare(p::BLOCKS_TAKEN)?
+        .query_map(params![site, p::vn_day(now)], |r| p::block_row(r))?
+        .collect::<rusqlite::Result<_>>()?;
     let Some(block) = lowest_free(&taken, size) else {
         return Ok(None);
     };
@@ -97,6 +100,8 @@ impl SqliteStore {
                 }
             }
             for t in &tokens {
+                // A newer code for an id supersedes its unused older ones.
+                tx.execute(p::TOKENS_WITHDRAW, params![t.issued_at, t.device_id])?;
                 tx.execute(
                     p::TOKEN_INSERT,
                     params![
@@ -134,14 +139,18 @@ impl SqliteStore {
                 }
                 let pending = match &token.cert_serial {
                     Some(serial) => tx
-                        .query_row(p::CERT_PENDING, [serial], |_| Ok(()))
-                        .optional()?
-                        .is_some(),
-                    None => false,
+                        .query_row(p::CERT_PENDING, [serial], |_| Ok(serial.clone()))
+                        .optional()?,
+                    None => None,
                 };
-                if !pending {
+                let Some(previous) = pending else {
                     return Ok(ProvisionOutcome::AlreadyDone);
-                }
+                };
+                // Only the newest certificate of a retry is live.
+                tx.execute(
+                    queries::CERT_REVOKE,
+                    params![req.now, p::RETRY_SUPERSEDED, previous],
+                )?;
                 insert_cert(&tx, &req.cert)?;
                 tx.execute(
                     p::TOKEN_RESIGNED,
@@ -150,11 +159,14 @@ impl SqliteStore {
                 let blocks = p::blocks(&rows_of(&tx, p::BLOCKS_LIVE, &device)?);
                 tx.commit()?;
                 return Ok(ProvisionOutcome::Done {
-                    revoked: Vec::new(),
+                    revoked: vec![previous],
                     blocks,
                     profile: token.profile,
                     retry: true,
                 });
+            }
+            if token.withdrawn {
+                return Ok(ProvisionOutcome::Withdrawn);
             }
             if token.expires_at <= req.now_unix {
                 return Ok(ProvisionOutcome::Expired);
@@ -191,6 +203,34 @@ impl SqliteStore {
                 profile: token.profile,
                 retry: false,
             })
+        })
+        .await
+    }
+
+    pub async fn withdraw_setup_codes(
+        &self,
+        device_id: &str,
+        now: &str,
+    ) -> Result<u64, GatewayError> {
+        let (device, now) = (device_id.to_string(), now.to_string());
+        self.call("withdraw setup codes", move |c| {
+            let n = c.execute(p::TOKENS_WITHDRAW, params![now, device])?;
+            Ok(u64::try_from(n).unwrap_or(u64::MAX))
+        })
+        .await
+    }
+
+    pub async fn device_standing(
+        &self,
+        device_id: &str,
+        now_unix: i64,
+    ) -> Result<Option<Standing>, GatewayError> {
+        let device = device_id.to_string();
+        self.call("look up a device", move |c| {
+            c.query_row(p::DEVICE_STANDING, params![device, now_unix], |r| {
+                p::standing(r)
+            })
+            .optional()
         })
         .await
     }
