@@ -31,6 +31,8 @@ mod postgres_certs;
 mod provisioning;
 mod provisioning_pg;
 mod provisioning_sqlite;
+#[cfg(test)]
+mod provisioning_tests;
 mod queries;
 mod sqlite;
 mod sqlite_certs;

@@ -225,6 +225,18 @@ pub(super) fn token<R: queries::Columns>(r: &R) -> Result<TokenRow, R::Error> {
     })
 }
 
+/// An RFC 3339 time written in Vietnam time, as block rows keep it (their first 10 characters
+/// are then the Vietnam day, which `BLOCKS_TAKEN` and the owner check compare); one that does
+/// not parse is kept as it is.
+pub(super) fn vn_time(now: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(now)
+        .map(|t| {
+            t.with_timezone(&motcua_domain::vietnam_offset())
+                .to_rfc3339()
+        })
+        .unwrap_or_else(|_| now.to_string())
+}
+
 /// The Vietnam day (`YYYY-MM-DD`) of an RFC 3339 time; one that does not parse is taken as the
 /// last day there is, so every retired block stays taken.
 pub(super) fn vn_day(now: &str) -> String {

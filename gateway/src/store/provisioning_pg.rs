@@ -104,7 +104,7 @@ impl PgStore {
                     &i64::from(block.first),
                     &i64::from(block.last),
                     &device,
-                    &now,
+                    &p::vn_time(now),
                 ],
             )
             .await
@@ -299,7 +299,7 @@ impl PgStore {
             .await
             .map_err(e("record the device's profile"))?;
         self.insert_cert(&tx, &req.cert).await?;
-        tx.execute(p::BLOCKS_RETIRE, &[&req.now, &device])
+        tx.execute(p::BLOCKS_RETIRE, &[&p::vn_time(&req.now), &device])
             .await
             .map_err(e("retire the device's blocks"))?;
         if !self

@@ -57,7 +57,7 @@ fn allocate(
     };
     tx.execute(
         p::BLOCK_INSERT,
-        params![site, block.first, block.last, device, now],
+        params![site, block.first, block.last, device, p::vn_time(now)],
     )?;
     Ok(Some(()))
 }
@@ -190,7 +190,7 @@ impl SqliteStore {
             )?;
             tx.execute(p::DEVICE_SET_PROFILE, params![token.profile, device])?;
             insert_cert(&tx, &req.cert)?;
-            tx.execute(p::BLOCKS_RETIRE, params![req.now, device])?;
+            tx.execute(p::BLOCKS_RETIRE, params![p::vn_time(&req.now), device])?;
             if allocate(&tx, device, &token.site, req.block_size, &req.now)?.is_none() {
                 // Dropping the transaction rolls everything back: the token stays unused.
                 return Ok(ProvisionOutcome::Exhausted);
