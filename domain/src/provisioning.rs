@@ -123,10 +123,15 @@ pub enum RemoteActionKind {
     SendLogTail,
     /// Download the profile again and restart the kiosk's services with it.
     RefreshConfig,
+    /// A kind this build does not know (a newer gateway's), so an older kiosk still reads its
+    /// action list; it answers such an action with `ok: false` ("not supported"). Never queued:
+    /// the gateway refuses it (400 `invalid_kind`). Keep it last.
+    #[serde(other)]
+    Unsupported,
 }
 
 impl RemoteActionKind {
-    /// Every kind, in a stable order.
+    /// Every kind that can be queued, in a stable order (not [`RemoteActionKind::Unsupported`]).
     pub const ALL: [RemoteActionKind; 4] = [
         RemoteActionKind::SelfTest,
         RemoteActionKind::ReprintLastReceipt,
@@ -141,10 +146,11 @@ impl RemoteActionKind {
             RemoteActionKind::ReprintLastReceipt => "reprint_last_receipt",
             RemoteActionKind::SendLogTail => "send_log_tail",
             RemoteActionKind::RefreshConfig => "refresh_config",
+            RemoteActionKind::Unsupported => "unsupported",
         }
     }
 
-    /// The wire name read back.
+    /// The wire name read back; `None` for `unsupported` and unknown names.
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
@@ -156,6 +162,7 @@ impl RemoteActionKind {
             RemoteActionKind::ReprintLastReceipt => "In lại biên nhận cuối / Reprint last receipt",
             RemoteActionKind::SendLogTail => "Gửi nhật ký / Send log tail",
             RemoteActionKind::RefreshConfig => "Tải lại cấu hình / Refresh config",
+            RemoteActionKind::Unsupported => "Không hỗ trợ / Not supported",
         }
     }
 }

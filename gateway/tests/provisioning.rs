@@ -254,6 +254,25 @@ async fn remote_actions_stay_with_their_device(backend: Backend) {
     let action_id = action["id"].as_i64().expect("id");
     assert_eq!(action["kind"], "self_test");
     assert_eq!(action["requested_by"], "Trần Kỹ Thuật");
+    // `unsupported` (what an unknown kind reads as) and unknown kinds are never queued.
+    for kind in ["unsupported", "reboot"] {
+        let r = h
+            .req(Method::POST, &path, Some(&h.technician))
+            .json(&json!({ "kind": kind }))
+            .send()
+            .await
+            .expect("queue");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{kind}");
+        let body: Value = r.json().await.expect("error");
+        assert_eq!(body["error"], "invalid_kind", "{kind}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("self_test"),
+            "{body}"
+        );
+    }
 
     let pending = |cred: Cred| {
         let h = &h;

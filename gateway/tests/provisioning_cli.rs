@@ -344,7 +344,7 @@ async fn the_fleet_page_queues_actions_from_the_page_only(backend: Backend) {
         "the self-test failure, escaped"
     );
 
-    let form = |site: &'static str| {
+    let form_of = |site: &'static str, body: &'static str| {
         h.req(
             Method::POST,
             &format!("/v1/admin/devices/{id}/actions"),
@@ -352,8 +352,16 @@ async fn the_fleet_page_queues_actions_from_the_page_only(backend: Backend) {
         )
         .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
         .header("sec-fetch-site", site)
-        .body("kind=send_log_tail")
+        .body(body)
     };
+    let form = |site: &'static str| form_of(site, "kind=send_log_tail");
+    // A kind no kiosk can carry out is refused from the form too.
+    for body in ["kind=unsupported", "kind=reboot"] {
+        let r = form_of("same-origin", body).send().await.expect("post");
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+        assert_eq!(error_code(r).await, "invalid_kind");
+    }
+    assert!(!html.contains("value=\"unsupported\""), "no button for it");
     let r = form("cross-site").send().await.expect("post");
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(error_code(r).await, "cross_site_request");

@@ -23,6 +23,18 @@ use crate::store::Completion;
 /// Largest log tail a kiosk may send with a result.
 const MAX_LOG_TAIL: usize = 64 * 1024;
 
+fn invalid_kind() -> Failure {
+    let known: Vec<&str> = RemoteActionKind::ALL.iter().map(|k| k.as_str()).collect();
+    Failure::bad_request(
+        "invalid_kind",
+        format!(
+            "loại thao tác không được hỗ trợ; chọn một trong: {0} / the action kind is not \
+             supported: one of {0}",
+            known.join(", ")
+        ),
+    )
+}
+
 /// The action kind of a fleet-page form body (`kind=self_test`).
 fn form_kind(body: &[u8]) -> Option<RemoteActionKind> {
     std::str::from_utf8(body)
@@ -99,7 +111,7 @@ pub(super) async fn device_action_result(
     responses(
         (status = 201, body = RemoteAction),
         (status = 303, description = "a form's action: back to `/v1/admin/fleet.html`"),
-        (status = 400, body = ApiError),
+        (status = 400, body = ApiError, description = "`invalid_kind` (`unsupported` or a kind this gateway does not know) or an invalid body"),
         (status = 401, body = ApiError),
         (status = 403, body = ApiError, description = "`forbidden_role` or `cross_site_request`"),
         (status = 404, body = ApiError, description = "no such device"),
@@ -121,12 +133,14 @@ pub(super) async fn queue_action(
                 format!("the form could not be read: {e}"),
             )
         })?;
-        form_kind(&bytes).ok_or_else(|| {
-            Failure::bad_request("invalid_kind", "the form names no known action kind")
-        })?
+        form_kind(&bytes).ok_or_else(invalid_kind)?
     } else {
         parse_json::<RemoteActionRequest>(body)?.kind
     };
+    // An unknown kind reads as `unsupported` (so older kiosks parse newer lists): never queued.
+    if kind == RemoteActionKind::Unsupported {
+        return Err(invalid_kind());
+    }
     let Some(action) = state
         .0
         .store
@@ -174,6 +188,17 @@ mod tests {
             Some(RemoteActionKind::RefreshConfig)
         );
         assert_eq!(form_kind(b"kind=reboot"), None);
+        assert_eq!(form_kind(b"kind=unsupported"), None);
+    }
+
+    #[test]
+    fn unknown_kinds_read_as_unsupported_and_are_not_queueable() {
+        let read: RemoteActionKind = serde_json::from_str("\"reboot_now\"").expect("reads");
+        assert_eq!(read, RemoteActionKind::Unsupported);
+        assert_eq!(read.as_str(), "unsupported");
+        assert_eq!(read.label(), "Không hỗ trợ / Not supported");
+        assert!(!RemoteActionKind::ALL.contains(&RemoteActionKind::Unsupported));
+        assert_eq!(RemoteActionKind::parse("unsupported"), None);
         assert_eq!(form_kind(b""), None);
     }
 }
