@@ -50,9 +50,10 @@ impl std::fmt::Debug for ProvisionRequest {
 }
 
 /// A block of a day's dossier sequence numbers (`XXXX` of the dossier code) that one device
-/// may use on every day, `first..=last`. The gateway allocates blocks of one agency disjoint
-/// and never gives a block to a second device (a replaced kiosk gets a fresh one), so two
-/// kiosks of one agency never issue the same code.
+/// may use on every day, `first..=last`. The gateway allocates blocks of one agency disjoint on
+/// every day (a replaced kiosk gets a fresh one; a retired block's range goes to another device
+/// only from the day after its retirement, and codes carry their date), so two kiosks of one
+/// agency never issue the same code.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SequenceBlock {

@@ -64,8 +64,9 @@ fn exhausted(site: &str) -> Failure {
         "sequence_exhausted",
         format!(
             "đơn vị {site} đã hết số hồ sơ trong ngày để cấp khối mới / the site {site} has no \
-             free range of dossier numbers (1..=9999) left for a new block: every number was \
-             allocated to a kiosk before; a smaller --sequence-block-size leaves room"
+             free range of dossier numbers (1..=9999) left for a new block: every number is in \
+             a live block or one retired today (retired ranges are free again tomorrow); a \
+             smaller --sequence-block-size leaves room"
         ),
     )
 }
