@@ -148,9 +148,7 @@ pub(super) async fn revoke_device(
         return Err(Failure::not_found(format!("no device {id}")));
     };
     let connections_closed = state.0.connections.close(&serials);
-    // A leaked or stale setup code must not bring the device back.
-    let withdrawn = state.0.store.withdraw_setup_codes(&id, &now_vn()).await?;
-    tracing::info!(device_id = %id, technician = %caller.identity.name, connections_closed, withdrawn, "device revoked");
+    tracing::info!(device_id = %id, technician = %caller.identity.name, connections_closed, "device revoked");
     if is_form(&headers) {
         return Ok(back_to_page());
     }

@@ -340,8 +340,9 @@ impl Store {
         dispatch!(self, s => s.first_use(serial, device_id, issued_us, now))
     }
 
-    /// Revokes every certificate of a device; returns all its serials (revoked now or before),
-    /// or `None` for an unknown device.
+    /// Revokes every certificate of a device and withdraws its unused setup codes, in one
+    /// transaction; returns all its serials (revoked now or before), or `None` for an unknown
+    /// device.
     pub async fn revoke_device(
         &self,
         device_id: &str,

@@ -172,6 +172,11 @@ impl PgStore {
             .transaction()
             .await
             .map_err(e("start a transaction"))?;
+        // Its unused setup codes go with it, so a leaked one cannot bring it back. Token rows
+        // are locked before the device row, in the order a provisioning takes them.
+        tx.execute(super::provisioning::TOKENS_WITHDRAW, &[&now, &device_id])
+            .await
+            .map_err(e("withdraw a device's setup codes"))?;
         let known = tx
             .execute(queries::DEVICE_LOCK, &[&device_id])
             .await

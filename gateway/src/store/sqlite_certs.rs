@@ -135,6 +135,8 @@ impl SqliteStore {
             if tx.execute(queries::DEVICE_LOCK, [&device])? == 0 {
                 return Ok(None);
             }
+            // Its unused setup codes go with it, so a leaked one cannot bring it back.
+            tx.execute(super::provisioning::TOKENS_WITHDRAW, params![now, device])?;
             serials(
                 &mut tx.prepare(queries::DEVICE_CERTS_REVOKE)?,
                 params![now, reason, device],
