@@ -93,14 +93,33 @@ pub enum SetupCodeError {
     #[error("chữ ký của mã cấu hình không hợp lệ (mã bị sửa hoặc không do tỉnh cấp) / the setup code's signature is not valid: it was altered or not issued by this province")]
     BadSignature,
     /// Past its expiry.
-    #[error("mã cấu hình đã hết hạn lúc {expired_at} (Unix); hãy in phiếu mới / the setup code expired at {expired_at} (Unix); print a new sheet")]
+    #[error("mã cấu hình đã hết hạn lúc {} (giờ Việt Nam, theo đồng hồ ki-ốt: nếu phiếu mới in, hãy chỉnh đồng hồ); hãy in phiếu mới / the setup code expired at {} (Vietnam time, by this kiosk's clock: if the sheet is new, set the clock); print a new sheet", vietnam_time(*expired_at), vietnam_time(*expired_at))]
     Expired {
         /// When it expired (Unix seconds).
         expired_at: i64,
     },
     /// The key file or text cannot be read.
-    #[error("provisioning key: {0}")]
+    #[error("khoá cấu hình của tỉnh / provisioning key: {0}")]
     Key(String),
+}
+
+/// `YYYY-MM-DD HH:MM` in Vietnam time (UTC+7) of a Unix time, for a technician's screen.
+fn vietnam_time(unix: i64) -> String {
+    let offset = time::UtcOffset::from_hms(7, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    match time::OffsetDateTime::from_unix_timestamp(unix) {
+        Ok(t) => {
+            let t = t.to_offset(offset);
+            format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}",
+                t.year(),
+                u8::from(t.month()),
+                t.day(),
+                t.hour(),
+                t.minute()
+            )
+        }
+        Err(_) => format!("{unix} (Unix)"),
+    }
 }
 
 /// The gateway's provisioning signing key (Ed25519).
@@ -316,6 +335,9 @@ mod tests {
             trusted.open(&text[..text.len() - 30], 0),
             Err(SetupCodeError::Malformed(_) | SetupCodeError::BadSignature)
         ));
+        let expired = trusted.open(&text, 2_000_000_000).unwrap_err().to_string();
+        // 2_000_000_000 is 2033-05-18 03:33 UTC, 10:33 in Vietnam.
+        assert!(expired.contains("2033-05-18 10:33"), "{expired}");
         assert!("ed25519:abc".parse::<TrustedProvisioningKey>().is_err());
         assert!(format!("# provisioning key\n{}\n", key.public_key())
             .parse::<TrustedProvisioningKey>()

@@ -18,6 +18,9 @@ use tokio::sync::{watch, Notify};
 
 use crate::config::{BootstrapConfig, KioskConfig};
 
+/// A remote reprint prints only a receipt at most this old (see `reprint`).
+const REPRINT_WITHIN_MINUTES: i64 = 15;
+
 /// How many log lines `send_log_tail` sends.
 pub const LOG_TAIL_LINES: usize = 200;
 /// The most a log tail may weigh (the gateway keeps at most 64 KiB).
@@ -178,6 +181,10 @@ impl RemoteCare {
                 }),
             )),
             RemoteActionKind::RefreshConfig => self.refresh_config().await.map(|d| (d, None)),
+            // A newer gateway's action this kiosk does not know: reported, not guessed at.
+            RemoteActionKind::Unsupported => Err(anyhow::anyhow!(
+                "ki-ốt này chưa hỗ trợ việc này; cập nhật phần mềm / this kiosk does not support this action: update its software"
+            )),
         };
         match outcome {
             Ok((detail, log_tail)) => RemoteActionResult {
@@ -232,6 +239,20 @@ impl RemoteCare {
             let last = store.list_dossiers(1)?.into_iter().next().ok_or_else(|| {
                 anyhow::anyhow!("chưa có hồ sơ nào / no dossier on this kiosk yet")
             })?;
+            // A receipt carries the citizen's name and dossier: printed on request from far
+            // away at an unattended kiosk, anyone passing could take it. Only a receipt of the
+            // last few minutes (the citizen is likely still there: a jam, a torn slip) is
+            // printed again; an older one is for the counter.
+            let age = chrono::DateTime::parse_from_rfc3339(&last.received_at)
+                .map(|at| vietnam_now().signed_duration_since(at))
+                .map_err(|e| anyhow::anyhow!("received_at of {}: {e}", last.code))?;
+            if age > chrono::Duration::minutes(REPRINT_WITHIN_MINUTES) {
+                anyhow::bail!(
+                    "biên nhận cuối ({}) đã cũ hơn {REPRINT_WITHIN_MINUTES} phút, không in lại từ xa ở ki-ốt không người trông / the last receipt ({}) is older than {REPRINT_WITHIN_MINUTES} minutes: not reprinted remotely at an unattended kiosk",
+                    last.code,
+                    last.code
+                );
+            }
             motcua_kiosk_receipt(&config, &store, &last.code)?;
             Ok((format!("đã in lại / reprinted {}", last.code), None))
         })
@@ -255,7 +276,7 @@ impl RemoteCare {
             "the profile's text does not match its SHA-256 ({served} ≠ {})",
             profile.sha256
         );
-        let (_, path) = crate::provisioning::config_file::write(
+        let (_, path, _) = crate::provisioning::config_file::write(
             &bootstrap,
             &crate::provisioning::config_file::ConfigParts {
                 device_id: &self.config.device.id,

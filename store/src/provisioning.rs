@@ -34,9 +34,11 @@ pub struct NumbersLeft {
 
 impl NumbersLeft {
     /// Whether less than a fifth of the numbers is left: time to ask the gateway for another
-    /// block while the link is up, before a busy day runs out.
+    /// block while the link is up, before a busy day runs out. A device holding no block at all
+    /// (its provisioning stopped before it stored one) is the lowest of all: it cannot number a
+    /// single dossier until it asks.
     pub fn running_low(&self) -> bool {
-        u64::from(self.left) * 5 < u64::from(self.total)
+        self.total == 0 || self.left == 0 || u64::from(self.left) * 5 < u64::from(self.total)
     }
 }
 
@@ -293,5 +295,11 @@ mod tests {
         };
         assert!(low.running_low());
         assert!(!NumbersLeft { left: 20, ..low }.running_low());
+        assert!(NumbersLeft {
+            left: 0,
+            total: 0,
+            ..low
+        }
+        .running_low());
     }
 }

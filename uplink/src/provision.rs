@@ -63,7 +63,7 @@ pub enum ProvisionError {
     #[error(transparent)]
     Files(#[from] IdentityFileError),
     /// The key pair or its request cannot be made.
-    #[error("cannot make the device's key pair: {0}")]
+    #[error("không tạo được cặp khoá của ki-ốt / cannot make the device's key pair: {0}")]
     Key(#[from] motcua_identity::IdentityError),
 }
 
@@ -72,6 +72,12 @@ impl From<GatewayError> for ProvisionError {
         let words = match e.code() {
             Some("token_used") => {
                 "mã này đã được dùng cho ki-ốt khác / this code was already used by another kiosk"
+            }
+            Some("token_spent") => {
+                "mã này đã dùng xong cho ki-ốt này; muốn cài lại hãy in phiếu mới / this code was already used up by this kiosk; to set it up again, print a new sheet"
+            }
+            Some("token_withdrawn") => {
+                "mã cấu hình đã bị thu hồi; hãy xin phiếu mới / the setup code was withdrawn: ask for a new sheet"
             }
             Some("token_expired") => {
                 "mã cấu hình đã hết hạn; hãy in phiếu mới / the setup code has expired; print a new sheet"

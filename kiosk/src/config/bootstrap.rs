@@ -154,6 +154,22 @@ impl BootstrapConfig {
     /// The bootstrap's `[store]`, `[printer]`, `[code_reader]` and `[scanner]` tables as TOML
     /// text, leaving out the tables named in `skip` (those the profile sets itself).
     pub fn carried_tables(&self, skip: &[&str]) -> String {
+        self.carried_tables_but(skip)
+    }
+
+    /// Which of the peripheral tables (`[printer]`, `[code_reader]`, `[scanner]`) this file
+    /// sets: the box's own devices, which win over a profile's.
+    pub fn box_tables(&self) -> Vec<&'static str> {
+        let Ok(table) = self.text.parse::<toml::Table>() else {
+            return Vec::new();
+        };
+        ["printer", "code_reader", "scanner"]
+            .into_iter()
+            .filter(|name| table.contains_key(*name))
+            .collect()
+    }
+
+    fn carried_tables_but(&self, skip: &[&str]) -> String {
         let Ok(table) = self.text.parse::<toml::Table>() else {
             return String::new();
         };

@@ -47,7 +47,9 @@ pub enum ConfigFileError {
         message: String,
     },
     /// The composed config is invalid outside the profile (the bootstrap's tables).
-    #[error("the composed config is not valid: {0}")]
+    #[error(
+        "cấu hình ghép từ phiếu và hồ sơ không hợp lệ / the composed config is not valid: {0}"
+    )]
     Invalid(ConfigError),
     /// The file cannot be written.
     #[error("không ghi được cấu hình / cannot write {path}: {source}")]
@@ -59,14 +61,25 @@ pub enum ConfigFileError {
     },
 }
 
+/// The peripheral tables whose device addresses belong to the box: when the bootstrap sets one,
+/// it wins over the profile's (the code reader that just read the setup code must keep working,
+/// whatever port the province's profile names).
+const BOX_TABLES: [&str; 3] = ["printer", "code_reader", "scanner"];
+
 /// The config text for `parts`, and the line (0-based) where the profile's text begins.
 pub fn compose(bootstrap: &BootstrapConfig, parts: &ConfigParts<'_>) -> (String, usize) {
-    let profile_tables: Vec<String> = parts
-        .profile_toml
-        .parse::<toml::Table>()
-        .map(|t| t.keys().cloned().collect())
-        .unwrap_or_default();
-    let skip: Vec<&str> = profile_tables.iter().map(String::as_str).collect();
+    let box_tables = bootstrap.box_tables();
+    // The profile's text is kept as it is (its comments, and its line numbers in errors) unless
+    // it sets a table the box sets too; then it is written again without that table.
+    let profile_text = match parts.profile_toml.parse::<toml::Table>() {
+        Ok(mut table) if box_tables.iter().any(|t| table.contains_key(*t)) => {
+            for name in &box_tables {
+                table.remove(*name);
+            }
+            toml::to_string(&table).unwrap_or_else(|_| parts.profile_toml.to_owned())
+        }
+        _ => parts.profile_toml.to_owned(),
+    };
     let quoted = |s: &str| toml::Value::String(s.to_owned()).to_string();
     let mut text = format!(
         "# Ghi bởi bước cấu hình ban đầu, đừng sửa tay / written by provisioning, do not edit:\n\
@@ -81,24 +94,37 @@ pub fn compose(bootstrap: &BootstrapConfig, parts: &ConfigParts<'_>) -> (String,
         quoted(parts.site),
         quoted(parts.gateway_url),
     );
+    // `[store]` always, and the box's peripheral tables; the profile's own peripheral tables
+    // are used where the box has none.
+    let profile_sets: Vec<String> = profile_text
+        .parse::<toml::Table>()
+        .map(|t| t.keys().cloned().collect())
+        .unwrap_or_default();
+    let skip: Vec<&str> = BOX_TABLES
+        .into_iter()
+        .filter(|t| profile_sets.iter().any(|p| p == t))
+        .collect();
     text.push_str(&bootstrap.carried_tables(&skip));
     text.push_str(&format!(
         "# --- hồ sơ / profile {} ---\n",
         parts.profile_name
     ));
     let offset = text.lines().count();
-    text.push_str(parts.profile_toml);
+    text.push_str(&profile_text);
     if !text.ends_with('\n') {
         text.push('\n');
     }
     (text, offset)
 }
 
-/// Composes, validates and writes the config; returns it parsed and its path.
+/// Composes, validates and writes the config; returns it parsed, its path, and whether the
+/// file already held exactly this config (a re-run with the same code and profile: nothing is
+/// written). Any difference (another site, gateway, device or profile, or a changed bootstrap)
+/// writes the file again.
 pub fn write(
     bootstrap: &BootstrapConfig,
     parts: &ConfigParts<'_>,
-) -> Result<(KioskConfig, PathBuf), ConfigFileError> {
+) -> Result<(KioskConfig, PathBuf, bool), ConfigFileError> {
     let path = bootstrap.provisioned_path();
     let (text, offset) = compose(bootstrap, parts);
     let config = match KioskConfig::parse(&text, &path.display().to_string()) {
@@ -112,11 +138,14 @@ pub fn write(
         }
         Err(e) => return Err(ConfigFileError::Invalid(e)),
     };
+    if std::fs::read_to_string(&path).is_ok_and(|old| old == text) {
+        return Ok((config, path, true));
+    }
     write_atomically(&path, text.as_bytes()).map_err(|source| ConfigFileError::Write {
         path: path.clone(),
         source,
     })?;
-    Ok((config, path))
+    Ok((config, path, false))
 }
 
 /// The device and profile hash a provisioned config was written for, if it is one.
@@ -135,19 +164,59 @@ pub fn written_for(path: &Path) -> Option<(String, String)> {
     Some((device?, profile?))
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same folder: fsynced, renamed,
-/// the folder fsynced. A crash leaves the old file or the new one.
+/// The owner of `dir` when it is not the caller (`kioskctl` run as root writes into the data
+/// folder of the service user `motcua`): what new files there must be given to.
+fn folder_owner(dir: &Path) -> Option<(u32, u32)> {
+    use std::os::unix::fs::MetadataExt as _;
+    let meta = std::fs::metadata(dir).ok()?;
+    let me = std::fs::metadata("/proc/self").ok()?;
+    (meta.uid() != me.uid()).then_some((meta.uid(), meta.gid()))
+}
+
+/// Writes `bytes` to `path` through a temporary file in the same folder: given to the folder's
+/// owner, fsynced, renamed, the folder fsynced. A crash leaves the old file or the new one.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     std::fs::create_dir_all(dir)?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".kiosk.toml.")
+        .prefix(".provisioning.")
         .suffix(".tmp")
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;
+    if let Some((uid, gid)) = folder_owner(dir) {
+        std::os::unix::fs::fchown(tmp.as_file(), Some(uid), Some(gid))?;
+    }
     tmp.as_file().sync_all()?;
     tmp.persist(path).map_err(|e| e.error)?;
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// Gives what a root `kioskctl provision` created in the data folder (the database and its
+/// `-wal`/`-shm`, folders the store made) to the folder's owner, so the service user can open
+/// it. Two levels deep, symbolic links themselves (never their targets), only entries owned
+/// by the caller. Nothing to do when the caller owns the folder.
+pub fn give_back_to_owner(data_dir: &Path) -> std::io::Result<usize> {
+    use std::os::unix::fs::MetadataExt as _;
+    let Some((uid, gid)) = folder_owner(data_dir) else {
+        return Ok(0);
+    };
+    let me = std::fs::metadata("/proc/self")?.uid();
+    let mut given = 0;
+    let mut dirs = vec![(data_dir.to_path_buf(), 0)];
+    while let Some((dir, depth)) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let meta = entry.path().symlink_metadata()?;
+            if meta.uid() == me {
+                std::os::unix::fs::lchown(entry.path(), Some(uid), Some(gid))?;
+                given += 1;
+            }
+            if meta.is_dir() && depth < 1 {
+                dirs.push((entry.path(), depth + 1));
+            }
+        }
+    }
+    Ok(given)
 }
 
 #[cfg(test)]
@@ -177,7 +246,8 @@ mod tests {
     fn the_config_is_composed_validated_and_recognised() {
         let dir = tempfile::tempdir().unwrap();
         let b = bootstrap(dir.path());
-        let (config, path) = write(&b, &parts("[rating]\nlevels = 3\n")).unwrap();
+        let (config, path, already) = write(&b, &parts("[rating]\nlevels = 3\n")).unwrap();
+        assert!(!already);
         assert_eq!(config.device.id, "000.17.22.H56-K001");
         assert_eq!(config.device.agency_code, "000.17.22.H56");
         assert!(config.device.sequence.is_none());
@@ -190,6 +260,19 @@ mod tests {
             written_for(&path),
             Some(("000.17.22.H56-K001".into(), "ab12".into()))
         );
+        // The same code and profile again: recognised, nothing written.
+        let (_, _, already) = write(&b, &parts("[rating]\nlevels = 3\n")).unwrap();
+        assert!(already);
+        // The same device id and profile for another site: written again with that site.
+        let mut elsewhere = parts("[rating]\nlevels = 3\n");
+        elsewhere.site = "000.17.22.H57";
+        let (config, _, already) = write(&b, &elsewhere).unwrap();
+        assert!(!already);
+        assert_eq!(config.device.agency_code, "000.17.22.H57");
+        assert_eq!(
+            KioskConfig::load(&path).unwrap().device.agency_code,
+            "000.17.22.H57"
+        );
     }
 
     #[test]
@@ -197,7 +280,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let b = bootstrap(dir.path());
         let profile = include_str!("../../../deploy/gateway/profiles/commune-desk.toml");
-        let (config, _) = write(&b, &parts(profile)).unwrap();
+        let (config, _, _) = write(&b, &parts(profile)).unwrap();
         assert!(config.peripherals.code_reader.is_some());
         assert!(config.device.sequence.is_none());
     }
@@ -218,12 +301,54 @@ mod tests {
             other => panic!("expected an invalid profile, got {other}"),
         }
         assert!(!b.provisioned_path().exists());
-        // A profile's [printer] replaces the bootstrap's.
-        let (config, _) = write(
+        // The box's own [printer] wins over the profile's (its address is the box's); the
+        // profile's [scanner] is used, the bootstrap having none.
+        let (config, _, _) = write(
             &b,
-            &parts("[printer]\ntransport = \"usb\"\npath = \"/tmp/p\"\n"),
+            &parts("[printer]\ntransport = \"usb\"\npath = \"/tmp/p\"\n\n[scanner]\nkind = \"sane\"\ndevice = \"test:profile\"\n"),
         )
         .unwrap();
-        assert!(format!("{:?}", config.peripherals.printer).contains("/tmp/p"));
+        let printer = format!("{:?}", config.peripherals.printer);
+        assert!(printer.contains("127.0.0.1:9100"), "{printer}");
+        assert!(!printer.contains("/tmp/p"), "{printer}");
+        assert!(
+            format!("{:?}", config.peripherals.scanner).contains("test:profile"),
+            "{:?}",
+            config.peripherals.scanner
+        );
+    }
+
+    /// `kioskctl provision` as root in the service user's data folder: what it created there
+    /// is given to the folder's owner, so kioskd (user motcua) can open it.
+    #[test]
+    fn files_made_by_another_user_are_given_to_the_folders_owner() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let me = std::fs::metadata("/proc/self").unwrap().uid();
+        std::fs::write(dir.path().join("kiosk.db"), b"x").unwrap();
+        if me != 0 {
+            // Not root: the caller owns the folder, nothing to give.
+            assert_eq!(give_back_to_owner(dir.path()).unwrap(), 0);
+            return;
+        }
+        let (uid, gid) = (65534, 65534);
+        std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
+        std::fs::create_dir(dir.path().join("blobs")).unwrap();
+        std::fs::write(dir.path().join("blobs/part"), b"y").unwrap();
+        assert_eq!(give_back_to_owner(dir.path()).unwrap(), 3);
+        for f in ["kiosk.db", "blobs", "blobs/part"] {
+            assert_eq!(
+                std::fs::metadata(dir.path().join(f)).unwrap().uid(),
+                uid,
+                "{f}"
+            );
+        }
+        write_atomically(&dir.path().join("kiosk.toml"), b"[rating]\n").unwrap();
+        assert_eq!(
+            std::fs::metadata(dir.path().join("kiosk.toml"))
+                .unwrap()
+                .uid(),
+            uid
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! reporting its progress so the technician's screen and the terminal show the same list.
 //!
 //! A failed step says what to fix, and running the steps again with the same code resumes:
-//! an identity already saved for the code's device id is kept (the key pair made for the
+//! an identity already saved with this same code is kept (the key pair made for the
 //! first attempt is kept until then too, see `motcua_uplink::provision`), a config written for
 //! the same device and profile hash is kept, blocks already stored are kept.
 
@@ -38,12 +38,13 @@ pub enum Step {
     SaveIdentity,
     /// The profile, checked against the code's hash.
     DownloadProfile,
-    /// `<data_dir>/kiosk.toml`.
-    WriteConfig,
     /// The dossier sequence blocks, into the store.
     StoreBlocks,
     /// The procedure catalog, so the kiosk serves at once.
     Catalog,
+    /// `<data_dir>/kiosk.toml`: written after the blocks, so a kiosk whose config exists
+    /// always has them (the config is what makes it "provisioned").
+    WriteConfig,
     /// Every configured peripheral, recorded for the health report; the slip printed.
     SelfTest,
 }
@@ -56,9 +57,9 @@ impl Step {
         Step::Enrol,
         Step::SaveIdentity,
         Step::DownloadProfile,
-        Step::WriteConfig,
         Step::StoreBlocks,
         Step::Catalog,
+        Step::WriteConfig,
         Step::SelfTest,
     ];
 
@@ -172,35 +173,8 @@ pub async fn provision(
         format!("{} ({} bytes)", profile.name, profile.toml.len()),
     );
 
-    let path = bootstrap.provisioned_path();
-    let config = run.step(Step::WriteConfig, || {
-        let same = config_file::written_for(&path)
-            == Some((code.device_id.clone(), code.profile_sha256.clone()));
-        if same {
-            if let Ok(config) = KioskConfig::load(&path) {
-                return Ok((
-                    config,
-                    format!("đã có / already written: {}", path.display()),
-                ));
-            }
-        }
-        let (config, path) = config_file::write(
-            bootstrap,
-            &ConfigParts {
-                device_id: &code.device_id,
-                site: &code.site,
-                gateway_url: &code.gateway_url,
-                profile_name: &profile.name,
-                profile_sha256: &profile.sha256,
-                profile_toml: &profile.toml,
-            },
-        )
-        .map_err(|e| e.to_string())?;
-        Ok((config, path.display().to_string()))
-    })?;
-
     run.started(Step::StoreBlocks);
-    let mut store = Store::open(&config.store.data_dir, config.store.min_free_bytes)
+    let mut store = Store::open(&bootstrap.store.data_dir, bootstrap.store.min_free_bytes)
         .map_err(|e| run.failed(Step::StoreBlocks, e.to_string()))?;
     if blocks.is_empty() {
         blocks = store
@@ -241,6 +215,38 @@ pub async fn provision(
         ),
     }
 
+    let config = run.step(Step::WriteConfig, || {
+        let (config, path, already) = config_file::write(
+            bootstrap,
+            &ConfigParts {
+                device_id: &code.device_id,
+                site: &code.site,
+                gateway_url: &code.gateway_url,
+                profile_name: &profile.name,
+                profile_sha256: &profile.sha256,
+                profile_toml: &profile.toml,
+            },
+        )
+        .map_err(|e| e.to_string())?;
+        let detail = if already {
+            format!("đã có / already written: {}", path.display())
+        } else {
+            path.display().to_string()
+        };
+        Ok((config, detail))
+    })?;
+    let path = bootstrap.provisioned_path();
+    // `kioskctl provision` run as root: the database it opened and what the store made are
+    // given to the data folder's owner, the service user.
+    match config_file::give_back_to_owner(&bootstrap.store.data_dir) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(
+            entries = n,
+            "provisioning files given to the data folder's owner"
+        ),
+        Err(e) => tracing::warn!("cannot give the data folder's files to its owner: {e}"),
+    }
+
     run.started(Step::SelfTest);
     let results = crate::devices::unattended_self_test(
         &config.peripherals,
@@ -279,16 +285,26 @@ pub async fn provision(
     })
 }
 
-/// The identity steps: skipped when `device.pem` already names the code's device and site.
-/// Returns the blocks the enrolment answered with (none when it was skipped).
+/// Which setup code the saved identity was enrolled with: the SHA-256 of its token, in the
+/// identity folder. A re-run with that same code keeps the identity; any other code (a new
+/// sheet after a revocation, a replaced box) enrols again.
+const MADE_WITH: &str = "setup-code.sha256";
+
+/// The identity steps: skipped when `device.pem` names the code's device and site and was made
+/// with this very code. Returns the blocks the enrolment answered with (none when skipped).
 async fn identity(
     run: &mut Runner<'_>,
     code: &SetupCode,
     files: &IdentityFiles,
 ) -> Result<Vec<SequenceBlock>, ProvisionFailure> {
+    let token_sha256 = motcua_uplink::provision::text_sha256(&code.token);
+    let marker = files.dir().join(MADE_WITH);
+    let made_with_this_code =
+        std::fs::read_to_string(&marker).is_ok_and(|m| m.trim() == token_sha256);
     let present = files
         .device()
         .ok()
+        .filter(|_| made_with_this_code)
         .filter(|c| c.peer().name == code.device_id && c.peer().site.as_deref() == Some(&code.site))
         .filter(|_| {
             files
@@ -323,6 +339,8 @@ async fn identity(
         ),
     );
     run.started(Step::SaveIdentity);
+    config_file::write_atomically(&marker, format!("{token_sha256}\n").as_bytes())
+        .map_err(|e| run.failed(Step::SaveIdentity, format!("{}: {e}", marker.display())))?;
     run.done(
         Step::SaveIdentity,
         files.device_path().display().to_string(),

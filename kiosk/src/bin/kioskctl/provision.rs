@@ -17,9 +17,9 @@ pub(crate) fn provision(config_path: &Path, qr_file: &Path) -> anyhow::Result<()
     let bootstrap = BootstrapConfig::load(config_path)?;
     let text = if qr_file == Path::new("-") {
         let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("cannot read the setup code from standard input")?;
+        std::io::stdin().read_to_string(&mut text).context(
+            "không đọc được mã từ đầu vào / cannot read the setup code from standard input",
+        )?;
         text
     } else {
         std::fs::read_to_string(qr_file).with_context(|| {

@@ -11,6 +11,9 @@ use motcua_kiosk::supervisor::{Condition, Supervisor};
 use motcua_scanner::codes::{ReaderEvent, SerialReader};
 use tokio::sync::watch;
 
+/// Where the package's udev rules put the first USB CDC code reader.
+const DEFAULT_READER: &str = "/dev/motcua/reader";
+
 /// Waits for a setup code and provisions; `false` when shut down first. `true`: the
 /// provisioned config is written (here, or by `kioskctl provision` beside a kiosk without a
 /// code reader), the caller resolves the config again.
@@ -26,24 +29,18 @@ pub async fn wait_and_provision(
     drop(store);
     supervisor.met(Condition::Uplink);
     supervisor.met(Condition::Printer);
-    let Some(reader) = &bootstrap.peripherals.code_reader else {
-        let why = format!(
-            "chưa cấu hình và không có đầu đọc mã / not provisioned and no [code_reader] in {}: run `kioskctl provision --qr-file FILE`",
-            bootstrap.path.display()
-        );
-        tracing::warn!("{why}");
-        supervisor.set_health(why);
-        // kioskctl provision writes the config; pick it up when it appears.
-        let provisioned = bootstrap.provisioned_path();
-        loop {
-            if provisioned.is_file() {
-                tracing::info!(config = %provisioned.display(), "provisioned by kioskctl");
-                return Ok(true);
-            }
-            tokio::select! {
-                _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => {}
-                _ = shutdown.changed() => return Ok(false),
-            }
+    // A fresh box's package config has every table commented out: the setup code is then read
+    // at the reader the package's udev rules name (/dev/motcua/reader), the reader a kiosk is
+    // sold with. Without one plugged in, kioskd keeps waiting for it and for a config
+    // `kioskctl provision` writes.
+    let default_reader;
+    let reader = match &bootstrap.peripherals.code_reader {
+        Some(reader) => reader,
+        None => {
+            default_reader = motcua_kiosk::devices::CodeReaderConfig::Serial(
+                motcua_scanner::codes::SerialConfig::new(DEFAULT_READER),
+            );
+            &default_reader
         }
     };
     let motcua_kiosk::devices::CodeReaderConfig::Serial(serial) = reader;
