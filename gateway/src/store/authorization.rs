@@ -18,7 +18,7 @@
 //! - a dossier cites only blobs uploaded by a device of its site (`blob_sites`, one row per site
 //!   that proved it holds the bytes), with the size the blob really has.
 
-use super::ingest::Value;
+use super::value::Value;
 use super::{Ingest, IngestOutcome};
 
 /// Schema of authorization by site (migration 6, shared by both backends).

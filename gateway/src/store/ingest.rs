@@ -10,38 +10,8 @@ use motcua_domain::dossier::DossierCode;
 use super::authorization::Check;
 use super::fleet::HISTORY_PER_DEVICE;
 use super::queries::{self, StoredKey};
+use super::value::Value;
 use super::{status_name, Ingest, IngestOutcome, Record};
-
-/// A statement parameter: the schema has only text and integer columns.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Value {
-    Text(String),
-    Int(i64),
-}
-
-impl From<&str> for Value {
-    fn from(s: &str) -> Self {
-        Value::Text(s.to_string())
-    }
-}
-
-impl From<String> for Value {
-    fn from(s: String) -> Self {
-        Value::Text(s)
-    }
-}
-
-impl From<&String> for Value {
-    fn from(s: &String) -> Self {
-        Value::Text(s.clone())
-    }
-}
-
-impl From<i64> for Value {
-    fn from(i: i64) -> Self {
-        Value::Int(i)
-    }
-}
 
 /// One insert of a plan.
 #[derive(Debug)]

@@ -36,6 +36,7 @@ mod provisioning_tests;
 mod queries;
 mod sqlite;
 mod sqlite_certs;
+mod value;
 
 use motcua_domain::wire::HealthReport;
 use motcua_domain::wire::{DigitizedDocument, DigitizedDocuments, DocumentRef, DossierSubmission};
