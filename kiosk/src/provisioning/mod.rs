@@ -4,8 +4,10 @@
 //!
 //! A failed step says what to fix, and running the steps again with the same code resumes:
 //! an identity already saved with this same code is kept (the key pair made for the
-//! first attempt is kept until then too, see `motcua_uplink::provision`), a config written for
-//! the same device and profile hash is kept, blocks already stored are kept.
+//! first attempt is kept until then too, see `motcua_uplink::provision`), blocks already stored
+//! are kept, and a config file that already holds exactly the composed config is left as it
+//! is. The config is written last: its presence is what makes the kiosk provisioned, so a kiosk
+//! stopped half-way is still unprovisioned and scanning again finishes the job.
 
 pub mod config_file;
 pub mod screen;
