@@ -252,7 +252,13 @@ impl GatewayClient {
 
     pub(crate) async fn error_from(resp: reqwest::Response, url: &str) -> GatewayError {
         let status = resp.status().as_u16();
-        let body = resp.text().await.unwrap_or_default();
+        // An error's description is short; a longer body is not read further.
+        let body = match read_capped(resp, MAX_ERROR_BYTES).await {
+            Ok(bytes) | Err(Capped::TooLarge(bytes)) => {
+                String::from_utf8_lossy(&bytes).into_owned()
+            }
+            Err(Capped::Transport(_)) => String::new(),
+        };
         match serde_json::from_str::<ApiError>(&body) {
             Ok(e) if status == 401 && CERTIFICATE_REFUSALS.contains(&e.error.as_str()) => {
                 GatewayError::CertificateRefused {
@@ -281,7 +287,9 @@ impl GatewayClient {
         resp: reqwest::Response,
         url: &str,
     ) -> Result<T, GatewayError> {
-        let body = resp.bytes().await.map_err(|e| self.transport(&e, url))?;
+        let body = read_capped(resp, MAX_ANSWER_BYTES)
+            .await
+            .map_err(|e| e.into_error(self, url))?;
         serde_json::from_slice(&body).map_err(|e| GatewayError::Garbage {
             url: url.to_owned(),
             detail: format!("the answer is not the expected JSON: {e}"),
@@ -354,7 +362,10 @@ impl GatewayClient {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
             .to_owned();
-        let body = resp.text().await.map_err(|e| self.transport(&e, &url))?;
+        let body = read_capped(resp, MAX_CATALOG_BYTES)
+            .await
+            .map_err(|e| e.into_error(self, &url))?;
+        let body = String::from_utf8_lossy(&body).into_owned();
         let catalog =
             serde_json::from_str::<motcua_domain::catalog::Catalog>(&body).map_err(|e| {
                 GatewayError::Garbage {
@@ -515,4 +526,57 @@ fn describe(e: &reqwest::Error) -> String {
         }
         s
     }
+}
+
+/// The most of an answer the kiosk reads: the gateway's JSON answers are capped at 1 MiB on its
+/// side too, the catalog is the one large answer, an error's description is a sentence. A peer
+/// that sends more (a broken proxy, an attacker on the LAN answering the unverified CA fetch)
+/// gets a clear error instead of the kiosk's memory.
+pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
+/// The catalog's cap (a province's full procedure list with its texts is a few hundred KiB).
+pub const MAX_CATALOG_BYTES: usize = 16 * 1024 * 1024;
+/// An error description's cap.
+const MAX_ERROR_BYTES: usize = 64 * 1024;
+
+/// Why a capped read stopped.
+pub(crate) enum Capped {
+    /// More than the cap arrived; what was read up to it.
+    TooLarge(Vec<u8>),
+    /// The connection failed mid-body.
+    Transport(reqwest::Error),
+}
+
+impl Capped {
+    pub(crate) fn into_error(self, client: &GatewayClient, url: &str) -> GatewayError {
+        match self {
+            Capped::TooLarge(read) => GatewayError::Garbage {
+                url: url.to_owned(),
+                detail: format!(
+                    "the answer is larger than this kiosk reads (more than {} bytes); nothing of it was used",
+                    read.len()
+                ),
+            },
+            Capped::Transport(e) => client.transport(&e, url),
+        }
+    }
+}
+
+/// Reads at most `cap` bytes of an answer's body, chunk by chunk; a longer one is refused
+/// without reading the rest.
+pub(crate) async fn read_capped(
+    mut resp: reqwest::Response,
+    cap: usize,
+) -> Result<Vec<u8>, Capped> {
+    if resp.content_length().is_some_and(|n| n > cap as u64) {
+        return Err(Capped::TooLarge(Vec::new()));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = resp.chunk().await.map_err(Capped::Transport)? {
+        if body.len() + chunk.len() > cap {
+            body.extend_from_slice(&chunk[..cap - body.len()]);
+            return Err(Capped::TooLarge(body));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

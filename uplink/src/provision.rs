@@ -169,7 +169,18 @@ pub async fn fetch_ca(
     if resp.status() != StatusCode::OK {
         return Err(GatewayClient::error_from(resp, &url).await.into());
     }
-    let pem = resp.text().await.map_err(unreachable)?;
+    // Fetched before the peer is trusted: a certificate is a few KiB, and nothing more is read.
+    let pem = match crate::client::read_capped(resp, 64 * 1024).await {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(crate::client::Capped::TooLarge(_)) => {
+            return Err(GatewayError::Garbage {
+                url: url.clone(),
+                detail: "the CA answer is larger than a certificate (more than 64 KiB): not the province's gateway".into(),
+            }
+            .into())
+        }
+        Err(crate::client::Capped::Transport(e)) => return Err(unreachable(e).into()),
+    };
     let served =
         motcua_identity::certificate_fingerprint(&pem).map_err(|e| GatewayError::Garbage {
             url: url.clone(),

@@ -106,3 +106,19 @@ async fn a_retry_after_a_failure_asks_for_the_same_key_pair() {
     assert!(first.is_empty(), "the refusing server signs nothing");
     assert_eq!(server.csrs.lock().unwrap().len(), 1);
 }
+
+/// A peer answering the unverified CA fetch (or any request) with an endless body: the kiosk
+/// reads no more than its cap and says so, instead of filling its memory.
+#[tokio::test]
+async fn an_endless_answer_is_cut_at_the_cap() {
+    let ca = authority("province CA");
+    let server = serve(&ca, &["127.0.0.1"], None, Answer::Endless).await;
+    let fingerprint = motcua_identity::certificate_fingerprint(ca.cert_pem()).unwrap();
+    let err = fetch_ca(&server.url(), &fingerprint, TIMEOUT)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("larger than a certificate"),
+        "{err}"
+    );
+}

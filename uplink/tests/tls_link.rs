@@ -454,3 +454,20 @@ async fn a_gateway_not_knowing_the_renewed_certificate_gets_the_previous_one_aga
         .await
         .expect("the previous certificate works");
 }
+
+/// The province's own gateway answering without end (a broken proxy in front of it): the
+/// kiosk reads no more than 1 MiB of a JSON answer and reports it, and keeps nothing of it.
+#[tokio::test]
+async fn an_endless_json_answer_is_cut_at_the_cap() {
+    let ca = authority("CA tỉnh A");
+    let server = serve(&ca, &["127.0.0.1"], Some(ca.clone()), Answer::Endless).await;
+    let data = tempfile::tempdir().unwrap();
+    enrol_files(data.path(), &ca);
+    let files = motcua_uplink::IdentityFiles::in_data_dir(data.path());
+    let link = DeviceLink::open(files, &server.url(), Duration::from_secs(10)).unwrap();
+    let err = link.client().remote_actions().await.unwrap_err();
+    assert!(
+        err.to_string().contains("larger than this kiosk reads"),
+        "{err}"
+    );
+}

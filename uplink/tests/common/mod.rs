@@ -63,6 +63,9 @@ pub enum Answer {
     /// As `Normal`, but a certificate it issued by renewal is unknown to it afterwards (401
     /// `certificate_unknown`), as a gateway restored from a backup taken before the renewal.
     ForgetRenewed,
+    /// A peer that never stops talking: every answer is 200 with a chunked body of spaces that
+    /// goes on (up to 256 MiB) for as long as the client reads.
+    Endless,
 }
 
 /// A running test server.
@@ -249,6 +252,19 @@ async fn connection(
                 *line,
                 serde_json::json!({"error": code, "message": "refused by the test server"}),
             ),
+            (Answer::Endless, _, _) => {
+                let inner = stream.get_mut();
+                inner
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n")
+                    .await?;
+                let chunk = format!("{:x}\r\n{}\r\n", 64 * 1024, " ".repeat(64 * 1024));
+                for _ in 0..4096 {
+                    if inner.write_all(chunk.as_bytes()).await.is_err() {
+                        break;
+                    }
+                }
+                return Ok(());
+            }
             (_, "GET", "/v1/ca.pem") => {
                 let head = format!(
                     "HTTP/1.1 200 OK\r\ncontent-type: application/x-pem-file\r\ncontent-length: {}\r\n\r\n",
