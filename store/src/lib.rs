@@ -54,6 +54,7 @@ mod outbox;
 mod provisioning;
 mod retention;
 mod schema;
+pub mod sealing;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -68,6 +69,7 @@ pub use held::{EntryExport, ExportBlob};
 pub use intake::{DigitizedOutcome, NewDigitized};
 pub use outbox::{HeldEntry, HoldState, OutboxEntry, OutboxKind, OutboxStatus, UploadState};
 pub use provisioning::{next_in_blocks, NumbersLeft};
+pub use sealing::DataKey;
 
 use error::io_err;
 
@@ -90,6 +92,8 @@ pub struct Store {
     pub(crate) conn: Connection,
     pub(crate) db_path: PathBuf,
     pub(crate) blobs: BlobStore,
+    /// Seals citizens' data at rest and derives receipt secrets ([`sealing`]).
+    pub(crate) data_key: DataKey,
 }
 
 /// Maps a SQLite error to a store error naming the database file.
@@ -134,10 +138,12 @@ impl Store {
             }
         };
         let blobs = BlobStore::open(data_dir, min_free_bytes)?;
+        let data_key = DataKey::load_or_create(&DataKey::locate(data_dir))?;
         Ok(Self {
             conn,
             db_path,
             blobs,
+            data_key,
         })
     }
 
@@ -194,6 +200,11 @@ impl Store {
             what: self.db_path.display().to_string(),
             detail: format!("SQLite's quick check found: {}", findings.join("; ")),
         })
+    }
+
+    /// The device's data key.
+    pub fn data_key(&self) -> &DataKey {
+        &self.data_key
     }
 
     /// The blob files.
