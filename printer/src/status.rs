@@ -53,6 +53,20 @@ impl Status {
         }
     }
 
+    /// Reads the printer's answer to the four queries of [`crate::escpos::status_queries`]:
+    /// the status, or the 1-based query and byte of the first answer that is not a status byte
+    /// (wrong baud rate, wrong device, stale data on the line).
+    pub fn from_answer(answer: &[u8; 4]) -> Result<Self, (u8, u8)> {
+        if let Some((i, byte)) = answer
+            .iter()
+            .enumerate()
+            .find(|(_, x)| !is_status_byte(**x))
+        {
+            return Err((i as u8 + 1, *byte));
+        }
+        Ok(Self::from_bytes(answer[0], answer[1], answer[2], answer[3]))
+    }
+
     /// The four bytes a printer in this state answers to `DLE EOT 1..=4` (used by the emulator).
     pub fn to_bytes(&self) -> [u8; 4] {
         let offline = self.offline || self.cover_open || self.paper_end || self.error;
@@ -126,6 +140,16 @@ impl std::fmt::Display for Fault {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_answer_with_a_foreign_byte_names_the_query_and_byte() {
+        let ready = Status::default().to_bytes();
+        assert_eq!(Status::from_answer(&ready), Ok(Status::default()));
+        let mut noisy = ready;
+        noisy[2] = 0xff;
+        assert_eq!(Status::from_answer(&noisy), Err((3, 0xff)));
+        assert_eq!(Status::from_answer(&[0, 0, 0, 0]), Err((1, 0)));
+    }
 
     #[test]
     fn status_bytes_round_trip_and_have_fixed_bits() {

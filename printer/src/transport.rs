@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crate::error::{JobStage, PrinterError};
 use crate::escpos::status_queries;
 use crate::layout::Job;
-use crate::status::{is_status_byte, Status};
+use crate::status::Status;
 
 /// A receipt printer as the kiosk sees it: print a job, ask for status.
 ///
@@ -416,15 +416,14 @@ impl EscPosPrinter {
         if let Err(e) = link.receive(&mut b) {
             return Err(self.io_error(e, false, what));
         }
-        if let Some((i, byte)) = b.iter().enumerate().find(|(_, x)| !is_status_byte(**x)) {
+        Status::from_answer(&b).map_err(|(query, byte)| {
             self.link = None;
-            return Err(PrinterError::BadStatus {
+            PrinterError::BadStatus {
                 device: self.device.clone(),
-                query: i as u8 + 1,
-                byte: *byte,
-            });
-        }
-        Ok(Status::from_bytes(b[0], b[1], b[2], b[3]))
+                query,
+                byte,
+            }
+        })
     }
 }
 
