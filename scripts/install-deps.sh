@@ -63,6 +63,8 @@ command -v chromium >/dev/null || missing+=(chromium)
 command -v pk12util >/dev/null || missing+=(libnss3-tools)
 # openssl s_client reads the certificate the gateway serves (tests/tests/link_identity.rs).
 command -v openssl >/dev/null || missing+=(openssl)
+# Python's venv, for schemathesis below.
+python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
   as_root apt-get update -qq
@@ -74,6 +76,16 @@ fi
 if ! python3 -c 'import tusclient' >/dev/null 2>&1; then
   echo "== installing tuspy"
   python3 -m pip install --quiet 'tuspy==1.1.0'
+fi
+
+# schemathesis checks the gateway against its own OpenAPI document
+# (tests/tests/openapi_conformance.rs), in a venv of its own so its many Python dependencies
+# never meet the system's.
+venv="${MOTCUA_TEST_VENV:-/opt/motcua-test-venv}"
+if ! "$venv/bin/schemathesis" --version >/dev/null 2>&1; then
+  echo "== installing schemathesis into $venv"
+  as_root python3 -m venv "$venv"
+  as_root "$venv/bin/pip" install --quiet 'schemathesis==4.32.5'
 fi
 
 # cargo-deb builds the .deb files (README, "Install on a device").
