@@ -83,6 +83,19 @@ pub enum GatewayError {
         /// The gateway's explanation.
         message: String,
     },
+    /// The gateway asks the kiosk to slow down (429: its request rate, open uploads or bytes of
+    /// the day): not a failure of the record, it is sent again after `retry_after`.
+    #[error("máy chủ yêu cầu chờ {}s / the gateway at {url} asks to wait {}s ({code}): {message}", retry_after.as_secs(), retry_after.as_secs())]
+    Busy {
+        /// The URL tried.
+        url: String,
+        /// The gateway's code (`rate_limited`, `too_many_open_uploads`, `upload_quota_exceeded`).
+        code: String,
+        /// The gateway's explanation.
+        message: String,
+        /// How long to wait (the answer's `Retry-After`, 60 s when it has none).
+        retry_after: Duration,
+    },
     /// The gateway answered, but not with what the protocol says.
     #[error("the gateway at {url} answered something unexpected: {detail}")]
     Garbage {
@@ -111,7 +124,9 @@ impl GatewayError {
     /// The gateway's error code for an error status or a refused certificate.
     pub fn code(&self) -> Option<&str> {
         match self {
-            Self::Status { code, .. } | Self::CertificateRefused { code, .. } => Some(code),
+            Self::Status { code, .. }
+            | Self::CertificateRefused { code, .. }
+            | Self::Busy { code, .. } => Some(code),
             _ => None,
         }
     }
@@ -120,6 +135,15 @@ impl GatewayError {
     pub fn status(&self) -> Option<u16> {
         match self {
             Self::Status { status, .. } => Some(*status),
+            Self::Busy { .. } => Some(429),
+            _ => None,
+        }
+    }
+
+    /// How long the gateway asked to wait, for a 429.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Busy { retry_after, .. } => Some(*retry_after),
             _ => None,
         }
     }
@@ -252,6 +276,13 @@ impl GatewayClient {
 
     pub(crate) async fn error_from(resp: reqwest::Response, url: &str) -> GatewayError {
         let status = resp.status().as_u16();
+        // Seconds (the gateway never sends an HTTP date); a missing or odd value waits 60 s.
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(DEFAULT_RETRY_AFTER, |s| Duration::from_secs(s.max(1)));
         // An error's description is short; a longer body is not read further.
         let body = match read_capped(resp, MAX_ERROR_BYTES).await {
             Ok(bytes) | Err(Capped::TooLarge(bytes)) => {
@@ -260,6 +291,18 @@ impl GatewayClient {
             Err(Capped::Transport(_)) => String::new(),
         };
         match serde_json::from_str::<ApiError>(&body) {
+            Ok(e) if status == 429 => GatewayError::Busy {
+                url: url.to_owned(),
+                code: e.error,
+                message: e.message,
+                retry_after,
+            },
+            Err(_) if status == 429 => GatewayError::Busy {
+                url: url.to_owned(),
+                code: "unknown".into(),
+                message: "too many requests".into(),
+                retry_after,
+            },
             Ok(e) if status == 401 && CERTIFICATE_REFUSALS.contains(&e.error.as_str()) => {
                 GatewayError::CertificateRefused {
                     url: url.to_owned(),
@@ -537,6 +580,8 @@ pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 pub const MAX_CATALOG_BYTES: usize = 16 * 1024 * 1024;
 /// An error description's cap.
 const MAX_ERROR_BYTES: usize = 64 * 1024;
+/// The wait of a 429 that says none.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Why a capped read stopped.
 pub(crate) enum Capped {
