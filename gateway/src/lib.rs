@@ -70,15 +70,17 @@ pub const DEFAULT_ENROLLMENT_BODY_TIMEOUT: Duration = Duration::from_secs(20);
 pub const MAX_JSON_BYTES: usize = 1024 * 1024;
 
 /// Default requests a device may make per minute: a kiosk catching up after a week offline
-/// makes about seven requests per dossier (see the README's figures), so 600 a minute drains a
-/// busy desk's week in well under an hour, while a runaway client is held to 10 a second.
+/// makes about ten requests per dossier and one per ticket or rating (see the README's
+/// figures), so 600 a minute drains a busy desk's week (about 6,300 requests) in about ten
+/// minutes, while a runaway client is held to 10 a second.
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
 /// Default unfinished uploads a device may hold at once: the kiosk uploads one blob at a time
 /// and resumes it after any interruption, so more than a few means uploads it lost track of.
 pub const DEFAULT_MAX_OPEN_UPLOADS: u32 = 64;
 /// Default bytes of uploads a device may create per (Vietnam) day: 8 GiB, three times the
 /// worst-case week of a busy commune desk (60 dossiers a day, 3 documents of 2 colour pages of
-/// 1 MiB: 2.5 GiB a week), so a kiosk back after a week offline sends its backlog in one day.
+/// 1 MiB: 2.5 GiB a week; the intake pipeline's own pages measure 7–80 KB, grey JPEG up to
+/// 460 KB), so a kiosk back after a week offline sends its backlog in one day.
 pub const DEFAULT_UPLOAD_BYTES_PER_DAY: u64 = 8 * 1024 * 1024 * 1024;
 /// Default time an upload may stay unfinished before the sweep removes it and its part file.
 pub const DEFAULT_UPLOAD_EXPIRY: Duration = Duration::from_secs(24 * 3600);

@@ -131,7 +131,12 @@ async fn abandoned_uploads_expire_with_their_part_files(backend: Backend) {
     .await;
     let kiosk = h.enroll("KIOSK-1").await;
     let data = blob(200_000, 9);
-    let loc = h.new_upload(&kiosk, &data).await;
+    let r = h.create_upload(&kiosk, &data).await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // tus expiration: the creation says when the upload goes.
+    let expires = header(&r, "upload-expires");
+    assert!(expires.ends_with(" GMT"), "{expires}");
+    let loc = header(&r, "location");
     assert_eq!(
         h.patch(&kiosk, &loc, 0, &data[..50_000]).await.status(),
         StatusCode::NO_CONTENT

@@ -15,7 +15,8 @@ use super::failure::{ApiResult, Failure};
 use super::state::{is_sha256_hex, now_vn, AppState};
 use super::tus::{
     header_u64, metadata_sha256, offset_response, require_tus, tus_headers, TusFailure,
-    OFFSET_OCTET_STREAM, TUS_EXTENSION, TUS_MAX_SIZE, TUS_VERSION_H, UPLOAD_LENGTH, UPLOAD_OFFSET,
+    OFFSET_OCTET_STREAM, TUS_EXTENSION, TUS_MAX_SIZE, TUS_VERSION_H, UPLOAD_EXPIRES, UPLOAD_LENGTH,
+    UPLOAD_OFFSET,
 };
 use crate::files::Files;
 use crate::store::{Upload, UploadCreation, UploadQuota};
@@ -44,14 +45,18 @@ fn seconds_to_vietnam_midnight(now: chrono::DateTime<chrono::FixedOffset>) -> i6
 /// tus checksum extension's status for a checksum mismatch.
 const CHECKSUM_MISMATCH: u16 = 460;
 
-/// tus discovery: protocol version, the `creation` extension and the size limit.
+/// tus discovery: protocol version, the `creation` and `expiration` extensions (an upload not
+/// finished within the expiry is removed) and the size limit.
 #[utoipa::path(options, path = "/v1/uploads", tag = "uploads",
     responses((status = 204, headers(("Tus-Resumable" = String), ("Tus-Version" = String), ("Tus-Extension" = String), ("Tus-Max-Size" = u64)))))]
 pub(super) async fn tus_options(State(state): State<AppState>) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let h = response.headers_mut();
     h.insert(TUS_VERSION_H, HeaderValue::from_static(TUS_VERSION));
-    h.insert(TUS_EXTENSION, HeaderValue::from_static("creation"));
+    h.insert(
+        TUS_EXTENSION,
+        HeaderValue::from_static("creation,expiration"),
+    );
     h.insert(TUS_MAX_SIZE, HeaderValue::from(state.0.max_upload_bytes));
     tus_headers(&mut response);
     response
@@ -67,7 +72,7 @@ pub(super) async fn tus_options(State(state): State<AppState>) -> Response {
         ("Upload-Metadata" = String, Header, description = "must contain `sha256 <base64 of the lowercase hex SHA-256>`"),
     ),
     responses(
-        (status = 201, description = "created", headers(("Location" = String), ("Upload-Offset" = u64), ("Tus-Resumable" = String))),
+        (status = 201, description = "created", headers(("Location" = String), ("Upload-Offset" = u64), ("Upload-Expires" = String, description = "when an unfinished upload is removed (RFC 7231 date; `gateway serve --upload-expiry-hours`)"), ("Tus-Resumable" = String))),
         (status = 400, body = ApiError, description = "missing or invalid Upload-Length or Upload-Metadata"),
         (status = 401, body = ApiError),
         (status = 412, body = ApiError, description = "missing or unsupported Tus-Resumable"),
@@ -186,6 +191,17 @@ pub(super) async fn create_upload(
         h.insert(header::LOCATION, v);
     }
     h.insert(UPLOAD_OFFSET, HeaderValue::from(upload.offset));
+    if !upload.complete {
+        let expires = chrono::Utc::now()
+            + chrono::Duration::seconds(
+                i64::try_from(limits.upload_expiry.as_secs()).unwrap_or(i64::MAX / 2),
+            );
+        if let Ok(v) =
+            HeaderValue::from_str(&expires.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+        {
+            h.insert(UPLOAD_EXPIRES, v);
+        }
+    }
     tus_headers(&mut response);
     Ok(response)
 }
