@@ -352,6 +352,74 @@ mod tests {
         assert_eq!(without_applicant("[1]"), None);
     }
 
+    /// As `queries`' own test: every statement here prepares on the migrated schema, with its
+    /// `$n` placeholders first appearing in order (what positional binding on SQLite needs).
+    #[test]
+    fn every_limits_query_prepares_on_sqlite_with_placeholders_in_order() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        conn.execute_batch(super::super::queries::SCHEMA_VERSION_CREATE)
+            .unwrap();
+        for (_, sql) in super::super::MIGRATIONS {
+            conn.execute_batch(sql).unwrap();
+        }
+        let owned = [dossiers_stamp(), dossiers_due()];
+        let all = [
+            RATE_COUNT,
+            OPEN_UPLOADS,
+            UPLOAD_BYTES_RESERVE,
+            UPLOAD_BYTES_OF_DAY,
+            UPLOADS_STAMP,
+            UPLOADS_EXPIRED,
+            UPLOAD_DELETE,
+            RATE_PRUNE,
+            UPLOAD_DAYS_PRUNE,
+            DOSSIER_FINISHED,
+            DOSSIER_PURGE,
+            owned[0].as_str(),
+            owned[1].as_str(),
+        ];
+        for sql in all {
+            let stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            for i in 1..=stmt.parameter_count() {
+                assert_eq!(
+                    stmt.parameter_name(i),
+                    Some(format!("${i}").as_str()),
+                    "{sql}"
+                );
+            }
+        }
+    }
+
+    /// The window counter restarts at 1 in a new window and the byte reservation stops at the
+    /// quota, on SQLite's upsert as on PostgreSQL's.
+    #[test]
+    fn the_counters_count_and_stop_at_the_quota() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        for (_, sql) in super::super::MIGRATIONS {
+            conn.execute_batch(sql).unwrap();
+        }
+        let count = |start: i64| -> i64 {
+            conn.query_row(RATE_COUNT, rusqlite::params!["K-1", start], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!((count(60), count(60), count(60)), (1, 2, 3));
+        assert_eq!(count(120), 1, "a new window starts again");
+        let reserve = |bytes: i64| -> Option<i64> {
+            use rusqlite::OptionalExtension;
+            conn.query_row(
+                UPLOAD_BYTES_RESERVE,
+                rusqlite::params!["K-1", "2026-12-01", bytes, 1000],
+                |r| r.get(0),
+            )
+            .optional()
+            .unwrap()
+        };
+        assert_eq!(reserve(600), Some(600));
+        assert_eq!(reserve(300), Some(900));
+        assert_eq!(reserve(200), None, "past the quota: nothing reserved");
+        assert_eq!(reserve(100), Some(1000));
+    }
+
     #[test]
     fn finished_means_returned_not_accepted_or_withdrawn() {
         let finished: Vec<_> = DossierStatus::ALL
