@@ -33,12 +33,19 @@ fn error_response(description: &str, retry_after: bool) -> RefOr<Response> {
     RefOr::T(builder.build())
 }
 
+/// Adds the response, or (when the route documents that status already, e.g. a 422 of its own)
+/// adds its description to the one there.
 fn add(operation: &mut Operation, status: &str, response: RefOr<Response>) {
-    operation
-        .responses
-        .responses
-        .entry(status.to_string())
-        .or_insert(response);
+    let responses = &mut operation.responses.responses;
+    match (responses.get_mut(status), response) {
+        (Some(RefOr::T(existing)), RefOr::T(added)) => {
+            existing.description = format!("{}; {}", existing.description, added.description);
+        }
+        (Some(_), _) => {}
+        (None, response) => {
+            responses.insert(status.to_string(), response);
+        }
+    }
 }
 
 fn is_device_call(operation: &Operation) -> bool {
