@@ -23,7 +23,9 @@ use motcua_domain::wire::DossierStatus;
 
 use crate::GatewayError;
 
-/// Schema of the limits (migration 8, shared by both backends).
+/// Schema of the limits (migration 8, shared by both backends). The partial indexes keep the
+/// sweep's and the quota's lookups to the few unfinished uploads and unpurged dossiers, however
+/// many finished ones the tables hold.
 pub(crate) const MIGRATION: &str = r#"
 CREATE TABLE device_request_windows (
     device_id TEXT PRIMARY KEY,
@@ -37,9 +39,11 @@ CREATE TABLE device_upload_days (
     PRIMARY KEY (device_id, day)
 );
 ALTER TABLE uploads ADD COLUMN created_unix BIGINT;
-CREATE INDEX uploads_open_by_device ON uploads(device_id, complete);
+CREATE INDEX uploads_unfinished_by_device ON uploads(device_id) WHERE NOT complete;
+CREATE INDEX uploads_unfinished_by_age ON uploads(created_unix) WHERE NOT complete;
 ALTER TABLE dossiers ADD COLUMN finished_unix BIGINT;
 ALTER TABLE dossiers ADD COLUMN applicant_purged_at TEXT;
+CREATE INDEX dossiers_awaiting_purge ON dossiers(finished_unix) WHERE applicant_purged_at IS NULL;
 "#;
 
 /// The statuses after which nothing more happens to a dossier at the one-stop desk: the result
