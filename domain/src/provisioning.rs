@@ -35,8 +35,10 @@ use serde::{Deserialize, Serialize};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProvisionRequest {
     /// The setup code's token.
+    #[cfg_attr(feature = "openapi", schema(max_length = 256))]
     pub token: String,
     /// PKCS#10 certificate signing request (PEM) for the kiosk's own key pair.
+    #[cfg_attr(feature = "openapi", schema(max_length = 16384))]
     pub csr_pem: String,
 }
 
@@ -183,9 +185,11 @@ pub struct RemoteActionResult {
     /// Whether it worked.
     pub ok: bool,
     /// What happened, in the kiosk's words (Vietnamese first).
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub detail: String,
     /// For `send_log_tail`: the last lines of kioskd's log (at most 64 KiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 65536))]
     pub log_tail: Option<String>,
 }
 
@@ -225,8 +229,10 @@ pub struct RemoteActions {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetupSheetRequest {
     /// The site (agency code).
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub site: String,
     /// The profile's name (a file `<profiles dir>/<name>.toml` on the gateway).
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub profile: String,
     /// How many device slots (1..=50); ignored when `device_ids` is given.
     #[serde(default = "one")]
@@ -234,9 +240,11 @@ pub struct SetupSheetRequest {
     /// Device ids to issue codes for (replacing a broken kiosk keeps its id: the new box gets a
     /// fresh certificate and fresh sequence blocks); new ids `<site>-K001`, `-K002`, … otherwise.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 50))]
     pub device_ids: Vec<String>,
     /// Hours the codes stay valid (1..=720, default 72).
     #[serde(default = "three_days")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 720))]
     pub valid_hours: u32,
     /// Issue codes for `device_ids` even where one is a live enrolled device or a device of
     /// another site: using the code cuts that kiosk off (its certificates are revoked). Without

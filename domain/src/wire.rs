@@ -23,13 +23,17 @@ pub const TUS_VERSION: &str = "1.0.0";
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollRequest {
     /// Unique device identifier chosen at provisioning, e.g. `KIOSK-H56-0001`.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub device_id: String,
     /// The site the device serves: its agency code, e.g. `000.17.22.H56`.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub site: String,
     /// Shared enrolment secret of the province.
+    #[cfg_attr(feature = "openapi", schema(max_length = 256))]
     pub enrollment_key: String,
     /// PKCS#10 certificate signing request (PEM) for the device's own key pair; only its public
     /// key is used, the gateway decides the names.
+    #[cfg_attr(feature = "openapi", schema(max_length = 16384))]
     pub csr_pem: String,
 }
 
@@ -50,6 +54,7 @@ impl std::fmt::Debug for EnrollRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RenewRequest {
     /// PKCS#10 certificate signing request (PEM) for a new key pair made on the device.
+    #[cfg_attr(feature = "openapi", schema(max_length = 16384))]
     pub csr_pem: String,
 }
 
@@ -76,21 +81,26 @@ pub struct DeviceCertificate {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Applicant {
     /// Full name as on the ID card.
+    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
     pub full_name: String,
     /// 12-digit personal identification number, if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(max_length = 12))]
     pub id_number: Option<String>,
     /// Date of birth, if given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub birth_date: Option<NaiveDate>,
     /// Postal address.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     pub address: String,
     /// Phone number for the appointment.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 32))]
     pub phone: String,
     /// E-mail, if any.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_length = 254))]
     pub email: String,
 }
 
@@ -99,14 +109,18 @@ pub struct Applicant {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DocumentRef {
     /// Document name (usually the catalog's required-document name).
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     pub name: String,
     /// Original file name, kept for the officer.
+    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
     pub file_name: String,
     /// MIME type, e.g. `application/pdf`.
+    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
     pub media_type: String,
     /// Size in bytes.
     pub size: u64,
     /// Lower-case hex SHA-256 of the content; the blob must have been uploaded first.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub sha256: String,
 }
 
@@ -115,12 +129,16 @@ pub struct DocumentRef {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DossierSubmission {
     /// Dossier code `<agency>-YYMMDD-XXXX` (Circular 01/2018 art. 19).
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub code: String,
     /// Procedure code from the catalog.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub procedure_code: String,
     /// Receiving agency code.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub agency_code: String,
     /// Device that received it.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub device_id: String,
     /// The applicant.
     pub applicant: Applicant,
@@ -130,6 +148,7 @@ pub struct DossierSubmission {
     /// Appointment date for the result.
     pub appointment_date: NaiveDate,
     /// Attached documents.
+    #[cfg_attr(feature = "openapi", schema(max_items = 200))]
     pub documents: Vec<DocumentRef>,
 }
 
@@ -138,14 +157,19 @@ pub struct DossierSubmission {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RatingSubmission {
     /// The rated transaction: a dossier code or a ticket id (`<area>-YYYYMMDD-<n>@<device>`).
+    #[cfg_attr(feature = "openapi", schema(max_length = 160))]
     pub transaction: String,
     /// Device that collected it.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub device_id: String,
     /// Number of levels on the scale shown (3 or 5).
+    #[cfg_attr(feature = "openapi", schema(minimum = 3, maximum = 5))]
     pub scale_levels: u8,
     /// Level chosen, 1 = best.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]
     pub level: u8,
     /// Indicator score per Circular 01/2018 (2, 1 or 0).
+    #[cfg_attr(feature = "openapi", schema(maximum = 2))]
     pub score: u8,
     /// When the citizen rated.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
@@ -157,12 +181,15 @@ pub struct RatingSubmission {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketIssued {
     /// Ticket id `<area>-YYYYMMDD-<number>@<device>` (see `ticket::ticket_id`).
+    #[cfg_attr(feature = "openapi", schema(max_length = 160))]
     pub ticket_id: String,
     /// Service area code.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub service_area: String,
     /// Number printed on the ticket.
     pub number: u32,
     /// Device that issued it.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub device_id: String,
     /// When it was printed.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
@@ -297,19 +324,23 @@ pub struct DossierStatusView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DigitizedDocument {
     /// The document code, made by the kiosk's configured template; unique across dossiers.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub document_code: String,
     /// 1-based index of the required document in the procedure's list; 0 for pages that no
     /// separator sheet sorted (the officer kept them as "other documents").
     pub document_index: u32,
     /// Document name (the catalog's required-document name).
+    #[cfg_attr(feature = "openapi", schema(max_length = 500))]
     pub name: String,
     /// MIME type, `application/pdf`.
+    #[cfg_attr(feature = "openapi", schema(max_length = 255))]
     pub media_type: String,
     /// Number of pages.
     pub pages: u32,
     /// Size in bytes.
     pub size: u64,
     /// Lower-case hex SHA-256 of the PDF; the blob must have been uploaded first.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub sha256: String,
 }
 
@@ -319,13 +350,16 @@ pub struct DigitizedDocument {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DigitizedDocuments {
     /// The dossier; must equal the code in the path.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub dossier_code: String,
     /// Device that digitized them.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub device_id: String,
     /// When the officer committed them (Vietnam time).
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub digitized_at: DateTime<FixedOffset>,
     /// The documents, at least one.
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 200))]
     pub documents: Vec<DigitizedDocument>,
 }
 
@@ -443,6 +477,7 @@ pub struct PrinterHealth {
     /// What the fleet view flags on.
     pub condition: PrinterCondition,
     /// The kiosk's own words for it, Vietnamese first.
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub detail: String,
 }
 
@@ -457,6 +492,7 @@ pub struct SelfTestSummary {
     pub passed: bool,
     /// The peripherals that failed, by name.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
     pub failed: Vec<String>,
 }
 
@@ -474,6 +510,7 @@ pub struct SelfTestSummary {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthReport {
     /// The kiosk software's version.
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
     pub software_version: String,
     /// When the kiosk made the report (its clock); the numbers below are of that moment.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]

@@ -69,6 +69,60 @@ pub const DEFAULT_ENROLLMENT_BODY_TIMEOUT: Duration = Duration::from_secs(20);
 /// Largest JSON body accepted by the ingest and admin endpoints (1 MiB).
 pub const MAX_JSON_BYTES: usize = 1024 * 1024;
 
+/// Default requests a device may make per minute: a kiosk catching up after a week offline
+/// makes about ten requests per dossier and one per ticket or rating (see the README's
+/// figures), so 600 a minute drains a busy desk's week (about 6,300 requests) in about ten
+/// minutes, while a runaway client is held to 10 a second.
+pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 600;
+/// Default unfinished uploads a device may hold at once: the kiosk uploads one blob at a time
+/// and resumes it after any interruption, so more than a few means uploads it lost track of.
+pub const DEFAULT_MAX_OPEN_UPLOADS: u32 = 64;
+/// Default bytes of uploads a device may create per (Vietnam) day: 8 GiB, three times the
+/// worst-case week of a busy commune desk (60 dossiers a day, 3 documents of 2 colour pages of
+/// 1 MiB: 2.5 GiB a week; the intake pipeline's own pages measure 7–80 KB, grey JPEG up to
+/// 460 KB), so a kiosk back after a week offline sends its backlog in one day.
+pub const DEFAULT_UPLOAD_BYTES_PER_DAY: u64 = 8 * 1024 * 1024 * 1024;
+/// Default time an upload may stay unfinished before the sweep removes it and its part file.
+pub const DEFAULT_UPLOAD_EXPIRY: Duration = Duration::from_secs(24 * 3600);
+/// Default time the applicant data of a finished dossier is kept at the gateway (a year).
+pub const DEFAULT_APPLICANT_RETENTION: Duration = Duration::from_secs(365 * 86_400);
+/// How often the sweep (expired uploads, applicant retention, old counters) runs by default.
+pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(600);
+
+/// The limits the gateway enforces per device, kept in its database so that several gateways
+/// on one PostgreSQL enforce them together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Requests a device may make in one window (429 `rate_limited` beyond).
+    pub requests_per_window: u32,
+    /// The window of `requests_per_window` (a minute; tests shorten it).
+    pub rate_window: Duration,
+    /// Unfinished uploads per device (429 `too_many_open_uploads` beyond).
+    pub max_open_uploads: u32,
+    /// Bytes of uploads a device may create per Vietnam day (429 `upload_quota_exceeded`).
+    pub upload_bytes_per_day: u64,
+    /// An upload unfinished this long after its creation is removed with its part file.
+    pub upload_expiry: Duration,
+    /// The applicant fields of a dossier finished this long ago are blanked.
+    pub applicant_retention: Duration,
+    /// How often the sweep runs.
+    pub sweep_interval: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            requests_per_window: DEFAULT_RATE_LIMIT_PER_MINUTE,
+            rate_window: Duration::from_secs(60),
+            max_open_uploads: DEFAULT_MAX_OPEN_UPLOADS,
+            upload_bytes_per_day: DEFAULT_UPLOAD_BYTES_PER_DAY,
+            upload_expiry: DEFAULT_UPLOAD_EXPIRY,
+            applicant_retention: DEFAULT_APPLICANT_RETENTION,
+            sweep_interval: DEFAULT_SWEEP_INTERVAL,
+        }
+    }
+}
+
 /// Everything the gateway needs to run. Secrets are files (the CA key) or plain strings (the
 /// enrolment key, from a file or a systemd credential); `Debug` shows neither.
 #[derive(Clone)]
@@ -119,6 +173,8 @@ pub struct GatewayConfig {
     pub sequence_block_size: u16,
     /// Fonts of the printable setup sheet (DejaVu Sans from Debian `fonts-dejavu-core`).
     pub sheet_fonts: FontConfig,
+    /// Per-device request rate, upload quotas, upload expiry and applicant retention.
+    pub limits: Limits,
 }
 
 impl std::fmt::Debug for GatewayConfig {
@@ -139,6 +195,7 @@ impl std::fmt::Debug for GatewayConfig {
             .field("profiles_dir", &self.profiles_dir)
             .field("public_url", &self.public_url)
             .field("sequence_block_size", &self.sequence_block_size)
+            .field("limits", &self.limits)
             .finish_non_exhaustive()
     }
 }
@@ -174,6 +231,7 @@ impl GatewayConfig {
             public_url: None,
             sequence_block_size: DEFAULT_SEQUENCE_BLOCK_SIZE,
             sheet_fonts: FontConfig::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -264,6 +322,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
             config.sequence_block_size
         )));
     }
+    check_limits(&config)?;
     let ca_cert_pem = pki::read(&config.ca_cert_file)?;
     let issuer = provision::load_issuer(
         config.provisioning_key_file.as_deref(),
@@ -303,6 +362,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         Arc::clone(&connections),
         &config,
     )?;
+    let sweeper = api::spawn_sweeper(state.clone());
     let router = api::router(state);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -316,14 +376,19 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
     })?;
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let acceptor = tokio_rustls::TlsAcceptor::from(tls_config);
-    let task = tokio::spawn(server::serve(
+    let serve = server::serve(
         listener,
         acceptor,
         router,
         connections,
         config.max_connections,
         stop_rx,
-    ));
+    );
+    // The sweep ends with the server (the handle aborts it when dropped).
+    let task = tokio::spawn(async move {
+        let _sweeper = sweeper;
+        serve.await
+    });
     tracing::info!(%addr, backend = if config.database_url.is_some() { "postgresql" } else { "sqlite" }, "gateway started (HTTPS)");
     Ok(RunningGateway {
         addr,
@@ -331,6 +396,29 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         stop: Some(stop_tx),
         task: Some(task),
     })
+}
+
+/// Limits that would refuse everything, or a single upload the daily quota cannot hold.
+fn check_limits(config: &GatewayConfig) -> Result<(), GatewayError> {
+    let l = &config.limits;
+    let refuse = |what: String| Err(GatewayError::Config(what));
+    if l.requests_per_window == 0 || l.rate_window.is_zero() {
+        return refuse("the request rate limit is 0: every device request would be refused".into());
+    }
+    if l.max_open_uploads == 0 {
+        return refuse("the open-upload limit is 0: no kiosk could upload a document".into());
+    }
+    if l.upload_bytes_per_day < config.max_upload_bytes {
+        return refuse(format!(
+            "the daily upload quota ({} bytes) is below the largest upload ({} bytes): raise \
+             --upload-bytes-per-day or lower --max-upload-bytes",
+            l.upload_bytes_per_day, config.max_upload_bytes
+        ));
+    }
+    if l.upload_expiry.is_zero() || l.sweep_interval.is_zero() {
+        return refuse("the upload expiry and the sweep interval must be longer than 0".into());
+    }
+    Ok(())
 }
 
 /// A device certificate must end before the CA that signs it: one that outlived it would be

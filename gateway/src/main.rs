@@ -159,6 +159,29 @@ struct ServeArgs {
     /// Bold font of the printable setup sheet.
     #[arg(long, env = "MOTCUA_GATEWAY_FONT_BOLD", default_value = motcua_gateway::DEFAULT_BOLD_FONT)]
     font_bold: PathBuf,
+    /// Requests a device may make per minute; beyond it 429 `rate_limited` with Retry-After.
+    /// Counted in the database, so it holds across gateways sharing one PostgreSQL.
+    #[arg(long, env = "MOTCUA_GATEWAY_RATE_LIMIT_PER_MINUTE", default_value_t = motcua_gateway::DEFAULT_RATE_LIMIT_PER_MINUTE,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit_per_minute: u32,
+    /// Unfinished uploads a device may hold at once (429 `too_many_open_uploads` beyond).
+    #[arg(long, env = "MOTCUA_GATEWAY_MAX_OPEN_UPLOADS", default_value_t = motcua_gateway::DEFAULT_MAX_OPEN_UPLOADS,
+        value_parser = clap::value_parser!(u32).range(1..))]
+    max_open_uploads: u32,
+    /// Bytes of uploads a device may create per day, Vietnam time (429
+    /// `upload_quota_exceeded` beyond, Retry-After until midnight). At least --max-upload-bytes.
+    #[arg(long, env = "MOTCUA_GATEWAY_UPLOAD_BYTES_PER_DAY", default_value_t = motcua_gateway::DEFAULT_UPLOAD_BYTES_PER_DAY)]
+    upload_bytes_per_day: u64,
+    /// Hours an upload may stay unfinished; then the sweep removes it and its part file.
+    #[arg(long, env = "MOTCUA_GATEWAY_UPLOAD_EXPIRY_HOURS", default_value_t = 24,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    upload_expiry_hours: u64,
+    /// Days the applicant data (name, ID number, birth date, address, phone, e-mail) of a
+    /// finished dossier (returned, not accepted, withdrawn) is kept; then it is blanked, the
+    /// code, dates, status and documents kept.
+    #[arg(long, env = "MOTCUA_GATEWAY_APPLICANT_RETENTION_DAYS", default_value_t = 365,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    applicant_retention_days: u64,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -260,6 +283,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         sheet_fonts: motcua_gateway::FontConfig {
             regular: args.font_regular,
             bold: args.font_bold,
+        },
+        limits: motcua_gateway::Limits {
+            requests_per_window: args.rate_limit_per_minute,
+            rate_window: Duration::from_secs(60),
+            max_open_uploads: args.max_open_uploads,
+            upload_bytes_per_day: args.upload_bytes_per_day,
+            upload_expiry: Duration::from_secs(args.upload_expiry_hours.saturating_mul(3600)),
+            applicant_retention: Duration::from_secs(
+                args.applicant_retention_days.saturating_mul(86_400),
+            ),
+            ..motcua_gateway::Limits::default()
         },
     };
     // Handlers are installed before the address is announced, so a SIGTERM sent as soon as the

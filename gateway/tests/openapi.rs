@@ -25,3 +25,143 @@ fn every_served_route_is_documented() {
         );
     }
 }
+
+/// Every limit the server enforces is in the document: each text field of each request body has
+/// a `maxLength` (or a `pattern`, a `format` or an enum), equal to the constant the server
+/// checks; every device call may answer 429 with `Retry-After`; every JSON body states its cap
+/// and may answer 413 and 422.
+#[test]
+fn the_document_states_the_limits_the_server_enforces() {
+    use motcua_domain::limits::*;
+    let doc: serde_json::Value =
+        serde_json::from_str(&motcua_gateway::openapi_json()).expect("valid JSON");
+    let schemas = &doc["components"]["schemas"];
+    let prop = |schema: &str, field: &str| schemas[schema]["properties"][field].clone();
+    for (schema, field, max) in [
+        ("Applicant", "full_name", NAME_MAX),
+        ("Applicant", "address", ADDRESS_MAX),
+        ("Applicant", "phone", PHONE_MAX),
+        ("Applicant", "email", EMAIL_MAX),
+        ("Applicant", "id_number", ID_NUMBER_MAX),
+        ("DossierSubmission", "code", CODE_MAX),
+        ("DocumentRef", "name", DOCUMENT_NAME_MAX),
+        ("DocumentRef", "file_name", FILE_NAME_MAX),
+        ("DocumentRef", "media_type", MEDIA_TYPE_MAX),
+        ("TicketIssued", "ticket_id", TICKET_ID_MAX),
+        ("RatingSubmission", "transaction", TICKET_ID_MAX),
+        ("DigitizedDocument", "document_code", CODE_MAX),
+        ("HealthReport", "software_version", TEXT_MAX),
+        ("PrinterHealth", "detail", TEXT_MAX),
+        ("EnrollRequest", "csr_pem", CSR_PEM_MAX),
+        ("EnrollRequest", "enrollment_key", SECRET_MAX),
+        ("ProvisionRequest", "token", SECRET_MAX),
+        ("RemoteActionResult", "detail", TEXT_MAX),
+        ("RemoteActionResult", "log_tail", LOG_TAIL_MAX),
+        ("SetupSheetRequest", "site", CODE_MAX),
+    ] {
+        assert_eq!(
+            prop(schema, field)["maxLength"],
+            max,
+            "{schema}.{field}: {}",
+            prop(schema, field)
+        );
+    }
+    assert_eq!(
+        prop("DossierSubmission", "documents")["maxItems"],
+        DOCUMENTS_MAX
+    );
+    assert_eq!(prop("RatingSubmission", "score")["maximum"], 2);
+    assert_eq!(prop("RatingSubmission", "level")["minimum"], 1);
+    assert!(prop("DocumentRef", "sha256")["pattern"].is_string());
+
+    // Completeness: every text field reachable from a request body is bounded.
+    let mut seen = std::collections::BTreeSet::new();
+    let mut todo: Vec<String> = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            let Some(body) = op.get("requestBody") else {
+                continue;
+            };
+            if let Some(r) = body["content"]["application/json"]["schema"]["$ref"].as_str() {
+                todo.push(r.rsplit('/').next().unwrap_or_default().to_string());
+                assert_eq!(
+                    body["x-max-body-bytes"],
+                    motcua_gateway::MAX_JSON_BYTES,
+                    "{method} {path}"
+                );
+                for status in ["413", "422"] {
+                    assert!(
+                        op["responses"][status].is_object(),
+                        "{method} {path} {status}"
+                    );
+                }
+            }
+        }
+    }
+    while let Some(name) = todo.pop() {
+        if !seen.insert(name.clone()) {
+            continue;
+        }
+        let schema = &schemas[&name];
+        for (field, p) in schema["properties"].as_object().into_iter().flatten() {
+            let mut refs = Vec::new();
+            collect_refs(p, &mut refs);
+            todo.extend(refs);
+            let texty = p["type"] == "string"
+                || p["type"]
+                    .as_array()
+                    .is_some_and(|t| t.iter().any(|t| t == "string"));
+            if texty {
+                let bounded = p["maxLength"].is_number()
+                    || p["pattern"].is_string()
+                    || p["format"].is_string()
+                    || p["enum"].is_array();
+                assert!(bounded, "{name}.{field} has no stated limit: {p}");
+            }
+            if p["type"] == "array" && p["items"]["type"] == "string" {
+                assert!(p["maxItems"].is_number(), "{name}.{field}: {p}");
+            }
+        }
+    }
+    assert!(
+        seen.contains("Applicant") && seen.contains("DigitizedDocument"),
+        "{seen:?}"
+    );
+
+    // 429 with Retry-After on every device call; the upload quotas named on creation.
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("path item") {
+            if op["security"].to_string().contains("device_certificate") {
+                let r = &op["responses"]["429"];
+                assert!(
+                    r["headers"]["Retry-After"].is_object(),
+                    "{method} {path}: {r}"
+                );
+            }
+        }
+    }
+    let creation = doc["paths"]["/v1/uploads"]["post"]["responses"]["429"]["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    for code in [
+        "rate_limited",
+        "too_many_open_uploads",
+        "upload_quota_exceeded",
+    ] {
+        assert!(creation.contains(code), "{creation}");
+    }
+}
+
+fn collect_refs(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(map) => {
+            if let Some(r) = map.get("$ref").and_then(|r| r.as_str()) {
+                out.push(r.rsplit('/').next().unwrap_or_default().to_string());
+            }
+            map.values().for_each(|v| collect_refs(v, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| collect_refs(v, out)),
+        _ => {}
+    }
+}

@@ -85,9 +85,10 @@ async fn restart_keeps_everything_and_uploads_resume(backend: Backend) {
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .expect("schema version");
+        // Not a fixed number: migrations are appended as the schema grows.
+        assert!(version >= 7, "schema version {version}");
         assert_eq!(
-            (version, rows),
-            (7, 7),
+            rows, version,
             "each migration ran once, not again at restart"
         );
     }

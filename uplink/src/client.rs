@@ -25,124 +25,8 @@ use serde::Serialize;
 use crate::identity::{DeviceCredential, TrustAnchor};
 use crate::tls::{self, TlsFailure};
 
-/// The gateway's error codes for a device certificate it does not accept (HTTP 401).
-pub const CERTIFICATE_REFUSALS: [&str; 3] = [
-    "certificate_required",
-    "certificate_unknown",
-    "certificate_revoked",
-];
-
-/// Why a request to the gateway did not succeed.
-#[derive(Debug, thiserror::Error)]
-pub enum GatewayError {
-    /// The client cannot be made (not an `https://` URL, an unusable TLS setup).
-    #[error("cannot set up the link to the gateway at {url}: {detail}")]
-    Setup {
-        /// The gateway URL.
-        url: String,
-        /// What is wrong.
-        detail: String,
-    },
-    /// No answer: network down, gateway stopped, timeout, connection cut.
-    #[error("cannot reach the gateway at {url}: {detail}")]
-    Unreachable {
-        /// The URL tried.
-        url: String,
-        /// What the network layer said.
-        detail: String,
-    },
-    /// The server's certificate does not prove it is the province's gateway: the connection
-    /// was dropped during the handshake, before anything was sent.
-    #[error("máy chủ không đáng tin / untrusted server at {url}: {detail}; this may not be the real gateway, nothing was delivered")]
-    Untrusted {
-        /// The URL tried.
-        url: String,
-        /// Why, in words (wrong CA, the kiosk's clock, another host name).
-        detail: String,
-    },
-    /// The gateway does not accept this kiosk's certificate (revoked, unknown, missing), at the
-    /// handshake or with a 401: retrying cannot help until a technician re-enrols the kiosk.
-    #[error("{}: a technician must re-enrol this kiosk (kioskctl enroll); the gateway at {url}: {detail}", refusal_words(code))]
-    CertificateRefused {
-        /// The URL tried.
-        url: String,
-        /// The gateway's code (`certificate_revoked`, …) or the TLS alert's (`tls_…`).
-        code: String,
-        /// The gateway's explanation.
-        detail: String,
-    },
-    /// The gateway answered with an error status.
-    #[error("the gateway at {url} answered {status} ({code}): {message}")]
-    Status {
-        /// The URL tried.
-        url: String,
-        /// HTTP status.
-        status: u16,
-        /// The gateway's stable error code (or `unknown`).
-        code: String,
-        /// The gateway's explanation.
-        message: String,
-    },
-    /// The gateway answered, but not with what the protocol says.
-    #[error("the gateway at {url} answered something unexpected: {detail}")]
-    Garbage {
-        /// The URL tried.
-        url: String,
-        /// What was wrong.
-        detail: String,
-    },
-}
-
-/// The status words of a certificate refusal, Vietnamese first.
-fn refusal_words(code: &str) -> &'static str {
-    match code {
-        "certificate_revoked" | "tls_certificate_revoked" => {
-            "chứng thư bị thu hồi / certificate revoked"
-        }
-        "certificate_required" | "tls_certificate_required" => {
-            "thiếu chứng thư / certificate required"
-        }
-        "tls_certificate_expired" => "chứng thư hết hạn / certificate expired",
-        _ => "chứng thư không được chấp nhận / certificate not accepted",
-    }
-}
-
-impl GatewayError {
-    /// The gateway's error code for an error status or a refused certificate.
-    pub fn code(&self) -> Option<&str> {
-        match self {
-            Self::Status { code, .. } | Self::CertificateRefused { code, .. } => Some(code),
-            _ => None,
-        }
-    }
-
-    /// The HTTP status, if the gateway answered with one.
-    pub fn status(&self) -> Option<u16> {
-        match self {
-            Self::Status { status, .. } => Some(*status),
-            _ => None,
-        }
-    }
-
-    /// Whether the gateway refuses this kiosk's certificate (a technician must re-enrol it).
-    pub fn is_certificate_refused(&self) -> bool {
-        matches!(self, Self::CertificateRefused { .. })
-    }
-
-    /// Whether the server could not prove it is the province's gateway.
-    pub fn is_untrusted(&self) -> bool {
-        matches!(self, Self::Untrusted { .. })
-    }
-
-    /// Whether the failure is about the link itself (network, trust, certificate) rather than
-    /// about one request: what the kiosk's status line shows.
-    pub fn is_link_problem(&self) -> bool {
-        matches!(
-            self,
-            Self::Unreachable { .. } | Self::Untrusted { .. } | Self::CertificateRefused { .. }
-        )
-    }
-}
+mod error;
+pub use error::{GatewayError, CERTIFICATE_REFUSALS};
 
 /// A client bound to one gateway, its trust anchor and (once enrolled) the device's certificate.
 #[derive(Clone)]
@@ -252,6 +136,13 @@ impl GatewayClient {
 
     pub(crate) async fn error_from(resp: reqwest::Response, url: &str) -> GatewayError {
         let status = resp.status().as_u16();
+        // Seconds (the gateway never sends an HTTP date); a missing or odd value waits 60 s.
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map_or(DEFAULT_RETRY_AFTER, |s| Duration::from_secs(s.max(1)));
         // An error's description is short; a longer body is not read further.
         let body = match read_capped(resp, MAX_ERROR_BYTES).await {
             Ok(bytes) | Err(Capped::TooLarge(bytes)) => {
@@ -260,6 +151,18 @@ impl GatewayClient {
             Err(Capped::Transport(_)) => String::new(),
         };
         match serde_json::from_str::<ApiError>(&body) {
+            Ok(e) if status == 429 => GatewayError::Busy {
+                url: url.to_owned(),
+                code: e.error,
+                message: e.message,
+                retry_after,
+            },
+            Err(_) if status == 429 => GatewayError::Busy {
+                url: url.to_owned(),
+                code: "unknown".into(),
+                message: "too many requests".into(),
+                retry_after,
+            },
             Ok(e) if status == 401 && CERTIFICATE_REFUSALS.contains(&e.error.as_str()) => {
                 GatewayError::CertificateRefused {
                     url: url.to_owned(),
@@ -537,6 +440,8 @@ pub const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 pub const MAX_CATALOG_BYTES: usize = 16 * 1024 * 1024;
 /// An error description's cap.
 const MAX_ERROR_BYTES: usize = 64 * 1024;
+/// The wait of a 429 that says none.
+const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(60);
 
 /// Why a capped read stopped.
 pub(crate) enum Capped {

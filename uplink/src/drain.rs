@@ -33,6 +33,9 @@ use crate::credentials::DeviceLink;
 use crate::{LinkStatus, UplinkSettings};
 pub use failure::DeliveryError;
 
+/// The longest the uplink waits at once on a gateway's 429 before trying again.
+const BUSY_WAIT_MAX: Duration = Duration::from_secs(60);
+
 /// The uplink worker.
 pub struct Uplink {
     store: Store,
@@ -254,6 +257,23 @@ impl Uplink {
             tracing::info!(key = %entry.idempotency_key, "delivery interrupted by shutdown; it resumes on the next start");
             return false;
         };
+        if let Err(DeliveryError::Gateway(e)) = &outcome {
+            if let Some(wait) = e.retry_after() {
+                // The gateway asks to slow down (its rate or quotas): the entry is not at
+                // fault, so no failed attempt is recorded and nothing is held; the uplink waits
+                // (at most a minute at a time, so shutdown and other work are not held up) and
+                // the entry comes up again, first, as it was.
+                let wait = wait.min(BUSY_WAIT_MAX);
+                tracing::info!(
+                    key = %entry.idempotency_key,
+                    wait_ms = wait.as_millis() as u64,
+                    "the gateway asks to wait: {e}"
+                );
+                self.status.set_link(None);
+                Self::idle(self.heartbeat.clone(), wait, shutdown).await;
+                return !*shutdown.borrow();
+            }
+        }
         let fell_back = match &outcome {
             Ok(_) => self.note_link(Ok(())),
             Err(DeliveryError::Gateway(e)) => self.note_link(Err(e)),

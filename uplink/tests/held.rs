@@ -155,6 +155,47 @@ async fn a_5xx_is_retried_not_held() {
     assert!(!error.contains("CẦN KỸ THUẬT VIÊN"), "{error}");
 }
 
+/// A gateway over its limits (429 with `Retry-After`) is waited for: the entry is attempted
+/// again after the wait (no technician's retry between the turns here), and it is neither held
+/// nor counted as failing; it has no error recorded.
+#[tokio::test]
+async fn a_429_is_waited_for_not_counted_as_a_failure_nor_held() {
+    let ca = authority("CA tỉnh A");
+    let server = serve(
+        &ca,
+        &["127.0.0.1"],
+        Some(ca.clone()),
+        Answer::Busy("rate_limited"),
+    )
+    .await;
+    let data = tempfile::tempdir().unwrap();
+    enrol_files(data.path(), &ca);
+    let mut store = Store::open(data.path(), 0).unwrap();
+    store.issue_ticket(&device(), "TP", vietnam_now()).unwrap();
+    drop(store);
+    let url = server.url();
+    let files = motcua_uplink::IdentityFiles::in_data_dir(data.path());
+    let link = DeviceLink::open(files, &url, Duration::from_secs(10)).unwrap();
+    let mut uplink = Uplink::new(Store::open(data.path(), 0).unwrap(), link, settings(&url));
+    for _ in 0..3 {
+        assert!(
+            uplink.turn().await.unwrap(),
+            "the entry is due at every turn"
+        );
+    }
+    let outbox = Store::open(data.path(), 0)
+        .unwrap()
+        .outbox_status()
+        .unwrap();
+    assert_eq!(server.requests().len(), 3, "{:?}", server.requests());
+    assert_eq!(
+        (outbox.pending, outbox.needs_technician, outbox.failing),
+        (1, 0, 0),
+        "{outbox:?}"
+    );
+    assert_eq!(outbox.last_error, None);
+}
+
 #[tokio::test]
 async fn a_refused_certificate_waits_for_re_enrolment_and_is_not_held() {
     let (outbox, requests) = held_after_refusal("401 Unauthorized", "certificate_revoked").await;

@@ -15,7 +15,7 @@ use motcua_domain::provisioning::{
 use motcua_domain::wire::ApiError;
 
 use super::auth::{Caller, Device, ManageFleet};
-use super::failure::{parse_json, ApiResult, Failure};
+use super::failure::{parse_json, parse_limited, ApiResult, Failure};
 use super::fleet_page::{back_to_page, is_form, same_origin};
 use super::state::{now_vn, AppState};
 use crate::store::Completion;
@@ -74,7 +74,7 @@ pub(super) async fn device_action_result(
     Path(id): Path<i64>,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
-    let result: RemoteActionResult = parse_json(body)?;
+    let result: RemoteActionResult = parse_limited(body)?;
     if result
         .log_tail
         .as_ref()

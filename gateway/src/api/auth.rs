@@ -134,12 +134,49 @@ impl FromRequestParts<AppState> for Device {
         if state.seen_due(&identity.name) {
             store.touch_device(&identity.name, &now).await?;
         }
+        rate_limit(state, &identity.name).await?;
         Ok(Device {
             id: identity.name.clone(),
             site,
             serial: identity.serial.clone(),
         })
     }
+}
+
+/// Counts the request in the device's current window (in the database, so every gateway on
+/// one PostgreSQL counts into the same window) and refuses it past the limit: 429
+/// `rate_limited` with `Retry-After` (the seconds until the window ends). Only device calls
+/// are counted: the unauthenticated routes have no device to count for (see the README), and
+/// role certificates are the province's own systems and people.
+async fn rate_limit(state: &AppState, device_id: &str) -> Result<(), Failure> {
+    let limits = &state.0.limits;
+    let window = i64::try_from(limits.rate_window.as_secs().max(1)).unwrap_or(60);
+    let now = chrono::Utc::now().timestamp();
+    let start = now - now.rem_euclid(window);
+    let count = state.0.store.count_request(device_id, start).await?;
+    if count > i64::from(limits.requests_per_window) {
+        let retry_after = (start + window - now).max(1);
+        if count == i64::from(limits.requests_per_window) + 1 {
+            tracing::warn!(
+                device_id,
+                limit = limits.requests_per_window,
+                window_s = window,
+                "device over its request rate; refused until the window ends"
+            );
+        }
+        return Err(Failure::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!(
+                "ki-ốt gửi quá {} yêu cầu trong {window} giây; thử lại sau {retry_after} giây / \
+                 this device sent more than {} requests in {window} s; retry in {retry_after} s \
+                 (the kiosk waits on its own; if it keeps happening, look for a loop in its log)",
+                limits.requests_per_window, limits.requests_per_window
+            ),
+        )
+        .with_header(axum::http::header::RETRY_AFTER, retry_after));
+    }
+    Ok(())
 }
 
 /// What a role may do; each route names one, and [`Caller`] checks it.

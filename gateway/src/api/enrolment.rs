@@ -12,7 +12,7 @@ use motcua_domain::wire::{ApiError, DeviceCertificate, EnrollRequest, RenewReque
 use motcua_identity::{IdentityError, Issued};
 
 use super::auth::Device;
-use super::failure::{parse_json, ApiResult, Failure};
+use super::failure::{parse_limited, ApiResult, Failure};
 use super::state::{now_vn, sha256, AppState};
 use crate::provision::{valid_device_id, valid_site};
 use crate::store::{rfc3339, Enrolment, NewCertificate};
@@ -116,7 +116,7 @@ pub(super) async fn body_with_deadline(
     ))]
 pub(super) async fn enroll(State(state): State<AppState>, request: Request) -> ApiResult {
     let body = body_with_deadline(&state, request).await?;
-    let req: EnrollRequest = parse_json(body)?;
+    let req: EnrollRequest = parse_limited(body)?;
     let id = req.device_id.trim();
     if !valid_device_id(id) {
         return Err(Failure::bad_request(
@@ -189,7 +189,7 @@ pub(super) async fn renew(
     device: Device,
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
-    let req: RenewRequest = parse_json(body)?;
+    let req: RenewRequest = parse_limited(body)?;
     let issued = sign(&state, &req.csr_pem, &device.id, &device.site)?;
     let now = now_vn();
     let recorded = state

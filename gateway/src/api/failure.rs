@@ -75,6 +75,24 @@ impl IntoResponse for Failure {
 
 pub(super) type ApiResult = Result<Response, Failure>;
 
+/// Parses a JSON body like [`parse_json`], then checks the length of every text field: one over
+/// its limit is 422 `field_too_long`, naming the field and the limit (never its value, which
+/// may be personal data).
+pub(super) fn parse_limited<T>(body: Result<Bytes, BytesRejection>) -> Result<T, Failure>
+where
+    T: serde::de::DeserializeOwned + motcua_domain::limits::Limited,
+{
+    let value: T = parse_json(body)?;
+    value.check_limits().map_err(|e| {
+        Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "field_too_long",
+            e.to_string(),
+        )
+    })?;
+    Ok(value)
+}
+
 /// Parses a JSON body with a helpful 400 (or 413) instead of axum's plain-text rejection.
 pub(super) fn parse_json<T: serde::de::DeserializeOwned>(
     body: Result<Bytes, BytesRejection>,

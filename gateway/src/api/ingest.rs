@@ -28,7 +28,7 @@ use motcua_domain::wire::{
 use serde::Serialize;
 
 use super::auth::Device;
-use super::failure::{parse_json, ApiResult, Failure};
+use super::failure::{parse_limited, ApiResult, Failure};
 use super::state::{is_sha256_hex, now_vn, sha256_hex, AppState};
 use crate::store::{Ingest, IngestOutcome, Record};
 use crate::GatewayError;
@@ -256,7 +256,7 @@ pub(super) async fn ingest_dossier(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     idempotency_key(&headers)?;
-    let dossier: DossierSubmission = parse_json(body)?;
+    let dossier: DossierSubmission = parse_limited(body)?;
     require_text(&dossier.code, "code")?;
     require_text(&dossier.procedure_code, "procedure_code")?;
     for doc in &dossier.documents {
@@ -316,7 +316,7 @@ pub(super) async fn ingest_documents(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     idempotency_key(&headers)?;
-    let docs: DigitizedDocuments = parse_json(body)?;
+    let docs: DigitizedDocuments = parse_limited(body)?;
     if docs.dossier_code != code {
         return Err(Failure::bad_request(
             "invalid_body",
@@ -371,7 +371,7 @@ pub(super) async fn ingest_rating(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     idempotency_key(&headers)?;
-    let rating: RatingSubmission = parse_json(body)?;
+    let rating: RatingSubmission = parse_limited(body)?;
     require_text(&rating.transaction, "transaction")?;
     if !(rating.scale_levels == 3 || rating.scale_levels == 5)
         || rating.level == 0
@@ -406,7 +406,7 @@ pub(super) async fn ingest_ticket(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     idempotency_key(&headers)?;
-    let ticket: TicketIssued = parse_json(body)?;
+    let ticket: TicketIssued = parse_limited(body)?;
     require_text(&ticket.ticket_id, "ticket_id")?;
     let issuer = ticket
         .ticket_id
@@ -442,7 +442,7 @@ pub(super) async fn ingest_health_report(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     idempotency_key(&headers)?;
-    let report: HealthReport = parse_json(body)?;
+    let report: HealthReport = parse_limited(body)?;
     require_text(&report.software_version, "software_version")?;
     if report.sent_at.is_none() {
         return Err(Failure::bad_request(

@@ -20,8 +20,10 @@ mod failure;
 mod fleet;
 mod fleet_page;
 mod ingest;
+mod openapi_limits;
 mod provisioning;
 mod state;
+mod sweep;
 mod tus;
 mod uploads;
 
@@ -50,11 +52,13 @@ use fleet_page::admin_fleet_page;
 use ingest::{
     ingest_documents, ingest_dossier, ingest_health_report, ingest_rating, ingest_ticket,
 };
+use openapi_limits::LimitsAddon;
 use provisioning::{admin_provisioning, ca_pem, device_profile, provision, sequence_blocks};
 use uploads::{create_upload, get_blob, tus_options, upload_head, upload_patch};
 
 pub use admin::{ReenrolmentApproval, Revocation, StatusChange};
 pub(crate) use state::AppState;
+pub(crate) use sweep::spawn_sweeper;
 
 /// `GET /v1/health` answer.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
@@ -201,7 +205,7 @@ pub(crate) fn router(state: AppState) -> Router {
         actions::queue_action, actions::admin_actions
     ),
     components(schemas(ApiError, motcua_domain::provisioning::RemoteActionKind, motcua_domain::provisioning::SequenceBlock, motcua_domain::provisioning::IssuedSetupCode, Stats, FleetDevice, Revocation, ReenrolmentApproval, admin::SetupCodesWithdrawn, FleetView, FleetEntry, FleetFlag, HealthPoint)),
-    modifiers(&SecurityAddon)
+    modifiers(&SecurityAddon, &LimitsAddon)
 )]
 pub struct ApiDoc;
 

@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use super::auth::{Caller, Device, ManageFleet};
 use super::enrolment::{body_with_deadline, certificate_body, sign};
-use super::failure::{parse_json, ApiResult, Failure};
+use super::failure::{parse_limited, ApiResult, Failure};
 use super::state::{now_vn, sha256_hex, AppState};
 use crate::provision::{read_profile, ProvisionError};
 use crate::store::{BlockOutcome, NewCertificate, Provision, ProvisionOutcome, MAX_LIVE_BLOCKS};
@@ -100,7 +100,7 @@ pub(super) async fn ca_pem(State(state): State<AppState>) -> ApiResult {
     ))]
 pub(super) async fn provision(State(state): State<AppState>, request: Request) -> ApiResult {
     let body = body_with_deadline(&state, request).await?;
-    let req: ProvisionRequest = parse_json(body)?;
+    let req: ProvisionRequest = parse_limited(body)?;
     let token_sha256 = sha256_hex(req.token.trim().as_bytes());
     let unknown = || {
         Failure::new(
@@ -318,7 +318,7 @@ pub(super) async fn admin_provisioning(
             ))
         }
     };
-    let req: SetupSheetRequest = parse_json(body)?;
+    let req: SetupSheetRequest = parse_limited(body)?;
     let issuer = state.0.issuer.as_ref().map_err(|why| {
         Failure::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -47,6 +47,8 @@ pub(super) struct Inner {
     pub(super) block_size: u16,
     /// Fonts of the printable setup sheet.
     pub(super) sheet_fonts: crate::sheet::FontConfig,
+    /// Request rate, upload quotas, expiry and retention.
+    pub(super) limits: crate::Limits,
     /// One lock per upload id, so two PATCH requests for one upload never interleave.
     upload_locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
 }
@@ -80,6 +82,7 @@ impl AppState {
             profiles_dir: config.profiles_dir.clone(),
             block_size: config.sequence_block_size,
             sheet_fonts: config.sheet_fonts.clone(),
+            limits: config.limits,
             upload_locks: Mutex::new(HashMap::new()),
         })))
     }
@@ -98,6 +101,12 @@ impl AppState {
                 true
             }
         }
+    }
+
+    /// The lock of an upload if nobody holds it now (the sweep skips an upload being
+    /// written to).
+    pub(super) fn try_upload_lock(&self, id: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        self.upload_lock(id).try_lock_owned().ok()
     }
 
     pub(super) fn upload_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {

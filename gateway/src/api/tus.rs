@@ -17,6 +17,7 @@ pub(super) const TUS_EXTENSION: HeaderName = HeaderName::from_static("tus-extens
 pub(super) const TUS_MAX_SIZE: HeaderName = HeaderName::from_static("tus-max-size");
 pub(super) const UPLOAD_OFFSET: HeaderName = HeaderName::from_static("upload-offset");
 pub(super) const UPLOAD_LENGTH: HeaderName = HeaderName::from_static("upload-length");
+pub(super) const UPLOAD_EXPIRES: HeaderName = HeaderName::from_static("upload-expires");
 const UPLOAD_METADATA: HeaderName = HeaderName::from_static("upload-metadata");
 pub(super) const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
 

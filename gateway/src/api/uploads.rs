@@ -15,10 +15,11 @@ use super::failure::{ApiResult, Failure};
 use super::state::{is_sha256_hex, now_vn, AppState};
 use super::tus::{
     header_u64, metadata_sha256, offset_response, require_tus, tus_headers, TusFailure,
-    OFFSET_OCTET_STREAM, TUS_EXTENSION, TUS_MAX_SIZE, TUS_VERSION_H, UPLOAD_LENGTH, UPLOAD_OFFSET,
+    OFFSET_OCTET_STREAM, TUS_EXTENSION, TUS_MAX_SIZE, TUS_VERSION_H, UPLOAD_EXPIRES, UPLOAD_LENGTH,
+    UPLOAD_OFFSET,
 };
 use crate::files::Files;
-use crate::store::Upload;
+use crate::store::{Upload, UploadCreation, UploadQuota};
 use crate::GatewayError;
 
 /// A PATCH whose body stalls this long is treated as interrupted, so a half-open connection from
@@ -28,17 +29,34 @@ const PATCH_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 /// During a long PATCH the offset is recorded (after an fsync) every this many bytes.
 const CHECKPOINT_BYTES: u64 = 8 * 1024 * 1024;
+/// `Retry-After` of `too_many_open_uploads`: the kiosk finishes its open upload meanwhile.
+const OPEN_UPLOADS_RETRY_S: u64 = 60;
+
+/// Seconds from `now` to the next midnight in Vietnam, when the day's upload quota renews.
+fn seconds_to_vietnam_midnight(now: chrono::DateTime<chrono::FixedOffset>) -> i64 {
+    let next = now
+        .date_naive()
+        .succ_opt()
+        .and_then(|d| d.and_hms_opt(0, 0, 0));
+    next.and_then(|n| n.and_local_timezone(*now.offset()).single())
+        .map_or(3600, |n| (n - now).num_seconds().max(1))
+}
+
 /// tus checksum extension's status for a checksum mismatch.
 const CHECKSUM_MISMATCH: u16 = 460;
 
-/// tus discovery: protocol version, the `creation` extension and the size limit.
+/// tus discovery: protocol version, the `creation` and `expiration` extensions (an upload not
+/// finished within the expiry is removed) and the size limit.
 #[utoipa::path(options, path = "/v1/uploads", tag = "uploads",
     responses((status = 204, headers(("Tus-Resumable" = String), ("Tus-Version" = String), ("Tus-Extension" = String), ("Tus-Max-Size" = u64)))))]
 pub(super) async fn tus_options(State(state): State<AppState>) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let h = response.headers_mut();
     h.insert(TUS_VERSION_H, HeaderValue::from_static(TUS_VERSION));
-    h.insert(TUS_EXTENSION, HeaderValue::from_static("creation"));
+    h.insert(
+        TUS_EXTENSION,
+        HeaderValue::from_static("creation,expiration"),
+    );
     h.insert(TUS_MAX_SIZE, HeaderValue::from(state.0.max_upload_bytes));
     tus_headers(&mut response);
     response
@@ -54,7 +72,7 @@ pub(super) async fn tus_options(State(state): State<AppState>) -> Response {
         ("Upload-Metadata" = String, Header, description = "must contain `sha256 <base64 of the lowercase hex SHA-256>`"),
     ),
     responses(
-        (status = 201, description = "created", headers(("Location" = String), ("Upload-Offset" = u64), ("Tus-Resumable" = String))),
+        (status = 201, description = "created", headers(("Location" = String), ("Upload-Offset" = u64), ("Upload-Expires" = String, description = "when an unfinished upload is removed (RFC 7231 date; `gateway serve --upload-expiry-hours`)"), ("Tus-Resumable" = String))),
         (status = 400, body = ApiError, description = "missing or invalid Upload-Length or Upload-Metadata"),
         (status = 401, body = ApiError),
         (status = 412, body = ApiError, description = "missing or unsupported Tus-Resumable"),
@@ -103,7 +121,57 @@ pub(super) async fn create_upload(
         complete: false,
         site,
     };
-    let mut upload = state.0.store.create_upload(&upload, &now_vn()).await?;
+    let limits = &state.0.limits;
+    let vn_now = chrono::Utc::now().with_timezone(&motcua_domain::vietnam_offset());
+    let quota = UploadQuota {
+        max_open: i64::from(limits.max_open_uploads),
+        bytes_per_day: limits.upload_bytes_per_day,
+        day: vn_now.format("%Y-%m-%d").to_string(),
+        now_unix: vn_now.timestamp(),
+    };
+    let mut upload = match state
+        .0
+        .store
+        .create_upload(&upload, &vn_now.to_rfc3339(), &quota)
+        .await?
+    {
+        UploadCreation::Created(upload) => upload,
+        UploadCreation::TooManyOpen(open) => {
+            tracing::warn!(device_id = %device, open, "upload refused: too many unfinished uploads");
+            return Err(Failure::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_open_uploads",
+                format!(
+                    "ki-ốt đang có {open} tệp gửi dở (tối đa {}); gửi xong tệp đang dở hoặc chờ \
+                     chúng hết hạn / this device has {open} unfinished uploads (at most {}): \
+                     finish them (HEAD, then PATCH from the offset) or wait until they expire \
+                     after {} h",
+                    limits.max_open_uploads,
+                    limits.max_open_uploads,
+                    limits.upload_expiry.as_secs() / 3600
+                ),
+            )
+            .with_header(header::RETRY_AFTER, OPEN_UPLOADS_RETRY_S)
+            .tus());
+        }
+        UploadCreation::DailyBytesSpent(spent) => {
+            let retry_after = seconds_to_vietnam_midnight(vn_now);
+            tracing::warn!(device_id = %device, spent, length, "upload refused: the day's upload quota is spent");
+            return Err(Failure::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "upload_quota_exceeded",
+                format!(
+                    "ki-ốt đã gửi {spent} byte hôm nay, tệp {length} byte vượt hạn mức {} byte \
+                     mỗi ngày; gửi tiếp sau nửa đêm / this device has uploaded {spent} bytes \
+                     today and this {length}-byte upload would pass the quota of {} bytes a day; \
+                     retry after midnight (Vietnam time), in {retry_after} s",
+                    limits.upload_bytes_per_day, limits.upload_bytes_per_day
+                ),
+            )
+            .with_header(header::RETRY_AFTER, retry_after)
+            .tus());
+        }
+    };
     if !upload.complete && length == 0 {
         // Nothing will ever be PATCHed: store the (verified above) empty blob now.
         state.0.files.open_part_at(&upload.id, 0).await?;
@@ -123,6 +191,17 @@ pub(super) async fn create_upload(
         h.insert(header::LOCATION, v);
     }
     h.insert(UPLOAD_OFFSET, HeaderValue::from(upload.offset));
+    if !upload.complete {
+        let expires = chrono::Utc::now()
+            + chrono::Duration::seconds(
+                i64::try_from(limits.upload_expiry.as_secs()).unwrap_or(i64::MAX / 2),
+            );
+        if let Ok(v) =
+            HeaderValue::from_str(&expires.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+        {
+            h.insert(UPLOAD_EXPIRES, v);
+        }
+    }
     tus_headers(&mut response);
     Ok(response)
 }

@@ -137,4 +137,6 @@ CREATE TABLE reenrolment_approvals (
     (6, super::authorization::MIGRATION),
     // Withdrawn setup codes, reusable sequence ranges (see `provisioning`).
     (7, super::provisioning::MIGRATION_7),
+    // Request windows, upload bytes per day, upload expiry, applicant retention (see `limits`).
+    (8, super::limits::MIGRATION),
 ];

@@ -25,6 +25,7 @@
 mod authorization;
 mod fleet;
 mod ingest;
+mod limits;
 mod migrations;
 mod postgres;
 mod postgres_certs;
@@ -48,6 +49,7 @@ use std::path::Path;
 use crate::GatewayError;
 
 pub use fleet::{FleetEntry, FleetFlag, FleetSettings, FleetView, HealthPoint, CLOCK_SKEW_LIMIT};
+pub(crate) use limits::{UploadCreation, UploadQuota};
 pub(crate) use migrations::MIGRATIONS;
 pub(crate) use postgres::PgStore;
 pub(crate) use provisioning::{
@@ -387,8 +389,16 @@ impl Store {
     /// Creates an upload; if a complete blob with this hash exists and a device of the
     /// upload's site uploaded it, the upload is born complete. Another site's blob is not
     /// enough: knowing a hash is not holding the bytes, so this site sends them once too.
-    pub async fn create_upload(&self, upload: &Upload, now: &str) -> Result<Upload, GatewayError> {
-        dispatch!(self, s => s.create_upload(upload, now))
+    ///
+    /// The device's open uploads and its bytes of the day are checked against `quota` (and the
+    /// bytes reserved) in the same transaction, under the device row's lock.
+    pub async fn create_upload(
+        &self,
+        upload: &Upload,
+        now: &str,
+        quota: &UploadQuota,
+    ) -> Result<UploadCreation, GatewayError> {
+        dispatch!(self, s => s.create_upload(upload, now, quota))
     }
 
     /// One upload by id.

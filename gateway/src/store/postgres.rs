@@ -11,6 +11,7 @@ use tokio_postgres::NoTls;
 
 use super::authorization::{self, BLOB_OF_SITE, BLOB_SITE_INSERT, BLOB_SIZE_OF_SITE};
 use super::ingest;
+use super::limits::{self, UploadCreation, UploadQuota};
 use super::value::Value;
 use super::{
     pending_migrations, queries, status_name, status_view, Ingest, IngestOutcome, Stats, Upload,
@@ -119,35 +120,83 @@ impl PgStore {
             .map_err(self.err("commit the schema migration"))
     }
 
-    pub async fn create_upload(&self, upload: &Upload, now: &str) -> Result<Upload, GatewayError> {
+    pub async fn create_upload(
+        &self,
+        upload: &Upload,
+        now: &str,
+        quota: &UploadQuota,
+    ) -> Result<UploadCreation, GatewayError> {
         let mut u = upload.clone();
-        let client = self.client().await?;
-        let held = client
+        let mut client = self.client().await?;
+        let tx = client
+            .transaction()
+            .await
+            .map_err(self.err("start a transaction"))?;
+        let held = tx
             .query_opt(BLOB_OF_SITE, &[&u.sha256, &u.site])
             .await
             .map_err(self.err("look up a blob's sites"))?
             .is_some();
-        if held && self.blob_exists_on(&client, &u.sha256).await? {
+        if held && self.blob_exists_on(&tx, &u.sha256).await? {
             u.offset = u.length;
             u.complete = true;
+        } else {
+            let limit = self.err("check a device's upload limits");
+            // The device row's lock: another gateway creating an upload for this device waits
+            // here, then counts this one.
+            tx.execute(queries::DEVICE_LOCK, &[&u.device_id])
+                .await
+                .map_err(&limit)?;
+            let open: i64 = tx
+                .query_one(limits::OPEN_UPLOADS, &[&u.device_id])
+                .await
+                .and_then(|r| r.try_get(0))
+                .map_err(&limit)?;
+            if open >= quota.max_open {
+                return Ok(UploadCreation::TooManyOpen(open));
+            }
+            let reserved = tx
+                .query_opt(
+                    limits::UPLOAD_BYTES_RESERVE,
+                    &[
+                        &u.device_id,
+                        &quota.day,
+                        &(u.length as i64),
+                        &(quota.bytes_per_day as i64),
+                    ],
+                )
+                .await
+                .map_err(&limit)?
+                .map(|r| r.try_get::<_, i64>(0))
+                .transpose()
+                .map_err(&limit)?;
+            if reserved.is_none_or(|b| b as u64 > quota.bytes_per_day) {
+                let spent: i64 = tx
+                    .query_one(limits::UPLOAD_BYTES_OF_DAY, &[&u.device_id, &quota.day])
+                    .await
+                    .and_then(|r| r.try_get(0))
+                    .map_err(&limit)?;
+                return Ok(UploadCreation::DailyBytesSpent(spent as u64));
+            }
         }
-        client
-            .execute(
-                queries::UPLOAD_INSERT,
-                &[
-                    &u.id,
-                    &u.device_id,
-                    &u.sha256,
-                    &(u.length as i64),
-                    &(u.offset as i64),
-                    &u.complete,
-                    &now,
-                    &u.site,
-                ],
-            )
-            .await
-            .map_err(self.err("create an upload"))?;
-        Ok(u)
+        tx.execute(
+            queries::UPLOAD_INSERT,
+            &[
+                &u.id,
+                &u.device_id,
+                &u.sha256,
+                &(u.length as i64),
+                &(u.offset as i64),
+                &u.complete,
+                &now,
+                &u.site,
+                &quota.now_unix,
+            ],
+        )
+        .await
+        .map_err(self.err("create an upload"))?;
+        tx.commit().await.map_err(self.err("commit a new upload"))?;
+        Ok(UploadCreation::Created(u))
     }
 
     pub async fn upload(&self, id: &str) -> Result<Option<Upload>, GatewayError> {
@@ -349,6 +398,10 @@ impl PgStore {
         if n == 0 {
             return Ok(None);
         }
+        let finished = limits::is_finished(status).then(|| chrono::Utc::now().timestamp());
+        tx.execute(limits::DOSSIER_FINISHED, &[&finished, &code])
+            .await
+            .map_err(self.err("record when a dossier finished"))?;
         let view = self.read_status(&tx, code).await?;
         tx.commit()
             .await

@@ -151,10 +151,10 @@ pub(super) fn fleet_device<R: Columns>(r: &R) -> Result<FleetDevice, R::Error> {
 pub(super) const BLOB_EXISTS: &str = "SELECT 1 FROM blobs WHERE sha256 = $1";
 pub(super) const BLOB_INSERT: &str =
     "INSERT INTO blobs (sha256, size, stored_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING";
-/// `$8` the site of the device uploading.
+/// `$8` the site of the device uploading, `$9` now (Unix s, for the expiry).
 pub(super) const UPLOAD_INSERT: &str =
     "INSERT INTO uploads (id, device_id, sha256, length, upload_offset, complete, created_at,
-     site) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+     site, created_unix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
 /// Read with [`upload`].
 pub(super) const UPLOAD_SELECT: &str =
     "SELECT id, device_id, sha256, length, upload_offset, complete, COALESCE(site, '')

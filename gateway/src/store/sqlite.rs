@@ -11,6 +11,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transact
 
 use super::authorization::{self, BLOB_OF_SITE, BLOB_SITE_INSERT, BLOB_SIZE_OF_SITE};
 use super::ingest;
+use super::limits::{self, UploadCreation, UploadQuota};
 use super::value::Value;
 use super::{
     pending_migrations, queries, status_name, status_view, Ingest, IngestOutcome, Stats, Upload,
@@ -76,9 +77,15 @@ impl SqliteStore {
         .map_err(|e| GatewayError::join(action, e))?
     }
 
-    pub async fn create_upload(&self, upload: &Upload, now: &str) -> Result<Upload, GatewayError> {
+    pub async fn create_upload(
+        &self,
+        upload: &Upload,
+        now: &str,
+        quota: &UploadQuota,
+    ) -> Result<UploadCreation, GatewayError> {
         let mut u = upload.clone();
         let now = now.to_string();
+        let quota = quota.clone();
         self.call("create an upload", move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let held = tx
@@ -88,6 +95,31 @@ impl SqliteStore {
             if held && blob_exists(&tx, &u.sha256)? {
                 u.offset = u.length;
                 u.complete = true;
+            } else {
+                let open: i64 = tx.query_row(limits::OPEN_UPLOADS, [&u.device_id], |r| r.get(0))?;
+                if open >= quota.max_open {
+                    return Ok(UploadCreation::TooManyOpen(open));
+                }
+                let reserved: Option<i64> = tx
+                    .query_row(
+                        limits::UPLOAD_BYTES_RESERVE,
+                        params![
+                            u.device_id,
+                            quota.day,
+                            u.length as i64,
+                            quota.bytes_per_day as i64
+                        ],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if reserved.is_none_or(|b| b as u64 > quota.bytes_per_day) {
+                    let spent: i64 = tx.query_row(
+                        limits::UPLOAD_BYTES_OF_DAY,
+                        params![u.device_id, quota.day],
+                        |r| r.get(0),
+                    )?;
+                    return Ok(UploadCreation::DailyBytesSpent(spent as u64));
+                }
             }
             tx.execute(
                 queries::UPLOAD_INSERT,
@@ -99,11 +131,12 @@ impl SqliteStore {
                     u.offset as i64,
                     u.complete,
                     now,
-                    u.site
+                    u.site,
+                    quota.now_unix
                 ],
             )?;
             tx.commit()?;
-            Ok(u)
+            Ok(UploadCreation::Created(u))
         })
         .await
     }
@@ -230,6 +263,8 @@ impl SqliteStore {
             if n == 0 {
                 return Ok(None);
             }
+            let finished = limits::is_finished(status).then(|| chrono::Utc::now().timestamp());
+            tx.execute(limits::DOSSIER_FINISHED, params![finished, code])?;
             let view = read_status(&tx, &code)?;
             tx.commit()?;
             Ok(view)

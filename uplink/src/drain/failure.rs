@@ -50,6 +50,7 @@ fn refusal_words(status: u16, code: &str) -> Option<&'static str> {
         (403, "ticket_not_yours") => "số thứ tự ghi thiết bị của điểm khác / the ticket names a device of another site",
         (400, "blob_size_mismatch") => "kích thước tài liệu khác với tệp đã gửi / a document's size differs from the file uploaded",
         (409, "already_rated") => "hồ sơ hoặc số thứ tự này đã được đánh giá; có thể để riêng / this dossier or ticket was rated already; the entry may be set aside",
+        (422, "field_too_long") => "một trường của hồ sơ dài quá giới hạn của máy chủ / a field of the record is longer than the gateway accepts",
         (413, "too_large") => "tài liệu lớn hơn giới hạn của máy chủ / a document is larger than the gateway accepts",
         _ => return None,
     })
@@ -113,13 +114,18 @@ mod tests {
             (400, "blob_size_mismatch"),
             (409, "already_rated"),
             (409, "conflict"),
+            (422, "field_too_long"),
         ] {
             let e = refused(status, code);
             let reason = e.hold_reason().unwrap_or_default();
             assert!(reason.starts_with("CẦN KỸ THUẬT VIÊN"), "{code}: {reason}");
             assert!(e.needs_technician(), "{code}");
         }
-        for (status, code) in [(404, "rated_target_unknown"), (503, "unavailable")] {
+        for (status, code) in [
+            (404, "rated_target_unknown"),
+            (503, "unavailable"),
+            (429, "rate_limited"),
+        ] {
             let e = refused(status, code);
             assert_eq!(e.hold_reason(), None, "{code}");
             assert!(!e.needs_technician(), "{code}");

@@ -63,6 +63,8 @@ pub enum Answer {
     /// As `Normal`, but a certificate it issued by renewal is unknown to it afterwards (401
     /// `certificate_unknown`), as a gateway restored from a backup taken before the renewal.
     ForgetRenewed,
+    /// 429 with this code and `Retry-After: 1` to every request, as a gateway over its limits.
+    Busy(&'static str),
     /// A peer that never stops talking: every answer is 200 with a chunked body of spaces that
     /// goes on (up to 256 MiB) for as long as the client reads.
     Endless,
@@ -252,6 +254,10 @@ async fn connection(
                 *line,
                 serde_json::json!({"error": code, "message": "refused by the test server"}),
             ),
+            (Answer::Busy(code), _, _) => (
+                "429 Too Many Requests",
+                serde_json::json!({"error": code, "message": "slow down, says the test server"}),
+            ),
             (Answer::Endless, _, _) => {
                 let inner = stream.get_mut();
                 inner
@@ -336,8 +342,13 @@ async fn connection(
             ),
         };
         let body = json.to_string();
+        let retry = if matches!(answer, Answer::Busy(_)) {
+            "retry-after: 1\r\n"
+        } else {
+            ""
+        };
         let head = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{retry}content-length: {}\r\n\r\n",
             body.len()
         );
         let inner = stream.get_mut();

@@ -1,0 +1,93 @@
+//! The periodic sweep: removes uploads left unfinished past the expiry (their rows and their
+//! `.part` files), blanks the applicant data of dossiers finished longer ago than the
+//! retention, and drops rate and quota counters nobody reads any more.
+//!
+//! Every gateway on one database sweeps; the statements are idempotent (a row another gateway
+//! removed first is simply gone), so nothing needs electing. An upload some PATCH on this
+//! gateway is writing to is skipped (its lock is held) and taken at a later sweep.
+
+use std::time::Duration;
+
+use super::state::{now_vn, AppState};
+use crate::GatewayError;
+
+/// The running sweep; dropping it stops the sweep.
+pub(crate) struct Sweeper(tokio::task::JoinHandle<()>);
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Starts the sweep: once right away, then every `sweep_interval`.
+pub(crate) fn spawn_sweeper(state: AppState) -> Sweeper {
+    let every = state.0.limits.sweep_interval;
+    Sweeper(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = sweep(&state).await {
+                tracing::warn!(error = %e, "the sweep failed; it runs again at the next interval");
+            }
+        }
+    }))
+}
+
+fn secs(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// One sweep.
+pub(crate) async fn sweep(state: &AppState) -> Result<(), GatewayError> {
+    let limits = &state.0.limits;
+    let store = &state.0.store;
+    let now = chrono::Utc::now().timestamp();
+    let mut expired = 0;
+    for id in store
+        .expired_uploads(now, now.saturating_sub(secs(limits.upload_expiry)))
+        .await?
+    {
+        let Some(_writing) = state.try_upload_lock(&id) else {
+            continue;
+        };
+        // The row first: from then on a HEAD or PATCH answers 404, and a crash before the file
+        // goes leaves only a part file no upload names.
+        if store.delete_upload(&id).await? {
+            state.0.files.remove_part(&id).await?;
+            expired += 1;
+        }
+    }
+    if expired > 0 {
+        tracing::info!(
+            uploads = expired,
+            expiry_h = limits.upload_expiry.as_secs() / 3600,
+            "removed uploads left unfinished past the expiry, with their part files"
+        );
+    }
+    let purged = store
+        .purge_applicants(
+            now,
+            now.saturating_sub(secs(limits.applicant_retention)),
+            &now_vn(),
+        )
+        .await?;
+    if purged > 0 {
+        tracing::info!(
+            dossiers = purged,
+            retention_days = limits.applicant_retention.as_secs() / 86_400,
+            "blanked the applicant data of dossiers finished longer ago than the retention"
+        );
+    }
+    let yesterday = (chrono::Utc::now().with_timezone(&motcua_domain::vietnam_offset())
+        - chrono::Duration::days(1))
+    .format("%Y-%m-%d")
+    .to_string();
+    store
+        .prune_counters(
+            now.saturating_sub(secs(limits.rate_window).saturating_mul(2)),
+            &yesterday,
+        )
+        .await
+}
