@@ -31,6 +31,9 @@ use std::time::Duration;
 use motcua_domain::catalog::Catalog;
 use tokio::sync::oneshot;
 
+/// The gateway's readers of device input, for the fuzz targets in `fuzz/` (not an API).
+#[doc(hidden)]
+pub use api::fuzzing;
 pub use api::{served_routes, ApiDoc, Health, ReenrolmentApproval, Revocation, StatusChange};
 pub use error::GatewayError;
 pub use motcua_identity::{Issued, PeerIdentity, Role};

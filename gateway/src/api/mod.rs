@@ -19,6 +19,7 @@ mod enrolment;
 mod failure;
 mod fleet;
 mod fleet_page;
+pub mod fuzzing;
 mod ingest;
 mod openapi_limits;
 mod provisioning;
