@@ -45,10 +45,6 @@ pub(crate) struct RawUi {
     idle_warning_s: Option<Spanned<u64>>,
     staff_pin_hash: Option<Spanned<String>>,
     technician_pin_hash: Option<Spanned<String>>,
-    /// The unsalted SHA-256 of earlier versions: read only to say what replaces it.
-    staff_pin_sha256: Option<Spanned<String>>,
-    /// See `staff_pin_sha256`.
-    technician_pin_sha256: Option<Spanned<String>>,
     pin_max_attempts: Option<Spanned<u32>>,
     pin_lockout_s: Option<u64>,
     display: Option<Spanned<String>>,
@@ -102,18 +98,18 @@ fn pin_hash(value: &Option<Spanned<String>>, key: &str) -> Result<Option<String>
     }
 }
 
-/// An old `*_pin_sha256` key is refused, saying what to put in its place: an unsalted SHA-256
-/// of four digits gives the PIN away to whoever reads the file.
-fn refuse_sha256(value: &Option<Spanned<String>>, role: &str) -> Result<(), RawError> {
-    match value {
-        None => Ok(()),
-        Some(v) => Err((
-            v.span(),
-            format!(
-                "ui.{role}_pin_sha256 không còn được dùng (SHA-256 không muối lộ mã PIN): chạy `kioskctl pin {role}` và thay dòng này bằng dòng {role}_pin_hash = \"…\" nó in ra / ui.{role}_pin_sha256 is no longer accepted (an unsalted SHA-256 gives the PIN away): run `kioskctl pin {role}` and replace this line with the {role}_pin_hash = \"…\" line it prints"
-            ),
-        )),
-    }
+/// What replaces an old `ui.*_pin_sha256` key (`key` as the config error names it), for the
+/// parser's unknown-key error: an unsalted SHA-256 of four digits gives the PIN away to whoever
+/// reads the file, so it is refused with the command that makes the new line.
+pub(crate) fn legacy_pin_key(key: &str) -> Option<String> {
+    let role = match key {
+        "ui.staff_pin_sha256" => "staff",
+        "ui.technician_pin_sha256" => "technician",
+        _ => return None,
+    };
+    Some(format!(
+        "{key} không còn được dùng (SHA-256 không muối lộ mã PIN): chạy `kioskctl pin {role}` và thay dòng này bằng dòng {role}_pin_hash = \"…\" nó in ra / {key} is no longer accepted (an unsalted SHA-256 gives the PIN away): run `kioskctl pin {role}` and replace this line with the {role}_pin_hash = \"…\" line it prints"
+    ))
 }
 
 impl ScreenSettings {
@@ -137,8 +133,6 @@ impl ScreenSettings {
             let span = ui.pin_max_attempts.as_ref().map_or(0..0, |s| s.span());
             return Err((span, "ui.pin_max_attempts must be between 1 and 20".into()));
         }
-        refuse_sha256(&ui.staff_pin_sha256, "staff")?;
-        refuse_sha256(&ui.technician_pin_sha256, "technician")?;
         let pins = PinPolicy {
             staff_pin_hash: pin_hash(&ui.staff_pin_hash, "ui.staff_pin_hash")?,
             technician_pin_hash: pin_hash(&ui.technician_pin_hash, "ui.technician_pin_hash")?,
