@@ -11,7 +11,7 @@ use motcua_domain::rating::RatingScale;
 use super::intake_screen::{IntakeAction, IntakeReportView, IntakeScreen};
 use super::lookup::{LookupEffect, LookupEvent, LookupFlow};
 use super::rating::{RatingEffect, RatingEvent, RatingFlow};
-use super::staff::{PinGuard, PinPolicy, Role, StaffEffect, StaffEvent, StaffFlow};
+use super::staff::{PinPolicy, Role, StaffEffect, StaffEvent, StaffFlow};
 use super::submission::{Step, SubmissionEffect, SubmissionEvent, SubmissionFlow};
 use super::ticket::{ServiceArea, TicketEffect, TicketEvent, TicketFlow};
 use super::{Lang, Message};
@@ -133,7 +133,6 @@ pub struct Session {
     /// A notice for the home screen (e.g. an unreadable code), cleared on the next touch.
     pub notice: Option<Message>,
     last_activity_ms: u64,
-    pin_guard: PinGuard,
 }
 
 impl Session {
@@ -145,7 +144,6 @@ impl Session {
             screen: Screen::Home,
             notice: None,
             last_activity_ms: now_ms,
-            pin_guard: PinGuard::default(),
         }
     }
 
@@ -223,7 +221,11 @@ impl Session {
                 TicketEvent::Issued(_) | TicketEvent::IssueFailed(_) | TicketEvent::Printed(_)
             ) | Event::Lookup(LookupEvent::Answer(_))
                 | Event::Rating(RatingEvent::Saved(_))
-                | Event::Staff(StaffEvent::Status(_) | StaffEvent::PrinterTested(_))
+                | Event::Staff(
+                    StaffEvent::Status(_)
+                        | StaffEvent::PrinterTested(_)
+                        | StaffEvent::PinChecked(_)
+                )
                 | Event::IntakePage(_)
                 | Event::IntakeReport(_)
         );
@@ -301,10 +303,7 @@ impl Session {
                 Vec::new()
             }
             Event::Staff(e) => match &mut self.screen {
-                Screen::Staff(f) => wrap(
-                    f.handle(e, &self.settings.pins, &mut self.pin_guard, now_ms),
-                    Effect::Staff,
-                ),
+                Screen::Staff(f) => wrap(f.handle(e), Effect::Staff),
                 _ => Vec::new(),
             },
         }
@@ -528,7 +527,6 @@ mod tests {
     #[test]
     fn intake_opens_only_from_the_unlocked_staff_panel() {
         let mut s = session();
-        s.settings.pins.staff_pin_sha256 = Some(super::super::staff::pin_hash("2468"));
         s.handle(Event::Open("intake".into()), 0);
         assert_eq!(s.screen, Screen::Home, "not from the home screen");
         s.handle(Event::Open("staff".into()), 1);
@@ -537,6 +535,12 @@ mod tests {
         for k in ["2", "4", "6", "8", "ok"] {
             s.handle(Event::Staff(StaffEvent::PinKey(k.into())), 3);
         }
+        s.handle(Event::Open("intake".into()), 3);
+        assert!(
+            matches!(s.screen, Screen::Staff(_)),
+            "not while the PIN is checked"
+        );
+        s.handle(Event::Staff(StaffEvent::PinChecked(Ok(()))), 3);
         s.handle(Event::Open("intake".into()), 4);
         assert!(matches!(s.screen, Screen::Intake(_)));
         // A receipt scanned on the intake screen opens that dossier; a second touch while the

@@ -1,7 +1,5 @@
 //! Staff and technician screens behind a PIN, with a lockout after repeated failures.
 
-use sha2::{Digest, Sha256};
-
 use super::Message;
 
 /// Who is unlocking.
@@ -13,14 +11,15 @@ pub enum Role {
     Technician,
 }
 
-/// PIN settings (`[ui]` in the config): SHA-256 of each role's PIN, so the config file does not
-/// hold the PIN itself.
+/// PIN settings (`[ui]` in the config): each role's PIN as an Argon2id PHC string with its own
+/// salt (`kioskctl pin`), so the config file does not give the PIN away. The services check a
+/// PIN against them and keep the failed tries in the store (a restart does not reset them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PinPolicy {
-    /// SHA-256 (hex) of the staff PIN; `None` disables staff screens.
-    pub staff_pin_sha256: Option<String>,
-    /// SHA-256 (hex) of the technician PIN; `None` disables technician screens.
-    pub technician_pin_sha256: Option<String>,
+    /// Argon2id PHC string of the staff PIN; `None` disables staff screens.
+    pub staff_pin_hash: Option<String>,
+    /// Argon2id PHC string of the technician PIN; `None` disables technician screens.
+    pub technician_pin_hash: Option<String>,
     /// Failed tries before the lockout.
     pub max_attempts: u32,
     /// Lockout length, milliseconds.
@@ -30,80 +29,54 @@ pub struct PinPolicy {
 impl Default for PinPolicy {
     fn default() -> Self {
         Self {
-            staff_pin_sha256: None,
-            technician_pin_sha256: None,
+            staff_pin_hash: None,
+            technician_pin_hash: None,
             max_attempts: 5,
             lockout_ms: 5 * 60 * 1000,
         }
     }
 }
 
-/// SHA-256 hex of a PIN (what the config holds).
-pub fn pin_hash(pin: &str) -> String {
-    hex::encode(Sha256::digest(pin.as_bytes()))
-}
+/// The digits typed on the PIN pad, on their way to the services. Never printed: effects and
+/// events end up in debug logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Pin(String);
 
-/// Failed attempts, kept across sessions (a walk-away does not reset the lockout).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PinGuard {
-    failures: u32,
-    locked_until_ms: Option<u64>,
-}
-
-impl PinGuard {
-    /// Milliseconds of lockout left at `now_ms`.
-    pub fn locked_for(&self, now_ms: u64) -> Option<u64> {
-        self.locked_until_ms
-            .filter(|&until| until > now_ms)
-            .map(|until| until - now_ms)
-    }
-
-    /// Checks a PIN; returns whether it unlocks `role`.
-    pub fn check(
-        &mut self,
-        policy: &PinPolicy,
-        role: Role,
-        pin: &str,
-        now_ms: u64,
-    ) -> Result<(), Message> {
-        if let Some(left) = self.locked_for(now_ms) {
-            return Err(locked_message(left));
-        }
-        let expected = match role {
-            Role::Staff => policy.staff_pin_sha256.as_deref(),
-            Role::Technician => policy.technician_pin_sha256.as_deref(),
-        };
-        let Some(expected) = expected else {
-            return Err(Message::new(
-                "Chưa cấu hình mã PIN cho mục này.",
-                "No PIN is configured for this screen.",
-            ));
-        };
-        if !pin.is_empty() && pin_hash(pin).eq_ignore_ascii_case(expected) {
-            self.failures = 0;
-            self.locked_until_ms = None;
-            return Ok(());
-        }
-        self.failures += 1;
-        if self.failures >= policy.max_attempts {
-            self.failures = 0;
-            self.locked_until_ms = Some(now_ms + policy.lockout_ms);
-            tracing::warn!(?role, "PIN entry locked after repeated failures");
-            return Err(locked_message(policy.lockout_ms));
-        }
-        let left = policy.max_attempts - self.failures;
-        Err(Message::new(
-            format!("Mã PIN không đúng. Còn {left} lần thử."),
-            format!("Wrong PIN. {left} tries left."),
-        ))
+impl Pin {
+    /// The digits.
+    pub fn digits(&self) -> &str {
+        &self.0
     }
 }
 
-fn locked_message(ms: u64) -> Message {
+impl std::fmt::Debug for Pin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pin(…)")
+    }
+}
+
+/// The message of a PIN pad locked for `ms` more milliseconds.
+pub fn locked_message(ms: u64) -> Message {
     let minutes = ms.div_ceil(60_000);
     Message::new(
         format!("Nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút."),
         format!("Too many wrong PINs. Try again in {minutes} min."),
+    )
+}
+
+/// The message of a wrong PIN with `left` tries before the lockout.
+pub fn wrong_pin_message(left: u32) -> Message {
+    Message::new(
+        format!("Mã PIN không đúng. Còn {left} lần thử."),
+        format!("Wrong PIN. {left} tries left."),
+    )
+}
+
+/// The message of a role without a PIN.
+pub fn no_pin_message() -> Message {
+    Message::new(
+        "Chưa cấu hình mã PIN cho mục này.",
+        "No PIN is configured for this screen.",
     )
 }
 
@@ -123,6 +96,8 @@ pub enum StaffStep {
         digits: String,
         /// Why the last try failed.
         error: Option<Message>,
+        /// A PIN is with the services for checking: keys wait.
+        checking: bool,
     },
     /// Unlocked.
     Panel {
@@ -138,6 +113,8 @@ pub enum StaffStep {
 pub enum StaffEvent {
     /// A PIN pad key: a digit, `backspace` or `ok`.
     PinKey(String),
+    /// The services' verdict on the PIN sent with [`StaffEffect::CheckPin`].
+    PinChecked(Result<(), Message>),
     /// The services' status.
     Status(PanelStatus),
     /// Refresh the status.
@@ -151,6 +128,13 @@ pub enum StaffEvent {
 /// Effects of the staff screens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StaffEffect {
+    /// Check a PIN for a role (against the config's hash, under the stored lockout).
+    CheckPin {
+        /// The role asked for.
+        role: Role,
+        /// The digits typed.
+        pin: Pin,
+    },
     /// Gather device and outbox status.
     LoadStatus,
     /// Print a test slip.
@@ -174,39 +158,31 @@ impl StaffFlow {
             step: StaffStep::Pin {
                 digits: String::new(),
                 error: None,
+                checking: false,
             },
         }
     }
 
     /// Applies an event.
-    pub fn handle(
-        &mut self,
-        event: StaffEvent,
-        policy: &PinPolicy,
-        guard: &mut PinGuard,
-        now_ms: u64,
-    ) -> Vec<StaffEffect> {
+    pub fn handle(&mut self, event: StaffEvent) -> Vec<StaffEffect> {
         match (&mut self.step, event) {
-            (StaffStep::Pin { digits, error }, StaffEvent::PinKey(key)) => match key.as_str() {
+            (StaffStep::Pin { checking: true, .. }, StaffEvent::PinKey(_)) => Vec::new(),
+            (
+                StaffStep::Pin {
+                    digits, checking, ..
+                },
+                StaffEvent::PinKey(key),
+            ) => match key.as_str() {
                 "backspace" => {
                     digits.pop();
                     Vec::new()
                 }
                 "ok" => {
-                    let pin = std::mem::take(digits);
-                    match guard.check(policy, self.role, &pin, now_ms) {
-                        Ok(()) => {
-                            self.step = StaffStep::Panel {
-                                status: None,
-                                printer_test: None,
-                            };
-                            vec![StaffEffect::LoadStatus]
-                        }
-                        Err(m) => {
-                            *error = Some(m);
-                            Vec::new()
-                        }
-                    }
+                    *checking = true;
+                    vec![StaffEffect::CheckPin {
+                        role: self.role,
+                        pin: Pin(std::mem::take(digits)),
+                    }]
                 }
                 d if d.len() == 1 && d.chars().all(|c| c.is_ascii_digit()) && digits.len() < 12 => {
                     digits.push_str(d);
@@ -214,6 +190,23 @@ impl StaffFlow {
                 }
                 _ => Vec::new(),
             },
+            (StaffStep::Pin { .. }, StaffEvent::PinChecked(Ok(()))) => {
+                self.step = StaffStep::Panel {
+                    status: None,
+                    printer_test: None,
+                };
+                vec![StaffEffect::LoadStatus]
+            }
+            (
+                StaffStep::Pin {
+                    error, checking, ..
+                },
+                StaffEvent::PinChecked(Err(m)),
+            ) => {
+                *checking = false;
+                *error = Some(m);
+                Vec::new()
+            }
             (StaffStep::Panel { status, .. }, StaffEvent::Status(s)) => {
                 *status = Some(s);
                 Vec::new()
@@ -239,54 +232,41 @@ impl StaffFlow {
 mod tests {
     use super::*;
 
-    fn policy() -> PinPolicy {
-        PinPolicy {
-            staff_pin_sha256: Some(pin_hash("2468")),
-            technician_pin_sha256: None,
-            max_attempts: 3,
-            lockout_ms: 60_000,
-        }
-    }
-
-    fn type_pin(f: &mut StaffFlow, pin: &str, guard: &mut PinGuard, now: u64) -> Vec<StaffEffect> {
+    fn type_pin(f: &mut StaffFlow, pin: &str) -> Vec<StaffEffect> {
         for c in pin.chars() {
-            f.handle(StaffEvent::PinKey(c.to_string()), &policy(), guard, now);
+            f.handle(StaffEvent::PinKey(c.to_string()));
         }
-        f.handle(StaffEvent::PinKey("ok".into()), &policy(), guard, now)
+        f.handle(StaffEvent::PinKey("ok".into()))
     }
 
     #[test]
-    fn right_pin_unlocks_and_loads_status() {
-        let mut guard = PinGuard::default();
+    fn ok_sends_the_pin_for_checking_and_a_right_one_loads_the_status() {
         let mut f = StaffFlow::new(Role::Staff);
+        let effects = type_pin(&mut f, "2468");
+        assert!(matches!(
+            &effects[..],
+            [StaffEffect::CheckPin { role: Role::Staff, pin }] if pin.digits() == "2468"
+        ));
+        assert!(!format!("{effects:?}").contains("2468"), "never in logs");
+        // Keys typed while the services check are ignored.
+        assert!(f.handle(StaffEvent::PinKey("ok".into())).is_empty());
         assert_eq!(
-            type_pin(&mut f, "2468", &mut guard, 0),
+            f.handle(StaffEvent::PinChecked(Ok(()))),
             vec![StaffEffect::LoadStatus]
         );
         assert!(matches!(f.step, StaffStep::Panel { .. }));
     }
 
     #[test]
-    fn repeated_failures_lock_even_the_right_pin_out() {
-        let mut guard = PinGuard::default();
-        let mut f = StaffFlow::new(Role::Staff);
-        type_pin(&mut f, "1111", &mut guard, 0);
-        type_pin(&mut f, "2222", &mut guard, 1);
-        type_pin(&mut f, "3333", &mut guard, 2);
-        assert!(guard.locked_for(3).is_some());
-        assert!(type_pin(&mut f, "2468", &mut guard, 10_000).is_empty());
-        assert!(
-            matches!(&f.step, StaffStep::Pin { error: Some(m), .. } if m.en.contains("Too many"))
-        );
-        // After the lockout the right PIN works again.
-        assert_eq!(type_pin(&mut f, "2468", &mut guard, 70_000).len(), 1);
-    }
-
-    #[test]
-    fn unconfigured_role_stays_locked() {
-        let mut guard = PinGuard::default();
+    fn a_refused_pin_shows_why_and_the_pad_takes_keys_again() {
         let mut f = StaffFlow::new(Role::Technician);
-        assert!(type_pin(&mut f, "2468", &mut guard, 0).is_empty());
-        assert!(matches!(f.step, StaffStep::Pin { .. }));
+        type_pin(&mut f, "1111");
+        assert!(f
+            .handle(StaffEvent::PinChecked(Err(locked_message(60_000))))
+            .is_empty());
+        assert!(
+            matches!(&f.step, StaffStep::Pin { error: Some(m), checking: false, .. } if m.en.contains("Too many"))
+        );
+        assert_eq!(type_pin(&mut f, "2468").len(), 1);
     }
 }

@@ -15,6 +15,7 @@ pub mod display;
 pub mod dossier_file;
 pub mod health_report;
 pub mod intake;
+pub mod pins;
 pub mod provisioning;
 pub mod receipt;
 pub mod remote;

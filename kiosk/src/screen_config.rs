@@ -43,8 +43,8 @@ pub(crate) struct RawUi {
     title_en: Option<String>,
     idle_timeout_s: Option<Spanned<u64>>,
     idle_warning_s: Option<Spanned<u64>>,
-    staff_pin_sha256: Option<Spanned<String>>,
-    technician_pin_sha256: Option<Spanned<String>>,
+    staff_pin_hash: Option<Spanned<String>>,
+    technician_pin_hash: Option<Spanned<String>>,
     pin_max_attempts: Option<Spanned<u32>>,
     pin_lockout_s: Option<u64>,
     display: Option<Spanned<String>>,
@@ -92,18 +92,24 @@ fn default_areas() -> Vec<AreaSettings> {
 fn pin_hash(value: &Option<Spanned<String>>, key: &str) -> Result<Option<String>, RawError> {
     match value {
         None => Ok(None),
-        Some(v) => {
-            let h = v.get_ref().trim().to_ascii_lowercase();
-            if h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()) {
-                Ok(Some(h))
-            } else {
-                Err((
-                    v.span(),
-                    format!("{key} must be the SHA-256 of the PIN in hex (64 characters), e.g. from `kioskctl pin-hash`"),
-                ))
-            }
-        }
+        Some(v) => crate::pins::parse_pin_hash(v.get_ref())
+            .map(Some)
+            .map_err(|e| (v.span(), format!("{key}: {e}"))),
     }
+}
+
+/// What replaces an old `ui.*_pin_sha256` key (`key` as the config error names it), for the
+/// parser's unknown-key error: an unsalted SHA-256 of four digits gives the PIN away to whoever
+/// reads the file, so it is refused with the command that makes the new line.
+pub(crate) fn legacy_pin_key(key: &str) -> Option<String> {
+    let role = match key {
+        "ui.staff_pin_sha256" => "staff",
+        "ui.technician_pin_sha256" => "technician",
+        _ => return None,
+    };
+    Some(format!(
+        "{key} không còn được dùng (SHA-256 không muối lộ mã PIN): chạy `kioskctl pin {role}` và thay dòng này bằng dòng {role}_pin_hash = \"…\" nó in ra / {key} is no longer accepted (an unsalted SHA-256 gives the PIN away): run `kioskctl pin {role}` and replace this line with the {role}_pin_hash = \"…\" line it prints"
+    ))
 }
 
 impl ScreenSettings {
@@ -128,8 +134,8 @@ impl ScreenSettings {
             return Err((span, "ui.pin_max_attempts must be between 1 and 20".into()));
         }
         let pins = PinPolicy {
-            staff_pin_sha256: pin_hash(&ui.staff_pin_sha256, "ui.staff_pin_sha256")?,
-            technician_pin_sha256: pin_hash(&ui.technician_pin_sha256, "ui.technician_pin_sha256")?,
+            staff_pin_hash: pin_hash(&ui.staff_pin_hash, "ui.staff_pin_hash")?,
+            technician_pin_hash: pin_hash(&ui.technician_pin_hash, "ui.technician_pin_hash")?,
             max_attempts,
             lockout_ms: ui.pin_lockout_s.unwrap_or(300).saturating_mul(1000),
         };

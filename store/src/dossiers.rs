@@ -152,19 +152,27 @@ impl Store {
                 })
                 .collect(),
         };
-        let json = serde_json::to_string(&submission).map_err(|e| StoreError::Corrupt {
+        // The applicant is stored sealed only; the JSON keeps a blank one (`applicant.rs`).
+        let stored = DossierSubmission {
+            applicant: crate::applicant::blank(),
+            ..submission.clone()
+        };
+        let json = serde_json::to_string(&stored).map_err(|e| StoreError::Corrupt {
             what: code.clone(),
             detail: e.to_string(),
         })?;
+        let sealed = crate::applicant::seal(&self.data_key, &code, &submission.applicant)?;
         tx.execute(
-            "INSERT INTO dossiers(code, procedure_code, submission, received_at, appointment_date)
-             VALUES(?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO dossiers(code, procedure_code, submission, received_at, appointment_date,
+                                  applicant_sealed)
+             VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
             params![
                 code,
                 procedure.code,
                 json,
                 now.to_rfc3339(),
-                appointment_date.to_string()
+                appointment_date.to_string(),
+                sealed
             ],
         )
         .map_err(&db)?;
@@ -192,24 +200,30 @@ impl Store {
         Ok(submission)
     }
 
-    /// The stored submission of a dossier.
+    /// The stored submission of a dossier, its applicant unsealed (blank once retention
+    /// purged it).
     pub fn dossier(&self, code: &str) -> StoreResult<Option<DossierSubmission>> {
-        let json: Option<String> = self
+        let row: Option<(String, Option<Vec<u8>>)> = self
             .conn
             .query_row(
-                "SELECT submission FROM dossiers WHERE code = ?1",
+                "SELECT submission, applicant_sealed FROM dossiers WHERE code = ?1",
                 [code],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
             .map_err(self.db())?;
-        json.map(|j| {
-            serde_json::from_str(&j).map_err(|e| StoreError::Corrupt {
+        let Some((json, sealed)) = row else {
+            return Ok(None);
+        };
+        let mut submission: DossierSubmission =
+            serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {
                 what: format!("dossier {code}"),
                 detail: e.to_string(),
-            })
-        })
-        .transpose()
+            })?;
+        if let Some(sealed) = sealed {
+            submission.applicant = crate::applicant::open(&self.data_key, code, &sealed)?;
+        }
+        Ok(Some(submission))
     }
 
     /// Dossiers on this kiosk, newest first, without personal data.

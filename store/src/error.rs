@@ -52,6 +52,19 @@ pub enum StoreError {
     /// A transaction was rated already (one rating per transaction).
     #[error("transaction {0} has already been rated")]
     AlreadyRated(String),
+    /// The database holds applicants sealed with a data key that is not here: the key file is
+    /// missing or holds another key. Nothing was changed; the technician restores the key.
+    #[error("khoá dữ liệu {key} không dùng được: {detail}; cơ sở dữ liệu {database} có {sealed} hồ sơ đã niêm phong bằng khoá cũ. Hãy khôi phục tệp data.key đã sao lưu cùng cơ sở dữ liệu (hoặc credential systemd motcua-data-key) rồi khởi động lại; không có gì bị xoá / the data key {key} is unusable: {detail}; the database {database} holds {sealed} dossier(s) sealed with the earlier key. Restore the data.key backed up with this database (or the systemd credential motcua-data-key) and start again; nothing was deleted")]
+    DataKeyUnusable {
+        /// Where the key was looked for.
+        key: PathBuf,
+        /// The database file.
+        database: PathBuf,
+        /// How many dossiers hold a sealed applicant.
+        sealed: i64,
+        /// What is wrong with the key.
+        detail: String,
+    },
     /// A stored record could not be decoded (corruption or a newer schema).
     #[error("stored record {what} is unreadable: {detail}")]
     Corrupt {

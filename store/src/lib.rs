@@ -19,7 +19,8 @@
 //!    deleted only when every record using it was delivered longer than the retention period
 //!    ago, or when no record ever used it and it is older than that period (an abandoned
 //!    attachment); the applicant's personal data is blanked at the same moment
-//!    ([`Store::collect_garbage`]). Nothing else deletes. An entry held for a technician or
+//!    ([`Store::collect_garbage`]). Until then it is kept sealed with the device's data key
+//!    ([`sealing`]), never in clear (`applicant.rs`). Nothing else deletes. An entry held for a technician or
 //!    set aside ([`Store::hold_for_technician`]) is not delivered, so it keeps its blobs and personal data and counts
 //!    as pending for as long as it waits. The one exception: queueing a health report removes the
 //!    earlier health entries ([`Store::queue_health_report`]); a report is the kiosk's own
@@ -42,6 +43,7 @@
 //! ([`DeviceIdentity`], the data folder and the free-space floor): it knows nothing of the
 //! kiosk's configuration file.
 
+mod applicant;
 pub mod blobs;
 mod catalog_cache;
 mod counter;
@@ -51,6 +53,7 @@ mod health;
 mod held;
 mod intake;
 mod outbox;
+mod pin_attempts;
 mod provisioning;
 mod retention;
 mod schema;
@@ -68,6 +71,7 @@ pub use error::{StoreError, StoreResult};
 pub use held::{EntryExport, ExportBlob};
 pub use intake::{DigitizedOutcome, NewDigitized};
 pub use outbox::{HeldEntry, HoldState, OutboxEntry, OutboxKind, OutboxStatus, UploadState};
+pub use pin_attempts::PinAttempts;
 pub use provisioning::{next_in_blocks, NumbersLeft};
 pub use sealing::DataKey;
 
@@ -127,7 +131,7 @@ impl Store {
         // handler does not always wait for when kioskd and kioskctl open the store together:
         // retry the whole setup for a while instead of failing a citizen's submission.
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        let conn = loop {
+        let mut conn = loop {
             match Self::setup(&db_path) {
                 Err(StoreError::Database { source, .. })
                     if is_busy(&source) && std::time::Instant::now() < deadline =>
@@ -138,7 +142,8 @@ impl Store {
             }
         };
         let blobs = BlobStore::open(data_dir, min_free_bytes)?;
-        let data_key = DataKey::load_or_create(&DataKey::locate(data_dir))?;
+        let data_key = applicant::data_key(&conn, &db_path, data_dir)?;
+        applicant::seal_clear_applicants(&mut conn, &db_path, &data_key)?;
         Ok(Self {
             conn,
             db_path,

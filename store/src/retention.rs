@@ -1,6 +1,7 @@
 //! Retention: what may be deleted, and when (invariant 3). Blobs go only once every record
 //! using them was delivered longer than the retention period ago; the applicant's personal data
-//! goes then too, and the code, dates and status stay for status lookups.
+//! goes then too (its sealed copy, and the WAL is checkpointed so no old page keeps it), and
+//! the code, dates and status stay for status lookups.
 
 use std::time::Duration;
 
@@ -73,17 +74,23 @@ impl Store {
                 deleted += 1;
             }
         }
-        tx.execute(
-            r#"UPDATE dossiers SET submission = json_set(submission, '$.applicant',
+        let purged = tx
+            .execute(
+                r#"UPDATE dossiers SET submission = json_set(submission, '$.applicant',
                  json('{"full_name":"","address":"","phone":"","email":""}')),
-                 personal_data_purged = 1
+                 applicant_sealed = NULL, personal_data_purged = 1
              WHERE personal_data_purged = 0 AND code IN (
                SELECT payload FROM outbox WHERE kind = 'dossier'
                AND delivered_at IS NOT NULL AND delivered_at <= ?1)"#,
-            [&cutoff],
-        )
-        .map_err(&db)?;
+                [&cutoff],
+            )
+            .map_err(&db)?;
         tx.commit().map_err(&db)?;
+        if purged > 0 {
+            // secure_delete overwrote the old cells in the database file; the WAL still holds
+            // the pages as they were until it is checkpointed.
+            crate::applicant::checkpoint(&self.conn, &self.db_path)?;
+        }
         Ok(deleted)
     }
 }

@@ -157,4 +157,20 @@ CREATE TABLE remote_actions_done(
     reported_at TEXT
 );
 "#,
+    // Citizens' data sealed at rest (issue 14): a dossier's applicant sealed with the device's
+    // data key (`sealing.rs`, `applicant.rs`); the `submission` JSON then keeps a blank
+    // applicant. Rows stored before this migration are sealed in Rust right after it (SQL
+    // cannot seal). Retention clears the column with the rest of the personal data.
+    r#"
+ALTER TABLE dossiers ADD COLUMN applicant_sealed BLOB;
+"#,
+    // Wrong staff/technician PINs and the lockout they caused, kept across restarts of kioskd
+    // (`pin_attempts.rs`): `locked_until_ms` is Unix time in milliseconds.
+    r#"
+CREATE TABLE pin_attempts(
+    scope TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL DEFAULT 0,
+    locked_until_ms INTEGER
+);
+"#,
 ];

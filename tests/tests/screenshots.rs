@@ -13,7 +13,7 @@ use motcua_flows::intake_screen::IntakeAction;
 use motcua_flows::lookup::LookupEvent;
 use motcua_flows::rating::RatingEvent;
 use motcua_flows::session::Event;
-use motcua_flows::staff::{pin_hash, StaffEvent};
+use motcua_flows::staff::StaffEvent;
 use motcua_flows::submission::SubmissionEvent as S;
 use motcua_flows::text_entry::Key;
 use motcua_flows::ticket::TicketEvent;
@@ -32,9 +32,9 @@ levels = 5
 [ui]
 title_vi = "Trung tâm Phục vụ hành chính công tỉnh Sóc Trăng"
 title_en = "Soc Trang Public Administration Service Centre"
-staff_pin_sha256 = "{pin}"
+staff_pin_hash = "{pin}"
 "#,
-        pin = pin_hash("2468"),
+        pin = motcua_kiosk::pins::hash_pin("2468")?,
     );
     let settings = KioskSettings {
         request_timeout_s: 1,

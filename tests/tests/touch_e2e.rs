@@ -10,6 +10,8 @@
 //! 3. The status looked up by scanning the receipt while the gateway is down (cached status).
 //! 4. Walking away: after the idle timeout no citizen data is left in the session, on the
 //!    screen or in the session folder.
+//!
+//! Also: the applicant is not in clear in the kiosk's database files but reaches the gateway.
 
 use std::time::Duration;
 
@@ -103,6 +105,31 @@ fn citizen_sessions_on_the_touch_screen() -> anyhow::Result<()> {
         let s = runtime.block_on(gateway.stats()).ok();
         Ok(s.filter(|s| s["dossiers"] == 1 && s["documents"] == 2))
     })?;
+    // Citizens' data at rest: the ID number and the name are in no file of the kiosk's
+    // database (sealed with the data key), yet the gateway got them: the upload carries the
+    // submission with its applicant put back together.
+    let data = kiosk.data_dir();
+    for file in ["kiosk.sqlite3", "kiosk.sqlite3-wal", "kiosk.sqlite3-shm"] {
+        let Ok(bytes) = std::fs::read(data.join(file)) else {
+            continue;
+        };
+        for secret in [id_number, "Nguyễn Thị Phượng"] {
+            assert!(
+                !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
+                "{secret} in clear in {file}"
+            );
+        }
+    }
+    let body: String = rusqlite::Connection::open(tmp.path().join("gw/gateway.sqlite3"))?
+        .query_row("SELECT body FROM dossiers WHERE code = ?1", [&code], |r| {
+            r.get(0)
+        })?;
+    let body: serde_json::Value = serde_json::from_str(&body)?;
+    assert_eq!(body["applicant"]["id_number"], id_number, "{body}");
+    assert_eq!(
+        body["applicant"]["full_name"], "Nguyễn Thị Phượng",
+        "{body}"
+    );
     // SANE's test scanner gives the same picture every time: the two PDFs are byte-identical
     // and stored once (content-addressed).
     assert!(stats["blobs"] == 1 || stats["blobs"] == 2, "{stats}");

@@ -330,7 +330,10 @@ impl KioskConfig {
             let span = e.span().unwrap_or(0..0);
             let message = e.message().trim_end();
             match at.key_at(span.start) {
-                Some(key) => at.error(span, format!("{key}: {message}")),
+                Some(key) => match crate::screen_config::legacy_pin_key(&key) {
+                    Some(instead) => at.error(span, instead),
+                    None => at.error(span, format!("{key}: {message}")),
+                },
                 None => at.error(span, message.to_owned()),
             }
         })?;

@@ -25,15 +25,15 @@ fn screen_settings_default_and_errors_point_at_the_line() {
     assert_eq!(c.screen.idle.timeout_ms, 60_000);
     assert_eq!(c.screen.idle.warning_ms, 10_000);
     assert_eq!(c.screen.areas.len(), 3);
-    assert!(c.screen.pins.staff_pin_sha256.is_none());
+    assert!(c.screen.pins.staff_pin_hash.is_none());
     let (line, msg) = invalid(&format!(
         "{GOOD}\n[ui]\nidle_timeout_s = 60\nidle_warning_s = 60\n"
     ));
     assert_eq!(line, 19);
     assert!(msg.contains("ui.idle_warning_s"), "{msg}");
-    let (line, msg) = invalid(&format!("{GOOD}\n[ui]\nstaff_pin_sha256 = \"1234\"\n"));
+    let (line, msg) = invalid(&format!("{GOOD}\n[ui]\nstaff_pin_hash = \"1234\"\n"));
     assert_eq!(line, 18);
-    assert!(msg.contains("SHA-256"), "{msg}");
+    assert!(msg.contains("kioskctl pin staff"), "{msg}");
     let text = format!(
         "{GOOD}\n[[ticket.areas]]\ncode = \"TP\"\nname_vi = \"Tư pháp\"\nname_en = \"Justice\"\ncounters = 2\n\n[[ticket.areas]]\ncode = \"TP\"\nname_vi = \"x\"\nname_en = \"x\"\n"
     );
@@ -168,4 +168,26 @@ fn intake_settings_have_defaults_and_located_errors() {
 fn unreadable_file_names_the_path() {
     let err = KioskConfig::load(Path::new("/nonexistent/kiosk.toml")).unwrap_err();
     assert!(err.to_string().contains("/nonexistent/kiosk.toml"));
+}
+
+/// An old SHA-256 PIN key is refused at its line, saying what replaces it; an Argon2id hash
+/// from `kioskctl pin` is taken.
+#[test]
+fn a_legacy_sha256_pin_is_a_located_error_and_argon2id_hashes_are_taken() {
+    let sha = "9613678cf02db7a5d1daf717308eb58956a3f22bb3c26434299ba47075d8ffc3";
+    let (line, msg) = invalid(&format!(
+        "{GOOD}\n[ui]\nidle_timeout_s = 60\ntechnician_pin_sha256 = \"{sha}\"\n"
+    ));
+    assert_eq!(line, 19);
+    assert!(msg.contains("ui.technician_pin_sha256"), "{msg}");
+    assert!(msg.contains("kioskctl pin technician"), "{msg}");
+    assert!(msg.contains("technician_pin_hash"), "{msg}");
+    let hash = crate::pins::hash_pin("2468").unwrap();
+    let c = KioskConfig::parse(
+        &format!("{GOOD}\n[ui]\nstaff_pin_hash = \"{hash}\"\n"),
+        "kiosk.toml",
+    )
+    .unwrap();
+    assert_eq!(c.screen.pins.staff_pin_hash.as_deref(), Some(hash.as_str()));
+    assert!(crate::pins::verify_pin(&hash, "2468"));
 }

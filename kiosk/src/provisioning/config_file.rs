@@ -351,4 +351,22 @@ mod tests {
             uid
         );
     }
+
+    /// The data key a root `kioskctl provision` made with the store goes to the folder's owner
+    /// too, still readable by that owner only.
+    #[test]
+    fn the_data_key_is_given_to_the_folders_owner_and_stays_private() {
+        use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+        let dir = tempfile::tempdir().unwrap();
+        if std::fs::metadata("/proc/self").unwrap().uid() != 0 {
+            return;
+        }
+        let (uid, gid) = (65534, 65534);
+        std::os::unix::fs::chown(dir.path(), Some(uid), Some(gid)).unwrap();
+        drop(motcua_store::Store::open(dir.path(), 0).unwrap());
+        give_back_to_owner(dir.path()).unwrap();
+        let key = std::fs::metadata(dir.path().join("data.key")).unwrap();
+        assert_eq!(key.uid(), uid);
+        assert_eq!(key.permissions().mode() & 0o777, 0o600);
+    }
 }

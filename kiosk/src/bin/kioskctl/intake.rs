@@ -57,8 +57,8 @@ pub(crate) fn intake(
         (None, Some(ScannerConfig::HotFolder { folder })) => Some(folder.clone()),
         _ => None,
     });
-    let work = tempfile_dir(config)?;
-    let mut request = BatchRequest::new(&work);
+    let work = Scratch(tempfile_dir(config)?);
+    let mut request = BatchRequest::new(&work.0);
     request.page_timeout = page_timeout;
     request.resolution_dpi = resolution.max(200);
     let scanner: Box<dyn DocumentScanner> = match (hot_folder, sane_device, configured) {
@@ -115,7 +115,7 @@ pub(crate) fn intake(
     session.open(dossier, &mut print)?;
     runtime()?.block_on(session.scan_batch(scanner.as_ref(), &request, &mut print))?;
     let report = session.commit(&mut print)?;
-    let _ = std::fs::remove_dir_all(&work);
+    drop(work);
     for code in &report.stored {
         println!("{code}");
     }
@@ -132,6 +132,15 @@ pub(crate) fn intake(
         report.blank_pages
     );
     Ok(())
+}
+
+/// scanimage's page files: deleted however the intake ends (their pages are in the spool).
+struct Scratch(PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// A scratch folder for scanimage's page files, inside the data folder (same disk).

@@ -6,6 +6,7 @@ mod identity;
 mod intake;
 mod outbox;
 mod peripherals;
+mod pin;
 mod provision;
 
 use std::path::PathBuf;
@@ -199,6 +200,23 @@ kioskd renews the certificate on its own in the last third of its life; `kioskct
         #[arg(long = "answer", value_name = "PAGE=ANSWER")]
         answers: Vec<String>,
     },
+    /// Make the hash of a new staff or technician PIN: prints the line to put under [ui] in
+    /// kiosk.toml (the file is not changed).
+    #[command(
+        long_about = "Make the hash of a new staff or technician PIN for the touch screen.
+
+The PIN (4 to 12 digits) is read twice from standard input, without echo on a terminal; it is never given on the command line. kioskctl prints one line, e.g.
+
+    staff_pin_hash = \"$argon2id$v=19$m=19456,t=2,p=1$…\"
+
+to standard output. It does not change kiosk.toml (whose comments and layout are the technician's): put the line under [ui] in place of the earlier staff_pin_hash (or of an old staff_pin_sha256, which is no longer accepted), then restart the screen (systemctl restart motcua-kioskd-screen). The hash is Argon2id with a random salt, so the same PIN gives a different line each time.
+
+Example: kioskctl pin staff"
+    )]
+    Pin {
+        /// Whose PIN: `staff` or `technician`.
+        role: pin::PinRole,
+    },
     /// Record a satisfaction rating for a ticket or dossier.
     Rate {
         /// The ticket id or dossier code rated.
@@ -247,6 +265,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Command::Provision { qr_file } = &cli.command {
         return provision::provision(&cli.config, qr_file);
     }
+    // Needs no config: a technician may make the line on any machine.
+    if let Command::Pin { role } = &cli.command {
+        return pin::pin(*role);
+    }
     let (config, origin) = match resolve(&cli.config)? {
         Resolved::Provisioned(config, path) => (*config, path),
         Resolved::Unprovisioned(bootstrap) => {
@@ -274,6 +296,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     match cli.command {
         Command::Provision { qr_file } => return provision::provision(&cli.config, &qr_file),
+        Command::Pin { role } => return pin::pin(role),
         Command::Status { json } => {
             let store = open(&config)?;
             let status = store.outbox_status()?;

@@ -98,9 +98,9 @@ terminator = "lf"
 [ui]
 title_vi = "Trung tâm Phục vụ hành chính công tỉnh Sóc Trăng"
 title_en = "Soc Trang Public Administration Service Centre"
-# PIN 1234 (demo only): kioskctl pin-hash 1234
-staff_pin_sha256 = "{pin}"
-technician_pin_sha256 = "{pin}"
+# PIN 1234 (demo only; a real kiosk: kioskctl pin staff, kioskctl pin technician)
+staff_pin_hash = "{pin}"
+technician_pin_hash = "{pin}"
 
 [receipt]
 agency_parent = "UBND TỈNH SÓC TRĂNG"
@@ -110,7 +110,7 @@ result_place = "Quầy số 3, Trung tâm Phục vụ hành chính công tỉnh 
 footer = ["Tra cứu hồ sơ: quét mã QR tại ki-ốt", "Scan the QR at the kiosk to check status"]
 "#,
         kiosk = kiosk_dir.display(),
-        pin = motcua_flows::staff::pin_hash("1234"),
+        pin = motcua_kiosk::pins::hash_pin("1234")?,
     );
     std::fs::write(&config_path, &config_text)?;
     let config = KioskConfig::parse(&config_text, &config_path.display().to_string())?;

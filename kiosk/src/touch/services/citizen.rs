@@ -170,6 +170,13 @@ impl Services {
             )
             .map_err(|e| store_trouble(&e))?;
         let _ = std::fs::remove_dir_all(&work);
+        // Stored in the dossier: the scanned pages (scanimage's files, files taken from the
+        // hot folder) are not kept beside it.
+        for (_, pages) in &request.documents {
+            for page in pages {
+                let _ = std::fs::remove_file(&page.path);
+            }
+        }
         tracing::info!(code = %submission.code, documents = submission.documents.len(), "dossier accepted at the kiosk");
         Ok((submission.code, submission.appointment_date))
     }

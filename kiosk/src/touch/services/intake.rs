@@ -69,6 +69,8 @@ impl Services {
                         ));
                         self.intake = Some(session.into_parts());
                         let _ = std::fs::remove_dir_all(&dir);
+                        // The pages are spooled: the hot folder's files go.
+                        let _ = std::fs::remove_dir_all(self.taken_dir());
                         r
                     }
                     Err(m) => {
@@ -110,6 +112,8 @@ impl Services {
                     ));
                     self.intake = Some(session.into_parts());
                     let _ = std::fs::remove_dir_all(&dir);
+                    // The pages are spooled: the hot folder's files go.
+                    let _ = std::fs::remove_dir_all(self.taken_dir());
                     r
                 }
                 None => Ok(()),

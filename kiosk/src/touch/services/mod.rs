@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use motcua_printer::Printer;
 use motcua_scanner::documents::{
-    BatchRequest, DocumentScanner, HotFolder, HotFolderConfig, SaneConfig, SaneScanner,
+    BatchRequest, DocumentScanner, HotFolder, HotFolderConfig, SaneConfig, SaneScanner, TakenAction,
 };
 
 use crate::config::KioskConfig;
@@ -65,6 +65,9 @@ impl Services {
         let session_dir = config.store.data_dir.join("session");
         let _ = std::fs::remove_dir_all(&session_dir);
         std::fs::create_dir_all(&session_dir)?;
+        if let Some(ScannerConfig::HotFolder { folder }) = &config.peripherals.scanner {
+            remove_left_scans(&folder.join("taken"));
+        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -143,6 +146,16 @@ impl Services {
                     });
                 emit(Event::Rating(RatingEvent::Saved(result)));
             }
+            Effect::Staff(StaffEffect::CheckPin { role, pin }) => {
+                let verdict = crate::pins::check_pin(
+                    &mut self.store,
+                    &self.config.screen.pins,
+                    role,
+                    pin.digits(),
+                    crate::pins::unix_ms(),
+                );
+                emit(Event::Staff(StaffEvent::PinChecked(verdict)));
+            }
             Effect::Staff(StaffEffect::LoadStatus) => {
                 emit(Event::Staff(StaffEvent::Status(self.panel_status())));
             }
@@ -169,7 +182,11 @@ impl Services {
                 Ok(Box::new(SaneScanner::new(SaneConfig::new(device.clone()))))
             }
             Some(ScannerConfig::HotFolder { folder }) => {
-                HotFolder::new(HotFolderConfig::new(folder.clone()))
+                // Taken files go into the session folder, not `<folder>/taken`: a citizen's
+                // papers are deleted once stored in the dossier or at the session wipe.
+                let mut settings = HotFolderConfig::new(folder.clone());
+                settings.taken = TakenAction::MoveTo(self.taken_dir());
+                HotFolder::new(settings)
                     .map(|h| Box::new(h) as Box<dyn DocumentScanner>)
                     .map_err(|e| scanner_trouble(&e.to_string()))
             }
@@ -206,6 +223,11 @@ impl Services {
         );
         request.page_timeout = Duration::from_secs(60);
         request
+    }
+
+    /// Where files taken from the hot folder wait for their dossier: in the session folder.
+    fn taken_dir(&self) -> PathBuf {
+        self.session_dir.join("taken")
     }
 
     /// Deletes every file of the session (scanned pages, PDFs being assembled).
@@ -248,4 +270,22 @@ pub(super) fn thumbnail_from_file(path: &Path) -> Option<Thumbnail> {
         height: img.height(),
         rgb: Arc::new(img.into_raw()),
     })
+}
+
+/// Deletes the files a hot folder's `taken/` folder kept (earlier versions kept every scan
+/// there for good; a crash between taking a file and the session wipe leaves one behind).
+fn remove_left_scans(taken: &Path) {
+    let Ok(entries) = std::fs::read_dir(taken) else {
+        return;
+    };
+    let mut removed = 0u32;
+    for entry in entries.flatten() {
+        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
+        if is_file && std::fs::remove_file(entry.path()).is_ok() {
+            removed += 1;
+        }
+    }
+    if removed > 0 {
+        tracing::info!(folder = %taken.display(), removed, "scans left in the hot folder's taken folder deleted");
+    }
 }

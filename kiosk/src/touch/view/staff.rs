@@ -17,7 +17,7 @@ pub(super) fn staff(w: &KioskWindow, f: &StaffFlow, lang: Lang) {
     };
     w.set_title_text(tr(lang, vi, en));
     match &f.step {
-        StaffStep::Pin { digits, error } => {
+        StaffStep::Pin { digits, error, .. } => {
             w.set_screen(ss("pin"));
             w.set_heading(tr(lang, "Nhập mã PIN", "Enter the PIN"));
             // Only the count of digits reaches the screen, never the digits.

@@ -1,0 +1,143 @@
+//! The citizen screen's services with a real hot folder, a real store and real page files: a
+//! scan taken from the folder waits in the session folder, is deleted once stored in the
+//! dossier, or at the session wipe when the citizen walks away; files an earlier version or a
+//! crash left in `<folder>/taken` are deleted when the screen starts.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use motcua_domain::wire::Applicant;
+use motcua_flows::session::{Effect, Event};
+use motcua_flows::submission::{ScannedPage, SubmissionEffect, SubmissionEvent, SubmitRequest};
+use motcua_kiosk::config::KioskConfig;
+use motcua_kiosk::touch::services::Services;
+
+fn config(dir: &Path, folder: &Path) -> KioskConfig {
+    let text = format!(
+        r#"
+[device]
+id = "KIOSK-H56-0001"
+agency_code = "000.17.22.H56"
+sequence_first = 1
+sequence_last = 4999
+
+[store]
+data_dir = "{data}"
+min_free_mb = 0
+
+[gateway]
+url = "https://127.0.0.1:9/"
+
+[scanner]
+kind = "hot_folder"
+folder = "{folder}"
+"#,
+        data = dir.join("data").display(),
+        folder = folder.display(),
+    );
+    KioskConfig::parse(&text, "kiosk.toml").unwrap()
+}
+
+/// A network scanner drops a page: written under a temporary name, then renamed.
+fn drop_page(folder: &Path, name: &str) -> PathBuf {
+    let mut page = image::RgbImage::from_pixel(400, 560, image::Rgb([255, 255, 255]));
+    for x in 40..360 {
+        for y in (60..500).step_by(24) {
+            page.put_pixel(x, y, image::Rgb([0, 0, 0]));
+        }
+    }
+    let tmp = folder.join(format!("{name}.part"));
+    page.save_with_format(&tmp, image::ImageFormat::Png)
+        .unwrap();
+    let path = folder.join(name);
+    std::fs::rename(&tmp, &path).unwrap();
+    path
+}
+
+/// One touch of "Scan": the pages it delivered (stopped once the first arrived, as a citizen
+/// touching "done" would).
+fn scan(services: &mut Services, stop: &Arc<AtomicBool>) -> Vec<ScannedPage> {
+    let mut pages = Vec::new();
+    services.execute(
+        Effect::Submission(SubmissionEffect::StartScan(0)),
+        &mut |event| {
+            if let Event::Submission(SubmissionEvent::Page { page, .. }) = event {
+                pages.push(page);
+                stop.store(true, Ordering::SeqCst);
+            }
+        },
+    );
+    pages
+}
+
+fn files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            if entry.file_type().unwrap().is_dir() {
+                dirs.push(entry.path());
+            } else {
+                found.push(entry.path());
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn hot_folder_scans_are_gone_once_stored_or_when_the_session_is_wiped() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("share");
+    std::fs::create_dir_all(folder.join("taken")).unwrap();
+    // Kept by an earlier version (or a crash): deleted when the screen starts.
+    let left = drop_page(&folder.join("taken"), "scan0000.png");
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut services = Services::new(config(dir.path(), &folder), stop.clone()).unwrap();
+    assert!(!left.exists(), "a scan left in taken/ is deleted at start");
+
+    // 1. Taken, then stored in the dossier.
+    let dropped = drop_page(&folder, "scan0001.png");
+    let pages = scan(&mut services, &stop);
+    assert_eq!(pages.len(), 1);
+    assert!(!dropped.exists(), "taken from the folder");
+    assert!(pages[0].path.starts_with(services.session_dir()));
+    assert!(pages[0].path.exists(), "waits in the session folder");
+    let request = SubmitRequest {
+        procedure_code: services.catalog().procedures[0].code.clone(),
+        applicant: Applicant {
+            full_name: "Nguyễn Thị Phượng".into(),
+            id_number: Some("094186000123".into()),
+            birth_date: None,
+            address: "12 Lê Lợi, Phường 1, Sóc Trăng".into(),
+            phone: "0912345678".into(),
+            email: String::new(),
+        },
+        documents: vec![("Tờ khai".into(), pages.clone())],
+    };
+    let mut accepted = false;
+    services.execute(
+        Effect::Submission(SubmissionEffect::Submit(request)),
+        &mut |event| {
+            accepted |= matches!(event, Event::Submission(SubmissionEvent::Accepted { .. }));
+        },
+    );
+    assert!(accepted, "the dossier was stored");
+    assert!(
+        !pages[0].path.exists(),
+        "deleted once stored in the dossier"
+    );
+    assert_eq!(files_in(&folder), Vec::<PathBuf>::new());
+
+    // 2. Taken, then the citizen walks away: the session wipe deletes it.
+    let dropped = drop_page(&folder, "scan0002.png");
+    let pages = scan(&mut services, &stop);
+    assert_eq!(pages.len(), 1);
+    assert!(!dropped.exists());
+    assert!(pages[0].path.exists());
+    services.execute(Effect::WipeSessionFiles, &mut |_| {});
+    assert!(!pages[0].path.exists(), "deleted at the session wipe");
+    assert_eq!(files_in(services.session_dir()), Vec::<PathBuf>::new());
+    assert_eq!(files_in(&folder), Vec::<PathBuf>::new());
+}
