@@ -127,15 +127,27 @@ pub(crate) fn seal_clear_applicants(
     key: &DataKey,
 ) -> StoreResult<usize> {
     let db = db_err(db_path);
+    const CLEAR: &str = "applicant_sealed IS NULL AND personal_data_purged = 0";
+    // Looked at without the write lock first: after the first open there is never any, and
+    // every kioskctl run opens the store.
+    let any: bool = conn
+        .query_row(
+            &format!("SELECT EXISTS(SELECT 1 FROM dossiers WHERE {CLEAR})"),
+            [],
+            |r| r.get(0),
+        )
+        .map_err(&db)?;
+    if !any {
+        return Ok(0);
+    }
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(&db)?;
     let rows: Vec<(String, String)> = {
         let mut stmt = tx
-            .prepare(
-                "SELECT code, submission FROM dossiers
-                 WHERE applicant_sealed IS NULL AND personal_data_purged = 0",
-            )
+            .prepare(&format!(
+                "SELECT code, submission FROM dossiers WHERE {CLEAR}"
+            ))
             .map_err(&db)?;
         let rows = stmt
             .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))

@@ -190,6 +190,9 @@ fn retention_clears_the_sealed_applicant() {
     store
         .collect_garbage(Duration::from_secs(86_400), at(26, 0))
         .unwrap();
+    // The WAL was checkpointed and emptied: no page of the applicant's row stays in it.
+    let wal = std::fs::metadata(dir.path().join("kiosk.sqlite3-wal")).unwrap();
+    assert_eq!(wal.len(), 0);
     let purged = store.dossier(&code).unwrap().unwrap();
     assert_eq!(purged.applicant.full_name, "");
     assert_eq!(purged.applicant.id_number, None);

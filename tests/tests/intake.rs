@@ -141,6 +141,10 @@ async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("[10]") && err.contains("--answer"), "{err}");
     assert_eq!(kiosk.status()?["pending"], 1, "only the dossier is queued");
+    assert!(
+        std::fs::read_dir(hot.join("taken"))?.count() > 0,
+        "nothing stored: the taken files stay, to be fed again"
+    );
     // The pages stay spooled with their thumbnails (for the staff screen), not stored.
     let spool = kiosk.data_dir().join("intake").join(&code);
     let thumbs: Vec<PathBuf> = std::fs::read_dir(&spool)?
@@ -171,6 +175,11 @@ async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
         assert!(out.lines().any(|l| l == c), "{c} missing in:\n{out}");
     }
     assert!(out.contains("trang/page  11"), "progress per page:\n{out}");
+    assert_eq!(
+        std::fs::read_dir(hot.join("taken"))?.count(),
+        0,
+        "the citizen's scans are deleted once stored"
+    );
 
     kiosk.start_daemon()?;
     kiosk.wait_delivered(Duration::from_secs(60), "the outbox to drain")?;

@@ -61,8 +61,12 @@ pub(crate) fn intake(
     let mut request = BatchRequest::new(&work.0);
     request.page_timeout = page_timeout;
     request.resolution_dpi = resolution.max(200);
+    // The hot folder's taken/ as it was: what this run takes is deleted once stored (kept after
+    // a failure, so the officer can feed the batch again).
+    let mut taken_before = None;
     let scanner: Box<dyn DocumentScanner> = match (hot_folder, sane_device, configured) {
         (Some(dir), _, _) => {
+            taken_before = Some((dir.join("taken"), files_in(&dir.join("taken"))));
             let mut c = HotFolderConfig::new(&dir);
             c.batch_idle = idle;
             c.poll_interval = std::time::Duration::from_millis(200);
@@ -116,6 +120,11 @@ pub(crate) fn intake(
     runtime()?.block_on(session.scan_batch(scanner.as_ref(), &request, &mut print))?;
     let report = session.commit(&mut print)?;
     drop(work);
+    if let Some((taken, before)) = taken_before {
+        for file in files_in(&taken).difference(&before) {
+            let _ = std::fs::remove_file(file);
+        }
+    }
     for code in &report.stored {
         println!("{code}");
     }
@@ -132,6 +141,17 @@ pub(crate) fn intake(
         report.blank_pages
     );
     Ok(())
+}
+
+/// The files directly in `dir` (none when it does not exist).
+fn files_in(dir: &std::path::Path) -> std::collections::BTreeSet<PathBuf> {
+    std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.path())
+        .collect()
 }
 
 /// scanimage's page files: deleted however the intake ends (their pages are in the spool).
