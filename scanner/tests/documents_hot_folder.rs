@@ -369,3 +369,34 @@ async fn a_session_with_no_file_times_out_and_can_be_cancelled() {
     let pages = session.cancel().await.expect("cancel is not an error");
     assert!(pages.is_empty());
 }
+
+#[test]
+fn rejected_files_are_deleted_once_their_keeping_time_is_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rejected = dir.path().join("rejected");
+    std::fs::create_dir_all(&rejected).expect("mkdir");
+    let old = rejected.join("scan-0007.tif");
+    let young = rejected.join("scan-0008.tif");
+    for path in [&old, &young] {
+        std::fs::write(path, b"II*\0 truncated").expect("write");
+    }
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(2 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(&old)
+        .and_then(|f| f.set_modified(two_hours_ago))
+        .expect("set mtime");
+    let mut config = fast_config(dir.path());
+    config.keep_rejected = Duration::from_secs(3600);
+    let mut folder = HotFolder::new(config).expect("open");
+    assert!(
+        !old.exists(),
+        "a rejected scan older than its keeping time is deleted"
+    );
+    assert!(
+        young.exists(),
+        "a young rejected scan is kept for the technician"
+    );
+    folder.poll(1).expect("poll");
+    assert!(young.exists());
+}

@@ -64,6 +64,9 @@ pub struct HotFolderConfig {
     /// In a session, how long the folder may stay quiet after the first page before the batch
     /// is considered complete ([`BatchEnd::Idle`]). Default 15 s.
     pub batch_idle: Duration,
+    /// How long a rejected file is kept for a technician to look at before it is deleted.
+    /// It is a scan of a citizen's papers, so not forever. Default 24 hours.
+    pub keep_rejected: Duration,
 }
 
 impl HotFolderConfig {
@@ -78,6 +81,7 @@ impl HotFolderConfig {
             settle: Duration::from_secs(1),
             give_up_after: Duration::from_secs(300),
             batch_idle: Duration::from_secs(15),
+            keep_rejected: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -99,7 +103,12 @@ pub struct HotFolder {
     config: HotFolderConfig,
     seen: HashMap<PathBuf, Seen>,
     ignored: HashSet<PathBuf>,
+    /// When the rejected folder was last cleared of files older than `keep_rejected`.
+    pruned_at: Option<Instant>,
 }
+
+/// How often [`HotFolder::poll`] looks for rejected files to delete.
+const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 const TEMP_EXTENSIONS: &[&str] = &[
     "part",
@@ -141,11 +150,47 @@ impl HotFolder {
         }
         std::fs::create_dir_all(&config.rejected_dir)
             .map_err(|e| ScanError::io(&config.rejected_dir, "creating the rejected folder", e))?;
-        Ok(HotFolder {
+        let mut folder = HotFolder {
             config,
             seen: HashMap::new(),
             ignored: HashSet::new(),
-        })
+            pruned_at: None,
+        };
+        folder.prune_rejected(Instant::now());
+        Ok(folder)
+    }
+
+    /// Deletes rejected files older than `keep_rejected` (by their modification time), at most
+    /// once a minute. A file that cannot be deleted is left and said in the log.
+    fn prune_rejected(&mut self, now: Instant) {
+        if self
+            .pruned_at
+            .is_some_and(|at| now.duration_since(at) < PRUNE_EVERY)
+        {
+            return;
+        }
+        self.pruned_at = Some(now);
+        let Ok(entries) = std::fs::read_dir(&self.config.rejected_dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let Ok(meta) = entry.metadata() else { continue };
+            let old = meta
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .is_some_and(|age| age >= self.config.keep_rejected);
+            if meta.is_file() && old {
+                match std::fs::remove_file(entry.path()) {
+                    Ok(()) => {
+                        tracing::info!(path = %entry.path().display(), "hot folder: rejected file deleted after its keeping time")
+                    }
+                    Err(error) => {
+                        tracing::warn!(path = %entry.path().display(), %error, "hot folder: cannot delete an old rejected file")
+                    }
+                }
+            }
+        }
     }
 
     /// The configuration.
@@ -163,6 +208,7 @@ impl HotFolder {
         let entries = std::fs::read_dir(&dir)
             .map_err(|e| ScanError::io(&dir, "listing the hot folder", e))?;
         let now = Instant::now();
+        self.prune_rejected(now);
         let mut present = HashSet::new();
         let mut ready: Vec<(Option<SystemTime>, PathBuf)> = Vec::new();
         for entry in entries.flatten() {
@@ -397,6 +443,7 @@ impl DocumentScanner for HotFolder {
             config: self.config.clone(),
             seen: HashMap::new(),
             ignored: HashSet::new(),
+            pruned_at: None,
         };
         let max_pages = request.max_pages;
         let first_timeout = request.page_timeout;
