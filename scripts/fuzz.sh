@@ -61,7 +61,8 @@ summary=()
 for t in "${targets[@]}"; do
   mkdir -p "$work/$t" "fuzz/corpus/$t" "fuzz/artifacts/$t"
   log="$work/$t.log"
-  echo "== fuzz: $t (${runs:+$runs runs}${runs:-$seconds s})"
+  if [ -n "$runs" ]; then budget="$runs runs"; else budget="$seconds s"; fi
+  echo "== fuzz: $t ($budget)"
   if cargo fuzz run -s none "${profile[@]}" --target-dir "$target_dir" "$t" \
       "$work/$t" "fuzz/corpus/$t" -- "${limit[@]}" -timeout=10 -rss_limit_mb=2048 \
       -max_len=16384 -print_final_stats=1 -artifact_prefix="fuzz/artifacts/$t/" >"$log" 2>&1; then
