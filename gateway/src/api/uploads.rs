@@ -64,7 +64,9 @@ pub(super) async fn tus_options(State(state): State<AppState>) -> Response {
 
 /// Creates a tus upload for a blob of known length and SHA-256. If the gateway already holds a
 /// verified blob with that hash the upload is created complete (offset = length): the kiosk
-/// sends no bytes.
+/// sends no bytes. If this device has an unfinished upload of the same blob (same SHA-256 and
+/// length: a lost answer, a restart after a checksum mismatch) that upload is handed back, at
+/// its offset, instead of a new one.
 #[utoipa::path(post, path = "/v1/uploads", tag = "uploads", security(("device_certificate" = [])),
     params(
         ("Tus-Resumable" = String, Header, description = "1.0.0"),
@@ -347,7 +349,7 @@ pub(super) async fn upload_head(
         (status = 412, body = ApiError),
         (status = 413, body = ApiError, description = "more bytes than Upload-Length"),
         (status = 415, body = ApiError, description = "Content-Type is not application/offset+octet-stream"),
-        (status = 460, body = ApiError, description = "checksum mismatch: content differs from the announced sha256; the upload restarts at offset 0"),
+        (status = 460, body = ApiError, description = "checksum mismatch: content differs from the announced sha256; the upload restarts at offset 0, its length charged again to the device's bytes of the day"),
     ))]
 pub(super) async fn upload_patch(
     State(state): State<AppState>,
