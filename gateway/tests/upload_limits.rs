@@ -94,7 +94,7 @@ async fn an_upload_being_sent_does_not_expire(backend: Backend) {
         return;
     };
     h.reboot_with(|c| {
-        c.limits.upload_expiry = Duration::from_secs(2);
+        c.limits.upload_expiry = Duration::from_secs(3);
         c.limits.sweep_interval = Duration::from_millis(100);
     })
     .await;
@@ -111,8 +111,8 @@ async fn an_upload_being_sent_does_not_expire(backend: Backend) {
         .unwrap();
     let data = blob(40_000, 4);
     let loc = h.new_upload(&kiosk, &data).await;
-    // Forty PATCHes of 1 000 bytes, one every 150 ms: the upload lives three times its expiry
-    // after its creation, never idle for as long as the expiry.
+    // Forty PATCHes of 1 000 bytes, one every 150 ms: the upload lives twice its expiry after
+    // its creation, never idle for as long as the expiry.
     for (i, chunk) in data.chunks(1000).enumerate() {
         tokio::time::sleep(Duration::from_millis(150)).await;
         let r = h.patch(&kiosk, &loc, (i * 1000) as u64, chunk).await;
