@@ -124,6 +124,41 @@ impl Files {
         }
     }
 
+    /// Ids of `.part` files last written before `before` (at most `limit` of them): the sweep
+    /// removes those no upload names any more (a crash between the row's removal and the
+    /// file's, or an upload removed on another gateway sharing the directory).
+    pub async fn stale_parts(
+        &self,
+        before: std::time::SystemTime,
+        limit: usize,
+    ) -> Result<Vec<String>, GatewayError> {
+        let dir = self.uploads.clone();
+        blocking("list the upload files", move || {
+            let list_err = |e| GatewayError::file("list the upload files in", &dir, e);
+            let mut stale = Vec::new();
+            for entry in std::fs::read_dir(&dir).map_err(list_err)? {
+                let entry = entry.map_err(list_err)?;
+                let name = entry.file_name();
+                let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".part")) else {
+                    continue;
+                };
+                // A file gone meanwhile, or whose time cannot be read, is not stale.
+                let old = entry
+                    .metadata()
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t < before);
+                if old && !id.is_empty() {
+                    stale.push(id.to_string());
+                    if stale.len() >= limit {
+                        break;
+                    }
+                }
+            }
+            Ok(stale)
+        })
+        .await
+    }
+
     /// SHA-256 (lowercase hex) of a file, read in chunks.
     pub async fn sha256_of(path: PathBuf) -> Result<String, GatewayError> {
         blocking("hash a file", move || {

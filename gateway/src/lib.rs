@@ -104,7 +104,8 @@ pub struct Limits {
     pub max_open_uploads: u32,
     /// Bytes of uploads a device may create per Vietnam day (429 `upload_quota_exceeded`).
     pub upload_bytes_per_day: u64,
-    /// An upload unfinished this long after its creation is removed with its part file.
+    /// An upload idle this long (no PATCH accepted since its creation or its last PATCH) is
+    /// removed with its part file.
     pub upload_expiry: Duration,
     /// The applicant fields of a dossier finished this long ago are blanked.
     pub applicant_retention: Duration,
@@ -410,6 +411,15 @@ fn check_limits(config: &GatewayConfig) -> Result<(), GatewayError> {
     }
     if l.max_open_uploads == 0 {
         return refuse("the open-upload limit is 0: no kiosk could upload a document".into());
+    }
+    // The database keeps byte counts as BIGINT: a larger limit would wrap to a negative one.
+    let sql_max = i64::MAX.unsigned_abs();
+    if l.upload_bytes_per_day > sql_max || config.max_upload_bytes > sql_max {
+        return refuse(format!(
+            "the daily upload quota ({} bytes) and the largest upload ({} bytes) must be at \
+             most {sql_max} bytes",
+            l.upload_bytes_per_day, config.max_upload_bytes
+        ));
     }
     if l.upload_bytes_per_day < config.max_upload_bytes {
         return refuse(format!(

@@ -35,6 +35,10 @@ use motcua_gateway::{
 };
 use secrets::{credential_file, optional_credential_file, required_secret, secret, Secret};
 
+/// The largest count a flag may give: the database stores counts as signed 64-bit integers
+/// (`BIGINT`), so a larger one would wrap to a negative limit there.
+const SQL_MAX: u64 = i64::MAX.unsigned_abs();
+
 #[derive(Parser)]
 #[command(
     name = "gateway",
@@ -106,17 +110,20 @@ struct ServeArgs {
     #[arg(long, env = "MOTCUA_GATEWAY_CA_KEY_FILE")]
     ca_key_file: Option<PathBuf>,
     /// Lifetime of device certificates, in days.
-    #[arg(long, env = "MOTCUA_GATEWAY_DEVICE_CERT_DAYS", default_value_t = 90)]
+    #[arg(long, env = "MOTCUA_GATEWAY_DEVICE_CERT_DAYS", default_value_t = 90,
+        value_parser = clap::value_parser!(u64).range(1..=SQL_MAX))]
     device_cert_days: u64,
     /// Lifetime of device certificates in seconds, overriding --device-cert-days (for tests
     /// of renewal; at least 10).
-    #[arg(long, env = "MOTCUA_GATEWAY_DEVICE_CERT_SECONDS")]
+    #[arg(long, env = "MOTCUA_GATEWAY_DEVICE_CERT_SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..=SQL_MAX))]
     device_cert_seconds: Option<u64>,
     /// Catalog TOML file; without it the catalog built into the software is distributed.
     #[arg(long, env = "MOTCUA_GATEWAY_CATALOG")]
     catalog: Option<PathBuf>,
     /// Largest accepted blob, in bytes.
-    #[arg(long, env = "MOTCUA_GATEWAY_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD_BYTES)]
+    #[arg(long, env = "MOTCUA_GATEWAY_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD_BYTES,
+        value_parser = clap::value_parser!(u64).range(1..=SQL_MAX))]
     max_upload_bytes: u64,
     /// Most connections open at once; beyond it new ones wait in the listen backlog until one
     /// ends. Each is a file descriptor: keep it well below the process's `LimitNOFILE`.
@@ -127,7 +134,8 @@ struct ServeArgs {
     #[arg(
         long,
         env = "MOTCUA_GATEWAY_FLEET_SILENT_AFTER_S",
-        default_value_t = 3600
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(..=SQL_MAX)
     )]
     fleet_silent_after_s: u64,
     /// The fleet view flags a device's outbox `stuck` when its oldest undelivered entry is
@@ -135,7 +143,8 @@ struct ServeArgs {
     #[arg(
         long,
         env = "MOTCUA_GATEWAY_FLEET_STUCK_AFTER_S",
-        default_value_t = 3600
+        default_value_t = 3600,
+        value_parser = clap::value_parser!(u64).range(..=SQL_MAX)
     )]
     fleet_stuck_after_s: u64,
     /// The provisioning key (PEM) that signs setup codes; a secret: prefer the
@@ -170,17 +179,19 @@ struct ServeArgs {
     max_open_uploads: u32,
     /// Bytes of uploads a device may create per day, Vietnam time (429
     /// `upload_quota_exceeded` beyond, Retry-After until midnight). At least --max-upload-bytes.
-    #[arg(long, env = "MOTCUA_GATEWAY_UPLOAD_BYTES_PER_DAY", default_value_t = motcua_gateway::DEFAULT_UPLOAD_BYTES_PER_DAY)]
+    #[arg(long, env = "MOTCUA_GATEWAY_UPLOAD_BYTES_PER_DAY", default_value_t = motcua_gateway::DEFAULT_UPLOAD_BYTES_PER_DAY,
+        value_parser = clap::value_parser!(u64).range(1..=SQL_MAX))]
     upload_bytes_per_day: u64,
-    /// Hours an upload may stay unfinished; then the sweep removes it and its part file.
+    /// Hours an upload may stay idle (no PATCH accepted); then the sweep removes it and its
+    /// part file.
     #[arg(long, env = "MOTCUA_GATEWAY_UPLOAD_EXPIRY_HOURS", default_value_t = 24,
-        value_parser = clap::value_parser!(u64).range(1..))]
+        value_parser = clap::value_parser!(u64).range(1..=SQL_MAX))]
     upload_expiry_hours: u64,
     /// Days the applicant data (name, ID number, birth date, address, phone, e-mail) of a
     /// finished dossier (returned, not accepted, withdrawn) is kept; then it is blanked, the
     /// code, dates, status and documents kept.
     #[arg(long, env = "MOTCUA_GATEWAY_APPLICANT_RETENTION_DAYS", default_value_t = 365,
-        value_parser = clap::value_parser!(u64).range(1..))]
+        value_parser = clap::value_parser!(u64).range(1..=SQL_MAX))]
     applicant_retention_days: u64,
 }
 

@@ -254,14 +254,11 @@ async fn applicant_data_of_finished_dossiers_is_blanked_after_retention(backend:
     let kiosk = h.enroll("KIOSK-1").await;
     let open_code = "000.17.22.H56-260531-0002";
     for (key, code) in [("k-1", CODE), ("k-2", open_code)] {
-        let r = h
-            .post_json(
-                "/v1/dossiers",
-                &kiosk,
-                Some(key),
-                &dossier("KIOSK-1", code, vec![]),
-            )
-            .await;
+        let mut d = dossier("KIOSK-1", code, vec![]);
+        if code == CODE {
+            d.applicant.id_number = Some("079201009999".into());
+        }
+        let r = h.post_json("/v1/dossiers", &kiosk, Some(key), &d).await;
         assert_eq!(r.status(), StatusCode::CREATED);
     }
     for (code, status) in [(CODE, "returned"), (open_code, "processing")] {
@@ -280,7 +277,7 @@ async fn applicant_data_of_finished_dossiers_is_blanked_after_retention(backend:
     let mut blanked = false;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if !stored_body(&h, CODE).await.contains("079201001234") {
+        if !stored_body(&h, CODE).await.contains("079201009999") {
             blanked = true;
             break;
         }
@@ -291,7 +288,7 @@ async fn applicant_data_of_finished_dossiers_is_blanked_after_retention(backend:
     );
     let body: serde_json::Value =
         serde_json::from_str(&stored_body(&h, CODE).await).expect("JSON body");
-    for personal in ["Nguyễn", "079201001234", "Sóc Trăng", "0900000000"] {
+    for personal in ["Nguyễn", "079201009999", "Sóc Trăng", "0900000000"] {
         assert!(!body.to_string().contains(personal), "{body}");
     }
     assert_eq!(body["code"], CODE);
@@ -311,20 +308,77 @@ async fn applicant_data_of_finished_dossiers_is_blanked_after_retention(backend:
     assert_eq!(view["appointment_date"], "2026-06-05");
     // A dossier still in processing keeps its applicant.
     assert!(stored_body(&h, open_code).await.contains("079201001234"));
+    if h.pg.is_none() {
+        // Nor is the returned one's left in the SQLite file's free space or its write-ahead
+        // log (the other dossier, still in processing, has its own ID number).
+        let returned_id = "079201009999";
+        let mut clean = false;
+        for _ in 0..100 {
+            let bytes: Vec<u8> = ["gateway.sqlite3", "gateway.sqlite3-wal"]
+                .iter()
+                .filter_map(|f| std::fs::read(h.dir.path().join(f)).ok())
+                .flatten()
+                .collect();
+            if !bytes
+                .windows(returned_id.len())
+                .any(|w| w == returned_id.as_bytes())
+            {
+                clean = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(
+            clean,
+            "the blanked ID number is still in the database's bytes"
+        );
+    }
     // A retry of the delivery is still the same delivery.
-    let r = h
-        .post_json(
-            "/v1/dossiers",
-            &kiosk,
-            Some("k-1"),
-            &dossier("KIOSK-1", CODE, vec![]),
-        )
-        .await;
+    let mut d = dossier("KIOSK-1", CODE, vec![]);
+    d.applicant.id_number = Some("079201009999".into());
+    let r = h.post_json("/v1/dossiers", &kiosk, Some("k-1"), &d).await;
     assert_eq!(r.status(), StatusCode::OK);
     h.finish().await;
 }
 
+async fn limits_a_bigint_cannot_hold_are_refused_at_start(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let mut config = h.config();
+    config.limits.upload_bytes_per_day = u64::MAX;
+    let refused = motcua_gateway::start(config).await.err().expect("refused");
+    assert!(
+        refused.to_string().contains("daily upload quota"),
+        "{refused}"
+    );
+    h.finish().await;
+}
+
+/// The limit flags are bounded where they are read: one past `i64::MAX` is refused by name.
+#[test]
+fn a_limit_flag_past_a_bigint_is_refused_by_name() {
+    for flag in [
+        "--upload-bytes-per-day",
+        "--max-upload-bytes",
+        "--upload-expiry-hours",
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_gateway"))
+            .args(["serve", flag, "9223372036854775808"])
+            .env_clear()
+            .output()
+            .expect("run gateway");
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(flag) && stderr.contains("9223372036854775808"),
+            "{flag}: {stderr}"
+        );
+    }
+}
+
 scenarios!(
+    limits_a_bigint_cannot_hold_are_refused_at_start,
     rate_limit_is_shared_by_gateways_on_one_database,
     open_uploads_and_bytes_per_day_are_limited,
     abandoned_uploads_expire_with_their_part_files,

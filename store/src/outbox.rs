@@ -230,6 +230,21 @@ impl Store {
         Ok(())
     }
 
+    /// Puts an entry's next attempt off to `now_ms + wait` without counting a failed attempt
+    /// (`attempts` and the backoff stay as they were): the gateway asked this entry to wait
+    /// (the device's upload quota or its open uploads), the entry is not at fault. `reason`
+    /// is kept as its last error, for the technician's view.
+    pub fn postpone(&self, id: i64, reason: &str, now_ms: i64, wait: Duration) -> StoreResult<()> {
+        let next = now_ms.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX));
+        self.conn
+            .execute(
+                "UPDATE outbox SET last_error = ?2, next_attempt_ms = ?3 WHERE id = ?1",
+                params![id, reason, next],
+            )
+            .map_err(self.db())?;
+        Ok(())
+    }
+
     /// Makes every pending entry due now (`kioskctl retry`). Entries held for a technician
     /// stay held: a retry cannot fix them, and releasing them is a technician's decision taken
     /// one by one ([`Store::retry_held`]).

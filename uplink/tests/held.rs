@@ -196,6 +196,38 @@ async fn a_429_is_waited_for_not_counted_as_a_failure_nor_held() {
     assert_eq!(outbox.last_error, None);
 }
 
+/// After a checksum mismatch the kiosk keeps the gateway's upload and sends it again from
+/// offset 0: a new upload each time would leave the old ones open at the gateway, counting
+/// against the device's open uploads and its bytes of the day.
+#[tokio::test]
+async fn after_a_checksum_mismatch_the_same_upload_is_sent_again_from_zero() {
+    let ca = authority("CA tỉnh A");
+    let server = serve(&ca, &["127.0.0.1"], Some(ca.clone()), Answer::Mismatch).await;
+    let data = tempfile::tempdir().unwrap();
+    enrol_files(data.path(), &ca);
+    let sha = store_with_a_dossier(data.path());
+    let outbox = turns(data.path(), &server.url(), 3).await;
+    let requests = server.requests();
+    let created = requests.iter().filter(|r| *r == "POST /v1/uploads").count();
+    let patched = requests
+        .iter()
+        .filter(|r| *r == "PATCH /v1/uploads/u1")
+        .count();
+    assert_eq!((created, patched), (1, 3), "{requests:?}");
+    let state = Store::open(data.path(), 0)
+        .unwrap()
+        .upload_state(&sha)
+        .unwrap()
+        .expect("upload state");
+    assert!(
+        state
+            .upload_url
+            .is_some_and(|u| u.ends_with("/v1/uploads/u1")),
+        "the upload is kept"
+    );
+    assert_eq!((outbox.pending, outbox.needs_technician), (1, 0));
+}
+
 #[tokio::test]
 async fn a_refused_certificate_waits_for_re_enrolment_and_is_not_held() {
     let (outbox, requests) = held_after_refusal("401 Unauthorized", "certificate_revoked").await;

@@ -89,6 +89,16 @@ impl Modify for LimitsAddon {
                         );
                     }
                 }
+                if path == "/v1/uploads/{id}" && operation.request_body.is_some() {
+                    // tus PATCH: a restart after a checksum mismatch is charged like a new upload.
+                    if let Some(RefOr::T(r)) = operation.responses.responses.get_mut("429") {
+                        r.description.push_str(
+                            "; `upload_quota_exceeded`: the bytes did not match the sha256 and \
+                             restarting the upload would pass the device's bytes of the day: \
+                             the upload was removed, `Retry-After` until midnight, Vietnam time",
+                        );
+                    }
+                }
                 let Some(body) = operation.request_body.as_mut() else {
                     continue;
                 };

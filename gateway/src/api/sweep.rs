@@ -1,6 +1,7 @@
-//! The periodic sweep: removes uploads left unfinished past the expiry (their rows and their
-//! `.part` files), blanks the applicant data of dossiers finished longer ago than the
-//! retention, and drops rate and quota counters nobody reads any more.
+//! The periodic sweep: removes uploads left idle past the expiry (their rows and their
+//! `.part` files, and part files no upload names), blanks the applicant data of dossiers
+//! finished longer ago than the retention (then empties SQLite's write-ahead log, so the
+//! blanked data is not kept there), and drops rate and quota counters nobody reads any more.
 //!
 //! Every gateway on one database sweeps; the statements are idempotent (a row another gateway
 //! removed first is simply gone), so nothing needs electing. An upload some PATCH on this
@@ -45,16 +46,30 @@ pub(crate) async fn sweep(state: &AppState) -> Result<(), GatewayError> {
     let store = &state.0.store;
     let now = chrono::Utc::now().timestamp();
     let mut expired = 0;
-    for id in store
+    for idle in store
         .expired_uploads(now, now.saturating_sub(secs(limits.upload_expiry)))
         .await?
     {
+        let Some(_writing) = state.try_upload_lock(&idle.id) else {
+            continue;
+        };
+        // The row first, and only if no PATCH (here or on another gateway) moved it since it
+        // was read: from then on a HEAD or PATCH answers 404, and a crash before the file
+        // goes leaves only a part file no upload names (removed below at a later sweep).
+        if store.delete_upload(&idle).await? {
+            state.0.files.remove_part(&idle.id).await?;
+            expired += 1;
+        }
+    }
+    // Part files no upload names, untouched for longer than the expiry.
+    let before = std::time::SystemTime::now()
+        .checked_sub(limits.upload_expiry)
+        .unwrap_or(std::time::UNIX_EPOCH);
+    for id in state.0.files.stale_parts(before, 1000).await? {
         let Some(_writing) = state.try_upload_lock(&id) else {
             continue;
         };
-        // The row first: from then on a HEAD or PATCH answers 404, and a crash before the file
-        // goes leaves only a part file no upload names.
-        if store.delete_upload(&id).await? {
+        if store.upload(&id).await?.is_none() {
             state.0.files.remove_part(&id).await?;
             expired += 1;
         }
@@ -63,7 +78,7 @@ pub(crate) async fn sweep(state: &AppState) -> Result<(), GatewayError> {
         tracing::info!(
             uploads = expired,
             expiry_h = limits.upload_expiry.as_secs() / 3600,
-            "removed uploads left unfinished past the expiry, with their part files"
+            "removed uploads left idle past the expiry, with their part files (or part files no upload names)"
         );
     }
     let purged = store
@@ -80,6 +95,9 @@ pub(crate) async fn sweep(state: &AppState) -> Result<(), GatewayError> {
             "blanked the applicant data of dossiers finished longer ago than the retention"
         );
     }
+    // At every sweep, not only after a purge: a checkpoint a reader kept from finishing is
+    // done at the next one, so no blanked applicant stays in the write-ahead log.
+    store.checkpoint_wal().await?;
     let yesterday = (chrono::Utc::now().with_timezone(&motcua_domain::vietnam_offset())
         - chrono::Duration::days(1))
     .format("%Y-%m-%d")

@@ -64,7 +64,9 @@ pub(super) async fn tus_options(State(state): State<AppState>) -> Response {
 
 /// Creates a tus upload for a blob of known length and SHA-256. If the gateway already holds a
 /// verified blob with that hash the upload is created complete (offset = length): the kiosk
-/// sends no bytes.
+/// sends no bytes. If this device has an unfinished upload of the same blob (same SHA-256 and
+/// length: a lost answer, a restart after a checksum mismatch) that upload is handed back, at
+/// its offset, instead of a new one.
 #[utoipa::path(post, path = "/v1/uploads", tag = "uploads", security(("device_certificate" = [])),
     params(
         ("Tus-Resumable" = String, Header, description = "1.0.0"),
@@ -122,13 +124,7 @@ pub(super) async fn create_upload(
         site,
     };
     let limits = &state.0.limits;
-    let vn_now = chrono::Utc::now().with_timezone(&motcua_domain::vietnam_offset());
-    let quota = UploadQuota {
-        max_open: i64::from(limits.max_open_uploads),
-        bytes_per_day: limits.upload_bytes_per_day,
-        day: vn_now.format("%Y-%m-%d").to_string(),
-        now_unix: vn_now.timestamp(),
-    };
+    let (quota, vn_now) = quota_now(&state);
     let mut upload = match state
         .0
         .store
@@ -155,27 +151,14 @@ pub(super) async fn create_upload(
             .tus());
         }
         UploadCreation::DailyBytesSpent(spent) => {
-            let retry_after = seconds_to_vietnam_midnight(vn_now);
             tracing::warn!(device_id = %device, spent, length, "upload refused: the day's upload quota is spent");
-            return Err(Failure::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "upload_quota_exceeded",
-                format!(
-                    "ki-ốt đã gửi {spent} byte hôm nay, tệp {length} byte vượt hạn mức {} byte \
-                     mỗi ngày; gửi tiếp sau nửa đêm / this device has uploaded {spent} bytes \
-                     today and this {length}-byte upload would pass the quota of {} bytes a day; \
-                     retry after midnight (Vietnam time), in {retry_after} s",
-                    limits.upload_bytes_per_day, limits.upload_bytes_per_day
-                ),
-            )
-            .with_header(header::RETRY_AFTER, retry_after)
-            .tus());
+            return Err(quota_spent(&state, vn_now, Some(spent), length));
         }
     };
     if !upload.complete && length == 0 {
         // Nothing will ever be PATCHed: store the (verified above) empty blob now.
         state.0.files.open_part_at(&upload.id, 0).await?;
-        if let Finish::Mismatch = finish(&state, &upload).await? {
+        if !matches!(finish(&state, &upload).await?, Finish::Complete) {
             return Err(Failure::from(GatewayError::Task {
                 action: "store an empty blob",
                 reason: "its hash did not verify".into(),
@@ -206,6 +189,49 @@ pub(super) async fn create_upload(
     Ok(response)
 }
 
+/// The device's upload quota as of now, and now in Vietnam.
+fn quota_now(state: &AppState) -> (UploadQuota, chrono::DateTime<chrono::FixedOffset>) {
+    let limits = &state.0.limits;
+    let vn_now = chrono::Utc::now().with_timezone(&motcua_domain::vietnam_offset());
+    let quota = UploadQuota {
+        max_open: i64::from(limits.max_open_uploads),
+        bytes_per_day: limits.upload_bytes_per_day,
+        day: vn_now.format("%Y-%m-%d").to_string(),
+        now_unix: vn_now.timestamp(),
+    };
+    (quota, vn_now)
+}
+
+/// 429 `upload_quota_exceeded`, `Retry-After` until midnight in Vietnam: `length` more bytes
+/// would pass the day's quota (`spent` so far, when known).
+fn quota_spent(
+    state: &AppState,
+    vn_now: chrono::DateTime<chrono::FixedOffset>,
+    spent: Option<u64>,
+    length: u64,
+) -> Failure {
+    let retry_after = seconds_to_vietnam_midnight(vn_now);
+    let quota = state.0.limits.upload_bytes_per_day;
+    let (vi, en) = match spent {
+        Some(spent) => (
+            format!("ki-ốt đã gửi {spent} byte hôm nay, "),
+            format!("this device has uploaded {spent} bytes today and "),
+        ),
+        None => Default::default(),
+    };
+    Failure::new(
+        StatusCode::TOO_MANY_REQUESTS,
+        "upload_quota_exceeded",
+        format!(
+            "{vi}tệp {length} byte vượt hạn mức {quota} byte mỗi ngày; gửi tiếp sau nửa đêm / \
+             {en}this {length}-byte upload would pass the quota of {quota} bytes a day; retry \
+             after midnight (Vietnam time), in {retry_after} s"
+        ),
+    )
+    .with_header(header::RETRY_AFTER, retry_after)
+    .tus()
+}
+
 /// Loads an upload owned by `device`; anyone else's upload is reported as unknown.
 async fn owned_upload(state: &AppState, device: &str, id: &str) -> Result<Upload, Failure> {
     match state.0.store.upload(id).await? {
@@ -217,10 +243,13 @@ async fn owned_upload(state: &AppState, device: &str, id: &str) -> Result<Upload
 enum Finish {
     Complete,
     Mismatch,
+    /// A mismatch, and the upload's restart would pass the day's quota: it was removed.
+    MismatchOverQuota,
 }
 
 /// Verifies a fully received upload and moves it into the blob store, or resets it to offset 0
-/// if its content does not match the announced SHA-256. Also finishes an upload whose blob was
+/// if its content does not match the announced SHA-256; the restart is charged to the day's
+/// bytes like a new upload (past the quota the upload is removed instead). Also finishes an upload whose blob was
 /// renamed into place but whose database commit was lost in a crash. Caller holds the upload lock.
 async fn finish(state: &AppState, upload: &Upload) -> Result<Finish, GatewayError> {
     let files = &state.0.files;
@@ -243,7 +272,13 @@ async fn finish(state: &AppState, upload: &Upload) -> Result<Finish, GatewayErro
         tracing::info!(upload = %upload.id, size = upload.length, "blob stored");
         Ok(Finish::Complete)
     } else {
+        let (quota, _) = quota_now(state);
+        let charged = state.0.store.charge_reset(upload, &quota).await?;
         files.remove_part(&upload.id).await?;
+        if !charged {
+            tracing::warn!(upload = %upload.id, device_id = %upload.device_id, "upload content does not match its sha256; its restart would pass the day's quota: removed");
+            return Ok(Finish::MismatchOverQuota);
+        }
         state.0.store.set_upload_offset(&upload.id, 0).await?;
         tracing::warn!(upload = %upload.id, "upload content does not match its sha256; reset to offset 0");
         Ok(Finish::Mismatch)
@@ -272,10 +307,15 @@ pub(super) async fn upload_head(
             upload = owned_upload(&state, &device, &id).await?;
             if !upload.complete {
                 if upload.offset == upload.length {
-                    if let Finish::Complete = finish(&state, &upload).await? {
-                        upload.offset = upload.length;
-                    } else {
-                        upload.offset = 0;
+                    match finish(&state, &upload).await? {
+                        Finish::Complete => upload.offset = upload.length,
+                        Finish::Mismatch => upload.offset = 0,
+                        Finish::MismatchOverQuota => {
+                            return Err(Failure::not_found(format!(
+                                "no upload {id} for this device"
+                            ))
+                            .tus())
+                        }
                     }
                 } else if !state.0.files.repair_part(&id, upload.offset).await? {
                     state.0.files.remove_part(&id).await?;
@@ -309,7 +349,7 @@ pub(super) async fn upload_head(
         (status = 412, body = ApiError),
         (status = 413, body = ApiError, description = "more bytes than Upload-Length"),
         (status = 415, body = ApiError, description = "Content-Type is not application/offset+octet-stream"),
-        (status = 460, body = ApiError, description = "checksum mismatch: content differs from the announced sha256; the upload restarts at offset 0"),
+        (status = 460, body = ApiError, description = "checksum mismatch: content differs from the announced sha256; the upload restarts at offset 0, its length charged again to the device's bytes of the day"),
     ))]
 pub(super) async fn upload_patch(
     State(state): State<AppState>,
@@ -387,6 +427,7 @@ async fn append(state: &AppState, device: &str, id: &str, offset: u64, body: Bod
         .with_header(UPLOAD_OFFSET, 0)
         .tus()
     };
+    let over_quota = || quota_spent(state, quota_now(state).1, None, upload.length);
     if upload.offset == upload.length {
         // All bytes arrived before a crash interrupted the verification.
         return match finish(state, &upload).await? {
@@ -396,8 +437,11 @@ async fn append(state: &AppState, device: &str, id: &str, offset: u64, body: Bod
                 upload.length,
             )),
             Finish::Mismatch => Err(mismatch()),
+            Finish::MismatchOverQuota => Err(over_quota()),
         };
     }
+    // Accepted: the upload is active now, whatever the body brings.
+    state.0.store.set_upload_offset(id, upload.offset).await?;
     let Some(file) = state.0.files.open_part_at(id, upload.offset).await? else {
         state.0.files.remove_part(id).await?;
         state.0.store.set_upload_offset(id, 0).await?;
@@ -472,6 +516,7 @@ async fn append(state: &AppState, device: &str, id: &str, offset: u64, body: Bod
         return match finish(state, &upload).await? {
             Finish::Complete => Ok(offset_response(StatusCode::NO_CONTENT, &upload, written)),
             Finish::Mismatch => Err(mismatch()),
+            Finish::MismatchOverQuota => Err(over_quota()),
         };
     }
     Ok(offset_response(StatusCode::NO_CONTENT, &upload, written))

@@ -5,16 +5,23 @@
 //!
 //! - **Request rate**: a fixed window per device ([`RATE_COUNT`]): one upsert per request counts
 //!   it and returns the window's count, atomically on both backends, so two gateways serving one
-//!   kiosk count into one row.
+//!   kiosk count into one row. The window never moves backwards: a gateway whose clock is
+//!   behind counts into the newer window another one started, instead of resetting it.
 //! - **Open uploads and bytes per day**: checked and reserved in the transaction that creates
 //!   the upload, under the device row's lock ([`super::queries::DEVICE_LOCK`]), so concurrent
 //!   creations of one device (on two gateways) are counted one after the other. The bytes of an
 //!   upload are reserved at creation (its `Upload-Length`), not when they arrive: what a device
 //!   may put on the disk in a day is known before it sends anything. An upload born complete
 //!   (the site holds the blob already) reserves nothing.
-//! - **Expiry**: uploads carry `created_unix`; the sweep ([`crate::api`]'s sweeper) removes
-//!   those older than the expiry with their `.part` files. Uploads created before this
-//!   migration are stamped at the first sweep, so they get the full expiry from then.
+//!   A device asking again for an upload of the same blob (same SHA-256 and length) gets its
+//!   unfinished one back instead of a new one, so neither a lost `201` nor a kiosk starting
+//!   over after a checksum mismatch leaks an open upload or its bytes. An upload reset after a
+//!   mismatch is charged its length again: one upload cannot write unlimited bytes a day.
+//! - **Expiry**: uploads carry `active_unix`, their creation then each accepted PATCH; the
+//!   sweep ([`crate::api`]'s sweeper) removes those idle longer than the expiry with their
+//!   `.part` files, and only if neither offset nor activity moved since it looked (another
+//!   gateway may be receiving it). Uploads created before migration 8 are stamped at the
+//!   first sweep, so they get the full expiry from then.
 //! - **Retention**: a dossier's `finished_unix` is set when its status becomes a finished one
 //!   ([`is_finished`]) and cleared if it changes back; past the retention the sweep blanks the
 //!   applicant in the stored body, keeping code, dates, status and documents.
@@ -46,6 +53,14 @@ ALTER TABLE dossiers ADD COLUMN applicant_purged_at TEXT;
 CREATE INDEX dossiers_awaiting_purge ON dossiers(finished_unix) WHERE applicant_purged_at IS NULL;
 "#;
 
+/// Migration 9: the activity time the expiry counts from (creation, then each accepted PATCH).
+pub(crate) const MIGRATION_9: &str = r#"
+ALTER TABLE uploads ADD COLUMN active_unix BIGINT;
+UPDATE uploads SET active_unix = created_unix WHERE NOT complete;
+DROP INDEX uploads_unfinished_by_age;
+CREATE INDEX uploads_unfinished_by_activity ON uploads(active_unix) WHERE NOT complete;
+"#;
+
 /// The statuses after which nothing more happens to a dossier at the one-stop desk: the result
 /// was returned, the dossier was not accepted, or the citizen withdrew it. Their applicant
 /// data is kept for the retention, then blanked.
@@ -57,16 +72,19 @@ pub(crate) fn is_finished(status: DossierStatus) -> bool {
 }
 
 /// The finished statuses as stored, for SQL (`IN (...)`).
-const FINISHED_SQL: &str = "('returned', 'not_accepted', 'withdrawn')";
+pub(super) const FINISHED_SQL: &str = "('returned', 'not_accepted', 'withdrawn')";
 
 /// `$1` device id, `$2` start of the current window (Unix s): counts one request and returns
-/// the window's count (a new window starts at 1).
+/// the window's count (a newer window starts at 1). An older `$2` (this gateway's clock behind
+/// another's) counts into the newer window stored: the window never moves backwards, so
+/// gateways with skewed clocks cannot keep resetting each other's count.
 pub(super) const RATE_COUNT: &str =
     "INSERT INTO device_request_windows (device_id, window_start, requests) VALUES ($1, $2, 1)
      ON CONFLICT (device_id) DO UPDATE SET
-     requests = CASE WHEN device_request_windows.window_start = excluded.window_start
-                THEN device_request_windows.requests + 1 ELSE 1 END,
-     window_start = excluded.window_start
+     requests = CASE WHEN excluded.window_start > device_request_windows.window_start
+                THEN 1 ELSE device_request_windows.requests + 1 END,
+     window_start = CASE WHEN excluded.window_start > device_request_windows.window_start
+                THEN excluded.window_start ELSE device_request_windows.window_start END
      RETURNING requests";
 /// `$1` device id: its uploads not finished.
 pub(super) const OPEN_UPLOADS: &str =
@@ -81,15 +99,29 @@ pub(super) const UPLOAD_BYTES_RESERVE: &str =
 /// `$1` device id, `$2` day: the bytes reserved that day.
 pub(super) const UPLOAD_BYTES_OF_DAY: &str =
     "SELECT COALESCE(MAX(bytes), 0) FROM device_upload_days WHERE device_id = $1 AND day = $2";
+/// `$1` device id, `$2` sha256, `$3` length: the device's unfinished upload of this blob, if
+/// any (read with [`super::queries::upload`]).
+pub(super) const UPLOAD_OPEN_SAME: &str =
+    "SELECT id, device_id, sha256, length, upload_offset, complete, COALESCE(site, '')
+     FROM uploads WHERE device_id = $1 AND sha256 = $2 AND length = $3 AND NOT complete
+     ORDER BY id LIMIT 1";
+/// `$1` now (Unix s), `$2` upload id: an upload handed back again is active.
+pub(super) const UPLOAD_TOUCH: &str = "UPDATE uploads SET active_unix = $1 WHERE id = $2";
 /// `$1` now (Unix s): stamps uploads created before migration 8.
 pub(super) const UPLOADS_STAMP: &str =
-    "UPDATE uploads SET created_unix = $1 WHERE created_unix IS NULL AND NOT complete";
-/// `$1` cutoff (Unix s): unfinished uploads created before it (a bounded batch).
+    "UPDATE uploads SET created_unix = COALESCE(created_unix, $1),
+     active_unix = COALESCE(created_unix, $1) WHERE active_unix IS NULL AND NOT complete";
+/// `$1` cutoff (Unix s): unfinished uploads idle since before it (a bounded batch), with the
+/// offset and activity time seen.
 pub(super) const UPLOADS_EXPIRED: &str =
-    "SELECT id FROM uploads WHERE NOT complete AND created_unix < $1 ORDER BY created_unix
-     LIMIT 1000";
-/// `$1` upload id: removes it if it is still unfinished.
-pub(super) const UPLOAD_DELETE: &str = "DELETE FROM uploads WHERE id = $1 AND NOT complete";
+    "SELECT id, upload_offset, active_unix FROM uploads WHERE NOT complete AND active_unix < $1
+     ORDER BY active_unix LIMIT 1000";
+/// `$1` upload id, `$2` offset, `$3` activity time as seen by the sweep: removes it if it is
+/// still unfinished and nothing happened to it since.
+pub(super) const UPLOAD_DELETE: &str = "DELETE FROM uploads WHERE id = $1 AND NOT complete
+     AND upload_offset = $2 AND active_unix = $3";
+/// `$1` upload id: removes an unfinished upload whatever its state (a reset over the quota).
+pub(super) const UPLOAD_DROP: &str = "DELETE FROM uploads WHERE id = $1 AND NOT complete";
 /// `$1` oldest window kept, `$2` oldest day kept: drops counters nobody reads any more.
 pub(super) const RATE_PRUNE: &str = "DELETE FROM device_request_windows WHERE window_start < $1";
 pub(super) const UPLOAD_DAYS_PRUNE: &str = "DELETE FROM device_upload_days WHERE day < $1";
@@ -127,6 +159,27 @@ pub(crate) struct UploadQuota {
     pub day: String,
     /// Now, Unix seconds (the upload's `created_unix`).
     pub now_unix: i64,
+}
+
+impl UploadQuota {
+    /// The day's quota as SQL binds it (flags are bounded to `i64`; saturating anyway).
+    pub fn bytes_per_day_sql(&self) -> i64 {
+        sql_int(self.bytes_per_day)
+    }
+}
+
+/// A byte count or offset as SQL's `BIGINT`, saturating instead of wrapping (the flags and
+/// the upload size are bounded to `i64::MAX` by the configuration's checks).
+pub(crate) fn sql_int(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// An unfinished upload the sweep found idle: removed only if still as seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct IdleUpload {
+    pub id: String,
+    pub offset: i64,
+    pub active_unix: i64,
 }
 
 /// What creating an upload did.
@@ -183,19 +236,24 @@ impl super::Store {
         }
     }
 
-    /// Unfinished uploads created before `cutoff` (Unix s), stamping first those that carry no
-    /// creation time (made before migration 8) with `now`.
+    /// Unfinished uploads idle since before `cutoff` (Unix s), stamping first those that carry
+    /// no creation time (made before migration 8) with `now`.
     pub async fn expired_uploads(
         &self,
         now: i64,
         cutoff: i64,
-    ) -> Result<Vec<String>, GatewayError> {
+    ) -> Result<Vec<IdleUpload>, GatewayError> {
+        let idle = |id, offset, active_unix| IdleUpload {
+            id,
+            offset,
+            active_unix,
+        };
         match self {
             super::Store::Sqlite(s) => {
                 s.call("find expired uploads", move |c| {
                     c.execute(UPLOADS_STAMP, [now])?;
                     c.prepare(UPLOADS_EXPIRED)?
-                        .query_map([cutoff], |r| r.get(0))?
+                        .query_map([cutoff], |r| Ok(idle(r.get(0)?, r.get(1)?, r.get(2)?)))?
                         .collect()
                 })
                 .await
@@ -212,30 +270,111 @@ impl super::Store {
                     .await
                     .map_err(&read)?
                     .iter()
-                    .map(|r| r.try_get(0))
-                    .collect::<Result<_, _>>()
+                    .map(|r| Ok(idle(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+                    .collect::<Result<_, tokio_postgres::Error>>()
                     .map_err(read)
             }
         }
     }
 
-    /// Removes an unfinished upload's row; `false` if it finished (or went) meanwhile.
-    pub async fn delete_upload(&self, id: &str) -> Result<bool, GatewayError> {
+    /// Removes an idle upload's row; `false` if it finished, went, or moved (a PATCH, perhaps
+    /// on another gateway) since the sweep saw it.
+    pub async fn delete_upload(&self, seen: &IdleUpload) -> Result<bool, GatewayError> {
+        let IdleUpload {
+            id,
+            offset,
+            active_unix,
+        } = seen.clone();
         match self {
             super::Store::Sqlite(s) => {
-                let id = id.to_string();
                 s.call("remove an expired upload", move |c| {
-                    c.execute(UPLOAD_DELETE, [id]).map(|n| n > 0)
+                    c.execute(UPLOAD_DELETE, rusqlite::params![id, offset, active_unix])
+                        .map(|n| n > 0)
                 })
                 .await
             }
             super::Store::Postgres(s) => s
                 .client()
                 .await?
-                .execute(UPLOAD_DELETE, &[&id])
+                .execute(UPLOAD_DELETE, &[&id, &offset, &active_unix])
                 .await
                 .map(|n| n > 0)
                 .map_err(s.err("remove an expired upload")),
+        }
+    }
+
+    /// Charges `upload`'s length again to its device's bytes of `quota.day` (it restarts at 0
+    /// after a checksum mismatch). Over the quota nothing is charged and the upload is
+    /// removed (`false`): the kiosk starts a new one, refused until the quota renews.
+    pub async fn charge_reset(
+        &self,
+        upload: &super::Upload,
+        quota: &UploadQuota,
+    ) -> Result<bool, GatewayError> {
+        let (id, device, day) = (
+            upload.id.clone(),
+            upload.device_id.clone(),
+            quota.day.clone(),
+        );
+        let (length, max) = (sql_int(upload.length), quota.bytes_per_day_sql());
+        match self {
+            super::Store::Sqlite(s) => {
+                s.call("charge a restarted upload", move |c| {
+                    use rusqlite::OptionalExtension;
+                    let tx = c.transaction()?;
+                    let charged = tx
+                        .query_row(
+                            UPLOAD_BYTES_RESERVE,
+                            rusqlite::params![device, day, length, max],
+                            |_| Ok(()),
+                        )
+                        .optional()?
+                        .is_some();
+                    if !charged {
+                        tx.execute(UPLOAD_DROP, [&id])?;
+                    }
+                    tx.commit().map(|()| charged)
+                })
+                .await
+            }
+            super::Store::Postgres(s) => {
+                let write = s.err("charge a restarted upload");
+                let mut client = s.client().await?;
+                let tx = client.transaction().await.map_err(&write)?;
+                let charged = tx
+                    .query_opt(UPLOAD_BYTES_RESERVE, &[&device, &day, &length, &max])
+                    .await
+                    .map_err(&write)?
+                    .is_some();
+                if !charged {
+                    tx.execute(UPLOAD_DROP, &[&id]).await.map_err(&write)?;
+                }
+                tx.commit().await.map_err(write).map(|()| charged)
+            }
+        }
+    }
+
+    /// On SQLite, copies the write-ahead log into the database file and empties it
+    /// (`wal_checkpoint(TRUNCATE)`): the log would otherwise keep the pages as they were before
+    /// a purge, applicant included, until SQLite checkpoints on its own. The freed space in
+    /// the file itself is zeroed by `secure_delete` (set at open). PostgreSQL: nothing to do
+    /// here (its old row versions go at its vacuum).
+    pub async fn checkpoint_wal(&self) -> Result<(), GatewayError> {
+        match self {
+            super::Store::Sqlite(s) => {
+                let (busy, _, _): (i64, i64, i64) = s
+                    .call("checkpoint the write-ahead log", |c| {
+                        c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                        })
+                    })
+                    .await?;
+                if busy != 0 {
+                    tracing::warn!("the write-ahead log could not be emptied (a reader held it); the next sweep tries again");
+                }
+                Ok(())
+            }
+            super::Store::Postgres(_) => Ok(()),
         }
     }
 
@@ -332,114 +471,6 @@ impl super::Store {
                 }
                 purged += 1;
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_applicant_is_blanked_and_the_rest_kept() {
-        let body = r#"{"code":"000.17.22.H56-261201-0001","applicant":{"full_name":"Nguyễn Văn A","id_number":"079123456789","address":"Sóc Trăng","phone":"0912","email":"a@b"},"documents":[{"name":"Tờ khai"}]}"#;
-        let blank = without_applicant(body).unwrap();
-        for personal in ["Nguyễn", "079123456789", "Sóc Trăng", "0912", "a@b"] {
-            assert!(!blank.contains(personal), "{blank}");
-        }
-        assert!(blank.contains("000.17.22.H56-261201-0001") && blank.contains("Tờ khai"));
-        let parsed: motcua_domain::wire::Applicant = serde_json::from_value(
-            serde_json::from_str::<serde_json::Value>(&blank).unwrap()["applicant"].clone(),
-        )
-        .unwrap();
-        assert_eq!(parsed.full_name, "");
-        assert_eq!(without_applicant("[1]"), None);
-    }
-
-    /// As `queries`' own test: every statement here prepares on the migrated schema, with its
-    /// `$n` placeholders first appearing in order (what positional binding on SQLite needs).
-    #[test]
-    fn every_limits_query_prepares_on_sqlite_with_placeholders_in_order() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        conn.execute_batch(super::super::queries::SCHEMA_VERSION_CREATE)
-            .unwrap();
-        for (_, sql) in super::super::MIGRATIONS {
-            conn.execute_batch(sql).unwrap();
-        }
-        let owned = [dossiers_stamp(), dossiers_due()];
-        let all = [
-            RATE_COUNT,
-            OPEN_UPLOADS,
-            UPLOAD_BYTES_RESERVE,
-            UPLOAD_BYTES_OF_DAY,
-            UPLOADS_STAMP,
-            UPLOADS_EXPIRED,
-            UPLOAD_DELETE,
-            RATE_PRUNE,
-            UPLOAD_DAYS_PRUNE,
-            DOSSIER_FINISHED,
-            DOSSIER_PURGE,
-            owned[0].as_str(),
-            owned[1].as_str(),
-        ];
-        for sql in all {
-            let stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
-            for i in 1..=stmt.parameter_count() {
-                assert_eq!(
-                    stmt.parameter_name(i),
-                    Some(format!("${i}").as_str()),
-                    "{sql}"
-                );
-            }
-        }
-    }
-
-    /// The window counter restarts at 1 in a new window and the byte reservation stops at the
-    /// quota, on SQLite's upsert as on PostgreSQL's.
-    #[test]
-    fn the_counters_count_and_stop_at_the_quota() {
-        let conn = rusqlite::Connection::open_in_memory().unwrap();
-        for (_, sql) in super::super::MIGRATIONS {
-            conn.execute_batch(sql).unwrap();
-        }
-        let count = |start: i64| -> i64 {
-            conn.query_row(RATE_COUNT, rusqlite::params!["K-1", start], |r| r.get(0))
-                .unwrap()
-        };
-        assert_eq!((count(60), count(60), count(60)), (1, 2, 3));
-        assert_eq!(count(120), 1, "a new window starts again");
-        let reserve = |bytes: i64| -> Option<i64> {
-            use rusqlite::OptionalExtension;
-            conn.query_row(
-                UPLOAD_BYTES_RESERVE,
-                rusqlite::params!["K-1", "2026-12-01", bytes, 1000],
-                |r| r.get(0),
-            )
-            .optional()
-            .unwrap()
-        };
-        assert_eq!(reserve(600), Some(600));
-        assert_eq!(reserve(300), Some(900));
-        assert_eq!(reserve(200), None, "past the quota: nothing reserved");
-        assert_eq!(reserve(100), Some(1000));
-    }
-
-    #[test]
-    fn finished_means_returned_not_accepted_or_withdrawn() {
-        let finished: Vec<_> = DossierStatus::ALL
-            .into_iter()
-            .filter(|s| is_finished(*s))
-            .collect();
-        assert_eq!(
-            finished,
-            [
-                DossierStatus::NotAccepted,
-                DossierStatus::Withdrawn,
-                DossierStatus::Returned
-            ]
-        );
-        for s in finished {
-            assert!(FINISHED_SQL.contains(&format!("'{}'", super::super::status_name(s))));
         }
     }
 }

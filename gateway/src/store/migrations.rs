@@ -139,4 +139,6 @@ CREATE TABLE reenrolment_approvals (
     (7, super::provisioning::MIGRATION_7),
     // Request windows, upload bytes per day, upload expiry, applicant retention (see `limits`).
     (8, super::limits::MIGRATION),
+    // Upload activity time, from which the expiry counts (see `limits`).
+    (9, super::limits::MIGRATION_9),
 ];

@@ -26,6 +26,8 @@ mod authorization;
 mod fleet;
 mod ingest;
 mod limits;
+#[cfg(test)]
+mod limits_tests;
 mod migrations;
 mod postgres;
 mod postgres_certs;
@@ -407,8 +409,10 @@ impl Store {
     }
 
     /// Records the durable offset of an upload (the `.part` file is fsynced up to it).
+    /// The upload is active now: the expiry counts from here.
     pub async fn set_upload_offset(&self, id: &str, offset: u64) -> Result<(), GatewayError> {
-        dispatch!(self, s => s.set_upload_offset(id, offset))
+        let now_unix = chrono::Utc::now().timestamp();
+        dispatch!(self, s => s.set_upload_offset(id, offset, now_unix))
     }
 
     /// Marks the upload complete and its blob present and its site's (the blob file is

@@ -147,6 +147,27 @@ impl PgStore {
             tx.execute(queries::DEVICE_LOCK, &[&u.device_id])
                 .await
                 .map_err(&limit)?;
+            let same = tx
+                .query_opt(
+                    limits::UPLOAD_OPEN_SAME,
+                    &[&u.device_id, &u.sha256, &limits::sql_int(u.length)],
+                )
+                .await
+                .map_err(&limit)?;
+            if let Some(same) = same
+                .as_ref()
+                .map(queries::upload)
+                .transpose()
+                .map_err(&limit)?
+            {
+                // The device asks again for a blob it is uploading (a lost 201, a restart
+                // after a checksum mismatch): its upload, not another open one.
+                tx.execute(limits::UPLOAD_TOUCH, &[&quota.now_unix, &same.id])
+                    .await
+                    .map_err(&limit)?;
+                tx.commit().await.map_err(self.err("commit a new upload"))?;
+                return Ok(UploadCreation::Created(same));
+            }
             let open: i64 = tx
                 .query_one(limits::OPEN_UPLOADS, &[&u.device_id])
                 .await
@@ -161,8 +182,8 @@ impl PgStore {
                     &[
                         &u.device_id,
                         &quota.day,
-                        &(u.length as i64),
-                        &(quota.bytes_per_day as i64),
+                        &limits::sql_int(u.length),
+                        &quota.bytes_per_day_sql(),
                     ],
                 )
                 .await
@@ -170,13 +191,13 @@ impl PgStore {
                 .map(|r| r.try_get::<_, i64>(0))
                 .transpose()
                 .map_err(&limit)?;
-            if reserved.is_none_or(|b| b as u64 > quota.bytes_per_day) {
+            if reserved.is_none_or(|b| b > quota.bytes_per_day_sql()) {
                 let spent: i64 = tx
                     .query_one(limits::UPLOAD_BYTES_OF_DAY, &[&u.device_id, &quota.day])
                     .await
                     .and_then(|r| r.try_get(0))
                     .map_err(&limit)?;
-                return Ok(UploadCreation::DailyBytesSpent(spent as u64));
+                return Ok(UploadCreation::DailyBytesSpent(spent.max(0).unsigned_abs()));
             }
         }
         tx.execute(
@@ -185,8 +206,8 @@ impl PgStore {
                 &u.id,
                 &u.device_id,
                 &u.sha256,
-                &(u.length as i64),
-                &(u.offset as i64),
+                &limits::sql_int(u.length),
+                &limits::sql_int(u.offset),
                 &u.complete,
                 &now,
                 &u.site,
@@ -210,10 +231,18 @@ impl PgStore {
         row.as_ref().map(queries::upload).transpose().map_err(read)
     }
 
-    pub async fn set_upload_offset(&self, id: &str, offset: u64) -> Result<(), GatewayError> {
+    pub async fn set_upload_offset(
+        &self,
+        id: &str,
+        offset: u64,
+        now_unix: i64,
+    ) -> Result<(), GatewayError> {
         self.client()
             .await?
-            .execute(queries::UPLOAD_SET_OFFSET, &[&(offset as i64), &id])
+            .execute(
+                queries::UPLOAD_SET_OFFSET,
+                &[&limits::sql_int(offset), &now_unix, &id],
+            )
             .await
             .map(|_| ())
             .map_err(self.err("record an upload offset"))
@@ -225,9 +254,12 @@ impl PgStore {
             .transaction()
             .await
             .map_err(self.err("start a transaction"))?;
-        tx.execute(queries::BLOB_INSERT, &[&u.sha256, &(u.length as i64), &now])
-            .await
-            .map_err(self.err("record a blob"))?;
+        tx.execute(
+            queries::BLOB_INSERT,
+            &[&u.sha256, &limits::sql_int(u.length), &now],
+        )
+        .await
+        .map_err(self.err("record a blob"))?;
         tx.execute(BLOB_SITE_INSERT, &[&u.sha256, &u.site])
             .await
             .map_err(self.err("record a blob's site"))?;

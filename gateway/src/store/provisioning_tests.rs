@@ -11,7 +11,7 @@ const SITE: &str = "000.17.22.H56";
 
 /// A fresh store: SQLite in a temporary directory, or a new PostgreSQL database on the
 /// server of `MOTCUA_TEST_DATABASE_URL` (`None`: skipped with `MOTCUA_SKIP_POSTGRES=1`).
-async fn open(postgres: bool, dir: &std::path::Path) -> Option<(Store, Option<String>)> {
+pub(super) async fn open(postgres: bool, dir: &std::path::Path) -> Option<(Store, Option<String>)> {
     if !postgres {
         return Some((Store::open(None, None, dir).await.expect("sqlite"), None));
     }
@@ -37,7 +37,7 @@ async fn open(postgres: bool, dir: &std::path::Path) -> Option<(Store, Option<St
     Some((store, Some(name)))
 }
 
-async fn drop_db(name: Option<String>) {
+pub(super) async fn drop_db(name: Option<String>) {
     let (Some(name), Ok(server)) = (name, std::env::var("MOTCUA_TEST_DATABASE_URL")) else {
         return;
     };

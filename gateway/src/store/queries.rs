@@ -151,16 +151,19 @@ pub(super) fn fleet_device<R: Columns>(r: &R) -> Result<FleetDevice, R::Error> {
 pub(super) const BLOB_EXISTS: &str = "SELECT 1 FROM blobs WHERE sha256 = $1";
 pub(super) const BLOB_INSERT: &str =
     "INSERT INTO blobs (sha256, size, stored_at) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING";
-/// `$8` the site of the device uploading, `$9` now (Unix s, for the expiry).
+/// `$8` the site of the device uploading, `$9` now (Unix s: its creation and its last
+/// activity, from which the expiry counts).
 pub(super) const UPLOAD_INSERT: &str =
     "INSERT INTO uploads (id, device_id, sha256, length, upload_offset, complete, created_at,
-     site, created_unix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)";
+     site, created_unix, active_unix) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)";
 /// Read with [`upload`].
 pub(super) const UPLOAD_SELECT: &str =
     "SELECT id, device_id, sha256, length, upload_offset, complete, COALESCE(site, '')
      FROM uploads WHERE id = $1";
-/// `$1` offset, `$2` upload id.
-pub(super) const UPLOAD_SET_OFFSET: &str = "UPDATE uploads SET upload_offset = $1 WHERE id = $2";
+/// `$1` offset, `$2` now (Unix s: the upload's last activity, so one being sent does not
+/// expire), `$3` upload id.
+pub(super) const UPLOAD_SET_OFFSET: &str =
+    "UPDATE uploads SET upload_offset = $1, active_unix = $2 WHERE id = $3";
 pub(super) const UPLOAD_MARK_COMPLETE: &str =
     "UPDATE uploads SET upload_offset = length, complete = TRUE WHERE id = $1";
 

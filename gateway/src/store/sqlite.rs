@@ -40,8 +40,11 @@ impl SqliteStore {
             if !mode.eq_ignore_ascii_case("wal") {
                 tracing::warn!(path = %p.display(), mode, "SQLite refused WAL journal mode");
             }
+            // secure_delete: what is deleted or overwritten (an applicant blanked after the
+            // retention) is zeroed in the file's free space instead of lingering there.
             conn.execute_batch(
-                "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+                "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;
+                 PRAGMA secure_delete=ON;",
             )
             .map_err(open_err)?;
             migrate(&mut conn, &p)?;
@@ -96,6 +99,20 @@ impl SqliteStore {
                 u.offset = u.length;
                 u.complete = true;
             } else {
+                let same = tx
+                    .query_row(
+                        limits::UPLOAD_OPEN_SAME,
+                        params![u.device_id, u.sha256, limits::sql_int(u.length)],
+                        |r| queries::upload(r),
+                    )
+                    .optional()?;
+                if let Some(same) = same {
+                    // The device asks again for a blob it is uploading (a lost 201, a restart
+                    // after a checksum mismatch): its upload, not another open one.
+                    tx.execute(limits::UPLOAD_TOUCH, params![quota.now_unix, same.id])?;
+                    tx.commit()?;
+                    return Ok(UploadCreation::Created(same));
+                }
                 let open: i64 = tx.query_row(limits::OPEN_UPLOADS, [&u.device_id], |r| r.get(0))?;
                 if open >= quota.max_open {
                     return Ok(UploadCreation::TooManyOpen(open));
@@ -106,19 +123,19 @@ impl SqliteStore {
                         params![
                             u.device_id,
                             quota.day,
-                            u.length as i64,
-                            quota.bytes_per_day as i64
+                            limits::sql_int(u.length),
+                            quota.bytes_per_day_sql()
                         ],
                         |r| r.get(0),
                     )
                     .optional()?;
-                if reserved.is_none_or(|b| b as u64 > quota.bytes_per_day) {
+                if reserved.is_none_or(|b| b > quota.bytes_per_day_sql()) {
                     let spent: i64 = tx.query_row(
                         limits::UPLOAD_BYTES_OF_DAY,
                         params![u.device_id, quota.day],
                         |r| r.get(0),
                     )?;
-                    return Ok(UploadCreation::DailyBytesSpent(spent as u64));
+                    return Ok(UploadCreation::DailyBytesSpent(spent.max(0).unsigned_abs()));
                 }
             }
             tx.execute(
@@ -127,8 +144,8 @@ impl SqliteStore {
                     u.id,
                     u.device_id,
                     u.sha256,
-                    u.length as i64,
-                    u.offset as i64,
+                    limits::sql_int(u.length),
+                    limits::sql_int(u.offset),
                     u.complete,
                     now,
                     u.site,
@@ -150,11 +167,19 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn set_upload_offset(&self, id: &str, offset: u64) -> Result<(), GatewayError> {
+    pub async fn set_upload_offset(
+        &self,
+        id: &str,
+        offset: u64,
+        now_unix: i64,
+    ) -> Result<(), GatewayError> {
         let id = id.to_string();
         self.call("record an upload offset", move |c| {
-            c.execute(queries::UPLOAD_SET_OFFSET, params![offset as i64, id])
-                .map(|_| ())
+            c.execute(
+                queries::UPLOAD_SET_OFFSET,
+                params![limits::sql_int(offset), now_unix, id],
+            )
+            .map(|_| ())
         })
         .await
     }
@@ -165,7 +190,7 @@ impl SqliteStore {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
                 queries::BLOB_INSERT,
-                params![u.sha256, u.length as i64, now],
+                params![u.sha256, limits::sql_int(u.length), now],
             )?;
             tx.execute(BLOB_SITE_INSERT, params![u.sha256, u.site])?;
             tx.execute(queries::UPLOAD_MARK_COMPLETE, params![u.id])?;

@@ -65,6 +65,9 @@ pub enum Answer {
     ForgetRenewed,
     /// 429 with this code and `Retry-After: 1` to every request, as a gateway over its limits.
     Busy(&'static str),
+    /// A tus gateway whose every PATCH ends in a checksum mismatch (460, the upload reset to
+    /// offset 0): creation answers `/v1/uploads/u1`, HEAD offset 0.
+    Mismatch,
     /// A peer that never stops talking: every answer is 200 with a chunked body of spaces that
     /// goes on (up to 256 MiB) for as long as the client reads.
     Endless,
@@ -245,7 +248,27 @@ async fn connection(
         let mut body = vec![0u8; length];
         stream.read_exact(&mut body).await?;
         requests.lock().unwrap().push(format!("{method} {path}"));
+        let mut extra = "";
         let (status, json) = match (&answer, method.as_str(), path.as_str()) {
+            (Answer::Mismatch, "POST", "/v1/uploads") => {
+                extra = "location: /v1/uploads/u1\r\ntus-resumable: 1.0.0\r\nupload-offset: 0\r\n";
+                ("201 Created", serde_json::json!({}))
+            }
+            (Answer::Mismatch, "HEAD", _) => {
+                let inner = stream.get_mut();
+                inner
+                    .write_all(b"HTTP/1.1 200 OK\r\ntus-resumable: 1.0.0\r\nupload-offset: 0\r\nupload-length: 10000\r\ncontent-length: 0\r\n\r\n")
+                    .await?;
+                inner.flush().await?;
+                continue;
+            }
+            (Answer::Mismatch, "PATCH", _) => {
+                extra = "tus-resumable: 1.0.0\r\nupload-offset: 0\r\n";
+                (
+                    "460 Checksum Mismatch",
+                    serde_json::json!({"error": "checksum_mismatch", "message": "the bytes do not match; reset to offset 0"}),
+                )
+            }
             (Answer::Refuse(code), _, _) => (
                 "401 Unauthorized",
                 serde_json::json!({"error": code, "message": "refused by the test server"}),
@@ -336,7 +359,7 @@ async fn connection(
                 })
                 .expect("json"),
             ),
-            (Answer::Normal | Answer::ForgetRenewed, _, _) => (
+            (Answer::Normal | Answer::ForgetRenewed | Answer::Mismatch, _, _) => (
                 "404 Not Found",
                 serde_json::json!({"error": "not_found", "message": "no such thing here"}),
             ),
@@ -348,7 +371,7 @@ async fn connection(
             ""
         };
         let head = format!(
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{retry}content-length: {}\r\n\r\n",
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\n{retry}{extra}content-length: {}\r\n\r\n",
             body.len()
         );
         let inner = stream.get_mut();

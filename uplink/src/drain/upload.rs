@@ -1,0 +1,142 @@
+//! Blob uploads by tus: resume the upload the gateway knows (HEAD for its offset), create one
+//! only when there is none, send the rest in chunks at the configured rate.
+
+use std::io::SeekFrom;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::{now, DeliveryError, Uplink};
+use crate::client::GatewayError;
+use crate::UplinkSettings;
+
+impl Uplink {
+    /// Makes sure the gateway holds the complete blob, resuming a previous upload if any.
+    /// Public so that benchmarks and tools can upload one blob without a whole outbox entry.
+    pub async fn ensure_uploaded(&mut self, sha256: &str, size: u64) -> Result<(), DeliveryError> {
+        let state = self.store.upload_state(sha256)?;
+        if state.as_ref().is_some_and(|s| s.completed) {
+            return Ok(());
+        }
+        let path = self.store.blobs().path(sha256);
+        if !path.is_file() {
+            return Err(DeliveryError::BlobMissing {
+                sha256: sha256.to_owned(),
+                path: path.display().to_string(),
+            });
+        }
+        // Check the local copy before sending any of it: a truncated or altered file would
+        // otherwise fail at the gateway's checksum (or short of its length) on every retry,
+        // with nothing saying that the kiosk's own copy is the problem. Reading it once per
+        // attempt of an unfinished upload is cheap next to sending it.
+        if !self.store.blobs().verify(sha256)? {
+            return Err(DeliveryError::BlobDamaged(sha256.to_owned()));
+        }
+        let mut url = state.and_then(|s| s.upload_url);
+        // Two rounds at most: an upload the gateway forgot is created again once.
+        for _ in 0..2 {
+            let upload_url = match url.take() {
+                Some(u) => u,
+                None => {
+                    let u = self.link.client().create_upload(sha256, size).await?;
+                    self.beat();
+                    self.store.set_upload_url(sha256, Some(&u))?;
+                    u
+                }
+            };
+            let offset = self.link.client().upload_offset(&upload_url).await?;
+            self.beat();
+            let Some(offset) = offset else {
+                self.store.set_upload_url(sha256, None)?;
+                continue;
+            };
+            self.store.set_uploaded_bytes(sha256, offset)?;
+            match self
+                .send_from(&upload_url, &path, sha256, offset, size)
+                .await
+            {
+                Ok(()) => {
+                    self.store.mark_upload_complete(sha256, now())?;
+                    return Ok(());
+                }
+                Err(DeliveryError::Gateway(e)) if e.status() == Some(460) => {
+                    if !self.store.blobs().verify(sha256)? {
+                        return Err(DeliveryError::BlobDamaged(sha256.to_owned()));
+                    }
+                    // The gateway restarted this upload at offset 0: the next attempt sends
+                    // it again there (HEAD says 0). A new upload would leave this one open at
+                    // the gateway, counting against the device's open uploads and its bytes.
+                    self.store.set_uploaded_bytes(sha256, 0)?;
+                    return Err(DeliveryError::Gateway(e));
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(DeliveryError::Gateway(GatewayError::Garbage {
+            url: self.config.gateway_url.clone(),
+            detail: "the gateway forgot an upload it had just created".into(),
+        }))
+    }
+
+    async fn send_from(
+        &mut self,
+        upload_url: &str,
+        path: &Path,
+        sha256: &str,
+        mut offset: u64,
+        size: u64,
+    ) -> Result<(), DeliveryError> {
+        let read_err = |source| DeliveryError::BlobRead {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut file = tokio::fs::File::open(path).await.map_err(read_err)?;
+        let started = Instant::now();
+        let mut sent: u64 = 0;
+        let chunk = chunk_size(&self.config);
+        while offset < size {
+            let len = (size - offset).min(chunk) as usize;
+            let mut buf = vec![0u8; len];
+            file.seek(SeekFrom::Start(offset)).await.map_err(read_err)?;
+            file.read_exact(&mut buf).await.map_err(read_err)?;
+            let new_offset = self
+                .link
+                .client()
+                .patch(upload_url, offset, Bytes::from(buf))
+                .await?;
+            if new_offset <= offset || new_offset > size {
+                return Err(GatewayError::Garbage {
+                    url: upload_url.to_owned(),
+                    detail: format!("offset went from {offset} to {new_offset} of {size}"),
+                }
+                .into());
+            }
+            sent += new_offset - offset;
+            offset = new_offset;
+            self.store.set_uploaded_bytes(sha256, offset)?;
+            self.beat();
+            if self.config.max_rate_bytes_per_sec > 0 {
+                let due = Duration::from_secs_f64(
+                    sent as f64 / self.config.max_rate_bytes_per_sec as f64,
+                );
+                while let Some(wait) = due.checked_sub(started.elapsed()) {
+                    tokio::time::sleep(wait.min(Duration::from_secs(1))).await;
+                    self.beat();
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Bytes per PATCH: the configured chunk, but with a rate cap no more than ~2 s of sending,
+/// so the cap smooths the traffic instead of sending bursts at full line speed.
+fn chunk_size(config: &UplinkSettings) -> u64 {
+    let configured = config.chunk_bytes as u64;
+    match config.max_rate_bytes_per_sec {
+        0 => configured,
+        rate => configured.min(rate.saturating_mul(2)).max(4096),
+    }
+}
