@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod cccd;
 pub mod document_code;
 pub mod dossier;
+pub mod lookup_secret;
 pub mod provisioning;
 pub mod qr_payload;
 pub mod rating;

@@ -151,6 +151,7 @@ impl Store {
                     sha256: d.blob.sha256.clone(),
                 })
                 .collect(),
+            lookup_sha256: Some(crate::lookup::hash_of(&self.data_key, &code)),
         };
         let json = serde_json::to_string(&submission).map_err(|e| StoreError::Corrupt {
             what: code.clone(),
@@ -168,6 +169,9 @@ impl Store {
             ],
         )
         .map_err(&db)?;
+        if let Some(hash) = &submission.lookup_sha256 {
+            crate::lookup::record_hash(&tx, &code, hash).map_err(&db)?;
+        }
         for (position, doc) in documents.iter().enumerate() {
             tx.execute(
                 "INSERT INTO dossier_documents(dossier_code, position, sha256, size) VALUES(?1, ?2, ?3, ?4)",
@@ -239,8 +243,9 @@ impl Store {
         rows.collect::<Result<_, _>>().map_err(self.db())
     }
 
-    /// What this kiosk knows of a dossier it received, for a lookup while offline.
-    pub fn cached_status(&self, code: &str) -> StoreResult<Option<CachedStatus>> {
+    /// What this kiosk knows of a dossier it received, whoever asks: only for
+    /// [`Store::cached_status_with_secret`], which checks the receipt's secret first.
+    pub(crate) fn cached_status(&self, code: &str) -> StoreResult<Option<CachedStatus>> {
         self.conn
             .query_row(
                 "SELECT appointment_date, status, status_checked_at FROM dossiers WHERE code = ?1",

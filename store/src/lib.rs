@@ -50,6 +50,7 @@ pub mod error;
 mod health;
 mod held;
 mod intake;
+mod lookup;
 mod outbox;
 mod provisioning;
 mod retention;

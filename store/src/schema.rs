@@ -157,4 +157,7 @@ CREATE TABLE remote_actions_done(
     reported_at TEXT
 );
 "#,
+    // The hash of each dossier's receipt lookup secret (the secret itself is derived from the
+    // data key, never stored; see `lookup`).
+    crate::lookup::MIGRATION,
 ];

@@ -150,6 +150,24 @@ fn citizen_sessions_on_the_touch_screen() -> anyhow::Result<()> {
     screen.tap("Tra cứu hồ sơ");
     screen.type_text(&code.to_lowercase());
     screen.tap("Tiếp tục ›");
+    // The code alone opens nothing: the kiosk asks for the lookup code printed on the receipt
+    // (the same text as in its QR), and a wrong one does not show the kiosk's copy either.
+    screen.wait_shows("Hãy nhập cả mã tra cứu");
+    let secret = motcua_domain::qr_payload::receipt_in(&receipt_qr)
+        .and_then(|r| r.secret)
+        .expect("the receipt's QR carries its lookup secret");
+    let wrong = motcua_domain::lookup_secret::LookupSecret::from_bytes([0; 5]);
+    assert_ne!(secret, wrong);
+    screen.type_text(&wrong.to_string());
+    screen.tap("Tiếp tục ›");
+    screen.wait_shows("không có hồ sơ khớp hai mã này");
+    assert!(
+        !screen.shows("Đang xử lý"),
+        "no cached status for a wrong secret"
+    );
+    screen.tap("key clear");
+    screen.type_text(&secret.to_string().to_lowercase().replace('-', ""));
+    screen.tap("Tiếp tục ›");
     screen.wait_shows("Chưa kết nối được hệ thống của tỉnh");
     assert!(screen.shows("Đang xử lý"), "the cached status");
     assert!(screen.shows("cập nhật lần cuối lúc"));

@@ -137,4 +137,6 @@ CREATE TABLE reenrolment_approvals (
     (6, super::authorization::MIGRATION),
     // Withdrawn setup codes, reusable sequence ranges (see `provisioning`).
     (7, super::provisioning::MIGRATION_7),
+    // The receipt secret's hash per dossier, failed status lookups (see `lookup`).
+    (8, super::lookup::MIGRATION),
 ];

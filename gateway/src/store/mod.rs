@@ -25,6 +25,7 @@
 mod authorization;
 mod fleet;
 mod ingest;
+mod lookup;
 mod migrations;
 mod postgres;
 mod postgres_certs;
@@ -48,6 +49,8 @@ use std::path::Path;
 use crate::GatewayError;
 
 pub use fleet::{FleetEntry, FleetFlag, FleetSettings, FleetView, HealthPoint, CLOCK_SKEW_LIMIT};
+pub use lookup::LookupLimits;
+pub(crate) use lookup::{LimitedBy, LookupOutcome};
 pub(crate) use migrations::MIGRATIONS;
 pub(crate) use postgres::PgStore;
 pub(crate) use provisioning::{
@@ -415,11 +418,6 @@ impl Store {
     /// Stores an ingest exactly once (see [`IngestOutcome`]).
     pub async fn ingest(&self, ingest: &Ingest) -> Result<IngestOutcome, GatewayError> {
         dispatch!(self, s => s.ingest(ingest))
-    }
-
-    /// The site (agency code) a dossier was received at; `None` if it is unknown.
-    pub async fn dossier_site(&self, code: &str) -> Result<Option<String>, GatewayError> {
-        dispatch!(self, s => s.dossier_site(code))
     }
 
     /// The status of a dossier.
