@@ -131,11 +131,13 @@ pub struct LookupFlow {
 
 /// Longest text of the lookup code field: 8 characters, a dash, room for spaces.
 const SECRET_FIELD_CHARS: usize = 12;
+/// Longest text of the dossier code field.
+const CODE_FIELD_CHARS: usize = 32;
 
 impl Default for LookupFlow {
     fn default() -> Self {
         Self {
-            code: TextEntry::new("", 32),
+            code: TextEntry::new("", CODE_FIELD_CHARS),
             secret: TextEntry::new("", SECRET_FIELD_CHARS),
             focus: LookupField::Code,
             step: LookupStep::Entry { error: None },
@@ -149,14 +151,20 @@ impl LookupFlow {
         let entry = matches!(self.step, LookupStep::Entry { .. });
         match event {
             LookupEvent::Key(k) if entry => {
-                // Typing again clears the last error; codes are upper-case ASCII (no Telex).
+                // Typing again clears the last error. Codes are upper-case ASCII: letters are
+                // added as they are, never through Telex (which would make "W" an "Ư", or
+                // "S", "F", "R", "X", "J" tones, and lookup codes hold those letters).
                 self.step = LookupStep::Entry { error: None };
-                let field = match self.focus {
-                    LookupField::Code => &mut self.code,
-                    LookupField::Secret => &mut self.secret,
+                let (field, max) = match self.focus {
+                    LookupField::Code => (&mut self.code, CODE_FIELD_CHARS),
+                    LookupField::Secret => (&mut self.secret, SECRET_FIELD_CHARS),
                 };
                 match k {
-                    Key::Char(c) => field.press(&Key::Char(c.to_ascii_uppercase())),
+                    Key::Char(c) if c.is_ascii_graphic() => {
+                        let mut text = field.text();
+                        text.push(c.to_ascii_uppercase());
+                        *field = TextEntry::new(&text, max);
+                    }
                     Key::Backspace | Key::Clear => field.press(&k),
                     _ => {}
                 }
@@ -174,7 +182,7 @@ impl LookupFlow {
             LookupEvent::Scanned { code, secret }
                 if !matches!(self.step, LookupStep::Looking { .. }) =>
             {
-                self.code = TextEntry::new(&code, 32);
+                self.code = TextEntry::new(&code, CODE_FIELD_CHARS);
                 let typed = secret.map(|s| s.to_string()).unwrap_or_default();
                 self.secret = TextEntry::new(&typed, SECRET_FIELD_CHARS);
                 match secret {
@@ -293,6 +301,21 @@ mod tests {
         );
         f.handle(LookupEvent::Answer(Ok(report(true))));
         assert_eq!(f.step, LookupStep::Found(report(true)));
+    }
+
+    #[test]
+    fn letters_are_typed_as_they_are_never_through_telex() {
+        let mut f = LookupFlow::default();
+        f.handle(LookupEvent::Focus(LookupField::Secret));
+        // W, S, F, R, X, J, D, A, E are Telex keys; Crockford's alphabet holds them.
+        type_into(&mut f, "hw7qhnpp");
+        assert_eq!(f.secret.text(), "HW7QHNPP");
+        f.handle(LookupEvent::Key(Key::Clear));
+        type_into(&mut f, "ddaa-eesf");
+        assert_eq!(f.secret.text(), "DDAA-EESF");
+        f.handle(LookupEvent::Key(Key::Backspace));
+        type_into(&mut f, "rxj");
+        assert_eq!(f.secret.text(), "DDAA-EESRXJ");
     }
 
     #[test]

@@ -98,6 +98,15 @@ fn citizen_sessions_on_the_touch_screen() -> anyhow::Result<()> {
     let code = receipt_qr.split('|').next().unwrap_or_default().to_owned();
     assert!(code.starts_with("000.17.22.H56-"), "{receipt_qr:?}");
     assert!(screen.shows(&code), "the code is on the screen");
+    // The receipt's QR carries its lookup secret, and the screen shows the same one (for a
+    // citizen whose receipt did not print).
+    let secret = motcua_domain::qr_payload::receipt_in(&receipt_qr)
+        .and_then(|r| r.secret)
+        .expect("the receipt's QR carries its lookup secret");
+    assert!(
+        screen.shows(&secret.to_string()),
+        "the lookup code is on the screen"
+    );
     let runtime = tokio::runtime::Runtime::new()?;
     let stats = wait_for(LONG, "the dossier at the gateway", || {
         let s = runtime.block_on(gateway.stats()).ok();
@@ -153,9 +162,6 @@ fn citizen_sessions_on_the_touch_screen() -> anyhow::Result<()> {
     // The code alone opens nothing: the kiosk asks for the lookup code printed on the receipt
     // (the same text as in its QR), and a wrong one does not show the kiosk's copy either.
     screen.wait_shows("Hãy nhập cả mã tra cứu");
-    let secret = motcua_domain::qr_payload::receipt_in(&receipt_qr)
-        .and_then(|r| r.secret)
-        .expect("the receipt's QR carries its lookup secret");
     let wrong = motcua_domain::lookup_secret::LookupSecret::from_bytes([0; 5]);
     assert_ne!(secret, wrong);
     screen.type_text(&wrong.to_string());
@@ -204,7 +210,7 @@ fn citizen_sessions_on_the_touch_screen() -> anyhow::Result<()> {
         labels.iter().any(|l| l == "Nộp hồ sơ"),
         "back home: {labels:?}"
     );
-    for secret in ["Phượng", id_number, "Lê Lợi", &code] {
+    for secret in ["Phượng", id_number, "Lê Lợi", &code, &secret.to_string()] {
         assert!(
             !labels.iter().any(|l| l.contains(secret)),
             "{secret} left on the screen: {labels:?}"

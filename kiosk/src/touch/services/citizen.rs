@@ -38,6 +38,7 @@ impl Services {
             SubmissionEffect::Submit(request) => {
                 let event = match self.submit(request) {
                     Ok((code, appointment_date)) => SubmissionEvent::Accepted {
+                        lookup_secret: Some(self.store.lookup_secret(&code)),
                         code,
                         appointment_date,
                     },
