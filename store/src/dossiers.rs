@@ -5,7 +5,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use motcua_domain::calendar::WorkingCalendar;
 use motcua_domain::catalog::Procedure;
 use motcua_domain::dossier::{code_date, DossierCode};
-use motcua_domain::wire::{Applicant, DocumentRef, DossierStatus, DossierSubmission};
+use motcua_domain::wire::{Applicant, DocumentRef, DossierSubmission};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
@@ -41,17 +41,6 @@ pub struct NewDocument {
     pub media_type: String,
     /// The stored blob.
     pub blob: BlobInfo,
-}
-
-/// A dossier's status as last learnt, for offline lookups.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedStatus {
-    /// The appointment date (always known: set at submission).
-    pub appointment_date: NaiveDate,
-    /// The status learnt from the gateway, if it was ever asked.
-    pub status: Option<DossierStatus>,
-    /// When it was learnt.
-    pub checked_at: Option<DateTime<FixedOffset>>,
 }
 
 impl Store {
@@ -241,53 +230,5 @@ impl Store {
             })
             .map_err(self.db())?;
         rows.collect::<Result<_, _>>().map_err(self.db())
-    }
-
-    /// What this kiosk knows of a dossier it received, whoever asks: only for
-    /// [`Store::cached_status_with_secret`], which checks the receipt's secret first.
-    pub(crate) fn cached_status(&self, code: &str) -> StoreResult<Option<CachedStatus>> {
-        self.conn
-            .query_row(
-                "SELECT appointment_date, status, status_checked_at FROM dossiers WHERE code = ?1",
-                [code],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<u8>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(self.db())?
-            .map(|(appointment, status, checked)| {
-                let appointment_date = NaiveDate::parse_from_str(&appointment, "%Y-%m-%d")
-                    .map_err(|e| StoreError::Corrupt {
-                        what: code.to_owned(),
-                        detail: e.to_string(),
-                    })?;
-                Ok(CachedStatus {
-                    appointment_date,
-                    status: status.and_then(DossierStatus::from_code),
-                    checked_at: checked.and_then(|c| DateTime::parse_from_rfc3339(&c).ok()),
-                })
-            })
-            .transpose()
-    }
-
-    /// Records a status learnt from the gateway, for offline lookups.
-    pub fn save_status(
-        &self,
-        code: &str,
-        status: DossierStatus,
-        now: DateTime<FixedOffset>,
-    ) -> StoreResult<()> {
-        self.conn
-            .execute(
-                "UPDATE dossiers SET status = ?2, status_checked_at = ?3 WHERE code = ?1",
-                params![code, status.code(), now.to_rfc3339()],
-            )
-            .map_err(self.db())?;
-        Ok(())
     }
 }

@@ -64,10 +64,11 @@ use motcua_domain::dossier::SequenceRange;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use blobs::{BlobInfo, BlobStore};
-pub use dossiers::{CachedStatus, DossierSummary, NewDocument};
+pub use dossiers::{DossierSummary, NewDocument};
 pub use error::{StoreError, StoreResult};
 pub use held::{EntryExport, ExportBlob};
 pub use intake::{DigitizedOutcome, NewDigitized};
+pub use lookup::CachedStatus;
 pub use outbox::{HeldEntry, HoldState, OutboxEntry, OutboxKind, OutboxStatus, UploadState};
 pub use provisioning::{next_in_blocks, NumbersLeft};
 pub use sealing::DataKey;

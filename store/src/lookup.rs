@@ -3,14 +3,28 @@
 //! The secret of a dossier is the first 40 bits of the data key's derivation for the purpose
 //! `receipt-lookup-secret` over the dossier code, so a reprint (remote or at the counter) prints
 //! the same secret without the database ever holding it; the `dossiers` row keeps only its hash
-//! (`lookup_sha256`, the same hash the gateway receives). Offline, the cached status of a dossier
+//! (`lookup_sha256`, the same hash the gateway receives). The status last learnt from the
+//! gateway is kept beside it for lookups while offline. Offline, the cached status of a dossier
 //! is shown only to whoever shows the secret, the rule the gateway applies online.
 
 use motcua_domain::lookup_secret::{hashes_equal, lookup_hash, LookupSecret};
 use rusqlite::{params, OptionalExtension};
 
-use crate::dossiers::CachedStatus;
-use crate::{DataKey, Store, StoreResult};
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use motcua_domain::wire::DossierStatus;
+
+use crate::{DataKey, Store, StoreError, StoreResult};
+
+/// A dossier's status as last learnt, for offline lookups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedStatus {
+    /// The appointment date (always known: set at submission).
+    pub appointment_date: NaiveDate,
+    /// The status learnt from the gateway, if it was ever asked.
+    pub status: Option<DossierStatus>,
+    /// When it was learnt.
+    pub checked_at: Option<DateTime<FixedOffset>>,
+}
 
 /// Purpose of the data key's derivation that makes receipt secrets.
 const PURPOSE: &str = "receipt-lookup-secret";
@@ -59,6 +73,54 @@ impl Store {
             return Ok(None);
         }
         self.cached_status(code)
+    }
+
+    /// What this kiosk knows of a dossier it received, whoever asks: only for
+    /// [`Store::cached_status_with_secret`], which checks the receipt's secret first.
+    fn cached_status(&self, code: &str) -> StoreResult<Option<CachedStatus>> {
+        self.conn
+            .query_row(
+                "SELECT appointment_date, status, status_checked_at FROM dossiers WHERE code = ?1",
+                [code],
+                |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, Option<u8>>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(self.db())?
+            .map(|(appointment, status, checked)| {
+                let appointment_date = NaiveDate::parse_from_str(&appointment, "%Y-%m-%d")
+                    .map_err(|e| StoreError::Corrupt {
+                        what: code.to_owned(),
+                        detail: e.to_string(),
+                    })?;
+                Ok(CachedStatus {
+                    appointment_date,
+                    status: status.and_then(DossierStatus::from_code),
+                    checked_at: checked.and_then(|c| DateTime::parse_from_rfc3339(&c).ok()),
+                })
+            })
+            .transpose()
+    }
+
+    /// Records a status learnt from the gateway, for offline lookups.
+    pub fn save_status(
+        &self,
+        code: &str,
+        status: DossierStatus,
+        now: DateTime<FixedOffset>,
+    ) -> StoreResult<()> {
+        self.conn
+            .execute(
+                "UPDATE dossiers SET status = ?2, status_checked_at = ?3 WHERE code = ?1",
+                params![code, status.code(), now.to_rfc3339()],
+            )
+            .map_err(self.db())?;
+        Ok(())
     }
 }
 

@@ -3,19 +3,17 @@
 //! the limits on failed lookups, and the rule that makes a wrong secret, a dossier delivered
 //! without a hash, an unknown code and another site's code one and the same answer.
 //!
+//! The two backends run the statements in `lookup_backends`.
+//!
 //! Failures are counted in the database, not in memory, so the limits hold across gateway
 //! instances behind a load balancer. The count and the decision are not one transaction: two
 //! instances racing may each let one more try through, which the limits' sizes absorb.
 
+use super::Store;
+use crate::GatewayError;
 use motcua_domain::dossier::DossierCode;
 use motcua_domain::lookup_secret::{hashes_equal, lookup_hash, LookupSecret};
 use motcua_domain::wire::DossierStatusView;
-use rusqlite::{params, OptionalExtension};
-
-use super::postgres::PgStore;
-use super::sqlite::SqliteStore;
-use super::Store;
-use crate::GatewayError;
 
 /// Schema of status lookups: the hash each dossier was delivered with (`NULL` for kiosks older
 /// than the secret: such a dossier answers lookups as unknown), and one row per failed lookup
@@ -32,14 +30,16 @@ CREATE INDEX lookup_failures_by_scope ON lookup_failures(scope, failed_ms);
 /// `$1` hash, `$2` code: records the hash a dossier was delivered with (an ingest step).
 pub(super) const LOOKUP_HASH_SET: &str = "UPDATE dossiers SET lookup_sha256 = $1 WHERE code = $2";
 /// `$1` code: its site and its hash.
-const LOOKUP_ROW: &str = "SELECT agency_code, lookup_sha256 FROM dossiers WHERE code = $1";
+pub(super) const LOOKUP_ROW: &str =
+    "SELECT agency_code, lookup_sha256 FROM dossiers WHERE code = $1";
 /// `$1` scope, `$2` start of the window (ms): failures in it, and the oldest.
-const FAILURES_SINCE: &str = "SELECT COUNT(*), MIN(failed_ms) FROM lookup_failures
+pub(super) const FAILURES_SINCE: &str = "SELECT COUNT(*), MIN(failed_ms) FROM lookup_failures
      WHERE scope = $1 AND failed_ms > $2";
 /// `$1` scope, `$2` now (ms).
-const FAILURE_INSERT: &str = "INSERT INTO lookup_failures (scope, failed_ms) VALUES ($1, $2)";
+pub(super) const FAILURE_INSERT: &str =
+    "INSERT INTO lookup_failures (scope, failed_ms) VALUES ($1, $2)";
 /// `$1` oldest time still in a window (ms).
-const FAILURES_PRUNE: &str = "DELETE FROM lookup_failures WHERE failed_ms <= $1";
+pub(super) const FAILURES_PRUNE: &str = "DELETE FROM lookup_failures WHERE failed_ms <= $1";
 
 /// How many failed lookups are allowed, per device and per code, in their windows. Once over,
 /// even the right secret is refused until the oldest failure leaves the window.
@@ -176,108 +176,6 @@ impl Store {
             Store::Postgres(s) => s.record_failure(&scopes, now_ms, prune).await?,
         }
         Ok(LookupOutcome::NotFound)
-    }
-}
-
-impl SqliteStore {
-    async fn failures_since(
-        &self,
-        scope: &str,
-        since_ms: i64,
-    ) -> Result<(i64, Option<i64>), GatewayError> {
-        let scope = scope.to_string();
-        self.call("count failed status lookups", move |c| {
-            c.query_row(FAILURES_SINCE, params![scope, since_ms], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-        })
-        .await
-    }
-
-    async fn lookup_row(
-        &self,
-        code: &str,
-    ) -> Result<Option<(String, Option<String>)>, GatewayError> {
-        let code = code.to_string();
-        self.call("read a dossier's lookup hash", move |c| {
-            c.query_row(LOOKUP_ROW, [code], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-        })
-        .await
-    }
-
-    async fn record_failure(
-        &self,
-        scopes: &[String; 2],
-        now_ms: i64,
-        prune_ms: i64,
-    ) -> Result<(), GatewayError> {
-        let scopes = scopes.clone();
-        self.call("record a failed status lookup", move |c| {
-            let tx = c.transaction()?;
-            for scope in &scopes {
-                tx.execute(FAILURE_INSERT, params![scope, now_ms])?;
-            }
-            tx.execute(FAILURES_PRUNE, [prune_ms])?;
-            tx.commit()
-        })
-        .await
-    }
-}
-
-impl PgStore {
-    async fn failures_since(
-        &self,
-        scope: &str,
-        since_ms: i64,
-    ) -> Result<(i64, Option<i64>), GatewayError> {
-        let read = self.err("count failed status lookups");
-        let row = self
-            .client()
-            .await?
-            .query_one(FAILURES_SINCE, &[&scope, &since_ms])
-            .await
-            .map_err(&read)?;
-        Ok((
-            row.try_get(0).map_err(&read)?,
-            row.try_get(1).map_err(&read)?,
-        ))
-    }
-
-    async fn lookup_row(
-        &self,
-        code: &str,
-    ) -> Result<Option<(String, Option<String>)>, GatewayError> {
-        let read = self.err("read a dossier's lookup hash");
-        let row = self
-            .client()
-            .await?
-            .query_opt(LOOKUP_ROW, &[&code])
-            .await
-            .map_err(&read)?;
-        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .transpose()
-            .map_err(read)
-    }
-
-    async fn record_failure(
-        &self,
-        scopes: &[String; 2],
-        now_ms: i64,
-        prune_ms: i64,
-    ) -> Result<(), GatewayError> {
-        let write = self.err("record a failed status lookup");
-        let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(&write)?;
-        for scope in scopes {
-            tx.execute(FAILURE_INSERT, &[scope, &now_ms])
-                .await
-                .map_err(&write)?;
-        }
-        tx.execute(FAILURES_PRUNE, &[&prune_ms])
-            .await
-            .map_err(&write)?;
-        tx.commit().await.map_err(write)
     }
 }
 

@@ -26,6 +26,7 @@ mod authorization;
 mod fleet;
 mod ingest;
 mod lookup;
+mod lookup_backends;
 mod migrations;
 mod postgres;
 mod postgres_certs;
