@@ -10,6 +10,7 @@ pub mod cccd;
 pub mod document_code;
 pub mod dossier;
 pub mod limits;
+pub mod lookup_secret;
 pub mod provisioning;
 pub mod qr_payload;
 pub mod rating;

@@ -10,13 +10,16 @@ use std::fmt::Write;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 
 use crate::dossier::DossierCode;
+use crate::lookup_secret::LookupSecret;
 
-/// Default receipt QR template: pipe-separated fields, masked applicant id.
+/// Default receipt QR template: pipe-separated fields, masked applicant id, lookup secret last.
 ///
 /// The applicant's full ID number is available as `{applicant_id}`, but a lost receipt should
 /// not hand a stranger someone's ID number, so the default prints only its last 4 digits.
+/// `{lookup_secret}` lets the kiosk read the status from a scan alone; a template without it
+/// still works, the citizen then types the code printed on the receipt.
 pub const DEFAULT_RECEIPT_TEMPLATE: &str =
-    "{dossier_code}|{procedure_code}|{applicant_id_masked}|{document_name}|{issuer}|{issued_at}|{appointment_date}";
+    "{dossier_code}|{procedure_code}|{applicant_id_masked}|{document_name}|{issuer}|{issued_at}|{appointment_date}|{lookup_secret}";
 
 /// Prefix of a separator sheet payload (version 1).
 pub const SEPARATOR_PREFIX: &str = "MOTCUA-SEP1";
@@ -38,13 +41,16 @@ pub struct ReceiptFields {
     pub issued_at: DateTime<FixedOffset>,
     /// Appointment date.
     pub appointment_date: NaiveDate,
+    /// The receipt's lookup secret (see [`crate::lookup_secret`]); `{lookup_secret}` is empty
+    /// without one.
+    pub lookup_secret: Option<LookupSecret>,
 }
 
 /// A template naming an unknown field, or unbalanced braces.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TemplateError {
     /// `{name}` that is not a field.
-    #[error("unknown field {{{0}}} in the receipt QR template; known: dossier_code, procedure_code, applicant_id, applicant_id_masked, document_name, issuer, issued_at, appointment_date")]
+    #[error("unknown field {{{0}}} in the receipt QR template; known: dossier_code, procedure_code, applicant_id, applicant_id_masked, document_name, issuer, issued_at, appointment_date, lookup_secret")]
     UnknownField(String),
     /// A `{` without `}`.
     #[error("unclosed '{{' in the receipt QR template")]
@@ -74,6 +80,10 @@ pub fn render_receipt(template: &str, fields: &ReceiptFields) -> Result<String, 
             "issuer" => fields.issuer.clone(),
             "issued_at" => fields.issued_at.format("%Y%m%d%H%M%S").to_string(),
             "appointment_date" => fields.appointment_date.format("%Y%m%d").to_string(),
+            "lookup_secret" => fields
+                .lookup_secret
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
             other => return Err(TemplateError::UnknownField(other.to_owned())),
         };
         out.push_str(&value.replace('|', "/"));
@@ -138,9 +148,29 @@ impl Separator {
 /// The dossier code inside a receipt payload made from any template: the first `|`-separated
 /// field (or the whole payload) that is a valid dossier code.
 pub fn dossier_code_in(payload: &str) -> Option<DossierCode> {
-    payload
+    receipt_in(payload).map(|r| r.code)
+}
+
+/// What a scanned receipt carries for a status lookup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScannedReceipt {
+    /// Its dossier code.
+    pub code: DossierCode,
+    /// Its lookup secret, when the province's template prints one in the QR.
+    pub secret: Option<LookupSecret>,
+}
+
+/// The dossier code and the lookup secret inside a receipt payload made from any template: the
+/// first `|`-separated field that is a valid dossier code, and the first field in the exact
+/// printed form of a secret (`XXXX-XXXX`, so a date or a number is never taken for one).
+pub fn receipt_in(payload: &str) -> Option<ScannedReceipt> {
+    let code = payload
         .split('|')
-        .find_map(|field| DossierCode::parse(field).ok())
+        .find_map(|field| DossierCode::parse(field).ok())?;
+    let secret = payload
+        .split('|')
+        .find_map(|field| LookupSecret::parse_printed(field.trim()));
+    Some(ScannedReceipt { code, secret })
 }
 
 #[cfg(test)]
@@ -158,6 +188,7 @@ mod tests {
                 .with_ymd_and_hms(2026, 11, 23, 9, 5, 7)
                 .unwrap(),
             appointment_date: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+            lookup_secret: LookupSecret::parse("7KQ2-M9XD").ok(),
         }
     }
 
@@ -168,12 +199,41 @@ mod tests {
         let p = render_receipt(DEFAULT_RECEIPT_TEMPLATE, &fields()).unwrap();
         assert_eq!(
             p,
-            "000.17.22.H56-261123-0001|1.001193|********0123|Giấy tiếp nhận hồ sơ và hẹn trả kết quả|MOTCUA:KIOSK-1|20261123090507|20261126"
+            "000.17.22.H56-261123-0001|1.001193|********0123|Giấy tiếp nhận hồ sơ và hẹn trả kết quả|MOTCUA:KIOSK-1|20261123090507|20261126|7KQ2-M9XD"
         );
         assert_eq!(
             dossier_code_in(&p).unwrap().to_string(),
             "000.17.22.H56-261123-0001"
         );
+        let r = receipt_in(&p).unwrap();
+        assert_eq!(r.code.to_string(), "000.17.22.H56-261123-0001");
+        assert_eq!(r.secret, LookupSecret::parse("7KQ2-M9XD").ok());
+    }
+
+    #[test]
+    fn the_classifier_finds_the_secret_in_any_template_or_none() {
+        // An older receipt (template without the secret): the code alone.
+        let old = "000.17.22.H56-261123-0001|1.001193|********0123|x|MOTCUA:KIOSK-1|20261123090507|20261126";
+        assert_eq!(receipt_in(old).unwrap().secret, None);
+        // Another province's order of fields.
+        let other = "7KQ2-M9XD|HS:x|000.17.22.H56-261123-0001";
+        let r = receipt_in(other).unwrap();
+        assert_eq!(r.code.to_string(), "000.17.22.H56-261123-0001");
+        assert_eq!(r.secret, LookupSecret::parse("7KQ2-M9XD").ok());
+        // A secret alone is not a receipt; a lower-case look-alike is not a secret.
+        assert_eq!(receipt_in("7KQ2-M9XD"), None);
+        assert_eq!(
+            receipt_in("000.17.22.H56-261123-0001|7kq2-m9xd")
+                .unwrap()
+                .secret,
+            None
+        );
+        // Without a secret the field renders empty.
+        let mut f = fields();
+        f.lookup_secret = None;
+        let p = render_receipt(DEFAULT_RECEIPT_TEMPLATE, &f).unwrap();
+        assert!(p.ends_with("|20261126|"));
+        assert_eq!(receipt_in(&p).unwrap().secret, None);
     }
 
     #[test]

@@ -150,6 +150,41 @@ pub struct DossierSubmission {
     /// Attached documents.
     #[cfg_attr(feature = "openapi", schema(max_items = 200))]
     pub documents: Vec<DocumentRef>,
+    /// [`crate::lookup_secret::lookup_hash`] of the receipt's lookup secret (64 hex digits):
+    /// the gateway answers `POST /v1/dossiers/status` only to whoever shows the secret. Never
+    /// the secret itself. Absent from kiosks older than the secret, whose dossiers then answer
+    /// status lookups as unknown (the citizen asks at the counter).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^[0-9a-f]{64}$", min_length = 64, max_length = 64)
+    )]
+    pub lookup_sha256: Option<String>,
+}
+
+/// A status lookup by a kiosk (`POST /v1/dossiers/status`): the code and the receipt's lookup
+/// secret. The secret travels in the body, never in the URL, which proxies and logs keep.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DossierLookup {
+    /// The dossier code printed on the receipt.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    pub code: String,
+    /// The lookup secret printed on the receipt (`XXXX-XXXX`; case, spaces and the dash do not
+    /// matter, O reads as 0, I and L as 1).
+    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    pub secret: String,
+}
+
+/// Hides the secret.
+impl std::fmt::Debug for DossierLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DossierLookup")
+            .field("code", &self.code)
+            .field("secret", &"<hidden>")
+            .finish()
+    }
 }
 
 /// A satisfaction rating tied to one transaction (a dossier code or a queue ticket).

@@ -1,7 +1,14 @@
-//! Status lookup: scan the receipt QR or type the dossier code; offline, the cached status.
+//! Status lookup: scan the receipt QR (code and lookup secret), or type the dossier code and the
+//! lookup code printed under the QR; offline, the cached status, under the same rule.
+//!
+//! Dossier codes are sequential, so the code alone shows nothing: a wrong lookup code, an
+//! unknown dossier and another site's dossier get one and the same message
+//! ([`not_found_message`]), and a citizen who lost the receipt is sent to the counter with
+//! their ID card ([`lost_receipt_message`]).
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use motcua_domain::dossier::DossierCode;
+use motcua_domain::lookup_secret::LookupSecret;
 use motcua_domain::wire::DossierStatus;
 
 use super::text_entry::{Key, TextEntry};
@@ -25,9 +32,9 @@ pub struct StatusReport {
 /// Where the lookup is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookupStep {
-    /// Typing or scanning the code; `error` says why the last try failed.
+    /// Typing or scanning; `error` says why the last try failed.
     Entry {
-        /// Why the last code was refused or not found.
+        /// Why the last try was refused or not found.
         error: Option<Message>,
     },
     /// Asking the gateway.
@@ -39,15 +46,32 @@ pub enum LookupStep {
     Found(StatusReport),
 }
 
+/// The two fields of the entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupField {
+    /// The dossier code.
+    Code,
+    /// The lookup code (the receipt's secret).
+    Secret,
+}
+
 /// Events of the lookup flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookupEvent {
-    /// A key of the on-screen keyboard, into the code field.
+    /// A key of the on-screen keyboard, into the focused field.
     Key(Key),
-    /// Look up the typed code.
+    /// The citizen touched a field.
+    Focus(LookupField),
+    /// Look up what was typed.
     Submit,
-    /// A receipt QR was scanned (its dossier code).
-    Scanned(String),
+    /// A receipt QR was scanned: its dossier code (empty if the payload had none) and its
+    /// secret, when the province's QR template carries one.
+    Scanned {
+        /// The dossier code.
+        code: String,
+        /// The secret in the QR.
+        secret: Option<LookupSecret>,
+    },
     /// The answer.
     Answer(Result<StatusReport, Message>),
     /// Look up another dossier.
@@ -57,8 +81,39 @@ pub enum LookupEvent {
 /// Effects of the lookup flow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LookupEffect {
-    /// Ask the gateway (falling back to the local cache) for this code.
-    Lookup(String),
+    /// Ask the gateway (falling back to the local cache, under the same rule) for this dossier,
+    /// showing its receipt's secret.
+    Lookup {
+        /// The dossier code.
+        code: String,
+        /// The receipt's secret.
+        secret: LookupSecret,
+    },
+}
+
+/// The one answer to a wrong lookup code, an unknown code and another site's code.
+pub fn not_found_message() -> Message {
+    Message::new(
+        "Không tìm thấy hồ sơ khớp mã hồ sơ và mã tra cứu này. Vui lòng kiểm tra lại hai mã trên giấy tiếp nhận.",
+        "No dossier matches this dossier code and lookup code. Please check both codes on your receipt.",
+    )
+}
+
+/// For a citizen without the receipt: the status is only told at the counter.
+pub fn lost_receipt_message() -> Message {
+    Message::new(
+        "Mất giấy tiếp nhận? Xin mời đến quầy tiếp nhận, mang theo thẻ căn cước, cán bộ sẽ tra cứu giúp.",
+        "Lost your receipt? Please go to the counter with your ID card; an officer will look it up for you.",
+    )
+}
+
+/// Too many failed tries (by this kiosk, or on this code): wait, or ask at the counter.
+pub fn too_many_message(retry_after_s: u64) -> Message {
+    let minutes = retry_after_s.div_ceil(60).max(1);
+    Message::new(
+        format!("Đã thử sai quá nhiều lần. Vui lòng chờ {minutes} phút rồi thử lại, hoặc hỏi cán bộ tại quầy."),
+        format!("Too many tries. Please wait {minutes} minutes and try again, or ask at the counter."),
+    )
 }
 
 /// The lookup flow.
@@ -66,14 +121,25 @@ pub enum LookupEffect {
 pub struct LookupFlow {
     /// The code field.
     pub code: TextEntry,
+    /// The lookup code field.
+    pub secret: TextEntry,
+    /// The field keys go into.
+    pub focus: LookupField,
     /// Where it is.
     pub step: LookupStep,
 }
 
+/// Longest text of the lookup code field: 8 characters, a dash, room for spaces.
+const SECRET_FIELD_CHARS: usize = 12;
+/// Longest text of the dossier code field.
+const CODE_FIELD_CHARS: usize = 32;
+
 impl Default for LookupFlow {
     fn default() -> Self {
         Self {
-            code: TextEntry::new("", 32),
+            code: TextEntry::new("", CODE_FIELD_CHARS),
+            secret: TextEntry::new("", SECRET_FIELD_CHARS),
+            focus: LookupField::Code,
             step: LookupStep::Entry { error: None },
         }
     }
@@ -82,24 +148,48 @@ impl Default for LookupFlow {
 impl LookupFlow {
     /// Applies an event.
     pub fn handle(&mut self, event: LookupEvent) -> Vec<LookupEffect> {
+        let entry = matches!(self.step, LookupStep::Entry { .. });
         match event {
-            LookupEvent::Key(k) if matches!(self.step, LookupStep::Entry { .. }) => {
-                // Typing again clears the last error; codes are upper-case ASCII (no Telex).
+            LookupEvent::Key(k) if entry => {
+                // Typing again clears the last error. Codes are upper-case ASCII: letters are
+                // added as they are, never through Telex (which would make "W" an "Ư", or
+                // "S", "F", "R", "X", "J" tones, and lookup codes hold those letters).
                 self.step = LookupStep::Entry { error: None };
+                let (field, max) = match self.focus {
+                    LookupField::Code => (&mut self.code, CODE_FIELD_CHARS),
+                    LookupField::Secret => (&mut self.secret, SECRET_FIELD_CHARS),
+                };
                 match k {
-                    Key::Char(c) => self.code.press(&Key::Char(c.to_ascii_uppercase())),
-                    Key::Backspace | Key::Clear => self.code.press(&k),
+                    Key::Char(c) if c.is_ascii_graphic() => {
+                        let mut text = field.text();
+                        text.push(c.to_ascii_uppercase());
+                        *field = TextEntry::new(&text, max);
+                    }
+                    Key::Backspace | Key::Clear => field.press(&k),
                     _ => {}
                 }
                 Vec::new()
             }
-            LookupEvent::Submit if matches!(self.step, LookupStep::Entry { .. }) => {
-                let typed = self.code.text();
-                self.start(typed.trim())
+            LookupEvent::Focus(field) if entry => {
+                self.focus = field;
+                Vec::new()
             }
-            LookupEvent::Scanned(code) if !matches!(self.step, LookupStep::Looking { .. }) => {
-                self.code = TextEntry::new(&code, 32);
-                self.start(&code)
+            LookupEvent::Submit if entry => {
+                let code = self.code.text();
+                let secret = self.secret.text();
+                self.start(code.trim(), Some(secret.trim()))
+            }
+            LookupEvent::Scanned { code, secret }
+                if !matches!(self.step, LookupStep::Looking { .. }) =>
+            {
+                self.code = TextEntry::new(&code, CODE_FIELD_CHARS);
+                let typed = secret.map(|s| s.to_string()).unwrap_or_default();
+                self.secret = TextEntry::new(&typed, SECRET_FIELD_CHARS);
+                match secret {
+                    Some(_) => self.start(&code, Some(&typed)),
+                    // A receipt whose QR has no secret (another template): type it.
+                    None => self.start(&code, None),
+                }
             }
             LookupEvent::Answer(answer) if matches!(self.step, LookupStep::Looking { .. }) => {
                 self.step = match answer {
@@ -116,23 +206,39 @@ impl LookupFlow {
         }
     }
 
-    fn start(&mut self, code: &str) -> Vec<LookupEffect> {
-        match DossierCode::parse(code) {
-            Ok(c) => {
-                let code = c.to_string();
-                self.step = LookupStep::Looking { code: code.clone() };
-                vec![LookupEffect::Lookup(code)]
-            }
-            Err(_) => {
-                self.step = LookupStep::Entry {
-                    error: Some(Message::new(
-                        "Mã hồ sơ không đúng. Mã có dạng 000.00.00.H00-YYMMDD-0001, in trên giấy tiếp nhận.",
-                        "That is not a dossier code. It looks like 000.00.00.H00-YYMMDD-0001 and is printed on your receipt.",
-                    )),
+    /// Checks the code, then the secret (`None`: none was given, as from a QR without one).
+    fn start(&mut self, code: &str, secret: Option<&str>) -> Vec<LookupEffect> {
+        let Ok(code) = DossierCode::parse(code) else {
+            self.focus = LookupField::Code;
+            self.step = LookupStep::Entry {
+                error: Some(Message::new(
+                    "Mã hồ sơ không đúng. Mã có dạng 000.00.00.H00-YYMMDD-0001, in trên giấy tiếp nhận.",
+                    "That is not a dossier code. It looks like 000.00.00.H00-YYMMDD-0001 and is printed on your receipt.",
+                )),
+            };
+            return Vec::new();
+        };
+        let secret = match secret.filter(|s| !s.is_empty()).map(LookupSecret::parse) {
+            Some(Ok(secret)) => secret,
+            other => {
+                self.focus = LookupField::Secret;
+                let error = match other {
+                    Some(Err(_)) => Message::new(
+                        "Mã tra cứu có 8 ký tự, dạng XXXX-XXXX, in dưới mã QR trên giấy tiếp nhận.",
+                        "The lookup code has 8 characters, like XXXX-XXXX, printed under the QR on your receipt.",
+                    ),
+                    _ => Message::new(
+                        "Hãy nhập cả mã tra cứu (8 ký tự, dạng XXXX-XXXX) in dưới mã QR trên giấy tiếp nhận.",
+                        "Please also type the lookup code (8 characters, like XXXX-XXXX) printed under the QR on your receipt.",
+                    ),
                 };
-                Vec::new()
+                self.step = LookupStep::Entry { error: Some(error) };
+                return Vec::new();
             }
-        }
+        };
+        let code = code.to_string();
+        self.step = LookupStep::Looking { code: code.clone() };
+        vec![LookupEffect::Lookup { code, secret }]
     }
 }
 
@@ -141,6 +247,10 @@ mod tests {
     use super::*;
 
     const CODE: &str = "000.17.22.H56-261123-0001";
+
+    fn secret() -> LookupSecret {
+        LookupSecret::parse("7KQ2-M9XD").unwrap()
+    }
 
     fn report(offline: bool) -> StatusReport {
         StatusReport {
@@ -152,42 +262,126 @@ mod tests {
         }
     }
 
-    #[test]
-    fn typed_code_is_checked_then_looked_up() {
-        let mut f = LookupFlow::default();
-        for c in "abc".chars() {
+    fn type_into(f: &mut LookupFlow, text: &str) {
+        for c in text.chars() {
             f.handle(LookupEvent::Key(Key::Char(c)));
         }
+    }
+
+    #[test]
+    fn typing_needs_the_code_and_the_lookup_code() {
+        let mut f = LookupFlow::default();
+        type_into(&mut f, "abc");
         assert_eq!(f.code.text(), "ABC");
         assert!(f.handle(LookupEvent::Submit).is_empty());
         assert!(matches!(f.step, LookupStep::Entry { error: Some(_) }));
         f.handle(LookupEvent::Key(Key::Clear));
-        for c in CODE.chars() {
-            f.handle(LookupEvent::Key(Key::Char(c)));
-        }
+        type_into(&mut f, CODE);
+        // The code alone is not enough: the focus moves to the lookup code.
+        assert!(f.handle(LookupEvent::Submit).is_empty());
+        assert_eq!(f.focus, LookupField::Secret);
+        let LookupStep::Entry { error: Some(e) } = &f.step else {
+            panic!("{:?}", f.step)
+        };
+        assert!(e.vi.contains("mã tra cứu") && e.en.contains("lookup code"));
+        // A malformed one is refused in words.
+        type_into(&mut f, "7KQ2-M9X");
+        assert!(f.handle(LookupEvent::Submit).is_empty());
+        assert!(matches!(f.step, LookupStep::Entry { error: Some(_) }));
+        // Typed in lower case without the dash, with O for 0.
+        f.handle(LookupEvent::Key(Key::Clear));
+        type_into(&mut f, "7kq2m9xd");
+        assert_eq!(f.code.text(), CODE, "keys went to the lookup code field");
         assert_eq!(
             f.handle(LookupEvent::Submit),
-            vec![LookupEffect::Lookup(CODE.into())]
+            vec![LookupEffect::Lookup {
+                code: CODE.into(),
+                secret: secret()
+            }]
         );
         f.handle(LookupEvent::Answer(Ok(report(true))));
         assert_eq!(f.step, LookupStep::Found(report(true)));
     }
 
     #[test]
-    fn scanned_code_goes_straight_to_lookup_and_not_found_returns_to_entry() {
+    fn letters_are_typed_as_they_are_never_through_telex() {
         let mut f = LookupFlow::default();
+        f.handle(LookupEvent::Focus(LookupField::Secret));
+        // W, S, F, R, X, J, D, A, E are Telex keys; Crockford's alphabet holds them.
+        type_into(&mut f, "hw7qhnpp");
+        assert_eq!(f.secret.text(), "HW7QHNPP");
+        f.handle(LookupEvent::Key(Key::Clear));
+        type_into(&mut f, "ddaa-eesf");
+        assert_eq!(f.secret.text(), "DDAA-EESF");
+        f.handle(LookupEvent::Key(Key::Backspace));
+        type_into(&mut f, "rxj");
+        assert_eq!(f.secret.text(), "DDAA-EESRXJ");
+    }
+
+    #[test]
+    fn focus_switches_between_the_fields() {
+        let mut f = LookupFlow::default();
+        f.handle(LookupEvent::Focus(LookupField::Secret));
+        type_into(&mut f, "7KQ2");
+        f.handle(LookupEvent::Focus(LookupField::Code));
+        type_into(&mut f, "X");
         assert_eq!(
-            f.handle(LookupEvent::Scanned(CODE.into())),
-            vec![LookupEffect::Lookup(CODE.into())]
+            (f.code.text(), f.secret.text()),
+            ("X".into(), "7KQ2".into())
+        );
+    }
+
+    #[test]
+    fn a_scanned_receipt_with_its_secret_goes_straight_to_lookup() {
+        let mut f = LookupFlow::default();
+        let scan = LookupEvent::Scanned {
+            code: CODE.into(),
+            secret: Some(secret()),
+        };
+        assert_eq!(
+            f.handle(scan.clone()),
+            vec![LookupEffect::Lookup {
+                code: CODE.into(),
+                secret: secret()
+            }]
         );
         // A second scan while looking is ignored.
-        assert!(f.handle(LookupEvent::Scanned(CODE.into())).is_empty());
-        f.handle(LookupEvent::Answer(Err(Message::new(
-            "không thấy",
-            "not found",
-        ))));
-        assert!(matches!(f.step, LookupStep::Entry { error: Some(_) }));
+        assert!(f.handle(scan).is_empty());
+        f.handle(LookupEvent::Answer(Err(not_found_message())));
+        assert_eq!(
+            f.step,
+            LookupStep::Entry {
+                error: Some(not_found_message())
+            }
+        );
         f.handle(LookupEvent::Again);
         assert_eq!(f, LookupFlow::default());
+    }
+
+    #[test]
+    fn a_scanned_receipt_without_a_secret_asks_for_it() {
+        let mut f = LookupFlow::default();
+        let effects = f.handle(LookupEvent::Scanned {
+            code: CODE.into(),
+            secret: None,
+        });
+        assert!(effects.is_empty());
+        assert_eq!(f.code.text(), CODE);
+        assert_eq!(f.focus, LookupField::Secret);
+        type_into(&mut f, "7KQ2-M9XD");
+        assert_eq!(f.handle(LookupEvent::Submit).len(), 1);
+    }
+
+    #[test]
+    fn the_messages_name_the_counter_and_the_wait() {
+        let lost = lost_receipt_message();
+        assert!(lost.vi.contains("quầy") && lost.vi.contains("căn cước"));
+        assert!(lost.en.contains("counter") && lost.en.contains("ID card"));
+        let m = too_many_message(3599);
+        assert!(
+            m.vi.contains("60 phút") && m.en.contains("60 minutes"),
+            "{m:?}"
+        );
+        assert!(too_many_message(0).en.contains("1 minutes"));
     }
 }

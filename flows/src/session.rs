@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use motcua_domain::catalog::Catalog;
 use motcua_domain::cccd;
-use motcua_domain::qr_payload::dossier_code_in;
+use motcua_domain::qr_payload::{dossier_code_in, receipt_in};
 use motcua_domain::rating::RatingScale;
 
 use super::intake_screen::{IntakeAction, IntakeReportView, IntakeScreen};
@@ -357,13 +357,19 @@ impl Session {
                 };
                 wrap(f.handle(event), Effect::Submission)
             }
-            Screen::Lookup(f) => match dossier_code_in(payload) {
-                Some(code) => wrap(
-                    f.handle(LookupEvent::Scanned(code.to_string())),
+            Screen::Lookup(f) => match receipt_in(payload) {
+                Some(r) => wrap(
+                    f.handle(LookupEvent::Scanned {
+                        code: r.code.to_string(),
+                        secret: r.secret,
+                    }),
                     Effect::Lookup,
                 ),
                 None => {
-                    f.handle(LookupEvent::Scanned(String::new()));
+                    f.handle(LookupEvent::Scanned {
+                        code: String::new(),
+                        secret: None,
+                    });
                     Vec::new()
                 }
             },
@@ -379,10 +385,13 @@ impl Session {
                 wrap(f.handle(RatingEvent::Transaction(code)), Effect::Rating)
             }
             Screen::Home => {
-                if let Some(code) = dossier_code_in(payload) {
+                if let Some(r) = receipt_in(payload) {
                     // A receipt shown at the home screen: the citizen wants its status.
                     let mut flow = LookupFlow::default();
-                    let effects = flow.handle(LookupEvent::Scanned(code.to_string()));
+                    let effects = flow.handle(LookupEvent::Scanned {
+                        code: r.code.to_string(),
+                        secret: r.secret,
+                    });
                     self.screen = Screen::Lookup(flow);
                     wrap(effects, Effect::Lookup)
                 } else {
@@ -488,14 +497,26 @@ mod tests {
     fn receipt_at_home_opens_the_lookup() {
         let mut s = session();
         let effects = s.handle(
-            Event::CodeScanned("000.17.22.H56-261123-0001|1.001612|…".into()),
+            Event::CodeScanned("000.17.22.H56-261123-0001|1.001612|…|7KQ2-M9XD".into()),
             0,
         );
         assert_eq!(
             effects,
-            vec![Effect::Lookup(LookupEffect::Lookup(
-                "000.17.22.H56-261123-0001".into()
-            ))]
+            vec![Effect::Lookup(LookupEffect::Lookup {
+                code: "000.17.22.H56-261123-0001".into(),
+                secret: motcua_domain::lookup_secret::LookupSecret::parse("7KQ2-M9XD")
+                    .expect("secret"),
+            })]
+        );
+        // A receipt whose QR has no secret opens the lookup asking for it.
+        let mut s = session();
+        let effects = s.handle(
+            Event::CodeScanned("000.17.22.H56-261123-0001|1.001612|…".into()),
+            0,
+        );
+        assert!(effects.is_empty());
+        assert!(
+            matches!(&s.screen, Screen::Lookup(f) if f.focus == super::super::lookup::LookupField::Secret)
         );
         let mut s = session();
         s.handle(Event::CodeScanned(CARD.into()), 0);

@@ -160,7 +160,7 @@ async fn authentication_is_required(backend: Backend) {
         (Method::GET, "/v1/catalog"),
         (Method::POST, "/v1/uploads"),
         (Method::POST, "/v1/dossiers"),
-        (Method::GET, "/v1/dossiers/X-1"),
+        (Method::POST, "/v1/dossiers/status"),
         (Method::POST, "/v1/devices/renew"),
         (Method::GET, "/v1/admin/stats"),
         (Method::GET, "/v1/admin/devices"),
@@ -181,7 +181,7 @@ async fn authentication_is_required(backend: Backend) {
     for (cred, method, path) in [
         (&h.system, Method::GET, "/v1/catalog"),
         (&h.technician, Method::POST, "/v1/uploads"),
-        (&h.auditor, Method::GET, "/v1/dossiers/X-1"),
+        (&h.auditor, Method::POST, "/v1/dossiers/status"),
         (&device, Method::GET, "/v1/admin/stats"),
         (&device, Method::GET, "/v1/admin/devices"),
         (&h.system, Method::GET, "/v1/admin/devices"),

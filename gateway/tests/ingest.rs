@@ -184,11 +184,7 @@ async fn digitized_documents_exactly_once(backend: Backend) {
     assert_eq!(r.status(), StatusCode::OK);
     let view: motcua_domain::wire::DossierStatusView = r.json().await.expect("view");
     assert_eq!(view.digitized, docs.documents);
-    let r = h
-        .req(Method::GET, &format!("/v1/dossiers/{code}"), Some(&token))
-        .send()
-        .await
-        .expect("status");
+    let r = h.lookup(&token, code, SECRET).await;
     let view: motcua_domain::wire::DossierStatusView = r.json().await.expect("view");
     assert!(view.digitized.is_empty());
     h.finish().await;
@@ -344,11 +340,7 @@ async fn status_lookup_and_admin_change(backend: Backend) {
         .await;
     assert_eq!(r.status(), StatusCode::CREATED);
 
-    let r = h
-        .req(Method::GET, &format!("/v1/dossiers/{code}"), Some(&token))
-        .send()
-        .await
-        .expect("status");
+    let r = h.lookup(&token, code, SECRET).await;
     assert_eq!(r.status(), StatusCode::OK);
     let view: DossierStatusView = r.json().await.expect("view");
     assert_eq!(view.code, code);
@@ -361,15 +353,7 @@ async fn status_lookup_and_admin_change(backend: Backend) {
     );
     assert!(view.documents.is_empty(), "devices get no document list");
 
-    let r = h
-        .req(
-            Method::GET,
-            "/v1/dossiers/000.17.22.H56-260531-9999",
-            Some(&token),
-        )
-        .send()
-        .await
-        .expect("status");
+    let r = h.lookup(&token, "000.17.22.H56-260531-9999", SECRET).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
     let path = format!("/v1/admin/dossiers/{code}/status");
@@ -416,11 +400,7 @@ async fn status_lookup_and_admin_change(backend: Backend) {
         .expect("set");
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 
-    let r = h
-        .req(Method::GET, &format!("/v1/dossiers/{code}"), Some(&token))
-        .send()
-        .await
-        .expect("status");
+    let r = h.lookup(&token, code, SECRET).await;
     let view: DossierStatusView = r.json().await.expect("view");
     assert_eq!(view.status, motcua_domain::wire::DossierStatus::Processing);
     h.finish().await;

@@ -92,11 +92,7 @@ async fn restart_keeps_everything_and_uploads_resume(backend: Backend) {
             "each migration ran once, not again at restart"
         );
     }
-    let r = h
-        .req(Method::GET, &format!("/v1/dossiers/{code}"), Some(&token))
-        .send()
-        .await
-        .expect("status");
+    let r = h.lookup(&token, code, SECRET).await;
     assert_eq!(
         r.status(),
         StatusCode::OK,

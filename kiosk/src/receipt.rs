@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, FixedOffset, NaiveTime, TimeZone};
 use motcua_domain::catalog::{DocumentKind, Procedure};
+use motcua_domain::lookup_secret::LookupSecret;
 use motcua_domain::qr_payload::ReceiptFields;
 use motcua_domain::wire::DossierSubmission;
 use motcua_printer::{receipt_qr_payload, PrinterError, ReceiptContent, SubmittedDocument};
@@ -38,6 +39,9 @@ impl Default for ReceiptSettings {
             footer: vec![
                 "Tra cứu hồ sơ: quét mã QR tại ki-ốt / Scan the QR at the kiosk to check status"
                     .into(),
+                "Giữ kín mã tra cứu; mất giấy này, mang căn cước đến quầy / Keep the lookup code \
+                 private; lost this slip? Bring your ID card to the counter"
+                    .into(),
             ],
         }
     }
@@ -68,12 +72,14 @@ pub fn kind_vi(kind: DocumentKind) -> &'static str {
     }
 }
 
-/// The receipt of a stored dossier.
+/// The receipt of a stored dossier, with its lookup secret (`Store::lookup_secret`, derived
+/// again at every print, so a reprint shows the same one) in the QR and printed as text.
 pub fn receipt_content(
     submission: &DossierSubmission,
     procedure: &Procedure,
     settings: &ReceiptSettings,
     qr_template: &str,
+    lookup_secret: LookupSecret,
 ) -> Result<ReceiptContent, PrinterError> {
     let time =
         NaiveTime::parse_from_str(&settings.appointment_time, "%H:%M").unwrap_or(NaiveTime::MIN);
@@ -90,6 +96,7 @@ pub fn receipt_content(
         issuer: format!("MOTCUA:{}", submission.device_id),
         issued_at: submission.received_at,
         appointment_date: submission.appointment_date,
+        lookup_secret: Some(lookup_secret),
     };
     let documents = submission
         .documents
@@ -127,6 +134,7 @@ pub fn receipt_content(
         received_by: format!("Ki-ốt tự phục vụ {}", submission.device_id),
         footer: settings.footer.clone(),
         qr_payload: receipt_qr_payload(qr_template, &fields)?,
+        lookup_code: lookup_secret.to_string(),
     })
 }
 
@@ -167,7 +175,13 @@ pub fn print_receipt(
     let procedure = catalog
         .find(&submission.procedure_code)
         .ok_or_else(|| ReceiptError::UnknownProcedure(submission.procedure_code.clone()))?;
-    let content = receipt_content(&submission, procedure, settings, &printer.qr_template)?;
+    let content = receipt_content(
+        &submission,
+        procedure,
+        settings,
+        &printer.qr_template,
+        store.lookup_secret(code),
+    )?;
     let renderer = motcua_printer::Renderer::new(&printer.fonts)?;
     let job = renderer.receipt_job(
         &content,

@@ -94,6 +94,9 @@ pub struct ReceiptContent {
     pub footer: Vec<String>,
     /// The QR payload, rendered from the configurable template (see [`receipt_qr_payload`]).
     pub qr_payload: String,
+    /// The receipt's lookup secret (`XXXX-XXXX`), printed under the dossier code for a citizen
+    /// to type at the kiosk's status lookup; empty: not printed.
+    pub lookup_code: String,
 }
 
 /// Renders the receipt QR payload from the province's template; a thin wrapper so that a bad
@@ -338,6 +341,14 @@ impl Renderer {
         p.gap(6);
         p.text(&[r("Mã hồ sơ:")], 21.0, Align::Center);
         p.fit(&[b(&c.dossier_code)], 34.0, 18.0);
+        if !c.lookup_code.trim().is_empty() {
+            p.gap(4);
+            p.text(
+                &[r("Mã tra cứu / Lookup code: "), b(&c.lookup_code)],
+                24.0,
+                Align::Center,
+            );
+        }
         p.rule(true);
         let body = 21.0;
         // Continuation lines start under the text, not under the "(4) " number.

@@ -5,7 +5,7 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use motcua_domain::calendar::WorkingCalendar;
 use motcua_domain::catalog::Procedure;
 use motcua_domain::dossier::{code_date, DossierCode};
-use motcua_domain::wire::{Applicant, DocumentRef, DossierStatus, DossierSubmission};
+use motcua_domain::wire::{Applicant, DocumentRef, DossierSubmission};
 use rusqlite::{params, OptionalExtension, TransactionBehavior};
 use serde::Serialize;
 
@@ -41,17 +41,6 @@ pub struct NewDocument {
     pub media_type: String,
     /// The stored blob.
     pub blob: BlobInfo,
-}
-
-/// A dossier's status as last learnt, for offline lookups.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CachedStatus {
-    /// The appointment date (always known: set at submission).
-    pub appointment_date: NaiveDate,
-    /// The status learnt from the gateway, if it was ever asked.
-    pub status: Option<DossierStatus>,
-    /// When it was learnt.
-    pub checked_at: Option<DateTime<FixedOffset>>,
 }
 
 impl Store {
@@ -151,6 +140,7 @@ impl Store {
                     sha256: d.blob.sha256.clone(),
                 })
                 .collect(),
+            lookup_sha256: Some(crate::lookup::hash_of(&self.data_key, &code)),
         };
         // The applicant is stored sealed only; the JSON keeps a blank one (`applicant.rs`).
         let stored = DossierSubmission {
@@ -176,6 +166,9 @@ impl Store {
             ],
         )
         .map_err(&db)?;
+        if let Some(hash) = &submission.lookup_sha256 {
+            crate::lookup::record_hash(&tx, &code, hash).map_err(&db)?;
+        }
         for (position, doc) in documents.iter().enumerate() {
             tx.execute(
                 "INSERT INTO dossier_documents(dossier_code, position, sha256, size) VALUES(?1, ?2, ?3, ?4)",
@@ -251,52 +244,5 @@ impl Store {
             })
             .map_err(self.db())?;
         rows.collect::<Result<_, _>>().map_err(self.db())
-    }
-
-    /// What this kiosk knows of a dossier it received, for a lookup while offline.
-    pub fn cached_status(&self, code: &str) -> StoreResult<Option<CachedStatus>> {
-        self.conn
-            .query_row(
-                "SELECT appointment_date, status, status_checked_at FROM dossiers WHERE code = ?1",
-                [code],
-                |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<u8>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                    ))
-                },
-            )
-            .optional()
-            .map_err(self.db())?
-            .map(|(appointment, status, checked)| {
-                let appointment_date = NaiveDate::parse_from_str(&appointment, "%Y-%m-%d")
-                    .map_err(|e| StoreError::Corrupt {
-                        what: code.to_owned(),
-                        detail: e.to_string(),
-                    })?;
-                Ok(CachedStatus {
-                    appointment_date,
-                    status: status.and_then(DossierStatus::from_code),
-                    checked_at: checked.and_then(|c| DateTime::parse_from_rfc3339(&c).ok()),
-                })
-            })
-            .transpose()
-    }
-
-    /// Records a status learnt from the gateway, for offline lookups.
-    pub fn save_status(
-        &self,
-        code: &str,
-        status: DossierStatus,
-        now: DateTime<FixedOffset>,
-    ) -> StoreResult<()> {
-        self.conn
-            .execute(
-                "UPDATE dossiers SET status = ?2, status_checked_at = ?3 WHERE code = ?1",
-                params![code, status.code(), now.to_rfc3339()],
-            )
-            .map_err(self.db())?;
-        Ok(())
     }
 }

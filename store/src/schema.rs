@@ -173,4 +173,7 @@ CREATE TABLE pin_attempts(
     locked_until_ms INTEGER
 );
 "#,
+    // The hash of each dossier's receipt lookup secret (the secret itself is derived from the
+    // data key, never stored; see `lookup`).
+    crate::lookup::MIGRATION,
 ];

@@ -226,7 +226,7 @@ fn killing_writers_at_random_loses_no_acknowledged_dossier() -> anyhow::Result<(
         assert_eq!(stats["dossiers"], listed.len() + 1, "{stats}");
         for (code, sha) in &acknowledged {
             let view = gateway
-                .get_as_device(&identity, &format!("/v1/dossiers/{code}"))
+                .lookup_as_device(&identity, code, &kiosk.lookup_secret(code)?)
                 .await?;
             assert_eq!(
                 view.status(),

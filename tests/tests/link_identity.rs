@@ -80,7 +80,7 @@ async fn a_peer_the_kiosk_does_not_trust_cannot_acknowledge_and_the_real_gateway
     let stats = gateway.stats().await?;
     assert_eq!(stats["dossiers"], 1, "{stats}");
     let view = gateway
-        .get_as_device(&kiosk.identity_pem()?, &format!("/v1/dossiers/{code}"))
+        .lookup_as_device(&kiosk.identity_pem()?, &code, &kiosk.lookup_secret(&code)?)
         .await?;
     assert_eq!(view.status(), 200);
     Ok(())

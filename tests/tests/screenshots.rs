@@ -105,6 +105,12 @@ impl Shots {
         listed.into_iter().map(|d| d.code).collect()
     }
 
+    /// The lookup secret printed on the receipt of `code`.
+    fn lookup_secret(&self, code: &str) -> String {
+        let store = Store::open(&self.data, 0).expect("open the kiosk's store");
+        store.lookup_secret(code).to_string()
+    }
+
     /// The first dossier submitted on this kiosk (read from its store when it was submitted).
     fn first_dossier(&self) -> String {
         self.first_dossier
@@ -207,11 +213,34 @@ fn walk(shots: &mut Shots, printer: &Emulator) {
     shots.ev(Event::Lookup(LookupEvent::Key(Key::Clear)));
     shots.type_text("000.17.22.H56-", |k| Event::Lookup(LookupEvent::Key(k)));
     shots.shot("lookup-typing");
+    // The whole code, but no lookup code: the kiosk asks for it (the focus moves there).
+    shots.ev(Event::Lookup(LookupEvent::Key(Key::Clear)));
+    let first = shots.first_dossier();
+    shots.type_text(&first, |k| Event::Lookup(LookupEvent::Key(k)));
+    shots.ev(Event::Lookup(LookupEvent::Submit));
+    shots.shot("lookup-needs-secret");
+    // A wrong lookup code: the kiosk's copy is not shown.
+    let secret = shots.lookup_secret(&first);
+    let wrong = if secret == "ZZZZ-ZZZZ" {
+        "YYYY-YYYY"
+    } else {
+        "ZZZZ-ZZZZ"
+    };
+    shots.type_text(wrong, |k| Event::Lookup(LookupEvent::Key(k)));
+    shots.ev(Event::Lookup(LookupEvent::Submit));
+    assert!(
+        !shots.screen.app.session_debug().contains("Found("),
+        "a wrong secret shows no status"
+    );
+    shots.shot("lookup-wrong-secret");
     shots.home();
     shots.ev(Event::CodeScanned(format!(
-        "{}|1.001193|********1234|x|y|z|w",
-        shots.first_dossier()
+        "{first}|1.001193|********1234|x|y|z|w|{secret}"
     )));
+    assert!(
+        shots.screen.app.session_debug().contains("Found("),
+        "the receipt's QR shows the cached status"
+    );
     shots.shot("lookup-offline");
     shots.screen.app.skip_time(Duration::from_secs(52));
     shots.shot("idle-warning");

@@ -81,7 +81,7 @@ async fn crash_everything_mid_upload(backend: Backend) -> anyhow::Result<()> {
     assert_eq!(stats["dossiers"], 1, "{stats}");
     assert_eq!(stats["blobs"], 3, "{stats}");
     let view: serde_json::Value = gateway
-        .get_as_device(&identity, &format!("/v1/dossiers/{code}"))
+        .lookup_as_device(&identity, &code, &kiosk.lookup_secret(&code)?)
         .await?
         .error_for_status()?
         .json()

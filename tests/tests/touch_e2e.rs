@@ -100,6 +100,15 @@ fn citizen_sessions_on_the_touch_screen() -> anyhow::Result<()> {
     let code = receipt_qr.split('|').next().unwrap_or_default().to_owned();
     assert!(code.starts_with("000.17.22.H56-"), "{receipt_qr:?}");
     assert!(screen.shows(&code), "the code is on the screen");
+    // The receipt's QR carries its lookup secret, and the screen shows the same one (for a
+    // citizen whose receipt did not print).
+    let secret = motcua_domain::qr_payload::receipt_in(&receipt_qr)
+        .and_then(|r| r.secret)
+        .expect("the receipt's QR carries its lookup secret");
+    assert!(
+        screen.shows(&secret.to_string()),
+        "the lookup code is on the screen"
+    );
     let runtime = tokio::runtime::Runtime::new()?;
     let stats = wait_for(LONG, "the dossier at the gateway", || {
         let s = runtime.block_on(gateway.stats()).ok();
@@ -177,6 +186,21 @@ fn citizen_sessions_on_the_touch_screen() -> anyhow::Result<()> {
     screen.tap("Tra cứu hồ sơ");
     screen.type_text(&code.to_lowercase());
     screen.tap("Tiếp tục ›");
+    // The code alone opens nothing: the kiosk asks for the lookup code printed on the receipt
+    // (the same text as in its QR), and a wrong one does not show the kiosk's copy either.
+    screen.wait_shows("Hãy nhập cả mã tra cứu");
+    let wrong = motcua_domain::lookup_secret::LookupSecret::from_bytes([0; 5]);
+    assert_ne!(secret, wrong);
+    screen.type_text(&wrong.to_string());
+    screen.tap("Tiếp tục ›");
+    screen.wait_shows("không có hồ sơ khớp hai mã này");
+    assert!(
+        !screen.shows("Đang xử lý"),
+        "no cached status for a wrong secret"
+    );
+    screen.tap("key clear");
+    screen.type_text(&secret.to_string().to_lowercase().replace('-', ""));
+    screen.tap("Tiếp tục ›");
     screen.wait_shows("Chưa kết nối được hệ thống của tỉnh");
     assert!(screen.shows("Đang xử lý"), "the cached status");
     assert!(screen.shows("cập nhật lần cuối lúc"));
@@ -213,7 +237,7 @@ fn citizen_sessions_on_the_touch_screen() -> anyhow::Result<()> {
         labels.iter().any(|l| l == "Nộp hồ sơ"),
         "back home: {labels:?}"
     );
-    for secret in ["Phượng", id_number, "Lê Lợi", &code] {
+    for secret in ["Phượng", id_number, "Lê Lợi", &code, &secret.to_string()] {
         assert!(
             !labels.iter().any(|l| l.contains(secret)),
             "{secret} left on the screen: {labels:?}"

@@ -15,8 +15,8 @@ use std::time::Duration;
 use base64::Engine;
 use bytes::Bytes;
 use motcua_domain::wire::{
-    ApiError, DeviceCertificate, DossierStatusView, EnrollRequest, IngestAck, RenewRequest,
-    IDEMPOTENCY_KEY_HEADER, TUS_SHA256_METADATA, TUS_VERSION,
+    ApiError, DeviceCertificate, EnrollRequest, IngestAck, RenewRequest, IDEMPOTENCY_KEY_HEADER,
+    TUS_SHA256_METADATA, TUS_VERSION,
 };
 use reqwest::{header, Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -381,22 +381,6 @@ impl GatewayClient {
             });
         }
         Ok(ack)
-    }
-
-    /// The status of a dossier at the gateway, or `None` if the gateway does not know it.
-    pub async fn dossier_status(
-        &self,
-        code: &str,
-    ) -> Result<Option<DossierStatusView>, GatewayError> {
-        let url = self.url(&format!("/v1/dossiers/{code}"));
-        let resp = self.send(self.request(Method::GET, &url), &url).await?;
-        if resp.status() == StatusCode::NOT_FOUND {
-            return Ok(None);
-        }
-        if !resp.status().is_success() {
-            return Err(Self::error_from(resp, &url).await);
-        }
-        self.json(resp, &url).await.map(Some)
     }
 }
 

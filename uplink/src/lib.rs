@@ -22,6 +22,7 @@ pub mod client;
 pub mod credentials;
 pub mod drain;
 pub mod identity;
+pub mod lookup;
 mod pace;
 pub mod provision;
 mod tls;
@@ -33,6 +34,7 @@ pub use client::{GatewayClient, GatewayError};
 pub use credentials::{CredentialError, DeviceLink};
 pub use drain::{backoff, DeliveryError, Heartbeat, Uplink, QUIET_ALLOWANCE};
 pub use identity::{DeviceCredential, IdentityFileError, IdentityFiles, TrustAnchor};
+pub use lookup::LookupAnswer;
 pub use provision::{ProvisionError, ProvisionOutcome};
 
 /// What the uplink last learnt about its link, for the kiosk's status line: a problem with the

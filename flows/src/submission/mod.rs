@@ -9,6 +9,7 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use motcua_domain::catalog::{Catalog, Procedure};
 use motcua_domain::cccd::CccdCard;
+use motcua_domain::lookup_secret::LookupSecret;
 use motcua_domain::wire::Applicant;
 
 use crate::text_entry::{Key, TextEntry};
@@ -155,6 +156,9 @@ pub struct Accepted {
     pub code: String,
     /// Appointment date.
     pub appointment_date: NaiveDate,
+    /// The receipt's lookup secret, shown with the code so that a citizen whose receipt did
+    /// not print can still check the status later (its `Debug` hides it).
+    pub lookup_secret: Option<LookupSecret>,
     /// `None` while printing, then the printer's outcome.
     pub printed: Option<Result<(), Message>>,
 }
@@ -221,6 +225,8 @@ pub enum SubmissionEvent {
         code: String,
         /// Appointment date.
         appointment_date: NaiveDate,
+        /// Its receipt's lookup secret.
+        lookup_secret: Option<LookupSecret>,
     },
     /// The store refused (disk full, ...); nothing was accepted.
     Refused(Message),
@@ -511,6 +517,7 @@ mod tests {
         let effects = f.handle(SubmissionEvent::Accepted {
             code: "X-1".into(),
             appointment_date: day,
+            lookup_secret: None,
         });
         assert!(effects.contains(&SubmissionEffect::PrintReceipt("X-1".into())));
         f.handle(SubmissionEvent::Printed(Err(Message::new(

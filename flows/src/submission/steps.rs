@@ -216,11 +216,13 @@ impl SubmissionFlow {
             SubmissionEvent::Accepted {
                 code,
                 appointment_date,
+                lookup_secret,
             } => {
                 self.step = Step::Done;
                 self.accepted = Some(Accepted {
                     code: code.clone(),
                     appointment_date,
+                    lookup_secret,
                     printed: None,
                 });
                 let pages = self

@@ -262,6 +262,17 @@ pub(super) async fn ingest_dossier(
     for doc in &dossier.documents {
         require_sha256(&doc.sha256, &doc.name)?;
     }
+    if dossier
+        .lookup_sha256
+        .as_deref()
+        .is_some_and(|h| !is_sha256_hex(h))
+    {
+        return Err(Failure::bad_request(
+            "invalid_body",
+            "lookup_sha256 must be 64 lowercase hex characters: the hash of the receipt's lookup \
+             code, never the code itself",
+        ));
+    }
     require_device(&device.id, Some(&dossier.device_id))?;
     if dossier.agency_code != device.site {
         tracing::warn!(device_id = %device.id, site = %device.site, agency_code = %dossier.agency_code, "dossier refused: another site's agency code");

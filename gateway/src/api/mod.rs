@@ -128,7 +128,7 @@ fn route_table() -> Vec<Route> {
             Method::POST,
             post(ingest_documents),
         ),
-        ("/v1/dossiers/{code}", Method::GET, get(dossier_status)),
+        ("/v1/dossiers/status", Method::POST, post(dossier_status)),
         (
             "/v1/admin/dossiers/{code}/status",
             Method::POST,

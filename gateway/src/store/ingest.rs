@@ -80,6 +80,14 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                 ],
                 if_taken: Some(IngestOutcome::Conflict(d.code.clone())),
             });
+            if let Some(hash) = &d.lookup_sha256 {
+                inserts.push(Insert {
+                    sql: super::lookup::LOOKUP_HASH_SET,
+                    action: "record a dossier's lookup hash",
+                    params: vec![hash.into(), (&d.code).into()],
+                    if_taken: None,
+                });
+            }
             for (i, doc) in d.documents.iter().enumerate() {
                 inserts.push(Insert {
                     sql: queries::DOCUMENT_INSERT,

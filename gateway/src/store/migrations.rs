@@ -141,4 +141,6 @@ CREATE TABLE reenrolment_approvals (
     (8, super::limits::MIGRATION),
     // Upload activity time, from which the expiry counts (see `limits`).
     (9, super::limits::MIGRATION_9),
+    // The receipt secret's hash per dossier, failed status lookups (see `lookup`).
+    (10, super::lookup::MIGRATION),
 ];

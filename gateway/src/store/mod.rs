@@ -28,6 +28,8 @@ mod ingest;
 mod limits;
 #[cfg(test)]
 mod limits_tests;
+mod lookup;
+mod lookup_backends;
 mod migrations;
 mod postgres;
 mod postgres_certs;
@@ -52,6 +54,8 @@ use crate::GatewayError;
 
 pub use fleet::{FleetEntry, FleetFlag, FleetSettings, FleetView, HealthPoint, CLOCK_SKEW_LIMIT};
 pub(crate) use limits::{UploadCreation, UploadQuota};
+pub use lookup::LookupLimits;
+pub(crate) use lookup::{LimitedBy, LookupOutcome};
 pub(crate) use migrations::MIGRATIONS;
 pub(crate) use postgres::PgStore;
 pub(crate) use provisioning::{
@@ -429,11 +433,6 @@ impl Store {
     /// Stores an ingest exactly once (see [`IngestOutcome`]).
     pub async fn ingest(&self, ingest: &Ingest) -> Result<IngestOutcome, GatewayError> {
         dispatch!(self, s => s.ingest(ingest))
-    }
-
-    /// The site (agency code) a dossier was received at; `None` if it is unknown.
-    pub async fn dossier_site(&self, code: &str) -> Result<Option<String>, GatewayError> {
-        dispatch!(self, s => s.dossier_site(code))
     }
 
     /// The status of a dossier.

@@ -352,17 +352,6 @@ impl PgStore {
         Ok(IngestOutcome::Created)
     }
 
-    pub async fn dossier_site(&self, code: &str) -> Result<Option<String>, GatewayError> {
-        let read = self.err("look up a dossier's site");
-        let row = self
-            .client()
-            .await?
-            .query_opt(queries::DOSSIER_AGENCY, &[&code])
-            .await
-            .map_err(&read)?;
-        row.map(|r| r.try_get(0)).transpose().map_err(read)
-    }
-
     pub async fn dossier_status(
         &self,
         code: &str,

@@ -190,7 +190,6 @@ pub(super) const IDEMPOTENCY_KEY_CLAIM: &str =
 pub(super) const IDEMPOTENCY_KEY_SELECT: &str =
     "SELECT kind, device_id, body_sha256 FROM idempotency_keys WHERE device_id = $1 AND key = $2";
 /// `$1` dossier code: its agency code (the site it was received at).
-pub(super) const DOSSIER_AGENCY: &str = "SELECT agency_code FROM dossiers WHERE code = $1";
 pub(super) const DOSSIER_INSERT: &str =
     "INSERT INTO dossiers (code, procedure_code, agency_code, device_id, idempotency_key, body,
      status, appointment_date, received_at, updated_at)
@@ -371,7 +370,6 @@ mod tests {
         UPLOAD_MARK_COMPLETE,
         IDEMPOTENCY_KEY_CLAIM,
         IDEMPOTENCY_KEY_SELECT,
-        DOSSIER_AGENCY,
         DOSSIER_INSERT,
         DOCUMENT_INSERT,
         DIGITIZED_INSERT,

@@ -254,15 +254,6 @@ impl SqliteStore {
         .await
     }
 
-    pub async fn dossier_site(&self, code: &str) -> Result<Option<String>, GatewayError> {
-        let code = code.to_string();
-        self.call("look up a dossier's site", move |c| {
-            c.query_row(queries::DOSSIER_AGENCY, [code], |r| r.get(0))
-                .optional()
-        })
-        .await
-    }
-
     pub async fn dossier_status(
         &self,
         code: &str,

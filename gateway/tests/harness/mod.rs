@@ -496,6 +496,15 @@ impl Harness {
         r.send().await.expect("post")
     }
 
+    /// A device's status lookup with a receipt's secret (`POST /v1/dossiers/status`).
+    pub async fn lookup(&self, token: &Cred, code: &str, secret: &str) -> reqwest::Response {
+        self.req(Method::POST, "/v1/dossiers/status", Some(token))
+            .json(&serde_json::json!({"code": code, "secret": secret}))
+            .send()
+            .await
+            .expect("status lookup")
+    }
+
     pub fn part_file(&self, location: &str) -> PathBuf {
         let id = location.rsplit('/').next().expect("id in location");
         self.dir.path().join("uploads").join(format!("{id}.part"))

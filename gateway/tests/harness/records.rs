@@ -45,6 +45,15 @@ pub fn vn_time() -> chrono::DateTime<chrono::FixedOffset> {
     chrono::DateTime::parse_from_rfc3339("2026-05-31T09:15:00+07:00").expect("time")
 }
 
+/// The lookup secret printed on every test receipt; [`dossier`] delivers its hash.
+pub const SECRET: &str = "7KQ2-M9XD";
+
+/// The hash a kiosk delivers for `code` with [`SECRET`].
+pub fn secret_hash(code: &str) -> String {
+    let secret = motcua_domain::lookup_secret::LookupSecret::parse(SECRET).expect("secret");
+    motcua_domain::lookup_secret::lookup_hash(code, &secret)
+}
+
 pub fn dossier(device: &str, code: &str, docs: Vec<DocumentRef>) -> DossierSubmission {
     DossierSubmission {
         code: code.into(),
@@ -62,6 +71,7 @@ pub fn dossier(device: &str, code: &str, docs: Vec<DocumentRef>) -> DossierSubmi
         received_at: vn_time(),
         appointment_date: chrono::NaiveDate::from_ymd_opt(2026, 6, 5).expect("date"),
         documents: docs,
+        lookup_sha256: Some(secret_hash(code)),
     }
 }
 

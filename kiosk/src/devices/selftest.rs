@@ -75,6 +75,10 @@ pub fn test_receipt(
             "If you can read this, the printer works.".into(),
         ],
         qr_payload,
+        lookup_code: fields
+            .lookup_secret
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
     })
 }
 

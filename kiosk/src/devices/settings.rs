@@ -295,5 +295,9 @@ pub(crate) fn sample_fields(now: DateTime<FixedOffset>) -> ReceiptFields {
         issuer: "MOTCUA".into(),
         issued_at: now,
         appointment_date: now.date_naive(),
+        // A test slip's secret opens nothing: no dossier has this code.
+        lookup_secret: Some(motcua_domain::lookup_secret::LookupSecret::from_bytes(
+            [0; 5],
+        )),
     }
 }

@@ -2,7 +2,7 @@
 
 use motcua_flows::intake::QuestionAnswer;
 use motcua_flows::intake_screen::IntakeAction;
-use motcua_flows::lookup::LookupEvent;
+use motcua_flows::lookup::{LookupEvent, LookupField};
 use motcua_flows::rating::RatingEvent;
 use motcua_flows::session::{Event, Screen, Session};
 use motcua_flows::staff::StaffEvent;
@@ -47,6 +47,11 @@ pub fn action_event(session: &Session, action: &str, arg: &str) -> Option<Event>
             Screen::Rating(_) => Event::Rating(RatingEvent::Submit),
             _ => return None,
         },
+        "lookup-focus" => Event::Lookup(LookupEvent::Focus(if arg == "secret" {
+            LookupField::Secret
+        } else {
+            LookupField::Code
+        })),
         "level" => Event::Rating(RatingEvent::Choose(arg.parse().ok()?)),
         "pin" => Event::Staff(StaffEvent::PinKey(arg.to_owned())),
         "refresh" => Event::Staff(StaffEvent::Refresh),

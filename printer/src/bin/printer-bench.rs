@@ -43,6 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         issuer: "MOTCUA:KIOSK-H56-0001".into(),
         issued_at: received_at,
         appointment_date: NaiveDate::from_ymd_opt(2026, 11, 26).ok_or("bad date")?,
+        lookup_secret: motcua_domain::lookup_secret::LookupSecret::parse("7KQ2-M9XD").ok(),
     };
     let doc = |name: &str| SubmittedDocument {
         name: name.into(),
@@ -73,6 +74,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         received_by: "Ki-ốt tự phục vụ KIOSK-H56-0001".into(),
         footer: vec!["Tra cứu hồ sơ: quét mã QR tại ki-ốt".into()],
         qr_payload: render_receipt(DEFAULT_RECEIPT_TEMPLATE, &fields)?,
+        lookup_code: "7KQ2-M9XD".into(),
     };
     let ticket = TicketContent {
         centre_name: "TRUNG TÂM PHỤC VỤ HÀNH CHÍNH CÔNG TỈNH SÓC TRĂNG".into(),

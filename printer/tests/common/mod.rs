@@ -21,6 +21,7 @@ pub fn sample_receipt() -> ReceiptContent {
         issuer: "MOTCUA:KIOSK-H56-0001".into(),
         issued_at: received_at,
         appointment_date: NaiveDate::from_ymd_opt(2026, 11, 26).unwrap(),
+        lookup_secret: motcua_domain::lookup_secret::LookupSecret::parse("7KQ2-M9XD").ok(),
     };
     ReceiptContent {
         agency_parent: "UBND TỈNH SÓC TRĂNG".into(),
@@ -49,6 +50,7 @@ pub fn sample_receipt() -> ReceiptContent {
             "Đường dây nóng: 0299 3 822 222".into(),
         ],
         qr_payload: receipt_qr_payload(DEFAULT_RECEIPT_TEMPLATE, &fields).unwrap(),
+        lookup_code: "7KQ2-M9XD".into(),
     }
 }
 

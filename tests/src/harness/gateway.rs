@@ -397,6 +397,24 @@ impl Gateway {
     }
 }
 
+impl Gateway {
+    /// A device's status lookup with a receipt's secret (`POST /v1/dossiers/status`).
+    pub async fn lookup_as_device(
+        &self,
+        identity_pem: &[u8],
+        code: &str,
+        secret: &str,
+    ) -> anyhow::Result<reqwest::Response> {
+        Ok(self
+            .pki
+            .client(Some(identity_pem))?
+            .post(format!("{}/v1/dossiers/status", self.url()))
+            .json(&serde_json::json!({"code": code, "secret": secret}))
+            .send()
+            .await?)
+    }
+}
+
 impl Drop for Gateway {
     fn drop(&mut self) {
         self.kill();

@@ -208,6 +208,13 @@ impl Kiosk {
         self.dir.join("data")
     }
 
+    /// The lookup secret printed on the receipt of `code` (derived from the kiosk's data key,
+    /// as kioskd prints it).
+    pub fn lookup_secret(&self, code: &str) -> anyhow::Result<String> {
+        let store = motcua_store::Store::open(&self.data_dir(), 0)?;
+        Ok(store.lookup_secret(code).to_string())
+    }
+
     /// `kioskctl enroll` with the CA certificate and enrolment key file of its gateway.
     pub fn enroll(&self) -> anyhow::Result<()> {
         let settings = std::fs::read_to_string(self.dir.join("enrolment.json"))

@@ -7,12 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, Timelike};
+use motcua_domain::lookup_secret::LookupSecret;
 use motcua_domain::wire::DossierStatus;
 use motcua_scanner::documents::ScanEvent;
 use motcua_scanner::pipeline::PagePipeline;
 
 use crate::config::KioskConfig;
-use motcua_flows::lookup::StatusReport;
+use motcua_flows::lookup::{not_found_message, too_many_message, StatusReport};
 use motcua_flows::session::Event;
 use motcua_flows::submission::{
     ScannedPage, SubmissionEffect, SubmissionEvent, SubmitRequest, Thumbnail,
@@ -20,6 +21,7 @@ use motcua_flows::submission::{
 use motcua_flows::ticket::{expected_wait, IssuedTicket, ServiceArea, TicketEffect, TicketEvent};
 use motcua_flows::Message;
 use motcua_store::NewDocument;
+use motcua_uplink::LookupAnswer;
 
 use super::messages::*;
 use super::{print_slip, Services, LOOKUP_TIMEOUT};
@@ -36,6 +38,7 @@ impl Services {
             SubmissionEffect::Submit(request) => {
                 let event = match self.submit(request) {
                     Ok((code, appointment_date)) => SubmissionEvent::Accepted {
+                        lookup_secret: Some(self.store.lookup_secret(&code)),
                         code,
                         appointment_date,
                     },
@@ -259,19 +262,36 @@ impl Services {
         })
     }
 
-    pub(super) fn lookup(&mut self, code: &str) -> Result<StatusReport, Message> {
+    /// A status lookup with the receipt's secret: the gateway's answer, else (unreachable, or
+    /// not delivered yet) this kiosk's copy, which it shows only for the right secret too.
+    pub(super) fn lookup(
+        &mut self,
+        code: &str,
+        secret: &LookupSecret,
+    ) -> Result<StatusReport, Message> {
         let now = (self.now)();
+        let typed = secret.to_string();
         let remote = match self.gateway_client() {
             Some(client) => self.runtime.block_on(async {
-                tokio::time::timeout(LOOKUP_TIMEOUT, client.dossier_status(code)).await
+                tokio::time::timeout(LOOKUP_TIMEOUT, client.lookup_status(code, &typed)).await
             }),
             None => Ok(Err(motcua_uplink::client::GatewayError::Garbage {
                 url: String::new(),
                 detail: "chưa đăng ký / not enrolled (kioskctl enroll)".into(),
             })),
         };
+        let cached = || match self.store.cached_status_with_secret(code, secret) {
+            Ok(Some(cached)) => Some(StatusReport {
+                code: code.to_owned(),
+                status: cached.status.unwrap_or(DossierStatus::Submitted),
+                appointment_date: cached.appointment_date,
+                updated_at: cached.checked_at,
+                offline: true,
+            }),
+            _ => None,
+        };
         match remote {
-            Ok(Ok(Some(view))) => {
+            Ok(Ok(LookupAnswer::Found(view))) => {
                 let _ = self.store.save_status(code, view.status, now);
                 return Ok(StatusReport {
                     code: view.code,
@@ -281,39 +301,21 @@ impl Services {
                     offline: false,
                 });
             }
-            Ok(Ok(None)) => {
-                // Not at the gateway yet: a dossier received here minutes ago may still be on
-                // its way up.
-                if let Ok(Some(cached)) = self.store.cached_status(code) {
-                    return Ok(StatusReport {
-                        code: code.to_owned(),
-                        status: cached.status.unwrap_or(DossierStatus::Submitted),
-                        appointment_date: cached.appointment_date,
-                        updated_at: cached.checked_at,
-                        offline: true,
-                    });
-                }
-                return Err(Message::new(
-                    "Không tìm thấy hồ sơ với mã này. Vui lòng kiểm tra lại mã trên giấy tiếp nhận.",
-                    "No dossier has this code. Please check the code on your receipt.",
-                ));
+            // Not at the gateway yet (a dossier received here minutes ago may still be on its
+            // way up), or not this secret's: one message either way.
+            Ok(Ok(LookupAnswer::NotFound)) => return cached().ok_or_else(not_found_message),
+            Ok(Ok(LookupAnswer::TooMany { retry_after_s })) => {
+                return Err(too_many_message(retry_after_s))
             }
             Ok(Err(e)) => tracing::info!(error = %e, "status lookup: gateway unavailable"),
             Err(_) => tracing::info!("status lookup: gateway did not answer in time"),
         }
-        match self.store.cached_status(code) {
-            Ok(Some(cached)) => Ok(StatusReport {
-                code: code.to_owned(),
-                status: cached.status.unwrap_or(DossierStatus::Submitted),
-                appointment_date: cached.appointment_date,
-                updated_at: cached.checked_at,
-                offline: true,
-            }),
-            _ => Err(Message::new(
-                "Hiện không kết nối được hệ thống của tỉnh và ki-ốt này không lưu hồ sơ này. Vui lòng thử lại sau hoặc hỏi cán bộ.",
-                "The provincial system cannot be reached now and this kiosk has no copy of this dossier. Please try later or ask an officer.",
-            )),
-        }
+        cached().ok_or_else(|| {
+            Message::new(
+                "Hiện không kết nối được hệ thống của tỉnh và ki-ốt này không có hồ sơ khớp hai mã này. Vui lòng thử lại sau hoặc hỏi cán bộ.",
+                "The provincial system cannot be reached now and this kiosk has no dossier matching these two codes. Please try later or ask an officer.",
+            )
+        })
     }
 }
 

@@ -122,8 +122,8 @@ impl Services {
         match effect {
             Effect::Submission(e) => self.submission(e, emit),
             Effect::Ticket(e) => self.ticket(e, emit),
-            Effect::Lookup(LookupEffect::Lookup(code)) => {
-                let answer = self.lookup(&code);
+            Effect::Lookup(LookupEffect::Lookup { code, secret }) => {
+                let answer = self.lookup(&code, &secret);
                 emit(Event::Lookup(LookupEvent::Answer(answer)));
             }
             Effect::Rating(RatingEffect::Rate { transaction, level }) => {

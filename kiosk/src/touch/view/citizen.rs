@@ -3,7 +3,9 @@
 //! result screen when it is done.
 
 use motcua_domain::rating::RatingScale;
-use motcua_flows::lookup::{LookupFlow, LookupStep, StatusReport};
+use motcua_flows::lookup::{
+    lost_receipt_message, LookupField, LookupFlow, LookupStep, StatusReport,
+};
 use motcua_flows::rating::{RatingFlow, RatingStep};
 use motcua_flows::ticket::{IssuedTicket, TicketFlow, TicketStep};
 use motcua_flows::{Lang, Message};
@@ -97,16 +99,17 @@ pub(super) fn lookup(w: &KioskWindow, f: &LookupFlow, lang: Lang) {
     match &f.step {
         LookupStep::Found(r) => lookup_found(w, r, lang),
         step => {
-            code_entry(
-                w,
-                tr(lang, "Tra cứu hồ sơ", "Check a dossier"),
-                tr(
-                    lang,
-                    "Quét mã QR trên giấy tiếp nhận, hoặc nhập mã hồ sơ rồi chạm \"Tiếp tục\".",
-                    "Scan the QR on your receipt, or type the dossier code and touch \"Continue\".",
-                ),
-                &f.code.text(),
-            );
+            w.set_screen(ss("lookup"));
+            w.set_heading(tr(lang, "Tra cứu hồ sơ", "Check a dossier"));
+            w.set_hint(tr(
+                lang,
+                "Quét mã QR trên giấy tiếp nhận, hoặc nhập mã hồ sơ và mã tra cứu rồi chạm \"Tiếp tục\".",
+                "Scan the QR on your receipt, or type the dossier code and the lookup code and touch \"Continue\".",
+            ));
+            w.set_code(ss(f.code.text()));
+            w.set_secret(ss(f.secret.text()));
+            w.set_secret_focused(f.focus == LookupField::Secret);
+            w.set_aside(ss(lost_receipt_message().get(lang)));
             w.set_busy(matches!(step, LookupStep::Looking { .. }));
             if let LookupStep::Entry { error } = step {
                 w.set_error(msg(error, lang));

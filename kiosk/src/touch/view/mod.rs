@@ -64,6 +64,9 @@ fn clear(w: &KioskWindow) {
     w.set_can_rate(false);
     w.set_areas(model(Vec::new()));
     w.set_code(SharedString::new());
+    w.set_secret(SharedString::new());
+    w.set_secret_focused(false);
+    w.set_aside(SharedString::new());
     w.set_levels(model(Vec::new()));
     w.set_status_lines(model(Vec::new()));
     w.set_pin_digits(0);

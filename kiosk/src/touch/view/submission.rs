@@ -183,10 +183,21 @@ fn receipt(w: &KioskWindow, f: &SubmissionFlow, lang: Lang) {
         w.set_print_state(ss(state));
         w.set_print_error(error);
         w.set_can_rate(true);
-        w.set_lines(model(vec![lv(
+        let mut lines = vec![lv(
             pick(lang, "Ngày hẹn trả kết quả", "Result due on"),
             a.appointment_date.format("%d/%m/%Y").to_string(),
-        )]));
+        )];
+        if let Some(secret) = &a.lookup_secret {
+            lines.push(lv(
+                pick(
+                    lang,
+                    "Mã tra cứu (giữ kín)",
+                    "Lookup code (keep it private)",
+                ),
+                secret.to_string(),
+            ));
+        }
+        w.set_lines(model(lines));
     }
 }
 
