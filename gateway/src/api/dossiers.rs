@@ -2,14 +2,14 @@
 //! site's dossiers; another site's code answers exactly like an unknown one, so sequential
 //! codes cannot be walked across the province.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::Json;
 use motcua_domain::dossier::DossierCode;
 use motcua_domain::wire::{ApiError, DossierStatusView};
 
 use super::auth::Device;
-use super::failure::{ApiResult, Failure};
+use super::failure::{ApiResult, Failure, Path};
 use super::state::AppState;
 
 /// Status of a dossier, for the kiosk's status-lookup screen. Devices get no document list:
