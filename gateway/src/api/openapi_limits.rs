@@ -1,5 +1,6 @@
 //! States in the OpenAPI document the limits the server enforces on every route, so that a
-//! client generated from it (or a schema-driven tester) knows them: 429 `rate_limited` with
+//! client generated from it (or a schema-driven tester) knows them: 500 `internal` when the
+//! gateway's storage fails, 429 `rate_limited` with
 //! `Retry-After` on every device call, 429 `too_many_open_uploads` / `upload_quota_exceeded` on
 //! upload creation, 413 and the body cap (`x-max-body-bytes`) on every JSON body, and 422
 //! `field_too_long` where the fields have lengths. The fields' own `maxLength`, `pattern`,
@@ -157,6 +158,16 @@ impl Modify for LimitsAddon {
                 &mut item.delete,
             ];
             for operation in operations.into_iter().flatten() {
+                add(
+                    operation,
+                    "500",
+                    error_response(
+                        "`internal`: the gateway could not complete the request (its database \
+                         or disk failed, e.g. PostgreSQL is unreachable); its log names the \
+                         cause; retry later",
+                        false,
+                    ),
+                );
                 for parameter in operation.parameters.iter_mut().flatten() {
                     if let Some(schema) = parameter.schema.as_mut() {
                         edit_json(schema, unsigned_ranges);
