@@ -38,7 +38,13 @@ pub struct ProvisionRequest {
     #[cfg_attr(feature = "openapi", schema(max_length = 256))]
     pub token: String,
     /// PKCS#10 certificate signing request (PEM) for the kiosk's own key pair.
-    #[cfg_attr(feature = "openapi", schema(max_length = 16384))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 16384,
+            pattern = r"^-----BEGIN CERTIFICATE REQUEST-----\r?\n"
+        )
+    )]
     pub csr_pem: String,
 }
 
@@ -174,8 +180,20 @@ impl RemoteActionKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RemoteActionRequest {
-    /// What to do.
+    /// What to do: one of [`RemoteActionKind::ALL`] (`unsupported` is only what a kiosk reads
+    /// for a kind it does not know; it is never queued, so the document does not offer it).
+    #[cfg_attr(feature = "openapi", schema(schema_with = queueable_kinds))]
     pub kind: RemoteActionKind,
+}
+
+/// The kinds a technician may queue, as an OpenAPI string enum.
+#[cfg(feature = "openapi")]
+fn queueable_kinds() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(RemoteActionKind::ALL.map(RemoteActionKind::as_str)))
+        .description(Some("What to do"))
+        .build()
 }
 
 /// What a kiosk reports back about an action.
@@ -228,14 +246,22 @@ pub struct RemoteActions {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SetupSheetRequest {
-    /// The site (agency code).
-    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    /// The site (agency code): letters, digits, `.`, `-` or `_`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 64, pattern = r"^[A-Za-z0-9_.-]+$")
+    )]
     pub site: String,
-    /// The profile's name (a file `<profiles dir>/<name>.toml` on the gateway).
-    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    /// The profile's name (a file `<profiles dir>/<name>.toml` on the gateway): 1–40 of a-z,
+    /// 0-9 and `-`.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 64, pattern = r"^[a-z0-9-]{1,40}$")
+    )]
     pub profile: String,
     /// How many device slots (1..=50); ignored when `device_ids` is given.
     #[serde(default = "one")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 50))]
     pub count: u32,
     /// Device ids to issue codes for (replacing a broken kiosk keeps its id: the new box gets a
     /// fresh certificate and fresh sequence blocks); new ids `<site>-K001`, `-K002`, … otherwise.

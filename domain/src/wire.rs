@@ -22,18 +22,32 @@ pub const TUS_VERSION: &str = "1.0.0";
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct EnrollRequest {
-    /// Unique device identifier chosen at provisioning, e.g. `KIOSK-H56-0001`.
-    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    /// Unique device identifier chosen at provisioning, e.g. `KIOSK-H56-0001`: letters, digits,
+    /// `-`, `_`, `.` or `:` (the gateway's `invalid_device_id` otherwise).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 64, pattern = r"^[A-Za-z0-9_.:-]+$")
+    )]
     pub device_id: String,
-    /// The site the device serves: its agency code, e.g. `000.17.22.H56`.
-    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    /// The site the device serves: its agency code, e.g. `000.17.22.H56`: letters, digits, `.`,
+    /// `-` or `_` (the gateway's `invalid_site` otherwise).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 64, pattern = r"^[A-Za-z0-9_.-]+$")
+    )]
     pub site: String,
     /// Shared enrolment secret of the province.
     #[cfg_attr(feature = "openapi", schema(max_length = 256))]
     pub enrollment_key: String,
     /// PKCS#10 certificate signing request (PEM) for the device's own key pair; only its public
     /// key is used, the gateway decides the names.
-    #[cfg_attr(feature = "openapi", schema(max_length = 16384))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 16384,
+            pattern = r"^-----BEGIN CERTIFICATE REQUEST-----\r?\n"
+        )
+    )]
     pub csr_pem: String,
 }
 
@@ -54,7 +68,13 @@ impl std::fmt::Debug for EnrollRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RenewRequest {
     /// PKCS#10 certificate signing request (PEM) for a new key pair made on the device.
-    #[cfg_attr(feature = "openapi", schema(max_length = 16384))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            max_length = 16384,
+            pattern = r"^-----BEGIN CERTIFICATE REQUEST-----\r?\n"
+        )
+    )]
     pub csr_pem: String,
 }
 
@@ -87,8 +107,9 @@ pub struct Applicant {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(max_length = 12))]
     pub id_number: Option<String>,
-    /// Date of birth, if given.
+    /// Date of birth, if given (`YYYY-MM-DD`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"))]
     pub birth_date: Option<NaiveDate>,
     /// Postal address.
     #[serde(default)]
@@ -128,11 +149,11 @@ pub struct DocumentRef {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DossierSubmission {
-    /// Dossier code `<agency>-YYMMDD-XXXX` (Circular 01/2018 art. 19).
-    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    /// Dossier code `<agency>-YYMMDD-XXXX` (Circular 01/2018 art. 19); not blank.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64, pattern = r"\S"))]
     pub code: String,
-    /// Procedure code from the catalog.
-    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    /// Procedure code from the catalog; not blank.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64, pattern = r"\S"))]
     pub procedure_code: String,
     /// Receiving agency code.
     #[cfg_attr(feature = "openapi", schema(max_length = 64))]
@@ -191,16 +212,19 @@ impl std::fmt::Debug for DossierLookup {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RatingSubmission {
-    /// The rated transaction: a dossier code or a ticket id (`<area>-YYYYMMDD-<n>@<device>`).
-    #[cfg_attr(feature = "openapi", schema(max_length = 160))]
+    /// The rated transaction: a dossier code or a ticket id (`<area>-YYYYMMDD-<n>@<device>`);
+    /// not blank.
+    #[cfg_attr(feature = "openapi", schema(max_length = 160, pattern = r"\S"))]
     pub transaction: String,
     /// Device that collected it.
     #[cfg_attr(feature = "openapi", schema(max_length = 64))]
     pub device_id: String,
-    /// Number of levels on the scale shown (3 or 5).
+    /// Number of levels on the scale shown: 3 or 5.
+    // The document's `enum: [3, 5]` is set by the gateway's OpenAPI modifier (`openapi_limits`):
+    // `#[schema]` has no enum of integers.
     #[cfg_attr(feature = "openapi", schema(minimum = 3, maximum = 5))]
     pub scale_levels: u8,
-    /// Level chosen, 1 = best.
+    /// Level chosen, 1 = best; at most `scale_levels`.
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 5))]
     pub level: u8,
     /// Indicator score per Circular 01/2018 (2, 1 or 0).
@@ -215,8 +239,12 @@ pub struct RatingSubmission {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TicketIssued {
-    /// Ticket id `<area>-YYYYMMDD-<number>@<device>` (see `ticket::ticket_id`).
-    #[cfg_attr(feature = "openapi", schema(max_length = 160))]
+    /// Ticket id `<area>-YYYYMMDD-<number>@<device>` (see `ticket::ticket_id`): it ends with
+    /// `@` and the issuing device.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 160, pattern = r"@[^@]*[^@\s][^@]*$")
+    )]
     pub ticket_id: String,
     /// Service area code.
     #[cfg_attr(feature = "openapi", schema(max_length = 64))]
@@ -358,8 +386,9 @@ pub struct DossierStatusView {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DigitizedDocument {
-    /// The document code, made by the kiosk's configured template; unique across dossiers.
-    #[cfg_attr(feature = "openapi", schema(max_length = 64))]
+    /// The document code, made by the kiosk's configured template; unique across dossiers; not
+    /// blank.
+    #[cfg_attr(feature = "openapi", schema(max_length = 64, pattern = r"\S"))]
     pub document_code: String,
     /// 1-based index of the required document in the procedure's list; 0 for pages that no
     /// separator sheet sorted (the officer kept them as "other documents").
@@ -544,14 +573,18 @@ pub struct SelfTestSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthReport {
-    /// The kiosk software's version.
-    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
+    /// The kiosk software's version; not blank.
+    #[cfg_attr(feature = "openapi", schema(max_length = 2000, pattern = r"\S"))]
     pub software_version: String,
     /// When the kiosk made the report (its clock); the numbers below are of that moment.
     #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub generated_at: DateTime<FixedOffset>,
-    /// The kiosk's clock when it sent the report; set by the uplink at each attempt.
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>, format = DateTime))]
+    /// The kiosk's clock when it sent the report; set by the uplink at each attempt, and
+    /// required by the gateway (an `Option` only while the report waits in the kiosk's outbox).
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = String, format = DateTime, required = true)
+    )]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<DateTime<FixedOffset>>,
     /// Seconds since kioskd started.

@@ -36,6 +36,10 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(15);
 const FULL_LOG_EVERY: Duration = Duration::from_secs(60);
 /// How long in-flight requests may take to finish at shutdown.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// After a request the HTTP layer refuses (a malformed header: hyper's own 400), how long and
+/// how much of the rest of it is read and dropped before the socket closes; see [`linger`].
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1 << 20;
 
 /// Open connections by the serial of their client certificate.
 #[derive(Debug, Default)]
@@ -200,6 +204,17 @@ async fn connection(
     connections: Arc<Connections>,
     draining: CancellationToken,
 ) {
+    // A second handle on the socket, for the lingering close after a refused request.
+    let (tcp, lingering) = match tcp.into_std().and_then(|std| {
+        let second = std.try_clone()?;
+        Ok((TcpStream::from_std(std)?, second))
+    }) {
+        Ok((tcp, second)) => (tcp, Some(second)),
+        Err(e) => {
+            tracing::warn!(%remote, error = %e, "cannot set up a connection");
+            return;
+        }
+    };
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
         Ok(Err(e)) => {
@@ -227,29 +242,63 @@ async fn connection(
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new());
-    let conn = builder
-        .serve_connection(TokioIo::new(tls), service)
-        .with_upgrades();
-    tokio::pin!(conn);
-    let outcome = tokio::select! {
-        r = conn.as_mut() => Some(r),
-        _ = revoked.cancelled() => None,
-        _ = draining.cancelled() => {
-            conn.as_mut().graceful_shutdown();
-            tokio::select! {
-                r = conn.as_mut() => Some(r),
-                _ = revoked.cancelled() => None,
+    // In a block so that the TLS stream is gone before the lingering close.
+    let outcome = {
+        let conn = builder
+            .serve_connection(TokioIo::new(tls), service)
+            .with_upgrades();
+        tokio::pin!(conn);
+        tokio::select! {
+            r = conn.as_mut() => Some(r),
+            _ = revoked.cancelled() => None,
+            _ = draining.cancelled() => {
+                conn.as_mut().graceful_shutdown();
+                tokio::select! {
+                    r = conn.as_mut() => Some(r),
+                    _ = revoked.cancelled() => None,
+                }
             }
         }
     };
     match outcome {
         Some(Ok(())) => {}
-        Some(Err(e)) => tracing::debug!(%remote, error = %e, "connection ended with an error"),
+        Some(Err(e)) => {
+            tracing::debug!(%remote, error = %e, "connection ended with an error");
+            if let Some(socket) = lingering {
+                linger(socket).await;
+            }
+        }
         None => {
             tracing::info!(%remote, serial = ?serial, "connection closed: its certificate was revoked")
         }
     }
     drop(registration);
+}
+
+/// A lingering close: hyper has answered a request it could not parse (400) and ended the
+/// connection, but the client may still be sending that request's body. Closing a socket with
+/// bytes unread makes the kernel send a reset, which can destroy the 400 before the client reads
+/// it (the client then sees a dropped connection, not the refusal). So the socket is half-closed
+/// and the rest read and dropped, for a bounded time and size, before it is closed.
+async fn linger(socket: std::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut socket) = TcpStream::from_std(socket) else {
+        return;
+    };
+    if socket.shutdown().await.is_err() {
+        return;
+    }
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut read = 0;
+    let _ = tokio::time::timeout(LINGER, async {
+        while read < LINGER_BYTES {
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+        }
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -305,6 +305,21 @@ async fn remote_actions_stay_with_their_device(backend: Backend) {
         }
     };
     assert_eq!(post_result(b_cred.clone()).await, StatusCode::NOT_FOUND);
+    // An id that is no action id at all (past i64) is refused in the API's JSON, not axum's text.
+    let r = h
+        .req(
+            Method::POST,
+            "/v1/devices/actions/9223372036854775808/result",
+            Some(&a_cred),
+        )
+        .json(&result)
+        .send()
+        .await
+        .expect("result");
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    let body: serde_json::Value = r.json().await.expect("a JSON refusal");
+    assert_eq!(body["error"], "invalid_path", "{body}");
     assert_eq!(post_result(a_cred.clone()).await, StatusCode::NO_CONTENT);
     assert_eq!(post_result(a_cred.clone()).await, StatusCode::NO_CONTENT);
     assert!(pending(a_cred.clone()).await.is_empty());

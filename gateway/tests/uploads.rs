@@ -140,21 +140,32 @@ async fn tus_refusals(backend: Backend) {
     let token = h.enroll("KIOSK-1").await;
     let data = blob(1000, 3);
 
-    // No Tus-Resumable: 412.
-    let r = h
-        .req(Method::POST, "/v1/uploads", Some(&token))
-        .header("Upload-Length", "1000")
-        .header(
-            "Upload-Metadata",
-            format!(
-                "sha256 {}",
-                base64::engine::general_purpose::STANDARD.encode(sha_hex(&data))
-            ),
-        )
-        .send()
-        .await
-        .expect("create");
-    assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
+    // No Tus-Resumable: 400 (a malformed request); another version: 412 naming the one served.
+    let meta = format!(
+        "sha256 {}",
+        base64::engine::general_purpose::STANDARD.encode(sha_hex(&data))
+    );
+    for (version, status, code) in [
+        (None, StatusCode::BAD_REQUEST, "tus_resumable_missing"),
+        (
+            Some("0.2.2"),
+            StatusCode::PRECONDITION_FAILED,
+            "tus_version",
+        ),
+    ] {
+        let mut r = h
+            .req(Method::POST, "/v1/uploads", Some(&token))
+            .header("Upload-Length", "1000")
+            .header("Upload-Metadata", &meta);
+        if let Some(v) = version {
+            r = r.header("Tus-Resumable", v);
+        }
+        let r = r.send().await.expect("create");
+        assert_eq!(r.status(), status, "{version:?}");
+        assert_eq!(r.headers()["tus-version"], "1.0.0");
+        let body: serde_json::Value = r.json().await.expect("json");
+        assert_eq!(body["error"], code);
+    }
     // Too large: 413.
     let r = h
         .create_upload_claiming(&token, 1024 * 1024 + 1, &sha_hex(&data))

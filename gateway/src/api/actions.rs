@@ -5,7 +5,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -15,7 +15,7 @@ use motcua_domain::provisioning::{
 use motcua_domain::wire::ApiError;
 
 use super::auth::{Caller, Device, ManageFleet};
-use super::failure::{parse_json, parse_limited, ApiResult, Failure};
+use super::failure::{parse_json, parse_limited, ApiResult, Failure, Path};
 use super::fleet_page::{back_to_page, is_form, same_origin};
 use super::state::{now_vn, AppState};
 use crate::store::Completion;
@@ -59,7 +59,7 @@ pub(super) async fn device_actions(State(state): State<AppState>, device: Device
 /// The calling device reports the result of one of its actions. Reporting again changes
 /// nothing (the first result stays): a kiosk may retry after a lost answer.
 #[utoipa::path(post, path = "/v1/devices/actions/{id}/result", tag = "devices", security(("device_certificate" = [])),
-    params(("id" = i64, Path, description = "the action's id")),
+    params(("id" = i64, Path, minimum = 1, maximum = 9223372036854775807i64, description = "the action's id")),
     request_body = RemoteActionResult,
     responses(
         (status = 204, description = "recorded (now or before)"),

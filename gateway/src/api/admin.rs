@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use axum::Json;
@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::{ActAsSystem, Caller, ManageFleet, ReadStats};
-use super::failure::{parse_json, ApiResult, Failure};
+use super::failure::{parse_json, ApiResult, Failure, Path};
 use super::fleet_page::{back_to_page, is_form, same_origin};
 use super::state::{now_vn, AppState};
 use crate::store::{rfc3339, FleetDevice, Stats};
@@ -196,7 +196,7 @@ pub(super) async fn withdraw_setup_codes(
 /// Revokes one certificate by serial (a device's or a role's; one the gateway never saw is
 /// recorded as revoked) and closes its open connections.
 #[utoipa::path(post, path = "/v1/admin/certificates/{serial}/revoke", tag = "admin", security(("technician_certificate" = [])),
-    params(("serial" = String, Path, description = "certificate serial, lowercase hex")),
+    params(("serial" = String, Path, pattern = "^[0-9A-Fa-f]{1,64}$", description = "certificate serial in hex, as `gateway ca issue` printed it")),
     responses(
         (status = 200, body = Revocation),
         (status = 400, body = ApiError, description = "`invalid_serial`"),

@@ -16,7 +16,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -28,7 +28,7 @@ use motcua_domain::wire::{
 use serde::Serialize;
 
 use super::auth::Device;
-use super::failure::{parse_limited, ApiResult, Failure};
+use super::failure::{parse_limited, ApiResult, Failure, Path};
 use super::state::{is_sha256_hex, now_vn, sha256_hex, AppState};
 use crate::store::{Ingest, IngestOutcome, Record};
 use crate::GatewayError;
@@ -239,7 +239,7 @@ fn require_sha256(sha256: &str, document: &str) -> Result<(), Failure> {
 
 /// Stores a dossier exactly once. All of its documents must have been uploaded completely first.
 #[utoipa::path(post, path = "/v1/dossiers", tag = "ingest", security(("device_certificate" = [])),
-    params(("Idempotency-Key" = String, Header, description = "unique per dossier delivery; retries reuse it")),
+    params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$", description = "unique per dossier delivery; retries reuse it")),
     request_body = DossierSubmission,
     responses(
         (status = 201, body = IngestAck, description = "stored durably"),
@@ -307,7 +307,7 @@ pub(super) async fn ingest_dossier(
 #[utoipa::path(post, path = "/v1/dossiers/{code}/documents", tag = "ingest", security(("device_certificate" = [])),
     params(
         ("code" = String, Path, description = "dossier code"),
-        ("Idempotency-Key" = String, Header, description = "unique per delivery of these documents; retries reuse it"),
+        ("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$", description = "unique per delivery of these documents; retries reuse it"),
     ),
     request_body = DigitizedDocuments,
     responses(
@@ -364,7 +364,7 @@ pub(super) async fn ingest_documents(
 
 /// Stores a satisfaction rating exactly once; a transaction can be rated only once.
 #[utoipa::path(post, path = "/v1/ratings", tag = "ingest", security(("device_certificate" = [])),
-    params(("Idempotency-Key" = String, Header, description = "unique per rating delivery")),
+    params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$", description = "unique per rating delivery")),
     request_body = RatingSubmission,
     responses(
         (status = 201, body = IngestAck),
@@ -400,7 +400,7 @@ pub(super) async fn ingest_rating(
 
 /// Stores a queue ticket exactly once.
 #[utoipa::path(post, path = "/v1/tickets", tag = "ingest", security(("device_certificate" = [])),
-    params(("Idempotency-Key" = String, Header, description = "unique per ticket delivery")),
+    params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$", description = "unique per ticket delivery")),
     request_body = TicketIssued,
     responses(
         (status = 201, body = IngestAck),
@@ -437,7 +437,7 @@ pub(super) async fn ingest_ticket(
 /// makes it the device's latest (`GET /v1/admin/fleet`). The gateway's clock at receipt is
 /// compared with `sent_at` to find a kiosk's wrong clock.
 #[utoipa::path(post, path = "/v1/health-reports", tag = "ingest", security(("device_certificate" = [])),
-    params(("Idempotency-Key" = String, Header, description = "unique per report; retries reuse it (with a later sent_at)")),
+    params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]([ -~]*[!-~])?$", description = "unique per report; retries reuse it (with a later sent_at)")),
     request_body = HealthReport,
     responses(
         (status = 201, body = IngestAck),

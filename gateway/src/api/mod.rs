@@ -205,7 +205,7 @@ pub(crate) fn router(state: AppState) -> Router {
         provisioning::admin_provisioning, actions::device_actions, actions::device_action_result,
         actions::queue_action, actions::admin_actions
     ),
-    components(schemas(ApiError, motcua_domain::provisioning::RemoteActionKind, motcua_domain::provisioning::SequenceBlock, motcua_domain::provisioning::IssuedSetupCode, Stats, FleetDevice, Revocation, ReenrolmentApproval, admin::SetupCodesWithdrawn, FleetView, FleetEntry, FleetFlag, HealthPoint)),
+    components(schemas(ApiError, tus::TusResumable, provisioning::SheetKind, motcua_domain::provisioning::RemoteActionKind, motcua_domain::provisioning::SequenceBlock, motcua_domain::provisioning::IssuedSetupCode, Stats, FleetDevice, Revocation, ReenrolmentApproval, admin::SetupCodesWithdrawn, FleetView, FleetEntry, FleetFlag, HealthPoint)),
     modifiers(&SecurityAddon, &LimitsAddon)
 )]
 pub struct ApiDoc;

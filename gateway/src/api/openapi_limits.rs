@@ -1,9 +1,13 @@
 //! States in the OpenAPI document the limits the server enforces on every route, so that a
-//! client generated from it (or a schema-driven tester) knows them: 429 `rate_limited` with
+//! client generated from it (or a schema-driven tester) knows them: 500 `internal` when the
+//! gateway's storage fails, 429 `rate_limited` with
 //! `Retry-After` on every device call, 429 `too_many_open_uploads` / `upload_quota_exceeded` on
 //! upload creation, 413 and the body cap (`x-max-body-bytes`) on every JSON body, and 422
 //! `field_too_long` where the fields have lengths. The fields' own `maxLength`, `pattern`,
-//! `maximum` sit on the wire types (`motcua_domain::limits`).
+//! `maximum` sit on the wire types (`motcua_domain::limits`), except what `#[schema]` cannot
+//! say, set here from the same constants: the length of each item of a list of texts (on a
+//! `Vec` field `#[schema]` bounds the list), an enum of integers and the range of unsigned
+//! integers.
 
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::Operation;
@@ -52,8 +56,97 @@ fn is_device_call(operation: &Operation) -> bool {
     serde_json::to_string(&operation.security).is_ok_and(|s| s.contains("device_certificate"))
 }
 
+/// Edits component schema `name` as JSON (the edits below are a few keywords deep).
+fn edit_schema(
+    openapi: &mut utoipa::openapi::OpenApi,
+    name: &str,
+    edit: impl FnOnce(&mut serde_json::Value),
+) {
+    let Some(schema) = openapi
+        .components
+        .as_mut()
+        .and_then(|c| c.schemas.get_mut(name))
+    else {
+        return;
+    };
+    edit_json(schema, edit);
+}
+
+/// Edits a part of the document as JSON.
+fn edit_json<T>(part: &mut T, edit: impl FnOnce(&mut serde_json::Value))
+where
+    T: serde::Serialize + serde::de::DeserializeOwned,
+{
+    let Ok(mut value) = serde_json::to_value(&*part) else {
+        return;
+    };
+    edit(&mut value);
+    if let Ok(edited) = serde_json::from_value(value) {
+        *part = edited;
+    }
+}
+
+/// An unsigned Rust integer is documented as `int32`/`int64` with `minimum: 0`, whose upper
+/// bound (2^31 - 1, 2^63 - 1) is not the one the server takes (2^32 - 1, 2^64 - 1): such a
+/// property states its real range, as `uint32`/`uint64`.
+fn unsigned_ranges(schema: &mut serde_json::Value) {
+    let integer = schema["type"] == "integer"
+        || schema["type"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|t| t == "integer"));
+    let unsigned = integer && schema["minimum"] == 0 && schema.get("maximum").is_none();
+    if unsigned {
+        let (format, max) = match schema["format"].as_str() {
+            Some("int32") => ("uint32", u64::from(u32::MAX)),
+            Some("int64") => ("uint64", u64::MAX),
+            _ => return,
+        };
+        schema["format"] = format.into();
+        schema["maximum"] = max.into();
+        return;
+    }
+    for key in ["properties"] {
+        if let Some(props) = schema.get_mut(key).and_then(|p| p.as_object_mut()) {
+            props.values_mut().for_each(unsigned_ranges);
+        }
+    }
+    if let Some(items) = schema.get_mut("items") {
+        unsigned_ranges(items);
+    }
+}
+
+/// What `#[schema]` on the wire types cannot state (see the module doc).
+fn item_limits(openapi: &mut utoipa::openapi::OpenApi) {
+    let names: Vec<String> = openapi
+        .components
+        .as_ref()
+        .map(|c| c.schemas.keys().cloned().collect())
+        .unwrap_or_default();
+    for name in names {
+        edit_schema(openapi, &name, unsigned_ranges);
+    }
+    use motcua_domain::limits::{CODE_MAX, TEXT_MAX};
+    edit_schema(openapi, "SelfTestSummary", |s| {
+        s["properties"]["failed"]["items"]["maxLength"] = TEXT_MAX.into();
+    });
+    edit_schema(openapi, "SetupSheetRequest", |s| {
+        let items = &mut s["properties"]["device_ids"]["items"];
+        items["maxLength"] = CODE_MAX.into();
+        items["pattern"] = "^[A-Za-z0-9_.:-]+$".into();
+    });
+    edit_schema(openapi, "RatingSubmission", |s| {
+        let levels = &mut s["properties"]["scale_levels"];
+        if let Some(o) = levels.as_object_mut() {
+            o.remove("minimum");
+            o.remove("maximum");
+        }
+        levels["enum"] = serde_json::json!([3, 5]);
+    });
+}
+
 impl Modify for LimitsAddon {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        item_limits(openapi);
         for (path, item) in openapi.paths.paths.iter_mut() {
             let operations = [
                 &mut item.get,
@@ -65,6 +158,21 @@ impl Modify for LimitsAddon {
                 &mut item.delete,
             ];
             for operation in operations.into_iter().flatten() {
+                add(
+                    operation,
+                    "500",
+                    error_response(
+                        "`internal`: the gateway could not complete the request (its database \
+                         or disk failed, e.g. PostgreSQL is unreachable); its log names the \
+                         cause; retry later",
+                        false,
+                    ),
+                );
+                for parameter in operation.parameters.iter_mut().flatten() {
+                    if let Some(schema) = parameter.schema.as_mut() {
+                        edit_json(schema, unsigned_ranges);
+                    }
+                }
                 if is_device_call(operation) {
                     add(
                         operation,

@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
@@ -13,10 +13,11 @@ use motcua_domain::provisioning::{
 };
 use motcua_domain::wire::ApiError;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::auth::{Caller, Device, ManageFleet};
 use super::enrolment::{body_with_deadline, certificate_body, sign};
-use super::failure::{parse_limited, ApiResult, Failure};
+use super::failure::{parse_limited, ApiResult, Failure, Query};
 use super::state::{now_vn, sha256_hex, AppState};
 use crate::provision::{read_profile, ProvisionError};
 use crate::store::{BlockOutcome, NewCertificate, Provision, ProvisionOutcome, MAX_LIVE_BLOCKS};
@@ -279,6 +280,18 @@ pub(super) async fn sequence_blocks(State(state): State<AppState>, device: Devic
     }
 }
 
+/// The values of `?format=` the document offers (the handler reads the text itself, so that
+/// another value is its own 400 `invalid_format`).
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // only the OpenAPI document names it
+pub(super) enum SheetKind {
+    /// The codes as JSON.
+    Json,
+    /// The printable sheet.
+    Pdf,
+}
+
 /// `?format=` of the setup sheet.
 #[derive(Debug, Deserialize)]
 pub(super) struct SheetFormat {
@@ -290,7 +303,7 @@ pub(super) struct SheetFormat {
 /// new code for a device id withdraws its older unused ones; an id of a live device or of
 /// another site's device needs `replace: true`.
 #[utoipa::path(post, path = "/v1/admin/provisioning", tag = "admin", security(("technician_certificate" = [])),
-    params(("format" = Option<String>, Query, description = "`pdf` for the printable sheet, else JSON")),
+    params(("format" = Option<SheetKind>, Query, description = "`pdf` for the printable sheet, `json` (the default) for the codes as JSON")),
     request_body = SetupSheetRequest,
     responses(
         (status = 200, body = SetupSheet, description = "JSON, or `application/pdf` with `?format=pdf`"),

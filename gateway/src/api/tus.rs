@@ -32,10 +32,29 @@ impl TusFailure for Failure {
     }
 }
 
+/// The values of `Tus-Resumable` a request may carry, for the OpenAPI document: only
+/// [`TUS_VERSION`].
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)] // only the OpenAPI document names it
+pub(super) enum TusResumable {
+    /// tus 1.0.0.
+    #[serde(rename = "1.0.0")]
+    V1,
+}
+
+/// A request without `Tus-Resumable` is malformed (400 `tus_resumable_missing`); one naming
+/// another version is 412 `tus_version` with `Tus-Version`, as tus 1.0 asks of an unsupported
+/// version.
 pub(super) fn require_tus(headers: &HeaderMap) -> Result<(), Failure> {
-    match headers.get(TUS_RESUMABLE).and_then(|v| v.to_str().ok()) {
-        Some(TUS_VERSION) => Ok(()),
-        _ => Err(Failure::new(
+    match headers.get(TUS_RESUMABLE).map(|v| v.to_str()) {
+        Some(Ok(TUS_VERSION)) => Ok(()),
+        None => Err(Failure::bad_request(
+            "tus_resumable_missing",
+            format!("send 'Tus-Resumable: {TUS_VERSION}': every tus request names the protocol version"),
+        )
+        .with_header(TUS_VERSION_H, TUS_VERSION)
+        .tus()),
+        Some(_) => Err(Failure::new(
             StatusCode::PRECONDITION_FAILED,
             "tus_version",
             format!("send 'Tus-Resumable: {TUS_VERSION}': it is the only tus version this gateway speaks"),

@@ -3,7 +3,7 @@
 //! promotion into the content-addressed blob store, and the admin's read of a finished blob.
 
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
@@ -11,12 +11,12 @@ use motcua_domain::wire::{ApiError, TUS_VERSION};
 use tokio::io::AsyncWriteExt;
 
 use super::auth::{Caller, Device, ReadBlobs};
-use super::failure::{ApiResult, Failure};
+use super::failure::{ApiResult, Failure, Path};
 use super::state::{is_sha256_hex, now_vn, AppState};
 use super::tus::{
     header_u64, metadata_sha256, offset_response, require_tus, tus_headers, TusFailure,
-    OFFSET_OCTET_STREAM, TUS_EXTENSION, TUS_MAX_SIZE, TUS_VERSION_H, UPLOAD_EXPIRES, UPLOAD_LENGTH,
-    UPLOAD_OFFSET,
+    TusResumable, OFFSET_OCTET_STREAM, TUS_EXTENSION, TUS_MAX_SIZE, TUS_VERSION_H, UPLOAD_EXPIRES,
+    UPLOAD_LENGTH, UPLOAD_OFFSET,
 };
 use crate::files::Files;
 use crate::store::{Upload, UploadCreation, UploadQuota};
@@ -69,15 +69,15 @@ pub(super) async fn tus_options(State(state): State<AppState>) -> Response {
 /// its offset, instead of a new one.
 #[utoipa::path(post, path = "/v1/uploads", tag = "uploads", security(("device_certificate" = [])),
     params(
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("Tus-Resumable" = TusResumable, Header, description = "the tus version: 1.0.0, the only one served (a missing header is 400, another version 412 with `Tus-Version`)"),
         ("Upload-Length" = u64, Header, description = "size of the blob in bytes"),
-        ("Upload-Metadata" = String, Header, description = "must contain `sha256 <base64 of the lowercase hex SHA-256>`"),
+        ("Upload-Metadata" = String, Header, format = "tus-sha256-metadata", description = "tus metadata (`key base64,key base64`) that must contain `sha256 <base64 of the lowercase hex SHA-256>`; with Upload-Length 0 it must be the SHA-256 of empty content"),
     ),
     responses(
         (status = 201, description = "created", headers(("Location" = String), ("Upload-Offset" = u64), ("Upload-Expires" = String, description = "when an unfinished upload is removed (RFC 7231 date; `gateway serve --upload-expiry-hours`)"), ("Tus-Resumable" = String))),
-        (status = 400, body = ApiError, description = "missing or invalid Upload-Length or Upload-Metadata"),
+        (status = 400, body = ApiError, description = "missing Tus-Resumable, or missing or invalid Upload-Length or Upload-Metadata"),
         (status = 401, body = ApiError),
-        (status = 412, body = ApiError, description = "missing or unsupported Tus-Resumable"),
+        (status = 412, body = ApiError, description = "`tus_version`: a Tus-Resumable other than 1.0.0 (the answer's `Tus-Version` names the one served)"),
         (status = 413, body = ApiError, description = "Upload-Length above Tus-Max-Size"),
     ))]
 pub(super) async fn create_upload(
@@ -287,7 +287,7 @@ async fn finish(state: &AppState, upload: &Upload) -> Result<Finish, GatewayErro
 
 /// The durable offset of an upload: where the kiosk resumes after any interruption.
 #[utoipa::path(head, path = "/v1/uploads/{id}", tag = "uploads", security(("device_certificate" = [])),
-    params(("id" = String, Path, description = "upload id from the Location header")),
+    params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id from the Location header")),
     responses(
         (status = 200, headers(("Upload-Offset" = u64), ("Upload-Length" = u64), ("Cache-Control" = String), ("Tus-Resumable" = String))),
         (status = 401, description = "no, unknown or revoked client certificate"),
@@ -335,8 +335,8 @@ pub(super) async fn upload_head(
 /// upload restarts at 0) and stored.
 #[utoipa::path(patch, path = "/v1/uploads/{id}", tag = "uploads", security(("device_certificate" = [])),
     params(
-        ("id" = String, Path, description = "upload id"),
-        ("Tus-Resumable" = String, Header, description = "1.0.0"),
+        ("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id from the Location header"),
+        ("Tus-Resumable" = TusResumable, Header, description = "the tus version: 1.0.0, the only one served (a missing header is 400, another version 412 with `Tus-Version`)"),
         ("Upload-Offset" = u64, Header, description = "must equal the current offset"),
     ),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
@@ -346,7 +346,7 @@ pub(super) async fn upload_head(
         (status = 401, body = ApiError),
         (status = 404, body = ApiError),
         (status = 409, body = ApiError, description = "Upload-Offset differs from the current offset"),
-        (status = 412, body = ApiError),
+        (status = 412, body = ApiError, description = "`tus_version`: a Tus-Resumable other than 1.0.0 (the answer's `Tus-Version` names the one served)"),
         (status = 413, body = ApiError, description = "more bytes than Upload-Length"),
         (status = 415, body = ApiError, description = "Content-Type is not application/offset+octet-stream"),
         (status = 460, body = ApiError, description = "checksum mismatch: content differs from the announced sha256; the upload restarts at offset 0, its length charged again to the device's bytes of the day"),
@@ -526,7 +526,7 @@ async fn append(state: &AppState, device: &str, id: &str, offset: u64, body: Bod
 /// and auditors only: scanned documents are personal data, and neither a device nor a
 /// technician certificate may be a key to every citizen's papers (`forbidden_role`).
 #[utoipa::path(get, path = "/v1/blobs/{sha256}", tag = "uploads", security(("system_certificate" = []), ("auditor_certificate" = [])),
-    params(("sha256" = String, Path, description = "lowercase hex SHA-256")),
+    params(("sha256" = String, Path, pattern = "^[0-9a-f]{64}$", description = "lowercase hex SHA-256")),
     responses(
         (status = 200, content_type = "application/octet-stream", body = Vec<u8>),
         (status = 401, body = ApiError),

@@ -35,6 +35,16 @@ impl ProvisioningGateway {
         profiles: &[(&str, &str)],
         block_size: u16,
     ) -> anyhow::Result<Self> {
+        Self::start_with(data_dir, profiles, block_size, &[])
+    }
+
+    /// [`ProvisioningGateway::start`] with more `gateway serve` options.
+    pub fn start_with(
+        data_dir: &Path,
+        profiles: &[(&str, &str)],
+        block_size: u16,
+        extra_args: &[&str],
+    ) -> anyhow::Result<Self> {
         let profiles_dir = data_dir.join("profiles");
         std::fs::create_dir_all(&profiles_dir)?;
         for (name, text) in profiles {
@@ -47,21 +57,18 @@ impl ProvisioningGateway {
         let public_url = format!("https://127.0.0.1:{port}");
         let key = data_dir.join("pki").join("provisioning.key");
         let size = block_size.to_string();
-        let gateway = Gateway::start_with(
-            data_dir,
-            None,
-            port,
-            &[
-                "--provisioning-key-file",
-                key.to_str().context("path")?,
-                "--profiles-dir",
-                profiles_dir.to_str().context("path")?,
-                "--public-url",
-                &public_url,
-                "--sequence-block-size",
-                &size,
-            ],
-        )?;
+        let mut args = vec![
+            "--provisioning-key-file",
+            key.to_str().context("path")?,
+            "--profiles-dir",
+            profiles_dir.to_str().context("path")?,
+            "--public-url",
+            &public_url,
+            "--sequence-block-size",
+            &size,
+        ];
+        args.extend_from_slice(extra_args);
+        let gateway = Gateway::start_with(data_dir, None, port, &args)?;
         Ok(Self {
             gateway,
             data_dir: data_dir.to_owned(),
