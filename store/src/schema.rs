@@ -173,4 +173,9 @@ CREATE TABLE pin_attempts(
     locked_until_ms INTEGER
 );
 "#,
+    // Consecutive lockouts of a PIN scope (`pin_attempts.rs`): each one lasts twice the one
+    // before (capped), so a guesser does not get five tries every five minutes forever.
+    r#"
+ALTER TABLE pin_attempts ADD COLUMN lockouts INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
