@@ -1,7 +1,7 @@
 //! The citizen screen's services with a real hot folder, a real store and real page files: a
 //! scan taken from the folder waits in the session folder, is deleted once stored in the
-//! dossier, or at the session wipe when the citizen walks away; files an earlier version or a
-//! crash left in `<folder>/taken` are deleted when the screen starts.
+//! dossier, or at the session wipe when the citizen walks away; `<folder>/taken`, which is not
+//! the screen's, is left alone when the screen starts.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -91,11 +91,15 @@ fn hot_folder_scans_are_gone_once_stored_or_when_the_session_is_wiped() {
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("share");
     std::fs::create_dir_all(folder.join("taken")).unwrap();
-    // Kept by an earlier version (or a crash): deleted when the screen starts.
+    // Not the screen's (another program's, or kept after a failure to be fed again): left alone.
     let left = drop_page(&folder.join("taken"), "scan0000.png");
     let stop = Arc::new(AtomicBool::new(false));
     let mut services = Services::new(config(dir.path(), &folder), stop.clone()).unwrap();
-    assert!(!left.exists(), "a scan left in taken/ is deleted at start");
+    assert!(
+        left.exists(),
+        "a scan in <folder>/taken is not deleted at start"
+    );
+    std::fs::remove_dir_all(folder.join("taken")).unwrap();
 
     // 1. Taken, then stored in the dossier.
     let dropped = drop_page(&folder, "scan0001.png");
