@@ -145,3 +145,79 @@ fn hot_folder_scans_are_gone_once_stored_or_when_the_session_is_wiped() {
     assert_eq!(files_in(services.session_dir()), Vec::<PathBuf>::new());
     assert_eq!(files_in(&folder), Vec::<PathBuf>::new());
 }
+
+/// The staff intake on the touch screen: a batch's page files are deleted once spooled, a PDF
+/// it skips is put back into the hot folder (to be fed again) and the officer is told; leaving
+/// the intake removes its spooled pages.
+#[test]
+fn a_staff_intake_deletes_only_the_spooled_files_and_puts_the_others_back() {
+    use motcua_flows::intake_screen::{IntakeAction, IntakeReportView};
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("share");
+    std::fs::create_dir_all(&folder).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let config = config(dir.path(), &folder);
+    let data = config.store.data_dir.clone();
+    let mut services = Services::new(config, stop.clone()).unwrap();
+    let dropped = drop_page(&folder, "scan0001.png");
+    let pages = scan(&mut services, &stop);
+    let request = SubmitRequest {
+        procedure_code: services.catalog().procedures[0].code.clone(),
+        applicant: Applicant {
+            full_name: "Nguyễn Thị Phượng".into(),
+            id_number: None,
+            birth_date: None,
+            address: "12 Lê Lợi, Phường 1, Sóc Trăng".into(),
+            phone: "0912345678".into(),
+            email: String::new(),
+        },
+        documents: vec![("Tờ khai".into(), pages)],
+    };
+    let mut code = None;
+    services.execute(
+        Effect::Submission(SubmissionEffect::Submit(request)),
+        &mut |event| {
+            if let Event::Submission(SubmissionEvent::Accepted { code: c, .. }) = event {
+                code = Some(c);
+            }
+        },
+    );
+    let code = code.expect("the dossier was stored");
+    assert!(!dropped.exists());
+
+    let mut intake = |action: IntakeAction| {
+        let mut report = IntakeReportView::default();
+        services.execute(Effect::Intake(action), &mut |event| {
+            if let Event::IntakeReport(r) = event {
+                report = r;
+            }
+        });
+        report
+    };
+    assert_eq!(
+        intake(IntakeAction::Open(code.clone())).dossier,
+        Some(code.clone())
+    );
+    drop_page(&folder, "page0001.png");
+    std::fs::write(folder.join("page0002.pdf"), b"%PDF-1.4\n%%EOF\n").unwrap();
+    let report = intake(IntakeAction::ScanBatch);
+    assert_eq!(report.pages.len(), 1, "{report:?}");
+    let message = report.message.unwrap_or_default();
+    assert!(
+        message.contains("put back into the hot folder"),
+        "{message}"
+    );
+    assert!(message.contains("page0002.pdf"), "{message}");
+    let left: Vec<PathBuf> = files_in(&folder);
+    assert_eq!(
+        left,
+        vec![folder.join("page0002.pdf")],
+        "only the PDF is back"
+    );
+    let spool = data.join("intake");
+    assert!(!files_in(&spool).is_empty(), "the page is spooled");
+    // The officer walks away: the spooled page goes with the session.
+    services.execute(Effect::WipeSessionFiles, &mut |_| {});
+    assert_eq!(files_in(&spool), Vec::<PathBuf>::new());
+    assert_eq!(files_in(&folder), vec![folder.join("page0002.pdf")]);
+}
