@@ -196,13 +196,7 @@ impl Session {
             Screen::Submission(f) => f.scanning.is_some() || f.step == Step::Submitting,
             Screen::Intake(i) => i.busy,
             // A PIN being checked: the verdict must find its screen.
-            Screen::Staff(f) => matches!(
-                f.step,
-                super::staff::StaffStep::Pin {
-                    checking: Some(_),
-                    ..
-                }
-            ),
+            Screen::Staff(f) => f.checking(),
             _ => false,
         }
     }

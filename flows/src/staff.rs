@@ -236,6 +236,17 @@ impl StaffFlow {
         }
     }
 
+    /// Whether a PIN is with the services for checking.
+    pub fn checking(&self) -> bool {
+        matches!(
+            self.step,
+            StaffStep::Pin {
+                checking: Some(_),
+                ..
+            }
+        )
+    }
+
     /// Applies an event.
     pub fn handle(&mut self, event: StaffEvent) -> Vec<StaffEffect> {
         match (&mut self.step, event) {
