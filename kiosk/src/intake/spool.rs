@@ -48,11 +48,15 @@ pub fn remove_session_spool(data_dir: &Path, dossier: &str) -> u32 {
     })
 }
 
+/// The file in a `kioskctl intake` scratch folder naming the hot folder its `taken/` files came
+/// from.
+pub const HOT_FOLDER_FILE: &str = "hot-folder";
+
 /// At kioskd's start: deletes the spooled pages of processes that are gone, and the scratch
 /// folders `intake/scan-<pid>` of `kioskctl intake` runs that are gone. Hot-folder files such a
-/// run had taken (`scan-<pid>/taken`) were never stored: they go back into `hot_folder` when
-/// there is one, else they stay. Returns how many files were deleted.
-pub fn remove_stale(data_dir: &Path, hot_folder: Option<&Path>) -> u32 {
+/// run had taken (`scan-<pid>/taken`) were never stored: they go back into the hot folder named
+/// in [`HOT_FOLDER_FILE`], else they stay. Returns how many files were deleted.
+pub fn remove_stale(data_dir: &Path) -> u32 {
     let root = data_dir.join("intake");
     let mut removed = 0;
     let dirs: Vec<PathBuf> = std::fs::read_dir(&root)
@@ -75,7 +79,12 @@ pub fn remove_stale(data_dir: &Path, hot_folder: Option<&Path>) -> u32 {
                 continue;
             }
             let taken = dir.join("taken");
-            if let Some(hot) = hot_folder {
+            // Back into the hot folder that run took them from (it names it), never into
+            // another one where the next citizen's scan would pick them up.
+            let from = std::fs::read_to_string(dir.join(HOT_FOLDER_FILE))
+                .ok()
+                .map(|p| PathBuf::from(p.trim_end_matches('\n')));
+            if let Some(hot) = from.as_deref().filter(|p| p.is_dir()) {
                 let settled = super::taken::return_all(&taken, hot);
                 if let Some(message) = settled.message() {
                     tracing::warn!("kioskctl intake {pid} ended without storing: {message}");
@@ -85,7 +94,11 @@ pub fn remove_stale(data_dir: &Path, hot_folder: Option<&Path>) -> u32 {
             if kept {
                 tracing::warn!(folder = %taken.display(), "scans taken by an ended kioskctl intake are kept");
                 for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-                    if entry.path() != taken && std::fs::remove_file(entry.path()).is_ok() {
+                    let names_hot = entry.file_name() == HOT_FOLDER_FILE;
+                    if entry.path() != taken
+                        && !names_hot
+                        && std::fs::remove_file(entry.path()).is_ok()
+                    {
                         removed += 1;
                     }
                 }
@@ -156,10 +169,28 @@ mod tests {
             .join("taken")
             .join("scan0001.png");
         let running = intake.join(format!("scan-{me}")).join("out-1.pnm");
-        for f in [&stale, &live, &stale_only, &scratch, &taken, &running] {
+        // A run that does not say where its files came from: they stay.
+        let unnamed = intake
+            .join(format!("scan-{}", GONE + 1))
+            .join("taken")
+            .join("scan0002.png");
+        for f in [
+            &stale,
+            &live,
+            &stale_only,
+            &scratch,
+            &taken,
+            &running,
+            &unnamed,
+        ] {
             touch(f);
         }
-        remove_stale(data.path(), Some(&hot));
+        std::fs::write(
+            intake.join(format!("scan-{GONE}")).join(HOT_FOLDER_FILE),
+            hot.display().to_string(),
+        )
+        .unwrap();
+        remove_stale(data.path());
         assert!(!stale.exists() && !stale_only.exists());
         assert!(!intake.join("D2").exists());
         assert!(live.exists(), "a running process's pages stay");
@@ -169,5 +200,9 @@ mod tests {
             "a taken scan goes back, not away"
         );
         assert!(running.exists(), "a running kioskctl's folder stays");
+        assert!(
+            unnamed.exists(),
+            "never put into a hot folder it did not come from"
+        );
     }
 }

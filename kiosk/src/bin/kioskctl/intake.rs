@@ -71,6 +71,12 @@ pub(crate) fn intake(
             c.batch_idle = idle;
             c.poll_interval = std::time::Duration::from_millis(200);
             c.taken = TakenAction::MoveTo(work.0.join("taken"));
+            // For kioskd to put them back if this run is killed (`intake::spool`).
+            std::fs::write(
+                work.0.join(motcua_kiosk::intake::spool::HOT_FOLDER_FILE),
+                dir.display().to_string(),
+            )
+            .with_context(|| format!("writing in {}", work.0.display()))?;
             taken = Some(Taken {
                 taken: work.0.join("taken"),
                 hot_folder: dir.clone(),
@@ -186,7 +192,9 @@ impl Drop for Scratch {
             return;
         }
         for entry in std::fs::read_dir(&self.0).into_iter().flatten().flatten() {
-            if entry.path() != taken {
+            // The hot folder's name stays with them, for kioskd to put them back.
+            let names_hot = entry.file_name() == motcua_kiosk::intake::spool::HOT_FOLDER_FILE;
+            if entry.path() != taken && !names_hot {
                 let _ = std::fs::remove_file(entry.path());
             }
         }

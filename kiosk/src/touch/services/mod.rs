@@ -67,11 +67,7 @@ impl Services {
         let _ = std::fs::remove_dir_all(&session_dir);
         std::fs::create_dir_all(&session_dir)?;
         // Pages spooled by intakes that ended with their process (a crash, a kill).
-        let hot_folder = match &config.peripherals.scanner {
-            Some(ScannerConfig::HotFolder { folder }) => Some(folder.as_path()),
-            _ => None,
-        };
-        crate::intake::spool::remove_stale(&config.store.data_dir, hot_folder);
+        crate::intake::spool::remove_stale(&config.store.data_dir);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
