@@ -195,6 +195,8 @@ impl Session {
         match &self.screen {
             Screen::Submission(f) => f.scanning.is_some() || f.step == Step::Submitting,
             Screen::Intake(i) => i.busy,
+            // A PIN being checked: the verdict must find its screen.
+            Screen::Staff(f) => f.checking(),
             _ => false,
         }
     }
@@ -224,7 +226,7 @@ impl Session {
                 | Event::Staff(
                     StaffEvent::Status(_)
                         | StaffEvent::PrinterTested(_)
-                        | StaffEvent::PinChecked(_)
+                        | StaffEvent::PinChecked { .. }
                 )
                 | Event::IntakePage(_)
                 | Event::IntakeReport(_)
@@ -553,15 +555,25 @@ mod tests {
         s.handle(Event::Open("staff".into()), 1);
         s.handle(Event::Open("intake".into()), 2);
         assert!(matches!(s.screen, Screen::Staff(_)), "not before the PIN");
+        let mut sent = Vec::new();
         for k in ["2", "4", "6", "8", "ok"] {
-            s.handle(Event::Staff(StaffEvent::PinKey(k.into())), 3);
+            sent = s.handle(Event::Staff(StaffEvent::PinKey(k.into())), 3);
         }
+        let [Effect::Staff(StaffEffect::CheckPin { check, .. })] = &sent[..] else {
+            panic!("{sent:?}");
+        };
         s.handle(Event::Open("intake".into()), 3);
         assert!(
             matches!(s.screen, Screen::Staff(_)),
             "not while the PIN is checked"
         );
-        s.handle(Event::Staff(StaffEvent::PinChecked(Ok(()))), 3);
+        s.handle(
+            Event::Staff(StaffEvent::PinChecked {
+                check: *check,
+                verdict: Ok(()),
+            }),
+            3,
+        );
         s.handle(Event::Open("intake".into()), 4);
         assert!(matches!(s.screen, Screen::Intake(_)));
         // A receipt scanned on the intake screen opens that dossier; a second touch while the

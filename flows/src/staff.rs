@@ -55,6 +55,28 @@ impl std::fmt::Debug for Pin {
     }
 }
 
+/// One PIN check sent to the services: the role it unlocks and a number no other check of this
+/// process has. A verdict unlocks only the screen still waiting for that very check, so a late
+/// verdict on the staff PIN cannot open a technician screen opened meanwhile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinCheck {
+    /// The role asked for.
+    pub role: Role,
+    /// Unique to this check.
+    pub nonce: u64,
+}
+
+impl PinCheck {
+    fn new(role: Role) -> Self {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Self {
+            role,
+            nonce: NEXT.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+}
+
 /// The message of a PIN pad locked for `ms` more milliseconds.
 pub fn locked_message(ms: u64) -> Message {
     let minutes = ms.div_ceil(60_000);
@@ -88,16 +110,16 @@ pub struct PanelStatus {
 }
 
 /// Where the staff screens are.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StaffStep {
     /// Typing the PIN (`digits` typed so far).
     Pin {
-        /// The digits typed (never shown, only counted).
+        /// The digits typed (never shown, only counted; not in `Debug`).
         digits: String,
         /// Why the last try failed.
         error: Option<Message>,
-        /// A PIN is with the services for checking: keys wait.
-        checking: bool,
+        /// The check with the services: keys wait, and only its verdict counts.
+        checking: Option<PinCheck>,
     },
     /// Unlocked.
     Panel {
@@ -108,13 +130,44 @@ pub enum StaffStep {
     },
 }
 
+impl std::fmt::Debug for StaffStep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // The digits typed end up in debug logs otherwise: only their count.
+            Self::Pin {
+                digits,
+                error,
+                checking,
+            } => f
+                .debug_struct("Pin")
+                .field("digits", &format_args!("<{} digits>", digits.len()))
+                .field("error", error)
+                .field("checking", checking)
+                .finish(),
+            Self::Panel {
+                status,
+                printer_test,
+            } => f
+                .debug_struct("Panel")
+                .field("status", status)
+                .field("printer_test", printer_test)
+                .finish(),
+        }
+    }
+}
+
 /// Events of the staff screens.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub enum StaffEvent {
-    /// A PIN pad key: a digit, `backspace` or `ok`.
+    /// A PIN pad key: a digit, `backspace` or `ok` (a digit is not in `Debug`).
     PinKey(String),
     /// The services' verdict on the PIN sent with [`StaffEffect::CheckPin`].
-    PinChecked(Result<(), Message>),
+    PinChecked {
+        /// The check it answers (as it came in the effect).
+        check: PinCheck,
+        /// Whether the PIN was right.
+        verdict: Result<(), Message>,
+    },
     /// The services' status.
     Status(PanelStatus),
     /// Refresh the status.
@@ -125,13 +178,33 @@ pub enum StaffEvent {
     PrinterTested(Result<(), Message>),
 }
 
+impl std::fmt::Debug for StaffEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::PinKey(key) if key.chars().any(|c| c.is_ascii_digit()) => {
+                f.write_str("PinKey(<digit>)")
+            }
+            Self::PinKey(key) => f.debug_tuple("PinKey").field(key).finish(),
+            Self::PinChecked { check, verdict } => f
+                .debug_struct("PinChecked")
+                .field("check", check)
+                .field("verdict", verdict)
+                .finish(),
+            Self::Status(s) => f.debug_tuple("Status").field(s).finish(),
+            Self::Refresh => f.write_str("Refresh"),
+            Self::PrinterTest => f.write_str("PrinterTest"),
+            Self::PrinterTested(r) => f.debug_tuple("PrinterTested").field(r).finish(),
+        }
+    }
+}
+
 /// Effects of the staff screens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StaffEffect {
     /// Check a PIN for a role (against the config's hash, under the stored lockout).
     CheckPin {
-        /// The role asked for.
-        role: Role,
+        /// The check: its role and the tag its verdict must carry back.
+        check: PinCheck,
         /// The digits typed.
         pin: Pin,
     },
@@ -158,15 +231,31 @@ impl StaffFlow {
             step: StaffStep::Pin {
                 digits: String::new(),
                 error: None,
-                checking: false,
+                checking: None,
             },
         }
+    }
+
+    /// Whether a PIN is with the services for checking.
+    pub fn checking(&self) -> bool {
+        matches!(
+            self.step,
+            StaffStep::Pin {
+                checking: Some(_),
+                ..
+            }
+        )
     }
 
     /// Applies an event.
     pub fn handle(&mut self, event: StaffEvent) -> Vec<StaffEffect> {
         match (&mut self.step, event) {
-            (StaffStep::Pin { checking: true, .. }, StaffEvent::PinKey(_)) => Vec::new(),
+            (
+                StaffStep::Pin {
+                    checking: Some(_), ..
+                },
+                StaffEvent::PinKey(_),
+            ) => Vec::new(),
             (
                 StaffStep::Pin {
                     digits, checking, ..
@@ -178,9 +267,10 @@ impl StaffFlow {
                     Vec::new()
                 }
                 "ok" => {
-                    *checking = true;
+                    let check = PinCheck::new(self.role);
+                    *checking = Some(check);
                     vec![StaffEffect::CheckPin {
-                        role: self.role,
+                        check,
                         pin: Pin(std::mem::take(digits)),
                     }]
                 }
@@ -190,7 +280,23 @@ impl StaffFlow {
                 }
                 _ => Vec::new(),
             },
-            (StaffStep::Pin { .. }, StaffEvent::PinChecked(Ok(()))) => {
+            // Only the verdict on this screen's own pending check counts (same role, same
+            // nonce): any other is a late answer to a screen that is gone.
+            (
+                StaffStep::Pin {
+                    checking: Some(pending),
+                    ..
+                },
+                StaffEvent::PinChecked { check, .. },
+            ) if *pending != check || check.role != self.role => Vec::new(),
+            (
+                StaffStep::Pin {
+                    checking: Some(_), ..
+                },
+                StaffEvent::PinChecked {
+                    verdict: Ok(()), ..
+                },
+            ) => {
                 self.step = StaffStep::Panel {
                     status: None,
                     printer_test: None,
@@ -199,11 +305,15 @@ impl StaffFlow {
             }
             (
                 StaffStep::Pin {
-                    error, checking, ..
+                    error,
+                    checking: checking @ Some(_),
+                    ..
                 },
-                StaffEvent::PinChecked(Err(m)),
+                StaffEvent::PinChecked {
+                    verdict: Err(m), ..
+                },
             ) => {
-                *checking = false;
+                *checking = None;
                 *error = Some(m);
                 Vec::new()
             }
@@ -243,15 +353,19 @@ mod tests {
     fn ok_sends_the_pin_for_checking_and_a_right_one_loads_the_status() {
         let mut f = StaffFlow::new(Role::Staff);
         let effects = type_pin(&mut f, "2468");
-        assert!(matches!(
-            &effects[..],
-            [StaffEffect::CheckPin { role: Role::Staff, pin }] if pin.digits() == "2468"
-        ));
+        let check = match &effects[..] {
+            [StaffEffect::CheckPin { check, pin }] if pin.digits() == "2468" => *check,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(check.role, Role::Staff);
         assert!(!format!("{effects:?}").contains("2468"), "never in logs");
         // Keys typed while the services check are ignored.
         assert!(f.handle(StaffEvent::PinKey("ok".into())).is_empty());
         assert_eq!(
-            f.handle(StaffEvent::PinChecked(Ok(()))),
+            f.handle(StaffEvent::PinChecked {
+                check,
+                verdict: Ok(())
+            }),
             vec![StaffEffect::LoadStatus]
         );
         assert!(matches!(f.step, StaffStep::Panel { .. }));
@@ -260,13 +374,88 @@ mod tests {
     #[test]
     fn a_refused_pin_shows_why_and_the_pad_takes_keys_again() {
         let mut f = StaffFlow::new(Role::Technician);
-        type_pin(&mut f, "1111");
+        let [StaffEffect::CheckPin { check, .. }] = &type_pin(&mut f, "1111")[..] else {
+            panic!("no check");
+        };
         assert!(f
-            .handle(StaffEvent::PinChecked(Err(locked_message(60_000))))
+            .handle(StaffEvent::PinChecked {
+                check: *check,
+                verdict: Err(locked_message(60_000))
+            })
             .is_empty());
         assert!(
-            matches!(&f.step, StaffStep::Pin { error: Some(m), checking: false, .. } if m.en.contains("Too many"))
+            matches!(&f.step, StaffStep::Pin { error: Some(m), checking: None, .. } if m.en.contains("Too many"))
         );
         assert_eq!(type_pin(&mut f, "2468").len(), 1);
+    }
+
+    #[test]
+    fn a_verdict_unlocks_only_the_check_it_answers() {
+        // The staff PIN is typed and sent; the officer goes Home and opens the technician
+        // screen, whose own PIN is being typed when the staff verdict arrives.
+        let mut staff = StaffFlow::new(Role::Staff);
+        let [StaffEffect::CheckPin {
+            check: staff_check, ..
+        }] = &type_pin(&mut staff, "2468")[..]
+        else {
+            panic!("no check");
+        };
+        let mut tech = StaffFlow::new(Role::Technician);
+        let late = StaffEvent::PinChecked {
+            check: *staff_check,
+            verdict: Ok(()),
+        };
+        // Not waiting for any check: nothing.
+        assert!(tech.handle(late.clone()).is_empty());
+        assert!(matches!(tech.step, StaffStep::Pin { .. }));
+        // Waiting for its own check: the staff verdict still does not count.
+        let [StaffEffect::CheckPin {
+            check: tech_check, ..
+        }] = &type_pin(&mut tech, "1357")[..]
+        else {
+            panic!("no check");
+        };
+        assert_ne!(tech_check, staff_check);
+        assert!(tech.handle(late).is_empty());
+        assert!(matches!(
+            tech.step,
+            StaffStep::Pin {
+                checking: Some(_),
+                ..
+            }
+        ));
+        // A verdict forged with the technician's nonce but the staff role does not either.
+        let forged = PinCheck {
+            role: Role::Staff,
+            nonce: tech_check.nonce,
+        };
+        assert!(tech
+            .handle(StaffEvent::PinChecked {
+                check: forged,
+                verdict: Ok(())
+            })
+            .is_empty());
+        assert!(matches!(tech.step, StaffStep::Pin { .. }));
+        // Its own verdict does.
+        assert_eq!(
+            tech.handle(StaffEvent::PinChecked {
+                check: *tech_check,
+                verdict: Ok(())
+            }),
+            vec![StaffEffect::LoadStatus]
+        );
+    }
+
+    #[test]
+    fn typed_digits_are_not_in_debug_output() {
+        let mut f = StaffFlow::new(Role::Staff);
+        for d in ["2", "4", "6"] {
+            f.handle(StaffEvent::PinKey(d.into()));
+            assert!(!format!("{:?}", StaffEvent::PinKey(d.into())).contains(d));
+        }
+        let shown = format!("{f:?}");
+        assert!(!shown.contains("246"), "{shown}");
+        assert!(shown.contains("3 digits"), "{shown}");
+        assert!(format!("{:?}", StaffEvent::PinKey("ok".into())).contains("ok"));
     }
 }

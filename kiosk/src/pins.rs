@@ -6,25 +6,29 @@
 //! (19 MiB, two passes: OWASP's first recommended setting) costs a guesser that memory and
 //! about a tenth of a second per try on the kiosk's CPU, with a salt of its own, so one table
 //! does not serve every kiosk. At the screen the lockout bounds guessing: the failed tries are
-//! in the store ([`Store::record_pin_failure`]), so a restart does not reset them, and while
-//! the pad is locked a PIN is refused without running Argon2 at all (typing does not make the
-//! kiosk work harder).
+//! in the store, counted before Argon2 runs ([`Store::count_pin_try`]) so a restart, a killed
+//! check or a store that cannot be written never leaves a wrong PIN uncounted; while the pad is
+//! locked a PIN is refused without running Argon2 at all (typing does not make the kiosk work
+//! harder), and each lockout in a row lasts twice as long.
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use motcua_flows::staff::{locked_message, no_pin_message, wrong_pin_message, PinPolicy, Role};
 use motcua_flows::Message;
-use motcua_store::Store;
+use motcua_store::{PinTry, Store};
 
 /// Memory of one hash, KiB (19 MiB).
 const MEMORY_KIB: u32 = 19 * 1024;
 /// Passes over the memory.
 const PASSES: u32 = 2;
 /// The most memory a configured hash may ask for (KiB): a hash pasted from elsewhere must not
-/// make one try cost the kiosk's whole memory.
-const MAX_MEMORY_KIB: u32 = 256 * 1024;
+/// make one try cost the kiosk much memory, and the check runs on the services thread (a
+/// slow one stalls scans and printing).
+const MAX_MEMORY_KIB: u32 = 64 * 1024;
 /// The most passes a configured hash may ask for.
-const MAX_PASSES: u32 = 16;
+const MAX_PASSES: u32 = 4;
+/// The most lanes a configured hash may ask for.
+const MAX_LANES: u32 = 4;
 
 /// The store's scope of the touch screen's PIN pad: one count for both roles, so a guesser
 /// does not get a fresh set of tries by switching screens.
@@ -86,8 +90,11 @@ pub fn parse_pin_hash(value: &str) -> Result<String, PinError> {
         return Err(bad("it has no salt or no hash"));
     }
     let params = Params::try_from(&hash).map_err(|e| bad(&e.to_string()))?;
-    if params.m_cost() > MAX_MEMORY_KIB || params.t_cost() > MAX_PASSES {
-        return Err(bad("its cost is above 256 MiB or 16 passes"));
+    if params.m_cost() > MAX_MEMORY_KIB
+        || params.t_cost() > MAX_PASSES
+        || params.p_cost() > MAX_LANES
+    {
+        return Err(bad("its cost is above 64 MiB, 4 passes or 4 lanes"));
     }
     Ok(value.to_owned())
 }
@@ -127,10 +134,6 @@ pub fn check_pin(
             "The PIN cannot be checked now. Please call the technician.",
         )
     };
-    let attempts = store.pin_attempts(PIN_SCOPE).map_err(trouble)?;
-    if let Some(left) = attempts.locked_for(now_ms, policy.lockout_ms) {
-        return Err(locked_message(left));
-    }
     let expected = match role {
         Role::Staff => policy.staff_pin_hash.as_deref(),
         Role::Technician => policy.technician_pin_hash.as_deref(),
@@ -138,18 +141,31 @@ pub fn check_pin(
     let Some(expected) = expected else {
         return Err(no_pin_message());
     };
+    // Counted before Argon2 runs: a try the store cannot count is not checked at all.
+    match store
+        .count_pin_try(PIN_SCOPE, policy.max_attempts, policy.lockout_ms, now_ms)
+        .map_err(trouble)?
+    {
+        PinTry::Locked(left) => return Err(locked_message(left)),
+        PinTry::Counted(_) => {}
+    }
     if verify_pin(expected, pin) {
-        if attempts != motcua_store::PinAttempts::default() {
-            store.clear_pin_failures(PIN_SCOPE).map_err(trouble)?;
+        if let Err(e) = store.clear_pin_failures(PIN_SCOPE) {
+            // The PIN was right; the try stays counted, which only shortens the next series.
+            tracing::error!(error = %e, "the right PIN's try could not be cleared");
         }
         return Ok(());
     }
     let after = store
         .record_pin_failure(PIN_SCOPE, policy.max_attempts, policy.lockout_ms, now_ms)
         .map_err(trouble)?;
-    if after.locked_until_ms.is_some() {
-        tracing::warn!(?role, "PIN entry locked after repeated failures");
-        return Err(locked_message(policy.lockout_ms));
+    if let Some(left) = after.locked_for(now_ms, policy.lockout_ms) {
+        tracing::warn!(
+            ?role,
+            lockouts = after.lockouts,
+            "PIN entry locked after repeated failures"
+        );
+        return Err(locked_message(left));
     }
     Err(wrong_pin_message(
         policy.max_attempts.saturating_sub(after.failures),
@@ -184,7 +200,15 @@ mod tests {
         assert!(parse_pin_hash(&greedy)
             .unwrap_err()
             .to_string()
-            .contains("256 MiB"));
+            .contains("64 MiB"));
+        // Just above each limit is refused, the limits themselves are taken.
+        let with = |from: &str, to: &str| hash_pin("2468").unwrap().replace(from, to);
+        assert!(parse_pin_hash(&with("m=19456", "m=65537")).is_err());
+        assert!(parse_pin_hash(&with("t=2", "t=5")).is_err());
+        assert!(parse_pin_hash(&with("p=1", "p=5")).is_err());
+        assert!(parse_pin_hash(&with("m=19456", "m=65536")).is_ok());
+        assert!(parse_pin_hash(&with("t=2", "t=4")).is_ok());
+        assert!(parse_pin_hash(&with("p=1", "p=4")).is_ok());
     }
 
     fn policy() -> PinPolicy {
@@ -223,6 +247,23 @@ mod tests {
         );
         check_pin(&mut store, &policy, Role::Staff, "2468", t + 70_000).unwrap();
         assert_eq!(store.pin_attempts(PIN_SCOPE).unwrap(), Default::default());
+    }
+
+    #[test]
+    fn a_try_the_store_cannot_count_is_refused_unchecked() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), 0).unwrap();
+        // The table of tries becomes read-only (a view): the try cannot be written.
+        let db = rusqlite::Connection::open(dir.path().join("kiosk.sqlite3")).unwrap();
+        db.execute_batch(
+            "DROP TABLE pin_attempts;
+             CREATE VIEW pin_attempts AS
+               SELECT 'none' AS scope, 0 AS failures, NULL AS locked_until_ms, 0 AS lockouts;",
+        )
+        .unwrap();
+        // Even the right PIN is refused: an uncounted try would be a free guess.
+        let refused = check_pin(&mut store, &policy(), Role::Staff, "2468", 0).unwrap_err();
+        assert!(refused.en.contains("cannot be checked"), "{}", refused.en);
     }
 
     #[test]

@@ -98,9 +98,9 @@ fn pin_hash(value: &Option<Spanned<String>>, key: &str) -> Result<Option<String>
     }
 }
 
-/// What replaces an old `ui.*_pin_sha256` key (`key` as the config error names it), for the
-/// parser's unknown-key error: an unsalted SHA-256 of four digits gives the PIN away to whoever
-/// reads the file, so it is refused with the command that makes the new line.
+/// What replaces an old `ui.*_pin_sha256` key (`key` as the config names it): an unsalted
+/// SHA-256 of four digits gives the PIN away to whoever reads the file, so it is never used,
+/// and the message gives the command that makes the new line.
 pub(crate) fn legacy_pin_key(key: &str) -> Option<String> {
     let role = match key {
         "ui.staff_pin_sha256" => "staff",
@@ -108,8 +108,57 @@ pub(crate) fn legacy_pin_key(key: &str) -> Option<String> {
         _ => return None,
     };
     Some(format!(
-        "{key} không còn được dùng (SHA-256 không muối lộ mã PIN): chạy `kioskctl pin {role}` và thay dòng này bằng dòng {role}_pin_hash = \"…\" nó in ra / {key} is no longer accepted (an unsalted SHA-256 gives the PIN away): run `kioskctl pin {role}` and replace this line with the {role}_pin_hash = \"…\" line it prints"
+        "{key} không còn được dùng (SHA-256 không muối lộ mã PIN), màn hình này đóng cho tới khi có mã mới: chạy `kioskctl pin {role}` và thay dòng này bằng dòng {role}_pin_hash = \"…\" nó in ra / {key} is no longer accepted (an unsalted SHA-256 gives the PIN away) and this screen stays closed until then: run `kioskctl pin {role}` and replace this line with the {role}_pin_hash = \"…\" line it prints"
     ))
+}
+
+/// The old PIN keys of an upgraded kiosk's `[ui]` (read apart, so that they are not keys of
+/// the current config).
+#[derive(Deserialize, Default)]
+struct LegacyDoc {
+    #[serde(default)]
+    ui: LegacyUi,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LegacyUi {
+    staff_pin_sha256: Option<Spanned<toml::Value>>,
+    technician_pin_sha256: Option<Spanned<toml::Value>>,
+}
+
+/// An upgrade must not stop a kiosk: the lines of old `ui.*_pin_sha256` keys are turned into
+/// comments (same length, so every other line and column stays where it was) and returned as
+/// (byte offset, warning). The PIN is then unset: that screen stays closed until the new line
+/// is there. Text that does not parse, or a key written another way (dotted, inline table), is
+/// left for the full parse to report.
+pub(crate) fn strip_legacy_pins(text: &str) -> (String, Vec<(usize, String)>) {
+    let mut out = text.to_owned();
+    let mut found = Vec::new();
+    let Ok(doc) = toml::from_str::<LegacyDoc>(text) else {
+        return (out, found);
+    };
+    for (name, value) in [
+        ("staff_pin_sha256", &doc.ui.staff_pin_sha256),
+        ("technician_pin_sha256", &doc.ui.technician_pin_sha256),
+    ] {
+        let Some(value) = value else { continue };
+        let span = value.span();
+        let line_start = text[..span.start].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[span.end..]
+            .find('\n')
+            .map_or(text.len(), |i| span.end + i);
+        let line = &text[line_start..line_end];
+        let indent = line.len() - line.trim_start().len();
+        if !line.trim_start().starts_with(name) || text[span.start..span.end].contains('\n') {
+            continue;
+        }
+        out.replace_range(line_start + indent..line_start + indent + 1, "#");
+        if let Some(message) = legacy_pin_key(&format!("ui.{name}")) {
+            found.push((line_start, message));
+        }
+    }
+    (out, found)
 }
 
 impl ScreenSettings {

@@ -1,7 +1,7 @@
 //! The citizen screen's services with a real hot folder, a real store and real page files: a
 //! scan taken from the folder waits in the session folder, is deleted once stored in the
-//! dossier, or at the session wipe when the citizen walks away; files an earlier version or a
-//! crash left in `<folder>/taken` are deleted when the screen starts.
+//! dossier, or at the session wipe when the citizen walks away; `<folder>/taken`, which is not
+//! the screen's, is left alone when the screen starts.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -91,11 +91,15 @@ fn hot_folder_scans_are_gone_once_stored_or_when_the_session_is_wiped() {
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("share");
     std::fs::create_dir_all(folder.join("taken")).unwrap();
-    // Kept by an earlier version (or a crash): deleted when the screen starts.
+    // Not the screen's (another program's, or kept after a failure to be fed again): left alone.
     let left = drop_page(&folder.join("taken"), "scan0000.png");
     let stop = Arc::new(AtomicBool::new(false));
     let mut services = Services::new(config(dir.path(), &folder), stop.clone()).unwrap();
-    assert!(!left.exists(), "a scan left in taken/ is deleted at start");
+    assert!(
+        left.exists(),
+        "a scan in <folder>/taken is not deleted at start"
+    );
+    std::fs::remove_dir_all(folder.join("taken")).unwrap();
 
     // 1. Taken, then stored in the dossier.
     let dropped = drop_page(&folder, "scan0001.png");
@@ -140,4 +144,80 @@ fn hot_folder_scans_are_gone_once_stored_or_when_the_session_is_wiped() {
     assert!(!pages[0].path.exists(), "deleted at the session wipe");
     assert_eq!(files_in(services.session_dir()), Vec::<PathBuf>::new());
     assert_eq!(files_in(&folder), Vec::<PathBuf>::new());
+}
+
+/// The staff intake on the touch screen: a batch's page files are deleted once spooled, a PDF
+/// it skips is put back into the hot folder (to be fed again) and the officer is told; leaving
+/// the intake removes its spooled pages.
+#[test]
+fn a_staff_intake_deletes_only_the_spooled_files_and_puts_the_others_back() {
+    use motcua_flows::intake_screen::{IntakeAction, IntakeReportView};
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("share");
+    std::fs::create_dir_all(&folder).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let config = config(dir.path(), &folder);
+    let data = config.store.data_dir.clone();
+    let mut services = Services::new(config, stop.clone()).unwrap();
+    let dropped = drop_page(&folder, "scan0001.png");
+    let pages = scan(&mut services, &stop);
+    let request = SubmitRequest {
+        procedure_code: services.catalog().procedures[0].code.clone(),
+        applicant: Applicant {
+            full_name: "Nguyễn Thị Phượng".into(),
+            id_number: None,
+            birth_date: None,
+            address: "12 Lê Lợi, Phường 1, Sóc Trăng".into(),
+            phone: "0912345678".into(),
+            email: String::new(),
+        },
+        documents: vec![("Tờ khai".into(), pages)],
+    };
+    let mut code = None;
+    services.execute(
+        Effect::Submission(SubmissionEffect::Submit(request)),
+        &mut |event| {
+            if let Event::Submission(SubmissionEvent::Accepted { code: c, .. }) = event {
+                code = Some(c);
+            }
+        },
+    );
+    let code = code.expect("the dossier was stored");
+    assert!(!dropped.exists());
+
+    let mut intake = |action: IntakeAction| {
+        let mut report = IntakeReportView::default();
+        services.execute(Effect::Intake(action), &mut |event| {
+            if let Event::IntakeReport(r) = event {
+                report = r;
+            }
+        });
+        report
+    };
+    assert_eq!(
+        intake(IntakeAction::Open(code.clone())).dossier,
+        Some(code.clone())
+    );
+    drop_page(&folder, "page0001.png");
+    std::fs::write(folder.join("page0002.pdf"), b"%PDF-1.4\n%%EOF\n").unwrap();
+    let report = intake(IntakeAction::ScanBatch);
+    assert_eq!(report.pages.len(), 1, "{report:?}");
+    let message = report.message.unwrap_or_default();
+    assert!(
+        message.contains("put back into the hot folder"),
+        "{message}"
+    );
+    assert!(message.contains("page0002.pdf"), "{message}");
+    let left: Vec<PathBuf> = files_in(&folder);
+    assert_eq!(
+        left,
+        vec![folder.join("page0002.pdf")],
+        "only the PDF is back"
+    );
+    let spool = data.join("intake");
+    assert!(!files_in(&spool).is_empty(), "the page is spooled");
+    // The officer walks away: the spooled page goes with the session.
+    services.execute(Effect::WipeSessionFiles, &mut |_| {});
+    assert_eq!(files_in(&spool), Vec::<PathBuf>::new());
+    assert_eq!(files_in(&folder), vec![folder.join("page0002.pdf")]);
 }

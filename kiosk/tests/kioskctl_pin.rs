@@ -68,3 +68,35 @@ fn differing_or_malformed_pins_make_nothing() {
         assert!(!out.stderr.is_empty(), "{input:?} says why");
     }
 }
+
+/// On a terminal whose echo cannot be turned off (no `stty`), the PIN is not read at all: it
+/// would show on the screen.
+#[test]
+fn a_terminal_whose_echo_cannot_be_turned_off_is_refused() {
+    let command = format!(
+        "/usr/bin/env PATH=/nonexistent {} --config /nonexistent/kiosk.toml pin staff",
+        env!("CARGO_BIN_EXE_kioskctl")
+    );
+    // `script` runs it on a pseudo-terminal of its own.
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1) from util-linux");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"482913\n482913\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{shown}");
+    assert!(
+        shown.contains("cannot turn the terminal's echo off"),
+        "{shown}"
+    );
+    assert!(!shown.contains("pin_hash"), "{shown}");
+}

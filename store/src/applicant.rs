@@ -6,9 +6,9 @@
 //! `applicant:<code>` (a sealed applicant moved to another dossier does not open); reads put
 //! the two together ([`Store::dossier`](crate::Store::dossier)).
 //!
-//! The key's fingerprint is kept in `meta`. When the database holds sealed applicants and the
-//! key is missing or another one, the store refuses to open instead of making a new key:
-//! a new key would silently turn every waiting dossier into noise. The technician restores the
+//! The key's fingerprint is kept in `meta`. Once one is recorded, a missing or other key makes
+//! the store refuse to open instead of making a new key: a new key would silently turn every
+//! waiting dossier into noise (and the next ones of a kioskd still sealing with the old key). The technician restores the
 //! key backed up with the database.
 
 use std::path::Path;
@@ -60,8 +60,13 @@ pub(crate) fn open(key: &DataKey, code: &str, sealed: &[u8]) -> StoreResult<Appl
 }
 
 /// Loads the data key of the store in `data_dir` and checks it against the fingerprint kept in
-/// the database. A key is made only while no sealed applicant exists.
-pub(crate) fn data_key(conn: &Connection, db_path: &Path, data_dir: &Path) -> StoreResult<DataKey> {
+/// the database; returns it with where it was found. A key is made only while no fingerprint is recorded and no sealed applicant
+/// exists.
+pub(crate) fn data_key(
+    conn: &Connection,
+    db_path: &Path,
+    data_dir: &Path,
+) -> StoreResult<(DataKey, std::path::PathBuf)> {
     let db = db_err(db_path);
     let sealed: i64 = conn
         .query_row(
@@ -85,7 +90,11 @@ pub(crate) fn data_key(conn: &Connection, db_path: &Path, data_dir: &Path) -> St
         sealed,
         detail,
     };
-    let key = if sealed > 0 {
+    // A key is made only for a store that never had one: no fingerprint recorded and no sealed
+    // applicant. Once a fingerprint is recorded, a missing key is never made anew, even when no
+    // row is sealed now: a running kioskd (or the unit with its credential) may still be
+    // sealing with the recorded key, and a new one would turn its next dossiers into noise.
+    let key = if sealed > 0 || recorded.is_some() {
         match std::fs::metadata(&path) {
             Ok(_) => DataKey::load(&path)?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -100,22 +109,77 @@ pub(crate) fn data_key(conn: &Connection, db_path: &Path, data_dir: &Path) -> St
     };
     match recorded {
         Some(r) if r == key.fingerprint() => {}
-        Some(r) if sealed > 0 => {
-            return Err(unusable(format!(
-                "khoá khác với khoá đã niêm phong dữ liệu / it is another key (fingerprint {}, the database was sealed with {r})",
-                key.fingerprint()
-            )))
-        }
-        _ => {
+        Some(r) => return Err(unusable(other_key(key.fingerprint(), &r))),
+        None => {
             conn.execute(
                 "INSERT INTO meta(key, value) VALUES(?1, ?2)
-                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                 ON CONFLICT(key) DO NOTHING",
                 params![FINGERPRINT_KEY, key.fingerprint()],
             )
             .map_err(&db)?;
+            // Two processes opening a new store at once made the same key (it is linked into
+            // place only once); a fingerprint written by another one in between must match.
+            let now: String = conn
+                .query_row(
+                    "SELECT value FROM meta WHERE key = ?1",
+                    [FINGERPRINT_KEY],
+                    |r| r.get(0),
+                )
+                .map_err(&db)?;
+            if now != key.fingerprint() {
+                return Err(unusable(other_key(key.fingerprint(), &now)));
+            }
         }
     }
-    Ok(key)
+    Ok((key, path))
+}
+
+/// The detail of [`StoreError::DataKeyUnusable`] for a key that is not the recorded one.
+fn other_key(found: &str, recorded: &str) -> String {
+    format!(
+        "khoá khác với khoá đã niêm phong dữ liệu / it is another key (fingerprint {found}, the database was sealed with {recorded})"
+    )
+}
+
+/// Checks, inside the caller's write transaction, that the fingerprint recorded in `meta` is
+/// still the one of `key`: another process may have found the key file missing and the store
+/// must not seal a citizen's applicant with a key no later open accepts.
+pub(crate) fn check_recorded(
+    conn: &Connection,
+    db_path: &Path,
+    key_path: &Path,
+    key: &DataKey,
+) -> StoreResult<()> {
+    let db = db_err(db_path);
+    let recorded: Option<String> = conn
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [FINGERPRINT_KEY],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(&db)?;
+    if recorded.as_deref() == Some(key.fingerprint()) {
+        return Ok(());
+    }
+    let sealed: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM dossiers WHERE applicant_sealed IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(&db)?;
+    Err(StoreError::DataKeyUnusable {
+        key: key_path.to_owned(),
+        database: db_path.to_owned(),
+        sealed,
+        detail: match recorded {
+            Some(r) => other_key(key.fingerprint(), &r),
+            None => {
+                "cơ sở dữ liệu không ghi dấu khoá / the database records no key fingerprint".into()
+            }
+        },
+    })
 }
 
 /// Seals the applicants still in clear in `submission` (dossiers stored before sealing
@@ -156,17 +220,16 @@ pub(crate) fn seal_clear_applicants(
     };
     let mut sealed = 0;
     for (code, json) in rows {
-        let corrupt = |e: serde_json::Error| StoreError::Corrupt {
-            what: format!("dossier {code}"),
-            detail: e.to_string(),
+        // One unreadable old row must not stop the kiosk: it is left as it is (not deleted,
+        // for the technician) and said in the journal; every other row is sealed.
+        let cleared = match clear_submission(&json) {
+            Ok(c) => c,
+            Err(detail) => {
+                tracing::warn!(dossier = %code, %detail, "an old dossier row is unreadable: its applicant is left unsealed");
+                continue;
+            }
         };
-        let mut value: serde_json::Value = serde_json::from_str(&json).map_err(corrupt)?;
-        let applicant: Applicant = match value.get("applicant") {
-            Some(a) => serde_json::from_value(a.clone()).map_err(corrupt)?,
-            None => blank(),
-        };
-        value["applicant"] = serde_json::to_value(blank()).map_err(corrupt)?;
-        let cleared = serde_json::to_string(&value).map_err(corrupt)?;
+        let (cleared, applicant) = cleared;
         tx.execute(
             "UPDATE dossiers SET submission = ?2, applicant_sealed = ?3 WHERE code = ?1",
             params![code, cleared, seal(key, &code, &applicant)?],
@@ -179,6 +242,25 @@ pub(crate) fn seal_clear_applicants(
         checkpoint(conn, db_path)?;
     }
     Ok(sealed)
+}
+
+/// A stored `submission` JSON with its applicant blanked, and that applicant; `Err` says why
+/// the row cannot be read.
+fn clear_submission(json: &str) -> Result<(String, Applicant), String> {
+    let mut value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let object = value
+        .as_object_mut()
+        .ok_or_else(|| "the submission is not a JSON object".to_owned())?;
+    let applicant: Applicant = match object.get("applicant") {
+        Some(a) => serde_json::from_value(a.clone()).map_err(|e| e.to_string())?,
+        None => blank(),
+    };
+    object.insert(
+        "applicant".to_owned(),
+        serde_json::to_value(blank()).map_err(|e| e.to_string())?,
+    );
+    let cleared = serde_json::to_string(&value).map_err(|e| e.to_string())?;
+    Ok((cleared, applicant))
 }
 
 /// `PRAGMA wal_checkpoint(TRUNCATE)`: copies the WAL into the database file and empties it, so

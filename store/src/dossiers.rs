@@ -67,6 +67,10 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(&db)?;
+        // Checked under the write lock: the applicant is sealed with the key every later open
+        // will accept, or the dossier is refused whole (nothing is lost, the citizen is told
+        // the kiosk has a problem).
+        crate::applicant::check_recorded(&tx, &self.db_path, &self.data_key_path, &self.data_key)?;
         // Checked under the write lock: garbage collection, which takes the same lock, cannot
         // delete a blob between this check and the commit.
         for doc in &documents {

@@ -73,7 +73,7 @@ pub use held::{EntryExport, ExportBlob};
 pub use intake::{DigitizedOutcome, NewDigitized};
 pub use lookup::CachedStatus;
 pub use outbox::{HeldEntry, HoldState, OutboxEntry, OutboxKind, OutboxStatus, UploadState};
-pub use pin_attempts::PinAttempts;
+pub use pin_attempts::{PinAttempts, PinTry, MAX_LOCKOUT_MS};
 pub use provisioning::{next_in_blocks, NumbersLeft};
 pub use sealing::DataKey;
 
@@ -100,6 +100,8 @@ pub struct Store {
     pub(crate) blobs: BlobStore,
     /// Seals citizens' data at rest and derives receipt secrets ([`sealing`]).
     pub(crate) data_key: DataKey,
+    /// Where the data key was loaded from (named when it no longer matches the database).
+    pub(crate) data_key_path: PathBuf,
 }
 
 /// Maps a SQLite error to a store error naming the database file.
@@ -144,13 +146,14 @@ impl Store {
             }
         };
         let blobs = BlobStore::open(data_dir, min_free_bytes)?;
-        let data_key = applicant::data_key(&conn, &db_path, data_dir)?;
+        let (data_key, data_key_path) = applicant::data_key(&conn, &db_path, data_dir)?;
         applicant::seal_clear_applicants(&mut conn, &db_path, &data_key)?;
         Ok(Self {
             conn,
             db_path,
             blobs,
             data_key,
+            data_key_path,
         })
     }
 

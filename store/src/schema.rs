@@ -176,4 +176,9 @@ CREATE TABLE pin_attempts(
     // The hash of each dossier's receipt lookup secret (the secret itself is derived from the
     // data key, never stored; see `lookup`).
     crate::lookup::MIGRATION,
+    // Consecutive lockouts of a PIN scope (`pin_attempts.rs`): each one lasts twice the one
+    // before (capped), so a guesser does not get five tries every five minutes forever.
+    r#"
+ALTER TABLE pin_attempts ADD COLUMN lockouts INTEGER NOT NULL DEFAULT 0;
+"#,
 ];

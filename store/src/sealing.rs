@@ -74,6 +74,12 @@ impl DataKey {
             if credential.is_file() {
                 return credential;
             }
+            // Under a unit that was meant to pass the key as a credential, falling back to the
+            // file is worth a line in the journal (the file may be another key).
+            tracing::warn!(
+                "CREDENTIALS_DIRECTORY is set but holds no {DATA_KEY_CREDENTIAL}: using {}",
+                data_dir.join(DATA_KEY_FILE).display()
+            );
         }
         data_dir.join(DATA_KEY_FILE)
     }
@@ -109,6 +115,7 @@ impl DataKey {
                 .open(&tmp)
                 .map_err(io_err(&tmp))?;
             file.write_all(&bytes).map_err(io_err(&tmp))?;
+            give_to_folder_owner(&file, dir).map_err(io_err(&tmp))?;
             file.sync_all().map_err(io_err(&tmp))?;
         }
         let linked = std::fs::hard_link(&tmp, path);
@@ -196,6 +203,19 @@ impl DataKey {
     }
 }
 
+/// A key made by root (`kioskctl` run as root on a new kiosk) is given to the data folder's
+/// owner, the service user, before it is linked into place: otherwise kioskd could not read
+/// it and would refuse to start. By descriptor, so no link can divert it.
+fn give_to_folder_owner(file: &std::fs::File, dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let folder = std::fs::metadata(dir)?;
+    let mine = file.metadata()?;
+    if mine.uid() == 0 && folder.uid() != 0 {
+        std::os::unix::fs::fchown(file, Some(folder.uid()), Some(folder.gid()))?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +268,27 @@ mod tests {
             DataKey::load(&path),
             Err(StoreError::Corrupt { .. })
         ));
+    }
+
+    #[test]
+    fn a_key_made_by_root_belongs_to_the_data_folders_owner() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DATA_KEY_FILE);
+        let me = std::fs::metadata("/proc/self").unwrap().uid();
+        if me != 0 {
+            // Not root: the key is the maker's, who owns the folder.
+            DataKey::load_or_create(&path).unwrap();
+            assert_eq!(std::fs::metadata(&path).unwrap().uid(), me);
+            return;
+        }
+        std::os::unix::fs::chown(dir.path(), Some(65534), Some(65534)).unwrap();
+        DataKey::load_or_create(&path).unwrap();
+        let meta = std::fs::metadata(&path).unwrap();
+        assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+            0o600
+        );
     }
 }

@@ -11,7 +11,7 @@ use motcua_domain::calendar::WorkingCalendar;
 use motcua_domain::catalog::seed;
 use motcua_domain::dossier::SequenceRange;
 use motcua_domain::wire::Applicant;
-use motcua_store::{DeviceIdentity, NewDocument, Store, StoreError};
+use motcua_store::{DeviceIdentity, NewDocument, PinTry, Store, StoreError};
 
 const ID_NUMBER: &str = "094186000123";
 const NAME: &str = "Nguyễn Thị Phượng";
@@ -213,22 +213,19 @@ fn the_pin_lockout_survives_reopening_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(dir.path(), 0).unwrap();
     let now = 1_800_000_000_000;
-    assert_eq!(
-        store
-            .record_pin_failure("screen", 3, 60_000, now)
-            .unwrap()
-            .failures,
-        1
-    );
+    let wrong = |store: &mut Store, at: i64| {
+        assert!(matches!(
+            store.count_pin_try("screen", 3, 60_000, at).unwrap(),
+            PinTry::Counted(_)
+        ));
+        store.record_pin_failure("screen", 3, 60_000, at).unwrap()
+    };
+    assert_eq!(wrong(&mut store, now).failures, 1);
     drop(store);
     let mut store = Store::open(dir.path(), 0).unwrap();
     assert_eq!(store.pin_attempts("screen").unwrap().failures, 1);
-    store
-        .record_pin_failure("screen", 3, 60_000, now + 1)
-        .unwrap();
-    let locked = store
-        .record_pin_failure("screen", 3, 60_000, now + 2)
-        .unwrap();
+    wrong(&mut store, now + 1);
+    let locked = wrong(&mut store, now + 2);
     assert_eq!(locked.locked_for(now + 2, 60_000), Some(60_000));
     drop(store);
     let store = Store::open(dir.path(), 0).unwrap();
@@ -239,4 +236,128 @@ fn the_pin_lockout_survives_reopening_the_store() {
     assert_eq!(after.locked_for(now - 3_600_000, 60_000), Some(60_000));
     store.clear_pin_failures("screen").unwrap();
     assert_eq!(store.pin_attempts("screen").unwrap(), Default::default());
+}
+
+#[test]
+fn a_missing_key_is_not_made_anew_once_a_fingerprint_is_recorded_even_with_nothing_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    // A new kiosk: the first open makes the key and records its fingerprint; nothing is sealed.
+    let mut running = Store::open(dir.path(), 0).unwrap();
+    let key = dir.path().join("data.key");
+    let saved = std::fs::read(&key).unwrap();
+    // The key file goes missing while kioskd runs (or another process looks elsewhere for it):
+    // a second open (kioskctl status) must not make another key over the recorded one.
+    std::fs::remove_file(&key).unwrap();
+    let err = Store::open(dir.path(), 0).err().unwrap();
+    assert!(
+        matches!(&err, StoreError::DataKeyUnusable { sealed: 0, .. }),
+        "{err}"
+    );
+    assert!(
+        !key.exists(),
+        "no new key is made over a recorded fingerprint"
+    );
+    // The running store keeps sealing with the recorded key, and what it seals opens once the
+    // key is back.
+    let code = submit(&mut running, b"scan");
+    drop(running);
+    std::fs::write(&key, &saved).unwrap();
+    let store = Store::open(dir.path(), 0).unwrap();
+    assert_eq!(
+        store.dossier(&code).unwrap().unwrap().applicant,
+        applicant()
+    );
+}
+
+#[test]
+fn a_submission_is_refused_whole_when_the_recorded_fingerprint_is_another_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), 0).unwrap();
+    // Another process recorded another key meanwhile (as an older kioskctl did).
+    {
+        let db = rusqlite::Connection::open(dir.path().join("kiosk.sqlite3")).unwrap();
+        db.execute(
+            "UPDATE meta SET value = 'ffffffffffffffff' WHERE key = 'data_key_fingerprint'",
+            [],
+        )
+        .unwrap();
+    }
+    let blob = store.blobs().put_bytes(b"scan").unwrap();
+    let doc = NewDocument {
+        name: "Tờ khai".into(),
+        file_name: "to-khai.pdf".into(),
+        media_type: "application/pdf".into(),
+        blob,
+    };
+    let err = store
+        .submit_dossier(
+            &device(),
+            &seed().procedures[0],
+            &WorkingCalendar::new([]),
+            applicant(),
+            vec![doc],
+            at(23, 9),
+        )
+        .err()
+        .unwrap();
+    assert!(matches!(&err, StoreError::DataKeyUnusable { .. }), "{err}");
+    assert!(err.citizen_message().contains("The kiosk has a problem"));
+    let db = rusqlite::Connection::open(dir.path().join("kiosk.sqlite3")).unwrap();
+    let stored: i64 = db
+        .query_row("SELECT COUNT(*) FROM dossiers", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(stored, 0);
+}
+
+#[test]
+fn an_unreadable_old_row_is_skipped_and_kept_while_the_others_are_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), 0).unwrap();
+    let good = submit(&mut store, b"one");
+    let bad_json = submit(&mut store, b"two");
+    let not_object = submit(&mut store, b"three");
+    drop(store);
+    {
+        let db = rusqlite::Connection::open(dir.path().join("kiosk.sqlite3")).unwrap();
+        let clear = serde_json::to_string(&applicant()).unwrap();
+        db.execute(
+            "UPDATE dossiers SET applicant_sealed = NULL,
+               submission = json_set(submission, '$.applicant', json(?1)) WHERE code = ?2",
+            rusqlite::params![clear, good],
+        )
+        .unwrap();
+        db.execute(
+            "UPDATE dossiers SET applicant_sealed = NULL, submission = '{not json' WHERE code = ?1",
+            [&bad_json],
+        )
+        .unwrap();
+        db.execute(
+            "UPDATE dossiers SET applicant_sealed = NULL, submission = '[1, 2]' WHERE code = ?1",
+            [&not_object],
+        )
+        .unwrap();
+    }
+    let store = Store::open(dir.path(), 0).expect("one bad row does not stop the kiosk");
+    assert_eq!(
+        store.dossier(&good).unwrap().unwrap().applicant,
+        applicant()
+    );
+    drop(store);
+    let db = rusqlite::Connection::open(dir.path().join("kiosk.sqlite3")).unwrap();
+    let kept: String = db
+        .query_row(
+            "SELECT submission FROM dossiers WHERE code = ?1",
+            [&bad_json],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, "{not json", "the bad row is kept as it was");
+    let kept: String = db
+        .query_row(
+            "SELECT submission FROM dossiers WHERE code = ?1",
+            [&not_object],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(kept, "[1, 2]");
 }

@@ -141,10 +141,15 @@ async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("[10]") && err.contains("--answer"), "{err}");
     assert_eq!(kiosk.status()?["pending"], 1, "only the dossier is queued");
-    assert!(
-        std::fs::read_dir(hot.join("taken"))?.count() > 0,
-        "nothing stored: the taken files stay, to be fed again"
+    // Nothing stored: every file taken is back in the hot folder, to be fed again (none is left
+    // in a taken folder kioskd would empty).
+    assert_eq!(
+        files_in(&hot)?,
+        files_in(&batch)?,
+        "nothing stored: the taken files are put back"
     );
+    assert!(err.contains("put back into the hot folder"), "{err}");
+    assert!(!hot.join("taken").exists());
     // The pages stay spooled with their thumbnails (for the staff screen), not stored.
     let spool = kiosk.data_dir().join("intake").join(&code);
     let thumbs: Vec<PathBuf> = std::fs::read_dir(&spool)?
@@ -169,6 +174,8 @@ async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
     let mut answered: Vec<&str> = args.to_vec();
     answered[4] = s(&hot);
     answered.extend(["--answer", "10=3"]);
+    // A PDF is not split into pages: skipped, so not stored, so put back (not deleted).
+    std::fs::write(hot.join("zz-extra.pdf"), b"%PDF-1.4\n%%EOF\n")?;
     let out = kiosk.ctl_ok(&answered)?;
     let codes: Vec<String> = (0..=3).map(|i| format!("{code}-{i:02}")).collect();
     for c in &codes {
@@ -176,10 +183,15 @@ async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
     }
     assert!(out.contains("trang/page  11"), "progress per page:\n{out}");
     assert_eq!(
-        std::fs::read_dir(hot.join("taken"))?.count(),
-        0,
-        "the citizen's scans are deleted once stored"
+        files_in(&hot)?,
+        vec!["zz-extra.pdf".to_owned()],
+        "the citizen's scans are deleted once stored, the skipped PDF is put back"
     );
+    let scratch: Vec<_> = std::fs::read_dir(kiosk.data_dir().join("intake"))?
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("scan-"))
+        .collect();
+    assert!(scratch.is_empty(), "kioskctl's private folders are gone");
 
     kiosk.start_daemon()?;
     kiosk.wait_delivered(Duration::from_secs(60), "the outbox to drain")?;
@@ -292,4 +304,15 @@ async fn intake_from_a_sane_scanner() -> anyhow::Result<()> {
     assert_eq!(digitized[0]["document_code"], unsorted.as_str());
     assert_eq!(digitized[0]["pages"], pages);
     Ok(())
+}
+
+/// The names of the files directly in `dir`, sorted.
+fn files_in(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)?
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
 }

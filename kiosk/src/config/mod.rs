@@ -70,6 +70,9 @@ pub struct KioskConfig {
     /// How often kioskd asks the gateway for remote actions (`[uplink] actions_poll_s`,
     /// 5..=3600, default 60); also after each delivered health report.
     pub actions_poll: Duration,
+    /// What in the file is ignored but must be told (an old `ui.*_pin_sha256` line), each with
+    /// its file and line; logged when the config is parsed, printed by every kioskctl command.
+    pub warnings: Vec<String>,
 }
 
 /// Intake digitization settings, the `[intake]` table:
@@ -325,6 +328,17 @@ impl KioskConfig {
 
     /// Parses config text; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let (text, legacy) = crate::screen_config::strip_legacy_pins(text);
+        let text = text.as_str();
+        let warnings: Vec<String> = legacy
+            .into_iter()
+            .map(|(offset, message)| {
+                let line = Location::of_offset(text, offset).line;
+                let warning = format!("{origin} dòng/line {line}: {message}");
+                tracing::warn!("{warning}");
+                warning
+            })
+            .collect();
         let at = Located { origin, text };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let span = e.span().unwrap_or(0..0);
@@ -486,6 +500,7 @@ impl KioskConfig {
             intake,
             health_report: Duration::from_secs(raw.uplink.health_report_s.clamp(1, 86_400)),
             actions_poll: Duration::from_secs(actions_poll_s),
+            warnings,
         })
     }
 }

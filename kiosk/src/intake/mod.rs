@@ -3,6 +3,8 @@
 //! ([`session`]), and assembling each planned document's PDF from its spooled pages.
 
 pub mod session;
+pub mod spool;
+pub mod taken;
 
 use std::path::Path;
 

@@ -16,6 +16,7 @@ use motcua_scanner::documents::{BatchRequest, DocumentScanner, PageContent, Scan
 use motcua_scanner::pipeline::{sanitize, PagePipeline, PipelineError, ProcessedPage};
 
 use super::assemble_pdf;
+use super::taken::ScanFiles;
 use crate::config::KioskConfig;
 use motcua_flows::intake::{Effect, IntakeEvent, IntakeFlow, PageKind, QuestionAnswer};
 use motcua_store::error::StoreError;
@@ -66,6 +67,8 @@ pub struct IntakeSession<'a> {
     spool_dir: PathBuf,
     spooled: u32,
     answers: Vec<(u32, QuestionAnswer)>,
+    /// The scanner's files of the batches run by this session: which were spooled.
+    scan_files: ScanFiles,
 }
 
 impl<'a> IntakeSession<'a> {
@@ -80,6 +83,7 @@ impl<'a> IntakeSession<'a> {
             spool_dir,
             spooled: 0,
             answers: Vec::new(),
+            scan_files: ScanFiles::default(),
         }
     }
 
@@ -115,6 +119,12 @@ impl<'a> IntakeSession<'a> {
     pub fn with_answers(mut self, answers: Vec<(u32, QuestionAnswer)>) -> Self {
         self.answers = answers;
         self
+    }
+
+    /// Which scanner files the batches of this session spooled: the caller deletes those and
+    /// puts the others back into the hot folder ([`super::taken::settle_taken`]).
+    pub fn take_scan_files(&mut self) -> ScanFiles {
+        std::mem::take(&mut self.scan_files)
     }
 
     /// The flow (for screens and tests).
@@ -226,15 +236,23 @@ impl<'a> IntakeSession<'a> {
                     let image: DynamicImage = match page.content {
                         PageContent::Image(img) => img,
                         PageContent::Pdf(_) => {
+                            self.scan_files.not_spooled(&page.path);
                             on_effect(&Effect::Warn(format!(
-                                "{}: tệp PDF không được tách trang, đã bỏ qua / a PDF file is not split into pages, skipped",
+                                "{}: tệp PDF không được tách trang, đã bỏ qua (trả lại thư mục quét) / a PDF file is not split into pages, skipped (put back into the hot folder)",
                                 page.path.display()
                             )));
                             continue;
                         }
                     };
-                    let event = self.process(&mut pipeline, image, dpi, &dossier, &dir)?;
-                    self.step(event, on_effect)?;
+                    // The file counts as spooled only once its page is in the flow.
+                    let kept = self
+                        .process(&mut pipeline, image, dpi, &dossier, &dir)
+                        .and_then(|event| self.step(event, on_effect));
+                    if let Err(e) = kept {
+                        self.scan_files.not_spooled(&page.path);
+                        return Err(e);
+                    }
+                    self.scan_files.spooled(&page.path);
                 }
                 ScanEvent::Rejected { path, error } => {
                     on_effect(&Effect::Warn(format!("{}: {error}", path.display())))
@@ -382,16 +400,26 @@ impl<'a> IntakeSession<'a> {
         request.max_pages = Some(1);
         let mut session = scanner.start(&request);
         let mut outcome: Result<Option<PathBuf>, String> = Ok(None);
+        let mut rescanned = None;
         while let Some(event) = session.next_event().await {
             match event {
                 ScanEvent::Page(scanned) => {
                     let dpi = scanned
                         .resolution_dpi
                         .unwrap_or(pipeline.config().default_dpi);
+                    let file = scanned.path.clone();
                     let PageContent::Image(image) = scanned.content else {
+                        self.scan_files.not_spooled(&file);
                         continue;
                     };
-                    outcome = match self.process(&mut pipeline, image, dpi, &dossier, &dir)? {
+                    let processed = match self.process(&mut pipeline, image, dpi, &dossier, &dir) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            self.scan_files.not_spooled(&file);
+                            return Err(e);
+                        }
+                    };
+                    outcome = match processed {
                         IntakeEvent::PageScanned {
                             spool: Some(spool),
                             thumbnail,
@@ -400,12 +428,18 @@ impl<'a> IntakeSession<'a> {
                             if let (Some(new), Some(old)) = (&thumbnail, &old_thumbnail) {
                                 let _ = std::fs::rename(new, old);
                             }
+                            rescanned = Some(file);
                             Ok(Some(spool))
                         }
-                        _ => Err(
-                            "trang quét lại trống hoặc là tờ phân cách / the rescanned page is blank or a separator sheet"
-                                .to_owned(),
-                        ),
+                        _ => {
+                            // A blank or separator rescan keeps the old page: its file is not
+                            // stored.
+                            self.scan_files.not_spooled(&file);
+                            Err(
+                                "trang quét lại trống hoặc là tờ phân cách / the rescanned page is blank or a separator sheet"
+                                    .to_owned(),
+                            )
+                        }
                     };
                 }
                 ScanEvent::Rejected { .. } => {}
@@ -418,7 +452,14 @@ impl<'a> IntakeSession<'a> {
         }
         match outcome {
             Ok(Some(spool)) => {
-                self.step(IntakeEvent::PageRescanned { page, spool }, on_effect)?;
+                let step = self.step(IntakeEvent::PageRescanned { page, spool }, on_effect);
+                if let Some(file) = rescanned {
+                    match step {
+                        Ok(_) => self.scan_files.spooled(&file),
+                        Err(_) => self.scan_files.not_spooled(&file),
+                    }
+                }
+                step?;
             }
             Ok(None) => {
                 self.step(IntakeEvent::BatchEnded { error: None }, on_effect)?;
@@ -440,7 +481,7 @@ impl<'a> IntakeSession<'a> {
         let questions = self.flow.questions();
         if !questions.is_empty() {
             return Err(IntakeError::Questions(format!(
-                "các trang {questions:?} giống tờ phân cách nhưng không đọc được mã; hãy trả lời bằng --answer TRANG=SỐ_GIẤY_TỜ|page|drop rồi quét lại / pages {questions:?} look like separator sheets with an unreadable code: answer with --answer PAGE=DOCUMENT_INDEX|page|drop and feed the batch again (nothing was stored; a hot folder keeps its files in taken/)"
+                "các trang {questions:?} giống tờ phân cách nhưng không đọc được mã; hãy trả lời bằng --answer TRANG=SỐ_GIẤY_TỜ|page|drop rồi quét lại / pages {questions:?} look like separator sheets with an unreadable code: answer with --answer PAGE=DOCUMENT_INDEX|page|drop and feed the batch again (nothing was stored; a hot folder's files are put back into it)"
             )));
         }
         // Pages still dropped when the documents are stored are not needed after it.

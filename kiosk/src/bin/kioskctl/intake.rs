@@ -40,7 +40,7 @@ pub(crate) fn intake(
     use motcua_kiosk::intake::session::IntakeSession;
     use motcua_scanner::documents::{
         BatchRequest, ColorMode, DocumentScanner, HotFolder, HotFolderConfig, SaneConfig,
-        SaneScanner,
+        SaneScanner, TakenAction,
     };
     // Probing the device learns its own names for modes and feeds (`scanimage -A`).
     let sane = |device: String| -> anyhow::Result<SaneScanner> {
@@ -61,15 +61,27 @@ pub(crate) fn intake(
     let mut request = BatchRequest::new(&work.0);
     request.page_timeout = page_timeout;
     request.resolution_dpi = resolution.max(200);
-    // The hot folder's taken/ as it was: what this run takes is deleted once stored (kept after
-    // a failure, so the officer can feed the batch again).
-    let mut taken_before = None;
+    // What this run takes from a hot folder waits in its own folder (not `<folder>/taken`,
+    // which kioskd does not touch either): deleted once stored, put back into the hot folder
+    // otherwise, so the officer can feed it again.
+    let mut taken = None;
     let scanner: Box<dyn DocumentScanner> = match (hot_folder, sane_device, configured) {
         (Some(dir), _, _) => {
-            taken_before = Some((dir.join("taken"), files_in(&dir.join("taken"))));
             let mut c = HotFolderConfig::new(&dir);
             c.batch_idle = idle;
             c.poll_interval = std::time::Duration::from_millis(200);
+            c.taken = TakenAction::MoveTo(work.0.join("taken"));
+            // For kioskd to put them back if this run is killed (`intake::spool`).
+            std::fs::write(
+                work.0.join(motcua_kiosk::intake::spool::HOT_FOLDER_FILE),
+                dir.display().to_string(),
+            )
+            .with_context(|| format!("writing in {}", work.0.display()))?;
+            taken = Some(Taken {
+                taken: work.0.join("taken"),
+                hot_folder: dir.clone(),
+                files: None,
+            });
             Box::new(HotFolder::new(c).with_context(|| format!("hot folder {}", dir.display()))?)
         }
         (None, Some(device), _) => {
@@ -117,14 +129,16 @@ pub(crate) fn intake(
     };
     let mut session = IntakeSession::new(config, &mut store).with_answers(answers);
     session.open(dossier, &mut print)?;
-    runtime()?.block_on(session.scan_batch(scanner.as_ref(), &request, &mut print))?;
+    let scanned = runtime()?.block_on(session.scan_batch(scanner.as_ref(), &request, &mut print));
+    let files = session.take_scan_files();
+    scanned?;
     let report = session.commit(&mut print)?;
-    drop(work);
-    if let Some((taken, before)) = taken_before {
-        for file in files_in(&taken).difference(&before) {
-            let _ = std::fs::remove_file(file);
-        }
+    // Stored: the spooled files go, any other is put back (dropping `taken` puts all back).
+    if let Some(t) = &mut taken {
+        t.files = Some(files);
     }
+    drop(taken);
+    drop(work);
     for code in &report.stored {
         println!("{code}");
     }
@@ -143,23 +157,47 @@ pub(crate) fn intake(
     Ok(())
 }
 
-/// The files directly in `dir` (none when it does not exist).
-fn files_in(dir: &std::path::Path) -> std::collections::BTreeSet<PathBuf> {
-    std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
-        .map(|e| e.path())
-        .collect()
+/// The files this run took from a hot folder. Dropped at the end of the run however it ends:
+/// with `files` (the intake was stored) the spooled files are deleted and the others put back
+/// into the hot folder; without (a failure) every file is put back.
+struct Taken {
+    taken: PathBuf,
+    hot_folder: PathBuf,
+    files: Option<motcua_kiosk::intake::taken::ScanFiles>,
+}
+
+impl Drop for Taken {
+    fn drop(&mut self) {
+        use motcua_kiosk::intake::taken::{return_all, settle_taken};
+        let settled = match &self.files {
+            Some(files) => settle_taken(&self.taken, &self.hot_folder, files),
+            None => return_all(&self.taken, &self.hot_folder),
+        };
+        if let Some(message) = settled.message() {
+            eprintln!("{message}");
+        }
+    }
 }
 
 /// scanimage's page files: deleted however the intake ends (their pages are in the spool).
+/// Hot-folder files that could not be put back stay in its `taken` folder.
 struct Scratch(PathBuf);
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        let taken = self.0.join("taken");
+        let kept = std::fs::read_dir(&taken).is_ok_and(|mut e| e.next().is_some());
+        if !kept {
+            let _ = std::fs::remove_dir_all(&self.0);
+            return;
+        }
+        for entry in std::fs::read_dir(&self.0).into_iter().flatten().flatten() {
+            // The hot folder's name stays with them, for kioskd to put them back.
+            let names_hot = entry.file_name() == motcua_kiosk::intake::spool::HOT_FOLDER_FILE;
+            if entry.path() != taken && !names_hot {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
     }
 }
 

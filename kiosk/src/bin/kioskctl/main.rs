@@ -209,7 +209,7 @@ The PIN (4 to 12 digits) is read twice from standard input, without echo on a te
 
     staff_pin_hash = \"$argon2id$v=19$m=19456,t=2,p=1$…\"
 
-to standard output. It does not change kiosk.toml (whose comments and layout are the technician's): put the line under [ui] in place of the earlier staff_pin_hash (or of an old staff_pin_sha256, which is no longer accepted), then restart the screen (systemctl restart motcua-kioskd-screen). The hash is Argon2id with a random salt, so the same PIN gives a different line each time.
+to standard output. It does not change kiosk.toml (whose comments and layout are the technician's): put the line under [ui] in place of the earlier staff_pin_hash (or of an old staff_pin_sha256, which is ignored: that screen stays closed until then), then restart the screen (systemctl restart motcua-kioskd-screen). The hash is Argon2id with a random salt, so the same PIN gives a different line each time.
 
 Example: kioskctl pin staff"
     )]
@@ -294,6 +294,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
     };
+    // Said by every command, so a technician sees it whatever they run.
+    for warning in &config.warnings {
+        eprintln!("{warning}");
+    }
     match cli.command {
         Command::Provision { qr_file } => return provision::provision(&cli.config, &qr_file),
         Command::Pin { role } => return pin::pin(role),

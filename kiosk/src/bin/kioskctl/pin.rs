@@ -38,24 +38,69 @@ pub(crate) fn pin(role: PinRole) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// One line of standard input; on a terminal asked for with `prompt`, without echo.
+/// One line of standard input; on a terminal asked for with `prompt`, without echo. A terminal
+/// whose echo cannot be turned off is refused (the PIN would show on the screen).
 fn read_pin(input: &mut impl BufRead, terminal: bool, prompt: &str) -> anyhow::Result<String> {
     let mut line = String::new();
-    let quiet = terminal && {
+    let quiet = if terminal {
         eprint!("{prompt}");
-        std::process::Command::new("stty")
-            .arg("-echo")
-            .status()
-            .is_ok_and(|s| s.success())
+        Some(NoEcho::new()?)
+    } else {
+        None
     };
     let read = input.read_line(&mut line);
-    if quiet {
-        let _ = std::process::Command::new("stty").arg("echo").status();
+    if quiet.is_some() {
+        drop(quiet);
         eprintln!();
     }
     let n = read.context("không đọc được mã PIN / cannot read the PIN from standard input")?;
     if n == 0 {
         bail!("thiếu mã PIN ở đầu vào (cần nhập hai lần) / no PIN on standard input (it is read twice)");
     }
+    // Ctrl-C reaches us as a character while signals are off (see `NoEcho`).
+    if line.contains('\u{3}') {
+        bail!("đã huỷ, chưa đổi gì / cancelled; nothing was made");
+    }
     Ok(line.trim().to_owned())
+}
+
+/// The terminal without echo, and with Ctrl-C read as a character instead of killing the
+/// process (a killed process would leave the terminal without echo); its settings are put back
+/// when dropped, however `pin` returns.
+struct NoEcho {
+    saved: String,
+}
+
+impl NoEcho {
+    fn new() -> anyhow::Result<Self> {
+        let refuse = || {
+            anyhow::anyhow!(
+                "không tắt được hiển thị ký tự của thiết bị đầu cuối (stty), chưa đổi gì; hãy chuyển mã PIN qua đầu vào chuẩn / cannot turn the terminal's echo off (stty); nothing was made. Pipe the PIN on standard input instead"
+            )
+        };
+        let saved = std::process::Command::new("stty")
+            .arg("-g")
+            .stdin(std::process::Stdio::inherit())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(refuse)?;
+        let guard = Self { saved };
+        let off = std::process::Command::new("stty")
+            .args(["-echo", "-isig"])
+            .status()
+            .is_ok_and(|s| s.success());
+        if !off {
+            return Err(refuse());
+        }
+        Ok(guard)
+    }
+}
+
+impl Drop for NoEcho {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("stty").arg(&self.saved).status();
+    }
 }

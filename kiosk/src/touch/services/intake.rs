@@ -19,6 +19,8 @@ impl Services {
 
         let mut message: Option<String> = None;
         let mut stored = Vec::new();
+        // What became of hot-folder files that were not stored (put back to be fed again).
+        let mut put_back: Option<String> = None;
         // Missing documents have their own banner on the screen: their warning is not repeated.
         let note = |e: &IE, message: &mut Option<String>| match e {
             IE::Warn(m) if m.contains("required documents still missing") => {}
@@ -67,10 +69,10 @@ impl Services {
                             &request,
                             &mut |e| note(e, &mut message),
                         ));
+                        let files = session.take_scan_files();
                         self.intake = Some(session.into_parts());
+                        put_back = self.settle_taken(&files);
                         let _ = std::fs::remove_dir_all(&dir);
-                        // The pages are spooled: the hot folder's files go.
-                        let _ = std::fs::remove_dir_all(self.taken_dir());
                         r
                     }
                     Err(m) => {
@@ -110,10 +112,10 @@ impl Services {
                             note(e, &mut message);
                         },
                     ));
+                    let files = session.take_scan_files();
                     self.intake = Some(session.into_parts());
+                    put_back = self.settle_taken(&files);
                     let _ = std::fs::remove_dir_all(&dir);
-                    // The pages are spooled: the hot folder's files go.
-                    let _ = std::fs::remove_dir_all(self.taken_dir());
                     r
                 }
                 None => Ok(()),
@@ -163,8 +165,22 @@ impl Services {
             tracing::warn!(error = %e, "intake action refused");
             message = Some(e.to_string());
         }
-        report.message = message;
+        report.message = match (message, put_back) {
+            (Some(m), Some(p)) => Some(format!("{m}; {p}")),
+            (m, p) => m.or(p),
+        };
         report
+    }
+
+    /// Deletes the batch's hot-folder files whose pages were spooled and puts the others back
+    /// into the hot folder; says what was put back.
+    fn settle_taken(&self, files: &crate::intake::taken::ScanFiles) -> Option<String> {
+        let Some(crate::devices::ScannerConfig::HotFolder { folder }) =
+            &self.config.peripherals.scanner
+        else {
+            return None;
+        };
+        crate::intake::taken::settle_taken(&self.taken_dir(), folder, files).message()
     }
 
     /// What the staff screen shows of the intake in progress.

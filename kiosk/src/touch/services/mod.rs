@@ -59,15 +59,15 @@ pub struct Services {
 
 impl Services {
     /// Opens the store and prepares the session folder (emptied: nothing of an earlier citizen
-    /// survives a restart).
+    /// survives a restart). Only the session folder: `<folder>/taken` and kioskctl's private
+    /// folders belong to others (a `kioskctl intake` may be running).
     pub fn new(config: KioskConfig, stop_scan: Arc<AtomicBool>) -> anyhow::Result<Self> {
         let store = Store::open(&config.store.data_dir, config.store.min_free_bytes)?;
         let session_dir = config.store.data_dir.join("session");
         let _ = std::fs::remove_dir_all(&session_dir);
         std::fs::create_dir_all(&session_dir)?;
-        if let Some(ScannerConfig::HotFolder { folder }) = &config.peripherals.scanner {
-            remove_left_scans(&folder.join("taken"));
-        }
+        // Pages spooled by intakes that ended with their process (a crash, a kill).
+        crate::intake::spool::remove_stale(&config.store.data_dir);
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
@@ -146,15 +146,15 @@ impl Services {
                     });
                 emit(Event::Rating(RatingEvent::Saved(result)));
             }
-            Effect::Staff(StaffEffect::CheckPin { role, pin }) => {
+            Effect::Staff(StaffEffect::CheckPin { check, pin }) => {
                 let verdict = crate::pins::check_pin(
                     &mut self.store,
                     &self.config.screen.pins,
-                    role,
+                    check.role,
                     pin.digits(),
                     crate::pins::unix_ms(),
                 );
-                emit(Event::Staff(StaffEvent::PinChecked(verdict)));
+                emit(Event::Staff(StaffEvent::PinChecked { check, verdict }));
             }
             Effect::Staff(StaffEffect::LoadStatus) => {
                 emit(Event::Staff(StaffEvent::Status(self.panel_status())));
@@ -168,9 +168,16 @@ impl Services {
                 emit(Event::IntakeReport(report));
             }
             Effect::WipeSessionFiles => {
-                // An intake left open is dropped with the session (its spooled pages stay in
-                // <data>/intake until the same dossier is digitized again).
-                self.intake = None;
+                // An intake left open is dropped with the session, and its spooled pages with
+                // it: the citizen's papers do not stay in <data>/intake.
+                if let Some((flow, _)) = self.intake.take() {
+                    if let Some(dossier) = flow.dossier_code() {
+                        crate::intake::spool::remove_session_spool(
+                            &self.config.store.data_dir,
+                            dossier,
+                        );
+                    }
+                }
                 self.wipe_session_files();
             }
         }
@@ -270,22 +277,4 @@ pub(super) fn thumbnail_from_file(path: &Path) -> Option<Thumbnail> {
         height: img.height(),
         rgb: Arc::new(img.into_raw()),
     })
-}
-
-/// Deletes the files a hot folder's `taken/` folder kept (earlier versions kept every scan
-/// there for good; a crash between taking a file and the session wipe leaves one behind).
-fn remove_left_scans(taken: &Path) {
-    let Ok(entries) = std::fs::read_dir(taken) else {
-        return;
-    };
-    let mut removed = 0u32;
-    for entry in entries.flatten() {
-        let is_file = entry.file_type().is_ok_and(|t| t.is_file());
-        if is_file && std::fs::remove_file(entry.path()).is_ok() {
-            removed += 1;
-        }
-    }
-    if removed > 0 {
-        tracing::info!(folder = %taken.display(), removed, "scans left in the hot folder's taken folder deleted");
-    }
 }
