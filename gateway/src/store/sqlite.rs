@@ -167,6 +167,7 @@ impl SqliteStore {
         .await
     }
 
+    #[cfg(test)]
     pub async fn set_upload_offset(
         &self,
         id: &str,
