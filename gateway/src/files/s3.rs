@@ -73,7 +73,8 @@ impl std::fmt::Debug for S3Credentials {
 impl S3Credentials {
     /// Reads credentials from a TOML file with `access_key_id = "…"` and
     /// `secret_access_key = "…"`. The file must not be readable by group or others (0600 or
-    /// 0400, as systemd credentials are): a secret another account can read is no secret.
+    /// 0400): a secret another account can read is no secret. A systemd credential (a file in
+    /// `$CREDENTIALS_DIRECTORY`) is taken as systemd made it.
     pub fn from_file(path: &Path) -> Result<Self, GatewayError> {
         let bad = |reason: String| {
             GatewayError::Config(format!(
@@ -81,8 +82,11 @@ impl S3Credentials {
                 path.display()
             ))
         };
+        // systemd hands credentials over with the access it chose (only the service's user).
+        let systemd = std::env::var_os("CREDENTIALS_DIRECTORY")
+            .is_some_and(|dir| path.starts_with(Path::new(&dir)));
         #[cfg(unix)]
-        {
+        if !systemd {
             use std::os::unix::fs::PermissionsExt;
             let mode = std::fs::metadata(path)
                 .map_err(|e| bad(format!("cannot be read: {e}")))?
@@ -165,4 +169,69 @@ pub(super) fn open(s3: &S3Storage) -> Result<(Arc<dyn ObjectStore>, String), Gat
         .build()
         .map_err(|e| bad(format!("cannot be configured: {e}")))?;
     Ok((Arc::new(store), name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn write(dir: &Path, text: &str, mode: u32) -> PathBuf {
+        let path = dir.join("s3-credentials");
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    #[test]
+    fn credentials_are_read_from_a_private_file_and_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let good = "access_key_id = \"AKIAMOTCUA\"\nsecret_access_key = \"s3cr3t-value\"\n";
+        let path = write(dir.path(), good, 0o600);
+        let creds = S3Credentials::from_file(&path).expect("a 0600 file is read");
+        assert_eq!(creds.access_key_id, "AKIAMOTCUA");
+        assert_eq!(creds.secret_access_key, "s3cr3t-value");
+        assert!(!format!("{creds:?}").contains("s3cr3t"), "{creds:?}");
+
+        // Readable by others: refused, saying how to fix it.
+        let path = write(dir.path(), good, 0o644);
+        let err = S3Credentials::from_file(&path).unwrap_err().to_string();
+        assert!(err.contains("chmod 600"), "{err}");
+
+        // A malformed file: the message says where, never what (the line holds the secret).
+        let path = write(dir.path(), "secret_access_key = s3cr3t-value\n", 0o600);
+        let err = S3Credentials::from_file(&path).unwrap_err().to_string();
+        assert!(!err.contains("s3cr3t"), "{err}");
+        assert!(err.contains("access_key_id"), "{err}");
+
+        let path = write(
+            dir.path(),
+            "access_key_id = \"\"\nsecret_access_key = \"x\"\n",
+            0o600,
+        );
+        assert!(S3Credentials::from_file(&path).is_err(), "an empty key id");
+    }
+
+    #[test]
+    fn plain_http_only_to_this_machine() {
+        let storage = |endpoint: &str| S3Storage {
+            endpoint: Some(endpoint.to_string()),
+            bucket: "b".into(),
+            region: "us-east-1".into(),
+            path_style: true,
+            ca_file: None,
+            credentials: S3Credentials {
+                access_key_id: "k".into(),
+                secret_access_key: "s3cr3t".into(),
+            },
+        };
+        assert!(open(&storage("http://127.0.0.1:9000")).is_ok());
+        let err = open(&storage("http://s3.example.gov.vn:9000"))
+            .expect_err("plain http to another host")
+            .to_string();
+        assert!(err.contains("https://"), "{err}");
+        assert!(open(&storage("ftp://127.0.0.1")).is_err());
+        assert!(open(&storage("https://s3.example.gov.vn")).is_ok());
+        assert!(!format!("{:?}", storage("https://x")).contains("s3cr3t"));
+    }
 }
