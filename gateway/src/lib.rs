@@ -366,6 +366,11 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         &config.tls_key_file,
     )?);
     let tls_config = tls::server_config(Arc::clone(&server_cert), &ca_cert_pem)?;
+    // The embedded mode serves from one process per data folder.
+    let instance_lock = match config.database_url {
+        None => Some(store::lock_instance(&config.data_dir.join("gateway.sqlite3")).await?),
+        Some(_) => None,
+    };
     let files = files::Files::open(&config.data_dir, &config.blob_storage).await?;
     let store = store::Store::open(
         config.database_url.as_deref(),
@@ -407,6 +412,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
     // The sweep ends with the server (the handle aborts it when dropped).
     let task = tokio::spawn(async move {
         let _sweeper = sweeper;
+        let _instance_lock = instance_lock;
         serve.await
     });
     tracing::info!(%addr, backend = if config.database_url.is_some() { "postgresql" } else { "sqlite" }, "gateway started (HTTPS)");

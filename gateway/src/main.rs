@@ -10,9 +10,10 @@
 //! Secrets are read from files or systemd credentials (`$CREDENTIALS_DIRECTORY/<name>`, given
 //! by `LoadCredential=`), so they never appear on a command line: the enrolment key
 //! (`--enrollment-key-file` or `enrollment-key`), the CA's private key (`--ca-key-file` or
-//! `ca-key`), the server key (`--tls-key-file` or `tls-key`) and the database URL
-//! (`database-url`), the S3 credentials (`--s3-credentials-file` or `s3-credentials`). The certificates may come the same way (`tls-cert`, `ca-cert`). The
-//! `--enrollment-key` option and its environment variable still work for tests and scripts.
+//! `ca-key`), the server key (`--tls-key-file` or `tls-key`), the database URL
+//! (`database-url`) and the S3 credentials (`--s3-credentials-file` or `s3-credentials`). The
+//! certificates may come the same way (`tls-cert`, `ca-cert`). The `--enrollment-key` option
+//! and its environment variable still work for tests and scripts.
 //! No secret is ever logged.
 
 #[path = "cli/ca.rs"]

@@ -33,6 +33,20 @@ async fn rate_limit_is_shared_by_gateways_on_one_database(backend: Backend) {
     h.reboot_with(limit).await;
     let mut second_config = h.config();
     limit(&mut second_config);
+    if backend == Backend::Sqlite {
+        // The embedded mode is one gateway per data folder: a second one is refused.
+        let refused = motcua_gateway::start(second_config)
+            .await
+            .err()
+            .expect("a second gateway on one SQLite data folder is refused")
+            .to_string();
+        assert!(
+            refused.contains("one instance per data folder"),
+            "{refused}"
+        );
+        h.finish().await;
+        return;
+    }
     let second = motcua_gateway::start(second_config)
         .await
         .expect("second gateway");

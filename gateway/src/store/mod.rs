@@ -64,7 +64,7 @@ pub(crate) use postgres::PgStore;
 pub(crate) use provisioning::{
     BlockOutcome, Completion, NewToken, Provision, ProvisionOutcome, MAX_LIVE_BLOCKS,
 };
-pub(crate) use sqlite::SqliteStore;
+pub(crate) use sqlite::{lock_instance, SqliteStore};
 pub(crate) use uploads::Segment;
 
 /// One tus upload as recorded.
