@@ -86,7 +86,7 @@ pub const DEFAULT_MAX_OPEN_UPLOADS: u32 = 64;
 /// 1 MiB: 2.5 GiB a week; the intake pipeline's own pages measure 7–80 KB, grey JPEG up to
 /// 460 KB), so a kiosk back after a week offline sends its backlog in one day.
 pub const DEFAULT_UPLOAD_BYTES_PER_DAY: u64 = 8 * 1024 * 1024 * 1024;
-/// Default time an upload may stay unfinished before the sweep removes it and its part file.
+/// Default time an upload may stay unfinished before the sweep removes it and its stored bytes.
 pub const DEFAULT_UPLOAD_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 /// Default time the applicant data of a finished dossier is kept at the gateway (a year).
 pub const DEFAULT_APPLICANT_RETENTION: Duration = Duration::from_secs(365 * 86_400);
@@ -110,7 +110,7 @@ pub struct Limits {
     /// Bytes of uploads a device may create per Vietnam day (429 `upload_quota_exceeded`).
     pub upload_bytes_per_day: u64,
     /// An upload idle this long (no PATCH accepted since its creation or its last PATCH) is
-    /// removed with its part file.
+    /// removed with its stored bytes (segment objects).
     pub upload_expiry: Duration,
     /// The applicant fields of a dossier finished this long ago are blanked.
     pub applicant_retention: Duration,

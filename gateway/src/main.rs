@@ -186,7 +186,7 @@ struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..=SQL_MAX))]
     upload_bytes_per_day: u64,
     /// Hours an upload may stay idle (no PATCH accepted); then the sweep removes it and its
-    /// part file.
+    /// stored bytes.
     #[arg(long, env = "MOTCUA_GATEWAY_UPLOAD_EXPIRY_HOURS", default_value_t = 24,
         value_parser = clap::value_parser!(u64).range(1..=SQL_MAX))]
     upload_expiry_hours: u64,
