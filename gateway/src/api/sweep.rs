@@ -45,35 +45,18 @@ pub(crate) async fn sweep(state: &AppState) -> Result<(), GatewayError> {
     let limits = &state.0.limits;
     let store = &state.0.store;
     let now = chrono::Utc::now().timestamp();
-    let mut expired = 0;
-    for idle in store
-        .expired_uploads(now, now.saturating_sub(secs(limits.upload_expiry)))
-        .await?
-    {
-        // The row first, and only if no PATCH (here or on another gateway) moved it since it
-        // was read or holds its lease: from then on a HEAD or PATCH answers 404, and a crash
-        // before the objects go leaves only objects no upload names (removed below at a later
-        // sweep).
-        if store.delete_upload(&idle).await? {
-            state.0.files.delete_upload(&idle.id).await?;
-            expired += 1;
-        }
-    }
-    // Objects of uploads that finished or went, untouched for longer than the expiry.
-    let before = chrono::Utc::now() - chrono::Duration::seconds(secs(limits.upload_expiry));
-    for id in state.0.files.stale_uploads(before, 1000).await? {
-        if !store.upload_open(&id).await? {
-            state.0.files.delete_upload(&id).await?;
-            expired += 1;
-        }
-    }
-    store.prune_segments().await?;
-    if expired > 0 {
-        tracing::info!(
+    // An object store that is down (S3 unreachable) must not hold up the applicant retention
+    // below: its cleanup is logged and tried again at the next sweep.
+    match sweep_uploads(state, now).await {
+        Ok(0) => {}
+        Ok(expired) => tracing::info!(
             uploads = expired,
             expiry_h = limits.upload_expiry.as_secs() / 3600,
             "removed uploads left idle past the expiry with their objects (or objects no unfinished upload names)"
-        );
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "expired uploads were not all removed; the next sweep goes on")
+        }
     }
     let purged = store
         .purge_applicants(
@@ -102,4 +85,35 @@ pub(crate) async fn sweep(state: &AppState) -> Result<(), GatewayError> {
             &yesterday,
         )
         .await
+}
+
+/// Removes expired uploads and their objects, and objects no unfinished upload names; returns
+/// how many uploads (or orphaned object sets) went.
+async fn sweep_uploads(state: &AppState, now: i64) -> Result<usize, GatewayError> {
+    let limits = &state.0.limits;
+    let store = &state.0.store;
+    let mut expired = 0;
+    for idle in store
+        .expired_uploads(now, now.saturating_sub(secs(limits.upload_expiry)))
+        .await?
+    {
+        // The row first, and only if no PATCH (here or on another gateway) moved it since it
+        // was read or holds its lease: from then on a HEAD or PATCH answers 404, and a crash
+        // before the objects go leaves only objects no upload names (removed below at a later
+        // sweep).
+        if store.delete_upload(&idle).await? {
+            state.0.files.delete_upload(&idle.id).await?;
+            expired += 1;
+        }
+    }
+    // Objects of uploads that finished or went, untouched for longer than the expiry.
+    let before = chrono::Utc::now() - chrono::Duration::seconds(secs(limits.upload_expiry));
+    for id in state.0.files.stale_uploads(before, 1000).await? {
+        if !store.upload_open(&id).await? {
+            state.0.files.delete_upload(&id).await?;
+            expired += 1;
+        }
+    }
+    store.prune_segments().await?;
+    Ok(expired)
 }
