@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What building and testing motcua needs on a fresh Debian 12 machine, installed only when
-# missing: the Debian packages (apt-get) and cargo-deb (cargo). Run by scripts/test.sh and, before
+# missing: the Debian packages (apt-get), cargo-deb and s3s-fs (cargo). Run by scripts/test.sh and, before
 # clippy, by .ci/run (building needs the -dev packages of the console display backend).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,6 +86,13 @@ if ! "$venv/bin/schemathesis" --version >/dev/null 2>&1; then
   echo "== installing schemathesis into $venv"
   as_root python3 -m venv "$venv"
   as_root "$venv/bin/pip" install --quiet 'schemathesis==4.32.5'
+fi
+
+# s3s-fs, an S3-compatible server on a local folder: scripts/test.sh runs the gateway's
+# PostgreSQL tests with their blobs in S3 through it. 0.14.1: newer versions need a newer rustc.
+if ! command -v s3s-fs >/dev/null 2>&1; then
+  echo "== installing s3s-fs"
+  cargo install s3s-fs --version 0.14.1 --features binary --locked
 fi
 
 # cargo-deb builds the .deb files (README, "Install on a device").

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test command of motcua (README): installs what a fresh Debian machine lacks, starts a
-# throwaway PostgreSQL server for the gateway's production backend, runs every test of the
-# workspace, and stops the server again. Extra arguments go to `cargo test`.
+# throwaway PostgreSQL server for the gateway's production backend and an S3-compatible server
+# (s3s-fs) for its blob storage, runs every test of the workspace, and stops the servers again.
+# Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,7 +47,37 @@ stop_pg() {
   as_pg "$pgbin/pg_ctl" -D "$pgdir/data" -m fast -w stop >/dev/null 2>&1 || true
   rm -rf "$pgdir"
 }
-trap stop_pg EXIT
+
+# An S3-compatible server (s3s-fs) beside it: the gateway's PostgreSQL tests keep their blobs
+# and uploads in S3 (a bucket per test, a folder in its root), the SQLite tests local files.
+# Its credentials are made for this run; s3s-fs takes them only as options, which is
+# acceptable for a throwaway server on 127.0.0.1 (the gateway reads them from a 0600 file).
+s3dir=$(mktemp -d /tmp/motcua-s3.XXXXXX)
+s3port=$((port + 1))
+while (echo >/dev/tcp/127.0.0.1/$s3port) 2>/dev/null; do s3port=$((s3port + 1)); done
+s3key="motcua-test-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
+s3secret=$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')
+mkdir -p "$s3dir/root"
+(umask 077 && printf 'access_key_id = "%s"\nsecret_access_key = "%s"\n' "$s3key" "$s3secret" >"$s3dir/credentials.toml")
+echo "== starting s3s-fs on 127.0.0.1:$s3port"
+s3s-fs --host 127.0.0.1 --port "$s3port" --access-key "$s3key" --secret-key "$s3secret" \
+  "$s3dir/root" >"$s3dir/server.log" 2>&1 &
+s3pid=$!
+for _ in $(seq 1 100); do
+  (echo >/dev/tcp/127.0.0.1/$s3port) 2>/dev/null && break
+  kill -0 "$s3pid" 2>/dev/null || { cat "$s3dir/server.log"; exit 1; }
+  sleep 0.1
+done
+stop_servers() {
+  kill "$s3pid" 2>/dev/null || true
+  wait "$s3pid" 2>/dev/null || true
+  rm -rf "$s3dir"
+  stop_pg
+}
+trap stop_servers EXIT
+export MOTCUA_TEST_S3_ENDPOINT="http://127.0.0.1:$s3port"
+export MOTCUA_TEST_S3_ROOT="$s3dir/root"
+export MOTCUA_TEST_S3_CREDENTIALS_FILE="$s3dir/credentials.toml"
 
 export MOTCUA_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$port/postgres"
 export MOTCUA_TEST_DATABASE_CA_FILE="$pgdir/tls/ca.crt"

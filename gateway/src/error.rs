@@ -128,6 +128,18 @@ pub enum GatewayError {
         /// Why it stopped.
         reason: String,
     },
+    /// The object store (S3-compatible storage, or the local files) refused or failed.
+    #[error("object store {store}: cannot {action} {key}: {source}")]
+    ObjectStore {
+        /// Which store: `local files in DIR` or `s3 bucket B at ENDPOINT`.
+        store: String,
+        /// What the gateway was doing.
+        action: &'static str,
+        /// The object's key.
+        key: String,
+        /// The store's reason.
+        source: Box<object_store::Error>,
+    },
 }
 
 impl GatewayError {

@@ -1,211 +1,322 @@
-//! Blob bytes on local disk, for both database backends.
+//! Blob bytes and in-progress uploads in an object store (the `object_store` crate), for both
+//! database backends: S3-compatible storage in production ([`s3`]), local files under the data
+//! directory as the embedded default.
 //!
-//! - In-progress uploads: `<data_dir>/uploads/<id>.part`, appended to by PATCH requests.
-//! - Complete blobs: `<data_dir>/blobs/<first 2 hex>/<sha256 hex>`, content-addressed, so the same
-//!   document uploaded twice is stored once.
+//! Keys (on local files they are the paths under `<data_dir>`, so the layout of older gateways
+//! stays readable: a gateway upgraded in place serves the blobs it holds):
+//! - complete blobs: `blobs/<first 2 hex>/<sha256 hex>`, content-addressed, so the same
+//!   document uploaded twice is stored once;
+//! - in-progress uploads: `uploads/<id>/<start offset, 20 digits>-<lease holder>`, one object per
+//!   segment a PATCH stored (the holder in the key means that a writer that lost its lease can
+//!   never overwrite a segment another instance recorded), and `uploads/<id>/blob-<holder>`
+//!   while a finished upload is assembled; `uploads/<id>.part` is an older gateway's file,
+//!   taken over as the upload's first segment.
 //!
-//! Durability rule: a file is fsynced before its length is recorded in the database, and a blob
-//! is renamed into place atomically and its directory fsynced before the database says it exists.
-//! After a crash the database is the truth; the `.part` file is cut back to the recorded offset.
+//! Durability rule: an object is durable before the database names it (a segment's row, a
+//! blob's row), the SHA-256 of an assembled blob is checked before it is moved to its blob key,
+//! and segments are deleted only after the blob row committed. After a crash the database is
+//! the truth: objects it does not name are garbage, removed by the sweep.
+//!
+//! Local files are `object_store`'s `LocalFileSystem` (writes to a temporary file, renamed into
+//! place), which does not fsync. Rather than keep a second implementation of the trait, each
+//! write here is followed by an fsync of the file and of every directory from its parent up to
+//! the data directory ([`Files::durable`]): the layout is known, and a newly created
+//! `blobs/xx/` or `uploads/<id>/` directory survives a power cut only if its parent is synced
+//! too. S3 needs none of this: a put is durable when it returns.
 
-use std::io::{Read, Seek, SeekFrom};
+pub(crate) mod s3;
+
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+use object_store::path::Path as Key;
+use object_store::{GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart};
 use sha2::{Digest, Sha256};
 
+use crate::store::Segment;
 use crate::GatewayError;
+pub use s3::{BlobStorage, S3Credentials, S3Storage};
 
-/// Where the gateway keeps its files.
-#[derive(Debug, Clone)]
+/// Parts of an S3 multipart upload: S3 refuses parts under 5 MiB except the last.
+const PART_BYTES: usize = 8 * 1024 * 1024;
+/// Parts uploaded at once while a blob is assembled.
+const PART_CONCURRENCY: usize = 2;
+
+/// A stream of an object's bytes.
+pub(crate) type ByteStream = futures_util::stream::BoxStream<'static, Result<Bytes, GatewayError>>;
+
+/// Where the gateway keeps its bytes.
+#[derive(Clone)]
 pub(crate) struct Files {
-    uploads: PathBuf,
-    blobs: PathBuf,
+    store: Arc<dyn ObjectStore>,
+    /// The data directory when the store is local files (what [`Files::durable`] fsyncs).
+    local: Option<PathBuf>,
+    /// Names the store in errors and logs (never a credential).
+    name: Arc<str>,
+}
+
+impl std::fmt::Debug for Files {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Files").field("store", &self.name).finish()
+    }
 }
 
 impl Files {
-    /// Creates the directories if needed.
-    pub async fn open(data_dir: &Path) -> Result<Self, GatewayError> {
-        let files = Self {
-            uploads: data_dir.join("uploads"),
-            blobs: data_dir.join("blobs"),
-        };
-        for dir in [data_dir, &files.uploads, &files.blobs] {
-            tokio::fs::create_dir_all(dir)
+    /// Opens the store: local files under `data_dir` (created if needed), or the S3 bucket.
+    pub async fn open(data_dir: &Path, storage: &BlobStorage) -> Result<Self, GatewayError> {
+        match storage {
+            BlobStorage::Local => Self::open_local(data_dir).await,
+            BlobStorage::S3(s3) => s3::open(s3).map(|(store, name)| Self {
+                store,
+                local: None,
+                name: name.into(),
+            }),
+        }
+    }
+
+    async fn open_local(data_dir: &Path) -> Result<Self, GatewayError> {
+        for dir in [
+            data_dir.to_path_buf(),
+            data_dir.join("uploads"),
+            data_dir.join("blobs"),
+        ] {
+            tokio::fs::create_dir_all(&dir)
                 .await
-                .map_err(|source| GatewayError::CreateDir {
-                    path: dir.to_path_buf(),
-                    source,
-                })?;
+                .map_err(|source| GatewayError::CreateDir { path: dir, source })?;
         }
-        Ok(files)
-    }
-
-    /// The `.part` file of an upload.
-    pub fn part_path(&self, upload_id: &str) -> PathBuf {
-        self.uploads.join(format!("{upload_id}.part"))
-    }
-
-    /// The final place of a blob. `sha256` must be validated hex (64 chars).
-    pub fn blob_path(&self, sha256: &str) -> PathBuf {
-        self.blobs.join(&sha256[..2]).join(sha256)
-    }
-
-    /// Opens the `.part` file for appending at `offset`, cutting off anything past it (bytes a
-    /// crash or a disconnect left beyond what the database recorded). Returns `None` when the
-    /// file is shorter than `offset`: bytes that were acknowledged are gone, and the caller
-    /// must restart the upload.
-    pub async fn open_part_at(
-        &self,
-        upload_id: &str,
-        offset: u64,
-    ) -> Result<Option<std::fs::File>, GatewayError> {
-        let path = self.part_path(upload_id);
-        blocking("open the upload file", move || {
-            let file = std::fs::OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .read(true)
-                .write(true)
-                .open(&path)
-                .map_err(|e| GatewayError::file("open the upload file", &path, e))?;
-            let len = file
-                .metadata()
-                .map_err(|e| GatewayError::file("read the size of", &path, e))?
-                .len();
-            if len < offset {
-                return Ok(None);
-            }
-            if len > offset {
-                file.set_len(offset)
-                    .map_err(|e| GatewayError::file("cut back the upload file", &path, e))?;
-                file.sync_all()
-                    .map_err(|e| GatewayError::file("fsync the upload file", &path, e))?;
-            }
-            let mut file = file;
-            file.seek(SeekFrom::Start(offset))
-                .map_err(|e| GatewayError::file("seek in the upload file", &path, e))?;
-            Ok(Some(file))
+        let store = object_store::local::LocalFileSystem::new_with_prefix(data_dir)
+            .map_err(|e| GatewayError::ObjectStore {
+                store: format!("local files in {}", data_dir.display()),
+                action: "open",
+                key: String::new(),
+                source: Box::new(e),
+            })?
+            .with_automatic_cleanup(true);
+        Ok(Self {
+            store: Arc::new(store),
+            local: Some(data_dir.to_path_buf()),
+            name: format!("local files in {}", data_dir.display()).into(),
         })
-        .await
     }
 
-    /// Brings an existing `.part` file back to `offset` without creating one (used by HEAD).
-    /// Returns false when acknowledged bytes are missing and the upload must restart at 0.
-    pub async fn repair_part(&self, upload_id: &str, offset: u64) -> Result<bool, GatewayError> {
-        let path = self.part_path(upload_id);
-        blocking("check the upload file", move || {
-            let file = match std::fs::OpenOptions::new().write(true).open(&path) {
-                Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(offset == 0),
-                Err(e) => return Err(GatewayError::file("open the upload file", &path, e)),
-            };
-            let len = file
-                .metadata()
-                .map_err(|e| GatewayError::file("read the size of", &path, e))?
-                .len();
-            if len > offset {
-                file.set_len(offset)
-                    .map_err(|e| GatewayError::file("cut back the upload file", &path, e))?;
-                file.sync_all()
-                    .map_err(|e| GatewayError::file("fsync the upload file", &path, e))?;
-            }
-            Ok(len >= offset)
-        })
-        .await
-    }
-
-    /// Removes an upload's `.part` file (after a checksum mismatch); a missing file is fine.
-    pub async fn remove_part(&self, upload_id: &str) -> Result<(), GatewayError> {
-        let path = self.part_path(upload_id);
-        match tokio::fs::remove_file(&path).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(GatewayError::file("delete the upload file", path, e)),
+    fn err(&self, action: &'static str, key: &Key) -> impl Fn(object_store::Error) -> GatewayError {
+        let (store, key) = (self.name.to_string(), key.to_string());
+        move |e| GatewayError::ObjectStore {
+            store: store.clone(),
+            action,
+            key: key.clone(),
+            source: Box::new(e),
         }
     }
 
-    /// Ids of `.part` files last written before `before` (at most `limit` of them): the sweep
-    /// removes those no upload names any more (a crash between the row's removal and the
-    /// file's, or an upload removed on another gateway sharing the directory).
-    pub async fn stale_parts(
+    /// The key of a blob. `sha256` must be validated hex (64 chars).
+    pub fn blob_key(sha256: &str) -> Key {
+        Key::from(format!("blobs/{}/{sha256}", &sha256[..2]))
+    }
+
+    /// The key of a segment starting at `start`, written under the lease `holder`.
+    pub fn segment_key(upload_id: &str, start: u64, holder: &str) -> Key {
+        Key::from(format!("uploads/{upload_id}/{start:020}-{holder}"))
+    }
+
+    /// The `.part` file of an older gateway (local files only).
+    pub fn legacy_part_key(upload_id: &str) -> Key {
+        Key::from(format!("uploads/{upload_id}.part"))
+    }
+
+    /// Stores a segment durably.
+    pub async fn put(&self, key: &Key, bytes: Bytes) -> Result<(), GatewayError> {
+        self.store
+            .put(key, PutPayload::from_bytes(bytes))
+            .await
+            .map_err(self.err("store", key))?;
+        self.durable(key).await
+    }
+
+    /// The size of an object, `None` if there is none.
+    pub async fn size(&self, key: &Key) -> Result<Option<u64>, GatewayError> {
+        match self.store.head(key).await {
+            Ok(meta) => Ok(Some(meta.size)),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.err("read the size of", key)(e)),
+        }
+    }
+
+    /// The first `length` bytes of an object, streamed.
+    async fn read_prefix(&self, key: &Key, length: u64) -> Result<ByteStream, GatewayError> {
+        if length == 0 {
+            return Ok(futures_util::stream::empty().boxed());
+        }
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(0..length)),
+            ..GetOptions::default()
+        };
+        let got = self
+            .store
+            .get_opts(key, options)
+            .await
+            .map_err(self.err("read", key))?;
+        let err = self.err("read", key);
+        Ok(got.into_stream().map_err(err).boxed())
+    }
+
+    /// Streams `segments` in order into the object `staging` (a multipart upload in parts of
+    /// [`PART_BYTES`]), hashing on the way; returns the SHA-256 (lowercase hex) and the size.
+    /// The object is durable when this returns; nothing names it yet.
+    pub async fn assemble(
         &self,
-        before: std::time::SystemTime,
+        segments: &[Segment],
+        staging: &Key,
+    ) -> Result<(String, u64), GatewayError> {
+        let upload = self
+            .store
+            .put_multipart(staging)
+            .await
+            .map_err(self.err("start assembling", staging))?;
+        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        for segment in segments {
+            let key = Key::from(segment.key.as_str());
+            let mut stream = self.read_prefix(&key, segment.length).await?;
+            let mut read = 0u64;
+            while let Some(chunk) = stream.next().await {
+                let chunk = match chunk {
+                    Ok(chunk) => chunk,
+                    Err(e) => {
+                        let _ = writer.abort().await;
+                        return Err(e);
+                    }
+                };
+                hasher.update(&chunk);
+                read += chunk.len() as u64;
+                writer
+                    .wait_for_capacity(PART_CONCURRENCY)
+                    .await
+                    .map_err(self.err("assemble", staging))?;
+                writer.write(&chunk);
+            }
+            if read != segment.length {
+                let _ = writer.abort().await;
+                return Err(GatewayError::Task {
+                    action: "assemble an upload",
+                    reason: format!(
+                        "segment {} holds {read} bytes, {} were recorded",
+                        segment.key, segment.length
+                    ),
+                });
+            }
+            size += read;
+        }
+        writer
+            .finish()
+            .await
+            .map_err(self.err("finish assembling", staging))?;
+        self.durable(staging).await?;
+        Ok((hex::encode(hasher.finalize()), size))
+    }
+
+    /// Moves a verified, durable assembled object to its blob key (local files: an atomic
+    /// rename; S3: a server-side copy, then the staging object is deleted). A blob already
+    /// there has the same bytes (its key is their hash): replacing it changes nothing.
+    pub async fn publish(&self, staging: &Key, sha256: &str) -> Result<(), GatewayError> {
+        let blob = Self::blob_key(sha256);
+        self.store
+            .rename(staging, &blob)
+            .await
+            .map_err(self.err("store the blob", &blob))?;
+        self.durable(&blob).await
+    }
+
+    /// A blob's size and bytes.
+    pub async fn blob(&self, sha256: &str) -> Result<(u64, ByteStream), GatewayError> {
+        let key = Self::blob_key(sha256);
+        let got = self.store.get(&key).await.map_err(self.err("read", &key))?;
+        let size = got.meta.size;
+        let err = self.err("read", &key);
+        Ok((size, got.into_stream().map_err(err).boxed()))
+    }
+
+    /// Deletes an object; a missing one is fine.
+    pub async fn delete(&self, key: &Key) -> Result<(), GatewayError> {
+        match self.store.delete(key).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.err("delete", key)(e)),
+        }
+    }
+
+    /// Deletes every object of an upload: its segments, a blob being assembled, an older
+    /// gateway's `.part` file.
+    pub async fn delete_upload(&self, upload_id: &str) -> Result<(), GatewayError> {
+        let prefix = Key::from(format!("uploads/{upload_id}"));
+        let keys: Vec<Key> = self
+            .store
+            .list(Some(&prefix))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+            .map_err(self.err("list", &prefix))?;
+        for key in keys {
+            self.delete(&key).await?;
+        }
+        self.delete(&Self::legacy_part_key(upload_id)).await
+    }
+
+    /// Ids of uploads with objects last written before `before` (at most `limit`): the sweep
+    /// deletes those whose upload finished or went (a crash between a commit and the deletion,
+    /// a writer that lost its lease, an older gateway's `.part` files).
+    pub async fn stale_uploads(
+        &self,
+        before: chrono::DateTime<chrono::Utc>,
         limit: usize,
     ) -> Result<Vec<String>, GatewayError> {
-        let dir = self.uploads.clone();
-        blocking("list the upload files", move || {
-            let list_err = |e| GatewayError::file("list the upload files in", &dir, e);
-            let mut stale = Vec::new();
-            for entry in std::fs::read_dir(&dir).map_err(list_err)? {
-                let entry = entry.map_err(list_err)?;
-                let name = entry.file_name();
-                let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".part")) else {
-                    continue;
-                };
-                // A file gone meanwhile, or whose time cannot be read, is not stale.
-                let old = entry
-                    .metadata()
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| t < before);
-                if old && !id.is_empty() {
-                    stale.push(id.to_string());
-                    if stale.len() >= limit {
-                        break;
-                    }
-                }
+        let prefix = Key::from("uploads");
+        let mut listing = self.store.list(Some(&prefix));
+        let mut ids: Vec<String> = Vec::new();
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(self.err("list", &prefix))?;
+            if meta.last_modified >= before {
+                continue;
             }
-            Ok(stale)
-        })
-        .await
-    }
-
-    /// SHA-256 (lowercase hex) of a file, read in chunks.
-    pub async fn sha256_of(path: PathBuf) -> Result<String, GatewayError> {
-        blocking("hash a file", move || {
-            let mut file = std::fs::File::open(&path)
-                .map_err(|e| GatewayError::file("open for hashing", &path, e))?;
-            let mut hasher = Sha256::new();
-            let mut buf = vec![0u8; 256 * 1024];
-            loop {
-                let n = file
-                    .read(&mut buf)
-                    .map_err(|e| GatewayError::file("read for hashing", &path, e))?;
-                if n == 0 {
+            let mut parts = meta.location.parts();
+            let _uploads = parts.next();
+            let Some(first) = parts.next() else { continue };
+            let id = first.as_ref().trim_end_matches(".part").to_string();
+            if !id.is_empty() && !ids.contains(&id) {
+                ids.push(id);
+                if ids.len() >= limit {
                     break;
                 }
-                hasher.update(&buf[..n]);
             }
-            Ok(hex::encode(hasher.finalize()))
-        })
-        .await
+        }
+        Ok(ids)
     }
 
-    /// Moves a fully received, verified (and already fsynced) `.part` file to its blob path:
-    /// rename is atomic, and both directories are fsynced so the rename itself survives a crash.
-    pub async fn promote(&self, upload_id: &str, sha256: &str) -> Result<(), GatewayError> {
-        let part = self.part_path(upload_id);
-        let blob = self.blob_path(sha256);
-        let uploads = self.uploads.clone();
-        blocking("store a blob", move || {
-            let dir = blob.parent().map(Path::to_path_buf).unwrap_or_default();
-            std::fs::create_dir_all(&dir).map_err(|source| GatewayError::CreateDir {
-                path: dir.clone(),
-                source,
-            })?;
-            std::fs::rename(&part, &blob)
-                .map_err(|e| GatewayError::file("move the finished upload to", &blob, e))?;
-            sync_dir(&dir)?;
-            sync_dir(&uploads)
+    /// On local files, fsyncs the object's file and every directory from its parent up to the
+    /// data directory, so the file and the directory entries leading to it survive a power
+    /// cut (a rename or a new directory is durable only once its parent is synced).
+    async fn durable(&self, key: &Key) -> Result<(), GatewayError> {
+        let Some(root) = self.local.clone() else {
+            return Ok(());
+        };
+        let path = root.join(key.as_ref());
+        blocking("fsync a stored object", move || {
+            std::fs::File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| GatewayError::file("fsync", &path, e))?;
+            let mut dir = path.parent();
+            while let Some(d) = dir {
+                sync_dir(d)?;
+                if d == root {
+                    break;
+                }
+                dir = d.parent();
+            }
+            Ok(())
         })
         .await
-    }
-
-    /// Whether the blob file is present (used to finish an upload whose rename happened but whose
-    /// database commit did not, before a crash).
-    pub async fn blob_file_exists(&self, sha256: &str) -> bool {
-        tokio::fs::try_exists(self.blob_path(sha256))
-            .await
-            .unwrap_or(false)
     }
 }
 

@@ -36,6 +36,7 @@ use tokio::sync::oneshot;
 pub use api::fuzzing;
 pub use api::{served_routes, ApiDoc, Health, ReenrolmentApproval, Revocation, StatusChange};
 pub use error::GatewayError;
+pub use files::{BlobStorage, S3Credentials, S3Storage};
 pub use motcua_identity::{Issued, PeerIdentity, Role};
 pub use motcua_sheets::{DEFAULT_BOLD_FONT, DEFAULT_REGULAR_FONT};
 pub use pki::{
@@ -85,12 +86,16 @@ pub const DEFAULT_MAX_OPEN_UPLOADS: u32 = 64;
 /// 1 MiB: 2.5 GiB a week; the intake pipeline's own pages measure 7–80 KB, grey JPEG up to
 /// 460 KB), so a kiosk back after a week offline sends its backlog in one day.
 pub const DEFAULT_UPLOAD_BYTES_PER_DAY: u64 = 8 * 1024 * 1024 * 1024;
-/// Default time an upload may stay unfinished before the sweep removes it and its part file.
+/// Default time an upload may stay unfinished before the sweep removes it and its stored bytes.
 pub const DEFAULT_UPLOAD_EXPIRY: Duration = Duration::from_secs(24 * 3600);
 /// Default time the applicant data of a finished dossier is kept at the gateway (a year).
 pub const DEFAULT_APPLICANT_RETENTION: Duration = Duration::from_secs(365 * 86_400);
 /// How often the sweep (expired uploads, applicant retention, old counters) runs by default.
 pub const DEFAULT_SWEEP_INTERVAL: Duration = Duration::from_secs(600);
+
+/// Default of [`Limits::upload_lease`]: long enough that a renewal delayed by a busy database
+/// does not lose it, short enough that a kiosk whose gateway died resumes within a minute.
+pub const DEFAULT_UPLOAD_LEASE: Duration = Duration::from_secs(30);
 
 /// The limits the gateway enforces per device, kept in its database so that several gateways
 /// on one PostgreSQL enforce them together.
@@ -105,12 +110,16 @@ pub struct Limits {
     /// Bytes of uploads a device may create per Vietnam day (429 `upload_quota_exceeded`).
     pub upload_bytes_per_day: u64,
     /// An upload idle this long (no PATCH accepted since its creation or its last PATCH) is
-    /// removed with its part file.
+    /// removed with its stored bytes (segment objects).
     pub upload_expiry: Duration,
     /// The applicant fields of a dossier finished this long ago are blanked.
     pub applicant_retention: Duration,
     /// How often the sweep runs.
     pub sweep_interval: Duration,
+    /// Lifetime of the lease a PATCH holds on its upload, renewed every third of it while the
+    /// body streams: how long an upload waits after the gateway receiving it was killed
+    /// before another instance may continue it (see [`DEFAULT_UPLOAD_LEASE`]).
+    pub upload_lease: Duration,
 }
 
 impl Default for Limits {
@@ -123,6 +132,7 @@ impl Default for Limits {
             upload_expiry: DEFAULT_UPLOAD_EXPIRY,
             applicant_retention: DEFAULT_APPLICANT_RETENTION,
             sweep_interval: DEFAULT_SWEEP_INTERVAL,
+            upload_lease: DEFAULT_UPLOAD_LEASE,
         }
     }
 }
@@ -133,8 +143,12 @@ impl Default for Limits {
 pub struct GatewayConfig {
     /// Address to listen on; port 0 picks a free port (see [`RunningGateway::local_addr`]).
     pub listen: SocketAddr,
-    /// Directory for blobs, in-progress uploads and (without `database_url`) the SQLite file.
+    /// Directory for blobs, in-progress uploads (with [`BlobStorage::Local`]) and (without
+    /// `database_url`) the SQLite file.
     pub data_dir: PathBuf,
+    /// Where blobs and in-progress uploads are: local files under `data_dir` (the default) or
+    /// an S3-compatible bucket (several instances on one PostgreSQL).
+    pub blob_storage: BlobStorage,
     /// PostgreSQL URL (`postgres://user@host/db`; `?sslmode=require` or `verify-full` for TLS);
     /// `None` uses the embedded SQLite database at `data_dir/gateway.sqlite3`.
     pub database_url: Option<String>,
@@ -186,6 +200,7 @@ impl std::fmt::Debug for GatewayConfig {
         f.debug_struct("GatewayConfig")
             .field("listen", &self.listen)
             .field("data_dir", &self.data_dir)
+            .field("blob_storage", &self.blob_storage)
             .field(
                 "database_url",
                 &self.database_url.as_deref().map(error::redact_url),
@@ -217,6 +232,7 @@ impl GatewayConfig {
         Self {
             listen,
             data_dir: data_dir.into(),
+            blob_storage: BlobStorage::Local,
             database_url: None,
             database_ca_file: None,
             enrollment_key: enrollment_key.into(),
@@ -350,7 +366,12 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         &config.tls_key_file,
     )?);
     let tls_config = tls::server_config(Arc::clone(&server_cert), &ca_cert_pem)?;
-    let files = files::Files::open(&config.data_dir).await?;
+    // The embedded mode serves from one process per data folder.
+    let instance_lock = match config.database_url {
+        None => Some(store::lock_instance(&config.data_dir.join("gateway.sqlite3")).await?),
+        Some(_) => None,
+    };
+    let files = files::Files::open(&config.data_dir, &config.blob_storage).await?;
     let store = store::Store::open(
         config.database_url.as_deref(),
         config.database_ca_file.as_deref(),
@@ -391,6 +412,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
     // The sweep ends with the server (the handle aborts it when dropped).
     let task = tokio::spawn(async move {
         let _sweeper = sweeper;
+        let _instance_lock = instance_lock;
         serve.await
     });
     tracing::info!(%addr, backend = if config.database_url.is_some() { "postgresql" } else { "sqlite" }, "gateway started (HTTPS)");
@@ -427,6 +449,9 @@ fn check_limits(config: &GatewayConfig) -> Result<(), GatewayError> {
              --upload-bytes-per-day or lower --max-upload-bytes",
             l.upload_bytes_per_day, config.max_upload_bytes
         ));
+    }
+    if l.upload_lease < Duration::from_secs(1) {
+        return refuse("the upload lease must be at least 1 second".into());
     }
     if l.upload_expiry.is_zero() || l.sweep_interval.is_zero() {
         return refuse("the upload expiry and the sweep interval must be longer than 0".into());

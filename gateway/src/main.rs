@@ -10,9 +10,10 @@
 //! Secrets are read from files or systemd credentials (`$CREDENTIALS_DIRECTORY/<name>`, given
 //! by `LoadCredential=`), so they never appear on a command line: the enrolment key
 //! (`--enrollment-key-file` or `enrollment-key`), the CA's private key (`--ca-key-file` or
-//! `ca-key`), the server key (`--tls-key-file` or `tls-key`) and the database URL
-//! (`database-url`). The certificates may come the same way (`tls-cert`, `ca-cert`). The
-//! `--enrollment-key` option and its environment variable still work for tests and scripts.
+//! `ca-key`), the server key (`--tls-key-file` or `tls-key`), the database URL
+//! (`database-url`) and the S3 credentials (`--s3-credentials-file` or `s3-credentials`). The
+//! certificates may come the same way (`tls-cert`, `ca-cert`). The `--enrollment-key` option
+//! and its environment variable still work for tests and scripts.
 //! No secret is ever logged.
 
 #[path = "cli/ca.rs"]
@@ -21,6 +22,8 @@ mod ca;
 mod provision;
 #[path = "cli/secrets.rs"]
 mod secrets;
+#[path = "cli/storage.rs"]
+mod storage;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -183,7 +186,7 @@ struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(1..=SQL_MAX))]
     upload_bytes_per_day: u64,
     /// Hours an upload may stay idle (no PATCH accepted); then the sweep removes it and its
-    /// part file.
+    /// stored bytes.
     #[arg(long, env = "MOTCUA_GATEWAY_UPLOAD_EXPIRY_HOURS", default_value_t = 24,
         value_parser = clap::value_parser!(u64).range(1..=SQL_MAX))]
     upload_expiry_hours: u64,
@@ -193,6 +196,13 @@ struct ServeArgs {
     #[arg(long, env = "MOTCUA_GATEWAY_APPLICANT_RETENTION_DAYS", default_value_t = 365,
         value_parser = clap::value_parser!(u64).range(1..=SQL_MAX))]
     applicant_retention_days: u64,
+    /// Seconds a PATCH's lease on its upload lasts (renewed while it runs): after a gateway
+    /// instance dies mid-PATCH, another continues the upload this long later at most.
+    #[arg(long, env = "MOTCUA_GATEWAY_UPLOAD_LEASE_SECONDS", default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=3600))]
+    upload_lease_seconds: u64,
+    #[command(flatten)]
+    storage: storage::StorageArgs,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -248,6 +258,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = GatewayConfig {
         listen: args.listen,
         data_dir: args.data_dir,
+        blob_storage: args.storage.storage()?,
         database_url,
         database_ca_file: args.database_ca_file,
         enrollment_key,
@@ -304,6 +315,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             applicant_retention: Duration::from_secs(
                 args.applicant_retention_days.saturating_mul(86_400),
             ),
+            upload_lease: Duration::from_secs(args.upload_lease_seconds),
             ..motcua_gateway::Limits::default()
         },
     };

@@ -101,10 +101,10 @@ async fn revocation_refuses_and_cuts_an_upload(backend: Backend) {
         .send();
     let patch = tokio::spawn(patch);
     tx.send(Ok(data[..20_000].to_vec())).await.expect("send");
-    let part = h.part_file(&loc);
+    // Bytes of a stalled body are stored after a second without data.
     let mut arrived = 0;
-    for _ in 0..200 {
-        arrived = std::fs::metadata(&part).map_or(0, |m| m.len());
+    for _ in 0..400 {
+        arrived = h.stored_bytes(&loc);
         if arrived == 20_000 {
             break;
         }

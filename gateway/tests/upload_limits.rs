@@ -101,8 +101,21 @@ async fn an_upload_being_sent_does_not_expire(backend: Backend) {
     let kiosk = h.enroll("KIOSK-1").await;
     // A part file no upload names, last written long ago (a crash between the row's removal
     // and the file's): the sweep removes it.
-    let orphan = h.dir.path().join("uploads").join("0123456789abcdef.part");
+    // Both layouts: an older gateway's part file, and a segment object.
+    let uploads = h.storage_root().join("uploads");
+    std::fs::create_dir_all(uploads.join("0123456789abcdef")).unwrap();
+    let orphan = uploads.join("0123456789abcdef.part");
     std::fs::write(&orphan, b"left behind").unwrap();
+    let orphan_segment = uploads
+        .join("0123456789abcdef")
+        .join("00000000000000000000-ab");
+    std::fs::write(&orphan_segment, b"left behind too").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&orphan_segment)
+        .unwrap()
+        .set_modified(std::time::SystemTime::now() - Duration::from_secs(3600))
+        .unwrap();
     std::fs::File::options()
         .write(true)
         .open(&orphan)
@@ -120,6 +133,7 @@ async fn an_upload_being_sent_does_not_expire(backend: Backend) {
     }
     assert_eq!(h.stats().await["blobs"], 1);
     assert!(!orphan.exists(), "the orphan part file is removed");
+    assert!(!orphan_segment.exists(), "the orphan segment is removed");
     h.finish().await;
 }
 

@@ -98,11 +98,12 @@ async fn tus_upload_in_several_patches_and_resume(backend: Backend) {
         (Some(1), Some(0))
     );
     let first = sha_hex(&data);
-    let blob_file = h.dir.path().join("blobs").join(&first[..2]).join(&first);
-    assert_eq!(std::fs::read(&blob_file).expect("blob file"), data);
-    assert!(
-        !h.part_file(&loc).exists(),
-        "the .part file was moved into the blob store"
+    // Content-addressed, where older gateways kept blobs too (`blobs/xx/<sha256>`).
+    assert_eq!(std::fs::read(h.blob_file(&first)).expect("blob file"), data);
+    assert_eq!(
+        h.stored_bytes(&loc),
+        0,
+        "the segments are deleted once the blob is stored"
     );
 
     // Another device cannot see this upload.
@@ -234,10 +235,7 @@ async fn checksum_mismatch_resets_the_upload(backend: Backend) {
     assert_eq!(r.status().as_u16(), 460);
     assert_eq!(error_code(r).await, "checksum_mismatch");
     assert_eq!(h.head_offset(&token, &loc).await, 0);
-    assert!(
-        !h.part_file(&loc).exists(),
-        "the bad partial file is deleted"
-    );
+    assert_eq!(h.stored_bytes(&loc), 0, "the bad segments are deleted");
     let s = h.stats().await;
     assert_eq!(
         (s["blobs"].as_i64(), s["uploads_in_progress"].as_i64()),
@@ -377,7 +375,9 @@ async fn interrupted_patch_keeps_received_bytes(backend: Backend) {
     h.finish().await;
 }
 
-async fn garbage_beyond_offset_is_cut_on_patch(backend: Backend) {
+/// An object in the upload's folder that the database does not record (a crash between the
+/// object store's answer and the commit, a writer that lost its lease) is never part of the blob.
+async fn unrecorded_objects_are_ignored(backend: Backend) {
     let Some(h) = Harness::start(backend).await else {
         return;
     };
@@ -388,15 +388,11 @@ async fn garbage_beyond_offset_is_cut_on_patch(backend: Backend) {
         h.patch(&token, &loc, 0, &data[..4_000]).await.status(),
         StatusCode::NO_CONTENT
     );
-    {
-        use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(h.part_file(&loc))
-            .expect("part file");
-        f.write_all(&[0u8; 3000]).expect("append garbage");
-    }
-    // No HEAD in between: the PATCH itself must cut back to the recorded offset.
+    // Where the next segment would go, under another holder's key.
+    let stray = h
+        .upload_dir(&loc)
+        .join(format!("{:020}-{}", 4_000, "f".repeat(32)));
+    std::fs::write(&stray, [0u8; 3000]).expect("stray object");
     assert_eq!(
         h.patch(&token, &loc, 4_000, &data[4_000..]).await.status(),
         StatusCode::NO_CONTENT
@@ -412,6 +408,61 @@ async fn garbage_beyond_offset_is_cut_on_patch(backend: Backend) {
         .expect("blob");
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.bytes().await.expect("bytes").as_ref(), data.as_slice());
+    assert_eq!(
+        h.stored_bytes(&loc),
+        0,
+        "the stray object went with the upload"
+    );
+    h.finish().await;
+}
+
+/// A gateway upgraded in place finds an upload an older one was receiving, its bytes in
+/// `uploads/<id>.part` (perhaps with unrecorded bytes past the offset) and no segment rows:
+/// the file becomes the upload's first segment and the upload finishes byte-identical.
+async fn an_older_gateways_part_file_is_taken_over(backend: Backend) {
+    if backend != Backend::Sqlite {
+        return; // The older layout is local files; the database part is the same SQL.
+    }
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let token = h.enroll("KIOSK-1").await;
+    let data = blob(10_000, 52);
+    let loc = h.new_upload(&token, &data).await;
+    assert_eq!(
+        h.patch(&token, &loc, 0, &data[..4_000]).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let id = loc.rsplit('/').next().expect("id");
+    let db = rusqlite::Connection::open(h.dir.path().join("gateway.sqlite3")).expect("open db");
+    db.execute("DELETE FROM upload_segments", [])
+        .expect("forget segments");
+    drop(db);
+    let _ = std::fs::remove_dir_all(h.upload_dir(&loc));
+    let mut part = data[..4_000].to_vec();
+    part.extend_from_slice(b"GARBAGE NOT RECORDED");
+    std::fs::write(
+        h.dir.path().join("uploads").join(format!("{id}.part")),
+        &part,
+    )
+    .expect("part file");
+    assert_eq!(h.head_offset(&token, &loc).await, 4_000);
+    assert_eq!(
+        h.patch(&token, &loc, 4_000, &data[4_000..]).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        std::fs::read(h.blob_file(&sha_hex(&data))).expect("blob file"),
+        data
+    );
+    assert!(
+        !h.dir
+            .path()
+            .join("uploads")
+            .join(format!("{id}.part"))
+            .exists(),
+        "the old file went with the upload"
+    );
     h.finish().await;
 }
 
@@ -422,5 +473,6 @@ scenarios!(
     dedup_of_an_existing_blob,
     empty_blob_needs_no_patch,
     interrupted_patch_keeps_received_bytes,
-    garbage_beyond_offset_is_cut_on_patch,
+    unrecorded_objects_are_ignored,
+    an_older_gateways_part_file_is_taken_over,
 );

@@ -126,17 +126,21 @@ async fn devices_without_a_valid_certificate_are_refused() -> anyhow::Result<()>
     Ok(())
 }
 
-/// Bytes the gateway holds of uploads in progress.
+/// Bytes the gateway holds of uploads in progress: the segment files in `uploads/<id>/` (and
+/// an older gateway's `uploads/<id>.part`).
 fn partial_bytes(gateway_dir: &Path) -> u64 {
-    std::fs::read_dir(gateway_dir.join("uploads"))
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
-        .unwrap_or(0)
+    fn files_in(dir: &Path) -> u64 {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| Some((e.path(), e.metadata().ok()?)))
+                    .map(|(path, m)| if m.is_dir() { files_in(&path) } else { m.len() })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    files_in(&gateway_dir.join("uploads"))
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -26,6 +26,9 @@ mod provisioning;
 mod state;
 mod sweep;
 mod tus;
+mod upload_append;
+mod upload_finish;
+mod upload_lease;
 mod uploads;
 
 use axum::extract::DefaultBodyLimit;
@@ -55,7 +58,8 @@ use ingest::{
 };
 use openapi_limits::LimitsAddon;
 use provisioning::{admin_provisioning, ca_pem, device_profile, provision, sequence_blocks};
-use uploads::{create_upload, get_blob, tus_options, upload_head, upload_patch};
+use upload_append::upload_patch;
+use uploads::{create_upload, get_blob, tus_options, upload_head};
 
 pub use admin::{ReenrolmentApproval, Revocation, StatusChange};
 pub(crate) use state::AppState;
@@ -194,7 +198,7 @@ pub(crate) fn router(state: AppState) -> Router {
     info(title = "motcua gateway API", description = "Kiosk-to-province link over HTTPS with client certificates: enrolment by CSR and renewal, catalog, tus 1.0 resumable blob uploads, idempotent ingest of dossiers, ratings, queue tickets and kiosk health reports, the fleet's health for technicians, and the calls of the provincial system, technicians and auditors (each by the role in its certificate). Refusals of a certificate are 401 `certificate_required`, `certificate_unknown`, `certificate_revoked` or `certificate_expired`; a certificate of the wrong role is 403 `forbidden_role`. A certificate not signed by the province's CA is refused at the TLS handshake."),
     paths(
         health, enrolment::enroll, enrolment::renew, catalog::catalog, uploads::tus_options, uploads::create_upload,
-        uploads::upload_head, uploads::upload_patch, uploads::get_blob, ingest::ingest_dossier,
+        uploads::upload_head, upload_append::upload_patch, uploads::get_blob, ingest::ingest_dossier,
         ingest::ingest_documents, ingest::ingest_rating, ingest::ingest_ticket,
         ingest::ingest_health_report, fleet::admin_fleet, fleet_page::admin_fleet_page,
         dossiers::dossier_status, admin::admin_set_status, admin::admin_dossier,

@@ -3,7 +3,7 @@
 //! use it, it uses none of them.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -49,8 +49,6 @@ pub(super) struct Inner {
     pub(super) sheet_fonts: crate::sheet::FontConfig,
     /// Request rate, upload quotas, expiry and retention.
     pub(super) limits: crate::Limits,
-    /// One lock per upload id, so two PATCH requests for one upload never interleave.
-    upload_locks: Mutex<HashMap<String, Weak<tokio::sync::Mutex<()>>>>,
 }
 
 impl AppState {
@@ -83,7 +81,6 @@ impl AppState {
             block_size: config.sequence_block_size,
             sheet_fonts: config.sheet_fonts.clone(),
             limits: config.limits,
-            upload_locks: Mutex::new(HashMap::new()),
         })))
     }
 
@@ -101,29 +98,6 @@ impl AppState {
                 true
             }
         }
-    }
-
-    /// The lock of an upload if nobody holds it now (the sweep skips an upload being
-    /// written to).
-    pub(super) fn try_upload_lock(&self, id: &str) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        self.upload_lock(id).try_lock_owned().ok()
-    }
-
-    pub(super) fn upload_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .0
-            .upload_locks
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if let Some(lock) = locks.get(id).and_then(Weak::upgrade) {
-            return lock;
-        }
-        if locks.len() > 1024 {
-            locks.retain(|_, weak| weak.strong_count() > 0);
-        }
-        let lock = Arc::new(tokio::sync::Mutex::new(()));
-        locks.insert(id.to_string(), Arc::downgrade(&lock));
-        lock
     }
 }
 

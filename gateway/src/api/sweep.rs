@@ -1,11 +1,11 @@
 //! The periodic sweep: removes uploads left idle past the expiry (their rows and their
-//! `.part` files, and part files no upload names), blanks the applicant data of dossiers
+//! objects, and objects no unfinished upload names), blanks the applicant data of dossiers
 //! finished longer ago than the retention (then empties SQLite's write-ahead log, so the
 //! blanked data is not kept there), and drops rate and quota counters nobody reads any more.
 //!
 //! Every gateway on one database sweeps; the statements are idempotent (a row another gateway
-//! removed first is simply gone), so nothing needs electing. An upload some PATCH on this
-//! gateway is writing to is skipped (its lock is held) and taken at a later sweep.
+//! removed first is simply gone), so nothing needs electing. An upload some PATCH on any
+//! gateway is writing to is skipped (its lease runs) and taken at a later sweep.
 
 use std::time::Duration;
 
@@ -45,41 +45,18 @@ pub(crate) async fn sweep(state: &AppState) -> Result<(), GatewayError> {
     let limits = &state.0.limits;
     let store = &state.0.store;
     let now = chrono::Utc::now().timestamp();
-    let mut expired = 0;
-    for idle in store
-        .expired_uploads(now, now.saturating_sub(secs(limits.upload_expiry)))
-        .await?
-    {
-        let Some(_writing) = state.try_upload_lock(&idle.id) else {
-            continue;
-        };
-        // The row first, and only if no PATCH (here or on another gateway) moved it since it
-        // was read: from then on a HEAD or PATCH answers 404, and a crash before the file
-        // goes leaves only a part file no upload names (removed below at a later sweep).
-        if store.delete_upload(&idle).await? {
-            state.0.files.remove_part(&idle.id).await?;
-            expired += 1;
-        }
-    }
-    // Part files no upload names, untouched for longer than the expiry.
-    let before = std::time::SystemTime::now()
-        .checked_sub(limits.upload_expiry)
-        .unwrap_or(std::time::UNIX_EPOCH);
-    for id in state.0.files.stale_parts(before, 1000).await? {
-        let Some(_writing) = state.try_upload_lock(&id) else {
-            continue;
-        };
-        if store.upload(&id).await?.is_none() {
-            state.0.files.remove_part(&id).await?;
-            expired += 1;
-        }
-    }
-    if expired > 0 {
-        tracing::info!(
+    // An object store that is down (S3 unreachable) must not hold up the applicant retention
+    // below: its cleanup is logged and tried again at the next sweep.
+    match sweep_uploads(state, now).await {
+        Ok(0) => {}
+        Ok(expired) => tracing::info!(
             uploads = expired,
             expiry_h = limits.upload_expiry.as_secs() / 3600,
-            "removed uploads left idle past the expiry, with their part files (or part files no upload names)"
-        );
+            "removed uploads left idle past the expiry with their objects (or objects no unfinished upload names)"
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "expired uploads were not all removed; the next sweep goes on")
+        }
     }
     let purged = store
         .purge_applicants(
@@ -108,4 +85,35 @@ pub(crate) async fn sweep(state: &AppState) -> Result<(), GatewayError> {
             &yesterday,
         )
         .await
+}
+
+/// Removes expired uploads and their objects, and objects no unfinished upload names; returns
+/// how many uploads (or orphaned object sets) went.
+async fn sweep_uploads(state: &AppState, now: i64) -> Result<usize, GatewayError> {
+    let limits = &state.0.limits;
+    let store = &state.0.store;
+    let mut expired = 0;
+    for idle in store
+        .expired_uploads(now, now.saturating_sub(secs(limits.upload_expiry)))
+        .await?
+    {
+        // The row first, and only if no PATCH (here or on another gateway) moved it since it
+        // was read or holds its lease: from then on a HEAD or PATCH answers 404, and a crash
+        // before the objects go leaves only objects no upload names (removed below at a later
+        // sweep).
+        if store.delete_upload(&idle).await? {
+            state.0.files.delete_upload(&idle.id).await?;
+            expired += 1;
+        }
+    }
+    // Objects of uploads that finished or went, untouched for longer than the expiry.
+    let before = chrono::Utc::now() - chrono::Duration::seconds(secs(limits.upload_expiry));
+    for id in state.0.files.stale_uploads(before, 1000).await? {
+        if !store.upload_open(&id).await? {
+            state.0.files.delete_upload(&id).await?;
+            expired += 1;
+        }
+    }
+    store.prune_segments().await?;
+    Ok(expired)
 }

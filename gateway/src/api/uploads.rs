@@ -1,34 +1,28 @@
 //! tus resumable uploads of document blobs: discovery, creation (deduplicated by SHA-256),
-//! offset, append (streamed to disk, fsynced before the offset is recorded), verification and
-//! promotion into the content-addressed blob store, and the admin's read of a finished blob.
+//! offset, and the read of a finished blob. Appending is `upload_append`, verification and
+//! storing of the blob `upload_finish`, the one-request-at-a-time lease `upload_lease`.
 
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use futures_util::StreamExt;
 use motcua_domain::wire::{ApiError, TUS_VERSION};
-use tokio::io::AsyncWriteExt;
 
 use super::auth::{Caller, Device, ReadBlobs};
 use super::failure::{ApiResult, Failure, Path};
-use super::state::{is_sha256_hex, now_vn, AppState};
+use super::state::{is_sha256_hex, AppState};
 use super::tus::{
     header_u64, metadata_sha256, offset_response, require_tus, tus_headers, TusFailure,
-    TusResumable, OFFSET_OCTET_STREAM, TUS_EXTENSION, TUS_MAX_SIZE, TUS_VERSION_H, UPLOAD_EXPIRES,
-    UPLOAD_LENGTH, UPLOAD_OFFSET,
+    TusResumable, TUS_EXTENSION, TUS_MAX_SIZE, TUS_VERSION_H, UPLOAD_EXPIRES, UPLOAD_LENGTH,
+    UPLOAD_OFFSET,
 };
-use crate::files::Files;
+use super::upload_finish::{finish, Finish};
+use super::upload_lease::Lease;
 use crate::store::{Upload, UploadCreation, UploadQuota};
 use crate::GatewayError;
 
-/// A PATCH whose body stalls this long is treated as interrupted, so a half-open connection from
-/// a kiosk that lost its network cannot hold the upload forever (its bytes so far are kept).
-const PATCH_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 /// SHA-256 of zero bytes.
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
-/// During a long PATCH the offset is recorded (after an fsync) every this many bytes.
-const CHECKPOINT_BYTES: u64 = 8 * 1024 * 1024;
 /// `Retry-After` of `too_many_open_uploads`: the kiosk finishes its open upload meanwhile.
 const OPEN_UPLOADS_RETRY_S: u64 = 60;
 
@@ -41,9 +35,6 @@ fn seconds_to_vietnam_midnight(now: chrono::DateTime<chrono::FixedOffset>) -> i6
     next.and_then(|n| n.and_local_timezone(*now.offset()).single())
         .map_or(3600, |n| (n - now).num_seconds().max(1))
 }
-
-/// tus checksum extension's status for a checksum mismatch.
-const CHECKSUM_MISMATCH: u16 = 460;
 
 /// tus discovery: protocol version, the `creation` and `expiration` extensions (an upload not
 /// finished within the expiry is removed) and the size limit.
@@ -157,8 +148,15 @@ pub(super) async fn create_upload(
     };
     if !upload.complete && length == 0 {
         // Nothing will ever be PATCHed: store the (verified above) empty blob now.
-        state.0.files.open_part_at(&upload.id, 0).await?;
-        if !matches!(finish(&state, &upload).await?, Finish::Complete) {
+        let Some(lease) = Lease::take(&state, &upload.id).await? else {
+            return Err(Failure::from(GatewayError::Task {
+                action: "store an empty blob",
+                reason: "another request holds the upload".into(),
+            }));
+        };
+        let finished = finish(&state, &upload, &lease).await;
+        lease.release().await;
+        if !matches!(finished?, Finish::Complete) {
             return Err(Failure::from(GatewayError::Task {
                 action: "store an empty blob",
                 reason: "its hash did not verify".into(),
@@ -190,7 +188,7 @@ pub(super) async fn create_upload(
 }
 
 /// The device's upload quota as of now, and now in Vietnam.
-fn quota_now(state: &AppState) -> (UploadQuota, chrono::DateTime<chrono::FixedOffset>) {
+pub(super) fn quota_now(state: &AppState) -> (UploadQuota, chrono::DateTime<chrono::FixedOffset>) {
     let limits = &state.0.limits;
     let vn_now = chrono::Utc::now().with_timezone(&motcua_domain::vietnam_offset());
     let quota = UploadQuota {
@@ -204,7 +202,7 @@ fn quota_now(state: &AppState) -> (UploadQuota, chrono::DateTime<chrono::FixedOf
 
 /// 429 `upload_quota_exceeded`, `Retry-After` until midnight in Vietnam: `length` more bytes
 /// would pass the day's quota (`spent` so far, when known).
-fn quota_spent(
+pub(super) fn quota_spent(
     state: &AppState,
     vn_now: chrono::DateTime<chrono::FixedOffset>,
     spent: Option<u64>,
@@ -233,55 +231,14 @@ fn quota_spent(
 }
 
 /// Loads an upload owned by `device`; anyone else's upload is reported as unknown.
-async fn owned_upload(state: &AppState, device: &str, id: &str) -> Result<Upload, Failure> {
+pub(super) async fn owned_upload(
+    state: &AppState,
+    device: &str,
+    id: &str,
+) -> Result<Upload, Failure> {
     match state.0.store.upload(id).await? {
         Some(u) if u.device_id == device => Ok(u),
         _ => Err(Failure::not_found(format!("no upload {id} for this device")).tus()),
-    }
-}
-
-enum Finish {
-    Complete,
-    Mismatch,
-    /// A mismatch, and the upload's restart would pass the day's quota: it was removed.
-    MismatchOverQuota,
-}
-
-/// Verifies a fully received upload and moves it into the blob store, or resets it to offset 0
-/// if its content does not match the announced SHA-256; the restart is charged to the day's
-/// bytes like a new upload (past the quota the upload is removed instead). Also finishes an upload whose blob was
-/// renamed into place but whose database commit was lost in a crash. Caller holds the upload lock.
-async fn finish(state: &AppState, upload: &Upload) -> Result<Finish, GatewayError> {
-    let files = &state.0.files;
-    let part = files.part_path(&upload.id);
-    let actual = if tokio::fs::try_exists(&part).await.unwrap_or(false) {
-        Some(Files::sha256_of(part).await?)
-    } else if files.blob_file_exists(&upload.sha256).await {
-        let found = Files::sha256_of(files.blob_path(&upload.sha256)).await?;
-        if found == upload.sha256 {
-            state.0.store.complete_upload(upload, &now_vn()).await?;
-            return Ok(Finish::Complete);
-        }
-        None
-    } else {
-        None
-    };
-    if actual.as_deref() == Some(upload.sha256.as_str()) {
-        files.promote(&upload.id, &upload.sha256).await?;
-        state.0.store.complete_upload(upload, &now_vn()).await?;
-        tracing::info!(upload = %upload.id, size = upload.length, "blob stored");
-        Ok(Finish::Complete)
-    } else {
-        let (quota, _) = quota_now(state);
-        let charged = state.0.store.charge_reset(upload, &quota).await?;
-        files.remove_part(&upload.id).await?;
-        if !charged {
-            tracing::warn!(upload = %upload.id, device_id = %upload.device_id, "upload content does not match its sha256; its restart would pass the day's quota: removed");
-            return Ok(Finish::MismatchOverQuota);
-        }
-        state.0.store.set_upload_offset(&upload.id, 0).await?;
-        tracing::warn!(upload = %upload.id, "upload content does not match its sha256; reset to offset 0");
-        Ok(Finish::Mismatch)
     }
 }
 
@@ -299,227 +256,35 @@ pub(super) async fn upload_head(
     Path(id): Path<String>,
 ) -> ApiResult {
     let mut upload = owned_upload(&state, &device, &id).await?;
-    if !upload.complete {
-        // Repair only when no PATCH is running: a running PATCH is the one moving the offset.
-        let lock = state.upload_lock(&id);
-        let guard = lock.try_lock();
-        if guard.is_ok() {
-            upload = owned_upload(&state, &device, &id).await?;
-            if !upload.complete {
-                if upload.offset == upload.length {
-                    match finish(&state, &upload).await? {
-                        Finish::Complete => upload.offset = upload.length,
-                        Finish::Mismatch => upload.offset = 0,
-                        Finish::MismatchOverQuota => {
-                            return Err(Failure::not_found(format!(
-                                "no upload {id} for this device"
-                            ))
-                            .tus())
-                        }
+    // Every byte arrived but the verification did not run (a crash, a gateway killed): run it
+    // now, unless a request (on any instance) holds the upload.
+    if !upload.complete && upload.offset == upload.length {
+        if let Some(lease) = Lease::take(&state, &id).await? {
+            let finished = async {
+                let upload = owned_upload(&state, &device, &id).await?;
+                if upload.complete || upload.offset != upload.length {
+                    return Ok(upload);
+                }
+                match finish(&state, &upload, &lease).await? {
+                    Finish::Complete => Ok(Upload {
+                        complete: true,
+                        ..upload
+                    }),
+                    Finish::Mismatch => Ok(Upload {
+                        offset: 0,
+                        ..upload
+                    }),
+                    Finish::MismatchOverQuota => {
+                        Err(Failure::not_found(format!("no upload {id} for this device")).tus())
                     }
-                } else if !state.0.files.repair_part(&id, upload.offset).await? {
-                    state.0.files.remove_part(&id).await?;
-                    state.0.store.set_upload_offset(&id, 0).await?;
-                    upload.offset = 0;
                 }
             }
+            .await;
+            lease.release().await;
+            upload = finished?;
         }
-        drop(guard);
     }
     Ok(offset_response(StatusCode::OK, &upload, upload.offset))
-}
-
-/// Appends bytes at `Upload-Offset`. The body is streamed to disk, never held in memory; if the
-/// connection drops mid-body the bytes received are kept and the offset recorded. When the
-/// offset reaches the length the blob is verified against its SHA-256 (460 on mismatch, and the
-/// upload restarts at 0) and stored.
-#[utoipa::path(patch, path = "/v1/uploads/{id}", tag = "uploads", security(("device_certificate" = [])),
-    params(
-        ("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id from the Location header"),
-        ("Tus-Resumable" = TusResumable, Header, description = "the tus version: 1.0.0, the only one served (a missing header is 400, another version 412 with `Tus-Version`)"),
-        ("Upload-Offset" = u64, Header, description = "must equal the current offset"),
-    ),
-    request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
-    responses(
-        (status = 204, description = "bytes stored durably", headers(("Upload-Offset" = u64), ("Tus-Resumable" = String))),
-        (status = 400, body = ApiError),
-        (status = 401, body = ApiError),
-        (status = 404, body = ApiError),
-        (status = 409, body = ApiError, description = "Upload-Offset differs from the current offset"),
-        (status = 412, body = ApiError, description = "`tus_version`: a Tus-Resumable other than 1.0.0 (the answer's `Tus-Version` names the one served)"),
-        (status = 413, body = ApiError, description = "more bytes than Upload-Length"),
-        (status = 415, body = ApiError, description = "Content-Type is not application/offset+octet-stream"),
-        (status = 460, body = ApiError, description = "checksum mismatch: content differs from the announced sha256; the upload restarts at offset 0, its length charged again to the device's bytes of the day"),
-    ))]
-pub(super) async fn upload_patch(
-    State(state): State<AppState>,
-    Device { id: device, .. }: Device,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> ApiResult {
-    require_tus(&headers)?;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if content_type.split(';').next().map(str::trim) != Some(OFFSET_OCTET_STREAM) {
-        return Err(Failure::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            format!("PATCH bodies must have Content-Type: {OFFSET_OCTET_STREAM}"),
-        )
-        .tus());
-    }
-    let offset = header_u64(&headers, &UPLOAD_OFFSET)?;
-    // The work runs in its own task: if the client disconnects, hyper may drop this handler, but
-    // the task still records how many bytes arrived.
-    let lock = state.upload_lock(&id);
-    let task = tokio::spawn(async move {
-        let _guard = lock.lock_owned().await;
-        append(&state, &device, &id, offset, body).await
-    });
-    task.await
-        .map_err(|e| Failure::from(GatewayError::join("append to an upload", e)))?
-}
-
-/// Flushes and fsyncs an upload file: only then may its length be recorded as the offset.
-async fn sync_file(file: &mut tokio::fs::File, path: &std::path::Path) -> Result<(), GatewayError> {
-    file.flush()
-        .await
-        .map_err(|e| GatewayError::file("write the upload file", path, e))?;
-    file.sync_all()
-        .await
-        .map_err(|e| GatewayError::file("fsync the upload file", path, e))
-}
-
-async fn append(state: &AppState, device: &str, id: &str, offset: u64, body: Body) -> ApiResult {
-    let upload = owned_upload(state, device, id).await?;
-    let conflict = |current: u64| {
-        Failure::new(
-            StatusCode::CONFLICT,
-            "offset_mismatch",
-            format!("Upload-Offset {offset} does not match the upload's offset {current}: send HEAD and resume from there"),
-        )
-        .with_header(UPLOAD_OFFSET, current)
-        .tus()
-    };
-    if upload.complete {
-        return if offset == upload.length {
-            Ok(offset_response(
-                StatusCode::NO_CONTENT,
-                &upload,
-                upload.length,
-            ))
-        } else {
-            Err(conflict(upload.length))
-        };
-    }
-    if offset != upload.offset {
-        return Err(conflict(upload.offset));
-    }
-    let mismatch = || {
-        Failure::new(
-            StatusCode::from_u16(CHECKSUM_MISMATCH).unwrap_or(StatusCode::BAD_REQUEST),
-            "checksum_mismatch",
-            "the uploaded bytes do not match the sha256 given at creation; the upload was reset to offset 0",
-        )
-        .with_header(UPLOAD_OFFSET, 0)
-        .tus()
-    };
-    let over_quota = || quota_spent(state, quota_now(state).1, None, upload.length);
-    if upload.offset == upload.length {
-        // All bytes arrived before a crash interrupted the verification.
-        return match finish(state, &upload).await? {
-            Finish::Complete => Ok(offset_response(
-                StatusCode::NO_CONTENT,
-                &upload,
-                upload.length,
-            )),
-            Finish::Mismatch => Err(mismatch()),
-            Finish::MismatchOverQuota => Err(over_quota()),
-        };
-    }
-    // Accepted: the upload is active now, whatever the body brings.
-    state.0.store.set_upload_offset(id, upload.offset).await?;
-    let Some(file) = state.0.files.open_part_at(id, upload.offset).await? else {
-        state.0.files.remove_part(id).await?;
-        state.0.store.set_upload_offset(id, 0).await?;
-        return Err(conflict(0));
-    };
-    let part = state.0.files.part_path(id);
-    let mut file = tokio::fs::File::from_std(file);
-    let mut written = upload.offset;
-    let mut recorded = upload.offset;
-    let mut too_long = false;
-    let mut disconnected: Option<String> = None;
-    let mut stream = body.into_data_stream();
-    loop {
-        let chunk = match tokio::time::timeout(PATCH_IDLE_TIMEOUT, stream.next()).await {
-            Ok(Some(chunk)) => chunk,
-            Ok(None) => break,
-            Err(_) => {
-                disconnected = Some(format!("no data for {} s", PATCH_IDLE_TIMEOUT.as_secs()));
-                break;
-            }
-        };
-        match chunk {
-            Ok(bytes) => {
-                if written + bytes.len() as u64 > upload.length {
-                    too_long = true;
-                    break;
-                }
-                file.write_all(&bytes)
-                    .await
-                    .map_err(|e| GatewayError::file("append to the upload file", &part, e))?;
-                written += bytes.len() as u64;
-                // Record progress now and then, so a crash during a long PATCH loses little.
-                if written - recorded >= CHECKPOINT_BYTES {
-                    sync_file(&mut file, &part).await?;
-                    state.0.store.set_upload_offset(id, written).await?;
-                    recorded = written;
-                }
-            }
-            Err(e) => {
-                disconnected = Some(e.to_string());
-                break;
-            }
-        }
-    }
-    sync_file(&mut file, &part).await?;
-    drop(file);
-    if written != recorded {
-        state.0.store.set_upload_offset(id, written).await?;
-    }
-    if let Some(e) = disconnected {
-        tracing::info!(upload = %id, offset = written, error = %e, "upload interrupted; bytes received are kept");
-        return Err(Failure::bad_request(
-            "interrupted",
-            format!("the request body ended early: {e}"),
-        )
-        .with_header(UPLOAD_OFFSET, written)
-        .tus());
-    }
-    if too_long {
-        return Err(Failure::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!(
-                "the body goes past Upload-Length {}; bytes up to offset {written} were kept",
-                upload.length
-            ),
-        )
-        .with_header(UPLOAD_OFFSET, written)
-        .tus());
-    }
-    if written == upload.length {
-        return match finish(state, &upload).await? {
-            Finish::Complete => Ok(offset_response(StatusCode::NO_CONTENT, &upload, written)),
-            Finish::Mismatch => Err(mismatch()),
-            Finish::MismatchOverQuota => Err(over_quota()),
-        };
-    }
-    Ok(offset_response(StatusCode::NO_CONTENT, &upload, written))
 }
 
 /// The bytes of a completely uploaded, verified blob, for the provincial system's export feed
@@ -541,16 +306,8 @@ pub(super) async fn get_blob(
     if !is_sha256_hex(&sha256) || !state.0.store.blob_exists(&sha256).await? {
         return Err(Failure::not_found(format!("no complete blob {sha256}")));
     }
-    let path = state.0.files.blob_path(&sha256);
-    let file = tokio::fs::File::open(&path)
-        .await
-        .map_err(|e| GatewayError::file("open the blob", &path, e))?;
-    let len = file
-        .metadata()
-        .await
-        .map_err(|e| GatewayError::file("read the size of", &path, e))?
-        .len();
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+    let (len, stream) = state.0.files.blob(&sha256).await?;
+    let body = Body::from_stream(stream);
     Ok((
         StatusCode::OK,
         [

@@ -19,7 +19,7 @@
 //!   mismatch is charged its length again: one upload cannot write unlimited bytes a day.
 //! - **Expiry**: uploads carry `active_unix`, their creation then each accepted PATCH; the
 //!   sweep ([`crate::api`]'s sweeper) removes those idle longer than the expiry with their
-//!   `.part` files, and only if neither offset nor activity moved since it looked (another
+//!   objects, and only if neither offset nor activity moved since it looked (another
 //!   gateway may be receiving it). Uploads created before migration 8 are stamped at the
 //!   first sweep, so they get the full expiry from then.
 //! - **Retention**: a dossier's `finished_unix` is set when its status becomes a finished one
@@ -116,10 +116,12 @@ pub(super) const UPLOADS_STAMP: &str =
 pub(super) const UPLOADS_EXPIRED: &str =
     "SELECT id, upload_offset, active_unix FROM uploads WHERE NOT complete AND active_unix < $1
      ORDER BY active_unix LIMIT 1000";
-/// `$1` upload id, `$2` offset, `$3` activity time as seen by the sweep: removes it if it is
-/// still unfinished and nothing happened to it since.
+/// `$1` upload id, `$2` offset, `$3` activity time as seen by the sweep, `$4` now (Unix ms):
+/// removes it if it is still unfinished, nothing happened to it since and no PATCH holds a
+/// running lease on it (on any gateway).
 pub(super) const UPLOAD_DELETE: &str = "DELETE FROM uploads WHERE id = $1 AND NOT complete
-     AND upload_offset = $2 AND active_unix = $3";
+     AND upload_offset = $2 AND active_unix = $3
+     AND (lease_holder IS NULL OR lease_until_ms < $4)";
 /// `$1` upload id: removes an unfinished upload whatever its state (a reset over the quota).
 pub(super) const UPLOAD_DROP: &str = "DELETE FROM uploads WHERE id = $1 AND NOT complete";
 /// `$1` oldest window kept, `$2` oldest day kept: drops counters nobody reads any more.
@@ -285,18 +287,22 @@ impl super::Store {
             offset,
             active_unix,
         } = seen.clone();
+        let now_ms = chrono::Utc::now().timestamp_millis();
         match self {
             super::Store::Sqlite(s) => {
                 s.call("remove an expired upload", move |c| {
-                    c.execute(UPLOAD_DELETE, rusqlite::params![id, offset, active_unix])
-                        .map(|n| n > 0)
+                    c.execute(
+                        UPLOAD_DELETE,
+                        rusqlite::params![id, offset, active_unix, now_ms],
+                    )
+                    .map(|n| n > 0)
                 })
                 .await
             }
             super::Store::Postgres(s) => s
                 .client()
                 .await?
-                .execute(UPLOAD_DELETE, &[&id, &offset, &active_unix])
+                .execute(UPLOAD_DELETE, &[&id, &offset, &active_unix, &now_ms])
                 .await
                 .map(|n| n > 0)
                 .map_err(s.err("remove an expired upload")),

@@ -143,4 +143,6 @@ CREATE TABLE reenrolment_approvals (
     (9, super::limits::MIGRATION_9),
     // The receipt secret's hash per dossier, failed status lookups (see `lookup`).
     (10, super::lookup::MIGRATION),
+    // Upload segments in the object store, the PATCH lease (see `uploads`).
+    (12, super::uploads::MIGRATION),
 ];

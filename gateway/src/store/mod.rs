@@ -11,7 +11,9 @@
 //!   may acknowledge to a kiosk as soon as it returns;
 //! - an ingest stores its idempotency key, its record and (for a dossier) its documents in one
 //!   transaction: a kiosk's retry finds either everything or nothing;
-//! - the offset recorded for an upload never exceeds the bytes fsynced in its `.part` file.
+//! - the offset recorded for an upload never exceeds the bytes the object store confirmed for
+//!   its recorded segments, and moves only by compare-and-set under the upload's lease
+//!   ([`uploads`]).
 //!
 //! What the backends share is written once: the SQL text and the meaning of its columns in
 //! [`queries`], what an ingest checks and writes in [`ingest`], which site may write what (the
@@ -41,6 +43,7 @@ mod provisioning_tests;
 mod queries;
 mod sqlite;
 mod sqlite_certs;
+mod uploads;
 mod value;
 
 use motcua_domain::wire::HealthReport;
@@ -61,7 +64,8 @@ pub(crate) use postgres::PgStore;
 pub(crate) use provisioning::{
     BlockOutcome, Completion, NewToken, Provision, ProvisionOutcome, MAX_LIVE_BLOCKS,
 };
-pub(crate) use sqlite::SqliteStore;
+pub(crate) use sqlite::{lock_instance, SqliteStore};
+pub(crate) use uploads::Segment;
 
 /// One tus upload as recorded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -412,8 +416,9 @@ impl Store {
         dispatch!(self, s => s.upload(id))
     }
 
-    /// Records the durable offset of an upload (the `.part` file is fsynced up to it).
-    /// The upload is active now: the expiry counts from here.
+    /// Records the offset of an upload, without compare-and-set (tests set up states with it;
+    /// the PATCH path moves offsets with [`Store::record_segment`]). The upload is active now.
+    #[cfg(test)]
     pub async fn set_upload_offset(&self, id: &str, offset: u64) -> Result<(), GatewayError> {
         let now_unix = chrono::Utc::now().timestamp();
         dispatch!(self, s => s.set_upload_offset(id, offset, now_unix))

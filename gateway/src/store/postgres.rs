@@ -231,6 +231,7 @@ impl PgStore {
         row.as_ref().map(queries::upload).transpose().map_err(read)
     }
 
+    #[cfg(test)]
     pub async fn set_upload_offset(
         &self,
         id: &str,

@@ -162,6 +162,7 @@ pub(super) const UPLOAD_SELECT: &str =
      FROM uploads WHERE id = $1";
 /// `$1` offset, `$2` now (Unix s: the upload's last activity, so one being sent does not
 /// expire), `$3` upload id.
+#[cfg(test)]
 pub(super) const UPLOAD_SET_OFFSET: &str =
     "UPDATE uploads SET upload_offset = $1, active_unix = $2 WHERE id = $3";
 pub(super) const UPLOAD_MARK_COMPLETE: &str =

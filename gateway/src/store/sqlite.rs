@@ -23,6 +23,53 @@ pub(crate) struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
 }
 
+/// How long a start waits for the data folder's lock (a gateway restarted in the same process
+/// may still be letting its previous store go).
+const INSTANCE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Takes the single-instance lock of a serving gateway on the SQLite database `db`
+/// (`<db>.lock`, held until the returned file is dropped), or says which file another gateway
+/// holds. The embedded mode is one serving process per data folder; several instances need
+/// PostgreSQL and S3 storage. The technician's tools (`gateway provision`) take no lock: they
+/// run beside the serving gateway, as SQLite allows.
+pub(crate) async fn lock_instance(db: &Path) -> Result<std::fs::File, GatewayError> {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".lock");
+    let path = PathBuf::from(name);
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| GatewayError::CreateDir {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| GatewayError::file("open the instance lock", &path, e))?;
+    let deadline = tokio::time::Instant::now() + INSTANCE_LOCK_WAIT;
+    loop {
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Ok(file),
+            Err(rustix::io::Errno::WOULDBLOCK) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(rustix::io::Errno::WOULDBLOCK) => {
+                return Err(GatewayError::Config(format!(
+                    "thư mục dữ liệu đang được một gateway khác dùng ({}); chế độ SQLite chỉ \
+                     chạy một tiến trình / another gateway uses this data folder (it holds {}): \
+                     the embedded SQLite mode runs one instance per data folder; several \
+                     instances need PostgreSQL (--database-url) and S3 storage (--s3-bucket)",
+                    path.display(),
+                    path.display()
+                )))
+            }
+            Err(e) => return Err(GatewayError::file("lock", &path, e.into())),
+        }
+    }
+}
+
 impl SqliteStore {
     pub async fn open(path: &Path) -> Result<Self, GatewayError> {
         let path = path.to_path_buf();
@@ -167,6 +214,7 @@ impl SqliteStore {
         .await
     }
 
+    #[cfg(test)]
     pub async fn set_upload_offset(
         &self,
         id: &str,
