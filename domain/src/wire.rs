@@ -9,92 +9,18 @@
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+mod health;
+mod identity;
+
+pub use health::{HealthReport, PrinterCondition, PrinterHealth, SelfTestSummary};
+pub use identity::{DeviceCertificate, EnrollRequest, RenewRequest};
+
 /// HTTP header carrying the idempotency key of an ingest request.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 /// Metadata key (tus `Upload-Metadata`) carrying the hex SHA-256 the gateway verifies.
 pub const TUS_SHA256_METADATA: &str = "sha256";
 /// The tus protocol version spoken by both ends.
 pub const TUS_VERSION: &str = "1.0.0";
-
-/// Enrolment of a new device: a technician enters the province's enrolment key once, and the
-/// kiosk sends a certificate signing request for the key pair it made itself.
-// `Debug` is written by hand below: it never shows the enrolment key (requests get logged).
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct EnrollRequest {
-    /// Unique device identifier chosen at provisioning, e.g. `KIOSK-H56-0001`: letters, digits,
-    /// `-`, `_`, `.` or `:` (the gateway's `invalid_device_id` otherwise).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(max_length = 64, pattern = r"^[A-Za-z0-9_.:-]+$")
-    )]
-    pub device_id: String,
-    /// The site the device serves: its agency code, e.g. `000.17.22.H56`: letters, digits, `.`,
-    /// `-` or `_` (the gateway's `invalid_site` otherwise).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(max_length = 64, pattern = r"^[A-Za-z0-9_.-]+$")
-    )]
-    pub site: String,
-    /// Shared enrolment secret of the province.
-    #[cfg_attr(feature = "openapi", schema(max_length = 256))]
-    pub enrollment_key: String,
-    /// PKCS#10 certificate signing request (PEM) for the device's own key pair; only its public
-    /// key is used, the gateway decides the names.
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            max_length = 16384,
-            pattern = r"^-----BEGIN CERTIFICATE REQUEST-----\r?\n"
-        )
-    )]
-    pub csr_pem: String,
-}
-
-impl std::fmt::Debug for EnrollRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EnrollRequest")
-            .field("device_id", &self.device_id)
-            .field("site", &self.site)
-            .field("enrollment_key", &"<redacted>")
-            .field("csr_pem", &self.csr_pem)
-            .finish()
-    }
-}
-
-/// A device asking for a new certificate before its current one expires (or on a technician's
-/// request to rotate its key), authenticated by its current certificate.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct RenewRequest {
-    /// PKCS#10 certificate signing request (PEM) for a new key pair made on the device.
-    #[cfg_attr(
-        feature = "openapi",
-        schema(
-            max_length = 16384,
-            pattern = r"^-----BEGIN CERTIFICATE REQUEST-----\r?\n"
-        )
-    )]
-    pub csr_pem: String,
-}
-
-/// A client certificate the gateway's device CA just signed (enrolment and renewal).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct DeviceCertificate {
-    /// The enrolled device.
-    pub device_id: String,
-    /// The site written in the certificate.
-    pub site: String,
-    /// The certificate's serial number (lowercase hex), as the gateway records it.
-    pub serial: String,
-    /// The certificate (PEM), signed by the device CA.
-    pub certificate_pem: String,
-    /// The device CA's certificate (PEM): what signed `certificate_pem`.
-    pub ca_pem: String,
-    /// End of validity, RFC 3339.
-    pub not_after: String,
-}
 
 /// The applicant of a dossier as entered (or prefilled from a CCCD card and confirmed).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -513,101 +439,4 @@ mod json_error_tests {
         let e = serde_json::from_str::<DossierStatusView>(r#"{"code": "#).unwrap_err();
         assert!(describe_json_error(&e).contains("ends too early"));
     }
-}
-
-/// What a kiosk's receipt printer last said, as far as the province's fleet view cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum PrinterCondition {
-    /// Prints.
-    Ready,
-    /// Prints, but the roll is nearly used up.
-    PaperLow,
-    /// Out of paper: no receipt or ticket can be printed.
-    OutOfPaper,
-    /// The cover is open.
-    CoverOpen,
-    /// Another fault (cutter, head, offline).
-    Fault,
-    /// The printer did not answer.
-    Unreachable,
-}
-
-/// A kiosk's printer in a health report: its condition and the words the kiosk shows for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct PrinterHealth {
-    /// What the fleet view flags on.
-    pub condition: PrinterCondition,
-    /// The kiosk's own words for it, Vietnamese first.
-    #[cfg_attr(feature = "openapi", schema(max_length = 2000))]
-    pub detail: String,
-}
-
-/// The last self-test of a kiosk's peripherals, when one was recorded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct SelfTestSummary {
-    /// When it ran.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
-    pub at: DateTime<FixedOffset>,
-    /// Whether every configured peripheral passed.
-    pub passed: bool,
-    /// The peripherals that failed, by name.
-    #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
-    pub failed: Vec<String>,
-}
-
-/// A kiosk's health report (`POST /v1/health-reports`), queued on a schedule and when the
-/// kiosk's state changes. It names no device: the gateway takes the device from the client
-/// certificate, so a kiosk cannot report for another.
-///
-/// It travels through the outbox like any record, so a kiosk that was offline reports when it
-/// comes back; only the newest waits (a newer report replaces an undelivered one). The numbers
-/// are those of `generated_at`; `sent_at` is the kiosk's clock when it was sent, which the
-/// gateway compares with its own clock at receipt to find a wrong clock (a report that waited
-/// for days still has a fresh `sent_at`). `sent_at` is not part of the report's identity: a
-/// retry with a later `sent_at` is the same report.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct HealthReport {
-    /// The kiosk software's version; not blank.
-    #[cfg_attr(feature = "openapi", schema(max_length = 2000, pattern = r"\S"))]
-    pub software_version: String,
-    /// When the kiosk made the report (its clock); the numbers below are of that moment.
-    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
-    pub generated_at: DateTime<FixedOffset>,
-    /// The kiosk's clock when it sent the report; set by the uplink at each attempt, and
-    /// required by the gateway (an `Option` only while the report waits in the kiosk's outbox).
-    #[cfg_attr(
-        feature = "openapi",
-        schema(value_type = String, format = DateTime, required = true)
-    )]
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sent_at: Option<DateTime<FixedOffset>>,
-    /// Seconds since kioskd started.
-    pub uptime_s: u64,
-    /// Outbox entries not yet delivered (held and set-aside ones included, health reports not).
-    pub outbox_pending: u64,
-    /// Age in seconds of the oldest undelivered entry, when there is one (set-aside entries,
-    /// which a technician decided about, are left out).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub oldest_undelivered_s: Option<u64>,
-    /// Of `outbox_pending`, entries waiting for a technician.
-    pub needs_technician: u64,
-    /// Of `outbox_pending`, entries a technician set aside.
-    pub set_aside: u64,
-    /// The receipt printer's state, when a printer is configured and its state is known.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub printer: Option<PrinterHealth>,
-    /// Free bytes on the data disk, when they could be read.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disk_free_bytes: Option<u64>,
-    /// The free-space floor below which the kiosk refuses new work.
-    pub disk_floor_bytes: u64,
-    /// The last recorded self-test; absent when none was recorded.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_self_test: Option<SelfTestSummary>,
 }

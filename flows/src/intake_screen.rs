@@ -89,11 +89,7 @@ impl Default for IntakeScreen {
 impl IntakeScreen {
     /// A key into the code field (upper-case ASCII, no Telex).
     pub fn key(&mut self, key: Key) {
-        match key {
-            Key::Char(c) => self.code.press(&Key::Char(c.to_ascii_uppercase())),
-            Key::Backspace | Key::Clear => self.code.press(&key),
-            _ => {}
-        }
+        self.code.press_code(&key);
     }
 
     /// An action: returns what the services must do (nothing while they are busy).

@@ -151,23 +151,14 @@ impl LookupFlow {
         let entry = matches!(self.step, LookupStep::Entry { .. });
         match event {
             LookupEvent::Key(k) if entry => {
-                // Typing again clears the last error. Codes are upper-case ASCII: letters are
-                // added as they are, never through Telex (which would make "W" an "Ư", or
-                // "S", "F", "R", "X", "J" tones, and lookup codes hold those letters).
+                // Typing again clears the last error. Codes never go through Telex (lookup
+                // codes hold W, S, F, R, X, J).
                 self.step = LookupStep::Entry { error: None };
-                let (field, max) = match self.focus {
-                    LookupField::Code => (&mut self.code, CODE_FIELD_CHARS),
-                    LookupField::Secret => (&mut self.secret, SECRET_FIELD_CHARS),
+                let field = match self.focus {
+                    LookupField::Code => &mut self.code,
+                    LookupField::Secret => &mut self.secret,
                 };
-                match k {
-                    Key::Char(c) if c.is_ascii_graphic() => {
-                        let mut text = field.text();
-                        text.push(c.to_ascii_uppercase());
-                        *field = TextEntry::new(&text, max);
-                    }
-                    Key::Backspace | Key::Clear => field.press(&k),
-                    _ => {}
-                }
+                field.press_code(&k);
                 Vec::new()
             }
             LookupEvent::Focus(field) if entry => {

@@ -90,12 +90,9 @@ impl RatingFlow {
     pub fn handle(&mut self, event: RatingEvent) -> Vec<RatingEffect> {
         match (event, &self.step) {
             (RatingEvent::Key(k), RatingStep::Entry { .. }) => {
+                // Ticket and dossier codes never go through Telex ("DD" stays "DD").
                 self.step = RatingStep::Entry { error: None };
-                match k {
-                    Key::Char(c) => self.code.press(&Key::Char(c.to_ascii_uppercase())),
-                    Key::Backspace | Key::Clear => self.code.press(&k),
-                    _ => {}
-                }
+                self.code.press_code(&k);
                 Vec::new()
             }
             (RatingEvent::Submit, RatingStep::Entry { .. }) => {
@@ -171,6 +168,27 @@ mod tests {
         assert!(f.handle(RatingEvent::Choose(2)).is_empty());
         f.handle(RatingEvent::Saved(Ok(())));
         assert_eq!(f.step, RatingStep::Done);
+    }
+
+    #[test]
+    fn letters_are_typed_as_they_are_never_through_telex() {
+        let mut f = RatingFlow::new(RatingScale::Five);
+        // D, A, E, O, W and the tone keys S, F, R, X, J are Telex keys; codes hold them.
+        for c in "dd-aas-ww@kee".chars() {
+            f.handle(RatingEvent::Key(Key::Char(c)));
+        }
+        assert_eq!(f.code.text(), "DD-AAS-WW@KEE");
+        f.handle(RatingEvent::Key(Key::Backspace));
+        for c in "ofrxj".chars() {
+            f.handle(RatingEvent::Key(Key::Char(c)));
+        }
+        assert_eq!(f.code.text(), "DD-AAS-WW@KEOFRXJ");
+        f.handle(RatingEvent::Submit);
+        assert!(
+            matches!(&f.step, RatingStep::Choose { transaction, .. } if transaction == "DD-AAS-WW@KEOFRXJ"),
+            "{:?}",
+            f.step
+        );
     }
 
     #[test]

@@ -182,6 +182,23 @@ impl TextEntry {
         }
     }
 
+    /// Applies a key to a code field (a dossier, ticket or lookup code). Codes are upper-case
+    /// ASCII: a letter is added as it is, never through Telex, which would make `DD` a `Đ`,
+    /// `AA` an `Â`, `W` an `Ư` and `S`, `F`, `R`, `X`, `J` tone marks, and codes hold those
+    /// letters. Backspace and Clear work as in [`TextEntry::press`]; other keys do nothing.
+    pub fn press_code(&mut self, key: &Key) {
+        match key {
+            Key::Char(c) if c.is_ascii_graphic() => {
+                self.commit_word();
+                if self.len() < self.max_chars {
+                    self.committed.push(c.to_ascii_uppercase());
+                }
+            }
+            Key::Backspace | Key::Clear => self.press(key),
+            _ => {}
+        }
+    }
+
     fn len(&self) -> usize {
         self.text().chars().count()
     }
@@ -246,6 +263,26 @@ mod tests {
         for k in keys {
             entry.press(&Key::parse(k).unwrap_or_else(|| panic!("key {k}")));
         }
+    }
+
+    #[test]
+    fn code_keys_are_added_as_they_are() {
+        let mut code = TextEntry::new("", 8);
+        for c in "dd-aasw x".chars() {
+            code.press_code(&Key::Char(c));
+        }
+        // The space is not a code character; the ninth character does not fit.
+        assert_eq!(code.text(), "DD-AASWX");
+        code.press_code(&Key::Backspace);
+        code.press_code(&Key::Tone(Tone::Acute));
+        code.press_code(&Key::Modified('Đ'));
+        assert_eq!(
+            code.text(),
+            "DD-AASW",
+            "tone and Vietnamese letter keys do nothing"
+        );
+        code.press_code(&Key::Clear);
+        assert_eq!(code.text(), "");
     }
 
     #[test]

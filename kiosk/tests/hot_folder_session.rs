@@ -1,7 +1,8 @@
 //! The citizen screen's services with a real hot folder, a real store and real page files: a
 //! scan taken from the folder waits in the session folder, is deleted once stored in the
 //! dossier, or at the session wipe when the citizen walks away; `<folder>/taken`, which is not
-//! the screen's, is left alone when the screen starts.
+//! the screen's, is left alone when the screen starts. A staff intake on the same folder moves
+//! what it took but did not store into `<folder>/returned`, where no citizen's scan takes it.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -146,21 +147,10 @@ fn hot_folder_scans_are_gone_once_stored_or_when_the_session_is_wiped() {
     assert_eq!(files_in(&folder), Vec::<PathBuf>::new());
 }
 
-/// The staff intake on the touch screen: a batch's page files are deleted once spooled, a PDF
-/// it skips is put back into the hot folder (to be fed again) and the officer is told; leaving
-/// the intake removes its spooled pages.
-#[test]
-fn a_staff_intake_deletes_only_the_spooled_files_and_puts_the_others_back() {
-    use motcua_flows::intake_screen::{IntakeAction, IntakeReportView};
-    let dir = tempfile::tempdir().unwrap();
-    let folder = dir.path().join("share");
-    std::fs::create_dir_all(&folder).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let config = config(dir.path(), &folder);
-    let data = config.store.data_dir.clone();
-    let mut services = Services::new(config, stop.clone()).unwrap();
-    let dropped = drop_page(&folder, "scan0001.png");
-    let pages = scan(&mut services, &stop);
+/// A dossier stored from the citizen screen (one page scanned from the hot folder).
+fn submitted_dossier(services: &mut Services, folder: &Path, stop: &Arc<AtomicBool>) -> String {
+    let dropped = drop_page(folder, "scan0001.png");
+    let pages = scan(services, stop);
     let request = SubmitRequest {
         procedure_code: services.catalog().procedures[0].code.clone(),
         applicant: Applicant {
@@ -182,42 +172,145 @@ fn a_staff_intake_deletes_only_the_spooled_files_and_puts_the_others_back() {
             }
         },
     );
-    let code = code.expect("the dossier was stored");
     assert!(!dropped.exists());
+    code.expect("the dossier was stored")
+}
 
-    let mut intake = |action: IntakeAction| {
-        let mut report = IntakeReportView::default();
-        services.execute(Effect::Intake(action), &mut |event| {
-            if let Event::IntakeReport(r) = event {
-                report = r;
-            }
-        });
-        report
-    };
+/// One officer's action on the staff intake screen, and the report it gives.
+fn intake(
+    services: &mut Services,
+    action: motcua_flows::intake_screen::IntakeAction,
+) -> motcua_flows::intake_screen::IntakeReportView {
+    let mut report = motcua_flows::intake_screen::IntakeReportView::default();
+    services.execute(Effect::Intake(action), &mut |event| {
+        if let Event::IntakeReport(r) = event {
+            report = r;
+        }
+    });
+    report
+}
+
+/// Sets a file's modification time `secs_ago` seconds back (the hot folder takes files in
+/// modification order).
+fn age(path: &Path, secs_ago: u64) {
+    let when = std::time::SystemTime::now() - std::time::Duration::from_secs(secs_ago);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(when))
+        .unwrap();
+}
+
+/// The staff intake on the touch screen: a batch's page files are deleted once spooled, a PDF
+/// it skips is moved to `<folder>/returned` (to be fed again deliberately) and the officer is
+/// told where; leaving the intake removes its spooled pages.
+#[test]
+fn a_staff_intake_deletes_only_the_spooled_files_and_returns_the_others() {
+    use motcua_flows::intake_screen::IntakeAction;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("share");
+    std::fs::create_dir_all(&folder).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let config = config(dir.path(), &folder);
+    let data = config.store.data_dir.clone();
+    let mut services = Services::new(config, stop.clone()).unwrap();
+    let code = submitted_dossier(&mut services, &folder, &stop);
+
     assert_eq!(
-        intake(IntakeAction::Open(code.clone())).dossier,
+        intake(&mut services, IntakeAction::Open(code.clone())).dossier,
         Some(code.clone())
     );
     drop_page(&folder, "page0001.png");
     std::fs::write(folder.join("page0002.pdf"), b"%PDF-1.4\n%%EOF\n").unwrap();
-    let report = intake(IntakeAction::ScanBatch);
+    let report = intake(&mut services, IntakeAction::ScanBatch);
     assert_eq!(report.pages.len(), 1, "{report:?}");
     let message = report.message.unwrap_or_default();
+    let returned = folder.join("returned");
     assert!(
-        message.contains("put back into the hot folder"),
+        message.contains(&format!("moved to {}", returned.display()))
+            && message.contains(&format!("đã được chuyển vào {}", returned.display())),
         "{message}"
     );
     assert!(message.contains("page0002.pdf"), "{message}");
-    let left: Vec<PathBuf> = files_in(&folder);
     assert_eq!(
-        left,
-        vec![folder.join("page0002.pdf")],
-        "only the PDF is back"
+        files_in(&folder),
+        vec![returned.join("page0002.pdf")],
+        "only the PDF is left, in returned/"
     );
     let spool = data.join("intake");
     assert!(!files_in(&spool).is_empty(), "the page is spooled");
     // The officer walks away: the spooled page goes with the session.
     services.execute(Effect::WipeSessionFiles, &mut |_| {});
     assert_eq!(files_in(&spool), Vec::<PathBuf>::new());
-    assert_eq!(files_in(&folder), vec![folder.join("page0002.pdf")]);
+    assert_eq!(files_in(&folder), vec![returned.join("page0002.pdf")]);
+}
+
+/// An intake that fails mid-batch (a page scanned at 100 dpi, below the 200 dpi a digitized copy
+/// needs) on a kiosk whose citizen screen shares the hot folder: the page before it is spooled
+/// and its file deleted; the failed page and the one taken after it are in `returned/`, none
+/// is back in the watched folder, and the next citizen's scan gets only their own page.
+#[test]
+fn a_failed_intake_returns_its_files_where_the_next_citizen_does_not_see_them() {
+    use motcua_flows::intake_screen::IntakeAction;
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("share");
+    std::fs::create_dir_all(&folder).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut services = Services::new(config(dir.path(), &folder), stop.clone()).unwrap();
+    let code = submitted_dossier(&mut services, &folder, &stop);
+    assert!(intake(&mut services, IntakeAction::Open(code))
+        .dossier
+        .is_some());
+
+    let first = drop_page(&folder, "page0001.png");
+    let low = folder.join("page0002.jpg");
+    {
+        let mut out = std::fs::File::create(&low).unwrap();
+        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85);
+        encoder.set_pixel_density(image::codecs::jpeg::PixelDensity::dpi(100));
+        let page = image::RgbImage::from_pixel(300, 420, image::Rgb([250, 250, 250]));
+        encoder.encode_image(&page).unwrap();
+    }
+    let after = drop_page(&folder, "page0003.png");
+    for (file, secs) in [(&first, 30), (&low, 20), (&after, 10)] {
+        age(file, secs);
+    }
+    let report = intake(&mut services, IntakeAction::ScanBatch);
+    let message = report.message.unwrap_or_default();
+    assert!(
+        message.contains("100 dpi"),
+        "the failure is said: {message}"
+    );
+    let returned = folder.join("returned");
+    assert!(
+        message.contains(&format!("moved to {}", returned.display())),
+        "{message}"
+    );
+    // The spooled page's file is gone, the others wait in returned/, none in the folder.
+    let expected = vec![returned.join("page0002.jpg"), returned.join("page0003.png")];
+    let sorted = |mut files: Vec<PathBuf>| {
+        files.sort();
+        files
+    };
+    assert_eq!(sorted(files_in(&folder)), expected);
+
+    // The officer gives up; the next citizen scans a page at the same kiosk.
+    services.execute(Effect::WipeSessionFiles, &mut |_| {});
+    drop_page(&folder, "citizen0001.png");
+    let pages = scan(&mut services, &stop);
+    assert_eq!(pages.len(), 1);
+    let taken: Vec<PathBuf> = files_in(services.session_dir());
+    assert_eq!(
+        taken
+            .iter()
+            .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect::<Vec<_>>(),
+        vec!["citizen0001.png".to_owned()],
+        "the citizen's session holds only their own page"
+    );
+    assert_eq!(
+        sorted(files_in(&folder)),
+        expected,
+        "the returned pages stay for the officer"
+    );
 }

@@ -59,7 +59,13 @@ fn a_broken_cccd_is_a_cccd_error_for_the_citizen() {
 fn our_receipt_is_recognised_by_its_dossier_code() {
     let p = "000.17.22.H56-261123-0001|1.001193|********0123|Giấy tiếp nhận hồ sơ và hẹn trả kết quả|MOTCUA:KIOSK-1|20261123090507|20261126";
     match classify(p) {
-        CodeKind::Receipt(code) => assert_eq!(code.to_string(), "000.17.22.H56-261123-0001"),
+        CodeKind::Receipt(r) => {
+            assert_eq!(r.code.to_string(), "000.17.22.H56-261123-0001");
+            assert_eq!(
+                r.secret, None,
+                "a receipt printed before the secret was in its QR"
+            );
+        }
         other => panic!("{other:?}"),
     }
     // Another template with the code elsewhere, and the bare code.
@@ -67,6 +73,34 @@ fn our_receipt_is_recognised_by_its_dossier_code() {
     assert_eq!(classify("000.17.22.H56-261123-0042\r").name(), "receipt");
     // Not a real date: not a receipt.
     assert_eq!(classify("000.17.22.H56-261332-0042").name(), "unknown");
+}
+
+/// The default template ends with `{lookup_secret}`: the classifier hands the secret on, so a
+/// citizen who scans the receipt need not type it, and never shows it in logs.
+#[test]
+fn a_receipt_carries_its_lookup_secret_when_the_qr_has_one() {
+    let p = "000.17.22.H56-261123-0001|1.001193|********0123|Giấy tiếp nhận hồ sơ và hẹn trả kết quả|MOTCUA:KIOSK-1|20261123090507|20261126|7KQ2-M9XD";
+    let kind = classify(p);
+    match &kind {
+        CodeKind::Receipt(r) => {
+            assert_eq!(r.code.to_string(), "000.17.22.H56-261123-0001");
+            assert_eq!(
+                r.secret.map(|s| s.to_string()).as_deref(),
+                Some("7KQ2-M9XD")
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let shown = format!("{kind:?}");
+    assert!(
+        !shown.contains("7KQ2") && !shown.contains("M9XD"),
+        "{shown}"
+    );
+    // Only the printed form is a secret: a bare number in another field is not one.
+    match classify("HS|000.17.22.H56-261123-0042|12345678") {
+        CodeKind::Receipt(r) => assert_eq!(r.secret, None),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[test]

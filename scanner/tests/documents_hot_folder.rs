@@ -370,6 +370,16 @@ async fn a_session_with_no_file_times_out_and_can_be_cancelled() {
     assert!(pages.is_empty());
 }
 
+/// Dates `path` two hours back.
+fn two_hours_old(path: &Path) {
+    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(2 * 3600);
+    std::fs::File::options()
+        .write(true)
+        .open(path)
+        .and_then(|f| f.set_modified(two_hours_ago))
+        .expect("set mtime");
+}
+
 #[test]
 fn rejected_files_are_deleted_once_their_keeping_time_is_over() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -380,12 +390,7 @@ fn rejected_files_are_deleted_once_their_keeping_time_is_over() {
     for path in [&old, &young] {
         std::fs::write(path, b"II*\0 truncated").expect("write");
     }
-    let two_hours_ago = std::time::SystemTime::now() - Duration::from_secs(2 * 3600);
-    std::fs::File::options()
-        .write(true)
-        .open(&old)
-        .and_then(|f| f.set_modified(two_hours_ago))
-        .expect("set mtime");
+    two_hours_old(&old);
     let mut config = fast_config(dir.path());
     config.keep_rejected = Duration::from_secs(3600);
     let mut folder = HotFolder::new(config).expect("open");
@@ -399,4 +404,30 @@ fn rejected_files_are_deleted_once_their_keeping_time_is_over() {
     );
     folder.poll(1).expect("poll");
     assert!(young.exists());
+}
+
+/// `returned/` holds scans an intake took but did not store: a poll never takes them (the next
+/// citizen's session must not get them), and they are deleted once their keeping time is over.
+#[test]
+fn returned_files_are_never_taken_and_are_deleted_once_their_keeping_time_is_over() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let returned = dir.path().join("returned");
+    std::fs::create_dir_all(&returned).expect("mkdir");
+    let old = returned.join("scan-0001.png");
+    let young = returned.join("scan-0002.png");
+    for path in [&old, &young] {
+        std::fs::write(path, png_bytes()).expect("write");
+    }
+    two_hours_old(&old);
+    let mut config = fast_config(dir.path());
+    config.keep_returned = Duration::from_secs(3600);
+    assert_eq!(config.returned_dir, returned);
+    let mut folder = HotFolder::new(config).expect("open");
+    assert!(!old.exists(), "an old returned scan is deleted");
+    for _ in 0..5 {
+        let events = folder.poll(1).expect("poll");
+        assert!(events.is_empty(), "{events:?}");
+        std::thread::sleep(Duration::from_millis(60));
+    }
+    assert!(young.exists(), "a returned scan stays where it is, untaken");
 }

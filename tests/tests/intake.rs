@@ -141,14 +141,19 @@ async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("[10]") && err.contains("--answer"), "{err}");
     assert_eq!(kiosk.status()?["pending"], 1, "only the dossier is queued");
-    // Nothing stored: every file taken is back in the hot folder, to be fed again (none is left
-    // in a taken folder kioskd would empty).
+    // Nothing stored: every file taken waits in `<hot>/returned`, to be fed again deliberately
+    // (none is left in a taken folder kioskd would empty, none back in the watched folder where
+    // a citizen's scan would take it).
     assert_eq!(
-        files_in(&hot)?,
+        files_in(&hot.join("returned"))?,
         files_in(&batch)?,
-        "nothing stored: the taken files are put back"
+        "nothing stored: the taken files are returned"
     );
-    assert!(err.contains("put back into the hot folder"), "{err}");
+    assert_eq!(files_in(&hot)?, Vec::<String>::new());
+    assert!(
+        err.contains(&format!("moved to {}", hot.join("returned").display())),
+        "{err}"
+    );
     assert!(!hot.join("taken").exists());
     // The pages stay spooled with their thumbnails (for the staff screen), not stored.
     let spool = kiosk.data_dir().join("intake").join(&code);
@@ -174,7 +179,7 @@ async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
     let mut answered: Vec<&str> = args.to_vec();
     answered[4] = s(&hot);
     answered.extend(["--answer", "10=3"]);
-    // A PDF is not split into pages: skipped, so not stored, so put back (not deleted).
+    // A PDF is not split into pages: skipped, so not stored, so returned (not deleted).
     std::fs::write(hot.join("zz-extra.pdf"), b"%PDF-1.4\n%%EOF\n")?;
     let out = kiosk.ctl_ok(&answered)?;
     let codes: Vec<String> = (0..=3).map(|i| format!("{code}-{i:02}")).collect();
@@ -184,8 +189,13 @@ async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
     assert!(out.contains("trang/page  11"), "progress per page:\n{out}");
     assert_eq!(
         files_in(&hot)?,
+        Vec::<String>::new(),
+        "the citizen's scans are deleted once stored"
+    );
+    assert_eq!(
+        files_in(&hot.join("returned"))?,
         vec!["zz-extra.pdf".to_owned()],
-        "the citizen's scans are deleted once stored, the skipped PDF is put back"
+        "the skipped PDF waits in returned/"
     );
     let scratch: Vec<_> = std::fs::read_dir(kiosk.data_dir().join("intake"))?
         .flatten()

@@ -22,8 +22,8 @@ use motcua_flows::intake::{Effect, IntakeEvent, IntakeFlow, PageKind, QuestionAn
 use motcua_store::error::StoreError;
 use motcua_store::{NewDigitized, Store};
 
-/// Why an intake could not finish. Pages already scanned stay in the spool folder or the hot
-/// folder's `taken/` folder; nothing is half-stored.
+/// Why an intake could not finish. Pages already scanned stay in the spool folder; the hot-folder
+/// files not spooled go to its `returned/` ([`super::taken`]); nothing is half-stored.
 #[derive(Debug, thiserror::Error)]
 pub enum IntakeError {
     /// The flow refused an action (the message says why, in Vietnamese and English).
@@ -122,7 +122,7 @@ impl<'a> IntakeSession<'a> {
     }
 
     /// Which scanner files the batches of this session spooled: the caller deletes those and
-    /// puts the others back into the hot folder ([`super::taken::settle_taken`]).
+    /// moves the others to the hot folder's `returned/` ([`super::taken::settle_taken`]).
     pub fn take_scan_files(&mut self) -> ScanFiles {
         std::mem::take(&mut self.scan_files)
     }
@@ -238,7 +238,7 @@ impl<'a> IntakeSession<'a> {
                         PageContent::Pdf(_) => {
                             self.scan_files.not_spooled(&page.path);
                             on_effect(&Effect::Warn(format!(
-                                "{}: tệp PDF không được tách trang, đã bỏ qua (trả lại thư mục quét) / a PDF file is not split into pages, skipped (put back into the hot folder)",
+                                "{}: tệp PDF không được tách trang, đã bỏ qua (chuyển vào thư mục returned) / a PDF file is not split into pages, skipped (moved to the returned folder)",
                                 page.path.display()
                             )));
                             continue;
@@ -481,7 +481,7 @@ impl<'a> IntakeSession<'a> {
         let questions = self.flow.questions();
         if !questions.is_empty() {
             return Err(IntakeError::Questions(format!(
-                "các trang {questions:?} giống tờ phân cách nhưng không đọc được mã; hãy trả lời bằng --answer TRANG=SỐ_GIẤY_TỜ|page|drop rồi quét lại / pages {questions:?} look like separator sheets with an unreadable code: answer with --answer PAGE=DOCUMENT_INDEX|page|drop and feed the batch again (nothing was stored; a hot folder's files are put back into it)"
+                "các trang {questions:?} giống tờ phân cách nhưng không đọc được mã; hãy trả lời bằng --answer TRANG=SỐ_GIẤY_TỜ|page|drop rồi quét lại / pages {questions:?} look like separator sheets with an unreadable code: answer with --answer PAGE=DOCUMENT_INDEX|page|drop and feed the batch again (nothing was stored; a hot folder's files were moved to its returned/ folder: move them back into the hot folder to feed them again)"
             )));
         }
         // Pages still dropped when the documents are stored are not needed after it.

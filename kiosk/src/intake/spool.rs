@@ -54,8 +54,9 @@ pub const HOT_FOLDER_FILE: &str = "hot-folder";
 
 /// At kioskd's start: deletes the spooled pages of processes that are gone, and the scratch
 /// folders `intake/scan-<pid>` of `kioskctl intake` runs that are gone. Hot-folder files such a
-/// run had taken (`scan-<pid>/taken`) were never stored: they go back into the hot folder named
-/// in [`HOT_FOLDER_FILE`], else they stay. Returns how many files were deleted.
+/// run had taken (`scan-<pid>/taken`) were never stored: they go into the `returned/` folder of
+/// the hot folder named in [`HOT_FOLDER_FILE`] (as when the run itself fails), else they stay.
+/// Returns how many files were deleted.
 pub fn remove_stale(data_dir: &Path) -> u32 {
     let root = data_dir.join("intake");
     let mut removed = 0;
@@ -79,13 +80,14 @@ pub fn remove_stale(data_dir: &Path) -> u32 {
                 continue;
             }
             let taken = dir.join("taken");
-            // Back into the hot folder that run took them from (it names it), never into
-            // another one where the next citizen's scan would pick them up.
+            // Into the `returned/` of the hot folder that run took them from (it names it): not
+            // into a watched folder, where the next citizen's scan would pick them up.
             let from = std::fs::read_to_string(dir.join(HOT_FOLDER_FILE))
                 .ok()
                 .map(|p| PathBuf::from(p.trim_end_matches('\n')));
             if let Some(hot) = from.as_deref().filter(|p| p.is_dir()) {
-                let settled = super::taken::return_all(&taken, hot);
+                let returned = motcua_scanner::documents::HotFolderConfig::new(hot).returned_dir;
+                let settled = super::taken::return_all(&taken, &returned);
                 if let Some(message) = settled.message() {
                     tracing::warn!("kioskctl intake {pid} ended without storing: {message}");
                 }
@@ -196,8 +198,12 @@ mod tests {
         assert!(live.exists(), "a running process's pages stay");
         assert!(!intake.join(format!("scan-{GONE}")).exists());
         assert!(
-            hot.join("scan0001.png").exists(),
-            "a taken scan goes back, not away"
+            hot.join("returned").join("scan0001.png").exists(),
+            "a taken scan goes to returned/, not away"
+        );
+        assert!(
+            !hot.join("scan0001.png").exists(),
+            "never back into the watched folder"
         );
         assert!(running.exists(), "a running kioskctl's folder stays");
         assert!(

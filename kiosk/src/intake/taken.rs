@@ -1,8 +1,12 @@
 //! What becomes of the files an intake batch took from a hot folder: a file whose pages were
 //! all spooled is deleted (the citizen's papers live on in the spool, then in the store); any
 //! other file (a PDF that is not split into pages, a page whose processing failed, a file taken
-//! after the batch stopped) is put back into the hot folder, so the officer can feed it again.
-//! Nothing taken is ever deleted unseen.
+//! after the batch stopped) is moved into the hot folder's `returned/`
+//! ([`HotFolderConfig::returned_dir`](motcua_scanner::documents::HotFolderConfig::returned_dir)).
+//! Not back into the folder itself: where the citizen screen watches the same folder, the next
+//! citizen's scan would take another citizen's pages into their dossier. The officer is told
+//! where they are and feeds them again deliberately by moving them back into the hot folder;
+//! the hot folder deletes them after its keeping time. Nothing taken is ever deleted unseen.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -36,9 +40,9 @@ impl ScanFiles {
 pub struct Settled {
     /// Files deleted (their pages are spooled).
     pub deleted: u32,
-    /// Files put back into the hot folder (where they are now).
+    /// Files moved into the returned folder (where they are now).
     pub returned: Vec<PathBuf>,
-    /// Files that could not be put back and stay where they were taken to.
+    /// Files that could not be moved to the returned folder and stay where they were taken to.
     pub kept: Vec<PathBuf>,
 }
 
@@ -60,8 +64,14 @@ impl Settled {
         if !self.returned.is_empty() {
             let n = self.returned.len();
             let list = names(&self.returned);
+            let folder = self
+                .returned
+                .first()
+                .and_then(|f| f.parent())
+                .map(|d| d.display().to_string())
+                .unwrap_or_default();
             parts.push(format!(
-                "{n} tệp chưa được lưu đã được trả lại thư mục quét để nạp lại: {list} / {n} file(s) not stored were put back into the hot folder to be fed again: {list}"
+                "{n} tệp chưa lưu đã được chuyển vào {folder}: {list} — muốn nạp lại, hãy chuyển chúng về thư mục quét rồi quét lại / {n} file(s) not stored were moved to {folder}: {list} — to feed them again, move them back into the hot folder and scan again"
             ));
         }
         if !self.kept.is_empty() {
@@ -73,16 +83,16 @@ impl Settled {
                 .collect::<Vec<_>>()
                 .join(", ");
             parts.push(format!(
-                "{n} tệp chưa được lưu không trả lại được, vẫn ở: {list} / {n} file(s) not stored could not be put back and stay at: {list}"
+                "{n} tệp chưa được lưu không chuyển đi được, vẫn ở: {list} / {n} file(s) not stored could not be moved and stay at: {list}"
             ));
         }
         (!parts.is_empty()).then(|| parts.join("; "))
     }
 }
 
-/// Deletes the files in `taken` whose pages `files` says were spooled and puts every other file
-/// there back into `hot_folder` (a name already there gets a `-1`, `-2`, … suffix).
-pub fn settle_taken(taken: &Path, hot_folder: &Path, files: &ScanFiles) -> Settled {
+/// Deletes the files in `taken` whose pages `files` says were spooled and moves every other file
+/// there into `returned` (created if needed; a name already there gets a `-1`, `-2`, … suffix).
+pub fn settle_taken(taken: &Path, returned: &Path, files: &ScanFiles) -> Settled {
     let mut settled = Settled::default();
     let Ok(entries) = std::fs::read_dir(taken) else {
         return settled;
@@ -103,13 +113,13 @@ pub fn settle_taken(taken: &Path, hot_folder: &Path, files: &ScanFiles) -> Settl
             }
             continue;
         }
-        match put_back(&file, hot_folder) {
+        match put_back(&file, returned) {
             Ok(to) => {
-                tracing::info!(from = %file.display(), to = %to.display(), "intake: a scan not stored was put back into the hot folder");
+                tracing::info!(from = %file.display(), to = %to.display(), "intake: a scan not stored was moved to the returned folder");
                 settled.returned.push(to);
             }
             Err(error) => {
-                tracing::warn!(file = %file.display(), %error, "intake: a scan not stored could not be put back");
+                tracing::warn!(file = %file.display(), %error, "intake: a scan not stored could not be moved to the returned folder");
                 settled.kept.push(file);
             }
         }
@@ -117,13 +127,15 @@ pub fn settle_taken(taken: &Path, hot_folder: &Path, files: &ScanFiles) -> Settl
     settled
 }
 
-/// Moves every file in `taken` back into `hot_folder` (an intake that failed).
-pub fn return_all(taken: &Path, hot_folder: &Path) -> Settled {
-    settle_taken(taken, hot_folder, &ScanFiles::default())
+/// Moves every file in `taken` into `returned` (an intake that failed).
+pub fn return_all(taken: &Path, returned: &Path) -> Settled {
+    settle_taken(taken, returned, &ScanFiles::default())
 }
 
-/// Moves `file` into `dir` under a name not used there yet.
+/// Moves `file` into `dir` under a name not used there yet, dated now: its keeping time in the
+/// returned folder counts from when the officer was told, not from when it was scanned.
 fn put_back(file: &Path, dir: &Path) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
     let name = file
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -139,15 +151,23 @@ fn put_back(file: &Path, dir: &Path) -> std::io::Result<PathBuf> {
         n += 1;
     }
     match std::fs::rename(file, &target) {
-        Ok(()) => Ok(target),
+        Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::CrossesDevices => {
             std::fs::copy(file, &target)?;
             std::fs::File::open(&target)?.sync_all()?;
             std::fs::remove_file(file)?;
-            Ok(target)
         }
-        Err(e) => Err(e),
+        Err(e) => return Err(e),
     }
+    let dated = std::fs::File::options()
+        .write(true)
+        .open(&target)
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()));
+    if let Err(error) = dated {
+        // Kept either way; only deleted sooner.
+        tracing::warn!(file = %target.display(), %error, "intake: a returned scan keeps its scan time");
+    }
+    Ok(target)
 }
 
 #[cfg(test)]
@@ -155,17 +175,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spooled_files_go_and_the_others_are_put_back() {
+    fn spooled_files_go_and_the_others_are_moved_to_returned() {
         let dir = tempfile::tempdir().unwrap();
         let taken = dir.path().join("taken");
-        let hot = dir.path().join("hot");
+        let returned = dir.path().join("hot").join("returned");
         std::fs::create_dir_all(&taken).unwrap();
-        std::fs::create_dir_all(&hot).unwrap();
+        std::fs::create_dir_all(&returned).unwrap();
         for name in ["a.png", "b.pdf", "c.tif", "d.png"] {
             std::fs::write(taken.join(name), name).unwrap();
         }
-        // A file of the same name arrived in the hot folder meanwhile.
-        std::fs::write(hot.join("b.pdf"), "newer").unwrap();
+        // Scanned two days ago (a scanner's clock, or a batch left waiting).
+        std::fs::File::options()
+            .write(true)
+            .open(taken.join("d.png"))
+            .and_then(|f| {
+                f.set_modified(
+                    std::time::SystemTime::now() - std::time::Duration::from_secs(2 * 86_400),
+                )
+            })
+            .unwrap();
+        // A file of the same name was returned earlier.
+        std::fs::write(returned.join("b.pdf"), "newer").unwrap();
         let mut files = ScanFiles::default();
         files.spooled(&taken.join("a.png"));
         files.not_spooled(&taken.join("b.pdf"));
@@ -173,17 +203,33 @@ mod tests {
         files.spooled(&taken.join("c.tif"));
         files.not_spooled(&taken.join("c.tif"));
         // d.png was taken but never reached the intake.
-        let settled = settle_taken(&taken, &hot, &files);
+        let settled = settle_taken(&taken, &returned, &files);
         assert_eq!(settled.deleted, 1);
         assert_eq!(
             settled.returned,
-            vec![hot.join("b-1.pdf"), hot.join("c.tif"), hot.join("d.png")]
+            vec![
+                returned.join("b-1.pdf"),
+                returned.join("c.tif"),
+                returned.join("d.png")
+            ]
         );
-        assert_eq!(std::fs::read(hot.join("b.pdf")).unwrap(), b"newer");
-        assert_eq!(std::fs::read(hot.join("b-1.pdf")).unwrap(), b"b.pdf");
+        assert_eq!(std::fs::read(returned.join("b.pdf")).unwrap(), b"newer");
+        assert_eq!(std::fs::read(returned.join("b-1.pdf")).unwrap(), b"b.pdf");
         assert_eq!(std::fs::read_dir(&taken).unwrap().count(), 0);
         let message = settled.message().unwrap();
-        assert!(message.contains("put back into the hot folder") && message.contains("d.png"));
-        assert_eq!(settle_taken(&taken, &hot, &files).message(), None);
+        assert!(
+            message.contains(&format!("moved to {}", returned.display()))
+                && message.contains("d.png"),
+            "{message}"
+        );
+        assert!(message.contains("đã được chuyển vào"), "{message}");
+        // Dated when returned: the keeping time starts when the officer is told.
+        let age = std::fs::metadata(returned.join("d.png"))
+            .and_then(|m| m.modified())
+            .unwrap()
+            .elapsed()
+            .unwrap_or_default();
+        assert!(age < std::time::Duration::from_secs(3600), "{age:?}");
+        assert_eq!(settle_taken(&taken, &returned, &files).message(), None);
     }
 }

@@ -11,8 +11,7 @@
 use std::fmt;
 
 use motcua_domain::cccd::{self, CccdCard, CccdError};
-use motcua_domain::dossier::DossierCode;
-use motcua_domain::qr_payload::{dossier_code_in, Separator};
+use motcua_domain::qr_payload::{receipt_in, ScannedReceipt, Separator};
 
 /// Largest payload classified, in bytes. A QR code holds at most 2,953 bytes; 4 KiB leaves room
 /// for a reader that adds a prefix, and keeps a stuck or hostile device from making the kiosk
@@ -30,8 +29,10 @@ pub enum CodeKind {
     /// Looks like a CCCD QR (12 digits then `|`) but is not valid: show
     /// [`CccdError::message_vi`] to the citizen instead of treating it as an unknown code.
     CccdInvalid(CccdError),
-    /// One of our receipts (Giấy tiếp nhận hồ sơ): its dossier code.
-    Receipt(DossierCode),
+    /// One of our receipts (Giấy tiếp nhận hồ sơ): its dossier code, and its lookup secret when
+    /// the receipt template puts one in the QR (`{lookup_secret}`), so a citizen who scans the
+    /// receipt need not type it. Read by [`receipt_in`], the one reader of receipt payloads.
+    Receipt(ScannedReceipt),
     /// A separator sheet between the documents of a dossier.
     Separator(Separator),
     /// An `http://` or `https://` address (trimmed).
@@ -60,14 +61,15 @@ impl CodeKind {
     }
 }
 
-/// Redacts what could be personal: the card (already redacted by its own `Debug`) and URLs
-/// (which may carry tokens); dossier codes and separators are not personal.
+/// Redacts what could be personal: the card (already redacted by its own `Debug`), a receipt's
+/// lookup secret (hidden by its own `Debug`) and URLs (which may carry tokens); dossier codes
+/// and separators are not personal.
 impl fmt::Debug for CodeKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CodeKind::Cccd(card) => f.debug_tuple("Cccd").field(card).finish(),
             CodeKind::CccdInvalid(e) => f.debug_tuple("CccdInvalid").field(e).finish(),
-            CodeKind::Receipt(code) => f.debug_tuple("Receipt").field(code).finish(),
+            CodeKind::Receipt(receipt) => f.debug_tuple("Receipt").field(receipt).finish(),
             CodeKind::Separator(s) => f.debug_tuple("Separator").field(s).finish(),
             CodeKind::Url(u) => write!(f, "Url(<{} bytes>)", u.len()),
             CodeKind::TooLong { bytes } => f.debug_struct("TooLong").field("bytes", bytes).finish(),
@@ -134,8 +136,8 @@ fn classify_inner(payload: &str) -> CodeKind {
     if let Some(sep) = Separator::parse(text) {
         return CodeKind::Separator(sep);
     }
-    if let Some(code) = dossier_code_in(text) {
-        return CodeKind::Receipt(code);
+    if let Some(receipt) = receipt_in(text) {
+        return CodeKind::Receipt(receipt);
     }
     if is_url(text) {
         return CodeKind::Url(text.to_owned());

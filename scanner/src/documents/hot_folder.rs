@@ -18,6 +18,10 @@
 //!    even across a restart or a power cut; at worst a page sits in `taken/` undelivered.
 //! 4. A file that stays unreadable for [`HotFolderConfig::give_up_after`] is moved to
 //!    `rejected/` and reported, so one bad file does not block the folder forever.
+//! 5. Subfolders are never watched: `rejected/`, and `returned/` where an intake that did not
+//!    store a file it took puts it back ([`HotFolderConfig::returned_dir`]), so a scan of one
+//!    citizen's papers never reaches the next citizen's session by itself. Both are emptied of
+//!    files older than their keeping time, since they hold citizens' papers.
 //!
 //! PDFs are passed through as documents ([`PdfDocument`]), not rasterized.
 
@@ -67,6 +71,15 @@ pub struct HotFolderConfig {
     /// How long a rejected file is kept for a technician to look at before it is deleted.
     /// It is a scan of a citizen's papers, so not forever. Default 24 hours.
     pub keep_rejected: Duration,
+    /// Where an intake puts a file it took but did not store (a failed or abandoned batch), for
+    /// the officer to feed again deliberately by moving it back into `dir`. Not watched: on a
+    /// kiosk whose citizen screen shares the folder, another citizen's session must not take
+    /// it. Default `<dir>/returned`.
+    pub returned_dir: PathBuf,
+    /// How long a returned file is kept (counted from when it was returned) before it is
+    /// deleted: long enough to feed it again the same day, not longer, as it is a citizen's
+    /// papers. Default 24 hours.
+    pub keep_returned: Duration,
 }
 
 impl HotFolderConfig {
@@ -76,12 +89,14 @@ impl HotFolderConfig {
         HotFolderConfig {
             taken: TakenAction::MoveTo(dir.join("taken")),
             rejected_dir: dir.join("rejected"),
+            returned_dir: dir.join("returned"),
             dir,
             poll_interval: Duration::from_millis(500),
             settle: Duration::from_secs(1),
             give_up_after: Duration::from_secs(300),
             batch_idle: Duration::from_secs(15),
             keep_rejected: Duration::from_secs(24 * 3600),
+            keep_returned: Duration::from_secs(24 * 3600),
         }
     }
 }
@@ -103,11 +118,11 @@ pub struct HotFolder {
     config: HotFolderConfig,
     seen: HashMap<PathBuf, Seen>,
     ignored: HashSet<PathBuf>,
-    /// When the rejected folder was last cleared of files older than `keep_rejected`.
+    /// When `rejected/` and `returned/` were last cleared of files older than their keeping time.
     pruned_at: Option<Instant>,
 }
 
-/// How often [`HotFolder::poll`] looks for rejected files to delete.
+/// How often [`HotFolder::poll`] looks for rejected and returned files to delete.
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 
 const TEMP_EXTENSIONS: &[&str] = &[
@@ -160,8 +175,9 @@ impl HotFolder {
         Ok(folder)
     }
 
-    /// Deletes rejected files older than `keep_rejected` (by their modification time), at most
-    /// once a minute. A file that cannot be deleted is left and said in the log.
+    /// Deletes rejected files older than `keep_rejected` and returned files older than
+    /// `keep_returned` (by their modification time), at most once a minute. A file that cannot
+    /// be deleted is left and said in the log.
     fn prune_rejected(&mut self, now: Instant) {
         if self
             .pruned_at
@@ -170,23 +186,37 @@ impl HotFolder {
             return;
         }
         self.pruned_at = Some(now);
-        let Ok(entries) = std::fs::read_dir(&self.config.rejected_dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let Ok(meta) = entry.metadata() else { continue };
-            let old = meta
-                .modified()
-                .ok()
-                .and_then(|m| m.elapsed().ok())
-                .is_some_and(|age| age >= self.config.keep_rejected);
-            if meta.is_file() && old {
-                match std::fs::remove_file(entry.path()) {
-                    Ok(()) => {
-                        tracing::info!(path = %entry.path().display(), "hot folder: rejected file deleted after its keeping time")
-                    }
-                    Err(error) => {
-                        tracing::warn!(path = %entry.path().display(), %error, "hot folder: cannot delete an old rejected file")
+        let folders = [
+            (
+                &self.config.rejected_dir,
+                self.config.keep_rejected,
+                "rejected",
+            ),
+            (
+                &self.config.returned_dir,
+                self.config.keep_returned,
+                "returned",
+            ),
+        ];
+        for (folder, keep, what) in folders {
+            let Ok(entries) = std::fs::read_dir(folder) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let Ok(meta) = entry.metadata() else { continue };
+                let old = meta
+                    .modified()
+                    .ok()
+                    .and_then(|m| m.elapsed().ok())
+                    .is_some_and(|age| age >= keep);
+                if meta.is_file() && old {
+                    match std::fs::remove_file(entry.path()) {
+                        Ok(()) => {
+                            tracing::info!(path = %entry.path().display(), what, "hot folder: file deleted after its keeping time")
+                        }
+                        Err(error) => {
+                            tracing::warn!(path = %entry.path().display(), what, %error, "hot folder: cannot delete an old file")
+                        }
                     }
                 }
             }

@@ -62,8 +62,9 @@ pub(crate) fn intake(
     request.page_timeout = page_timeout;
     request.resolution_dpi = resolution.max(200);
     // What this run takes from a hot folder waits in its own folder (not `<folder>/taken`,
-    // which kioskd does not touch either): deleted once stored, put back into the hot folder
-    // otherwise, so the officer can feed it again.
+    // which kioskd does not touch either): deleted once stored, moved to `<folder>/returned`
+    // otherwise (not into the watched folder, where the next citizen's scan would take it),
+    // for the officer to feed again.
     let mut taken = None;
     let scanner: Box<dyn DocumentScanner> = match (hot_folder, sane_device, configured) {
         (Some(dir), _, _) => {
@@ -71,7 +72,7 @@ pub(crate) fn intake(
             c.batch_idle = idle;
             c.poll_interval = std::time::Duration::from_millis(200);
             c.taken = TakenAction::MoveTo(work.0.join("taken"));
-            // For kioskd to put them back if this run is killed (`intake::spool`).
+            // For kioskd to move them to returned/ if this run is killed (`intake::spool`).
             std::fs::write(
                 work.0.join(motcua_kiosk::intake::spool::HOT_FOLDER_FILE),
                 dir.display().to_string(),
@@ -79,7 +80,7 @@ pub(crate) fn intake(
             .with_context(|| format!("writing in {}", work.0.display()))?;
             taken = Some(Taken {
                 taken: work.0.join("taken"),
-                hot_folder: dir.clone(),
+                returned: c.returned_dir.clone(),
                 files: None,
             });
             Box::new(HotFolder::new(c).with_context(|| format!("hot folder {}", dir.display()))?)
@@ -133,7 +134,7 @@ pub(crate) fn intake(
     let files = session.take_scan_files();
     scanned?;
     let report = session.commit(&mut print)?;
-    // Stored: the spooled files go, any other is put back (dropping `taken` puts all back).
+    // Stored: the spooled files go, any other is returned (dropping `taken` returns them all).
     if let Some(t) = &mut taken {
         t.files = Some(files);
     }
@@ -158,11 +159,11 @@ pub(crate) fn intake(
 }
 
 /// The files this run took from a hot folder. Dropped at the end of the run however it ends:
-/// with `files` (the intake was stored) the spooled files are deleted and the others put back
-/// into the hot folder; without (a failure) every file is put back.
+/// with `files` (the intake was stored) the spooled files are deleted and the others moved to
+/// the hot folder's `returned/`; without (a failure) every file is moved there.
 struct Taken {
     taken: PathBuf,
-    hot_folder: PathBuf,
+    returned: PathBuf,
     files: Option<motcua_kiosk::intake::taken::ScanFiles>,
 }
 
@@ -170,8 +171,8 @@ impl Drop for Taken {
     fn drop(&mut self) {
         use motcua_kiosk::intake::taken::{return_all, settle_taken};
         let settled = match &self.files {
-            Some(files) => settle_taken(&self.taken, &self.hot_folder, files),
-            None => return_all(&self.taken, &self.hot_folder),
+            Some(files) => settle_taken(&self.taken, &self.returned, files),
+            None => return_all(&self.taken, &self.returned),
         };
         if let Some(message) = settled.message() {
             eprintln!("{message}");
@@ -180,7 +181,7 @@ impl Drop for Taken {
 }
 
 /// scanimage's page files: deleted however the intake ends (their pages are in the spool).
-/// Hot-folder files that could not be put back stay in its `taken` folder.
+/// Hot-folder files that could not be moved to `returned/` stay in its `taken` folder.
 struct Scratch(PathBuf);
 
 impl Drop for Scratch {
@@ -192,7 +193,7 @@ impl Drop for Scratch {
             return;
         }
         for entry in std::fs::read_dir(&self.0).into_iter().flatten().flatten() {
-            // The hot folder's name stays with them, for kioskd to put them back.
+            // The hot folder's name stays with them, for kioskd to return them.
             let names_hot = entry.file_name() == motcua_kiosk::intake::spool::HOT_FOLDER_FILE;
             if entry.path() != taken && !names_hot {
                 let _ = std::fs::remove_file(entry.path());

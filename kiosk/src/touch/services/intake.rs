@@ -19,7 +19,7 @@ impl Services {
 
         let mut message: Option<String> = None;
         let mut stored = Vec::new();
-        // What became of hot-folder files that were not stored (put back to be fed again).
+        // What became of hot-folder files that were not stored (moved to `returned/`).
         let mut put_back: Option<String> = None;
         // Missing documents have their own banner on the screen: their warning is not repeated.
         let note = |e: &IE, message: &mut Option<String>| match e {
@@ -172,15 +172,18 @@ impl Services {
         report
     }
 
-    /// Deletes the batch's hot-folder files whose pages were spooled and puts the others back
-    /// into the hot folder; says what was put back.
+    /// Deletes the batch's hot-folder files whose pages were spooled and moves the others into
+    /// the hot folder's `returned/` (never back into the folder the citizen screen watches too);
+    /// says where they are.
     fn settle_taken(&self, files: &crate::intake::taken::ScanFiles) -> Option<String> {
         let Some(crate::devices::ScannerConfig::HotFolder { folder }) =
             &self.config.peripherals.scanner
         else {
             return None;
         };
-        crate::intake::taken::settle_taken(&self.taken_dir(), folder, files).message()
+        let settings = self.hot_folder_settings(folder);
+        crate::intake::taken::settle_taken(&self.taken_dir(), &settings.returned_dir, files)
+            .message()
     }
 
     /// What the staff screen shows of the intake in progress.

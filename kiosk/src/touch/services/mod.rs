@@ -189,11 +189,7 @@ impl Services {
                 Ok(Box::new(SaneScanner::new(SaneConfig::new(device.clone()))))
             }
             Some(ScannerConfig::HotFolder { folder }) => {
-                // Taken files go into the session folder, not `<folder>/taken`: a citizen's
-                // papers are deleted once stored in the dossier or at the session wipe.
-                let mut settings = HotFolderConfig::new(folder.clone());
-                settings.taken = TakenAction::MoveTo(self.taken_dir());
-                HotFolder::new(settings)
+                HotFolder::new(self.hot_folder_settings(folder))
                     .map(|h| Box::new(h) as Box<dyn DocumentScanner>)
                     .map_err(|e| scanner_trouble(&e.to_string()))
             }
@@ -202,6 +198,15 @@ impl Services {
                 "This kiosk has no scanner. Please hand in your papers at the counter.",
             )),
         }
+    }
+
+    /// The settings of the hot folder `folder`. Taken files go into the session
+    /// folder, not `<folder>/taken`: a citizen's papers are deleted once stored in the dossier
+    /// or at the session wipe.
+    pub(super) fn hot_folder_settings(&self, folder: &Path) -> HotFolderConfig {
+        let mut settings = HotFolderConfig::new(folder);
+        settings.taken = TakenAction::MoveTo(self.taken_dir());
+        settings
     }
 
     /// A scan request with the configured settings, writing page files into `dir`.
