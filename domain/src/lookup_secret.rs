@@ -7,7 +7,8 @@
 //! `XXXX-XXXX` (no I, L, O, U, which people misread), and read back tolerantly (lower case,
 //! spaces, no dash, O for 0, I or L for 1) because citizens type them on a touch keyboard.
 //!
-//! The gateway and the kiosk's store keep only [`lookup_hash`], never the secret.
+//! Neither the gateway nor the kiosk stores the secret or its [`lookup_hash`]: the gateway keeps
+//! an HMAC of the hash under a key no kiosk holds, the kiosk derives both again when needed.
 
 use std::fmt;
 

@@ -16,6 +16,7 @@
 mod api;
 mod error;
 mod files;
+mod lookup_key;
 mod pki;
 mod provision;
 mod server;
@@ -37,6 +38,7 @@ pub use api::fuzzing;
 pub use api::{served_routes, ApiDoc, Health, ReenrolmentApproval, Revocation, StatusChange};
 pub use error::GatewayError;
 pub use files::{BlobStorage, S3Credentials, S3Storage};
+pub use lookup_key::{LookupKey, LOOKUP_KEY_FILE_NAME};
 pub use motcua_identity::{Issued, PeerIdentity, Role};
 pub use motcua_sheets::{DEFAULT_BOLD_FONT, DEFAULT_REGULAR_FONT};
 pub use pki::{
@@ -193,6 +195,10 @@ pub struct GatewayConfig {
     pub sheet_fonts: FontConfig,
     /// Per-device request rate, upload quotas, upload expiry and applicant retention.
     pub limits: Limits,
+    /// The lookup key (a file of 64 hex digits, 0600; see [`LookupKey`]), a secret. Without
+    /// it the gateway uses `data_dir/lookup.key`, made on first start: right for one gateway,
+    /// while several on one PostgreSQL must be given the same file.
+    pub lookup_key_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for GatewayConfig {
@@ -247,6 +253,7 @@ impl GatewayConfig {
             enrollment_body_timeout: DEFAULT_ENROLLMENT_BODY_TIMEOUT,
             fleet: FleetSettings::default(),
             provisioning_key_file: None,
+            lookup_key_file: None,
             profiles_dir: PathBuf::from(DEFAULT_PROFILES_DIR),
             public_url: None,
             sequence_block_size: DEFAULT_SEQUENCE_BLOCK_SIZE,
@@ -378,6 +385,18 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         &config.data_dir,
     )
     .await?;
+    let lookup_key = match &config.lookup_key_file {
+        Some(path) => LookupKey::load(path)?,
+        None => {
+            if config.database_url.is_some() {
+                tracing::warn!("no lookup key file given: using the data directory's own; every gateway on this PostgreSQL must have the same one (--lookup-key-file)");
+            }
+            LookupKey::load_or_create(&config.data_dir.join(lookup_key::LOOKUP_KEY_FILE_NAME))?
+        }
+    };
+    store
+        .adopt_lookup_key(&lookup_key, &chrono::Utc::now().to_rfc3339())
+        .await?;
     let connections = Arc::new(server::Connections::default());
     let state = api::AppState::new(
         store,
@@ -385,6 +404,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         authority,
         issuer,
         Arc::clone(&connections),
+        lookup_key,
         &config,
     )?;
     let sweeper = api::spawn_sweeper(state.clone());

@@ -216,7 +216,10 @@ async fn binary_serves_and_stops_on_sigterm(backend: Backend) {
     .stderr(std::process::Stdio::null())
     .kill_on_drop(true);
     if let Some(pg) = &h.pg {
-        cmd.args(["--database-url", &pg.url]);
+        // A second gateway on the harness's database: it needs the same lookup key.
+        cmd.args(["--database-url", &pg.url])
+            .arg("--lookup-key-file")
+            .arg(h.dir.path().join(motcua_gateway::LOOKUP_KEY_FILE_NAME));
     }
     let mut child = cmd.spawn().expect("spawn gateway binary");
     let mut stdout = child.stdout.take().expect("stdout");

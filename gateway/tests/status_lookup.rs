@@ -2,7 +2,9 @@
 //! the right secret reads the status; a wrong secret, a dossier delivered without a secret, an
 //! unknown code and another site's code answer byte for byte alike; failed lookups are limited
 //! per device and per code in the database, and once over the limit even the right secret gets
-//! 429 `too_many_lookups` with a `Retry-After`.
+//! 429 `too_many_lookups` with a `Retry-After`. Counting and deciding are one transaction: many
+//! wrong lookups racing on one code through two gateways on one database let no more through
+//! than the limit.
 
 #[macro_use]
 mod harness;
@@ -211,10 +213,63 @@ async fn a_malformed_hash_is_refused_at_ingest(backend: Backend) {
     h.finish().await;
 }
 
+async fn racing_wrong_lookups_get_no_more_than_the_limit_through(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let mut creds = Vec::new();
+    for n in 0..4 {
+        creds.push(h.enroll(&format!("KIOSK-{n}")).await);
+    }
+    let target = code(1);
+    deliver(&h, &creds[0], "KIOSK-0", &target).await;
+    // A second gateway on the same database and data directory, as behind a load balancer.
+    let second = motcua_gateway::start(h.config())
+        .await
+        .expect("second gateway");
+    let bases = [h.base.clone(), format!("https://{}", second.local_addr())];
+    // 48 wrong lookups at once on one code, from 4 kiosks (12 each: under a device's limit of
+    // 20), through both gateways: the code's limit is 5.
+    let mut tasks = Vec::new();
+    for i in 0..48usize {
+        let client = creds[i % 4].client.clone();
+        let url = format!("{}/v1/dossiers/status", bases[i % 2]);
+        let target = target.clone();
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&serde_json::json!({"code": target, "secret": format!("ZZZZ-{i:04}")}))
+                .send()
+                .await
+                .expect("lookup")
+                .status()
+        }));
+    }
+    let mut not_found = 0;
+    let mut limited = 0;
+    for t in tasks {
+        match t.await.expect("task") {
+            StatusCode::NOT_FOUND => not_found += 1,
+            StatusCode::TOO_MANY_REQUESTS => limited += 1,
+            other => panic!("unexpected answer {other}"),
+        }
+    }
+    assert_eq!(not_found, 5, "exactly the code's limit got through");
+    assert_eq!(limited, 43);
+    assert_eq!(
+        h.lookup(&creds[1], &target, SECRET).await.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "the right secret waits too"
+    );
+    second.shutdown().await;
+    h.finish().await;
+}
+
 scenarios!(
     the_right_secret_reads_the_status,
     every_miss_answers_alike,
     failures_on_a_code_are_limited,
     failures_of_a_device_are_limited,
     a_malformed_hash_is_refused_at_ingest,
+    racing_wrong_lookups_get_no_more_than_the_limit_through,
 );

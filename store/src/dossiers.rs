@@ -146,9 +146,11 @@ impl Store {
                 .collect(),
             lookup_sha256: Some(crate::lookup::hash_of(&self.data_key, &code)),
         };
-        // The applicant is stored sealed only; the JSON keeps a blank one (`applicant.rs`).
+        // The applicant is stored sealed only; the JSON keeps a blank one (`applicant.rs`),
+        // and a marker in place of the lookup hash, derived again at delivery (`lookup.rs`).
         let stored = DossierSubmission {
             applicant: crate::applicant::blank(),
+            lookup_sha256: Some(crate::lookup::DERIVED.to_owned()),
             ..submission.clone()
         };
         let json = serde_json::to_string(&stored).map_err(|e| StoreError::Corrupt {
@@ -170,9 +172,6 @@ impl Store {
             ],
         )
         .map_err(&db)?;
-        if let Some(hash) = &submission.lookup_sha256 {
-            crate::lookup::record_hash(&tx, &code, hash).map_err(&db)?;
-        }
         for (position, doc) in documents.iter().enumerate() {
             tx.execute(
                 "INSERT INTO dossier_documents(dossier_code, position, sha256, size) VALUES(?1, ?2, ?3, ?4)",
@@ -198,7 +197,7 @@ impl Store {
     }
 
     /// The stored submission of a dossier, its applicant unsealed (blank once retention
-    /// purged it).
+    /// purged it) and its lookup hash derived (see `lookup.rs`).
     pub fn dossier(&self, code: &str) -> StoreResult<Option<DossierSubmission>> {
         let row: Option<(String, Option<Vec<u8>>)> = self
             .conn
@@ -219,6 +218,10 @@ impl Store {
             })?;
         if let Some(sealed) = sealed {
             submission.applicant = crate::applicant::open(&self.data_key, code, &sealed)?;
+        }
+        // A dossier with a secret has the marker (or, not scrubbed yet, its hash) here.
+        if submission.lookup_sha256.is_some() {
+            submission.lookup_sha256 = Some(crate::lookup::hash_of(&self.data_key, code));
         }
         Ok(Some(submission))
     }

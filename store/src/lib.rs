@@ -148,6 +148,7 @@ impl Store {
         let blobs = BlobStore::open(data_dir, min_free_bytes)?;
         let (data_key, data_key_path) = applicant::data_key(&conn, &db_path, data_dir)?;
         applicant::seal_clear_applicants(&mut conn, &db_path, &data_key)?;
+        lookup::scrub_stored_hashes(&mut conn, &db_path)?;
         Ok(Self {
             conn,
             db_path,

@@ -1,19 +1,30 @@
-//! The receipt's lookup secret on the kiosk (issue 14, item 2): derived, never stored.
+//! The receipt's lookup secret on the kiosk (issue 14, item 2): derived, never stored, and
+//! neither is its hash.
 //!
 //! The secret of a dossier is the first 40 bits of the data key's derivation for the purpose
 //! `receipt-lookup-secret` over the dossier code, so a reprint (remote or at the counter) prints
-//! the same secret without the database ever holding it; the `dossiers` row keeps only its hash
-//! (`lookup_sha256`, the same hash the gateway receives). The status last learnt from the
-//! gateway is kept beside it for lookups while offline. Offline, the cached status of a dossier
-//! is shown only to whoever shows the secret, the rule the gateway applies online.
+//! the same secret without the database ever holding it. Its hash (`lookup_sha256`, what the
+//! gateway receives) is not stored either: with 40 bits, whoever copied the database could
+//! search it offline. A secret typed for an offline lookup is checked by deriving the right one
+//! again and comparing the hashes in constant time, and the hash is put into the submission when
+//! it is read for delivery ([`Store::dossier`]). The stored submission keeps, in place of the
+//! hash, the marker [`DERIVED`], which says the dossier has a secret (dossiers from before the
+//! secret have none, and are delivered and looked up without one, as before).
+//!
+//! Databases written before this kept the hash in `dossiers.lookup_sha256` and in the stored
+//! submission: [`scrub_stored_hashes`] replaces both at every open (the column stays, always
+//! NULL), and the write-ahead log is emptied of the old pages (`secure_delete` zeroes them in the
+//! file). The status last learnt from the gateway is kept for lookups while offline, shown only
+//! to whoever shows the secret, the rule the gateway applies online.
 
 use motcua_domain::lookup_secret::{hashes_equal, lookup_hash, LookupSecret};
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::Path;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use motcua_domain::wire::DossierStatus;
 
-use crate::{DataKey, Store, StoreError, StoreResult};
+use crate::{db_err, DataKey, Store, StoreError, StoreResult};
 
 /// A dossier's status as last learnt, for offline lookups.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,8 +40,12 @@ pub struct CachedStatus {
 /// Purpose of the data key's derivation that makes receipt secrets.
 const PURPOSE: &str = "receipt-lookup-secret";
 
-/// The schema migration of lookup hashes.
+/// The schema migration of lookup hashes. The column is no longer written (see the module).
 pub(crate) const MIGRATION: &str = "ALTER TABLE dossiers ADD COLUMN lookup_sha256 TEXT;";
+
+/// What the stored submission holds in `lookup_sha256` for a dossier with a secret: the hash
+/// itself is derived when the submission is read ([`Store::dossier`]).
+pub(crate) const DERIVED: &str = "derived-from-the-data-key";
 
 /// The secret of `code` under `key`.
 fn secret_of(key: &DataKey, code: &str) -> LookupSecret {
@@ -38,7 +53,7 @@ fn secret_of(key: &DataKey, code: &str) -> LookupSecret {
     LookupSecret::from_bytes([d[0], d[1], d[2], d[3], d[4]])
 }
 
-/// The hash of `code`'s lookup secret under `key`, as stored and sent to the gateway.
+/// The hash of `code`'s lookup secret under `key`, as sent to the gateway.
 pub(crate) fn hash_of(key: &DataKey, code: &str) -> String {
     lookup_hash(code, &secret_of(key, code))
 }
@@ -57,19 +72,22 @@ impl Store {
         code: &str,
         secret: &LookupSecret,
     ) -> StoreResult<Option<CachedStatus>> {
-        let stored: Option<Option<String>> = self
+        // Whether the kiosk holds the dossier and gave it a secret (the marker, or the hash
+        // of a database not scrubbed yet).
+        let has_secret: Option<bool> = self
             .conn
             .query_row(
-                "SELECT lookup_sha256 FROM dossiers WHERE code = ?1",
+                "SELECT CASE WHEN json_valid(submission)
+                        THEN json_extract(submission, '$.lookup_sha256') IS NOT NULL ELSE 0 END
+                 FROM dossiers WHERE code = ?1",
                 [code],
                 |r| r.get(0),
             )
             .optional()
             .map_err(self.db())?;
-        let typed = lookup_hash(code, secret);
-        let stored = stored.flatten();
-        let equal = hashes_equal(&typed, stored.as_deref().unwrap_or_default());
-        if !equal || stored.is_none() {
+        // Both hashes are computed and compared whatever the row says.
+        let equal = hashes_equal(&lookup_hash(code, secret), &hash_of(&self.data_key, code));
+        if !equal || has_secret != Some(true) {
             return Ok(None);
         }
         self.cached_status(code)
@@ -124,14 +142,49 @@ impl Store {
     }
 }
 
-/// Records the hash of a dossier being stored, inside its transaction.
-pub(crate) fn record_hash(
-    tx: &rusqlite::Transaction<'_>,
-    code: &str,
-    hash: &str,
-) -> rusqlite::Result<usize> {
-    tx.execute(
-        "UPDATE dossiers SET lookup_sha256 = ?1 WHERE code = ?2",
-        params![hash, code],
-    )
+/// Removes the lookup hashes a database written by an older kiosk holds (see the module):
+/// `lookup_sha256` emptied, the stored submission's hash replaced by [`DERIVED`]. Idempotent;
+/// looked at without the write lock first, as there is nothing to do after the first open.
+pub(crate) fn scrub_stored_hashes(conn: &mut Connection, db_path: &Path) -> StoreResult<usize> {
+    let db = db_err(db_path);
+    // An unreadable row (not JSON) is left to `applicant::seal_clear_applicants`, which says
+    // so in the journal; only its column is emptied.
+    const STORED: &str = "lookup_sha256 IS NOT NULL
+         OR (CASE WHEN json_valid(submission) THEN json_extract(submission, '$.lookup_sha256')
+             END) != 'derived-from-the-data-key'";
+    let any: bool = conn
+        .query_row(
+            &format!("SELECT EXISTS(SELECT 1 FROM dossiers WHERE {STORED})"),
+            [],
+            |r| r.get(0),
+        )
+        .map_err(&db)?;
+    if !any {
+        return Ok(0);
+    }
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(&db)?;
+    // A row with a hash in its column had it in its submission too (one transaction wrote
+    // both); one with neither is from before the secret and keeps none.
+    let scrubbed = tx
+        .execute(
+            &format!(
+                "UPDATE dossiers SET lookup_sha256 = NULL,
+                   submission = CASE WHEN NOT json_valid(submission)
+                                       OR json_extract(submission, '$.lookup_sha256') IS NULL
+                                     THEN submission
+                                     ELSE json_set(submission, '$.lookup_sha256', ?1) END
+                 WHERE {STORED}"
+            ),
+            params![DERIVED],
+        )
+        .map_err(&db)?;
+    tx.commit().map_err(&db)?;
+    crate::applicant::checkpoint(conn, db_path)?;
+    tracing::info!(
+        scrubbed,
+        "removed stored lookup hashes (derived at delivery now)"
+    );
+    Ok(scrubbed)
 }

@@ -1,6 +1,6 @@
 //! The receipt's lookup secret on the kiosk, on a real SQLite file: derived from the data key
-//! (so a reprint after a restart prints the same one), never in the database, its hash sent
-//! with the dossier, and the offline cached status shown only to whoever shows the secret.
+//! (so a reprint after a restart prints the same one), never in the database, nor its hash, which
+//! is derived again for delivery; the offline cached status shown only to whoever shows it.
 
 use chrono::TimeZone;
 use motcua_domain::calendar::WorkingCalendar;
@@ -112,4 +112,82 @@ fn the_offline_cache_answers_only_the_right_secret() {
         store.cached_status_with_secret(&unknown, &its).unwrap(),
         None
     );
+}
+
+/// Whether the kiosk's database file or its write-ahead log holds `needle`.
+fn database_holds(dir: &std::path::Path, needle: &str) -> bool {
+    ["kiosk.sqlite3", "kiosk.sqlite3-wal"].iter().any(|f| {
+        let bytes = std::fs::read(dir.join(f)).unwrap_or_default();
+        bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
+    })
+}
+
+#[test]
+fn the_hash_is_not_stored_but_derived_for_delivery() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(dir.path(), 0).unwrap();
+    let d = submit(&mut store);
+    let hash = lookup_hash(&d.code, &store.lookup_secret(&d.code));
+    assert_eq!(d.lookup_sha256.as_deref(), Some(hash.as_str()));
+    // What the uplink delivers carries the hash.
+    let delivered = store.dossier(&d.code).unwrap().expect("stored");
+    assert_eq!(delivered.lookup_sha256.as_deref(), Some(hash.as_str()));
+    assert!(
+        database_holds(dir.path(), &d.code),
+        "the search finds what is there"
+    );
+    assert!(!database_holds(dir.path(), &hash), "the hash is stored");
+    drop(store);
+    assert!(!database_holds(dir.path(), &hash), "the hash is stored");
+}
+
+#[test]
+fn hashes_stored_by_an_older_kiosk_are_scrubbed_and_still_delivered() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, hash, bare) = {
+        let mut store = Store::open(dir.path(), 0).unwrap();
+        let d = submit(&mut store);
+        let bare = submit(&mut store).code;
+        (d.code.clone(), d.lookup_sha256.clone().expect("hash"), bare)
+    };
+    // As an older kiosk stored them: the hash in its column and in the submission; and a
+    // dossier from before the secret, with none.
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("kiosk.sqlite3")).unwrap();
+        conn.execute(
+            "UPDATE dossiers SET lookup_sha256 = ?1,
+               submission = json_set(submission, '$.lookup_sha256', ?1) WHERE code = ?2",
+            rusqlite::params![hash, code],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE dossiers SET submission = json_set(submission, '$.lookup_sha256', json('null'))
+             WHERE code = ?1",
+            [&bare],
+        )
+        .unwrap();
+    }
+    assert!(database_holds(dir.path(), &hash), "the old row is there");
+    let store = Store::open(dir.path(), 0).unwrap();
+    assert!(!database_holds(dir.path(), &hash), "scrubbed at open");
+    // Still delivered with its hash, and still looked up offline with its secret.
+    let d = store.dossier(&code).unwrap().expect("stored");
+    assert_eq!(d.lookup_sha256.as_deref(), Some(hash.as_str()));
+    let secret = store.lookup_secret(&code);
+    assert!(store
+        .cached_status_with_secret(&code, &secret)
+        .unwrap()
+        .is_some());
+    // The dossier from before the secret is delivered without one and opens to none.
+    assert_eq!(
+        store.dossier(&bare).unwrap().expect("bare").lookup_sha256,
+        None
+    );
+    let its = store.lookup_secret(&bare);
+    assert_eq!(store.cached_status_with_secret(&bare, &its).unwrap(), None);
+    drop(store);
+    // A second open finds nothing to do and changes nothing.
+    let store = Store::open(dir.path(), 0).unwrap();
+    let d = store.dossier(&code).unwrap().expect("stored");
+    assert_eq!(d.lookup_sha256.as_deref(), Some(hash.as_str()));
 }

@@ -60,6 +60,7 @@ pub(super) async fn dossier_status(
         .0
         .store
         .lookup_status(
+            &state.0.lookup_key,
             &device.id,
             &device.site,
             &lookup.code,

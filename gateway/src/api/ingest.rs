@@ -298,6 +298,15 @@ pub(super) async fn ingest_dossier(
             ),
         ));
     }
+    // Only the keyed form of the hash is stored, in the row and in the body (whose SHA-256
+    // the idempotency key keeps): the plain hash of a 40-bit secret could be searched offline.
+    let dossier = DossierSubmission {
+        lookup_sha256: dossier
+            .lookup_sha256
+            .as_deref()
+            .map(|h| state.0.lookup_key.mac(h)),
+        ..dossier
+    };
     let json = canonical(&dossier)?;
     ingest(&state, device, &headers, Record::Dossier(dossier), json).await
 }

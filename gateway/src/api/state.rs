@@ -22,6 +22,8 @@ pub(crate) struct AppState(pub(super) Arc<Inner>);
 
 pub(super) struct Inner {
     pub(super) store: Store,
+    /// Keys the lookup hashes stored (see `crate::lookup_key`).
+    pub(super) lookup_key: crate::lookup_key::LookupKey,
     pub(super) files: Files,
     pub(super) enrollment_key_sha256: [u8; 32],
     /// The province's CA: signs device certificates at enrolment and renewal.
@@ -58,6 +60,7 @@ impl AppState {
         authority: Authority,
         issuer: Result<crate::provision::Issuer, String>,
         connections: Arc<Connections>,
+        lookup_key: crate::lookup_key::LookupKey,
         config: &GatewayConfig,
     ) -> Result<Self, GatewayError> {
         let catalog_json = serde_json::to_vec(&config.catalog)
@@ -65,6 +68,7 @@ impl AppState {
         let catalog_etag = format!("\"{}\"", sha256_hex(&catalog_json));
         Ok(Self(Arc::new(Inner {
             store,
+            lookup_key,
             files,
             enrollment_key_sha256: sha256(config.enrollment_key.as_bytes()),
             authority,

@@ -80,11 +80,12 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                 ],
                 if_taken: Some(IngestOutcome::Conflict(d.code.clone())),
             });
-            if let Some(hash) = &d.lookup_sha256 {
+            // The API put the MAC of the hash in `lookup_sha256` (`api::ingest`).
+            if let Some(mac) = &d.lookup_sha256 {
                 inserts.push(Insert {
-                    sql: super::lookup::LOOKUP_HASH_SET,
-                    action: "record a dossier's lookup hash",
-                    params: vec![hash.into(), (&d.code).into()],
+                    sql: super::lookup::LOOKUP_MAC_SET,
+                    action: "record a dossier's keyed lookup hash",
+                    params: vec![mac.into(), (&d.code).into()],
                     if_taken: None,
                 });
             }

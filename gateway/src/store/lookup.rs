@@ -1,15 +1,24 @@
 //! Status lookups with the receipt's secret (issue 14, item 2), decided once for both backends:
-//! the schema (the hash each dossier was delivered with, and failed lookups), the statements,
-//! the limits on failed lookups, and the rule that makes a wrong secret, a dossier delivered
-//! without a hash, an unknown code and another site's code one and the same answer.
+//! the schema (what each dossier's hash became under the lookup key, failed lookups), the
+//! statements, the limits on failed lookups, and the rule that makes a wrong secret, a dossier
+//! delivered without a hash, an unknown code and another site's code one and the same answer.
 //!
-//! The two backends run the statements in `lookup_backends`.
+//! The database holds no value an offline search of the 2^40 secrets could be checked against:
+//! each dossier keeps `lookup_mac`, the HMAC of its lookup hash under the gateway's lookup key
+//! (`crate::lookup_key`), never the hash itself. Rows stored before migration 11 (or by an older
+//! gateway during a rolling upgrade) still hold the plain `lookup_sha256`: `lookup_convert`
+//! replaces it by its MAC at every start, and a lookup meanwhile computes the MAC of what it finds.
 //!
 //! Failures are counted in the database, not in memory, so the limits hold across gateway
-//! instances behind a load balancer. The count and the decision are not one transaction: two
-//! instances racing may each let one more try through, which the limits' sizes absorb.
+//! instances behind a load balancer. Counting, deciding and recording a failure are one
+//! transaction that first takes the lock of both scopes (`pg_advisory_xact_lock` on PostgreSQL;
+//! `BEGIN IMMEDIATE`, the database's write lock, on SQLite), so two gateways racing on one code
+//! cannot both see the count under the limit: no more tries get through than the limit says.
+//!
+//! The two backends run the statements in `lookup_backends`.
 
 use super::Store;
+use crate::lookup_key::LookupKey;
 use crate::GatewayError;
 use motcua_domain::dossier::DossierCode;
 use motcua_domain::lookup_secret::{hashes_equal, lookup_hash, LookupSecret};
@@ -27,11 +36,23 @@ CREATE TABLE lookup_failures (
 CREATE INDEX lookup_failures_by_scope ON lookup_failures(scope, failed_ms);
 "#;
 
-/// `$1` hash, `$2` code: records the hash a dossier was delivered with (an ingest step).
-pub(super) const LOOKUP_HASH_SET: &str = "UPDATE dossiers SET lookup_sha256 = $1 WHERE code = $2";
-/// `$1` code: its site and its hash.
+/// Migration 11: the keyed form of each dossier's hash (`lookup_mac`; `lookup_sha256` is
+/// emptied as rows are converted, see `lookup_convert`), and the fingerprint of the lookup key
+/// the rows are keyed with (one row), so a gateway with another key refuses to start.
+pub(crate) const MIGRATION_11: &str = r#"
+ALTER TABLE dossiers ADD COLUMN lookup_mac TEXT;
+CREATE TABLE lookup_key (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    fingerprint TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+"#;
+
+/// `$1` MAC, `$2` code: records the keyed hash a dossier was delivered with (an ingest step).
+pub(super) const LOOKUP_MAC_SET: &str = "UPDATE dossiers SET lookup_mac = $1 WHERE code = $2";
+/// `$1` code: its site, its keyed hash, and its plain hash if not converted yet.
 pub(super) const LOOKUP_ROW: &str =
-    "SELECT agency_code, lookup_sha256 FROM dossiers WHERE code = $1";
+    "SELECT agency_code, lookup_mac, lookup_sha256 FROM dossiers WHERE code = $1";
 /// `$1` scope, `$2` start of the window (ms): failures in it, and the oldest.
 pub(super) const FAILURES_SINCE: &str = "SELECT COUNT(*), MIN(failed_ms) FROM lookup_failures
      WHERE scope = $1 AND failed_ms > $2";
@@ -86,23 +107,123 @@ pub(crate) enum LookupOutcome {
     TooMany { retry_after_s: i64, by: LimitedBy },
 }
 
-/// Hash compared when the dossier has none (or is unknown), so every lookup hashes and compares
+/// MAC compared when the dossier has none (or is unknown), so every lookup computes and compares
 /// once: a miss takes the time of a hit.
-const NO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+const NO_MAC: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Whether the typed secret opens this dossier for a device of `site`: its site, a stored hash,
-/// and the hash of (code, secret) equal to it. The hash is computed and compared in every case.
-fn opens(code: &str, secret: &str, site: &str, row: Option<&(String, Option<String>)>) -> bool {
-    let parsed = LookupSecret::parse(secret);
-    let typed = lookup_hash(
-        code,
-        &parsed.unwrap_or_else(|_| LookupSecret::from_bytes([0; 5])),
-    );
-    let stored = row.and_then(|r| r.1.as_deref()).unwrap_or(NO_HASH);
-    let equal = hashes_equal(&typed, stored);
-    let at_site = row.is_some_and(|r| r.0 == site);
-    let has_hash = row.is_some_and(|r| r.1.is_some());
-    equal & at_site & has_hash & parsed.is_ok()
+/// A dossier as a lookup reads it: its site, its keyed hash, its plain hash if not converted.
+pub(super) type LookupRow = (String, Option<String>, Option<String>);
+
+/// One scope of failures and its limit.
+#[derive(Debug, Clone)]
+pub(super) struct ScopeLimit {
+    pub(super) scope: String,
+    pub(super) limit: i64,
+    pub(super) window_s: i64,
+    pub(super) by: LimitedBy,
+}
+
+/// What a backend decided in its one transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Decision {
+    /// A scope is over its limit: nothing was looked at.
+    TooMany { retry_after_s: i64, by: LimitedBy },
+    /// The secret opens the dossier.
+    Opened,
+    /// It does not: a failure was recorded in both scopes.
+    Failed,
+}
+
+/// Everything a backend needs to decide a lookup inside its transaction, owned (the SQLite
+/// backend runs it on a blocking thread).
+pub(super) struct LookupAttempt {
+    pub(super) code: String,
+    site: String,
+    /// The MAC of the typed secret's hash (of an all-zero secret when it does not parse).
+    typed_mac: String,
+    secret_parsed: bool,
+    key: LookupKey,
+    /// The device's scope first, then the code's.
+    pub(super) scopes: [ScopeLimit; 2],
+    pub(super) now_ms: i64,
+    pub(super) prune_ms: i64,
+}
+
+impl LookupAttempt {
+    fn new(
+        key: &LookupKey,
+        device_id: &str,
+        site: &str,
+        code: &str,
+        secret: &str,
+        now_ms: i64,
+        limits: &LookupLimits,
+    ) -> Self {
+        let code = DossierCode::parse(code.trim())
+            .map_or_else(|_| code.trim().to_string(), |c| c.to_string());
+        let parsed = LookupSecret::parse(secret);
+        let typed = lookup_hash(
+            &code,
+            &parsed.unwrap_or_else(|_| LookupSecret::from_bytes([0; 5])),
+        );
+        Self {
+            scopes: [
+                ScopeLimit {
+                    scope: format!("device:{device_id}"),
+                    limit: limits.per_device,
+                    window_s: limits.device_window_s,
+                    by: LimitedBy::Device,
+                },
+                ScopeLimit {
+                    scope: format!("code:{code}"),
+                    limit: limits.per_code,
+                    window_s: limits.code_window_s,
+                    by: LimitedBy::Code,
+                },
+            ],
+            code,
+            site: site.to_string(),
+            typed_mac: key.mac(&typed),
+            secret_parsed: parsed.is_ok(),
+            key: key.clone(),
+            now_ms,
+            prune_ms: now_ms - limits.device_window_s.max(limits.code_window_s) * 1000,
+        }
+    }
+
+    /// Start of a scope's window (ms).
+    pub(super) fn since_ms(&self, scope: &ScopeLimit) -> i64 {
+        self.now_ms - scope.window_s * 1000
+    }
+
+    /// `TooMany` if a scope, with these (count, oldest) failures in its window, is over its
+    /// limit (the device's checked first).
+    pub(super) fn over_limit(&self, counts: &[(i64, Option<i64>)]) -> Option<Decision> {
+        self.scopes
+            .iter()
+            .zip(counts)
+            .find_map(|(s, (count, oldest))| {
+                retry_after(*count, *oldest, s.limit, s.window_s, self.now_ms).map(
+                    |retry_after_s| Decision::TooMany {
+                        retry_after_s,
+                        by: s.by,
+                    },
+                )
+            })
+    }
+
+    /// Whether the typed secret opens this dossier for a device of the attempt's site: its
+    /// site, a stored hash, and the MACs equal. The MAC is compared (in constant time) in every
+    /// case.
+    pub(super) fn opens(&self, row: Option<&LookupRow>) -> bool {
+        let stored = row.and_then(|(_, mac, plain)| {
+            mac.clone()
+                .or_else(|| plain.as_deref().map(|h| self.key.mac(h)))
+        });
+        let equal = hashes_equal(&self.typed_mac, stored.as_deref().unwrap_or(NO_MAC));
+        let at_site = row.is_some_and(|r| r.0 == self.site);
+        equal & at_site & stored.is_some() & self.secret_parsed
+    }
 }
 
 /// Seconds until a scope with `count` failures since the window's start, the oldest at
@@ -122,8 +243,10 @@ fn retry_after(
 
 impl Store {
     /// A device's status lookup with a receipt's secret (see the module).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn lookup_status(
         &self,
+        key: &LookupKey,
         device_id: &str,
         site: &str,
         code: &str,
@@ -131,51 +254,26 @@ impl Store {
         now_ms: i64,
         limits: &LookupLimits,
     ) -> Result<LookupOutcome, GatewayError> {
-        let code = DossierCode::parse(code.trim())
-            .map_or_else(|_| code.trim().to_string(), |c| c.to_string());
-        let device_scope = format!("device:{device_id}");
-        let code_scope = format!("code:{code}");
-        for (scope, limit, window_s, by) in [
-            (
-                &device_scope,
-                limits.per_device,
-                limits.device_window_s,
-                LimitedBy::Device,
-            ),
-            (
-                &code_scope,
-                limits.per_code,
-                limits.code_window_s,
-                LimitedBy::Code,
-            ),
-        ] {
-            let since = now_ms - window_s * 1000;
-            let (count, oldest) = match self {
-                Store::Sqlite(s) => s.failures_since(scope, since).await?,
-                Store::Postgres(s) => s.failures_since(scope, since).await?,
-            };
-            if let Some(retry_after_s) = retry_after(count, oldest, limit, window_s, now_ms) {
-                return Ok(LookupOutcome::TooMany { retry_after_s, by });
-            }
-        }
-        let row = match self {
-            Store::Sqlite(s) => s.lookup_row(&code).await?,
-            Store::Postgres(s) => s.lookup_row(&code).await?,
+        let attempt = LookupAttempt::new(key, device_id, site, code, secret, now_ms, limits);
+        let code = attempt.code.clone();
+        let decision = match self {
+            Store::Sqlite(s) => s.decide_lookup(attempt).await?,
+            Store::Postgres(s) => s.decide_lookup(attempt).await?,
         };
-        if opens(&code, secret, site, row.as_ref()) {
-            if let Some(mut view) = self.dossier_status(&code).await? {
-                view.documents.clear();
-                view.digitized.clear();
-                return Ok(LookupOutcome::Found(Box::new(view)));
+        match decision {
+            Decision::TooMany { retry_after_s, by } => {
+                Ok(LookupOutcome::TooMany { retry_after_s, by })
             }
+            Decision::Failed => Ok(LookupOutcome::NotFound),
+            Decision::Opened => Ok(match self.dossier_status(&code).await? {
+                Some(mut view) => {
+                    view.documents.clear();
+                    view.digitized.clear();
+                    LookupOutcome::Found(Box::new(view))
+                }
+                None => LookupOutcome::NotFound,
+            }),
         }
-        let prune = now_ms - limits.device_window_s.max(limits.code_window_s) * 1000;
-        let scopes = [device_scope, code_scope];
-        match self {
-            Store::Sqlite(s) => s.record_failure(&scopes, now_ms, prune).await?,
-            Store::Postgres(s) => s.record_failure(&scopes, now_ms, prune).await?,
-        }
-        Ok(LookupOutcome::NotFound)
     }
 }
 
@@ -192,11 +290,16 @@ mod tests {
             conn.execute_batch(sql).expect("migration");
         }
         for sql in [
-            LOOKUP_HASH_SET,
+            LOOKUP_MAC_SET,
             LOOKUP_ROW,
             FAILURES_SINCE,
             FAILURE_INSERT,
             FAILURES_PRUNE,
+            super::super::lookup_convert::UNCONVERTED,
+            super::super::lookup_convert::CONVERT_ROW,
+            super::super::lookup_convert::CONVERT_KEY_HASH,
+            super::super::lookup_convert::FINGERPRINT_INSERT,
+            super::super::lookup_convert::FINGERPRINT_READ,
         ] {
             let stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
             for i in 1..=stmt.parameter_count() {
@@ -205,19 +308,56 @@ mod tests {
         }
     }
 
+    fn attempt(key: &LookupKey, code: &str, secret: &str, site: &str) -> LookupAttempt {
+        LookupAttempt::new(key, "K1", site, code, secret, 0, &LookupLimits::default())
+    }
+
     #[test]
     fn only_the_right_secret_at_the_right_site_with_a_stored_hash_opens() {
+        let key = LookupKey::from_bytes([7; 32]);
         let code = "S1-261123-0001";
         let secret = LookupSecret::parse("7KQ2-M9XD").unwrap();
-        let row = ("S1".to_string(), Some(lookup_hash(code, &secret)));
-        assert!(opens(code, "7kq2 m9xd", "S1", Some(&row)));
-        assert!(!opens(code, "7KQ2-M9XE", "S1", Some(&row)));
-        assert!(!opens(code, "not a secret", "S1", Some(&row)));
-        assert!(!opens(code, "7KQ2-M9XD", "S2", Some(&row)));
-        assert!(!opens(code, "7KQ2-M9XD", "S1", Some(&("S1".into(), None))));
-        assert!(!opens(code, "7KQ2-M9XD", "S1", None));
+        let plain = lookup_hash(code, &secret);
+        let keyed: LookupRow = ("S1".into(), Some(key.mac(&plain)), None);
+        let legacy: LookupRow = ("S1".into(), None, Some(plain.clone()));
+        for row in [&keyed, &legacy] {
+            assert!(attempt(&key, code, "7kq2 m9xd", "S1").opens(Some(row)));
+            assert!(!attempt(&key, code, "7KQ2-M9XE", "S1").opens(Some(row)));
+            assert!(!attempt(&key, code, "not a secret", "S1").opens(Some(row)));
+            assert!(!attempt(&key, code, "7KQ2-M9XD", "S2").opens(Some(row)));
+        }
+        // Under another key the stored MAC does not open.
+        let other = LookupKey::from_bytes([8; 32]);
+        assert!(!attempt(&other, code, "7KQ2-M9XD", "S1").opens(Some(&keyed)));
+        // A stored plain hash compared as if it were the MAC does not open either.
+        let confused: LookupRow = ("S1".into(), Some(plain), None);
+        assert!(!attempt(&key, code, "7KQ2-M9XD", "S1").opens(Some(&confused)));
+        let none: LookupRow = ("S1".into(), None, None);
+        assert!(!attempt(&key, code, "7KQ2-M9XD", "S1").opens(Some(&none)));
+        assert!(!attempt(&key, code, "7KQ2-M9XD", "S1").opens(None));
         // The all-zero secret never opens a dossier without a hash either.
-        assert!(!opens(code, "0000-0000", "S1", Some(&("S1".into(), None))));
+        assert!(!attempt(&key, code, "0000-0000", "S1").opens(Some(&none)));
+    }
+
+    #[test]
+    fn the_device_scope_is_checked_before_the_code_scope() {
+        let key = LookupKey::from_bytes([7; 32]);
+        let a = attempt(&key, "S1-261123-0001", "x", "S1");
+        assert_eq!(a.over_limit(&[(0, None), (4, Some(0))]), None);
+        assert_eq!(
+            a.over_limit(&[(0, None), (5, Some(0))]),
+            Some(Decision::TooMany {
+                retry_after_s: 3600,
+                by: LimitedBy::Code
+            })
+        );
+        assert!(matches!(
+            a.over_limit(&[(20, Some(0)), (5, Some(0))]),
+            Some(Decision::TooMany {
+                by: LimitedBy::Device,
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -1,112 +1,116 @@
-//! The statements of status lookups (`super::lookup`) on each backend: counting failures,
-//! reading a dossier's site and hash, recording a failure (and pruning old ones) in one
-//! transaction.
+//! The statements of status lookups (`super::lookup`) on each backend: one transaction that
+//! takes the lock of both scopes, counts their failures, reads the dossier's site and keyed
+//! hash, and records a failure (pruning old ones) when the secret does not open it.
 
-use rusqlite::{params, OptionalExtension};
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
 
-use super::lookup::{FAILURES_PRUNE, FAILURES_SINCE, FAILURE_INSERT, LOOKUP_ROW};
+use super::lookup::{
+    Decision, LookupAttempt, LookupRow, FAILURES_PRUNE, FAILURES_SINCE, FAILURE_INSERT, LOOKUP_ROW,
+};
 use super::postgres::PgStore;
 use super::sqlite::SqliteStore;
 use crate::GatewayError;
 
+/// First key of the two-key advisory locks of lookup scopes (the second is `hashtext(scope)`):
+/// two-key locks never meet the one-key migration lock.
+const SCOPE_LOCK_CLASS: i32 = 0x6c6b_7570; // "lkup"
+
 impl SqliteStore {
-    pub(super) async fn failures_since(
+    /// Decides a lookup under SQLite's write lock (`BEGIN IMMEDIATE`), which also serialises
+    /// another process on the same file.
+    pub(super) async fn decide_lookup(
         &self,
-        scope: &str,
-        since_ms: i64,
-    ) -> Result<(i64, Option<i64>), GatewayError> {
-        let scope = scope.to_string();
-        self.call("count failed status lookups", move |c| {
-            c.query_row(FAILURES_SINCE, params![scope, since_ms], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-        })
-        .await
-    }
-
-    pub(super) async fn lookup_row(
-        &self,
-        code: &str,
-    ) -> Result<Option<(String, Option<String>)>, GatewayError> {
-        let code = code.to_string();
-        self.call("read a dossier's lookup hash", move |c| {
-            c.query_row(LOOKUP_ROW, [code], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
-        })
-        .await
-    }
-
-    pub(super) async fn record_failure(
-        &self,
-        scopes: &[String; 2],
-        now_ms: i64,
-        prune_ms: i64,
-    ) -> Result<(), GatewayError> {
-        let scopes = scopes.clone();
-        self.call("record a failed status lookup", move |c| {
-            let tx = c.transaction()?;
-            for scope in &scopes {
-                tx.execute(FAILURE_INSERT, params![scope, now_ms])?;
+        attempt: LookupAttempt,
+    ) -> Result<Decision, GatewayError> {
+        self.call("decide a status lookup", move |c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut counts = Vec::with_capacity(attempt.scopes.len());
+            for s in &attempt.scopes {
+                counts.push(tx.query_row(
+                    FAILURES_SINCE,
+                    params![s.scope, attempt.since_ms(s)],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?);
             }
-            tx.execute(FAILURES_PRUNE, [prune_ms])?;
-            tx.commit()
+            if let Some(decision) = attempt.over_limit(&counts) {
+                tx.commit()?;
+                return Ok(decision);
+            }
+            let row: Option<LookupRow> = tx
+                .query_row(LOOKUP_ROW, [&attempt.code], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })
+                .optional()?;
+            if attempt.opens(row.as_ref()) {
+                tx.commit()?;
+                return Ok(Decision::Opened);
+            }
+            for s in &attempt.scopes {
+                tx.execute(FAILURE_INSERT, params![s.scope, attempt.now_ms])?;
+            }
+            tx.execute(FAILURES_PRUNE, [attempt.prune_ms])?;
+            tx.commit()?;
+            Ok(Decision::Failed)
         })
         .await
     }
 }
 
 impl PgStore {
-    pub(super) async fn failures_since(
+    /// Decides a lookup holding both scopes' transaction advisory locks, taken in the order of
+    /// their keys so two lookups never wait for each other in a cycle. Under READ COMMITTED
+    /// each statement after the locks sees every failure committed by the lock's last holder.
+    pub(super) async fn decide_lookup(
         &self,
-        scope: &str,
-        since_ms: i64,
-    ) -> Result<(i64, Option<i64>), GatewayError> {
-        let read = self.err("count failed status lookups");
-        let row = self
-            .client()
-            .await?
-            .query_one(FAILURES_SINCE, &[&scope, &since_ms])
-            .await
-            .map_err(&read)?;
-        Ok((
-            row.try_get(0).map_err(&read)?,
-            row.try_get(1).map_err(&read)?,
-        ))
-    }
-
-    pub(super) async fn lookup_row(
-        &self,
-        code: &str,
-    ) -> Result<Option<(String, Option<String>)>, GatewayError> {
-        let read = self.err("read a dossier's lookup hash");
-        let row = self
-            .client()
-            .await?
-            .query_opt(LOOKUP_ROW, &[&code])
-            .await
-            .map_err(&read)?;
-        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .transpose()
-            .map_err(read)
-    }
-
-    pub(super) async fn record_failure(
-        &self,
-        scopes: &[String; 2],
-        now_ms: i64,
-        prune_ms: i64,
-    ) -> Result<(), GatewayError> {
-        let write = self.err("record a failed status lookup");
+        attempt: LookupAttempt,
+    ) -> Result<Decision, GatewayError> {
+        let write = self.err("decide a status lookup");
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(&write)?;
-        for scope in scopes {
-            tx.execute(FAILURE_INSERT, &[scope, &now_ms])
+        let [device, code] = &attempt.scopes;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock($1, h) FROM (
+                 SELECT DISTINCT hashtext(s) AS h FROM unnest(ARRAY[$2::TEXT, $3::TEXT]) AS s
+                 ORDER BY h) AS ordered",
+            &[&SCOPE_LOCK_CLASS, &device.scope, &code.scope],
+        )
+        .await
+        .map_err(&write)?;
+        let mut counts = Vec::with_capacity(attempt.scopes.len());
+        for s in &attempt.scopes {
+            let row = tx
+                .query_one(FAILURES_SINCE, &[&s.scope, &attempt.since_ms(s)])
+                .await
+                .map_err(&write)?;
+            counts.push((
+                row.try_get(0).map_err(&write)?,
+                row.try_get(1).map_err(&write)?,
+            ));
+        }
+        if let Some(decision) = attempt.over_limit(&counts) {
+            tx.commit().await.map_err(&write)?;
+            return Ok(decision);
+        }
+        let row: Option<LookupRow> = tx
+            .query_opt(LOOKUP_ROW, &[&attempt.code])
+            .await
+            .map_err(&write)?
+            .map(|r| Ok::<_, tokio_postgres::Error>((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .transpose()
+            .map_err(&write)?;
+        if attempt.opens(row.as_ref()) {
+            tx.commit().await.map_err(&write)?;
+            return Ok(Decision::Opened);
+        }
+        for s in &attempt.scopes {
+            tx.execute(FAILURE_INSERT, &[&s.scope, &attempt.now_ms])
                 .await
                 .map_err(&write)?;
         }
-        tx.execute(FAILURES_PRUNE, &[&prune_ms])
+        tx.execute(FAILURES_PRUNE, &[&attempt.prune_ms])
             .await
             .map_err(&write)?;
-        tx.commit().await.map_err(write)
+        tx.commit().await.map_err(write)?;
+        Ok(Decision::Failed)
     }
 }

@@ -143,6 +143,8 @@ CREATE TABLE reenrolment_approvals (
     (9, super::limits::MIGRATION_9),
     // The receipt secret's hash per dossier, failed status lookups (see `lookup`).
     (10, super::lookup::MIGRATION),
+    // The keyed form of lookup hashes and the lookup key's fingerprint (see `lookup`).
+    (11, super::lookup::MIGRATION_11),
     // Upload segments in the object store, the PATCH lease (see `uploads`).
     (12, super::uploads::MIGRATION),
 ];

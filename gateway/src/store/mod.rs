@@ -32,6 +32,7 @@ mod limits;
 mod limits_tests;
 mod lookup;
 mod lookup_backends;
+mod lookup_convert;
 mod migrations;
 mod postgres;
 mod postgres_certs;
