@@ -9,6 +9,9 @@
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 
+mod held;
+pub use held::{BlobsHeld, BlobsHeldQuery, HeldBlob, MAX_HELD_QUERY};
+
 /// HTTP header carrying the idempotency key of an ingest request.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
 /// Metadata key (tus `Upload-Metadata`) carrying the hex SHA-256 the gateway verifies.

@@ -1,4 +1,5 @@
-//! tus resumable uploads of document blobs: discovery, creation (deduplicated by SHA-256),
+//! tus resumable uploads of document blobs: discovery, creation (plain tus: a kiosk asks
+//! `POST /v1/blobs/held` first to skip what its site holds, see [`super::blobs_held`]),
 //! offset, append (streamed to disk, fsynced before the offset is recorded), verification and
 //! promotion into the content-addressed blob store, and the admin's read of a finished blob.
 
@@ -18,6 +19,7 @@ use super::tus::{
     TusResumable, OFFSET_OCTET_STREAM, TUS_EXTENSION, TUS_MAX_SIZE, TUS_VERSION_H, UPLOAD_EXPIRES,
     UPLOAD_LENGTH, UPLOAD_OFFSET,
 };
+use super::upload_expiry;
 use crate::files::Files;
 use crate::store::{Upload, UploadCreation, UploadQuota};
 use crate::GatewayError;
@@ -45,8 +47,9 @@ fn seconds_to_vietnam_midnight(now: chrono::DateTime<chrono::FixedOffset>) -> i6
 /// tus checksum extension's status for a checksum mismatch.
 const CHECKSUM_MISMATCH: u16 = 460;
 
-/// tus discovery: protocol version, the `creation` and `expiration` extensions (an upload not
-/// finished within the expiry is removed) and the size limit.
+/// tus discovery: protocol version, the `creation`, `expiration` (an upload idle for the expiry
+/// is removed, see [`super::upload_expiry`]) and `termination` ([`super::uploads_delete`])
+/// extensions, and the size limit.
 #[utoipa::path(options, path = "/v1/uploads", tag = "uploads",
     responses((status = 204, headers(("Tus-Resumable" = String), ("Tus-Version" = String), ("Tus-Extension" = String), ("Tus-Max-Size" = u64)))))]
 pub(super) async fn tus_options(State(state): State<AppState>) -> Response {
@@ -55,18 +58,19 @@ pub(super) async fn tus_options(State(state): State<AppState>) -> Response {
     h.insert(TUS_VERSION_H, HeaderValue::from_static(TUS_VERSION));
     h.insert(
         TUS_EXTENSION,
-        HeaderValue::from_static("creation,expiration"),
+        HeaderValue::from_static("creation,expiration,termination"),
     );
     h.insert(TUS_MAX_SIZE, HeaderValue::from(state.0.max_upload_bytes));
     tus_headers(&mut response);
     response
 }
 
-/// Creates a tus upload for a blob of known length and SHA-256. If the gateway already holds a
-/// verified blob with that hash the upload is created complete (offset = length): the kiosk
-/// sends no bytes. If this device has an unfinished upload of the same blob (same SHA-256 and
-/// length: a lost answer, a restart after a checksum mismatch) that upload is handed back, at
-/// its offset, instead of a new one.
+/// Creates a tus upload for a blob of known length and SHA-256, always at offset 0, as any tus
+/// client expects, even for a blob the gateway holds already (its bytes are verified and the
+/// blob stored once; ask `POST /v1/blobs/held` first to send nothing). If this device has an
+/// unfinished upload of the same blob still at offset 0 (same SHA-256 and length: a lost
+/// answer, a restart after a checksum mismatch) that upload is handed back instead of a new one:
+/// to the client the answer is the same.
 #[utoipa::path(post, path = "/v1/uploads", tag = "uploads", security(("device_certificate" = [])),
     params(
         ("Tus-Resumable" = TusResumable, Header, description = "the tus version: 1.0.0, the only one served (a missing header is 400, another version 412 with `Tus-Version`)"),
@@ -167,7 +171,7 @@ pub(super) async fn create_upload(
         upload.offset = 0;
         upload.complete = true;
     }
-    tracing::info!(device_id = %device, upload = %upload.id, length, dedup = upload.complete, "upload created");
+    tracing::info!(device_id = %device, upload = %upload.id, length, "upload created");
     let mut response = StatusCode::CREATED.into_response();
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/uploads/{}", upload.id)) {
@@ -198,6 +202,9 @@ fn quota_now(state: &AppState) -> (UploadQuota, chrono::DateTime<chrono::FixedOf
         bytes_per_day: limits.upload_bytes_per_day,
         day: vn_now.format("%Y-%m-%d").to_string(),
         now_unix: vn_now.timestamp(),
+        live_since_unix: vn_now
+            .timestamp()
+            .saturating_sub(i64::try_from(limits.upload_expiry.as_secs()).unwrap_or(i64::MAX / 2)),
     };
     (quota, vn_now)
 }
@@ -233,7 +240,11 @@ fn quota_spent(
 }
 
 /// Loads an upload owned by `device`; anyone else's upload is reported as unknown.
-async fn owned_upload(state: &AppState, device: &str, id: &str) -> Result<Upload, Failure> {
+pub(super) async fn owned_upload(
+    state: &AppState,
+    device: &str,
+    id: &str,
+) -> Result<Upload, Failure> {
     match state.0.store.upload(id).await? {
         Some(u) if u.device_id == device => Ok(u),
         _ => Err(Failure::not_found(format!("no upload {id} for this device")).tus()),
@@ -289,9 +300,10 @@ async fn finish(state: &AppState, upload: &Upload) -> Result<Finish, GatewayErro
 #[utoipa::path(head, path = "/v1/uploads/{id}", tag = "uploads", security(("device_certificate" = [])),
     params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id from the Location header")),
     responses(
-        (status = 200, headers(("Upload-Offset" = u64), ("Upload-Length" = u64), ("Cache-Control" = String), ("Tus-Resumable" = String))),
+        (status = 200, headers(("Upload-Offset" = u64), ("Upload-Length" = u64), ("Upload-Expires" = String, description = "when the unfinished upload expires if no PATCH comes (RFC 7231 date)"), ("Cache-Control" = String), ("Tus-Resumable" = String))),
         (status = 401, description = "no, unknown or revoked client certificate"),
         (status = 404, description = "unknown upload, or another device's"),
+        (status = 410, description = "`upload_expired`: idle past the expiry, removed at the next sweep"),
     ))]
 pub(super) async fn upload_head(
     State(state): State<AppState>,
@@ -299,6 +311,7 @@ pub(super) async fn upload_head(
     Path(id): Path<String>,
 ) -> ApiResult {
     let mut upload = owned_upload(&state, &device, &id).await?;
+    let expires = upload_expiry::unexpired(&state, &upload).await?;
     if !upload.complete {
         // Repair only when no PATCH is running: a running PATCH is the one moving the offset.
         let lock = state.upload_lock(&id);
@@ -326,7 +339,11 @@ pub(super) async fn upload_head(
         }
         drop(guard);
     }
-    Ok(offset_response(StatusCode::OK, &upload, upload.offset))
+    let mut response = offset_response(StatusCode::OK, &upload, upload.offset);
+    if let Some(expires) = expires.filter(|_| !upload.complete) {
+        response.headers_mut().insert(UPLOAD_EXPIRES, expires);
+    }
+    Ok(response)
 }
 
 /// Appends bytes at `Upload-Offset`. The body is streamed to disk, never held in memory; if the
@@ -341,11 +358,12 @@ pub(super) async fn upload_head(
     ),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses(
-        (status = 204, description = "bytes stored durably", headers(("Upload-Offset" = u64), ("Tus-Resumable" = String))),
+        (status = 204, description = "bytes stored durably", headers(("Upload-Offset" = u64), ("Upload-Expires" = String, description = "while unfinished: when it expires if no further PATCH comes (RFC 7231 date)"), ("Tus-Resumable" = String))),
         (status = 400, body = ApiError),
         (status = 401, body = ApiError),
         (status = 404, body = ApiError),
         (status = 409, body = ApiError, description = "Upload-Offset differs from the current offset"),
+        (status = 410, body = ApiError, description = "`upload_expired`: idle past the expiry; create a new upload"),
         (status = 412, body = ApiError, description = "`tus_version`: a Tus-Resumable other than 1.0.0 (the answer's `Tus-Version` names the one served)"),
         (status = 413, body = ApiError, description = "more bytes than Upload-Length"),
         (status = 415, body = ApiError, description = "Content-Type is not application/offset+octet-stream"),
@@ -372,6 +390,8 @@ pub(super) async fn upload_patch(
         .tus());
     }
     let offset = header_u64(&headers, &UPLOAD_OFFSET)?;
+    upload_expiry::refuse_expired(&state, &device, &id).await?;
+    let stamp = state.clone();
     // The work runs in its own task: if the client disconnects, hyper may drop this handler, but
     // the task still records how many bytes arrived.
     let lock = state.upload_lock(&id);
@@ -379,8 +399,11 @@ pub(super) async fn upload_patch(
         let _guard = lock.lock_owned().await;
         append(&state, &device, &id, offset, body).await
     });
-    task.await
-        .map_err(|e| Failure::from(GatewayError::join("append to an upload", e)))?
+    let mut response = task
+        .await
+        .map_err(|e| Failure::from(GatewayError::join("append to an upload", e)))??;
+    upload_expiry::stamp_after_patch(&stamp, &mut response);
+    Ok(response)
 }
 
 /// Flushes and fsyncs an upload file: only then may its length be recorded as the offset.
