@@ -87,6 +87,12 @@ if ! "$venv/bin/schemathesis" --version >/dev/null 2>&1; then
   as_root python3 -m venv "$venv"
   as_root "$venv/bin/pip" install --quiet 'schemathesis==4.32.5'
 fi
+# tuspy in the same venv too: tests/tests/tuspy_client.rs runs it as a generic tus client
+# (uploads twice, resumes after a kill).
+if ! "$venv/bin/python" -c 'import tusclient' >/dev/null 2>&1; then
+  echo "== installing tuspy into $venv"
+  as_root "$venv/bin/pip" install --quiet 'tuspy==1.1.0'
+fi
 
 # s3s-fs, an S3-compatible server on a local folder: scripts/test.sh runs the gateway's
 # PostgreSQL tests with their blobs in S3 through it. 0.14.1: newer versions need a newer rustc.

@@ -10,9 +10,11 @@ use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 mod health;
+mod held;
 mod identity;
 
 pub use health::{HealthReport, PrinterCondition, PrinterHealth, SelfTestSummary};
+pub use held::{BlobsHeld, BlobsHeldQuery, HeldBlob, MAX_HELD_QUERY};
 pub use identity::{DeviceCertificate, EnrollRequest, RenewRequest};
 
 /// HTTP header carrying the idempotency key of an ingest request.

@@ -402,8 +402,8 @@ async fn documents_only_for_the_sites_dossiers(backend: Backend) {
 }
 
 /// A dossier cites only blobs its site uploaded, with their real size; the same bytes already
-/// held for another site are uploaded once more by this site (and then born complete for the
-/// rest of the site).
+/// held for another site are uploaded once more by this site (and then held for the rest of the
+/// site: `POST /v1/blobs/held` says so).
 async fn dossiers_cite_only_their_sites_blobs(backend: Backend) {
     let Some(h) = Harness::start(backend).await else {
         return;
@@ -418,14 +418,14 @@ async fn dossiers_cite_only_their_sites_blobs(backend: Backend) {
     let r = h.post_json("/v1/dossiers", &a, Some("d-1"), &d).await;
     assert_eq!(r.status(), StatusCode::CONFLICT);
     assert_eq!(error_code(r).await, "missing_blobs");
-    // Knowing the hash is not enough: A's upload is not born complete.
+    // Knowing the hash is not enough: A's site does not hold it, and A uploads it.
+    assert!(h.held(&a, &[&data]).await.is_empty());
     let loc = h.new_upload(&a, &data).await;
     assert_eq!(h.head_offset(&a, &loc).await, 0);
     let r = h.patch(&a, &loc, 0, &data).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     // Another device of A's site now finds the blob held.
-    let loc = h.new_upload(&b, &data).await;
-    assert_eq!(h.head_offset(&b, &loc).await, data.len() as u64);
+    assert_eq!(h.held(&b, &[&data]).await, [sha_hex(&data)]);
     // The size must be the blob's.
     let mut wrong = d.clone();
     wrong.documents[0].size += 1;

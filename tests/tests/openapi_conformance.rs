@@ -13,7 +13,7 @@
 //! on every operation. Where a check's default list of statuses is wrong for a documented
 //! reason, the operation gets schemathesis' own per-operation tuning ([`schemathesis_config`]),
 //! which adds a status and removes none:
-//! - tus (`POST /v1/uploads`, `PATCH /v1/uploads/{id}`): a `Tus-Resumable` other than `1.0.0`
+//! - tus (`POST /v1/uploads`, `PATCH` and `DELETE /v1/uploads/{id}`): a `Tus-Resumable` other than `1.0.0`
 //!   is refused with 412, as tus 1.0 requires of an unsupported version, and an `Upload-Length`
 //!   past the gateway's `Tus-Max-Size` (set at start, so not a number of the document) with 413;
 //!   neither status is in the default lists (a refusal for `negative_data_rejection`, and for
@@ -115,6 +115,12 @@ fn schemathesis_config() -> String {
         ),
         (
             "PATCH /v1/uploads/{id}",
+            "negative_data_rejection",
+            REJECTIONS,
+            r#""412""#,
+        ),
+        (
+            "DELETE /v1/uploads/{id}",
             "negative_data_rejection",
             REJECTIONS,
             r#""412""#,

@@ -15,8 +15,8 @@ use std::time::Duration;
 use base64::Engine;
 use bytes::Bytes;
 use motcua_domain::wire::{
-    ApiError, DeviceCertificate, EnrollRequest, IngestAck, RenewRequest, IDEMPOTENCY_KEY_HEADER,
-    TUS_SHA256_METADATA, TUS_VERSION,
+    ApiError, BlobsHeld, BlobsHeldQuery, DeviceCertificate, EnrollRequest, HeldBlob, IngestAck,
+    RenewRequest, IDEMPOTENCY_KEY_HEADER, TUS_SHA256_METADATA, TUS_VERSION,
 };
 use reqwest::{header, Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -317,6 +317,29 @@ impl GatewayClient {
             });
         }
         Ok(upload_url)
+    }
+
+    /// Which of `sha256s` the gateway holds for this device's site (`POST /v1/blobs/held`), with
+    /// their sizes; `None` from a gateway older than that route (404 or 405), which is asked
+    /// nothing and simply sent every blob. At most [`motcua_domain::wire::MAX_HELD_QUERY`] hashes a call.
+    pub async fn blobs_held(
+        &self,
+        sha256s: &[String],
+    ) -> Result<Option<Vec<HeldBlob>>, GatewayError> {
+        let url = self.url("/v1/blobs/held");
+        let rb = self.request(Method::POST, &url).json(&BlobsHeldQuery {
+            sha256: sha256s.to_vec(),
+        });
+        let resp = self.send(rb, &url).await?;
+        if resp.status() == StatusCode::NOT_FOUND || resp.status() == StatusCode::METHOD_NOT_ALLOWED
+        {
+            return Ok(None);
+        }
+        if !resp.status().is_success() {
+            return Err(Self::error_from(resp, &url).await);
+        }
+        let answer: BlobsHeld = self.json(resp, &url).await?;
+        Ok(Some(answer.held))
     }
 
     /// The offset the gateway holds for an upload, or `None` if it does not know the upload.

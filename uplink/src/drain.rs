@@ -41,6 +41,8 @@ pub struct Uplink {
     heartbeat: Option<Heartbeat>,
     status: LinkStatus,
     health_delivered: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// When the gateway last answered that it does not know `POST /v1/blobs/held`.
+    held_unknown_since: Option<Instant>,
 }
 
 impl Uplink {
@@ -53,6 +55,7 @@ impl Uplink {
             heartbeat: None,
             status: LinkStatus::default(),
             health_delivered: None,
+            held_unknown_since: None,
         }
     }
 
@@ -391,9 +394,12 @@ impl Uplink {
                             what: format!("outbox entry {}", entry.id),
                             detail: format!("dossier {} is missing", entry.payload),
                         })?;
-                for doc in &submission.documents {
-                    self.ensure_uploaded(&doc.sha256, doc.size).await?;
-                }
+                let blobs: Vec<(String, u64)> = submission
+                    .documents
+                    .iter()
+                    .map(|d| (d.sha256.clone(), d.size))
+                    .collect();
+                self.ensure_all_uploaded(&blobs).await?;
                 match self
                     .link
                     .client()
@@ -437,9 +443,12 @@ impl Uplink {
             }
             OutboxKind::Documents => {
                 let body: DigitizedDocuments = parse_payload(entry)?;
-                for doc in &body.documents {
-                    self.ensure_uploaded(&doc.sha256, doc.size).await?;
-                }
+                let blobs: Vec<(String, u64)> = body
+                    .documents
+                    .iter()
+                    .map(|d| (d.sha256.clone(), d.size))
+                    .collect();
+                self.ensure_all_uploaded(&blobs).await?;
                 let path = format!("/v1/dossiers/{}/documents", body.dossier_code);
                 match self.link.client().ingest(&path, key, &body).await {
                     Err(e) if e.code() == Some("missing_blobs") => {

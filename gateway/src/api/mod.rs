@@ -6,13 +6,14 @@
 //!
 //! One file per resource; the files depend on each other in one direction only:
 //! [`state`] (shared state, digests, clock) ← [`failure`] (refusals, JSON bodies) ← [`auth`]
-//! (client-certificate and role extractors) ← the resources ([`enrolment`] ← [`provisioning`], [`actions`], [`catalog`], [`tus`] ← [`uploads`],
+//! (client-certificate and role extractors) ← the resources ([`enrolment`] ← [`provisioning`], [`actions`], [`catalog`], [`tus`] ← [`upload_expiry`] ← [`uploads`], [`uploads_delete`], [`blobs_held`],
 //! [`ingest`], [`dossiers`], [`fleet_page`] ← [`admin`], [`fleet`]) ← this file, which only assembles the route table and
 //! the OpenAPI document.
 
 mod actions;
 mod admin;
 mod auth;
+mod blobs_held;
 mod catalog;
 mod dossiers;
 mod enrolment;
@@ -27,13 +28,15 @@ mod state;
 mod sweep;
 mod tus;
 mod upload_append;
+mod upload_expiry;
 mod upload_finish;
 mod upload_lease;
 mod uploads;
+mod uploads_delete;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, StatusCode};
-use axum::routing::{get, head, options, patch, post, MethodRouter};
+use axum::routing::{delete, get, head, options, patch, post, MethodRouter};
 use axum::{Json, Router};
 use motcua_domain::wire::ApiError;
 use serde::{Deserialize, Serialize};
@@ -47,6 +50,7 @@ use admin::{
     admin_devices, admin_dossier, admin_set_status, admin_stats, allow_reenrolment,
     revoke_certificate, revoke_device, withdraw_setup_codes,
 };
+use blobs_held::blobs_held;
 use catalog::catalog;
 use dossiers::dossier_status;
 use enrolment::{enroll, renew};
@@ -60,6 +64,7 @@ use openapi_limits::LimitsAddon;
 use provisioning::{admin_provisioning, ca_pem, device_profile, provision, sequence_blocks};
 use upload_append::upload_patch;
 use uploads::{create_upload, get_blob, tus_options, upload_head};
+use uploads_delete::upload_delete;
 
 pub use admin::{ReenrolmentApproval, Revocation, StatusChange};
 pub(crate) use state::AppState;
@@ -118,6 +123,8 @@ fn route_table() -> Vec<Route> {
             Method::PATCH,
             patch(upload_patch).layer(DefaultBodyLimit::disable()),
         ),
+        ("/v1/uploads/{id}", Method::DELETE, delete(upload_delete)),
+        ("/v1/blobs/held", Method::POST, post(blobs_held)),
         ("/v1/blobs/{sha256}", Method::GET, get(get_blob)),
         ("/v1/dossiers", Method::POST, post(ingest_dossier)),
         ("/v1/ratings", Method::POST, post(ingest_rating)),
@@ -198,7 +205,7 @@ pub(crate) fn router(state: AppState) -> Router {
     info(title = "motcua gateway API", description = "Kiosk-to-province link over HTTPS with client certificates: enrolment by CSR and renewal, catalog, tus 1.0 resumable blob uploads, idempotent ingest of dossiers, ratings, queue tickets and kiosk health reports, the fleet's health for technicians, and the calls of the provincial system, technicians and auditors (each by the role in its certificate). Refusals of a certificate are 401 `certificate_required`, `certificate_unknown`, `certificate_revoked` or `certificate_expired`; a certificate of the wrong role is 403 `forbidden_role`. A certificate not signed by the province's CA is refused at the TLS handshake."),
     paths(
         health, enrolment::enroll, enrolment::renew, catalog::catalog, uploads::tus_options, uploads::create_upload,
-        uploads::upload_head, upload_append::upload_patch, uploads::get_blob, ingest::ingest_dossier,
+        uploads::upload_head, upload_append::upload_patch, uploads_delete::upload_delete, blobs_held::blobs_held, uploads::get_blob, ingest::ingest_dossier,
         ingest::ingest_documents, ingest::ingest_rating, ingest::ingest_ticket,
         ingest::ingest_health_report, fleet::admin_fleet, fleet_page::admin_fleet_page,
         dossiers::dossier_status, admin::admin_set_status, admin::admin_dossier,

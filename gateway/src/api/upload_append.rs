@@ -18,6 +18,7 @@ use super::tus::{
     header_u64, offset_response, require_tus, TusFailure, TusResumable, OFFSET_OCTET_STREAM,
     UPLOAD_OFFSET,
 };
+use super::upload_expiry;
 use super::upload_finish::{checked_segments, finish, restart, Finish};
 use super::upload_lease::Lease;
 use super::uploads::{owned_upload, quota_now, quota_spent};
@@ -54,11 +55,12 @@ const CHECKSUM_MISMATCH: u16 = 460;
     ),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses(
-        (status = 204, description = "bytes stored durably", headers(("Upload-Offset" = u64), ("Tus-Resumable" = String))),
+        (status = 204, description = "bytes stored durably", headers(("Upload-Offset" = u64), ("Upload-Expires" = String, description = "while unfinished: when it expires if no further PATCH comes (RFC 7231 date)"), ("Tus-Resumable" = String))),
         (status = 400, body = ApiError),
         (status = 401, body = ApiError),
         (status = 404, body = ApiError),
         (status = 409, body = ApiError, description = "`offset_mismatch`: Upload-Offset differs from the current offset; `upload_busy`: another request (on any gateway instance) is appending to this upload. Both carry the current `Upload-Offset`"),
+        (status = 410, body = ApiError, description = "`upload_expired`: idle past the expiry; create a new upload"),
         (status = 412, body = ApiError, description = "`tus_version`: a Tus-Resumable other than 1.0.0 (the answer's `Tus-Version` names the one served)"),
         (status = 413, body = ApiError, description = "more bytes than Upload-Length"),
         (status = 415, body = ApiError, description = "Content-Type is not application/offset+octet-stream"),
@@ -85,11 +87,16 @@ pub(super) async fn upload_patch(
         .tus());
     }
     let offset = header_u64(&headers, &UPLOAD_OFFSET)?;
+    upload_expiry::refuse_expired(&state, &device, &id).await?;
+    let stamp = state.clone();
     // The work runs in its own task: if the client disconnects, hyper may drop this handler, but
     // the task still stores and records the bytes that arrived, and releases the lease.
     let task = tokio::spawn(async move { patch(&state, &device, &id, offset, body).await });
-    task.await
-        .map_err(|e| Failure::from(GatewayError::join("append to an upload", e)))?
+    let mut response = task
+        .await
+        .map_err(|e| Failure::from(GatewayError::join("append to an upload", e)))??;
+    upload_expiry::stamp_after_patch(&stamp, &mut response);
+    Ok(response)
 }
 
 fn conflict(offset: u64, current: u64) -> Failure {

@@ -1,5 +1,6 @@
-//! tus resumable uploads of document blobs: discovery, creation (deduplicated by SHA-256),
-//! offset, and the read of a finished blob. Appending is `upload_append`, verification and
+//! tus resumable uploads of document blobs: discovery, creation (plain tus: a kiosk asks
+//! `POST /v1/blobs/held` first to skip what its site holds, see [`super::blobs_held`]), offset,
+//! and the read of a finished blob. Appending is `upload_append`, verification and
 //! storing of the blob `upload_finish`, the one-request-at-a-time lease `upload_lease`.
 
 use axum::body::Body;
@@ -16,6 +17,7 @@ use super::tus::{
     TusResumable, TUS_EXTENSION, TUS_MAX_SIZE, TUS_VERSION_H, UPLOAD_EXPIRES, UPLOAD_LENGTH,
     UPLOAD_OFFSET,
 };
+use super::upload_expiry;
 use super::upload_finish::{finish, Finish};
 use super::upload_lease::Lease;
 use crate::store::{Upload, UploadCreation, UploadQuota};
@@ -36,8 +38,9 @@ fn seconds_to_vietnam_midnight(now: chrono::DateTime<chrono::FixedOffset>) -> i6
         .map_or(3600, |n| (n - now).num_seconds().max(1))
 }
 
-/// tus discovery: protocol version, the `creation` and `expiration` extensions (an upload not
-/// finished within the expiry is removed) and the size limit.
+/// tus discovery: protocol version, the `creation`, `expiration` (an upload idle for the expiry
+/// is removed, see [`super::upload_expiry`]) and `termination` ([`super::uploads_delete`])
+/// extensions, and the size limit.
 #[utoipa::path(options, path = "/v1/uploads", tag = "uploads",
     responses((status = 204, headers(("Tus-Resumable" = String), ("Tus-Version" = String), ("Tus-Extension" = String), ("Tus-Max-Size" = u64)))))]
 pub(super) async fn tus_options(State(state): State<AppState>) -> Response {
@@ -46,18 +49,19 @@ pub(super) async fn tus_options(State(state): State<AppState>) -> Response {
     h.insert(TUS_VERSION_H, HeaderValue::from_static(TUS_VERSION));
     h.insert(
         TUS_EXTENSION,
-        HeaderValue::from_static("creation,expiration"),
+        HeaderValue::from_static("creation,expiration,termination"),
     );
     h.insert(TUS_MAX_SIZE, HeaderValue::from(state.0.max_upload_bytes));
     tus_headers(&mut response);
     response
 }
 
-/// Creates a tus upload for a blob of known length and SHA-256. If the gateway already holds a
-/// verified blob with that hash the upload is created complete (offset = length): the kiosk
-/// sends no bytes. If this device has an unfinished upload of the same blob (same SHA-256 and
-/// length: a lost answer, a restart after a checksum mismatch) that upload is handed back, at
-/// its offset, instead of a new one.
+/// Creates a tus upload for a blob of known length and SHA-256, always at offset 0, as any tus
+/// client expects, even for a blob the gateway holds already (its bytes are verified and the
+/// blob stored once; ask `POST /v1/blobs/held` first to send nothing). If this device has an
+/// unfinished upload of the same blob still at offset 0 (same SHA-256 and length: a lost
+/// answer, a restart after a checksum mismatch) that upload is handed back instead of a new one:
+/// to the client the answer is the same.
 #[utoipa::path(post, path = "/v1/uploads", tag = "uploads", security(("device_certificate" = [])),
     params(
         ("Tus-Resumable" = TusResumable, Header, description = "the tus version: 1.0.0, the only one served (a missing header is 400, another version 412 with `Tus-Version`)"),
@@ -165,7 +169,7 @@ pub(super) async fn create_upload(
         upload.offset = 0;
         upload.complete = true;
     }
-    tracing::info!(device_id = %device, upload = %upload.id, length, dedup = upload.complete, "upload created");
+    tracing::info!(device_id = %device, upload = %upload.id, length, "upload created");
     let mut response = StatusCode::CREATED.into_response();
     let h = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/uploads/{}", upload.id)) {
@@ -196,6 +200,9 @@ pub(super) fn quota_now(state: &AppState) -> (UploadQuota, chrono::DateTime<chro
         bytes_per_day: limits.upload_bytes_per_day,
         day: vn_now.format("%Y-%m-%d").to_string(),
         now_unix: vn_now.timestamp(),
+        live_since_unix: vn_now
+            .timestamp()
+            .saturating_sub(i64::try_from(limits.upload_expiry.as_secs()).unwrap_or(i64::MAX / 2)),
     };
     (quota, vn_now)
 }
@@ -246,9 +253,10 @@ pub(super) async fn owned_upload(
 #[utoipa::path(head, path = "/v1/uploads/{id}", tag = "uploads", security(("device_certificate" = [])),
     params(("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id from the Location header")),
     responses(
-        (status = 200, headers(("Upload-Offset" = u64), ("Upload-Length" = u64), ("Cache-Control" = String), ("Tus-Resumable" = String))),
+        (status = 200, headers(("Upload-Offset" = u64), ("Upload-Length" = u64), ("Upload-Expires" = String, description = "when the unfinished upload expires if no PATCH comes (RFC 7231 date)"), ("Cache-Control" = String), ("Tus-Resumable" = String))),
         (status = 401, description = "no, unknown or revoked client certificate"),
         (status = 404, description = "unknown upload, or another device's"),
+        (status = 410, description = "`upload_expired`: idle past the expiry, removed at the next sweep"),
     ))]
 pub(super) async fn upload_head(
     State(state): State<AppState>,
@@ -256,6 +264,7 @@ pub(super) async fn upload_head(
     Path(id): Path<String>,
 ) -> ApiResult {
     let mut upload = owned_upload(&state, &device, &id).await?;
+    let expires = upload_expiry::unexpired(&state, &upload).await?;
     // Every byte arrived but the verification did not run (a crash, a gateway killed): run it
     // now, unless a request (on any instance) holds the upload.
     if !upload.complete && upload.offset == upload.length {
@@ -284,7 +293,11 @@ pub(super) async fn upload_head(
             upload = finished?;
         }
     }
-    Ok(offset_response(StatusCode::OK, &upload, upload.offset))
+    let mut response = offset_response(StatusCode::OK, &upload, upload.offset);
+    if let Some(expires) = expires.filter(|_| !upload.complete) {
+        response.headers_mut().insert(UPLOAD_EXPIRES, expires);
+    }
+    Ok(response)
 }
 
 /// The bytes of a completely uploaded, verified blob, for the provincial system's export feed

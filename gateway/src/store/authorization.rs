@@ -77,8 +77,6 @@ UPDATE tickets SET site = (SELECT site FROM devices WHERE devices.device_id = ti
 
 // --- the SQL (placeholders numbered in order of appearance, see `queries`)
 
-/// `$1` sha256, `$2` site: whether a device of the site holds the blob (it uploaded the bytes).
-pub(super) const BLOB_OF_SITE: &str = "SELECT 1 FROM blob_sites WHERE sha256 = $1 AND site = $2";
 /// `$1` sha256, `$2` site: the size of a blob the site holds, read as one integer.
 pub(super) const BLOB_SIZE_OF_SITE: &str = "SELECT b.size FROM blobs b
      JOIN blob_sites s ON s.sha256 = b.sha256 WHERE b.sha256 = $1 AND s.site = $2";
@@ -226,7 +224,6 @@ mod tests {
             conn.execute_batch(sql).expect("migration");
         }
         for sql in [
-            BLOB_OF_SITE,
             BLOB_SIZE_OF_SITE,
             BLOB_SITE_INSERT,
             DOSSIER_SITE,

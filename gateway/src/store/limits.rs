@@ -11,12 +11,15 @@
 //!   the upload, under the device row's lock ([`super::queries::DEVICE_LOCK`]), so concurrent
 //!   creations of one device (on two gateways) are counted one after the other. The bytes of an
 //!   upload are reserved at creation (its `Upload-Length`), not when they arrive: what a device
-//!   may put on the disk in a day is known before it sends anything. An upload born complete
-//!   (the site holds the blob already) reserves nothing.
-//!   A device asking again for an upload of the same blob (same SHA-256 and length) gets its
-//!   unfinished one back instead of a new one, so neither a lost `201` nor a kiosk starting
-//!   over after a checksum mismatch leaks an open upload or its bytes. An upload reset after a
-//!   mismatch is charged its length again: one upload cannot write unlimited bytes a day.
+//!   may put on the disk in a day is known before it sends anything.
+//!   A device asking again for an upload of the same blob (same SHA-256 and length) while its
+//!   unfinished one is still at offset 0 gets that one back instead of a new one, so neither a
+//!   lost `201` nor a kiosk starting over after a checksum mismatch leaks an open upload or its
+//!   bytes. Only at offset 0: a tus client takes a `201` for a new upload and PATCHes from 0
+//!   (tuspy does), so handing back one that holds bytes would answer its PATCH 409; past 0 a
+//!   creation is a new upload. An upload reset after a mismatch is charged its length again:
+//!   one upload cannot write unlimited bytes a day. A terminated upload (tus `termination`)
+//!   gives back the bytes it reserved today and never received.
 //! - **Expiry**: uploads carry `active_unix`, their creation then each accepted PATCH; the
 //!   sweep ([`crate::api`]'s sweeper) removes those idle longer than the expiry with their
 //!   objects, and only if neither offset nor activity moved since it looked (another
@@ -99,12 +102,13 @@ pub(super) const UPLOAD_BYTES_RESERVE: &str =
 /// `$1` device id, `$2` day: the bytes reserved that day.
 pub(super) const UPLOAD_BYTES_OF_DAY: &str =
     "SELECT COALESCE(MAX(bytes), 0) FROM device_upload_days WHERE device_id = $1 AND day = $2";
-/// `$1` device id, `$2` sha256, `$3` length: the device's unfinished upload of this blob, if
-/// any (read with [`super::queries::upload`]).
+/// `$1` device id, `$2` sha256, `$3` length, `$4` the expiry's cutoff (Unix s): the device's
+/// unfinished upload of this blob that holds no byte yet and has not expired, if any (read
+/// with [`super::queries::upload`]).
 pub(super) const UPLOAD_OPEN_SAME: &str =
     "SELECT id, device_id, sha256, length, upload_offset, complete, COALESCE(site, '')
      FROM uploads WHERE device_id = $1 AND sha256 = $2 AND length = $3 AND NOT complete
-     ORDER BY id LIMIT 1";
+     AND upload_offset = 0 AND (active_unix IS NULL OR active_unix >= $4) ORDER BY id LIMIT 1";
 /// `$1` now (Unix s), `$2` upload id: an upload handed back again is active.
 pub(super) const UPLOAD_TOUCH: &str = "UPDATE uploads SET active_unix = $1 WHERE id = $2";
 /// `$1` now (Unix s): stamps uploads created before migration 8.
@@ -161,6 +165,9 @@ pub(crate) struct UploadQuota {
     pub day: String,
     /// Now, Unix seconds (the upload's `created_unix`).
     pub now_unix: i64,
+    /// Uploads last active before this (Unix s) have expired, as the sweep counts: never
+    /// handed back again.
+    pub live_since_unix: i64,
 }
 
 impl UploadQuota {
@@ -187,7 +194,7 @@ pub(crate) struct IdleUpload {
 /// What creating an upload did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum UploadCreation {
-    /// Created (maybe born complete).
+    /// Created, at offset 0 (or handed back: see [`UPLOAD_OPEN_SAME`]).
     Created(super::Upload),
     /// The device has this many unfinished uploads: no more now.
     TooManyOpen(i64),

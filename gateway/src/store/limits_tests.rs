@@ -11,6 +11,7 @@ fn quota(now_unix: i64) -> UploadQuota {
         bytes_per_day: 1 << 30,
         day: "2026-12-01".into(),
         now_unix,
+        live_since_unix: now_unix - 86_400,
     }
 }
 

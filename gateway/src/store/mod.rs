@@ -25,6 +25,7 @@
 //! the few statements noted in [`queries`].
 
 mod authorization;
+mod blob_holdings;
 mod fleet;
 mod ingest;
 mod limits;
@@ -44,6 +45,7 @@ mod provisioning_tests;
 mod queries;
 mod sqlite;
 mod sqlite_certs;
+mod upload_life;
 mod uploads;
 mod value;
 
@@ -397,9 +399,10 @@ impl Store {
         dispatch!(self, s => s.fleet())
     }
 
-    /// Creates an upload; if a complete blob with this hash exists and a device of the
-    /// upload's site uploaded it, the upload is born complete. Another site's blob is not
-    /// enough: knowing a hash is not holding the bytes, so this site sends them once too.
+    /// Creates an upload at offset 0, whether or not the blob is held already: creation stays
+    /// plain tus for every client, and a kiosk asks [`Store::held_blobs`] first to skip what its
+    /// site holds. The device's unfinished upload of the same blob still at offset 0 is
+    /// handed back instead (see `limits::UPLOAD_OPEN_SAME`).
     ///
     /// The device's open uploads and its bytes of the day are checked against `quota` (and the
     /// bytes reserved) in the same transaction, under the device row's lock.

@@ -9,7 +9,7 @@ use motcua_domain::wire::{DossierStatus, DossierStatusView};
 use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::NoTls;
 
-use super::authorization::{self, BLOB_OF_SITE, BLOB_SITE_INSERT, BLOB_SIZE_OF_SITE};
+use super::authorization::{self, BLOB_SITE_INSERT, BLOB_SIZE_OF_SITE};
 use super::ingest;
 use super::limits::{self, UploadCreation, UploadQuota};
 use super::value::Value;
@@ -126,79 +126,74 @@ impl PgStore {
         now: &str,
         quota: &UploadQuota,
     ) -> Result<UploadCreation, GatewayError> {
-        let mut u = upload.clone();
+        let u = upload.clone();
         let mut client = self.client().await?;
         let tx = client
             .transaction()
             .await
             .map_err(self.err("start a transaction"))?;
-        let held = tx
-            .query_opt(BLOB_OF_SITE, &[&u.sha256, &u.site])
+        let limit = self.err("check a device's upload limits");
+        // The device row's lock: another gateway creating an upload for this device waits
+        // here, then counts this one.
+        tx.execute(queries::DEVICE_LOCK, &[&u.device_id])
             .await
-            .map_err(self.err("look up a blob's sites"))?
-            .is_some();
-        if held && self.blob_exists_on(&tx, &u.sha256).await? {
-            u.offset = u.length;
-            u.complete = true;
-        } else {
-            let limit = self.err("check a device's upload limits");
-            // The device row's lock: another gateway creating an upload for this device waits
-            // here, then counts this one.
-            tx.execute(queries::DEVICE_LOCK, &[&u.device_id])
+            .map_err(&limit)?;
+        let same = tx
+            .query_opt(
+                limits::UPLOAD_OPEN_SAME,
+                &[
+                    &u.device_id,
+                    &u.sha256,
+                    &limits::sql_int(u.length),
+                    &quota.live_since_unix,
+                ],
+            )
+            .await
+            .map_err(&limit)?;
+        if let Some(same) = same
+            .as_ref()
+            .map(queries::upload)
+            .transpose()
+            .map_err(&limit)?
+        {
+            // The device asks again for a blob it is uploading (a lost 201, a restart
+            // after a checksum mismatch): its upload, not another open one.
+            tx.execute(limits::UPLOAD_TOUCH, &[&quota.now_unix, &same.id])
                 .await
                 .map_err(&limit)?;
-            let same = tx
-                .query_opt(
-                    limits::UPLOAD_OPEN_SAME,
-                    &[&u.device_id, &u.sha256, &limits::sql_int(u.length)],
-                )
-                .await
-                .map_err(&limit)?;
-            if let Some(same) = same
-                .as_ref()
-                .map(queries::upload)
-                .transpose()
-                .map_err(&limit)?
-            {
-                // The device asks again for a blob it is uploading (a lost 201, a restart
-                // after a checksum mismatch): its upload, not another open one.
-                tx.execute(limits::UPLOAD_TOUCH, &[&quota.now_unix, &same.id])
-                    .await
-                    .map_err(&limit)?;
-                tx.commit().await.map_err(self.err("commit a new upload"))?;
-                return Ok(UploadCreation::Created(same));
-            }
-            let open: i64 = tx
-                .query_one(limits::OPEN_UPLOADS, &[&u.device_id])
+            tx.commit().await.map_err(self.err("commit a new upload"))?;
+            return Ok(UploadCreation::Created(same));
+        }
+        let open: i64 = tx
+            .query_one(limits::OPEN_UPLOADS, &[&u.device_id])
+            .await
+            .and_then(|r| r.try_get(0))
+            .map_err(&limit)?;
+        if open >= quota.max_open {
+            return Ok(UploadCreation::TooManyOpen(open));
+        }
+        let reserved = tx
+            .query_opt(
+                limits::UPLOAD_BYTES_RESERVE,
+                &[
+                    &u.device_id,
+                    &quota.day,
+                    &limits::sql_int(u.length),
+                    &quota.bytes_per_day_sql(),
+                ],
+            )
+            .await
+            .map_err(&limit)?
+            .map(|r| r.try_get::<_, i64>(0))
+            .transpose()
+            .map_err(&limit)?;
+        if reserved.is_none_or(|b| b > quota.bytes_per_day_sql()) {
+            let spent: i64 = tx
+                .query_one(limits::UPLOAD_BYTES_OF_DAY, &[&u.device_id, &quota.day])
                 .await
                 .and_then(|r| r.try_get(0))
                 .map_err(&limit)?;
-            if open >= quota.max_open {
-                return Ok(UploadCreation::TooManyOpen(open));
-            }
-            let reserved = tx
-                .query_opt(
-                    limits::UPLOAD_BYTES_RESERVE,
-                    &[
-                        &u.device_id,
-                        &quota.day,
-                        &limits::sql_int(u.length),
-                        &quota.bytes_per_day_sql(),
-                    ],
-                )
-                .await
-                .map_err(&limit)?
-                .map(|r| r.try_get::<_, i64>(0))
-                .transpose()
-                .map_err(&limit)?;
-            if reserved.is_none_or(|b| b > quota.bytes_per_day_sql()) {
-                let spent: i64 = tx
-                    .query_one(limits::UPLOAD_BYTES_OF_DAY, &[&u.device_id, &quota.day])
-                    .await
-                    .and_then(|r| r.try_get(0))
-                    .map_err(&limit)?;
-                return Ok(UploadCreation::DailyBytesSpent(spent.max(0).unsigned_abs()));
-            }
+            return Ok(UploadCreation::DailyBytesSpent(spent.max(0).unsigned_abs()));
         }
         tx.execute(
             queries::UPLOAD_INSERT,

@@ -9,7 +9,7 @@ use motcua_domain::wire::{DossierStatus, DossierStatusView};
 use rusqlite::types::ToSqlOutput;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 
-use super::authorization::{self, BLOB_OF_SITE, BLOB_SITE_INSERT, BLOB_SIZE_OF_SITE};
+use super::authorization::{self, BLOB_SITE_INSERT, BLOB_SIZE_OF_SITE};
 use super::ingest;
 use super::limits::{self, UploadCreation, UploadQuota};
 use super::value::Value;
@@ -133,57 +133,53 @@ impl SqliteStore {
         now: &str,
         quota: &UploadQuota,
     ) -> Result<UploadCreation, GatewayError> {
-        let mut u = upload.clone();
+        let u = upload.clone();
         let now = now.to_string();
         let quota = quota.clone();
         self.call("create an upload", move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let held = tx
-                .query_row(BLOB_OF_SITE, params![u.sha256, u.site], |_| Ok(()))
-                .optional()?
-                .is_some();
-            if held && blob_exists(&tx, &u.sha256)? {
-                u.offset = u.length;
-                u.complete = true;
-            } else {
-                let same = tx
-                    .query_row(
-                        limits::UPLOAD_OPEN_SAME,
-                        params![u.device_id, u.sha256, limits::sql_int(u.length)],
-                        |r| queries::upload(r),
-                    )
-                    .optional()?;
-                if let Some(same) = same {
-                    // The device asks again for a blob it is uploading (a lost 201, a restart
-                    // after a checksum mismatch): its upload, not another open one.
-                    tx.execute(limits::UPLOAD_TOUCH, params![quota.now_unix, same.id])?;
-                    tx.commit()?;
-                    return Ok(UploadCreation::Created(same));
-                }
-                let open: i64 = tx.query_row(limits::OPEN_UPLOADS, [&u.device_id], |r| r.get(0))?;
-                if open >= quota.max_open {
-                    return Ok(UploadCreation::TooManyOpen(open));
-                }
-                let reserved: Option<i64> = tx
-                    .query_row(
-                        limits::UPLOAD_BYTES_RESERVE,
-                        params![
-                            u.device_id,
-                            quota.day,
-                            limits::sql_int(u.length),
-                            quota.bytes_per_day_sql()
-                        ],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                if reserved.is_none_or(|b| b > quota.bytes_per_day_sql()) {
-                    let spent: i64 = tx.query_row(
-                        limits::UPLOAD_BYTES_OF_DAY,
-                        params![u.device_id, quota.day],
-                        |r| r.get(0),
-                    )?;
-                    return Ok(UploadCreation::DailyBytesSpent(spent.max(0).unsigned_abs()));
-                }
+            let same = tx
+                .query_row(
+                    limits::UPLOAD_OPEN_SAME,
+                    params![
+                        u.device_id,
+                        u.sha256,
+                        limits::sql_int(u.length),
+                        quota.live_since_unix
+                    ],
+                    |r| queries::upload(r),
+                )
+                .optional()?;
+            if let Some(same) = same {
+                // The device asks again for a blob it is uploading (a lost 201, a restart
+                // after a checksum mismatch): its upload, not another open one.
+                tx.execute(limits::UPLOAD_TOUCH, params![quota.now_unix, same.id])?;
+                tx.commit()?;
+                return Ok(UploadCreation::Created(same));
+            }
+            let open: i64 = tx.query_row(limits::OPEN_UPLOADS, [&u.device_id], |r| r.get(0))?;
+            if open >= quota.max_open {
+                return Ok(UploadCreation::TooManyOpen(open));
+            }
+            let reserved: Option<i64> = tx
+                .query_row(
+                    limits::UPLOAD_BYTES_RESERVE,
+                    params![
+                        u.device_id,
+                        quota.day,
+                        limits::sql_int(u.length),
+                        quota.bytes_per_day_sql()
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if reserved.is_none_or(|b| b > quota.bytes_per_day_sql()) {
+                let spent: i64 = tx.query_row(
+                    limits::UPLOAD_BYTES_OF_DAY,
+                    params![u.device_id, quota.day],
+                    |r| r.get(0),
+                )?;
+                return Ok(UploadCreation::DailyBytesSpent(spent.max(0).unsigned_abs()));
             }
             tx.execute(
                 queries::UPLOAD_INSERT,

@@ -27,6 +27,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
+mod held;
 mod provisioning;
 mod records;
 #[allow(unused_imports)]

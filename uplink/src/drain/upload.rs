@@ -1,5 +1,8 @@
-//! Blob uploads by tus: resume the upload the gateway knows (HEAD for its offset), create one
-//! only when there is none, send the rest in chunks at the configured rate.
+//! Blob uploads by tus: ask the gateway first which blobs its site holds already
+//! (`POST /v1/blobs/held`, a dossier's documents in one question) and send none of those; resume
+//! the upload the gateway knows (HEAD for its offset), create one only when there is none, send
+//! the rest in chunks at the configured rate. A gateway older than the question (404 or 405) is
+//! asked again only after [`HELD_RECHECK`], and meanwhile just sent every blob.
 
 use std::io::SeekFrom;
 use std::path::Path;
@@ -8,18 +11,96 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
+use motcua_domain::wire::MAX_HELD_QUERY;
+
 use super::{now, DeliveryError, Uplink};
 use crate::client::GatewayError;
 use crate::UplinkSettings;
 
+/// How long a gateway that does not know `POST /v1/blobs/held` is not asked again (it may be
+/// upgraded meanwhile).
+pub(super) const HELD_RECHECK: Duration = Duration::from_secs(3600);
+
 impl Uplink {
-    /// Makes sure the gateway holds the complete blob, resuming a previous upload if any.
-    /// Public so that benchmarks and tools can upload one blob without a whole outbox entry.
+    /// Makes sure the gateway holds the complete blob: nothing is sent if the gateway says its
+    /// site holds it, else a previous upload is resumed or a new one made. Public so that
+    /// benchmarks and tools can upload one blob without a whole outbox entry.
     pub async fn ensure_uploaded(&mut self, sha256: &str, size: u64) -> Result<(), DeliveryError> {
-        let state = self.store.upload_state(sha256)?;
-        if state.as_ref().is_some_and(|s| s.completed) {
+        self.skip_held(&[(sha256.to_owned(), size)]).await?;
+        self.upload_unless_done(sha256, size).await
+    }
+
+    /// Uploads every blob of `blobs` (SHA-256, size) the gateway does not hold yet, asking
+    /// about all of them in one question first.
+    pub(super) async fn ensure_all_uploaded(
+        &mut self,
+        blobs: &[(String, u64)],
+    ) -> Result<(), DeliveryError> {
+        self.skip_held(blobs).await?;
+        for (sha256, size) in blobs {
+            self.upload_unless_done(sha256, *size).await?;
+        }
+        Ok(())
+    }
+
+    /// Asks the gateway which of `blobs` not uploaded yet (and with no upload under way) its
+    /// site holds, and records those as uploaded: they are not sent. A held blob whose size
+    /// differs from the kiosk's is not taken as held (the dossier would be refused for it).
+    /// A gateway without the question, or one refusing it as malformed, is no error: every
+    /// blob is then sent as before.
+    async fn skip_held(&mut self, blobs: &[(String, u64)]) -> Result<(), DeliveryError> {
+        if self
+            .held_unknown_since
+            .is_some_and(|t| t.elapsed() < HELD_RECHECK)
+        {
             return Ok(());
         }
+        let mut ask = Vec::new();
+        for (sha256, size) in blobs {
+            let state = self.store.upload_state(sha256)?;
+            let started = state
+                .as_ref()
+                .is_some_and(|s| s.completed || s.upload_url.is_some());
+            if !started && !ask.iter().any(|(h, _)| h == sha256) {
+                // The kiosk's own copy is checked first, as before any upload: a missing or
+                // damaged file is the technician's to see, whatever the gateway holds.
+                self.check_local(sha256)?;
+                ask.push((sha256.clone(), *size));
+            }
+        }
+        for batch in ask.chunks(MAX_HELD_QUERY) {
+            let hashes: Vec<String> = batch.iter().map(|(h, _)| h.clone()).collect();
+            let held = match self.link.client().blobs_held(&hashes).await {
+                Ok(Some(held)) => held,
+                Ok(None) => {
+                    tracing::info!("the gateway does not answer which blobs it holds (an older gateway): every blob is sent");
+                    self.held_unknown_since = Some(Instant::now());
+                    return Ok(());
+                }
+                Err(e) if matches!(e.status(), Some(400 | 422)) => {
+                    tracing::warn!(
+                        "the gateway refused the question which blobs it holds; they are sent: {e}"
+                    );
+                    return Ok(());
+                }
+                Err(e) => return Err(e.into()),
+            };
+            self.beat();
+            for blob in held {
+                if batch
+                    .iter()
+                    .any(|(h, s)| *h == blob.sha256 && *s == blob.size)
+                {
+                    self.store.mark_upload_complete(&blob.sha256, now())?;
+                    tracing::info!(sha256 = %blob.sha256, "the gateway holds this blob for the site: not sent");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The kiosk's file of a blob, if it is there and its content is its hash.
+    fn check_local(&self, sha256: &str) -> Result<std::path::PathBuf, DeliveryError> {
         let path = self.store.blobs().path(sha256);
         if !path.is_file() {
             return Err(DeliveryError::BlobMissing {
@@ -27,13 +108,23 @@ impl Uplink {
                 path: path.display().to_string(),
             });
         }
+        if !self.store.blobs().verify(sha256)? {
+            return Err(DeliveryError::BlobDamaged(sha256.to_owned()));
+        }
+        Ok(path)
+    }
+
+    /// Uploads the blob unless the store says it is uploaded.
+    async fn upload_unless_done(&mut self, sha256: &str, size: u64) -> Result<(), DeliveryError> {
+        let state = self.store.upload_state(sha256)?;
+        if state.as_ref().is_some_and(|s| s.completed) {
+            return Ok(());
+        }
         // Check the local copy before sending any of it: a truncated or altered file would
         // otherwise fail at the gateway's checksum (or short of its length) on every retry,
         // with nothing saying that the kiosk's own copy is the problem. Reading it once per
         // attempt of an unfinished upload is cheap next to sending it.
-        if !self.store.blobs().verify(sha256)? {
-            return Err(DeliveryError::BlobDamaged(sha256.to_owned()));
-        }
+        let path = self.check_local(sha256)?;
         let mut url = state.and_then(|s| s.upload_url);
         // Two rounds at most: an upload the gateway forgot is created again once.
         for _ in 0..2 {
