@@ -416,6 +416,43 @@ async fn unrecorded_objects_are_ignored(backend: Backend) {
     h.finish().await;
 }
 
+/// A recorded segment whose object went missing (a bucket restored from an older backup, an
+/// operator's cleanup) cannot become the blob: the upload restarts at 0 instead of failing
+/// with 500 at every try, and the kiosk's new bytes make it whole.
+async fn a_missing_segment_restarts_the_upload(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let token = h.enroll("KIOSK-1").await;
+    let data = blob(10_000, 53);
+    let loc = h.new_upload(&token, &data).await;
+    assert_eq!(
+        h.patch(&token, &loc, 0, &data[..4_000]).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    std::fs::remove_dir_all(h.upload_dir(&loc)).expect("segment objects removed");
+    let r = h.patch(&token, &loc, 4_000, &data[4_000..]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(header(&r, "upload-offset"), "0");
+    assert_eq!(h.head_offset(&token, &loc).await, 0);
+    assert_eq!(
+        h.patch(&token, &loc, 0, &data).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let r = h
+        .req(
+            Method::GET,
+            &format!("/v1/blobs/{}", sha_hex(&data)),
+            Some(&h.system),
+        )
+        .send()
+        .await
+        .expect("blob");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.expect("bytes").as_ref(), data.as_slice());
+    h.finish().await;
+}
+
 /// A gateway upgraded in place finds an upload an older one was receiving, its bytes in
 /// `uploads/<id>.part` (perhaps with unrecorded bytes past the offset) and no segment rows:
 /// the file becomes the upload's first segment and the upload finishes byte-identical.
@@ -474,5 +511,6 @@ scenarios!(
     empty_blob_needs_no_patch,
     interrupted_patch_keeps_received_bytes,
     unrecorded_objects_are_ignored,
+    a_missing_segment_restarts_the_upload,
     an_older_gateways_part_file_is_taken_over,
 );

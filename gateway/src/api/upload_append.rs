@@ -168,23 +168,30 @@ async fn append(state: &AppState, upload: &Upload, body: Body, lease: &Lease) ->
         .tus()
     };
     let over_quota = || quota_spent(state, quota_now(state).1, None, upload.length);
-    let finished = |finish: Finish| match finish {
-        Finish::Complete => Ok(offset_response(
-            StatusCode::NO_CONTENT,
-            upload,
-            upload.length,
-        )),
-        Finish::Mismatch => Err(mismatch()),
-        Finish::MismatchOverQuota => Err(over_quota()),
+    // Every caller below has the upload at its full length.
+    let finished = |finish: Finish| async move {
+        match finish {
+            Finish::Complete => Ok(offset_response(
+                StatusCode::NO_CONTENT,
+                upload,
+                upload.length,
+            )),
+            Finish::Mismatch => Err(mismatch()),
+            Finish::MismatchOverQuota => Err(over_quota()),
+            Finish::Restarted => Err(conflict(upload.length, 0)),
+            Finish::LeaseLost => Err(taken_over(state, upload, upload.length).await?),
+        }
     };
     if upload.offset == upload.length {
         // All bytes arrived before a crash interrupted the verification.
-        return finished(finish(state, upload, lease).await?);
+        return finished(finish(state, upload, lease).await?).await;
     }
     // Accepted: the upload is active now, whatever the body brings.
     state.0.store.touch_leased(id, lease.holder()).await?;
     if checked_segments(state, upload, lease).await?.is_none() {
-        restart(state, upload, lease).await?;
+        if !restart(state, upload, lease).await? {
+            return Err(taken_over(state, upload, upload.offset).await?);
+        }
         return Err(conflict(upload.offset, 0));
     }
     let mut stored = upload.offset;
@@ -262,9 +269,20 @@ async fn append(state: &AppState, upload: &Upload, body: Body, lease: &Lease) ->
             offset: stored,
             ..upload.clone()
         };
-        return finished(finish(state, &upload, lease).await?);
+        return finished(finish(state, &upload, lease).await?).await;
     }
     Ok(offset_response(StatusCode::NO_CONTENT, upload, stored))
+}
+
+/// 409 with the recorded offset: another request took the upload's lease over.
+async fn taken_over(state: &AppState, upload: &Upload, offset: u64) -> Result<Failure, Failure> {
+    let current = state
+        .0
+        .store
+        .upload(&upload.id)
+        .await?
+        .map_or(0, |u| u.offset);
+    Ok(conflict(offset, current))
 }
 
 /// Stores the buffered bytes as the segment starting at `start` and records it (offset
@@ -303,11 +321,5 @@ async fn store_segment(
         }
     }
     tracing::warn!(upload = %upload.id, offset = start, "the upload's lease was taken over mid-PATCH; the bytes after the recorded offset are dropped");
-    let current = state
-        .0
-        .store
-        .upload(&upload.id)
-        .await?
-        .map_or(0, |u| u.offset);
-    Err(conflict(start, current))
+    Err(taken_over(state, upload, start).await?)
 }
