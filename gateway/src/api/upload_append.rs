@@ -33,8 +33,13 @@ const PATCH_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6
 /// running PATCH takes.
 pub(super) const SEGMENT_BYTES: usize = 4 * 1024 * 1024;
 /// A body that sends nothing for this long has its buffered bytes stored (and the offset
-/// recorded) while the request goes on waiting.
+/// recorded) while the request goes on waiting, if they are at least [`STALL_MIN_BYTES`].
 const STALL_STORE: std::time::Duration = std::time::Duration::from_secs(1);
+/// The fewest buffered bytes a stall stores: otherwise a body trickling a byte every
+/// [`STALL_STORE`] would make an object (and a database row) per byte. Fewer bytes wait for
+/// more, for the end of the body, a dropped connection or [`PATCH_IDLE_TIMEOUT`], all of which
+/// store whatever arrived.
+const STALL_MIN_BYTES: usize = 256 * 1024;
 /// How long a PATCH waits for the lease another request holds (a kiosk back after a drop finds
 /// its previous PATCH still closing) before answering 409 `upload_busy`.
 const LEASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
@@ -201,13 +206,14 @@ async fn append(state: &AppState, upload: &Upload, body: Body, lease: &Lease) ->
     let mut stream = body.into_data_stream();
     let mut idle = std::time::Duration::ZERO;
     loop {
-        // While bytes wait in the buffer, a stall of STALL_STORE stores them: a weak link
-        // that stops sending keeps what it sent, even if the connection never ends cleanly.
+        // While enough bytes wait in the buffer, a stall of STALL_STORE stores them: a weak
+        // link that stops sending keeps what it sent, even if the connection never ends
+        // cleanly (fewer bytes are stored when the idle timeout ends the request).
         let left = PATCH_IDLE_TIMEOUT.saturating_sub(idle);
-        let wait = if buffer.is_empty() {
-            left
-        } else {
+        let wait = if buffer.len() >= STALL_MIN_BYTES {
             STALL_STORE.min(left)
+        } else {
+            left
         };
         let chunk = match tokio::time::timeout(wait, stream.next()).await {
             Ok(Some(chunk)) => chunk,
