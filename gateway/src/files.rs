@@ -24,7 +24,10 @@
 //! `blobs/xx/` or `uploads/<id>/` directory survives a power cut only if its parent is synced
 //! too. S3 needs none of this: a put is durable when it returns.
 
+mod parts;
 pub(crate) mod s3;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,7 +35,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path as Key;
-use object_store::{GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart};
+use object_store::{GetOptions, GetRange, ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
 
 use crate::store::Segment;
@@ -187,18 +190,21 @@ impl Files {
             .put_multipart(staging)
             .await
             .map_err(self.err("start assembling", staging))?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
-        let written = self.write_segments(segments, staging, &mut writer).await;
+        let mut writer = parts::Parts::new(upload, PART_BYTES, PART_CONCURRENCY);
+        let written = match self.write_segments(segments, staging, &mut writer).await {
+            Ok(Some(found)) => writer
+                .finish()
+                .await
+                .map(|()| Some(found))
+                .map_err(self.err("finish assembling", staging)),
+            other => other,
+        };
         if !matches!(written, Ok(Some(_))) {
             if let Err(e) = writer.abort().await {
                 tracing::warn!(key = %staging, error = %e, "an interrupted assembly was not aborted; the store's lifecycle rules must remove its parts");
             }
             return written;
         }
-        writer
-            .finish()
-            .await
-            .map_err(self.err("finish assembling", staging))?;
         self.durable(staging).await?;
         written
     }
@@ -208,7 +214,7 @@ impl Files {
         &self,
         segments: &[Segment],
         staging: &Key,
-        writer: &mut WriteMultipart,
+        writer: &mut parts::Parts,
     ) -> Result<Option<(String, u64)>, GatewayError> {
         let mut hasher = Sha256::new();
         let mut size = 0u64;
@@ -221,10 +227,9 @@ impl Files {
                     hasher.update(&chunk);
                     read += chunk.len() as u64;
                     writer
-                        .wait_for_capacity(PART_CONCURRENCY)
+                        .write(&chunk)
                         .await
                         .map_err(self.err("assemble", staging))?;
-                    writer.write(&chunk);
                 }
             }
             if read != segment.length {
