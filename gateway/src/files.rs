@@ -24,7 +24,10 @@
 //! `blobs/xx/` or `uploads/<id>/` directory survives a power cut only if its parent is synced
 //! too. S3 needs none of this: a put is durable when it returns.
 
+mod parts;
 pub(crate) mod s3;
+#[cfg(test)]
+mod tests;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -32,7 +35,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path as Key;
-use object_store::{GetOptions, GetRange, ObjectStore, PutPayload, WriteMultipart};
+use object_store::{GetOptions, GetRange, ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
 
 use crate::store::Segment;
@@ -144,78 +147,98 @@ impl Files {
         }
     }
 
-    /// The first `length` bytes of an object, streamed.
-    async fn read_prefix(&self, key: &Key, length: u64) -> Result<ByteStream, GatewayError> {
+    /// The first `length` bytes of an object, streamed; `None` if the object is missing or
+    /// shorter (a short one may also stream fewer bytes: the caller counts them).
+    async fn read_prefix(
+        &self,
+        key: &Key,
+        length: u64,
+    ) -> Result<Option<ByteStream>, GatewayError> {
         if length == 0 {
-            return Ok(futures_util::stream::empty().boxed());
+            return Ok(Some(futures_util::stream::empty().boxed()));
         }
         let options = GetOptions {
             range: Some(GetRange::Bounded(0..length)),
             ..GetOptions::default()
         };
-        let got = self
-            .store
-            .get_opts(key, options)
-            .await
-            .map_err(self.err("read", key))?;
-        let err = self.err("read", key);
-        Ok(got.into_stream().map_err(err).boxed())
+        match self.store.get_opts(key, options).await {
+            Ok(got) => {
+                let err = self.err("read", key);
+                Ok(Some(got.into_stream().map_err(err).boxed()))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            // An empty object refuses any range: say missing only if it is short indeed.
+            Err(e) => match self.size(key).await? {
+                Some(size) if size >= length => Err(self.err("read", key)(e)),
+                _ => Ok(None),
+            },
+        }
     }
 
     /// Streams `segments` in order into the object `staging` (a multipart upload in parts of
-    /// [`PART_BYTES`]), hashing on the way; returns the SHA-256 (lowercase hex) and the size.
-    /// The object is durable when this returns; nothing names it yet.
+    /// [`PART_BYTES`]), hashing on the way; returns the SHA-256 (lowercase hex) and the size,
+    /// or `None` if a segment's object is missing or short (acknowledged bytes were lost: the
+    /// upload must restart). The object is durable when this returns; nothing names it yet.
+    /// Whatever goes wrong, the multipart upload is aborted (S3 would keep its parts).
     pub async fn assemble(
         &self,
         segments: &[Segment],
         staging: &Key,
-    ) -> Result<(String, u64), GatewayError> {
+    ) -> Result<Option<(String, u64)>, GatewayError> {
         let upload = self
             .store
             .put_multipart(staging)
             .await
             .map_err(self.err("start assembling", staging))?;
-        let mut writer = WriteMultipart::new_with_chunk_size(upload, PART_BYTES);
+        let mut writer = parts::Parts::new(upload, PART_BYTES, PART_CONCURRENCY);
+        let written = match self.write_segments(segments, staging, &mut writer).await {
+            Ok(Some(found)) => writer
+                .finish()
+                .await
+                .map(|()| Some(found))
+                .map_err(self.err("finish assembling", staging)),
+            other => other,
+        };
+        if !matches!(written, Ok(Some(_))) {
+            if let Err(e) = writer.abort().await {
+                tracing::warn!(key = %staging, error = %e, "an interrupted assembly was not aborted; the store's lifecycle rules must remove its parts");
+            }
+            return written;
+        }
+        self.durable(staging).await?;
+        written
+    }
+
+    /// The body of [`Files::assemble`].
+    async fn write_segments(
+        &self,
+        segments: &[Segment],
+        staging: &Key,
+        writer: &mut parts::Parts,
+    ) -> Result<Option<(String, u64)>, GatewayError> {
         let mut hasher = Sha256::new();
         let mut size = 0u64;
         for segment in segments {
             let key = Key::from(segment.key.as_str());
-            let mut stream = self.read_prefix(&key, segment.length).await?;
             let mut read = 0u64;
-            while let Some(chunk) = stream.next().await {
-                let chunk = match chunk {
-                    Ok(chunk) => chunk,
-                    Err(e) => {
-                        let _ = writer.abort().await;
-                        return Err(e);
-                    }
-                };
-                hasher.update(&chunk);
-                read += chunk.len() as u64;
-                writer
-                    .wait_for_capacity(PART_CONCURRENCY)
-                    .await
-                    .map_err(self.err("assemble", staging))?;
-                writer.write(&chunk);
+            if let Some(mut stream) = self.read_prefix(&key, segment.length).await? {
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk?;
+                    hasher.update(&chunk);
+                    read += chunk.len() as u64;
+                    writer
+                        .write(&chunk)
+                        .await
+                        .map_err(self.err("assemble", staging))?;
+                }
             }
             if read != segment.length {
-                let _ = writer.abort().await;
-                return Err(GatewayError::Task {
-                    action: "assemble an upload",
-                    reason: format!(
-                        "segment {} holds {read} bytes, {} were recorded",
-                        segment.key, segment.length
-                    ),
-                });
+                tracing::warn!(key = %segment.key, read, recorded = segment.length, "a recorded segment is missing or short");
+                return Ok(None);
             }
             size += read;
         }
-        writer
-            .finish()
-            .await
-            .map_err(self.err("finish assembling", staging))?;
-        self.durable(staging).await?;
-        Ok((hex::encode(hasher.finalize()), size))
+        Ok(Some((hex::encode(hasher.finalize()), size)))
     }
 
     /// Moves a verified, durable assembled object to its blob key (local files: an atomic

@@ -17,7 +17,6 @@ use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
-
 use crate::GatewayError;
 
 /// Bytes of a lookup key.

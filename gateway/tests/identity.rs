@@ -83,10 +83,10 @@ async fn revocation_refuses_and_cuts_an_upload(backend: Backend) {
         return;
     };
     let device = h.enroll("KIOSK-1").await;
-    let data = blob(60_000, 7);
+    let data = blob(400_000, 7);
     let loc = h.new_upload(&device, &data).await;
 
-    // A PATCH whose body arrives slowly: 20 000 bytes now, the rest never.
+    // A PATCH whose body arrives slowly: 300 000 bytes now, the rest never.
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
     let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async {
         rx.recv().await.map(|chunk| (chunk, rx))
@@ -100,17 +100,17 @@ async fn revocation_refuses_and_cuts_an_upload(backend: Backend) {
         .body(body)
         .send();
     let patch = tokio::spawn(patch);
-    tx.send(Ok(data[..20_000].to_vec())).await.expect("send");
+    tx.send(Ok(data[..300_000].to_vec())).await.expect("send");
     // Bytes of a stalled body are stored after a second without data.
     let mut arrived = 0;
     for _ in 0..400 {
         arrived = h.stored_bytes(&loc);
-        if arrived == 20_000 {
+        if arrived == 300_000 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(arrived, 20_000, "the first bytes reached the gateway");
+    assert_eq!(arrived, 300_000, "the first bytes reached the gateway");
 
     // A technician revokes the kiosk: its connection is closed at once.
     let r = h
@@ -165,13 +165,13 @@ async fn revocation_refuses_and_cuts_an_upload(backend: Backend) {
     let mut offset = 0;
     for _ in 0..100 {
         offset = h.head_offset(&device, &loc).await;
-        if offset == 20_000 {
+        if offset == 300_000 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(offset, 20_000, "the bytes before the cut are kept");
-    let r = h.patch(&device, &loc, offset, &data[20_000..]).await;
+    assert_eq!(offset, 300_000, "the bytes before the cut are kept");
+    let r = h.patch(&device, &loc, offset, &data[300_000..]).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(h.stats().await["blobs"], 1);
     h.finish().await;

@@ -60,6 +60,9 @@ async fn spawn(h: &Harness, data_dir: &Path, log: &Path) -> Instance {
     .arg("--data-dir")
     .arg(data_dir)
     .args(["--database-url", &pg.url, "--upload-lease-seconds", LEASE_S])
+    // Every gateway on one PostgreSQL has the same lookup key (the harness's).
+    .arg("--lookup-key-file")
+    .arg(h.dir.path().join(motcua_gateway::LOOKUP_KEY_FILE_NAME))
     .stdout(std::process::Stdio::piped())
     .stderr(std::fs::File::create(log).expect("log file"))
     .kill_on_drop(true);

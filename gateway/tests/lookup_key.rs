@@ -118,6 +118,10 @@ async fn another_key_than_the_recorded_one_is_refused(backend: Backend) {
     let other = h.dir.path().join("other.key");
     std::fs::write(&other, format!("{}\n", "5a".repeat(32))).expect("key");
     std::fs::set_permissions(&other, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    // The running gateway stops first: on SQLite it holds the data folder's lock.
+    if let Some(g) = h.gateway.take() {
+        g.shutdown().await;
+    }
     let mut config = h.config();
     config.lookup_key_file = Some(other);
     let e = motcua_gateway::start(config)

@@ -128,8 +128,15 @@ async fn a_plain_tus_creation_of_a_held_blob_uploads_it_again_stored_once(backen
         "the same blob is stored once: {s}"
     );
     let sha = sha_hex(&data);
-    let dir = h.dir.path().join("blobs").join(&sha[..2]);
-    let files: Vec<_> = std::fs::read_dir(&dir).expect("blob dir").collect();
+    let blob = h.blob_file(&sha);
+    let dir = blob.parent().expect("blob folder");
+    // (An S3 server's own metadata files, hidden or marked with '#', are not blobs.)
+    let files: Vec<_> = std::fs::read_dir(dir)
+        .expect("blob dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with('.') && !name.contains('#'))
+        .collect();
     assert_eq!(files.len(), 1, "one blob file in {}", dir.display());
     let r = h
         .req(Method::GET, &format!("/v1/blobs/{sha}"), Some(&h.system))

@@ -418,6 +418,95 @@ async fn unrecorded_objects_are_ignored(backend: Backend) {
     h.finish().await;
 }
 
+/// A stalled body's bytes are stored only once there are enough of them (a body trickling a
+/// byte a second must not make an object per byte).
+async fn a_stall_stores_only_a_worthwhile_segment(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let token = h.enroll("KIOSK-1").await;
+    let data = blob(600_000, 54);
+    let loc = h.new_upload(&token, &data).await;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Vec<u8>, std::io::Error>>(4);
+    let body = reqwest::Body::wrap_stream(futures_util::stream::unfold(rx, |mut rx| async {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    }));
+    let patch = h
+        .req(Method::PATCH, &loc, Some(&token))
+        .header("Tus-Resumable", "1.0.0")
+        .header("Content-Type", "application/offset+octet-stream")
+        .header("Upload-Offset", "0")
+        .header("Content-Length", data.len().to_string())
+        .body(body)
+        .send();
+    let patch = tokio::spawn(patch);
+    tx.send(Ok(data[..1_000].to_vec())).await.expect("send");
+    // Well past the gateway's one-second stall: a thousand bytes are not stored alone.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert_eq!(h.head_offset(&token, &loc).await, 0);
+    assert_eq!(h.stored_bytes(&loc), 0);
+    tx.send(Ok(data[1_000..300_000].to_vec()))
+        .await
+        .expect("send");
+    let mut offset = 0;
+    for _ in 0..400 {
+        offset = h.head_offset(&token, &loc).await;
+        if offset == 300_000 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(offset, 300_000, "enough bytes are stored at a stall");
+    // (A dropped connection stores whatever arrived, however little: see
+    // `interrupted_patch_keeps_received_bytes`.)
+    drop(tx);
+    let _ = patch.await.expect("task");
+    assert_eq!(
+        h.patch(&token, &loc, 300_000, &data[300_000..])
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    h.finish().await;
+}
+
+/// A recorded segment whose object went missing (a bucket restored from an older backup, an
+/// operator's cleanup) cannot become the blob: the upload restarts at 0 instead of failing
+/// with 500 at every try, and the kiosk's new bytes make it whole.
+async fn a_missing_segment_restarts_the_upload(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let token = h.enroll("KIOSK-1").await;
+    let data = blob(10_000, 53);
+    let loc = h.new_upload(&token, &data).await;
+    assert_eq!(
+        h.patch(&token, &loc, 0, &data[..4_000]).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    std::fs::remove_dir_all(h.upload_dir(&loc)).expect("segment objects removed");
+    let r = h.patch(&token, &loc, 4_000, &data[4_000..]).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert_eq!(header(&r, "upload-offset"), "0");
+    assert_eq!(h.head_offset(&token, &loc).await, 0);
+    assert_eq!(
+        h.patch(&token, &loc, 0, &data).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let r = h
+        .req(
+            Method::GET,
+            &format!("/v1/blobs/{}", sha_hex(&data)),
+            Some(&h.system),
+        )
+        .send()
+        .await
+        .expect("blob");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.expect("bytes").as_ref(), data.as_slice());
+    h.finish().await;
+}
+
 /// A gateway upgraded in place finds an upload an older one was receiving, its bytes in
 /// `uploads/<id>.part` (perhaps with unrecorded bytes past the offset) and no segment rows:
 /// the file becomes the upload's first segment and the upload finishes byte-identical.
@@ -476,5 +565,7 @@ scenarios!(
     empty_blob_needs_no_patch,
     interrupted_patch_keeps_received_bytes,
     unrecorded_objects_are_ignored,
+    a_missing_segment_restarts_the_upload,
+    a_stall_stores_only_a_worthwhile_segment,
     an_older_gateways_part_file_is_taken_over,
 );

@@ -34,8 +34,13 @@ const PATCH_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(6
 /// running PATCH takes.
 pub(super) const SEGMENT_BYTES: usize = 4 * 1024 * 1024;
 /// A body that sends nothing for this long has its buffered bytes stored (and the offset
-/// recorded) while the request goes on waiting.
+/// recorded) while the request goes on waiting, if they are at least [`STALL_MIN_BYTES`].
 const STALL_STORE: std::time::Duration = std::time::Duration::from_secs(1);
+/// The fewest buffered bytes a stall stores: otherwise a body trickling a byte every
+/// [`STALL_STORE`] would make an object (and a database row) per byte. Fewer bytes wait for
+/// more, for the end of the body, a dropped connection or [`PATCH_IDLE_TIMEOUT`], all of which
+/// store whatever arrived.
+const STALL_MIN_BYTES: usize = 256 * 1024;
 /// How long a PATCH waits for the lease another request holds (a kiosk back after a drop finds
 /// its previous PATCH still closing) before answering 409 `upload_busy`.
 const LEASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
@@ -175,23 +180,30 @@ async fn append(state: &AppState, upload: &Upload, body: Body, lease: &Lease) ->
         .tus()
     };
     let over_quota = || quota_spent(state, quota_now(state).1, None, upload.length);
-    let finished = |finish: Finish| match finish {
-        Finish::Complete => Ok(offset_response(
-            StatusCode::NO_CONTENT,
-            upload,
-            upload.length,
-        )),
-        Finish::Mismatch => Err(mismatch()),
-        Finish::MismatchOverQuota => Err(over_quota()),
+    // Every caller below has the upload at its full length.
+    let finished = |finish: Finish| async move {
+        match finish {
+            Finish::Complete => Ok(offset_response(
+                StatusCode::NO_CONTENT,
+                upload,
+                upload.length,
+            )),
+            Finish::Mismatch => Err(mismatch()),
+            Finish::MismatchOverQuota => Err(over_quota()),
+            Finish::Restarted => Err(conflict(upload.length, 0)),
+            Finish::LeaseLost => Err(taken_over(state, upload, upload.length).await?),
+        }
     };
     if upload.offset == upload.length {
         // All bytes arrived before a crash interrupted the verification.
-        return finished(finish(state, upload, lease).await?);
+        return finished(finish(state, upload, lease).await?).await;
     }
     // Accepted: the upload is active now, whatever the body brings.
     state.0.store.touch_leased(id, lease.holder()).await?;
     if checked_segments(state, upload, lease).await?.is_none() {
-        restart(state, upload, lease).await?;
+        if !restart(state, upload, lease).await? {
+            return Err(taken_over(state, upload, upload.offset).await?);
+        }
         return Err(conflict(upload.offset, 0));
     }
     let mut stored = upload.offset;
@@ -201,13 +213,14 @@ async fn append(state: &AppState, upload: &Upload, body: Body, lease: &Lease) ->
     let mut stream = body.into_data_stream();
     let mut idle = std::time::Duration::ZERO;
     loop {
-        // While bytes wait in the buffer, a stall of STALL_STORE stores them: a weak link
-        // that stops sending keeps what it sent, even if the connection never ends cleanly.
+        // While enough bytes wait in the buffer, a stall of STALL_STORE stores them: a weak
+        // link that stops sending keeps what it sent, even if the connection never ends
+        // cleanly (fewer bytes are stored when the idle timeout ends the request).
         let left = PATCH_IDLE_TIMEOUT.saturating_sub(idle);
-        let wait = if buffer.is_empty() {
-            left
-        } else {
+        let wait = if buffer.len() >= STALL_MIN_BYTES {
             STALL_STORE.min(left)
+        } else {
+            left
         };
         let chunk = match tokio::time::timeout(wait, stream.next()).await {
             Ok(Some(chunk)) => chunk,
@@ -269,9 +282,20 @@ async fn append(state: &AppState, upload: &Upload, body: Body, lease: &Lease) ->
             offset: stored,
             ..upload.clone()
         };
-        return finished(finish(state, &upload, lease).await?);
+        return finished(finish(state, &upload, lease).await?).await;
     }
     Ok(offset_response(StatusCode::NO_CONTENT, upload, stored))
+}
+
+/// 409 with the recorded offset: another request took the upload's lease over.
+async fn taken_over(state: &AppState, upload: &Upload, offset: u64) -> Result<Failure, Failure> {
+    let current = state
+        .0
+        .store
+        .upload(&upload.id)
+        .await?
+        .map_or(0, |u| u.offset);
+    Ok(conflict(offset, current))
 }
 
 /// Stores the buffered bytes as the segment starting at `start` and records it (offset
@@ -310,11 +334,5 @@ async fn store_segment(
         }
     }
     tracing::warn!(upload = %upload.id, offset = start, "the upload's lease was taken over mid-PATCH; the bytes after the recorded offset are dropped");
-    let current = state
-        .0
-        .store
-        .upload(&upload.id)
-        .await?
-        .map_or(0, |u| u.offset);
-    Err(conflict(start, current))
+    Err(taken_over(state, upload, start).await?)
 }

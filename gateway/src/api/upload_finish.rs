@@ -11,7 +11,7 @@ use super::state::{now_vn, AppState};
 use super::upload_lease::Lease;
 use super::uploads::quota_now;
 use crate::files::Files;
-use crate::store::{Segment, Upload};
+use crate::store::{ResetCharge, Segment, Upload};
 use crate::GatewayError;
 
 pub(super) enum Finish {
@@ -19,6 +19,11 @@ pub(super) enum Finish {
     Mismatch,
     /// A mismatch, and the upload's restart would pass the day's quota: it was removed.
     MismatchOverQuota,
+    /// A recorded segment's object is missing or short: the upload restarted at offset 0
+    /// (not charged again: the loss is the gateway's, not the kiosk's).
+    Restarted,
+    /// Another request took the lease over: nothing was changed or deleted.
+    LeaseLost,
 }
 
 /// The segments of a leased upload if they hold exactly its bytes `0 .. offset`; an older
@@ -69,18 +74,24 @@ pub(super) async fn checked_segments(
 }
 
 /// Puts a leased upload back to offset 0 and deletes its objects (the database first: an
-/// object left behind is garbage the sweep removes).
+/// object left behind is garbage the sweep removes); `false`, and nothing deleted, if the
+/// lease is another request's now (the objects may be its new segments).
 pub(super) async fn restart(
     state: &AppState,
     upload: &Upload,
     lease: &Lease,
-) -> Result<(), GatewayError> {
-    state
+) -> Result<bool, GatewayError> {
+    if !state
         .0
         .store
         .reset_upload(&upload.id, lease.holder())
-        .await?;
-    state.0.files.delete_upload(&upload.id).await
+        .await?
+    {
+        tracing::warn!(upload = %upload.id, "the upload's lease was taken over; it is not restarted here");
+        return Ok(false);
+    }
+    state.0.files.delete_upload(&upload.id).await?;
+    Ok(true)
 }
 
 /// Verifies a fully received upload and stores its blob, or resets it to offset 0 if its
@@ -96,7 +107,13 @@ pub(super) async fn finish(
     let verified = match checked_segments(state, upload, lease).await? {
         Some(segments) => {
             let staging = Key::from(format!("uploads/{}/blob-{}", upload.id, lease.holder()));
-            let (actual, size) = files.assemble(&segments, &staging).await?;
+            let Some((actual, size)) = files.assemble(&segments, &staging).await? else {
+                if !restart(state, upload, lease).await? {
+                    return Ok(Finish::LeaseLost);
+                }
+                tracing::warn!(upload = %upload.id, "an upload's stored bytes are missing; it restarts at 0");
+                return Ok(Finish::Restarted);
+            };
             let good = actual == upload.sha256 && size == upload.length;
             if good {
                 files.publish(&staging, &upload.sha256).await?;
@@ -118,14 +135,28 @@ pub(super) async fn finish(
         return Ok(Finish::Complete);
     }
     let (quota, _) = quota_now(state);
-    if !state.0.store.charge_reset(upload, &quota).await? {
-        files.delete_upload(&upload.id).await?;
-        tracing::warn!(upload = %upload.id, device_id = %upload.device_id, "upload content does not match its sha256; its restart would pass the day's quota: removed");
-        return Ok(Finish::MismatchOverQuota);
-    }
-    restart(state, upload, lease).await?;
-    tracing::warn!(upload = %upload.id, "upload content does not match its sha256; reset to offset 0");
-    Ok(Finish::Mismatch)
+    // The reset, the charge and any deletion happen only while the lease is this request's.
+    let finish = match state
+        .0
+        .store
+        .charge_reset(upload, lease.holder(), &quota)
+        .await?
+    {
+        ResetCharge::LeaseLost => {
+            tracing::warn!(upload = %upload.id, "upload content does not match its sha256, but its lease was taken over: left to the new holder");
+            return Ok(Finish::LeaseLost);
+        }
+        ResetCharge::OverQuota => {
+            tracing::warn!(upload = %upload.id, device_id = %upload.device_id, "upload content does not match its sha256; its restart would pass the day's quota: removed");
+            Finish::MismatchOverQuota
+        }
+        ResetCharge::Charged => {
+            tracing::warn!(upload = %upload.id, "upload content does not match its sha256; reset to offset 0");
+            Finish::Mismatch
+        }
+    };
+    files.delete_upload(&upload.id).await?;
+    Ok(finish)
 }
 
 /// Whether the blob object of `upload` is present with the right bytes (an older gateway

@@ -279,10 +279,11 @@ pub(super) async fn upload_head(
                         complete: true,
                         ..upload
                     }),
-                    Finish::Mismatch => Ok(Upload {
+                    Finish::Mismatch | Finish::Restarted => Ok(Upload {
                         offset: 0,
                         ..upload
                     }),
+                    Finish::LeaseLost => owned_upload(&state, &device, &id).await,
                     Finish::MismatchOverQuota => {
                         Err(Failure::not_found(format!("no upload {id} for this device")).tus())
                     }

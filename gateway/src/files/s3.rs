@@ -145,22 +145,23 @@ pub(super) fn open(s3: &S3Storage) -> Result<(Arc<dyn ObjectStore>, String), Gat
         .with_secret_access_key(&s3.credentials.secret_access_key)
         .with_virtual_hosted_style_request(!s3.path_style);
     if let Some(endpoint) = &s3.endpoint {
-        if endpoint.starts_with("http://") {
-            let host = endpoint
-                .trim_start_matches("http://")
-                .split(['/', ':'])
-                .next()
-                .unwrap_or("");
-            if !matches!(host, "127.0.0.1" | "localhost" | "[::1]") {
-                return Err(bad(
-                    "plain http:// is accepted only on this machine (a test server): scans are \
-                     personal data, use https://"
-                        .into(),
-                ));
+        let url = url::Url::parse(endpoint)
+            .map_err(|e| bad(format!("the endpoint is not a URL: {e}")))?;
+        match url.scheme() {
+            "https" => {}
+            "http" => {
+                // The parsed host, not a prefix of the text: `http://127.0.0.1:9000@host/`
+                // names `host` (the part before `@` is a user name).
+                if !is_this_machine(url.host()) {
+                    return Err(bad(
+                        "plain http:// is accepted only on this machine (a test server): scans \
+                         are personal data, use https://"
+                            .into(),
+                    ));
+                }
+                options = options.with_allow_http(true);
             }
-            options = options.with_allow_http(true);
-        } else if !endpoint.starts_with("https://") {
-            return Err(bad("the endpoint must be an https:// URL".into()));
+            _ => return Err(bad("the endpoint must be an https:// URL".into())),
         }
         builder = builder.with_endpoint(endpoint);
     }
@@ -169,6 +170,16 @@ pub(super) fn open(s3: &S3Storage) -> Result<(Arc<dyn ObjectStore>, String), Gat
         .build()
         .map_err(|e| bad(format!("cannot be configured: {e}")))?;
     Ok((Arc::new(store), name))
+}
+
+/// Whether an endpoint's host is this machine (127.0.0.1, ::1 or localhost).
+fn is_this_machine(host: Option<url::Host<&str>>) -> bool {
+    match host {
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip == std::net::Ipv4Addr::LOCALHOST,
+        Some(url::Host::Ipv6(ip)) => ip == std::net::Ipv6Addr::LOCALHOST,
+        None => false,
+    }
 }
 
 #[cfg(test)]
@@ -202,7 +213,7 @@ mod tests {
         let path = write(dir.path(), "secret_access_key = s3cr3t-value\n", 0o600);
         let err = S3Credentials::from_file(&path).unwrap_err().to_string();
         assert!(!err.contains("s3cr3t"), "{err}");
-        assert!(err.contains("access_key_id"), "{err}");
+        assert!(err.contains("at byte"), "says where: {err}");
 
         let path = write(
             dir.path(),
@@ -230,7 +241,20 @@ mod tests {
             .expect_err("plain http to another host")
             .to_string();
         assert!(err.contains("https://"), "{err}");
+        assert!(open(&storage("http://[::1]:9000")).is_ok(), "IPv6 loopback");
+        assert!(open(&storage("http://localhost:9000/")).is_ok());
+        // A loopback address before `@` is a user name: the host is the other machine.
+        for other in [
+            "http://127.0.0.1:9000@s3.example.gov.vn/",
+            "http://127.0.0.1@s3.example.gov.vn:9000",
+            "http://localhost.example.gov.vn",
+            "http://127.0.0.2:9000",
+        ] {
+            let err = open(&storage(other)).expect_err(other).to_string();
+            assert!(err.contains("https://"), "{other}: {err}");
+        }
         assert!(open(&storage("ftp://127.0.0.1")).is_err());
+        assert!(open(&storage("not a url")).is_err());
         assert!(open(&storage("https://s3.example.gov.vn")).is_ok());
         assert!(!format!("{:?}", storage("https://x")).contains("s3cr3t"));
     }

@@ -191,6 +191,27 @@ pub(crate) struct IdleUpload {
     pub active_unix: i64,
 }
 
+/// What [`super::Store::charge_reset`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ResetCharge {
+    /// Back at offset 0, its length charged again.
+    Charged,
+    /// The restart would pass the day's quota: the upload was removed.
+    OverQuota,
+    /// The lease is another request's now: nothing changed.
+    LeaseLost,
+}
+
+impl ResetCharge {
+    fn charged(charged: bool) -> Self {
+        if charged {
+            Self::Charged
+        } else {
+            Self::OverQuota
+        }
+    }
+}
+
 /// What creating an upload did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum UploadCreation {
@@ -316,18 +337,24 @@ impl super::Store {
         }
     }
 
-    /// Charges `upload`'s length again to its device's bytes of `quota.day` (it restarts at 0
-    /// after a checksum mismatch). Over the quota nothing is charged and the upload is
-    /// removed (`false`): the kiosk starts a new one, refused until the quota renews.
+    /// Puts the leased `upload` back to offset 0 after a checksum mismatch and charges its
+    /// length again to its device's bytes of `quota.day` (one transaction). Over the quota
+    /// nothing is charged and the upload is removed: the kiosk starts a new one, refused until
+    /// the quota renews. Nothing at all happens if the lease is not `holder`'s any more:
+    /// another request may be writing the upload (its new segments must stay).
     pub async fn charge_reset(
         &self,
         upload: &super::Upload,
+        holder: &str,
         quota: &UploadQuota,
-    ) -> Result<bool, GatewayError> {
-        let (id, device, day) = (
+    ) -> Result<ResetCharge, GatewayError> {
+        use super::uploads::{OFFSET_RESET, SEGMENTS_DROP};
+        let now = chrono::Utc::now().timestamp();
+        let (id, device, day, holder) = (
             upload.id.clone(),
             upload.device_id.clone(),
             quota.day.clone(),
+            holder.to_string(),
         );
         let (length, max) = (sql_int(upload.length), quota.bytes_per_day_sql());
         match self {
@@ -335,6 +362,9 @@ impl super::Store {
                 s.call("charge a restarted upload", move |c| {
                     use rusqlite::OptionalExtension;
                     let tx = c.transaction()?;
+                    if tx.execute(OFFSET_RESET, rusqlite::params![now, id, holder])? == 0 {
+                        return Ok(ResetCharge::LeaseLost);
+                    }
                     let charged = tx
                         .query_row(
                             UPLOAD_BYTES_RESERVE,
@@ -343,10 +373,8 @@ impl super::Store {
                         )
                         .optional()?
                         .is_some();
-                    if !charged {
-                        tx.execute(UPLOAD_DROP, [&id])?;
-                    }
-                    tx.commit().map(|()| charged)
+                    tx.execute(if charged { SEGMENTS_DROP } else { UPLOAD_DROP }, [&id])?;
+                    tx.commit().map(|()| ResetCharge::charged(charged))
                 })
                 .await
             }
@@ -354,15 +382,27 @@ impl super::Store {
                 let write = s.err("charge a restarted upload");
                 let mut client = s.client().await?;
                 let tx = client.transaction().await.map_err(&write)?;
+                // The row stays locked until the commit: the lease cannot change meanwhile.
+                if tx
+                    .execute(OFFSET_RESET, &[&now, &id, &holder])
+                    .await
+                    .map_err(&write)?
+                    == 0
+                {
+                    return Ok(ResetCharge::LeaseLost);
+                }
                 let charged = tx
                     .query_opt(UPLOAD_BYTES_RESERVE, &[&device, &day, &length, &max])
                     .await
                     .map_err(&write)?
                     .is_some();
-                if !charged {
-                    tx.execute(UPLOAD_DROP, &[&id]).await.map_err(&write)?;
-                }
-                tx.commit().await.map_err(write).map(|()| charged)
+                tx.execute(if charged { SEGMENTS_DROP } else { UPLOAD_DROP }, &[&id])
+                    .await
+                    .map_err(&write)?;
+                tx.commit()
+                    .await
+                    .map_err(write)
+                    .map(|()| ResetCharge::charged(charged))
             }
         }
     }

@@ -3,7 +3,7 @@
 //! an idle upload only if nothing moved it since it looked; and the statements on their own.
 
 use super::provisioning_tests::{drop_db, open};
-use super::{Upload, UploadCreation, UploadQuota};
+use super::{ResetCharge, Segment, Upload, UploadCreation, UploadQuota};
 
 fn quota(now_unix: i64) -> UploadQuota {
     UploadQuota {
@@ -78,6 +78,58 @@ async fn an_idle_upload_moved_since_the_sweep_looked_is_kept(postgres: bool) {
     drop_db(db).await;
 }
 
+/// A checksum restart by a request whose lease another one took over changes nothing: no
+/// charge, no reset, no removal (the new holder may be writing segments that must stay).
+async fn a_restart_without_the_lease_changes_nothing(postgres: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((store, db)) = open(postgres, dir.path()).await else {
+        return;
+    };
+    let quota = UploadQuota {
+        bytes_per_day: 2000,
+        ..quota(1_000)
+    };
+    let created = store
+        .create_upload(&upload("u1"), "2026-12-01T08:00:00+07:00", &quota)
+        .await
+        .unwrap();
+    assert!(matches!(created, UploadCreation::Created(_)), "{created:?}");
+    assert!(store.take_lease("u1", "a", 1_000, 2_000).await.unwrap());
+    let segment = Segment {
+        start: 0,
+        length: 1000,
+        key: "uploads/u1/00000000000000000000-a".into(),
+    };
+    assert!(store.record_segment("u1", "a", 0, &segment).await.unwrap());
+    // `a` paused past its lease; `b` took the upload over.
+    assert!(store.take_lease("u1", "b", 3_000, 9_000).await.unwrap());
+    let lost = store
+        .charge_reset(&upload("u1"), "a", &quota)
+        .await
+        .unwrap();
+    assert_eq!(lost, ResetCharge::LeaseLost);
+    let kept = store.upload("u1").await.unwrap().expect("still there");
+    assert_eq!(kept.offset, 1000);
+    assert_eq!(store.segments("u1").await.unwrap(), vec![segment]);
+    // The holder's restart is charged (1000 + 1000 bytes fit the day's 2000) ...
+    let charged = store
+        .charge_reset(&upload("u1"), "b", &quota)
+        .await
+        .unwrap();
+    assert_eq!(charged, ResetCharge::Charged);
+    assert_eq!(store.upload("u1").await.unwrap().map(|u| u.offset), Some(0));
+    assert!(store.segments("u1").await.unwrap().is_empty());
+    // ... and the next one would pass the quota: the upload goes.
+    let over = store
+        .charge_reset(&upload("u1"), "b", &quota)
+        .await
+        .unwrap();
+    assert_eq!(over, ResetCharge::OverQuota);
+    assert_eq!(store.upload("u1").await.unwrap(), None);
+    drop(store);
+    drop_db(db).await;
+}
+
 macro_rules! both {
     ($($name:ident),*) => {
         mod sqlite {
@@ -97,7 +149,8 @@ macro_rules! both {
 
 both!(
     the_request_window_never_moves_backwards,
-    an_idle_upload_moved_since_the_sweep_looked_is_kept
+    an_idle_upload_moved_since_the_sweep_looked_is_kept,
+    a_restart_without_the_lease_changes_nothing
 );
 
 /// The statements themselves, on an in-memory SQLite.

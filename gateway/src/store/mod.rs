@@ -59,7 +59,7 @@ use std::path::Path;
 use crate::GatewayError;
 
 pub use fleet::{FleetEntry, FleetFlag, FleetSettings, FleetView, HealthPoint, CLOCK_SKEW_LIMIT};
-pub(crate) use limits::{UploadCreation, UploadQuota};
+pub(crate) use limits::{ResetCharge, UploadCreation, UploadQuota};
 pub use lookup::LookupLimits;
 pub(crate) use lookup::{LimitedBy, LookupOutcome};
 pub(crate) use migrations::MIGRATIONS;

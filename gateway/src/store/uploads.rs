@@ -54,9 +54,9 @@ const SEGMENT_INSERT: &str = "INSERT INTO upload_segments (upload_id, start_offs
 const SEGMENTS: &str = "SELECT start_offset, length, object_key FROM upload_segments
      WHERE upload_id = $1 ORDER BY start_offset";
 /// `$1` upload id.
-const SEGMENTS_DROP: &str = "DELETE FROM upload_segments WHERE upload_id = $1";
+pub(super) const SEGMENTS_DROP: &str = "DELETE FROM upload_segments WHERE upload_id = $1";
 /// `$1` now (Unix s), `$2` upload id, `$3` holder: back to offset 0.
-const OFFSET_RESET: &str = "UPDATE uploads SET upload_offset = 0, active_unix = $1
+pub(super) const OFFSET_RESET: &str = "UPDATE uploads SET upload_offset = 0, active_unix = $1
      WHERE id = $2 AND lease_holder = $3 AND NOT complete";
 /// `$1` now (Unix s), `$2` upload id, `$3` holder: the upload is active.
 const TOUCH_HELD: &str = "UPDATE uploads SET active_unix = $1 WHERE id = $2 AND lease_holder = $3";
