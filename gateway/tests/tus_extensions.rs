@@ -169,7 +169,11 @@ async fn termination_is_the_owners_and_frees_what_the_upload_held(backend: Backe
     let loc = h.new_upload(&a, &data).await;
     let r = h.patch(&a, &loc, 0, &data[..100_000]).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    assert_eq!(h.stored_bytes(&loc), 100_000, "the received bytes are stored");
+    assert_eq!(
+        h.stored_bytes(&loc),
+        100_000,
+        "the received bytes are stored"
+    );
     // Another device's DELETE: the upload is unknown to it, and nothing goes.
     let r = h.terminate(&b, &loc).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
@@ -189,7 +193,11 @@ async fn termination_is_the_owners_and_frees_what_the_upload_held(backend: Backe
     let r = h.terminate(&a, &loc).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(header(&r, "tus-resumable"), "1.0.0");
-    assert_eq!(h.stored_bytes(&loc), 0, "the upload's stored segments go with it");
+    assert_eq!(
+        h.stored_bytes(&loc),
+        0,
+        "the upload's stored segments go with it"
+    );
     let r = h
         .req(Method::HEAD, &loc, Some(&a))
         .header("Tus-Resumable", "1.0.0")

@@ -14,9 +14,20 @@ pub const MAX_HELD_QUERY: usize = 100;
 #[serde(deny_unknown_fields)]
 pub struct BlobsHeldQuery {
     /// Lowercase hex SHA-256 of each blob (64 characters), at most [`MAX_HELD_QUERY`].
-    #[cfg_attr(feature = "openapi", schema(max_items = 100))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_items = 100, value_type = Vec<AskedSha256>)
+    )]
     pub sha256: Vec<String>,
 }
+
+/// One asked hash, as the OpenAPI document describes it (so that a generated question carries
+/// only what the gateway accepts; anything else is 400 `invalid_sha256`).
+#[cfg(feature = "openapi")]
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, pattern = "^[0-9a-f]{64}$")]
+#[allow(dead_code)] // only the OpenAPI document names it
+pub struct AskedSha256(String);
 
 /// The answer: those of the asked blobs that a device of the asking device's site uploaded
 /// completely and the gateway verified. A blob only another site uploaded is not listed: the
