@@ -31,6 +31,7 @@ mod upload_append;
 mod upload_expiry;
 mod upload_finish;
 mod upload_lease;
+mod upload_quota;
 mod uploads;
 mod uploads_delete;
 

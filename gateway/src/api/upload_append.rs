@@ -21,7 +21,8 @@ use super::tus::{
 use super::upload_expiry;
 use super::upload_finish::{checked_segments, finish, restart, Finish};
 use super::upload_lease::Lease;
-use super::uploads::{owned_upload, quota_now, quota_spent};
+use super::upload_quota::{quota_now, quota_spent};
+use super::uploads::owned_upload;
 use crate::files::Files;
 use crate::store::{Segment, Upload};
 use crate::GatewayError;

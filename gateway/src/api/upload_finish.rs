@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::state::{now_vn, AppState};
 use super::upload_lease::Lease;
-use super::uploads::quota_now;
+use super::upload_quota::quota_now;
 use crate::files::Files;
 use crate::store::{ResetCharge, Segment, Upload};
 use crate::GatewayError;

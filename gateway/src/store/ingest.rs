@@ -10,7 +10,7 @@ use motcua_domain::dossier::DossierCode;
 use super::authorization::Check;
 use super::fleet::HISTORY_PER_DEVICE;
 use super::queries::{self, StoredKey};
-use super::value::Value;
+use super::value::{sql_int, Value};
 use super::{status_name, Ingest, IngestOutcome, Record};
 
 /// One insert of a plan.
@@ -99,7 +99,7 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                         (&doc.name).into(),
                         (&doc.file_name).into(),
                         (&doc.media_type).into(),
-                        super::limits::sql_int(doc.size).into(),
+                        sql_int(doc.size).into(),
                         (&doc.sha256).into(),
                     ],
                     if_taken: None,
@@ -122,7 +122,7 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                         (&doc.name).into(),
                         (&doc.media_type).into(),
                         i64::from(doc.pages).into(),
-                        super::limits::sql_int(doc.size).into(),
+                        sql_int(doc.size).into(),
                         (&doc.sha256).into(),
                         (&ing.device_id).into(),
                         (&ing.key).into(),

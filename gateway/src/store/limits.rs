@@ -31,6 +31,7 @@
 
 use motcua_domain::wire::DossierStatus;
 
+use super::value::sql_int;
 use crate::GatewayError;
 
 /// Schema of the limits (migration 8, shared by both backends). The partial indexes keep the
@@ -175,12 +176,6 @@ impl UploadQuota {
     pub fn bytes_per_day_sql(&self) -> i64 {
         sql_int(self.bytes_per_day)
     }
-}
-
-/// A byte count or offset as SQL's `BIGINT`, saturating instead of wrapping (the flags and
-/// the upload size are bounded to `i64::MAX` by the configuration's checks).
-pub(crate) fn sql_int(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
 }
 
 /// An unfinished upload the sweep found idle: removed only if still as seen.

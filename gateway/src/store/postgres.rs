@@ -12,7 +12,7 @@ use tokio_postgres::NoTls;
 use super::authorization::{self, BLOB_SITE_INSERT, BLOB_SIZE_OF_SITE};
 use super::ingest;
 use super::limits::{self, UploadCreation, UploadQuota};
-use super::value::Value;
+use super::value::{sql_int, Value};
 use super::{
     pending_migrations, queries, status_name, status_view, Ingest, IngestOutcome, Stats, Upload,
 };
@@ -144,7 +144,7 @@ impl PgStore {
                 &[
                     &u.device_id,
                     &u.sha256,
-                    &limits::sql_int(u.length),
+                    &sql_int(u.length),
                     &quota.live_since_unix,
                 ],
             )
@@ -178,7 +178,7 @@ impl PgStore {
                 &[
                     &u.device_id,
                     &quota.day,
-                    &limits::sql_int(u.length),
+                    &sql_int(u.length),
                     &quota.bytes_per_day_sql(),
                 ],
             )
@@ -201,8 +201,8 @@ impl PgStore {
                 &u.id,
                 &u.device_id,
                 &u.sha256,
-                &limits::sql_int(u.length),
-                &limits::sql_int(u.offset),
+                &sql_int(u.length),
+                &sql_int(u.offset),
                 &u.complete,
                 &now,
                 &u.site,
@@ -237,7 +237,7 @@ impl PgStore {
             .await?
             .execute(
                 queries::UPLOAD_SET_OFFSET,
-                &[&limits::sql_int(offset), &now_unix, &id],
+                &[&sql_int(offset), &now_unix, &id],
             )
             .await
             .map(|_| ())
@@ -250,12 +250,9 @@ impl PgStore {
             .transaction()
             .await
             .map_err(self.err("start a transaction"))?;
-        tx.execute(
-            queries::BLOB_INSERT,
-            &[&u.sha256, &limits::sql_int(u.length), &now],
-        )
-        .await
-        .map_err(self.err("record a blob"))?;
+        tx.execute(queries::BLOB_INSERT, &[&u.sha256, &sql_int(u.length), &now])
+            .await
+            .map_err(self.err("record a blob"))?;
         tx.execute(BLOB_SITE_INSERT, &[&u.sha256, &u.site])
             .await
             .map_err(self.err("record a blob's site"))?;

@@ -12,7 +12,7 @@ use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Transact
 use super::authorization::{self, BLOB_SITE_INSERT, BLOB_SIZE_OF_SITE};
 use super::ingest;
 use super::limits::{self, UploadCreation, UploadQuota};
-use super::value::Value;
+use super::value::{sql_int, Value};
 use super::{
     pending_migrations, queries, status_name, status_view, Ingest, IngestOutcome, Stats, Upload,
 };
@@ -144,7 +144,7 @@ impl SqliteStore {
                     params![
                         u.device_id,
                         u.sha256,
-                        limits::sql_int(u.length),
+                        sql_int(u.length),
                         quota.live_since_unix
                     ],
                     |r| queries::upload(r),
@@ -167,7 +167,7 @@ impl SqliteStore {
                     params![
                         u.device_id,
                         quota.day,
-                        limits::sql_int(u.length),
+                        sql_int(u.length),
                         quota.bytes_per_day_sql()
                     ],
                     |r| r.get(0),
@@ -187,8 +187,8 @@ impl SqliteStore {
                     u.id,
                     u.device_id,
                     u.sha256,
-                    limits::sql_int(u.length),
-                    limits::sql_int(u.offset),
+                    sql_int(u.length),
+                    sql_int(u.offset),
                     u.complete,
                     now,
                     u.site,
@@ -221,7 +221,7 @@ impl SqliteStore {
         self.call("record an upload offset", move |c| {
             c.execute(
                 queries::UPLOAD_SET_OFFSET,
-                params![limits::sql_int(offset), now_unix, id],
+                params![sql_int(offset), now_unix, id],
             )
             .map(|_| ())
         })
@@ -234,7 +234,7 @@ impl SqliteStore {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute(
                 queries::BLOB_INSERT,
-                params![u.sha256, limits::sql_int(u.length), now],
+                params![u.sha256, sql_int(u.length), now],
             )?;
             tx.execute(BLOB_SITE_INSERT, params![u.sha256, u.site])?;
             tx.execute(queries::UPLOAD_MARK_COMPLETE, params![u.id])?;

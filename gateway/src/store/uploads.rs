@@ -16,7 +16,7 @@
 //! - Segment rows of uploads that finished or went are pruned by the sweep; the objects they
 //!   name are deleted by the finishing PATCH or the sweep.
 
-use super::limits::sql_int;
+use super::value::sql_int;
 use super::Store;
 use crate::GatewayError;
 
