@@ -1,5 +1,6 @@
 //! The export feed's store calls on both backends: events numbered one after the other without
-//! gaps, a repeated status no event, a cursor past the end refused; and on PostgreSQL the
+//! gaps, a repeated status no event, a cursor past the end refused; the upgrade to the feed
+//! writing events for the dossiers and documents already stored; and on PostgreSQL the
 //! property the cursor rests on, shown with a transaction held open by hand: a writer cannot
 //! take an event id while an event before it is uncommitted, so no reader ever sees a later
 //! event without the earlier one.
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use motcua_domain::wire::{Applicant, DossierStatus, DossierSubmission};
 
-use super::feed::{FEED_APPEND, FEED_NEXT, STATUS_CHANGED};
+use super::feed::{FEED_APPEND, FEED_LAST, FEED_NEXT, STATUS_CHANGED};
 use super::provisioning_tests::{drop_db, open};
 use super::{FeedEventKind, FeedRead, Ingest, IngestOutcome, Record, Store};
 
@@ -204,4 +205,100 @@ async fn postgres_a_writer_waits_for_the_uncommitted_event_before_it() {
     assert_eq!(seen, [(3, code(1)), (4, code(2))]);
     drop(store);
     drop_db(db).await;
+}
+
+/// Two dossiers (received out of code order, one already processing) and one intake ingest of
+/// two documents, as a gateway before the feed stored them.
+const BEFORE_THE_FEED: &str = "
+INSERT INTO dossiers (code, procedure_code, agency_code, device_id, idempotency_key, body,
+ status, appointment_date, received_at, updated_at) VALUES
+ ('S-260531-0002', 'P', 'S', 'K', 'k2', '{}', 'processing', '2026-06-05',
+  '2026-05-31T10:00:00+07:00', '2026-05-31T10:00:00+07:00'),
+ ('S-260531-0001', 'P', 'S', 'K', 'k1', '{}', 'submitted', '2026-06-05',
+  '2026-05-31T09:00:00+07:00', '2026-05-31T09:00:00+07:00');
+INSERT INTO digitized_documents (document_code, dossier_code, document_index, name,
+ media_type, pages, size, sha256, device_id, idempotency_key, stored_at) VALUES
+ ('D1', 'S-260531-0002', 0, 'n', 'application/pdf', 1, 3, 'aa', 'Q', 'q1',
+  '2026-05-31T11:00:00+07:00'),
+ ('D2', 'S-260531-0002', 1, 'n', 'application/pdf', 1, 3, 'bb', 'Q', 'q1',
+  '2026-05-31T11:00:00+07:00');";
+
+/// What the upgrade must have written: one event per dossier in the order received, one per
+/// documents ingest, statuses as they stand, and the counter after them.
+fn check_backfill(events: Vec<(i64, String, String, String)>, last: i64) {
+    let expected = [
+        (1, "dossier_received", "S-260531-0001", "submitted"),
+        (2, "dossier_received", "S-260531-0002", "processing"),
+        (3, "documents_added", "S-260531-0002", "processing"),
+    ];
+    assert_eq!(events.len(), expected.len(), "{events:?}");
+    for (got, want) in events.iter().zip(expected) {
+        assert_eq!(
+            (got.0, got.1.as_str(), got.2.as_str(), got.3.as_str()),
+            want
+        );
+    }
+    assert_eq!(last, 3, "the counter goes on after the backfilled events");
+}
+
+const EVENTS: &str = "SELECT id, kind, dossier_code, status FROM feed_events ORDER BY id";
+
+#[test]
+fn sqlite_the_upgrade_writes_events_for_what_is_stored() {
+    let conn = rusqlite::Connection::open_in_memory().unwrap();
+    for (version, sql) in super::MIGRATIONS {
+        if *version == 13 {
+            conn.execute_batch(BEFORE_THE_FEED).unwrap();
+        }
+        conn.execute_batch(sql).unwrap();
+    }
+    let events = conn
+        .prepare(EVENTS)
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    check_backfill(events, conn.query_row(FEED_LAST, [], |r| r.get(0)).unwrap());
+}
+
+#[tokio::test]
+async fn postgres_the_upgrade_writes_events_for_what_is_stored() {
+    let Ok(server) = std::env::var("MOTCUA_TEST_DATABASE_URL") else {
+        if std::env::var("MOTCUA_SKIP_POSTGRES").as_deref() == Ok("1") {
+            return;
+        }
+        panic!("MOTCUA_TEST_DATABASE_URL is not set (or set MOTCUA_SKIP_POSTGRES=1)");
+    };
+    let (admin, conn) = tokio_postgres::connect(&server, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let name = format!("motcua_feed_{}", hex::encode(rand::random::<[u8; 6]>()));
+    admin
+        .batch_execute(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let (base, _) = server.rsplit_once('/').unwrap();
+    let (db, conn) = tokio_postgres::connect(&format!("{base}/{name}"), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    for (version, sql) in super::MIGRATIONS {
+        if *version == 13 {
+            db.batch_execute(BEFORE_THE_FEED).await.unwrap();
+        }
+        db.batch_execute(sql).await.unwrap();
+    }
+    let events = db
+        .query(EVENTS, &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect();
+    let last = db.query_one(FEED_LAST, &[]).await.unwrap().get(0);
+    check_backfill(events, last);
+    drop(db);
+    drop_db(Some(name)).await;
 }
