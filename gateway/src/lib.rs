@@ -52,8 +52,8 @@ pub use provision::{
 };
 pub use sheet::{check_sheet_fonts, setup_sheet_pdf_bytes, FontConfig};
 pub use store::{
-    FleetDevice, FleetEntry, FleetFlag, FleetSettings, FleetView, HealthPoint, Stats,
-    CLOCK_SKEW_LIMIT,
+    FeedApplicant, FeedDocument, FeedEvent, FeedEventKind, FleetDevice, FleetEntry, FleetFlag,
+    FleetSettings, FleetView, HealthPoint, Stats, CLOCK_SKEW_LIMIT,
 };
 
 /// Default lifetime of a device certificate: 90 days (kiosks renew in the last third).

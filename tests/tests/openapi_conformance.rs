@@ -9,7 +9,8 @@
 //! provincial system and the auditor theirs. The pass is bounded (a fixed seed, a few examples
 //! per operation) so it fits CI; `MOTCUA_SCHEMATHESIS_EXAMPLES` makes it longer.
 //!
-//! The gateway runs as in production (provisioning key, profiles, public URL). Every check runs
+//! The gateway runs as in production (provisioning key, profiles, public URL), with one dossier
+//! a kiosk delivered (so the export feed has lines to check). Every check runs
 //! on every operation. Where a check's default list of statuses is wrong for a documented
 //! reason, the operation gets schemathesis' own per-operation tuning ([`schemathesis_config`]),
 //! which adds a status and removes none:
@@ -29,7 +30,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context};
-use motcua_tests::{bin, Kiosk, KioskSettings, ProvisioningGateway};
+use motcua_tests::{bin, dossier_json, random_file, Kiosk, KioskSettings, ProvisioningGateway};
 use serde_json::Value;
 
 /// Where `scripts/install-deps.sh` installs schemathesis.
@@ -80,13 +81,33 @@ fn operations_for(doc: &Value, role: &str) -> anyhow::Result<(Value, usize)> {
 }
 
 /// Schemathesis hooks (a Python module on its `PYTHONPATH`) for what it cannot make from the
-/// document alone: a body of the tus PATCH's media type (any bytes), and a value of the
+/// document alone: a body of the tus PATCH's media type (any bytes), a value of the
 /// `tus-sha256-metadata` format of `Upload-Metadata`: `sha256` and the base64 of a hex SHA-256,
-/// here that of empty content, the one hash valid for every `Upload-Length` (0 too).
+/// here that of empty content, the one hash valid for every `Upload-Length` (0 too); and a
+/// reader of JSON lines (`GET /v1/export/feed`), whose documented schema is that of each line
+/// (schemathesis reads only server-sent events as streams): every line must be JSON and match
+/// it (the first is handed back for schemathesis' own check; an answer without lines has nothing
+/// to check).
 const HOOKS: &str = "\
 import base64
+import json
 import schemathesis
 from hypothesis import strategies as st
+
+@schemathesis.deserializer('application/x-ndjson')
+def json_lines(ctx, response):
+    lines = [json.loads(line) for line in response.content.decode('utf-8').splitlines()]
+    if not lines:
+        raise NotImplementedError('no line to check')
+    definition = ctx.operation.responses.find_by_status_code(response.status_code)
+    resolved = definition.get_schema('application/x-ndjson')
+    validator = definition.get_validator(resolved.media_type, resolved.schema)
+    for number, line in enumerate(lines[1:], start=2):
+        try:
+            validator.validate(line)
+        except Exception as e:  # jsonschema_rs.ValidationError
+            raise ValueError(f'line {number} does not match the schema: {e}') from e
+    return lines[0]
 
 EMPTY = base64.b64encode(b'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855').decode()
 schemathesis.openapi.media_type('application/offset+octet-stream', st.binary(max_size=64))
@@ -223,7 +244,19 @@ fn every_role_s_operations_conform_to_the_openapi_document() -> anyhow::Result<(
     let doc: Value = serde_json::from_slice(&out.stdout).context("the OpenAPI document")?;
 
     // The device's credential is a real enrolment's; the roles' come from `gateway ca issue`.
-    let kiosk = Kiosk::enrolled(&tmp.path().join("kiosk"), &KioskSettings::new(gateway))?;
+    let mut kiosk = Kiosk::enrolled(&tmp.path().join("kiosk"), &KioskSettings::new(gateway))?;
+    // Two dossiers with a document, delivered as a kiosk does: the provincial system's export
+    // feed then has lines for schemathesis to check against the document.
+    random_file(&tmp.path().join("scan.pdf"), 4000)?;
+    for _ in 0..2 {
+        kiosk.submit(&dossier_json(tmp.path(), "1.001193", &["scan.pdf"])?)?;
+    }
+    kiosk.start_daemon()?;
+    kiosk.wait_delivered(
+        std::time::Duration::from_secs(60),
+        "the dossier for the export feed",
+    )?;
+    kiosk.kill_daemon();
     let mut identities = vec![("device", kiosk.data_dir().join("identity/device.pem"))];
     for role in ["technician", "system", "auditor"] {
         let pem = tmp.path().join(format!("{role}.pem"));

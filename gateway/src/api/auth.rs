@@ -217,6 +217,32 @@ impl Permission for ActAsSystem {
     const WHAT: &'static str = "make the provincial system's calls";
 }
 
+/// Read the export feed: the provincial one-stop system only.
+pub(crate) struct ReadFeed;
+impl Permission for ReadFeed {
+    const ROLES: &'static [Role] = &[Role::System];
+    const WHAT: &'static str = "read the export feed";
+    fn refusal(role: Role) -> Option<&'static str> {
+        match role {
+            Role::Technician => Some(
+                "kỹ thuật viên không được đọc dữ liệu của công dân / technicians cannot read \
+                 citizens' data: the export feed is the provincial one-stop system's (a \
+                 certificate of role system)",
+            ),
+            Role::Device => Some(
+                "ki-ốt không đọc được luồng xuất dữ liệu / a kiosk cannot read the export feed: \
+                 it is the provincial one-stop system's (a certificate of role system)",
+            ),
+            Role::Auditor => Some(
+                "kiểm toán viên không đọc luồng xuất dữ liệu / auditors cannot read the export \
+                 feed: it is the provincial one-stop system's (a certificate of role system); \
+                 auditors read statistics and documents by hash",
+            ),
+            _ => None,
+        }
+    }
+}
+
 /// Manage the fleet: list devices, approve re-enrolments, revoke certificates.
 pub(crate) struct ManageFleet;
 impl Permission for ManageFleet {

@@ -7,7 +7,7 @@
 //! One file per resource; the files depend on each other in one direction only:
 //! [`state`] (shared state, digests, clock) ← [`failure`] (refusals, JSON bodies) ← [`auth`]
 //! (client-certificate and role extractors) ← the resources ([`enrolment`] ← [`provisioning`], [`actions`], [`catalog`], [`tus`] ← [`upload_expiry`] ← [`uploads`], [`uploads_delete`], [`blobs_held`],
-//! [`ingest`], [`dossiers`], [`fleet_page`] ← [`admin`], [`fleet`]) ← this file, which only assembles the route table and
+//! [`ingest`], [`dossiers`], [`export_feed`], [`fleet_page`] ← [`admin`], [`fleet`]) ← this file, which only assembles the route table and
 //! the OpenAPI document.
 
 mod actions;
@@ -17,6 +17,7 @@ mod blobs_held;
 mod catalog;
 mod dossiers;
 mod enrolment;
+mod export_feed;
 mod failure;
 mod fleet;
 mod fleet_page;
@@ -44,7 +45,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::SecurityScheme;
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::store::{FleetDevice, FleetEntry, FleetFlag, FleetView, HealthPoint, Stats};
+use crate::store::{
+    FeedApplicant, FeedDocument, FeedEvent, FeedEventKind, FleetDevice, FleetEntry, FleetFlag,
+    FleetView, HealthPoint, Stats,
+};
 use crate::MAX_JSON_BYTES;
 use actions::{admin_actions, device_action_result, device_actions, queue_action};
 use admin::{
@@ -55,6 +59,7 @@ use blobs_held::blobs_held;
 use catalog::catalog;
 use dossiers::dossier_status;
 use enrolment::{enroll, renew};
+use export_feed::export_feed;
 use failure::Failure;
 use fleet::admin_fleet;
 use fleet_page::admin_fleet_page;
@@ -148,6 +153,7 @@ fn route_table() -> Vec<Route> {
         ),
         ("/v1/admin/dossiers/{code}", Method::GET, get(admin_dossier)),
         ("/v1/admin/stats", Method::GET, get(admin_stats)),
+        ("/v1/export/feed", Method::GET, get(export_feed)),
         ("/v1/admin/devices", Method::GET, get(admin_devices)),
         ("/v1/admin/fleet", Method::GET, get(admin_fleet)),
         ("/v1/admin/fleet.html", Method::GET, get(admin_fleet_page)),
@@ -203,7 +209,7 @@ pub(crate) fn router(state: AppState) -> Router {
 /// The OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "motcua gateway API", description = "Kiosk-to-province link over HTTPS with client certificates: enrolment by CSR and renewal, catalog, tus 1.0 resumable blob uploads, idempotent ingest of dossiers, ratings, queue tickets and kiosk health reports, the fleet's health for technicians, and the calls of the provincial system, technicians and auditors (each by the role in its certificate). Refusals of a certificate are 401 `certificate_required`, `certificate_unknown`, `certificate_revoked` or `certificate_expired`; a certificate of the wrong role is 403 `forbidden_role`. A certificate not signed by the province's CA is refused at the TLS handshake."),
+    info(title = "motcua gateway API", description = "Kiosk-to-province link over HTTPS with client certificates: enrolment by CSR and renewal, catalog, tus 1.0 resumable blob uploads, idempotent ingest of dossiers, ratings, queue tickets and kiosk health reports, the fleet's health for technicians, the export feed the provincial one-stop system pulls (JSON lines from a cursor), and the calls of the provincial system, technicians and auditors (each by the role in its certificate). Refusals of a certificate are 401 `certificate_required`, `certificate_unknown`, `certificate_revoked` or `certificate_expired`; a certificate of the wrong role is 403 `forbidden_role`. A certificate not signed by the province's CA is refused at the TLS handshake."),
     paths(
         health, enrolment::enroll, enrolment::renew, catalog::catalog, uploads::tus_options, uploads::create_upload,
         uploads::upload_head, upload_append::upload_patch, uploads_delete::upload_delete, blobs_held::blobs_held, uploads::get_blob, ingest::ingest_dossier,
@@ -215,9 +221,9 @@ pub(crate) fn router(state: AppState) -> Router {
         provisioning::ca_pem,
         provisioning::provision, provisioning::device_profile, provisioning::sequence_blocks,
         provisioning::admin_provisioning, actions::device_actions, actions::device_action_result,
-        actions::queue_action, actions::admin_actions
+        actions::queue_action, actions::admin_actions, export_feed::export_feed
     ),
-    components(schemas(ApiError, tus::TusResumable, provisioning::SheetKind, motcua_domain::provisioning::RemoteActionKind, motcua_domain::provisioning::SequenceBlock, motcua_domain::provisioning::IssuedSetupCode, Stats, FleetDevice, Revocation, ReenrolmentApproval, admin::SetupCodesWithdrawn, FleetView, FleetEntry, FleetFlag, HealthPoint)),
+    components(schemas(ApiError, tus::TusResumable, provisioning::SheetKind, motcua_domain::provisioning::RemoteActionKind, motcua_domain::provisioning::SequenceBlock, motcua_domain::provisioning::IssuedSetupCode, Stats, FleetDevice, Revocation, ReenrolmentApproval, admin::SetupCodesWithdrawn, FleetView, FleetEntry, FleetFlag, HealthPoint, FeedEvent, FeedEventKind, FeedApplicant, FeedDocument)),
     modifiers(&SecurityAddon, &LimitsAddon)
 )]
 pub struct ApiDoc;

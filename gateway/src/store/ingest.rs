@@ -8,6 +8,7 @@ use motcua_domain::wire::{DossierStatus, HealthReport};
 use motcua_domain::dossier::DossierCode;
 
 use super::authorization::Check;
+use super::feed::{DOCUMENTS_ADDED, DOSSIER_RECEIVED, FEED_APPEND, FEED_NEXT};
 use super::fleet::HISTORY_PER_DEVICE;
 use super::queries::{self, StoredKey};
 use super::value::{sql_int, Value};
@@ -105,6 +106,7 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                     if_taken: None,
                 });
             }
+            inserts.extend(feed_append(DOSSIER_RECEIVED, ing, &d.code));
         }
         Record::Documents(d) => {
             checks.push(Check::Dossier(d.dossier_code.clone()));
@@ -131,6 +133,7 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                     if_taken: Some(IngestOutcome::Conflict(doc.document_code.clone())),
                 });
             }
+            inserts.extend(feed_append(DOCUMENTS_ADDED, ing, &d.dossier_code));
         }
         Record::Rating(r) => {
             checks.push(Check::RatingTarget(r.transaction.clone()));
@@ -177,6 +180,31 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
             if_taken: None,
         },
     }
+}
+
+/// The export feed's event of an ingest (see `feed`): the last of its inserts, so the feed's
+/// counter row is held only for the commit.
+fn feed_append(kind: &str, ing: &Ingest, code: &str) -> [Insert; 2] {
+    [
+        Insert {
+            sql: FEED_NEXT,
+            action: "take the next feed event id",
+            params: Vec::new(),
+            if_taken: None,
+        },
+        Insert {
+            sql: FEED_APPEND,
+            action: "append a feed event",
+            params: vec![
+                kind.into(),
+                (&ing.device_id).into(),
+                (&ing.key).into(),
+                (&ing.now).into(),
+                code.into(),
+            ],
+            if_taken: None,
+        },
+    ]
 }
 
 /// A health report joins its device's history, becomes its latest, and the history is cut to

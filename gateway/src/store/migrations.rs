@@ -147,4 +147,6 @@ CREATE TABLE reenrolment_approvals (
     (11, super::lookup::MIGRATION_11),
     // Upload segments in the object store, the PATCH lease (see `uploads`).
     (12, super::uploads::MIGRATION),
+    // The export feed's event log and its counter, with events for what is stored (see `feed`).
+    (13, super::feed::MIGRATION),
 ];

@@ -20,12 +20,18 @@
 //! lookups an ingest makes in its transaction before it writes, blob ownership by site,
 //! idempotency keys per device) in [`authorization`], the fleet's health (its tables, flags and
 //! view) in [`fleet`], provisioning (setup-code tokens, sequence blocks, remote actions) in
-//! [`provisioning`], and the helpers below (status names, the status view, which migrations are
+//! [`provisioning`], the export feed's event log (written in each change's transaction) in
+//! [`feed`], and the helpers below (status names, the status view, which migrations are
 //! pending). The backend files hold only what really differs: connections, transactions, and
 //! the few statements noted in [`queries`].
 
 mod authorization;
 mod blob_holdings;
+mod feed;
+mod feed_backends;
+#[cfg(test)]
+mod feed_tests;
+mod feed_view;
 mod fleet;
 mod ingest;
 mod limits;
@@ -58,6 +64,8 @@ use std::path::Path;
 
 use crate::GatewayError;
 
+pub(crate) use feed_view::FeedRead;
+pub use feed_view::{FeedApplicant, FeedDocument, FeedEvent, FeedEventKind};
 pub use fleet::{FleetEntry, FleetFlag, FleetSettings, FleetView, HealthPoint, CLOCK_SKEW_LIMIT};
 pub(crate) use limits::{ResetCharge, UploadCreation, UploadQuota};
 pub use lookup::LookupLimits;

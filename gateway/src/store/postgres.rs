@@ -10,6 +10,7 @@ use tokio_postgres::types::{IsNull, ToSql, Type};
 use tokio_postgres::NoTls;
 
 use super::authorization::{self, BLOB_SITE_INSERT, BLOB_SIZE_OF_SITE};
+use super::feed;
 use super::ingest;
 use super::limits::{self, UploadCreation, UploadQuota};
 use super::value::{sql_int, Value};
@@ -402,21 +403,38 @@ impl PgStore {
             .transaction()
             .await
             .map_err(self.err("start a transaction"))?;
-        let n = tx
-            .execute(
-                queries::DOSSIER_SET_STATUS,
-                &[&status_name(status), &now, &code],
-            )
+        let change = self.err("change a dossier status");
+        // The dossier's row lock first: a concurrent change of it waits, then compares with
+        // the status this one leaves.
+        let Some(before) = tx
+            .query_opt(feed::DOSSIER_STATUS_HOLD, &[&code])
             .await
-            .map_err(self.err("change a dossier status"))?;
-        if n == 0 {
+            .map_err(&change)?
+        else {
             return Ok(None);
-        }
+        };
+        let before: String = before.try_get(0).map_err(&change)?;
+        let new = status_name(status);
+        tx.execute(queries::DOSSIER_SET_STATUS, &[&new, &now, &code])
+            .await
+            .map_err(&change)?;
         let finished = limits::is_finished(status).then(|| chrono::Utc::now().timestamp());
         tx.execute(limits::DOSSIER_FINISHED, &[&finished, &code])
             .await
             .map_err(self.err("record when a dossier finished"))?;
         let view = self.read_status(&tx, code).await?;
+        if before != new {
+            // Last, as in an ingest (the counter row is held only for the commit); a repeated
+            // status (a retry) is no event.
+            let append = self.err("append a feed event");
+            tx.execute(feed::FEED_NEXT, &[]).await.map_err(&append)?;
+            tx.execute(
+                feed::FEED_APPEND,
+                &[&feed::STATUS_CHANGED, &"", &"", &now, &code],
+            )
+            .await
+            .map_err(&append)?;
+        }
         tx.commit()
             .await
             .map_err(self.err("commit a status change"))?;

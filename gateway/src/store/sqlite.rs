@@ -10,6 +10,7 @@ use rusqlite::types::ToSqlOutput;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, TransactionBehavior};
 
 use super::authorization::{self, BLOB_SITE_INSERT, BLOB_SIZE_OF_SITE};
+use super::feed;
 use super::ingest;
 use super::limits::{self, UploadCreation, UploadQuota};
 use super::value::{sql_int, Value};
@@ -316,16 +317,27 @@ impl SqliteStore {
         let (code, now) = (code.to_string(), now.to_string());
         self.call("change a dossier status", move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let n = tx.execute(
-                queries::DOSSIER_SET_STATUS,
-                params![status_name(status), now, code],
-            )?;
-            if n == 0 {
+            let Some(before) = tx
+                .query_row(feed::DOSSIER_STATUS_HOLD, [&code], |r| {
+                    r.get::<_, String>(0)
+                })
+                .optional()?
+            else {
                 return Ok(None);
-            }
+            };
+            let new = status_name(status);
+            tx.execute(queries::DOSSIER_SET_STATUS, params![new, now, code])?;
             let finished = limits::is_finished(status).then(|| chrono::Utc::now().timestamp());
             tx.execute(limits::DOSSIER_FINISHED, params![finished, code])?;
             let view = read_status(&tx, &code)?;
+            if before != new {
+                // Last, as in an ingest; a repeated status (a retry) is no event.
+                tx.execute(feed::FEED_NEXT, [])?;
+                tx.execute(
+                    feed::FEED_APPEND,
+                    params![feed::STATUS_CHANGED, "", "", now, code],
+                )?;
+            }
             tx.commit()?;
             Ok(view)
         })

@@ -1,0 +1,133 @@
+//! `GET /v1/export/feed`: the provincial one-stop system pulls new dossiers, their documents
+//! and status changes as JSON lines, one event a line, from a cursor it keeps. Events are
+//! written in the transaction of their change and numbered so that none becomes visible after
+//! a later one (see `crate::store`'s `feed`): a consumer that saves the cursor of the last
+//! event it handled and asks again from it — after a crash, a day offline — gets every event
+//! once, none lost and none twice.
+//!
+//! Only the provincial system's certificate reads it: it carries citizens' personal data.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::IntoResponse;
+use motcua_domain::wire::ApiError;
+use serde::Deserialize;
+
+use super::auth::{Caller, ReadFeed};
+use super::failure::{ApiResult, Failure, Query};
+use super::state::AppState;
+use crate::store::{FeedEvent, FeedRead};
+
+/// Events a page holds unless `limit` says fewer or more.
+pub(crate) const FEED_LIMIT_DEFAULT: u64 = 100;
+/// The most events a page holds: a dossier event lists up to 200 documents, so a full page
+/// stays a few megabytes at most.
+pub(crate) const FEED_LIMIT_MAX: u64 = 500;
+/// The media type of the answer: one JSON object a line (JSON Lines / NDJSON).
+pub(crate) const NDJSON: &str = "application/x-ndjson";
+/// The cursor to ask with next (the last event's on the page, or `after` if none).
+const FEED_CURSOR: &str = "feed-cursor";
+/// `true` when more events follow the page: ask again at once.
+const FEED_MORE: &str = "feed-more";
+/// The last event the gateway holds (how far behind the consumer is).
+const FEED_LAST_EVENT: &str = "feed-last-event";
+
+/// The query of `GET /v1/export/feed`.
+#[derive(Debug, Deserialize)]
+pub(super) struct FeedQuery {
+    after: Option<u64>,
+    limit: Option<u64>,
+}
+
+/// The events after a cursor, as JSON lines (`application/x-ndjson`): each line one
+/// `FeedEvent` (a dossier received with its documents, digitized documents added, a status
+/// changed), in cursor order. Save the `cursor` of the last line handled and ask with it as
+/// `after` next time (start with 0): every event comes once, even across a crash of either
+/// side. The `Feed-Cursor` header is the cursor to ask with next, `Feed-More: true` says more
+/// events follow at once. Documents are links to `GET /v1/blobs/{sha256}` (same certificate).
+/// Statuses are the national codes (TrangThaiHoSo 1–10), dates `yyyyMMddHHmmss` in Vietnam time.
+#[utoipa::path(get, path = "/v1/export/feed", tag = "export", security(("system_certificate" = [])),
+    params(
+        ("after" = Option<u64>, Query, minimum = 0, description = "the cursor of the last event handled (0, the default: from the first event)"),
+        ("limit" = Option<u64>, Query, minimum = 1, maximum = 500, description = "at most this many events (default 100, at most 500)"),
+    ),
+    responses(
+        (status = 200, content_type = "application/x-ndjson", body = FeedEvent,
+            description = "one `FeedEvent` JSON object a line, in cursor order (no line: nothing new)",
+            headers(
+                ("Feed-Cursor" = u64, description = "the cursor to ask with next: the last line's, or `after` when there is none"),
+                ("Feed-More" = bool, description = "`true`: more events follow, ask again at once; `false`: up to date"),
+                ("Feed-Last-Event" = u64, description = "the last event the gateway holds"),
+            )),
+        (status = 400, body = ApiError, description = "`invalid_query` (not whole numbers) or `invalid_limit` (0 or over 500)"),
+        (status = 401, body = ApiError),
+        (status = 403, body = ApiError, description = "`forbidden_role`: only the provincial system's certificate reads the feed"),
+        (status = 409, body = ApiError, description = "`cursor_ahead`: the cursor is past the last event this gateway ever wrote (its database was restored from an older backup, or the consumer is pointed at another gateway); `Feed-Last-Event` says where the feed ends"),
+    ))]
+pub(super) async fn export_feed(
+    State(state): State<AppState>,
+    _caller: Caller<ReadFeed>,
+    Query(query): Query<FeedQuery>,
+) -> ApiResult {
+    let limit = query.limit.unwrap_or(FEED_LIMIT_DEFAULT);
+    if limit == 0 || limit > FEED_LIMIT_MAX {
+        return Err(Failure::bad_request(
+            "invalid_limit",
+            format!(
+                "limit phải từ 1 đến {FEED_LIMIT_MAX} / limit must be 1 to {FEED_LIMIT_MAX} \
+                 events, not {limit}"
+            ),
+        ));
+    }
+    // A cursor past what SQL's BIGINT holds is past every event.
+    let after = i64::try_from(query.after.unwrap_or(0)).unwrap_or(i64::MAX);
+    let page = match state.0.store.feed_page(after, limit as i64).await? {
+        FeedRead::Page(page) => page,
+        FeedRead::CursorAhead { last_event } => {
+            tracing::warn!(after, last_event, "export feed asked past its last event");
+            return Err(Failure::new(
+                StatusCode::CONFLICT,
+                "cursor_ahead",
+                format!(
+                    "con trỏ {after} vượt quá sự kiện cuối cùng ({last_event}) / the cursor \
+                     {after} is past the last event this gateway wrote ({last_event}): was its \
+                     database restored from an older backup, or is this another gateway? \
+                     Events after {last_event} were not sent before; ask from there once the \
+                     operators have checked"
+                ),
+            )
+            .with_header(header::HeaderName::from_static(FEED_LAST_EVENT), last_event));
+        }
+    };
+    let mut body = Vec::with_capacity(page.events.len() * 1024);
+    for event in &page.events {
+        serde_json::to_writer(&mut body, event).map_err(|e| {
+            tracing::error!(error = %e, cursor = event.cursor, "a feed event cannot be written as JSON");
+            Failure::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "the gateway could not write the feed; its log names the cause. Retry later.",
+            )
+        })?;
+        body.push(b'\n');
+    }
+    tracing::debug!(
+        after,
+        events = page.events.len(),
+        next = page.next_cursor,
+        more = page.more,
+        "export feed page"
+    );
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
+    // Personal data: no cache keeps a copy.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(FEED_CURSOR, HeaderValue::from(page.next_cursor));
+    headers.insert(
+        FEED_MORE,
+        HeaderValue::from_static(if page.more { "true" } else { "false" }),
+    );
+    headers.insert(FEED_LAST_EVENT, HeaderValue::from(page.last_event));
+    Ok(response)
+}
