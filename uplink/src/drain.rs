@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use motcua_store::{vietnam_now as now, OutboxEntry, OutboxKind, Store, StoreError};
 
+mod chunk_size;
 mod failure;
 mod upload;
 
@@ -43,12 +44,16 @@ pub struct Uplink {
     health_delivered: Option<std::sync::Arc<tokio::sync::Notify>>,
     /// When the gateway last answered that it does not know `POST /v1/blobs/held`.
     held_unknown_since: Option<Instant>,
+    /// The size of the next PATCH, learnt from the link (see [`chunk_size`]).
+    sizer: chunk_size::ChunkSizer,
 }
 
 impl Uplink {
     /// A worker delivering `store`'s outbox over `link`.
     pub fn new(store: Store, link: DeviceLink, config: UplinkSettings) -> Self {
+        let sizer = chunk_size::ChunkSizer::new(upload::chunk_ceiling(&config));
         Self {
+            sizer,
             store,
             link,
             config,

@@ -186,17 +186,28 @@ impl Uplink {
         let mut file = tokio::fs::File::open(path).await.map_err(read_err)?;
         let started = Instant::now();
         let mut sent: u64 = 0;
-        let chunk = chunk_size(&self.config);
         while offset < size {
-            let len = (size - offset).min(chunk) as usize;
+            let len = (size - offset).min(self.sizer.next()) as usize;
             let mut buf = vec![0u8; len];
             file.seek(SeekFrom::Start(offset)).await.map_err(read_err)?;
             file.read_exact(&mut buf).await.map_err(read_err)?;
-            let new_offset = self
+            let patch_started = Instant::now();
+            let answer = self
                 .link
                 .client()
                 .patch(upload_url, offset, Bytes::from(buf))
-                .await?;
+                .await;
+            let new_offset = match answer {
+                Ok(o) => o,
+                Err(e) => {
+                    if matches!(e, GatewayError::Unreachable { .. }) {
+                        // Cut or timed out: the gateway kept what arrived (HEAD says how
+                        // much on the next attempt); the next PATCH is smaller.
+                        self.sizer.failed();
+                    }
+                    return Err(e.into());
+                }
+            };
             if new_offset <= offset || new_offset > size {
                 return Err(GatewayError::Garbage {
                     url: upload_url.to_owned(),
@@ -204,6 +215,15 @@ impl Uplink {
                 }
                 .into());
             }
+            self.sizer
+                .succeeded(new_offset - offset, patch_started.elapsed());
+            tracing::debug!(
+                sha256,
+                offset = new_offset,
+                next_chunk = self.sizer.next(),
+                bytes_per_s = self.sizer.throughput().unwrap_or_default() as u64,
+                "chunk stored"
+            );
             sent += new_offset - offset;
             offset = new_offset;
             self.store.set_uploaded_bytes(sha256, offset)?;
@@ -222,9 +242,10 @@ impl Uplink {
     }
 }
 
-/// Bytes per PATCH: the configured chunk, but with a rate cap no more than ~2 s of sending,
-/// so the cap smooths the traffic instead of sending bursts at full line speed.
-fn chunk_size(config: &UplinkSettings) -> u64 {
+/// The largest PATCH: the configured chunk, but with a rate cap no more than ~2 s of sending,
+/// so the cap smooths the traffic instead of sending bursts at full line speed. The size of
+/// each PATCH under it is learnt from the link (see `chunk_size`).
+pub(super) fn chunk_ceiling(config: &UplinkSettings) -> u64 {
     let configured = config.chunk_bytes as u64;
     match config.max_rate_bytes_per_sec {
         0 => configured,
