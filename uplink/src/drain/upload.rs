@@ -20,6 +20,10 @@ use crate::UplinkSettings;
 /// How long a gateway that does not know `POST /v1/blobs/held` is not asked again (it may be
 /// upgraded meanwhile).
 pub(super) const HELD_RECHECK: Duration = Duration::from_secs(3600);
+/// How long a blob's upload goes on before it makes way for small records due behind it
+/// (ratings, tickets, health reports): long enough that it always advances, short enough that
+/// a rating waits seconds, not the minutes a scanned dossier takes on a 3G link.
+pub(super) const MAKE_WAY_AFTER: Duration = Duration::from_secs(10);
 
 impl Uplink {
     /// Makes sure the gateway holds the complete blob: nothing is sent if the gateway says its
@@ -125,6 +129,7 @@ impl Uplink {
         // with nothing saying that the kiosk's own copy is the problem. Reading it once per
         // attempt of an unfinished upload is cheap next to sending it.
         let path = self.check_local(sha256)?;
+        let known = state.as_ref().map_or(0, |s| s.uploaded_bytes);
         let mut url = state.and_then(|s| s.upload_url);
         // Two rounds at most: an upload the gateway forgot is created again once.
         for _ in 0..2 {
@@ -143,6 +148,10 @@ impl Uplink {
                 self.store.set_upload_url(sha256, None)?;
                 continue;
             };
+            if offset > known {
+                // The gateway kept bytes of a PATCH that was cut.
+                self.progressed = true;
+            }
             self.store.set_uploaded_bytes(sha256, offset)?;
             match self
                 .send_from(&upload_url, &path, sha256, offset, size)
@@ -226,8 +235,17 @@ impl Uplink {
             );
             sent += new_offset - offset;
             offset = new_offset;
+            self.progressed = true;
             self.store.set_uploaded_bytes(sha256, offset)?;
             self.beat();
+            if offset < size
+                && started.elapsed() >= MAKE_WAY_AFTER
+                && self
+                    .store
+                    .small_record_due(chrono::Utc::now().timestamp_millis())?
+            {
+                return Err(DeliveryError::MadeWay);
+            }
             if self.config.max_rate_bytes_per_sec > 0 {
                 let due = Duration::from_secs_f64(
                     sent as f64 / self.config.max_rate_bytes_per_sec as f64,
