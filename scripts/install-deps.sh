@@ -22,6 +22,9 @@ command -v zbarimg >/dev/null || missing+=(zbar-tools)
 command -v qpdf >/dev/null || missing+=(qpdf)
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 command -v img2pdf >/dev/null || missing+=(img2pdf)
+# iproute2 (ip, tc): the weak-link test and benchmark make network namespaces, a veth pair
+# and a tbf qdisc.
+command -v tc >/dev/null || missing+=(iproute2)
 # The touch screen under a real X server: Xvfb, xdotool (pointer events), xwd + netpbm
 # (screenshots), and the X and fontconfig libraries the window loads at run time (dlopen:
 # building needs none of their -dev packages).

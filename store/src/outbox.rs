@@ -188,6 +188,21 @@ impl Store {
         .transpose()
     }
 
+    /// Whether a small record (a rating, a queue ticket, a health report) is due at `now_ms`:
+    /// an upload of large documents in progress makes way for it (a rating must not wait
+    /// minutes behind a scanned dossier on a slow link).
+    pub fn small_record_due(&self, now_ms: i64) -> StoreResult<bool> {
+        self.conn
+            .query_row(
+                "SELECT EXISTS(SELECT 1 FROM outbox
+                 WHERE delivered_at IS NULL AND hold IS NULL AND next_attempt_ms <= ?1
+                   AND kind IN ('rating', 'ticket', 'health'))",
+                [now_ms],
+                |r| r.get(0),
+            )
+            .map_err(self.db())
+    }
+
     /// When the next pending entry becomes due (Unix ms), if any is pending.
     pub fn next_due_at(&self) -> StoreResult<Option<i64>> {
         self.conn

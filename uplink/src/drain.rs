@@ -19,6 +19,7 @@ use tokio::sync::watch;
 
 use motcua_store::{vietnam_now as now, OutboxEntry, OutboxKind, Store, StoreError};
 
+mod chunk_size;
 mod failure;
 mod upload;
 
@@ -43,12 +44,19 @@ pub struct Uplink {
     health_delivered: Option<std::sync::Arc<tokio::sync::Notify>>,
     /// When the gateway last answered that it does not know `POST /v1/blobs/held`.
     held_unknown_since: Option<Instant>,
+    /// The size of the next PATCH, learnt from the link (see [`chunk_size`]).
+    sizer: chunk_size::ChunkSizer,
+    /// Whether the current attempt moved an upload forward (the gateway's offset grew).
+    progressed: bool,
 }
 
 impl Uplink {
     /// A worker delivering `store`'s outbox over `link`.
     pub fn new(store: Store, link: DeviceLink, config: UplinkSettings) -> Self {
+        let sizer = chunk_size::ChunkSizer::new(upload::chunk_ceiling(&config));
         Self {
+            sizer,
+            progressed: false,
             store,
             link,
             config,
@@ -252,11 +260,26 @@ impl Uplink {
     /// from the offset the gateway confirmed and ingest is idempotent).
     async fn attempt(&mut self, entry: OutboxEntry, shutdown: &mut watch::Receiver<bool>) -> bool {
         let started = Instant::now();
+        self.progressed = false;
         let heartbeat = self.heartbeat.clone();
         let Some(outcome) = while_beating(self.deliver(&entry), heartbeat, shutdown).await else {
             tracing::info!(key = %entry.idempotency_key, "delivery interrupted by shutdown; it resumes on the next start");
             return false;
         };
+        if let Err(e @ DeliveryError::MadeWay) = &outcome {
+            // The small records due now come first (they are older than this entry's new
+            // due time); the upload resumes from the gateway's offset right after them.
+            tracing::info!(key = %entry.idempotency_key, "{e}");
+            if let Err(se) = self.store.postpone(
+                entry.id,
+                &e.to_string(),
+                chrono::Utc::now().timestamp_millis(),
+                Duration::ZERO,
+            ) {
+                tracing::error!("cannot put off the entry: {se}");
+            }
+            return true;
+        }
         if let Err(DeliveryError::Gateway(e)) = &outcome {
             if let (Some(wait), Some(code @ ("upload_quota_exceeded" | "too_many_open_uploads"))) =
                 (e.retry_after(), e.code())
@@ -342,6 +365,26 @@ impl Uplink {
                     return true;
                 }
                 let needs_technician = e.needs_technician() && !fell_back;
+                if self.progressed && !needs_technician {
+                    // Cut after moving the upload forward (a dropped mobile link): not a
+                    // failure that backing off helps with. The next attempt comes soon and
+                    // resumes from the gateway's offset; the backoff stays where it was, so a
+                    // link that drops every 30 s does not end up waiting a minute per drop.
+                    tracing::info!(
+                        key = %entry.idempotency_key,
+                        retry_in_ms = self.config.retry_initial.as_millis() as u64,
+                        "upload cut after progress, resuming: {e}"
+                    );
+                    if let Err(se) = self.store.postpone(
+                        entry.id,
+                        &e.to_string(),
+                        chrono::Utc::now().timestamp_millis(),
+                        self.config.retry_initial,
+                    ) {
+                        tracing::error!("cannot put off the entry: {se}");
+                    }
+                    return true;
+                }
                 let delay = if needs_technician {
                     // A refused certificate: keep trying slowly so a re-enrolment is picked
                     // up without a technician touching each entry, and say so plainly.

@@ -5,9 +5,12 @@ pub mod devices;
 pub mod fake;
 pub mod gateway;
 pub mod kiosk;
+pub mod netns;
 pub mod provisioning;
+pub mod relay;
 pub mod touch;
 pub mod wait;
+pub mod weak_link;
 pub mod x11;
 
 use std::path::Path;

@@ -21,6 +21,10 @@ pub enum DeliveryError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// Not a failure: a document upload stopped between two chunks to let small records due
+    /// behind it go first (see `MAKE_WAY_AFTER`); it resumes right after them.
+    #[error("nhường cho bản ghi nhỏ (đánh giá, số thứ tự, báo cáo tình trạng), gửi tiếp ngay sau / made way for small records (ratings, tickets, health reports); resumes right after them")]
+    MadeWay,
     /// The local copy of a document no longer matches its hash.
     #[error("the local copy of document {0} is damaged (its content no longer matches its hash); a technician must restore it")]
     BlobDamaged(String),

@@ -20,6 +20,10 @@ use crate::UplinkSettings;
 /// How long a gateway that does not know `POST /v1/blobs/held` is not asked again (it may be
 /// upgraded meanwhile).
 pub(super) const HELD_RECHECK: Duration = Duration::from_secs(3600);
+/// How long a blob's upload goes on before it makes way for small records due behind it
+/// (ratings, tickets, health reports): long enough that it always advances, short enough that
+/// a rating waits seconds, not the minutes a scanned dossier takes on a 3G link.
+pub(super) const MAKE_WAY_AFTER: Duration = Duration::from_secs(10);
 
 impl Uplink {
     /// Makes sure the gateway holds the complete blob: nothing is sent if the gateway says its
@@ -125,6 +129,7 @@ impl Uplink {
         // with nothing saying that the kiosk's own copy is the problem. Reading it once per
         // attempt of an unfinished upload is cheap next to sending it.
         let path = self.check_local(sha256)?;
+        let known = state.as_ref().map_or(0, |s| s.uploaded_bytes);
         let mut url = state.and_then(|s| s.upload_url);
         // Two rounds at most: an upload the gateway forgot is created again once.
         for _ in 0..2 {
@@ -143,6 +148,10 @@ impl Uplink {
                 self.store.set_upload_url(sha256, None)?;
                 continue;
             };
+            if offset > known {
+                // The gateway kept bytes of a PATCH that was cut.
+                self.progressed = true;
+            }
             self.store.set_uploaded_bytes(sha256, offset)?;
             match self
                 .send_from(&upload_url, &path, sha256, offset, size)
@@ -186,17 +195,28 @@ impl Uplink {
         let mut file = tokio::fs::File::open(path).await.map_err(read_err)?;
         let started = Instant::now();
         let mut sent: u64 = 0;
-        let chunk = chunk_size(&self.config);
         while offset < size {
-            let len = (size - offset).min(chunk) as usize;
+            let len = (size - offset).min(self.sizer.next()) as usize;
             let mut buf = vec![0u8; len];
             file.seek(SeekFrom::Start(offset)).await.map_err(read_err)?;
             file.read_exact(&mut buf).await.map_err(read_err)?;
-            let new_offset = self
+            let patch_started = Instant::now();
+            let answer = self
                 .link
                 .client()
                 .patch(upload_url, offset, Bytes::from(buf))
-                .await?;
+                .await;
+            let new_offset = match answer {
+                Ok(o) => o,
+                Err(e) => {
+                    if matches!(e, GatewayError::Unreachable { .. }) {
+                        // Cut or timed out: the gateway kept what arrived (HEAD says how
+                        // much on the next attempt); the next PATCH is smaller.
+                        self.sizer.failed();
+                    }
+                    return Err(e.into());
+                }
+            };
             if new_offset <= offset || new_offset > size {
                 return Err(GatewayError::Garbage {
                     url: upload_url.to_owned(),
@@ -204,10 +224,28 @@ impl Uplink {
                 }
                 .into());
             }
+            self.sizer
+                .succeeded(new_offset - offset, patch_started.elapsed());
+            tracing::debug!(
+                sha256,
+                offset = new_offset,
+                next_chunk = self.sizer.next(),
+                bytes_per_s = self.sizer.throughput().unwrap_or_default() as u64,
+                "chunk stored"
+            );
             sent += new_offset - offset;
             offset = new_offset;
+            self.progressed = true;
             self.store.set_uploaded_bytes(sha256, offset)?;
             self.beat();
+            if offset < size
+                && started.elapsed() >= MAKE_WAY_AFTER
+                && self
+                    .store
+                    .small_record_due(chrono::Utc::now().timestamp_millis())?
+            {
+                return Err(DeliveryError::MadeWay);
+            }
             if self.config.max_rate_bytes_per_sec > 0 {
                 let due = Duration::from_secs_f64(
                     sent as f64 / self.config.max_rate_bytes_per_sec as f64,
@@ -222,9 +260,10 @@ impl Uplink {
     }
 }
 
-/// Bytes per PATCH: the configured chunk, but with a rate cap no more than ~2 s of sending,
-/// so the cap smooths the traffic instead of sending bursts at full line speed.
-fn chunk_size(config: &UplinkSettings) -> u64 {
+/// The largest PATCH: the configured chunk, but with a rate cap no more than ~2 s of sending,
+/// so the cap smooths the traffic instead of sending bursts at full line speed. The size of
+/// each PATCH under it is learnt from the link (see `chunk_size`).
+pub(super) fn chunk_ceiling(config: &UplinkSettings) -> u64 {
     let configured = config.chunk_bytes as u64;
     match config.max_rate_bytes_per_sec {
         0 => configured,
