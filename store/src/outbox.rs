@@ -190,13 +190,18 @@ impl Store {
 
     /// Whether a small record (a rating, a queue ticket, a health report) is due at `now_ms`:
     /// an upload of large documents in progress makes way for it (a rating must not wait
-    /// minutes behind a scanned dossier on a slow link).
+    /// minutes behind a scanned dossier on a slow link). Not a rating of a dossier still
+    /// waiting in this outbox (`<device>:rating:<code>` beside `<device>:dossier:<code>`): the
+    /// gateway cannot take it before its dossier, so stopping the upload for it gains nothing.
     pub fn small_record_due(&self, now_ms: i64) -> StoreResult<bool> {
         self.conn
             .query_row(
-                "SELECT EXISTS(SELECT 1 FROM outbox
-                 WHERE delivered_at IS NULL AND hold IS NULL AND next_attempt_ms <= ?1
-                   AND kind IN ('rating', 'ticket', 'health'))",
+                "SELECT EXISTS(SELECT 1 FROM outbox r
+                 WHERE r.delivered_at IS NULL AND r.hold IS NULL AND r.next_attempt_ms <= ?1
+                   AND r.kind IN ('rating', 'ticket', 'health')
+                   AND NOT (r.kind = 'rating' AND EXISTS(SELECT 1 FROM outbox d
+                        WHERE d.idempotency_key = replace(r.idempotency_key, ':rating:', ':dossier:')
+                          AND d.delivered_at IS NULL)))",
                 [now_ms],
                 |r| r.get(0),
             )

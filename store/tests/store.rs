@@ -467,3 +467,40 @@ fn a_dossier_whose_blob_is_gone_is_refused_and_leaves_nothing() {
     let accepted = submit(&mut store, &dev, at(2026, 11, 23, 9), b"x").unwrap();
     assert!(accepted.ends_with("-0001"), "{accepted}");
 }
+
+/// An upload makes way for small records due, but not for a rating of a dossier still in the
+/// outbox: the gateway refuses a rating before its dossier, so stopping for it gains nothing.
+#[test]
+fn only_small_records_the_gateway_can_take_make_an_upload_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let dev = device(1, 9999);
+    let mut store = Store::open(dir.path(), 0).unwrap();
+    let t = at(2026, 11, 23, 9);
+    let now = chrono::Utc::now().timestamp_millis();
+    let code = submit(&mut store, &dev, t, b"doc").unwrap();
+    assert!(
+        !store.small_record_due(now).unwrap(),
+        "a dossier alone is not small"
+    );
+    store.rate(&dev, RatingScale::Five, &code, 1, t).unwrap();
+    assert!(
+        !store.small_record_due(now).unwrap(),
+        "the rating of the dossier being uploaded must wait for it"
+    );
+    let dossier = store.next_due(now, HOUR).unwrap().unwrap();
+    assert_eq!(dossier.kind, OutboxKind::Dossier);
+    store.mark_delivered(dossier.id, t).unwrap();
+    assert!(
+        store.small_record_due(now).unwrap(),
+        "its dossier delivered, the rating is due"
+    );
+
+    let dir2 = tempfile::tempdir().unwrap();
+    let mut other = Store::open(dir2.path(), 0).unwrap();
+    submit(&mut other, &dev, t, b"doc").unwrap();
+    other.issue_ticket(&dev, "HT", t).unwrap();
+    assert!(
+        other.small_record_due(now).unwrap(),
+        "a ticket goes ahead of an upload"
+    );
+}

@@ -365,7 +365,7 @@ impl Uplink {
                     return true;
                 }
                 let needs_technician = e.needs_technician() && !fell_back;
-                if self.progressed && !needs_technician {
+                if self.progressed && !needs_technician && e.is_cut_link() {
                     // Cut after moving the upload forward (a dropped mobile link): not a
                     // failure that backing off helps with. The next attempt comes soon and
                     // resumes from the gateway's offset; the backoff stays where it was, so a

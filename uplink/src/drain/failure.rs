@@ -61,6 +61,15 @@ fn refusal_words(status: u16, code: &str) -> Option<&'static str> {
 }
 
 impl DeliveryError {
+    /// Whether the link itself cut the attempt (the gateway unreachable, a timeout, a reset):
+    /// the one failure an upload that moved forward retries soon, since it resumes from the
+    /// gateway's offset. Anything the gateway answered (a checksum mismatch, a 5xx, an upload
+    /// restarted at 0) backs off as usual, so a fault that repeats cannot make the kiosk
+    /// re-send a document over a metered link every half second.
+    pub fn is_cut_link(&self) -> bool {
+        matches!(self, Self::Gateway(GatewayError::Unreachable { .. }))
+    }
+
     /// Failures that retrying does not fix by itself: those that hold the entry
     /// ([`Self::hold_reason`]), and the gateway refusing the device's certificate, which are
     /// retried slowly because a re-enrolment fixes every entry at once.
