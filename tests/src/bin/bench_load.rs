@@ -51,12 +51,16 @@ struct Plan {
     sites: usize,
 }
 
+/// Attempts of one dossier after the first.
+const RETRIES: u32 = 4;
+
 /// What one kiosk measured.
 #[derive(Default)]
 struct Outcome {
     latencies: Vec<Duration>,
     bytes: u64,
     failures: Vec<String>,
+    retries: usize,
 }
 
 /// What one run (one instance count) measured.
@@ -64,6 +68,7 @@ struct Run {
     instances: usize,
     delivered: usize,
     failed: usize,
+    retries: usize,
     elapsed: Duration,
     bytes: u64,
     p50: Duration,
@@ -294,13 +299,27 @@ async fn run(
                         continue;
                     }
                 };
+                // As the kiosk's drain does, a failed delivery is tried again after a pause
+                // (1, 2, 4, 8 s); the latency counts from the first attempt.
                 let t0 = Instant::now();
-                match deliver(&client, &plan, &id, &agency, &code, &blobs).await {
-                    Ok(sent) => {
-                        out.latencies.push(t0.elapsed());
-                        out.bytes += sent;
+                let mut attempt = 0u32;
+                loop {
+                    match deliver(&client, &plan, &id, &agency, &code, &blobs).await {
+                        Ok(sent) => {
+                            out.latencies.push(t0.elapsed());
+                            out.bytes += sent;
+                            break;
+                        }
+                        Err(e) if attempt >= RETRIES => {
+                            out.failures.push(format!("{id} {code}: {e:#}"));
+                            break;
+                        }
+                        Err(_) => {
+                            out.retries += 1;
+                            tokio::time::sleep(Duration::from_secs(1 << attempt)).await;
+                            attempt += 1;
+                        }
                     }
-                    Err(e) => out.failures.push(format!("{id} {code}: {e:#}")),
                 }
             }
             out
@@ -309,12 +328,13 @@ async fn run(
     start_line.wait().await;
     let started = Instant::now();
     let mut latencies = Vec::new();
-    let (mut bytes, mut failures) = (0u64, Vec::new());
+    let (mut bytes, mut failures, mut retries) = (0u64, Vec::new(), 0);
     for t in tasks {
         let o = t.await?;
         latencies.extend(o.latencies);
         bytes += o.bytes;
         failures.extend(o.failures);
+        retries += o.retries;
     }
     let elapsed = started.elapsed();
     for f in failures.iter().take(5) {
@@ -345,6 +365,7 @@ async fn run(
         instances: n,
         delivered: latencies.len(),
         failed: failures.len(),
+        retries,
         elapsed,
         bytes,
         p50: percentile(&latencies, 50),
@@ -354,11 +375,12 @@ async fn run(
 
 fn report(r: &Run) {
     println!(
-        "  {} instance(s): {} dossiers delivered ({} failed) in {:.1} s: {:.2} dossiers/s, \
-         {:.1} MB/s of scans; ingest latency p50 {:.2} s, p99 {:.2} s",
+        "  {} instance(s): {} dossiers delivered ({} failed, {} attempts retried) in {:.1} s: \
+         {:.2} dossiers/s, {:.1} MB/s of scans; ingest latency p50 {:.2} s, p99 {:.2} s",
         r.instances,
         r.delivered,
         r.failed,
+        r.retries,
         r.elapsed.as_secs_f64(),
         r.dossiers_per_s(),
         r.mb_per_s(),
