@@ -51,6 +51,16 @@ impl Failure {
     pub(super) fn not_found(message: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
+
+    #[cfg(test)]
+    pub(super) fn status(&self) -> StatusCode {
+        self.0.status
+    }
+
+    #[cfg(test)]
+    pub(super) fn code(&self) -> &'static str {
+        self.0.error
+    }
 }
 
 impl From<GatewayError> for Failure {

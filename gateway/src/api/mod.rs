@@ -29,6 +29,7 @@ mod state;
 mod sweep;
 mod tus;
 mod upload_append;
+mod upload_checksum;
 mod upload_expiry;
 mod upload_finish;
 mod upload_lease;

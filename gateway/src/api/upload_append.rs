@@ -18,6 +18,9 @@ use super::tus::{
     header_u64, offset_response, require_tus, TusFailure, TusResumable, OFFSET_OCTET_STREAM,
     UPLOAD_OFFSET,
 };
+use super::upload_checksum::{
+    patch_mismatch, upload_checksum, Checksum, Pending, CHECKSUM_MISMATCH,
+};
 use super::upload_expiry;
 use super::upload_finish::{checked_segments, finish, restart, Finish};
 use super::upload_lease::Lease;
@@ -45,24 +48,25 @@ const STALL_MIN_BYTES: usize = 256 * 1024;
 /// How long a PATCH waits for the lease another request holds (a kiosk back after a drop finds
 /// its previous PATCH still closing) before answering 409 `upload_busy`.
 const LEASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
-/// tus checksum extension's status for a checksum mismatch.
-const CHECKSUM_MISMATCH: u16 = 460;
 
 /// Appends bytes at `Upload-Offset`. The body is streamed to the object store in segments,
 /// never held in memory whole; if the connection drops mid-body the bytes received are kept and
 /// the offset recorded. When the offset reaches the length the blob is verified against its
 /// SHA-256 (460 on mismatch, and the upload restarts at 0) and stored. Any gateway instance on
 /// the same database and object store continues an upload; one PATCH at a time appends.
+/// With `Upload-Checksum` (tus `checksum` extension) the PATCH is kept whole or not at all: see
+/// [`super::upload_checksum`].
 #[utoipa::path(patch, path = "/v1/uploads/{id}", tag = "uploads", security(("device_certificate" = [])),
     params(
         ("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id from the Location header"),
         ("Tus-Resumable" = TusResumable, Header, description = "the tus version: 1.0.0, the only one served (a missing header is 400, another version 412 with `Tus-Version`)"),
         ("Upload-Offset" = u64, Header, description = "must equal the current offset"),
+        ("Upload-Checksum" = Option<String>, Header, description = "tus `checksum` extension: `sha256 <base64 of the 32-byte SHA-256 of this PATCH's body>`; the body is then kept only if it matches (460 `patch_checksum_mismatch` otherwise), and an interrupted or too long body keeps nothing"),
     ),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses(
         (status = 204, description = "bytes stored durably", headers(("Upload-Offset" = u64), ("Upload-Expires" = String, description = "while unfinished: when it expires if no further PATCH comes (RFC 7231 date)"), ("Tus-Resumable" = String))),
-        (status = 400, body = ApiError),
+        (status = 400, body = ApiError, description = "`checksum_algorithm`: Upload-Checksum names an algorithm other than sha256 (the answer's `Tus-Checksum-Algorithm` names it); `invalid_checksum`: its value is not the base64 of 32 bytes; `interrupted`: the body ended early; also missing or invalid headers"),
         (status = 401, body = ApiError),
         (status = 404, body = ApiError),
         (status = 409, body = ApiError, description = "`offset_mismatch`: Upload-Offset differs from the current offset; `upload_busy`: another request (on any gateway instance) is appending to this upload. Both carry the current `Upload-Offset`"),
@@ -70,7 +74,7 @@ const CHECKSUM_MISMATCH: u16 = 460;
         (status = 412, body = ApiError, description = "`tus_version`: a Tus-Resumable other than 1.0.0 (the answer's `Tus-Version` names the one served)"),
         (status = 413, body = ApiError, description = "more bytes than Upload-Length"),
         (status = 415, body = ApiError, description = "Content-Type is not application/offset+octet-stream"),
-        (status = 460, body = ApiError, description = "checksum mismatch: content differs from the announced sha256; the upload restarts at offset 0, its length charged again to the device's bytes of the day"),
+        (status = 460, body = ApiError, description = "`patch_checksum_mismatch`: the body differs from its Upload-Checksum; nothing of it was kept, `Upload-Offset` is unchanged. `checksum_mismatch`: the finished blob differs from the sha256 announced at creation; the upload restarts at offset 0, its length charged again to the device's bytes of the day"),
     ))]
 pub(super) async fn upload_patch(
     State(state): State<AppState>,
@@ -93,11 +97,13 @@ pub(super) async fn upload_patch(
         .tus());
     }
     let offset = header_u64(&headers, &UPLOAD_OFFSET)?;
+    let checksum = upload_checksum(&headers)?;
     upload_expiry::refuse_expired(&state, &device, &id).await?;
     let stamp = state.clone();
     // The work runs in its own task: if the client disconnects, hyper may drop this handler, but
     // the task still stores and records the bytes that arrived, and releases the lease.
-    let task = tokio::spawn(async move { patch(&state, &device, &id, offset, body).await });
+    let task =
+        tokio::spawn(async move { patch(&state, &device, &id, offset, body, checksum).await });
     let mut response = task
         .await
         .map_err(|e| Failure::from(GatewayError::join("append to an upload", e)))??;
@@ -131,7 +137,14 @@ fn settled(upload: &Upload, offset: u64) -> Option<ApiResult> {
     (offset != upload.offset).then(|| Err(conflict(offset, upload.offset)))
 }
 
-async fn patch(state: &AppState, device: &str, id: &str, offset: u64, body: Body) -> ApiResult {
+async fn patch(
+    state: &AppState,
+    device: &str,
+    id: &str,
+    offset: u64,
+    body: Body,
+    checksum: Option<Checksum>,
+) -> ApiResult {
     let upload = owned_upload(state, device, id).await?;
     if let Some(answer) = settled(&upload, offset) {
         return answer;
@@ -161,15 +174,22 @@ async fn patch(state: &AppState, device: &str, id: &str, offset: u64, body: Body
         if let Some(answer) = settled(&upload, offset) {
             return answer;
         }
-        append(state, &upload, body, &lease).await
+        append(state, &upload, body, &lease, checksum).await
     }
     .await;
     lease.release().await;
     result
 }
 
-/// Appends `body` to the leased `upload` (whose offset the request named).
-async fn append(state: &AppState, upload: &Upload, body: Body, lease: &Lease) -> ApiResult {
+/// Appends `body` to the leased `upload` (whose offset the request named); with a checksum, its
+/// segments are written unrecorded ([`Pending`]) and recorded only once the body matched.
+async fn append(
+    state: &AppState,
+    upload: &Upload,
+    body: Body,
+    lease: &Lease,
+    checksum: Option<Checksum>,
+) -> ApiResult {
     let id = upload.id.as_str();
     let mismatch = || {
         Failure::new(
@@ -208,6 +228,7 @@ async fn append(state: &AppState, upload: &Upload, body: Body, lease: &Lease) ->
         return Err(conflict(upload.offset, 0));
     }
     let mut stored = upload.offset;
+    let mut pending = checksum.map(|c| Pending::new(c, upload.offset));
     let mut buffer = BytesMut::new();
     let mut too_long = false;
     let mut disconnected: Option<String> = None;
@@ -218,7 +239,7 @@ async fn append(state: &AppState, upload: &Upload, body: Body, lease: &Lease) ->
         // link that stops sending keeps what it sent, even if the connection never ends
         // cleanly (fewer bytes are stored when the idle timeout ends the request).
         let left = PATCH_IDLE_TIMEOUT.saturating_sub(idle);
-        let wait = if buffer.len() >= STALL_MIN_BYTES {
+        let wait = if pending.is_none() && buffer.len() >= STALL_MIN_BYTES {
             STALL_STORE.min(left)
         } else {
             left
@@ -228,7 +249,9 @@ async fn append(state: &AppState, upload: &Upload, body: Body, lease: &Lease) ->
             Ok(None) => break,
             Err(_) => {
                 idle += wait;
-                stored = store_segment(state, upload, lease, stored, &mut buffer).await?;
+                if pending.is_none() {
+                    stored = store_segment(state, upload, lease, stored, &mut buffer).await?;
+                }
                 if idle >= PATCH_IDLE_TIMEOUT {
                     disconnected = Some(format!("no data for {} s", PATCH_IDLE_TIMEOUT.as_secs()));
                     break;
@@ -239,14 +262,21 @@ async fn append(state: &AppState, upload: &Upload, body: Body, lease: &Lease) ->
         idle = std::time::Duration::ZERO;
         match chunk {
             Ok(bytes) => {
-                let received = stored + buffer.len() as u64;
+                let written = pending.as_ref().map_or(0, Pending::written);
+                let received = stored + written + buffer.len() as u64;
                 if received + bytes.len() as u64 > upload.length {
                     too_long = true;
                     break;
                 }
                 buffer.extend_from_slice(&bytes);
                 if buffer.len() >= SEGMENT_BYTES {
-                    stored = store_segment(state, upload, lease, stored, &mut buffer).await?;
+                    match pending.as_mut() {
+                        Some(p) => p.write(state, upload, lease, &mut buffer).await?,
+                        None => {
+                            stored =
+                                store_segment(state, upload, lease, stored, &mut buffer).await?
+                        }
+                    }
                 }
             }
             Err(e) => {
@@ -255,7 +285,25 @@ async fn append(state: &AppState, upload: &Upload, body: Body, lease: &Lease) ->
             }
         }
     }
-    // What arrived before the end, a drop or an excess is kept.
+    if let Some(mut p) = pending {
+        // Kept whole or not at all: an early end or an excess cannot be checked.
+        if disconnected.is_some() || too_long {
+            p.discard(state, upload).await;
+        } else {
+            p.write(state, upload, lease, &mut buffer).await?;
+            if !p.matches() {
+                p.discard(state, upload).await;
+                tracing::info!(upload = %id, offset = stored, "a PATCH did not match its Upload-Checksum; nothing of it was kept");
+                return Err(patch_mismatch(stored));
+            }
+            match p.record(state, upload, lease).await? {
+                Some(end) => stored = end,
+                None => return Err(taken_over(state, upload, stored).await?),
+            }
+        }
+        buffer.clear();
+    }
+    // What arrived before the end, a drop or an excess is kept (without a checksum).
     stored = store_segment(state, upload, lease, stored, &mut buffer).await?;
     if let Some(e) = disconnected {
         tracing::info!(upload = %id, offset = stored, error = %e, "upload interrupted; bytes received are kept");

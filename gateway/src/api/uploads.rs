@@ -17,6 +17,7 @@ use super::tus::{
     TusResumable, TUS_EXTENSION, TUS_MAX_SIZE, TUS_VERSION_H, UPLOAD_EXPIRES, UPLOAD_LENGTH,
     UPLOAD_OFFSET,
 };
+use super::upload_checksum;
 use super::upload_expiry;
 use super::upload_finish::{finish, Finish};
 use super::upload_lease::Lease;
@@ -30,18 +31,19 @@ const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495
 const OPEN_UPLOADS_RETRY_S: u64 = 60;
 
 /// tus discovery: protocol version, the `creation`, `expiration` (an upload idle for the expiry
-/// is removed, see [`super::upload_expiry`]) and `termination` ([`super::uploads_delete`])
-/// extensions, and the size limit.
+/// is removed, see [`super::upload_expiry`]), `termination` ([`super::uploads_delete`]) and
+/// `checksum` ([`super::upload_checksum`], sha256 only) extensions, and the size limit.
 #[utoipa::path(options, path = "/v1/uploads", tag = "uploads",
-    responses((status = 204, headers(("Tus-Resumable" = String), ("Tus-Version" = String), ("Tus-Extension" = String), ("Tus-Max-Size" = u64)))))]
+    responses((status = 204, headers(("Tus-Resumable" = String), ("Tus-Version" = String), ("Tus-Extension" = String, description = "`creation,expiration,termination,checksum`"), ("Tus-Checksum-Algorithm" = String, description = "`sha256`: the only algorithm `Upload-Checksum` may name"), ("Tus-Max-Size" = u64)))))]
 pub(super) async fn tus_options(State(state): State<AppState>) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let h = response.headers_mut();
     h.insert(TUS_VERSION_H, HeaderValue::from_static(TUS_VERSION));
     h.insert(
         TUS_EXTENSION,
-        HeaderValue::from_static("creation,expiration,termination"),
+        HeaderValue::from_static("creation,expiration,termination,checksum"),
     );
+    upload_checksum::advertise(h);
     h.insert(TUS_MAX_SIZE, HeaderValue::from(state.0.max_upload_bytes));
     tus_headers(&mut response);
     response

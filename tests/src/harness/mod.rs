@@ -5,6 +5,7 @@ pub mod devices;
 pub mod fake;
 pub mod gateway;
 pub mod kiosk;
+pub mod load;
 pub mod netns;
 pub mod provisioning;
 pub mod relay;
