@@ -29,7 +29,7 @@ fn every_served_route_is_documented() {
 /// Every limit the server enforces is in the document: each text field of each request body has
 /// a `maxLength` (or a `pattern`, a `format` or an enum), equal to the constant the server
 /// checks; every device call may answer 429 with `Retry-After`; every JSON body states its cap
-/// and may answer 413 and 422.
+/// and that it may come gzip-compressed, and may answer 413, 415 and 422.
 #[test]
 fn the_document_states_the_limits_the_server_enforces() {
     use motcua_domain::limits::*;
@@ -89,7 +89,12 @@ fn the_document_states_the_limits_the_server_enforces() {
                     motcua_gateway::MAX_JSON_BYTES,
                     "{method} {path}"
                 );
-                for status in ["413", "422"] {
+                let described = body["description"].as_str().unwrap_or_default();
+                assert!(
+                    described.contains("Content-Encoding: gzip"),
+                    "{method} {path}: {described}"
+                );
+                for status in ["413", "415", "422"] {
                     assert!(
                         op["responses"][status].is_object(),
                         "{method} {path} {status}"

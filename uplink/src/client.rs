@@ -25,7 +25,10 @@ use serde::Serialize;
 use crate::identity::{DeviceCredential, TrustAnchor};
 use crate::tls::{self, TlsFailure};
 
+mod compress;
 mod error;
+pub(crate) use compress::JsonBody;
+pub use compress::COMPRESS_FROM;
 pub use error::{GatewayError, CERTIFICATE_REFUSALS};
 
 /// A client bound to one gateway, its trust anchor and (once enrolled) the device's certificate.
@@ -381,6 +384,7 @@ impl GatewayClient {
     }
 
     /// Posts an ingest request with its idempotency key; returns the gateway's acknowledgement.
+    /// A body over [`COMPRESS_FROM`] bytes goes gzip-compressed when that is smaller.
     pub async fn ingest<T: Serialize>(
         &self,
         path: &str,
@@ -388,10 +392,20 @@ impl GatewayClient {
         body: &T,
     ) -> Result<IngestAck, GatewayError> {
         let url = self.url(path);
-        let rb = self
-            .request(Method::POST, &url)
-            .header(IDEMPOTENCY_KEY_HEADER, key)
-            .json(body);
+        let body = JsonBody::new(body).map_err(|e| GatewayError::Setup {
+            url: url.clone(),
+            detail: format!("the record could not be written as JSON: {e}"),
+        })?;
+        tracing::debug!(
+            url,
+            bytes = body.len(),
+            gzip = body.is_gzip(),
+            "ingest body"
+        );
+        let rb = body.attach(
+            self.request(Method::POST, &url)
+                .header(IDEMPOTENCY_KEY_HEADER, key),
+        );
         let resp = self.send(rb, &url).await?;
         if !resp.status().is_success() {
             return Err(Self::error_from(resp, &url).await);

@@ -7,7 +7,8 @@
 //! One file per resource; the files depend on each other in one direction only:
 //! [`state`] (shared state, digests, clock) ← [`failure`] (refusals, JSON bodies) ← [`auth`]
 //! (client-certificate and role extractors) ← the resources ([`enrolment`] ← [`provisioning`], [`actions`], [`catalog`], [`tus`] ← [`upload_expiry`] ← [`uploads`], [`uploads_delete`], [`blobs_held`],
-//! [`ingest`], [`dossiers`], [`export_feed`], [`fleet_page`] ← [`admin`], [`fleet`]) ← this file, which only assembles the route table and
+//! [`ingest`], [`dossiers`], [`export_feed`], [`fleet_page`] ← [`admin`], [`fleet`]; [`content_encoding`], the
+//! gzip request bodies of every route) ← this file, which only assembles the route table and
 //! the OpenAPI document.
 
 mod actions;
@@ -15,6 +16,7 @@ mod admin;
 mod auth;
 mod blobs_held;
 mod catalog;
+mod content_encoding;
 mod dossiers;
 mod enrolment;
 mod export_feed;
@@ -203,6 +205,9 @@ pub(crate) fn router(state: AppState) -> Router {
                 "this route does not accept that method",
             )
         })
+        .layer(axum::middleware::from_fn(
+            content_encoding::decode_request_body,
+        ))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .with_state(state)
 }

@@ -2,7 +2,8 @@
 //! client generated from it (or a schema-driven tester) knows them: 500 `internal` when the
 //! gateway's storage fails, 429 `rate_limited` with
 //! `Retry-After` on every device call, 429 `too_many_open_uploads` / `upload_quota_exceeded` on
-//! upload creation, 413 and the body cap (`x-max-body-bytes`) on every JSON body, and 422
+//! upload creation, 413 and the body cap (`x-max-body-bytes`) on every JSON body (which may
+//! come gzip-compressed; 415 for another `Content-Encoding`), and 422
 //! `field_too_long` where the fields have lengths. The fields' own `maxLength`, `pattern`,
 //! `maximum` sit on the wire types (`motcua_domain::limits`), except what `#[schema]` cannot
 //! say, set here from the same constants: the length of each item of a list of texts (on a
@@ -213,7 +214,10 @@ impl Modify for LimitsAddon {
                 if !body.content.contains_key("application/json") {
                     continue;
                 }
-                let cap = format!("at most {MAX_JSON_BYTES} bytes");
+                let cap = format!(
+                    "at most {MAX_JSON_BYTES} bytes; may be sent `Content-Encoding: gzip`, \
+                     the decoded size counting"
+                );
                 body.description = Some(match body.description.take() {
                     Some(d) => format!("{d} ({cap})"),
                     None => format!("JSON, {cap}"),
@@ -229,7 +233,19 @@ impl Modify for LimitsAddon {
                     operation,
                     "413",
                     error_response(
-                        &format!("`invalid_body`: the body is longer than {MAX_JSON_BYTES} bytes"),
+                        &format!(
+                            "`invalid_body`: the body (decoded, if gzip) is longer than \
+                             {MAX_JSON_BYTES} bytes"
+                        ),
+                        false,
+                    ),
+                );
+                add(
+                    operation,
+                    "415",
+                    error_response(
+                        "`unsupported_encoding`: `Content-Encoding` is neither `gzip` nor \
+                         `identity`",
                         false,
                     ),
                 );
