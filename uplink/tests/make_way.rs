@@ -131,7 +131,7 @@ async fn a_ticket_goes_ahead_of_a_slow_document_upload() {
                 Instant::now() < deadline,
                 "not delivered in time: {status:?}"
             );
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(
             ticket_went_first,
