@@ -61,7 +61,7 @@ const LEASE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(3);
         ("id" = String, Path, pattern = "^[0-9a-f]{32}$", description = "upload id from the Location header"),
         ("Tus-Resumable" = TusResumable, Header, description = "the tus version: 1.0.0, the only one served (a missing header is 400, another version 412 with `Tus-Version`)"),
         ("Upload-Offset" = u64, Header, description = "must equal the current offset"),
-        ("Upload-Checksum" = Option<String>, Header, description = "tus `checksum` extension: `sha256 <base64 of the 32-byte SHA-256 of this PATCH's body>`; the body is then kept only if it matches (460 `patch_checksum_mismatch` otherwise), and an interrupted or too long body keeps nothing"),
+        ("Upload-Checksum" = Option<String>, Header, pattern = r"^sha256 [A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$", description = "tus `checksum` extension: `sha256 <base64 of the 32-byte SHA-256 of this PATCH's body>`; the body is then kept only if it matches (460 `patch_checksum_mismatch` otherwise), and an interrupted or too long body keeps nothing"),
     ),
     request_body(content = Vec<u8>, content_type = "application/offset+octet-stream"),
     responses(
