@@ -11,7 +11,7 @@
 //! integers.
 
 use utoipa::openapi::extensions::ExtensionsBuilder;
-use utoipa::openapi::path::Operation;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::{Content, Header, Ref, RefOr, Response, ResponseBuilder};
 use utoipa::Modify;
@@ -84,6 +84,19 @@ where
     edit(&mut value);
     if let Ok(edited) = serde_json::from_value(value) {
         *part = edited;
+    }
+}
+
+/// An optional header is documented by utoipa as `type: [string, "null"]`, but a header is
+/// absent or text, never null: clients (schemathesis among them) otherwise send the text
+/// `null` as a valid value, which a header with a pattern (`Upload-Checksum`) refuses.
+fn header_not_null(schema: &mut serde_json::Value) {
+    if let Some(types) = schema.get_mut("type").and_then(|t| t.as_array_mut()) {
+        types.retain(|t| t != "null");
+        if let [only] = types.as_slice() {
+            let only = only.clone();
+            schema["type"] = only;
+        }
     }
 }
 
@@ -170,8 +183,12 @@ impl Modify for LimitsAddon {
                     ),
                 );
                 for parameter in operation.parameters.iter_mut().flatten() {
+                    let header = parameter.parameter_in == ParameterIn::Header;
                     if let Some(schema) = parameter.schema.as_mut() {
                         edit_json(schema, unsigned_ranges);
+                        if header {
+                            edit_json(schema, header_not_null);
+                        }
                     }
                 }
                 if is_device_call(operation) {
