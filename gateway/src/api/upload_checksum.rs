@@ -32,7 +32,7 @@ pub(super) const CHECKSUM_MISMATCH: u16 = 460;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Checksum([u8; 32]);
 
-/// Reads `Upload-Checksum`: `None` without one; 400 `checksum_algorithm` (with
+/// Reads `Upload-Checksum`: `None` without one (or with an empty value); 400 `checksum_algorithm` (with
 /// `Tus-Checksum-Algorithm`) for an algorithm other than sha256, 400 `invalid_checksum` for a
 /// value that is not the base64 of 32 bytes.
 pub(super) fn upload_checksum(headers: &HeaderMap) -> Result<Option<Checksum>, Failure> {
@@ -46,6 +46,10 @@ pub(super) fn upload_checksum(headers: &HeaderMap) -> Result<Option<Checksum>, F
             "Upload-Checksum is not text: send 'sha256 <base64 of the digest>'".into(),
         )
     })?;
+    if raw.trim().is_empty() {
+        // An empty value names no checksum: the PATCH is taken as one without the header.
+        return Ok(None);
+    }
     let (algorithm, value) = raw.trim().split_once(' ').unwrap_or((raw.trim(), ""));
     if !algorithm.eq_ignore_ascii_case("sha256") {
         return Err(bad(
