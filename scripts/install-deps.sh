@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What building and testing motcua needs on a fresh Debian 12 machine, installed only when
-# missing: the Debian packages (apt-get), cargo-deb and s3s-fs (cargo). Run by scripts/test.sh and, before
+# missing: the Debian packages (apt-get), cargo-deb, cargo-nextest and s3s-fs (cargo). Run by scripts/test.sh and, before
 # clippy, by .ci/run (building needs the -dev packages of the console display backend).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -102,6 +102,12 @@ fi
 if ! command -v s3s-fs >/dev/null 2>&1; then
   echo "== installing s3s-fs"
   cargo install s3s-fs --version 0.14.1 --features binary --locked
+fi
+
+# cargo-nextest runs the tests (scripts/test.sh); machines of this kind usually have it.
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "== installing cargo-nextest"
+  cargo install cargo-nextest --locked
 fi
 
 # cargo-deb builds the .deb files (README, "Install on a device").

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test command of motcua (README): installs what a fresh Debian machine lacks, starts a
 # throwaway PostgreSQL server for the gateway's production backend and an S3-compatible server
-# (s3s-fs) for its blob storage, runs every test of the workspace, and stops the servers again.
-# Extra arguments go to `cargo test`.
+# (s3s-fs) for its blob storage, runs every test of the workspace with cargo-nextest (its
+# settings: .config/nextest.toml), and stops the servers again. Extra arguments go to
+# `cargo nextest run` (a filter, e.g. `scripts/test.sh -E 'binary(uploads)'`, or `--no-capture`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -91,5 +92,5 @@ if [ ! -f "$policy_dir/motcua-tests.json" ]; then
   printf '%s\n' '{"AutoSelectCertificateForUrls": ["{\"pattern\":\"https://127.0.0.1\",\"filter\":{\"ISSUER\":{\"CN\":\"motcua test CA\"}}}"]}' |
     as_root tee "$policy_dir/motcua-tests.json" >/dev/null
 fi
-echo "== cargo test"
-cargo test --workspace --locked "$@"
+echo "== cargo nextest run"
+cargo nextest run --workspace --locked "$@"
