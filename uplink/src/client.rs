@@ -362,6 +362,12 @@ impl GatewayClient {
 
     /// Sends one chunk at `offset`; returns the gateway's new offset. The time limit grows with
     /// the chunk (at least 32 KiB/s, a poor commune link) so slow links are not cut off.
+    ///
+    /// No `Upload-Checksum` (tus `checksum`) on purpose: the gateway keeps nothing of a
+    /// checksummed PATCH that is cut, while it keeps what arrived of a plain one, and on a link
+    /// with a reset every 30 s that is the difference between progress and none. TLS already
+    /// protects the bytes in transit and the gateway checks the whole blob's SHA-256 (announced
+    /// at creation) before it is visible; the extension is there for generic tus clients.
     pub async fn patch(
         &self,
         upload_url: &str,
