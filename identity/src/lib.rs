@@ -19,7 +19,9 @@
 
 mod authority;
 mod device;
+pub mod release;
 pub mod setup_code;
+pub mod signed;
 
 pub use authority::{Authority, Issued, FAR_FUTURE_UNIX};
 pub use device::DeviceKey;

@@ -22,16 +22,14 @@
 //! (bound to the key pair of the kiosk that used it, so that kiosk can retry), and refuses it
 //! after its expiry.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
-use ring::rand::SystemRandom;
-use ring::signature::{Ed25519KeyPair, KeyPair as _, UnparsedPublicKey, ED25519};
 use serde::{Deserialize, Serialize};
+
+use crate::signed::{SignedError, SigningKey, TrustedKey};
 
 /// The prefix of every setup code; the digit is the format's version.
 pub const SETUP_CODE_PREFIX: &str = "MOTCUA-SETUP1.";
 /// How a provisioning public key is written (config files, `gateway provision key`).
-pub const PUBLIC_KEY_PREFIX: &str = "ed25519:";
+pub use crate::signed::PUBLIC_KEY_PREFIX;
 const PEM_LABEL: &str = "MOTCUA PROVISIONING PRIVATE KEY";
 
 /// What a setup code carries. Field names are one letter on the wire to keep the QR small.
@@ -123,10 +121,7 @@ fn vietnam_time(unix: i64) -> String {
 }
 
 /// The gateway's provisioning signing key (Ed25519).
-pub struct ProvisioningKey {
-    pair: Ed25519KeyPair,
-    pkcs8: Vec<u8>,
-}
+pub struct ProvisioningKey(SigningKey);
 
 impl std::fmt::Debug for ProvisioningKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -137,72 +132,35 @@ impl std::fmt::Debug for ProvisioningKey {
 impl ProvisioningKey {
     /// A new random key.
     pub fn generate() -> Result<Self, SetupCodeError> {
-        let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
-            .map_err(|_| SetupCodeError::Key("the system random source failed".into()))?;
-        Self::from_pkcs8(doc.as_ref())
-    }
-
-    fn from_pkcs8(der: &[u8]) -> Result<Self, SetupCodeError> {
-        let pair = Ed25519KeyPair::from_pkcs8(der)
-            .map_err(|e| SetupCodeError::Key(format!("not an Ed25519 PKCS#8 key: {e}")))?;
-        Ok(Self {
-            pair,
-            pkcs8: der.to_vec(),
-        })
+        Ok(Self(SigningKey::generate(PEM_LABEL)?))
     }
 
     /// Reads the PEM text written by [`ProvisioningKey::to_pem`].
     pub fn from_pem(text: &str) -> Result<Self, SetupCodeError> {
-        let begin = format!("-----BEGIN {PEM_LABEL}-----");
-        let end = format!("-----END {PEM_LABEL}-----");
-        let body = text
-            .split_once(&begin)
-            .and_then(|(_, rest)| rest.split_once(&end))
-            .map(|(b, _)| b)
-            .ok_or_else(|| SetupCodeError::Key(format!("no {PEM_LABEL} block")))?;
-        let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|e| SetupCodeError::Key(format!("bad base64: {e}")))?;
-        Self::from_pkcs8(&der)
+        Ok(Self(SigningKey::from_pem(text, PEM_LABEL)?))
     }
 
     /// The key as PEM (keep it 0600: whoever has it can provision kiosks).
     pub fn to_pem(&self) -> String {
-        let b64 = base64::engine::general_purpose::STANDARD.encode(&self.pkcs8);
-        let mut out = format!("-----BEGIN {PEM_LABEL}-----\n");
-        for line in b64.as_bytes().chunks(64) {
-            out.push_str(&String::from_utf8_lossy(line));
-            out.push('\n');
-        }
-        out.push_str(&format!("-----END {PEM_LABEL}-----\n"));
-        out
+        self.0.to_pem()
     }
 
     /// The public half, as written in kiosk config (`ed25519:<base64url>`).
     pub fn public_key(&self) -> String {
-        format!(
-            "{PUBLIC_KEY_PREFIX}{}",
-            URL_SAFE_NO_PAD.encode(self.pair.public_key().as_ref())
-        )
+        self.0.public_key()
     }
 
     /// The setup code's text for `code`.
     pub fn seal(&self, code: &SetupCode) -> String {
         // Serialising a struct of strings and integers cannot fail.
         let json = serde_json::to_vec(code).unwrap_or_default();
-        let sig = self.pair.sign(&json);
-        format!(
-            "{SETUP_CODE_PREFIX}{}.{}",
-            URL_SAFE_NO_PAD.encode(&json),
-            URL_SAFE_NO_PAD.encode(sig.as_ref())
-        )
+        self.0.seal(SETUP_CODE_PREFIX, &json)
     }
 }
 
 /// A provisioning public key a kiosk trusts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrustedProvisioningKey([u8; 32]);
+pub struct TrustedProvisioningKey(TrustedKey);
 
 impl std::str::FromStr for TrustedProvisioningKey {
     type Err = SetupCodeError;
@@ -210,21 +168,7 @@ impl std::str::FromStr for TrustedProvisioningKey {
     /// Reads `ed25519:<base64url>` (surrounding whitespace and `#` comment lines ignored, so a
     /// key file may say what it is).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let line = s
-            .lines()
-            .map(str::trim)
-            .find(|l| !l.is_empty() && !l.starts_with('#'))
-            .unwrap_or_default();
-        let b64 = line.strip_prefix(PUBLIC_KEY_PREFIX).ok_or_else(|| {
-            SetupCodeError::Key(format!("expected {PUBLIC_KEY_PREFIX}<base64url>"))
-        })?;
-        let bytes = URL_SAFE_NO_PAD
-            .decode(b64.trim_end_matches('='))
-            .map_err(|e| SetupCodeError::Key(format!("bad base64url: {e}")))?;
-        let key: [u8; 32] = bytes
-            .try_into()
-            .map_err(|_| SetupCodeError::Key("an Ed25519 public key is 32 bytes".into()))?;
-        Ok(Self(key))
+        Ok(Self(s.parse()?))
     }
 }
 
@@ -232,22 +176,7 @@ impl TrustedProvisioningKey {
     /// Reads, checks the signature of, and checks the expiry (against `now`, Unix seconds) of a
     /// scanned setup code. Whether its token was used already only the gateway knows.
     pub fn open(&self, text: &str, now: i64) -> Result<SetupCode, SetupCodeError> {
-        let text = text.trim();
-        let rest = text
-            .strip_prefix(SETUP_CODE_PREFIX)
-            .ok_or(SetupCodeError::NotASetupCode)?;
-        let (payload, sig) = rest
-            .split_once('.')
-            .ok_or_else(|| SetupCodeError::Malformed("no signature part".into()))?;
-        let json = URL_SAFE_NO_PAD
-            .decode(payload)
-            .map_err(|e| SetupCodeError::Malformed(format!("payload: {e}")))?;
-        let sig = URL_SAFE_NO_PAD
-            .decode(sig)
-            .map_err(|e| SetupCodeError::Malformed(format!("signature: {e}")))?;
-        UnparsedPublicKey::new(&ED25519, &self.0)
-            .verify(&json, &sig)
-            .map_err(|_| SetupCodeError::BadSignature)?;
+        let json = self.0.open(SETUP_CODE_PREFIX, text)?;
         let code: SetupCode = serde_json::from_slice(&json)
             .map_err(|e| SetupCodeError::Malformed(format!("payload: {e}")))?;
         if now >= code.expires_at {
@@ -259,11 +188,24 @@ impl TrustedProvisioningKey {
     }
 }
 
+impl From<SignedError> for SetupCodeError {
+    fn from(e: SignedError) -> Self {
+        match e {
+            SignedError::Key(detail) => Self::Key(detail),
+            SignedError::WrongPrefix => Self::NotASetupCode,
+            SignedError::Malformed(detail) => Self::Malformed(detail),
+            SignedError::BadSignature => Self::BadSignature,
+        }
+    }
+}
+
 /// A fresh one-time enrolment token (base64url of 32 random bytes).
 pub fn new_enrolment_token() -> Result<String, SetupCodeError> {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
     use ring::rand::SecureRandom as _;
     let mut bytes = [0u8; 32];
-    SystemRandom::new()
+    ring::rand::SystemRandom::new()
         .fill(&mut bytes)
         .map_err(|_| SetupCodeError::Key("the system random source failed".into()))?;
     Ok(URL_SAFE_NO_PAD.encode(bytes))
