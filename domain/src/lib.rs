@@ -11,6 +11,7 @@ pub mod document_code;
 pub mod dossier;
 pub mod limits;
 pub mod lookup_secret;
+pub mod maintenance;
 pub mod provisioning;
 pub mod qr_payload;
 pub mod rating;
