@@ -120,6 +120,10 @@ pub enum GatewayError {
         /// The operating system's reason.
         source: std::io::Error,
     },
+    /// The database holds a value this gateway cannot read (written by hand, or by a newer
+    /// version that changed its meaning).
+    #[error("the database holds something this gateway cannot read: {0}")]
+    Unreadable(String),
     /// A background task of the gateway stopped unexpectedly.
     #[error("internal task failed while trying to {action}: {reason}")]
     Task {

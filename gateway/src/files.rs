@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use object_store::path::Path as Key;
+pub(crate) use object_store::path::Path as Key;
 use object_store::{GetOptions, GetRange, ObjectStore, PutPayload};
 use sha2::{Digest, Sha256};
 

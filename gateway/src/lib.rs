@@ -19,6 +19,7 @@ mod files;
 mod lookup_key;
 mod pki;
 mod provision;
+mod release;
 mod server;
 mod sheet;
 mod store;
@@ -50,10 +51,14 @@ pub use provision::{
     withdraw_setup_codes_offline, ProvisionError, SheetSource, StoreSource, DEFAULT_PROFILES_DIR,
     DEFAULT_SEQUENCE_BLOCK_SIZE,
 };
+pub use release::{
+    change as change_release, list as list_releases, publish as publish_release, release_key,
+    release_key_init, Published, ReleaseSource, RolloutChange,
+};
 pub use sheet::{check_sheet_fonts, setup_sheet_pdf_bytes, FontConfig};
 pub use store::{
     FeedApplicant, FeedDocument, FeedEvent, FeedEventKind, FleetDevice, FleetEntry, FleetFlag,
-    FleetSettings, FleetView, HealthPoint, Stats, CLOCK_SKEW_LIMIT,
+    FleetSettings, FleetView, HealthPoint, ReleaseRow, RolloutState, Stats, CLOCK_SKEW_LIMIT,
 };
 
 /// Default lifetime of a device certificate: 90 days (kiosks renew in the last third).

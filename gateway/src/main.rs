@@ -21,6 +21,8 @@
 mod ca;
 #[path = "cli/provision.rs"]
 mod provision;
+#[path = "cli/release.rs"]
+mod release;
 #[path = "cli/secrets.rs"]
 mod secrets;
 #[path = "cli/storage.rs"]
@@ -67,6 +69,10 @@ enum Command {
     /// Issue a setup sheet (signed QR codes for fresh kiosks) on this machine, or print the
     /// provisioning public key (`provision key --dir D`).
     Provision(provision::ProvisionArgs),
+    /// Software releases for the kiosks: the release key, publish a `.deb` in waves, list,
+    /// pause, resume, abort.
+    #[command(subcommand)]
+    Release(release::ReleaseCommand),
     /// Print the OpenAPI document (pretty JSON) to stdout.
     Openapi,
 }
@@ -224,6 +230,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Ca(command) => ca::run(command),
         Command::Provision(args) => provision::run(args),
+        Command::Release(command) => release::run(command),
         Command::Serve(args) => {
             motcua_logging::init("info");
             let runtime = tokio::runtime::Builder::new_multi_thread()

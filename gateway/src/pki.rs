@@ -81,7 +81,7 @@ pub(crate) fn read(path: &Path) -> Result<String, GatewayError> {
 }
 
 /// Writes a new file (never over an existing one); `secret` makes it 0600.
-fn write_new(path: &Path, contents: &str, secret: bool) -> Result<(), GatewayError> {
+pub(crate) fn write_new(path: &Path, contents: &str, secret: bool) -> Result<(), GatewayError> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut options = std::fs::OpenOptions::new();
     options

@@ -44,16 +44,16 @@ enum ProvisionCommand {
 }
 
 #[derive(clap::Args)]
-struct StoreArgs {
+pub(crate) struct StoreArgs {
     /// The gateway's data directory (its SQLite database).
     #[arg(long, env = "MOTCUA_GATEWAY_DATA_DIR")]
-    data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// PostgreSQL URL, when the gateway uses PostgreSQL.
     #[arg(long, env = "MOTCUA_GATEWAY_DATABASE_URL", hide_env_values = true)]
-    database_url: Option<String>,
+    pub(crate) database_url: Option<String>,
     /// CA certificate trusted for PostgreSQL over TLS.
     #[arg(long, env = "MOTCUA_GATEWAY_DATABASE_CA_FILE")]
-    database_ca_file: Option<PathBuf>,
+    pub(crate) database_ca_file: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -149,7 +149,7 @@ fn write_secret(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// database on a first run, its `-wal`/`-shm` files while the service is stopped): they are
 /// given to the data directory's owner, so the service (user motcua-gateway) can still open
 /// its database.
-fn give_back_database_files(data_dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn give_back_database_files(data_dir: &Path) -> anyhow::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let dir = std::fs::metadata(data_dir)
         .with_context(|| format!("cannot read {}", data_dir.display()))?;
@@ -206,7 +206,7 @@ fn withdraw(device_id: &str, a: StoreArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn need<T>(value: Option<T>, what: &str) -> anyhow::Result<T> {
+pub(crate) fn need<T>(value: Option<T>, what: &str) -> anyhow::Result<T> {
     value.ok_or_else(|| anyhow::anyhow!("{what} is required"))
 }
 

@@ -37,6 +37,18 @@ pub(crate) struct StorageArgs {
 }
 
 impl StorageArgs {
+    /// No storage options: for commands that touch only the database.
+    pub(crate) fn local() -> Self {
+        Self {
+            s3_bucket: None,
+            s3_endpoint: None,
+            s3_region: "us-east-1".into(),
+            s3_path_style: true,
+            s3_ca_file: None,
+            s3_credentials_file: None,
+        }
+    }
+
     /// The storage these options name.
     pub(crate) fn storage(self) -> anyhow::Result<BlobStorage> {
         let Some(bucket) = self.s3_bucket else {

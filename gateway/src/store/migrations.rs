@@ -149,4 +149,6 @@ CREATE TABLE reenrolment_approvals (
     (12, super::uploads::MIGRATION),
     // The export feed's event log and its counter, with events for what is stored (see `feed`).
     (13, super::feed::MIGRATION),
+    // Published releases and each device's progress with them (see `releases`).
+    (14, super::releases::MIGRATION),
 ];

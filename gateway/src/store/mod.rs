@@ -49,6 +49,7 @@ mod provisioning_sqlite;
 #[cfg(test)]
 mod provisioning_tests;
 mod queries;
+mod releases;
 mod sqlite;
 mod sqlite_certs;
 mod upload_life;
@@ -75,6 +76,7 @@ pub(crate) use postgres::PgStore;
 pub(crate) use provisioning::{
     BlockOutcome, Completion, NewToken, Provision, ProvisionOutcome, MAX_LIVE_BLOCKS,
 };
+pub use releases::{NewRelease, ReleaseRow, RolloutState};
 pub(crate) use sqlite::{lock_instance, SqliteStore};
 pub(crate) use uploads::Segment;
 

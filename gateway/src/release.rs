@@ -1,0 +1,239 @@
+//! Publishing software releases (`gateway release …`, on the gateway's machine, working on its
+//! store and blob storage directly like `gateway provision`).
+//!
+//! `publish` reads the package's name and version with `dpkg-deb` (Debian's own reader of the
+//! format), stores the `.deb` in the blob storage under `releases/<sha256>.deb` (S3 or the
+//! local files, durable before the release is recorded), signs its manifest with the release
+//! key and records it, rolling. `pause`, `resume` and `abort` change its state; an aborted
+//! release is offered to no device again.
+//!
+//! The release key is separate from the provisioning key: `gateway release key init --dir D`
+//! makes `D/release.key` (0600) and `D/release.pub`, the line kiosks are installed with.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use motcua_domain::release::{ReleaseManifest, WavePlan, PACKAGE_SIZE_MAX};
+use motcua_identity::release::ReleaseKey;
+use sha2::{Digest, Sha256};
+
+use crate::files::{BlobStorage, Files, Key};
+use crate::store::{NewRelease, ReleaseRow, RolloutState, Store};
+use crate::GatewayError;
+
+/// Where `gateway release` finds the gateway's store and blob storage.
+#[derive(Debug, Clone)]
+pub struct ReleaseSource {
+    /// The gateway's data directory (SQLite database and local blob files).
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL, when the gateway uses PostgreSQL.
+    pub database_url: Option<String>,
+    /// A CA trusted for PostgreSQL over TLS.
+    pub database_ca_file: Option<PathBuf>,
+    /// Where blobs are kept (as `gateway serve` is told).
+    pub storage: BlobStorage,
+}
+
+impl ReleaseSource {
+    async fn store(&self) -> Result<Store, GatewayError> {
+        Store::open(
+            self.database_url.as_deref(),
+            self.database_ca_file.as_deref(),
+            &self.data_dir,
+        )
+        .await
+    }
+}
+
+/// What was published.
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The signed manifest's content.
+    pub manifest: ReleaseManifest,
+    /// `false` when this version was published before (with this very package): nothing new.
+    pub new: bool,
+}
+
+/// The object key of a release's package.
+pub(crate) fn package_key(sha256: &str) -> Key {
+    Key::from(format!("releases/{sha256}.deb"))
+}
+
+/// The release key's files in `dir`, made if missing; returns the public key line.
+pub fn release_key_init(dir: &Path) -> Result<(PathBuf, String, bool), GatewayError> {
+    let key_file = dir.join("release.key");
+    let public_file = dir.join("release.pub");
+    let (key, created) = if key_file.exists() {
+        (release_key(&key_file)?, false)
+    } else {
+        let key = ReleaseKey::generate()
+            .map_err(|e| GatewayError::Config(format!("cannot make a release key: {e}")))?;
+        crate::pki::write_new(&key_file, &key.to_pem(), true)?;
+        (key, true)
+    };
+    let public_key = key.public_key();
+    if !public_file.exists() {
+        crate::pki::write_new(
+            &public_file,
+            &format!(
+                "# motcua release public key: kiosks install only packages whose manifest it signed.\n\
+                 # Not a secret: install it on every kiosk as /etc/motcua/release.pub.\n\
+                 {public_key}\n"
+            ),
+            false,
+        )?;
+    }
+    Ok((key_file, public_key, created))
+}
+
+/// Reads the release key (PEM).
+pub fn release_key(path: &Path) -> Result<ReleaseKey, GatewayError> {
+    ReleaseKey::from_pem(&crate::pki::read(path)?).map_err(|e| {
+        GatewayError::Config(format!(
+            "the release key {} cannot be used: {e}",
+            path.display()
+        ))
+    })
+}
+
+/// A `.deb` file's `Package` and `Version`, by `dpkg-deb --field`.
+fn deb_fields(deb: &Path) -> Result<(String, String), GatewayError> {
+    let out = std::process::Command::new("dpkg-deb")
+        .arg("--field")
+        .arg(deb)
+        .args(["Package", "Version"])
+        .output()
+        .map_err(|e| {
+            GatewayError::Config(format!("cannot run dpkg-deb (Debian's dpkg package): {e}"))
+        })?;
+    if !out.status.success() {
+        return Err(GatewayError::Config(format!(
+            "{} is not a Debian package: {}",
+            deb.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| GatewayError::Config(format!("{} has no {name} field", deb.display())))
+    };
+    Ok((field("Package")?, field("Version")?))
+}
+
+/// Publishes `deb` with `waves`: stores the package, signs and records its manifest.
+/// Publishing a version again with the same package changes nothing; with another package it
+/// is refused (a version names one package for good).
+pub async fn publish(
+    source: &ReleaseSource,
+    key: &ReleaseKey,
+    deb: &Path,
+    waves: WavePlan,
+    min_from_version: Option<String>,
+    now: i64,
+) -> Result<Published, GatewayError> {
+    let (package, version) = deb_fields(deb)?;
+    let bytes = std::fs::read(deb).map_err(|source| GatewayError::File {
+        action: "read",
+        path: deb.to_path_buf(),
+        source,
+    })?;
+    let size = bytes.len() as u64;
+    if size == 0 || size > PACKAGE_SIZE_MAX {
+        return Err(GatewayError::Config(format!(
+            "{} has {size} bytes; a release package has 1 to {PACKAGE_SIZE_MAX}",
+            deb.display()
+        )));
+    }
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let manifest = ReleaseManifest {
+        package,
+        version,
+        sha256,
+        size,
+        min_from_version,
+        waves,
+        published_at: now,
+    };
+    // The manifest must read back as a kiosk reads it (names, versions, sizes in range).
+    ReleaseManifest::from_json(&manifest.to_json())
+        .map_err(|e| GatewayError::Config(e.to_string()))?;
+    let store = source.store().await?;
+    if let Some(old) = store
+        .releases()
+        .await?
+        .into_iter()
+        .find(|r| r.version == manifest.version)
+    {
+        if old.sha256 != manifest.sha256 || old.package != manifest.package {
+            return Err(GatewayError::Config(format!(
+                "version {} was published before with another package ({} {}); give the new \
+                 package a new version (cargo deb --deb-version)",
+                old.version, old.package, old.sha256
+            )));
+        }
+        return Ok(Published {
+            manifest,
+            new: false,
+        });
+    }
+    let files = Files::open(&source.data_dir, &source.storage).await?;
+    files
+        .put(&package_key(&manifest.sha256), Bytes::from(bytes))
+        .await?;
+    let new = store
+        .publish_release(&NewRelease {
+            version: manifest.version.clone(),
+            package: manifest.package.clone(),
+            sha256: manifest.sha256.clone(),
+            size,
+            manifest: key.seal(&manifest.to_json()),
+            published_at: now,
+        })
+        .await?;
+    Ok(Published { manifest, new })
+}
+
+/// Every release, newest first.
+pub async fn list(source: &ReleaseSource) -> Result<Vec<ReleaseRow>, GatewayError> {
+    source.store().await?.releases().await
+}
+
+/// What a technician may do to a rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolloutChange {
+    /// Rolling → paused.
+    Pause,
+    /// Paused → rolling.
+    Resume,
+    /// Rolling or paused → aborted, for good.
+    Abort,
+}
+
+/// Applies `change` to `version`; `Ok(false)` when the release is not in a state it applies to
+/// (or there is no such version): the caller says which.
+pub async fn change(
+    source: &ReleaseSource,
+    version: &str,
+    change: RolloutChange,
+    reason: Option<&str>,
+) -> Result<bool, GatewayError> {
+    let store = source.store().await?;
+    let moves: &[(RolloutState, RolloutState)] = match change {
+        RolloutChange::Pause => &[(RolloutState::Rolling, RolloutState::Paused)],
+        RolloutChange::Resume => &[(RolloutState::Paused, RolloutState::Rolling)],
+        RolloutChange::Abort => &[
+            (RolloutState::Rolling, RolloutState::Aborted),
+            (RolloutState::Paused, RolloutState::Aborted),
+        ],
+    };
+    for (from, to) in moves {
+        if store.set_release_state(version, *from, *to, reason).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
