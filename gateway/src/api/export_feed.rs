@@ -20,9 +20,13 @@ use crate::store::{FeedEvent, FeedRead};
 
 /// Events a page holds unless `limit` says fewer or more.
 pub(crate) const FEED_LIMIT_DEFAULT: u64 = 100;
-/// The most events a page holds: a dossier event lists up to 200 documents, so a full page
-/// stays a few megabytes at most.
+/// The most events a page holds.
 pub(crate) const FEED_LIMIT_MAX: u64 = 500;
+/// The most bytes of JSON lines a page holds (4 MiB): a dossier event lists up to 200
+/// documents, so 500 of them could make a page of some 50 MB that neither side wants in
+/// memory at once. A page ends before the event that would pass this (`Feed-More: true`), but
+/// always holds one event, so an event larger than this alone still gets through.
+pub const FEED_PAGE_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// The media type of the answer: one JSON object a line (JSON Lines / NDJSON).
 pub(crate) const NDJSON: &str = "application/x-ndjson";
 /// The cursor to ask with next (the last event's on the page, or `after` if none).
@@ -44,7 +48,9 @@ pub(super) struct FeedQuery {
 /// changed), in cursor order. Save the `cursor` of the last line handled and ask with it as
 /// `after` next time (start with 0): every event comes once, even across a crash of either
 /// side. The `Feed-Cursor` header is the cursor to ask with next, `Feed-More: true` says more
-/// events follow at once. Documents are links to `GET /v1/blobs/{sha256}` (same certificate).
+/// events follow at once. A page holds at most `limit` events and at most 4 MiB of lines: it
+/// ends before the event that would pass 4 MiB (with `Feed-More: true`; ask on from its
+/// `Feed-Cursor`), but always holds at least one event. Documents are links to `GET /v1/blobs/{sha256}` (same certificate).
 /// Statuses are the national codes (TrangThaiHoSo 1–10), dates `yyyyMMddHHmmss` in Vietnam time.
 #[utoipa::path(get, path = "/v1/export/feed", tag = "export", security(("system_certificate" = [])),
     params(
@@ -53,7 +59,7 @@ pub(super) struct FeedQuery {
     ),
     responses(
         (status = 200, content_type = "application/x-ndjson", body = FeedEvent,
-            description = "one `FeedEvent` JSON object a line, in cursor order (no line: nothing new)",
+            description = "one `FeedEvent` JSON object a line, in cursor order (no line: nothing new); at most `limit` lines and at most 4 MiB (4,194,304 bytes) of them, except that a page always holds one event even if that alone is larger",
             headers(
                 ("Feed-Cursor" = u64, description = "the cursor to ask with next: the last line's, or `after` when there is none"),
                 ("Feed-More" = bool, description = "`true`: more events follow, ask again at once; `false`: up to date"),
@@ -62,7 +68,10 @@ pub(super) struct FeedQuery {
         (status = 400, body = ApiError, description = "`invalid_query` (not whole numbers) or `invalid_limit` (0 or over 500)"),
         (status = 401, body = ApiError),
         (status = 403, body = ApiError, description = "`forbidden_role`: only the provincial system's certificate reads the feed"),
-        (status = 409, body = ApiError, description = "`cursor_ahead`: the cursor is past the last event this gateway ever wrote (its database was restored from an older backup, or the consumer is pointed at another gateway); `Feed-Last-Event` says where the feed ends"),
+        (status = 409, body = ApiError, description = "`cursor_ahead`: the cursor is past the last event this gateway ever wrote (its database was restored from an older backup, or the consumer is pointed at another gateway); `Feed-Last-Event` says where the feed ends",
+            headers(
+                ("Feed-Last-Event" = u64, description = "the last event the gateway holds: where the feed ends"),
+            )),
     ))]
 pub(super) async fn export_feed(
     State(state): State<AppState>,
@@ -99,23 +108,25 @@ pub(super) async fn export_feed(
             .with_header(header::HeaderName::from_static(FEED_LAST_EVENT), last_event));
         }
     };
-    let mut body = Vec::with_capacity(page.events.len() * 1024);
-    for event in &page.events {
-        serde_json::to_writer(&mut body, event).map_err(|e| {
-            tracing::error!(error = %e, cursor = event.cursor, "a feed event cannot be written as JSON");
-            Failure::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "the gateway could not write the feed; its log names the cause. Retry later.",
-            )
-        })?;
-        body.push(b'\n');
-    }
+    let (body, held) = lines(&page.events, FEED_PAGE_BYTES_MAX).map_err(|(e, cursor)| {
+        tracing::error!(error = %e, cursor, "a feed event cannot be written as JSON");
+        Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "the gateway could not write the feed; its log names the cause. Retry later.",
+        )
+    })?;
+    // Cut by the byte cap: the page ends with its last line, and the rest follows at once.
+    let (next_cursor, more) = match held.checked_sub(1).and_then(|i| page.events.get(i)) {
+        Some(last) if held < page.events.len() => (last.cursor, true),
+        _ => (page.next_cursor, page.more),
+    };
     tracing::debug!(
         after,
-        events = page.events.len(),
-        next = page.next_cursor,
-        more = page.more,
+        events = held,
+        bytes = body.len(),
+        next = next_cursor,
+        more,
         "export feed page"
     );
     let mut response = body.into_response();
@@ -123,11 +134,94 @@ pub(super) async fn export_feed(
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
     // Personal data: no cache keeps a copy.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(FEED_CURSOR, HeaderValue::from(page.next_cursor));
+    headers.insert(FEED_CURSOR, HeaderValue::from(next_cursor));
     headers.insert(
         FEED_MORE,
-        HeaderValue::from_static(if page.more { "true" } else { "false" }),
+        HeaderValue::from_static(if more { "true" } else { "false" }),
     );
     headers.insert(FEED_LAST_EVENT, HeaderValue::from(page.last_event));
     Ok(response)
+}
+
+/// The events as JSON lines, as many as fit in `cap` bytes but at least one, and how many
+/// that is. A failure names the cursor of the event that could not be written.
+fn lines(events: &[FeedEvent], cap: usize) -> Result<(Vec<u8>, usize), (serde_json::Error, i64)> {
+    let mut body = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        let start = body.len();
+        serde_json::to_writer(&mut body, event).map_err(|e| (e, event.cursor))?;
+        body.push(b'\n');
+        if body.len() > cap && i > 0 {
+            body.truncate(start);
+            return Ok((body, i));
+        }
+    }
+    Ok((body, events.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::{FeedApplicant, FeedEventKind};
+    use motcua_domain::wire::DossierStatus;
+
+    fn event(cursor: i64, name_len: usize) -> FeedEvent {
+        FeedEvent {
+            cursor,
+            kind: FeedEventKind::DossierReceived,
+            at: "20260531091500".into(),
+            dossier_code: format!("000.17.22.H56-260531-{cursor:04}"),
+            site: "000.17.22.H56".into(),
+            procedure_code: "1.001193".into(),
+            status_code: 1,
+            status: DossierStatus::Submitted,
+            status_label_vi: "Mới tiếp nhận".into(),
+            status_label_en: "Received".into(),
+            received_at: "20260531091500".into(),
+            appointment_date: "20260605000000".into(),
+            applicant: FeedApplicant {
+                full_name: "ệ".repeat(name_len),
+                id_number: None,
+                birth_date: None,
+                address: "Phường 1, Sóc Trăng".into(),
+                phone: "0900000000".into(),
+                email: String::new(),
+            },
+            applicant_purged: false,
+            documents: vec![],
+        }
+    }
+
+    fn line_len(e: &FeedEvent) -> usize {
+        serde_json::to_vec(e).unwrap().len() + 1
+    }
+
+    #[test]
+    fn a_page_ends_before_the_line_that_would_pass_the_cap() {
+        let events: Vec<FeedEvent> = (1..=5).map(|c| event(c, 100)).collect();
+        let one = line_len(&events[0]);
+        // Room for two lines and most of a third.
+        let (body, held) = lines(&events, 3 * one - 1).unwrap();
+        assert_eq!(held, 2);
+        assert_eq!(body.len(), 2 * one);
+        let cursors: Vec<i64> = String::from_utf8(body)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<FeedEvent>(l).unwrap().cursor)
+            .collect();
+        assert_eq!(cursors, [1, 2]);
+        // Exactly three lines fit in three lines' bytes.
+        assert_eq!(lines(&events, 3 * one).unwrap().1, 3);
+        assert_eq!(lines(&events, usize::MAX).unwrap().1, 5);
+        assert_eq!(lines(&[], 10).unwrap(), (Vec::new(), 0));
+    }
+
+    #[test]
+    fn an_event_larger_than_the_cap_still_goes_alone() {
+        let events = [event(7, 5000), event(8, 10)];
+        let (body, held) = lines(&events, 1000).unwrap();
+        assert_eq!(held, 1, "one event, however large");
+        assert_eq!(body.len(), line_len(&events[0]));
+        assert!(body.ends_with(b"\n"));
+    }
 }
