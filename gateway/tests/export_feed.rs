@@ -453,7 +453,12 @@ async fn a_page_ends_at_its_byte_cap_and_the_next_goes_on_after_it(backend: Back
     let kiosk = h.enroll("KIOSK-A").await;
     let scan = blob(4000, 3);
     h.upload_all(&kiosk, &scan).await;
-    // Each event is some 390 KB: about ten fill the cap, so fourteen need two pages.
+    // Small events first, so the page is read from the store in more than one step (25).
+    const SMALL: u16 = 30;
+    for n in 1..=SMALL {
+        deliver(&h, &kiosk, "KIOSK-A", 100 + n, vec![]).await;
+    }
+    // Each large event is some 390 KB: about ten fill the cap, so fourteen need two pages.
     const LARGE: u16 = 14;
     for n in 1..=LARGE {
         let c = code(n);
@@ -468,12 +473,13 @@ async fn a_page_ends_at_its_byte_cap_and_the_next_goes_on_after_it(backend: Back
         assert_eq!(r.status(), StatusCode::CREATED, "{c}");
     }
     set_status(&h, 3, DossierStatus::Accepted).await;
-    let total = i64::from(LARGE) + 1;
+    let total = i64::from(SMALL + LARGE) + 1;
 
     let first = read_page(&h, 0, 500).await;
     let held = first.events.len();
+    let (small, large) = (SMALL as usize, LARGE as usize);
     assert!(
-        held > 1 && held < LARGE as usize,
+        held > small + 1 && held < small + large,
         "the cap cut the page: {held} events"
     );
     assert!(first.bytes <= FEED_PAGE_BYTES_MAX, "{} bytes", first.bytes);
@@ -482,7 +488,7 @@ async fn a_page_ends_at_its_byte_cap_and_the_next_goes_on_after_it(backend: Back
     assert!(first
         .events
         .iter()
-        .take(2)
+        .skip(small)
         .all(|e| e.documents.len() == DOCUMENTS_MAX));
     let second = read_page(&h, first.cursor, 500).await;
     assert_eq!(

@@ -18,6 +18,8 @@ use super::failure::{ApiResult, Failure, Query};
 use super::state::AppState;
 use crate::store::{FeedEvent, FeedRead};
 
+/// Events read from the store at a time while a page is written (see the handler).
+const FEED_READ_STEP: u64 = 25;
 /// Events a page holds unless `limit` says fewer or more.
 pub(crate) const FEED_LIMIT_DEFAULT: u64 = 100;
 /// The most events a page holds.
@@ -90,42 +92,39 @@ pub(super) async fn export_feed(
     }
     // A cursor past what SQL's BIGINT holds is past every event.
     let after = i64::try_from(query.after.unwrap_or(0)).unwrap_or(i64::MAX);
-    let page = match state.0.store.feed_page(after, limit as i64).await? {
-        FeedRead::Page(page) => page,
-        FeedRead::CursorAhead { last_event } => {
-            tracing::warn!(after, last_event, "export feed asked past its last event");
-            return Err(Failure::new(
-                StatusCode::CONFLICT,
-                "cursor_ahead",
-                format!(
-                    "con trỏ {after} vượt quá sự kiện cuối cùng ({last_event}) / the cursor \
-                     {after} is past the last event this gateway wrote ({last_event}): was its \
-                     database restored from an older backup, or is this another gateway? \
-                     Events after {last_event} were not sent before; ask from there once the \
-                     operators have checked"
-                ),
-            )
-            .with_header(header::HeaderName::from_static(FEED_LAST_EVENT), last_event));
+    // The page is read in steps, so the gateway holds the rows of a few events at a time (each
+    // with its dossier's stored body, read for the applicant), not those of 500 large ones.
+    // Each step is its own snapshot; they still join without a gap, as a snapshot that shows
+    // an event shows every event before it (see `crate::store`'s `feed`).
+    let mut lines = Lines::new(FEED_PAGE_BYTES_MAX);
+    let mut cursor = after;
+    let (more, last_event) = loop {
+        let ask = (limit - lines.held).min(FEED_READ_STEP);
+        let page = match state.0.store.feed_page(cursor, ask as i64).await? {
+            FeedRead::Page(page) => page,
+            FeedRead::CursorAhead { last_event } => return Err(cursor_ahead(after, last_event)),
+        };
+        let mut full = false;
+        for event in &page.events {
+            if !lines
+                .push(event)
+                .map_err(|e| unwritable(&e, event.cursor))?
+            {
+                full = true;
+                break;
+            }
+            cursor = event.cursor;
+        }
+        if full || !page.more || lines.held >= limit {
+            break (cursor < page.last_event, page.last_event);
         }
     };
-    let (body, held) = lines(&page.events, FEED_PAGE_BYTES_MAX).map_err(|(e, cursor)| {
-        tracing::error!(error = %e, cursor, "a feed event cannot be written as JSON");
-        Failure::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "the gateway could not write the feed; its log names the cause. Retry later.",
-        )
-    })?;
-    // Cut by the byte cap: the page ends with its last line, and the rest follows at once.
-    let (next_cursor, more) = match held.checked_sub(1).and_then(|i| page.events.get(i)) {
-        Some(last) if held < page.events.len() => (last.cursor, true),
-        _ => (page.next_cursor, page.more),
-    };
+    let (held, body) = (lines.held, lines.body);
     tracing::debug!(
         after,
         events = held,
         bytes = body.len(),
-        next = next_cursor,
+        next = cursor,
         more,
         "export feed page"
     );
@@ -134,29 +133,71 @@ pub(super) async fn export_feed(
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(NDJSON));
     // Personal data: no cache keeps a copy.
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(FEED_CURSOR, HeaderValue::from(next_cursor));
+    headers.insert(FEED_CURSOR, HeaderValue::from(cursor));
     headers.insert(
         FEED_MORE,
         HeaderValue::from_static(if more { "true" } else { "false" }),
     );
-    headers.insert(FEED_LAST_EVENT, HeaderValue::from(page.last_event));
+    headers.insert(FEED_LAST_EVENT, HeaderValue::from(last_event));
     Ok(response)
 }
 
-/// The events as JSON lines, as many as fit in `cap` bytes but at least one, and how many
-/// that is. A failure names the cursor of the event that could not be written.
-fn lines(events: &[FeedEvent], cap: usize) -> Result<(Vec<u8>, usize), (serde_json::Error, i64)> {
-    let mut body = Vec::new();
-    for (i, event) in events.iter().enumerate() {
-        let start = body.len();
-        serde_json::to_writer(&mut body, event).map_err(|e| (e, event.cursor))?;
-        body.push(b'\n');
-        if body.len() > cap && i > 0 {
-            body.truncate(start);
-            return Ok((body, i));
+/// 409 `cursor_ahead`: the cursor `after` is past the last event the gateway wrote.
+fn cursor_ahead(after: i64, last_event: i64) -> Failure {
+    tracing::warn!(after, last_event, "export feed asked past its last event");
+    Failure::new(
+        StatusCode::CONFLICT,
+        "cursor_ahead",
+        format!(
+            "con trỏ {after} vượt quá sự kiện cuối cùng ({last_event}) / the cursor {after} is \
+             past the last event this gateway wrote ({last_event}): was its database restored \
+             from an older backup, or is this another gateway? Events after {last_event} were \
+             not sent before; ask from there once the operators have checked"
+        ),
+    )
+    .with_header(header::HeaderName::from_static(FEED_LAST_EVENT), last_event)
+}
+
+/// 500: an event could not be written as JSON (logged with its cursor).
+fn unwritable(e: &serde_json::Error, cursor: i64) -> Failure {
+    tracing::error!(error = %e, cursor, "a feed event cannot be written as JSON");
+    Failure::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "the gateway could not write the feed; its log names the cause. Retry later.",
+    )
+}
+
+/// A page's body as it is written: one JSON line an event, up to a byte cap but at least one.
+struct Lines {
+    body: Vec<u8>,
+    /// Events written.
+    held: u64,
+    cap: usize,
+}
+
+impl Lines {
+    fn new(cap: usize) -> Self {
+        Self {
+            body: Vec::new(),
+            held: 0,
+            cap,
         }
     }
-    Ok((body, events.len()))
+
+    /// Writes the event's line, unless the page holds an event already and this line would
+    /// take it past the cap: then nothing is written and the answer is `false` (page full).
+    fn push(&mut self, event: &FeedEvent) -> Result<bool, serde_json::Error> {
+        let start = self.body.len();
+        serde_json::to_writer(&mut self.body, event)?;
+        self.body.push(b'\n');
+        if self.body.len() > self.cap && self.held > 0 {
+            self.body.truncate(start);
+            return Ok(false);
+        }
+        self.held += 1;
+        Ok(true)
+    }
 }
 
 #[cfg(test)]
@@ -196,12 +237,23 @@ mod tests {
         serde_json::to_vec(e).unwrap().len() + 1
     }
 
+    /// Writes `events` until the page is full: the body and how many it holds.
+    fn lines(events: &[FeedEvent], cap: usize) -> (Vec<u8>, u64) {
+        let mut lines = Lines::new(cap);
+        for e in events {
+            if !lines.push(e).unwrap() {
+                break;
+            }
+        }
+        (lines.body, lines.held)
+    }
+
     #[test]
     fn a_page_ends_before_the_line_that_would_pass_the_cap() {
         let events: Vec<FeedEvent> = (1..=5).map(|c| event(c, 100)).collect();
         let one = line_len(&events[0]);
         // Room for two lines and most of a third.
-        let (body, held) = lines(&events, 3 * one - 1).unwrap();
+        let (body, held) = lines(&events, 3 * one - 1);
         assert_eq!(held, 2);
         assert_eq!(body.len(), 2 * one);
         let cursors: Vec<i64> = String::from_utf8(body)
@@ -211,15 +263,15 @@ mod tests {
             .collect();
         assert_eq!(cursors, [1, 2]);
         // Exactly three lines fit in three lines' bytes.
-        assert_eq!(lines(&events, 3 * one).unwrap().1, 3);
-        assert_eq!(lines(&events, usize::MAX).unwrap().1, 5);
-        assert_eq!(lines(&[], 10).unwrap(), (Vec::new(), 0));
+        assert_eq!(lines(&events, 3 * one).1, 3);
+        assert_eq!(lines(&events, usize::MAX).1, 5);
+        assert_eq!(lines(&[], 10), (Vec::new(), 0));
     }
 
     #[test]
     fn an_event_larger_than_the_cap_still_goes_alone() {
         let events = [event(7, 5000), event(8, 10)];
-        let (body, held) = lines(&events, 1000).unwrap();
+        let (body, held) = lines(&events, 1000);
         assert_eq!(held, 1, "one event, however large");
         assert_eq!(body.len(), line_len(&events[0]));
         assert!(body.ends_with(b"\n"));
