@@ -71,6 +71,18 @@ pub enum GatewayError {
         /// The driver's reason.
         source: tokio_postgres::Error,
     },
+    /// The export feed's one-row counter (`feed_sequence`) is missing, so a change could not
+    /// write its feed event: the change is refused and rolled back rather than stored without
+    /// an event the provincial system would never receive (or with an id given out twice).
+    #[error(
+        "{location}: the export feed's counter row is missing (table feed_sequence has no row \
+         with one = 1), so nothing was stored; restore it with: INSERT INTO feed_sequence (one, \
+         last_id) SELECT 1, COALESCE(MAX(id), 0) FROM feed_events"
+    )]
+    FeedCounterMissing {
+        /// SQLite path or PostgreSQL URL (without its password).
+        location: String,
+    },
     /// The database was written by a newer gateway than this one.
     #[error("the database {location} has schema version {found}, newer than the {supported} this gateway knows: upgrade the gateway")]
     SchemaTooNew {

@@ -36,7 +36,10 @@ use tokio::sync::oneshot;
 /// The gateway's readers of device input, for the fuzz targets in `fuzz/` (not an API).
 #[doc(hidden)]
 pub use api::fuzzing;
-pub use api::{served_routes, ApiDoc, Health, ReenrolmentApproval, Revocation, StatusChange};
+pub use api::{
+    served_routes, ApiDoc, Health, ReenrolmentApproval, Revocation, StatusChange,
+    FEED_PAGE_BYTES_MAX,
+};
 pub use error::GatewayError;
 pub use files::{BlobStorage, S3Credentials, S3Storage};
 pub use lookup_key::{LookupKey, LOOKUP_KEY_FILE_NAME};

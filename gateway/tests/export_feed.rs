@@ -2,8 +2,9 @@
 //! their documents (by link) and status changes as JSON lines from a cursor, in the national
 //! status codes and dates; only the provincial system's certificate reads it; a consumer that
 //! crashes mid-page and resumes from its saved cursor gets every event exactly once, across a
-//! gateway restart too; and paging while several kiosks and the provincial system write at once
-//! loses and repeats nothing.
+//! gateway restart too; paging while several kiosks and the provincial system write at once
+//! loses and repeats nothing; and a page of large events ends at its byte cap, the next one
+//! going on exactly after it.
 
 #[macro_use]
 mod harness;
@@ -11,8 +12,10 @@ mod harness;
 use std::collections::BTreeMap;
 
 use harness::*;
+use motcua_domain::limits::{DOCUMENTS_MAX, DOCUMENT_NAME_MAX, FILE_NAME_MAX};
+use motcua_domain::wire::DocumentRef;
 use motcua_domain::wire::{DigitizedDocument, DigitizedDocuments, DossierStatus};
-use motcua_gateway::{FeedEvent, FeedEventKind, StatusChange};
+use motcua_gateway::{FeedEvent, FeedEventKind, StatusChange, FEED_PAGE_BYTES_MAX};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -20,11 +23,13 @@ fn code(n: u16) -> String {
     format!("{SITE}-260531-{n:04}")
 }
 
-/// One page as the provincial system reads it: its events, `Feed-Cursor`, `Feed-More`.
+/// One page as the provincial system reads it: its events, `Feed-Cursor`, `Feed-More`, and
+/// the bytes of its body.
 struct Page {
     events: Vec<FeedEvent>,
     cursor: i64,
     more: bool,
+    bytes: usize,
 }
 
 async fn feed(h: &Harness, cred: &Cred, query: &str) -> reqwest::Response {
@@ -59,6 +64,7 @@ async fn read_page(h: &Harness, after: i64, limit: u32) -> Page {
         events,
         cursor,
         more,
+        bytes: text.len(),
     }
 }
 
@@ -416,10 +422,109 @@ async fn paging_while_kiosks_and_the_system_write_loses_nothing(backend: Backend
     }
 }
 
+/// A dossier as large as a kiosk may send: the most documents, each with the longest name
+/// (Vietnamese, three bytes a letter in UTF-8) and file name; all cite the one uploaded `scan`.
+fn large_dossier(n: u16, scan: &[u8]) -> motcua_domain::wire::DossierSubmission {
+    let documents: Vec<DocumentRef> = (0..DOCUMENTS_MAX)
+        .map(|i| {
+            let name = format!("Bản sao giấy tờ số {i} ");
+            let pad = DOCUMENT_NAME_MAX - name.chars().count();
+            let file_name = format!("ban-sao-{i}-");
+            let file_pad = FILE_NAME_MAX - 4 - file_name.len();
+            DocumentRef {
+                name: format!("{name}{}", "ệ".repeat(pad)),
+                file_name: format!("{file_name}{}.pdf", "a".repeat(file_pad)),
+                ..document(scan)
+            }
+        })
+        .collect();
+    dossier("KIOSK-A", &code(n), documents)
+}
+
+/// The line of `event` as the gateway writes it.
+fn line_bytes(event: &FeedEvent) -> usize {
+    serde_json::to_vec(event).expect("event as JSON").len() + 1
+}
+
+async fn a_page_ends_at_its_byte_cap_and_the_next_goes_on_after_it(backend: Backend) {
+    let Some(h) = Harness::start(backend).await else {
+        return;
+    };
+    let kiosk = h.enroll("KIOSK-A").await;
+    let scan = blob(4000, 3);
+    h.upload_all(&kiosk, &scan).await;
+    // Small events first, so the page is read from the store in more than one step (25).
+    const SMALL: u16 = 30;
+    for n in 1..=SMALL {
+        deliver(&h, &kiosk, "KIOSK-A", 100 + n, vec![]).await;
+    }
+    // Each large event is some 390 KB: about ten fill the cap, so fourteen need two pages.
+    const LARGE: u16 = 14;
+    for n in 1..=LARGE {
+        let c = code(n);
+        let r = h
+            .post_json(
+                "/v1/dossiers",
+                &kiosk,
+                Some(&format!("d:{c}")),
+                &large_dossier(n, &scan),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::CREATED, "{c}");
+    }
+    set_status(&h, 3, DossierStatus::Accepted).await;
+    let total = i64::from(SMALL + LARGE) + 1;
+
+    let first = read_page(&h, 0, 500).await;
+    let held = first.events.len();
+    let (small, large) = (SMALL as usize, LARGE as usize);
+    assert!(
+        held > small + 1 && held < small + large,
+        "the cap cut the page: {held} events"
+    );
+    assert!(first.bytes <= FEED_PAGE_BYTES_MAX, "{} bytes", first.bytes);
+    assert!(first.more, "the rest follows at once");
+    assert_eq!(first.cursor, first.events[held - 1].cursor);
+    assert!(first
+        .events
+        .iter()
+        .skip(small)
+        .all(|e| e.documents.len() == DOCUMENTS_MAX));
+    let second = read_page(&h, first.cursor, 500).await;
+    assert_eq!(
+        second.events[0].cursor,
+        first.cursor + 1,
+        "the next page goes on exactly after the cut"
+    );
+    assert!(
+        first.bytes + line_bytes(&second.events[0]) > FEED_PAGE_BYTES_MAX,
+        "the page ended only where the next line would pass the cap"
+    );
+    let mut cursors: Vec<i64> = first.events.iter().map(|e| e.cursor).collect();
+    cursors.extend(second.events.iter().map(|e| e.cursor));
+    let mut after = second.cursor;
+    let mut more = second.more;
+    while more {
+        let page = read_page(&h, after, 500).await;
+        cursors.extend(page.events.iter().map(|e| e.cursor));
+        (after, more) = (page.cursor, page.more);
+    }
+    assert_eq!(
+        cursors,
+        (1..=total).collect::<Vec<i64>>(),
+        "each event once, in order"
+    );
+    // A small limit still wins over the cap.
+    let small = read_page(&h, 0, 2).await;
+    assert_eq!((small.events.len(), small.cursor, small.more), (2, 2, true));
+    h.finish().await;
+}
+
 scenarios!(
     the_feed_carries_dossiers_documents_and_status_changes,
     only_the_provincial_system_reads_the_feed,
     bad_cursors_and_limits_are_refused,
     a_consumer_that_crashes_resumes_exactly_once,
     paging_while_kiosks_and_the_system_write_loses_nothing,
+    a_page_ends_at_its_byte_cap_and_the_next_goes_on_after_it,
 );

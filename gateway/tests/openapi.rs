@@ -170,3 +170,29 @@ fn collect_refs(v: &serde_json::Value, out: &mut Vec<String>) {
         _ => {}
     }
 }
+
+/// The export feed's answers state what the server sends: the headers of a page and of the
+/// 409 `cursor_ahead` (which says where the feed ends), and the page's byte cap.
+#[test]
+fn the_export_feed_documents_its_headers_and_byte_cap() {
+    let doc: serde_json::Value =
+        serde_json::from_str(&motcua_gateway::openapi_json()).expect("valid JSON");
+    let responses = &doc["paths"]["/v1/export/feed"]["get"]["responses"];
+    for header in ["Feed-Cursor", "Feed-More", "Feed-Last-Event"] {
+        assert!(
+            responses["200"]["headers"][header].is_object(),
+            "200 lacks {header}"
+        );
+    }
+    assert!(
+        responses["409"]["headers"]["Feed-Last-Event"].is_object(),
+        "409 lacks Feed-Last-Event: {}",
+        responses["409"]
+    );
+    let described = responses["200"]["description"].as_str().expect("text");
+    assert_eq!(motcua_gateway::FEED_PAGE_BYTES_MAX, 4 * 1024 * 1024);
+    assert!(
+        described.contains("4 MiB") && described.contains("4,194,304 bytes"),
+        "{described}"
+    );
+}

@@ -76,6 +76,7 @@ use uploads::{create_upload, get_blob, tus_options, upload_head};
 use uploads_delete::upload_delete;
 
 pub use admin::{ReenrolmentApproval, Revocation, StatusChange};
+pub use export_feed::FEED_PAGE_BYTES_MAX;
 pub(crate) use state::AppState;
 pub(crate) use sweep::spawn_sweeper;
 

@@ -65,6 +65,23 @@ pub(super) const FEED_APPEND: &str =
     "INSERT INTO feed_events (id, kind, dossier_code, status, device_id, idempotency_key, at)
      SELECT s.last_id, $1, d.code, d.status, $2, $3, $4
      FROM feed_sequence s JOIN dossiers d ON d.code = $5 WHERE s.one = 1";
+/// [`FEED_NEXT`] or [`FEED_APPEND`] wrote no row: the counter row is missing (someone deleted
+/// it, or a restore lost it). Without the check the change would be stored with no event, and
+/// the provincial system would never hear of it; the backends refuse the change instead (see
+/// `GatewayError::FeedCounterMissing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FeedCounterMissing;
+
+/// Checks the rows [`FEED_NEXT`] and [`FEED_APPEND`] wrote: one each, else the counter row is
+/// missing (the dossier's row exists: the change just wrote or locked it).
+pub(super) fn appended(next: u64, append: u64) -> Result<(), FeedCounterMissing> {
+    if next == 1 && append == 1 {
+        Ok(())
+    } else {
+        Err(FeedCounterMissing)
+    }
+}
+
 /// `$1` dossier code: its status, taking the row's lock (a no-op update), so a status change
 /// knows the status it replaces and two changes of one dossier run one after the other.
 pub(super) const DOSSIER_STATUS_HOLD: &str =

@@ -3,7 +3,8 @@
 //! writing events for the dossiers and documents already stored; and on PostgreSQL the
 //! property the cursor rests on, shown with a transaction held open by hand: a writer cannot
 //! take an event id while an event before it is uncommitted, so no reader ever sees a later
-//! event without the earlier one.
+//! event without the earlier one; and with the counter row gone, a change is refused and
+//! stores nothing rather than being stored without its event.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use motcua_domain::wire::{Applicant, DossierStatus, DossierSubmission};
 use super::feed::{FEED_APPEND, FEED_LAST, FEED_NEXT, STATUS_CHANGED};
 use super::provisioning_tests::{drop_db, open};
 use super::{FeedEventKind, FeedRead, Ingest, IngestOutcome, Record, Store};
+use crate::GatewayError;
 
 const SITE: &str = "000.17.22.H56";
 const NOW: &str = "2026-05-31T09:20:00+07:00";
@@ -23,6 +25,11 @@ fn code(n: u16) -> String {
 
 /// Delivers dossier `n` as kiosk KIOSK-1 would (no documents, so no blobs are needed).
 async fn deliver(store: &Store, n: u16) {
+    let outcome = try_deliver(store, n).await.unwrap();
+    assert_eq!(outcome, IngestOutcome::Created, "dossier {n}");
+}
+
+async fn try_deliver(store: &Store, n: u16) -> Result<IngestOutcome, GatewayError> {
     let submission = DossierSubmission {
         code: code(n),
         procedure_code: "1.001193".into(),
@@ -42,7 +49,7 @@ async fn deliver(store: &Store, n: u16) {
         lookup_sha256: None,
     };
     let body_json = serde_json::to_string(&submission).unwrap();
-    let outcome = store
+    store
         .ingest(&Ingest {
             key: format!("d:{n}"),
             device_id: "KIOSK-1".into(),
@@ -53,8 +60,6 @@ async fn deliver(store: &Store, n: u16) {
             now: NOW.into(),
         })
         .await
-        .unwrap();
-    assert_eq!(outcome, IngestOutcome::Created, "dossier {n}");
 }
 
 fn page(read: FeedRead) -> super::feed_view::FeedPage {
@@ -301,4 +306,97 @@ async fn postgres_the_upgrade_writes_events_for_what_is_stored() {
     check_backfill(events, last);
     drop(db);
     drop_db(Some(name)).await;
+}
+
+/// Runs `sql` on the store's database beside it (the SQLite file in `dir`, or PostgreSQL
+/// database `db`).
+async fn beside(dir: &std::path::Path, db: &Option<String>, sql: &str) {
+    match db {
+        None => rusqlite::Connection::open(dir.join("gateway.sqlite3"))
+            .unwrap()
+            .execute_batch(sql)
+            .unwrap(),
+        Some(name) => {
+            let server = std::env::var("MOTCUA_TEST_DATABASE_URL").unwrap();
+            let (base, _) = server.rsplit_once('/').unwrap();
+            let (client, conn) =
+                tokio_postgres::connect(&format!("{base}/{name}"), tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+            tokio::spawn(conn);
+            client.batch_execute(sql).await.unwrap();
+        }
+    }
+}
+
+fn counter_missing(result: Result<impl std::fmt::Debug, GatewayError>, what: &str) {
+    match result {
+        Err(e @ GatewayError::FeedCounterMissing { .. }) => {
+            let message = e.to_string();
+            assert!(
+                message.contains("feed_sequence") && message.contains("nothing was stored"),
+                "{message}"
+            );
+        }
+        other => panic!("{what}: {other:?}"),
+    }
+}
+
+async fn without_the_counter_row_a_change_stores_nothing(postgres: bool) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((store, db)) = open(postgres, dir.path()).await else {
+        return;
+    };
+    deliver(&store, 1).await;
+    beside(dir.path(), &db, "DELETE FROM feed_sequence").await;
+
+    counter_missing(try_deliver(&store, 2).await, "an ingest");
+    assert!(
+        store.dossier_status(&code(2)).await.unwrap().is_none(),
+        "the refused ingest stored its dossier"
+    );
+    counter_missing(
+        store
+            .set_dossier_status(&code(1), DossierStatus::Accepted, NOW)
+            .await,
+        "a status change",
+    );
+    let status = store
+        .dossier_status(&code(1))
+        .await
+        .unwrap()
+        .expect("dossier 1");
+    assert_eq!(
+        status.status,
+        DossierStatus::Submitted,
+        "the refused change stayed"
+    );
+
+    // Restored as the error says, the feed goes on after its last event.
+    beside(
+        dir.path(),
+        &db,
+        "INSERT INTO feed_sequence (one, last_id) SELECT 1, COALESCE(MAX(id), 0) FROM feed_events",
+    )
+    .await;
+    deliver(&store, 2).await;
+    let all = page(store.feed_page(0, 10).await.unwrap());
+    let seen: Vec<(i64, String)> = all
+        .events
+        .iter()
+        .map(|e| (e.cursor, e.dossier_code.clone()))
+        .collect();
+    assert_eq!(seen, [(1, code(1)), (2, code(2))]);
+    drop(store);
+    drop_db(db).await;
+}
+
+#[tokio::test]
+async fn sqlite_without_the_counter_row_a_change_stores_nothing() {
+    without_the_counter_row_a_change_stores_nothing(false).await
+}
+
+#[tokio::test]
+async fn postgres_without_the_counter_row_a_change_stores_nothing() {
+    without_the_counter_row_a_change_stores_nothing(true).await
 }

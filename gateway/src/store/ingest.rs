@@ -8,7 +8,7 @@ use motcua_domain::wire::{DossierStatus, HealthReport};
 use motcua_domain::dossier::DossierCode;
 
 use super::authorization::Check;
-use super::feed::{DOCUMENTS_ADDED, DOSSIER_RECEIVED, FEED_APPEND, FEED_NEXT};
+use super::feed::{FeedCounterMissing, DOCUMENTS_ADDED, DOSSIER_RECEIVED, FEED_APPEND, FEED_NEXT};
 use super::fleet::HISTORY_PER_DEVICE;
 use super::queries::{self, StoredKey};
 use super::value::{sql_int, Value};
@@ -21,9 +21,32 @@ pub(super) struct Insert {
     /// What the insert does, for the error if it fails ("store a dossier").
     pub action: &'static str,
     pub params: Vec<Value>,
-    /// What the ingest answers if this insert stores nothing (its `ON CONFLICT DO NOTHING`
-    /// found the natural key taken); `None` for inserts that cannot clash.
-    pub if_taken: Option<IngestOutcome>,
+    /// What it means if this insert stores nothing.
+    pub if_none: IfNone,
+}
+
+/// What an insert that stores nothing means.
+#[derive(Debug)]
+pub(super) enum IfNone {
+    /// Nothing to answer: the insert cannot clash.
+    Ignore,
+    /// Its `ON CONFLICT DO NOTHING` found the natural key taken: the ingest ends with this
+    /// answer, storing nothing.
+    Answer(IngestOutcome),
+    /// The feed's counter row is missing (see `feed`): the ingest fails, storing nothing.
+    FeedCounterMissing,
+}
+
+impl IfNone {
+    /// What an insert that wrote `rows` rows means: go on (`Ok(None)`), end the ingest with an
+    /// answer (`Ok(Some)`), or fail it.
+    pub(super) fn after(self, rows: u64) -> Result<Option<IngestOutcome>, FeedCounterMissing> {
+        match (rows, self) {
+            (0, IfNone::Answer(outcome)) => Ok(Some(outcome)),
+            (0, IfNone::FeedCounterMissing) => Err(FeedCounterMissing),
+            _ => Ok(None),
+        }
+    }
 }
 
 /// The checks and writes of one ingest, in order.
@@ -34,7 +57,8 @@ pub(super) struct Plan {
     /// Blobs that must be completely uploaded by a device of the site, with the size each is
     /// cited with: each (hash, size) once, in order of first mention.
     pub needs_blobs: Vec<(String, u64)>,
-    /// Run in order; the first that stores nothing ends the ingest with its `if_taken`.
+    /// Run in order; the first that stores nothing with an [`IfNone::Answer`] ends the ingest
+    /// with it, one with [`IfNone::FeedCounterMissing`] fails it.
     pub inserts: Vec<Insert>,
     /// Records the idempotency key; the backends run it first (PostgreSQL) or last (SQLite).
     pub claim: Insert,
@@ -79,7 +103,7 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                     d.received_at.to_rfc3339().into(),
                     (&ing.now).into(),
                 ],
-                if_taken: Some(IngestOutcome::Conflict(d.code.clone())),
+                if_none: IfNone::Answer(IngestOutcome::Conflict(d.code.clone())),
             });
             // The API put the MAC of the hash in `lookup_sha256` (`api::ingest`).
             if let Some(mac) = &d.lookup_sha256 {
@@ -87,7 +111,7 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                     sql: super::lookup::LOOKUP_MAC_SET,
                     action: "record a dossier's keyed lookup hash",
                     params: vec![mac.into(), (&d.code).into()],
-                    if_taken: None,
+                    if_none: IfNone::Ignore,
                 });
             }
             for (i, doc) in d.documents.iter().enumerate() {
@@ -103,7 +127,7 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                         sql_int(doc.size).into(),
                         (&doc.sha256).into(),
                     ],
-                    if_taken: None,
+                    if_none: IfNone::Ignore,
                 });
             }
             inserts.extend(feed_append(DOSSIER_RECEIVED, ing, &d.code));
@@ -130,7 +154,7 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                         (&ing.key).into(),
                         (&ing.now).into(),
                     ],
-                    if_taken: Some(IngestOutcome::Conflict(doc.document_code.clone())),
+                    if_none: IfNone::Answer(IngestOutcome::Conflict(doc.document_code.clone())),
                 });
             }
             inserts.extend(feed_append(DOCUMENTS_ADDED, ing, &d.dossier_code));
@@ -141,7 +165,7 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                 sql: queries::RATING_INSERT,
                 action: "store a rating",
                 params: body_row(&r.transaction, ing),
-                if_taken: Some(IngestOutcome::AlreadyRated(r.transaction.clone())),
+                if_none: IfNone::Answer(IngestOutcome::AlreadyRated(r.transaction.clone())),
             });
         }
         Record::Ticket(t) => {
@@ -158,7 +182,7 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                 sql: queries::TICKET_INSERT,
                 action: "store a ticket",
                 params,
-                if_taken: Some(IngestOutcome::Conflict(t.ticket_id.clone())),
+                if_none: IfNone::Answer(IngestOutcome::Conflict(t.ticket_id.clone())),
             });
         }
         Record::Health(h) => inserts.extend(health_inserts(h, ing)),
@@ -177,7 +201,7 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                 (&ing.body_sha256).into(),
                 (&ing.now).into(),
             ],
-            if_taken: None,
+            if_none: IfNone::Ignore,
         },
     }
 }
@@ -190,7 +214,7 @@ fn feed_append(kind: &str, ing: &Ingest, code: &str) -> [Insert; 2] {
             sql: FEED_NEXT,
             action: "take the next feed event id",
             params: Vec::new(),
-            if_taken: None,
+            if_none: IfNone::FeedCounterMissing,
         },
         Insert {
             sql: FEED_APPEND,
@@ -202,7 +226,7 @@ fn feed_append(kind: &str, ing: &Ingest, code: &str) -> [Insert; 2] {
                 (&ing.now).into(),
                 code.into(),
             ],
-            if_taken: None,
+            if_none: IfNone::FeedCounterMissing,
         },
     ]
 }
@@ -231,7 +255,7 @@ fn health_inserts(h: &HealthReport, ing: &Ingest) -> [Insert; 3] {
                 pending.into(),
                 (&ing.body_json).into(),
             ],
-            if_taken: None,
+            if_none: IfNone::Ignore,
         },
         Insert {
             sql: queries::HEALTH_LATEST_UPSERT,
@@ -244,13 +268,13 @@ fn health_inserts(h: &HealthReport, ing: &Ingest) -> [Insert; 3] {
                 offset_ms.into(),
                 (&ing.body_json).into(),
             ],
-            if_taken: None,
+            if_none: IfNone::Ignore,
         },
         Insert {
             sql: queries::HEALTH_PRUNE,
             action: "cut a device's health history",
             params: vec![(&ing.device_id).into(), HISTORY_PER_DEVICE.into()],
-            if_taken: None,
+            if_none: IfNone::Ignore,
         },
     ]
 }

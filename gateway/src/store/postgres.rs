@@ -77,6 +77,13 @@ impl PgStore {
         }
     }
 
+    /// See `feed::FeedCounterMissing`.
+    fn counter_missing(&self) -> GatewayError {
+        GatewayError::FeedCounterMissing {
+            location: self.url.clone(),
+        }
+    }
+
     pub(super) async fn client(&self) -> Result<deadpool_postgres::Object, GatewayError> {
         self.pool
             .get()
@@ -338,7 +345,11 @@ impl PgStore {
                 .execute_raw(insert.sql, &insert.params)
                 .await
                 .map_err(self.err(insert.action))?;
-            if let (0, Some(outcome)) = (n, insert.if_taken) {
+            if let Some(outcome) = insert
+                .if_none
+                .after(n)
+                .map_err(|_| self.counter_missing())?
+            {
                 return Ok(outcome);
             }
         }
@@ -427,13 +438,16 @@ impl PgStore {
             // Last, as in an ingest (the counter row is held only for the commit); a repeated
             // status (a retry) is no event.
             let append = self.err("append a feed event");
-            tx.execute(feed::FEED_NEXT, &[]).await.map_err(&append)?;
-            tx.execute(
-                feed::FEED_APPEND,
-                &[&feed::STATUS_CHANGED, &"", &"", &now, &code],
-            )
-            .await
-            .map_err(&append)?;
+            let next = tx.execute(feed::FEED_NEXT, &[]).await.map_err(&append)?;
+            let added = tx
+                .execute(
+                    feed::FEED_APPEND,
+                    &[&feed::STATUS_CHANGED, &"", &"", &now, &code],
+                )
+                .await
+                .map_err(&append)?;
+            // Returning drops the transaction, which rolls it back.
+            feed::appended(next, added).map_err(|_| self.counter_missing())?;
         }
         tx.commit()
             .await

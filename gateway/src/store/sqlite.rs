@@ -19,6 +19,26 @@ use super::{
 };
 use crate::GatewayError;
 
+/// Why a call on the connection failed: SQLite's error, or a check of what a write wrote. A
+/// transaction the call returns from without committing is rolled back when dropped.
+pub(super) enum CallError {
+    Sql(rusqlite::Error),
+    /// See `feed::FeedCounterMissing`.
+    FeedCounterMissing,
+}
+
+impl From<rusqlite::Error> for CallError {
+    fn from(e: rusqlite::Error) -> Self {
+        CallError::Sql(e)
+    }
+}
+
+impl From<feed::FeedCounterMissing> for CallError {
+    fn from(_: feed::FeedCounterMissing) -> Self {
+        CallError::FeedCounterMissing
+    }
+}
+
 pub(crate) struct SqliteStore {
     path: PathBuf,
     conn: Arc<Mutex<Connection>>,
@@ -112,16 +132,35 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
     {
+        self.call_checked(action, move |c| f(c).map_err(CallError::Sql))
+            .await
+    }
+
+    /// [`Self::call`] for a write that also checks what it wrote (a feed event, see `feed`).
+    pub(super) async fn call_checked<T, F>(
+        &self,
+        action: &'static str,
+        f: F,
+    ) -> Result<T, GatewayError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, CallError> + Send + 'static,
+    {
         let conn = Arc::clone(&self.conn);
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
             // A panic while holding the lock cannot leave a half transaction behind (rusqlite
             // rolls back on drop), so a poisoned mutex is safe to reuse.
             let mut guard = conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-            f(&mut guard).map_err(|source| GatewayError::Sqlite {
-                path,
-                action,
-                source,
+            f(&mut guard).map_err(|e| match e {
+                CallError::Sql(source) => GatewayError::Sqlite {
+                    path,
+                    action,
+                    source,
+                },
+                CallError::FeedCounterMissing => GatewayError::FeedCounterMissing {
+                    location: path.display().to_string(),
+                },
             })
         })
         .await
@@ -252,7 +291,7 @@ impl SqliteStore {
 
     pub async fn ingest(&self, ingest: &Ingest) -> Result<IngestOutcome, GatewayError> {
         let ing = ingest.clone();
-        self.call("store an ingest", move |c| {
+        self.call_checked("store an ingest", move |c| {
             // IMMEDIATE takes the write lock first, so the checks below cannot race another
             // writer; that is why SQLite may look the key up first and claim it last.
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -289,7 +328,7 @@ impl SqliteStore {
             }
             for insert in plan.inserts.into_iter().chain([plan.claim]) {
                 let n = tx.execute(insert.sql, params_from_iter(&insert.params))?;
-                if let (0, Some(outcome)) = (n, insert.if_taken) {
+                if let Some(outcome) = insert.if_none.after(n as u64)? {
                     return Ok(outcome);
                 }
             }
@@ -315,7 +354,7 @@ impl SqliteStore {
         now: &str,
     ) -> Result<Option<DossierStatusView>, GatewayError> {
         let (code, now) = (code.to_string(), now.to_string());
-        self.call("change a dossier status", move |c| {
+        self.call_checked("change a dossier status", move |c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let Some(before) = tx
                 .query_row(feed::DOSSIER_STATUS_HOLD, [&code], |r| {
@@ -332,11 +371,12 @@ impl SqliteStore {
             let view = read_status(&tx, &code)?;
             if before != new {
                 // Last, as in an ingest; a repeated status (a retry) is no event.
-                tx.execute(feed::FEED_NEXT, [])?;
-                tx.execute(
+                let next = tx.execute(feed::FEED_NEXT, [])?;
+                let append = tx.execute(
                     feed::FEED_APPEND,
                     params![feed::STATUS_CHANGED, "", "", now, code],
                 )?;
+                feed::appended(next as u64, append as u64)?;
             }
             tx.commit()?;
             Ok(view)

@@ -1,6 +1,7 @@
 //! The pieces of the harness, one file each; the crate root re-exports what tests use.
 
 pub mod bench;
+pub mod child;
 pub mod devices;
 pub mod fake;
 pub mod gateway;

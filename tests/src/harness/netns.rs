@@ -5,19 +5,31 @@
 //! so everything it starts from there (the uplink, `kioskctl`, curl) goes over the veth pair.
 //!
 //! Nothing leaves the machine: the namespaces have no route anywhere but to each other. They
-//! are deleted when the [`LinkLab`] is dropped, also when a test fails or panics.
+//! are deleted when the [`LinkLab`] is dropped, also when a test fails or panics; the gateway
+//! process dies with the thread that started it (see [`super::child`]). A run killed with
+//! SIGKILL runs no drop: its namespaces are named after its process id
+//! (`motcua-gw-PID-N`, `motcua-ks-PID-N`), and the next lab made on the machine deletes those
+//! whose process is gone ([`sweep_stale`]).
 
-use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 
+use super::child::{die_with_parent, first_line};
 use super::gateway::{Pki, ENROLLMENT_KEY};
 use super::log_file;
 use crate::bin;
+
+/// How long a gateway in the lab may take to say where it listens.
+const GATEWAY_START: Duration = Duration::from_secs(30);
+/// Where `ip netns` keeps the namespaces' names.
+const NETNS_DIR: &str = "/run/netns";
+/// The prefixes of the lab's namespaces: the gateway's and the kiosk's.
+const PREFIXES: [&str; 2] = ["motcua-gw-", "motcua-ks-"];
 
 /// The gateway's end of the veth pair (a /30 of their own; routed nowhere else).
 pub const GATEWAY_IP: Ipv4Addr = Ipv4Addr::new(10, 231, 0, 1);
@@ -57,17 +69,21 @@ pub struct LinkLab {
 
 impl LinkLab {
     /// Makes the lab with both ends limited to `rate_kbit` kbit/s.
+    /// First deletes the namespaces of earlier runs that were killed ([`sweep_stale`]).
     pub fn create(rate_kbit: u32) -> anyhow::Result<Self> {
         static SERIAL: AtomicU32 = AtomicU32::new(0);
-        let tag = format!(
-            "{}{}",
-            std::process::id() % 100_000,
-            SERIAL.fetch_add(1, Ordering::Relaxed)
-        );
+        for (name, pids) in sweep_stale()? {
+            eprintln!("deleted the stale network namespace {name} of a killed run");
+            if !pids.is_empty() {
+                eprintln!("  processes still in it (left running): {pids}");
+            }
+        }
+        let (pid, serial) = (std::process::id(), SERIAL.fetch_add(1, Ordering::Relaxed));
+        // The devices live only inside the namespaces; their names have at most 15 bytes.
+        let tag = format!("{}{serial}", pid % 100_000);
         let lab = Self {
-            gateway_ns: format!("motcua-gw-{tag}"),
-            kiosk_ns: format!("motcua-ks-{tag}"),
-            // Interface names have at most 15 bytes.
+            gateway_ns: format!("{}{pid}-{serial}", PREFIXES[0]),
+            kiosk_ns: format!("{}{pid}-{serial}", PREFIXES[1]),
             gateway_dev: format!("mcg{tag}"),
             kiosk_dev: format!("mck{tag}"),
         };
@@ -151,7 +167,9 @@ impl LinkLab {
     }
 
     /// Starts a gateway process on embedded SQLite inside the gateway's namespace, listening
-    /// on its loopback; its server certificate also names [`GATEWAY_IP`].
+    /// on its loopback; its server certificate also names [`GATEWAY_IP`]. It dies with the
+    /// calling thread (see [`die_with_parent`]); past [`GATEWAY_START`] without saying where
+    /// it listens it is killed, with its log in the error.
     pub fn start_gateway(&self, data_dir: &Path) -> anyhow::Result<NsGateway> {
         std::fs::create_dir_all(data_dir)?;
         let pki_dir = data_dir.join("pki");
@@ -168,7 +186,7 @@ impl LinkLab {
         let pki = Pki { dir: pki_dir };
         let key_file = data_dir.join("enrollment.key");
         std::fs::write(&key_file, format!("{ENROLLMENT_KEY}\n"))?;
-        let mut child = Command::new("ip")
+        let mut child = die_with_parent(&mut Command::new("ip"))
             .args(["netns", "exec", &self.gateway_ns])
             .arg(bin("gateway"))
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
@@ -187,17 +205,17 @@ impl LinkLab {
             .stderr(log_file(data_dir, "gateway.log")?)
             .spawn()
             .context("start the gateway in its namespace")?;
-        let stdout = child.stdout.take().context("gateway stdout")?;
-        let mut line = String::new();
-        BufReader::new(stdout).read_line(&mut line)?;
+        let log = || std::fs::read_to_string(data_dir.join("gateway.log")).unwrap_or_default();
+        let line = first_line(&mut child, "the gateway in its namespace", GATEWAY_START)
+            .map_err(|e| anyhow!("{e}\n{}", log()))?;
         let addr: SocketAddr = line
             .trim()
             .strip_prefix("gateway listening on ")
             .and_then(|a| a.parse().ok())
             .ok_or_else(|| {
                 let _ = child.kill();
-                let log = std::fs::read_to_string(data_dir.join("gateway.log")).unwrap_or_default();
-                anyhow!("gateway did not start: {line:?}\n{log}")
+                let _ = child.wait();
+                anyhow!("gateway did not start: {line:?}\n{}", log())
             })?;
         Ok(NsGateway {
             child,
@@ -283,11 +301,66 @@ impl NsGateway {
     }
 }
 
+impl NsGateway {
+    /// How the process ended, if it has (without waiting).
+    pub fn exited(&mut self) -> anyhow::Result<Option<ExitStatus>> {
+        Ok(self.child.try_wait()?)
+    }
+}
+
 impl Drop for NsGateway {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Deletes the lab namespaces (`motcua-gw-PID-N`, `motcua-ks-PID-N`) whose process `PID` is
+/// gone: those of a run killed before its drop ran. A namespace of a running process (another
+/// test, a benchmark) is kept; so is one named otherwise. Returns each deleted name with the
+/// processes still inside it, if any (`ip netns pids`): they are left running, named for
+/// the operator, as only their own run knows them.
+pub fn sweep_stale() -> anyhow::Result<Vec<(String, String)>> {
+    let entries = match std::fs::read_dir(NETNS_DIR) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).context(format!("list {NETNS_DIR}")),
+    };
+    let mut swept = Vec::new();
+    for entry in entries {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        let Some(pid) = creator(&name) else {
+            continue;
+        };
+        if Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        let pids = Command::new("ip")
+            .args(["netns", "pids", &name])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        match ip(&["netns", "del", &name]) {
+            Ok(()) => swept.push((name, pids)),
+            // Another lab starting at the same time deleted it first.
+            Err(_) if !namespace_exists(&name) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(swept)
+}
+
+/// The process id in a lab namespace's name, `None` if the name is not one of the lab's.
+fn creator(name: &str) -> Option<u32> {
+    let rest = PREFIXES.iter().find_map(|p| name.strip_prefix(p))?;
+    let (pid, serial) = rest.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(pid) && digits(serial)).then(|| pid.parse().ok())?
 }
 
 /// Moves the calling thread into the network namespace `name` (under `/run/netns`).
@@ -300,6 +373,16 @@ pub fn enter(name: &str) -> anyhow::Result<()> {
         return Err(std::io::Error::last_os_error()).context(format!("setns into {name}"));
     }
     Ok(())
+}
+
+/// Adds a namespace of that name (for tests of the sweep).
+pub fn add_namespace(name: &str) -> anyhow::Result<()> {
+    ip(&["netns", "add", name])
+}
+
+/// Whether a namespace of that name exists.
+pub fn namespace_exists(name: &str) -> bool {
+    Path::new(NETNS_DIR).join(name).exists()
 }
 
 fn ip(args: &[&str]) -> anyhow::Result<()> {
@@ -323,4 +406,22 @@ fn run(tool: &str, args: &[&str]) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::creator;
+
+    #[test]
+    fn only_the_labs_names_with_a_pid_are_read() {
+        assert_eq!(creator("motcua-gw-4242-0"), Some(4242));
+        assert_eq!(creator("motcua-ks-7-12"), Some(7));
+        // The old names had no readable pid; others are not the lab's.
+        assert_eq!(creator("motcua-gw-42420"), None);
+        assert_eq!(creator("motcua-gw--1"), None);
+        assert_eq!(creator("motcua-gw-12-"), None);
+        assert_eq!(creator("motcua-xx-12-0"), None);
+        assert_eq!(creator("vpn0"), None);
+        assert_eq!(creator("motcua-gw-99999999999-0"), None);
+    }
 }
