@@ -2,8 +2,9 @@
 //! the kiosk's client certificate, SQLite) and the kiosk's real SQLite store: the documents stop
 //! when the day's budget is used up (the last PATCH cut to what was left, so the budget is met
 //! exactly), the small records behind them go, a restart keeps the count, a clock set back
-//! grants no fresh budget, and the next day the documents resume. The days come from an
-//! injected clock, not from waiting for midnight.
+//! grants no fresh budget, and the next day the documents resume; the log says once per run
+//! that the budget ran out, not at each attempt. The days come from an injected clock, not from
+//! waiting for midnight.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -50,6 +51,35 @@ fn health_report(at: DateTime<FixedOffset>) -> HealthReport {
     }
 }
 
+/// The log lines of this test process, captured in memory.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// How many captured lines hold `level` and `words`.
+    fn count(&self, level: &str, words: &str) -> usize {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes)
+            .lines()
+            .filter(|l| l.contains(level) && l.contains(words))
+            .count()
+    }
+}
+
 /// Turns of `uplink` until nothing is due (at most 20); returns how many had an entry.
 async fn drain(uplink: &mut Uplink) -> usize {
     for n in 0..20 {
@@ -62,6 +92,13 @@ async fn drain(uplink: &mut Uplink) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_used_up_budget_stops_documents_not_records_survives_a_restart_and_renews_the_next_day() {
+    let log = Captured::default();
+    let writer = log.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("motcua_uplink=info")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
     let dir = tempfile::tempdir().unwrap();
     let pki = motcua_gateway::lab_pki(&dir.path().join("pki"), &["127.0.0.1".to_string()])
         .expect("lab CA");
@@ -243,6 +280,11 @@ async fn a_used_up_budget_stops_documents_not_records_survives_a_restart_and_ren
         BUDGET
     );
 
+    // Said once per run of the uplink when the budget ran out (this one and the one before the
+    // restart), not at each of the attempts that met it.
+    assert_eq!(log.count("WARN", "today's upload budget is used up"), 2);
+    assert_eq!(log.count("INFO", "a new upload budget"), 0);
+
     // The next day: the rest of the document goes (counted on that day) and the dossier with it.
     let tomorrow = today + chrono::Days::new(1);
     set_clock(tomorrow);
@@ -255,5 +297,7 @@ async fn a_used_up_budget_stops_documents_not_records_survives_a_restart_and_ren
         store.upload_budget(tomorrow.date_naive()).unwrap().bytes,
         (2 * DOCUMENT) as u64 - BUDGET
     );
+    assert_eq!(log.count("INFO", "a new upload budget"), 1);
+    assert_eq!(log.count("WARN", "today's upload budget is used up"), 2);
     gateway.shutdown().await;
 }
