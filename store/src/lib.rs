@@ -59,6 +59,7 @@ mod provisioning;
 mod retention;
 mod schema;
 pub mod sealing;
+mod upload_budget;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -76,6 +77,7 @@ pub use outbox::{HeldEntry, HoldState, OutboxEntry, OutboxKind, OutboxStatus, Up
 pub use pin_attempts::{PinAttempts, PinTry, MAX_LOCKOUT_MS};
 pub use provisioning::{next_in_blocks, NumbersLeft};
 pub use sealing::DataKey;
+pub use upload_budget::BudgetDay;
 
 use error::io_err;
 

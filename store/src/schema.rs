@@ -181,4 +181,7 @@ CREATE TABLE pin_attempts(
     r#"
 ALTER TABLE pin_attempts ADD COLUMN lockouts INTEGER NOT NULL DEFAULT 0;
 "#,
+    // The day's count of document upload bytes against the daily upload budget of a metered
+    // link, so that a restart does not reset it (`upload_budget.rs`).
+    crate::upload_budget::MIGRATION,
 ];

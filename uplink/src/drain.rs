@@ -11,6 +11,10 @@
 //! The same task keeps the device's certificate: it picks up a `device.pem` replaced beside it
 //! (by `kioskctl`) and renews the certificate in the last third of its life, without holding up
 //! deliveries (the current certificate works until it expires).
+//!
+//! With a daily upload budget ([`crate::budget`]) a document upload stops when today's budget
+//! is used up: its entry is put off until the budget renews (neither failing nor held), and the
+//! entries behind it still go.
 
 use std::time::{Duration, Instant};
 
@@ -48,14 +52,21 @@ pub struct Uplink {
     sizer: chunk_size::ChunkSizer,
     /// Whether the current attempt moved an upload forward (the gateway's offset grew).
     progressed: bool,
+    /// The daily upload budget (see [`crate::budget`]).
+    meter: crate::budget::Meter,
 }
 
 impl Uplink {
     /// A worker delivering `store`'s outbox over `link`.
     pub fn new(store: Store, link: DeviceLink, config: UplinkSettings) -> Self {
         let sizer = chunk_size::ChunkSizer::new(upload::chunk_ceiling(&config));
+        let meter = crate::budget::Meter::new(
+            config.daily_upload_budget_bytes,
+            std::sync::Arc::new(motcua_store::vietnam_now),
+        );
         Self {
             sizer,
+            meter,
             progressed: false,
             store,
             link,
@@ -65,6 +76,13 @@ impl Uplink {
             health_delivered: None,
             held_unknown_since: None,
         }
+    }
+
+    /// Reads the days of the upload budget from `clock` instead of the kiosk's Vietnam time:
+    /// for tests and tools that need tomorrow without waiting for it.
+    pub fn with_clock(mut self, clock: crate::budget::Clock) -> Self {
+        self.meter.set_clock(clock);
+        self
     }
 
     /// Reports the link's problems to `status` (see [`LinkStatus`]).
@@ -275,6 +293,22 @@ impl Uplink {
                 &e.to_string(),
                 chrono::Utc::now().timestamp_millis(),
                 Duration::ZERO,
+            ) {
+                tracing::error!("cannot put off the entry: {se}");
+            }
+            return true;
+        }
+        if let Err(e @ DeliveryError::BudgetUsedUp { wait, .. }) = &outcome {
+            // Said once when the budget ran out (`budget::Meter`); each entry that meets it is
+            // put off until it renews, at most `retry_max` ahead (as for the gateway's quota
+            // below): checking again costs a database read, no request.
+            let wait = (*wait).min(self.config.retry_max);
+            tracing::debug!(key = %entry.idempotency_key, wait_ms = wait.as_millis() as u64, "{e}");
+            if let Err(se) = self.store.postpone(
+                entry.id,
+                &e.to_string(),
+                chrono::Utc::now().timestamp_millis(),
+                wait,
             ) {
                 tracing::error!("cannot put off the entry: {se}");
             }

@@ -10,6 +10,7 @@
 //! - [`provision`]: joining the province with a setup code (the CA fetched and checked
 //!   against the code, enrolment with its token, the profile), and the device routes of
 //!   provisioning (sequence blocks, remote actions);
+//! - [`budget`]: the daily upload budget of a metered link (bytes of document uploads a day);
 //! - [`drain`]: the [`Uplink`] task that drains the store's outbox through that client, with
 //!   exponential backoff and jitter, marking an entry delivered only on the gateway's durable
 //!   acknowledgement (the store's invariant 3).
@@ -18,6 +19,7 @@
 //! crate (certificates, key pairs), never on the kiosk's configuration file: the kiosk builds an
 //! [`UplinkSettings`] from it.
 
+pub mod budget;
 pub mod client;
 pub mod credentials;
 pub mod drain;
@@ -30,6 +32,7 @@ mod tls;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use budget::BudgetState;
 pub use client::{GatewayClient, GatewayError};
 pub use credentials::{CredentialError, DeviceLink};
 pub use drain::{backoff, DeliveryError, Heartbeat, Uplink, QUIET_ALLOWANCE};
@@ -86,6 +89,9 @@ pub struct UplinkSettings {
     pub chunk_bytes: usize,
     /// Upload bandwidth cap in bytes per second (0 = no cap), for shared commune links.
     pub max_rate_bytes_per_sec: u64,
+    /// Bytes of document uploads (tus PATCH bodies) a Vietnam day may send, for metered
+    /// 3G/4G links (`None` = no budget); see [`budget`].
+    pub daily_upload_budget_bytes: Option<u64>,
     /// First retry delay; doubles per failure, with full jitter.
     pub retry_initial: Duration,
     /// Largest retry delay.

@@ -129,6 +129,7 @@ async fn a_week_offline_drains_through_the_gateway_without_anything_held() {
         gateway_url: url.clone(),
         chunk_bytes: 64 * 1024,
         max_rate_bytes_per_sec: 0,
+        daily_upload_budget_bytes: None,
         retry_initial: Duration::from_millis(100),
         // A failure would wait this long: the loop below would then run out of turns.
         retry_max: Duration::from_secs(600),

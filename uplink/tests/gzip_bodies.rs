@@ -156,6 +156,7 @@ async fn a_large_dossier_goes_gzip_compressed_and_is_delivered() {
         gateway_url: url.clone(),
         chunk_bytes: 1024 * 1024,
         max_rate_bytes_per_sec: 0,
+        daily_upload_budget_bytes: None,
         retry_initial: Duration::from_millis(100),
         retry_max: Duration::from_secs(1),
         request_timeout: Duration::from_secs(10),

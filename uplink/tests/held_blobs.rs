@@ -19,6 +19,7 @@ fn settings(url: &str) -> UplinkSettings {
         gateway_url: url.to_owned(),
         chunk_bytes: 64 * 1024,
         max_rate_bytes_per_sec: 0,
+        daily_upload_budget_bytes: None,
         retry_initial: Duration::from_millis(100),
         retry_max: Duration::from_secs(600),
         request_timeout: Duration::from_secs(10),

@@ -90,6 +90,7 @@ async fn a_ticket_goes_ahead_of_a_slow_document_upload() {
         gateway_url: url.clone(),
         chunk_bytes: 4096 * 1024,
         max_rate_bytes_per_sec: RATE,
+        daily_upload_budget_bytes: None,
         retry_initial: Duration::from_millis(100),
         retry_max: Duration::from_secs(1),
         request_timeout: Duration::from_secs(10),

@@ -89,6 +89,7 @@ async fn a_dossier_over_the_upload_quota_waits_and_the_ticket_behind_it_goes() {
         gateway_url: url.clone(),
         chunk_bytes: 64 * 1024,
         max_rate_bytes_per_sec: 0,
+        daily_upload_budget_bytes: None,
         retry_initial: Duration::from_millis(100),
         retry_max: Duration::from_secs(600),
         request_timeout: Duration::from_secs(10),

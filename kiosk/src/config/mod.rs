@@ -219,11 +219,17 @@ struct RawGateway {
     url: Spanned<String>,
 }
 
+/// The largest daily upload budget (`[uplink] daily_upload_budget_mib`): 1 TiB a day, far
+/// beyond any metered plan; a larger number is a typo.
+const MAX_DAILY_UPLOAD_BUDGET_MIB: u64 = 1024 * 1024;
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
 struct RawUplink {
     chunk_kib: Spanned<u64>,
     max_rate_kib_per_s: u64,
+    /// Absent: no budget (a 0 is refused: leaving the line out says "no budget" plainly).
+    daily_upload_budget_mib: Option<Spanned<u64>>,
     retry_initial_ms: u64,
     retry_max_ms: u64,
     request_timeout_s: Spanned<u64>,
@@ -238,6 +244,7 @@ impl Default for RawUplink {
         Self {
             chunk_kib: Spanned::new(0..0, 4096),
             max_rate_kib_per_s: 0,
+            daily_upload_budget_mib: None,
             retry_initial_ms: 500,
             retry_max_ms: 60_000,
             request_timeout_s: Spanned::new(0..0, 30),
@@ -421,6 +428,21 @@ impl KioskConfig {
             ));
         }
 
+        let daily_upload_budget = match &raw.uplink.daily_upload_budget_mib {
+            None => None,
+            Some(mib) if (1..=MAX_DAILY_UPLOAD_BUDGET_MIB).contains(mib.get_ref()) => {
+                Some(mib.get_ref() * 1024 * 1024)
+            }
+            Some(mib) => {
+                return Err(at.error(
+                    mib.span(),
+                    format!(
+                        "uplink.daily_upload_budget_mib: phải từ 1 đến {MAX_DAILY_UPLOAD_BUDGET_MIB} (bỏ dòng này nếu không giới hạn) / must be between 1 and {MAX_DAILY_UPLOAD_BUDGET_MIB} (leave the line out for no budget)"
+                    ),
+                ))
+            }
+        };
+
         let actions_poll_s = *raw.uplink.actions_poll_s.get_ref();
         if !(5..=3600).contains(&actions_poll_s) {
             return Err(at.error(
@@ -482,6 +504,7 @@ impl KioskConfig {
                 gateway_url: url,
                 chunk_bytes: usize::try_from(chunk_kib * 1024).unwrap_or(1024 * 1024),
                 max_rate_bytes_per_sec: raw.uplink.max_rate_kib_per_s.saturating_mul(1024),
+                daily_upload_budget_bytes: daily_upload_budget,
                 retry_initial: Duration::from_millis(raw.uplink.retry_initial_ms.max(10)),
                 retry_max: Duration::from_millis(
                     raw.uplink

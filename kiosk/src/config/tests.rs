@@ -164,6 +164,36 @@ fn intake_settings_have_defaults_and_located_errors() {
     assert!(msg.contains("intake.jpeg_quality"), "{msg}");
 }
 
+/// The daily upload budget of a metered link: none by default, MiB in the file, and a 0 or
+/// an out-of-range number refused at its line.
+#[test]
+fn the_daily_upload_budget_is_off_by_default_and_errors_point_at_its_line() {
+    let c = KioskConfig::parse(GOOD, "kiosk.toml").unwrap();
+    assert_eq!(c.uplink.daily_upload_budget_bytes, None);
+    let c = KioskConfig::parse(
+        &format!("{GOOD}\n[uplink]\ndaily_upload_budget_mib = 50\n"),
+        "kiosk.toml",
+    )
+    .unwrap();
+    assert_eq!(c.uplink.daily_upload_budget_bytes, Some(50 * 1024 * 1024));
+    for bad in ["0", "1048577"] {
+        let (line, msg) = invalid(&format!(
+            "{GOOD}\n[uplink]\nchunk_kib = 256\ndaily_upload_budget_mib = {bad}\n"
+        ));
+        assert_eq!(line, 19, "{bad}");
+        assert!(msg.contains("uplink.daily_upload_budget_mib"), "{msg}");
+        assert!(
+            matches!((msg.find("phải từ 1"), msg.find("must be between 1")), (Some(vi), Some(en)) if vi < en),
+            "Vietnamese first: {msg}"
+        );
+    }
+    let (line, msg) = invalid(&format!(
+        "{GOOD}\n[uplink]\ndaily_upload_budget_mib = \"50MB\"\n"
+    ));
+    assert_eq!(line, 18);
+    assert!(msg.contains("daily_upload_budget_mib"), "{msg}");
+}
+
 #[test]
 fn unreadable_file_names_the_path() {
     let err = KioskConfig::load(Path::new("/nonexistent/kiosk.toml")).unwrap_err();

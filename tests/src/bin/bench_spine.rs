@@ -127,6 +127,7 @@ async fn ours(
         gateway_url: gateway_url.to_owned(),
         chunk_bytes: chunk_kib * 1024,
         max_rate_bytes_per_sec: 0,
+        daily_upload_budget_bytes: None,
         retry_initial: Duration::from_millis(100),
         retry_max: Duration::from_secs(1),
         request_timeout: Duration::from_secs(120),

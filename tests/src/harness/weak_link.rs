@@ -379,6 +379,7 @@ fn shipped_settings(url: &str) -> UplinkSettings {
         gateway_url: url.to_owned(),
         chunk_bytes: 4096 * 1024,
         max_rate_bytes_per_sec: 0,
+        daily_upload_budget_bytes: None,
         retry_initial: Duration::from_millis(500),
         retry_max: Duration::from_secs(60),
         request_timeout: Duration::from_secs(30),

@@ -25,6 +25,15 @@ pub enum DeliveryError {
     /// behind it go first (see `MAKE_WAY_AFTER`); it resumes right after them.
     #[error("nhường cho bản ghi nhỏ (đánh giá, số thứ tự, báo cáo tình trạng), gửi tiếp ngay sau / made way for small records (ratings, tickets, health reports); resumes right after them")]
     MadeWay,
+    /// Not a failure: today's upload budget is used up (`[uplink] daily_upload_budget_mib`);
+    /// the documents wait until it renews, the small records do not.
+    #[error("hết hạn mức tải lên hôm nay, tài liệu gửi tiếp lúc {at} / today's upload budget is used up; documents resume at {at}", at = crate::budget::resume_text(.resumes_at))]
+    BudgetUsedUp {
+        /// When the budget renews (the kiosk's clock, Vietnam time).
+        resumes_at: chrono::DateTime<chrono::FixedOffset>,
+        /// How long that is from now.
+        wait: std::time::Duration,
+    },
     /// The local copy of a document no longer matches its hash.
     #[error("the local copy of document {0} is damaged (its content no longer matches its hash); a technician must restore it")]
     BlobDamaged(String),

@@ -3,6 +3,11 @@
 //! the upload the gateway knows (HEAD for its offset), create one only when there is none, send
 //! the rest in chunks at the configured rate. A gateway older than the question (404 or 405) is
 //! asked again only after [`HELD_RECHECK`], and meanwhile just sent every blob.
+//!
+//! Under a daily upload budget ([`crate::budget`]) each PATCH is cut to what is left today and
+//! counted before it is sent; when nothing is left the upload stops with
+//! [`DeliveryError::BudgetUsedUp`] before any request (and before the local copy is read), so
+//! an entry waiting for the budget costs the link nothing.
 
 use std::io::SeekFrom;
 use std::path::Path;
@@ -14,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use motcua_domain::wire::MAX_HELD_QUERY;
 
 use super::{now, DeliveryError, Uplink};
+use crate::budget::Allowance;
 use crate::client::GatewayError;
 use crate::UplinkSettings;
 
@@ -40,6 +46,16 @@ impl Uplink {
         &mut self,
         blobs: &[(String, u64)],
     ) -> Result<(), DeliveryError> {
+        let mut incomplete = false;
+        for (sha256, _) in blobs {
+            incomplete |= !self
+                .store
+                .upload_state(sha256)?
+                .is_some_and(|s| s.completed);
+        }
+        if incomplete {
+            self.budget_left()?;
+        }
         self.skip_held(blobs).await?;
         for (sha256, size) in blobs {
             self.upload_unless_done(sha256, *size).await?;
@@ -124,6 +140,7 @@ impl Uplink {
         if state.as_ref().is_some_and(|s| s.completed) {
             return Ok(());
         }
+        self.budget_left()?;
         // Check the local copy before sending any of it: a truncated or altered file would
         // otherwise fail at the gateway's checksum (or short of its length) on every retry,
         // with nothing saying that the kiosk's own copy is the problem. Reading it once per
@@ -196,7 +213,12 @@ impl Uplink {
         let started = Instant::now();
         let mut sent: u64 = 0;
         while offset < size {
-            let len = (size - offset).min(self.sizer.next()) as usize;
+            let wanted = (size - offset).min(self.sizer.next());
+            // Cut to what is left of today's budget, and counted before it goes: the bodies
+            // sent on a day never add up to more than the budget (see `crate::budget`).
+            let len = crate::budget::cut(wanted, self.budget_left()?);
+            self.meter.count(&mut self.store, len)?;
+            let len = len as usize;
             let mut buf = vec![0u8; len];
             file.seek(SeekFrom::Start(offset)).await.map_err(read_err)?;
             file.read_exact(&mut buf).await.map_err(read_err)?;
@@ -257,6 +279,27 @@ impl Uplink {
             }
         }
         Ok(())
+    }
+}
+
+impl Uplink {
+    /// What is left of today's upload budget (`None`: no budget);
+    /// [`DeliveryError::BudgetUsedUp`] when nothing is.
+    fn budget_left(&mut self) -> Result<Option<u64>, DeliveryError> {
+        match self.meter.allowance(&mut self.store)? {
+            Allowance::UsedUp(state) => {
+                let wait = (state.renews_at - self.meter.now())
+                    .to_std()
+                    .unwrap_or_default()
+                    .max(Duration::from_secs(1));
+                Err(DeliveryError::BudgetUsedUp {
+                    resumes_at: state.renews_at,
+                    wait,
+                })
+            }
+            Allowance::Left(left) => Ok(Some(left)),
+            Allowance::Unlimited => Ok(None),
+        }
     }
 }
 

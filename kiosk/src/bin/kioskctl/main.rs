@@ -305,9 +305,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let store = open(&config)?;
             let status = store.outbox_status()?;
             let blocks = store.sequence_blocks()?;
+            let budget = motcua_uplink::budget::state(
+                &store,
+                config.uplink.daily_upload_budget_bytes,
+                now(),
+            )?;
             if json {
                 let mut value = serde_json::to_value(&status)?;
                 if let Some(map) = value.as_object_mut() {
+                    if let Some(b) = &budget {
+                        map.insert(
+                            "upload_budget".into(),
+                            serde_json::json!({
+                                "limit_bytes": b.limit_bytes,
+                                "used_bytes": b.used_bytes,
+                                "day": b.day.to_string(),
+                                "used_up": b.used_up(),
+                                "renews_at": b.renews_at.to_rfc3339(),
+                            }),
+                        );
+                    }
                     map.insert("provisioned".into(), true.into());
                     map.insert("device_id".into(), config.device.id.clone().into());
                     map.insert("config".into(), origin.display().to_string().into());
@@ -344,6 +361,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 status.needs_technician
             );
             println!("Để riêng / set aside:     {}", status.set_aside);
+            if let Some(b) = &budget {
+                println!("Tải lên / uploads:        {}", b.words());
+            }
             if let Some(err) = &status.last_error {
                 println!("Lỗi gần nhất / last error: {err}");
             }

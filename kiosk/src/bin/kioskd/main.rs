@@ -484,6 +484,18 @@ async fn keep_health(
                     }
                 }
                 let mut line = health_line(&status, &printer);
+                let now = motcua_store::vietnam_now();
+                match motcua_uplink::budget::state(
+                    &store,
+                    config.uplink.daily_upload_budget_bytes,
+                    now,
+                ) {
+                    Ok(Some(budget)) if budget.used_up() => {
+                        line = format!("{}; {line}", budget.words());
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!("cannot read the upload budget: {e}"),
+                }
                 if let Some(problem) = link.line() {
                     line = format!("{problem}; {line}");
                 }
