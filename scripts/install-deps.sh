@@ -104,10 +104,11 @@ if ! command -v s3s-fs >/dev/null 2>&1; then
   cargo install s3s-fs --version 0.14.1 --features binary --locked
 fi
 
-# cargo-nextest runs the tests (scripts/test.sh); machines of this kind usually have it.
+# cargo-nextest runs the tests (scripts/test.sh); machines of this kind usually have it (the
+# version pinned is the one they carry, known to build with their rustc).
 if ! cargo nextest --version >/dev/null 2>&1; then
   echo "== installing cargo-nextest"
-  cargo install cargo-nextest --locked
+  cargo install cargo-nextest --version 0.9.143 --locked
 fi
 
 # cargo-deb builds the .deb files (README, "Install on a device").

@@ -2,7 +2,8 @@
 # The test command of motcua (README): installs what a fresh Debian machine lacks, starts a
 # throwaway PostgreSQL server for the gateway's production backend and an S3-compatible server
 # (s3s-fs) for its blob storage, runs every test of the workspace with cargo-nextest (its
-# settings: .config/nextest.toml), and stops the servers again. Extra arguments go to
+# settings: .config/nextest.toml; nextest runs no doctests, and the workspace has none: its
+# code blocks in comments are text, TOML or shell), and stops the servers again. Extra arguments go to
 # `cargo nextest run` (a filter, e.g. `scripts/test.sh -E 'binary(uploads)'`, or `--no-capture`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,7 +44,7 @@ target/release/gateway ca init --dir "$pgdir/tls" --host 127.0.0.1 --host localh
 echo "== starting PostgreSQL ($pgbin) on 127.0.0.1:$port"
 as_pg "$pgbin/initdb" -D "$pgdir/data" -A trust -U postgres -E UTF8 --no-sync >"$pgdir/initdb.log"
 as_pg "$pgbin/pg_ctl" -D "$pgdir/data" -l "$pgdir/server.log" -w \
-  -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1 -c max_connections=200 -c ssl=on -c ssl_cert_file=$pgdir/tls/tls.crt -c ssl_key_file=$pgdir/tls/tls.key" start >/dev/null
+  -o "-p $port -k $pgdir -c listen_addresses=127.0.0.1 -c max_connections=400 -c ssl=on -c ssl_cert_file=$pgdir/tls/tls.crt -c ssl_key_file=$pgdir/tls/tls.key" start >/dev/null
 stop_pg() {
   as_pg "$pgbin/pg_ctl" -D "$pgdir/data" -m fast -w stop >/dev/null 2>&1 || true
   rm -rf "$pgdir"

@@ -73,6 +73,9 @@ impl FromStr for MaintenanceWindow {
             .ok_or_else(|| err("no '-' between the start and the end"))?;
         let start = parse_clock(start.trim()).map_err(|d| err(&d))?;
         let end = parse_clock(end.trim()).map_err(|d| err(&d))?;
+        if start == DAY_MINUTES {
+            return Err(err("24:00 is only an end (the start of the day is 00:00)"));
+        }
         if start == end {
             return Err(err("the start and the end are the same time"));
         }
@@ -93,7 +96,7 @@ impl fmt::Display for MaintenanceWindow {
     }
 }
 
-/// `HH:MM` (24-hour) → minutes after midnight; `24:00` is allowed as an end of day.
+/// `HH:MM` (24-hour) → minutes after midnight; `24:00` (the end of the day) is 1440.
 fn parse_clock(text: &str) -> Result<u32, String> {
     let (h, m) = text
         .split_once(':')
@@ -107,7 +110,7 @@ fn parse_clock(text: &str) -> Result<u32, String> {
         m.parse().map_err(|_| format!("\"{text}\" is not HH:MM"))?,
     );
     match (h, m) {
-        (24, 0) => Ok(0),
+        (24, 0) => Ok(DAY_MINUTES),
         (0..=23, 0..=59) => Ok(h * 60 + m),
         _ => Err(format!("\"{text}\" is not a time of day")),
     }
@@ -154,6 +157,14 @@ mod tests {
         assert!(w.contains(at(12, 0)) && w.contains(at(13, 29)));
         assert!(!w.contains(at(13, 30)) && !w.contains(at(11, 59)));
         assert!(window("18:00-24:00").contains(at(23, 59)));
+        assert!(!window("18:00-24:00").contains(at(0, 0)));
+        let all_day = window("00:00-24:00");
+        assert!(
+            all_day.contains(at(0, 0))
+                && all_day.contains(at(12, 0))
+                && all_day.contains(at(23, 59))
+        );
+        assert_eq!(all_day.to_string(), "00:00-24:00");
     }
 
     #[test]

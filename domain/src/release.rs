@@ -254,25 +254,29 @@ pub fn wave_position(device_id: &str) -> u32 {
     (u64::from_be_bytes(head) % u64::from(WHOLE_FLEET)) as u32
 }
 
-/// When a rollout stops by itself: once at least `min_outcomes` devices have either committed
-/// the release or rolled it back, and the rolled-back share of them is above `max_rollbacks`
-/// (basis points). Below `min_outcomes` one unlucky kiosk (a power cut during the health
-/// window) does not stop a release for the province.
+/// When a rollout stops by itself: once at least `min_rollbacks` devices rolled the release
+/// back, at least `min_outcomes` devices either committed it or rolled it back, and the
+/// rolled-back share of those outcomes is above `max_rollbacks` (basis points). One unlucky
+/// kiosk (a power cut during the health window) does not stop a release for the province; a
+/// second one among few outcomes does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PausePolicy {
     /// Rolled-back share of outcomes above which the rollout pauses, in basis points.
     pub max_rollbacks: u32,
     /// Outcomes needed before the share is judged.
     pub min_outcomes: u64,
+    /// Rollbacks needed before the share is judged.
+    pub min_rollbacks: u64,
 }
 
 impl Default for PausePolicy {
-    /// 10 % of at least 3 outcomes: with a 1 % first wave of ~120 kiosks, two rollbacks of the
-    /// first three stop it.
+    /// More than 10 % of at least 3 outcomes, and at least 2 rollbacks: with a 1 % first wave of
+    /// ~12 kiosks, two rollbacks among its first outcomes stop it; one does not.
     fn default() -> Self {
         Self {
             max_rollbacks: 1_000,
             min_outcomes: 3,
+            min_rollbacks: 2,
         }
     }
 }
@@ -281,7 +285,8 @@ impl PausePolicy {
     /// Whether a rollout with these outcomes should pause.
     pub fn should_pause(&self, committed: u64, rolled_back: u64) -> bool {
         let outcomes = committed.saturating_add(rolled_back);
-        outcomes >= self.min_outcomes.max(1)
+        rolled_back >= self.min_rollbacks.max(1)
+            && outcomes >= self.min_outcomes.max(1)
             && u128::from(rolled_back) * u128::from(WHOLE_FLEET)
                 > u128::from(self.max_rollbacks) * u128::from(outcomes)
     }
@@ -473,6 +478,13 @@ mod tests {
         let p = PausePolicy::default();
         assert!(!p.should_pause(0, 2), "two outcomes are too few to judge");
         assert!(p.should_pause(1, 2));
+        assert!(
+            !p.should_pause(2, 1),
+            "one rollback alone does not stop a release"
+        );
+        assert!(!p.should_pause(8, 1));
+        assert!(p.should_pause(8, 2), "two of ten is over 10 %");
+        assert!(!p.should_pause(18, 2), "two of twenty is 10 %, not over it");
         assert!(!p.should_pause(90, 10), "10 % is the limit, not over it");
         assert!(p.should_pause(89, 11));
         assert!(!p.should_pause(u64::MAX, 0));

@@ -96,11 +96,25 @@ pub fn release_key(path: &Path) -> Result<ReleaseKey, GatewayError> {
     })
 }
 
-/// A `.deb` file's `Package` and `Version`, by `dpkg-deb --field`.
-fn deb_fields(deb: &Path) -> Result<(String, String), GatewayError> {
+/// The `Package` and `Version` of a `.deb` file's bytes (`shown` names it in errors), by
+/// `dpkg-deb --field` on a private copy.
+fn deb_fields_of(bytes: &[u8], shown: &Path) -> Result<(String, String), GatewayError> {
+    let copy = tempfile::Builder::new()
+        .suffix(".deb")
+        .tempfile()
+        .and_then(|mut f| {
+            std::io::Write::write_all(&mut f, bytes)?;
+            Ok(f)
+        })
+        .map_err(|source| GatewayError::File {
+            action: "copy",
+            path: shown.to_path_buf(),
+            source,
+        })?;
+    let deb = shown;
     let out = std::process::Command::new("dpkg-deb")
         .arg("--field")
-        .arg(deb)
+        .arg(copy.path())
         .args(["Package", "Version"])
         .output()
         .map_err(|e| {
@@ -135,12 +149,14 @@ pub async fn publish(
     min_from_version: Option<String>,
     now: i64,
 ) -> Result<Published, GatewayError> {
-    let (package, version) = deb_fields(deb)?;
+    // Read once; dpkg-deb reads the same bytes from a private copy, so the fields and the hash
+    // cannot be of two different files (one replaced in between).
     let bytes = std::fs::read(deb).map_err(|source| GatewayError::File {
         action: "read",
         path: deb.to_path_buf(),
         source,
     })?;
+    let (package, version) = deb_fields_of(&bytes, deb)?;
     let size = bytes.len() as u64;
     if size == 0 || size > PACKAGE_SIZE_MAX {
         return Err(GatewayError::Config(format!(
@@ -184,7 +200,7 @@ pub async fn publish(
     files
         .put(&package_key(&manifest.sha256), Bytes::from(bytes))
         .await?;
-    let new = store
+    let recorded = store
         .publish_release(&NewRelease {
             version: manifest.version.clone(),
             package: manifest.package.clone(),
@@ -194,7 +210,25 @@ pub async fn publish(
             published_at: now,
         })
         .await?;
-    Ok(Published { manifest, new })
+    if !recorded {
+        // Another publish of this version won the race since the check above.
+        let theirs = store
+            .releases()
+            .await?
+            .into_iter()
+            .find(|r| r.version == manifest.version);
+        if theirs.is_some_and(|r| r.sha256 != manifest.sha256) {
+            return Err(GatewayError::Config(format!(
+                "version {} was just published with another package; give this package a new \
+                 version",
+                manifest.version
+            )));
+        }
+    }
+    Ok(Published {
+        manifest,
+        new: recorded,
+    })
 }
 
 /// Every release, newest first.

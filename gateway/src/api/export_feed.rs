@@ -118,6 +118,18 @@ pub(super) async fn export_feed(
         if full || !page.more || lines.held >= limit {
             break (cursor < page.last_event, page.last_event);
         }
+        if page.events.is_empty() {
+            // "More" with nothing to read: the counter is ahead of the events (a counter row
+            // restored by hand too high). Answer what there is instead of asking forever; the
+            // consumer sees `Feed-More` and the log says why.
+            tracing::warn!(
+                cursor,
+                last_event = page.last_event,
+                "the export feed's counter is ahead of its events: feed_sequence.last_id \
+                 should be the highest feed_events id"
+            );
+            break (cursor < page.last_event, page.last_event);
+        }
     };
     let (held, body) = (lines.held, lines.body);
     tracing::debug!(

@@ -150,14 +150,22 @@ fn write_secret(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
 /// given to the data directory's owner, so the service (user motcua-gateway) can still open
 /// its database.
 pub(crate) fn give_back_database_files(data_dir: &Path) -> anyhow::Result<()> {
+    give_back(
+        data_dir,
+        &[
+            "gateway.sqlite3",
+            "gateway.sqlite3-wal",
+            "gateway.sqlite3-shm",
+        ],
+    )
+}
+
+/// Gives `names` (paths under `data_dir`, those that exist) to the data directory's owner.
+pub(crate) fn give_back(data_dir: &Path, names: &[&str]) -> anyhow::Result<()> {
     use std::os::unix::fs::MetadataExt;
     let dir = std::fs::metadata(data_dir)
         .with_context(|| format!("cannot read {}", data_dir.display()))?;
-    for name in [
-        "gateway.sqlite3",
-        "gateway.sqlite3-wal",
-        "gateway.sqlite3-shm",
-    ] {
+    for name in names {
         let path = data_dir.join(name);
         let Ok(meta) = std::fs::metadata(&path) else {
             continue;
@@ -167,7 +175,7 @@ pub(crate) fn give_back_database_files(data_dir: &Path) -> anyhow::Result<()> {
                 || {
                     format!(
                         "cannot give {} to the data directory's owner (uid {}): the gateway \
-                         service could not open its database; chown it by hand",
+                         service could not use it; chown it by hand",
                         path.display(),
                         dir.uid()
                     )

@@ -16,7 +16,7 @@ use clap::Subcommand;
 use motcua_domain::release::WavePlan;
 use motcua_gateway::{ReleaseSource, RolloutChange};
 
-use crate::provision::{give_back_database_files, need, StoreArgs};
+use crate::provision::{give_back, give_back_database_files, need, StoreArgs};
 use crate::storage::StorageArgs;
 
 #[derive(Subcommand)]
@@ -136,6 +136,15 @@ pub(crate) fn run(command: ReleaseCommand) -> anyhow::Result<()> {
             }
             let p = published.with_context(|| format!("cannot publish {}", deb.display()))?;
             let m = &p.manifest;
+            if matches!(source.storage, motcua_gateway::BlobStorage::Local) {
+                // Made by this command (as root) if missing: the service must write blobs and
+                // uploads there, and read the package it serves.
+                let package = format!("releases/{}.deb", m.sha256);
+                give_back(
+                    &source.data_dir,
+                    &["blobs", "uploads", "releases", &package],
+                )?;
+            }
             if p.new {
                 println!(
                     "published {} {} ({} bytes, sha256 {}), waves {}",
@@ -143,7 +152,9 @@ pub(crate) fn run(command: ReleaseCommand) -> anyhow::Result<()> {
                 );
             } else {
                 println!(
-                    "{} {} was published before with this package: nothing changed",
+                    "{} {} was published before with this package: nothing changed (its \
+                     waves and minimum version stay as first published: see `gateway release \
+                     list`)",
                     m.package, m.version
                 );
             }

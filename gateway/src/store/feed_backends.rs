@@ -1,7 +1,9 @@
-//! Reading a page of the export feed (`super::feed`) on each backend: the last id given out,
-//! the page's events with their dossiers and the documents of those events, all from one
-//! snapshot (a read transaction on SQLite, REPEATABLE READ on PostgreSQL), so a page never
-//! mixes two states of the database.
+//! Reading a step of the export feed (`super::feed`) on each backend: the last id given out,
+//! the step's events with their dossiers and the documents of those events, all from one
+//! snapshot (a read transaction on SQLite, REPEATABLE READ on PostgreSQL), so a step never
+//! mixes two states of the database. A page of the API is read in several steps, each its own
+//! snapshot: no event is lost or repeated between them (ids commit in order, see `feed`), but
+//! a dossier's applicant or documents may be newer in a later step than in an earlier one.
 
 use tokio_postgres::IsolationLevel;
 

@@ -2,8 +2,8 @@
 //! version with its signed manifest and its rollout state, and one row per device and version
 //! with how far that device got (offered, downloaded, installed, committed, rolled back).
 //!
-//! The package itself is a blob in the gateway's blob storage (object store or local files),
-//! named by its SHA-256 like every other blob; the row says which.
+//! The package itself is an object in the gateway's blob storage (object store or local
+//! files), `releases/<sha256>.deb`; the row says which.
 
 use crate::GatewayError;
 
@@ -285,5 +285,34 @@ impl super::Store {
             }
         };
         Ok(changed == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// SQLite binds `$n` by order of first appearance: each statement must number its
+    /// placeholders in that order to mean on SQLite what it means on PostgreSQL.
+    #[test]
+    fn the_statements_prepare_on_sqlite_with_placeholders_in_order() {
+        let conn = rusqlite::Connection::open_in_memory().expect("memory");
+        conn.execute_batch(super::super::queries::SCHEMA_VERSION_CREATE)
+            .expect("schema");
+        for (_, sql) in super::super::MIGRATIONS {
+            conn.execute_batch(sql).expect("migration");
+        }
+        for sql in [
+            super::RELEASE_INSERT,
+            super::RELEASE_LIST,
+            super::RELEASE_SET_STATE,
+        ] {
+            let stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+            for i in 1..=stmt.parameter_count() {
+                assert_eq!(
+                    stmt.parameter_name(i),
+                    Some(format!("${i}").as_str()),
+                    "{sql}"
+                );
+            }
+        }
     }
 }

@@ -23,7 +23,8 @@ pub fn die_with_parent(cmd: &mut Command) -> &mut Command {
     // nothing (the error is made from a raw OS error code).
     unsafe {
         cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            // prctl is variadic and reads its second argument as an unsigned long.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
             // The parent may have died before the prctl: then no signal would ever come.
