@@ -11,6 +11,7 @@
 //! Everything here is arithmetic on what callers pass in: the gateway decides what to offer,
 //! the kiosk checks the manifest it was offered, and both agree because they run this code.
 
+use std::cmp::Ordering;
 use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
@@ -320,6 +321,17 @@ pub struct ManifestError(pub String);
 /// The largest package a kiosk takes: 512 MiB (motcua-kiosk is about 15 MB).
 pub const PACKAGE_SIZE_MAX: u64 = 512 * 1024 * 1024;
 
+/// Two Debian versions in dpkg's order (epoch, then upstream, then revision; `~` sorts before
+/// everything, even the end); `None` if either is not a Debian version.
+pub fn compare_versions(a: &str, b: &str) -> Option<Ordering> {
+    if !is_debian_version(a) || !is_debian_version(b) {
+        return None;
+    }
+    let a: debversion::Version = a.parse().ok()?;
+    let b: debversion::Version = b.parse().ok()?;
+    Some(a.cmp(&b))
+}
+
 /// Whether `v` can be a Debian version (policy 5.6.12: an upstream part of alphanumerics and
 /// `.+-~:`, starting with a digit; at most 100 characters here).
 pub fn is_debian_version(v: &str) -> bool {
@@ -374,6 +386,18 @@ impl ReleaseManifest {
     pub fn to_json(&self) -> Vec<u8> {
         // Strings, integers and a plan written as text: serialising cannot fail.
         serde_json::to_vec(self).unwrap_or_default()
+    }
+
+    /// Whether a device running `running` may upgrade to this release: it is newer, and
+    /// `running` is not older than `min_from_version`. An unreadable version upgrades nothing.
+    pub fn upgrades(&self, running: &str) -> bool {
+        compare_versions(&self.version, running) == Some(Ordering::Greater)
+            && self.min_from_version.as_deref().is_none_or(|min| {
+                matches!(
+                    compare_versions(running, min),
+                    Some(Ordering::Greater | Ordering::Equal)
+                )
+            })
     }
 
     /// Whether `position` is offered this release at `now` (Unix seconds); a clock before the
@@ -488,6 +512,42 @@ mod tests {
         assert!(!p.should_pause(90, 10), "10 % is the limit, not over it");
         assert!(p.should_pause(89, 11));
         assert!(!p.should_pause(u64::MAX, 0));
+    }
+
+    #[test]
+    fn versions_compare_as_dpkg_does() {
+        use Ordering::*;
+        for (a, b, order) in [
+            ("0.2.0-1", "0.1.0-1", Greater),
+            ("0.10.0", "0.9.9", Greater),
+            ("1.0~rc1", "1.0", Less),
+            ("1:0.1", "2.0", Greater),
+            ("0.2.0-2", "0.2.0-10", Less),
+            ("0.2.0", "0.2.0", Equal),
+        ] {
+            assert_eq!(compare_versions(a, b), Some(order), "{a} vs {b}");
+        }
+        assert_eq!(compare_versions("v2", "1"), None);
+        let mut m = ReleaseManifest {
+            package: "motcua-kiosk".into(),
+            version: "0.3.0".into(),
+            sha256: "0".repeat(64),
+            size: 1,
+            min_from_version: Some("0.2.0".into()),
+            waves: plan("100%@0h"),
+            published_at: 0,
+        };
+        assert!(m.upgrades("0.2.0"));
+        assert!(m.upgrades("0.2.5"));
+        assert!(
+            !m.upgrades("0.1.9"),
+            "older than the oldest it upgrades from"
+        );
+        assert!(!m.upgrades("0.3.0"), "the same version");
+        assert!(!m.upgrades("0.4.0"), "a downgrade");
+        assert!(!m.upgrades("not a version"));
+        m.min_from_version = None;
+        assert!(m.upgrades("0.0.1"));
     }
 
     #[test]

@@ -12,10 +12,14 @@ use serde::{Deserialize, Serialize};
 mod health;
 mod held;
 mod identity;
+mod release;
 
 pub use health::{HealthReport, PrinterCondition, PrinterHealth, SelfTestSummary};
 pub use held::{BlobsHeld, BlobsHeldQuery, HeldBlob, MAX_HELD_QUERY};
 pub use identity::{DeviceCertificate, EnrollRequest, RenewRequest};
+pub use release::{
+    OfferQuery, OfferedRelease, ReleaseOffer, ReleaseReport, ReleaseStage, REPORT_DETAIL_MAX,
+};
 
 /// HTTP header carrying the idempotency key of an ingest request.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";

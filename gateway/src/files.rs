@@ -262,6 +262,26 @@ impl Files {
         Ok((size, got.into_stream().map_err(err).boxed()))
     }
 
+    /// The bytes `range` of an object (within its size: the caller checked), streamed; a
+    /// release package served to a kiosk that resumes its download.
+    pub async fn read_range(
+        &self,
+        key: &Key,
+        range: std::ops::Range<u64>,
+    ) -> Result<ByteStream, GatewayError> {
+        let options = GetOptions {
+            range: Some(GetRange::Bounded(range)),
+            ..GetOptions::default()
+        };
+        let got = self
+            .store
+            .get_opts(key, options)
+            .await
+            .map_err(self.err("read", key))?;
+        let err = self.err("read", key);
+        Ok(got.into_stream().map_err(err).boxed())
+    }
+
     /// Deletes an object; a missing one is fine.
     pub async fn delete(&self, key: &Key) -> Result<(), GatewayError> {
         match self.store.delete(key).await {

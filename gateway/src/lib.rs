@@ -189,6 +189,8 @@ pub struct GatewayConfig {
     pub enrollment_body_timeout: Duration,
     /// When the fleet view flags a device silent or its outbox stuck.
     pub fleet: FleetSettings,
+    /// When a rollout pauses itself on the rollbacks its devices report.
+    pub release_pause: motcua_domain::release::PausePolicy,
     /// The provisioning signing key (PEM, `gateway ca init` writes `DIR/provisioning.key`), a
     /// secret. Without it setup sheets cannot be issued (503); everything else works.
     pub provisioning_key_file: Option<PathBuf>,
@@ -260,6 +262,7 @@ impl GatewayConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             enrollment_body_timeout: DEFAULT_ENROLLMENT_BODY_TIMEOUT,
             fleet: FleetSettings::default(),
+            release_pause: motcua_domain::release::PausePolicy::default(),
             provisioning_key_file: None,
             lookup_key_file: None,
             profiles_dir: PathBuf::from(DEFAULT_PROFILES_DIR),

@@ -157,6 +157,15 @@ struct ServeArgs {
         value_parser = clap::value_parser!(u64).range(..=SQL_MAX)
     )]
     fleet_stuck_after_s: u64,
+    /// A rollout pauses itself when more than this percent of the devices that finished
+    /// installing it rolled it back (judged once at least 3 finished and 2 rolled back).
+    #[arg(
+        long,
+        env = "MOTCUA_GATEWAY_RELEASE_PAUSE_ABOVE_PERCENT",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u32).range(0..=100)
+    )]
+    release_pause_above_percent: u32,
     /// The provisioning key (PEM) that signs setup codes; a secret: prefer the
     /// `provisioning-key` credential. Without it setup sheets cannot be issued.
     #[arg(long, env = "MOTCUA_GATEWAY_PROVISIONING_KEY_FILE")]
@@ -308,6 +317,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         fleet: FleetSettings {
             silent_after: Duration::from_secs(args.fleet_silent_after_s),
             stuck_after: Duration::from_secs(args.fleet_stuck_after_s),
+        },
+        release_pause: motcua_domain::release::PausePolicy {
+            max_rollbacks: args.release_pause_above_percent * 100,
+            ..motcua_domain::release::PausePolicy::default()
         },
         provisioning_key_file: optional_credential_file(
             args.provisioning_key_file,

@@ -255,7 +255,16 @@ pub async fn change(
     change: RolloutChange,
     reason: Option<&str>,
 ) -> Result<bool, GatewayError> {
-    let store = source.store().await?;
+    change_in(&source.store().await?, version, change, reason).await
+}
+
+/// [`change`] on an open store (the admin API's).
+pub(crate) async fn change_in(
+    store: &Store,
+    version: &str,
+    change: RolloutChange,
+    reason: Option<&str>,
+) -> Result<bool, GatewayError> {
     let moves: &[(RolloutState, RolloutState)] = match change {
         RolloutChange::Pause => &[(RolloutState::Rolling, RolloutState::Paused)],
         RolloutChange::Resume => &[(RolloutState::Paused, RolloutState::Rolling)],

@@ -71,6 +71,13 @@ impl ReleaseKey {
     }
 }
 
+/// The manifest JSON of a text the gateway sealed itself and reads back from its own store,
+/// without checking the signature (the gateway need not hold the key to serve). A kiosk never
+/// uses this: it opens what it receives with [`TrustedReleaseKey::open`].
+pub fn own_manifest_json(text: &str) -> Result<Vec<u8>, ReleaseSignatureError> {
+    Ok(crate::signed::own_payload(RELEASE_PREFIX, text)?)
+}
+
 /// The release public key a kiosk trusts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustedReleaseKey(TrustedKey);
@@ -112,6 +119,10 @@ mod tests {
         assert_eq!(
             trusted(&k).open(&text),
             Ok(br#"{"version":"0.2.0-1"}"#.to_vec())
+        );
+        assert_eq!(
+            own_manifest_json(&text).ok(),
+            Some(br#"{"version":"0.2.0-1"}"#.to_vec())
         );
         let again = ReleaseKey::from_pem(&k.to_pem()).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(again.public_key(), k.public_key());

@@ -109,6 +109,22 @@ impl SigningKey {
     }
 }
 
+/// The payload of a sealed text *without* checking its signature: only for the signer reading
+/// back a text it sealed and keeps in its own store (the gateway choosing which release to
+/// offer). Whoever receives a sealed text opens it with [`TrustedKey::open`].
+pub fn own_payload(prefix: &str, text: &str) -> Result<Vec<u8>, SignedError> {
+    let rest = text
+        .trim()
+        .strip_prefix(prefix)
+        .ok_or(SignedError::WrongPrefix)?;
+    let (payload, _sig) = rest
+        .split_once('.')
+        .ok_or_else(|| SignedError::Malformed("no signature part".into()))?;
+    URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|e| SignedError::Malformed(format!("payload: {e}")))
+}
+
 /// An Ed25519 public key a kiosk trusts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrustedKey([u8; 32]);

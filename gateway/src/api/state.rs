@@ -41,6 +41,8 @@ pub(super) struct Inner {
     pub(super) max_upload_bytes: u64,
     /// When the fleet view flags a device.
     pub(super) fleet: crate::store::FleetSettings,
+    /// When a rollout pauses itself.
+    pub(super) release_pause: motcua_domain::release::PausePolicy,
     /// What signs setup codes, or why they cannot be issued (503).
     pub(super) issuer: Result<crate::provision::Issuer, String>,
     /// Where config profiles are.
@@ -80,6 +82,7 @@ impl AppState {
             catalog_etag,
             max_upload_bytes: config.max_upload_bytes,
             fleet: config.fleet,
+            release_pause: config.release_pause,
             issuer,
             profiles_dir: config.profiles_dir.clone(),
             block_size: config.sequence_block_size,

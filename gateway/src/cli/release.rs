@@ -169,13 +169,16 @@ pub(crate) fn run(command: ReleaseCommand) -> anyhow::Result<()> {
             }
             for r in rows {
                 println!(
-                    "{} {}\t{}\tdevices {}\tcommitted {}\trolled back {}{}",
+                    "{} {}\t{}\toffered {}\tdownloaded {}\tinstalled {}\tcommitted {}\trolled back {}\tfailed {}{}",
                     r.package,
                     r.version,
                     r.state.as_str(),
                     r.devices,
+                    r.downloaded,
+                    r.installed,
                     r.committed,
                     r.rolled_back,
+                    r.failed,
                     r.state_reason
                         .map(|why| format!("\t({why})"))
                         .unwrap_or_default()

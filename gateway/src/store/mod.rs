@@ -49,6 +49,7 @@ mod provisioning_sqlite;
 #[cfg(test)]
 mod provisioning_tests;
 mod queries;
+mod release_reports;
 mod releases;
 mod sqlite;
 mod sqlite_certs;
@@ -76,6 +77,7 @@ pub(crate) use postgres::PgStore;
 pub(crate) use provisioning::{
     BlockOutcome, Completion, NewToken, Provision, ProvisionOutcome, MAX_LIVE_BLOCKS,
 };
+pub use release_reports::{OfferCandidate, StageChange};
 pub use releases::{NewRelease, ReleaseRow, RolloutState};
 pub(crate) use sqlite::{lock_instance, SqliteStore};
 pub(crate) use uploads::Segment;

@@ -39,7 +39,12 @@ const RELEASE_LIST: &str = "SELECT r.version, r.package, r.sha256, r.size, r.pub
     r.state, r.state_reason,
     (SELECT COUNT(*) FROM release_reports p WHERE p.version = r.version),
     (SELECT COUNT(*) FROM release_reports p WHERE p.version = r.version AND p.stage = 'committed'),
-    (SELECT COUNT(*) FROM release_reports p WHERE p.version = r.version AND p.stage = 'rolled_back')
+    (SELECT COUNT(*) FROM release_reports p WHERE p.version = r.version AND p.stage = 'rolled_back'),
+    (SELECT COUNT(*) FROM release_reports p WHERE p.version = r.version
+        AND p.stage IN ('downloaded', 'installed', 'committed', 'rolled_back')),
+    (SELECT COUNT(*) FROM release_reports p WHERE p.version = r.version
+        AND p.stage IN ('installed', 'committed', 'rolled_back')),
+    (SELECT COUNT(*) FROM release_reports p WHERE p.version = r.version AND p.stage = 'failed')
     FROM releases r ORDER BY r.published_at DESC, r.version DESC";
 /// `$1` new state, `$2` reason, `$3` version, `$4` the state it must be in now: an aborted
 /// release stays aborted.
@@ -67,7 +72,7 @@ impl RolloutState {
         }
     }
 
-    fn parse(s: &str) -> Option<Self> {
+    pub(super) fn parse(s: &str) -> Option<Self> {
         [Self::Rolling, Self::Paused, Self::Aborted]
             .into_iter()
             .find(|v| v.as_str() == s)
@@ -108,8 +113,14 @@ pub struct ReleaseRow {
     pub state: RolloutState,
     /// Why it was paused or aborted.
     pub state_reason: Option<String>,
-    /// Devices that reported anything of it.
+    /// Devices it was offered to (every device with a report of it).
     pub devices: u64,
+    /// Devices that downloaded it (and may have gone further).
+    pub downloaded: u64,
+    /// Devices that installed it (committed, rolled back or still proving healthy).
+    pub installed: u64,
+    /// Devices that refused it before installing (a package that did not check out).
+    pub failed: u64,
     /// Devices that committed it.
     pub committed: u64,
     /// Devices that rolled it back.
@@ -124,14 +135,12 @@ type RawRow = (
     i64,
     String,
     Option<String>,
-    i64,
-    i64,
-    i64,
+    [i64; 6],
 );
 
 fn release_row(raw: RawRow) -> Result<ReleaseRow, GatewayError> {
-    let (version, package, sha256, size, published_at, state, state_reason, devices, ok, back) =
-        raw;
+    let (version, package, sha256, size, published_at, state, state_reason, counts) = raw;
+    let [devices, ok, back, downloaded, installed, failed] = counts;
     let state = RolloutState::parse(&state).ok_or_else(|| {
         GatewayError::Unreadable(format!("release {version} has an unknown state {state:?}"))
     })?;
@@ -145,6 +154,9 @@ fn release_row(raw: RawRow) -> Result<ReleaseRow, GatewayError> {
         state,
         state_reason,
         devices: count(devices),
+        downloaded: count(downloaded),
+        installed: count(installed),
+        failed: count(failed),
         committed: count(ok),
         rolled_back: count(back),
     })
@@ -212,9 +224,14 @@ impl super::Store {
                                 r.get(4)?,
                                 r.get(5)?,
                                 r.get(6)?,
-                                r.get(7)?,
-                                r.get(8)?,
-                                r.get(9)?,
+                                [
+                                    r.get(7)?,
+                                    r.get(8)?,
+                                    r.get(9)?,
+                                    r.get(10)?,
+                                    r.get(11)?,
+                                    r.get(12)?,
+                                ],
                             ))
                         })?
                         .collect()
@@ -238,9 +255,14 @@ impl super::Store {
                             r.try_get(4)?,
                             r.try_get(5)?,
                             r.try_get(6)?,
-                            r.try_get(7)?,
-                            r.try_get(8)?,
-                            r.try_get(9)?,
+                            [
+                                r.try_get(7)?,
+                                r.try_get(8)?,
+                                r.try_get(9)?,
+                                r.try_get(10)?,
+                                r.try_get(11)?,
+                                r.try_get(12)?,
+                            ],
                         ))
                     })
                     .collect::<Result<_, tokio_postgres::Error>>()
@@ -304,6 +326,12 @@ mod tests {
             super::RELEASE_INSERT,
             super::RELEASE_LIST,
             super::RELEASE_SET_STATE,
+            super::super::release_reports::STATEMENTS[0],
+            super::super::release_reports::STATEMENTS[1],
+            super::super::release_reports::STATEMENTS[2],
+            super::super::release_reports::STATEMENTS[3],
+            super::super::release_reports::STATEMENTS[4],
+            super::super::release_reports::STATEMENTS[5],
         ] {
             let stmt = conn.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
             for i in 1..=stmt.parameter_count() {
