@@ -17,6 +17,7 @@ pub mod qr_payload;
 pub mod rating;
 pub mod release;
 pub mod ticket;
+pub mod update;
 pub mod wire;
 
 /// Vietnam's civil time offset (UTC+07:00, no daylight saving), used for every timestamp that a
