@@ -43,35 +43,6 @@ fn refused(cmd: &mut Command) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-/// A real Debian package of `version` whose payload is `payload`, built by `dpkg-deb`.
-fn deb(dir: &Path, version: &str, payload: &str) -> PathBuf {
-    let root = dir.join(format!("pkg-{version}-{}", payload.len()));
-    std::fs::create_dir_all(root.join("DEBIAN")).expect("DEBIAN");
-    std::fs::create_dir_all(root.join("usr/share/motcua")).expect("payload dir");
-    std::fs::write(
-        root.join("DEBIAN/control"),
-        format!(
-            "Package: motcua-kiosk\nVersion: {version}\nArchitecture: all\n\
-             Maintainer: motcua tests <tests@example.invalid>\nDescription: test release\n"
-        ),
-    )
-    .expect("control");
-    std::fs::write(root.join("usr/share/motcua/payload"), payload).expect("payload");
-    let out = dir.join(format!("motcua-kiosk_{version}_{}.deb", payload.len()));
-    let status = Command::new("dpkg-deb")
-        .args(["--build", "--root-owner-group"])
-        .arg(&root)
-        .arg(&out)
-        .output()
-        .expect("dpkg-deb");
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
-    out
-}
-
 /// Where the storage keeps the package of `sha256`: a file under the data directory, or the
 /// S3 server's file for the object.
 fn stored_package(h: &Harness, sha256: &str) -> PathBuf {

@@ -17,8 +17,9 @@ use motcua_domain::wire::{ApiError, PrinterCondition};
 
 use super::auth::{Caller, ManageFleet};
 use super::failure::{ApiResult, Failure};
+use super::html::{escape, path_segment};
 use super::state::AppState;
-use crate::store::{FleetEntry, FleetFlag, FleetView};
+use crate::store::{FleetEntry, FleetFlag, FleetView, ReleaseRow};
 
 /// The fleet page: one card per enrolled device with its flags in words, its latest report,
 /// a sparkline of its recent outbox depths and a revoke button.
@@ -35,6 +36,7 @@ pub(super) async fn admin_fleet_page(
     let now = chrono::Utc::now().with_timezone(&motcua_domain::vietnam_offset());
     let view = state.0.store.fleet_view(&state.0.fleet, now).await?;
     let actions = state.0.store.recent_actions(RECENT_ACTIONS_READ).await?;
+    let releases = state.0.store.releases().await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -46,7 +48,7 @@ pub(super) async fn admin_fleet_page(
             ),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         ],
-        render(&view, &actions),
+        render(&view, &actions, &releases),
     )
         .into_response())
 }
@@ -101,35 +103,6 @@ pub(super) fn back_to_page() -> Response {
 /// [`ACTIONS_PER_CARD`].
 const RECENT_ACTIONS_READ: i64 = 500;
 const ACTIONS_PER_CARD: usize = 3;
-
-/// `text` safe inside HTML text and double-quoted attributes.
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// A device id as one path segment: anything but unreserved characters percent-encoded.
-fn path_segment(id: &str) -> String {
-    let mut out = String::new();
-    for b in id.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
-}
 
 fn flag_words(flag: FleetFlag) -> (&'static str, &'static str) {
     match flag {
@@ -239,10 +212,13 @@ dt{color:#555}dd{margin:0}.muted{color:#777}\
 form{margin-top:.5rem;display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}\
 button{background:#fff;color:#c62828;border:2px solid #c62828;border-radius:.3rem;padding:.4rem .9rem;font-weight:700}\
 button.action{color:#1b5e9e;border-color:#1b5e9e}.buttons{display:flex;flex-wrap:wrap;gap:0 .5rem}\
-.actions{margin:.25rem 0;padding-left:1.1rem;font-size:.9rem}.bad{color:#c62828;font-weight:700}";
+.actions{margin:.25rem 0;padding-left:1.1rem;font-size:.9rem}.bad{color:#c62828;font-weight:700}\
+.releases{background:#fff;margin:.75rem .75rem 0;padding:.75rem;border-radius:.5rem;overflow-x:auto}\
+table{border-collapse:collapse;font-size:.9rem}th,td{padding:.3rem .5rem;text-align:left;border-bottom:1px solid #ddd;vertical-align:top}\
+td.buttons form{margin:0}";
 
 /// The whole page.
-fn render(view: &FleetView, actions: &[RemoteAction]) -> String {
+fn render(view: &FleetView, actions: &[RemoteAction], releases: &[ReleaseRow]) -> String {
     let flagged = view.devices.iter().filter(|d| !d.flags.is_empty()).count();
     let mut page = format!(
         "<!DOCTYPE html>\n<html lang=\"vi\"><head><meta charset=\"utf-8\">\
@@ -254,6 +230,7 @@ fn render(view: &FleetView, actions: &[RemoteAction]) -> String {
         view.devices.len(),
         short_time(&view.at)
     );
+    super::fleet_releases::section(&mut page, releases);
     if view.devices.is_empty() {
         page.push_str("<p>Chưa có máy nào đăng ký / No device enrolled yet.</p>");
     }

@@ -60,6 +60,9 @@ pub(super) async fn release_offer(
     let name_ok = (2..=64).contains(&query.package.len())
         && query
             .package
+            .starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && query
+            .package
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "+-.".contains(c));
     if !name_ok || !is_debian_version(&query.running) {

@@ -31,10 +31,13 @@ mod backends;
 mod held;
 mod provisioning;
 mod records;
+mod releases;
 pub use backends::*;
 #[allow(unused_imports)]
 pub use provisioning::*;
 pub use records::*;
+#[allow(unused_imports)]
+pub use releases::*;
 
 pub const ENROLL_KEY: &str = "enrol-secret";
 pub const SITE: &str = "000.17.22.H56";

@@ -1,0 +1,49 @@
+//! Release packages for the release scenarios: real `.deb` files made by `dpkg-deb`, and the
+//! gateway's release source (store and blob storage) as `gateway release` would open it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::Harness;
+
+/// A real Debian package of `version` whose payload is `payload`, built by `dpkg-deb`.
+pub fn deb(dir: &Path, version: &str, payload: &str) -> PathBuf {
+    let root = dir.join(format!("pkg-{version}-{}", payload.len()));
+    std::fs::create_dir_all(root.join("DEBIAN")).expect("DEBIAN");
+    std::fs::create_dir_all(root.join("usr/share/motcua")).expect("payload dir");
+    std::fs::write(
+        root.join("DEBIAN/control"),
+        format!(
+            "Package: motcua-kiosk\nVersion: {version}\nArchitecture: all\n\
+             Maintainer: motcua tests <tests@example.invalid>\nDescription: test release\n"
+        ),
+    )
+    .expect("control");
+    std::fs::write(root.join("usr/share/motcua/payload"), payload).expect("payload");
+    let out = dir.join(format!("motcua-kiosk_{version}_{}.deb", payload.len()));
+    let status = Command::new("dpkg-deb")
+        .args(["--build", "--root-owner-group"])
+        .arg(&root)
+        .arg(&out)
+        .output()
+        .expect("dpkg-deb");
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    out
+}
+
+impl Harness {
+    /// The store and blob storage this gateway serves from, for `motcua_gateway::publish_release`.
+    pub fn release_source(&self) -> motcua_gateway::ReleaseSource {
+        let config = self.config();
+        motcua_gateway::ReleaseSource {
+            data_dir: config.data_dir,
+            database_url: config.database_url,
+            database_ca_file: None,
+            storage: config.blob_storage,
+        }
+    }
+}
