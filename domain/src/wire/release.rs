@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Longest `detail` a report may carry (the last log lines of a version that did not become
-/// healthy); more is 422 `detail_too_long`.
+/// healthy), in characters; more is 422 `detail_too_long`.
 pub const REPORT_DETAIL_MAX: usize = 16 * 1024;
 
 /// The question: which package the device runs, at which version.
@@ -123,7 +123,7 @@ pub struct ReleaseReport {
     /// The stage reached (`offered` is the gateway's own and refused here).
     pub stage: ReleaseStage,
     /// Why, for `rolled_back` and `failed`: the new version's last log lines, or what did not
-    /// check out. At most [`REPORT_DETAIL_MAX`] bytes.
+    /// check out. At most [`REPORT_DETAIL_MAX`] characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(max_length = 16384))]
     pub detail: Option<String>,

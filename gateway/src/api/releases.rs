@@ -273,24 +273,6 @@ pub(super) async fn release_report(
     body: Result<Bytes, BytesRejection>,
 ) -> ApiResult {
     let report: ReleaseReport = parse_json(body)?;
-    if report.stage == ReleaseStage::Offered {
-        return Err(Failure::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_stage",
-            "offered is recorded by the gateway, not reported",
-        ));
-    }
-    if report
-        .detail
-        .as_ref()
-        .is_some_and(|d| d.len() > REPORT_DETAIL_MAX)
-    {
-        return Err(Failure::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "detail_too_long",
-            format!("detail is at most {REPORT_DETAIL_MAX} bytes"),
-        ));
-    }
     let store = &state.0.store;
     let offered = store
         .device_release_stages(&device.id)
@@ -301,6 +283,24 @@ pub(super) async fn release_report(
         return Err(Failure::not_found(format!(
             "no release {version} offered to this device"
         )));
+    }
+    if report.stage == ReleaseStage::Offered {
+        return Err(Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_stage",
+            "offered is recorded by the gateway, not reported",
+        ));
+    }
+    if report
+        .detail
+        .as_ref()
+        .is_some_and(|d| d.chars().count() > REPORT_DETAIL_MAX)
+    {
+        return Err(Failure::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "detail_too_long",
+            format!("detail is at most {REPORT_DETAIL_MAX} characters"),
+        ));
     }
     let change = store
         .record_release_stage(

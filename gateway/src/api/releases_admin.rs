@@ -120,7 +120,7 @@ async fn change_rollout(
     } else {
         match body {
             Ok(b) if b.is_empty() => None,
-            body => parse_json::<RolloutChangeRequest>(body)?.reason,
+            body => parse_json::<Option<RolloutChangeRequest>>(body)?.and_then(|r| r.reason),
         }
     };
     if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
