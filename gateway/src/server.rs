@@ -222,7 +222,10 @@ async fn connection(
             return;
         }
         Err(_) => {
-            tracing::debug!(%remote, "TLS handshake timed out");
+            // Info, not debug: the peer sees only its connection end (a Python client says
+            // "EOF occurred in violation of protocol"), so this line is what explains it, and
+            // an overloaded gateway or a very weak link shows here first.
+            tracing::info!(%remote, timeout_s = HANDSHAKE_TIMEOUT.as_secs(), "TLS handshake timed out: connection closed");
             return;
         }
     };
