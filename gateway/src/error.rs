@@ -121,6 +121,10 @@ pub enum GatewayError {
         /// The file.
         path: PathBuf,
     },
+    /// A release that cannot be published (not a Debian package, too large, a version taken
+    /// by another package): the publisher's mistake, not the gateway's.
+    #[error("không phát hành được / the release cannot be published: {0}")]
+    ReleaseRefused(String),
     /// The configuration is unusable (say an empty key).
     #[error("invalid gateway configuration: {0}")]
     Config(String),

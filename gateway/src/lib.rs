@@ -189,6 +189,10 @@ pub struct GatewayConfig {
     pub enrollment_body_timeout: Duration,
     /// When the fleet view flags a device silent or its outbox stuck.
     pub fleet: FleetSettings,
+    /// The release signing key (PEM, `gateway release key init` writes `DIR/release.key`), a
+    /// secret. Without it releases are published only by `gateway release publish` on the
+    /// gateway's machine, and `POST /v1/admin/releases` answers 503.
+    pub release_key_file: Option<PathBuf>,
     /// When a rollout pauses itself on the rollbacks its devices report.
     pub release_pause: motcua_domain::release::PausePolicy,
     /// The provisioning signing key (PEM, `gateway ca init` writes `DIR/provisioning.key`), a
@@ -262,6 +266,7 @@ impl GatewayConfig {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             enrollment_body_timeout: DEFAULT_ENROLLMENT_BODY_TIMEOUT,
             fleet: FleetSettings::default(),
+            release_key_file: None,
             release_pause: motcua_domain::release::PausePolicy::default(),
             provisioning_key_file: None,
             lookup_key_file: None,
@@ -368,6 +373,10 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         &config.profiles_dir,
         &ca_cert_pem,
     )?;
+    let release_key = match &config.release_key_file {
+        Some(path) => Some(Arc::new(release::release_key(path)?)),
+        None => None,
+    };
     let authority =
         motcua_identity::Authority::load(&ca_cert_pem, &pki::read(&config.ca_key_file)?).map_err(
             |e| {
@@ -414,6 +423,7 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         files,
         authority,
         issuer,
+        release_key,
         Arc::clone(&connections),
         lookup_key,
         &config,

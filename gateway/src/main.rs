@@ -170,6 +170,11 @@ struct ServeArgs {
     /// `provisioning-key` credential. Without it setup sheets cannot be issued.
     #[arg(long, env = "MOTCUA_GATEWAY_PROVISIONING_KEY_FILE")]
     provisioning_key_file: Option<PathBuf>,
+    /// The release signing key (PEM) for releases published through the admin API; a secret:
+    /// prefer the `release-key` credential. Without it only `gateway release publish` on this
+    /// machine publishes.
+    #[arg(long, env = "MOTCUA_GATEWAY_RELEASE_KEY_FILE")]
+    release_key_file: Option<PathBuf>,
     /// File holding the lookup key (64 hex digits, mode 0600), under which the gateway keeps
     /// the receipts' lookup hashes; a secret: prefer the `lookup-key` credential. Without
     /// either, `lookup.key` in the data directory is used (made on first start). Every gateway
@@ -318,6 +323,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             silent_after: Duration::from_secs(args.fleet_silent_after_s),
             stuck_after: Duration::from_secs(args.fleet_stuck_after_s),
         },
+        release_key_file: optional_credential_file(args.release_key_file, "release-key"),
         release_pause: motcua_domain::release::PausePolicy {
             max_rollbacks: args.release_pause_above_percent * 100,
             ..motcua_domain::release::PausePolicy::default()

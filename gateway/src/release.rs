@@ -121,7 +121,7 @@ fn deb_fields_of(bytes: &[u8], shown: &Path) -> Result<(String, String), Gateway
             GatewayError::Config(format!("cannot run dpkg-deb (Debian's dpkg package): {e}"))
         })?;
     if !out.status.success() {
-        return Err(GatewayError::Config(format!(
+        return Err(GatewayError::ReleaseRefused(format!(
             "{} is not a Debian package: {}",
             deb.display(),
             String::from_utf8_lossy(&out.stderr).trim()
@@ -133,7 +133,9 @@ fn deb_fields_of(bytes: &[u8], shown: &Path) -> Result<(String, String), Gateway
             .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
             .map(|v| v.trim().to_owned())
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| GatewayError::Config(format!("{} has no {name} field", deb.display())))
+            .ok_or_else(|| {
+                GatewayError::ReleaseRefused(format!("{} has no {name} field", deb.display()))
+            })
     };
     Ok((field("Package")?, field("Version")?))
 }
@@ -156,14 +158,39 @@ pub async fn publish(
         path: deb.to_path_buf(),
         source,
     })?;
-    let (package, version) = deb_fields_of(&bytes, deb)?;
+    let store = source.store().await?;
+    let files = Files::open(&source.data_dir, &source.storage).await?;
+    let package = Package { bytes, shown: deb };
+    publish_on(&store, &files, key, package, waves, min_from_version, now).await
+}
+
+/// A package's bytes and how to name it in errors (its file, or the upload).
+pub(crate) struct Package<'a> {
+    /// The `.deb` file's bytes.
+    pub bytes: Vec<u8>,
+    /// Its name in messages.
+    pub shown: &'a Path,
+}
+
+/// [`publish`] on an open store and blob storage (the admin API's).
+pub(crate) async fn publish_on(
+    store: &Store,
+    files: &Files,
+    key: &ReleaseKey,
+    package: Package<'_>,
+    waves: WavePlan,
+    min_from_version: Option<String>,
+    now: i64,
+) -> Result<Published, GatewayError> {
+    let Package { bytes, shown: deb } = package;
     let size = bytes.len() as u64;
     if size == 0 || size > PACKAGE_SIZE_MAX {
-        return Err(GatewayError::Config(format!(
+        return Err(GatewayError::ReleaseRefused(format!(
             "{} has {size} bytes; a release package has 1 to {PACKAGE_SIZE_MAX}",
             deb.display()
         )));
     }
+    let (package, version) = deb_fields_of(&bytes, deb)?;
     let sha256 = hex::encode(Sha256::digest(&bytes));
     let manifest = ReleaseManifest {
         package,
@@ -176,8 +203,7 @@ pub async fn publish(
     };
     // The manifest must read back as a kiosk reads it (names, versions, sizes in range).
     ReleaseManifest::from_json(&manifest.to_json())
-        .map_err(|e| GatewayError::Config(e.to_string()))?;
-    let store = source.store().await?;
+        .map_err(|e| GatewayError::ReleaseRefused(e.to_string()))?;
     if let Some(old) = store
         .releases()
         .await?
@@ -185,7 +211,7 @@ pub async fn publish(
         .find(|r| r.version == manifest.version)
     {
         if old.sha256 != manifest.sha256 || old.package != manifest.package {
-            return Err(GatewayError::Config(format!(
+            return Err(GatewayError::ReleaseRefused(format!(
                 "version {} was published before with another package ({} {}); give the new \
                  package a new version (cargo deb --deb-version)",
                 old.version, old.package, old.sha256
@@ -196,7 +222,6 @@ pub async fn publish(
             new: false,
         });
     }
-    let files = Files::open(&source.data_dir, &source.storage).await?;
     files
         .put(&package_key(&manifest.sha256), Bytes::from(bytes))
         .await?;
@@ -218,7 +243,7 @@ pub async fn publish(
             .into_iter()
             .find(|r| r.version == manifest.version);
         if theirs.is_some_and(|r| r.sha256 != manifest.sha256) {
-            return Err(GatewayError::Config(format!(
+            return Err(GatewayError::ReleaseRefused(format!(
                 "version {} was just published with another package; give this package a new \
                  version",
                 manifest.version

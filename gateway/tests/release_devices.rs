@@ -402,7 +402,90 @@ async fn rollbacks_pause_the_rollout_and_technicians_steer_it(backend: Backend) 
     h.finish().await;
 }
 
+async fn post_package(h: &Harness, query: &str, bytes: Vec<u8>) -> reqwest::Response {
+    h.req(
+        Method::POST,
+        &format!("/v1/admin/releases?{query}"),
+        Some(&h.technician),
+    )
+    .header("Content-Type", "application/vnd.debian.binary-package")
+    .body(bytes)
+    .send()
+    .await
+    .expect("publish")
+}
+
+async fn technicians_publish_through_the_admin_api(backend: Backend) {
+    let Some(mut h) = Harness::start(backend).await else {
+        return;
+    };
+    let v5 = std::fs::read(deb(h.dir.path(), "0.5.0-1", "five")).expect("deb");
+    let without_key = post_package(&h, "waves=100%25@0h", v5.clone()).await;
+    assert_eq!(without_key.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error_code(without_key).await, "releases_unavailable");
+
+    let key = ReleaseKey::generate().expect("key");
+    let key_file = h.dir.path().join("release.key");
+    std::fs::write(&key_file, key.to_pem()).expect("key file");
+    h.reboot_with(|c| c.release_key_file = Some(key_file.clone()))
+        .await;
+    let created = post_package(
+        &h,
+        "waves=1%25@0h,100%25@72h&min_from_version=0.1.0-1",
+        v5.clone(),
+    )
+    .await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let body: Value = created.json().await.expect("JSON");
+    assert_eq!(body["version"], "0.5.0-1");
+    assert_eq!(body["sha256"], sha_hex(&v5));
+    assert_eq!(body["waves"], "1%@0h,100%@3d");
+    let again = post_package(&h, "waves=100%25@0h", v5.clone()).await;
+    assert_eq!(
+        again.status(),
+        StatusCode::OK,
+        "the same package again changes nothing"
+    );
+    let other = std::fs::read(deb(h.dir.path(), "0.5.0-1", "another five")).expect("deb");
+    let taken = post_package(&h, "waves=100%25@0h", other).await;
+    assert_eq!(taken.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(error_code(taken).await, "release_refused");
+    let junk = post_package(&h, "waves=100%25@0h", b"not a package".to_vec()).await;
+    assert_eq!(error_code(junk).await, "release_refused");
+    let waves = post_package(&h, "waves=50%25@0h", v5.clone()).await;
+    assert_eq!(waves.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(error_code(waves).await, "invalid_waves");
+    let device = h.enroll(&device_in_wave(100, true, "api")).await;
+    assert_eq!(
+        publish_offered_manifest(&h, &device).await,
+        Some(key.public_key()),
+        "the canary is offered it, signed with the gateway's release key"
+    );
+    assert_eq!(release(&releases(&h).await, "0.5.0-1")["offered"], 1);
+    h.finish().await;
+}
+
+/// The public key the offered manifest opens with (tries the one key a test made).
+async fn publish_offered_manifest(h: &Harness, device: &Cred) -> Option<String> {
+    let r = h
+        .req(
+            Method::GET,
+            "/v1/releases/offer?package=motcua-kiosk&running=0.1.0-1",
+            Some(device),
+        )
+        .send()
+        .await
+        .expect("offer");
+    let offer: ReleaseOffer = r.json().await.expect("JSON");
+    let manifest = offer.release?.manifest;
+    let key_file = h.dir.path().join("release.key");
+    let key = ReleaseKey::from_pem(&std::fs::read_to_string(key_file).ok()?).ok()?;
+    let trusted: TrustedReleaseKey = key.public_key().parse().ok()?;
+    trusted.open(&manifest).ok().map(|_| key.public_key())
+}
+
 scenarios!(
     offers_follow_waves_versions_and_ranges,
-    rollbacks_pause_the_rollout_and_technicians_steer_it
+    rollbacks_pause_the_rollout_and_technicians_steer_it,
+    technicians_publish_through_the_admin_api
 );

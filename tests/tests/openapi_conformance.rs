@@ -25,6 +25,9 @@
 //!   a rule across a parameter and the body that OpenAPI cannot state (400).
 //! - `POST /v1/ratings`: `level` must be at most `scale_levels` (400), a rule across two fields;
 //!   the gateway's document generator has no `anyOf` on an object with properties.
+//! - `POST /v1/admin/releases`: a body of bytes is what the document can say, not "a Debian
+//!   package whose version is new" (422 `release_refused`), and `waves` is a text whose rules
+//!   (shares growing to 100 %) no pattern states (400 `invalid_waves`).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -170,6 +173,12 @@ fn schemathesis_config() -> String {
             ACCEPTANCES,
             r#""400""#,
         ),
+        (
+            "POST /v1/admin/releases",
+            "positive_data_acceptance",
+            ACCEPTANCES,
+            r#""400", "422""#,
+        ),
     ] {
         toml.push_str(&format!(
             "[[operations]]\ninclude-name = \"{operation}\"\n\
@@ -229,11 +238,25 @@ fn every_role_s_operations_conform_to_the_openapi_document() -> anyhow::Result<(
     // limit above the run's pace (schemathesis sends ~1000 requests a minute with the kiosk's
     // certificate), else most device calls would be checked against 429 `rate_limited` only,
     // not the logic behind it (the limit itself is the gateway's limits tests' job).
+    // And with a release key, so that publishing through the admin API is served too.
+    let release_keys = tmp.path().join("release-keys");
+    std::fs::create_dir_all(&release_keys)?;
+    let made = Command::new(bin("gateway"))
+        .args(["release", "key", "init", "--dir"])
+        .arg(&release_keys)
+        .output()?;
+    anyhow::ensure!(made.status.success(), "gateway release key init failed");
+    let release_key = release_keys.join("release.key");
     let provisioning = ProvisioningGateway::start_with(
         &tmp.path().join("gateway"),
         &[("commune-desk", PROFILE_TOML)],
         100,
-        &["--rate-limit-per-minute", "1000000"],
+        &[
+            "--rate-limit-per-minute",
+            "1000000",
+            "--release-key-file",
+            release_key.to_str().context("path")?,
+        ],
     )?;
     let gateway = &provisioning.gateway;
     std::fs::write(tmp.path().join("motcua_hooks.py"), HOOKS)?;

@@ -76,7 +76,9 @@ use ingest::{
 use openapi_limits::LimitsAddon;
 use provisioning::{admin_provisioning, ca_pem, device_profile, provision, sequence_blocks};
 use releases::{release_offer, release_package, release_report};
-use releases_admin::{abort_release, admin_releases, pause_release, resume_release};
+use releases_admin::{
+    abort_release, admin_releases, pause_release, publish_release, resume_release,
+};
 use upload_append::upload_patch;
 use uploads::{create_upload, get_blob, tus_options, upload_head};
 use uploads_delete::upload_delete;
@@ -142,6 +144,11 @@ fn route_table() -> Vec<Route> {
             post(release_report),
         ),
         ("/v1/admin/releases", Method::GET, get(admin_releases)),
+        (
+            "/v1/admin/releases",
+            Method::POST,
+            post(publish_release).layer(DefaultBodyLimit::max(releases_admin::PUBLISH_BODY_MAX)),
+        ),
         (
             "/v1/admin/releases/{version}/pause",
             Method::POST,
@@ -263,10 +270,10 @@ pub(crate) fn router(state: AppState) -> Router {
         provisioning::admin_provisioning, actions::device_actions, actions::device_action_result,
         actions::queue_action, actions::admin_actions, export_feed::export_feed,
         releases::release_offer, releases::release_package, releases::release_report,
-        releases_admin::admin_releases, releases_admin::pause_release,
+        releases_admin::admin_releases, releases_admin::publish_release, releases_admin::pause_release,
         releases_admin::resume_release, releases_admin::abort_release
     ),
-    components(schemas(ApiError, tus::TusResumable, provisioning::SheetKind, motcua_domain::provisioning::RemoteActionKind, motcua_domain::provisioning::SequenceBlock, motcua_domain::provisioning::IssuedSetupCode, Stats, FleetDevice, Revocation, ReenrolmentApproval, admin::SetupCodesWithdrawn, FleetView, FleetEntry, FleetFlag, HealthPoint, FeedEvent, FeedEventKind, FeedApplicant, FeedDocument, motcua_domain::wire::ReleaseOffer, motcua_domain::wire::OfferedRelease, motcua_domain::wire::ReleaseReport, motcua_domain::wire::ReleaseStage, releases_admin::Releases, releases_admin::ReleaseSummary, releases_admin::RolloutChangeRequest)),
+    components(schemas(ApiError, tus::TusResumable, provisioning::SheetKind, motcua_domain::provisioning::RemoteActionKind, motcua_domain::provisioning::SequenceBlock, motcua_domain::provisioning::IssuedSetupCode, Stats, FleetDevice, Revocation, ReenrolmentApproval, admin::SetupCodesWithdrawn, FleetView, FleetEntry, FleetFlag, HealthPoint, FeedEvent, FeedEventKind, FeedApplicant, FeedDocument, motcua_domain::wire::ReleaseOffer, motcua_domain::wire::OfferedRelease, motcua_domain::wire::ReleaseReport, motcua_domain::wire::ReleaseStage, releases_admin::Releases, releases_admin::ReleaseSummary, releases_admin::PublishedRelease, releases_admin::RolloutChangeRequest)),
     modifiers(&SecurityAddon, &LimitsAddon)
 )]
 pub struct ApiDoc;

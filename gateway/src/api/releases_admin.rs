@@ -1,7 +1,8 @@
 //! Rollouts for technicians: the releases with their devices' progress, and pause, resume and
 //! abort (also the fleet page's buttons, form posts answered 303 back to the page, refused
 //! when another site made them). `gateway release …` on the gateway's machine does the same on
-//! the store directly; publishing stays there, next to the release key.
+//! the store directly. Publishing through the API needs the release key given to `gateway
+//! serve` (`--release-key-file`); without it only the CLI publishes.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -14,11 +15,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::auth::{Caller, ManageFleet};
-use super::failure::{parse_json, ApiResult, Failure, Path};
+use super::failure::{parse_json, ApiResult, Failure, Path, Query};
 use super::fleet_page::{back_to_page, is_form, same_origin};
 use super::state::AppState;
-use crate::release::{change_in, RolloutChange};
+use crate::release::{change_in, publish_on, Package, RolloutChange};
 use crate::store::ReleaseRow;
+use crate::GatewayError;
+use motcua_domain::release::{is_debian_version, WavePlan};
 
 /// A release and how far the fleet got with it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -85,6 +88,137 @@ pub struct RolloutChangeRequest {
     /// Free text, at most 500 characters.
     #[schema(max_length = 500)]
     pub reason: Option<String>,
+}
+
+/// The largest package the admin API takes; a larger one is published with `gateway release
+/// publish` on the gateway's machine (the body is held in memory while it is checked).
+pub(crate) const PUBLISH_BODY_MAX: usize = 64 * 1024 * 1024;
+
+/// `POST /v1/admin/releases` query.
+#[derive(Debug, Clone, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct PublishQuery {
+    /// The waves, `1%@0h,10%@24h,100%@72h`.
+    waves: String,
+    /// The oldest installed version that may upgrade to it (none: any).
+    min_from_version: Option<String>,
+}
+
+/// What was published.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PublishedRelease {
+    /// Debian package name.
+    pub package: String,
+    /// Debian version.
+    pub version: String,
+    /// SHA-256 of the package.
+    pub sha256: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// The waves, as the gateway reads them.
+    pub waves: String,
+    /// `false` when this very package was published under this version before.
+    pub new: bool,
+}
+
+/// Publishes a release: the body is the `.deb` file (as `gateway release publish` does, with
+/// the release key `gateway serve --release-key-file` was given). The same package again
+/// changes nothing (200); another package under a published version is refused.
+#[utoipa::path(post, path = "/v1/admin/releases", tag = "admin", security(("technician_certificate" = [])),
+    params(PublishQuery),
+    request_body(content = Vec<u8>, content_type = "application/vnd.debian.binary-package", description = "the .deb file, at most 64 MiB"),
+    responses(
+        (status = 201, body = PublishedRelease, description = "published, rolling"),
+        (status = 200, body = PublishedRelease, description = "this package was published under this version before: nothing changed"),
+        (status = 400, body = ApiError, description = "`invalid_waves` or `invalid_query`"),
+        (status = 401, body = ApiError),
+        (status = 403, body = ApiError, description = "`forbidden_role` or `cross_site_request`"),
+        (status = 413, body = ApiError, description = "more than 64 MiB"),
+        (status = 422, body = ApiError, description = "`release_refused`: not a Debian package, or its version names another package"),
+        (status = 503, body = ApiError, description = "`releases_unavailable`: the gateway was started without a release key"),
+    ))]
+pub(super) async fn publish_release(
+    State(state): State<AppState>,
+    caller: Caller<ManageFleet>,
+    Query(query): Query<PublishQuery>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> ApiResult {
+    same_origin(&headers)?;
+    let key = state.0.release_key.clone().ok_or_else(|| {
+        Failure::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "releases_unavailable",
+            "this gateway has no release key (gateway serve --release-key-file); publish with \
+             `gateway release publish` on its machine",
+        )
+    })?;
+    let waves: WavePlan =
+        query
+            .waves
+            .parse()
+            .map_err(|e: motcua_domain::release::WavePlanError| {
+                Failure::bad_request("invalid_waves", e.to_string())
+            })?;
+    if let Some(min) = &query.min_from_version {
+        if !is_debian_version(min) {
+            return Err(Failure::bad_request(
+                "invalid_query",
+                "min_from_version is not a Debian version",
+            ));
+        }
+    }
+    let bytes = body.map_err(|e| {
+        Failure::new(
+            e.status(),
+            "invalid_body",
+            format!("the package could not be read: {e}"),
+        )
+    })?;
+    let package = Package {
+        bytes: bytes.to_vec(),
+        shown: std::path::Path::new("the uploaded package"),
+    };
+    let published = match publish_on(
+        &state.0.store,
+        &state.0.files,
+        &key,
+        package,
+        waves,
+        query.min_from_version,
+        chrono::Utc::now().timestamp(),
+    )
+    .await
+    {
+        Ok(p) => p,
+        Err(GatewayError::ReleaseRefused(why)) => {
+            return Err(Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "release_refused",
+                why,
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let m = &published.manifest;
+    tracing::info!(package = %m.package, version = %m.version, sha256 = %m.sha256, waves = %m.waves, new = published.new, technician = %caller.identity.name, "release published");
+    let status = if published.new {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(PublishedRelease {
+            package: m.package.clone(),
+            version: m.version.clone(),
+            sha256: m.sha256.clone(),
+            size: m.size,
+            waves: m.waves.to_string(),
+            new: published.new,
+        }),
+    )
+        .into_response())
 }
 
 /// Every release, newest first, with its devices' progress.

@@ -41,6 +41,8 @@ pub(super) struct Inner {
     pub(super) max_upload_bytes: u64,
     /// When the fleet view flags a device.
     pub(super) fleet: crate::store::FleetSettings,
+    /// What signs releases published through the admin API (`None`: only the CLI publishes).
+    pub(super) release_key: Option<Arc<motcua_identity::release::ReleaseKey>>,
     /// When a rollout pauses itself.
     pub(super) release_pause: motcua_domain::release::PausePolicy,
     /// What signs setup codes, or why they cannot be issued (503).
@@ -61,6 +63,7 @@ impl AppState {
         files: Files,
         authority: Authority,
         issuer: Result<crate::provision::Issuer, String>,
+        release_key: Option<Arc<motcua_identity::release::ReleaseKey>>,
         connections: Arc<Connections>,
         lookup_key: crate::lookup_key::LookupKey,
         config: &GatewayConfig,
@@ -82,6 +85,7 @@ impl AppState {
             catalog_etag,
             max_upload_bytes: config.max_upload_bytes,
             fleet: config.fleet,
+            release_key,
             release_pause: config.release_pause,
             issuer,
             profiles_dir: config.profiles_dir.clone(),
