@@ -114,6 +114,7 @@ def json_lines(ctx, response):
 
 EMPTY = base64.b64encode(b'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855').decode()
 schemathesis.openapi.media_type('application/offset+octet-stream', st.binary(max_size=64))
+schemathesis.openapi.media_type('application/vnd.debian.binary-package', st.binary(max_size=256))
 schemathesis.openapi.format(
     'tus-sha256-metadata',
     st.sampled_from(['sha256 ' + EMPTY, 'filename YS5wZGY=,sha256 ' + EMPTY]),
