@@ -259,7 +259,7 @@ impl ReleaseDownloader {
             .release_offer(&self.settings.package, &self.settings.running)
             .await?;
         let Some(offered) = offer.release else {
-            return Ok(Turn::NothingOffered);
+            return self.withdrawn_or_nothing(client).await;
         };
         let version = offered.version.clone();
         if let Some(r) = refused(&dir).into_iter().find(|r| r.version == version) {
@@ -341,6 +341,36 @@ impl ReleaseDownloader {
             resumed_from,
             received,
         })
+    }
+
+    /// Nothing is offered: a release whose files are here may have been withdrawn (an aborted
+    /// release is offered no more), which only its package's 410 says; one byte is asked.
+    async fn withdrawn_or_nothing(&mut self, client: &GatewayClient) -> Result<Turn, DownloadError> {
+        let dir = &self.settings.dir;
+        let Some(last) = last_offer(dir) else {
+            return Ok(Turn::NothingOffered);
+        };
+        let has_files = [".deb.part", ".deb"]
+            .iter()
+            .any(|s| dir.join(format!("{}{s}", last.version)).exists());
+        if !has_files {
+            return Ok(Turn::NothingOffered);
+        }
+        let etag = format!("\"{}\"", last.sha256);
+        match client
+            .release_package(&last.version, last.size.saturating_sub(1), &etag, 1, 0)
+            .await
+        {
+            Err(e) if e.status() == Some(410) => {
+                tracing::warn!(version = %last.version, "bản cập nhật đã bị thu hồi / the release was withdrawn: its download is deleted");
+                refuse(dir, &last.version, "withdrawn by the gateway (410 release_aborted)", true)?;
+                let _ = std::fs::remove_file(dir.join(OFFER_FILE));
+                Ok(Turn::Withdrawn {
+                    version: last.version,
+                })
+            }
+            _ => Ok(Turn::NothingOffered),
+        }
     }
 
     /// The manifest of an offer, opened with the trusted key and checked against the offer and
