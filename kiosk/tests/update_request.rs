@@ -14,7 +14,9 @@ use sha2::{Digest, Sha256};
 const VERSION: &str = "0.2.0-1";
 
 fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 struct Kiosk {
@@ -94,7 +96,11 @@ fn the_install_request_is_written_only_inside_the_window_and_without_a_citizen()
     let inside = at("2026-12-03T02:00:00+07:00");
     let why = ask(&k, true, inside).expect_err("waits");
     assert!(why.contains("citizen session"), "{why}");
-    let intake = k.config.store.data_dir.join("intake/000.17.22.H56-261203-0001");
+    let intake = k
+        .config
+        .store
+        .data_dir
+        .join("intake/000.17.22.H56-261203-0001");
     std::fs::create_dir_all(&intake).unwrap();
     let why = ask(&k, false, inside).expect_err("waits");
     assert!(why.contains("intake"), "{why}");
@@ -131,9 +137,8 @@ fn the_install_request_is_written_only_inside_the_window_and_without_a_citizen()
     // `kioskctl update apply --now` ignores the window, not the citizen.
     std::fs::remove_file(&request).unwrap();
     let now = at("2026-12-02T10:00:00+07:00");
-    let apply = |open| {
-        care::request_install(&k.config, &k.spool, &k.key, "0.1.0-1", open, None, now)
-    };
+    let apply =
+        |open| care::request_install(&k.config, &k.spool, &k.key, "0.1.0-1", open, None, now);
     assert!(apply(true).is_err());
     assert_eq!(apply(false), Ok(Some(VERSION.to_owned())));
 }

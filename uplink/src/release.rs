@@ -119,7 +119,10 @@ pub struct RefusedVersion {
 
 /// The verified download in `dir`, if one is complete: its version and signed manifest text.
 /// The manifest is opened again with `key` (a file on disk is trusted no more than an answer).
-pub fn ready_download(dir: &Path, key: &TrustedReleaseKey) -> Option<(String, ReleaseManifest, String)> {
+pub fn ready_download(
+    dir: &Path,
+    key: &TrustedReleaseKey,
+) -> Option<(String, ReleaseManifest, String)> {
     let entries = std::fs::read_dir(dir).ok()?;
     let mut found: Vec<(String, ReleaseManifest, String)> = entries
         .flatten()
@@ -149,7 +152,12 @@ pub fn refused(dir: &Path) -> Vec<RefusedVersion> {
 }
 
 /// Remembers `version` as not to be downloaded again (its files are deleted), with why.
-pub fn refuse(dir: &Path, version: &str, detail: &str, reported: bool) -> Result<(), DownloadError> {
+pub fn refuse(
+    dir: &Path,
+    version: &str,
+    detail: &str,
+    reported: bool,
+) -> Result<(), DownloadError> {
     let mut list = refused(dir);
     list.retain(|r| r.version != version);
     list.push(RefusedVersion {
@@ -157,7 +165,11 @@ pub fn refuse(dir: &Path, version: &str, detail: &str, reported: bool) -> Result
         detail: detail.to_owned(),
         reported,
     });
-    write_atomically(dir, REFUSED_FILE, &serde_json::to_vec_pretty(&list).unwrap_or_default())?;
+    write_atomically(
+        dir,
+        REFUSED_FILE,
+        &serde_json::to_vec_pretty(&list).unwrap_or_default(),
+    )?;
     remove_version(dir, version);
     Ok(())
 }
@@ -169,7 +181,11 @@ fn mark_reported(dir: &Path, version: &str) -> Result<(), DownloadError> {
             r.reported = true;
         }
     }
-    write_atomically(dir, REFUSED_FILE, &serde_json::to_vec_pretty(&list).unwrap_or_default())
+    write_atomically(
+        dir,
+        REFUSED_FILE,
+        &serde_json::to_vec_pretty(&list).unwrap_or_default(),
+    )
 }
 
 /// Deletes every file of `version` (its part, package, manifest).
@@ -290,7 +306,12 @@ impl ReleaseDownloader {
                 Ok(done) => done,
                 Err(DownloadError::Gateway(e)) if e.status() == Some(410) => {
                     tracing::warn!(%version, "bản cập nhật đã bị thu hồi / the release was withdrawn: its download is deleted");
-                    refuse(&dir, &version, "withdrawn by the gateway (410 release_aborted)", true)?;
+                    refuse(
+                        &dir,
+                        &version,
+                        "withdrawn by the gateway (410 release_aborted)",
+                        true,
+                    )?;
                     return Ok(Turn::Withdrawn { version });
                 }
                 Err(DownloadError::Gateway(e)) if e.status() == Some(416) => {
@@ -345,7 +366,10 @@ impl ReleaseDownloader {
 
     /// Nothing is offered: a release whose files are here may have been withdrawn (an aborted
     /// release is offered no more), which only its package's 410 says; one byte is asked.
-    async fn withdrawn_or_nothing(&mut self, client: &GatewayClient) -> Result<Turn, DownloadError> {
+    async fn withdrawn_or_nothing(
+        &mut self,
+        client: &GatewayClient,
+    ) -> Result<Turn, DownloadError> {
         let dir = &self.settings.dir;
         let Some(last) = last_offer(dir) else {
             return Ok(Turn::NothingOffered);
@@ -363,7 +387,12 @@ impl ReleaseDownloader {
         {
             Err(e) if e.status() == Some(410) => {
                 tracing::warn!(version = %last.version, "bản cập nhật đã bị thu hồi / the release was withdrawn: its download is deleted");
-                refuse(dir, &last.version, "withdrawn by the gateway (410 release_aborted)", true)?;
+                refuse(
+                    dir,
+                    &last.version,
+                    "withdrawn by the gateway (410 release_aborted)",
+                    true,
+                )?;
                 let _ = std::fs::remove_file(dir.join(OFFER_FILE));
                 Ok(Turn::Withdrawn {
                     version: last.version,
@@ -424,7 +453,10 @@ impl ReleaseDownloader {
 
     /// Tells the gateway `failed` for every refusal not told yet.
     async fn report_refusals(&mut self, client: &GatewayClient) {
-        for r in refused(&self.settings.dir).into_iter().filter(|r| !r.reported) {
+        for r in refused(&self.settings.dir)
+            .into_iter()
+            .filter(|r| !r.reported)
+        {
             let told = match client
                 .report_release(&r.version, ReleaseStage::Failed, Some(&r.detail))
                 .await
@@ -518,7 +550,10 @@ impl ReleaseDownloader {
                 let _ = std::fs::remove_file(part);
                 return Err(GatewayError::Garbage {
                     url: body.url,
-                    detail: format!("the package is longer than its manifest's {} bytes", manifest.size),
+                    detail: format!(
+                        "the package is longer than its manifest's {} bytes",
+                        manifest.size
+                    ),
                 }
                 .into());
             }

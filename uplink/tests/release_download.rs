@@ -56,7 +56,11 @@ fn deb(dir: &Path, version: &str, payload: usize) -> PathBuf {
         .arg(&out)
         .output()
         .expect("dpkg-deb runs");
-    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
     out
 }
 
@@ -196,7 +200,8 @@ async fn a_download_killed_midway_resumes_from_its_part_with_a_range_and_is_repo
     let kept = std::fs::read(f.downloads().join(format!("{VERSION}.deb"))).unwrap();
     assert_eq!(kept, package, "the package is whole, byte for byte");
     assert!(!part.exists());
-    let manifest = std::fs::read_to_string(f.downloads().join(format!("{VERSION}.manifest"))).unwrap();
+    let manifest =
+        std::fs::read_to_string(f.downloads().join(format!("{VERSION}.manifest"))).unwrap();
     assert!(manifest.starts_with("MOTCUA-RELEASE1."));
     let trusted: TrustedReleaseKey = f.key.public_key().parse().unwrap();
     let (version, m, _) = release::ready_download(&f.downloads(), &trusted).expect("ready");
@@ -233,7 +238,10 @@ async fn a_package_altered_at_the_gateway_is_refused_deleted_reported_and_not_re
         panic!("refused expected, got {turn:?}");
     };
     assert_eq!(version, VERSION);
-    assert!(detail.contains("does not match its signed manifest"), "{detail}");
+    assert!(
+        detail.contains("does not match its signed manifest"),
+        "{detail}"
+    );
     let left: Vec<_> = std::fs::read_dir(f.downloads())
         .unwrap()
         .flatten()
@@ -304,9 +312,16 @@ async fn an_aborted_release_drops_its_partial_download() {
     )
     .unwrap();
     let turn = d.turn(f.link.client()).await.expect("a turn");
-    assert_eq!(turn, Turn::Withdrawn { version: VERSION.into() });
+    assert_eq!(
+        turn,
+        Turn::Withdrawn {
+            version: VERSION.into()
+        }
+    );
     assert!(!part.exists(), "the partial download is deleted");
-    assert!(release::refused(&f.downloads()).iter().any(|r| r.version == VERSION));
+    assert!(release::refused(&f.downloads())
+        .iter()
+        .any(|r| r.version == VERSION));
     let err = f
         .link
         .client()

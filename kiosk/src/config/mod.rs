@@ -18,6 +18,7 @@ use toml::Spanned;
 pub mod bootstrap;
 mod update;
 pub use bootstrap::{resolve, BootstrapConfig, Resolved, PROVISIONED_FILE};
+pub use update::UpdateSettings;
 
 /// A configuration file that cannot be used, with where and why.
 #[derive(Debug, thiserror::Error)]
@@ -72,7 +73,7 @@ pub struct KioskConfig {
     /// 5..=3600, default 60); also after each delivered health report.
     pub actions_poll: Duration,
     /// Updates without a site visit (`[update]`).
-    pub update: crate::update::UpdateSettings,
+    pub update: UpdateSettings,
     /// What in the file is ignored but must be told (an old `ui.*_pin_sha256` line), each with
     /// its file and line; logged when the config is parsed, printed by every kioskctl command.
     pub warnings: Vec<String>,

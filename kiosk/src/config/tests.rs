@@ -258,7 +258,9 @@ fn update_settings_default_and_errors_point_at_the_line() {
     assert_eq!(c.update.check_interval, Duration::from_secs(3600));
     assert_eq!(c.update.package, "motcua-kiosk");
     let c = KioskConfig::parse(
-        &format!("{GOOD}\n[update]\nmaintenance_window = \"22:00-05:00\"\ncheck_interval_s = 600\n"),
+        &format!(
+            "{GOOD}\n[update]\nmaintenance_window = \"22:00-05:00\"\ncheck_interval_s = 600\n"
+        ),
         "kiosk.toml",
     )
     .expect("valid");
@@ -266,7 +268,10 @@ fn update_settings_default_and_errors_point_at_the_line() {
     assert_eq!(c.update.check_interval, Duration::from_secs(600));
     let (line, msg) = invalid(&format!("{GOOD}\n[update]\nmaintenance_window = \"1-5\"\n"));
     assert_eq!(line, 18);
-    assert!(msg.contains("update.maintenance_window") && msg.contains("HH:MM"), "{msg}");
+    assert!(
+        msg.contains("update.maintenance_window") && msg.contains("HH:MM"),
+        "{msg}"
+    );
     let (line, msg) = invalid(&format!("{GOOD}\n[update]\n\ncheck_interval_s = 5\n"));
     assert_eq!(line, 19);
     assert!(msg.contains("update.check_interval_s"), "{msg}");

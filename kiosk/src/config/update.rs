@@ -16,7 +16,41 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{ConfigError, Located};
-use crate::update::UpdateSettings;
+use motcua_identity::release::TrustedReleaseKey;
+
+/// The `[update]` settings.
+#[derive(Debug, Clone)]
+pub struct UpdateSettings {
+    /// The release public key (`ed25519:…`); a missing file turns updates off.
+    pub release_public_key_file: PathBuf,
+    /// When an install may start.
+    pub window: MaintenanceWindow,
+    /// How often the gateway is asked for an offer.
+    pub check_interval: Duration,
+    /// The Debian package this kiosk runs.
+    pub package: String,
+}
+
+impl UpdateSettings {
+    /// The release public key, or why updates are off (Vietnamese first).
+    pub fn key(&self) -> Result<TrustedReleaseKey, String> {
+        let path = &self.release_public_key_file;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "cập nhật tắt: không đọc được khoá phát hành {} / updates are off: cannot read the release public key {}: {e}",
+                path.display(),
+                path.display()
+            )
+        })?;
+        text.parse().map_err(|e| {
+            format!(
+                "cập nhật tắt: khoá phát hành {} không dùng được / updates are off: the release public key {} cannot be used: {e}",
+                path.display(),
+                path.display()
+            )
+        })
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -14,7 +14,7 @@ use motcua_uplink::release::{self as download, DownloadSettings, ReleaseDownload
 use motcua_uplink::{DeviceLink, GatewayClient};
 use tokio::sync::watch;
 
-use super::{intake_open, install_request, InstallCheck, Presence, Spool};
+use super::{install_request, intake_open, InstallCheck, Presence, Spool};
 use crate::config::KioskConfig;
 
 /// How often the spool is looked at (result, probation, install).
@@ -96,8 +96,16 @@ impl UpdateCare {
                 if !installed_told {
                     installed_told = report_installed(&spool, &client, &self.running).await;
                 }
-                match try_install(&self.config, &spool, &key, &self.running, self.presence.is_open()) {
-                    Ok(Some(version)) => tracing::info!(%version, "đã yêu cầu cài đặt / install requested from the updater"),
+                match try_install(
+                    &self.config,
+                    &spool,
+                    &key,
+                    &self.running,
+                    self.presence.is_open(),
+                ) {
+                    Ok(Some(version)) => {
+                        tracing::info!(%version, "đã yêu cầu cài đặt / install requested from the updater")
+                    }
                     Ok(None) => {}
                     Err(why) => tracing::debug!("update waits: {why}"),
                 }
@@ -109,7 +117,9 @@ impl UpdateCare {
                     _ = shutdown.changed() => return,
                 };
                 match turn {
-                    Ok(Turn::Ready { version, received, .. }) if received > 0 => {
+                    Ok(Turn::Ready {
+                        version, received, ..
+                    }) if received > 0 => {
                         tracing::info!(%version, received, "update downloaded");
                     }
                     Ok(_) => {}
@@ -221,7 +231,10 @@ pub async fn settle_result(spool: &Spool, client: &GatewayClient) -> Option<Rele
         }
         UpdateOutcome::RolledBack | UpdateOutcome::Failed => {
             // Not installed again: the next release is.
-            let why = result.detail.as_deref().unwrap_or("rolled back or refused by the updater");
+            let why = result
+                .detail
+                .as_deref()
+                .unwrap_or("rolled back or refused by the updater");
             if let Err(e) = download::refuse(&downloads, &result.version, why, true) {
                 tracing::warn!("{e}");
             }

@@ -17,53 +17,19 @@ pub mod status;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use motcua_domain::maintenance::MaintenanceWindow;
 use motcua_domain::update::{
-    UpdatePhase, UpdateRequest, UpdateResult, UpdateState, UPDATE_REQUEST_FILE,
-    UPDATE_RESULT_FILE, UPDATE_SPOOL_DIR, UPDATE_STATE_FILE,
+    UpdatePhase, UpdateRequest, UpdateResult, UpdateState, UPDATE_REQUEST_FILE, UPDATE_RESULT_FILE,
+    UPDATE_SPOOL_DIR, UPDATE_STATE_FILE,
 };
-use motcua_identity::release::TrustedReleaseKey;
 
 /// The file in the spool that says a citizen session is open on the touch screen (kioskd
 /// writes it while one is, so kioskctl, another process, can refuse `update apply --now`).
 pub const SESSION_OPEN_FILE: &str = "session-open";
 
-/// The `[update]` settings.
-#[derive(Debug, Clone)]
-pub struct UpdateSettings {
-    /// The release public key (`ed25519:…`); a missing file turns updates off.
-    pub release_public_key_file: PathBuf,
-    /// When an install may start.
-    pub window: MaintenanceWindow,
-    /// How often the gateway is asked for an offer.
-    pub check_interval: Duration,
-    /// The Debian package this kiosk runs.
-    pub package: String,
-}
-
-impl UpdateSettings {
-    /// The release public key, or why updates are off (Vietnamese first).
-    pub fn key(&self) -> Result<TrustedReleaseKey, String> {
-        let path = &self.release_public_key_file;
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "cập nhật tắt: không đọc được khoá phát hành {} / updates are off: cannot read the release public key {}: {e}",
-                path.display(),
-                path.display()
-            )
-        })?;
-        text.parse().map_err(|e| {
-            format!(
-                "cập nhật tắt: khoá phát hành {} không dùng được / updates are off: the release public key {} cannot be used: {e}",
-                path.display(),
-                path.display()
-            )
-        })
-    }
-}
+pub use crate::config::UpdateSettings;
 
 /// The version of `package` installed now, as `dpkg-query -W -f='${Version}'` says it; this
 /// build's own version when dpkg-query is missing or the package is not installed (a

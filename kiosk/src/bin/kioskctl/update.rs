@@ -47,7 +47,10 @@ pub(crate) fn run(config: &KioskConfig, action: UpdateAction) -> anyhow::Result<
                 return print_json(&s);
             }
             println!("Phiên bản / running:      {}", s.running);
-            println!("Khung bảo trì / window:   {} (giờ Việt Nam / Vietnam time)", s.window);
+            println!(
+                "Khung bảo trì / window:   {} (giờ Việt Nam / Vietnam time)",
+                s.window
+            );
             if let Some(off) = &s.off {
                 println!("{off}");
             }
@@ -105,8 +108,10 @@ pub(crate) fn run(config: &KioskConfig, action: UpdateAction) -> anyhow::Result<
                 config.uplink.request_timeout,
             )
             .context("chưa đăng ký / this kiosk cannot reach the gateway yet")?;
-            let offer = runtime()?
-                .block_on(link.client().release_offer(&config.update.package, &running))?;
+            let offer = runtime()?.block_on(
+                link.client()
+                    .release_offer(&config.update.package, &running),
+            )?;
             match offer.release {
                 Some(r) => {
                     let verdict = match config.update.key() {
