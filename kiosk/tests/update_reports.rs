@@ -190,3 +190,102 @@ async fn probation_reports_installed_and_results_are_reported_then_deleted() {
     );
     gateway.shutdown().await;
 }
+
+/// kioskd's update task as it runs: enrolled, a release published, a window of the whole day:
+/// it downloads and verifies the package, reports `downloaded`, and writes the install request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kioskds_update_task_downloads_and_asks_for_the_install_inside_the_window() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = motcua_gateway::lab_pki(&dir.path().join("pki"), &["127.0.0.1".to_string()])
+        .expect("lab CA");
+    let site = seed().procedures[0].agency_code.clone();
+    let gateway_dir = dir.path().join("gateway");
+    let gateway = motcua_gateway::start(motcua_gateway::GatewayConfig::new(
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+        gateway_dir.clone(),
+        "enrol-key-test",
+        &pki,
+        seed(),
+    ))
+    .await
+    .expect("gateway");
+    let url = format!("https://127.0.0.1:{}", gateway.local_addr().port());
+    let source = ReleaseSource {
+        data_dir: gateway_dir,
+        database_url: None,
+        database_ca_file: None,
+        storage: BlobStorage::Local,
+    };
+    let key = ReleaseKey::generate().unwrap();
+    motcua_gateway::publish_release(
+        &source,
+        &key,
+        &deb(dir.path(), "0.2.0-1"),
+        "100%@0h".parse().unwrap(),
+        None,
+        chrono::Utc::now().timestamp() - 60,
+    )
+    .await
+    .expect("published");
+    let data = dir.path().join("kiosk");
+    std::fs::create_dir_all(&data).unwrap();
+    let files = IdentityFiles::in_data_dir(&data);
+    let anchor = TrustAnchor::from_pem(&pki.ca_cert_pem().unwrap(), "lab CA").unwrap();
+    motcua_uplink::credentials::enroll(
+        &url,
+        Duration::from_secs(10),
+        &files,
+        &anchor,
+        "KIOSK-H56-0103",
+        &site,
+        "enrol-key-test",
+    )
+    .await
+    .expect("enrolled");
+    motcua_store::Store::open(&data, 0).expect("store");
+    let pub_file = dir.path().join("release.pub");
+    std::fs::write(&pub_file, key.public_key()).unwrap();
+    let text = format!(
+        "[device]\nid = \"KIOSK-H56-0103\"\nagency_code = \"{site}\"\nsequence_first = 1\nsequence_last = 99\n\n\
+         [store]\ndata_dir = \"{}\"\n\n[gateway]\nurl = \"{url}\"\n\n\
+         [update]\nrelease_public_key_file = \"{}\"\nmaintenance_window = \"00:00-24:00\"\n",
+        data.display(),
+        pub_file.display()
+    );
+    let config = motcua_kiosk::config::KioskConfig::parse(&text, "kiosk.toml").expect("config");
+    let spool = Spool::of(&data);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(
+        care::UpdateCare {
+            config,
+            running: "0.1.0-1".into(),
+            presence: Default::default(),
+        }
+        .run(stopped),
+    );
+    let mut asked = None;
+    for _ in 0..100 {
+        if let Some(r) = spool.request() {
+            asked = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let _ = stop.send(true);
+    let _ = task.await;
+    match asked {
+        Some(motcua_domain::update::UpdateRequest::Install { version, .. }) => {
+            assert_eq!(version, "0.2.0-1")
+        }
+        other => panic!("no install request: {other:?}"),
+    }
+    assert!(spool.downloads().join("0.2.0-1.deb").is_file());
+    let row = motcua_gateway::list_releases(&source)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.version == "0.2.0-1")
+        .expect("release");
+    assert_eq!(row.downloaded, 1);
+    gateway.shutdown().await;
+}

@@ -12,9 +12,11 @@ use motcua_domain::wire::ReleaseStage;
 use motcua_identity::release::TrustedReleaseKey;
 use motcua_uplink::release::{self as download, DownloadSettings, ReleaseDownloader, Turn};
 use motcua_uplink::{DeviceLink, GatewayClient};
-use tokio::sync::watch;
+use std::sync::Arc;
 
-use super::{install_request, intake_open, InstallCheck, Presence, Spool};
+use tokio::sync::{watch, Notify};
+
+use super::{install_request, intake_open, InstallCheck, Presence, Spool, CHECK_NOW_FILE};
 use crate::config::KioskConfig;
 
 /// How often the spool is looked at (result, probation, install).
@@ -59,74 +61,132 @@ impl UpdateCare {
                 }
             }
         };
+        let Some(mut link) = self.link(&mut shutdown).await else {
+            return;
+        };
+        // The download has its own task: a long download holds back neither the session
+        // marker nor the spool's reports.
+        let downloaded = Arc::new(Notify::new());
+        if let Some(download_link) = self.link(&mut shutdown).await {
+            let downloader = ReleaseDownloader::new(self.download_settings(key.clone()));
+            let every = self.config.update.check_interval;
+            tokio::spawn(keep_downloading(
+                downloader,
+                download_link,
+                spool.clone(),
+                every,
+                downloaded.clone(),
+                shutdown.clone(),
+            ));
+        }
+        let mut installed_told = false;
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        let mut last_spool = None::<tokio::time::Instant>;
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {}
+                // A new download: the spool is looked at now, not in up to 30 s.
+                _ = downloaded.notified() => last_spool = None,
+                _ = shutdown.changed() => return,
+            }
+            spool.mark_session(self.presence.is_open());
+            if last_spool.is_some_and(|t| t.elapsed() < SPOOL_EVERY) {
+                continue;
+            }
+            last_spool = Some(tokio::time::Instant::now());
+            if let Err(e) = link.reload_if_changed() {
+                tracing::warn!("update: {e}");
+            }
+            let client = link.client().clone();
+            settle_result(&spool, &client).await;
+            if !installed_told {
+                installed_told = report_installed(&spool, &client, &self.running).await;
+            }
+            // quick_check reads the whole database: not on an async worker's time.
+            let asked = tokio::task::block_in_place(|| {
+                try_install(
+                    &self.config,
+                    &spool,
+                    &key,
+                    &self.running,
+                    self.presence.is_open(),
+                )
+            });
+            match asked {
+                Ok(Some(version)) => {
+                    tracing::info!(%version, "đã yêu cầu cài đặt / install requested from the updater")
+                }
+                Ok(None) => {}
+                Err(why) => tracing::debug!("update waits: {why}"),
+            }
+        }
+    }
+
+    /// A link with the device's certificate, once the kiosk is enrolled (`None`: shutdown).
+    async fn link(&self, shutdown: &mut watch::Receiver<bool>) -> Option<DeviceLink> {
         let files = self.config.identity_files();
-        let mut link = loop {
+        loop {
             if files.is_enrolled() {
                 if let Ok(link) = DeviceLink::open(
                     files.clone(),
                     &self.config.uplink.gateway_url,
                     self.config.uplink.request_timeout,
                 ) {
-                    break link;
+                    return Some(link);
                 }
             }
             tokio::select! {
                 _ = tokio::time::sleep(SPOOL_EVERY) => {}
-                _ = shutdown.changed() => return,
+                _ = shutdown.changed() => return None,
             }
+        }
+    }
+}
+
+/// Asks for the offer and downloads it every `every`, and at once when `kioskctl update
+/// check` left [`CHECK_NOW_FILE`] in the spool.
+async fn keep_downloading(
+    mut downloader: ReleaseDownloader,
+    mut link: DeviceLink,
+    spool: Spool,
+    every: Duration,
+    downloaded: Arc<Notify>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut next_check = tokio::time::Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let asked = spool.dir().join(CHECK_NOW_FILE);
+        if asked.exists() {
+            let _ = std::fs::remove_file(&asked);
+            next_check = tokio::time::Instant::now();
+        }
+        if tokio::time::Instant::now() < next_check {
+            continue;
+        }
+        next_check = tokio::time::Instant::now() + every;
+        if let Err(e) = link.reload_if_changed() {
+            tracing::warn!("update: {e}");
+        }
+        let client = link.client().clone();
+        let turn = tokio::select! {
+            t = downloader.turn(&client) => t,
+            _ = shutdown.changed() => return,
         };
-        let mut downloader = ReleaseDownloader::new(self.download_settings(key.clone()));
-        let mut installed_told = false;
-        let mut next_check = tokio::time::Instant::now();
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        let mut last_spool = None::<tokio::time::Instant>;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {}
-                _ = shutdown.changed() => return,
+        match turn {
+            Ok(Turn::Ready {
+                version, received, ..
+            }) if received > 0 => {
+                tracing::info!(%version, received, "update downloaded");
+                downloaded.notify_one();
             }
-            spool.mark_session(self.presence.is_open());
-            if let Err(e) = link.reload_if_changed() {
-                tracing::warn!("update: {e}");
-            }
-            let client = link.client().clone();
-            if last_spool.is_none_or(|t| t.elapsed() >= SPOOL_EVERY) {
-                last_spool = Some(tokio::time::Instant::now());
-                settle_result(&spool, &client).await;
-                if !installed_told {
-                    installed_told = report_installed(&spool, &client, &self.running).await;
-                }
-                match try_install(
-                    &self.config,
-                    &spool,
-                    &key,
-                    &self.running,
-                    self.presence.is_open(),
-                ) {
-                    Ok(Some(version)) => {
-                        tracing::info!(%version, "đã yêu cầu cài đặt / install requested from the updater")
-                    }
-                    Ok(None) => {}
-                    Err(why) => tracing::debug!("update waits: {why}"),
-                }
-            }
-            if tokio::time::Instant::now() >= next_check {
-                next_check = tokio::time::Instant::now() + self.config.update.check_interval;
-                let turn = tokio::select! {
-                    t = downloader.turn(&client) => t,
-                    _ = shutdown.changed() => return,
-                };
-                match turn {
-                    Ok(Turn::Ready {
-                        version, received, ..
-                    }) if received > 0 => {
-                        tracing::info!(%version, received, "update downloaded");
-                    }
-                    Ok(_) => {}
-                    // The next check resumes where this one stopped.
-                    Err(e) => tracing::warn!("update download: {e}"),
-                }
-            }
+            Ok(_) => {}
+            // The next check resumes where this one stopped.
+            Err(e) => tracing::warn!("update download: {e}"),
         }
     }
 }

@@ -28,6 +28,8 @@ use motcua_domain::update::{
 /// The file in the spool that says a citizen session is open on the touch screen (kioskd
 /// writes it while one is, so kioskctl, another process, can refuse `update apply --now`).
 pub const SESSION_OPEN_FILE: &str = "session-open";
+/// The file in the spool by which `kioskctl update check` asks kioskd to check now.
+pub const CHECK_NOW_FILE: &str = "check-now";
 
 pub use crate::config::UpdateSettings;
 
@@ -123,6 +125,12 @@ impl Spool {
         } else if path.exists() {
             let _ = std::fs::remove_file(&path);
         }
+    }
+
+    /// Asks a running kioskd to check for an offer now (it deletes the file).
+    pub fn ask_check_now(&self) -> std::io::Result<()> {
+        std::fs::create_dir_all(&self.dir)?;
+        std::fs::write(self.dir.join(CHECK_NOW_FILE), b"")
     }
 
     /// Whether kioskd says a citizen session is open.

@@ -19,8 +19,8 @@ pub(crate) enum UpdateAction {
         #[arg(long)]
         json: bool,
     },
-    /// Ask the gateway now which release it offers this kiosk (kioskd downloads it on its
-    /// next check).
+    /// Ask the gateway now which release it offers this kiosk, and have a running kioskd check
+    /// (and download) within a second.
     Check,
     /// Ask the updater to install the verified download now, outside the maintenance window
     /// (still refused while a citizen session or an intake is open).
@@ -29,7 +29,8 @@ pub(crate) enum UpdateAction {
         #[arg(long)]
         now: bool,
     },
-    /// Ask the updater to put the previous version back now.
+    /// Ask the updater to put the previous version back now (refused while a citizen
+    /// session is open).
     Rollback {
         /// Why (shown in the gateway's report).
         #[arg(long, default_value = "kỹ thuật viên yêu cầu / technician's request")]
@@ -128,6 +129,10 @@ pub(crate) fn run(config: &KioskConfig, action: UpdateAction) -> anyhow::Result<
                 }
                 None => println!("Không có bản mới / nothing newer offered (running {running})"),
             }
+            // kioskd (if running) checks too, and downloads what it is offered.
+            if let Err(e) = spool.ask_check_now() {
+                eprintln!("cannot ask kioskd to check now: {e}");
+            }
         }
         UpdateAction::Apply { now } => {
             if !now {
@@ -157,6 +162,9 @@ pub(crate) fn run(config: &KioskConfig, action: UpdateAction) -> anyhow::Result<
             }
         }
         UpdateAction::Rollback { reason } => {
+            if spool.session_open() {
+                anyhow::bail!("đang có người dân dùng máy / a citizen session is open: try again when the screen is back home");
+            }
             let request = UpdateRequest::Rollback {
                 reason,
                 requested_at: Utc::now()
