@@ -31,6 +31,9 @@ pub struct HealthSample<'a> {
     pub now: DateTime<FixedOffset>,
     /// The last self-test recorded in the store (provisioning, a remote request).
     pub last_self_test: Option<&'a SelfTestSummary>,
+    /// The version installed (`dpkg-query`, read once at start: see
+    /// [`crate::update::installed_version`]), which the gateway's rollout counts by.
+    pub software_version: &'a str,
 }
 
 /// The report of `sample` (`sent_at` is left to the uplink, which stamps it when sending).
@@ -44,7 +47,7 @@ pub fn report(sample: &HealthSample<'_>) -> HealthReport {
             u64::try_from(sample.now.signed_duration_since(t).num_seconds()).unwrap_or_default()
         });
     HealthReport {
-        software_version: env!("CARGO_PKG_VERSION").to_owned(),
+        software_version: sample.software_version.to_owned(),
         generated_at: sample.now,
         sent_at: None,
         uptime_s: sample.uptime.as_secs(),
@@ -148,7 +151,9 @@ mod tests {
             uptime: Duration::from_secs(90),
             now: now(),
             last_self_test: None,
+            software_version: "0.2.0-1",
         });
+        assert_eq!(r.software_version, "0.2.0-1");
         assert_eq!(r.outbox_pending, 3);
         assert_eq!(r.oldest_undelivered_s, Some(3600));
         assert_eq!((r.needs_technician, r.set_aside), (1, 1));
@@ -164,6 +169,7 @@ mod tests {
             uptime: Duration::ZERO,
             now: now(),
             last_self_test: None,
+            software_version: "0.1.0",
         });
         assert_eq!(empty.oldest_undelivered_s, None);
     }
@@ -183,6 +189,7 @@ mod tests {
                 uptime: Duration::from_secs(uptime),
                 now: now(),
                 last_self_test: None,
+                software_version: "0.1.0",
             })
         };
         let at = Duration::from_secs;
@@ -215,6 +222,7 @@ mod tests {
             uptime: at(320),
             now: now(),
             last_self_test: Some(&tested),
+            software_version: "0.1.0",
         });
         assert_eq!(with_test.last_self_test.as_ref(), Some(&tested));
         assert!(schedule.due(at(320), &with_test), "a new self-test result");

@@ -23,3 +23,4 @@ pub mod screen_config;
 pub mod separators;
 pub mod supervisor;
 pub mod touch;
+pub mod update;

@@ -27,9 +27,11 @@ use crate::tls::{self, TlsFailure};
 
 mod compress;
 mod error;
+mod release;
 pub(crate) use compress::JsonBody;
 pub use compress::COMPRESS_FROM;
 pub use error::{GatewayError, CERTIFICATE_REFUSALS};
+pub use release::PackageBody;
 
 /// A client bound to one gateway, its trust anchor and (once enrolled) the device's certificate.
 #[derive(Clone)]

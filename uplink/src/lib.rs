@@ -10,6 +10,8 @@
 //! - [`provision`]: joining the province with a setup code (the CA fetched and checked
 //!   against the code, enrolment with its token, the profile), and the device routes of
 //!   provisioning (sequence blocks, remote actions);
+//! - [`release`]: the release downloader (the offer, the package resumed by byte ranges, its
+//!   signed manifest and SHA-256 checked, the reports), for updates without a site visit;
 //! - [`budget`]: the daily upload budget of a metered link (bytes of document uploads a day);
 //! - [`drain`]: the [`Uplink`] task that drains the store's outbox through that client, with
 //!   exponential backoff and jitter, marking an entry delivered only on the gateway's durable
@@ -27,6 +29,7 @@ pub mod identity;
 pub mod lookup;
 mod pace;
 pub mod provision;
+pub mod release;
 mod tls;
 
 use std::sync::{Arc, Mutex};

@@ -16,7 +16,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub mod bootstrap;
+mod update;
 pub use bootstrap::{resolve, BootstrapConfig, Resolved, PROVISIONED_FILE};
+pub use update::UpdateSettings;
 
 /// A configuration file that cannot be used, with where and why.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +72,8 @@ pub struct KioskConfig {
     /// How often kioskd asks the gateway for remote actions (`[uplink] actions_poll_s`,
     /// 5..=3600, default 60); also after each delivered health report.
     pub actions_poll: Duration,
+    /// Updates without a site visit (`[update]`).
+    pub update: UpdateSettings,
     /// What in the file is ignored but must be told (an old `ui.*_pin_sha256` line), each with
     /// its file and line; logged when the config is parsed, printed by every kioskctl command.
     pub warnings: Vec<String>,
@@ -160,6 +164,8 @@ struct RawConfig {
     ticket: crate::screen_config::RawTicket,
     #[serde(default)]
     intake: RawIntake,
+    #[serde(default)]
+    update: update::RawUpdate,
     /// Read by [`bootstrap`]; allowed in a hand-configured file too.
     #[serde(default)]
     #[allow(dead_code)]
@@ -489,6 +495,7 @@ impl KioskConfig {
             .map_err(|(span, message)| at.error(span, message))?;
 
         let intake = intake_config(raw.intake, &at)?;
+        let update = update::update_settings(raw.update, &at)?;
 
         Ok(Self {
             device: DeviceIdentity {
@@ -523,6 +530,7 @@ impl KioskConfig {
             intake,
             health_report: Duration::from_secs(raw.uplink.health_report_s.clamp(1, 86_400)),
             actions_poll: Duration::from_secs(actions_poll_s),
+            update,
             warnings,
         })
     }

@@ -246,3 +246,38 @@ fn a_legacy_sha256_pin_leaves_the_screen_closed_with_a_located_warning_and_argon
     assert_eq!(c.screen.pins.staff_pin_hash.as_deref(), Some(hash.as_str()));
     assert!(crate::pins::verify_pin(&hash, "2468"));
 }
+
+#[test]
+fn update_settings_default_and_errors_point_at_the_line() {
+    let c = KioskConfig::parse(GOOD, "kiosk.toml").expect("valid");
+    assert_eq!(
+        c.update.release_public_key_file,
+        PathBuf::from("/etc/motcua/release.pub")
+    );
+    assert_eq!(c.update.window.to_string(), "01:00-05:00");
+    assert_eq!(c.update.check_interval, Duration::from_secs(3600));
+    assert_eq!(c.update.package, "motcua-kiosk");
+    let c = KioskConfig::parse(
+        &format!(
+            "{GOOD}\n[update]\nmaintenance_window = \"22:00-05:00\"\ncheck_interval_s = 600\n"
+        ),
+        "kiosk.toml",
+    )
+    .expect("valid");
+    assert_eq!(c.update.window.to_string(), "22:00-05:00");
+    assert_eq!(c.update.check_interval, Duration::from_secs(600));
+    let (line, msg) = invalid(&format!("{GOOD}\n[update]\nmaintenance_window = \"1-5\"\n"));
+    assert_eq!(line, 18);
+    assert!(
+        msg.contains("update.maintenance_window") && msg.contains("HH:MM"),
+        "{msg}"
+    );
+    let (line, msg) = invalid(&format!("{GOOD}\n[update]\n\ncheck_interval_s = 5\n"));
+    assert_eq!(line, 19);
+    assert!(msg.contains("update.check_interval_s"), "{msg}");
+    let (_, msg) = invalid(&format!("{GOOD}\n[update]\npackage = \"Motcua Kiosk\"\n"));
+    assert!(msg.contains("update.package"), "{msg}");
+    // A missing key file: updates are off, and the status says why.
+    let off = c.update.key().expect_err("no /etc/motcua/release.pub here");
+    assert!(off.contains("updates are off"), "{off}");
+}

@@ -34,6 +34,7 @@ struct Inner {
     stop_scan: Arc<AtomicBool>,
     titles: Titles,
     window: slint::Weak<KioskWindow>,
+    presence: Option<crate::update::Presence>,
 }
 
 impl Inner {
@@ -69,6 +70,10 @@ impl Inner {
         let now = self.now_ms();
         let effects = self.session.tick(now);
         self.run(effects);
+        if let Some(p) = &self.presence {
+            // A flow open (a citizen's or the staff's intake) holds an update back.
+            p.set(self.session.holds_anything());
+        }
         self.refresh();
     }
 
@@ -135,6 +140,7 @@ impl TouchApp {
                 en: config.screen.title_en.clone(),
             },
             window: window.as_weak(),
+            presence: None,
         }));
         {
             let weak = Rc::downgrade(&inner);
@@ -178,6 +184,12 @@ impl TouchApp {
         let mut inner = self.inner.borrow_mut();
         inner.dispatch(event);
         inner.refresh();
+    }
+
+    /// Keeps `presence` saying whether a session is open (checked on every pump), so that
+    /// kioskd asks for no update install while a citizen is at the screen.
+    pub fn report_presence(&self, presence: crate::update::Presence) {
+        self.inner.borrow_mut().presence = Some(presence);
     }
 
     /// Where code readers post what they read (and anything else that reports to the screen).

@@ -8,6 +8,7 @@ mod outbox;
 mod peripherals;
 mod pin;
 mod provision;
+mod update;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -216,6 +217,12 @@ Example: kioskctl pin staff"
     Pin {
         /// Whose PIN: `staff` or `technician`.
         role: pin::PinRole,
+    },
+    /// Software updates: status, check the gateway now, install now, roll back.
+    Update {
+        /// What to do.
+        #[command(subcommand)]
+        action: update::UpdateAction,
     },
     /// Record a satisfaction rating for a ticket or dossier.
     Rate {
@@ -522,6 +529,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             IdentityAction::Renew => identity::renew(&config)?,
         },
         Command::Outbox { action } => outbox::run(&config, action)?,
+        Command::Update { action } => update::run(&config, action)?,
         Command::Devices { json } => peripherals::devices(&config, json)?,
         Command::Reprint { code } => {
             let store = open(&config)?;

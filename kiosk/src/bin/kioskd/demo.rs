@@ -197,6 +197,7 @@ impl Demo {
         let care = super::Care {
             bootstrap: None,
             log: None,
+            presence: Default::default(),
         };
         let kiosk = tokio::spawn(super::run(
             self.config.clone(),

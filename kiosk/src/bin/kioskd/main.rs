@@ -16,6 +16,7 @@ use motcua_kiosk::display::{Chosen, DisplayChoice};
 use motcua_kiosk::health_report::{self, HealthSample, HealthSchedule};
 use motcua_kiosk::remote::RemoteCare;
 use motcua_kiosk::supervisor::{health_line, Condition, Supervisor};
+use motcua_kiosk::update::care::UpdateCare;
 use motcua_store::Store;
 use motcua_uplink::{DeviceLink, LinkStatus, Uplink};
 use tokio::sync::{watch, Notify};
@@ -96,6 +97,7 @@ fn main() -> anyhow::Result<()> {
                     let care = Care {
                         bootstrap,
                         log: Some(log),
+                        presence: Default::default(),
                     };
                     with_screen(&runtime, config, display, !windowed, 0, &supervisor, care)
                 });
@@ -134,6 +136,7 @@ fn main() -> anyhow::Result<()> {
                     Care {
                         bootstrap: None,
                         log: Some(log),
+                        presence: Default::default(),
                     },
                 )?;
             } else {
@@ -207,6 +210,7 @@ fn with_screen(
         }
     });
     let reloaded = reload_tx.subscribe();
+    let presence = care.presence.clone();
     // If the kiosk cannot run, the screen must not go on without it.
     let kiosk = runtime.spawn({
         let (config, supervisor) = (config.clone(), supervisor.clone());
@@ -222,6 +226,7 @@ fn with_screen(
     });
     let app = TouchApp::new(config.clone())
         .context("cannot start the touch screen (`kioskd run` runs a kiosk without a screen)")?;
+    app.report_presence(presence);
     if let Some(reader) = &config.peripherals.code_reader {
         let beat = supervisor.register("code reader", SCREEN_ALLOWANCE);
         spawn_watched_code_reader(reader, app.event_sender(), beat)?;
@@ -359,8 +364,20 @@ async fn run(
     }
     let link_status = LinkStatus::default();
     let health_now = Arc::new(Notify::new());
+    // Read once: a new version is a new kioskd (the updater restarts it).
+    let running = motcua_kiosk::update::installed_version(&config.update.package);
+    tracing::info!(version = %running, "installed version");
+    tokio::spawn(
+        UpdateCare {
+            config: config.clone(),
+            running: running.clone(),
+            presence: care.presence.clone(),
+        }
+        .run(shutdown.clone()),
+    );
     tokio::spawn(keep_health(
         config.clone(),
+        running,
         supervisor.clone(),
         printer,
         link_status.clone(),
@@ -436,6 +453,7 @@ type Printer = std::sync::Arc<std::sync::Mutex<(String, Option<PrinterHealth>)>>
 /// gateway when [`HealthSchedule`] says one is due (the store keeps only the newest waiting).
 async fn keep_health(
     config: KioskConfig,
+    running: String,
     supervisor: Supervisor,
     printer: Printer,
     link: LinkStatus,
@@ -469,6 +487,7 @@ async fn keep_health(
                     uptime,
                     now: motcua_store::vietnam_now(),
                     last_self_test: last_self_test.as_ref(),
+                    software_version: &running,
                 });
                 if schedule.due(uptime, &report) {
                     match store.queue_health_report(&config.device, &report, report.generated_at) {

@@ -18,6 +18,8 @@ use super::{either, open_sound_store, run, shutdown_on_signal, unprovisioned};
 pub(crate) struct Care {
     pub(crate) bootstrap: Option<PathBuf>,
     pub(crate) log: Option<motcua_logging::LogTail>,
+    /// Set by the touch screen while a citizen session is open (an update waits for it).
+    pub(crate) presence: motcua_kiosk::update::Presence,
 }
 
 /// The config to run on, provisioning first when the kiosk is not provisioned yet (the code
@@ -103,6 +105,7 @@ pub(crate) async fn serve(
         let care = Care {
             bootstrap,
             log: Some(log.clone()),
+            presence: Default::default(),
         };
         run(config, store, stop, supervisor.clone(), care, reload_tx).await?;
         if *shutdown.borrow() || !*reload_rx.borrow() {
