@@ -373,10 +373,6 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         &config.profiles_dir,
         &ca_cert_pem,
     )?;
-    let release_key = match &config.release_key_file {
-        Some(path) => Some(Arc::new(release::release_key(path)?)),
-        None => None,
-    };
     let authority =
         motcua_identity::Authority::load(&ca_cert_pem, &pki::read(&config.ca_key_file)?).map_err(
             |e| {
@@ -423,7 +419,6 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         files,
         authority,
         issuer,
-        release_key,
         Arc::clone(&connections),
         lookup_key,
         &config,

@@ -63,7 +63,6 @@ impl AppState {
         files: Files,
         authority: Authority,
         issuer: Result<crate::provision::Issuer, String>,
-        release_key: Option<Arc<motcua_identity::release::ReleaseKey>>,
         connections: Arc<Connections>,
         lookup_key: crate::lookup_key::LookupKey,
         config: &GatewayConfig,
@@ -71,6 +70,11 @@ impl AppState {
         let catalog_json = serde_json::to_vec(&config.catalog)
             .map_err(|e| GatewayError::Config(format!("the catalog cannot be serialised: {e}")))?;
         let catalog_etag = format!("\"{}\"", sha256_hex(&catalog_json));
+        // Read at start: a key file that cannot be used stops the gateway with its name.
+        let release_key = match &config.release_key_file {
+            Some(path) => Some(Arc::new(crate::release::release_key(path)?)),
+            None => None,
+        };
         Ok(Self(Arc::new(Inner {
             store,
             lookup_key,
