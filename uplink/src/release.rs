@@ -188,8 +188,12 @@ fn mark_reported(dir: &Path, version: &str) -> Result<(), DownloadError> {
     )
 }
 
-/// Deletes every file of `version` (its part, package, manifest).
+/// Deletes every file of `version` (its part, package, manifest); nothing for a text that is
+/// not a Debian version (it could name a path outside the folder).
 pub fn remove_version(dir: &Path, version: &str) {
+    if !motcua_domain::release::is_debian_version(version) {
+        return;
+    }
     for suffix in [".deb.part", ".deb", ".manifest"] {
         let _ = std::fs::remove_file(dir.join(format!("{version}{suffix}")));
     }
@@ -278,6 +282,14 @@ impl ReleaseDownloader {
             return self.withdrawn_or_nothing(client).await;
         };
         let version = offered.version.clone();
+        // The version names files in the download folder: one that is not a Debian version
+        // (a path, a `..`) is never used, whoever sent it.
+        if !motcua_domain::release::is_debian_version(&version) {
+            tracing::warn!(
+                "máy chủ mời một phiên bản không hợp lệ, bỏ qua / the gateway offered a version that is not a Debian version: ignored"
+            );
+            return Ok(Turn::NothingOffered);
+        }
         if let Some(r) = refused(&dir).into_iter().find(|r| r.version == version) {
             return Ok(Turn::Refused {
                 version,
@@ -569,5 +581,24 @@ impl ReleaseDownloader {
         }
         file.sync_all().map_err(file_error("fsync", part))?;
         Ok((resumed_from, received, requests))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_that_is_a_path_deletes_nothing_outside_the_folder() {
+        let root = tempfile::tempdir().expect("temporary folder");
+        let downloads = root.path().join("downloads");
+        std::fs::create_dir_all(&downloads).expect("downloads");
+        let victim = root.path().join("store.deb");
+        std::fs::write(&victim, b"not ours").expect("file");
+        remove_version(&downloads, "../store");
+        assert!(victim.exists(), "a path is not a version");
+        std::fs::write(downloads.join("0.2.0.deb"), b"ours").expect("file");
+        remove_version(&downloads, "0.2.0");
+        assert!(!downloads.join("0.2.0.deb").exists());
     }
 }
