@@ -135,6 +135,7 @@ fn shipped_kiosk_config_documents_every_key_and_loads_uncommented() -> anyhow::R
         "ticket",
         "intake",
         "provisioning",
+        "update",
     ];
     let missing: Vec<_> = config_keys_in_sources()?
         .into_iter()
