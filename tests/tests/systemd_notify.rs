@@ -166,15 +166,18 @@ fn ready_after_the_store_opens_then_pings_until_stopped_and_stopping_on_term() -
     // answers: ready).
     let mut health = None;
     let until = Instant::now() + Duration::from_secs(15);
+    // Searched in all that was seen: the line may have come with the READY=1 collected above.
     while health.is_none() && Instant::now() < until {
+        manager.collect(Duration::from_millis(500));
         health = manager
-            .collect(Duration::from_millis(500))
-            .into_iter()
+            .seen
+            .iter()
             .find(|m| {
                 m.contains("STATUS=chưa đăng ký / not enrolled")
                     && m.contains("chờ gửi / outbox: 0")
                     && m.contains("sẵn sàng / ready")
-            });
+            })
+            .cloned();
     }
     assert!(health.is_some(), "no health line: {:?}", manager.seen);
 
