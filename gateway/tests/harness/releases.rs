@@ -6,21 +6,28 @@ use std::process::Command;
 
 use super::Harness;
 
-/// A real Debian package of `version` whose payload is `payload`, built by `dpkg-deb`.
+/// A real Debian package `motcua-kiosk` of `version` whose payload is `payload`, built by
+/// `dpkg-deb`.
 pub fn deb(dir: &Path, version: &str, payload: &str) -> PathBuf {
-    let root = dir.join(format!("pkg-{version}-{}", payload.len()));
+    deb_of(dir, "motcua-kiosk", version, payload)
+}
+
+/// A real Debian package named `package` (the fleet simulation runs several rollouts side by
+/// side, one package each), otherwise as [`deb`].
+pub fn deb_of(dir: &Path, package: &str, version: &str, payload: &str) -> PathBuf {
+    let root = dir.join(format!("pkg-{package}-{version}-{}", payload.len()));
     std::fs::create_dir_all(root.join("DEBIAN")).expect("DEBIAN");
     std::fs::create_dir_all(root.join("usr/share/motcua")).expect("payload dir");
     std::fs::write(
         root.join("DEBIAN/control"),
         format!(
-            "Package: motcua-kiosk\nVersion: {version}\nArchitecture: all\n\
+            "Package: {package}\nVersion: {version}\nArchitecture: all\n\
              Maintainer: motcua tests <tests@example.invalid>\nDescription: test release\n"
         ),
     )
     .expect("control");
     std::fs::write(root.join("usr/share/motcua/payload"), payload).expect("payload");
-    let out = dir.join(format!("motcua-kiosk_{version}_{}.deb", payload.len()));
+    let out = dir.join(format!("{package}_{version}_{}.deb", payload.len()));
     let status = Command::new("dpkg-deb")
         .args(["--build", "--root-owner-group"])
         .arg(&root)
