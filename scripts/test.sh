@@ -18,7 +18,7 @@ scripts/install-deps.sh
 # container test installs those packages (it only checks they are up to date).
 echo "== release binaries"
 started=$SECONDS
-cargo build --release --locked -p motcua-kiosk -p motcua-gateway --bins
+cargo build --release --locked -p motcua-kiosk -p motcua-gateway -p motcua-updater --bins
 echo "== release binaries built in $((SECONDS - started)) s"
 started=$SECONDS
 for package in motcua-kiosk motcua-gateway; do

@@ -24,6 +24,13 @@ const UNITS: [&str; 3] = [
     "gateway/motcua-gateway.service",
 ];
 
+/// The root updater's units (motcua-kiosk): hardened as far as running dpkg allows, checked on
+/// their own (`the_updater_unit_is_closed_but_for_what_dpkg_needs`).
+const UPDATER_UNITS: [&str; 2] = [
+    "kiosk/motcua-kiosk-updater.service",
+    "kiosk/motcua-kiosk-updater.path",
+];
+
 // ---------------------------------------------------------------------------------------------
 // The kiosk config
 
@@ -481,9 +488,22 @@ fn verify_root() -> anyhow::Result<tempfile::TempDir> {
         .arg("-a")
         .arg("/usr/lib/systemd/system/.")
         .arg(&units))?;
-    for unit in UNITS {
+    for unit in UNITS.iter().chain(&UPDATER_UNITS) {
         let file = deploy(unit);
         std::fs::copy(&file, units.join(file.file_name().unwrap()))?;
+    }
+    let libexec = root.path().join("usr/libexec/motcua");
+    std::fs::create_dir_all(&libexec)?;
+    if std::fs::hard_link(
+        release.join("motcua-updater"),
+        libexec.join("motcua-updater"),
+    )
+    .is_err()
+    {
+        std::fs::copy(
+            release.join("motcua-updater"),
+            libexec.join("motcua-updater"),
+        )?;
     }
     // The shell of the gateway's ExecReload=.
     std::fs::create_dir_all(root.path().join("bin"))?;
@@ -506,7 +526,7 @@ fn verify_root() -> anyhow::Result<tempfile::TempDir> {
 fn units_pass_systemd_analyze_verify() -> anyhow::Result<()> {
     require_tool("systemd-analyze", "systemd")?;
     let root = verify_root()?;
-    for unit in UNITS {
+    for unit in UNITS.iter().chain(&UPDATER_UNITS) {
         let name = Path::new(unit)
             .file_name()
             .unwrap()
@@ -596,6 +616,127 @@ fn units_are_hardened_to_an_exposure_of_at_most_2() -> anyhow::Result<()> {
             ensure!(!text.contains("--enrollment-key") && !text.contains("--ca-key"));
         }
     }
+    Ok(())
+}
+
+/// The exposure `systemd-analyze security` gives the updater's unit, measured (2026-12-03,
+/// systemd 252): 3.1. It runs dpkg as root, which must write where packages install (no
+/// ProtectSystem=) and keep the capabilities of file ownership and of the maintainer scripts'
+/// runuser/sysusers; everything else is closed. A change that opens more fails here.
+const UPDATER_EXPOSURE_MAX: f64 = 3.5;
+
+#[test]
+fn the_updater_unit_is_closed_but_for_what_dpkg_needs() -> anyhow::Result<()> {
+    require_tool("systemd-analyze", "systemd")?;
+    let unit = deploy("kiosk/motcua-kiosk-updater.service");
+    let out = run(Command::new("systemd-analyze")
+        .args(["security", "--offline=yes", "--no-pager"])
+        .arg(&unit))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .with_context(|| format!("no exposure in: {text}"))?;
+    let exposure: f64 = line
+        .split(':')
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("cannot read {line}"))?;
+    println!("motcua-kiosk-updater.service: {}", line.trim());
+    ensure!(
+        exposure <= UPDATER_EXPOSURE_MAX,
+        "updater exposure {exposure} is above {UPDATER_EXPOSURE_MAX}\n{text}"
+    );
+    let service = std::fs::read_to_string(&unit)?;
+    for setting in [
+        "PrivateNetwork=yes",
+        "RestrictAddressFamilies=AF_UNIX\n",
+        "NoNewPrivileges=yes",
+        "ProtectKernelModules=yes",
+        "SystemCallFilter=@system-service",
+        "ExecStart=/usr/libexec/motcua/motcua-updater ",
+    ] {
+        ensure!(
+            service.contains(setting),
+            "the updater's unit lacks {setting:?}"
+        );
+    }
+    let caps = service
+        .lines()
+        .find_map(|l| l.strip_prefix("CapabilityBoundingSet="))
+        .context("no CapabilityBoundingSet")?;
+    for cap in caps.split_whitespace() {
+        ensure!(
+            [
+                "CAP_CHOWN",
+                "CAP_DAC_OVERRIDE",
+                "CAP_DAC_READ_SEARCH",
+                "CAP_FOWNER",
+                "CAP_FSETID",
+                "CAP_SETUID",
+                "CAP_SETGID"
+            ]
+            .contains(&cap),
+            "the updater keeps {cap}, which dpkg does not need"
+        );
+    }
+    // Started only by its path unit: no [Install] of its own.
+    ensure!(!service.contains("[Install]"));
+    let path = std::fs::read_to_string(deploy("kiosk/motcua-kiosk-updater.path"))?;
+    for watched in [
+        "PathExists=/var/lib/motcua/update/request.json",
+        "PathExists=/var/lib/motcua-updater/in-progress.json",
+        "Unit=motcua-kiosk-updater.service",
+        "WantedBy=multi-user.target",
+    ] {
+        ensure!(path.contains(watched), "the path unit lacks {watched:?}");
+    }
+    // The package's scripts never stop, start or restart the updater's service on an upgrade:
+    // it is what runs the upgrade (a restart would kill it in the middle of dpkg).
+    let packages = packages()?;
+    let control = tempfile::tempdir_in(target_dir())?;
+    run(Command::new("dpkg-deb")
+        .arg("-e")
+        .arg(&packages.kiosk)
+        .arg(control.path()))?;
+    for script in ["postinst", "prerm", "postrm", "preinst"] {
+        let Ok(text) = std::fs::read_to_string(control.path().join(script)) else {
+            continue;
+        };
+        for line in text
+            .lines()
+            .filter(|l| l.contains("motcua-kiosk-updater.service"))
+        {
+            let acts = ["restart", "try-restart", "start", "stop"].iter().any(|a| {
+                line.contains(&format!("deb-systemd-invoke {a}"))
+                    || line.contains(&format!("_dh_action={a}"))
+            });
+            let on_remove_only = script == "prerm" || script == "postrm";
+            ensure!(
+                !acts || on_remove_only,
+                "{script} acts on the updater's service on an upgrade: {line}"
+            );
+        }
+    }
+    let listing = run(Command::new("dpkg-deb").arg("-c").arg(&packages.kiosk))?;
+    let listing = String::from_utf8_lossy(&listing.stdout);
+    for file in [
+        "./usr/libexec/motcua/motcua-updater",
+        "./usr/lib/systemd/system/motcua-kiosk-updater.service",
+        "./usr/lib/systemd/system/motcua-kiosk-updater.path",
+        "./etc/motcua/updater.toml",
+    ] {
+        ensure!(listing.contains(file), "the kiosk package lacks {file}");
+    }
+    let depends = run(Command::new("dpkg-deb")
+        .args(["-f"])
+        .arg(&packages.kiosk)
+        .arg("Depends"))?;
+    ensure!(
+        String::from_utf8_lossy(&depends.stdout).contains("dpkg-repack"),
+        "the updater keeps the running version with dpkg-repack: the package must depend on it"
+    );
     Ok(())
 }
 

@@ -55,6 +55,15 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
                 "motcua-sheets",
             ][..],
         ),
+        (
+            "motcua-updater",
+            &[
+                "motcua-domain",
+                "motcua-identity",
+                "motcua-logging",
+                "motcua-store",
+            ][..],
+        ),
     ])
 }
 

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod container;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -111,6 +113,8 @@ pub fn release_binaries() -> anyhow::Result<PathBuf> {
                 "motcua-kiosk",
                 "-p",
                 "motcua-gateway",
+                "-p",
+                "motcua-updater",
                 "--bins",
             ]))
             .map(|_| target_dir().join("release"))
@@ -134,7 +138,7 @@ fn build_packages() -> anyhow::Result<Packages> {
     for package in ["motcua-kiosk", "motcua-gateway"] {
         // scripts/test.sh made them already: reuse a package newer than all it is made of.
         let (crate_dir, bins): (&str, &[&str]) = match package {
-            "motcua-kiosk" => ("kiosk", &["kioskd", "kioskctl"]),
+            "motcua-kiosk" => ("kiosk", &["kioskd", "kioskctl", "motcua-updater"]),
             _ => ("gateway", &["gateway"]),
         };
         let mut inputs: Vec<PathBuf> = bins.iter().map(|b| release.join(b)).collect();
@@ -161,6 +165,34 @@ fn build_packages() -> anyhow::Result<Packages> {
     let gateway = built.pop().expect("two packages");
     let kiosk = built.pop().expect("two packages");
     Ok(Packages { kiosk, gateway })
+}
+
+/// The kiosk package again under another Debian version, from the same release binaries
+/// (`cargo deb --no-build --deb-version`), written into `out_dir`.
+pub fn kiosk_package_as(version: &str, out_dir: &Path) -> anyhow::Result<PathBuf> {
+    packages()?;
+    std::fs::create_dir_all(out_dir)?;
+    let out = run(cargo()
+        .args([
+            "deb",
+            "--no-build",
+            "--no-dbgsym",
+            "--strip",
+            "-p",
+            "motcua-kiosk",
+        ])
+        .args(["--deb-version", version, "--output"])
+        .arg(out_dir))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.ends_with(".deb"))
+        .map(PathBuf::from)
+        .with_context(|| {
+            format!("cargo deb --deb-version {version} printed no .deb path: {stdout}")
+        })
 }
 
 fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
