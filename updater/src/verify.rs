@@ -190,6 +190,106 @@ fn control_fields(deb: &Path) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use motcua_identity::release::ReleaseKey;
+
+    /// A real .deb made by dpkg-deb with these control fields.
+    fn deb(dir: &Path, package: &str, version: &str) -> Vec<u8> {
+        let tree = dir.join(format!("tree-{version}"));
+        std::fs::create_dir_all(tree.join("DEBIAN")).unwrap();
+        std::fs::create_dir_all(tree.join("usr/share/doc/x")).unwrap();
+        std::fs::write(tree.join("usr/share/doc/x/README"), version).unwrap();
+        std::fs::write(
+            tree.join("DEBIAN/control"),
+            format!("Package: {package}\nVersion: {version}\nArchitecture: all\nMaintainer: t <t@example.invalid>\nDescription: test\n"),
+        )
+        .unwrap();
+        let out = dir.join(format!("{version}.built"));
+        let ok = Command::new("dpkg-deb")
+            .args(["--root-owner-group", "-b"])
+            .arg(&tree)
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert!(
+            ok.status.success(),
+            "{}",
+            String::from_utf8_lossy(&ok.stderr)
+        );
+        std::fs::read(out).unwrap()
+    }
+
+    fn manifest(key: &ReleaseKey, bytes: &[u8], version: &str) -> String {
+        let m = ReleaseManifest {
+            package: "motcua-kiosk".into(),
+            version: version.into(),
+            sha256: hex::encode(Sha256::digest(bytes)),
+            size: bytes.len() as u64,
+            min_from_version: Some("0.1.0-1".into()),
+            waves: "100%@0h".parse().unwrap(),
+            published_at: 0,
+        };
+        key.seal(&m.to_json())
+    }
+
+    #[test]
+    fn a_signed_package_verifies_and_every_kind_of_mismatch_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let downloads = dir.path().join("downloads");
+        std::fs::create_dir(&downloads).unwrap();
+        let key = ReleaseKey::generate().unwrap();
+        let trusted: TrustedReleaseKey = key.public_key().parse().unwrap();
+        let good = deb(dir.path(), "motcua-kiosk", "0.2.0-1");
+        let signed = manifest(&key, &good, "0.2.0-1");
+        let folder = Folder::open(&downloads).unwrap();
+        let copy = dir.path().join("copy.deb");
+        let check = |bytes: &[u8], text: &str, version: &str, running: &str| {
+            std::fs::write(downloads.join("p.deb"), bytes).unwrap();
+            let asked = Asked {
+                manifest: text,
+                version,
+                file_name: "p.deb",
+            };
+            verify(&trusted, "motcua-kiosk", running, asked, &folder, &copy)
+        };
+        let ok = check(&good, &signed, "0.2.0-1", "0.1.0-1").unwrap();
+        assert_eq!(ok.version, "0.2.0-1");
+        assert_eq!(std::fs::read(&copy).unwrap(), good);
+
+        let mut altered = good.clone();
+        let at = altered.len() / 2;
+        altered[at] ^= 1;
+        let e = check(&altered, &signed, "0.2.0-1", "0.1.0-1").unwrap_err();
+        assert!(e.contains("SHA-256") && e.contains("altered"), "{e}");
+        assert!(!copy.exists(), "a refused copy stays");
+        let e = check(
+            &good,
+            &manifest(&ReleaseKey::generate().unwrap(), &good, "0.2.0-1"),
+            "0.2.0-1",
+            "0.1.0-1",
+        )
+        .unwrap_err();
+        assert!(e.contains("not valid"), "{e}");
+        let e = check(&good, &signed, "0.3.0-1", "0.1.0-1").unwrap_err();
+        assert!(e.contains("asked for 0.3.0-1"), "{e}");
+        // Not newer than what runs, and below the manifest's minimum.
+        assert!(check(&good, &signed, "0.2.0-1", "0.2.0-1").is_err());
+        assert!(check(&good, &signed, "0.2.0-1", "0.0.9-1").is_err());
+        // Signed, but the package inside says it is another version.
+        let other = deb(dir.path(), "motcua-kiosk", "0.9.0-1");
+        let e = check(
+            &other,
+            &manifest(&key, &other, "0.2.0-1"),
+            "0.2.0-1",
+            "0.1.0-1",
+        )
+        .unwrap_err();
+        assert!(e.contains("says it is motcua-kiosk 0.9.0-1"), "{e}");
+        // A larger file than signed is not even copied whole.
+        let mut longer = good.clone();
+        longer.extend_from_slice(b"more");
+        let e = check(&longer, &signed, "0.2.0-1", "0.1.0-1").unwrap_err();
+        assert!(e.contains("bytes"), "{e}");
+    }
 
     #[test]
     fn only_a_plain_deb_in_downloads_is_a_package_file() {
