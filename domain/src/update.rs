@@ -70,6 +70,11 @@ pub struct UpdateState {
     pub previous_version: Option<String>,
     /// When this phase began (RFC 3339).
     pub since: String,
+    /// What the updater last said that belongs to no release (a refused rollback, an unreadable
+    /// request), for `kioskctl update status`; such refusals are never reported as a release's
+    /// failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// How the last request ended.

@@ -142,6 +142,7 @@ async fn probation_reports_installed_and_results_are_reported_then_deleted() {
             version: Some("0.3.0-1".into()),
             previous_version: Some("0.1.0-1".into()),
             since: "2026-12-03T02:00:00+07:00".into(),
+            note: None,
         };
         write(&spool, "state.json", &state);
         assert!(

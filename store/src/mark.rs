@@ -23,6 +23,11 @@ pub struct StoreMark {
 
 impl StoreMark {
     /// Reads the mark of the database at `db_path` (a copy: it is opened as is, never migrated).
+    ///
+    /// The root updater reads a file the unprivileged kioskd wrote, so it is opened as SQLite
+    /// advises for a database from an attacker: defensive mode, an untrusted schema, cell size
+    /// checks, no memory map, `quick_check` first, and no virtual table (their code would run on
+    /// the attacker's shadow tables).
     pub fn read(db_path: &Path) -> StoreResult<Self> {
         let db = db_err(db_path);
         let conn = Connection::open_with_flags(
@@ -30,6 +35,30 @@ impl StoreMark {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(&db)?;
+        conn.set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_DEFENSIVE, true)
+            .map_err(&db)?;
+        conn.execute_batch(
+            "PRAGMA trusted_schema = OFF; PRAGMA cell_size_check = ON; PRAGMA mmap_size = 0;",
+        )
+        .map_err(&db)?;
+        let check: String = conn
+            .query_row("PRAGMA quick_check", [], |r| r.get(0))
+            .map_err(&db)?;
+        let virtual_tables: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE sql LIKE 'CREATE VIRTUAL%'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&db)?;
+        if check != "ok" || virtual_tables > 0 {
+            return Err(crate::StoreError::Corrupt {
+                what: db_path.display().to_string(),
+                detail: format!(
+                    "not a kiosk store as written by kioskd (quick_check: {check}; virtual tables: {virtual_tables})"
+                ),
+            });
+        }
         let schema_version: u32 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .map_err(&db)?;
@@ -84,6 +113,20 @@ mod tests {
         let after = StoreMark::read(&db).unwrap();
         assert!(after.last_accepted > 0, "{after:?}");
         assert_eq!(after.schema_version, before.schema_version);
+    }
+
+    #[test]
+    fn a_store_with_a_virtual_table_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(Store::open(dir.path(), 0).unwrap());
+        let db = dir.path().join("kiosk.sqlite3");
+        let conn = Connection::open(&db).unwrap();
+        conn.execute_batch("CREATE VIRTUAL TABLE planted USING fts5(x)")
+            .or_else(|_| conn.execute_batch("CREATE VIRTUAL TABLE planted USING rtree(id, a, b)"))
+            .unwrap();
+        drop(conn);
+        let e = StoreMark::read(&db).unwrap_err().to_string();
+        assert!(e.contains("virtual tables: 1"), "{e}");
     }
 
     #[test]

@@ -221,7 +221,9 @@ fn releases_install_commit_roll_back_by_themselves_in_a_debian_container() -> an
         (&v3, "v3.deb"),
         (&packages.gateway, "gateway.deb"),
     ] {
-        std::fs::copy(deb, c.root.join("root/debs").join(name))?;
+        let to = c.root.join("root/debs").join(name);
+        std::fs::copy(deb, &to)
+            .with_context(|| format!("copying {} to {}", deb.display(), to.display()))?;
     }
     c.ok("apt-get -q update")?;
     let depends = c.ok("for d in /root/debs/v1.deb /root/debs/gateway.deb; do dpkg-deb -f $d Depends; done | paste -sd, -")?;

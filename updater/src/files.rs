@@ -95,7 +95,43 @@ impl Folder {
                 source: std::io::Error::other("not a regular file"),
             });
         }
+        // A second name would be a hard link to a file that may not be kioskd's.
+        if st.st_nlink != 1 {
+            return Err(FileError {
+                what: "refuse",
+                path: shown,
+                source: std::io::Error::other("a file with more than one link"),
+            });
+        }
         Ok(Some(std::fs::File::from(fd)))
+    }
+
+    /// The subfolder `name`, made (0700, owned by `owner`) when missing.
+    pub fn sub_or_make(&self, name: &str, owner: (u32, u32)) -> Result<Self, FileError> {
+        match rustix::fs::mkdirat(&self.fd, name, Mode::from_raw_mode(0o700)) {
+            Ok(()) => {
+                let made = self.sub(name)?;
+                rustix::fs::fchown(
+                    &made.fd,
+                    Some(rustix::fs::Uid::from_raw(owner.0)),
+                    Some(rustix::fs::Gid::from_raw(owner.1)),
+                )
+                .map_err(fail("chown", made.shown.clone()))?;
+                Ok(made)
+            }
+            Err(rustix::io::Errno::EXIST) => self.sub(name),
+            Err(e) => Err(fail("make folder", self.shown(name))(e)),
+        }
+    }
+
+    /// Renames `from` to `to` inside the folder (a link is renamed, never followed); `Ok(false)`
+    /// when there is no `from`.
+    pub fn rename(&self, from: &str, to: &str) -> Result<bool, FileError> {
+        match rustix::fs::renameat(&self.fd, from, &self.fd, to) {
+            Ok(()) => self.sync().map(|()| true),
+            Err(rustix::io::Errno::NOENT) => Ok(false),
+            Err(e) => Err(fail("rename", self.shown(from))(e)),
+        }
     }
 
     /// The whole of a regular file of at most `max` bytes; `Ok(None)` when there is none.
@@ -130,16 +166,37 @@ impl Folder {
         mode: u32,
         owner: Option<(u32, u32)>,
     ) -> Result<(), FileError> {
-        let temp = format!(".{name}.updater-{}", std::process::id());
+        self.replace_from(name, &mut &bytes[..], mode, owner)
+    }
+
+    /// [`Folder::replace`] with the content streamed from `from`.
+    pub fn replace_from(
+        &self,
+        name: &str,
+        from: &mut dyn Read,
+        mode: u32,
+        owner: Option<(u32, u32)>,
+    ) -> Result<(), FileError> {
+        // A name kioskd cannot guess in advance (it could otherwise plant a folder there).
+        let mut attempt = 0u32;
+        let (temp, fd) = loop {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            let temp = format!(".{name}.updater-{}-{nanos:x}-{attempt}", std::process::id());
+            match rustix::fs::openat(
+                &self.fd,
+                temp.as_str(),
+                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                Mode::from_raw_mode(mode),
+            ) {
+                Ok(fd) => break (temp, fd),
+                Err(rustix::io::Errno::EXIST) if attempt < 8 => attempt += 1,
+                Err(e) => return Err(fail("create", self.shown(&temp))(e)),
+            }
+        };
         let shown = self.shown(&temp);
-        let _ = rustix::fs::unlinkat(&self.fd, temp.as_str(), AtFlags::empty());
-        let fd = rustix::fs::openat(
-            &self.fd,
-            temp.as_str(),
-            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-            Mode::from_raw_mode(mode),
-        )
-        .map_err(fail("create", shown.clone()))?;
         if let Some((uid, gid)) = owner {
             rustix::fs::fchown(
                 &fd,
@@ -150,15 +207,18 @@ impl Folder {
         }
         rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode)).map_err(fail("chmod", shown.clone()))?;
         let mut file = std::fs::File::from(fd);
-        file.write_all(bytes)
+        std::io::copy(from, &mut file)
+            .and_then(|_| file.flush())
             .and_then(|()| file.sync_all())
             .map_err(|source| FileError {
                 what: "write",
                 path: shown.clone(),
                 source,
             })?;
-        rustix::fs::renameat(&self.fd, temp.as_str(), &self.fd, name)
-            .map_err(fail("rename", self.shown(name)))?;
+        if let Err(e) = rustix::fs::renameat(&self.fd, temp.as_str(), &self.fd, name) {
+            let _ = rustix::fs::unlinkat(&self.fd, temp.as_str(), AtFlags::empty());
+            return Err(fail("rename", self.shown(name))(e));
+        }
         self.sync()
     }
 
@@ -202,6 +262,15 @@ mod tests {
         assert!(Folder::open(&dir.path().join("spool2")).is_err());
         std::os::unix::fs::symlink(dir.path(), spool.join("downloads")).unwrap();
         assert!(f.sub("downloads").is_err(), "a linked subfolder was opened");
+    }
+
+    #[test]
+    fn a_hard_link_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("roots"), b"x").unwrap();
+        std::fs::hard_link(dir.path().join("roots"), dir.path().join("request.json")).unwrap();
+        let f = Folder::open(dir.path()).unwrap();
+        assert!(f.read("request.json", 10).is_err());
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod files;
 pub mod health;
 pub mod progress;
 pub mod run;
+mod steps;
 pub mod store_copy;
 pub mod system;
 pub mod verify;

@@ -33,13 +33,8 @@ fn main() -> anyhow::Result<()> {
     motcua_logging::init("info");
     let config = UpdaterConfig::load(&cli.config)?;
     match cli.command {
-        Command::Run => {
-            let Some(updater) = Updater::open(config).context("opening the updater's folders")?
-            else {
-                tracing::info!("kioskd has no update spool yet: nothing to do");
-                return Ok(());
-            };
-            updater.run()
-        }
+        Command::Run => Updater::open(config)
+            .context("opening the updater's folders")?
+            .run(),
     }
 }

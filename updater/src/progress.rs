@@ -53,7 +53,15 @@ pub struct InProgress {
     pub store_before: Option<StoreMark>,
     /// When the request was taken (RFC 3339).
     pub started_at: String,
+    /// How many runs took this record up again (a power cut, a crash): after
+    /// [`MAX_ATTEMPTS`] the updater stops trying and calls for a technician, so a step that
+    /// keeps failing never keeps kioskd stopped.
+    #[serde(default)]
+    pub attempts: u32,
 }
+
+/// Runs that may take an in-progress record up again.
+pub const MAX_ATTEMPTS: u32 = 3;
 
 /// The version a technician's rollback goes back to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -102,6 +110,14 @@ impl WorkDir {
     /// Records the request's step.
     pub fn save(&self, p: &InProgress) -> Result<(), String> {
         write(&self.dir.join(IN_PROGRESS_FILE), p)
+    }
+
+    /// Sets a record that could not be finished aside (kept for the technician) and ends it.
+    pub fn give_up(&self) -> Result<(), String> {
+        let from = self.dir.join(IN_PROGRESS_FILE);
+        let to = self.dir.join("in-progress.failed.json");
+        std::fs::rename(&from, &to).map_err(|e| format!("{}: {e}", from.display()))?;
+        self.finish()
     }
 
     /// The request is finished.

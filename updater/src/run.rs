@@ -1,12 +1,16 @@
 //! One run of the updater: resume what a power cut interrupted, else take kioskd's request.
 //! Every step is recorded in the updater's folder before it is taken, kioskd's spool shows the
-//! phase (`state.json`), and the request ends with one `result.json`.
+//! phase (`state.json`), and a release's request ends with one `result.json`.
 //!
 //! An install: verify (the copy, the signature, the hash) → keep the running version's
 //! package (the one the updater installed, or `dpkg-repack` of it) → stop kioskd and copy the
 //! store → `dpkg -i` → start → the health gate → commit, or roll back by itself: reinstall the
 //! kept package and, only when the new version migrated the store and accepted nothing since,
 //! put the store's copy back (else stay, with an alert: a dossier is never lost to a rollback).
+//! The steps are in [`crate::steps`].
+//!
+//! The request is first renamed to `.request.taken` in the spool: a request kioskd writes while
+//! this one runs waits for the next run, and a power cut never replays a finished one.
 
 use std::path::PathBuf;
 
@@ -18,71 +22,76 @@ use motcua_identity::release::TrustedReleaseKey;
 
 use crate::config::UpdaterConfig;
 use crate::files::Folder;
-use crate::health::{self, Verdict};
-use crate::progress::{InProgress, Previous, Step, WorkDir};
-use crate::store_copy::{self, StoreAction};
+use crate::progress::{InProgress, Step, WorkDir, MAX_ATTEMPTS};
+use crate::store_copy;
 use crate::system;
 use crate::verify::{self, Asked};
 
 /// The largest request file read (the manifest is a few hundred bytes).
 const REQUEST_MAX: u64 = 64 * 1024;
-/// How many of the new version's log lines a rollback report carries.
-const LOG_LINES: usize = 15;
+/// The request being carried out, renamed out of kioskd's way.
+pub(crate) const TAKEN_FILE: &str = ".request.taken";
 
 /// The updater with its folders open.
 pub struct Updater {
-    config: UpdaterConfig,
-    work: WorkDir,
-    data: Folder,
-    spool: Folder,
+    pub(crate) config: UpdaterConfig,
+    pub(crate) work: WorkDir,
+    pub(crate) data: Folder,
+    pub(crate) spool: Folder,
     /// kioskd's user and group (the owner of its data folder).
-    owner: (u32, u32),
+    pub(crate) owner: (u32, u32),
 }
 
-fn now() -> String {
+pub(crate) fn now() -> String {
     chrono::Utc::now()
         .with_timezone(&motcua_domain::vietnam_offset())
         .to_rfc3339()
 }
 
 impl Updater {
-    /// Opens the folders; `Ok(None)` when kioskd has no spool yet (nothing was ever asked).
-    pub fn open(config: UpdaterConfig) -> anyhow::Result<Option<Self>> {
+    /// Opens the folders (kioskd's spool is made, as kioskd's, when it is missing).
+    pub fn open(config: UpdaterConfig) -> anyhow::Result<Self> {
         let work = WorkDir::open(&config.work_dir)?;
         let data = Folder::open(&config.data_dir)?;
-        let spool = match data.sub(UPDATE_SPOOL_DIR) {
-            Ok(s) => s,
-            Err(_) if !data.has(UPDATE_SPOOL_DIR) => return Ok(None),
-            Err(e) => return Err(e.into()),
-        };
         let owner = data.owner()?;
-        Ok(Some(Self {
+        let spool = data.sub_or_make(UPDATE_SPOOL_DIR, owner)?;
+        Ok(Self {
             config,
             work,
             data,
             spool,
             owner,
-        }))
+        })
     }
 
     /// Resumes an interrupted request, else carries out kioskd's request, if any.
     pub fn run(&self) -> anyhow::Result<()> {
-        if let Some(p) = self.work.in_progress().map_err(anyhow::Error::msg)? {
-            tracing::warn!(version = %p.version, step = ?p.step, "tiếp tục cập nhật bị gián đoạn / resuming an interrupted update");
+        if let Some(mut p) = self.work.in_progress().map_err(anyhow::Error::msg)? {
+            p.attempts += 1;
+            if p.attempts > MAX_ATTEMPTS {
+                return self.give_up(&p);
+            }
+            self.work.save(&p).map_err(anyhow::Error::msg)?;
+            tracing::warn!(version = %p.version, step = ?p.step, attempt = p.attempts, "tiếp tục cập nhật bị gián đoạn / resuming an interrupted update");
             if let Err(e) = system::dpkg_configure_pending() {
                 tracing::warn!("{e}");
             }
-            return self.carry_on(p);
+            return self.guarded(p);
         }
-        let bytes = match self.spool.read(UPDATE_REQUEST_FILE, REQUEST_MAX) {
+        let taken = self.spool.rename(UPDATE_REQUEST_FILE, TAKEN_FILE)?;
+        let bytes = match self.spool.read(TAKEN_FILE, REQUEST_MAX) {
             Ok(Some(b)) => b,
             Ok(None) => {
-                tracing::info!("không có yêu cầu / nothing was asked");
+                tracing::info!(taken, "không có yêu cầu / nothing was asked");
+                self.settle_stale_state();
                 return Ok(());
             }
             Err(e) => {
-                self.spool.remove(UPDATE_REQUEST_FILE)?;
-                return self.refuse("unknown", &self.running(), &format!("the request: {e}"));
+                self.spool.remove(TAKEN_FILE)?;
+                self.note(&format!(
+                    "yêu cầu không đọc được / the request cannot be read: {e}"
+                ));
+                return Ok(());
             }
         };
         match serde_json::from_slice::<UpdateRequest>(&bytes) {
@@ -94,34 +103,85 @@ impl Updater {
             }) => self.take_install(&version, &package_file, &manifest),
             Ok(UpdateRequest::Rollback { reason, .. }) => self.take_rollback(&reason),
             Err(e) => {
-                self.spool.remove(UPDATE_REQUEST_FILE)?;
-                self.refuse(
-                    "unknown",
-                    &self.running(),
-                    &format!("unreadable request: {e}"),
-                )
+                self.spool.remove(TAKEN_FILE)?;
+                self.note(&format!("yêu cầu không đọc được / unreadable request: {e}"));
+                Ok(())
             }
         }
     }
 
-    fn running(&self) -> String {
+    /// Carries a record on; whatever fails, kioskd is not left stopped.
+    fn guarded(&self, p: InProgress) -> anyhow::Result<()> {
+        let unit = p.unit.clone();
+        let done = self.carry_on(p);
+        if done.is_err() {
+            self.start(&unit);
+        }
+        done
+    }
+
+    /// A record taken up [`MAX_ATTEMPTS`] times: kioskd is started on whatever is installed,
+    /// the record set aside, and a technician called.
+    fn give_up(&self, p: &InProgress) -> anyhow::Result<()> {
+        self.start(&p.unit);
+        self.work.give_up().map_err(anyhow::Error::msg)?;
+        let _ = self.spool.remove(TAKEN_FILE);
+        self.result(&p.version, UpdateOutcome::KeptWithAlert, Some(format!(
+            "CẦN KỸ THUẬT VIÊN / NEEDS A TECHNICIAN: the update to {} could not be finished after {MAX_ATTEMPTS} tries (step {:?}); {} is what dpkg has now; the record is /var/lib/motcua-updater/in-progress.failed.json",
+            p.version, p.step, self.running()
+        )))
+    }
+
+    pub(crate) fn running(&self) -> String {
         system::installed_version(&self.config.package).unwrap_or_else(|| "none".into())
     }
 
-    fn state(&self, phase: UpdatePhase, version: Option<&str>, previous: Option<&str>) {
-        let state = UpdateState {
+    pub(crate) fn state(&self, phase: UpdatePhase, version: Option<&str>, previous: Option<&str>) {
+        self.write_state(UpdateState {
             phase,
             version: version.map(str::to_owned),
             previous_version: previous.map(str::to_owned),
             since: now(),
-        };
+            note: None,
+        });
+    }
+
+    fn write_state(&self, state: UpdateState) {
         let json = serde_json::to_vec_pretty(&state).unwrap_or_default();
         if let Err(e) = self.spool.replace(UPDATE_STATE_FILE, &json, 0o644, None) {
             tracing::warn!("cannot write the state for kioskd: {e}");
         }
     }
 
-    fn result(
+    /// Idle, with a note for `kioskctl update status` about something that is no release's
+    /// outcome (so kioskd reports nothing to the gateway for it).
+    fn note(&self, note: &str) {
+        tracing::warn!("{note}");
+        self.write_state(UpdateState {
+            phase: UpdatePhase::Idle,
+            version: None,
+            previous_version: None,
+            since: now(),
+            note: Some(note.to_owned()),
+        });
+    }
+
+    /// A state left busy by a run that ended without a record (killed before it was written)
+    /// would make kioskd wait for ever: it is set idle.
+    fn settle_stale_state(&self) {
+        let stale = self
+            .spool
+            .read(UPDATE_STATE_FILE, REQUEST_MAX)
+            .ok()
+            .flatten()
+            .and_then(|b| serde_json::from_slice::<UpdateState>(&b).ok())
+            .is_some_and(|s| s.phase != UpdatePhase::Idle);
+        if stale {
+            self.note("lần chạy trước dừng giữa chừng / the last run stopped before it began; nothing was changed");
+        }
+    }
+
+    pub(crate) fn result(
         &self,
         version: &str,
         outcome: UpdateOutcome,
@@ -147,12 +207,13 @@ impl Updater {
         tracing::info!(version, outcome = ?outcome, running = %result.running_version, detail = result.detail.as_deref().unwrap_or(""), "kết quả cập nhật / update result");
         let json = serde_json::to_vec_pretty(&result)?;
         self.spool.replace(UPDATE_RESULT_FILE, &json, 0o644, None)?;
+        self.spool.remove(TAKEN_FILE)?;
         self.state(UpdatePhase::Idle, None, None);
         Ok(())
     }
 
-    /// Refused before anything changed.
-    fn refuse(&self, version: &str, running: &str, why: &str) -> anyhow::Result<()> {
+    /// A release refused before anything changed.
+    pub(crate) fn refuse(&self, version: &str, running: &str, why: &str) -> anyhow::Result<()> {
         tracing::warn!(version, running, "từ chối cập nhật / update refused: {why}");
         self.result(version, UpdateOutcome::Failed, Some(why.to_owned()))
     }
@@ -163,6 +224,9 @@ impl Updater {
         package_file: &str,
         manifest: &str,
     ) -> anyhow::Result<()> {
+        if let Err(e) = system::dpkg_configure_pending() {
+            tracing::warn!("{e}");
+        }
         let running = self.running();
         self.state(UpdatePhase::Installing, Some(version), Some(&running));
         let checked = (|| {
@@ -194,7 +258,6 @@ impl Updater {
         let (verified, from_package) = match checked {
             Ok(v) => v,
             Err(why) => {
-                self.spool.remove(UPDATE_REQUEST_FILE)?;
                 let _ = self.work.finish();
                 return self.refuse(version, &running, &why);
             }
@@ -209,12 +272,11 @@ impl Updater {
             reason: None,
             store_before: None,
             started_at: now(),
+            attempts: 0,
         };
-        // Recorded before the request goes: a power cut now resumes from the record.
         self.work.save(&p).map_err(anyhow::Error::msg)?;
-        self.spool.remove(UPDATE_REQUEST_FILE)?;
         tracing::info!(version = %p.version, from = %running, unit = %p.unit, "cài bản mới / installing");
-        self.carry_on(p)
+        self.guarded(p)
     }
 
     /// The running version's package, kept for the fallback: the copy kept when it was
@@ -238,35 +300,43 @@ impl Updater {
 
     fn take_rollback(&self, reason: &str) -> anyhow::Result<()> {
         let running = self.running();
-        self.spool.remove(UPDATE_REQUEST_FILE)?;
-        let previous =
-            match self.work.previous() {
-                Ok(Some(p)) if p.version != running && p.package.exists() => p,
-                Ok(_) => return self.refuse(
-                    &running,
-                    &running,
-                    "không có bản trước để quay lại / no previous version is kept to go back to",
-                ),
-                Err(e) => return self.refuse(&running, &running, &e),
-            };
+        let refused = |why: String| {
+            let _ = self.spool.remove(TAKEN_FILE);
+            let _ = self.work.finish();
+            self.note(&format!("không quay lại được / rollback refused: {why}"));
+            Ok(())
+        };
+        let previous = match self.work.previous() {
+            Ok(Some(p)) if p.version != running && p.package.exists() => p,
+            Ok(_) => return refused("không có bản trước / no previous version is kept".into()),
+            Err(e) => return refused(e),
+        };
         let unit = system::kioskd_unit(&self.config.units);
         self.state(
             UpdatePhase::RollingBack,
             Some(&running),
             Some(&previous.version),
         );
-        // Past a migration the older version cannot open the store: refused, nothing changed.
         let _ = system::systemctl(&["stop", &unit]);
-        let now_mark = store_copy::copy_out(&self.data, &self.work.path("store-now"));
-        if let (Ok(Some(mark)), Some(schema)) = (&now_mark, previous.store_schema) {
-            if mark.schema_version > schema {
-                let _ = system::systemctl(&["start", "--no-block", &unit]);
-                let _ = self.work.finish();
-                return self.refuse(&running, &running, &format!(
-                    "kho dữ liệu đã nâng cấp sau bản {} / the store was migrated since {} (schema {schema} → {}): going back would lose records, refused",
-                    previous.version, previous.version, mark.schema_version
-                ));
-            }
+        // Past a migration the older version cannot open the store: refused, nothing changed.
+        let why = match store_copy::copy_out(&self.data, &self.work.path("store-now")) {
+            _ if !system::unit_stopped(&unit) => Some(format!("{unit} did not stop")),
+            Err(e) => Some(e),
+            Ok(Some(_)) if previous.store_schema.is_none() => Some(format!(
+                "the store's schema under {} is not known",
+                previous.version
+            )),
+            Ok(Some(mark)) if Some(mark.schema_version) > previous.store_schema => Some(format!(
+                "the store was migrated since {} (schema {} → {}): going back would lose records",
+                previous.version,
+                previous.store_schema.unwrap_or(0),
+                mark.schema_version
+            )),
+            Ok(_) => None,
+        };
+        if let Some(why) = why {
+            self.start(&unit);
+            return refused(why);
         }
         let p = InProgress {
             version: running,
@@ -280,173 +350,9 @@ impl Updater {
             )),
             store_before: None,
             started_at: now(),
+            attempts: 0,
         };
         self.work.save(&p).map_err(anyhow::Error::msg)?;
-        self.carry_on(p)
-    }
-
-    /// Carries a recorded request on from its step to its end.
-    fn carry_on(&self, mut p: InProgress) -> anyhow::Result<()> {
-        loop {
-            match p.step {
-                Step::Prepared => {
-                    self.state(
-                        UpdatePhase::Installing,
-                        Some(&p.version),
-                        Some(&p.from_version),
-                    );
-                    let _ = system::systemctl(&["stop", &p.unit]);
-                    p.store_before =
-                        match store_copy::copy_out(&self.data, &self.work.path("store-before")) {
-                            Ok(mark) => mark,
-                            Err(why) => {
-                                let _ = system::systemctl(&["start", "--no-block", &p.unit]);
-                                self.work.finish().map_err(anyhow::Error::msg)?;
-                                return self.refuse(&p.version, &p.from_version, &why);
-                            }
-                        };
-                    p.step = Step::Installing;
-                }
-                Step::Installing => {
-                    let Some(package) = p.package.clone() else {
-                        p.step = Step::RollingBack;
-                        continue;
-                    };
-                    match system::dpkg_install(&package) {
-                        Ok(_) => {
-                            self.start(&p.unit);
-                            p.step = Step::Probation;
-                        }
-                        Err(why) => {
-                            p.reason = Some(format!("dpkg: {why}"));
-                            p.step = Step::RollingBack;
-                        }
-                    }
-                }
-                Step::Probation => {
-                    self.state(
-                        UpdatePhase::Probation,
-                        Some(&p.version),
-                        Some(&p.from_version),
-                    );
-                    let since = format!("@{}", chrono::Utc::now().timestamp());
-                    match health::watch(&p.unit, self.config.ready_within, self.config.healthy_for)
-                    {
-                        Verdict::Healthy => return self.commit(&p),
-                        Verdict::Waiting => continue,
-                        Verdict::Unhealthy(why) => {
-                            let log = system::journal_tail(&p.unit, &since, LOG_LINES);
-                            tracing::warn!(version = %p.version, "bản mới không khoẻ, quay lại / the new version is not healthy, rolling back: {why}");
-                            p.reason = Some(format!("{why}\n--- {} ---\n{log}", p.unit));
-                            p.step = Step::RollingBack;
-                        }
-                    }
-                }
-                Step::RollingBack => {
-                    self.work.save(&p).map_err(anyhow::Error::msg)?;
-                    return self.roll_back(&p);
-                }
-            }
-            self.work.save(&p).map_err(anyhow::Error::msg)?;
-        }
-    }
-
-    /// `daemon-reload`, forget earlier failures, start (without waiting: the gate watches).
-    fn start(&self, unit: &str) {
-        for args in [
-            &["daemon-reload"][..],
-            &["reset-failed", unit],
-            &["start", "--no-block", unit],
-        ] {
-            if let Err(e) = system::systemctl(args) {
-                tracing::warn!("{e}");
-            }
-        }
-    }
-
-    fn commit(&self, p: &InProgress) -> anyhow::Result<()> {
-        if let Some(package) = &p.package {
-            let kept = self.work.kept_package(&p.version);
-            if let Some(dir) = kept.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            std::fs::rename(package, &kept)?;
-        }
-        let previous = Previous {
-            version: p.from_version.clone(),
-            package: p.from_package.clone(),
-            store_schema: p.store_before.map(|m| m.schema_version),
-        };
-        self.work
-            .set_previous(Some(&previous), &p.version)
-            .map_err(anyhow::Error::msg)?;
-        self.work.finish().map_err(anyhow::Error::msg)?;
-        self.result(&p.version, UpdateOutcome::Committed, None)
-    }
-
-    fn roll_back(&self, p: &InProgress) -> anyhow::Result<()> {
-        let reason = p
-            .reason
-            .clone()
-            .unwrap_or_else(|| "no reason recorded".into());
-        self.state(
-            UpdatePhase::RollingBack,
-            Some(&p.version),
-            Some(&p.from_version),
-        );
-        let _ = system::systemctl(&["stop", &p.unit]);
-        let now_mark = store_copy::copy_out(&self.data, &self.work.path("store-now"));
-        match store_copy::decide(p.store_before, now_mark) {
-            StoreAction::Keep => {}
-            StoreAction::Restore => {
-                store_copy::restore(&self.data, &self.work.path("store-before"), self.owner)
-                    .map_err(anyhow::Error::msg)?;
-                tracing::info!("kho dữ liệu trước cập nhật được khôi phục / the store from before the update is back");
-            }
-            StoreAction::StayWithAlert => {
-                self.start(&p.unit);
-                if let Some(package) = &p.package {
-                    let kept = self.work.kept_package(&p.version);
-                    let _ = std::fs::rename(package, &kept);
-                }
-                self.work.finish().map_err(anyhow::Error::msg)?;
-                return self.result(&p.version, UpdateOutcome::KeptWithAlert, Some(format!(
-                    "CẦN KỸ THUẬT VIÊN / NEEDS A TECHNICIAN: {} migrated the store and accepted records since; rolling back to {} would lose them, so it stays. Why it is not healthy: {reason}",
-                    p.version, p.from_version
-                )));
-            }
-        }
-        let mut detail = reason;
-        match system::dpkg_install(&p.from_package) {
-            Ok(_) => {
-                self.start(&p.unit);
-                if let Verdict::Unhealthy(why) = health::watch(
-                    &p.unit,
-                    self.config.ready_within,
-                    std::time::Duration::from_secs(1),
-                ) {
-                    detail.push_str(&format!(
-                        "\nbản cũ {} cũng không sẵn sàng / the previous version {} is not ready either: {why}",
-                        p.from_version, p.from_version
-                    ));
-                }
-            }
-            Err(why) => {
-                self.start(&p.unit);
-                self.work.finish().map_err(anyhow::Error::msg)?;
-                return self.result(&p.version, UpdateOutcome::KeptWithAlert, Some(format!(
-                    "CẦN KỸ THUẬT VIÊN / NEEDS A TECHNICIAN: reinstalling {} failed ({why}); the device stays on {}. Why: {detail}",
-                    p.from_version, p.version
-                )));
-            }
-        }
-        // A technician's rollback leaves no fallback behind it.
-        if p.package.is_none() {
-            self.work
-                .set_previous(None, &p.from_version)
-                .map_err(anyhow::Error::msg)?;
-        }
-        self.work.finish().map_err(anyhow::Error::msg)?;
-        self.result(&p.version, UpdateOutcome::RolledBack, Some(detail))
+        self.guarded(p)
     }
 }

@@ -20,6 +20,8 @@ use crate::files::Folder;
 const DB: &str = "kiosk.sqlite3";
 const WAL: &str = "kiosk.sqlite3-wal";
 const SHM: &str = "kiosk.sqlite3-shm";
+/// What a copy leaves free on the disk at least (the kiosk keeps working after an update).
+const COPY_HEADROOM: u64 = 256 * 1024 * 1024;
 
 /// What a rollback does with the store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +63,17 @@ pub fn copy_out(data: &Folder, to: &Path) -> Result<Option<StoreMark>, String> {
             continue;
         };
         any |= name == DB;
+        // kioskd's file may be any size (even sparse): never fill the disk for a copy.
+        let size = from.metadata().map(|m| m.len()).unwrap_or(u64::MAX);
+        let free = rustix::fs::statvfs(to)
+            .map(|v| v.f_bavail.saturating_mul(v.f_frsize))
+            .unwrap_or(0);
+        if size.saturating_add(COPY_HEADROOM) > free {
+            return Err(format!(
+                "không đủ chỗ để sao lưu kho dữ liệu / not enough disk for the store's copy: {} has {size} bytes, {free} bytes free",
+                data.shown(name)
+            ));
+        }
         let target = to.join(name);
         let mut out =
             std::fs::File::create(&target).map_err(|e| format!("{}: {e}", target.display()))?;
@@ -79,17 +92,20 @@ pub fn copy_out(data: &Folder, to: &Path) -> Result<Option<StoreMark>, String> {
 /// Puts the copy in `from` back into `data`, owned by kioskd's user (`owner`), 0600. kioskd
 /// must be stopped.
 pub fn restore(data: &Folder, from: &Path, owner: (u32, u32)) -> Result<(), String> {
-    let db =
-        std::fs::read(from.join(DB)).map_err(|e| format!("{}: {e}", from.join(DB).display()))?;
+    let open = |name: &str| {
+        std::fs::File::open(from.join(name))
+            .map_err(|e| format!("{}: {e}", from.join(name).display()))
+    };
+    let mut db = open(DB)?;
     for name in [WAL, SHM] {
         data.remove(name).map_err(|e| e.to_string())?;
     }
     // The copy was read (and so checkpointed) by SQLite: a WAL left beside it goes back too.
-    if let Ok(wal) = std::fs::read(from.join(WAL)) {
-        data.replace(WAL, &wal, 0o600, Some(owner))
+    if let Ok(mut wal) = open(WAL) {
+        data.replace_from(WAL, &mut wal, 0o600, Some(owner))
             .map_err(|e| e.to_string())?;
     }
-    data.replace(DB, &db, 0o600, Some(owner))
+    data.replace_from(DB, &mut db, 0o600, Some(owner))
         .map_err(|e| e.to_string())
 }
 

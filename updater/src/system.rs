@@ -98,21 +98,20 @@ pub fn last_lines(text: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-/// The installed version of `package`, or `None` when it is not installed.
+/// The version of `package` on the system (installed, or unpacked and not yet configured after
+/// an interrupted dpkg), or `None` when it is not there.
 pub fn installed_version(package: &str) -> Option<String> {
-    run(
+    let out = run(
         "dpkg-query",
         &["-W", "-f=${db:Status-Status} ${Version}", package],
         None,
         TOOL_TIMEOUT,
     )
-    .ok()
-    .and_then(|s| {
-        s.trim()
-            .strip_prefix("installed ")
-            .map(|v| v.trim().to_owned())
-    })
-    .filter(|v| motcua_domain::release::is_debian_version(v))
+    .ok()?;
+    let (status, version) = out.trim().split_once(' ')?;
+    let there = !matches!(status, "not-installed" | "config-files");
+    Some(version.trim().to_owned())
+        .filter(|v| there && motcua_domain::release::is_debian_version(v))
 }
 
 /// Finishes what an interrupted dpkg left half-configured (after a power cut).
@@ -120,15 +119,35 @@ pub fn dpkg_configure_pending() -> Result<(), String> {
     run("dpkg", &["--configure", "-a"], None, DPKG_TIMEOUT).map(|_| ())
 }
 
-/// Installs a package file, keeping the device's changed config files.
+/// How many times, 10 s apart, an install waits for dpkg's lock (apt's daily jobs hold it).
+const LOCK_TRIES: u32 = 30;
+
+/// Installs a package file, keeping the device's changed config files; waits (bounded) while
+/// another dpkg or apt holds the lock.
 pub fn dpkg_install(deb: &Path) -> Result<String, String> {
     let path = deb.to_string_lossy();
-    run(
-        "dpkg",
-        &["--force-confold", "--force-confdef", "-i", &path],
-        None,
-        DPKG_TIMEOUT,
-    )
+    let mut tries = 0;
+    loop {
+        let done = run(
+            "dpkg",
+            &["--force-confold", "--force-confdef", "-i", &path],
+            None,
+            DPKG_TIMEOUT,
+        );
+        match done {
+            Err(e) if is_lock_error(&e) && tries + 1 < LOCK_TRIES => {
+                tries += 1;
+                tracing::info!("dpkg đang bận / dpkg is locked by another process, waiting: {e}");
+                std::thread::sleep(Duration::from_secs(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Whether dpkg failed only because another process holds its lock.
+fn is_lock_error(message: &str) -> bool {
+    message.contains("lock") && message.contains("another process")
 }
 
 /// Rebuilds the installed `package` as a .deb in `dir` (`dpkg-repack`); returns its path.
@@ -155,6 +174,11 @@ pub fn repack(package: &str, dir: &Path) -> Result<std::path::PathBuf, String> {
 /// `systemctl ARGS…`.
 pub fn systemctl(args: &[&str]) -> Result<String, String> {
     run("systemctl", args, None, TOOL_TIMEOUT)
+}
+
+/// Whether the unit has stopped (inactive or failed, not on its way down or up).
+pub fn unit_stopped(unit: &str) -> bool {
+    unit_state(unit).is_ok_and(|s| matches!(s.active.as_str(), "inactive" | "failed"))
 }
 
 /// The unit's state now.
@@ -221,4 +245,20 @@ pub fn journal_tail(unit: &str, since: &str, n: usize) -> String {
     )
     .map(|t| last_lines(&t, n))
     .unwrap_or_else(|e| format!("(no journal: {e})"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lock_is_told_from_other_dpkg_failures_and_the_tail_is_kept() {
+        assert!(is_lock_error(
+            "dpkg failed (exit status: 2): dpkg: error: dpkg frontend lock was locked by another process with pid 812"
+        ));
+        assert!(!is_lock_error(
+            "dpkg: error processing archive x.deb: cannot access archive"
+        ));
+        assert_eq!(last_lines("a\n\nb\nc\n", 2), "b\nc");
+    }
 }

@@ -82,6 +82,9 @@ pub(crate) fn run(config: &KioskConfig, action: UpdateAction) -> anyhow::Result<
                     st.version.as_deref().unwrap_or(""),
                     st.since
                 );
+                if let Some(note) = &st.note {
+                    println!("Ghi chú / note:           {note}");
+                }
             }
             if let Some(r) = &s.result {
                 println!(
