@@ -21,6 +21,13 @@ started=$SECONDS
 cargo build --release --locked -p motcua-kiosk -p motcua-gateway -p motcua-updater --bins
 echo "== release binaries built in $((SECONDS - started)) s"
 started=$SECONDS
+# The releases the update test installs (tests/tests/deploy_update.rs), from the same binaries.
+# First: cargo-deb deletes the other versions of a package from target/debian/ when it builds
+# one, so the package as it is comes after them.
+for version in 0.2.0-1 0.3.0-1; do
+  cargo deb --no-build --no-dbgsym --strip -p motcua-kiosk --deb-version "$version" \
+    --output target/motcua-update-debs >/dev/null
+done
 for package in motcua-kiosk motcua-gateway; do
   cargo deb --no-build --no-dbgsym --strip -p "$package"
 done

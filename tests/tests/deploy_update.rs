@@ -82,7 +82,7 @@ fn broken_v3(v3: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
         dropin.join("50-config.conf"),
         "[Service]\nExecStart=\nExecStart=/usr/bin/kioskd --config /etc/motcua/kiosk-v3.toml run\n",
     )?;
-    let out = dir.join(format!("motcua-kiosk_{V3}_broken.deb"));
+    let out = dir.join(format!("broken-motcua-kiosk-{V3}.deb"));
     run(std::process::Command::new("dpkg-deb")
         .args(["--root-owner-group", "-Zxz", "-b"])
         .arg(&tree)

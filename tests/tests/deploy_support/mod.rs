@@ -168,9 +168,15 @@ fn build_packages() -> anyhow::Result<Packages> {
 }
 
 /// The kiosk package again under another Debian version, from the same release binaries
-/// (`cargo deb --no-build --deb-version`), written into `out_dir`.
+/// (`cargo deb --no-build --deb-version`), in `out_dir`. cargo-deb deletes every other version
+/// of the package from target/debian/ when it builds one, so scripts/test.sh makes these first
+/// and they are reused here; built here, the package as it is is made again afterwards.
 pub fn kiosk_package_as(version: &str, out_dir: &Path) -> anyhow::Result<PathBuf> {
     packages()?;
+    let prefix = format!("motcua-kiosk_{version}_");
+    if let Some(deb) = fresh_in(out_dir, &prefix, &kiosk_inputs()) {
+        return Ok(deb);
+    }
     std::fs::create_dir_all(out_dir)?;
     let out = run(cargo()
         .args([
@@ -184,7 +190,7 @@ pub fn kiosk_package_as(version: &str, out_dir: &Path) -> anyhow::Result<PathBuf
         .args(["--deb-version", version, "--output"])
         .arg(out_dir))?;
     let stdout = String::from_utf8_lossy(&out.stdout);
-    stdout
+    let deb = stdout
         .lines()
         .rev()
         .map(str::trim)
@@ -192,7 +198,31 @@ pub fn kiosk_package_as(version: &str, out_dir: &Path) -> anyhow::Result<PathBuf
         .map(PathBuf::from)
         .with_context(|| {
             format!("cargo deb --deb-version {version} printed no .deb path: {stdout}")
-        })
+        })?;
+    if !packages()?.kiosk.exists() {
+        run(cargo().args([
+            "deb",
+            "--no-build",
+            "--no-dbgsym",
+            "--strip",
+            "-p",
+            "motcua-kiosk",
+        ]))?;
+    }
+    Ok(deb)
+}
+
+/// What the kiosk package is made of.
+fn kiosk_inputs() -> Vec<PathBuf> {
+    let release = target_dir().join("release");
+    let mut inputs: Vec<PathBuf> = ["kioskd", "kioskctl", "motcua-updater"]
+        .iter()
+        .map(|b| release.join(b))
+        .collect();
+    inputs.push(workspace().join("kiosk").join("Cargo.toml"));
+    inputs.push(workspace().join("README.md"));
+    collect_files(&workspace().join("deploy").join("kiosk"), &mut inputs);
+    inputs
 }
 
 fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
@@ -208,15 +238,19 @@ fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
 
 /// The newest `target/debian/<package>_*.deb` when it is newer than every input.
 fn fresh_package(package: &str, inputs: &[PathBuf]) -> Option<PathBuf> {
+    fresh_in(&target_dir().join("debian"), &format!("{package}_"), inputs)
+}
+
+/// The newest `<dir>/<prefix>*.deb` when it is newer than every input.
+fn fresh_in(dir: &Path, prefix: &str, inputs: &[PathBuf]) -> Option<PathBuf> {
     let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
-    let prefix = format!("{package}_");
-    let (deb, at) = std::fs::read_dir(target_dir().join("debian"))
+    let (deb, at) = std::fs::read_dir(dir)
         .ok()?
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
             let name = p.file_name().unwrap_or_default().to_string_lossy();
-            name.starts_with(&prefix) && name.ends_with(".deb")
+            name.starts_with(prefix) && name.ends_with(".deb")
         })
         .filter_map(|p| modified(&p).map(|t| (p, t)))
         .max_by_key(|(_, t)| *t)?;
