@@ -63,6 +63,15 @@ pub(crate) fn package_key(sha256: &str) -> Key {
 pub fn release_key_init(dir: &Path) -> Result<(PathBuf, String, bool), GatewayError> {
     let key_file = dir.join("release.key");
     let public_file = dir.join("release.pub");
+    // A folder named for the key that does not exist yet is made, root's only.
+    if !dir.exists() {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| GatewayError::Config(format!("cannot make {}: {e}", dir.display())))?;
+    }
     let (key, created) = if key_file.exists() {
         (release_key(&key_file)?, false)
     } else {

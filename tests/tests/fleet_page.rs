@@ -161,6 +161,37 @@ fn card<'a>(dom: &'a str, id: &str) -> anyhow::Result<&'a str> {
     Ok(rest.find("</section>").map_or(rest, |end| &rest[..end]))
 }
 
+/// `gateway release key init` and `gateway release publish` of a small real package into the
+/// gateway's data folder (the tool works beside the running server).
+fn publish_release(tmp: &Path, data_dir: &Path) -> anyhow::Result<()> {
+    let tree = tmp.join("deb-tree");
+    std::fs::create_dir_all(tree.join("DEBIAN"))?;
+    std::fs::create_dir_all(tree.join("usr/share/doc/motcua-kiosk"))?;
+    std::fs::write(tree.join("usr/share/doc/motcua-kiosk/NEWS"), "0.2.0-1\n")?;
+    std::fs::write(
+        tree.join("DEBIAN/control"),
+        "Package: motcua-kiosk\nVersion: 0.2.0-1\nArchitecture: all\n\
+         Maintainer: motcua <motcua@example.invalid>\nDescription: a release for the fleet page\n",
+    )?;
+    let deb = tmp.join("motcua-kiosk_0.2.0-1_all.deb");
+    run(Command::new("dpkg-deb")
+        .args(["--root-owner-group", "-b"])
+        .arg(&tree)
+        .arg(&deb))?;
+    let keys = tmp.join("release-key");
+    run(Command::new(motcua_tests::bin("gateway"))
+        .args(["release", "key", "init", "--dir"])
+        .arg(&keys))?;
+    run(Command::new(motcua_tests::bin("gateway"))
+        .args(["release", "publish"])
+        .arg(&deb)
+        .args(["--waves", "1%@0h,10%@24h,100%@72h", "--release-key-file"])
+        .arg(keys.join("release.key"))
+        .arg("--data-dir")
+        .arg(data_dir))?;
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn chromium_shows_each_kiosks_flags_on_the_fleet_page() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
@@ -170,6 +201,9 @@ async fn chromium_shows_each_kiosks_flags_on_the_fleet_page() -> anyhow::Result<
         0,
         &["--fleet-silent-after-s", SILENT_AFTER_S],
     )?;
+    // A release in its first wave, published with the gateway's own tool, for the releases
+    // table.
+    publish_release(tmp.path(), &tmp.path().join("gateway"))?;
     let mut healthy = Kiosk::enrolled(
         &tmp.path().join("healthy"),
         &KioskSettings::new(&gateway)
@@ -248,6 +282,8 @@ async fn chromium_shows_each_kiosks_flags_on_the_fleet_page() -> anyhow::Result<
         assert!(card.contains("Thu hồi / Revoke"), "{card}");
     }
     assert!(paper.contains("<svg"), "a sparkline of its outbox: {paper}");
+    assert!(dom.contains("Bản phát hành / Releases"), "{dom}");
+    assert!(dom.contains("0.2.0-1"), "the published release is not in the table: {dom}");
 
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     std::fs::create_dir_all(&shots)?;
