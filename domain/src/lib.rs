@@ -14,6 +14,7 @@ pub mod lookup_secret;
 pub mod maintenance;
 pub mod provisioning;
 pub mod qr_payload;
+pub mod queue;
 pub mod rating;
 pub mod release;
 pub mod ticket;
