@@ -283,7 +283,10 @@ async fn chromium_shows_each_kiosks_flags_on_the_fleet_page() -> anyhow::Result<
     }
     assert!(paper.contains("<svg"), "a sparkline of its outbox: {paper}");
     assert!(dom.contains("Bản phát hành / Releases"), "{dom}");
-    assert!(dom.contains("0.2.0-1"), "the published release is not in the table: {dom}");
+    assert!(
+        dom.contains("0.2.0-1"),
+        "the published release is not in the table: {dom}"
+    );
 
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     std::fs::create_dir_all(&shots)?;
