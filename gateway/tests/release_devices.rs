@@ -84,23 +84,6 @@ async fn package(
     r.send().await.expect("package")
 }
 
-async fn releases(h: &Harness) -> Value {
-    let r = h
-        .req(Method::GET, "/v1/admin/releases", Some(&h.technician))
-        .send()
-        .await
-        .expect("list");
-    assert_eq!(r.status(), StatusCode::OK);
-    r.json().await.expect("JSON")
-}
-
-fn release<'a>(list: &'a Value, version: &str) -> &'a Value {
-    list["releases"]
-        .as_array()
-        .and_then(|a| a.iter().find(|r| r["version"] == version))
-        .unwrap_or_else(|| panic!("{version} in {list}"))
-}
-
 async fn offers_follow_waves_versions_and_ranges(backend: Backend) {
     let Some(h) = Harness::start(backend).await else {
         return;

@@ -38,7 +38,7 @@ use motcua_domain::release::{wave_position, PausePolicy};
 use motcua_domain::wire::ReleaseOffer;
 use motcua_identity::release::ReleaseKey;
 use reqwest::{Method, StatusCode};
-use serde_json::{json, Value};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 const FLEET: usize = 200;
@@ -187,23 +187,6 @@ async fn report(h: &Harness, k: &Kiosk, stage: &str) {
         .await
         .expect("report");
     assert_eq!(r.status(), StatusCode::NO_CONTENT, "{} {stage}", k.id);
-}
-
-async fn releases(h: &Harness) -> Value {
-    let r = h
-        .req(Method::GET, "/v1/admin/releases", Some(&h.technician))
-        .send()
-        .await
-        .expect("list");
-    assert_eq!(r.status(), StatusCode::OK);
-    r.json().await.expect("JSON")
-}
-
-fn release<'a>(list: &'a Value, version: &str) -> &'a Value {
-    list["releases"]
-        .as_array()
-        .and_then(|a| a.iter().find(|r| r["version"] == version))
-        .unwrap_or_else(|| panic!("{version} in {list}"))
 }
 
 fn percent(n: usize) -> f64 {

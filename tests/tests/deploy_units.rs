@@ -558,25 +558,34 @@ fn units_pass_systemd_analyze_verify() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `systemd-analyze security --offline` of a unit file: the overall exposure, its line, and
+/// the whole table (for a failure's message).
+fn exposure_of(unit: &Path) -> anyhow::Result<(f64, String, String)> {
+    let out = run(Command::new("systemd-analyze")
+        .args(["security", "--offline=yes", "--no-pager"])
+        .arg(unit))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let line = text
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .with_context(|| format!("no exposure in: {text}"))?
+        .trim()
+        .to_owned();
+    let exposure: f64 = line
+        .split(':')
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .with_context(|| format!("cannot read {line}"))?;
+    Ok((exposure, line, text))
+}
+
 #[test]
 fn units_are_hardened_to_an_exposure_of_at_most_2() -> anyhow::Result<()> {
     require_tool("systemd-analyze", "systemd")?;
     for unit in UNITS {
-        let out = run(Command::new("systemd-analyze")
-            .args(["security", "--offline=yes", "--no-pager"])
-            .arg(deploy(unit)))?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let line = text
-            .lines()
-            .find(|l| l.contains("Overall exposure level"))
-            .with_context(|| format!("no exposure in: {text}"))?;
-        let exposure: f64 = line
-            .split(':')
-            .nth(1)
-            .and_then(|s| s.split_whitespace().next())
-            .and_then(|s| s.parse().ok())
-            .with_context(|| format!("cannot read {line}"))?;
-        println!("{unit}: {}", line.trim());
+        let (exposure, line, text) = exposure_of(&deploy(unit))?;
+        println!("{unit}: {line}");
         ensure!(
             exposure <= 2.0,
             "{unit}: exposure {exposure} is above 2.0\n{text}"
@@ -629,21 +638,8 @@ const UPDATER_EXPOSURE_MAX: f64 = 2.5;
 fn the_updater_unit_is_closed_but_for_what_dpkg_needs() -> anyhow::Result<()> {
     require_tool("systemd-analyze", "systemd")?;
     let unit = deploy("kiosk/motcua-kiosk-updater.service");
-    let out = run(Command::new("systemd-analyze")
-        .args(["security", "--offline=yes", "--no-pager"])
-        .arg(&unit))?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .find(|l| l.contains("Overall exposure level"))
-        .with_context(|| format!("no exposure in: {text}"))?;
-    let exposure: f64 = line
-        .split(':')
-        .nth(1)
-        .and_then(|s| s.split_whitespace().next())
-        .and_then(|s| s.parse().ok())
-        .with_context(|| format!("cannot read {line}"))?;
-    println!("motcua-kiosk-updater.service: {}", line.trim());
+    let (exposure, line, text) = exposure_of(&unit)?;
+    println!("motcua-kiosk-updater.service: {line}");
     ensure!(
         exposure <= UPDATER_EXPOSURE_MAX,
         "updater exposure {exposure} is above {UPDATER_EXPOSURE_MAX}\n{text}"

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, ensure, Context};
-use deploy_support::container::{pristine_root, Container, APT};
+use deploy_support::container::{pristine_root, wait_for, Container, APT};
 use deploy_support::{is_root, kiosk_package_as, packages, require_tool, run, target_dir};
 use motcua_domain::release::ReleaseManifest;
 use motcua_identity::release::ReleaseKey;
@@ -165,16 +165,14 @@ fn hand_request(
     });
     std::fs::write(spool.join(".request.tmp"), serde_json::to_vec(&request)?)?;
     c.ok("chown -R motcua:motcua /var/lib/motcua/update && mv /var/lib/motcua/update/.request.tmp /var/lib/motcua/update/request.json")?;
-    let started = Instant::now();
-    while spool.join("request.json").exists()
-        || c.ok("systemctl is-active motcua-kiosk-updater.service || true")? == "active"
-    {
-        ensure!(
-            started.elapsed() < Duration::from_secs(60),
-            "the updater did not take the request"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
+    wait_for(
+        Duration::from_secs(60),
+        "the updater taking the request",
+        || {
+            Ok(!spool.join("request.json").exists()
+                && c.ok("systemctl is-active motcua-kiosk-updater.service || true")? != "active")
+        },
+    )?;
     let skip: usize = before.trim().parse().unwrap_or(0);
     c.ok(&format!(
         "journalctl --no-pager -o cat -u motcua-kiosk-updater | tail -n +{}",
@@ -313,17 +311,12 @@ fn releases_install_commit_roll_back_by_themselves_in_a_debian_container() -> an
     c.ok("gateway release publish /root/debs/v3.deb --waves 100%@0h --release-key-file /etc/motcua/gateway/release.key --data-dir /var/lib/motcua-gateway")?;
     c.ok("runuser -u motcua -- kioskctl update check")?;
     // A dossier taken while v3 is on probation (kioskctl writes to the store itself).
-    let probation = Instant::now();
-    while !c
-        .ok("cat /var/lib/motcua/update/state.json 2>/dev/null || true")?
-        .contains("probation")
-    {
-        ensure!(
-            probation.elapsed() < Duration::from_secs(180),
-            "v3 never went on probation"
-        );
-        std::thread::sleep(Duration::from_millis(250));
-    }
+    wait_for(Duration::from_secs(180), "v3 on probation", || {
+        Ok(
+            c.ok("cat /var/lib/motcua/update/state.json 2>/dev/null || true")?
+                .contains("probation"),
+        )
+    })?;
     c.submit_dossier()?;
     submitted += 1;
     wait_release(&c, V3, "rolled back 1", Duration::from_secs(240))?;
@@ -353,20 +346,18 @@ fn releases_install_commit_roll_back_by_themselves_in_a_debian_container() -> an
 
     // A technician goes back from v2 to v1.
     c.ok("runuser -u motcua -- kioskctl update rollback --reason 'test: back to v1'")?;
-    let back = Instant::now();
-    while installed(&c)? != V1
-        || c.ok("systemctl is-active motcua-kiosk-updater.service || true")? == "active"
-    {
-        ensure!(
-            back.elapsed() < Duration::from_secs(120),
-            "the technician's rollback did not reach v1"
-        );
-        std::thread::sleep(Duration::from_millis(500));
-    }
+    let back = wait_for(
+        Duration::from_secs(120),
+        "the technician's rollback to v1",
+        || {
+            Ok(installed(&c)? == V1
+                && c.ok("systemctl is-active motcua-kiosk-updater.service || true")? != "active")
+        },
+    )?;
     c.wait_active("motcua-kioskd", Duration::from_secs(60))?;
     println!(
         "technician's rollback v2 → v1 in {:.1} s",
-        back.elapsed().as_secs_f64()
+        back.as_secs_f64()
     );
 
     // Every dossier at the gateway exactly once.

@@ -4,7 +4,29 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
 use super::Harness;
+
+/// `GET /v1/admin/releases` as the technician.
+pub async fn releases(h: &Harness) -> Value {
+    let r = h
+        .req(Method::GET, "/v1/admin/releases", Some(&h.technician))
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json().await.expect("JSON")
+}
+
+/// The release `version` in a list of [`releases`].
+pub fn release<'a>(list: &'a Value, version: &str) -> &'a Value {
+    list["releases"]
+        .as_array()
+        .and_then(|a| a.iter().find(|r| r["version"] == version))
+        .unwrap_or_else(|| panic!("{version} in {list}"))
+}
 
 /// A real Debian package `motcua-kiosk` of `version` whose payload is `payload`, built by
 /// `dpkg-deb`.

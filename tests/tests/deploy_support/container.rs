@@ -322,6 +322,21 @@ impl Drop for Container {
     }
 }
 
+/// Waits (bounded, looking every quarter second) until `done` says so; returns how long it
+/// took, or fails naming `what`.
+pub fn wait_for(
+    within: Duration,
+    what: &str,
+    mut done: impl FnMut() -> anyhow::Result<bool>,
+) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    while !done()? {
+        ensure!(started.elapsed() < within, "{what}: not after {within:?}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    Ok(started.elapsed())
+}
+
 /// The first child process of `pid`.
 pub fn child_of(pid: u32) -> Option<u32> {
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {

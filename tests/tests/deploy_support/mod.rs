@@ -151,16 +151,7 @@ fn build_packages() -> anyhow::Result<Packages> {
         }
         let out =
             run(cargo().args(["deb", "--no-build", "--no-dbgsym", "--strip", "-p", package]))?;
-        // cargo deb prints the path of the package it wrote as its last line.
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let path = stdout
-            .lines()
-            .rev()
-            .map(str::trim)
-            .find(|l| l.ends_with(".deb"))
-            .map(PathBuf::from)
-            .with_context(|| format!("cargo deb -p {package} printed no .deb path: {stdout}"))?;
-        built.push(path);
+        built.push(printed_deb(&out, &format!("cargo deb -p {package}"))?);
     }
     let gateway = built.pop().expect("two packages");
     let kiosk = built.pop().expect("two packages");
@@ -189,16 +180,7 @@ pub fn kiosk_package_as(version: &str, out_dir: &Path) -> anyhow::Result<PathBuf
         ])
         .args(["--deb-version", version, "--output"])
         .arg(out_dir))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let deb = stdout
-        .lines()
-        .rev()
-        .map(str::trim)
-        .find(|l| l.ends_with(".deb"))
-        .map(PathBuf::from)
-        .with_context(|| {
-            format!("cargo deb --deb-version {version} printed no .deb path: {stdout}")
-        })?;
+    let deb = printed_deb(&out, &format!("cargo deb --deb-version {version}"))?;
     if !packages()?.kiosk.exists() {
         run(cargo().args([
             "deb",
@@ -223,6 +205,18 @@ fn kiosk_inputs() -> Vec<PathBuf> {
     inputs.push(workspace().join("README.md"));
     collect_files(&workspace().join("deploy").join("kiosk"), &mut inputs);
     inputs
+}
+
+/// The package a `cargo deb` run wrote: it prints its path as its last line.
+fn printed_deb(out: &Output, what: &str) -> anyhow::Result<PathBuf> {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    stdout
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.ends_with(".deb"))
+        .map(PathBuf::from)
+        .with_context(|| format!("{what} printed no .deb path: {stdout}"))
 }
 
 fn collect_files(dir: &Path, into: &mut Vec<PathBuf>) {
