@@ -15,6 +15,7 @@ pub mod maintenance;
 pub mod provisioning;
 pub mod qr_payload;
 pub mod queue;
+pub mod queue_hours;
 pub mod queue_report;
 pub mod queue_sim;
 pub mod queue_wait;

@@ -14,7 +14,14 @@
 //!   the 3-level scale, "Rất hài lòng" or "Hài lòng" on the 5-level one. The share is over the
 //!   ratings given, not over the tickets.
 //! - **promised-wait accuracy** is over called tickets that had a printed band: the share whose
-//!   wait fell inside it (ends included), called earlier, called later.
+//!   wait fell inside it (ends included), called earlier, called later. A band after a break
+//!   is judged in elapsed minutes, break included. A carry-over warning
+//!   ([`WaitEstimate::MayCarryOver`]) promises no end, so it is counted apart
+//!   (`carry_over_warned`) and not in the shares.
+//! - the same accuracy over **queued** tickets only (`queued_*`): those not printed as "about
+//!   to be called", so that the many easy 0–5 minute cases do not hide the hard ones.
+//! - `promised_not_called`: tickets with a band (not a carry-over warning) never called that
+//!   day, a broken promise that has no wait and would otherwise vanish from the shares.
 //! - the **day** of a ticket is the Vietnamese civil date of its issue time.
 //!
 //! A record whose times run backwards (a clock stepped between issue and call) is counted in
@@ -25,7 +32,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 
-use crate::queue_wait::{WaitPlacement, WaitRange};
+use crate::queue_hours::WaitEstimate;
+use crate::queue_wait::WaitPlacement;
 use crate::rating::RatingScale;
 
 /// The target wait per visit, seconds (15 minutes).
@@ -55,8 +63,8 @@ pub struct TicketRecord {
     pub finished_at: Option<DateTime<FixedOffset>>,
     /// Called, but nobody came.
     pub no_show: bool,
-    /// The band printed on the ticket, if one was.
-    pub promised: Option<WaitRange>,
+    /// What the ticket said about its wait, if anything was printed.
+    pub promised: Option<WaitEstimate>,
     /// The citizen's rating, if given.
     pub rating: Option<TicketRating>,
 }
@@ -98,6 +106,18 @@ pub struct QueueStats {
     pub promise_earlier_share: Option<f64>,
     /// Share called after the band's high end.
     pub promise_later_share: Option<f64>,
+    /// Of `promised_called`, tickets that had to queue (not "about to be called").
+    pub queued_promised_called: u32,
+    /// Share of those called within the band.
+    pub queued_promise_inside_share: Option<f64>,
+    /// Share of those called before the band's low end.
+    pub queued_promise_earlier_share: Option<f64>,
+    /// Share of those called after the band's high end.
+    pub queued_promise_later_share: Option<f64>,
+    /// Tickets printed with "may be carried over to the next working day".
+    pub carry_over_warned: u32,
+    /// Tickets with a band (not a carry-over warning) never called.
+    pub promised_not_called: u32,
     /// Records with times running backwards, left out of the time figures.
     pub clock_anomalies: u32,
 }
@@ -200,7 +220,8 @@ pub fn stats_of(records: &[&TicketRecord]) -> QueueStats {
     let mut s = QueueStats::default();
     let mut waits = Vec::new();
     let mut services = Vec::new();
-    let (mut inside, mut earlier, mut later) = (0u32, 0u32, 0u32);
+    // Placements of all promised tickets, then of queued ones.
+    let mut placed = [[0u32; 3]; 2];
     for r in records {
         s.tickets += 1;
         if let Some(rating) = r.rating {
@@ -214,8 +235,15 @@ pub fn stats_of(records: &[&TicketRecord]) -> QueueStats {
                 Err(_) => s.invalid_ratings += 1,
             }
         }
+        let carry_over = matches!(r.promised, Some(WaitEstimate::MayCarryOver { .. }));
+        if carry_over {
+            s.carry_over_warned += 1;
+        }
         let Some(called) = r.called_at else {
             s.not_called += 1;
+            if r.promised.is_some() && !carry_over {
+                s.promised_not_called += 1;
+            }
             continue;
         };
         s.called += 1;
@@ -233,12 +261,15 @@ pub fn stats_of(records: &[&TicketRecord]) -> QueueStats {
         }
         waits.push(wait);
         services.extend(service);
-        if let Some(band) = r.promised {
-            s.promised_called += 1;
-            match band.place(wait) {
-                WaitPlacement::Earlier => earlier += 1,
-                WaitPlacement::Inside => inside += 1,
-                WaitPlacement::Later => later += 1,
+        if let Some(promise) = r.promised.filter(|_| !carry_over) {
+            let slot = match promise.place(wait) {
+                WaitPlacement::Inside => 0,
+                WaitPlacement::Earlier => 1,
+                WaitPlacement::Later => 2,
+            };
+            placed[0][slot] += 1;
+            if promise.queued() {
+                placed[1][slot] += 1;
             }
         }
     }
@@ -250,15 +281,22 @@ pub fn stats_of(records: &[&TicketRecord]) -> QueueStats {
     s.share_wait_within_target = (!waits.is_empty()).then(|| within as f64 / waits.len() as f64);
     s.mean_service_secs = mean(&services);
     s.satisfaction_share = share(s.satisfied, s.ratings);
-    s.promise_inside_share = share(inside, s.promised_called);
-    s.promise_earlier_share = share(earlier, s.promised_called);
-    s.promise_later_share = share(later, s.promised_called);
+    let [all, queued] = placed;
+    s.promised_called = all.iter().sum();
+    s.promise_inside_share = share(all[0], s.promised_called);
+    s.promise_earlier_share = share(all[1], s.promised_called);
+    s.promise_later_share = share(all[2], s.promised_called);
+    s.queued_promised_called = queued.iter().sum();
+    s.queued_promise_inside_share = share(queued[0], s.queued_promised_called);
+    s.queued_promise_earlier_share = share(queued[1], s.queued_promised_called);
+    s.queued_promise_later_share = share(queued[2], s.queued_promised_called);
     s
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::queue_wait::WaitRange;
     use chrono::TimeZone;
 
     fn at(day: u32, h: u32, m: u32) -> DateTime<FixedOffset> {
@@ -283,10 +321,12 @@ mod tests {
         }
     }
 
-    fn band(low_minutes: u32, high_minutes: u32) -> Option<WaitRange> {
-        Some(WaitRange {
-            low_minutes,
-            high_minutes,
+    fn band(low_minutes: u32, high_minutes: u32) -> Option<WaitEstimate> {
+        Some(WaitEstimate::Range {
+            band: WaitRange {
+                low_minutes,
+                high_minutes,
+            },
         })
     }
 
@@ -312,7 +352,12 @@ mod tests {
         let mut ct = served("Q2", 50, 3, 4);
         ct.area = "CT".into();
         let mut a = served("Q1", 0, 2, 4);
-        a.promised = band(0, 5); // inside
+        a.promised = Some(WaitEstimate::AboutToBeCalled {
+            band: WaitRange {
+                low_minutes: 0,
+                high_minutes: 5,
+            },
+        }); // inside, not queued
         let mut b = served("Q1", 5, 5, 6);
         b.promised = band(6, 12); // earlier
         let mut c = served("Q1", 10, 10, 8);
@@ -360,6 +405,13 @@ mod tests {
         assert_eq!(t.promise_inside_share, Some(0.4));
         assert_eq!(t.promise_earlier_share, Some(0.2));
         assert_eq!(t.promise_later_share, Some(0.4));
+        // Queued only (a was "about to be called"): c inside, b earlier, no-show and d later.
+        assert_eq!(t.queued_promised_called, 4);
+        assert_eq!(t.queued_promise_inside_share, Some(0.25));
+        assert_eq!(t.queued_promise_earlier_share, Some(0.25));
+        assert_eq!(t.queued_promise_later_share, Some(0.5));
+        // The never-called ticket had a 5–10 band: a broken promise with no wait.
+        assert_eq!((t.promised_not_called, t.carry_over_warned), (1, 0));
         assert_eq!(t.clock_anomalies, 0);
 
         let areas: Vec<_> = day
@@ -380,6 +432,26 @@ mod tests {
         assert_eq!((q2.counter.as_str(), q2.stats.tickets), ("Q2", 4));
         assert_eq!(q2.stats.p90_wait_secs, Some(16 * 60));
         assert_eq!(q2.stats.share_wait_within_target, Some(0.75));
+    }
+
+    #[test]
+    fn a_carry_over_warning_is_counted_apart_from_the_bands() {
+        let warned = |wait: Option<u32>| {
+            let mut r = served("Q1", 0, wait.unwrap_or(0), 5);
+            if wait.is_none() {
+                (r.counter, r.called_at, r.finished_at) = (None, None, None);
+            }
+            r.promised = Some(WaitEstimate::MayCarryOver {
+                earliest_minutes: 10,
+            });
+            r
+        };
+        let mut ranged = served("Q1", 0, 8, 5);
+        ranged.promised = band(5, 10);
+        let s = stats_of(&[&warned(None), &warned(Some(30)), &ranged]);
+        assert_eq!((s.carry_over_warned, s.promised_not_called), (2, 0));
+        assert_eq!((s.promised_called, s.queued_promised_called), (1, 1));
+        assert_eq!(s.promise_inside_share, Some(1.0));
     }
 
     #[test]

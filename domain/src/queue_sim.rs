@@ -17,8 +17,11 @@
 //! - **Session ends**: a service under way is finished; nobody new is called. Tickets still
 //!   waiting at 11:30 are carried over and called first at 13:30 (their wait includes lunch);
 //!   tickets still waiting at 17:00 are carried over to the next day and stay uncalled here.
-//! - **Promised band**: each ticket gets [`estimate_wait`] from the queue at its printing and
-//!   the service times finished so far that day.
+//! - **Promised wait**: each ticket gets [`estimate_wait_in_hours`] from the queue at its
+//!   printing, the service times finished so far that day and the sessions above. With
+//!   `knows_hours: false` the estimator is given one session covering the whole day instead,
+//!   which replays the session-blind band printed before the sessions were an input (to compare
+//!   the two on the same day).
 //! - **Ratings** are not simulated: any model of satisfaction would be invented, so the
 //!   satisfaction figures come only from real ratings.
 //!
@@ -27,10 +30,12 @@
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate};
 
+use crate::queue_hours::{estimate_wait_in_hours, Session, COMMUNE_SESSIONS};
 use crate::queue_report::TicketRecord;
-use crate::queue_wait::{estimate_wait, QueueNow};
+use crate::queue_wait::QueueNow;
 
-/// Office sessions, seconds since midnight: 7:30–11:30 and 13:30–17:00.
+/// Office sessions, seconds since midnight: 7:30–11:30 and 13:30–17:00 (the same as
+/// [`COMMUNE_SESSIONS`]; a test checks it).
 pub const SESSIONS: [(i64, i64); 2] = [(27_000, 41_400), (48_600, 61_200)];
 /// Relative arrival intensity per half hour from 7:30 (only slots inside [`SESSIONS`] count).
 pub const ARRIVAL_PROFILE: [(i64, f64); 15] = [
@@ -104,6 +109,31 @@ pub struct SimConfig {
     pub seed: u64,
     /// The day (only labels the records).
     pub date: NaiveDate,
+    /// Whether the estimator is told the sessions (false replays the session-blind band).
+    pub knows_hours: bool,
+}
+
+/// The whole day as one session: what a session-blind estimator assumes.
+const ALL_DAY: [Session; 1] = [Session {
+    opens: chrono::NaiveTime::MIN,
+    closes: match chrono::NaiveTime::from_hms_opt(23, 59, 59) {
+        Some(t) => t,
+        None => chrono::NaiveTime::MIN,
+    },
+}];
+
+/// Whether a ticket was printed in one session and called in a later one: it waited through a
+/// break (lunch, in the commune schedule).
+pub fn waited_through_break(r: &TicketRecord) -> bool {
+    use chrono::Timelike;
+    let vn = crate::vietnam_offset();
+    let session = |t: DateTime<FixedOffset>| {
+        session_at(i64::from(t.with_timezone(&vn).num_seconds_from_midnight()))
+    };
+    match (session(r.issued_at), r.called_at.and_then(session)) {
+        (Some(issued), Some(called)) => called > issued,
+        _ => false,
+    }
 }
 
 /// The area code of the simulated desk (hộ tịch, civil status).
@@ -214,7 +244,18 @@ pub fn simulate_day(cfg: &SimConfig) -> Vec<TicketRecord> {
                 counters_open: if open { n_counters as u32 } else { 0 },
                 counters_free: if open { free as u32 } else { 0 },
             };
-            records[next_arrival].promised = estimate_wait(now, &measured).ok();
+            let sessions: &[Session] = if cfg.knows_hours {
+                &COMMUNE_SESSIONS
+            } else {
+                &ALL_DAY
+            };
+            let issued = chrono::NaiveTime::from_num_seconds_from_midnight_opt(
+                u32::try_from(t).unwrap_or(0),
+                0,
+            )
+            .unwrap_or(chrono::NaiveTime::MIN);
+            records[next_arrival].promised =
+                estimate_wait_in_hours(now, &measured, issued, sessions).ok();
             queue.push_back(next_arrival);
             next_arrival += 1;
         } else {
@@ -257,7 +298,45 @@ mod tests {
             arrivals,
             seed,
             date: NaiveDate::from_ymd_opt(2026, 11, 23).unwrap(),
+            knows_hours: true,
         }
+    }
+
+    #[test]
+    fn the_simulated_sessions_are_the_commune_schedule() {
+        use chrono::Timelike;
+        let commune: Vec<(i64, i64)> = COMMUNE_SESSIONS
+            .iter()
+            .map(|s| {
+                (
+                    i64::from(s.opens.num_seconds_from_midnight()),
+                    i64::from(s.closes.num_seconds_from_midnight()),
+                )
+            })
+            .collect();
+        assert_eq!(commune, SESSIONS);
+    }
+
+    #[test]
+    fn knowing_the_hours_keeps_more_lunch_tickets_inside_their_promise() {
+        // Two counters, a busy day: many morning tickets are called after lunch.
+        let inside = |knows_hours: bool| {
+            let mut c = cfg(2, 160, 7);
+            c.knows_hours = knows_hours;
+            let day = simulate_day(&c);
+            let lunch: Vec<&TicketRecord> =
+                day.iter().filter(|r| waited_through_break(r)).collect();
+            assert!(
+                lunch.len() >= 5,
+                "only {} waited through lunch",
+                lunch.len()
+            );
+            crate::queue_report::stats_of(&lunch)
+                .promise_inside_share
+                .expect("lunch tickets had promises")
+        };
+        let (blind, aware) = (inside(false), inside(true));
+        assert!(aware > blind + 0.3, "blind {blind:.2}, aware {aware:.2}");
     }
 
     fn secs_of_day(t: DateTime<FixedOffset>) -> i64 {

@@ -23,8 +23,9 @@
 //!   least [`MIN_BAND_MINUTES`], and its low end is clamped at 0. (Where `m·μ − z·√m·σ` falls
 //!   as `m` grows it is negative, so after the clamp neither end ever falls as the queue grows;
 //!   the tests check it on wild samples.)
-//! - the estimator knows nothing of the lunch break or closing time: the caller must not print
-//!   a band that ends after the session closes as if it were a promise (the hub decides).
+//! - the band is in *working* minutes and knows nothing of the lunch break or closing time;
+//!   [`crate::queue_hours`] lays it onto the day's sessions (break added, or a carry-over
+//!   warning), and that is what a ticket should print.
 //!
 //! With fewer than [`MIN_MEASURED`] services measured today (opening time, a new area) the
 //! measured mean is meaningless, so a prior is used instead: [`PRIOR_MEAN_SECS`] (6 minutes,
@@ -174,16 +175,28 @@ pub fn estimate_wait(now: QueueNow, service_secs: &[u32]) -> Result<WaitRange, N
 
 /// [`estimate_wait`] with the service figures already computed (the hub keeps them per area).
 pub fn estimate_with(now: QueueNow, stats: ServiceStats) -> Result<WaitRange, NoEstimate> {
+    band_with(now, stats).map(|(band, _)| band)
+}
+
+/// The working-minute band and whether a counter is free for the ticket right now (nobody
+/// ahead of it), which [`crate::queue_hours`] prints as "about to be called".
+pub(crate) fn band_with(
+    now: QueueNow,
+    stats: ServiceStats,
+) -> Result<(WaitRange, bool), NoEstimate> {
     if now.counters_open == 0 {
         return Err(NoEstimate::NoCounterOpen);
     }
     let free = now.counters_free.min(now.counters_open);
     if now.waiting_ahead < free {
         // A counter is free for this ticket: called as soon as staff press "next".
-        return Ok(WaitRange {
-            low_minutes: 0,
-            high_minutes: MIN_BAND_MINUTES,
-        });
+        return Ok((
+            WaitRange {
+                low_minutes: 0,
+                high_minutes: MIN_BAND_MINUTES,
+            },
+            true,
+        ));
     }
     let m = f64::from(now.waiting_ahead - free) + 1.0;
     let c = f64::from(now.counters_open);
@@ -196,15 +209,21 @@ pub fn estimate_with(now: QueueNow, stats: ServiceStats) -> Result<WaitRange, No
     if low <= 0.0 {
         // `as` saturates: an absurd queue prints a huge number, never wraps.
         let high = (high.ceil() as u32).max(MIN_BAND_MINUTES);
-        return Ok(WaitRange {
-            low_minutes: 0,
-            high_minutes: high,
-        });
+        return Ok((
+            WaitRange {
+                low_minutes: 0,
+                high_minutes: high,
+            },
+            false,
+        ));
     }
-    Ok(WaitRange {
-        low_minutes: low.floor() as u32,
-        high_minutes: high.ceil() as u32,
-    })
+    Ok((
+        WaitRange {
+            low_minutes: low.floor() as u32,
+            high_minutes: high.ceil() as u32,
+        },
+        false,
+    ))
 }
 
 #[cfg(test)]
