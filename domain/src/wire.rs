@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 mod health;
 mod held;
+pub mod hub;
 mod identity;
 mod release;
 
