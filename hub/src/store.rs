@@ -26,6 +26,7 @@
 
 mod counter;
 mod error;
+mod hall;
 mod schema;
 mod ticket;
 
@@ -33,12 +34,14 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, FixedOffset, NaiveDate};
+use motcua_domain::queue_hours::WaitEstimate;
 use motcua_domain::ticket::{ticket_id, validate_service_area};
 use motcua_domain::vietnam_offset;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 
 pub use counter::TransferTarget;
 pub use error::{HubError, HubResult};
+pub use hall::{CallRecord, ScreenKind};
 use ticket::{ticket_row, TICKET_COLUMNS};
 pub use ticket::{OutboxEvent, Ticket, TicketSource, TicketState};
 
@@ -157,11 +160,13 @@ impl HubStore {
 
     /// Issues the next number of `area`'s sequence for the Vietnam day of `now` (from 1), for a
     /// ticket printed by `kiosk_id`. Numbers inside a kiosk's fallback block are skipped.
+    /// `promised` is what the ticket will say about its wait, kept for the report's accuracy.
     pub fn issue(
         &mut self,
         area: &str,
         kiosk_id: &str,
         now: DateTime<FixedOffset>,
+        promised: Option<&WaitEstimate>,
     ) -> HubResult<Ticket> {
         validate_area(area)?;
         validate_kiosk(kiosk_id)?;
@@ -200,7 +205,19 @@ impl HubStore {
                 params![area, day_text(day), next],
             )
             .map_err(&db)?;
-            insert_ticket(tx, path, area, day, next, kiosk_id, TicketSource::Hub, now)
+            insert_ticket(
+                tx,
+                path,
+                NewTicket {
+                    area,
+                    day,
+                    number: next,
+                    kiosk_id,
+                    source: TicketSource::Hub,
+                    issued_at: now,
+                    promised,
+                },
+            )
         })
     }
 
@@ -302,12 +319,15 @@ impl HubStore {
                 None => insert_ticket(
                     tx,
                     path,
-                    area,
-                    day,
-                    number,
-                    kiosk_id,
-                    TicketSource::Fallback,
-                    issued_at,
+                    NewTicket {
+                        area,
+                        day,
+                        number,
+                        kiosk_id,
+                        source: TicketSource::Fallback,
+                        issued_at,
+                        promised: None,
+                    },
                 ),
             }
         })
@@ -417,17 +437,31 @@ fn block_of(tx: &Transaction<'_>, path: &Path, kiosk_id: &str) -> HubResult<Opti
     .map_err(db_err(path))
 }
 
-#[allow(clippy::too_many_arguments)]
-fn insert_ticket(
-    tx: &Transaction<'_>,
-    path: &Path,
-    area: &str,
+/// A ticket about to be stored.
+struct NewTicket<'a> {
+    area: &'a str,
     day: NaiveDate,
     number: u32,
-    kiosk_id: &str,
+    kiosk_id: &'a str,
     source: TicketSource,
     issued_at: DateTime<FixedOffset>,
-) -> HubResult<Ticket> {
+    promised: Option<&'a WaitEstimate>,
+}
+
+fn insert_ticket(tx: &Transaction<'_>, path: &Path, new: NewTicket<'_>) -> HubResult<Ticket> {
+    let NewTicket {
+        area,
+        day,
+        number,
+        kiosk_id,
+        source,
+        issued_at,
+        promised,
+    } = new;
+    let promised_json = promised
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| corrupt(path, format!("promise not writable: {e}")))?;
     let id = ticket_id(kiosk_id, area, day, number);
     let source_text = match source {
         TicketSource::Hub => "hub",
@@ -435,10 +469,10 @@ fn insert_ticket(
     };
     let inserted = tx
         .execute(
-            "INSERT INTO tickets(ticket_id, issued_area, area, day, number, kiosk_id, source, state, issued_us)
-             VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, 'waiting', ?7)
+            "INSERT INTO tickets(ticket_id, issued_area, area, day, number, kiosk_id, source, state, issued_us, promised)
+             VALUES (?1, ?2, ?2, ?3, ?4, ?5, ?6, 'waiting', ?7, ?8)
              ON CONFLICT DO NOTHING",
-            params![id, area, day_text(day), number, kiosk_id, source_text, issued_at.timestamp_micros()],
+            params![id, area, day_text(day), number, kiosk_id, source_text, issued_at.timestamp_micros(), promised_json],
         )
         .map_err(db_err(path))?;
     if inserted == 0 {
@@ -452,6 +486,7 @@ fn insert_ticket(
     let payload = serde_json::json!({
         "ticket": id, "area": area, "day": day_text(day), "number": number,
         "kiosk": kiosk_id, "source": source_text, "at": issued_at.to_rfc3339(),
+        "promised": promised,
     });
     outbox(
         tx,

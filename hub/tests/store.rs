@@ -26,7 +26,7 @@ fn two_kiosks_share_one_sequence() {
     let mut numbers = Vec::new();
     for i in 0..6 {
         let kiosk = if i % 2 == 0 { "K1" } else { "K2" };
-        let t = hub.issue("HT", kiosk, at(23, 8, i)).unwrap();
+        let t = hub.issue("HT", kiosk, at(23, 8, i), None).unwrap();
         assert_eq!(t.source, TicketSource::Hub);
         assert_eq!(t.kiosk_id, kiosk);
         numbers.push(t.number);
@@ -42,23 +42,23 @@ fn two_kiosks_share_one_sequence() {
 fn areas_and_days_have_their_own_sequences() {
     let dir = tempfile::tempdir().unwrap();
     let mut hub = open(&dir);
-    assert_eq!(hub.issue("HT", "K1", at(23, 8, 0)).unwrap().number, 1);
-    assert_eq!(hub.issue("HT", "K1", at(23, 8, 1)).unwrap().number, 2);
-    assert_eq!(hub.issue("DD", "K1", at(23, 8, 2)).unwrap().number, 1);
+    assert_eq!(hub.issue("HT", "K1", at(23, 8, 0), None).unwrap().number, 1);
+    assert_eq!(hub.issue("HT", "K1", at(23, 8, 1), None).unwrap().number, 2);
+    assert_eq!(hub.issue("DD", "K1", at(23, 8, 2), None).unwrap().number, 1);
     // 23:30 UTC on the 23rd is already the 24th in Vietnam: a new day, from 1 again.
     let late_utc = chrono::Utc
         .with_ymd_and_hms(2026, 11, 23, 17, 30, 0)
         .unwrap()
         .fixed_offset();
-    let t = hub.issue("HT", "K1", late_utc).unwrap();
+    let t = hub.issue("HT", "K1", late_utc, None).unwrap();
     assert_eq!((t.number, t.day.to_string()), (1, "2026-11-24".into()));
-    assert_eq!(hub.issue("HT", "K2", at(23, 9, 0)).unwrap().number, 3);
+    assert_eq!(hub.issue("HT", "K2", at(23, 9, 0), None).unwrap().number, 3);
     assert!(matches!(
-        hub.issue("HT-1", "K1", at(23, 9, 0)),
+        hub.issue("HT-1", "K1", at(23, 9, 0), None),
         Err(HubError::BadCode(_))
     ));
     assert!(matches!(
-        hub.issue("HT", "K 1", at(23, 9, 0)),
+        hub.issue("HT", "K 1", at(23, 9, 0), None),
         Err(HubError::BadCode(_))
     ));
 }
@@ -96,7 +96,7 @@ fn fallback_blocks_are_disjoint_stable_and_never_used_by_the_hub() {
     }
     assert_eq!(reserved.len(), 100, "50 disjoint blocks of 2");
     let numbers: Vec<u32> = (0..5)
-        .map(|i| hub.issue("HT", "K0", at(23, 8, i)).unwrap().number)
+        .map(|i| hub.issue("HT", "K0", at(23, 8, i), None).unwrap().number)
         .collect();
     assert_eq!(numbers, [1, 2, 103, 104, 105]);
     assert!(numbers.iter().all(|n| !reserved.contains(n)));
@@ -105,8 +105,8 @@ fn fallback_blocks_are_disjoint_stable_and_never_used_by_the_hub() {
     let late = hub.join("LATE", at(23, 9, 0)).unwrap();
     // 103..104 and 105..106 hold hub numbers (103, 104, 105): moved up by whole blocks.
     assert_eq!((late.first, late.last), (107, 108));
-    assert_eq!(hub.issue("HT", "K0", at(23, 9, 1)).unwrap().number, 106);
-    assert_eq!(hub.issue("HT", "K0", at(23, 9, 2)).unwrap().number, 109);
+    assert_eq!(hub.issue("HT", "K0", at(23, 9, 1), None).unwrap().number, 106);
+    assert_eq!(hub.issue("HT", "K0", at(23, 9, 2), None).unwrap().number, 109);
     let mut hub2 = HubStore::open(
         &dir.path().join("late.db"),
         FallbackLayout {
@@ -116,7 +116,7 @@ fn fallback_blocks_are_disjoint_stable_and_never_used_by_the_hub() {
     )
     .unwrap();
     for i in 0..4 {
-        hub2.issue("HT", "K0", at(23, 8, i)).unwrap(); // 1..=4, inside the first block's span
+        hub2.issue("HT", "K0", at(23, 8, i), None).unwrap(); // 1..=4, inside the first block's span
     }
     let b = hub2.join("K1", at(23, 9, 0)).unwrap();
     assert_eq!(
@@ -164,7 +164,7 @@ fn offline_tickets_are_accepted_once_and_only_inside_the_block() {
     // Both kiosks' offline tickets and the hub's sequence live side by side.
     hub.record_offline("K2", "HT", b2.first, at(23, 8, 2))
         .unwrap();
-    assert_eq!(hub.issue("HT", "K1", at(23, 8, 3)).unwrap().number, 1);
+    assert_eq!(hub.issue("HT", "K1", at(23, 8, 3), None).unwrap().number, 1);
     let waiting: Vec<u32> = hub
         .waiting("HT", at(23, 9, 0))
         .unwrap()
@@ -178,10 +178,10 @@ fn offline_tickets_are_accepted_once_and_only_inside_the_block() {
 fn calls_are_fifo_across_the_counters_areas_and_transfers_are_honoured() {
     let dir = tempfile::tempdir().unwrap();
     let mut hub = open(&dir);
-    let a1 = hub.issue("HT", "K1", at(23, 8, 0)).unwrap();
-    let b1 = hub.issue("DD", "K2", at(23, 8, 1)).unwrap();
-    let c1 = hub.issue("XD", "K1", at(23, 8, 2)).unwrap();
-    let a2 = hub.issue("HT", "K2", at(23, 8, 3)).unwrap();
+    let a1 = hub.issue("HT", "K1", at(23, 8, 0), None).unwrap();
+    let b1 = hub.issue("DD", "K2", at(23, 8, 1), None).unwrap();
+    let c1 = hub.issue("XD", "K1", at(23, 8, 2), None).unwrap();
+    let a2 = hub.issue("HT", "K2", at(23, 8, 3), None).unwrap();
     let areas = ["HT", "DD"];
     let first = hub.call_next("Q1", &areas, at(23, 9, 0)).unwrap().unwrap();
     assert_eq!(first.id, a1.id);
@@ -262,8 +262,8 @@ fn every_invalid_transition_is_refused() {
         hub.transfer("Q1", &TransferTarget::Area("DD".into()), now),
         Err(HubError::NothingCalled(_))
     ));
-    let t = hub.issue("HT", "K1", at(23, 8, 0)).unwrap();
-    hub.issue("HT", "K1", at(23, 8, 1)).unwrap();
+    let t = hub.issue("HT", "K1", at(23, 8, 0), None).unwrap();
+    hub.issue("HT", "K1", at(23, 8, 1), None).unwrap();
     assert!(matches!(
         hub.rate(&t.id, 1, RatingScale::Five, now),
         Err(HubError::NotFinished {
@@ -328,8 +328,8 @@ fn every_invalid_transition_is_refused() {
 fn a_finished_ticket_is_rated_once_with_its_score() {
     let dir = tempfile::tempdir().unwrap();
     let mut hub = open(&dir);
-    let t = hub.issue("HT", "K1", at(23, 8, 0)).unwrap();
-    let u = hub.issue("HT", "K1", at(23, 8, 1)).unwrap();
+    let t = hub.issue("HT", "K1", at(23, 8, 0), None).unwrap();
+    let u = hub.issue("HT", "K1", at(23, 8, 1), None).unwrap();
     for _ in 0..2 {
         hub.call_next("Q1", &["HT"], at(23, 9, 0)).unwrap().unwrap();
         hub.finish("Q1", at(23, 9, 1)).unwrap();
@@ -357,7 +357,7 @@ fn a_finished_ticket_is_rated_once_with_its_score() {
 fn the_outbox_holds_every_event_once_in_order() {
     let dir = tempfile::tempdir().unwrap();
     let mut hub = open(&dir);
-    let t = hub.issue("HT", "K1", at(23, 8, 0)).unwrap();
+    let t = hub.issue("HT", "K1", at(23, 8, 0), None).unwrap();
     hub.call_next("Q1", &["HT"], at(23, 9, 0)).unwrap();
     hub.call_again("Q1", at(23, 9, 1)).unwrap();
     hub.transfer("Q1", &TransferTarget::Counter("Q2".into()), at(23, 9, 2))
@@ -393,14 +393,14 @@ fn the_store_survives_reopening_and_the_sequence_continues() {
     let dir = tempfile::tempdir().unwrap();
     let (block, called) = {
         let mut hub = open(&dir);
-        hub.issue("HT", "K1", at(23, 8, 0)).unwrap();
-        hub.issue("HT", "K2", at(23, 8, 1)).unwrap();
+        hub.issue("HT", "K1", at(23, 8, 0), None).unwrap();
+        hub.issue("HT", "K2", at(23, 8, 1), None).unwrap();
         let block = hub.join("K1", at(23, 8, 2)).unwrap();
         let called = hub.call_next("Q1", &["HT"], at(23, 9, 0)).unwrap().unwrap();
         (block, called)
     };
     let mut hub = open(&dir);
-    assert_eq!(hub.issue("HT", "K1", at(23, 10, 0)).unwrap().number, 3);
+    assert_eq!(hub.issue("HT", "K1", at(23, 10, 0), None).unwrap().number, 3);
     assert_eq!(hub.join("K1", at(24, 7, 0)).unwrap(), block);
     assert_eq!(hub.ticket(&called.id).unwrap().state, TicketState::Called);
     assert!(matches!(

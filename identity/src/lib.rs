@@ -19,6 +19,7 @@
 
 mod authority;
 mod device;
+pub mod pin;
 pub mod release;
 pub mod setup_code;
 pub mod signed;

@@ -26,7 +26,7 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("motcua-scanner", &["motcua-domain"][..]),
         ("motcua-sheets", &["motcua-printer", "motcua-scanner"][..]),
         ("motcua-ui", &[][..]),
-        ("motcua-hub", &["motcua-domain"][..]),
+        ("motcua-hub", &["motcua-domain", "motcua-identity", "motcua-logging", "motcua-uplink", "motcua-speech"][..]),
         (
             "motcua-uplink",
             &["motcua-domain", "motcua-store", "motcua-identity"][..],

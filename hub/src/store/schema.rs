@@ -67,4 +67,22 @@ CREATE TABLE outbox(
     delivered_us INTEGER
 );
 CREATE INDEX outbox_pending ON outbox(id) WHERE delivered_us IS NULL;
-"#];
+"#,
+    // 2: what each ticket promised (the report's accuracy), paired hall screens, pairing codes.
+    r#"
+ALTER TABLE tickets ADD COLUMN promised TEXT;
+CREATE INDEX tickets_finished ON tickets(counter, day, finished_us) WHERE state = 'finished';
+CREATE TABLE screens(
+    token_sha256 TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK(kind IN ('display', 'rating')),
+    counter TEXT,
+    paired_us INTEGER NOT NULL
+);
+CREATE TABLE pairing_codes(
+    code_sha256 TEXT PRIMARY KEY,
+    kind TEXT NOT NULL CHECK(kind IN ('display', 'rating')),
+    counter TEXT,
+    expires_us INTEGER NOT NULL
+);
+"#,
+];

@@ -1,0 +1,127 @@
+//! The hub's outbox to the gateway: tickets, calls, transfers, finishes, no-shows, ratings and
+//! the day's report, in order, in batches, each event under its idempotency key, over the
+//! gateway's mutual TLS with the device identity the hub runs as. A batch is marked delivered
+//! only after the gateway answered that it stored it, so a crash or a dead link in between
+//! sends it again and the gateway counts it a duplicate: nothing lost, nothing twice.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use motcua_domain::queue_report::build_report;
+use motcua_domain::wire::hub::{QueueEvent, QueueEventBatch, MAX_QUEUE_EVENTS};
+use motcua_uplink::credentials::DeviceLink;
+use motcua_uplink::identity::IdentityFiles;
+use tokio::sync::watch;
+
+use crate::hall::Hall;
+
+/// Waits between rounds when there is nothing to send.
+const IDLE: Duration = Duration::from_secs(5);
+/// The longest wait after failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// How often the day's report is refreshed in the outbox.
+const REPORT_EVERY: Duration = Duration::from_secs(300);
+
+/// Sends the outbox until `stop` turns true.
+pub async fn run(hall: Arc<Hall>, url: String, mut stop: watch::Receiver<bool>) {
+    let files = IdentityFiles::in_data_dir(&hall.config.kiosk_data_dir);
+    let mut link: Option<DeviceLink> = None;
+    let mut failures = 0u32;
+    let mut last_report: Option<tokio::time::Instant> = None;
+    loop {
+        if last_report.is_none_or(|t| t.elapsed() >= REPORT_EVERY) {
+            last_report = Some(tokio::time::Instant::now());
+            queue_report(&hall);
+        }
+        let wait = match round(&hall, &files, &url, &mut link).await {
+            Ok(0) => {
+                failures = 0;
+                IDLE
+            }
+            Ok(_) => {
+                failures = 0;
+                Duration::ZERO
+            }
+            Err(e) => {
+                failures += 1;
+                let wait = (IDLE * 2u32.saturating_pow(failures.min(6))).min(MAX_BACKOFF);
+                tracing::warn!(error = %e, retry_in_s = wait.as_secs(), "hub outbox not delivered; kept for later");
+                wait
+            }
+        };
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return,
+            _ = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
+/// Puts today's figures in the outbox (replacing an earlier version of them).
+fn queue_report(hall: &Hall) {
+    let today = hall.today();
+    let now = hall.now();
+    let done = hall.store(|s| {
+        let records = s.day_records(today)?;
+        if records.is_empty() {
+            return Ok(());
+        }
+        let report = build_report(&records);
+        let value = serde_json::json!({ "site": hall.site, "day": today, "report": report.days.first() });
+        s.queue_day_report(today, &value, now)
+    });
+    if let Err(e) = done {
+        tracing::warn!(error = ?e.refusal.message, "day report not queued");
+    }
+}
+
+/// Sends one batch; returns how many events it delivered.
+async fn round(
+    hall: &Hall,
+    files: &IdentityFiles,
+    url: &str,
+    link: &mut Option<DeviceLink>,
+) -> anyhow::Result<usize> {
+    let pending = hall
+        .store(|s| s.pending_events(MAX_QUEUE_EVENTS as u32))
+        .map_err(|e| anyhow::anyhow!(e.refusal.message))?;
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    if link.is_none() {
+        *link = Some(DeviceLink::open(files.clone(), url, Duration::from_secs(30))?);
+    }
+    let Some(current) = link.as_mut() else {
+        return Ok(0);
+    };
+    // kioskd renews the certificate: use the new one when it is replaced.
+    current.reload_if_changed()?;
+    let events = pending
+        .iter()
+        .map(|e| {
+            Ok(QueueEvent {
+                key: e.key.clone(),
+                kind: e.kind.clone(),
+                ticket_id: e.ticket_id.clone(),
+                payload: serde_json::from_str(&e.payload)?,
+            })
+        })
+        .collect::<Result<Vec<_>, serde_json::Error>>()?;
+    let accepted = current
+        .client()
+        .send_queue_events(&QueueEventBatch { events })
+        .await?;
+    let now = hall.now();
+    hall.store(|s| {
+        for e in &pending {
+            s.mark_delivered(&e.key, now)?;
+        }
+        Ok(())
+    })
+    .map_err(|e| anyhow::anyhow!(e.refusal.message))?;
+    tracing::info!(
+        stored = accepted.stored,
+        duplicates = accepted.duplicates,
+        "hub outbox delivered"
+    );
+    Ok(pending.len())
+}
