@@ -31,8 +31,18 @@ fn morning() -> Vec<QueueEvent> {
     let t = "TP-20261203-0001@HUB-1";
     vec![
         event(&format!("issued:{t}"), "issued", t, json!({"number": 1})),
-        event(&format!("called:{t}:1"), "called", t, json!({"counter": "Q1"})),
-        event(&format!("finished:{t}"), "finished", t, json!({"counter": "Q1"})),
+        event(
+            &format!("called:{t}:1"),
+            "called",
+            t,
+            json!({"counter": "Q1"}),
+        ),
+        event(
+            &format!("finished:{t}"),
+            "finished",
+            t,
+            json!({"counter": "Q1"}),
+        ),
     ]
 }
 
@@ -124,17 +134,26 @@ async fn a_batch_is_stored_once_and_a_resend_is_all_duplicates(backend: Backend)
     assert_eq!((got.stored, got.duplicates), (0, 3));
     let mut again = morning();
     again[0].payload = json!({"number": 99});
-    again.push(event("rated:X@HUB-1", "rated", "X@HUB-1", json!({"level": 1})));
+    again.push(event(
+        "rated:X@HUB-1",
+        "rated",
+        "X@HUB-1",
+        json!({"level": 1}),
+    ));
     let got = accepted(&h, &hub, again).await;
     assert_eq!((got.stored, got.duplicates), (1, 3));
 
     let rows = stored(&h).await;
     assert_eq!(rows.len(), 4, "{rows:?}");
     assert!(
-        rows.iter().all(|(site, _, device, _, _)| site == SITE && device == "HUB-1"),
+        rows.iter()
+            .all(|(site, _, device, _, _)| site == SITE && device == "HUB-1"),
         "{rows:?}"
     );
-    let issued = rows.iter().find(|r| r.1.starts_with("issued:")).expect("issued");
+    let issued = rows
+        .iter()
+        .find(|r| r.1.starts_with("issued:"))
+        .expect("issued");
     assert_eq!(issued.4, json!({"number": 1}));
     h.finish().await;
 }
@@ -259,14 +278,46 @@ async fn a_bad_batch_is_refused_whole(backend: Backend) {
         .map(|i| event(&format!("issued:{i}"), "issued", t, json!({})))
         .collect();
     let cases = [
-        (json!({ "events": many }), StatusCode::UNPROCESSABLE_ENTITY, "field_too_long"),
-        (json!({ "events": [] }), StatusCode::BAD_REQUEST, "invalid_body"),
-        (json!({ "event": [] }), StatusCode::BAD_REQUEST, "invalid_json"),
-        (with(event("k:1", "served", t, json!({}))), StatusCode::BAD_REQUEST, "invalid_event"),
-        (with(event("k:2", "issued", t, json!([1, 2]))), StatusCode::BAD_REQUEST, "invalid_event"),
-        (with(event("k:3", "issued", t, json!("text"))), StatusCode::BAD_REQUEST, "invalid_event"),
-        (with(event("", "issued", t, json!({}))), StatusCode::BAD_REQUEST, "invalid_event"),
-        (with(event("k:4", "issued", t, big)), StatusCode::PAYLOAD_TOO_LARGE, "event_too_large"),
+        (
+            json!({ "events": many }),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "field_too_long",
+        ),
+        (
+            json!({ "events": [] }),
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+        ),
+        (
+            json!({ "event": [] }),
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        ),
+        (
+            with(event("k:1", "served", t, json!({}))),
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+        ),
+        (
+            with(event("k:2", "issued", t, json!([1, 2]))),
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+        ),
+        (
+            with(event("k:3", "issued", t, json!("text"))),
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+        ),
+        (
+            with(event("", "issued", t, json!({}))),
+            StatusCode::BAD_REQUEST,
+            "invalid_event",
+        ),
+        (
+            with(event("k:4", "issued", t, big)),
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "event_too_large",
+        ),
         (
             with(event(&"k".repeat(201), "issued", t, json!({}))),
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -278,7 +329,12 @@ async fn a_bad_batch_is_refused_whole(backend: Backend) {
             "invalid_event",
         ),
         (
-            with(event("report:tomorrow", "day_report", "tomorrow", json!({}))),
+            with(event(
+                "report:tomorrow",
+                "day_report",
+                "tomorrow",
+                json!({}),
+            )),
             StatusCode::BAD_REQUEST,
             "invalid_event",
         ),
@@ -296,7 +352,12 @@ async fn a_bad_batch_is_refused_whole(backend: Backend) {
     assert!(stored(&h).await.is_empty());
     // The largest payload allowed is stored.
     let most = "x".repeat(MAX_QUEUE_EVENT_PAYLOAD - r#"{"note":""}"#.len());
-    let got = accepted(&h, &hub, vec![event("k:5", "issued", t, json!({"note": most}))]).await;
+    let got = accepted(
+        &h,
+        &hub,
+        vec![event("k:5", "issued", t, json!({"note": most}))],
+    )
+    .await;
     assert_eq!(got.stored, 1);
     h.finish().await;
 }

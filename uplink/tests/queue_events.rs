@@ -3,7 +3,9 @@
 //! enough to go gzip-compressed is stored, the same batch again is all duplicates, and a batch
 //! the gateway refuses comes back as an error that names the bad event.
 
+use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use motcua_domain::catalog::seed;
@@ -12,6 +14,32 @@ use motcua_uplink::{DeviceLink, GatewayError, IdentityFiles, TrustAnchor};
 use serde_json::json;
 
 const HUB: &str = "HUB-H56-0001";
+
+/// The log lines of this test process, captured in memory (the gateway logs the wire and
+/// decoded sizes of a gzip body).
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        let bytes = self.0.lock().map(|b| b.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
 
 fn issued(n: u32) -> QueueEvent {
     let ticket = format!("TP-20261203-{n:04}@{HUB}");
@@ -25,6 +53,13 @@ fn issued(n: u32) -> QueueEvent {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hubs_batch_is_stored_once_and_a_refusal_names_the_event() {
+    let log = Captured::default();
+    let writer = log.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("motcua_gateway=debug")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
     let dir = tempfile::tempdir().unwrap();
     let pki = motcua_gateway::lab_pki(&dir.path().join("pki"), &["127.0.0.1".to_string()])
         .expect("lab CA");
@@ -70,7 +105,17 @@ async fn a_hubs_batch_is_stored_once_and_a_refusal_names_the_event() {
             duplicates: 0
         }
     );
-    let got = client.send_queue_events(&batch).await.expect("delivered again");
+    assert!(
+        log.text()
+            .lines()
+            .any(|l| l.contains("gzip request body decoded") && l.contains("/v1/queue/events")),
+        "the batch did not arrive gzip-compressed: {}",
+        log.text()
+    );
+    let got = client
+        .send_queue_events(&batch)
+        .await
+        .expect("delivered again");
     assert_eq!((got.stored, got.duplicates), (0, 100));
 
     let mut bad = QueueEventBatch {
@@ -85,7 +130,10 @@ async fn a_hubs_batch_is_stored_once_and_a_refusal_names_the_event() {
             ..
         }) => {
             assert_eq!((status, code.as_str()), (400, "invalid_event"));
-            assert!(message.contains("event 1") && message.contains("served"), "{message}");
+            assert!(
+                message.contains("event 1") && message.contains("served"),
+                "{message}"
+            );
         }
         other => panic!("a bad batch was not refused: {other:?}"),
     }

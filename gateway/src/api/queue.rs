@@ -55,7 +55,11 @@ fn names_day(key: &str, day: &str) -> bool {
 /// What the lengths ([`motcua_domain::limits::Limited`]) do not cover; the first bad event.
 fn check_event(i: usize, event: &QueueEvent) -> Result<(), Failure> {
     if event.key.trim().is_empty() || event.ticket_id.trim().is_empty() {
-        return Err(invalid_event(i, event, "key and ticket_id must not be empty"));
+        return Err(invalid_event(
+            i,
+            event,
+            "key and ticket_id must not be empty",
+        ));
     }
     if !QUEUE_EVENT_KINDS.contains(&event.kind.as_str()) {
         return Err(invalid_event(
