@@ -42,6 +42,11 @@ pub const LOG_TAIL_MAX: usize = 65_536;
 pub const CSR_PEM_MAX: usize = 16_384;
 /// A shared secret typed or scanned: the enrolment key, a setup code's token.
 pub const SECRET_MAX: usize = 256;
+/// A queue event's idempotency key and the ticket (or day) it is about
+/// ([`crate::wire::hub::QueueEvent`]).
+pub const QUEUE_EVENT_ID_MAX: usize = 200;
+/// A queue event's kind.
+pub const QUEUE_EVENT_KIND_MAX: usize = 32;
 /// Documents in one dossier or one delivery of digitized documents.
 pub const DOCUMENTS_MAX: usize = 200;
 /// Names of failed self-test checks in one health report.
@@ -100,6 +105,7 @@ pub fn check_opt(field: &str, value: Option<&str>, max: usize) -> Result<(), Too
 }
 
 use crate::provisioning::{ProvisionRequest, RemoteActionResult, SetupSheetRequest};
+use crate::wire::hub::{QueueEventBatch, MAX_QUEUE_EVENTS};
 use crate::wire::{
     Applicant, DigitizedDocument, DigitizedDocuments, DocumentRef, DossierSubmission,
     EnrollRequest, HealthReport, RatingSubmission, RenewRequest, TicketIssued,
@@ -243,6 +249,22 @@ impl Limited for SetupSheetRequest {
         check_items("device_ids", &self.device_ids, 50)?;
         for (i, id) in self.device_ids.iter().enumerate() {
             check(&format!("device_ids[{i}]"), id, CODE_MAX)?;
+        }
+        Ok(())
+    }
+}
+
+impl Limited for QueueEventBatch {
+    fn check_limits(&self) -> Result<(), TooLong> {
+        check_items("events", &self.events, MAX_QUEUE_EVENTS)?;
+        for (i, e) in self.events.iter().enumerate() {
+            check(&format!("events[{i}].key"), &e.key, QUEUE_EVENT_ID_MAX)?;
+            check(&format!("events[{i}].kind"), &e.kind, QUEUE_EVENT_KIND_MAX)?;
+            check(
+                &format!("events[{i}].ticket_id"),
+                &e.ticket_id,
+                QUEUE_EVENT_ID_MAX,
+            )?;
         }
         Ok(())
     }

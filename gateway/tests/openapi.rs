@@ -58,6 +58,9 @@ fn the_document_states_the_limits_the_server_enforces() {
         ("RemoteActionResult", "detail", TEXT_MAX),
         ("RemoteActionResult", "log_tail", LOG_TAIL_MAX),
         ("SetupSheetRequest", "site", CODE_MAX),
+        ("QueueEvent", "key", QUEUE_EVENT_ID_MAX),
+        ("QueueEvent", "kind", QUEUE_EVENT_KIND_MAX),
+        ("QueueEvent", "ticket_id", QUEUE_EVENT_ID_MAX),
     ] {
         assert_eq!(
             prop(schema, field)["maxLength"],
@@ -69,6 +72,10 @@ fn the_document_states_the_limits_the_server_enforces() {
     assert_eq!(
         prop("DossierSubmission", "documents")["maxItems"],
         DOCUMENTS_MAX
+    );
+    assert_eq!(
+        prop("QueueEventBatch", "events")["maxItems"],
+        motcua_domain::wire::hub::MAX_QUEUE_EVENTS
     );
     assert_eq!(prop("RatingSubmission", "score")["maximum"], 2);
     assert_eq!(prop("RatingSubmission", "level")["minimum"], 1);

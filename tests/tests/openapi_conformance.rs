@@ -25,6 +25,9 @@
 //!   a rule across a parameter and the body that OpenAPI cannot state (400).
 //! - `POST /v1/ratings`: `level` must be at most `scale_levels` (400), a rule across two fields;
 //!   the gateway's document generator has no `anyOf` on an object with properties.
+//! - `POST /v1/queue/events`: a `day_report` must name its day in `ticket_id` and `key`, a
+//!   rule across two fields and the kind (400 `invalid_event`), and a payload is at most 16 KiB
+//!   of JSON, which no JSON Schema keyword states (413 `event_too_large`).
 //! - `POST /v1/admin/releases`: a body of bytes is what the document can say, not "a Debian
 //!   package whose version is new" (422 `release_refused`), and `waves` is a text whose rules
 //!   (shares growing to 100 %) no pattern states (400 `invalid_waves`).
@@ -173,6 +176,12 @@ fn schemathesis_config() -> String {
             "positive_data_acceptance",
             ACCEPTANCES,
             r#""400""#,
+        ),
+        (
+            "POST /v1/queue/events",
+            "positive_data_acceptance",
+            ACCEPTANCES,
+            r#""400", "413""#,
         ),
         (
             "POST /v1/admin/releases",

@@ -1,5 +1,5 @@
-//! HTTPS client of the provincial gateway: enrolment and renewal, catalog, tus uploads and
-//! idempotent ingest.
+//! HTTPS client of the provincial gateway: enrolment and renewal, catalog, tus uploads,
+//! idempotent ingest, and a hub's queue events (`queue`).
 //!
 //! The link is mutual TLS: the gateway proves it is the province's with a certificate the
 //! kiosk's trust anchor signed (nothing else is trusted: no system roots), and the kiosk proves
@@ -27,6 +27,7 @@ use crate::tls::{self, TlsFailure};
 
 mod compress;
 mod error;
+mod queue;
 mod release;
 pub(crate) use compress::JsonBody;
 pub use compress::COMPRESS_FROM;

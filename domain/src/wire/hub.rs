@@ -126,13 +126,13 @@ pub struct HubRefusal {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueueEvent {
     /// Idempotency key (`issued:<ticket>`, `called:<ticket>:<n>`, `report:<day>:<counter>`…).
-    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub key: String,
     /// `issued`, `called`, `transferred`, `finished`, `no_show`, `rated` or `day_report`.
     #[cfg_attr(feature = "openapi", schema(max_length = 32))]
     pub kind: String,
     /// The ticket it is about (for `day_report`: the Vietnam day, `YYYY-MM-DD`).
-    #[cfg_attr(feature = "openapi", schema(max_length = 200))]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 200))]
     pub ticket_id: String,
     /// The event's details (a JSON object, at most 16 KiB serialised).
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
@@ -144,11 +144,25 @@ pub struct QueueEvent {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct QueueEventBatch {
     /// The events (1 to [`MAX_QUEUE_EVENTS`]).
+    #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 500))]
     pub events: Vec<QueueEvent>,
 }
 
 /// The most events in one batch.
 pub const MAX_QUEUE_EVENTS: usize = 500;
+/// The kinds of [`QueueEvent`] the gateway stores; it refuses a batch with any other.
+pub const QUEUE_EVENT_KINDS: [&str; 7] = [
+    "issued",
+    "called",
+    "transferred",
+    "finished",
+    "no_show",
+    "rated",
+    "day_report",
+];
+/// The kind whose later event replaces the stored one of the same key (the hub exports the
+/// day's report again as the day goes on) instead of counting as a duplicate.
+pub const DAY_REPORT_KIND: &str = "day_report";
 /// The largest payload of one event, serialised.
 pub const MAX_QUEUE_EVENT_PAYLOAD: usize = 16 * 1024;
 

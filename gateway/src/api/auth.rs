@@ -243,6 +243,13 @@ impl Permission for ReadFeed {
     }
 }
 
+/// Read the day reports of the centres' queue services: the provincial system and technicians.
+pub(crate) struct ReadQueueReports;
+impl Permission for ReadQueueReports {
+    const ROLES: &'static [Role] = &[Role::System, Role::Technician];
+    const WHAT: &'static str = "read the queue's day reports";
+}
+
 /// Manage the fleet: list devices, approve re-enrolments, revoke certificates.
 pub(crate) struct ManageFleet;
 impl Permission for ManageFleet {

@@ -7,7 +7,7 @@
 //! One file per resource; the files depend on each other in one direction only:
 //! [`state`] (shared state, digests, clock) ← [`failure`] (refusals, JSON bodies) ← [`auth`]
 //! (client-certificate and role extractors) ← the resources ([`enrolment`] ← [`provisioning`], [`actions`], [`catalog`], [`tus`] ← [`upload_expiry`] ← [`uploads`], [`uploads_delete`], [`blobs_held`],
-//! [`ingest`], [`dossiers`], [`export_feed`], [`releases`], [`fleet_page`] ← [`admin`], [`fleet`], [`releases_admin`]; [`content_encoding`], the
+//! [`ingest`], [`queue`], [`dossiers`], [`export_feed`], [`releases`], [`fleet_page`] ← [`admin`], [`fleet`], [`releases_admin`]; [`content_encoding`], the
 //! gzip request bodies of every route) ← this file, which only assembles the route table and
 //! the OpenAPI document.
 
@@ -29,6 +29,7 @@ mod html;
 mod ingest;
 mod openapi_limits;
 mod provisioning;
+mod queue;
 mod releases;
 mod releases_admin;
 mod state;
@@ -75,6 +76,7 @@ use ingest::{
 };
 use openapi_limits::LimitsAddon;
 use provisioning::{admin_provisioning, ca_pem, device_profile, provision, sequence_blocks};
+use queue::{queue_events, queue_reports};
 use releases::{release_offer, release_package, release_report};
 use releases_admin::{
     abort_release, admin_releases, pause_release, publish_release, resume_release,
@@ -190,6 +192,8 @@ fn route_table() -> Vec<Route> {
             post(ingest_documents),
         ),
         ("/v1/dossiers/status", Method::POST, post(dossier_status)),
+        ("/v1/queue/events", Method::POST, post(queue_events)),
+        ("/v1/queue/reports", Method::GET, get(queue_reports)),
         (
             "/v1/admin/dossiers/{code}/status",
             Method::POST,
@@ -256,7 +260,7 @@ pub(crate) fn router(state: AppState) -> Router {
 /// The OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "motcua gateway API", description = "Kiosk-to-province link over HTTPS with client certificates: enrolment by CSR and renewal, catalog, tus 1.0 resumable blob uploads, idempotent ingest of dossiers, ratings, queue tickets and kiosk health reports, the fleet's health for technicians, the export feed the provincial one-stop system pulls (JSON lines from a cursor), and the calls of the provincial system, technicians and auditors (each by the role in its certificate), and software releases rolled out to the kiosks in waves (offer, package with byte ranges, progress reports). Refusals of a certificate are 401 `certificate_required`, `certificate_unknown`, `certificate_revoked` or `certificate_expired`; a certificate of the wrong role is 403 `forbidden_role`. A certificate not signed by the province's CA is refused at the TLS handshake."),
+    info(title = "motcua gateway API", description = "Kiosk-to-province link over HTTPS with client certificates: enrolment by CSR and renewal, catalog, tus 1.0 resumable blob uploads, idempotent ingest of dossiers, ratings, queue tickets and kiosk health reports, the centre queue services' events and day reports, the fleet's health for technicians, the export feed the provincial one-stop system pulls (JSON lines from a cursor), and the calls of the provincial system, technicians and auditors (each by the role in its certificate), and software releases rolled out to the kiosks in waves (offer, package with byte ranges, progress reports). Refusals of a certificate are 401 `certificate_required`, `certificate_unknown`, `certificate_revoked` or `certificate_expired`; a certificate of the wrong role is 403 `forbidden_role`. A certificate not signed by the province's CA is refused at the TLS handshake."),
     paths(
         health, enrolment::enroll, enrolment::renew, catalog::catalog, uploads::tus_options, uploads::create_upload,
         uploads::upload_head, upload_append::upload_patch, uploads_delete::upload_delete, blobs_held::blobs_held, uploads::get_blob, ingest::ingest_dossier,
@@ -271,7 +275,8 @@ pub(crate) fn router(state: AppState) -> Router {
         actions::queue_action, actions::admin_actions, export_feed::export_feed,
         releases::release_offer, releases::release_package, releases::release_report,
         releases_admin::admin_releases, releases_admin::publish_release, releases_admin::pause_release,
-        releases_admin::resume_release, releases_admin::abort_release
+        releases_admin::resume_release, releases_admin::abort_release,
+        queue::queue_events, queue::queue_reports
     ),
     components(schemas(ApiError, tus::TusResumable, provisioning::SheetKind, motcua_domain::provisioning::RemoteActionKind, motcua_domain::provisioning::SequenceBlock, motcua_domain::provisioning::IssuedSetupCode, Stats, FleetDevice, Revocation, ReenrolmentApproval, admin::SetupCodesWithdrawn, FleetView, FleetEntry, FleetFlag, HealthPoint, FeedEvent, FeedEventKind, FeedApplicant, FeedDocument, motcua_domain::wire::ReleaseOffer, motcua_domain::wire::OfferedRelease, motcua_domain::wire::ReleaseReport, motcua_domain::wire::ReleaseStage, releases_admin::Releases, releases_admin::ReleaseSummary, releases_admin::PublishedRelease, releases_admin::RolloutChangeRequest)),
     modifiers(&SecurityAddon, &LimitsAddon)

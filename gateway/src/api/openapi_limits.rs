@@ -7,8 +7,8 @@
 //! `field_too_long` where the fields have lengths. The fields' own `maxLength`, `pattern`,
 //! `maximum` sit on the wire types (`motcua_domain::limits`), except what `#[schema]` cannot
 //! say, set here from the same constants: the length of each item of a list of texts (on a
-//! `Vec` field `#[schema]` bounds the list), an enum of integers and the range of unsigned
-//! integers.
+//! `Vec` field `#[schema]` bounds the list), an enum of integers, the kinds of a queue event
+//! (an enum of texts kept as a `String` on the wire) and the range of unsigned integers.
 
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
@@ -147,6 +147,10 @@ fn item_limits(openapi: &mut utoipa::openapi::OpenApi) {
         let items = &mut s["properties"]["device_ids"]["items"];
         items["maxLength"] = CODE_MAX.into();
         items["pattern"] = "^[A-Za-z0-9_.:-]+$".into();
+    });
+    edit_schema(openapi, "QueueEvent", |s| {
+        let kinds = motcua_domain::wire::hub::QUEUE_EVENT_KINDS;
+        s["properties"]["kind"]["enum"] = serde_json::json!(kinds);
     });
     edit_schema(openapi, "RatingSubmission", |s| {
         let levels = &mut s["properties"]["scale_levels"];

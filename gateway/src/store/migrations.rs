@@ -151,4 +151,6 @@ CREATE TABLE reenrolment_approvals (
     (13, super::feed::MIGRATION),
     // Published releases and each device's progress with them (see `releases`).
     (14, super::releases::MIGRATION),
+    // The centre queue services' events, per site (see `queue`).
+    (15, super::queue::MIGRATION),
 ];

@@ -21,8 +21,8 @@
 //! idempotency keys per device) in [`authorization`], the fleet's health (its tables, flags and
 //! view) in [`fleet`], provisioning (setup-code tokens, sequence blocks, remote actions) in
 //! [`provisioning`], the export feed's event log (written in each change's transaction) in
-//! [`feed`], and the helpers below (status names, the status view, which migrations are
-//! pending). The backend files hold only what really differs: connections, transactions, and
+//! [`feed`], the centre queue services' events in [`queue`], and the helpers below (status
+//! names, the status view, which migrations are pending). The backend files hold only what really differs: connections, transactions, and
 //! the few statements noted in [`queries`].
 
 mod authorization;
@@ -49,6 +49,7 @@ mod provisioning_sqlite;
 #[cfg(test)]
 mod provisioning_tests;
 mod queries;
+mod queue;
 mod release_reports;
 mod releases;
 mod sqlite;
