@@ -69,11 +69,11 @@ impl AudioCache {
         let _one = self.making.lock().unwrap_or_else(|p| p.into_inner());
         if !path.exists() {
             std::fs::create_dir_all(&self.dir).map_err(|e| motcua_speech::SpeechError::Write {
-                path: self.dir.display().to_string(),
+                path: self.dir.clone(),
                 source: e,
             })?;
             let started = std::time::Instant::now();
-            let info = motcua_speech::Synthesizer::new(self.espeak.clone()).synthesize_wav(
+            let info = motcua_speech::Espeak::with_program(self.espeak.clone()).synthesize_wav(
                 &sentence,
                 self.language,
                 true,
@@ -81,7 +81,7 @@ impl AudioCache {
             )?;
             tracing::info!(
                 file = %path.display(),
-                seconds = info.duration_secs,
+                seconds = info.duration.as_secs_f32(),
                 took_ms = started.elapsed().as_millis() as u64,
                 "call-out audio made"
             );

@@ -6,7 +6,7 @@
 //! outbox.
 //!
 //! - [`store`]: the durable queue (SQLite) and its promises;
-//! - [`config`]: `hub.toml`;
+//! - [`config`]: the config file, `hub.toml`;
 //! - [`tls`], [`serve`]: the kiosk port (mutual TLS with device certificates of this site) and
 //!   the page port (the hub's own page certificate; sign-in and pairing);
 //! - [`kiosk_api`], [`pages`]: what each port serves;

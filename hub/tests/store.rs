@@ -418,7 +418,7 @@ fn the_store_survives_reopening_and_the_sequence_continues() {
     let version: u32 = conn
         .pragma_query_value(None, "user_version", |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(version, 2);
 }
 
 #[test]

@@ -131,7 +131,7 @@ async fn run(config: HubConfig) -> anyhow::Result<()> {
         page_listener.local_addr()?
     );
     // Under systemd (Type=notify): ready once both ports listen. Outside it this does nothing.
-    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    let _ = sd_notify::notify(&[sd_notify::NotifyState::Ready]);
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
     let kiosks = tokio::spawn(serve::serve(
         kiosk_listener,

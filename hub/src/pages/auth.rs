@@ -58,10 +58,13 @@ pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .map(|(_, v)| v)
 }
 
+/// Wrong tries in a row, lockouts in a row, and the end of the current lockout.
+type Tries = (u32, u32, Option<Instant>);
+
 /// Wrong PIN counts per staff name.
 #[derive(Default)]
 pub struct PinGuard {
-    by_name: Mutex<HashMap<String, (u32, u32, Option<Instant>)>>,
+    by_name: Mutex<HashMap<String, Tries>>,
 }
 
 impl PinGuard {

@@ -119,21 +119,19 @@ pub(super) async fn events(
     display_only(&screen)?;
     let calls = hall.subscribe();
     let stream = futures_util::stream::unfold(calls, |mut calls| async move {
-        loop {
-            match calls.recv().await {
-                Ok(call) => {
-                    let event = Event::default()
-                        .event("call")
-                        .json_data(&call)
-                        .unwrap_or_else(|_| Event::default().comment("unserialisable call"));
-                    return Some((Ok(event), calls));
-                }
-                // A display that fell behind reloads the state instead.
-                Err(RecvError::Lagged(_)) => {
-                    return Some((Ok(Event::default().event("resync").data("{}")), calls));
-                }
-                Err(RecvError::Closed) => return None,
+        match calls.recv().await {
+            Ok(call) => {
+                let event = Event::default()
+                    .event("call")
+                    .json_data(&call)
+                    .unwrap_or_else(|_| Event::default().comment("unserialisable call"));
+                Some((Ok(event), calls))
             }
+            // A display that fell behind reloads the state instead.
+            Err(RecvError::Lagged(_)) => {
+                Some((Ok(Event::default().event("resync").data("{}")), calls))
+            }
+            Err(RecvError::Closed) => None,
         }
     });
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
