@@ -62,6 +62,8 @@ command -v debootstrap >/dev/null || missing+=(debootstrap)
 command -v systemd-nspawn >/dev/null || missing+=(systemd-container)
 # Headless Chromium renders the technicians' fleet page (tests/tests/fleet_page.rs).
 command -v chromium >/dev/null || missing+=(chromium)
+# ChromeDriver drives it through WebDriver for the hub's pages (tests/tests/hub_hall.rs).
+command -v chromedriver >/dev/null || missing+=(chromium-driver)
 # certutil and pk12util put the technician's certificate into that browser's NSS database.
 command -v pk12util >/dev/null || missing+=(libnss3-tools)
 # openssl s_client reads the certificate the gateway serves (tests/tests/link_identity.rs).

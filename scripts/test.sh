@@ -18,7 +18,7 @@ scripts/install-deps.sh
 # container test installs those packages (it only checks they are up to date).
 echo "== release binaries"
 started=$SECONDS
-cargo build --release --locked -p motcua-kiosk -p motcua-gateway -p motcua-updater --bins
+cargo build --release --locked -p motcua-kiosk -p motcua-gateway -p motcua-updater -p motcua-hub --bins
 echo "== release binaries built in $((SECONDS - started)) s"
 started=$SECONDS
 # The releases the update test installs (tests/tests/deploy_update.rs), from the same binaries.

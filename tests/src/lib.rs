@@ -17,12 +17,14 @@ pub use harness::fake::FakeGateway;
 pub use harness::gateway::{
     fresh_postgres_database, postgres_server_url, Backend, Gateway, Pki, RoleCert, ENROLLMENT_KEY,
 };
+pub use harness::hub::Hub;
 pub use harness::kiosk::{
     dossier_json, random_file, sections, Enrolment, Kiosk, KioskSettings, NO_GATEWAY,
 };
 pub use harness::provisioning::{fresh_kiosk, ProvisioningGateway, SITE};
 pub use harness::touch::TouchScreen;
 pub use harness::wait::{wait_for, wait_for_file};
+pub use harness::webdriver::{Browser, ChromeDriver};
 pub use harness::x11::Xvfb;
 
 /// The folder holding the built binaries (target/debug or target/release).
@@ -55,6 +57,8 @@ pub fn bin_dir() -> PathBuf {
                 "motcua-kiosk",
                 "-p",
                 "motcua-gateway",
+                "-p",
+                "motcua-hub",
                 "--bins",
             ]);
             if release {

@@ -5,6 +5,7 @@ pub mod child;
 pub mod devices;
 pub mod fake;
 pub mod gateway;
+pub mod hub;
 pub mod kiosk;
 pub mod load;
 pub mod netns;
@@ -12,6 +13,7 @@ pub mod provisioning;
 pub mod relay;
 pub mod touch;
 pub mod wait;
+pub mod webdriver;
 pub mod weak_link;
 pub mod x11;
 
