@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::TimeZone;
+use motcua_flows::rating::{RatingEffect, RatingEvent};
 use motcua_flows::session::{Effect, Event};
 use motcua_flows::ticket::{offline_notice, IssuedTicket, TicketEffect, TicketEvent};
 use motcua_identity::{Authority, DeviceKey};
@@ -185,6 +186,26 @@ fn with_the_hub_down_the_ticket_comes_from_the_block_and_says_issued_offline() {
         slip(&printed, plain.height()) != slip(&plain, plain.height()),
         "the notice is on the paper"
     );
+
+    // Rated at the kiosk while the hub is still down: kept here, as before the hub, once.
+    let rate = |services: &mut Services| {
+        let mut saved = None;
+        services.execute(
+            Effect::Rating(RatingEffect::Rate {
+                transaction: ticket.ticket_id.clone(),
+                level: 1,
+            }),
+            &mut |e| {
+                if let Event::Rating(RatingEvent::Saved(r)) = e {
+                    saved = Some(r);
+                }
+            },
+        );
+        saved.expect("an answer")
+    };
+    assert_eq!(rate(&mut services), Ok(()));
+    assert!(rate(&mut services).is_err(), "one rating per ticket");
+    assert_eq!(store.outbox_status().unwrap().pending, 1, "the rating");
 }
 
 #[test]
