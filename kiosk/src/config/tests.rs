@@ -300,14 +300,14 @@ fn the_hub_table_is_optional_and_its_errors_point_at_the_line() {
         })
     );
     let (line, msg) = invalid(&format!("{GOOD}\n[hub]\nurl = \"http://10.0.0.5:8710\"\n"));
-    assert_eq!(line, 19);
+    assert_eq!(line, 18);
     assert!(msg.contains("hub.url") && msg.contains("https://"), "{msg}");
     let (line, msg) = invalid(&format!(
         "{GOOD}\n[hub]\nurl = \"https://10.0.0.5:8710\"\ndevice_id = \"hub one\"\n"
     ));
-    assert_eq!(line, 20);
+    assert_eq!(line, 19);
     assert!(msg.contains("hub.device_id"), "{msg}");
     let (line, msg) = invalid(&format!("{GOOD}\n[hub]\nurl = \"https://h:1\"\nport = 3\n"));
-    assert_eq!(line, 20);
+    assert_eq!(line, 19);
     assert!(msg.contains("port"), "{msg}");
 }
