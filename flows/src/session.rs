@@ -530,6 +530,8 @@ mod tests {
                 area: s.settings.areas[0].clone(),
                 ahead: 0,
                 wait_minutes: 0,
+                wait_text: None,
+                offline: false,
             })),
             2,
         );

@@ -24,8 +24,41 @@ pub struct IssuedTicket {
     pub area: ServiceArea,
     /// People ahead in this area's queue, by estimate.
     pub ahead: u32,
-    /// Expected wait, minutes.
+    /// Expected wait, minutes (the kiosk's own estimate, when `wait_text` is `None`).
     pub wait_minutes: u32,
+    /// The expected wait in words, when another part estimated it: the centre's hub (a range
+    /// from the live queue), or "cannot be estimated" for a ticket issued offline.
+    pub wait_text: Option<Message>,
+    /// Numbered from the kiosk's own fallback block because the centre's hub was unreachable:
+    /// the slip and the screen say so, and the people ahead are not known.
+    pub offline: bool,
+}
+
+impl IssuedTicket {
+    /// The expected wait as the screen and the slip say it.
+    pub fn wait_words(&self) -> Message {
+        match (&self.wait_text, self.wait_minutes) {
+            (Some(m), _) => m.clone(),
+            (None, 0) => Message::new("không phải chờ", "no wait"),
+            (None, m) => Message::new(format!("khoảng {m} phút"), format!("about {m} min")),
+        }
+    }
+}
+
+/// What a ticket numbered from the kiosk's fallback block says, in bold.
+pub fn offline_notice() -> Message {
+    Message::new(
+        "CẤP KHI MẤT KẾT NỐI VỚI MÁY CHỦ QUẦY",
+        "Issued offline: the hall's queue server could not be reached",
+    )
+}
+
+/// The wait of a ticket issued offline: nobody can tell the queue ahead of it.
+pub fn offline_wait() -> Message {
+    Message::new(
+        "không ước tính được (mất kết nối máy chủ quầy)",
+        "cannot be estimated (the queue server is unreachable)",
+    )
 }
 
 /// Where the ticket flow is.
@@ -179,6 +212,8 @@ mod tests {
             area: areas().remove(0),
             ahead: 2,
             wait_minutes: 10,
+            wait_text: None,
+            offline: false,
         }
     }
 

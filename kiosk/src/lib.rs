@@ -14,6 +14,7 @@ pub mod devices;
 pub mod display;
 pub mod dossier_file;
 pub mod health_report;
+pub mod hub_link;
 pub mod intake;
 pub mod pins;
 pub mod provisioning;

@@ -127,8 +127,14 @@ pub struct TicketContent {
     pub printed_at: DateTime<FixedOffset>,
     /// People ahead in the queue, if known.
     pub waiting: Option<u32>,
-    /// Expected wait in minutes, if known.
+    /// Expected wait in minutes, if known (a kiosk's own estimate).
     pub expected_wait_min: Option<u32>,
+    /// The expected wait in words, Vietnamese then English (the hub's range from the live
+    /// queue, e.g. "khoảng 10–25 phút"); printed instead of `expected_wait_min` when given.
+    pub wait_text: Option<(String, String)>,
+    /// A notice in bold under the time printed, Vietnamese then English: what the citizen must
+    /// know about this ticket (issued while the hub was unreachable, …).
+    pub notice: Option<(String, String)>,
     /// Optional QR (e.g. the ticket id, for rating the service afterwards).
     pub qr_payload: Option<String>,
     /// Footer lines, small and centred.
@@ -500,7 +506,12 @@ impl Renderer {
             16.0,
             Align::Center,
         );
-        if c.waiting.is_some() || c.expected_wait_min.is_some() {
+        if let Some((vi, en)) = &c.notice {
+            p.gap(4);
+            p.text(&[b(vi)], 20.0, Align::Center);
+            p.text(&[r(en)], 16.0, Align::Center);
+        }
+        if c.waiting.is_some() || c.expected_wait_min.is_some() || c.wait_text.is_some() {
             p.gap(4);
             let mut vi = Vec::new();
             let mut en = Vec::new();
@@ -508,7 +519,10 @@ impl Renderer {
                 vi.push(format!("Số người đang chờ: {n}"));
                 en.push(format!("People waiting: {n}"));
             }
-            if let Some(m) = c.expected_wait_min {
+            if let Some((wait_vi, wait_en)) = &c.wait_text {
+                vi.push(format!("Thời gian chờ dự kiến: {wait_vi}"));
+                en.push(format!("Expected wait: {wait_en}"));
+            } else if let Some(m) = c.expected_wait_min {
                 vi.push(format!("Thời gian chờ dự kiến: khoảng {m} phút"));
                 en.push(format!("Expected wait: about {m} min"));
             }

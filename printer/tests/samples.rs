@@ -155,3 +155,45 @@ fn a_long_vietnamese_paragraph_wraps_inside_its_width_and_keeps_every_glyph() {
         );
     }
 }
+
+#[test]
+fn hub_tickets_print_the_wait_range_and_the_offline_notice_on_the_paper() {
+    let renderer = Renderer::new(&FontConfig::default()).unwrap();
+    let dir = samples_dir();
+    let mut hub = common::sample_ticket();
+    hub.expected_wait_min = None;
+    hub.wait_text = Some(("khoảng 10–25 phút".into(), "about 10–25 min".into()));
+    hub.qr_payload = Some("HT-20261123-12@KIOSK-H56-0001".into());
+    let mut offline = common::sample_ticket();
+    offline.number = 9100;
+    offline.waiting = None;
+    offline.expected_wait_min = None;
+    offline.wait_text = Some(("không ước tính được".into(), "cannot be estimated".into()));
+    offline.notice = Some((
+        "CẤP KHI MẤT KẾT NỐI VỚI MÁY CHỦ QUẦY".into(),
+        "Issued offline (the hall's queue server was unreachable)".into(),
+    ));
+    offline.qr_payload = Some("HT-20261123-9100@KIOSK-H56-0001".into());
+    for (paper, name) in [(Paper::Mm80, "80mm"), (Paper::Mm58, "58mm")] {
+        let plain = renderer.ticket(&common::sample_ticket(), paper).unwrap();
+        for (ticket, kind) in [(&hub, "hub"), (&offline, "offline")] {
+            let bm = renderer.ticket(ticket, paper).unwrap();
+            assert_ink_inside_margins(&bm, &format!("{kind} ticket {name}"));
+            let path = dir.join(format!("ticket-{kind}-{name}.png"));
+            bm.write_png(&path).unwrap();
+            assert_eq!(
+                common::zbar(&path),
+                vec![ticket.qr_payload.clone().unwrap()]
+            );
+            assert!(bm != plain, "{kind} {name}: the words changed the slip");
+        }
+        let with_notice = renderer.ticket(&offline, paper).unwrap();
+        let mut without = offline.clone();
+        without.notice = None;
+        let without = renderer.ticket(&without, paper).unwrap();
+        assert!(
+            with_notice.height() > without.height(),
+            "{name}: the offline notice takes its own lines"
+        );
+    }
+}

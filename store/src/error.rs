@@ -49,6 +49,22 @@ pub enum StoreError {
         /// Block end.
         last: u16,
     },
+    /// The kiosk has a hub but no fallback block yet (it never reached the hub to join), so it
+    /// cannot number a ticket on its own.
+    #[error("ki-ốt chưa nhận khối số dự phòng từ máy chủ quầy / this kiosk has no fallback block from the hub yet (it has not reached the hub since [hub] was configured)")]
+    NoHubBlock,
+    /// Every number of the kiosk's fallback block was used for this area and day.
+    #[error("hết số dự phòng {first}–{last} của lĩnh vực {area} ngày {date} / the fallback numbers {first}–{last} of area {area} on {date} are used up")]
+    HubBlockUsedUp {
+        /// The area.
+        area: String,
+        /// The day.
+        date: chrono::NaiveDate,
+        /// Block start.
+        first: u32,
+        /// Block end.
+        last: u32,
+    },
     /// A transaction was rated already (one rating per transaction).
     #[error("transaction {0} has already been rated")]
     AlreadyRated(String),

@@ -25,6 +25,9 @@
 //!    as pending for as long as it waits. The one exception: queueing a health report removes the
 //!    earlier health entries ([`Store::queue_health_report`]); a report is the kiosk's own
 //!    telemetry, never a citizen's record, and only the newest says anything.
+//!    A kiosk with a centre hub keeps its queue tickets out of the outbox: the hub numbers
+//!    them and its own outbox delivers them; what the kiosk numbers from its fallback block
+//!    while the hub is unreachable waits in [`hub_fallback`] until the hub recorded it.
 //! 4. **Codes never reused.** The per-agency, per-day dossier counter and the latest code date
 //!    are advanced in the transaction that stores the dossier, so a crash either used a number
 //!    with its dossier or did not use it at all, and a clock set back never reissues a code.
@@ -51,6 +54,7 @@ mod dossiers;
 pub mod error;
 mod health;
 mod held;
+mod hub_fallback;
 mod intake;
 mod lookup;
 pub mod mark;
@@ -72,6 +76,7 @@ pub use blobs::{BlobInfo, BlobStore};
 pub use dossiers::{DossierSummary, NewDocument};
 pub use error::{StoreError, StoreResult};
 pub use held::{EntryExport, ExportBlob};
+pub use hub_fallback::{HubBlock, OfflineTicket};
 pub use intake::{DigitizedOutcome, NewDigitized};
 pub use lookup::CachedStatus;
 pub use mark::StoreMark;

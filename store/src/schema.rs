@@ -184,4 +184,7 @@ ALTER TABLE pin_attempts ADD COLUMN lockouts INTEGER NOT NULL DEFAULT 0;
     // The day's count of document upload bytes against the daily upload budget of a metered
     // link, so that a restart does not reset it (`upload_budget.rs`).
     crate::upload_budget::MIGRATION,
+    // The centre hub's fallback block for this kiosk and the tickets numbered from it while
+    // the hub was unreachable, until the hub recorded them (issue #18, `hub_fallback.rs`).
+    crate::hub_fallback::MIGRATION,
 ];

@@ -12,6 +12,9 @@
 //!   provisioning (sequence blocks, remote actions);
 //! - [`release`]: the release downloader (the offer, the package resumed by byte ranges, its
 //!   signed manifest and SHA-256 checked, the reports), for updates without a site visit;
+//! - [`hub`]: the client of the centre's hub (issue #18) on the hall's LAN: queue numbers, the
+//!   kiosk's fallback block, offline tickets, ratings by ticket QR; the hub's device
+//!   certificate checked by its site;
 //! - [`budget`]: the daily upload budget of a metered link (bytes of document uploads a day);
 //! - [`drain`]: the [`Uplink`] task that drains the store's outbox through that client, with
 //!   exponential backoff and jitter, marking an entry delivered only on the gateway's durable
@@ -25,6 +28,7 @@ pub mod budget;
 pub mod client;
 pub mod credentials;
 pub mod drain;
+pub mod hub;
 pub mod identity;
 pub mod lookup;
 mod pace;
@@ -39,6 +43,7 @@ pub use budget::BudgetState;
 pub use client::{GatewayClient, GatewayError};
 pub use credentials::{CredentialError, DeviceLink};
 pub use drain::{backoff, DeliveryError, Heartbeat, Uplink, QUIET_ALLOWANCE};
+pub use hub::{HubClient, HubError};
 pub use identity::{DeviceCredential, IdentityFileError, IdentityFiles, TrustAnchor};
 pub use lookup::LookupAnswer;
 pub use provision::{ProvisionError, ProvisionOutcome};

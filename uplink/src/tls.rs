@@ -28,7 +28,7 @@ pub(crate) enum TlsFailure {
 }
 
 /// The rustls error in the chain of `e`, if any.
-fn find_rustls<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
+pub(crate) fn find_rustls<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
     let mut node: Option<&'a (dyn StdError + 'static)> = Some(e);
     while let Some(err) = node {
         if let Some(r) = err.downcast_ref::<rustls::Error>() {

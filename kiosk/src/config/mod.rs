@@ -16,8 +16,10 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub mod bootstrap;
+mod hub;
 mod update;
 pub use bootstrap::{resolve, BootstrapConfig, Resolved, PROVISIONED_FILE};
+pub use hub::HubSettings;
 pub use update::UpdateSettings;
 
 /// A configuration file that cannot be used, with where and why.
@@ -74,6 +76,9 @@ pub struct KioskConfig {
     pub actions_poll: Duration,
     /// Updates without a site visit (`[update]`).
     pub update: UpdateSettings,
+    /// The centre's queue hub (`[hub]`), when the centre runs one: tickets are then numbered
+    /// by it, and never put in this kiosk's gateway outbox.
+    pub hub: Option<HubSettings>,
     /// What in the file is ignored but must be told (an old `ui.*_pin_sha256` line), each with
     /// its file and line; logged when the config is parsed, printed by every kioskctl command.
     pub warnings: Vec<String>,
@@ -166,6 +171,8 @@ struct RawConfig {
     intake: RawIntake,
     #[serde(default)]
     update: update::RawUpdate,
+    #[serde(default)]
+    hub: Option<hub::RawHub>,
     /// Read by [`bootstrap`]; allowed in a hand-configured file too.
     #[serde(default)]
     #[allow(dead_code)]
@@ -496,6 +503,7 @@ impl KioskConfig {
 
         let intake = intake_config(raw.intake, &at)?;
         let update = update::update_settings(raw.update, &at)?;
+        let hub = hub::hub_settings(raw.hub, &at)?;
 
         Ok(Self {
             device: DeviceIdentity {
@@ -531,6 +539,7 @@ impl KioskConfig {
             health_report: Duration::from_secs(raw.uplink.health_report_s.clamp(1, 86_400)),
             actions_poll: Duration::from_secs(actions_poll_s),
             update,
+            hub,
             warnings,
         })
     }

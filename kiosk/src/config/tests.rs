@@ -281,3 +281,33 @@ fn update_settings_default_and_errors_point_at_the_line() {
     let off = c.update.key().expect_err("no /etc/motcua/release.pub here");
     assert!(off.contains("updates are off"), "{off}");
 }
+
+#[test]
+fn the_hub_table_is_optional_and_its_errors_point_at_the_line() {
+    assert_eq!(KioskConfig::parse(GOOD, "kiosk.toml").unwrap().hub, None);
+    let c = KioskConfig::parse(
+        &format!(
+            "{GOOD}\n[hub]\nurl = \"https://10.0.0.5:8710/\"\ndevice_id = \"KIOSK-H56-HUB\"\n"
+        ),
+        "kiosk.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        c.hub,
+        Some(HubSettings {
+            url: "https://10.0.0.5:8710".into(),
+            device_id: Some("KIOSK-H56-HUB".into()),
+        })
+    );
+    let (line, msg) = invalid(&format!("{GOOD}\n[hub]\nurl = \"http://10.0.0.5:8710\"\n"));
+    assert_eq!(line, 18);
+    assert!(msg.contains("hub.url") && msg.contains("https://"), "{msg}");
+    let (line, msg) = invalid(&format!(
+        "{GOOD}\n[hub]\nurl = \"https://10.0.0.5:8710\"\ndevice_id = \"hub one\"\n"
+    ));
+    assert_eq!(line, 19);
+    assert!(msg.contains("hub.device_id"), "{msg}");
+    let (line, msg) = invalid(&format!("{GOOD}\n[hub]\nurl = \"https://h:1\"\nport = 3\n"));
+    assert_eq!(line, 19);
+    assert!(msg.contains("port"), "{msg}");
+}

@@ -86,6 +86,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         printed_at: received_at,
         waiting: Some(5),
         expected_wait_min: Some(15),
+        wait_text: None,
+        notice: None,
         qr_payload: Some("HT-20261123-1012".into()),
         footer: vec![],
     };

@@ -67,6 +67,8 @@ pub fn sample_ticket() -> TicketContent {
         printed_at: tz.with_ymd_and_hms(2026, 11, 23, 9, 5, 7).unwrap(),
         waiting: Some(5),
         expected_wait_min: Some(15),
+        wait_text: None,
+        notice: None,
         qr_payload: Some("HT-20261123-1012|Hộ tịch|Đánh giá mức độ hài lòng".into()),
         footer: vec!["Xin cảm ơn quý ông/bà! / Thank you!".into()],
     }

@@ -71,6 +71,9 @@ impl TrustAnchor {
 pub struct DeviceCredential {
     identity: reqwest::Identity,
     peer: PeerIdentity,
+    /// The same key and chain for a rustls configuration of our own (the hub's client, whose
+    /// server check reqwest's builder cannot express).
+    certified: std::sync::Arc<rustls::sign::CertifiedKey>,
 }
 
 impl std::fmt::Debug for DeviceCredential {
@@ -107,14 +110,19 @@ impl DeviceCredential {
             )));
         }
         let provider = rustls::crypto::ring::default_provider();
-        rustls::sign::CertifiedKey::from_der(certs, key, &provider).map_err(|e| {
-            invalid(format!(
-                "the private key does not belong to the certificate ({e})"
-            ))
-        })?;
+        let certified =
+            rustls::sign::CertifiedKey::from_der(certs, key, &provider).map_err(|e| {
+                invalid(format!(
+                    "the private key does not belong to the certificate ({e})"
+                ))
+            })?;
         let identity =
             reqwest::Identity::from_pem(pem.as_bytes()).map_err(|e| invalid(e.to_string()))?;
-        Ok(Self { identity, peer })
+        Ok(Self {
+            identity,
+            peer,
+            certified: std::sync::Arc::new(certified),
+        })
     }
 
     /// Who the certificate names (serial, site, validity, …).
@@ -124,6 +132,11 @@ impl DeviceCredential {
 
     pub(crate) fn identity(&self) -> &reqwest::Identity {
         &self.identity
+    }
+
+    /// The key and chain, loaded for rustls.
+    pub(crate) fn certified(&self) -> std::sync::Arc<rustls::sign::CertifiedKey> {
+        self.certified.clone()
     }
 }
 

@@ -396,6 +396,13 @@ async fn run(
         }
         .run(health_delivered.clone(), shutdown.clone()),
     );
+    // The centre's hub, when `[hub]` names one: the fallback block, offline tickets reported.
+    if config.hub.is_some() {
+        tokio::spawn(motcua_kiosk::hub_link::keep_hub(
+            config.clone(),
+            shutdown.clone(),
+        ));
+    }
     let beat = supervisor.register("uplink", motcua_uplink::QUIET_ALLOWANCE);
     supervisor.met(Condition::Uplink);
     // Until `kioskctl enroll` has written identity/device.pem (and while what it wrote cannot

@@ -203,6 +203,9 @@ impl Services {
     }
 
     fn issue_ticket(&mut self, area: &ServiceArea) -> Result<IssuedTicket, Message> {
+        if let Some(client) = self.hub_client() {
+            return self.issue_through_hub(client, area);
+        }
         let now = (self.now)();
         let earlier = self
             .store
@@ -228,6 +231,8 @@ impl Services {
             area: area.clone(),
             ahead,
             wait_minutes: wait,
+            wait_text: None,
+            offline: false,
         })
     }
 
@@ -238,21 +243,7 @@ impl Services {
             .printer
             .as_ref()
             .ok_or_else(no_printer)?;
-        let content = motcua_printer::TicketContent {
-            centre_name: self.config.receipt.agency_name.to_uppercase(),
-            number: ticket.number,
-            service_area_vi: ticket.area.name_vi.clone(),
-            service_area_en: ticket.area.name_en.clone(),
-            counter_vi: String::new(),
-            counter_en: String::new(),
-            printed_at: (self.now)(),
-            waiting: Some(ticket.ahead),
-            expected_wait_min: Some(ticket.wait_minutes),
-            qr_payload: Some(ticket.ticket_id.clone()),
-            footer: vec![
-                "Quét mã QR tại ki-ốt để đánh giá / Scan the QR at the kiosk to rate us".into(),
-            ],
-        };
+        let content = self.ticket_content(ticket);
         print_slip(printer, |r, opts| {
             r.ticket_job(&content, printer.paper, opts)
         })
@@ -260,6 +251,33 @@ impl Services {
             tracing::warn!(error = %e, "ticket not printed");
             printer_trouble(&e.to_string())
         })
+    }
+
+    /// What the slip of `ticket` says, printed now.
+    pub fn ticket_content(&self, ticket: &IssuedTicket) -> motcua_printer::TicketContent {
+        motcua_printer::TicketContent {
+            centre_name: self.config.receipt.agency_name.to_uppercase(),
+            number: ticket.number,
+            service_area_vi: ticket.area.name_vi.clone(),
+            service_area_en: ticket.area.name_en.clone(),
+            counter_vi: String::new(),
+            counter_en: String::new(),
+            printed_at: (self.now)(),
+            waiting: (!ticket.offline).then_some(ticket.ahead),
+            expected_wait_min: Some(ticket.wait_minutes),
+            wait_text: ticket
+                .wait_text
+                .as_ref()
+                .map(|m| (m.vi.clone(), m.en.clone())),
+            notice: ticket.offline.then(|| {
+                let n = motcua_flows::ticket::offline_notice();
+                (n.vi, n.en)
+            }),
+            qr_payload: Some(ticket.ticket_id.clone()),
+            footer: vec![
+                "Quét mã QR tại ki-ốt để đánh giá / Scan the QR at the kiosk to rate us".into(),
+            ],
+        }
     }
 
     /// A status lookup with the receipt's secret: the gateway's answer, else (unreachable, or

@@ -4,6 +4,7 @@
 //! back with [`Event`]s. Every message for the citizen is in both languages.
 
 mod citizen;
+mod hub;
 mod intake;
 mod messages;
 mod staff;
@@ -55,6 +56,11 @@ pub struct Services {
     now: Box<dyn Fn() -> DateTime<FixedOffset> + Send>,
     /// The staff intake in progress: its flow and spool counter (see `IntakeSession::resume`).
     intake: Option<(motcua_flows::intake::IntakeFlow, u32)>,
+    /// The centre hub's client (`[hub]`), with the `device.pem` it was made from.
+    hub: Option<(
+        Option<motcua_uplink::identity::FileStamp>,
+        motcua_uplink::HubClient,
+    )>,
 }
 
 impl Services {
@@ -81,7 +87,15 @@ impl Services {
             stop_scan,
             now: Box::new(motcua_store::vietnam_now),
             intake: None,
+            hub: None,
         })
+    }
+
+    /// Replaces the clock the services stamp tickets and dossiers with (tests compare a
+    /// printed slip with one rendered at the same minute).
+    pub fn with_clock(mut self, now: impl Fn() -> DateTime<FixedOffset> + Send + 'static) -> Self {
+        self.now = Box::new(now);
+        self
     }
 
     /// The client for a status lookup: `None` until the kiosk is enrolled. Picks up a replaced
@@ -127,6 +141,11 @@ impl Services {
                 emit(Event::Lookup(LookupEvent::Answer(answer)));
             }
             Effect::Rating(RatingEffect::Rate { transaction, level }) => {
+                if let hub::HubRating::Answered(result) = self.rate_through_hub(&transaction, level)
+                {
+                    emit(Event::Rating(RatingEvent::Saved(result)));
+                    return;
+                }
                 let result = self
                     .store
                     .rate(

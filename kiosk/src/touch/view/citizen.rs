@@ -72,25 +72,26 @@ fn ticket_issued(
     w.set_print_state(ss(state));
     w.set_print_error(error);
     w.set_can_rate(true);
-    w.set_lines(model(vec![
-        lv(
-            pick(lang, "Lĩnh vực", "Service"),
-            pick(lang, &ticket.area.name_vi, &ticket.area.name_en),
-        ),
-        lv(
+    let mut lines = vec![lv(
+        pick(lang, "Lĩnh vực", "Service"),
+        pick(lang, &ticket.area.name_vi, &ticket.area.name_en),
+    )];
+    if ticket.offline {
+        lines.push(lv(
+            pick(lang, "Lưu ý", "Note"),
+            motcua_flows::ticket::offline_notice().get(lang).to_owned(),
+        ));
+    } else {
+        lines.push(lv(
             pick(lang, "Đang chờ trước", "People ahead"),
             ticket.ahead.to_string(),
-        ),
-        lv(
-            pick(lang, "Thời gian chờ dự kiến", "Expected wait"),
-            match (lang, ticket.wait_minutes) {
-                (Lang::Vi, 0) => "không phải chờ".to_owned(),
-                (Lang::En, 0) => "no wait".to_owned(),
-                (Lang::Vi, m) => format!("khoảng {m} phút"),
-                (Lang::En, m) => format!("about {m} min"),
-            },
-        ),
-    ]));
+        ));
+    }
+    lines.push(lv(
+        pick(lang, "Thời gian chờ dự kiến", "Expected wait"),
+        ticket.wait_words().get(lang).to_owned(),
+    ));
+    w.set_lines(model(lines));
 }
 
 /// The status lookup: the code entry while typing or asking, then the status found.
