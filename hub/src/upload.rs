@@ -1,5 +1,5 @@
 //! The hub's outbox to the gateway: tickets, calls, transfers, finishes, no-shows, ratings and
-//! the day's report, in order, in batches, each event under its idempotency key, over the
+//! the day's report (refreshed a few seconds after the queue moved), in order, in batches, each event under its idempotency key, over the
 //! gateway's mutual TLS with the device identity the hub runs as. A batch is marked delivered
 //! only after the gateway answered that it stored it, so a crash or a dead link in between
 //! sends it again and the gateway counts it a duplicate: nothing lost, nothing twice.
@@ -19,8 +19,8 @@ use crate::hall::Hall;
 const IDLE: Duration = Duration::from_secs(5);
 /// The longest wait after failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
-/// How often the day's report is refreshed in the outbox.
-const REPORT_EVERY: Duration = Duration::from_secs(300);
+/// The day's report is refreshed in the outbox at most this often, after the queue moved.
+const REPORT_GAP: Duration = Duration::from_secs(10);
 
 /// Sends the outbox until `stop` turns true.
 pub async fn run(hall: Arc<Hall>, url: String, mut stop: watch::Receiver<bool>) {
@@ -28,18 +28,22 @@ pub async fn run(hall: Arc<Hall>, url: String, mut stop: watch::Receiver<bool>) 
     let mut link: Option<DeviceLink> = None;
     let mut failures = 0u32;
     let mut last_report: Option<tokio::time::Instant> = None;
+    // Whether events other than the report were delivered since the report was refreshed.
+    let mut moved = true;
     loop {
-        if last_report.is_none_or(|t| t.elapsed() >= REPORT_EVERY) {
+        if moved && last_report.is_none_or(|t| t.elapsed() >= REPORT_GAP) {
             last_report = Some(tokio::time::Instant::now());
+            moved = false;
             queue_report(&hall);
         }
         let wait = match round(&hall, &files, &url, &mut link).await {
-            Ok(0) => {
+            Ok((0, _)) => {
                 failures = 0;
-                IDLE
+                IDLE.min(REPORT_GAP)
             }
-            Ok(_) => {
+            Ok((_, activity)) => {
                 failures = 0;
+                moved |= activity;
                 Duration::ZERO
             }
             Err(e) => {
@@ -74,24 +78,24 @@ fn queue_report(hall: &Hall) {
     }
 }
 
-/// Sends one batch; returns how many events it delivered.
+/// Sends one batch; returns how many events it delivered and whether any was not a report.
 async fn round(
     hall: &Hall,
     files: &IdentityFiles,
     url: &str,
     link: &mut Option<DeviceLink>,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<(usize, bool)> {
     let pending = hall
         .store(|s| s.pending_events(MAX_QUEUE_EVENTS as u32))
         .map_err(|e| anyhow::anyhow!(e.refusal.message))?;
     if pending.is_empty() {
-        return Ok(0);
+        return Ok((0, false));
     }
     if link.is_none() {
         *link = Some(DeviceLink::open(files.clone(), url, Duration::from_secs(30))?);
     }
     let Some(current) = link.as_mut() else {
-        return Ok(0);
+        return Ok((0, false));
     };
     // kioskd renews the certificate: use the new one when it is replaced.
     current.reload_if_changed()?;
@@ -123,5 +127,5 @@ async fn round(
         duplicates = accepted.duplicates,
         "hub outbox delivered"
     );
-    Ok(pending.len())
+    Ok((pending.len(), pending.iter().any(|e| e.kind != "day_report")))
 }
