@@ -1,7 +1,9 @@
 //! kioskd's catching up with the centre's hub (issue #18), against a real TLS hub on loopback
 //! presenting a device certificate of the kiosk's site: the join keeps the hub's block, the
 //! tickets numbered from it while the hub was down are reported oldest first and marked once
-//! the hub answered, and a hub that is down leaves them waiting for the next try.
+//! the hub answered, and a hub that is down leaves them waiting for the next try. The
+//! citizen's screen services take the hub's number and its wait range onto the slip, and
+//! show the hub's refusal of a second rating.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -89,8 +91,24 @@ async fn hub(ca: &Authority) -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
                 }
                 let mut body = vec![0u8; length];
                 let _ = stream.read_exact(&mut body).await;
+                let mut status = "200 OK";
                 let answer = if line.contains("/v1/hub/join") {
                     serde_json::json!({"kiosk_id": kiosk, "first": 9300, "last": 9399})
+                } else if line.contains("/v1/hub/tickets") {
+                    let asked: serde_json::Value = serde_json::from_slice(&body).unwrap();
+                    let area = asked["area"].as_str().unwrap_or_default().to_owned();
+                    serde_json::json!({
+                        "ticket_id": format!("{area}-20261203-7@{kiosk}"),
+                        "number": 7,
+                        "area": area,
+                        "issued_at": "2026-12-03T09:00:00+07:00",
+                        "ahead": 2,
+                        "counters_open": 1,
+                        "wait": {"kind": "range", "band": {"low_minutes": 5, "high_minutes": 20}},
+                    })
+                } else if line.contains("/v1/hub/ratings") {
+                    status = "409 Conflict";
+                    serde_json::json!({"code": "already_rated", "message": "đã đánh giá / already rated"})
                 } else {
                     let sent: serde_json::Value = serde_json::from_slice(&body).unwrap();
                     let ids: Vec<String> = sent["tickets"]
@@ -106,7 +124,7 @@ async fn hub(ca: &Authority) -> (String, Arc<Mutex<Vec<serde_json::Value>>>) {
                 };
                 let body = answer.to_string();
                 let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
                     body.len()
                 );
                 let inner = stream.get_mut();
@@ -221,4 +239,104 @@ async fn offline_tickets_reach_the_hub_once_it_answers_and_are_marked() {
             ("TP".into(), 9301)
         ]
     );
+}
+
+#[test]
+fn the_screen_prints_the_hubs_number_and_wait_and_shows_its_refusal_of_a_rating() {
+    use motcua_flows::rating::{RatingEffect, RatingEvent};
+    use motcua_flows::session::{Effect, Event};
+    use motcua_flows::ticket::{TicketEffect, TicketEvent};
+    use motcua_printer::emulator::{read_png, Emulator, EmulatorConfig};
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (ca, _) = Authority::create("CA tỉnh", DAY).unwrap();
+    let (url, _) = rt.block_on(hub(&ca));
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _ = client(&data, &ca, &url);
+    let mut printer_config = EmulatorConfig::new(dir.path().join("printer"));
+    printer_config.pty = false;
+    let printer = Emulator::start(printer_config).unwrap();
+    let text = format!(
+        "[device]\nid = \"{DEVICE}\"\nagency_code = \"{SITE}\"\nsequence_first = 1\nsequence_last = 4999\n\n[store]\ndata_dir = \"{}\"\nmin_free_mb = 0\n\n[gateway]\nurl = \"https://127.0.0.1:9/\"\n\n[printer]\ntransport = \"tcp\"\naddress = \"{}\"\npaper_mm = 80\n\n[hub]\nurl = \"{url}\"\ndevice_id = \"KIOSK-H56-HUB\"\n",
+        data.display(),
+        printer.tcp_addr().unwrap(),
+    );
+    let config = motcua_kiosk::config::KioskConfig::parse(&text, "kiosk.toml").unwrap();
+    let mut services = motcua_kiosk::touch::services::Services::new(
+        config.clone(),
+        Arc::new(std::sync::atomic::AtomicBool::new(false)),
+    )
+    .unwrap()
+    .with_clock(|| at(9));
+    let area = config.screen.areas[0].area.clone();
+    let mut events = Vec::new();
+    services.execute(
+        Effect::Ticket(TicketEffect::Issue(area.clone())),
+        &mut |e| {
+            if let Event::Ticket(t) = e {
+                events.push(t);
+            }
+        },
+    );
+    let ticket = match &events[..] {
+        [TicketEvent::Issued(t), TicketEvent::Printed(Ok(()))] => t.clone(),
+        other => panic!("expected the hub's ticket printed, got {other:?}"),
+    };
+    assert_eq!(ticket.number, 7);
+    assert!(!ticket.offline);
+    assert_eq!(
+        ticket.ticket_id,
+        format!("{}-20261203-7@{DEVICE}", area.code)
+    );
+    let content = services.ticket_content(&ticket);
+    assert_eq!(content.waiting, Some(2));
+    assert_eq!(
+        content.wait_text,
+        Some(("khoảng 5–20 phút".into(), "about 5–20 min".into()))
+    );
+    assert_eq!(content.notice, None);
+    assert_eq!(
+        content.qr_payload.as_deref(),
+        Some(ticket.ticket_id.as_str())
+    );
+    let pages = printer.wait_for_pages(1, Duration::from_secs(20));
+    let printed = read_png(&pages[0]).unwrap();
+    let settings = config.peripherals.printer.as_ref().unwrap();
+    let expected = motcua_printer::Renderer::new(&settings.fonts)
+        .unwrap()
+        .ticket(&content, settings.paper)
+        .unwrap();
+    assert!(
+        printed.rows(0, expected.height()) == expected.rows(0, expected.height())
+            && printed.black_dots() == expected.black_dots(),
+        "the slip printed is the hub's ticket"
+    );
+    // The kiosk reached the hub without a block: it joined on the way.
+    let store = Store::open(&data, 0).unwrap();
+    assert_eq!(
+        store.hub_block().unwrap(),
+        Some(HubBlock {
+            first: 9300,
+            last: 9399
+        })
+    );
+
+    let mut saved = None;
+    services.execute(
+        Effect::Rating(RatingEffect::Rate {
+            transaction: ticket.ticket_id.clone(),
+            level: 1,
+        }),
+        &mut |e| {
+            if let Event::Rating(RatingEvent::Saved(r)) = e {
+                saved = Some(r);
+            }
+        },
+    );
+    let refused = saved.expect("an answer").unwrap_err();
+    assert!(refused.vi.contains("đã được đánh giá"), "{refused:?}");
+    assert!(refused.en.contains("already rated"), "{refused:?}");
+    // Neither the ticket nor the refused rating went to the gateway outbox.
+    assert_eq!(store.outbox_status().unwrap().pending, 0);
 }
