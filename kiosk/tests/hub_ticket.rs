@@ -57,6 +57,8 @@ url = "https://127.0.0.1:{hub}"
         printer = printer.tcp_addr().unwrap(),
         hub = closed_port(),
     );
+    // kioskctl reads the same file.
+    std::fs::write(dir.join("kiosk.toml"), &text).unwrap();
     KioskConfig::parse(&text, "kiosk.toml").unwrap()
 }
 
@@ -226,4 +228,41 @@ fn with_the_hub_down_and_no_block_the_citizen_is_told_and_nothing_prints() {
     let store = Store::open(&config.store.data_dir, 0).unwrap();
     assert_eq!(store.outbox_status().unwrap().pending, 0);
     assert!(printer.pages().is_empty());
+}
+
+#[test]
+fn kioskctl_ticket_falls_back_to_the_block_too_and_keeps_the_outbox_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let printer = emulator(dir.path());
+    let config = config(dir.path(), &printer);
+    enrol(&config);
+    let text = std::fs::read_to_string(dir.path().join("kiosk.toml")).unwrap();
+    assert!(text.contains("[hub]"));
+    Store::open(&config.store.data_dir, 0)
+        .unwrap()
+        .save_hub_block(
+            HubBlock {
+                first: 9500,
+                last: 9599,
+            },
+            at_nine(),
+        )
+        .unwrap();
+    let area = &config.screen.areas[0].area.code;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kioskctl"))
+        .arg("--config")
+        .arg(dir.path().join("kiosk.toml"))
+        .args(["ticket", "--area", area])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "9500");
+    assert!(stderr.contains("issued offline"), "{stderr}");
+    let store = Store::open(&config.store.data_dir, 0).unwrap();
+    assert_eq!(store.outbox_status().unwrap().pending, 0);
+    assert_eq!(
+        store.unreported_offline_tickets(DEVICE, 10).unwrap().len(),
+        1
+    );
 }

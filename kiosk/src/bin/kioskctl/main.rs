@@ -2,6 +2,7 @@
 //! directly (SQLite allows kioskd to run at the same time), so it answers even when the
 //! network or the daemon is down.
 
+mod hub;
 mod identity;
 mod intake;
 mod outbox;
@@ -547,7 +548,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Selftest { code_timeout, json } => {
             peripherals::selftest(&config, code_timeout, json)?
         }
-        Command::Ticket { area } if config.hub.is_some() => hub_ticket(&config, &area)?,
+        Command::Ticket { area } if config.hub.is_some() => hub::ticket(&config, &area)?,
         Command::Ticket { area } => {
             let ticket = open(&config)?.issue_ticket(&config.device, &area, now())?;
             println!("{}", ticket.number);
@@ -572,32 +573,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
     }
-    Ok(())
-}
-
-/// `kioskctl ticket` of a kiosk with `[hub]`: the hub's number, else one from the block.
-fn hub_ticket(config: &KioskConfig, area: &str) -> anyhow::Result<()> {
-    use motcua_kiosk::hub_link::{self, Issued};
-    let hub = config.hub.as_ref().context("no [hub]")?;
-    let client = hub_link::hub_client(config, hub);
-    let mut store = open(config)?;
-    let issued = runtime()?.block_on(hub_link::issue_or_fall_back(
-        client,
-        &mut store,
-        &config.device.id,
-        area,
-        now(),
-    ))?;
-    let (number, id, how) = match issued {
-        Issued::Hub(t) => (t.number, t.ticket_id, "máy chủ quầy / hub"),
-        Issued::Offline(t) => (
-            t.number,
-            t.ticket_id,
-            "CẤP KHI MẤT KẾT NỐI / issued offline",
-        ),
-    };
-    println!("{number}");
-    eprintln!("Số thứ tự / ticket {number} ({id}): {how}");
     Ok(())
 }
 

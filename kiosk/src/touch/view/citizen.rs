@@ -79,7 +79,7 @@ fn ticket_issued(
     if ticket.offline {
         lines.push(lv(
             pick(lang, "Lưu ý", "Note"),
-            motcua_flows::ticket::offline_notice().get(lang).to_owned(),
+            motcua_flows::ticket::offline_notice().get(lang),
         ));
     } else {
         lines.push(lv(
@@ -89,7 +89,7 @@ fn ticket_issued(
     }
     lines.push(lv(
         pick(lang, "Thời gian chờ dự kiến", "Expected wait"),
-        ticket.wait_words().get(lang).to_owned(),
+        ticket.wait_words().get(lang),
     ));
     w.set_lines(model(lines));
 }
