@@ -33,8 +33,9 @@ fn invalid_event(i: usize, event: &QueueEvent, why: &str) -> Failure {
     Failure::bad_request(
         "invalid_event",
         format!(
-            "sự kiện thứ {i} (khóa {:?}) không hợp lệ: {why}; không sự kiện nào của lô được lưu \
-             / event {i} (key {:?}) is not valid: {why}; nothing of the batch was stored",
+            "sự kiện thứ {i} (đếm từ 0, khóa {:?}) không hợp lệ: {why}; không sự kiện nào của \
+             lô được lưu / event {i} (counting from 0, key {:?}) is not valid: {why}; nothing of \
+             the batch was stored",
             event.key, event.key
         ),
     )
@@ -81,10 +82,10 @@ fn check_event(i: usize, event: &QueueEvent) -> Result<(), Failure> {
             StatusCode::PAYLOAD_TOO_LARGE,
             "event_too_large",
             format!(
-                "nội dung sự kiện thứ {i} (khóa {:?}) dài {size} byte, tối đa \
+                "nội dung sự kiện thứ {i} (đếm từ 0, khóa {:?}) dài {size} byte, tối đa \
                  {MAX_QUEUE_EVENT_PAYLOAD}; không sự kiện nào của lô được lưu / the payload of \
-                 event {i} (key {:?}) is {size} bytes of JSON, at most {MAX_QUEUE_EVENT_PAYLOAD} \
-                 are accepted; nothing of the batch was stored",
+                 event {i} (counting from 0, key {:?}) is {size} bytes of JSON, at most \
+                 {MAX_QUEUE_EVENT_PAYLOAD} are accepted; nothing of the batch was stored",
                 event.key, event.key
             ),
         ));
