@@ -19,7 +19,7 @@ use super::devices::KillOnDrop;
 use super::wait::wait_for;
 
 /// The key WebDriver names an element reference by.
-const ELEMENT: &str = "element-6066-11e4-a52f-4f27d7a3d17c";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// A running `chromedriver`.
 pub struct ChromeDriver {
@@ -145,6 +145,15 @@ impl Browser<'_> {
                 .ok()
                 .and_then(|v| v[ELEMENT].as_str().map(str::to_owned)))
         })
+    }
+
+    /// One attempt at finding `css`, with WebDriver's own error.
+    pub fn find_once(&self, css: &str) -> anyhow::Result<Value> {
+        self.call(
+            "POST",
+            "/element",
+            Some(json!({ "using": "css selector", "value": css })),
+        )
     }
 
     /// Clicks the element matching `css`.
