@@ -153,7 +153,12 @@ impl HubConfig {
                 .as_deref()
                 .unwrap_or(default)
                 .parse::<SocketAddr>()
-                .map_err(|e| at_key(key, format!("không phải địa chỉ:cổng / not an address:port ({e})")))
+                .map_err(|e| {
+                    at_key(
+                        key,
+                        format!("không phải địa chỉ:cổng / not an address:port ({e})"),
+                    )
+                })
         };
         let language = match raw.language.as_deref().unwrap_or("vi") {
             "vi" => CalloutLanguage::Vietnamese,
@@ -255,9 +260,7 @@ impl HubConfig {
             rating,
             counters,
             staff,
-            espeak: raw
-                .espeak
-                .unwrap_or_else(|| PathBuf::from(ESPEAK_PROGRAM)),
+            espeak: raw.espeak.unwrap_or_else(|| PathBuf::from(ESPEAK_PROGRAM)),
         })
     }
 
@@ -312,7 +315,9 @@ mod tests {
         assert_eq!(c.language, CalloutLanguage::English);
         assert_eq!(c.staff[0].name, "Nguyễn Thị Lan");
         let twice = text.replace("number = 2", "number = 1");
-        let e = HubConfig::parse(&twice, "hub.toml").unwrap_err().to_string();
+        let e = HubConfig::parse(&twice, "hub.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("twice"), "{e}");
     }
 }

@@ -251,7 +251,11 @@ impl Hall {
 
     /// Issues the next ticket of `area` for `kiosk`, with the wait estimated from the live
     /// queue: people ahead, counters open for the area, today's measured service times.
-    pub fn issue(&self, area: &str, kiosk: &str) -> Result<(Ticket, u32, u32, Option<WaitEstimate>), ApiError> {
+    pub fn issue(
+        &self,
+        area: &str,
+        kiosk: &str,
+    ) -> Result<(Ticket, u32, u32, Option<WaitEstimate>), ApiError> {
         let open = self.counters_open_for(area);
         let now = self.now();
         self.store(|s| {

@@ -145,7 +145,11 @@ pub fn page_server_config(dir: &Path, hosts: &[String]) -> Result<PageTls, TlsEr
     })
 }
 
-fn make_page_certificate(cert_file: &Path, key_file: &Path, hosts: &[String]) -> Result<(), TlsError> {
+fn make_page_certificate(
+    cert_file: &Path,
+    key_file: &Path,
+    hosts: &[String],
+) -> Result<(), TlsError> {
     let mut params = rcgen::CertificateParams::new(hosts.to_vec()).map_err(unusable)?;
     let mut dn = rcgen::DistinguishedName::new();
     dn.push(rcgen::DnType::CommonName, hosts[0].as_str());

@@ -70,7 +70,8 @@ fn queue_report(hall: &Hall) {
             return Ok(());
         }
         let report = build_report(&records);
-        let value = serde_json::json!({ "site": hall.site, "day": today, "report": report.days.first() });
+        let value =
+            serde_json::json!({ "site": hall.site, "day": today, "report": report.days.first() });
         s.queue_day_report(today, &value, now)
     });
     if let Err(e) = done {
@@ -92,7 +93,11 @@ async fn round(
         return Ok((0, false));
     }
     if link.is_none() {
-        *link = Some(DeviceLink::open(files.clone(), url, Duration::from_secs(30))?);
+        *link = Some(DeviceLink::open(
+            files.clone(),
+            url,
+            Duration::from_secs(30),
+        )?);
     }
     let Some(current) = link.as_mut() else {
         return Ok((0, false));
@@ -127,5 +132,8 @@ async fn round(
         duplicates = accepted.duplicates,
         "hub outbox delivered"
     );
-    Ok((pending.len(), pending.iter().any(|e| e.kind != "day_report")))
+    Ok((
+        pending.len(),
+        pending.iter().any(|e| e.kind != "day_report"),
+    ))
 }

@@ -105,8 +105,14 @@ fn fallback_blocks_are_disjoint_stable_and_never_used_by_the_hub() {
     let late = hub.join("LATE", at(23, 9, 0)).unwrap();
     // 103..104 and 105..106 hold hub numbers (103, 104, 105): moved up by whole blocks.
     assert_eq!((late.first, late.last), (107, 108));
-    assert_eq!(hub.issue("HT", "K0", at(23, 9, 1), None).unwrap().number, 106);
-    assert_eq!(hub.issue("HT", "K0", at(23, 9, 2), None).unwrap().number, 109);
+    assert_eq!(
+        hub.issue("HT", "K0", at(23, 9, 1), None).unwrap().number,
+        106
+    );
+    assert_eq!(
+        hub.issue("HT", "K0", at(23, 9, 2), None).unwrap().number,
+        109
+    );
     let mut hub2 = HubStore::open(
         &dir.path().join("late.db"),
         FallbackLayout {
@@ -400,7 +406,10 @@ fn the_store_survives_reopening_and_the_sequence_continues() {
         (block, called)
     };
     let mut hub = open(&dir);
-    assert_eq!(hub.issue("HT", "K1", at(23, 10, 0), None).unwrap().number, 3);
+    assert_eq!(
+        hub.issue("HT", "K1", at(23, 10, 0), None).unwrap().number,
+        3
+    );
     assert_eq!(hub.join("K1", at(24, 7, 0)).unwrap(), block);
     assert_eq!(hub.ticket(&called.id).unwrap().state, TicketState::Called);
     assert!(matches!(

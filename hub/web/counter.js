@@ -35,7 +35,7 @@ async function act(action, body) {
   try {
     const r = await api("POST", "/api/counter/" + action, body || {});
     if (action === "next" && !r.ticket) show("message", r.message);
-    else if (r.ticket) show("message", { next: "Đã gọi số ", again: "Đã gọi lại số ", finish: "Đã hoàn thành số ", "no-show": "Vắng mặt: số ", transfer: "Đã chuyển số " }[action] + r.ticket.number);
+    else if (r.ticket) show("message", { next: "Đã gọi số / called ", again: "Đã gọi lại số / called again ", finish: "Đã hoàn thành số / finished ", "no-show": "Vắng mặt / no-show: ", transfer: "Đã chuyển số / transferred " }[action] + r.ticket.number);
   } catch (err) { show("message", err.message, true); }
   await refresh();
 }

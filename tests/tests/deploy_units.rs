@@ -18,9 +18,10 @@ use deploy_support::{
 use motcua_kiosk::config::{ConfigError, KioskConfig};
 
 /// The units of the packages, with the package each belongs to.
-const UNITS: [&str; 3] = [
+const UNITS: [&str; 4] = [
     "kiosk/motcua-kioskd.service",
     "kiosk/motcua-kioskd-screen.service",
+    "kiosk/motcua-hub.service",
     "gateway/motcua-gateway.service",
 ];
 
@@ -517,7 +518,7 @@ fn verify_root() -> anyhow::Result<tempfile::TempDir> {
         std::fs::canonicalize("/bin/sh")?,
         root.path().join("bin/sh"),
     )?;
-    for b in ["kioskd", "kioskctl", "gateway"] {
+    for b in ["kioskd", "kioskctl", "gateway", "motcua-hub"] {
         let from = release.join(b);
         ensure!(from.exists(), "{} was not built", from.display());
         // A link inside the root: `--root` resolves symlinks within it.

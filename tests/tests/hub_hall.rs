@@ -50,7 +50,10 @@ fn ticket(kiosk: &Kiosk) -> anyhow::Result<(u32, String)> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     anyhow::ensure!(out.status.success(), "kioskctl ticket failed: {stderr}");
-    let number = stdout.trim().parse().with_context(|| format!("ticket number in {stdout:?}"))?;
+    let number = stdout
+        .trim()
+        .parse()
+        .with_context(|| format!("ticket number in {stdout:?}"))?;
     Ok((number, stderr))
 }
 
@@ -58,9 +61,15 @@ fn sign_in(b: &Browser<'_>, hub: &Hub, counter: &str) -> anyhow::Result<()> {
     b.open(&format!("{}/login", hub.page_url))?;
     if let Err(e) = b.find("#name option") {
         let _ = b.screenshot(&screenshots().join("hub-login-failed.png"));
-        let text = b.run("return document.title + ' | ' + document.body.innerText;", json!([]))?;
+        let text = b.run(
+            "return document.title + ' | ' + document.body.innerText;",
+            json!([]),
+        )?;
         let raw = b.run("return 1;", json!([]));
-        anyhow::bail!("{e}: the page shows {text}; run: {raw:?}; find: {:?}", b.find_once("#name"));
+        anyhow::bail!(
+            "{e}: the page shows {text}; run: {raw:?}; find: {:?}",
+            b.find_once("#name")
+        );
     }
     b.run(
         "document.getElementById('counter').value = arguments[0];",
@@ -87,8 +96,14 @@ fn pair(b: &Browser<'_>, counter_page: &Browser<'_>, hub: &Hub, kind: &str) -> a
     b.open(&format!("{}/pair", hub.page_url))?;
     b.type_into("#code", &code)?;
     b.click("#submit")?;
-    let page = if kind == "display" { "/display" } else { "/rating" };
-    wait_for(Duration::from_secs(15), page, || Ok(b.url()?.ends_with(page).then_some(())))
+    let page = if kind == "display" {
+        "/display"
+    } else {
+        "/rating"
+    };
+    wait_for(Duration::from_secs(15), page, || {
+        Ok(b.url()?.ends_with(page).then_some(()))
+    })
 }
 
 /// A JSON request from inside a page (its cookies), returning `[status, body]`.
@@ -146,7 +161,11 @@ fn a_hall_shares_one_sequence_calls_by_voice_rates_once_and_reports() -> anyhow:
         .iter()
         .map(|k| ticket(k).map(|t| t.0))
         .collect::<anyhow::Result<_>>()?;
-    assert_eq!(numbers, vec![1, 2, 3, 4], "one sequence for the area across both kiosks");
+    assert_eq!(
+        numbers,
+        vec![1, 2, 3, 4],
+        "one sequence for the area across both kiosks"
+    );
 
     // A device of another site is refused by the hub.
     let stranger = Kiosk::create(
@@ -174,7 +193,11 @@ fn a_hall_shares_one_sequence_calls_by_voice_rates_once_and_reports() -> anyhow:
                 .danger_accept_invalid_certs(true)
                 .identity(reqwest::Identity::from_pem(&pem)?)
                 .build()?;
-            let r = client.post(format!("{}/v1/hub/join", hub.kiosk_url)).json(&json!({})).send().await?;
+            let r = client
+                .post(format!("{}/v1/hub/join", hub.kiosk_url))
+                .json(&json!({}))
+                .send()
+                .await?;
             anyhow::Ok((r.status().as_u16(), r.json::<Value>().await?))
         })?;
     assert_eq!(answer.0, 403, "{answer:?}");
@@ -188,39 +211,63 @@ fn a_hall_shares_one_sequence_calls_by_voice_rates_once_and_reports() -> anyhow:
     pair(&display, &counter, &hub, "display")?;
     let tablet = driver.browser(&dir.path().join("browsers/tablet"), &hub.spki_pin)?;
     pair(&tablet, &counter, &hub, "rating")?;
-    wait_for(Duration::from_secs(15), "the display's push channel", || {
-        Ok(display
-            .run("return window.motcuaDisplay && window.motcuaDisplay.connected;", json!([]))?
-            .as_bool()
-            .filter(|c| *c))
-    })?;
+    wait_for(
+        Duration::from_secs(15),
+        "the display's push channel",
+        || {
+            Ok(display
+                .run(
+                    "return window.motcuaDisplay && window.motcuaDisplay.connected;",
+                    json!([]),
+                )?
+                .as_bool()
+                .filter(|c| *c))
+        },
+    )?;
     counter.open(&format!("{}/counter", hub.page_url))?;
     wait_for(Duration::from_secs(10), "the waiting list", || {
         Ok((counter.text("#count")? == "4").then_some(()))
     })?;
     // Call next with the keyboard shortcut; the display gets it pushed.
-    let pressed_ms = counter.run("return Date.now();", json!([]))?.as_f64().unwrap_or(0.0);
+    let pressed_ms = counter
+        .run("return Date.now();", json!([]))?
+        .as_f64()
+        .unwrap_or(0.0);
     counter.press("n")?;
     let call = wait_for(Duration::from_secs(10), "the call on the display", || {
         let calls = display.run("return window.motcuaDisplay.calls;", json!([]))?;
         Ok(calls.as_array().and_then(|c| c.first().cloned()))
     })?;
     let latency_ms = call["received_ms"].as_f64().unwrap_or(0.0) - pressed_ms;
-    println!("counter key → display push: {latency_ms:.0} ms (key press through WebDriver included)");
+    println!(
+        "counter key → display push: {latency_ms:.0} ms (key press through WebDriver included)"
+    );
     assert_eq!(call["number"], 1);
     assert_eq!(call["counter_number"], 1);
     assert_eq!(call["text"], "Mời công dân có số thứ tự 1 đến quầy số 1");
-    wait_for(Duration::from_secs(10), "the called number on the display", || {
-        Ok((display.text("#counter-1 .number")? == "1").then_some(()))
-    })?;
+    wait_for(
+        Duration::from_secs(10),
+        "the called number on the display",
+        || Ok((display.text("#counter-1 .number")? == "1").then_some(())),
+    )?;
     // The call-out: fetched by the display, made on the hub.
-    let audio = call["audio"].as_str().context("no audio in the call")?.to_owned();
+    let audio = call["audio"]
+        .as_str()
+        .context("no audio in the call")?
+        .to_owned();
     let fetched = page_fetch(&display, "GET", &audio, json!(null))?;
-    assert_eq!(fetched[0], 200, "the display fetches the call-out: {fetched}");
+    assert_eq!(
+        fetched[0], 200,
+        "the display fetches the call-out: {fetched}"
+    );
     let wav = wait_for(Duration::from_secs(30), "the call-out WAV", || {
         let dir = hub.dir.join("state/audio");
         Ok(std::fs::read_dir(&dir).ok().and_then(|mut d| {
-            d.find_map(|e| e.ok().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "wav")))
+            d.find_map(|e| {
+                e.ok()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "wav"))
+            })
         }))
     })?;
     let (seconds, rms) = sox_stat(&wav)?;
@@ -238,14 +285,21 @@ fn a_hall_shares_one_sequence_calls_by_voice_rates_once_and_reports() -> anyhow:
     tablet.screenshot(&screenshots().join("hub-rating.png"))?;
     let rated_id = format!(
         "HT-{}-1@{}",
-        chrono::Utc::now().with_timezone(&motcua_domain::vietnam_offset()).format("%Y%m%d"),
+        chrono::Utc::now()
+            .with_timezone(&motcua_domain::vietnam_offset())
+            .format("%Y%m%d"),
         "KIOSK-H56-0001"
     );
     tablet.click("#level-1")?;
     wait_for(Duration::from_secs(10), "the thanks", || {
         Ok(tablet.text("#message")?.contains("Cảm ơn").then_some(()))
     })?;
-    let again = page_fetch(&tablet, "POST", "/api/rating", json!({ "ticket_id": rated_id, "level": 3 }))?;
+    let again = page_fetch(
+        &tablet,
+        "POST",
+        "/api/rating",
+        json!({ "ticket_id": rated_id, "level": 3 }),
+    )?;
     assert_eq!(again[0], 409, "{again}");
     assert_eq!(again[1]["code"], "already_rated", "{again}");
 
@@ -264,54 +318,93 @@ fn a_hall_shares_one_sequence_calls_by_voice_rates_once_and_reports() -> anyhow:
     assert_eq!(total["ratings"], 1, "{total}");
     assert_eq!(total["satisfaction_share"], 1.0, "{total}");
     assert!(total["mean_wait_secs"].as_f64().is_some(), "{total}");
-    assert_eq!(report[1]["report"]["counters"][0]["counter"], "1", "{report}");
+    assert_eq!(
+        report[1]["report"]["counters"][0]["counter"], "1",
+        "{report}"
+    );
     counter.open(&format!("{}/report", hub.page_url))?;
     counter.find("#total td")?;
     counter.screenshot(&screenshots().join("hub-report.png"))?;
 
     // The events and the report reach the gateway.
-    let day = chrono::Utc::now().with_timezone(&motcua_domain::vietnam_offset()).format("%Y-%m-%d").to_string();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let at_gateway = wait_for(Duration::from_secs(90), "the day report at the gateway", || {
-        let body: Value = runtime.block_on(async {
-            gateway
-                .get_as("technician", &format!("/v1/queue/reports?site={SITE}&day={day}"))
-                .await?
-                .json::<Value>()
-                .await
-                .map_err(anyhow::Error::from)
-        })?;
-        let served = &body["reports"][0]["payload"]["report"]["total"];
-        Ok((served["called"] == 2 && served["ratings"] == 1).then(|| body.clone()))
-    })?;
-    assert_eq!(at_gateway["reports"][0]["device_id"], "KIOSK-H56-HUB", "{at_gateway}");
+    let day = chrono::Utc::now()
+        .with_timezone(&motcua_domain::vietnam_offset())
+        .format("%Y-%m-%d")
+        .to_string();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let at_gateway = wait_for(
+        Duration::from_secs(90),
+        "the day report at the gateway",
+        || {
+            let body: Value = runtime.block_on(async {
+                gateway
+                    .get_as(
+                        "technician",
+                        &format!("/v1/queue/reports?site={SITE}&day={day}"),
+                    )
+                    .await?
+                    .json::<Value>()
+                    .await
+                    .map_err(anyhow::Error::from)
+            })?;
+            let served = &body["reports"][0]["payload"]["report"]["total"];
+            Ok((served["called"] == 2 && served["ratings"] == 1).then(|| body.clone()))
+        },
+    )?;
+    assert_eq!(
+        at_gateway["reports"][0]["device_id"], "KIOSK-H56-HUB",
+        "{at_gateway}"
+    );
     // Issued ×4, called ×2, finished ×2, rated ×1, and the day's report.
-    let events = wait_for(Duration::from_secs(60), "the hub's events at the gateway", || {
-        let db = rusqlite::Connection::open(dir.path().join("gateway/gateway.sqlite3"))?;
-        let n: i64 = db
-            .query_row("SELECT COUNT(*) FROM queue_events WHERE site = ?1", [SITE], |r| r.get(0))
-            .unwrap_or(0);
-        Ok((n >= 10).then_some(n))
-    })?;
+    let events = wait_for(
+        Duration::from_secs(60),
+        "the hub's events at the gateway",
+        || {
+            let db = rusqlite::Connection::open(dir.path().join("gateway/gateway.sqlite3"))?;
+            let n: i64 = db
+                .query_row(
+                    "SELECT COUNT(*) FROM queue_events WHERE site = ?1",
+                    [SITE],
+                    |r| r.get(0),
+                )
+                .unwrap_or(0);
+            Ok((n >= 10).then_some(n))
+        },
+    )?;
     println!("hub events at the gateway: {events}");
 
     // The hub stops: kiosk 1 numbers from its own block and says so.
     hub.kill();
     let started = Instant::now();
     let (offline_number, words) = ticket(&k1)?;
-    println!("offline ticket {offline_number} in {:?}: {words}", started.elapsed());
-    assert!((b1.0..=b1.1).contains(&offline_number), "{offline_number} outside {b1:?}");
-    assert!(words.contains("offline") || words.contains("MẤT KẾT NỐI"), "{words}");
+    println!(
+        "offline ticket {offline_number} in {:?}: {words}",
+        started.elapsed()
+    );
+    assert!(
+        (b1.0..=b1.1).contains(&offline_number),
+        "{offline_number} outside {b1:?}"
+    );
+    assert!(
+        words.contains("offline") || words.contains("MẤT KẾT NỐI"),
+        "{words}"
+    );
     // Back: kioskd reports it and the hub puts it in the queue.
     hub.restart()?;
-    wait_for(Duration::from_secs(120), "the offline ticket in the hub's queue", || {
-        let n: i64 = hub.db()?.query_row(
-            "SELECT COUNT(*) FROM tickets WHERE source = 'fallback' AND number = ?1",
-            [offline_number],
-            |r| r.get(0),
-        )?;
-        Ok((n == 1).then_some(()))
-    })?;
+    wait_for(
+        Duration::from_secs(120),
+        "the offline ticket in the hub's queue",
+        || {
+            let n: i64 = hub.db()?.query_row(
+                "SELECT COUNT(*) FROM tickets WHERE source = 'fallback' AND number = ?1",
+                [offline_number],
+                |r| r.get(0),
+            )?;
+            Ok((n == 1).then_some(()))
+        },
+    )?;
     k1.kill_daemon();
     k2.kill_daemon();
     Ok(())

@@ -28,7 +28,13 @@ fn allowed() -> BTreeMap<&'static str, &'static [&'static str]> {
         ("motcua-ui", &[][..]),
         (
             "motcua-hub",
-            &["motcua-domain", "motcua-identity", "motcua-logging", "motcua-uplink", "motcua-speech"][..],
+            &[
+                "motcua-domain",
+                "motcua-identity",
+                "motcua-logging",
+                "motcua-uplink",
+                "motcua-speech",
+            ][..],
         ),
         ("motcua-speech", &["motcua-domain", "motcua-logging"][..]),
         (

@@ -18,7 +18,10 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 #[derive(Parser)]
-#[command(version, about = "Máy chủ hàng đợi của trung tâm / the centre's queue service")]
+#[command(
+    version,
+    about = "Máy chủ hàng đợi của trung tâm / the centre's queue service"
+)]
 struct Cli {
     /// The config file.
     #[arg(long, default_value = "/etc/motcua/hub.toml")]
@@ -145,7 +148,8 @@ async fn run(config: HubConfig) -> anyhow::Result<()> {
         pages::router(Arc::clone(&hall)),
         stop.clone(),
     ));
-    let uploads = gateway.map(|url| tokio::spawn(upload::run(Arc::clone(&hall), url, stop.clone())));
+    let uploads =
+        gateway.map(|url| tokio::spawn(upload::run(Arc::clone(&hall), url, stop.clone())));
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}

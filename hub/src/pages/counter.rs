@@ -83,7 +83,10 @@ pub(super) async fn login(
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             "bad_request",
-            format!("không có quầy {} / no counter {}", login.counter, login.counter),
+            format!(
+                "không có quầy {} / no counter {}",
+                login.counter, login.counter
+            ),
         )
     })?;
     let areas = if login.areas.is_empty() {
@@ -109,7 +112,10 @@ pub(super) async fn login(
         },
     );
     Ok((
-        [(header::SET_COOKIE, cookie(SESSION_COOKIE, &token, SESSION_SECS))],
+        [(
+            header::SET_COOKIE,
+            cookie(SESSION_COOKIE, &token, SESSION_SECS),
+        )],
         Json(json!({ "ok": true })),
     )
         .into_response())
@@ -264,7 +270,9 @@ pub(super) async fn act(
         }
         tracing::info!(%action, ticket = %t.id, %counter, officer = %o.name, "counter action");
     }
-    Ok(Json(json!({ "ticket": ticket.as_ref().map(|t| view(t, now)) })))
+    Ok(Json(
+        json!({ "ticket": ticket.as_ref().map(|t| view(t, now)) }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -294,5 +302,7 @@ pub(super) async fn pair(
     let (code, hash) = new_pairing_code();
     let expires = hall.now() + chrono::Duration::from_std(PAIRING_VALID).unwrap_or_default();
     hall.store(|s| s.add_pairing_code(&hash, kind, counter, expires))?;
-    Ok(Json(json!({ "code": code, "valid_minutes": PAIRING_VALID.as_secs() / 60 })))
+    Ok(Json(
+        json!({ "code": code, "valid_minutes": PAIRING_VALID.as_secs() / 60 }),
+    ))
 }

@@ -16,8 +16,8 @@ use axum::{Json, Router};
 use motcua_domain::queue_report::build_report;
 use serde::Deserialize;
 
-pub use auth::{new_pairing_code, token_hash, PinGuard, PAIRING_VALID};
 use auth::SignedIn;
+pub use auth::{new_pairing_code, token_hash, PinGuard, PAIRING_VALID};
 
 use crate::hall::{ApiError, Hall};
 
@@ -27,26 +27,68 @@ pub fn router(hall: Arc<Hall>) -> Router {
     Router::new()
         .route("/", get(|| async { Redirect::to("/counter") }))
         .route("/login", get(|| page(include_str!("../../web/login.html"))))
-        .route("/counter", get(|| page(include_str!("../../web/counter.html"))))
-        .route("/display", get(|| page(include_str!("../../web/display.html"))))
-        .route("/rating", get(|| page(include_str!("../../web/rating.html"))))
-        .route("/report", get(|| page(include_str!("../../web/report.html"))))
+        .route(
+            "/counter",
+            get(|| page(include_str!("../../web/counter.html"))),
+        )
+        .route(
+            "/display",
+            get(|| page(include_str!("../../web/display.html"))),
+        )
+        .route(
+            "/rating",
+            get(|| page(include_str!("../../web/rating.html"))),
+        )
+        .route(
+            "/report",
+            get(|| page(include_str!("../../web/report.html"))),
+        )
         .route("/pair", get(|| page(include_str!("../../web/pair.html"))))
-        .route("/static/hub.css", get(|| asset("text/css", include_str!("../../web/hub.css"))))
-        .route("/static/hub.js", get(|| asset("text/javascript", include_str!("../../web/hub.js"))))
-        .route("/static/login.js", get(|| asset("text/javascript", include_str!("../../web/login.js"))))
-        .route("/static/counter.js", get(|| asset("text/javascript", include_str!("../../web/counter.js"))))
-        .route("/static/display.js", get(|| asset("text/javascript", include_str!("../../web/display.js"))))
-        .route("/static/rating.js", get(|| asset("text/javascript", include_str!("../../web/rating.js"))))
-        .route("/static/report.js", get(|| asset("text/javascript", include_str!("../../web/report.js"))))
-        .route("/static/pair.js", get(|| asset("text/javascript", include_str!("../../web/pair.js"))))
-        .route("/api/login", post(counter::login).layer(axum::Extension(Arc::clone(&guard))))
+        .route(
+            "/static/hub.css",
+            get(|| asset("text/css", include_str!("../../web/hub.css"))),
+        )
+        .route(
+            "/static/hub.js",
+            get(|| asset("text/javascript", include_str!("../../web/hub.js"))),
+        )
+        .route(
+            "/static/login.js",
+            get(|| asset("text/javascript", include_str!("../../web/login.js"))),
+        )
+        .route(
+            "/static/counter.js",
+            get(|| asset("text/javascript", include_str!("../../web/counter.js"))),
+        )
+        .route(
+            "/static/display.js",
+            get(|| asset("text/javascript", include_str!("../../web/display.js"))),
+        )
+        .route(
+            "/static/rating.js",
+            get(|| asset("text/javascript", include_str!("../../web/rating.js"))),
+        )
+        .route(
+            "/static/report.js",
+            get(|| asset("text/javascript", include_str!("../../web/report.js"))),
+        )
+        .route(
+            "/static/pair.js",
+            get(|| asset("text/javascript", include_str!("../../web/pair.js"))),
+        )
+        .route(
+            "/api/login",
+            post(counter::login).layer(axum::Extension(Arc::clone(&guard))),
+        )
         .route("/api/login/options", get(counter::login_options))
         .route("/api/logout", post(counter::logout))
         .route("/api/counter", get(counter::state))
         .route("/api/counter/{action}", post(counter::act))
         .route("/api/counter/pair", post(counter::pair))
-        .route("/api/pair", post(screens::pair).layer(axum::Extension(guard)))
+        .route(
+            "/api/pair",
+            post(screens::pair).layer(axum::Extension(guard)),
+        )
         .route("/api/display/state", get(screens::display_state))
         .route("/api/display/events", get(screens::events))
         .route("/audio/{file}", get(screens::audio))
@@ -64,20 +106,20 @@ fn security_headers(mut response: Response) -> Response {
             "default-src 'self'; img-src 'self' data:; media-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
         ),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 
 async fn page(html: &'static str) -> Response {
-    security_headers(
-        (
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            html,
-        )
-            .into_response(),
-    )
+    security_headers(([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response())
 }
 
 async fn asset(kind: &'static str, body: &'static str) -> Response {

@@ -63,7 +63,10 @@ pub(super) async fn pair(
         ScreenKind::Rating => "/rating",
     };
     Ok((
-        [(header::SET_COOKIE, cookie(SCREEN_COOKIE, &token, SCREEN_SECS))],
+        [(
+            header::SET_COOKIE,
+            cookie(SCREEN_COOKIE, &token, SCREEN_SECS),
+        )],
         Json(json!({ "page": page, "counter": counter })),
     )
         .into_response())
@@ -149,7 +152,11 @@ pub(super) async fn audio(
     let path = match made {
         Ok(Some(path)) => path,
         Ok(None) => {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "không có / not found"))
+            return Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                "không có / not found",
+            ))
         }
         Err(e) => {
             tracing::error!(error = %e, "call-out audio not made");
@@ -162,7 +169,11 @@ pub(super) async fn audio(
     };
     let bytes = tokio::fs::read(&path).await.map_err(|e| {
         tracing::error!(error = %e, file = %path.display(), "call-out audio unreadable");
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "audio unreadable")
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "audio unreadable",
+        )
     })?;
     Ok(([(header::CONTENT_TYPE, "audio/wav")], bytes).into_response())
 }
@@ -218,7 +229,9 @@ pub(super) async fn rate(
         let t = s.ticket(&body.ticket_id)?;
         if t.counter.as_deref() != Some(counter.as_str()) {
             // A tablet rates only its own counter's service.
-            return Err(crate::store::HubError::UnknownTicket(body.ticket_id.clone()));
+            return Err(crate::store::HubError::UnknownTicket(
+                body.ticket_id.clone(),
+            ));
         }
         s.rate(&body.ticket_id, body.level, scale, now)
     })?;

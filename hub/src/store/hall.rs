@@ -222,7 +222,12 @@ impl HubStore {
             tx.execute(
                 "INSERT OR REPLACE INTO pairing_codes(code_sha256, kind, counter, expires_us)
                  VALUES (?1, ?2, ?3, ?4)",
-                params![code_sha256, kind.as_str(), counter, expires.timestamp_micros()],
+                params![
+                    code_sha256,
+                    kind.as_str(),
+                    counter,
+                    expires.timestamp_micros()
+                ],
             )
             .map_err(db_err(path))?;
             Ok(())

@@ -6,7 +6,8 @@
 //! of issue, `YYYY-MM-DD`.
 
 /// Schema migrations, applied in order.
-pub(crate) const MIGRATIONS: &[&str] = &[r#"
+pub(crate) const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE fallback_blocks(
     kiosk_id TEXT PRIMARY KEY,
     first INTEGER NOT NULL,

@@ -57,7 +57,10 @@ impl Hub {
             .args(["--config", &config.to_string_lossy(), "page-pin"])
             .output()?;
         if !out.status.success() {
-            bail!("motcua-hub page-pin: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "motcua-hub page-pin: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         let spki_pin = String::from_utf8_lossy(&out.stdout)
             .lines()
@@ -115,7 +118,9 @@ impl Hub {
 
     /// The hub's database.
     pub fn db(&self) -> anyhow::Result<rusqlite::Connection> {
-        Ok(rusqlite::Connection::open(self.dir.join("state").join("hub.db"))?)
+        Ok(rusqlite::Connection::open(
+            self.dir.join("state").join("hub.db"),
+        )?)
     }
 
     /// The hub's log so far.
@@ -130,7 +135,10 @@ impl Hub {
             .args(args)
             .output()?;
         if !out.status.success() {
-            bail!("motcua-hub {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+            bail!(
+                "motcua-hub {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }

@@ -13,8 +13,8 @@ pub mod provisioning;
 pub mod relay;
 pub mod touch;
 pub mod wait;
-pub mod webdriver;
 pub mod weak_link;
+pub mod webdriver;
 pub mod x11;
 
 use std::path::Path;

@@ -71,7 +71,10 @@ impl ChromeDriver {
             let request = match method {
                 "GET" => self.http.get(&url),
                 "DELETE" => self.http.delete(&url),
-                _ => self.http.post(&url).json(&body.unwrap_or_else(|| json!({}))),
+                _ => self
+                    .http
+                    .post(&url)
+                    .json(&body.unwrap_or_else(|| json!({}))),
             };
             let response = request.send().await?;
             let status = response.status();
@@ -130,7 +133,8 @@ impl Browser<'_> {
 
     /// Opens `url`.
     pub fn open(&self, url: &str) -> anyhow::Result<()> {
-        self.call("POST", "/url", Some(json!({ "url": url }))).map(drop)
+        self.call("POST", "/url", Some(json!({ "url": url })))
+            .map(drop)
     }
 
     /// The element matching the CSS selector, waiting up to 10 s for it.
@@ -179,9 +183,11 @@ impl Browser<'_> {
         self.call(
             "POST",
             "/actions",
-            Some(json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": [
-                { "type": "keyDown", "value": key }, { "type": "keyUp", "value": key },
-            ]}]})),
+            Some(
+                json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": [
+                    { "type": "keyDown", "value": key }, { "type": "keyUp", "value": key },
+                ]}]}),
+            ),
         )
         .map(drop)
     }
