@@ -373,7 +373,7 @@ impl HubStore {
             .conn
             .prepare(
                 "SELECT id, key, kind, ticket_id, payload FROM outbox
-                 WHERE delivered_us IS NULL ORDER BY id LIMIT ?1",
+                 WHERE delivered_us IS NULL AND set_aside IS NULL ORDER BY id LIMIT ?1",
             )
             .map_err(self.db())?;
         let rows = stmt

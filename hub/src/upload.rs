@@ -11,6 +11,7 @@ use motcua_domain::queue_report::build_report;
 use motcua_domain::wire::hub::{QueueEvent, QueueEventBatch, MAX_QUEUE_EVENTS};
 use motcua_uplink::credentials::DeviceLink;
 use motcua_uplink::identity::IdentityFiles;
+use motcua_uplink::GatewayError;
 use tokio::sync::watch;
 
 use crate::hall::Hall;
@@ -60,23 +61,49 @@ pub async fn run(hall: Arc<Hall>, url: String, mut stop: watch::Receiver<bool>) 
     }
 }
 
-/// Puts today's figures in the outbox (replacing an earlier version of them).
+/// Puts today's figures in the outbox (replacing an earlier version of them): the centre's
+/// under `report:<day>`, each counter's and area's under a part of its own.
 fn queue_report(hall: &Hall) {
     let today = hall.today();
     let now = hall.now();
     let done = hall.store(|s| {
         let records = s.day_records(today)?;
-        if records.is_empty() {
+        let Some(day) = build_report(&records).days.into_iter().next() else {
             return Ok(());
+        };
+        let base = |extra: serde_json::Value| {
+            let mut v = serde_json::json!({ "site": hall.site, "day": today });
+            if let (Some(v), serde_json::Value::Object(extra)) = (v.as_object_mut(), extra) {
+                v.extend(extra);
+            }
+            v
+        };
+        s.queue_day_report(
+            today,
+            "",
+            &base(serde_json::json!({ "total": day.total })),
+            now,
+        )?;
+        for c in &day.counters {
+            let part = format!("counter:{}", c.counter);
+            let value = base(serde_json::json!({ "counter": c.counter, "stats": c.stats }));
+            s.queue_day_report(today, &part, &value, now)?;
         }
-        let report = build_report(&records);
-        let value =
-            serde_json::json!({ "site": hall.site, "day": today, "report": report.days.first() });
-        s.queue_day_report(today, &value, now)
+        for a in &day.areas {
+            let part = format!("area:{}", a.area);
+            let value = base(serde_json::json!({ "area": a.area, "stats": a.stats }));
+            s.queue_day_report(today, &part, &value, now)?;
+        }
+        Ok(())
     });
     if let Err(e) = done {
-        tracing::warn!(error = ?e.refusal.message, "day report not queued");
+        tracing::warn!(error = %e.refusal.message, "day report not queued");
     }
+}
+
+/// Whether the gateway refused the request as malformed: sending it again cannot help.
+fn refused_for_good(e: &GatewayError) -> bool {
+    matches!(e.status(), Some(400 | 413 | 422))
 }
 
 /// Sends one batch; returns how many events it delivered and whether any was not a report.
@@ -115,10 +142,22 @@ async fn round(
             })
         })
         .collect::<Result<Vec<_>, serde_json::Error>>()?;
-    let accepted = current
-        .client()
-        .send_queue_events(&QueueEventBatch { events })
-        .await?;
+    let client = current.client().clone();
+    let accepted = match client
+        .send_queue_events(&QueueEventBatch {
+            events: events.clone(),
+        })
+        .await
+    {
+        Ok(a) => a,
+        Err(e) if refused_for_good(&e) => {
+            // One bad event must not hold back the rest: find it by sending them one by one,
+            // set it aside with the gateway's words, and deliver the others.
+            tracing::error!(error = %e, "the gateway refused a batch of the hub's outbox; sending its events one by one");
+            return isolate(hall, &client, &pending, events).await;
+        }
+        Err(e) => return Err(e.into()),
+    };
     let now = hall.now();
     hall.store(|s| {
         for e in &pending {
@@ -136,4 +175,35 @@ async fn round(
         pending.len(),
         pending.iter().any(|e| e.kind != "day_report"),
     ))
+}
+
+/// Sends a refused batch's events one at a time; those refused alone are set aside.
+async fn isolate(
+    hall: &Hall,
+    client: &motcua_uplink::GatewayClient,
+    pending: &[crate::store::OutboxEvent],
+    events: Vec<QueueEvent>,
+) -> anyhow::Result<(usize, bool)> {
+    for (e, event) in pending.iter().zip(events) {
+        match client
+            .send_queue_events(&QueueEventBatch {
+                events: vec![event],
+            })
+            .await
+        {
+            Ok(_) => {
+                let now = hall.now();
+                hall.store(|s| s.mark_delivered(&e.key, now))
+                    .map_err(|e| anyhow::anyhow!(e.refusal.message))?;
+            }
+            Err(refusal) if refused_for_good(&refusal) => {
+                tracing::error!(key = %e.key, error = %refusal, "outbox event set aside: the gateway refuses it");
+                let reason = refusal.to_string();
+                hall.store(|s| s.set_aside_event(&e.key, &reason))
+                    .map_err(|e| anyhow::anyhow!(e.refusal.message))?;
+            }
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok((pending.len(), true))
 }

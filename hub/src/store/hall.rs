@@ -291,28 +291,59 @@ impl HubStore {
             .transpose()
     }
 
-    /// Queues (or refreshes) the day's report for the gateway under `report:<day>`: a pending
-    /// one gets the new figures, a delivered one is sent again with them.
+    /// Sets an event aside that the gateway refused as malformed: it is never sent again (it
+    /// would block every later one), and `reason` stays beside it for a technician.
+    pub fn set_aside_event(&mut self, key: &str, reason: &str) -> HubResult<bool> {
+        self.write(|tx, path| {
+            let n = tx
+                .execute(
+                    "UPDATE outbox SET set_aside = ?2 WHERE key = ?1 AND delivered_us IS NULL",
+                    params![key, reason],
+                )
+                .map_err(db_err(path))?;
+            Ok(n == 1)
+        })
+    }
+
+    /// Events set aside, `(key, reason)`, oldest first.
+    pub fn set_aside_events(&self) -> HubResult<Vec<(String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT key, set_aside FROM outbox WHERE set_aside IS NOT NULL ORDER BY id")
+            .map_err(self.db())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.db())?
+            .collect::<Result<_, _>>()
+            .map_err(self.db());
+        rows
+    }
+
+    /// Queues (or refreshes) one part of the day's report for the gateway under
+    /// `report:<day>` (the centre) or `report:<day>:<part>` (a counter, an area): a pending one
+    /// gets the new figures, a delivered one is sent again with them. One event per part keeps
+    /// each small whatever the size of the centre.
     pub fn queue_day_report(
         &mut self,
         day: NaiveDate,
+        part: &str,
         report: &serde_json::Value,
         now: DateTime<FixedOffset>,
     ) -> HubResult<()> {
         let day = day_text(day);
+        let key = if part.is_empty() {
+            format!("report:{day}")
+        } else {
+            format!("report:{day}:{part}")
+        };
         self.write(|tx, path| {
             tx.execute(
                 "INSERT INTO outbox(key, kind, ticket_id, payload, at_us)
                  VALUES (?1, 'day_report', ?2, ?3, ?4)
                  ON CONFLICT(key) DO UPDATE SET payload = excluded.payload,
-                     at_us = excluded.at_us, delivered_us = NULL
+                     at_us = excluded.at_us, delivered_us = NULL, set_aside = NULL
                  WHERE payload <> excluded.payload",
-                params![
-                    format!("report:{day}"),
-                    day,
-                    report.to_string(),
-                    now.timestamp_micros()
-                ],
+                params![key, day, report.to_string(), now.timestamp_micros()],
             )
             .map_err(db_err(path))?;
             Ok(())

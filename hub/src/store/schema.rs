@@ -69,9 +69,11 @@ CREATE TABLE outbox(
 );
 CREATE INDEX outbox_pending ON outbox(id) WHERE delivered_us IS NULL;
 "#,
-    // 2: what each ticket promised (the report's accuracy), paired hall screens, pairing codes.
+    // 2: what each ticket promised (the report's accuracy), paired hall screens, pairing codes,
+    // outbox events the gateway refused for good (set aside with its reason, never resent).
     r#"
 ALTER TABLE tickets ADD COLUMN promised TEXT;
+ALTER TABLE outbox ADD COLUMN set_aside TEXT;
 CREATE INDEX tickets_finished ON tickets(counter, day, finished_us) WHERE state = 'finished';
 CREATE TABLE screens(
     token_sha256 TEXT PRIMARY KEY,
