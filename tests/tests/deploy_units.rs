@@ -75,6 +75,7 @@ fn config_keys_in_sources() -> anyhow::Result<BTreeSet<String>> {
     for file in [
         "kiosk/src/config/mod.rs",
         "kiosk/src/config/bootstrap.rs",
+        "kiosk/src/config/audio.rs",
         "kiosk/src/devices/settings.rs",
         "kiosk/src/screen_config.rs",
         "kiosk/src/receipt.rs",
@@ -143,6 +144,7 @@ fn shipped_kiosk_config_documents_every_key_and_loads_uncommented() -> anyhow::R
         "intake",
         "provisioning",
         "update",
+        "audio",
     ];
     let missing: Vec<_> = config_keys_in_sources()?
         .into_iter()
@@ -190,6 +192,7 @@ fn shipped_kiosk_config_documents_every_key_and_loads_uncommented() -> anyhow::R
     assert!(c.peripherals.code_reader.is_some());
     assert!(c.peripherals.scanner.is_some());
     assert_eq!(c.receipt.appointment_time, "14:00");
+    assert!(c.audio.enabled, "the voice is on as shipped");
     let defaults = KioskConfig::load(&minimal)?;
     assert_eq!(c.receipt.footer, defaults.receipt.footer);
     assert_eq!(c.screen.title_vi, defaults.screen.title_vi);

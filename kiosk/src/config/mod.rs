@@ -15,8 +15,10 @@ use motcua_uplink::UplinkSettings;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod audio;
 pub mod bootstrap;
 mod update;
+pub use audio::AudioSettings;
 pub use bootstrap::{resolve, BootstrapConfig, Resolved, PROVISIONED_FILE};
 pub use update::UpdateSettings;
 
@@ -74,6 +76,8 @@ pub struct KioskConfig {
     pub actions_poll: Duration,
     /// Updates without a site visit (`[update]`).
     pub update: UpdateSettings,
+    /// The kiosk's voice (`[audio]`).
+    pub audio: AudioSettings,
     /// What in the file is ignored but must be told (an old `ui.*_pin_sha256` line), each with
     /// its file and line; logged when the config is parsed, printed by every kioskctl command.
     pub warnings: Vec<String>,
@@ -166,6 +170,8 @@ struct RawConfig {
     intake: RawIntake,
     #[serde(default)]
     update: update::RawUpdate,
+    #[serde(default)]
+    audio: audio::RawAudio,
     /// Read by [`bootstrap`]; allowed in a hand-configured file too.
     #[serde(default)]
     #[allow(dead_code)]
@@ -531,6 +537,7 @@ impl KioskConfig {
             health_report: Duration::from_secs(raw.uplink.health_report_s.clamp(1, 86_400)),
             actions_poll: Duration::from_secs(actions_poll_s),
             update,
+            audio: raw.audio.into(),
             warnings,
         })
     }
