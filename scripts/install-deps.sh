@@ -68,6 +68,10 @@ command -v chromedriver >/dev/null || missing+=(chromium-driver)
 command -v pk12util >/dev/null || missing+=(libnss3-tools)
 # openssl s_client reads the certificate the gateway serves (tests/tests/link_identity.rs).
 command -v openssl >/dev/null || missing+=(openssl)
+# espeak-ng speaks the hall's call-outs and the kiosk's instructions (motcua-speech); sox
+# measures the audio it makes (speech/tests/synthesize.rs).
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+command -v sox >/dev/null || missing+=(sox)
 # Python's venv, for schemathesis below.
 python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then

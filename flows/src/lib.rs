@@ -16,6 +16,7 @@ pub mod staff;
 pub mod submission;
 pub mod text_entry;
 pub mod ticket;
+pub mod voice;
 
 /// The language of the screens. Vietnamese first; English for foreigners and the diaspora.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

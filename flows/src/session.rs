@@ -11,7 +11,7 @@ use super::lookup::{LookupEffect, LookupEvent, LookupFlow};
 use super::rating::{RatingEffect, RatingEvent, RatingFlow};
 use super::staff::{PinPolicy, Role, StaffEffect, StaffEvent, StaffFlow};
 use super::submission::{Step, SubmissionEffect, SubmissionEvent, SubmissionFlow};
-use super::ticket::{ServiceArea, TicketEffect, TicketEvent, TicketFlow};
+use super::ticket::{ServiceArea, TicketEffect, TicketEvent, TicketFlow, TicketStep};
 use super::{Lang, Message};
 
 mod scan;
@@ -83,6 +83,8 @@ pub enum Event {
     CodeScanned(String),
     /// Rate the ticket or dossier of the flow just finished.
     RateThis,
+    /// The "Nghe hướng dẫn / Listen" key: say what this screen asks (see [`super::voice`]).
+    Listen,
     /// Submission flow event.
     Submission(SubmissionEvent),
     /// Ticket flow event.
@@ -120,6 +122,14 @@ pub enum Effect {
     Intake(IntakeAction),
     /// Stop any scan and delete every file of the session (scanned pages).
     WipeSessionFiles,
+    /// Say `text` aloud in `lang`, cutting off whatever is being said; done in the background,
+    /// and nothing when audio is off or the kiosk has no sound.
+    Speak {
+        /// The words, written for the ear (see [`super::voice`]).
+        text: String,
+        /// Its language.
+        lang: Lang,
+    },
 }
 
 /// The session state.
@@ -201,6 +211,21 @@ impl Session {
         }
     }
 
+    /// What the "Nghe hướng dẫn / Listen" key says on the current screen (see
+    /// [`super::voice`]), or `None` where there is no such key: staff, technician and intake
+    /// screens.
+    pub fn instruction(&self) -> Option<super::Message> {
+        use super::voice;
+        Some(match &self.screen {
+            Screen::Home => voice::home(self.notice.as_ref()),
+            Screen::Submission(f) => voice::submission(f),
+            Screen::Ticket(f) => voice::ticket(f),
+            Screen::Lookup(f) => voice::lookup(f),
+            Screen::Rating(f) => voice::rating(f),
+            Screen::Staff(_) | Screen::Intake(_) => return None,
+        })
+    }
+
     /// Forgets the citizen: home screen, Vietnamese, no flow state, session files deleted.
     pub fn wipe(&mut self) -> Vec<Effect> {
         self.screen = Screen::Home;
@@ -233,7 +258,8 @@ impl Session {
         );
         if from_person {
             self.last_activity_ms = now_ms;
-            if !matches!(event, Event::StillHere) {
+            // "Listen" reads the notice out, so it must not clear it first.
+            if !matches!(event, Event::StillHere | Event::Listen) {
                 self.notice = None;
             }
         }
@@ -245,6 +271,14 @@ impl Session {
                 Vec::new()
             }
             Event::StillHere => Vec::new(),
+            Event::Listen => self
+                .instruction()
+                .map(|m| Effect::Speak {
+                    text: m.get(self.lang).to_owned(),
+                    lang: self.lang,
+                })
+                .into_iter()
+                .collect(),
             Event::CodeScanned(payload) => self.code_scanned(&payload),
             Event::RateThis => {
                 let transaction = match &self.screen {
@@ -271,7 +305,20 @@ impl Session {
                 },
             },
             Event::Ticket(e) => match &mut self.screen {
-                Screen::Ticket(f) => wrap(f.handle(e), Effect::Ticket),
+                Screen::Ticket(f) => {
+                    let printed = matches!(e, TicketEvent::Printed(_));
+                    let mut effects = wrap(f.handle(e), Effect::Ticket);
+                    // The number is said as the ticket comes out of the printer (or fails to).
+                    if let (true, TicketStep::Done { ticket, printed }) = (printed, &f.step) {
+                        let words =
+                            super::voice::ticket_announcement(ticket.number, printed.as_ref());
+                        effects.push(Effect::Speak {
+                            text: words.get(self.lang).to_owned(),
+                            lang: self.lang,
+                        });
+                    }
+                    effects
+                }
                 _ => Vec::new(),
             },
             Event::Lookup(e) => match &mut self.screen {

@@ -77,6 +77,7 @@ fn config_keys_in_sources() -> anyhow::Result<BTreeSet<String>> {
         "kiosk/src/config/mod.rs",
         "kiosk/src/config/bootstrap.rs",
         "kiosk/src/config/hub.rs",
+        "kiosk/src/config/audio.rs",
         "kiosk/src/devices/settings.rs",
         "kiosk/src/screen_config.rs",
         "kiosk/src/receipt.rs",
@@ -146,6 +147,7 @@ fn shipped_kiosk_config_documents_every_key_and_loads_uncommented() -> anyhow::R
         "provisioning",
         "update",
         "hub",
+        "audio",
     ];
     let missing: Vec<_> = config_keys_in_sources()?
         .into_iter()
@@ -197,6 +199,7 @@ fn shipped_kiosk_config_documents_every_key_and_loads_uncommented() -> anyhow::R
         c.hub.as_ref().map(|h| h.url.as_str()),
         Some("https://10.0.0.5:8710")
     );
+    assert!(c.audio.enabled, "the voice is on as shipped");
     let defaults = KioskConfig::load(&minimal)?;
     assert_eq!(c.receipt.footer, defaults.receipt.footer);
     assert_eq!(c.screen.title_vi, defaults.screen.title_vi);

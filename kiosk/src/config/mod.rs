@@ -15,9 +15,11 @@ use motcua_uplink::UplinkSettings;
 use serde::Deserialize;
 use toml::Spanned;
 
+mod audio;
 pub mod bootstrap;
 mod hub;
 mod update;
+pub use audio::AudioSettings;
 pub use bootstrap::{resolve, BootstrapConfig, Resolved, PROVISIONED_FILE};
 pub use hub::HubSettings;
 pub use update::UpdateSettings;
@@ -79,6 +81,8 @@ pub struct KioskConfig {
     /// The centre's queue hub (`[hub]`), when the centre runs one: tickets are then numbered
     /// by it, and never put in this kiosk's gateway outbox.
     pub hub: Option<HubSettings>,
+    /// The kiosk's voice (`[audio]`).
+    pub audio: AudioSettings,
     /// What in the file is ignored but must be told (an old `ui.*_pin_sha256` line), each with
     /// its file and line; logged when the config is parsed, printed by every kioskctl command.
     pub warnings: Vec<String>,
@@ -173,6 +177,7 @@ struct RawConfig {
     update: update::RawUpdate,
     #[serde(default)]
     hub: Option<hub::RawHub>,
+    audio: audio::RawAudio,
     /// Read by [`bootstrap`]; allowed in a hand-configured file too.
     #[serde(default)]
     #[allow(dead_code)]
@@ -540,6 +545,7 @@ impl KioskConfig {
             actions_poll: Duration::from_secs(actions_poll_s),
             update,
             hub,
+            audio: raw.audio.into(),
             warnings,
         })
     }

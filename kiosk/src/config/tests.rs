@@ -311,3 +311,27 @@ fn the_hub_table_is_optional_and_its_errors_point_at_the_line() {
     assert_eq!(line, 19);
     assert!(msg.contains("port"), "{msg}");
 }
+
+#[test]
+fn audio_is_on_by_default_can_be_turned_off_and_errors_point_at_the_line() {
+    let c = KioskConfig::parse(GOOD, "kiosk.toml").expect("valid");
+    assert_eq!(c.audio, AudioSettings::default());
+    assert!(c.audio.enabled);
+    assert_eq!(c.audio.program, Path::new("espeak-ng"));
+    let off = KioskConfig::parse(&format!("{GOOD}\n[audio]\nenabled = false\n"), "kiosk.toml")
+        .expect("valid");
+    assert!(!off.audio.enabled);
+    assert!(!off.audio.speaker().is_enabled(), "a silent speaker");
+    let other = KioskConfig::parse(
+        &format!("{GOOD}\n[audio]\nprogram = \"/opt/espeak/bin/espeak-ng\"\n"),
+        "kiosk.toml",
+    )
+    .expect("valid");
+    assert_eq!(other.audio.program, Path::new("/opt/espeak/bin/espeak-ng"));
+    let (line, msg) = invalid(&format!("{GOOD}\n[audio]\nenabled = \"yes\"\n"));
+    assert_eq!(line, 18);
+    assert!(msg.contains("audio.enabled"), "{msg}");
+    let (line, msg) = invalid(&format!("{GOOD}\n[audio]\nenabled = true\nvolume = 3\n"));
+    assert_eq!(line, 19);
+    assert!(msg.contains("volume"), "{msg}");
+}

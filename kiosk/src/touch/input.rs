@@ -20,6 +20,7 @@ pub fn action_event(session: &Session, action: &str, arg: &str) -> Option<Event>
         "still-here" => Event::StillHere,
         "open" => Event::Open(arg.to_owned()),
         "rate-this" => Event::RateThis,
+        "listen" => Event::Listen,
         "select" => Event::Submission(S::Select(arg.to_owned())),
         "begin" => Event::Submission(S::Begin),
         "type-instead" => Event::Submission(S::TypeInstead),

@@ -35,6 +35,8 @@ struct Inner {
     titles: Titles,
     window: slint::Weak<KioskWindow>,
     presence: Option<crate::update::Presence>,
+    /// Speaks in the background: `speak` only hands the text to its thread.
+    speaker: motcua_speech::Speaker,
 }
 
 impl Inner {
@@ -50,9 +52,17 @@ impl Inner {
 
     fn run(&mut self, effects: Vec<Effect>) {
         for effect in effects {
+            if let Effect::Speak { text, lang } = effect {
+                // Not for the services' thread: it may be busy printing the very ticket whose
+                // number is to be said.
+                self.speaker.speak(&text, speech_language(lang));
+                continue;
+            }
             if effect == Effect::WipeSessionFiles {
-                // Stops a scan at once; the worker then deletes the files.
+                // Stops a scan at once; the worker then deletes the files. The citizen has
+                // gone: nothing of theirs goes on being said.
                 self.stop_scan.store(true, Ordering::SeqCst);
+                self.speaker.stop();
             }
             self.in_flight.fetch_add(1, Ordering::SeqCst);
             if self.effects.send(effect).is_err() {
@@ -81,6 +91,8 @@ impl Inner {
         if let Some(w) = self.window.upgrade() {
             let warning = self.session.idle_warning(self.now_ms()).unwrap_or(0);
             view::show(&w, &self.session, warning, &self.titles);
+            // Every citizen screen has the Listen key while the kiosk can speak.
+            w.set_can_listen(self.speaker.is_enabled() && self.session.instruction().is_some());
         }
     }
 }
@@ -141,6 +153,7 @@ impl TouchApp {
             },
             window: window.as_weak(),
             presence: None,
+            speaker: config.audio.speaker(),
         }));
         {
             let weak = Rc::downgrade(&inner);
@@ -231,6 +244,16 @@ impl TouchApp {
         self.inner.borrow_mut().skipped += by;
     }
 
+    /// The speaker's first problem (no speech program, no sound device), for status and tests.
+    pub fn speech_problem(&self) -> Option<String> {
+        self.inner.borrow().speaker.problem()
+    }
+
+    /// How many utterances the speaker started (tests of the Listen key).
+    pub fn utterances_started(&self) -> u64 {
+        self.inner.borrow().speaker.utterances_started()
+    }
+
     /// A copy of the session state (tests check what it holds).
     pub fn session_debug(&self) -> String {
         format!("{:?}", self.inner.borrow().session)
@@ -257,6 +280,14 @@ impl TouchApp {
             },
         );
         timer
+    }
+}
+
+/// The speech language of a screen language.
+fn speech_language(lang: motcua_flows::Lang) -> motcua_speech::CalloutLanguage {
+    match lang {
+        motcua_flows::Lang::Vi => motcua_speech::CalloutLanguage::Vietnamese,
+        motcua_flows::Lang::En => motcua_speech::CalloutLanguage::English,
     }
 }
 

@@ -186,6 +186,8 @@ impl Services {
                 let report = self.intake(action, emit);
                 emit(Event::IntakeReport(report));
             }
+            // Said by the screen thread's speaker (see `touch::Inner::run`); never sent here.
+            Effect::Speak { .. } => {}
             Effect::WipeSessionFiles => {
                 // An intake left open is dropped with the session, and its spooled pages with
                 // it: the citizen's papers do not stay in <data>/intake.
