@@ -105,6 +105,7 @@ impl From<HubError> for ApiError {
             HubError::UnknownTicket(_) => (StatusCode::NOT_FOUND, "unknown_ticket"),
             HubError::NotFinished { .. } => (StatusCode::CONFLICT, "not_finished"),
             HubError::AlreadyRated(_) => (StatusCode::CONFLICT, "already_rated"),
+            HubError::RatingClosed(_) => (StatusCode::CONFLICT, "rating_closed"),
         };
         let message = if status == StatusCode::SERVICE_UNAVAILABLE {
             "Máy chủ quầy đang gặp sự cố lưu trữ, vui lòng báo kỹ thuật viên / The hub cannot store this now; please call the technician".to_owned()

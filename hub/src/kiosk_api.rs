@@ -76,11 +76,30 @@ async fn join(
     }))
 }
 
+/// Areas are those the hall's counters serve: a ticket for another would wait for nobody.
+fn served_area(hall: &Hall, area: &str) -> Result<(), ApiError> {
+    if hall
+        .config
+        .counters
+        .iter()
+        .any(|c| c.areas.iter().any(|a| a == area))
+    {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bad_request",
+            format!("Không quầy nào phục vụ lĩnh vực {area} / no counter serves area {area}"),
+        ))
+    }
+}
+
 async fn issue(
     State(hall): State<Arc<Hall>>,
     SiteKiosk(kiosk): SiteKiosk,
     Json(request): Json<HubIssueRequest>,
 ) -> Result<Json<HubTicket>, ApiError> {
+    served_area(&hall, &request.area)?;
     let (ticket, ahead, counters_open, wait) = hall.issue(&request.area, &kiosk)?;
     tracing::info!(ticket = %ticket.id, ahead, counters_open, "ticket issued");
     Ok(Json(HubTicket {
@@ -105,6 +124,24 @@ async fn offline(
             "bad_request",
             format!("at most {MAX_OFFLINE_TICKETS} tickets per request"),
         ));
+    }
+    // An offline ticket waits in its place by its print time: only a time of today, not in
+    // the future, may claim one (a kiosk's clock that ran ahead or behind cannot jump the
+    // queue or fill another day).
+    let now = hall.now();
+    for t in &request.tickets {
+        served_area(&hall, &t.area)?;
+        let issued = t.issued_at.with_timezone(&motcua_domain::vietnam_offset());
+        if issued.date_naive() != now.date_naive() || issued > now + chrono::Duration::minutes(2) {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "bad_request",
+                format!(
+                    "vé {} in lúc {issued}: không phải hôm nay / ticket {} printed at {issued}: not today (check the kiosk's clock)",
+                    t.number, t.number
+                ),
+            ));
+        }
     }
     let ticket_ids = hall.store(|s| {
         request
@@ -137,7 +174,19 @@ async fn rate(
         }
     };
     let now = hall.now();
-    let score = hall.store(|s| s.rate(&request.ticket_id, request.level, scale, now))?;
+    let score = hall.store(|s| {
+        // A ticket QR is no secret: only a ticket finished today, in the last two hours, may be
+        // rated at a kiosk (the counter's tablet is the usual way), so old tickets cannot be
+        // rated in bulk with made-up codes.
+        let t = s.ticket(&request.ticket_id)?;
+        let recent = t.finished_at.is_some_and(|f| {
+            f.date_naive() == now.date_naive() && now - f <= chrono::Duration::hours(2)
+        });
+        if t.finished_at.is_some() && !recent && !s.is_rated(&t.id)? {
+            return Err(crate::store::HubError::RatingClosed(t.id));
+        }
+        s.rate(&request.ticket_id, request.level, scale, now)
+    })?;
     Ok(Json(HubRated {
         ticket_id: request.ticket_id,
         score,

@@ -61,45 +61,80 @@ pub fn cookie_value<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 /// Wrong tries in a row, lockouts in a row, and the end of the current lockout.
 type Tries = (u32, u32, Option<Instant>);
 
-/// Wrong PIN counts per staff name.
-#[derive(Default)]
+/// Wrong PIN counts per staff name, and the one Argon2 check that may run at a time.
+///
+/// A try is counted *before* its PIN is checked (and forgiven when it was right), under one
+/// lock with the lockout check, so a burst of parallel sign-ins gets no more tries than one
+/// after the other; and only [`ARGON2_AT_ONCE`] checks run at once (19 MiB each), others are
+/// told to try again, so a burst cannot exhaust the hub's memory.
 pub struct PinGuard {
     by_name: Mutex<HashMap<String, Tries>>,
+    checks: tokio::sync::Semaphore,
+}
+
+/// Argon2 checks running at once.
+pub const ARGON2_AT_ONCE: usize = 2;
+
+impl Default for PinGuard {
+    fn default() -> Self {
+        Self {
+            by_name: Mutex::new(HashMap::new()),
+            checks: tokio::sync::Semaphore::new(ARGON2_AT_ONCE),
+        }
+    }
+}
+
+/// Why a try may not go ahead.
+pub enum NotNow {
+    /// Locked for this many more seconds.
+    Locked(u64),
+    /// Other checks are running.
+    Busy,
 }
 
 impl PinGuard {
-    /// `Err` with the seconds left while `name` is locked.
-    pub fn check(&self, name: &str) -> Result<(), u64> {
-        let map = self.by_name.lock().unwrap_or_else(|p| p.into_inner());
-        match map.get(name) {
-            Some((_, _, Some(until))) if *until > Instant::now() => {
-                Err((*until - Instant::now()).as_secs() + 1)
-            }
-            _ => Ok(()),
-        }
-    }
-
-    /// Counts a wrong PIN; returns whether the name is now locked.
-    pub fn wrong(&self, name: &str) -> bool {
+    /// Counts a try of `name` and returns the permit to check it, or why not now.
+    pub fn begin(&self, name: &str) -> Result<tokio::sync::SemaphorePermit<'_>, NotNow> {
+        let permit = self.checks.try_acquire().map_err(|_| NotNow::Busy)?;
         let mut map = self.by_name.lock().unwrap_or_else(|p| p.into_inner());
         let entry = map.entry(name.to_owned()).or_insert((0, 0, None));
+        if let Some(until) = entry.2 {
+            if until > Instant::now() {
+                return Err(NotNow::Locked((until - Instant::now()).as_secs() + 1));
+            }
+        }
         entry.0 += 1;
         if entry.0 >= TRIES {
             let factor = 1u32 << entry.1.min(6);
             entry.2 = Some(Instant::now() + LOCKOUT * factor);
             entry.1 += 1;
             entry.0 = 0;
-            return true;
         }
-        false
+        Ok(permit)
     }
 
-    /// A right PIN clears the count.
+    /// A right PIN forgives the tries counted.
     pub fn right(&self, name: &str) {
         self.by_name
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(name);
+    }
+}
+
+/// The words for a try that may not go ahead.
+pub fn not_now(why: NotNow) -> ApiError {
+    match why {
+        NotNow::Locked(secs) => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "locked",
+            format!("Nhập sai quá nhiều lần, thử lại sau {secs} giây / too many wrong tries, try again in {secs} s"),
+        ),
+        NotNow::Busy => ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "busy",
+            "Máy chủ đang kiểm tra, thử lại sau giây lát / busy checking, try again in a moment",
+        ),
     }
 }
 

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::auth::{
-    cookie, new_pairing_code, new_token, require_json, PinGuard, SignedIn, PAIRING_VALID,
+    cookie, new_pairing_code, new_token, not_now, require_json, PinGuard, SignedIn, PAIRING_VALID,
     SESSION_COOKIE,
 };
 use crate::hall::{ApiError, Hall, Officer};
@@ -56,13 +56,7 @@ pub(super) async fn login(
             "Tên hoặc mã PIN không đúng / wrong name or PIN",
         )
     };
-    if let Err(secs) = guard.check(&login.name) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "locked",
-            format!("Nhập sai quá nhiều lần, thử lại sau {secs} giây / too many wrong PINs, try again in {secs} s"),
-        ));
-    }
+    let permit = guard.begin(&login.name).map_err(not_now)?;
     let staff = hall
         .config
         .staff
@@ -72,10 +66,9 @@ pub(super) async fn login(
     let right = tokio::task::block_in_place(|| {
         motcua_identity::pin::verify_pin(&staff.pin_hash, &login.pin)
     });
+    drop(permit);
     if !right {
-        if guard.wrong(&login.name) {
-            tracing::warn!(name = %login.name, "staff PIN locked after wrong tries");
-        }
+        tracing::warn!(name = %login.name, "wrong staff PIN at the hub");
         return Err(refused());
     }
     guard.right(&login.name);

@@ -16,7 +16,9 @@ use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::auth::{cookie, new_token, require_json, token_hash, PinGuard, Screen, SCREEN_COOKIE};
+use super::auth::{
+    cookie, new_token, not_now, require_json, token_hash, PinGuard, Screen, SCREEN_COOKIE,
+};
 use crate::hall::{ApiError, Hall};
 use crate::store::ScreenKind;
 
@@ -38,18 +40,14 @@ pub(super) async fn pair(
     Json(body): Json<PairBody>,
 ) -> Result<Response, ApiError> {
     require_json(&headers)?;
-    if let Err(secs) = guard.check(PAIRING) {
-        return Err(ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "locked",
-            format!("Nhập sai mã quá nhiều lần, thử lại sau {secs} giây / too many wrong codes, try again in {secs} s"),
-        ));
-    }
+    // Counted before the lookup, like a PIN (see `PinGuard`).
+    let permit = guard.begin(PAIRING).map_err(not_now)?;
     let (token, hash) = new_token();
     let now = hall.now();
     let code = token_hash(body.code.trim());
-    let Some((kind, counter)) = hall.store(|s| s.redeem_pairing_code(&code, &hash, now))? else {
-        guard.wrong(PAIRING);
+    let redeemed = hall.store(|s| s.redeem_pairing_code(&code, &hash, now))?;
+    drop(permit);
+    let Some((kind, counter)) = redeemed else {
         return Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "wrong_code",
@@ -226,9 +224,14 @@ pub(super) async fn rate(
     let now = hall.now();
     let scale = hall.config.rating;
     let score = hall.store(|s| {
-        let t = s.ticket(&body.ticket_id)?;
-        if t.counter.as_deref() != Some(counter.as_str()) {
-            // A tablet rates only its own counter's service.
+        // Only the ticket the tablet offers now: its counter's last one, today, before the
+        // next call (the next citizen cannot rate the previous one's service).
+        let offered = s.offered_for_rating(&counter, now.date_naive())?;
+        if offered.as_ref().map(|t| t.id.as_str()) != Some(body.ticket_id.as_str()) {
+            let t = s.ticket(&body.ticket_id)?;
+            if t.counter.as_deref() == Some(counter.as_str()) && s.is_rated(&t.id)? {
+                return Err(crate::store::HubError::AlreadyRated(t.id));
+            }
             return Err(crate::store::HubError::UnknownTicket(
                 body.ticket_id.clone(),
             ));

@@ -79,6 +79,9 @@ pub enum HubError {
         /// Its state.
         state: &'static str,
     },
+    /// The ticket was served too long ago to be rated from its QR.
+    #[error("vé {0} đã quá thời gian đánh giá (2 giờ sau khi phục vụ) / ticket {0} can no longer be rated (2 hours after its service)")]
+    RatingClosed(String),
     /// One rating per ticket.
     #[error("vé {0} đã được đánh giá / ticket {0} has already been rated")]
     AlreadyRated(String),

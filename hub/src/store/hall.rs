@@ -128,16 +128,20 @@ impl HubStore {
         let Some(ticket) = last else {
             return Ok(None);
         };
-        let rated: bool = self
-            .conn
+        let rated = self.is_rated(&ticket.id)?;
+        Ok((!rated).then_some(ticket))
+    }
+
+    /// Whether the ticket has its rating.
+    pub fn is_rated(&self, ticket: &str) -> HubResult<bool> {
+        self.conn
             .query_row(
                 "SELECT EXISTS(SELECT 1 FROM ratings r JOIN tickets t ON t.id = r.ticket
                                WHERE t.ticket_id = ?1)",
-                [&ticket.id],
+                [ticket],
                 |r| r.get(0),
             )
-            .map_err(self.db())?;
-        Ok((!rated).then_some(ticket))
+            .map_err(self.db())
     }
 
     /// What the report needs of every ticket issued on `day`.

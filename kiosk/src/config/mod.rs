@@ -177,6 +177,7 @@ struct RawConfig {
     update: update::RawUpdate,
     #[serde(default)]
     hub: Option<hub::RawHub>,
+    #[serde(default)]
     audio: audio::RawAudio,
     /// Read by [`bootstrap`]; allowed in a hand-configured file too.
     #[serde(default)]
