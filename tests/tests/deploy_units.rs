@@ -624,7 +624,13 @@ fn units_are_hardened_to_an_exposure_of_at_most_2() -> anyhow::Result<()> {
         ] {
             ensure!(text.contains(setting), "{unit} lacks {setting:?}");
         }
-        if unit.starts_with("kiosk/") {
+        if unit == "kiosk/motcua-hub.service" {
+            // The hub touches no device and writes only its own folder.
+            ensure!(text.contains("PrivateDevices=yes") && !text.contains("DeviceAllow="));
+            ensure!(text.contains("ReadWritePaths=/var/lib/motcua-hub\n"));
+            ensure!(text.contains("ReadOnlyPaths=/var/lib/motcua\n"));
+            ensure!(text.contains("User=motcua\n"));
+        } else if unit.starts_with("kiosk/") {
             ensure!(text.contains("WatchdogSec=") && text.contains("DeviceAllow=char-ttyACM"));
             ensure!(text.contains("User=motcua\n"));
         } else {
