@@ -34,9 +34,54 @@ pub fn ticket_id(device_id: &str, service_area: &str, date: NaiveDate, number: u
     )
 }
 
+/// What a hub ticket's QR holds: its id and the rating code the hub gave it,
+/// `<ticket id>#<code>`. Ticket ids are sequential, so the id alone would let anyone rate any
+/// ticket; the code (64 random bits, kept by the hub as a hash) proves the QR was printed.
+pub fn rating_qr(ticket_id: &str, code: &str) -> String {
+    if code.is_empty() {
+        ticket_id.to_owned()
+    } else {
+        format!("{ticket_id}#{code}")
+    }
+}
+
+/// The ticket id and rating code of a scanned (or typed) QR; no code in an old ticket's QR.
+/// The code is lowercased: a typed code may come in capitals.
+pub fn split_rating_qr(payload: &str) -> (&str, Option<String>) {
+    match payload.split_once('#') {
+        Some((id, code)) if !code.is_empty() => (id, Some(code.to_ascii_lowercase())),
+        Some((id, _)) => (id, None),
+        None => (payload, None),
+    }
+}
+
+/// A fresh rating code: 64 random bits as 16 lowercase hex digits.
+pub fn new_rating_code(random: [u8; 8]) -> String {
+    random.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_rating_qr_splits_back() {
+        let qr = rating_qr("HT-20261203-7@K1", "00ff10aa00ff10aa");
+        assert_eq!(qr, "HT-20261203-7@K1#00ff10aa00ff10aa");
+        assert_eq!(
+            split_rating_qr(&qr.to_uppercase()),
+            ("HT-20261203-7@K1", Some("00ff10aa00ff10aa".to_string()))
+        );
+        assert_eq!(
+            split_rating_qr("HT-20261203-7@K1"),
+            ("HT-20261203-7@K1", None)
+        );
+        assert_eq!(rating_qr("X", ""), "X");
+        assert_eq!(
+            new_rating_code([0, 1, 2, 3, 4, 5, 6, 255]),
+            "00010203040506ff"
+        );
+    }
 
     #[test]
     fn ticket_ids_are_per_area_and_day() {

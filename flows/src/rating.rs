@@ -130,7 +130,8 @@ impl RatingFlow {
     }
 
     fn set_transaction(&mut self, code: &str) {
-        if code.len() < 4 || code.len() > 64 || code.chars().any(char::is_control) {
+        // A hub ticket's QR is its id and rating code (about 50 characters, up to 100).
+        if code.len() < 4 || code.len() > 100 || code.chars().any(char::is_control) {
             self.step = RatingStep::Entry {
                 error: Some(Message::new(
                     "Hãy quét hoặc nhập mã số thứ tự hay mã hồ sơ cần đánh giá.",

@@ -106,6 +106,7 @@ impl From<HubError> for ApiError {
             HubError::NotFinished { .. } => (StatusCode::CONFLICT, "not_finished"),
             HubError::AlreadyRated(_) => (StatusCode::CONFLICT, "already_rated"),
             HubError::RatingClosed(_) => (StatusCode::CONFLICT, "rating_closed"),
+            HubError::WrongRatingCode(_) => (StatusCode::FORBIDDEN, "wrong_code"),
         };
         let message = if status == StatusCode::SERVICE_UNAVAILABLE {
             "Máy chủ quầy đang gặp sự cố lưu trữ, vui lòng báo kỹ thuật viên / The hub cannot store this now; please call the technician".to_owned()
@@ -283,5 +284,22 @@ impl Hall {
             let ticket = s.issue(area, kiosk, now, estimate.as_ref())?;
             Ok((ticket, ahead, counters_open, estimate))
         })
+    }
+
+    /// A new rating code for `ticket`, kept as its hash; the code goes in the QR.
+    pub fn new_rating_code(&self, ticket: &str) -> Result<String, ApiError> {
+        let code = motcua_domain::ticket::new_rating_code(rand::random());
+        let hash = crate::pages::token_hash(&code);
+        self.store(|s| s.set_rating_code(ticket, &hash))?;
+        Ok(code)
+    }
+
+    /// Whether `code` is the ticket's rating code.
+    pub fn rating_code_matches(&self, ticket: &str, code: Option<&str>) -> Result<bool, ApiError> {
+        let Some(code) = code else {
+            return Ok(false);
+        };
+        let hash = crate::pages::token_hash(&code.to_ascii_lowercase());
+        self.store(|s| s.rating_code_matches(ticket, &hash))
     }
 }

@@ -101,6 +101,7 @@ async fn issue(
 ) -> Result<Json<HubTicket>, ApiError> {
     served_area(&hall, &request.area)?;
     let (ticket, ahead, counters_open, wait) = hall.issue(&request.area, &kiosk)?;
+    let rating_code = hall.new_rating_code(&ticket.id)?;
     tracing::info!(ticket = %ticket.id, ahead, counters_open, "ticket issued");
     Ok(Json(HubTicket {
         ticket_id: ticket.id,
@@ -110,6 +111,7 @@ async fn issue(
         ahead,
         counters_open,
         wait,
+        rating_code,
     }))
 }
 
@@ -153,6 +155,12 @@ async fn offline(
             })
             .collect::<Result<Vec<_>, _>>()
     })?;
+    for (id, t) in ticket_ids.iter().zip(&request.tickets) {
+        if let Some(code) = &t.rating_code {
+            let hash = crate::pages::token_hash(&code.to_ascii_lowercase());
+            hall.store(|s| s.set_rating_code(id, &hash))?;
+        }
+    }
     tracing::info!(%kiosk, tickets = ticket_ids.len(), "offline tickets recorded");
     Ok(Json(HubOfflineRecorded { ticket_ids }))
 }
@@ -173,6 +181,13 @@ async fn rate(
             ))
         }
     };
+    // The QR's rating code proves the ticket was printed (ids alone are sequential).
+    if !hall.rating_code_matches(&request.ticket_id, request.rating_code.as_deref())? {
+        let known = hall.store(|s| s.ticket(&request.ticket_id).map(|_| ()));
+        known?;
+        tracing::warn!(ticket = %request.ticket_id, "a rating with a wrong rating code was refused");
+        return Err(crate::store::HubError::WrongRatingCode(request.ticket_id).into());
+    }
     let now = hall.now();
     let score = hall.store(|s| {
         // A ticket QR is no secret: only a ticket finished today, in the last two hours, may be

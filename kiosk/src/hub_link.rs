@@ -47,6 +47,7 @@ pub fn hub_client(config: &KioskConfig, hub: &HubSettings) -> Result<HubClient, 
 /// Whether a rating's transaction is a queue ticket's id (`<area>-YYYYMMDD-<n>@<kiosk>`, what
 /// the hub knows), not a dossier code.
 pub fn looks_like_ticket_id(transaction: &str) -> bool {
+    let (transaction, _) = motcua_domain::ticket::split_rating_qr(transaction);
     let Some((left, kiosk)) = transaction.split_once('@') else {
         return false;
     };
@@ -101,6 +102,7 @@ pub async fn report_offline(
                 area: t.area.clone(),
                 number: t.number,
                 issued_at: t.issued_at,
+                rating_code: t.rating_code.clone(),
             })
             .collect();
         client.report_offline(&wire).await?;

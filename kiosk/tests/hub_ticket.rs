@@ -129,7 +129,14 @@ fn with_the_hub_down_the_ticket_comes_from_the_block_and_says_issued_offline() {
     let area = &config.screen.areas[0].area.code;
     assert_eq!(ticket.number, 9100);
     assert!(ticket.offline);
-    assert_eq!(ticket.ticket_id, format!("{area}-20261203-9100@{DEVICE}"));
+    // The QR: the id, then the ticket's rating code (16 hex digits) the hub is told later.
+    let (id, code) = motcua_domain::ticket::split_rating_qr(&ticket.ticket_id);
+    assert_eq!(id, format!("{area}-20261203-9100@{DEVICE}"));
+    let code = code.expect("a rating code in the QR");
+    assert!(
+        code.len() == 16 && code.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{code}"
+    );
     // The next one is the block's next number.
     let events = take_ticket(&mut services, &config);
     assert!(
@@ -141,7 +148,14 @@ fn with_the_hub_down_the_ticket_comes_from_the_block_and_says_issued_offline() {
     let store = Store::open(&config.store.data_dir, 0).unwrap();
     let pending = store.unreported_offline_tickets(DEVICE, 10).unwrap();
     assert_eq!(pending.len(), 2);
-    assert_eq!(pending[0].ticket_id, ticket.ticket_id);
+    assert_eq!(
+        motcua_domain::ticket::rating_qr(
+            &pending[0].ticket_id,
+            pending[0].rating_code.as_deref().unwrap_or_default()
+        ),
+        ticket.ticket_id,
+        "the code printed is the code the hub will be told"
+    );
     assert_eq!(store.outbox_status().unwrap().pending, 0);
 
     // The first slip printed is the one with the offline notice (and not the one without).

@@ -41,6 +41,7 @@ CREATE TABLE hub_offline_tickets(
     number INTEGER NOT NULL,
     issued_at TEXT NOT NULL,
     reported_at TEXT,
+    rating_code TEXT,
     PRIMARY KEY(area, day, number)
 );
 CREATE INDEX hub_offline_unreported ON hub_offline_tickets(issued_at) WHERE reported_at IS NULL;
@@ -58,7 +59,8 @@ pub struct HubBlock {
 /// A ticket the kiosk numbered from its block.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OfflineTicket {
-    /// `<area>-YYYYMMDD-<number>@<kiosk>`, as the hub names it once recorded: the QR printed.
+    /// `<area>-YYYYMMDD-<number>@<kiosk>`, as the hub names it once recorded (the QR holds it
+    /// with the rating code, [`motcua_domain::ticket::rating_qr`]).
     pub ticket_id: String,
     /// The service area.
     pub area: String,
@@ -68,6 +70,9 @@ pub struct OfflineTicket {
     pub number: u32,
     /// When it was issued.
     pub issued_at: DateTime<FixedOffset>,
+    /// The rating code printed in its QR after the id (`None` for a ticket kept before
+    /// codes existed).
+    pub rating_code: Option<String>,
 }
 
 fn vietnam_day(t: DateTime<FixedOffset>) -> NaiveDate {
@@ -173,9 +178,11 @@ impl Store {
                 })
             }
         };
+        // The QR's rating code, told to the hub with the ticket (ids alone are sequential).
+        let rating_code = motcua_domain::ticket::new_rating_code(rand::random());
         tx.execute(
-            "INSERT INTO hub_offline_tickets(area, day, number, issued_at) VALUES (?1, ?2, ?3, ?4)",
-            params![area, day_text, number, now.to_rfc3339()],
+            "INSERT INTO hub_offline_tickets(area, day, number, issued_at, rating_code) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![area, day_text, number, now.to_rfc3339(), rating_code],
         )
         .map_err(&db)?;
         tx.commit().map_err(&db)?;
@@ -185,6 +192,7 @@ impl Store {
             day,
             number,
             issued_at: now,
+            rating_code: Some(rating_code),
         })
     }
 
@@ -197,7 +205,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT area, day, number, issued_at FROM hub_offline_tickets
+                "SELECT area, day, number, issued_at, rating_code FROM hub_offline_tickets
                  WHERE reported_at IS NULL ORDER BY issued_at, area, number LIMIT ?1",
             )
             .map_err(self.db())?;
@@ -208,12 +216,13 @@ impl Store {
                     r.get::<_, String>(1)?,
                     r.get::<_, u32>(2)?,
                     r.get::<_, String>(3)?,
+                    r.get::<_, Option<String>>(4)?,
                 ))
             })
             .map_err(self.db())?;
         let mut out = Vec::new();
         for row in rows {
-            let (area, day, number, issued) = row.map_err(self.db())?;
+            let (area, day, number, issued, rating_code) = row.map_err(self.db())?;
             let corrupt = |detail: String| StoreError::Corrupt {
                 what: format!("offline ticket {area}/{day}/{number}"),
                 detail,
@@ -228,6 +237,7 @@ impl Store {
                 day,
                 number,
                 issued_at,
+                rating_code,
             });
         }
         Ok(out)

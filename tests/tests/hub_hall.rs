@@ -118,6 +118,28 @@ fn page_fetch(b: &Browser<'_>, method: &str, path: &str, body: Value) -> anyhow:
     )
 }
 
+/// A POST to the hub's kiosk port with `kiosk`'s certificate, from a client that does not
+/// check the hub (as a tampered kiosk would): `(status, body)`.
+fn kiosk_post(kiosk: &Kiosk, hub: &Hub, path: &str, body: Value) -> anyhow::Result<(u16, Value)> {
+    let pem = kiosk.identity_pem()?;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let client = reqwest::Client::builder()
+                .use_rustls_tls()
+                .danger_accept_invalid_certs(true)
+                .identity(reqwest::Identity::from_pem(&pem)?)
+                .build()?;
+            let r = client
+                .post(format!("{}{path}", hub.kiosk_url))
+                .json(&body)
+                .send()
+                .await?;
+            anyhow::Ok((r.status().as_u16(), r.json::<Value>().await?))
+        })
+}
+
 #[test]
 fn a_hall_shares_one_sequence_calls_by_voice_rates_once_and_reports() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
@@ -190,23 +212,7 @@ fn a_hall_shares_one_sequence_calls_by_voice_rates_once_and_reports() -> anyhow:
         String::from_utf8_lossy(&refused.stdout)
     );
     // ...and the hub refuses that kiosk even from a client that skips the check.
-    let pem = stranger.identity_pem()?;
-    let answer = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?
-        .block_on(async {
-            let client = reqwest::Client::builder()
-                .use_rustls_tls()
-                .danger_accept_invalid_certs(true)
-                .identity(reqwest::Identity::from_pem(&pem)?)
-                .build()?;
-            let r = client
-                .post(format!("{}/v1/hub/join", hub.kiosk_url))
-                .json(&json!({}))
-                .send()
-                .await?;
-            anyhow::Ok((r.status().as_u16(), r.json::<Value>().await?))
-        })?;
+    let answer = kiosk_post(&stranger, &hub, "/v1/hub/join", json!({}))?;
     assert_eq!(answer.0, 403, "{answer:?}");
     assert_eq!(answer.1["code"], "other_site", "{answer:?}");
 
@@ -316,6 +322,21 @@ fn a_hall_shares_one_sequence_calls_by_voice_rates_once_and_reports() -> anyhow:
         Ok((counter.text("#current")? == "2").then_some(()))
     })?;
     counter.press("f")?;
+    // Ticket ids are sequential: a kiosk rating of ticket 2 with a made-up rating code (what a
+    // home-made QR would hold) is refused, and nothing is kept.
+    let day_digits = chrono::Utc::now()
+        .with_timezone(&motcua_domain::vietnam_offset())
+        .format("%Y%m%d")
+        .to_string();
+    let forged = kiosk_post(
+        &k2,
+        &hub,
+        "/v1/hub/ratings",
+        json!({ "ticket_id": format!("HT-{day_digits}-2@KIOSK-H56-0002"), "level": 1, "levels": 3,
+                "rating_code": "0000000000000000" }),
+    )?;
+    assert_eq!(forged.0, 403, "{forged:?}");
+    assert_eq!(forged.1["code"], "wrong_code", "{forged:?}");
     let report = wait_for(Duration::from_secs(10), "the report", || {
         let r = page_fetch(&counter, "GET", "/api/report", json!(null))?;
         Ok((r[1]["report"]["total"]["called"] == 2).then_some(r))

@@ -265,13 +265,20 @@ impl HubClient {
     /// `POST /v1/hub/ratings`: a rating of the ticket `ticket_id` (its QR), `level` 1 = best on
     /// a scale of `levels`. `already_rated`, `not_finished` and `unknown_ticket` come back as
     /// [`HubError::Refused`].
-    pub async fn rate(&self, ticket_id: &str, level: u8, levels: u8) -> Result<HubRated, HubError> {
+    pub async fn rate(
+        &self,
+        ticket_id: &str,
+        rating_code: Option<&str>,
+        level: u8,
+        levels: u8,
+    ) -> Result<HubRated, HubError> {
         self.post(
             "/v1/hub/ratings",
             &HubRateRequest {
                 ticket_id: ticket_id.to_owned(),
                 level,
                 levels,
+                rating_code: rating_code.map(str::to_owned),
             },
         )
         .await

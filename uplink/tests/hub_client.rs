@@ -224,11 +224,15 @@ async fn the_hub_of_the_kiosks_own_site_is_spoken_to_and_sees_the_kiosks_certifi
             area: "TP".into(),
             number: 9000,
             issued_at: chrono::DateTime::parse_from_rfc3339("2026-12-03T09:00:00+07:00").unwrap(),
+            rating_code: Some("00ff10aa00ff10aa".into()),
         }])
         .await
         .expect("recorded");
     assert_eq!(recorded.ticket_ids, [format!("TP-20261203-9000@{DEVICE}")]);
-    let refused = client.rate("TP-20261203-7@X", 1, 5).await.unwrap_err();
+    let refused = client
+        .rate("TP-20261203-7@X", Some("00ff10aa00ff10aa"), 1, 5)
+        .await
+        .unwrap_err();
     assert_eq!(refused.refusal_code(), Some("already_rated"));
     assert!(
         !refused.hub_unavailable(),

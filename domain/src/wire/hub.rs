@@ -61,6 +61,9 @@ pub struct HubTicket {
     /// The expected wait from the live queue; `None` when no counter is open for the area (the
     /// ticket then says so instead of inventing a figure).
     pub wait: Option<WaitEstimate>,
+    /// The ticket's rating code, printed in its QR ([`crate::ticket::rating_qr`]).
+    #[serde(default)]
+    pub rating_code: String,
 }
 
 /// One ticket a kiosk numbered from its block.
@@ -72,6 +75,9 @@ pub struct HubOfflineTicket {
     pub number: u32,
     /// When the kiosk printed it.
     pub issued_at: DateTime<FixedOffset>,
+    /// The rating code the kiosk printed in its QR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating_code: Option<String>,
 }
 
 /// Tickets a kiosk numbered offline, oldest first (at most 200 per request).
@@ -100,6 +106,9 @@ pub struct HubRateRequest {
     pub level: u8,
     /// Levels of the scale shown (3 or 5).
     pub levels: u8,
+    /// The rating code from the ticket's QR.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rating_code: Option<String>,
 }
 
 /// The hub kept the rating.

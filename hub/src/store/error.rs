@@ -82,6 +82,9 @@ pub enum HubError {
     /// The ticket was served too long ago to be rated from its QR.
     #[error("vé {0} đã quá thời gian đánh giá (2 giờ sau khi phục vụ) / ticket {0} can no longer be rated (2 hours after its service)")]
     RatingClosed(String),
+    /// The QR's rating code is not the ticket's.
+    #[error("mã đánh giá trên vé {0} không đúng: hãy quét mã QR in trên phiếu / the rating code of ticket {0} is wrong: scan the QR printed on the ticket")]
+    WrongRatingCode(String),
     /// One rating per ticket.
     #[error("vé {0} đã được đánh giá / ticket {0} has already been rated")]
     AlreadyRated(String),

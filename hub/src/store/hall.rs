@@ -295,6 +295,34 @@ impl HubStore {
             .transpose()
     }
 
+    /// Keeps the SHA-256 of a ticket's rating code (printed in its QR); a code already kept
+    /// stays (an offline ticket reported twice keeps its first).
+    pub fn set_rating_code(&mut self, ticket: &str, code_sha256: &str) -> HubResult<()> {
+        self.write(|tx, path| {
+            tx.execute(
+                "UPDATE tickets SET rating_code_sha256 = ?2
+                 WHERE ticket_id = ?1 AND rating_code_sha256 IS NULL",
+                params![ticket, code_sha256],
+            )
+            .map_err(db_err(path))?;
+            Ok(())
+        })
+    }
+
+    /// Whether `code_sha256` is the ticket's rating code (false when it has none).
+    pub fn rating_code_matches(&self, ticket: &str, code_sha256: &str) -> HubResult<bool> {
+        let kept: Option<Option<String>> = self
+            .conn
+            .query_row(
+                "SELECT rating_code_sha256 FROM tickets WHERE ticket_id = ?1",
+                [ticket],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.db())?;
+        Ok(kept.flatten().is_some_and(|k| k == code_sha256))
+    }
+
     /// Sets an event aside that the gateway refused as malformed: it is never sent again (it
     /// would block every later one), and `reason` stays beside it for a technician.
     pub fn set_aside_event(&mut self, key: &str, reason: &str) -> HubResult<bool> {

@@ -74,6 +74,7 @@ CREATE INDEX outbox_pending ON outbox(id) WHERE delivered_us IS NULL;
     r#"
 ALTER TABLE tickets ADD COLUMN promised TEXT;
 ALTER TABLE outbox ADD COLUMN set_aside TEXT;
+ALTER TABLE tickets ADD COLUMN rating_code_sha256 TEXT;
 CREATE INDEX tickets_finished ON tickets(counter, day, finished_us) WHERE state = 'finished';
 CREATE TABLE screens(
     token_sha256 TEXT PRIMARY KEY,

@@ -68,7 +68,8 @@ impl Services {
                     ),
                 };
                 Ok(IssuedTicket {
-                    ticket_id: t.ticket_id,
+                    // The QR: the id and the rating code that proves it was printed.
+                    ticket_id: motcua_domain::ticket::rating_qr(&t.ticket_id, &t.rating_code),
                     number: t.number,
                     area: area.clone(),
                     ahead: t.ahead,
@@ -116,7 +117,10 @@ impl Services {
             .issue_offline_ticket(&self.config.device.id, &area.code, now)
         {
             Ok(t) => Ok(IssuedTicket {
-                ticket_id: t.ticket_id,
+                ticket_id: motcua_domain::ticket::rating_qr(
+                    &t.ticket_id,
+                    t.rating_code.as_deref().unwrap_or_default(),
+                ),
                 number: t.number,
                 area: area.clone(),
                 ahead: 0,
@@ -146,7 +150,11 @@ impl Services {
         };
         let levels = self.config.rating_scale.levels();
         let answer = match client {
-            Ok(c) => self.runtime.block_on(c.rate(transaction, level, levels)),
+            Ok(c) => {
+                let (id, code) = motcua_domain::ticket::split_rating_qr(transaction);
+                self.runtime
+                    .block_on(c.rate(id, code.as_deref(), level, levels))
+            }
             Err(e) => Err(e),
         };
         match answer {

@@ -146,12 +146,14 @@ impl Services {
                     emit(Event::Rating(RatingEvent::Saved(result)));
                     return;
                 }
+                // Kept on the kiosk by the ticket's id (never its rating code).
+                let (transaction, _) = motcua_domain::ticket::split_rating_qr(&transaction);
                 let result = self
                     .store
                     .rate(
                         &self.config.device,
                         self.config.rating_scale,
-                        &transaction,
+                        transaction,
                         level,
                         (self.now)(),
                     )
