@@ -289,7 +289,7 @@ impl Hall {
     /// A new rating code for `ticket`, kept as its hash; the code goes in the QR.
     pub fn new_rating_code(&self, ticket: &str) -> Result<String, ApiError> {
         let code = motcua_domain::ticket::new_rating_code(rand::random());
-        let hash = crate::pages::token_hash(&code);
+        let hash = crate::tokens::token_hash(&code);
         self.store(|s| s.set_rating_code(ticket, &hash))?;
         Ok(code)
     }
@@ -299,7 +299,7 @@ impl Hall {
         let Some(code) = code else {
             return Ok(false);
         };
-        let hash = crate::pages::token_hash(&code.to_ascii_lowercase());
+        let hash = crate::tokens::token_hash(&code.to_ascii_lowercase());
         self.store(|s| s.rating_code_matches(ticket, &hash))
     }
 }

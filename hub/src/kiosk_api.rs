@@ -157,7 +157,7 @@ async fn offline(
     })?;
     for (id, t) in ticket_ids.iter().zip(&request.tickets) {
         if let Some(code) = &t.rating_code {
-            let hash = crate::pages::token_hash(&code.to_ascii_lowercase());
+            let hash = crate::tokens::token_hash(&code.to_ascii_lowercase());
             hall.store(|s| s.set_rating_code(id, &hash))?;
         }
     }

@@ -12,7 +12,8 @@
 //! - [`kiosk_api`], [`pages`]: what each port serves;
 //! - [`hall`]: the running state (officers signed in, calls pushed to displays, wait estimate);
 //! - [`audio`]: the call-out WAV files;
-//! - [`upload`]: the outbox to the gateway.
+//! - [`upload`]: the outbox to the gateway;
+//! - [`tokens`]: random tokens and codes, kept as hashes.
 
 pub mod audio;
 pub mod config;
@@ -22,6 +23,7 @@ pub mod pages;
 pub mod serve;
 pub mod store;
 pub mod tls;
+pub mod tokens;
 pub mod upload;
 
 pub use store::{

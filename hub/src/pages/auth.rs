@@ -14,8 +14,6 @@ use std::time::{Duration, Instant};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, StatusCode};
-use base64::Engine as _;
-use sha2::{Digest, Sha256};
 
 use crate::hall::{ApiError, Hall, Officer};
 use crate::store::ScreenKind;
@@ -29,17 +27,7 @@ const TRIES: u32 = 5;
 /// The first lockout.
 const LOCKOUT: Duration = Duration::from_secs(60);
 
-/// A fresh random token (32 bytes, base64url) and its SHA-256 (hex), which is what is kept.
-pub fn new_token() -> (String, String) {
-    let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>());
-    let hash = token_hash(&token);
-    (token, hash)
-}
-
-/// The SHA-256 (hex) of a token or code.
-pub fn token_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
+pub use crate::tokens::{new_token, token_hash};
 
 /// A `Set-Cookie` value for `name`.
 pub fn cookie(name: &str, value: &str, max_age_secs: u64) -> String {
