@@ -77,7 +77,7 @@ pub use dossiers::{DossierSummary, NewDocument};
 pub use error::{StoreError, StoreResult};
 pub use held::{EntryExport, ExportBlob};
 pub use hub_fallback::{HubBlock, OfflineTicket};
-pub use intake::{DigitizedOutcome, NewDigitized};
+pub use intake::{AwaitingSignature, DigitizedOutcome, NewDigitized};
 pub use lookup::CachedStatus;
 pub use mark::StoreMark;
 pub use outbox::{HeldEntry, HoldState, OutboxEntry, OutboxKind, OutboxStatus, UploadState};

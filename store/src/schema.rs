@@ -187,4 +187,7 @@ ALTER TABLE pin_attempts ADD COLUMN lockouts INTEGER NOT NULL DEFAULT 0;
     // The centre hub's fallback block for this kiosk and the tickets numbered from it while
     // the hub was unreachable, until the hub recorded them (issue #18, `hub_fallback.rs`).
     crate::hub_fallback::MIGRATION,
+    // Intake documents are sent only once signed by the officer who digitized them, and are
+    // known by the hash of their pages (issue #19, `intake.rs`).
+    crate::intake::MIGRATION,
 ];

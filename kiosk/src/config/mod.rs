@@ -18,10 +18,12 @@ use toml::Spanned;
 mod audio;
 pub mod bootstrap;
 mod hub;
+mod signing;
 mod update;
 pub use audio::AudioSettings;
 pub use bootstrap::{resolve, BootstrapConfig, Resolved, PROVISIONED_FILE};
 pub use hub::HubSettings;
+pub use signing::{SigningKeySource, SigningSettings};
 pub use update::UpdateSettings;
 
 /// A configuration file that cannot be used, with where and why.
@@ -83,6 +85,8 @@ pub struct KioskConfig {
     pub hub: Option<HubSettings>,
     /// The kiosk's voice (`[audio]`).
     pub audio: AudioSettings,
+    /// How intake copies are signed (`[signing]`).
+    pub signing: SigningSettings,
     /// What in the file is ignored but must be told (an old `ui.*_pin_sha256` line), each with
     /// its file and line; logged when the config is parsed, printed by every kioskctl command.
     pub warnings: Vec<String>,
@@ -179,6 +183,8 @@ struct RawConfig {
     hub: Option<hub::RawHub>,
     #[serde(default)]
     audio: audio::RawAudio,
+    #[serde(default)]
+    signing: Option<signing::RawSigning>,
     /// Read by [`bootstrap`]; allowed in a hand-configured file too.
     #[serde(default)]
     #[allow(dead_code)]
@@ -510,6 +516,7 @@ impl KioskConfig {
         let intake = intake_config(raw.intake, &at)?;
         let update = update::update_settings(raw.update, &at)?;
         let hub = hub::hub_settings(raw.hub, &at)?;
+        let signing = signing::signing_settings(raw.signing, &at)?;
 
         Ok(Self {
             device: DeviceIdentity {
@@ -547,6 +554,7 @@ impl KioskConfig {
             update,
             hub,
             audio: raw.audio.into(),
+            signing,
             warnings,
         })
     }

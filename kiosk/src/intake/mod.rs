@@ -3,6 +3,7 @@
 //! ([`session`]), and assembling each planned document's PDF from its spooled pages.
 
 pub mod session;
+pub mod signing;
 pub mod spool;
 pub mod taken;
 
@@ -36,4 +37,17 @@ pub fn assemble_pdf(
     }
     pdf.finish()?;
     Ok(doc.pages.len() as u32)
+}
+
+/// The lower-case hex SHA-256 over a planned document's spooled pages, in order: what makes a
+/// document the same when an intake is run again (its signed file differs with each signing).
+pub fn pages_digest(doc: &PlannedDocument) -> Result<String, (std::path::PathBuf, std::io::Error)> {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    for spool in &doc.pages {
+        let bytes = std::fs::read(spool).map_err(|e| (spool.clone(), e))?;
+        hash.update((bytes.len() as u64).to_be_bytes());
+        hash.update(&bytes);
+    }
+    Ok(hex::encode(hash.finalize()))
 }

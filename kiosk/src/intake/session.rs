@@ -15,8 +15,8 @@ use image::DynamicImage;
 use motcua_scanner::documents::{BatchRequest, DocumentScanner, PageContent, ScanEvent};
 use motcua_scanner::pipeline::{sanitize, PagePipeline, PipelineError, ProcessedPage};
 
-use super::assemble_pdf;
 use super::taken::ScanFiles;
+use super::{assemble_pdf, pages_digest};
 use crate::config::KioskConfig;
 use motcua_flows::intake::{Effect, IntakeEvent, IntakeFlow, PageKind, QuestionAnswer};
 use motcua_store::error::StoreError;
@@ -51,7 +51,7 @@ pub enum IntakeError {
 /// What a finished intake stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IntakeReport {
-    /// Document codes stored and queued now.
+    /// Document codes stored now, awaiting the officer's signature.
     pub stored: Vec<String>,
     /// Document codes stored by an earlier run with the same content.
     pub already_stored: Vec<String>,
@@ -473,7 +473,8 @@ impl<'a> IntakeSession<'a> {
     }
 
     /// Stores the documents: PDFs assembled from the spool, blobs, one store transaction
-    /// queueing them for the gateway.
+    /// keeping them as awaiting the officer's signature ([`super::signing`] signs and queues
+    /// them).
     pub fn commit(
         mut self,
         on_effect: &mut dyn FnMut(&Effect),
@@ -505,6 +506,8 @@ impl<'a> IntakeSession<'a> {
         for doc in &documents {
             let pdf = dir.join(format!("{}.pdf", sanitize(&doc.code)));
             let pages = assemble_pdf(doc, &dossier, &pdf, options.clone())?;
+            let pages_sha256 =
+                pages_digest(doc).map_err(|(path, source)| IntakeError::Spool { path, source })?;
             let blob = self.store.blobs().put_file(&pdf)?;
             let _ = std::fs::remove_file(&pdf);
             stored_docs.push(NewDigitized {
@@ -512,15 +515,13 @@ impl<'a> IntakeSession<'a> {
                 document_index: doc.index,
                 name: doc.name.clone(),
                 pages,
+                pages_sha256,
                 blob,
             });
         }
-        let outcome = self.store.add_digitized_documents(
-            &self.config.device,
-            &dossier,
-            &stored_docs,
-            motcua_store::vietnam_now(),
-        );
+        let outcome =
+            self.store
+                .add_digitized_documents(&dossier, &stored_docs, motcua_store::vietnam_now());
         let outcome = match outcome {
             Ok(o) => o,
             Err(e) => {

@@ -165,7 +165,19 @@ impl Kiosk {
     pub fn create(dir: &Path, settings: &KioskSettings) -> anyhow::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let config = dir.join("kiosk.toml");
-        std::fs::write(&config, settings.toml(&dir.join("data")))?;
+        let mut text = settings.toml(&dir.join("data"));
+        // Intake copies are signed before they are sent: unless the test brings its own
+        // `[signing]` (a SoftHSM2 token), the kiosk signs with a demo key of a test CA.
+        if !settings.extra_toml.contains("[signing]") {
+            let ca = super::signing::TestCa::new(&dir.join("signing-ca"))?;
+            let (key, cert) = super::signing::demo_key(&ca, dir, "Cán bộ thử nghiệm")?;
+            text.push_str(&format!(
+                "\n[signing]\ndemo_key = \"{}\"\ndemo_certificate = \"{}\"\n",
+                key.display(),
+                cert.display()
+            ));
+        }
+        std::fs::write(&config, text)?;
         if let Some(e) = &settings.enrolment {
             std::fs::write(
                 dir.join("enrolment.json"),
@@ -251,6 +263,34 @@ impl Kiosk {
             .arg(&self.config)
             .args(args)
             .output()?)
+    }
+
+    /// Runs kioskctl with `stdin` as its input and `env` added to its environment.
+    pub fn ctl_with(
+        &self,
+        args: &[&str],
+        stdin: &[u8],
+        env: &[(&str, &Path)],
+    ) -> anyhow::Result<Output> {
+        use std::io::Write;
+        let mut child = Command::new(bin("kioskctl"))
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        if let Some(mut input) = child.stdin.take() {
+            input.write_all(stdin)?;
+        }
+        Ok(child.wait_with_output()?)
+    }
+
+    /// The test CA of the kiosk's demo signing key (when the test brought no `[signing]`).
+    pub fn signing_ca(&self) -> PathBuf {
+        self.dir.join("signing-ca").join("ca.pem")
     }
 
     /// Runs kioskctl and returns its stdout, failing with its stderr if it failed.

@@ -11,6 +11,7 @@ pub mod load;
 pub mod netns;
 pub mod provisioning;
 pub mod relay;
+pub mod signing;
 pub mod touch;
 pub mod wait;
 pub mod weak_link;

@@ -34,7 +34,8 @@ pub(crate) fn intake(
     idle: std::time::Duration,
     page_timeout: std::time::Duration,
     answers: &[String],
-) -> anyhow::Result<()> {
+    pin_stdin: bool,
+) -> anyhow::Result<bool> {
     use motcua_flows::intake::Effect;
     use motcua_kiosk::devices::ScannerConfig;
     use motcua_kiosk::intake::session::IntakeSession;
@@ -133,6 +134,9 @@ pub(crate) fn intake(
     let scanned = runtime()?.block_on(session.scan_batch(scanner.as_ref(), &request, &mut print));
     let files = session.take_scan_files();
     scanned?;
+    // The officer sees who signs before anything is stored; a token problem is said here and
+    // the documents are stored anyway, waiting for `kioskctl sign`.
+    let signer = crate::sign::open(config, pin_stdin)?;
     let report = session.commit(&mut print)?;
     // Stored: the spooled files go, any other is returned (dropping `taken` returns them all).
     if let Some(t) = &mut taken {
@@ -155,7 +159,9 @@ pub(crate) fn intake(
         report.already_stored.len(),
         report.blank_pages
     );
-    Ok(())
+    let all_signed = crate::sign::sign_all(&mut store, config, signer.as_ref())?;
+    drop(signer);
+    Ok(all_signed)
 }
 
 /// The files this run took from a hot folder. Dropped at the end of the run however it ends:

@@ -9,6 +9,7 @@ mod outbox;
 mod peripherals;
 mod pin;
 mod provision;
+mod sign;
 mod update;
 
 use std::path::PathBuf;
@@ -201,6 +202,16 @@ kioskd renews the certificate on its own in the last third of its life; `kioskct
         /// document page) or `PAGE=drop`. Repeatable.
         #[arg(long = "answer", value_name = "PAGE=ANSWER")]
         answers: Vec<String>,
+        /// Read the signing token's PIN as one line on stdin instead of asking on the terminal.
+        #[arg(long)]
+        pin_stdin: bool,
+    },
+    /// Sign the intake documents that wait for the officer's signature (the token was missing,
+    /// the PIN wrong or the certificate expired) and queue them for the gateway.
+    Sign {
+        /// Read the signing token's PIN as one line on stdin instead of asking on the terminal.
+        #[arg(long)]
+        pin_stdin: bool,
     },
     /// Make the hash of a new staff or technician PIN: prints the line to put under [ui] in
     /// kiosk.toml (the file is not changed).
@@ -500,16 +511,29 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             idle_secs,
             page_timeout_secs,
             answers,
-        } => intake::intake(
-            &config,
-            &dossier,
-            hot_folder,
-            scanner,
-            resolution,
-            std::time::Duration::from_secs(idle_secs),
-            std::time::Duration::from_secs(page_timeout_secs),
-            &answers,
-        )?,
+            pin_stdin,
+        } => {
+            if !intake::intake(
+                &config,
+                &dossier,
+                hot_folder,
+                scanner,
+                resolution,
+                std::time::Duration::from_secs(idle_secs),
+                std::time::Duration::from_secs(page_timeout_secs),
+                &answers,
+                pin_stdin,
+            )? {
+                anyhow::bail!(
+                    "giấy tờ đã lưu, chờ ký / the documents are stored and wait for a signature"
+                );
+            }
+        }
+        Command::Sign { pin_stdin } => {
+            if !sign::sign(&config, pin_stdin)? {
+                anyhow::bail!("giấy tờ vẫn chờ ký / documents still wait for a signature");
+            }
+        }
         Command::Retry => {
             let store = open(&config)?;
             let n = store.retry_now()?;
