@@ -72,7 +72,14 @@ command -v openssl >/dev/null || missing+=(openssl)
 # measures the audio it makes (speech/tests/synthesize.rs).
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 command -v sox >/dev/null || missing+=(sox)
-# Python's venv, for schemathesis below.
+# Signed intake copies (issue #19): p11-kit (the kiosk's default PKCS#11 module, its proxy),
+# SoftHSM2 (the officer's token in tests), opensc (pkcs11-tool makes the token's key and
+# stores its certificate); pdfsig (poppler-utils, above) judges the signatures with an NSS
+# database (certutil, libnss3-tools, above), pyHanko below.
+[ -f /usr/lib/x86_64-linux-gnu/p11-kit-proxy.so ] || missing+=(p11-kit)
+[ -f /usr/lib/softhsm/libsofthsm2.so ] || missing+=(softhsm2)
+command -v pkcs11-tool >/dev/null || missing+=(opensc)
+# Python's venv, for schemathesis and pyHanko below.
 python3 -c 'import ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "== installing ${missing[*]}"
@@ -101,6 +108,13 @@ fi
 if ! "$venv/bin/python" -c 'import tusclient' >/dev/null 2>&1; then
   echo "== installing tuspy into $venv"
   as_root "$venv/bin/pip" install --quiet 'tuspy==1.1.0'
+fi
+
+# pyHanko validates the PAdES signatures of intake copies (tests/tests/signed_copies.rs),
+# beside poppler's pdfsig.
+if ! "$venv/bin/pyhanko" --version >/dev/null 2>&1; then
+  echo "== installing pyHanko into $venv"
+  as_root "$venv/bin/pip" install --quiet 'pyHanko==0.38.0' 'pyhanko-cli==0.6.0' 'pyhanko-certvalidator==0.33.0'
 fi
 
 # s3s-fs, an S3-compatible server on a local folder: scripts/test.sh runs the gateway's

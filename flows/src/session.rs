@@ -99,8 +99,17 @@ pub enum Event {
     Intake(IntakeAction),
     /// A key into the intake screen's code field.
     IntakeKey(super::text_entry::Key),
+    /// A key of the intake screen's token PIN pad (a digit, `backspace`, `cancel`, `ok`).
+    IntakePinKey(String),
     /// A page of the running intake batch arrived (its thumbnail).
     IntakePage(Option<super::submission::Thumbnail>),
+    /// The services signed `done` of the `total` documents waiting.
+    IntakeSigning {
+        /// Signed so far.
+        done: usize,
+        /// To sign.
+        total: usize,
+    },
     /// The services' report on the intake.
     IntakeReport(IntakeReportView),
 }
@@ -254,6 +263,7 @@ impl Session {
                         | StaffEvent::PinChecked { .. }
                 )
                 | Event::IntakePage(_)
+                | Event::IntakeSigning { .. }
                 | Event::IntakeReport(_)
         );
         if from_person {
@@ -339,9 +349,19 @@ impl Session {
                 }
                 Vec::new()
             }
+            Event::IntakePinKey(k) => match &mut self.screen {
+                Screen::Intake(i) => i.pin_key(&k).map(Effect::Intake).into_iter().collect(),
+                _ => Vec::new(),
+            },
             Event::IntakePage(thumbnail) => {
                 if let Screen::Intake(i) = &mut self.screen {
                     i.progress.extend(thumbnail);
+                }
+                Vec::new()
+            }
+            Event::IntakeSigning { done, total } => {
+                if let Screen::Intake(i) = &mut self.screen {
+                    i.signing = Some((done, total));
                 }
                 Vec::new()
             }

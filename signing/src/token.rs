@@ -67,7 +67,7 @@ impl TokenSigner {
             })?;
         let missing = || {
             SigningError::TokenMissing(match choice.label {
-                Some(label) => format!(" (nhãn / label \"{label}\")"),
+                Some(label) => format!(" \"{label}\""),
                 None => String::new(),
             })
         };

@@ -285,10 +285,27 @@ fn walk(shots: &mut Shots, printer: &Emulator) {
         "rescan refused: {rescanned}"
     );
     shots.ev(Event::Intake(IntakeAction::Delete(2)));
-    shots.ev(Event::Intake(IntakeAction::Commit));
+    // The first touch of "Sign…" opens the key (the demo key: no PIN) and names the signer…
+    shots.ev(Event::Intake(IntakeAction::Sign));
+    shots.shot("intake-signer");
+    let named = shots.screen.app.session_debug();
+    assert!(
+        named.contains("signer: Some(\"Người ký: "),
+        "no signer named: {named}"
+    );
+    assert!(
+        named.contains("stored: []"),
+        "stored before the second touch: {named}"
+    );
+    // …the second signs, stores and queues.
+    shots.ev(Event::Intake(IntakeAction::Sign));
     shots.shot("intake-stored");
     let after = shots.screen.app.session_debug();
     assert!(after.contains("stored: [\""), "nothing stored: {after}");
+    assert!(
+        after.contains("awaiting_signature: []"),
+        "left unsigned: {after}"
+    );
     shots.home();
 }
 

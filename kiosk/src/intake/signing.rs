@@ -51,18 +51,19 @@ impl OpenedSigner {
         self.demo
     }
 
-    /// A line for the officer: "Người ký / Signer: …".
+    /// A line for the officer, "tiếng Việt / English": "Người ký: … / Signer: …".
     pub fn describe(&self) -> String {
-        let demo = if self.demo {
-            " — KHOÁ THỬ NGHIỆM / DEMO KEY"
+        let (demo_vi, demo_en) = if self.demo {
+            (" — KHOÁ THỬ NGHIỆM", " — DEMO KEY")
         } else {
-            ""
+            ("", "")
         };
+        let until = self.valid_until().format("%d/%m/%Y");
+        // The screen splits "tiếng Việt / English" at the first " / ": none in the names.
+        let name = self.name().replace(" / ", " – ");
+        let issuer = self.issuer().replace(" / ", " – ");
         format!(
-            "Người ký / Signer: {} ({}; hiệu lực đến / valid until {}){demo}",
-            self.name(),
-            self.issuer(),
-            self.valid_until().format("%d/%m/%Y")
+            "Người ký: {name} ({issuer}; hiệu lực đến {until}){demo_vi} / Signer: {name} ({issuer}; valid until {until}){demo_en}",
         )
     }
 }

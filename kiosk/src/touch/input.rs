@@ -54,12 +54,16 @@ pub fn action_event(session: &Session, action: &str, arg: &str) -> Option<Event>
             LookupField::Code
         })),
         "level" => Event::Rating(RatingEvent::Choose(arg.parse().ok()?)),
-        "pin" => Event::Staff(StaffEvent::PinKey(arg.to_owned())),
+        "pin" => match &session.screen {
+            Screen::Intake(_) => Event::IntakePinKey(arg.to_owned()),
+            _ => Event::Staff(StaffEvent::PinKey(arg.to_owned())),
+        },
         "refresh" => Event::Staff(StaffEvent::Refresh),
         "printer-test" => Event::Staff(StaffEvent::PrinterTest),
         "intake-open" => Event::Intake(IntakeAction::Open(String::new())),
         "intake-scan" => Event::Intake(IntakeAction::ScanBatch),
-        "intake-commit" => Event::Intake(IntakeAction::Commit),
+        "intake-sign" => Event::Intake(IntakeAction::Sign),
+        "intake-sign-waiting" => Event::Intake(IntakeAction::SignWaiting),
         "intake-up" => Event::Intake(IntakeAction::MoveUp(arg.parse().ok()?)),
         "intake-delete" => Event::Intake(IntakeAction::Delete(arg.parse().ok()?)),
         "intake-rescan" => Event::Intake(IntakeAction::Rescan(arg.parse().ok()?)),

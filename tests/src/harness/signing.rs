@@ -250,13 +250,13 @@ pub fn pdfsig(pdf: &Path, ca: &Path) -> anyhow::Result<String> {
     ))
 }
 
-/// The pyHanko command: `MOTCUA_PYHANKO`, else the venv `scripts/install-deps.sh` makes.
+/// The pyHanko command in the test venv `scripts/install-deps.sh` makes
+/// (`MOTCUA_TEST_VENV`, default `/opt/motcua-test-venv`).
 pub fn pyhanko_program() -> PathBuf {
-    std::env::var_os("MOTCUA_PYHANKO")
+    std::env::var_os("MOTCUA_TEST_VENV")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/tools/pyhanko/bin/pyhanko")
-        })
+        .unwrap_or_else(|| PathBuf::from("/opt/motcua-test-venv"))
+        .join("bin/pyhanko")
 }
 
 /// `pyhanko sign validate` of `pdf` trusting only `ca`: its report (the exit status is part

@@ -37,14 +37,24 @@ impl Services {
                 }
                 r
             }
+            A::Sign => Ok(()),
+            A::OpenSigner(pin) => {
+                use crate::intake::signing::open_signer;
+                self.signer = None;
+                match open_signer(&self.config.signing, pin.as_ref().map(|p| p.expose())) {
+                    Ok(signer) => self.signer = Some(signer),
+                    Err(e) => message = Some(e.to_string()),
+                }
+                Ok(())
+            }
             A::Commit => match self.intake.take() {
                 Some((flow, spooled)) => {
                     let session =
                         IntakeSession::resume(&self.config, &mut self.store, flow.clone(), spooled);
                     match session.commit(&mut |e| note(e, &mut message)) {
                         Ok(report) => {
-                            stored = report.stored.clone();
-                            stored.extend(report.already_stored.iter().cloned());
+                            stored = report.already_stored.clone();
+                            stored.extend(self.sign_waiting(&mut message, emit));
                             Ok(())
                         }
                         Err(e) => {
@@ -55,6 +65,10 @@ impl Services {
                 }
                 None => Ok(()),
             },
+            A::SignWaiting => {
+                stored = self.sign_waiting(&mut message, emit);
+                Ok(())
+            }
             A::Rescan(page) => match self.intake.take() {
                 Some((flow, spooled)) => match self.scanner() {
                     Ok(scanner) => {
@@ -172,6 +186,41 @@ impl Services {
         report
     }
 
+    /// Signs what waits with the open key (if any); the codes signed now. A token error is the
+    /// message and the key is closed (the officer opens it again: a new PIN, the token back).
+    fn sign_waiting(
+        &mut self,
+        message: &mut Option<String>,
+        emit: &mut dyn FnMut(Event),
+    ) -> Vec<String> {
+        let Some(signer) = self.signer.as_ref() else {
+            return Vec::new();
+        };
+        let result = crate::intake::signing::sign_waiting(
+            &mut self.store,
+            &self.config,
+            signer,
+            &mut |done, total, _| {
+                emit(Event::IntakeSigning { done, total });
+            },
+        );
+        match result {
+            Ok(report) => {
+                if let Some((code, error)) = report.errors.first() {
+                    *message = Some(format!("{code}: {error}"));
+                    if error.officer_can_fix() {
+                        self.signer = None;
+                    }
+                }
+                report.signed
+            }
+            Err(e) => {
+                *message = Some(e.to_string());
+                Vec::new()
+            }
+        }
+    }
+
     /// Deletes the batch's hot-folder files whose pages were spooled and moves the others into
     /// the hot folder's `returned/` (never back into the folder the citizen screen watches too);
     /// says where they are.
@@ -190,8 +239,20 @@ impl Services {
     fn intake_report(&self) -> motcua_flows::intake_screen::IntakeReportView {
         use motcua_flows::intake::PageKind;
         use motcua_flows::intake_screen::{IntakePageView, IntakeReportView};
+        let base = IntakeReportView {
+            signer: self.signer.as_ref().map(|s| s.describe()),
+            needs_pin: crate::intake::signing::needs_pin(&self.config.signing),
+            awaiting_signature: match self.store.awaiting_signature() {
+                Ok(waiting) => waiting.into_iter().map(|d| d.document_code).collect(),
+                Err(error) => {
+                    tracing::warn!(%error, "intake: documents awaiting a signature not read");
+                    Vec::new()
+                }
+            },
+            ..IntakeReportView::default()
+        };
         let Some((flow, _)) = &self.intake else {
-            return IntakeReportView::default();
+            return base;
         };
         let plan = flow.plan();
         let pages = flow
@@ -242,8 +303,7 @@ impl Services {
                 .into_iter()
                 .map(|(_, name)| name)
                 .collect(),
-            stored: Vec::new(),
-            message: None,
+            ..base
         }
     }
 }

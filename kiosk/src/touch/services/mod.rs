@@ -56,6 +56,9 @@ pub struct Services {
     now: Box<dyn Fn() -> DateTime<FixedOffset> + Send>,
     /// The staff intake in progress: its flow and spool counter (see `IntakeSession::resume`).
     intake: Option<(motcua_flows::intake::IntakeFlow, u32)>,
+    /// The officer's signing key, open from the PIN until the batch is signed and the staff
+    /// session ends (dropped at its wipe, which logs out of the token).
+    signer: Option<crate::intake::signing::OpenedSigner>,
     /// The centre hub's client (`[hub]`), with the `device.pem` it was made from.
     hub: Option<(
         Option<motcua_uplink::identity::FileStamp>,
@@ -87,6 +90,7 @@ impl Services {
             stop_scan,
             now: Box::new(motcua_store::vietnam_now),
             intake: None,
+            signer: None,
             hub: None,
         })
     }
@@ -201,6 +205,8 @@ impl Services {
                         );
                     }
                 }
+                // The token's session ends with the staff session.
+                self.signer = None;
                 self.wipe_session_files();
             }
         }

@@ -66,6 +66,25 @@ pub(super) fn intake(w: &KioskWindow, i: &IntakeScreen, lang: Lang) {
         .collect::<Vec<_>>()
         .join("; ")));
     w.set_intake_stored(ss(r.stored.join(", ")));
+    w.set_intake_signer(ss(r
+        .signer
+        .as_deref()
+        .map(|m| half(m, lang))
+        .unwrap_or_default()));
+    w.set_intake_awaiting(ss(r.awaiting_signature.join(", ")));
+    // Only the count of digits reaches the screen, never the digits.
+    w.set_intake_asking_pin(i.token_pin.is_some());
+    if let Some(pin) = &i.token_pin {
+        w.set_pin_digits(i32::try_from(pin.len()).unwrap_or(0));
+    }
+    w.set_intake_signing(match i.signing {
+        Some((done, total)) => tr(
+            lang,
+            &format!("Đang ký số {done}/{total}…"),
+            &format!("Signing {done}/{total}…"),
+        ),
+        None => SharedString::new(),
+    });
     w.set_intake_progress(model(i.progress.iter().map(thumbnail).collect()));
     w.set_intake_pages(model(
         r.pages
