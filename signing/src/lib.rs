@@ -11,12 +11,14 @@
 
 mod certificate;
 mod cms_signature;
+mod demo;
 mod error;
 mod pades;
 mod signer;
 mod token;
 
 pub use certificate::{KeyKind, SignerCertificate};
+pub use demo::write_demo_key;
 pub use error::SigningError;
 pub use pades::{sign_pdf, SignatureDetails};
 pub use signer::{Signer, SoftwareSigner};

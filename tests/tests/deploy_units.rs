@@ -78,6 +78,7 @@ fn config_keys_in_sources() -> anyhow::Result<BTreeSet<String>> {
         "kiosk/src/config/bootstrap.rs",
         "kiosk/src/config/hub.rs",
         "kiosk/src/config/audio.rs",
+        "kiosk/src/config/signing.rs",
         "kiosk/src/devices/settings.rs",
         "kiosk/src/screen_config.rs",
         "kiosk/src/receipt.rs",
@@ -148,6 +149,7 @@ fn shipped_kiosk_config_documents_every_key_and_loads_uncommented() -> anyhow::R
         "update",
         "hub",
         "audio",
+        "signing",
     ];
     let missing: Vec<_> = config_keys_in_sources()?
         .into_iter()
@@ -183,7 +185,19 @@ fn shipped_kiosk_config_documents_every_key_and_loads_uncommented() -> anyhow::R
     // Every setting uncommented: the values written next to the keys are valid and are the
     // defaults of the code where the file says so.
     let full = tmp.path().join("kiosk-full.toml");
-    std::fs::write(&full, uncomment(&text, None))?;
+    // The demo key file excludes the token's module: uncommented on its own below.
+    let all = uncomment(&text, None);
+    let without_demo: String = all
+        .lines()
+        .map(|l| {
+            if l.starts_with("demo_") {
+                format!("#{l}\n")
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&full, &without_demo)?;
     let c = KioskConfig::load(&full).context("the config with every setting uncommented")?;
     assert_eq!(c.store.min_free_bytes, 200 * 1024 * 1024);
     assert_eq!(c.uplink.chunk_bytes, 4096 * 1024);
@@ -200,6 +214,27 @@ fn shipped_kiosk_config_documents_every_key_and_loads_uncommented() -> anyhow::R
         Some("https://10.0.0.5:8710")
     );
     assert!(c.audio.enabled, "the voice is on as shipped");
+    assert_eq!(
+        c.signing.key,
+        motcua_kiosk::config::SigningKeySource::Token {
+            module: "/usr/lib/x86_64-linux-gnu/p11-kit-proxy.so".into(),
+            label: Some("VNPT-CA".into()),
+        }
+    );
+    let demo: String = without_demo
+        .lines()
+        .map(|l| match l {
+            l if l.starts_with("#demo_") => format!("{}\n", &l[1..]),
+            l if l.starts_with("module =") || l.starts_with("token_label =") => format!("#{l}\n"),
+            l => format!("{l}\n"),
+        })
+        .collect();
+    let c = KioskConfig::parse(&demo, "kiosk-demo.toml")
+        .map_err(|e| anyhow::anyhow!("the demo key settings: {e}"))?;
+    assert!(matches!(
+        c.signing.key,
+        motcua_kiosk::config::SigningKeySource::DemoKey { .. }
+    ));
     let defaults = KioskConfig::load(&minimal)?;
     assert_eq!(c.receipt.footer, defaults.receipt.footer);
     assert_eq!(c.screen.title_vi, defaults.screen.title_vi);

@@ -335,3 +335,39 @@ fn audio_is_on_by_default_can_be_turned_off_and_errors_point_at_the_line() {
     assert_eq!(line, 19);
     assert!(msg.contains("volume"), "{msg}");
 }
+
+#[test]
+fn signing_defaults_to_the_p11_kit_token_and_its_errors_point_at_the_line() {
+    use super::{SigningKeySource, SigningSettings};
+    let c = KioskConfig::parse(GOOD, "kiosk.toml").expect("valid");
+    assert_eq!(c.signing, SigningSettings::default());
+    let token = KioskConfig::parse(
+        &format!("{GOOD}\n[signing]\nmodule = \"/usr/lib/softhsm/libsofthsm2.so\"\ntoken_label = \"quay-1\"\n"),
+        "kiosk.toml",
+    )
+    .expect("valid");
+    assert_eq!(
+        token.signing.key,
+        SigningKeySource::Token {
+            module: "/usr/lib/softhsm/libsofthsm2.so".into(),
+            label: Some("quay-1".into()),
+        }
+    );
+    let (line, msg) = invalid(&format!("{GOOD}\n[signing]\nmodule = \"libsofthsm2.so\"\n"));
+    assert_eq!(line, 18);
+    assert!(
+        msg.contains("signing.module") && msg.contains("absolute"),
+        "{msg}"
+    );
+    let (line, msg) = invalid(&format!("{GOOD}\n[signing]\ndemo_key = \"/k.pem\"\n"));
+    assert_eq!(line, 18);
+    assert!(msg.contains("demo_certificate"), "{msg}");
+    let (line, msg) = invalid(&format!(
+        "{GOOD}\n[signing]\nmodule = \"/m.so\"\ndemo_key = \"/k\"\ndemo_certificate = \"/c\"\n"
+    ));
+    assert_eq!(line, 18);
+    assert!(msg.contains("exclude"), "{msg}");
+    let (line, msg) = invalid(&format!("{GOOD}\n[signing]\ntoken_label = \"\"\n"));
+    assert_eq!(line, 18);
+    assert!(msg.contains("token_label"), "{msg}");
+}

@@ -63,6 +63,13 @@ pub async fn start(data_dir: PathBuf) -> anyhow::Result<Demo> {
         println!("scanimage not found (apt-get install sane-utils): the demo kiosk has no scanner");
         String::new()
     };
+    // Intake copies are signed before they are sent: the demo signs with a key file of its
+    // own (a real kiosk signs with the officer's USB token), and says so in every signature.
+    let demo_key = data_dir.join("demo-signer.key");
+    let demo_cert = data_dir.join("demo-signer.pem");
+    if !demo_key.is_file() || !demo_cert.is_file() {
+        motcua_signing::write_demo_key(&demo_key, &demo_cert, "Cán bộ một cửa (demo)")?;
+    }
     let kiosk_dir = data_dir.join("kiosk");
     let config_path = data_dir.join("kiosk.toml");
     let config_text = format!(
@@ -102,6 +109,11 @@ title_en = "Soc Trang Public Administration Service Centre"
 staff_pin_hash = "{pin}"
 technician_pin_hash = "{pin}"
 
+[signing]
+# demo only: a real kiosk signs with the officer's token ([signing] module)
+demo_key = "{demo_key}"
+demo_certificate = "{demo_cert}"
+
 [receipt]
 agency_parent = "UBND TỈNH SÓC TRĂNG"
 agency_name = "Trung tâm Phục vụ hành chính công tỉnh Sóc Trăng"
@@ -110,6 +122,8 @@ result_place = "Quầy số 3, Trung tâm Phục vụ hành chính công tỉnh 
 footer = ["Tra cứu hồ sơ: quét mã QR tại ki-ốt", "Scan the QR at the kiosk to check status"]
 "#,
         kiosk = kiosk_dir.display(),
+        demo_key = demo_key.display(),
+        demo_cert = demo_cert.display(),
         pin = motcua_kiosk::pins::hash_pin("1234")?,
     );
     std::fs::write(&config_path, &config_text)?;
