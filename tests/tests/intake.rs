@@ -11,6 +11,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use motcua_scanner::pipeline::synth::{blank_back, read_page_mark, text_page};
+use motcua_tests::harness::signing::{pdfsig, pyhanko};
 use motcua_tests::{dossier_json, random_file, sections, Backend, Gateway, Kiosk, KioskSettings};
 use sha2::{Digest, Sha256};
 
@@ -232,6 +233,14 @@ async fn intake_end_to_end(backend: Backend) -> anyhow::Result<()> {
         std::fs::write(&pdf, &bytes)?;
         let check = tool("qpdf", "qpdf", &["--check", s(&pdf)])?;
         assert!(check.status.success(), "qpdf --check document {i}");
+        // Signed by the kiosk's (demo) officer key before it was sent: both validators agree.
+        let report = pdfsig(&pdf, &kiosk.signing_ca())?;
+        assert!(
+            report.contains("Signature is Valid.") && report.contains("Total document signed"),
+            "document {i}: {report}"
+        );
+        let (valid, report) = pyhanko(&pdf, &kiosk.signing_ca())?;
+        assert!(valid, "document {i}: {report}");
         let marks: Vec<u32> = render(&pdf, 50, &tmp.path().join(format!("r{i}")))?
             .iter()
             .map(|f| Ok(read_page_mark(&image::open(f)?.to_luma8(), 50)))
