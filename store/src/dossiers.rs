@@ -145,6 +145,7 @@ impl Store {
                 })
                 .collect(),
             lookup_sha256: Some(crate::lookup::hash_of(&self.data_key, &code)),
+            reused_documents: Vec::new(),
         };
         // The applicant is stored sealed only; the JSON keeps a blank one (`applicant.rs`),
         // and a marker in place of the lookup hash, derived again at delivery (`lookup.rs`).

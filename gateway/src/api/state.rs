@@ -24,6 +24,12 @@ pub(super) struct Inner {
     pub(super) store: Store,
     /// Keys the lookup hashes stored (see `crate::lookup_key`).
     pub(super) lookup_key: crate::lookup_key::LookupKey,
+    /// Keys the ID numbers of held documents (see `crate::id_key`).
+    pub(super) id_key: crate::id_key::IdKey,
+    /// How often a device may ask which documents are held.
+    pub(super) held_limits: crate::store::HeldLimits,
+    /// The catalog, for the document kinds of a dossier's procedure.
+    pub(super) catalog: motcua_domain::catalog::Catalog,
     pub(super) files: Files,
     pub(super) enrollment_key_sha256: [u8; 32],
     /// The province's CA: signs device certificates at enrolment and renewal.
@@ -65,6 +71,7 @@ impl AppState {
         issuer: Result<crate::provision::Issuer, String>,
         connections: Arc<Connections>,
         lookup_key: crate::lookup_key::LookupKey,
+        id_key: crate::id_key::IdKey,
         config: &GatewayConfig,
     ) -> Result<Self, GatewayError> {
         let catalog_json = serde_json::to_vec(&config.catalog)
@@ -78,6 +85,9 @@ impl AppState {
         Ok(Self(Arc::new(Inner {
             store,
             lookup_key,
+            id_key,
+            held_limits: crate::store::HeldLimits::default(),
+            catalog: config.catalog.clone(),
             files,
             enrollment_key_sha256: sha256(config.enrollment_key.as_bytes()),
             authority,

@@ -33,6 +33,7 @@ mod feed_backends;
 mod feed_tests;
 mod feed_view;
 mod fleet;
+mod held;
 mod ingest;
 mod limits;
 #[cfg(test)]
@@ -71,6 +72,8 @@ pub(crate) use feed_view::FeedRead;
 pub use feed_view::{FeedApplicant, FeedDocument, FeedEvent, FeedEventKind};
 pub use fleet::{FleetEntry, FleetFlag, FleetSettings, FleetView, HealthPoint, CLOCK_SKEW_LIMIT};
 pub(crate) use limits::{ResetCharge, UploadCreation, UploadQuota};
+pub use held::{HeldLimits, ReusedDocument};
+pub(crate) use held::HeldAnswer;
 pub use lookup::LookupLimits;
 pub(crate) use lookup::{LimitedBy, LookupOutcome};
 pub(crate) use migrations::MIGRATIONS;
@@ -132,6 +135,8 @@ pub(crate) enum IngestOutcome {
         claimed: u64,
         actual: u64,
     },
+    /// A dossier cites a document kind of which nothing is held for its applicant's ID number.
+    NothingHeld(String),
 }
 
 /// The kinds of ingested record.
@@ -266,6 +271,17 @@ pub(crate) struct Ingest {
     pub body_json: String,
     pub record: Record,
     pub now: String,
+    /// What "never asked twice" needs of a dossier (see `held`); empty for other records.
+    pub held: HeldContext,
+}
+
+/// A dossier's applicant and its procedure's document kinds, as `held` records them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HeldContext {
+    /// `HMAC(id key, ID number)` of the applicant, when the dossier names an ID number.
+    pub id_mac: Option<String>,
+    /// (index of the required document, its kind code) for each one with a kind.
+    pub kinds: Vec<(u32, String)>,
 }
 
 /// Counts returned by `GET /v1/admin/stats`.
