@@ -30,6 +30,7 @@ pub mod credentials;
 pub mod drain;
 pub mod hub;
 pub mod identity;
+pub mod held;
 pub mod lookup;
 mod pace;
 pub mod provision;
