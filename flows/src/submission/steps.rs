@@ -200,6 +200,10 @@ impl SubmissionFlow {
                         .collect(),
                     reused_documents: self.reused_kinds(),
                 };
+                // A held document scanned anyway is sent as scanned, not cited.
+                for a in &mut self.attachments {
+                    a.held &= a.pages.is_empty();
+                }
                 self.error = None;
                 self.step = Step::Submitting;
                 vec![SubmissionEffect::Submit(request)]
