@@ -16,7 +16,7 @@ use serde_json::json;
 const ID: &str = "079201001234";
 /// Another citizen.
 const OTHER_ID: &str = "079201009999";
-/// The seed catalog's kind of an ID card copy: document #1 of both procedures below.
+/// The seed catalog's kind of an ID card copy: the second document of both procedures below.
 const KIND: &str = "ban_sao_can_cuoc";
 /// Criminal record certificate (2.000488) and business household registration (2.000720).
 const FIRST: &str = "2.000488";
@@ -53,7 +53,7 @@ async fn deliver(
         .await
 }
 
-/// Digitizes the ID card copy (document #1) of dossier `n` at intake.
+/// Digitizes the ID card copy (the second required document: intake's index 2) of dossier `n`.
 async fn digitize(h: &Harness, intake: &Cred, n: u16, pdf: &[u8]) {
     h.upload_all(intake, pdf).await;
     let c = code(n);
@@ -63,7 +63,7 @@ async fn digitize(h: &Harness, intake: &Cred, n: u16, pdf: &[u8]) {
         digitized_at: vn_time(),
         documents: vec![DigitizedDocument {
             document_code: format!("{c}-02"),
-            document_index: 1,
+            document_index: 2,
             name: "Bản chụp thẻ Căn cước công dân".into(),
             media_type: "application/pdf".into(),
             pages: 1,

@@ -338,7 +338,8 @@ fn held_context(state: &AppState, dossier: &DossierSubmission) -> Result<HeldCon
             p.documents
                 .iter()
                 .enumerate()
-                .filter_map(|(i, d)| Some((u32::try_from(i).ok()?, d.kind_code.clone()?)))
+                // Intake numbers required documents from 1 (0: pages before any separator).
+                .filter_map(|(i, d)| Some((u32::try_from(i + 1).ok()?, d.kind_code.clone()?)))
                 .collect()
         })
         .unwrap_or_default();

@@ -280,7 +280,8 @@ pub(crate) struct Ingest {
 pub(crate) struct HeldContext {
     /// `HMAC(id key, ID number)` of the applicant, when the dossier names an ID number.
     pub id_mac: Option<String>,
-    /// (index of the required document, its kind code) for each one with a kind.
+    /// (1-based index of the required document, as intake's `document_index`, its kind code)
+    /// for each one with a kind.
     pub kinds: Vec<(u32, String)>,
 }
 
