@@ -18,11 +18,11 @@ mod reuse;
 
 pub use health::{HealthReport, PrinterCondition, PrinterHealth, SelfTestSummary};
 pub use held::{BlobsHeld, BlobsHeldQuery, HeldBlob, MAX_HELD_QUERY};
-pub use reuse::{is_id_number, HeldDocuments, HeldDocumentsQuery, MAX_KINDS_QUERY};
 pub use identity::{DeviceCertificate, EnrollRequest, RenewRequest};
 pub use release::{
     OfferQuery, OfferedRelease, ReleaseOffer, ReleaseReport, ReleaseStage, REPORT_DETAIL_MAX,
 };
+pub use reuse::{is_id_number, HeldDocuments, HeldDocumentsQuery, MAX_KINDS_QUERY};
 
 /// HTTP header carrying the idempotency key of an ingest request.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";

@@ -90,6 +90,9 @@ mod tests {
         assert_eq!(made.mac("079123456789"), again.mac("079123456789"));
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
         let e = IdKey::load(&path).expect_err("readable").to_string();
-        assert!(e.contains("the ID number key") && e.contains("readable by others"), "{e}");
+        assert!(
+            e.contains("the ID number key") && e.contains("readable by others"),
+            "{e}"
+        );
     }
 }

@@ -79,7 +79,11 @@ async fn digitize(h: &Harness, intake: &Cred, n: u16, pdf: &[u8]) {
             &docs,
         )
         .await;
-    assert_eq!(r.status(), StatusCode::CREATED, "digitized documents stored");
+    assert_eq!(
+        r.status(),
+        StatusCode::CREATED,
+        "digitized documents stored"
+    );
 }
 
 async fn ask(h: &Harness, cred: &Cred, id: &str, kinds: &[&str]) -> reqwest::Response {
@@ -116,7 +120,10 @@ async fn a_digitized_document_is_not_asked_for_again(backend: Backend) {
     };
     let kiosk = h.enroll("KIOSK-A").await;
     let intake = h.enroll("INTAKE-1").await;
-    assert!(held(&h, &kiosk, ID, &[KIND]).await.is_empty(), "nothing yet");
+    assert!(
+        held(&h, &kiosk, ID, &[KIND]).await.is_empty(),
+        "nothing yet"
+    );
     let r = deliver(&h, &kiosk, 1, FIRST, ID, &[]).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let pdf = b"%PDF-1.7 the citizen's ID card copy, signed".to_vec();
@@ -126,7 +133,11 @@ async fn a_digitized_document_is_not_asked_for_again(backend: Backend) {
     let answer = held(&h, &kiosk, ID, &["cho_o_hop_phap", KIND, KIND]).await;
     assert_eq!(answer, [KIND]);
     assert!(held(&h, &kiosk, OTHER_ID, &[KIND]).await.is_empty());
-    let body = ask(&h, &kiosk, ID, &[KIND]).await.text().await.expect("body");
+    let body = ask(&h, &kiosk, ID, &[KIND])
+        .await
+        .text()
+        .await
+        .expect("body");
     assert!(
         !body.contains(&code(1)) && !body.contains(&sha_hex(&pdf)),
         "no code or hash in the answer: {body}"

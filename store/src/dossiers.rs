@@ -56,7 +56,15 @@ impl Store {
         documents: Vec<NewDocument>,
         now: DateTime<FixedOffset>,
     ) -> StoreResult<DossierSubmission> {
-        self.submit_dossier_reusing(device, procedure, calendar, applicant, documents, Vec::new(), now)
+        self.submit_dossier_reusing(
+            device,
+            procedure,
+            calendar,
+            applicant,
+            documents,
+            Vec::new(),
+            now,
+        )
     }
 
     /// [`Store::submit_dossier`] for a dossier that also cites, by kind code, documents the

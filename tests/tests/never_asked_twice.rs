@@ -15,7 +15,9 @@ use std::time::Duration;
 use motcua_domain::cccd::SAMPLE_PAYLOAD as CARD;
 use motcua_kiosk::touch::spawn_code_reader;
 use motcua_scanner::pipeline::synth::text_page;
-use motcua_tests::{random_file, sections, wait_for, Gateway, Kiosk, KioskSettings, PtyCodeReader, TouchScreen};
+use motcua_tests::{
+    random_file, sections, wait_for, Gateway, Kiosk, KioskSettings, PtyCodeReader, TouchScreen,
+};
 
 const LONG: Duration = Duration::from_secs(60);
 const DPI: u32 = 200;
@@ -34,7 +36,11 @@ fn render(pdf: &Path, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .args(["-r", &DPI.to_string(), "-gray", s(pdf), s(&dir.join("p"))])
         .output()
         .map_err(|e| anyhow::anyhow!("pdftoppm could not run ({e}): install poppler-utils"))?;
-    anyhow::ensure!(out.status.success(), "pdftoppm: {}", String::from_utf8_lossy(&out.stderr));
+    anyhow::ensure!(
+        out.status.success(),
+        "pdftoppm: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .map(|e| e.map(|e| e.path()))
         .collect::<Result<_, _>>()?;
@@ -70,10 +76,14 @@ fn intake(root: &Path, kiosk: &Kiosk, code: &str) -> anyhow::Result<()> {
     anyhow::ensure!(sheets.len() >= 2, "a sheet per required document");
     let hot = root.join("hot");
     std::fs::create_dir_all(&hot)?;
-    let sheet = |i: usize| -> anyhow::Result<image::GrayImage> {
-        Ok(image::open(&sheets[i])?.to_luma8())
-    };
-    let pages = [sheet(0)?, text_page(DPI, 2, 2), sheet(1)?, text_page(DPI, 4, 4)];
+    let sheet =
+        |i: usize| -> anyhow::Result<image::GrayImage> { Ok(image::open(&sheets[i])?.to_luma8()) };
+    let pages = [
+        sheet(0)?,
+        text_page(DPI, 2, 2),
+        sheet(1)?,
+        text_page(DPI, 4, 4),
+    ];
     for (i, page) in pages.iter().enumerate() {
         let part = hot.join(format!("scan{:03}.png.part", i + 1));
         page.save_with_format(&part, image::ImageFormat::Png)?;
@@ -90,7 +100,10 @@ fn intake(root: &Path, kiosk: &Kiosk, code: &str) -> anyhow::Result<()> {
         "--page-timeout-secs",
         "30",
     ])?;
-    anyhow::ensure!(out.contains(&format!("{code}-02")), "the ID card copy coded:\n{out}");
+    anyhow::ensure!(
+        out.contains(&format!("{code}-02")),
+        "the ID card copy coded:\n{out}"
+    );
     Ok(())
 }
 
@@ -101,7 +114,12 @@ fn other_card() -> String {
 
 /// Starts a dossier of the business household registration with `card` and answers the
 /// consent screen; leaves the screen on the attachments.
-fn second_dossier_start(screen: &mut TouchScreen, reader: &mut PtyCodeReader, card: &str, consent: bool) -> anyhow::Result<()> {
+fn second_dossier_start(
+    screen: &mut TouchScreen,
+    reader: &mut PtyCodeReader,
+    card: &str,
+    consent: bool,
+) -> anyhow::Result<()> {
     screen.tap("Nộp hồ sơ");
     screen.type_text("ho kinh doanh");
     screen.tap("Đăng ký thành lập hộ kinh doanh");
@@ -110,7 +128,11 @@ fn second_dossier_start(screen: &mut TouchScreen, reader: &mut PtyCodeReader, ca
     screen.wait_shows("Nguyễn Thị Phượng");
     screen.tap("Tiếp tục ›");
     screen.wait_shows("Tra cứu giấy tờ đã được số hoá?");
-    screen.tap(if consent { "Đồng ý tra cứu" } else { "Không, tôi nộp đủ" });
+    screen.tap(if consent {
+        "Đồng ý tra cứu"
+    } else {
+        "Không, tôi nộp đủ"
+    });
     screen.wait_shows("Đặt giấy tờ vào khay máy quét");
     Ok(())
 }
@@ -154,10 +176,16 @@ fn a_digitized_document_is_not_asked_for_again() -> anyhow::Result<()> {
     screen.tap("Quét"); // the form, the first document
     screen.wait_shows("1 trang");
     screen.tap("Xem lại ›");
-    assert!(screen.shows(HELD), "the review says which document is reused");
+    assert!(
+        screen.shows(HELD),
+        "the review says which document is reused"
+    );
     screen.tap("Nộp hồ sơ");
     screen.wait_shows("Hồ sơ đã được tiếp nhận");
-    assert!(screen.shows(HELD), "the summary says which document was reused");
+    assert!(
+        screen.shows(HELD),
+        "the summary says which document was reused"
+    );
     let second = screen
         .labels()
         .into_iter()
@@ -167,7 +195,8 @@ fn a_digitized_document_is_not_asked_for_again() -> anyhow::Result<()> {
     // 5. The gateway linked the stored copy to the second dossier.
     let runtime = tokio::runtime::Runtime::new()?;
     let links = wait_for(LONG, "the second dossier at the gateway", || {
-        let r = runtime.block_on(gateway.get_as("system", &format!("/v1/admin/dossiers/{second}/reused")))?;
+        let r = runtime
+            .block_on(gateway.get_as("system", &format!("/v1/admin/dossiers/{second}/reused")))?;
         let v: serde_json::Value = runtime.block_on(r.json())?;
         Ok(v.as_array().filter(|a| !a.is_empty()).cloned())
     })?;

@@ -137,7 +137,11 @@ impl SubmissionFlow {
     /// Kinds cited instead of pages: held documents the citizen did not scan anyway.
     pub(super) fn reused_kinds(&self) -> Vec<String> {
         let mut kinds: Vec<String> = Vec::new();
-        for a in self.attachments.iter().filter(|a| a.held && a.pages.is_empty()) {
+        for a in self
+            .attachments
+            .iter()
+            .filter(|a| a.held && a.pages.is_empty())
+        {
             if let Some(k) = &a.kind_code {
                 if !kinds.contains(k) {
                     kinds.push(k.clone());
@@ -211,7 +215,10 @@ mod tests {
     fn a_held_document_is_not_asked_for_and_is_cited() {
         let mut f = to_form(true);
         let id = f.card_id.clone().expect("card");
-        assert_eq!(f.handle(SubmissionEvent::FormDone), [SubmissionEffect::CheckLink]);
+        assert_eq!(
+            f.handle(SubmissionEvent::FormDone),
+            [SubmissionEffect::CheckLink]
+        );
         assert_eq!(f.step, Step::Consent);
         assert!(f.handle(SubmissionEvent::Link(true)).is_empty());
         assert_eq!(f.reuse, ReuseState::Asking);
@@ -230,7 +237,11 @@ mod tests {
         assert!(f.missing_documents().iter().all(|a| !a.held));
         let request = submitted(&mut f);
         assert_eq!(request.reused_documents, [KIND]);
-        assert_eq!(request.documents.len(), f.attachments.len() - 2, "not the held one, nor the optional one");
+        assert_eq!(
+            request.documents.len(),
+            f.attachments.len() - 2,
+            "not the held one, nor the optional one"
+        );
     }
 
     #[test]
@@ -270,7 +281,11 @@ mod tests {
         for c in "Soc Trang".chars() {
             f.handle(SubmissionEvent::Key(Key::Char(c)));
         }
-        assert!(f.handle(SubmissionEvent::FormDone).is_empty(), "{:?}", f.error);
+        assert!(
+            f.handle(SubmissionEvent::FormDone).is_empty(),
+            "{:?}",
+            f.error
+        );
         assert_eq!(f.step, Step::Attach);
 
         let mut f = to_form(true);

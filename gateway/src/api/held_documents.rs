@@ -45,8 +45,7 @@ pub(super) async fn held_documents(
             "id_number phải gồm đúng 12 chữ số / id_number must be exactly 12 digits",
         ));
     }
-    if query.kind_codes.len() > MAX_KINDS_QUERY
-        || query.kind_codes.iter().any(|k| !is_kind_code(k))
+    if query.kind_codes.len() > MAX_KINDS_QUERY || query.kind_codes.iter().any(|k| !is_kind_code(k))
     {
         return Err(Failure::bad_request(
             "invalid_body",

@@ -22,8 +22,8 @@ use axum::response::IntoResponse;
 use axum::Json;
 use motcua_domain::dossier::DossierCode;
 use motcua_domain::wire::{
-    is_id_number, ApiError, DigitizedDocuments, DossierSubmission, HealthReport, IngestAck, RatingSubmission,
-    TicketIssued, IDEMPOTENCY_KEY_HEADER,
+    is_id_number, ApiError, DigitizedDocuments, DossierSubmission, HealthReport, IngestAck,
+    RatingSubmission, TicketIssued, IDEMPOTENCY_KEY_HEADER,
 };
 use serde::Serialize;
 
@@ -324,7 +324,15 @@ pub(super) async fn ingest_dossier(
     };
     let held = held_context(&state, &dossier)?;
     let json = canonical(&dossier)?;
-    ingest(&state, device, &headers, Record::Dossier(dossier), json, held).await
+    ingest(
+        &state,
+        device,
+        &headers,
+        Record::Dossier(dossier),
+        json,
+        held,
+    )
+    .await
 }
 
 /// The applicant's ID number MAC and the procedure's document kinds of a dossier ("never asked
@@ -422,7 +430,15 @@ pub(super) async fn ingest_documents(
         }
     }
     let json = canonical(&docs)?;
-    ingest(&state, device, &headers, Record::Documents(docs), json, HeldContext::default()).await
+    ingest(
+        &state,
+        device,
+        &headers,
+        Record::Documents(docs),
+        json,
+        HeldContext::default(),
+    )
+    .await
 }
 
 /// Stores a satisfaction rating exactly once; a transaction can be rated only once.
@@ -458,7 +474,15 @@ pub(super) async fn ingest_rating(
         ));
     }
     let json = canonical(&rating)?;
-    ingest(&state, device, &headers, Record::Rating(rating), json, HeldContext::default()).await
+    ingest(
+        &state,
+        device,
+        &headers,
+        Record::Rating(rating),
+        json,
+        HeldContext::default(),
+    )
+    .await
 }
 
 /// Stores a queue ticket exactly once.
@@ -493,7 +517,15 @@ pub(super) async fn ingest_ticket(
         ));
     }
     let json = canonical(&ticket)?;
-    ingest(&state, device, &headers, Record::Ticket(ticket), json, HeldContext::default()).await
+    ingest(
+        &state,
+        device,
+        &headers,
+        Record::Ticket(ticket),
+        json,
+        HeldContext::default(),
+    )
+    .await
 }
 
 /// Stores a kiosk's health report exactly once, as the report of the certificate's device, and
@@ -525,5 +557,13 @@ pub(super) async fn ingest_health_report(
         ));
     }
     let json = canonical(&report)?;
-    ingest(&state, device, &headers, Record::Health(report), json, HeldContext::default()).await
+    ingest(
+        &state,
+        device,
+        &headers,
+        Record::Health(report),
+        json,
+        HeldContext::default(),
+    )
+    .await
 }

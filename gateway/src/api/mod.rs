@@ -24,8 +24,8 @@ mod failure;
 mod fleet;
 mod fleet_page;
 mod fleet_releases;
-mod held_documents;
 pub mod fuzzing;
+mod held_documents;
 mod html;
 mod ingest;
 mod openapi_limits;
@@ -69,10 +69,10 @@ use catalog::catalog;
 use dossiers::dossier_status;
 use enrolment::{enroll, renew};
 use export_feed::export_feed;
-use held_documents::{admin_reused_documents, held_documents};
 use failure::Failure;
 use fleet::admin_fleet;
 use fleet_page::admin_fleet_page;
+use held_documents::{admin_reused_documents, held_documents};
 use ingest::{
     ingest_documents, ingest_dossier, ingest_health_report, ingest_rating, ingest_ticket,
 };

@@ -145,7 +145,9 @@ impl Check {
             ),
             Check::TicketIssuer { issuer, .. } => (ISSUER_SITE, vec![issuer.into()]),
             Check::RatingTarget(transaction) => (TARGET_SITE, vec![transaction.into()]),
-            Check::Held { id_mac, kind } => (super::held::HELD_CHECK, vec![id_mac.into(), kind.into()]),
+            Check::Held { id_mac, kind } => {
+                (super::held::HELD_CHECK, vec![id_mac.into(), kind.into()])
+            }
         }
     }
 
@@ -185,7 +187,9 @@ impl Check {
             Check::RatingTarget(transaction) => {
                 (!at_site).then(|| IngestOutcome::RatedTargetUnknown(transaction.clone()))
             }
-            Check::Held { kind, .. } => (count == 0).then(|| IngestOutcome::NothingHeld(kind.clone())),
+            Check::Held { kind, .. } => {
+                (count == 0).then(|| IngestOutcome::NothingHeld(kind.clone()))
+            }
         }
     }
 }

@@ -138,7 +138,11 @@ impl Services {
     /// "Never asked twice": the kinds the province holds for the card's ID number, asked with
     /// the lookup's short limit. Any failure is told to the citizen, who then attaches
     /// everything; the ID number is never logged, and the answer is kept only by the flow.
-    fn held_documents(&mut self, id_number: &str, kind_codes: &[String]) -> Result<Vec<String>, Message> {
+    fn held_documents(
+        &mut self,
+        id_number: &str,
+        kind_codes: &[String],
+    ) -> Result<Vec<String>, Message> {
         let failed = || {
             Message::new(
                 "Không tra cứu được giấy tờ đã số hoá; vui lòng nộp đủ giấy tờ.",
@@ -151,7 +155,11 @@ impl Services {
         });
         match answer {
             Ok(Ok(held)) => {
-                tracing::info!(asked = kind_codes.len(), held = held.len(), "held documents looked up");
+                tracing::info!(
+                    asked = kind_codes.len(),
+                    held = held.len(),
+                    "held documents looked up"
+                );
                 Ok(held)
             }
             Ok(Err(e)) => {
