@@ -430,8 +430,10 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         authority,
         issuer,
         Arc::clone(&connections),
-        lookup_key,
-        id_key,
+        api::CitizenKeys {
+            lookup: lookup_key,
+            id: id_key,
+        },
         &config,
     )?;
     let sweeper = api::spawn_sweeper(state.clone());

@@ -89,7 +89,7 @@ use uploads_delete::upload_delete;
 
 pub use admin::{ReenrolmentApproval, Revocation, StatusChange};
 pub use export_feed::FEED_PAGE_BYTES_MAX;
-pub(crate) use state::AppState;
+pub(crate) use state::{AppState, CitizenKeys};
 pub(crate) use sweep::spawn_sweeper;
 
 /// `GET /v1/health` answer.

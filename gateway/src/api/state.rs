@@ -16,6 +16,13 @@ use crate::server::Connections;
 use crate::store::Store;
 use crate::{GatewayConfig, GatewayError};
 
+/// The keys under which the gateway keeps what identifies a citizen: the receipts' lookup
+/// hashes and the ID numbers of held documents.
+pub(crate) struct CitizenKeys {
+    pub(crate) lookup: crate::lookup_key::LookupKey,
+    pub(crate) id: crate::id_key::IdKey,
+}
+
 /// Shared state of all handlers.
 #[derive(Clone)]
 pub(crate) struct AppState(pub(super) Arc<Inner>);
@@ -70,8 +77,7 @@ impl AppState {
         authority: Authority,
         issuer: Result<crate::provision::Issuer, String>,
         connections: Arc<Connections>,
-        lookup_key: crate::lookup_key::LookupKey,
-        id_key: crate::id_key::IdKey,
+        keys: CitizenKeys,
         config: &GatewayConfig,
     ) -> Result<Self, GatewayError> {
         let catalog_json = serde_json::to_vec(&config.catalog)
@@ -84,8 +90,8 @@ impl AppState {
         };
         Ok(Self(Arc::new(Inner {
             store,
-            lookup_key,
-            id_key,
+            lookup_key: keys.lookup,
+            id_key: keys.id,
             held_limits: crate::store::HeldLimits::default(),
             catalog: config.catalog.clone(),
             files,

@@ -203,7 +203,7 @@ fn receipt(w: &KioskWindow, f: &SubmissionFlow, lang: Lang) {
         for held in f.attachments.iter().filter(|x| x.held) {
             lines.push(lv(
                 pick(lang, &held.name_vi, &held.name_en),
-                held_label().get(lang).to_owned(),
+                held_label().get(lang),
             ));
         }
         if let Some(secret) = &a.lookup_secret {
