@@ -145,9 +145,10 @@ impl Check {
             ),
             Check::TicketIssuer { issuer, .. } => (ISSUER_SITE, vec![issuer.into()]),
             Check::RatingTarget(transaction) => (TARGET_SITE, vec![transaction.into()]),
-            Check::Held { id_mac, kind } => {
-                (super::held::HELD_CHECK, vec![id_mac.into(), kind.into()])
-            }
+            Check::Held { id_mac, kind } => (
+                super::held_sql::HELD_CHECK,
+                vec![id_mac.into(), kind.into()],
+            ),
         }
     }
 

@@ -10,7 +10,7 @@ use motcua_domain::dossier::DossierCode;
 use super::authorization::Check;
 use super::feed::{FeedCounterMissing, DOCUMENTS_ADDED, DOSSIER_RECEIVED, FEED_APPEND, FEED_NEXT};
 use super::fleet::HISTORY_PER_DEVICE;
-use super::held;
+use super::held_sql as held;
 use super::queries::{self, StoredKey};
 use super::value::{sql_int, Value};
 use super::{status_name, Ingest, IngestOutcome, Record};

@@ -155,5 +155,5 @@ CREATE TABLE reenrolment_approvals (
     (15, super::queue::MIGRATION),
     // "Never asked twice": held documents per citizen, their links to later dossiers (see
     // `held`).
-    (16, super::held::MIGRATION),
+    (16, super::held_sql::MIGRATION),
 ];

@@ -34,6 +34,7 @@ mod feed_tests;
 mod feed_view;
 mod fleet;
 mod held;
+mod held_sql;
 mod ingest;
 mod limits;
 #[cfg(test)]
