@@ -64,6 +64,21 @@ pub struct RequiredDocument {
     /// Whether the dossier can be accepted without it.
     #[serde(default = "default_true")]
     pub mandatory: bool,
+    /// The document's kind across procedures (e.g. `ban_sao_can_cuoc`), for "never asked twice"
+    /// (Circular 01/2023): a document of a kind the province already holds digitized for the
+    /// citizen is not asked for again. Only documents that stay valid from one dossier to the
+    /// next carry one (never a procedure's own form); lower-case letters, digits and `_`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind_code: Option<String>,
+}
+
+/// Whether `code` is a well-formed document kind code: 1 to 64 of `a-z`, `0-9` and `_`.
+pub fn is_kind_code(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= 64
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn default_true() -> bool {
@@ -177,6 +192,16 @@ pub enum CatalogError {
         /// The procedure's code.
         code: String,
         /// Where the procedure is in the TOML.
+        location: Option<Location>,
+    },
+    /// A document's `kind_code` is not 1–64 of `a-z`, `0-9` and `_`.
+    #[error("{}procedure `{code}`, document #{document}: kind_code must be 1–64 of a-z, 0-9 and _", at(.location))]
+    BadKindCode {
+        /// The procedure's code.
+        code: String,
+        /// 1-based position of the document in the procedure.
+        document: usize,
+        /// Where the document is in the TOML.
         location: Option<Location>,
     },
     /// A document must be submitted at least once.
@@ -334,6 +359,13 @@ impl Catalog {
                             location: at.loc(span),
                         });
                     }
+                }
+                if doc.kind_code.as_deref().is_some_and(|k| !is_kind_code(k)) {
+                    return Err(CatalogError::BadKindCode {
+                        code: p.code.clone(),
+                        document: j + 1,
+                        location: at.loc(spans.map(|s| &s.name_vi)),
+                    });
                 }
                 if doc.count == 0 {
                     return Err(CatalogError::ZeroCount {

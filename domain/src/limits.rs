@@ -151,7 +151,16 @@ impl Limited for DossierSubmission {
         self.documents
             .iter()
             .enumerate()
-            .try_for_each(|(i, d)| check_document(i, d))
+            .try_for_each(|(i, d)| check_document(i, d))?;
+        check_items(
+            "reused_documents",
+            &self.reused_documents,
+            crate::wire::MAX_KINDS_QUERY,
+        )?;
+        self.reused_documents
+            .iter()
+            .enumerate()
+            .try_for_each(|(i, k)| check(&format!("reused_documents[{i}]"), k, CODE_MAX))
     }
 }
 

@@ -14,6 +14,7 @@ mod held;
 pub mod hub;
 mod identity;
 mod release;
+mod reuse;
 
 pub use health::{HealthReport, PrinterCondition, PrinterHealth, SelfTestSummary};
 pub use held::{BlobsHeld, BlobsHeldQuery, HeldBlob, MAX_HELD_QUERY};
@@ -21,6 +22,7 @@ pub use identity::{DeviceCertificate, EnrollRequest, RenewRequest};
 pub use release::{
     OfferQuery, OfferedRelease, ReleaseOffer, ReleaseReport, ReleaseStage, REPORT_DETAIL_MAX,
 };
+pub use reuse::{is_id_number, HeldDocuments, HeldDocumentsQuery, MAX_KINDS_QUERY};
 
 /// HTTP header carrying the idempotency key of an ingest request.
 pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
@@ -114,6 +116,16 @@ pub struct DossierSubmission {
         schema(pattern = "^[0-9a-f]{64}$", min_length = 64, max_length = 64)
     )]
     pub lookup_sha256: Option<String>,
+    /// Kind codes (catalog `kind_code`) of required documents not attached because the province
+    /// already holds them digitized for the applicant's ID number ("never asked twice", see
+    /// `POST /v1/held-documents`): the gateway links the stored copy of each to this dossier,
+    /// and refuses the dossier (422 `nothing_held`) when it holds none of a kind.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_items = 50, value_type = Vec<String>)
+    )]
+    pub reused_documents: Vec<String>,
 }
 
 /// A status lookup by a kiosk (`POST /v1/dossiers/status`): the code and the receipt's lookup

@@ -147,6 +147,12 @@ fn submission_step(step: Step) -> Message {
             "Check the details on the screen, correct them with the keyboard if needed, then \
              touch continue.",
         ),
+        Step::Consent => (
+            "Tỉnh có thể đã lưu bản số hoá một số giấy tờ của bạn. Chạm đồng ý để tra cứu, giấy \
+             tờ đã có sẽ không phải nộp lại; hoặc chạm không để nộp đủ.",
+            "The province may already hold some of your documents digitized. Touch yes to look \
+             them up, and those need not be submitted again; or touch no to submit them all.",
+        ),
         Step::Attach => (
             "Chạm quét bên cạnh từng giấy tờ, rồi đặt giấy tờ vào máy quét.",
             "Touch scan next to each document, then put that document in the scanner.",

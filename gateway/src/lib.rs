@@ -16,6 +16,7 @@
 mod api;
 mod error;
 mod files;
+mod id_key;
 mod lookup_key;
 mod pki;
 mod provision;
@@ -42,6 +43,7 @@ pub use api::{
 };
 pub use error::GatewayError;
 pub use files::{BlobStorage, S3Credentials, S3Storage};
+pub use id_key::{IdKey, ID_KEY_FILE_NAME};
 pub use lookup_key::{LookupKey, LOOKUP_KEY_FILE_NAME};
 pub use motcua_identity::{Issued, PeerIdentity, Role};
 pub use motcua_sheets::{DEFAULT_BOLD_FONT, DEFAULT_REGULAR_FONT};
@@ -213,6 +215,9 @@ pub struct GatewayConfig {
     /// it the gateway uses `data_dir/lookup.key`, made on first start: right for one gateway,
     /// while several on one PostgreSQL must be given the same file.
     pub lookup_key_file: Option<PathBuf>,
+    /// The ID number key (a file of 64 hex digits, 0600; see [`IdKey`]), a secret. Without it
+    /// the gateway uses `data_dir/id.key`, made on first start.
+    pub id_key_file: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for GatewayConfig {
@@ -270,6 +275,7 @@ impl GatewayConfig {
             release_pause: motcua_domain::release::PausePolicy::default(),
             provisioning_key_file: None,
             lookup_key_file: None,
+            id_key_file: None,
             profiles_dir: PathBuf::from(DEFAULT_PROFILES_DIR),
             public_url: None,
             sequence_block_size: DEFAULT_SEQUENCE_BLOCK_SIZE,
@@ -413,6 +419,10 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
     store
         .adopt_lookup_key(&lookup_key, &chrono::Utc::now().to_rfc3339())
         .await?;
+    let id_key = match &config.id_key_file {
+        Some(path) => IdKey::load(path)?,
+        None => IdKey::load_or_create(&config.data_dir.join(id_key::ID_KEY_FILE_NAME))?,
+    };
     let connections = Arc::new(server::Connections::default());
     let state = api::AppState::new(
         store,
@@ -420,7 +430,10 @@ pub async fn start(config: GatewayConfig) -> Result<RunningGateway, GatewayError
         authority,
         issuer,
         Arc::clone(&connections),
-        lookup_key,
+        api::CitizenKeys {
+            lookup: lookup_key,
+            id: id_key,
+        },
         &config,
     )?;
     let sweeper = api::spawn_sweeper(state.clone());

@@ -40,7 +40,7 @@ impl std::fmt::Debug for LookupKey {
 
 /// HMAC-SHA256 (RFC 2104) through ring, the same implementation the kiosk's data key derives
 /// with (ring is already in the tree under rustls).
-fn hmac_sha256(key: &[u8; LOOKUP_KEY_BYTES], message: &[u8]) -> [u8; 32] {
+pub(crate) fn hmac_sha256(key: &[u8; LOOKUP_KEY_BYTES], message: &[u8]) -> [u8; 32] {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
     let mut out = [0u8; 32];
     out.copy_from_slice(ring::hmac::sign(&key, message).as_ref());
@@ -70,85 +70,101 @@ impl LookupKey {
         hex::encode(hmac_sha256(&self.0, FINGERPRINT_LABEL))
     }
 
-    /// The key as its file holds it (64 hex digits and a newline).
-    fn file_text(&self) -> String {
-        format!("{}\n", hex::encode(self.0))
-    }
-
     /// Reads a key file: 64 hex digits (a trailing newline allowed), readable by its owner only.
     pub fn load(path: &Path) -> Result<Self, GatewayError> {
-        let bad = |why: String| {
-            GatewayError::Config(format!(
-                "khóa tra cứu {} không dùng được / the lookup key {} cannot be used: {why}",
-                path.display(),
-                path.display()
-            ))
-        };
-        let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
-        if meta.permissions().mode() & 0o077 != 0 {
-            return Err(bad(format!(
-                "it is readable by others (mode {:o}); make it 0600 (chmod 600)",
-                meta.permissions().mode() & 0o777
-            )));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
-        let text = text.trim_end_matches(['\n', '\r']);
-        let mut bytes = [0u8; LOOKUP_KEY_BYTES];
-        hex::decode_to_slice(text, &mut bytes).map_err(|_| {
-            bad(format!(
-                "it must hold {} hex digits on one line (e.g. made by \
-                 `od -An -N32 -tx1 /dev/urandom | tr -d ' \\n'`)",
-                2 * LOOKUP_KEY_BYTES
-            ))
-        })?;
-        Ok(Self(bytes))
+        read_key_file(path, LOOKUP_NAMES).map(Self)
     }
 
     /// Reads the key file at `path`, or makes it (0600, written whole and fsynced before it is
     /// used) when there is none: for a gateway on its own data directory.
     pub fn load_or_create(path: &Path) -> Result<Self, GatewayError> {
-        if path.exists() {
-            return Self::load(path);
+        load_or_create_key_file(path, LOOKUP_NAMES).map(Self)
+    }
+}
+
+/// The lookup key's name in messages, Vietnamese then English.
+const LOOKUP_NAMES: (&str, &str) = ("khóa tra cứu", "the lookup key");
+
+/// Reads a file of one 32-byte key (64 hex digits, a trailing newline allowed), readable by its
+/// owner only; `names` (Vietnamese, English) name the key in the error. Shared by the gateway's
+/// keys kept this way (the lookup key, the ID number key of `crate::id_key`).
+pub(crate) fn read_key_file(
+    path: &Path,
+    names: (&str, &str),
+) -> Result<[u8; LOOKUP_KEY_BYTES], GatewayError> {
+    let bad = |why: String| {
+        GatewayError::Config(format!(
+            "{} {} không dùng được / {} {} cannot be used: {why}",
+            names.0,
+            path.display(),
+            names.1,
+            path.display()
+        ))
+    };
+    let meta = std::fs::metadata(path).map_err(|e| bad(e.to_string()))?;
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(bad(format!(
+            "it is readable by others (mode {:o}); make it 0600 (chmod 600)",
+            meta.permissions().mode() & 0o777
+        )));
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| bad(e.to_string()))?;
+    let text = text.trim_end_matches(['\n', '\r']);
+    let mut bytes = [0u8; LOOKUP_KEY_BYTES];
+    hex::decode_to_slice(text, &mut bytes).map_err(|_| {
+        bad(format!(
+            "it must hold {} hex digits on one line (e.g. made by \
+             `od -An -N32 -tx1 /dev/urandom | tr -d ' \\n'`)",
+            2 * LOOKUP_KEY_BYTES
+        ))
+    })?;
+    Ok(bytes)
+}
+
+/// [`read_key_file`], or makes the file with a new random key (0600, written whole and fsynced
+/// before it is used) when there is none. The key itself never reaches a log.
+pub(crate) fn load_or_create_key_file(
+    path: &Path,
+    names: (&str, &str),
+) -> Result<[u8; LOOKUP_KEY_BYTES], GatewayError> {
+    if path.exists() {
+        return read_key_file(path, names);
+    }
+    let key: [u8; LOOKUP_KEY_BYTES] = rand::random();
+    let write_err = |e: std::io::Error| {
+        GatewayError::Config(format!("cannot make {} {}: {e}", names.1, path.display()))
+    };
+    let tmp = path.with_extension("key.new");
+    let _ = std::fs::remove_file(&tmp);
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(write_err)?;
+    file.write_all(format!("{}\n", hex::encode(key)).as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(write_err)?;
+    drop(file);
+    // A hard link fails if another process made the key meanwhile: then that one is used.
+    match std::fs::hard_link(&tmp, path) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&tmp);
+            if let Some(dir) = path.parent() {
+                std::fs::File::open(dir)
+                    .and_then(|d| d.sync_all())
+                    .map_err(write_err)?;
+            }
+            tracing::info!(path = %path.display(), key = names.1, "made a new key");
+            Ok(key)
         }
-        let key = Self::random();
-        let write_err = |e: std::io::Error| {
-            GatewayError::Config(format!(
-                "cannot make the lookup key {}: {e}",
-                path.display()
-            ))
-        };
-        let tmp = path.with_extension("key.new");
-        let _ = std::fs::remove_file(&tmp);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(write_err)?;
-        file.write_all(key.file_text().as_bytes())
-            .and_then(|()| file.sync_all())
-            .map_err(write_err)?;
-        drop(file);
-        // A hard link fails if another process made the key meanwhile: then that one is used.
-        match std::fs::hard_link(&tmp, path) {
-            Ok(()) => {
-                let _ = std::fs::remove_file(&tmp);
-                if let Some(dir) = path.parent() {
-                    std::fs::File::open(dir)
-                        .and_then(|d| d.sync_all())
-                        .map_err(write_err)?;
-                }
-                tracing::info!(path = %path.display(), fingerprint = %key.fingerprint(), "made a new lookup key");
-                Ok(key)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let _ = std::fs::remove_file(&tmp);
-                Self::load(path)
-            }
-            Err(e) => {
-                let _ = std::fs::remove_file(&tmp);
-                Err(write_err(e))
-            }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            let _ = std::fs::remove_file(&tmp);
+            read_key_file(path, names)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(write_err(e))
         }
     }
 }

@@ -11,7 +11,8 @@
 //! by `LoadCredential=`), so they never appear on a command line: the enrolment key
 //! (`--enrollment-key-file` or `enrollment-key`), the CA's private key (`--ca-key-file` or
 //! `ca-key`), the server key (`--tls-key-file` or `tls-key`), the lookup key
-//! (`--lookup-key-file` or `lookup-key`), the database URL (`database-url`) and the S3
+//! (`--lookup-key-file` or `lookup-key`), the ID number key (`--id-key-file` or `id-key`), the
+//! database URL (`database-url`) and the S3
 //! credentials (`--s3-credentials-file` or `s3-credentials`). The certificates may come the same
 //! way (`tls-cert`, `ca-cert`). The `--enrollment-key` option and its environment variable still
 //! work for tests and scripts.
@@ -181,6 +182,12 @@ struct ServeArgs {
     /// on one PostgreSQL must have the same key: one with another refuses to start.
     #[arg(long, env = "MOTCUA_GATEWAY_LOOKUP_KEY_FILE")]
     lookup_key_file: Option<PathBuf>,
+    /// File holding the ID number key (64 hex digits, mode 0600), under which the gateway
+    /// knows whose documents it holds digitized; a secret: prefer the `id-key` credential.
+    /// Without either, `id.key` in the data directory is used (made on first start). Every
+    /// gateway on one PostgreSQL must have the same key.
+    #[arg(long, env = "MOTCUA_GATEWAY_ID_KEY_FILE")]
+    id_key_file: Option<PathBuf>,
     /// Where config profiles are (profile NAME is the file NAME.toml).
     #[arg(long, env = "MOTCUA_GATEWAY_PROFILES_DIR", default_value = motcua_gateway::DEFAULT_PROFILES_DIR)]
     profiles_dir: PathBuf,
@@ -333,6 +340,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             "provisioning-key",
         ),
         lookup_key_file: optional_credential_file(args.lookup_key_file, "lookup-key"),
+        id_key_file: optional_credential_file(args.id_key_file, "id-key"),
         profiles_dir: args.profiles_dir,
         public_url: args.public_url,
         sequence_block_size: args.sequence_block_size,

@@ -120,6 +120,7 @@ fn hot_folder_scans_are_gone_once_stored_or_when_the_session_is_wiped() {
             email: String::new(),
         },
         documents: vec![("Tờ khai".into(), pages.clone())],
+        reused_documents: Vec::new(),
     };
     let mut accepted = false;
     services.execute(
@@ -162,6 +163,7 @@ fn submitted_dossier(services: &mut Services, folder: &Path, stop: &Arc<AtomicBo
             email: String::new(),
         },
         documents: vec![("Tờ khai".into(), pages)],
+        reused_documents: Vec::new(),
     };
     let mut code = None;
     services.execute(

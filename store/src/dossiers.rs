@@ -56,6 +56,31 @@ impl Store {
         documents: Vec<NewDocument>,
         now: DateTime<FixedOffset>,
     ) -> StoreResult<DossierSubmission> {
+        self.submit_dossier_reusing(
+            device,
+            procedure,
+            calendar,
+            applicant,
+            documents,
+            Vec::new(),
+            now,
+        )
+    }
+
+    /// [`Store::submit_dossier`] for a dossier that also cites, by kind code, documents the
+    /// province already holds digitized for the applicant ("never asked twice"): they travel
+    /// in the submission's `reused_documents` (its JSON), so no schema change is needed.
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit_dossier_reusing(
+        &mut self,
+        device: &DeviceIdentity,
+        procedure: &Procedure,
+        calendar: &WorkingCalendar,
+        applicant: Applicant,
+        documents: Vec<NewDocument>,
+        reused_documents: Vec<String>,
+        now: DateTime<FixedOffset>,
+    ) -> StoreResult<DossierSubmission> {
         if applicant.full_name.trim().is_empty() {
             return Err(StoreError::Rejected(
                 "the applicant's full name is required".into(),
@@ -145,6 +170,7 @@ impl Store {
                 })
                 .collect(),
             lookup_sha256: Some(crate::lookup::hash_of(&self.data_key, &code)),
+            reused_documents,
         };
         // The applicant is stored sealed only; the JSON keeps a blank one (`applicant.rs`),
         // and a marker in place of the lookup hash, derived again at delivery (`lookup.rs`).

@@ -28,6 +28,7 @@ pub mod budget;
 pub mod client;
 pub mod credentials;
 pub mod drain;
+pub mod held;
 pub mod hub;
 pub mod identity;
 pub mod lookup;

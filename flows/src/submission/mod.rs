@@ -2,6 +2,7 @@
 //! attach scanned documents, review, submit, get the receipt.
 
 mod applicant;
+mod reuse;
 mod steps;
 
 use std::sync::Arc;
@@ -15,6 +16,7 @@ use motcua_domain::wire::Applicant;
 use crate::text_entry::{Key, TextEntry};
 use crate::Message;
 use applicant::empty_fields;
+pub use reuse::{consent_explanation, consent_question, held_label, ReuseState};
 
 /// A form field.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,6 +119,12 @@ pub struct Attachment {
     pub mandatory: bool,
     /// Pages scanned.
     pub pages: Vec<ScannedPage>,
+    /// Its kind across procedures (catalog `kind_code`), if it may be reused.
+    pub kind_code: Option<String>,
+    /// The province already holds it digitized for the citizen of the card read in this
+    /// session, who agreed to the lookup: "Đã có bản số hoá — không cần nộp lại / Already
+    /// held — no need to submit"; it is not asked for (pages scanned anyway are sent instead).
+    pub held: bool,
 }
 
 /// The step of the flow.
@@ -130,6 +138,10 @@ pub enum Step {
     Identify,
     /// The form.
     Form,
+    /// "Tra cứu giấy tờ đã được số hoá? / Look up documents the province already holds?":
+    /// only for an ID number read from the card in this session, on a kiosk with a link, for a
+    /// procedure with a reusable document (see `reuse`).
+    Consent,
     /// Scanning documents.
     Attach,
     /// Checking everything before submitting.
@@ -172,6 +184,8 @@ pub struct SubmitRequest {
     pub applicant: Applicant,
     /// (document name, its pages) for every attachment with pages.
     pub documents: Vec<(String, Vec<ScannedPage>)>,
+    /// Kind codes of held documents cited instead of pages (the gateway links its copy).
+    pub reused_documents: Vec<String>,
 }
 
 /// Events of the submission flow.
@@ -234,6 +248,14 @@ pub enum SubmissionEvent {
     Printed(Result<(), Message>),
     /// Print the receipt again.
     Reprint,
+    /// The services' answer to [`SubmissionEffect::CheckLink`]: whether the kiosk can ask
+    /// the province now.
+    Link(bool),
+    /// The citizen's answer on the consent screen.
+    Consent(bool),
+    /// The province's answer: the kinds held (`Err`: offline, refused or no answer in time;
+    /// everything is asked as before).
+    Held(Result<Vec<String>, Message>),
     /// One step back.
     Back,
 }
@@ -249,6 +271,16 @@ pub enum SubmissionEffect {
     Submit(SubmitRequest),
     /// Print (or reprint) the receipt of an accepted dossier.
     PrintReceipt(String),
+    /// Answer [`SubmissionEvent::Link`]: can the province be asked now?
+    CheckLink,
+    /// Ask the province which of these kinds it holds for this ID number (the card's, with the
+    /// citizen's consent); answer [`SubmissionEvent::Held`].
+    AskHeld {
+        /// The ID number read from the card in this session.
+        id_number: String,
+        /// The procedure's kind codes.
+        kind_codes: Vec<String>,
+    },
 }
 
 /// The self-submission flow.
@@ -267,6 +299,10 @@ pub struct SubmissionFlow {
     pub focus: usize,
     /// The documents asked for.
     pub attachments: Vec<Attachment>,
+    /// The ID number of the chip card read in this session (the only one ever looked up).
+    pub card_id: Option<String>,
+    /// Where the "never asked twice" lookup is (see `reuse`).
+    pub reuse: ReuseState,
     /// A scan in progress.
     pub scanning: Option<ScanProgress>,
     /// The accepted dossier.
@@ -286,6 +322,8 @@ impl SubmissionFlow {
             fields: empty_fields(),
             focus: 0,
             attachments: Vec::new(),
+            card_id: None,
+            reuse: ReuseState::NotOffered,
             scanning: None,
             accepted: None,
             error: None,
@@ -310,7 +348,7 @@ impl SubmissionFlow {
     pub fn missing_documents(&self) -> Vec<&Attachment> {
         self.attachments
             .iter()
-            .filter(|a| a.mandatory && a.pages.is_empty())
+            .filter(|a| a.mandatory && !a.held && a.pages.is_empty())
             .collect()
     }
 
@@ -336,6 +374,7 @@ impl SubmissionFlow {
             Step::Detail => self.on_detail(event),
             Step::Identify => self.on_identify(event),
             Step::Form => self.on_form(event),
+            Step::Consent => self.on_consent(event),
             Step::Attach => self.on_attach(event),
             Step::Review => self.on_review(event),
             Step::Submitting => self.on_submitting(event),

@@ -35,6 +35,8 @@ impl SubmissionFlow {
                 name_en: d.name_en.clone(),
                 mandatory: d.mandatory,
                 pages: Vec::new(),
+                kind_code: d.kind_code.clone(),
+                held: false,
             })
             .collect();
         self.procedure = Some(p.clone());
@@ -78,7 +80,7 @@ impl SubmissionFlow {
             SubmissionEvent::FormDone => match self.applicant() {
                 Ok(_) => {
                     self.error = None;
-                    self.step = Step::Attach;
+                    return self.form_done();
                 }
                 Err((field, m)) => {
                     self.focus = field;
@@ -92,6 +94,7 @@ impl SubmissionFlow {
 
     fn card_read(&mut self, card: &CccdCard) {
         self.prefill(card);
+        self.card_id = Some(card.id_number.clone());
         self.error = None;
         self.step = Step::Form;
     }
@@ -102,6 +105,7 @@ impl SubmissionFlow {
         let idle = self.scanning.is_none();
         match event {
             SubmissionEvent::Scan(i) if idle && i < self.attachments.len() => self.start_scan(i),
+            SubmissionEvent::Link(_) | SubmissionEvent::Held(_) => Vec::new(),
             SubmissionEvent::Rescan(i) if idle && i < self.attachments.len() => {
                 let old: Vec<_> = self.attachments[i]
                     .pages
@@ -194,7 +198,12 @@ impl SubmissionFlow {
                         .filter(|a| !a.pages.is_empty())
                         .map(|a| (a.name_vi.clone(), a.pages.clone()))
                         .collect(),
+                    reused_documents: self.reused_kinds(),
                 };
+                // A held document scanned anyway is sent as scanned, not cited.
+                for a in &mut self.attachments {
+                    a.held &= a.pages.is_empty();
+                }
                 self.error = None;
                 self.step = Step::Submitting;
                 vec![SubmissionEffect::Submit(request)]
@@ -266,7 +275,14 @@ impl SubmissionFlow {
             Step::Detail => Step::Search,
             Step::Identify => Step::Detail,
             Step::Form => Step::Identify,
-            Step::Attach if self.scanning.is_none() => Step::Form,
+            Step::Consent => {
+                self.forget_held();
+                Step::Form
+            }
+            Step::Attach if self.scanning.is_none() => {
+                self.forget_held();
+                Step::Form
+            }
             Step::Review => Step::Attach,
             other => other,
         };

@@ -22,15 +22,15 @@ use axum::response::IntoResponse;
 use axum::Json;
 use motcua_domain::dossier::DossierCode;
 use motcua_domain::wire::{
-    ApiError, DigitizedDocuments, DossierSubmission, HealthReport, IngestAck, RatingSubmission,
-    TicketIssued, IDEMPOTENCY_KEY_HEADER,
+    is_id_number, ApiError, DigitizedDocuments, DossierSubmission, HealthReport, IngestAck,
+    RatingSubmission, TicketIssued, IDEMPOTENCY_KEY_HEADER,
 };
 use serde::Serialize;
 
 use super::auth::Device;
 use super::failure::{parse_limited, ApiResult, Failure, Path};
 use super::state::{is_sha256_hex, now_vn, sha256_hex, AppState};
-use crate::store::{Ingest, IngestOutcome, Record};
+use crate::store::{HeldContext, Ingest, IngestOutcome, Record};
 use crate::GatewayError;
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, Failure> {
@@ -93,6 +93,7 @@ async fn ingest(
     headers: &HeaderMap,
     record: Record,
     body_json: String,
+    held: HeldContext,
 ) -> ApiResult {
     let key = idempotency_key(headers)?;
     let Device {
@@ -119,6 +120,7 @@ async fn ingest(
         body_json,
         record,
         now: now_vn(),
+        held,
     };
     let outcome = state.0.store.ingest(&ingest).await?;
     let conflict =
@@ -198,6 +200,18 @@ async fn ingest(
             "unknown_dossier",
             format!("no dossier {code} is stored here (yet); deliver the dossier first"),
         )),
+        IngestOutcome::NothingHeld(kind) => {
+            tracing::warn!(device_id = %device, %kind, "dossier refused: it cites a document kind not held for its applicant");
+            Err(Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "nothing_held",
+                format!(
+                    "tỉnh chưa lưu bản số hoá loại {kind} cho số định danh của người nộp; hãy nộp \
+                     giấy tờ này / the province holds no digitized document of kind {kind} for \
+                     the applicant's ID number; attach the document instead"
+                ),
+            ))
+        }
         IngestOutcome::AlreadyRated(transaction) => Err(conflict(
             "already_rated",
             format!("transaction {transaction} has already been rated: one rating per transaction"),
@@ -248,6 +262,7 @@ fn require_sha256(sha256: &str, document: &str) -> Result<(), Failure> {
         (status = 401, body = ApiError),
         (status = 403, body = ApiError, description = "`device_mismatch`: device_id is not the certificate's device; `site_mismatch`: agency_code is not the certificate's site; `code_not_yours`: the code does not start with the certificate's site, or its number is outside the device's blocks (or, for a device without blocks, inside another device's)"),
         (status = 409, body = ApiError, description = "idempotency_key_reused (this device used the key for another request), missing_blobs (not completely uploaded by a device of this site) or conflict (code already stored)"),
+        (status = 422, body = ApiError, description = "`nothing_held`: a kind in reused_documents has no digitized copy held for the applicant's ID number; `not_required`: the procedure requires no document of that kind; `field_too_long`"),
     ))]
 pub(super) async fn ingest_dossier(
     State(state): State<AppState>,
@@ -307,8 +322,55 @@ pub(super) async fn ingest_dossier(
             .map(|h| state.0.lookup_key.mac(h)),
         ..dossier
     };
+    let held = held_context(&state, &dossier)?;
     let json = canonical(&dossier)?;
-    ingest(&state, device, &headers, Record::Dossier(dossier), json).await
+    ingest(
+        &state,
+        device,
+        &headers,
+        Record::Dossier(dossier),
+        json,
+        held,
+    )
+    .await
+}
+
+/// The applicant's ID number MAC and the procedure's document kinds of a dossier ("never asked
+/// twice", see `store::held`); a cited kind must be one of the procedure's documents.
+fn held_context(state: &AppState, dossier: &DossierSubmission) -> Result<HeldContext, Failure> {
+    let kinds: Vec<(u32, String)> = state
+        .0
+        .catalog
+        .find(&dossier.procedure_code)
+        .map(|p| {
+            p.documents
+                .iter()
+                .enumerate()
+                // Intake numbers required documents from 1 (0: pages before any separator).
+                .filter_map(|(i, d)| Some((u32::try_from(i + 1).ok()?, d.kind_code.clone()?)))
+                .collect()
+        })
+        .unwrap_or_default();
+    for kind in &dossier.reused_documents {
+        if !kinds.iter().any(|(_, k)| k == kind) {
+            return Err(Failure::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_required",
+                format!(
+                    "thủ tục {} không yêu cầu giấy tờ loại {kind} / procedure {} requires no \
+                     document of kind {kind}",
+                    dossier.procedure_code, dossier.procedure_code
+                ),
+            ));
+        }
+    }
+    let id_mac = dossier
+        .applicant
+        .id_number
+        .as_deref()
+        .filter(|id| is_id_number(id))
+        .map(|id| state.0.id_key.mac(id));
+    Ok(HeldContext { id_mac, kinds })
 }
 
 /// Adds documents digitized at an intake counter to a stored dossier, exactly once. Their PDFs
@@ -368,7 +430,15 @@ pub(super) async fn ingest_documents(
         }
     }
     let json = canonical(&docs)?;
-    ingest(&state, device, &headers, Record::Documents(docs), json).await
+    ingest(
+        &state,
+        device,
+        &headers,
+        Record::Documents(docs),
+        json,
+        HeldContext::default(),
+    )
+    .await
 }
 
 /// Stores a satisfaction rating exactly once; a transaction can be rated only once.
@@ -404,7 +474,15 @@ pub(super) async fn ingest_rating(
         ));
     }
     let json = canonical(&rating)?;
-    ingest(&state, device, &headers, Record::Rating(rating), json).await
+    ingest(
+        &state,
+        device,
+        &headers,
+        Record::Rating(rating),
+        json,
+        HeldContext::default(),
+    )
+    .await
 }
 
 /// Stores a queue ticket exactly once.
@@ -439,7 +517,15 @@ pub(super) async fn ingest_ticket(
         ));
     }
     let json = canonical(&ticket)?;
-    ingest(&state, device, &headers, Record::Ticket(ticket), json).await
+    ingest(
+        &state,
+        device,
+        &headers,
+        Record::Ticket(ticket),
+        json,
+        HeldContext::default(),
+    )
+    .await
 }
 
 /// Stores a kiosk's health report exactly once, as the report of the certificate's device, and
@@ -471,5 +557,13 @@ pub(super) async fn ingest_health_report(
         ));
     }
     let json = canonical(&report)?;
-    ingest(&state, device, &headers, Record::Health(report), json).await
+    ingest(
+        &state,
+        device,
+        &headers,
+        Record::Health(report),
+        json,
+        HeldContext::default(),
+    )
+    .await
 }

@@ -25,6 +25,7 @@ mod fleet;
 mod fleet_page;
 mod fleet_releases;
 pub mod fuzzing;
+mod held_documents;
 mod html;
 mod ingest;
 mod openapi_limits;
@@ -71,6 +72,7 @@ use export_feed::export_feed;
 use failure::Failure;
 use fleet::admin_fleet;
 use fleet_page::admin_fleet_page;
+use held_documents::{admin_reused_documents, held_documents};
 use ingest::{
     ingest_documents, ingest_dossier, ingest_health_report, ingest_rating, ingest_ticket,
 };
@@ -87,7 +89,7 @@ use uploads_delete::upload_delete;
 
 pub use admin::{ReenrolmentApproval, Revocation, StatusChange};
 pub use export_feed::FEED_PAGE_BYTES_MAX;
-pub(crate) use state::AppState;
+pub(crate) use state::{AppState, CitizenKeys};
 pub(crate) use sweep::spawn_sweeper;
 
 /// `GET /v1/health` answer.
@@ -192,6 +194,7 @@ fn route_table() -> Vec<Route> {
             post(ingest_documents),
         ),
         ("/v1/dossiers/status", Method::POST, post(dossier_status)),
+        ("/v1/held-documents", Method::POST, post(held_documents)),
         ("/v1/queue/events", Method::POST, post(queue_events)),
         ("/v1/queue/reports", Method::GET, get(queue_reports)),
         (
@@ -200,6 +203,11 @@ fn route_table() -> Vec<Route> {
             post(admin_set_status),
         ),
         ("/v1/admin/dossiers/{code}", Method::GET, get(admin_dossier)),
+        (
+            "/v1/admin/dossiers/{code}/reused",
+            Method::GET,
+            get(admin_reused_documents),
+        ),
         ("/v1/admin/stats", Method::GET, get(admin_stats)),
         ("/v1/export/feed", Method::GET, get(export_feed)),
         ("/v1/admin/devices", Method::GET, get(admin_devices)),
@@ -276,9 +284,10 @@ pub(crate) fn router(state: AppState) -> Router {
         releases::release_offer, releases::release_package, releases::release_report,
         releases_admin::admin_releases, releases_admin::publish_release, releases_admin::pause_release,
         releases_admin::resume_release, releases_admin::abort_release,
-        queue::queue_events, queue::queue_reports
+        queue::queue_events, queue::queue_reports,
+        held_documents::held_documents, held_documents::admin_reused_documents
     ),
-    components(schemas(ApiError, tus::TusResumable, provisioning::SheetKind, motcua_domain::provisioning::RemoteActionKind, motcua_domain::provisioning::SequenceBlock, motcua_domain::provisioning::IssuedSetupCode, Stats, FleetDevice, Revocation, ReenrolmentApproval, admin::SetupCodesWithdrawn, FleetView, FleetEntry, FleetFlag, HealthPoint, FeedEvent, FeedEventKind, FeedApplicant, FeedDocument, motcua_domain::wire::ReleaseOffer, motcua_domain::wire::OfferedRelease, motcua_domain::wire::ReleaseReport, motcua_domain::wire::ReleaseStage, releases_admin::Releases, releases_admin::ReleaseSummary, releases_admin::PublishedRelease, releases_admin::RolloutChangeRequest)),
+    components(schemas(ApiError, tus::TusResumable, provisioning::SheetKind, motcua_domain::provisioning::RemoteActionKind, motcua_domain::provisioning::SequenceBlock, motcua_domain::provisioning::IssuedSetupCode, Stats, FleetDevice, Revocation, ReenrolmentApproval, admin::SetupCodesWithdrawn, FleetView, FleetEntry, FleetFlag, HealthPoint, FeedEvent, FeedEventKind, FeedApplicant, FeedDocument, motcua_domain::wire::ReleaseOffer, motcua_domain::wire::OfferedRelease, motcua_domain::wire::ReleaseReport, motcua_domain::wire::ReleaseStage, releases_admin::Releases, releases_admin::ReleaseSummary, releases_admin::PublishedRelease, releases_admin::RolloutChangeRequest, crate::store::ReusedDocument)),
     modifiers(&SecurityAddon, &LimitsAddon)
 )]
 pub struct ApiDoc;

@@ -16,6 +16,13 @@ use crate::server::Connections;
 use crate::store::Store;
 use crate::{GatewayConfig, GatewayError};
 
+/// The keys under which the gateway keeps what identifies a citizen: the receipts' lookup
+/// hashes and the ID numbers of held documents.
+pub(crate) struct CitizenKeys {
+    pub(crate) lookup: crate::lookup_key::LookupKey,
+    pub(crate) id: crate::id_key::IdKey,
+}
+
 /// Shared state of all handlers.
 #[derive(Clone)]
 pub(crate) struct AppState(pub(super) Arc<Inner>);
@@ -24,6 +31,12 @@ pub(super) struct Inner {
     pub(super) store: Store,
     /// Keys the lookup hashes stored (see `crate::lookup_key`).
     pub(super) lookup_key: crate::lookup_key::LookupKey,
+    /// Keys the ID numbers of held documents (see `crate::id_key`).
+    pub(super) id_key: crate::id_key::IdKey,
+    /// How often a device may ask which documents are held.
+    pub(super) held_limits: crate::store::HeldLimits,
+    /// The catalog, for the document kinds of a dossier's procedure.
+    pub(super) catalog: motcua_domain::catalog::Catalog,
     pub(super) files: Files,
     pub(super) enrollment_key_sha256: [u8; 32],
     /// The province's CA: signs device certificates at enrolment and renewal.
@@ -64,7 +77,7 @@ impl AppState {
         authority: Authority,
         issuer: Result<crate::provision::Issuer, String>,
         connections: Arc<Connections>,
-        lookup_key: crate::lookup_key::LookupKey,
+        keys: CitizenKeys,
         config: &GatewayConfig,
     ) -> Result<Self, GatewayError> {
         let catalog_json = serde_json::to_vec(&config.catalog)
@@ -77,7 +90,10 @@ impl AppState {
         };
         Ok(Self(Arc::new(Inner {
             store,
-            lookup_key,
+            lookup_key: keys.lookup,
+            id_key: keys.id,
+            held_limits: crate::store::HeldLimits::default(),
+            catalog: config.catalog.clone(),
             files,
             enrollment_key_sha256: sha256(config.enrollment_key.as_bytes()),
             authority,

@@ -124,6 +124,9 @@ pub(super) enum Check {
     TicketIssuer { ticket: String, issuer: String },
     /// What a rating rates must be a dossier or ticket of the device's site.
     RatingTarget(String),
+    /// A dossier cites a document kind held for its applicant: a copy must be held (see
+    /// `held`).
+    Held { id_mac: String, kind: String },
 }
 
 impl Check {
@@ -142,6 +145,10 @@ impl Check {
             ),
             Check::TicketIssuer { issuer, .. } => (ISSUER_SITE, vec![issuer.into()]),
             Check::RatingTarget(transaction) => (TARGET_SITE, vec![transaction.into()]),
+            Check::Held { id_mac, kind } => (
+                super::held_sql::HELD_CHECK,
+                vec![id_mac.into(), kind.into()],
+            ),
         }
     }
 
@@ -180,6 +187,9 @@ impl Check {
                 .then(|| IngestOutcome::TicketNotYours(ticket.clone())),
             Check::RatingTarget(transaction) => {
                 (!at_site).then(|| IngestOutcome::RatedTargetUnknown(transaction.clone()))
+            }
+            Check::Held { kind, .. } => {
+                (count == 0).then(|| IngestOutcome::NothingHeld(kind.clone()))
             }
         }
     }

@@ -47,6 +47,7 @@ async fn try_deliver(store: &Store, n: u16) -> Result<IngestOutcome, GatewayErro
         appointment_date: chrono::NaiveDate::from_ymd_opt(2026, 6, 5).unwrap(),
         documents: vec![],
         lookup_sha256: None,
+        reused_documents: Vec::new(),
     };
     let body_json = serde_json::to_string(&submission).unwrap();
     store
@@ -58,6 +59,7 @@ async fn try_deliver(store: &Store, n: u16) -> Result<IngestOutcome, GatewayErro
             body_json,
             record: Record::Dossier(submission),
             now: NOW.into(),
+            held: Default::default(),
         })
         .await
 }

@@ -10,6 +10,7 @@ use motcua_domain::dossier::DossierCode;
 use super::authorization::Check;
 use super::feed::{FeedCounterMissing, DOCUMENTS_ADDED, DOSSIER_RECEIVED, FEED_APPEND, FEED_NEXT};
 use super::fleet::HISTORY_PER_DEVICE;
+use super::held_sql as held;
 use super::queries::{self, StoredKey};
 use super::value::{sql_int, Value};
 use super::{status_name, Ingest, IngestOutcome, Record};
@@ -114,6 +115,26 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                     if_none: IfNone::Ignore,
                 });
             }
+            inserts.extend(held_inserts(ing, &d.code));
+            // A cited kind needs a held copy for this applicant (no ID number: none is).
+            let id_mac = ing.held.id_mac.clone().unwrap_or_default();
+            for kind in &d.reused_documents {
+                checks.push(Check::Held {
+                    id_mac: id_mac.clone(),
+                    kind: kind.clone(),
+                });
+                inserts.push(Insert {
+                    sql: held::REUSE_LINK,
+                    action: "link a held document to a dossier",
+                    params: vec![
+                        (&d.code).into(),
+                        (&ing.now).into(),
+                        (&id_mac).into(),
+                        kind.into(),
+                    ],
+                    if_none: IfNone::Ignore,
+                });
+            }
             for (i, doc) in d.documents.iter().enumerate() {
                 inserts.push(Insert {
                     sql: queries::DOCUMENT_INSERT,
@@ -155,6 +176,19 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
                         (&ing.now).into(),
                     ],
                     if_none: IfNone::Answer(IngestOutcome::Conflict(doc.document_code.clone())),
+                });
+                inserts.push(Insert {
+                    sql: held::HELD_UPSERT,
+                    action: "record a held document",
+                    params: vec![
+                        (&doc.document_code).into(),
+                        (&doc.sha256).into(),
+                        (&ing.site).into(),
+                        (&ing.now).into(),
+                        (&d.dossier_code).into(),
+                        i64::from(doc.document_index).into(),
+                    ],
+                    if_none: IfNone::Ignore,
                 });
             }
             inserts.extend(feed_append(DOCUMENTS_ADDED, ing, &d.dossier_code));
@@ -204,6 +238,28 @@ pub(super) fn plan(ing: &Ingest) -> Plan {
             if_none: IfNone::Ignore,
         },
     }
+}
+
+/// A dossier's applicant MAC and its documents' kinds, for its digitized documents to come.
+fn held_inserts(ing: &Ingest, code: &str) -> Vec<Insert> {
+    let mut inserts = Vec::new();
+    if let Some(mac) = &ing.held.id_mac {
+        inserts.push(Insert {
+            sql: held::APPLICANT_MAC_SET,
+            action: "record a dossier's applicant",
+            params: vec![mac.into(), code.into()],
+            if_none: IfNone::Ignore,
+        });
+    }
+    for (index, kind) in &ing.held.kinds {
+        inserts.push(Insert {
+            sql: held::DOSSIER_KIND_INSERT,
+            action: "record a dossier's document kind",
+            params: vec![code.into(), i64::from(*index).into(), kind.into()],
+            if_none: IfNone::Ignore,
+        });
+    }
+    inserts
 }
 
 /// The export feed's event of an ingest (see `feed`): the last of its inserts, so the feed's

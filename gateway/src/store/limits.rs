@@ -151,9 +151,11 @@ pub(super) fn dossiers_due() -> String {
     )
 }
 
-/// `$1` body without the applicant, `$2` now, `$3` code.
-pub(super) const DOSSIER_PURGE: &str = "UPDATE dossiers SET body = $1, applicant_purged_at = $2
-     WHERE code = $3 AND applicant_purged_at IS NULL";
+/// `$1` body without the applicant, `$2` now, `$3` code. The applicant's ID number MAC
+/// (`held`) goes too: it is needed only until the dossier's digitized documents arrive, which
+/// a finished dossier no longer gets (what the province holds stays in `held_documents`).
+pub(super) const DOSSIER_PURGE: &str = "UPDATE dossiers SET body = $1, applicant_purged_at = $2,
+     applicant_id_mac = NULL WHERE code = $3 AND applicant_purged_at IS NULL";
 
 /// What the upload limits allow a device.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -153,4 +153,7 @@ CREATE TABLE reenrolment_approvals (
     (14, super::releases::MIGRATION),
     // The centre queue services' events, per site (see `queue`).
     (15, super::queue::MIGRATION),
+    // "Never asked twice": held documents per citizen, their links to later dossiers (see
+    // `held`).
+    (16, super::held_sql::MIGRATION),
 ];

@@ -33,6 +33,8 @@ mod feed_backends;
 mod feed_tests;
 mod feed_view;
 mod fleet;
+mod held;
+mod held_sql;
 mod ingest;
 mod limits;
 #[cfg(test)]
@@ -70,6 +72,8 @@ use crate::GatewayError;
 pub(crate) use feed_view::FeedRead;
 pub use feed_view::{FeedApplicant, FeedDocument, FeedEvent, FeedEventKind};
 pub use fleet::{FleetEntry, FleetFlag, FleetSettings, FleetView, HealthPoint, CLOCK_SKEW_LIMIT};
+pub(crate) use held::HeldAnswer;
+pub use held::{HeldLimits, ReusedDocument};
 pub(crate) use limits::{ResetCharge, UploadCreation, UploadQuota};
 pub use lookup::LookupLimits;
 pub(crate) use lookup::{LimitedBy, LookupOutcome};
@@ -132,6 +136,8 @@ pub(crate) enum IngestOutcome {
         claimed: u64,
         actual: u64,
     },
+    /// A dossier cites a document kind of which nothing is held for its applicant's ID number.
+    NothingHeld(String),
 }
 
 /// The kinds of ingested record.
@@ -266,6 +272,18 @@ pub(crate) struct Ingest {
     pub body_json: String,
     pub record: Record,
     pub now: String,
+    /// What "never asked twice" needs of a dossier (see `held`); empty for other records.
+    pub held: HeldContext,
+}
+
+/// A dossier's applicant and its procedure's document kinds, as `held` records them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HeldContext {
+    /// `HMAC(id key, ID number)` of the applicant, when the dossier names an ID number.
+    pub id_mac: Option<String>,
+    /// (1-based index of the required document, as intake's `document_index`, its kind code)
+    /// for each one with a kind.
+    pub kinds: Vec<(u32, String)>,
 }
 
 /// Counts returned by `GET /v1/admin/stats`.

@@ -26,6 +26,7 @@ pub fn catalog() -> Catalog {
                 kind: DocumentKind::Original,
                 count: 1,
                 mandatory: true,
+                kind_code: None,
             }],
         }],
     }
@@ -72,6 +73,7 @@ pub fn dossier(device: &str, code: &str, docs: Vec<DocumentRef>) -> DossierSubmi
         appointment_date: chrono::NaiveDate::from_ymd_opt(2026, 6, 5).expect("date"),
         documents: docs,
         lookup_sha256: Some(secret_hash(code)),
+        reused_documents: Vec::new(),
     }
 }
 

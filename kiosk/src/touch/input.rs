@@ -35,6 +35,7 @@ pub fn action_event(session: &Session, action: &str, arg: &str) -> Option<Event>
                 page: p.parse().ok()?,
             })
         }
+        "consent" => Event::Submission(S::Consent(arg == "yes")),
         "to-review" => Event::Submission(S::ToReview),
         "submit" => Event::Submission(S::Submit),
         "back" => Event::Submission(S::Back),

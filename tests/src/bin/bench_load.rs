@@ -165,6 +165,7 @@ fn dossier(device: &str, agency: &str, code: &str, docs: Vec<DocumentRef>) -> Do
         appointment_date: received.date_naive() + chrono::Days::new(5),
         documents: docs,
         lookup_sha256: None,
+        reused_documents: Vec::new(),
     }
 }
 

@@ -46,6 +46,17 @@ impl Services {
                 };
                 emit(Event::Submission(event));
             }
+            SubmissionEffect::CheckLink => {
+                let up = self.gateway_client().is_some();
+                emit(Event::Submission(SubmissionEvent::Link(up)));
+            }
+            SubmissionEffect::AskHeld {
+                id_number,
+                kind_codes,
+            } => {
+                let answer = self.held_documents(&id_number, &kind_codes);
+                emit(Event::Submission(SubmissionEvent::Held(answer)));
+            }
             SubmissionEffect::PrintReceipt(code) => {
                 let result = crate::receipt::print_receipt(
                     self.config.peripherals.printer.as_ref(),
@@ -124,6 +135,44 @@ impl Services {
         emit(Event::Submission(SubmissionEvent::ScanEnded(error)));
     }
 
+    /// "Never asked twice": the kinds the province holds for the card's ID number, asked with
+    /// the lookup's short limit. Any failure is told to the citizen, who then attaches
+    /// everything; the ID number is never logged, and the answer is kept only by the flow.
+    fn held_documents(
+        &mut self,
+        id_number: &str,
+        kind_codes: &[String],
+    ) -> Result<Vec<String>, Message> {
+        let failed = || {
+            Message::new(
+                "Không tra cứu được giấy tờ đã số hoá; vui lòng nộp đủ giấy tờ.",
+                "Documents already held could not be looked up; please attach every document.",
+            )
+        };
+        let client = self.gateway_client().ok_or_else(failed)?;
+        let answer = self.runtime.block_on(async {
+            tokio::time::timeout(LOOKUP_TIMEOUT, client.held_documents(id_number, kind_codes)).await
+        });
+        match answer {
+            Ok(Ok(held)) => {
+                tracing::info!(
+                    asked = kind_codes.len(),
+                    held = held.len(),
+                    "held documents looked up"
+                );
+                Ok(held)
+            }
+            Ok(Err(e)) => {
+                tracing::info!(error = %e, "held documents: the gateway did not answer");
+                Err(failed())
+            }
+            Err(_) => {
+                tracing::info!("held documents: no answer in time");
+                Err(failed())
+            }
+        }
+    }
+
     /// The configured document scanner.
     fn submit(&mut self, request: SubmitRequest) -> Result<(String, chrono::NaiveDate), Message> {
         let catalog = self.catalog();
@@ -163,12 +212,13 @@ impl Services {
         procedure.processing_days = days;
         let submission = self
             .store
-            .submit_dossier(
+            .submit_dossier_reusing(
                 &self.config.device,
                 &procedure,
                 &self.config.calendar,
                 request.applicant,
                 documents,
+                request.reused_documents,
                 now,
             )
             .map_err(|e| store_trouble(&e))?;
@@ -180,7 +230,7 @@ impl Services {
                 let _ = std::fs::remove_file(&page.path);
             }
         }
-        tracing::info!(code = %submission.code, documents = submission.documents.len(), "dossier accepted at the kiosk");
+        tracing::info!(code = %submission.code, documents = submission.documents.len(), reused = submission.reused_documents.len(), "dossier accepted at the kiosk");
         Ok((submission.code, submission.appointment_date))
     }
 

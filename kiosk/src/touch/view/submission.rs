@@ -3,7 +3,9 @@
 
 use motcua_domain::catalog::{DocumentKind, Procedure, RequiredDocument};
 use motcua_domain::qr_payload::mask_id;
-use motcua_flows::submission::{Attachment, FieldKey, Step, SubmissionFlow};
+use motcua_flows::submission::{
+    consent_explanation, held_label, Attachment, FieldKey, ReuseState, Step, SubmissionFlow,
+};
 use motcua_flows::Lang;
 use motcua_ui::{AttachRow, DocRow, FieldRow, KioskWindow, PageThumb, ProcedureRow};
 
@@ -18,6 +20,11 @@ pub(super) fn show(w: &KioskWindow, f: &SubmissionFlow, lang: Lang) {
         Step::Detail => detail(w, f, lang),
         Step::Identify => w.set_screen(ss("identify")),
         Step::Form => form(w, f, lang),
+        Step::Consent => {
+            w.set_screen(ss("consent"));
+            w.set_hint(ss(consent_explanation().get(lang)));
+            w.set_busy(f.reuse != ReuseState::Asking);
+        }
         Step::Attach => attach(w, f, lang),
         Step::Review | Step::Submitting => review(w, f, lang),
         Step::Done => receipt(w, f, lang),
@@ -124,6 +131,7 @@ fn attach_row(a: &Attachment, lang: Lang) -> AttachRow {
         name: ss(pick(lang, &a.name_vi, &a.name_en)),
         mandatory: a.mandatory,
         count_text: ss(pages(a.pages.len(), lang)),
+        held: a.held,
         pages: model(
             a.pages
                 .iter()
@@ -160,11 +168,15 @@ fn review(w: &KioskWindow, f: &SubmissionFlow, lang: Lang) {
         };
         lines.push(lv(field.key.label().get(lang), value));
     }
-    for a in f.attachments.iter().filter(|a| !a.pages.is_empty()) {
-        lines.push(lv(
-            pick(lang, &a.name_vi, &a.name_en),
-            pages(a.pages.len(), lang),
-        ));
+    for a in &f.attachments {
+        let value = if !a.pages.is_empty() {
+            pages(a.pages.len(), lang)
+        } else if a.held {
+            held_label().get(lang).to_owned()
+        } else {
+            continue;
+        };
+        lines.push(lv(pick(lang, &a.name_vi, &a.name_en), value));
     }
     w.set_lines(model(lines));
 }
@@ -187,6 +199,13 @@ fn receipt(w: &KioskWindow, f: &SubmissionFlow, lang: Lang) {
             pick(lang, "Ngày hẹn trả kết quả", "Result due on"),
             a.appointment_date.format("%d/%m/%Y").to_string(),
         )];
+        // What the province already held and the dossier cites instead ("never asked twice").
+        for held in f.attachments.iter().filter(|x| x.held) {
+            lines.push(lv(
+                pick(lang, &held.name_vi, &held.name_en),
+                held_label().get(lang),
+            ));
+        }
         if let Some(secret) = &a.lookup_secret {
             lines.push(lv(
                 pick(
