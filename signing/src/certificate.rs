@@ -60,7 +60,7 @@ impl SignerCertificate {
     /// Parses a DER certificate.
     pub fn from_der(der: &[u8]) -> Result<Self, SigningError> {
         let cert = Certificate::from_der(der)
-            .map_err(|e| SigningError::Unusable(format!("chứng thư / certificate: {e}")))?;
+            .map_err(|e| SigningError::Unusable(format!("certificate: {e}")))?;
         let tbs = &cert.tbs_certificate;
         let algorithm = tbs.subject_public_key_info.algorithm.oid;
         let key = if algorithm == RSA_ENCRYPTION {
@@ -73,15 +73,11 @@ impl SignerCertificate {
                 .as_ref()
                 .and_then(|p| p.decode_as::<der::asn1::ObjectIdentifier>().ok());
             if curve != Some(const_oid::db::rfc5912::SECP_256_R_1) {
-                return Err(SigningError::Unusable(
-                    "khoá EC không phải P-256 / an EC key not on P-256".to_owned(),
-                ));
+                return Err(SigningError::Unusable("an EC key not on P-256".to_owned()));
             }
             KeyKind::EcP256
         } else {
-            return Err(SigningError::Unusable(format!(
-                "thuật toán khoá {algorithm} / key algorithm {algorithm}"
-            )));
+            return Err(SigningError::Unusable(format!("key algorithm {algorithm}")));
         };
         Ok(Self {
             name: common_name(&tbs.subject).unwrap_or_else(|| tbs.subject.to_string()),

@@ -17,6 +17,9 @@ pub enum SigningError {
     /// No token is plugged in (or none with the configured label).
     #[error("chưa cắm USB ký số{0}; hãy cắm token của cán bộ rồi thử lại / no signing token is plugged in{0}; plug in the officer's token and try again")]
     TokenMissing(String),
+    /// No PIN was typed (nothing is sent to the token: an empty try would count against it).
+    #[error("chưa nhập mã PIN của USB ký số / the token's PIN was not typed")]
+    NoPin,
     /// The token refused the PIN.
     #[error("mã PIN của USB ký số không đúng; giấy tờ chưa được ký và chưa gửi / the token's PIN is wrong; the documents are not signed and not sent")]
     WrongPin,
@@ -50,7 +53,7 @@ pub enum SigningError {
     #[error("tệp không phải PDF số hoá của motcua ({0}) / not a motcua intake PDF ({0})")]
     NotOurPdf(String),
     /// Reading or writing a file failed.
-    #[error("{action} {path}: {source}")]
+    #[error("lỗi tệp khi {action} {path}: {source} / file error {action} {path}: {source}")]
     Io {
         /// What was being done.
         action: &'static str,
@@ -67,7 +70,7 @@ impl SigningError {
     pub fn officer_can_fix(&self) -> bool {
         matches!(
             self,
-            Self::TokenMissing(_) | Self::WrongPin | Self::Token(_)
+            Self::TokenMissing(_) | Self::NoPin | Self::WrongPin | Self::Token(_)
         )
     }
 }

@@ -111,14 +111,12 @@ fn read_layout(file: &mut File, path: &Path) -> Result<Layout, SigningError> {
         .rfind("startxref")
         .ok_or_else(|| not_ours("no startxref"))?;
     let xref_at = number_after(&tail[start..], "startxref").ok_or_else(|| not_ours("startxref"))?;
-    let trailer_at = tail
+    let trailer_at = tail[..start]
         .rfind("trailer")
         .ok_or_else(|| not_ours("no trailer"))?;
     let trailer = &tail[trailer_at..start];
     if trailer.contains("/Prev") {
-        return Err(not_ours(
-            "đã có bản cập nhật (đã ký?) / already has an update (signed already?)",
-        ));
+        return Err(not_ours("already has an update (signed already?)"));
     }
     let size = number_after(trailer, "/Size").ok_or_else(|| not_ours("trailer /Size"))? as u32;
     let root = number_after(trailer, "/Root").ok_or_else(|| not_ours("trailer /Root"))?;
@@ -301,13 +299,64 @@ pub fn sign_pdf(
 
     // The new file identifier: derived from the signed bytes' digest before it (the trailer
     // is part of the signed range, so it is fixed first and then hashed).
-    let mut hasher = Sha256::new();
     let out_tmp = part_path(output);
-    let mut out = File::create(&out_tmp).map_err(io_error("creating", &out_tmp))?;
+    // The partial file holds the citizen's pages: it never outlives a failure.
+    let written = write_signed(
+        &mut original,
+        input,
+        original_len,
+        &out_tmp,
+        output,
+        update,
+        Offsets {
+            contents_at,
+            contents_end,
+            reserve,
+            total,
+        },
+        &trailer,
+        signer,
+    );
+    if written.is_err() {
+        let _ = std::fs::remove_file(&out_tmp);
+    }
+    written
+}
+
+/// Where the contents' hex string is in the update, how long it may be, the signed file's size.
+struct Offsets {
+    contents_at: usize,
+    contents_end: usize,
+    reserve: usize,
+    total: u64,
+}
+
+/// Copies the original (exactly `original_len` bytes) into `out_tmp` while hashing it, signs,
+/// appends the update, syncs and renames into `output`.
+#[allow(clippy::too_many_arguments)]
+fn write_signed(
+    original: &mut File,
+    input: &Path,
+    original_len: u64,
+    out_tmp: &Path,
+    output: &Path,
+    mut update: Vec<u8>,
+    at: Offsets,
+    trailer: &dyn Fn(&str) -> String,
+    signer: &dyn Signer,
+) -> Result<u64, SigningError> {
+    let Offsets {
+        contents_at,
+        contents_end,
+        reserve,
+        total,
+    } = at;
+    let mut hasher = Sha256::new();
+    let mut out = File::create(out_tmp).map_err(io_error("creating", out_tmp))?;
     original
         .seek(SeekFrom::Start(0))
         .map_err(io_error("reading", input))?;
-    let mut reader = BufReader::with_capacity(256 * 1024, &mut original);
+    let mut reader = BufReader::with_capacity(256 * 1024, original.take(original_len));
     let mut buf = vec![0u8; 256 * 1024];
     loop {
         let n = reader.read(&mut buf).map_err(io_error("reading", input))?;
@@ -316,7 +365,7 @@ pub fn sign_pdf(
         }
         hasher.update(&buf[..n]);
         out.write_all(&buf[..n])
-            .map_err(io_error("writing", &out_tmp))?;
+            .map_err(io_error("writing", out_tmp))?;
     }
     let mut id_hasher = hasher.clone();
     id_hasher.update(&update[..contents_at]);
@@ -330,18 +379,17 @@ pub fn sign_pdf(
     let cms = detached_signature(signer, &digest)?;
     if cms.len() > reserve {
         return Err(SigningError::Unusable(format!(
-            "chữ ký {} byte vượt chỗ dành sẵn {reserve} / a signature of {} bytes exceeds the {reserve} kept for it",
-            cms.len(),
+            "a signature of {} bytes exceeds the {reserve} kept for it",
             cms.len()
         )));
     }
     let hex = hex::encode_upper(&cms);
     update[contents_at + 1..contents_at + 1 + hex.len()].copy_from_slice(hex.as_bytes());
     out.write_all(&update)
-        .map_err(io_error("writing", &out_tmp))?;
-    out.sync_all().map_err(io_error("syncing", &out_tmp))?;
+        .map_err(io_error("writing", out_tmp))?;
+    out.sync_all().map_err(io_error("syncing", out_tmp))?;
     drop(out);
-    std::fs::rename(&out_tmp, output).map_err(io_error("renaming into", output))?;
+    std::fs::rename(out_tmp, output).map_err(io_error("renaming into", output))?;
     Ok(total)
 }
 

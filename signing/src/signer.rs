@@ -42,15 +42,11 @@ fn pem_or_der(bytes: &[u8], label: &str) -> Result<Vec<u8>, SigningError> {
     let begin = format!("-----BEGIN {label}-----");
     let end = format!("-----END {label}-----");
     let Some(start) = text.find(&begin) else {
-        return Err(SigningError::Unusable(format!(
-            "không thấy {begin} / no {begin}"
-        )));
+        return Err(SigningError::Unusable(format!("no {begin}")));
     };
     let body = &text[start + begin.len()..];
     let Some(stop) = body.find(&end) else {
-        return Err(SigningError::Unusable(format!(
-            "không thấy {end} / no {end}"
-        )));
+        return Err(SigningError::Unusable(format!("no {end}")));
     };
     let body: String = body[..stop].split_whitespace().collect();
     base64::engine::general_purpose::STANDARD
@@ -99,7 +95,7 @@ impl SoftwareSigner {
             .raw_bytes();
         if in_certificate != public.as_slice() {
             return Err(SigningError::Unusable(
-                "khoá không khớp với chứng thư / the key does not match the certificate".to_owned(),
+                "the key does not match the certificate".to_owned(),
             ));
         }
         Ok(Self {

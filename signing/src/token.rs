@@ -55,6 +55,9 @@ impl TokenSigner {
     /// Opens the token, logs in with `pin` and finds the signing key with its certificate.
     /// The certificate must be valid now.
     pub fn open(choice: &TokenChoice<'_>, pin: &str) -> Result<Self, SigningError> {
+        if pin.is_empty() {
+            return Err(SigningError::NoPin);
+        }
         let context = Pkcs11::new(choice.module).map_err(|e| SigningError::Module {
             module: choice.module.to_path_buf(),
             detail: e.to_string(),
@@ -178,8 +181,7 @@ fn find_key_and_certificate(
 fn ecdsa_raw_to_der(raw: &[u8]) -> Result<Vec<u8>, SigningError> {
     if raw.len() % 2 != 0 || raw.is_empty() {
         return Err(SigningError::Token(format!(
-            "chữ ký ECDSA dài {} byte / an ECDSA signature of {} bytes",
-            raw.len(),
+            "an ECDSA signature of {} bytes",
             raw.len()
         )));
     }

@@ -204,12 +204,12 @@ impl Store {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(&db)?;
-        let pages: Option<String> = tx
+        let (pages, created_at): (Option<String>, String) = tx
             .query_row(
-                "SELECT pages_sha256 FROM intake_documents
+                "SELECT pages_sha256, created_at FROM intake_documents
                  WHERE document_code = ?1 AND sha256 = ?2 AND state = 'awaiting_signature'",
                 params![document.document_code, document.sha256],
-                |r| r.get(0),
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()
             .map_err(&db)?
@@ -229,7 +229,8 @@ impl Store {
         let body = motcua_domain::wire::DigitizedDocuments {
             dossier_code: document.dossier_code.clone(),
             device_id: device.id.clone(),
-            digitized_at: now,
+            // When the pages were stored at the counter; the signing time is in the PDF.
+            digitized_at: DateTime::parse_from_rfc3339(&created_at).unwrap_or(now),
             documents: vec![motcua_domain::wire::DigitizedDocument {
                 document_code: document.document_code.clone(),
                 document_index: document.document_index,

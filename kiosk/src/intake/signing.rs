@@ -2,9 +2,14 @@
 //! until the officer's key signs it ([`motcua_signing`]); then its signed PDF replaces the
 //! unsigned one and it is queued for the gateway ([`Store::mark_signed`]).
 //!
-//! The officer's token is opened once per batch with the PIN typed at the commit
-//! ([`open_signer`]); the PIN is not kept, only the logged-in session, which ends when the
-//! [`OpenedSigner`] is dropped (after the batch, or at the staff session's wipe). A missing
+//! The officer's token is opened with the PIN typed at the commit ([`open_signer`]); the PIN
+//! is not kept, only the logged-in session, which ends when the [`OpenedSigner`] is dropped:
+//! at the end of `kioskctl intake`/`sign`, and on the staff screen at the staff session's wipe
+//! (the officer signs the session's dossiers with one PIN).
+//!
+//! A commit signs only the documents it stored ([`SignScope::Only`]); the documents left
+//! waiting by earlier commits are signed when the officer asks for them by their codes, shown
+//! first ([`SignScope::AllWaiting`]). A missing
 //! token, a wrong PIN or an expired certificate leaves the documents waiting: `kioskctl sign`
 //! or the staff screen signs them later.
 
@@ -80,7 +85,7 @@ pub fn open_signer(
 ) -> Result<OpenedSigner, SigningError> {
     match &settings.key {
         SigningKeySource::Token { module, label } => {
-            let pin = pin.ok_or(SigningError::WrongPin)?;
+            let pin = pin.ok_or(SigningError::NoPin)?;
             let signer = TokenSigner::open(
                 &TokenChoice {
                     module,
@@ -119,16 +124,31 @@ pub struct SignReport {
     pub errors: Vec<(String, SigningError)>,
 }
 
-/// Signs every document waiting in the store with `signer` and queues it, oldest first;
+/// Which waiting documents to sign.
+#[derive(Debug, Clone, Copy)]
+pub enum SignScope<'a> {
+    /// Only these document codes (those a commit just stored).
+    Only(&'a [String]),
+    /// Every document waiting (the officer was shown their codes).
+    AllWaiting,
+}
+
+/// Signs the waiting documents of `scope` with `signer` and queues them, oldest first;
 /// `on_progress(done, total, document_code)` after each. A token error (removed, PIN, device)
 /// stops the batch, the rest waits; a document that cannot be signed is reported and skipped.
+/// Each unsigned copy is checked against its hash first: the signature goes on the pages the
+/// pipeline stored, nothing else.
 pub fn sign_waiting(
     store: &mut Store,
     config: &KioskConfig,
     signer: &OpenedSigner,
+    scope: SignScope<'_>,
     on_progress: &mut dyn FnMut(usize, usize, &str),
 ) -> Result<SignReport, StoreError> {
-    let waiting = store.awaiting_signature()?;
+    let mut waiting = store.awaiting_signature()?;
+    if let SignScope::Only(codes) = scope {
+        waiting.retain(|d| codes.contains(&d.document_code));
+    }
     let total = waiting.len();
     let mut report = SignReport::default();
     let dir = config
@@ -154,6 +174,16 @@ pub fn sign_waiting(
             report.waiting.push(document.document_code);
             continue;
         }
+        if !store.blobs().verify(&document.sha256)? {
+            tracing::error!(document = %document.document_code, "the unsigned copy does not match its hash: not signed");
+            report.waiting.push(document.document_code.clone());
+            report.errors.push((
+                document.document_code.clone(),
+                SigningError::NotOurPdf("the stored copy does not match its hash".to_owned()),
+            ));
+            on_progress(done + 1, total, &document.document_code);
+            continue;
+        }
         let unsigned = store.blobs().path(&document.sha256);
         let out: PathBuf = dir.join(format!(
             "{}.pdf",
@@ -164,9 +194,23 @@ pub fn sign_waiting(
             Ok(_) => {
                 let blob = store.blobs().put_file(&out);
                 let _ = std::fs::remove_file(&out);
-                store.mark_signed(&config.device, &document, &blob?, signer.name(), now)?;
-                tracing::info!(document = %document.document_code, "intake document signed and queued");
-                report.signed.push(document.document_code.clone());
+                // The demo key's signatures say so in the store too.
+                let name = if signer.demo {
+                    format!("{} — KHOÁ THỬ NGHIỆM / DEMO KEY", signer.name())
+                } else {
+                    signer.name().to_owned()
+                };
+                match store.mark_signed(&config.device, &document, &blob?, &name, now) {
+                    Ok(()) => {
+                        tracing::info!(document = %document.document_code, "intake document signed and queued");
+                        report.signed.push(document.document_code.clone());
+                    }
+                    // Signed meanwhile by another run (kioskctl and the screen at once).
+                    Err(StoreError::Rejected(why)) => {
+                        tracing::warn!(document = %document.document_code, %why, "signed copy not recorded");
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             Err(error) => {
                 let _ = std::fs::remove_file(&out);

@@ -109,6 +109,16 @@ pub fn remove_stale(data_dir: &Path) -> u32 {
             }
             continue;
         }
+        // A signing run that ended mid-document (its partial copies hold citizens' pages).
+        if let Some(pid) = name
+            .strip_prefix("signing-")
+            .and_then(|p| p.parse::<u32>().ok())
+        {
+            if !alive(pid) && std::fs::remove_dir_all(&dir).is_ok() {
+                removed += 1;
+            }
+            continue;
+        }
         removed += remove_pages(&dir, &|pid| !alive(pid));
     }
     if removed > 0 {

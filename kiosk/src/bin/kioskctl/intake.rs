@@ -159,7 +159,12 @@ pub(crate) fn intake(
         report.already_stored.len(),
         report.blank_pages
     );
-    let all_signed = crate::sign::sign_all(&mut store, config, signer.as_ref())?;
+    let all_signed = crate::sign::sign_all(
+        &mut store,
+        config,
+        signer.as_ref(),
+        motcua_kiosk::intake::signing::SignScope::Only(&report.stored),
+    )?;
     drop(signer);
     Ok(all_signed)
 }

@@ -5,7 +5,9 @@
 use std::io::BufRead;
 
 use motcua_kiosk::config::KioskConfig;
-use motcua_kiosk::intake::signing::{needs_pin, open_signer, sign_waiting, OpenedSigner};
+use motcua_kiosk::intake::signing::{
+    needs_pin, open_signer, sign_waiting, OpenedSigner, SignScope,
+};
 use motcua_store::Store;
 
 /// Reads the PIN, if the configured key needs one.
@@ -17,6 +19,8 @@ fn read_pin(config: &KioskConfig, pin_stdin: bool) -> anyhow::Result<Option<Stri
         let mut line = String::new();
         std::io::stdin().lock().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
+        // An empty line or none (stdin closed) is no PIN: `open_signer` refuses it without
+        // spending one of the token's tries.
     } else {
         rpassword::prompt_password("Mã PIN của USB ký số / the signing token's PIN: ").map_err(
             |e| {
@@ -51,9 +55,10 @@ pub(crate) fn sign_all(
     store: &mut Store,
     config: &KioskConfig,
     signer: Option<&OpenedSigner>,
+    scope: SignScope<'_>,
 ) -> anyhow::Result<bool> {
     if let Some(signer) = signer {
-        let report = sign_waiting(store, config, signer, &mut |done, total, code| {
+        let report = sign_waiting(store, config, signer, scope, &mut |done, total, code| {
             eprintln!("ký / signing {done}/{total}: {code}");
         })?;
         for code in &report.signed {
@@ -84,12 +89,21 @@ pub(crate) fn sign_all(
 /// `kioskctl sign`.
 pub(crate) fn sign(config: &KioskConfig, pin_stdin: bool) -> anyhow::Result<bool> {
     let mut store = crate::open(config)?;
-    if store.awaiting_signature()?.is_empty() {
+    let waiting = store.awaiting_signature()?;
+    if waiting.is_empty() {
         println!("không có giấy tờ chờ ký / no document is waiting for a signature");
         return Ok(true);
     }
+    // The officer sees what will carry the signature before typing the PIN.
+    eprintln!("Sẽ ký / to be signed:");
+    for doc in &waiting {
+        eprintln!(
+            "  {} (hồ sơ / dossier {}; {}, {} trang/pages)",
+            doc.document_code, doc.dossier_code, doc.name, doc.pages
+        );
+    }
     let signer = open(config, pin_stdin)?;
-    let done = sign_all(&mut store, config, signer.as_ref())?;
+    let done = sign_all(&mut store, config, signer.as_ref(), SignScope::AllWaiting)?;
     // The token's session ends here (logout on drop).
     drop(signer);
     Ok(done)

@@ -5,6 +5,7 @@ use motcua_flows::session::Event;
 
 use super::messages::*;
 use super::{thumbnail_from_file, Services};
+use crate::intake::signing::SignScope;
 
 impl Services {
     /// Carries out an officer's intake action and reports the intake as it now stands.
@@ -54,7 +55,11 @@ impl Services {
                     match session.commit(&mut |e| note(e, &mut message)) {
                         Ok(report) => {
                             stored = report.already_stored.clone();
-                            stored.extend(self.sign_waiting(&mut message, emit));
+                            stored.extend(self.sign_waiting(
+                                SignScope::Only(&report.stored),
+                                &mut message,
+                                emit,
+                            ));
                             Ok(())
                         }
                         Err(e) => {
@@ -66,7 +71,8 @@ impl Services {
                 None => Ok(()),
             },
             A::SignWaiting => {
-                stored = self.sign_waiting(&mut message, emit);
+                // The screen lists the waiting codes beside the button.
+                stored = self.sign_waiting(SignScope::AllWaiting, &mut message, emit);
                 Ok(())
             }
             A::Rescan(page) => match self.intake.take() {
@@ -190,6 +196,7 @@ impl Services {
     /// message and the key is closed (the officer opens it again: a new PIN, the token back).
     fn sign_waiting(
         &mut self,
+        scope: SignScope<'_>,
         message: &mut Option<String>,
         emit: &mut dyn FnMut(Event),
     ) -> Vec<String> {
@@ -200,6 +207,7 @@ impl Services {
             &mut self.store,
             &self.config,
             signer,
+            scope,
             &mut |done, total, _| {
                 emit(Event::IntakeSigning { done, total });
             },
