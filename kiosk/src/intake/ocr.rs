@@ -215,6 +215,10 @@ fn ocr_page(spool: &Path, config: &OcrConfig) -> Result<(), String> {
     }
     let page = EncodedPage::read_spool(spool).map_err(|e| e.to_string())?;
     let words = recognize(&page, config).map_err(|e| e.to_string())?;
+    if !spool.exists() {
+        // Stored (a commit that did not wait for it) and removed while it was read.
+        return Ok(());
+    }
     let json = serde_json::to_vec(&words).map_err(|e| e.to_string())?;
     let target = words_path(spool);
     let mut tmp = target.as_os_str().to_owned();
