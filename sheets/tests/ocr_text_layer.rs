@@ -3,7 +3,7 @@
 //! read by `tesseract -l vie` (Debian `tesseract-ocr-vie`), written by `PdfFile` with the
 //! invisible text layer, then checked with `pdftotext` (poppler-utils) and `qpdf --check`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use image::DynamicImage;
@@ -132,7 +132,7 @@ fn a_failed_ocr_leaves_the_page_without_text() {
     let dir = tempfile::tempdir().expect("tempdir");
     let page = scanned_page(&fonts, 3, OutputMode::Auto, dir.path());
     let missing = OcrConfig {
-        program: PathBuf::from(dir.path().join("no-tesseract-here")),
+        program: dir.path().join("no-tesseract-here"),
         ..OcrConfig::default()
     };
     let err = recognize(&page, &missing).expect_err("no program");

@@ -58,6 +58,7 @@ fn generate(n: u32, dir: &Path) -> Vec<PathBuf> {
 /// Decodes, processes and spools every file; calls `spooled` with each spool file.
 fn run_pipeline(files: &[PathBuf], out: &Path, mut spooled: impl FnMut(usize, PathBuf)) -> f64 {
     let mut pipeline = PagePipeline::new(PipelineConfig::new(out));
+    let start = Instant::now();
     for (i, file) in files.iter().enumerate() {
         let img = image::open(file).expect("decode");
         if let ProcessedPage::Content { encoded, .. } = pipeline.process(img, 300).expect("page") {
