@@ -35,7 +35,7 @@ pub struct IntakeConfig {
     /// Straighten pages fed crooked by up to 5° (off by default: many feeders do it).
     pub deskew: bool,
     /// The background OCR and text layer of the documents' PDFs.
-    pub ocr: crate::intake::OcrSettings,
+    pub ocr: motcua_scanner::pipeline::ocr::OcrSettings,
 }
 
 impl Default for IntakeConfig {

@@ -20,29 +20,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+/// The settings live with the OCR in the scanner crate, so `kiosk::config` reads them without
+/// depending on this module (which depends on the config).
+pub use motcua_scanner::pipeline::ocr::OcrSettings;
 use motcua_scanner::pipeline::ocr::{lower_priority, recognize, OcrConfig, PageText};
 use motcua_scanner::pipeline::EncodedPage;
-
-/// The OCR settings of intake (`[intake] ocr`, `ocr_language`, `ocr_wait_seconds`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OcrSettings {
-    /// Whether pages get a text layer at all.
-    pub enabled: bool,
-    /// How tesseract runs (program, language, per-page timeout).
-    pub config: OcrConfig,
-    /// How long a commit waits for pages still in the OCR queue.
-    pub commit_wait: Duration,
-}
-
-impl Default for OcrSettings {
-    fn default() -> Self {
-        Self {
-            enabled: true,
-            config: OcrConfig::default(),
-            commit_wait: Duration::from_secs(120),
-        }
-    }
-}
 
 /// Where the words of the spooled page `spool` are kept.
 pub fn words_path(spool: &Path) -> PathBuf {

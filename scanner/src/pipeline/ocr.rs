@@ -50,6 +50,28 @@ impl Default for OcrConfig {
     }
 }
 
+/// The OCR settings of the kiosk's intake (`[intake] ocr`, `ocr_language`, `ocr_wait_seconds`):
+/// whether it runs, how, and how long storing the documents waits for its backlog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OcrSettings {
+    /// Whether pages get a text layer at all.
+    pub enabled: bool,
+    /// How tesseract runs (program, language, per-page timeout).
+    pub config: OcrConfig,
+    /// How long a commit waits for pages still in the OCR queue.
+    pub commit_wait: Duration,
+}
+
+impl Default for OcrSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            config: OcrConfig::default(),
+            commit_wait: Duration::from_secs(120),
+        }
+    }
+}
+
 /// Why a page got no text. The page itself is never lost over it.
 #[derive(Debug, thiserror::Error)]
 pub enum OcrError {
