@@ -20,6 +20,9 @@ command -v zbarimg >/dev/null || missing+=(zbar-tools)
 # qpdf and poppler-utils check and render the PDFs of intake digitization; img2pdf and zbarimg
 # are the public-tools reference of its benchmark.
 command -v qpdf >/dev/null || missing+=(qpdf)
+# The invisible OCR text layer of intake PDFs (issue #19): tesseract and its Vietnamese model.
+command -v tesseract >/dev/null || missing+=(tesseract-ocr)
+ls /usr/share/tesseract-ocr/*/tessdata/vie.traineddata >/dev/null 2>&1 || missing+=(tesseract-ocr-vie)
 command -v pdftoppm >/dev/null || missing+=(poppler-utils)
 command -v img2pdf >/dev/null || missing+=(img2pdf)
 # iproute2 (ip, tc): the weak-link test and benchmark make network namespaces, a veth pair

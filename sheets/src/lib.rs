@@ -8,11 +8,13 @@
 //! [`SheetPage`] per kiosk slot ([`render_page`], [`pdf_bytes`]). It sits between the printer
 //! and scanner crates and the gateway, so the gateway prints without depending on the kiosk.
 
+pub mod samples;
+
 use std::path::Path;
 
 use motcua_printer::qr::QrModules;
-use motcua_printer::text::{b, r, Fonts, Style};
-pub use motcua_printer::text::{FontConfig, DEFAULT_BOLD_FONT, DEFAULT_REGULAR_FONT};
+use motcua_printer::text::{b, r, Style};
+pub use motcua_printer::text::{FontConfig, Fonts, DEFAULT_BOLD_FONT, DEFAULT_REGULAR_FONT};
 pub use motcua_printer::Bitmap;
 use motcua_printer::PrinterError;
 use motcua_scanner::pipeline::encode::encode_group4;

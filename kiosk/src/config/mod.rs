@@ -18,11 +18,13 @@ use toml::Spanned;
 mod audio;
 pub mod bootstrap;
 mod hub;
+mod intake;
 mod signing;
 mod update;
 pub use audio::AudioSettings;
 pub use bootstrap::{resolve, BootstrapConfig, Resolved, PROVISIONED_FILE};
 pub use hub::HubSettings;
+pub use intake::IntakeConfig;
 pub use signing::{SigningKeySource, SigningSettings};
 pub use update::UpdateSettings;
 
@@ -92,55 +94,6 @@ pub struct KioskConfig {
     pub warnings: Vec<String>,
 }
 
-/// Intake digitization settings, the `[intake]` table:
-///
-/// ```toml
-/// [intake]
-/// document_code = "{dossier}-{index:02}"  # see motcua_domain::document_code
-/// mode = "auto"                            # color | gray | bilevel | auto
-/// jpeg_quality = 75                        # 20–95
-/// bilevel_threshold = 150                  # 1–254: grey below it is black on bilevel pages
-/// deskew = false                           # straighten pages fed crooked (up to 5°)
-/// ```
-#[derive(Debug, Clone)]
-pub struct IntakeConfig {
-    /// How each document's code is made.
-    pub document_code: motcua_domain::document_code::DocumentCodeTemplate,
-    /// How pages are stored: `auto` keeps text pages bilevel (CCITT G4, about 40 KB per dense
-    /// A4 page at 300 dpi) and photos and coloured pages as JPEG.
-    pub mode: motcua_scanner::pipeline::OutputMode,
-    /// JPEG quality for grey and colour pages.
-    pub jpeg_quality: u8,
-    /// Grey level below which a pixel is black on bilevel pages.
-    pub bilevel_threshold: u8,
-    /// Straighten pages fed crooked by up to 5° (off by default: many feeders do it).
-    pub deskew: bool,
-}
-
-impl Default for IntakeConfig {
-    fn default() -> Self {
-        Self {
-            document_code: Default::default(),
-            mode: motcua_scanner::pipeline::OutputMode::Auto,
-            jpeg_quality: 75,
-            bilevel_threshold: 150,
-            deskew: false,
-        }
-    }
-}
-
-impl IntakeConfig {
-    /// Page pipeline settings for these intake settings, writing into `output_dir`.
-    pub fn pipeline(&self, output_dir: &Path) -> motcua_scanner::pipeline::PipelineConfig {
-        let mut c = motcua_scanner::pipeline::PipelineConfig::new(output_dir);
-        c.mode = self.mode;
-        c.jpeg_quality = self.jpeg_quality;
-        c.bilevel_threshold = self.bilevel_threshold;
-        c.deskew_max_degrees = self.deskew.then_some(5.0);
-        c
-    }
-}
-
 /// Where and how the kiosk keeps its data.
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -176,7 +129,7 @@ struct RawConfig {
     #[serde(default)]
     ticket: crate::screen_config::RawTicket,
     #[serde(default)]
-    intake: RawIntake,
+    intake: intake::RawIntake,
     #[serde(default)]
     update: update::RawUpdate,
     #[serde(default)]
@@ -189,16 +142,6 @@ struct RawConfig {
     #[serde(default)]
     #[allow(dead_code)]
     provisioning: Option<toml::Value>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct RawIntake {
-    document_code: Option<Spanned<String>>,
-    mode: Option<Spanned<String>>,
-    jpeg_quality: Option<Spanned<u8>>,
-    bilevel_threshold: Option<Spanned<u8>>,
-    deskew: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -513,7 +456,7 @@ impl KioskConfig {
         let screen = crate::screen_config::ScreenSettings::from_raw(raw.ui, raw.ticket)
             .map_err(|(span, message)| at.error(span, message))?;
 
-        let intake = intake_config(raw.intake, &at)?;
+        let intake = intake::intake_config(raw.intake, &at)?;
         let update = update::update_settings(raw.update, &at)?;
         let hub = hub::hub_settings(raw.hub, &at)?;
         let signing = signing::signing_settings(raw.signing, &at)?;
@@ -558,54 +501,6 @@ impl KioskConfig {
             warnings,
         })
     }
-}
-
-fn intake_config(raw: RawIntake, at: &Located<'_>) -> Result<IntakeConfig, ConfigError> {
-    use motcua_domain::document_code::DocumentCodeTemplate;
-    use motcua_scanner::pipeline::OutputMode;
-    let mut c = IntakeConfig::default();
-    if let Some(t) = raw.document_code {
-        // The span starts at the opening quote.
-        let start = t.span().start + 1;
-        c.document_code = DocumentCodeTemplate::parse(t.get_ref()).map_err(|e| {
-            at.error(
-                start + e.offset..start + e.offset,
-                format!("intake.document_code: {}", e.message),
-            )
-        })?;
-    }
-    if let Some(m) = raw.mode {
-        c.mode = OutputMode::parse(m.get_ref()).ok_or_else(|| {
-            at.error(
-                m.span(),
-                format!(
-                    "intake.mode: chế độ {:?} không hợp lệ / {:?} is not one of \"color\", \"gray\", \"bilevel\", \"auto\"",
-                    m.get_ref(),
-                    m.get_ref()
-                ),
-            )
-        })?;
-    }
-    if let Some(q) = raw.jpeg_quality {
-        if !(20..=95).contains(q.get_ref()) {
-            return Err(at.error(
-                q.span(),
-                "intake.jpeg_quality: phải từ 20 đến 95 / must be between 20 and 95",
-            ));
-        }
-        c.jpeg_quality = *q.get_ref();
-    }
-    if let Some(t) = raw.bilevel_threshold {
-        if !(1..=254).contains(t.get_ref()) {
-            return Err(at.error(
-                t.span(),
-                "intake.bilevel_threshold: phải từ 1 đến 254 / must be between 1 and 254",
-            ));
-        }
-        c.bilevel_threshold = *t.get_ref();
-    }
-    c.deskew = raw.deskew.unwrap_or(false);
-    Ok(c)
 }
 
 #[cfg(test)]

@@ -164,6 +164,31 @@ fn intake_settings_have_defaults_and_located_errors() {
     assert!(msg.contains("intake.jpeg_quality"), "{msg}");
 }
 
+#[test]
+fn intake_ocr_is_on_in_vietnamese_by_default_and_its_errors_point_at_the_line() {
+    let c = KioskConfig::parse(GOOD, "kiosk.toml").unwrap();
+    assert!(c.intake.ocr.enabled);
+    assert_eq!(c.intake.ocr.config.language, "vie");
+    let c = KioskConfig::parse(
+        &format!(
+            "{GOOD}\n[intake]\nocr = false\nocr_language = \"vie+eng\"\nocr_wait_seconds = 30\n"
+        ),
+        "kiosk.toml",
+    )
+    .unwrap();
+    assert!(!c.intake.ocr.enabled);
+    assert_eq!(c.intake.ocr.config.language, "vie+eng");
+    assert_eq!(c.intake.ocr.commit_wait, std::time::Duration::from_secs(30));
+    let (line, msg) = invalid(&format!(
+        "{GOOD}\n[intake]\nocr = true\nocr_language = \"vie; rm\"\n"
+    ));
+    assert_eq!(line, 19);
+    assert!(msg.contains("intake.ocr_language"), "{msg}");
+    let (line, msg) = invalid(&format!("{GOOD}\n[intake]\nocr_wait_seconds = 0\n"));
+    assert_eq!(line, 18);
+    assert!(msg.contains("intake.ocr_wait_seconds"), "{msg}");
+}
+
 /// The daily upload budget of a metered link: none by default, MiB in the file, and a 0 or
 /// an out-of-range number refused at its line.
 #[test]

@@ -349,6 +349,7 @@ impl<'a> IntakeSession<'a> {
                         path: path.clone(),
                         source,
                     })?;
+                super::ocr::enqueue(&self.config.intake.ocr, &path);
                 // The thumbnail is for screens only: a page without one is still a page.
                 let thumb = path.with_extension("png");
                 let thumbnail = match thumbnail.save_with_format(&thumb, image::ImageFormat::Png) {
@@ -505,7 +506,13 @@ impl<'a> IntakeSession<'a> {
         let mut stored_docs = Vec::new();
         for doc in &documents {
             let pdf = dir.join(format!("{}.pdf", sanitize(&doc.code)));
-            let pages = assemble_pdf(doc, &dossier, &pdf, options.clone())?;
+            let pages = assemble_pdf(
+                doc,
+                &dossier,
+                &pdf,
+                options.clone(),
+                &self.config.intake.ocr,
+            )?;
             let pages_sha256 =
                 pages_digest(doc).map_err(|(path, source)| IntakeError::Spool { path, source })?;
             let blob = self.store.blobs().put_file(&pdf)?;
@@ -540,6 +547,7 @@ impl<'a> IntakeSession<'a> {
         for page in documents.iter().flat_map(|d| &d.pages).chain(&dropped) {
             let _ = std::fs::remove_file(page);
             let _ = std::fs::remove_file(page.with_extension("png"));
+            let _ = std::fs::remove_file(super::ocr::words_path(page));
         }
         Ok(IntakeReport {
             stored: outcome.stored,

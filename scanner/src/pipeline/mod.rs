@@ -53,9 +53,11 @@ mod driver;
 pub mod encode;
 mod error;
 pub mod mixed;
+pub mod ocr;
 mod outcome;
 pub mod paper;
 pub mod pdf;
+mod pdf_text;
 pub mod synth;
 
 pub use analysis::{has_separator_band, is_blank};

@@ -8,7 +8,9 @@
 //!
 //! Object numbers: 1 catalog, 2 page tree, 3 document information, then per page its images
 //! (one, or for a mixed raster page its picture layers and the text mask), its content stream
-//! and the page, then the colour profile and metadata at the end.
+//! and the page, then the colour profile and metadata at the end. Before the first page with
+//! an OCR text layer ([`PdfFile::add_page_with_text`], see [`pdf_text`](super::pdf_text)) come
+//! the four objects of its glyph-less font, once per file.
 //!
 //! **PDF/A-2b** (ISO 19005-2, level B, the archival form) when [`PdfOptions::srgb_icc`] holds
 //! an sRGB ICC profile: XMP metadata identifying the file as PDF/A-2b with the same title and
@@ -16,8 +18,8 @@
 //! DeviceGray and DeviceRGB images acceptable), and a file identifier in the trailer. The
 //! profile is read from the system ([`DEFAULT_SRGB_ICC`], Debian package `icc-profiles-free`),
 //! never copied into this repository. The identifier is derived from the file's own bytes and
-//! no dates are written, so the same pages always give the same bytes: a document scanned
-//! twice is recognised as already stored. Only the structure is written here; no PDF/A
+//! no dates are written, so the same pages (and the same OCR words) always give the same
+//! bytes: a document scanned twice is recognised as already stored. Only the structure is written here; no PDF/A
 //! validator runs in the tests (none is packaged for Debian).
 
 use std::fs::File;
@@ -31,6 +33,8 @@ use pdf_writer::{Chunk, Content, Filter, Finish, Name, Rect, Ref, TextStr};
 
 use super::encode::{EncodedPage, PageEncoding};
 use super::error::PipelineError;
+use super::ocr::PageText;
+use super::pdf_text;
 
 const CATALOG: Ref = Ref::new(1);
 const PAGE_TREE: Ref = Ref::new(2);
@@ -84,6 +88,8 @@ pub struct PdfFile {
     title: String,
     options: PdfOptions,
     hash: Sha256,
+    /// The text layer's font, once written.
+    font: Option<Ref>,
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PipelineError {
@@ -121,6 +127,7 @@ impl PdfFile {
             title: title.to_owned(),
             options,
             hash: Sha256::new(),
+            font: None,
         };
         // A binary marker after the header, as PDF 1.7 § 7.5.2 recommends.
         pdf.write(b"%PDF-1.7\n%\x80\x80\x80\x80\n")?;
@@ -154,6 +161,17 @@ impl PdfFile {
 
     /// Appends `page` as a page at 100 % scale (its pixels / dpi × 72 points).
     pub fn add_page(&mut self, page: &EncodedPage) -> Result<(), PipelineError> {
+        self.add_page_with_text(page, None)
+    }
+
+    /// Appends `page` as [`PdfFile::add_page`] does, with the invisible text layer of `text`
+    /// over it when there is one ([`pdf_text`](super::pdf_text)). Words measured on a page of
+    /// another pixel size are scaled to this one.
+    pub fn add_page_with_text(
+        &mut self,
+        page: &EncodedPage,
+        text: Option<&PageText>,
+    ) -> Result<(), PipelineError> {
         let dpi = page.dpi.max(1) as f32;
         let pt = |px: u32| px as f32 * 72.0 / dpi;
         let (w_pt, h_pt) = (pt(page.width), pt(page.height));
@@ -237,6 +255,18 @@ impl PdfFile {
         content.restore_state();
         names.push((name, image_id));
 
+        let text = text.filter(|t| !t.words.is_empty());
+        let font = match text {
+            Some(text) => {
+                let font = self.text_font()?;
+                // Pixels of the OCR'd page to points of this page (the same size normally).
+                let scale = w_pt / text.width.max(1) as f32;
+                pdf_text::draw(&mut content, text, scale, h_pt);
+                Some(font)
+            }
+            None => None,
+        };
+
         let content_id = self.next_ref();
         let page_id = self.next_ref();
         let content = content.finish();
@@ -255,11 +285,28 @@ impl PdfFile {
             for (name, id) in &names {
                 x_objects.pair(Name(name.as_bytes()), *id);
             }
+            x_objects.finish();
+            if let Some(font) = font {
+                resources.fonts().pair(Name(pdf_text::FONT_NAME), font);
+            }
         }
         p.finish();
         self.object(page_id, &chunk)?;
         self.pages.push(page_id);
         Ok(())
+    }
+
+    /// The text layer's font, written the first time it is needed.
+    fn text_font(&mut self) -> Result<Ref, PipelineError> {
+        if let Some(font) = self.font {
+            return Ok(font);
+        }
+        let ids = [(); 4].map(|()| self.next_ref());
+        for (id, chunk) in ids.into_iter().zip(pdf_text::font_objects(ids)) {
+            self.object(id, &chunk)?;
+        }
+        self.font = Some(ids[0]);
+        Ok(ids[0])
     }
 
     /// Writes the page tree, catalog, information and cross-reference table, syncs the file

@@ -134,6 +134,19 @@ pub(crate) fn intake(
     let scanned = runtime()?.block_on(session.scan_batch(scanner.as_ref(), &request, &mut print));
     let files = session.take_scan_files();
     scanned?;
+    // The OCR runs beside the scanning at idle priority; the commit waits for what is left.
+    let ocr = motcua_kiosk::intake::ocr::backlog();
+    if config.intake.ocr.enabled && ocr.waiting > 0 {
+        eprintln!(
+            "OCR: {} trang đang chờ, {} trang xong; lưu sẽ chờ tối đa {} giây / {} page(s) waiting, {} done; storing waits up to {} s",
+            ocr.waiting,
+            ocr.done,
+            config.intake.ocr.commit_wait.as_secs(),
+            ocr.waiting,
+            ocr.done,
+            config.intake.ocr.commit_wait.as_secs()
+        );
+    }
     // The officer sees who signs before anything is stored; a token problem is said here and
     // the documents are stored anyway, waiting for `kioskctl sign`.
     let signer = crate::sign::open(config, pin_stdin)?;
