@@ -134,6 +134,10 @@ pub(crate) fn load_or_create_key_file(
     let write_err = |e: std::io::Error| {
         GatewayError::Config(format!("cannot make {} {}: {e}", names.1, path.display()))
     };
+    // The data folder may not exist yet on a first start (it is made after the keys).
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(write_err)?;
+    }
     let tmp = path.with_extension("key.new");
     let _ = std::fs::remove_file(&tmp);
     let mut file = std::fs::OpenOptions::new()

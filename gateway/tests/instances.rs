@@ -63,6 +63,9 @@ async fn spawn(h: &Harness, data_dir: &Path, log: &Path) -> Instance {
     // Every gateway on one PostgreSQL has the same lookup key (the harness's).
     .arg("--lookup-key-file")
     .arg(h.dir.path().join(motcua_gateway::LOOKUP_KEY_FILE_NAME))
+    // And the same ID number key (the first to start makes it).
+    .arg("--id-key-file")
+    .arg(h.dir.path().join(motcua_gateway::ID_KEY_FILE_NAME))
     .stdout(std::process::Stdio::piped())
     .stderr(std::fs::File::create(log).expect("log file"))
     .kill_on_drop(true);
@@ -82,8 +85,9 @@ async fn spawn(h: &Harness, data_dir: &Path, log: &Path) -> Instance {
             .expect("read stdout");
         assert!(
             n == 1,
-            "stdout closed before the address line: see {}",
-            log.display()
+            "stdout closed before the address line: {}:\n{}",
+            log.display(),
+            std::fs::read_to_string(log).unwrap_or_default()
         );
         line.push(byte[0]);
     }

@@ -128,6 +128,9 @@ fn second_dossier_start(
     screen.wait_shows("Nguyễn Thị Phượng");
     screen.tap("Tiếp tục ›");
     screen.wait_shows("Tra cứu giấy tờ đã được số hoá?");
+    if consent && card == CARD {
+        screen.screenshot(&shots()?.join("reuse-consent.png"))?;
+    }
     screen.tap(if consent {
         "Đồng ý tra cứu"
     } else {
@@ -135,6 +138,13 @@ fn second_dossier_start(
     });
     screen.wait_shows("Đặt giấy tờ vào khay máy quét");
     Ok(())
+}
+
+/// Where the screenshots go, for a person to look at.
+fn shots() -> anyhow::Result<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
 }
 
 #[test]
@@ -173,6 +183,7 @@ fn a_digitized_document_is_not_asked_for_again() -> anyhow::Result<()> {
     // 4. Consent: the ID card copy is held, not asked for, and cited.
     second_dossier_start(&mut screen, &mut reader, CARD, true)?;
     screen.wait_shows(HELD);
+    screen.screenshot(&shots()?.join("reuse-held.png"))?;
     screen.tap("Quét"); // the form, the first document
     screen.wait_shows("1 trang");
     screen.tap("Xem lại ›");

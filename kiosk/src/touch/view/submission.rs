@@ -129,7 +129,8 @@ fn attach(w: &KioskWindow, f: &SubmissionFlow, lang: Lang) {
 fn attach_row(a: &Attachment, lang: Lang) -> AttachRow {
     AttachRow {
         name: ss(pick(lang, &a.name_vi, &a.name_en)),
-        mandatory: a.mandatory,
+        // A copy the province holds is not asked for: not marked "required" either.
+        mandatory: a.mandatory && !a.held,
         count_text: ss(pages(a.pages.len(), lang)),
         held: a.held,
         pages: model(
