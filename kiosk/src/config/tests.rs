@@ -51,7 +51,7 @@ fn invalid(text: &str) -> (usize, String) {
 
 #[test]
 fn good_config_gets_defaults() {
-    let c = KioskConfig::parse(GOOD, "kiosk.toml").unwrap();
+    let c = KioskConfig::parse(GOOD, "kiosk.toml").expect("valid");
     assert_eq!(c.device.id, "KIOSK-H56-0001");
     assert_eq!(c.uplink.gateway_url, "https://127.0.0.1:8700");
     assert_eq!(c.uplink.chunk_bytes, 4 * 1024 * 1024);
@@ -126,7 +126,7 @@ fn syntax_errors_unknown_keys_and_wrong_types_are_located() {
 
 #[test]
 fn intake_settings_have_defaults_and_located_errors() {
-    let c = KioskConfig::parse(GOOD, "kiosk.toml").unwrap();
+    let c = KioskConfig::parse(GOOD, "kiosk.toml").expect("valid");
     assert_eq!(c.intake.document_code.as_str(), "{dossier}-{index:02}");
     assert_eq!(c.intake.mode, motcua_scanner::pipeline::OutputMode::Auto);
     let c = KioskConfig::parse(
@@ -166,7 +166,7 @@ fn intake_settings_have_defaults_and_located_errors() {
 
 #[test]
 fn intake_ocr_is_on_in_vietnamese_by_default_and_its_errors_point_at_the_line() {
-    let c = KioskConfig::parse(GOOD, "kiosk.toml").unwrap();
+    let c = KioskConfig::parse(GOOD, "kiosk.toml").expect("valid");
     assert!(c.intake.ocr.enabled);
     assert_eq!(c.intake.ocr.config.language, "vie");
     let c = KioskConfig::parse(
@@ -193,7 +193,7 @@ fn intake_ocr_is_on_in_vietnamese_by_default_and_its_errors_point_at_the_line() 
 /// an out-of-range number refused at its line.
 #[test]
 fn the_daily_upload_budget_is_off_by_default_and_errors_point_at_its_line() {
-    let c = KioskConfig::parse(GOOD, "kiosk.toml").unwrap();
+    let c = KioskConfig::parse(GOOD, "kiosk.toml").expect("valid");
     assert_eq!(c.uplink.daily_upload_budget_bytes, None);
     let c = KioskConfig::parse(
         &format!("{GOOD}\n[uplink]\ndaily_upload_budget_mib = 50\n"),

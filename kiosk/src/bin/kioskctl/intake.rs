@@ -24,18 +24,53 @@ fn parse_answer(text: &str) -> anyhow::Result<(u32, motcua_flows::intake::Questi
     Ok((page, answer))
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn intake(
-    config: &KioskConfig,
-    dossier: &str,
-    hot_folder: Option<PathBuf>,
-    sane_device: Option<String>,
-    resolution: u32,
-    idle: std::time::Duration,
-    page_timeout: std::time::Duration,
-    answers: &[String],
-    pin_stdin: bool,
-) -> anyhow::Result<bool> {
+/// `kioskctl intake`'s arguments.
+#[derive(clap::Args, Debug)]
+pub(crate) struct IntakeArgs {
+    /// The dossier code, or the payload of its receipt QR code.
+    #[arg(long)]
+    pub(crate) dossier: String,
+    /// Take pages from this folder (a network scanner's drop folder); default: the
+    /// configured [scanner].
+    #[arg(long, conflicts_with = "scanner")]
+    pub(crate) hot_folder: Option<PathBuf>,
+    /// Scan with this SANE device (e.g. `fujitsu:fi-7160:1234`); default: the configured
+    /// [scanner].
+    #[arg(long)]
+    pub(crate) scanner: Option<String>,
+    /// Resolution for a SANE scanner, dpi (≥ 200).
+    #[arg(long, default_value_t = 300)]
+    pub(crate) resolution: u32,
+    /// A hot-folder batch is complete when no new file arrived for this many seconds.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) idle_secs: u64,
+    /// Give up when no page comes for this many seconds.
+    #[arg(long, default_value_t = 120)]
+    pub(crate) page_timeout_secs: u64,
+    /// Answer about a page that looks like a separator sheet with an unreadable code:
+    /// `PAGE=INDEX` (it is the separator of required document INDEX), `PAGE=page` (a
+    /// document page) or `PAGE=drop`. Repeatable.
+    #[arg(long = "answer", value_name = "PAGE=ANSWER")]
+    pub(crate) answers: Vec<String>,
+    /// Read the signing token's PIN as one line on stdin instead of asking on the terminal.
+    #[arg(long)]
+    pub(crate) pin_stdin: bool,
+}
+
+pub(crate) fn intake(config: &KioskConfig, args: IntakeArgs) -> anyhow::Result<bool> {
+    let IntakeArgs {
+        dossier,
+        hot_folder,
+        scanner: sane_device,
+        resolution,
+        idle_secs,
+        page_timeout_secs,
+        answers,
+        pin_stdin,
+    } = args;
+    let dossier = dossier.as_str();
+    let idle = std::time::Duration::from_secs(idle_secs);
+    let page_timeout = std::time::Duration::from_secs(page_timeout_secs);
     use motcua_flows::intake::Effect;
     use motcua_kiosk::devices::ScannerConfig;
     use motcua_kiosk::intake::session::IntakeSession;

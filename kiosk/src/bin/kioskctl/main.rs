@@ -175,37 +175,10 @@ kioskd renews the certificate on its own in the last third of its life; `kioskct
     },
     /// Digitize a dossier's paper: scan a batch (hot folder or SANE scanner), split it into
     /// documents by separator sheets, drop blank pages, and store each document as a coded PDF
-    /// queued for the gateway. Prints one line per page and the document codes.
-    Intake {
-        /// The dossier code, or the payload of its receipt QR code.
-        #[arg(long)]
-        dossier: String,
-        /// Take pages from this folder (a network scanner's drop folder); default: the
-        /// configured [scanner].
-        #[arg(long, conflicts_with = "scanner")]
-        hot_folder: Option<PathBuf>,
-        /// Scan with this SANE device (e.g. `fujitsu:fi-7160:1234`); default: the configured
-        /// [scanner].
-        #[arg(long)]
-        scanner: Option<String>,
-        /// Resolution for a SANE scanner, dpi (≥ 200).
-        #[arg(long, default_value_t = 300)]
-        resolution: u32,
-        /// A hot-folder batch is complete when no new file arrived for this many seconds.
-        #[arg(long, default_value_t = 10)]
-        idle_secs: u64,
-        /// Give up when no page comes for this many seconds.
-        #[arg(long, default_value_t = 120)]
-        page_timeout_secs: u64,
-        /// Answer about a page that looks like a separator sheet with an unreadable code:
-        /// `PAGE=INDEX` (it is the separator of required document INDEX), `PAGE=page` (a
-        /// document page) or `PAGE=drop`. Repeatable.
-        #[arg(long = "answer", value_name = "PAGE=ANSWER")]
-        answers: Vec<String>,
-        /// Read the signing token's PIN as one line on stdin instead of asking on the terminal.
-        #[arg(long)]
-        pin_stdin: bool,
-    },
+    /// with a Vietnamese text layer; it is signed with the officer's token (its PIN is asked,
+    /// the signer named) and then queued for the gateway. Prints one line per page and the
+    /// document codes.
+    Intake(intake::IntakeArgs),
     /// Sign the intake documents that wait for the officer's signature (the token was missing,
     /// the PIN wrong or the certificate expired) and queue them for the gateway.
     Sign {
@@ -503,27 +476,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 out.display()
             );
         }
-        Command::Intake {
-            dossier,
-            hot_folder,
-            scanner,
-            resolution,
-            idle_secs,
-            page_timeout_secs,
-            answers,
-            pin_stdin,
-        } => {
-            if !intake::intake(
-                &config,
-                &dossier,
-                hot_folder,
-                scanner,
-                resolution,
-                std::time::Duration::from_secs(idle_secs),
-                std::time::Duration::from_secs(page_timeout_secs),
-                &answers,
-                pin_stdin,
-            )? {
+        Command::Intake(args) => {
+            if !intake::intake(&config, args)? {
                 anyhow::bail!(
                     "giấy tờ đã lưu, chờ ký / the documents are stored and wait for a signature"
                 );
